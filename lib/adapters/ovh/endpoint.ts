@@ -1,0 +1,23 @@
+/** OVH API endpoints by name, or any base URL (plain http is allowed for the local simulator). */
+export const OVH_ENDPOINTS = {
+  'ovh-eu': 'https://eu.api.ovh.com/1.0',
+  'ovh-ca': 'https://ca.api.ovh.com/1.0',
+  'ovh-us': 'https://api.us.ovhcloud.com/1.0',
+} as const;
+
+export const resolveEndpoint = (value: string | undefined): string => {
+  const name = (value ?? 'ovh-eu').trim();
+  if (name in OVH_ENDPOINTS) return OVH_ENDPOINTS[name as keyof typeof OVH_ENDPOINTS];
+  let url: URL;
+  try {
+    url = new URL(name);
+  } catch {
+    throw new Error(
+      `OVH_ENDPOINT must be one of ${Object.keys(OVH_ENDPOINTS).join(', ')} or an http(s) base URL, got '${name}'`,
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+    throw new Error(`OVH_ENDPOINT must use http or https, got '${url.protocol}'`);
+  }
+  return url.toString().replace(/\/+$/, '');
+};

@@ -1,0 +1,46 @@
+/** Errors from the OVH API, with what OVH support needs (status, errorCode/class, X-Ovh-QueryID). */
+import { SticklerError } from '../../domain/errors';
+
+export interface OvhErrorDetails {
+  method: string;
+  path: string;
+  status?: number;
+  errorCode?: string;
+  errorClass?: string;
+  queryId?: string;
+  retryable: boolean;
+}
+
+export class OvhApiError extends SticklerError {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number | undefined;
+  readonly errorCode: string | undefined;
+  readonly errorClass: string | undefined;
+  readonly queryId: string | undefined;
+  /** True when the same call may succeed later (timeouts, throttling, 5xx, network). */
+  readonly retryable: boolean;
+
+  constructor(code: string, message: string, details: OvhErrorDetails, options?: { cause?: unknown }) {
+    const tags = [
+      details.status ? `HTTP ${details.status}` : undefined,
+      details.errorCode ?? details.errorClass,
+      details.queryId ? `query id ${details.queryId}` : undefined,
+    ].filter(Boolean);
+    super(
+      code,
+      `OVH ${details.method} ${details.path}: ${message}${tags.length ? ` (${tags.join(', ')})` : ''}`,
+      options,
+    );
+    this.method = details.method;
+    this.path = details.path;
+    this.status = details.status;
+    this.errorCode = details.errorCode;
+    this.errorClass = details.errorClass;
+    this.queryId = details.queryId;
+    this.retryable = details.retryable;
+  }
+}
+
+export const isRetryableError = (error: unknown): boolean =>
+  error instanceof OvhApiError ? error.retryable : !(error instanceof SticklerError);

@@ -1,0 +1,295 @@
+/**
+ * A small signed HTTP client for the OVH API, built on fetch.
+ *
+ * Unlike the `ovh` npm package it sends `null` fields as they are (needed to clear stickiness),
+ * talks plain http to a local simulator, keeps OVH's error details and query id, bounds every
+ * call with a timeout, retries what is safe to retry, and shares one concurrency limit across
+ * every call of a run.
+ */
+import { type Clock, systemClock } from '../../ports/clock';
+import { createLimiter, type Limiter } from '../../shared/limiter';
+import { OvhApiError } from './errors';
+import { signRequest } from './signature';
+
+export interface OvhCredentials {
+  applicationKey: string;
+  applicationSecret: string;
+  consumerKey: string;
+}
+
+export interface RetryOptions {
+  /** Total attempts including the first. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** A Retry-After longer than this is not waited for: the call fails (retryable). */
+  maxRetryAfterMs: number;
+}
+
+export interface OvhCallRecord {
+  method: string;
+  path: string;
+  attempt: number;
+  status?: number;
+  error?: string;
+  durationMs: number;
+}
+
+export interface OvhHttpClientOptions {
+  /** Base URL, e.g. https://eu.api.ovh.com/1.0 (see resolveEndpoint). */
+  baseUrl: string;
+  credentials: OvhCredentials;
+  /** Per-attempt timeout, connection to last byte. */
+  timeoutMs?: number;
+  /** A number, or a Limiter shared with other clients. */
+  concurrency?: number | Limiter;
+  retry?: Partial<RetryOptions>;
+  fetch?: typeof fetch;
+  clock?: Clock;
+  random?: () => number;
+  /** Called after every attempt; for metrics and progress, never given secrets. */
+  onCall?: (record: OvhCallRecord) => void;
+}
+
+export const DEFAULT_RETRY: RetryOptions = {
+  maxAttempts: 5,
+  baseDelayMs: 200,
+  maxDelayMs: 5_000,
+  maxRetryAfterMs: 60_000,
+};
+
+const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** A POST is not idempotent: retry it only when the answer proves it was not processed. */
+const RETRYABLE_STATUS_UNSAFE = new Set([408, 429, 503]);
+
+interface RequestOptions {
+  query?: Record<string, string | number | undefined>;
+  body?: unknown;
+  /** /auth/time is the only unauthenticated call. */
+  unauthenticated?: boolean;
+}
+
+type Attempt<T> = { ok: true; value: T } | { ok: false; error: OvhApiError; retryAfterMs?: number };
+
+export class OvhHttpClient {
+  private readonly baseUrl: string;
+  private readonly credentials: OvhCredentials;
+  private readonly timeoutMs: number;
+  private readonly limiter: Limiter;
+  private readonly retry: RetryOptions;
+  private readonly fetchImpl: typeof fetch;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly onCall: ((record: OvhCallRecord) => void) | undefined;
+  private timeOffset: Promise<number> | undefined;
+
+  constructor(options: OvhHttpClientOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.credentials = options.credentials;
+    this.timeoutMs = options.timeoutMs ?? 15_000;
+    this.limiter =
+      typeof options.concurrency === 'object' ? options.concurrency : createLimiter(options.concurrency ?? 8);
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.fetchImpl = options.fetch ?? fetch;
+    this.clock = options.clock ?? systemClock;
+    this.random = options.random ?? Math.random;
+    this.onCall = options.onCall;
+  }
+
+  get<T>(path: string, query?: RequestOptions['query']): Promise<T> {
+    return this.request<T>('GET', path, { query });
+  }
+
+  put<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('PUT', path, { body });
+  }
+
+  post<T>(path: string, body: unknown): Promise<T> {
+    return this.request<T>('POST', path, { body });
+  }
+
+  /** Seconds to add to the local clock to get OVH's, fetched once from /auth/time. */
+  serverTimeOffset(): Promise<number> {
+    if (!this.timeOffset) {
+      const localBefore = this.clock.now().getTime();
+      this.timeOffset = this.request<unknown>('GET', '/auth/time', { unauthenticated: true }).then(
+        (serverTime) => {
+          if (typeof serverTime !== 'number' || !Number.isFinite(serverTime)) {
+            throw new OvhApiError('bad-response', 'expected a number of seconds', {
+              method: 'GET',
+              path: '/auth/time',
+              retryable: true,
+            });
+          }
+          const localMid = (localBefore + this.clock.now().getTime()) / 2000;
+          return Math.round(serverTime - localMid);
+        },
+        (error: unknown) => {
+          this.timeOffset = undefined; // let the next call try again
+          throw error;
+        },
+      );
+    }
+    return this.timeOffset;
+  }
+
+  async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+    const search = new URLSearchParams();
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined) search.set(key, String(value));
+    }
+    const url = `${this.baseUrl}${path}${search.size > 0 ? `?${search}` : ''}`;
+    const body = options.body === undefined ? '' : JSON.stringify(options.body);
+    const safeToRepeat = method !== 'POST';
+
+    for (let attempt = 1; ; attempt++) {
+      const offset = options.unauthenticated ? 0 : await this.serverTimeOffset();
+      // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
+      const result = await this.limiter.run(() =>
+        this.attempt<T>(
+          method,
+          path,
+          url,
+          this.headers(method, url, body, offset, options),
+          body,
+          attempt,
+          safeToRepeat,
+        ),
+      );
+      if (result.ok) return result.value;
+      const { error } = result;
+      if (!error.retryable || attempt >= this.retry.maxAttempts) throw error;
+      if (result.retryAfterMs !== undefined && result.retryAfterMs > this.retry.maxRetryAfterMs) throw error;
+      const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
+      const jittered = this.random() * ceiling; // "full jitter"
+      await this.clock.sleep(Math.max(result.retryAfterMs ?? 0, jittered));
+    }
+  }
+
+  private headers(
+    method: string,
+    url: string,
+    body: string,
+    offset: number,
+    options: RequestOptions,
+  ): Record<string, string> {
+    const headers: Record<string, string> = { Accept: 'application/json' };
+    if (body) headers['Content-Type'] = 'application/json';
+    if (options.unauthenticated) return headers;
+    const timestamp = Math.floor(this.clock.now().getTime() / 1000) + offset;
+    headers['X-Ovh-Application'] = this.credentials.applicationKey;
+    headers['X-Ovh-Consumer'] = this.credentials.consumerKey;
+    headers['X-Ovh-Timestamp'] = String(timestamp);
+    headers['X-Ovh-Signature'] = signRequest({
+      applicationSecret: this.credentials.applicationSecret,
+      consumerKey: this.credentials.consumerKey,
+      method,
+      url,
+      body,
+      timestamp,
+    });
+    return headers;
+  }
+
+  private async attempt<T>(
+    method: string,
+    path: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string,
+    attempt: number,
+    safeToRepeat: boolean,
+  ): Promise<Attempt<T>> {
+    const started = performance.now();
+    const record = (extra: Partial<OvhCallRecord>) =>
+      this.onCall?.({ method, path, attempt, durationMs: performance.now() - started, ...extra });
+    let response: Response;
+    let text: string;
+    try {
+      response = await this.fetchImpl(url, {
+        method,
+        headers,
+        body: body || undefined,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      text = await response.text();
+    } catch (cause) {
+      // Duck-typed: the DOMException fetch throws may come from another realm.
+      const name = (cause as { name?: unknown } | null)?.name;
+      const timedOut = name === 'TimeoutError' || name === 'AbortError';
+      const neverSent = networkCode(cause) === 'ECONNREFUSED';
+      record({ error: timedOut ? 'timeout' : 'network' });
+      const message = timedOut
+        ? `no answer within ${this.timeoutMs} ms`
+        : `network error: ${networkCode(cause) ?? (cause as { message?: unknown } | null)?.message ?? String(cause)}`;
+      return {
+        ok: false,
+        error: new OvhApiError(
+          timedOut ? 'timeout' : 'network',
+          message,
+          { method, path, retryable: safeToRepeat || neverSent },
+          { cause },
+        ),
+      };
+    }
+    record({ status: response.status });
+    const queryId = response.headers.get('x-ovh-queryid') ?? undefined;
+    if (response.ok) {
+      if (text.trim() === '') return { ok: true, value: undefined as T };
+      try {
+        return { ok: true, value: JSON.parse(text) as T };
+      } catch (cause) {
+        return {
+          ok: false,
+          error: new OvhApiError(
+            'bad-response',
+            'response is not JSON',
+            { method, path, status: response.status, queryId, retryable: false },
+            { cause },
+          ),
+        };
+      }
+    }
+    const parsed = parseErrorBody(text);
+    const retryable = (safeToRepeat ? RETRYABLE_STATUS : RETRYABLE_STATUS_UNSAFE).has(response.status);
+    return {
+      ok: false,
+      retryAfterMs: parseRetryAfter(response.headers.get('retry-after'), this.clock.now()),
+      error: new OvhApiError(response.status >= 500 ? 'server-error' : 'request-refused', parsed.message, {
+        method,
+        path,
+        status: response.status,
+        errorCode: parsed.errorCode,
+        errorClass: parsed.errorClass,
+        queryId,
+        retryable,
+      }),
+    };
+  }
+}
+
+const networkCode = (cause: unknown): string | undefined => {
+  const inner = (cause as { cause?: { code?: unknown } } | null)?.cause;
+  return typeof inner?.code === 'string' ? inner.code : undefined;
+};
+
+const parseErrorBody = (text: string): { message: string; errorCode?: string; errorClass?: string } => {
+  try {
+    const body = JSON.parse(text) as Record<string, unknown>;
+    return {
+      message: typeof body.message === 'string' ? body.message : 'request failed',
+      errorCode: typeof body.errorCode === 'string' ? body.errorCode : undefined,
+      errorClass: typeof body.class === 'string' ? body.class : undefined,
+    };
+  } catch {
+    return { message: text.trim().slice(0, 200) || 'request failed' };
+  }
+};
+
+/** Retry-After as delta-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */
+export const parseRetryAfter = (value: string | null, now: Date): number | undefined => {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now.getTime());
+};

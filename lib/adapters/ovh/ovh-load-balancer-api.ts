@@ -1,0 +1,125 @@
+/** The LoadBalancerApi port over the OVH /ipLoadbalancing API. */
+import { z } from 'zod/mini';
+import { NotFoundError } from '../../domain/errors';
+import type { Farm, FarmRef } from '../../domain/farm';
+import { FARM_TYPES, type FarmType, type Stickiness } from '../../domain/stickiness';
+import type { PendingChange } from '../../domain/zones';
+import {
+  type DefinedFarm,
+  type LoadBalancerApi,
+  TASK_STATUSES,
+  type Task,
+  type TaskStatus,
+} from '../../ports/load-balancer-api';
+import { OvhApiError } from './errors';
+import type { OvhHttpClient } from './http-client';
+
+const FarmSchema = z.looseObject({
+  farmId: z.number(),
+  zone: z.string(),
+  displayName: z.optional(z.nullable(z.string())),
+  stickiness: z.optional(z.nullable(z.enum(['cookie', 'sourceIp']))),
+});
+const DefinedFarmsSchema = z.array(z.looseObject({ id: z.number(), type: z.string() }));
+const PendingSchema = z.array(z.looseObject({ zone: z.string(), number: z.number() }));
+const TaskSchema = z.looseObject({
+  id: z.number(),
+  action: z.string(),
+  status: z.enum(TASK_STATUSES),
+  progress: z._default(z.number(), 0),
+  zones: z._default(z.array(z.string()), []),
+  creationDate: z.string(),
+  doneDate: z._default(z.nullable(z.string()), null),
+});
+const IdsSchema = z.array(z.number());
+const NamesSchema = z.array(z.string());
+
+const seg = encodeURIComponent;
+const base = (service: string) => `/ipLoadbalancing/${seg(service)}`;
+
+export class OvhLoadBalancerApi implements LoadBalancerApi {
+  constructor(private readonly client: OvhHttpClient) {}
+
+  async listServices(): Promise<string[]> {
+    return this.parse('GET', '/ipLoadbalancing', NamesSchema, await this.client.get('/ipLoadbalancing'));
+  }
+
+  async listFarms(service: string): Promise<DefinedFarm[]> {
+    const path = `${base(service)}/definedFarms`;
+    const farms = this.parse('GET', path, DefinedFarmsSchema, await this.client.get(path));
+    return farms
+      .filter((f): f is { id: number; type: FarmType } => (FARM_TYPES as readonly string[]).includes(f.type))
+      .map((f) => ({ type: f.type, farmId: f.id }));
+  }
+
+  async getFarm(ref: FarmRef): Promise<Farm> {
+    const path = `${base(ref.service)}/${ref.type}/farm/${ref.farmId}`;
+    let body: unknown;
+    try {
+      body = await this.client.get(path);
+    } catch (error) {
+      if (error instanceof OvhApiError && error.status === 404) {
+        throw new NotFoundError(
+          `${ref.type.toUpperCase()} farm ${ref.farmId} was not found on ${ref.service}`,
+          {
+            cause: error,
+          },
+        );
+      }
+      throw error;
+    }
+    const farm = this.parse('GET', path, FarmSchema, body);
+    return {
+      service: ref.service,
+      type: ref.type,
+      farmId: farm.farmId,
+      zone: farm.zone,
+      displayName: farm.displayName ?? null,
+      stickiness: ref.type === 'udp' ? null : (farm.stickiness ?? null),
+    };
+  }
+
+  async setStickiness(ref: FarmRef, stickiness: Stickiness): Promise<void> {
+    // An explicit null clears stickiness; leaving the field out would keep the old value.
+    await this.client.put(`${base(ref.service)}/${ref.type}/farm/${ref.farmId}`, { stickiness });
+  }
+
+  async pendingChanges(service: string): Promise<PendingChange[]> {
+    const path = `${base(service)}/pendingChanges`;
+    return this.parse('GET', path, PendingSchema, await this.client.get(path)).map((p) => ({
+      zone: p.zone,
+      number: p.number,
+    }));
+  }
+
+  async refresh(service: string, zone: string): Promise<Task> {
+    const path = `${base(service)}/refresh`;
+    return this.parse('POST', path, TaskSchema, await this.client.post(path, { zone }));
+  }
+
+  async listTasks(service: string, filter: { action?: string; status?: TaskStatus }): Promise<number[]> {
+    const path = `${base(service)}/task`;
+    return this.parse('GET', path, IdsSchema, await this.client.get(path, filter));
+  }
+
+  async getTask(service: string, taskId: number): Promise<Task> {
+    const path = `${base(service)}/task/${taskId}`;
+    return this.parse('GET', path, TaskSchema, await this.client.get(path));
+  }
+
+  private parse<S extends z.ZodMiniType>(
+    method: string,
+    path: string,
+    schema: S,
+    value: unknown,
+  ): z.infer<S> {
+    const result = schema.safeParse(value);
+    if (result.success) return result.data as z.infer<S>;
+    const first = result.error.issues[0];
+    throw new OvhApiError(
+      'bad-response',
+      `unexpected response shape${first ? ` at ${first.path.join('.') || 'root'}: ${first.message}` : ''}`,
+      { method, path, retryable: false },
+    );
+  }
+}

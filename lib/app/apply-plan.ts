@@ -1,0 +1,302 @@
+/**
+ * Carries out a plan with as few zone applies as possible and gives every change one outcome.
+ *
+ * Per service (services run in parallel, sharing the OVH client's concurrency limit):
+ * 1. read pendingChanges and refuse changes whose zone already holds someone else's edits;
+ * 2. wait for any refresh task already running, so that stickler never races one;
+ * 3. PUT only the farms that differ;
+ * 4. refresh each touched zone once (one zone at a time per service) and poll the task:
+ *    `done` applies its changes; `error`, `cancelled`, `blocked` or a timeout fail them.
+ */
+import { ALL_ZONES, type Farm, type FarmRef, formatFarmRef } from '../domain/farm';
+import type { Change, ChangeOrigin, Plan, Rejection, Unchanged } from '../domain/plan';
+import type { Stickiness } from '../domain/stickiness';
+import {
+  batchByZone,
+  dirtyZones,
+  guardPendingChanges,
+  type PendingChange,
+  type ZoneBatch,
+} from '../domain/zones';
+import type { Clock } from '../ports/clock';
+import type { LoadBalancerApi, Task, TaskStatus } from '../ports/load-balancer-api';
+
+export interface ApplyOptions {
+  /** Apply zones even when they hold unapplied changes stickler did not make. */
+  allowForeignPending: boolean;
+  /** How long to wait for one refresh task (and for tasks already running) before failing. */
+  taskTimeoutMs: number;
+  pollIntervalMs: number;
+}
+
+export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {
+  allowForeignPending: false,
+  taskTimeoutMs: 10 * 60_000,
+  pollIntervalMs: 2_000,
+};
+
+export interface RefreshResult {
+  service: string;
+  zone: string;
+  taskId: number | null;
+  status: TaskStatus | 'timeout' | 'not-started';
+  error?: string;
+  /** Number of changes this refresh carried. */
+  changes: number;
+}
+
+export interface Failure {
+  ref: FarmRef;
+  /** The farm as read, when it could be read. */
+  farm?: Farm;
+  from?: Stickiness;
+  to: Stickiness;
+  origin: ChangeOrigin;
+  code: 'read-failed' | 'write-failed' | 'refresh-failed' | 'precheck-failed';
+  reason: string;
+  /** True when running the same request again later may succeed. */
+  retryable: boolean;
+  queryId?: string;
+}
+
+export interface AppliedChange {
+  change: Change;
+  refresh: RefreshResult;
+}
+
+export interface ApplyReport {
+  applied: AppliedChange[];
+  unchanged: Unchanged[];
+  refused: Rejection[];
+  failed: Failure[];
+  refreshes: RefreshResult[];
+}
+
+export type ApplyProgress =
+  | { kind: 'written'; change: Change; done: number; total: number }
+  | { kind: 'waiting-for-running-tasks'; service: string; taskIds: number[] }
+  | { kind: 'refresh-started'; service: string; zone: string; taskId: number; changes: number }
+  | { kind: 'refresh-finished'; result: RefreshResult };
+
+export interface ApplyPlanDeps {
+  api: LoadBalancerApi;
+  clock: Clock;
+  onProgress?: (event: ApplyProgress) => void;
+}
+
+const TERMINAL: readonly TaskStatus[] = ['done', 'error', 'cancelled', 'blocked'];
+
+const failureOf = (change: Change) => ({
+  ref: change.farm,
+  farm: change.farm,
+  from: change.from,
+  to: change.to,
+  origin: change.origin,
+});
+
+export const errorFacts = (error: unknown): { reason: string; retryable: boolean; queryId?: string } => {
+  const e = error as { message?: unknown; retryable?: unknown; queryId?: unknown };
+  return {
+    reason: typeof e?.message === 'string' ? e.message : String(error),
+    // Errors that do not say otherwise (network, unknown) are worth another try.
+    retryable: typeof e?.retryable === 'boolean' ? e.retryable : true,
+    ...(typeof e?.queryId === 'string' ? { queryId: e.queryId } : {}),
+  };
+};
+
+export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
+  const waitForTask = async (service: string, taskId: number, timeoutMs: number, intervalMs: number) => {
+    const deadline = clock.now().getTime() + timeoutMs;
+    for (;;) {
+      await clock.sleep(intervalMs);
+      const task: Task = await api.getTask(service, taskId);
+      if (TERMINAL.includes(task.status)) return task.status;
+      if (clock.now().getTime() >= deadline) return 'timeout' as const;
+    }
+  };
+
+  return async (plan: Plan, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<ApplyReport> => {
+    const report: ApplyReport = {
+      applied: [],
+      unchanged: [],
+      refused: [...plan.invalid],
+      failed: [],
+      refreshes: [],
+    };
+    const total = plan.changes.length;
+    let written = 0;
+
+    // Requests whose farm already stores the target still need a look at pendingChanges:
+    // the value may be stored but never applied (say, a refresh that failed earlier).
+    const unchangedRequests = plan.unchanged.filter((u) => u.origin.kind === 'request');
+    report.unchanged.push(...plan.unchanged.filter((u) => u.origin.kind !== 'request'));
+
+    const services = [...new Set([...plan.changes, ...unchangedRequests].map((c) => c.farm.service))].sort();
+
+    const applyService = async (service: string) => {
+      const changes = plan.changes.filter((c) => c.farm.service === service);
+      const stillUnchanged = unchangedRequests.filter((u) => u.farm.service === service);
+      const failAll = (list: Change[], code: Failure['code'], error: unknown) =>
+        report.failed.push(...list.map((change) => ({ ...failureOf(change), code, ...errorFacts(error) })));
+
+      let pending: PendingChange[];
+      try {
+        pending = await api.pendingChanges(service);
+      } catch (error) {
+        failAll(changes, 'precheck-failed', error);
+        failAll(
+          stillUnchanged.map((u) => ({
+            farm: u.farm,
+            from: u.farm.stickiness,
+            to: u.farm.stickiness,
+            origin: u.origin,
+          })),
+          'precheck-failed',
+          error,
+        );
+        return;
+      }
+
+      const { accepted, refused } = guardPendingChanges(
+        changes,
+        new Map([[service, pending]]),
+        options.allowForeignPending,
+      );
+      report.refused.push(...refused);
+
+      // A stored-but-maybe-not-live target: applied only when the operator allows foreign changes.
+      const count = dirtyZones(pending);
+      const refreshOnly: Change[] = [];
+      for (const u of stillUnchanged) {
+        const n = count(u.farm.zone);
+        if (n === 0) report.unchanged.push(u);
+        else if (options.allowForeignPending) {
+          refreshOnly.push({
+            farm: u.farm,
+            from: u.farm.stickiness,
+            to: u.farm.stickiness,
+            origin: u.origin,
+          });
+        } else {
+          report.refused.push({
+            ref: u.farm,
+            farm: u.farm,
+            to: u.farm.stickiness,
+            origin: u.origin,
+            code: 'foreign-pending',
+            reason: `${formatFarmRef(u.farm)} already stores this stickiness, but ${u.farm.zone === ALL_ZONES ? 'its service' : `zone ${u.farm.zone}`} holds ${n} unapplied change(s), so it may not be live; apply that zone or allow foreign pending changes`,
+          });
+        }
+      }
+      if (accepted.length === 0 && refreshOnly.length === 0) return;
+
+      // Never race a refresh already in flight; if it does not end, write nothing.
+      try {
+        const [todo, doing] = await Promise.all([
+          api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
+          api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
+        ]);
+        const running = [...todo, ...doing];
+        if (running.length > 0) {
+          onProgress?.({ kind: 'waiting-for-running-tasks', service, taskIds: running });
+          const ends = await Promise.all(
+            running.map((id) => waitForTask(service, id, options.taskTimeoutMs, options.pollIntervalMs)),
+          );
+          if (ends.includes('timeout')) {
+            throw Object.assign(
+              new Error(`refresh task(s) ${running.join(', ')} already running did not finish in time`),
+              {
+                retryable: true,
+              },
+            );
+          }
+        }
+      } catch (error) {
+        failAll([...accepted, ...refreshOnly], 'precheck-failed', error);
+        return;
+      }
+
+      const stored: Change[] = [...refreshOnly];
+      await Promise.all(
+        accepted.map(async (change) => {
+          try {
+            await api.setStickiness(change.farm, change.to);
+            stored.push(change);
+            onProgress?.({ kind: 'written', change, done: ++written, total });
+          } catch (error) {
+            const facts = errorFacts(error);
+            report.failed.push({
+              ...failureOf(change),
+              code: 'write-failed',
+              ...facts,
+              reason: `could not store the new stickiness: ${facts.reason}`,
+            });
+          }
+        }),
+      );
+
+      for (const batch of batchByZone(stored)) {
+        await refreshBatch(batch);
+      }
+    };
+
+    const refreshBatch = async (batch: ZoneBatch) => {
+      const result: RefreshResult = {
+        service: batch.service,
+        zone: batch.zone,
+        taskId: null,
+        status: 'not-started',
+        changes: batch.changes.length,
+      };
+      const fail = (reason: string, retryable: boolean, queryId?: string) =>
+        report.failed.push(
+          ...batch.changes.map((change) => ({
+            ...failureOf(change),
+            code: 'refresh-failed' as const,
+            reason,
+            retryable,
+            ...(queryId ? { queryId } : {}),
+          })),
+        );
+      try {
+        const task = await api.refresh(batch.service, batch.zone);
+        result.taskId = task.id;
+        onProgress?.({
+          kind: 'refresh-started',
+          service: batch.service,
+          zone: batch.zone,
+          taskId: task.id,
+          changes: batch.changes.length,
+        });
+        result.status = TERMINAL.includes(task.status)
+          ? task.status
+          : await waitForTask(batch.service, task.id, options.taskTimeoutMs, options.pollIntervalMs);
+      } catch (error) {
+        const facts = errorFacts(error);
+        result.error = facts.reason;
+        fail(
+          `stored but not applied: the refresh of zone ${batch.zone} failed: ${facts.reason}`,
+          facts.retryable,
+          facts.queryId,
+        );
+        report.refreshes.push(result);
+        onProgress?.({ kind: 'refresh-finished', result });
+        return;
+      }
+      report.refreshes.push(result);
+      onProgress?.({ kind: 'refresh-finished', result });
+      if (result.status === 'done') {
+        report.applied.push(...batch.changes.map((change) => ({ change, refresh: result })));
+      } else {
+        result.error =
+          result.status === 'timeout'
+            ? `task ${result.taskId} did not finish within ${options.taskTimeoutMs} ms`
+            : `task ${result.taskId} ended ${result.status}`;
+        fail(`stored but not applied in zone ${batch.zone}: refresh ${result.error}`, true);
+      }
+    };
+
+    await Promise.all(services.map(applyService));
+    return report;
+  };
+};

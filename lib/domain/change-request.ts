@@ -1,0 +1,60 @@
+/**
+ * A request to set one farm's stickiness, whatever produced it (ticket, chat, compliance run,
+ * another system, the CLI). Requests are the unit of audit: each ends with exactly one outcome.
+ */
+import { z } from 'zod/mini';
+import { farmKey } from './farm';
+import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
+
+export const ACTOR_KINDS = ['ticket', 'chat', 'compliance', 'system', 'cli'] as const;
+
+export const ActorSchema = z.object({
+  kind: z.enum(ACTOR_KINDS),
+  /** Who asked: a ticketing user, a chat user id, a policy file, a system name. */
+  id: z.string().check(z.minLength(1), z.maxLength(256)),
+  name: z.optional(z.string().check(z.maxLength(256))),
+});
+export type Actor = z.infer<typeof ActorSchema>;
+
+export const ChangeRequestSchema = z.object({
+  requestId: z.string().check(z.minLength(1), z.maxLength(128)),
+  service: z.string().check(z.minLength(1), z.maxLength(256)),
+  farmType: FarmTypeSchema,
+  farmId: z.int().check(z.positive()),
+  stickiness: StickinessWordSchema,
+  actor: ActorSchema,
+  ticket: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  reason: z.optional(z.string().check(z.maxLength(2000))),
+  requestedAt: z.iso.datetime({ offset: true }),
+});
+export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
+
+export interface Superseded {
+  request: ChangeRequest;
+  by: ChangeRequest;
+}
+
+/**
+ * Keeps the latest request per farm (by `requestedAt`, then by arrival order) and names the
+ * ones it supersedes, so that each still gets an outcome.
+ */
+export const selectLatestPerFarm = (
+  requests: readonly ChangeRequest[],
+): { kept: ChangeRequest[]; superseded: Superseded[] } => {
+  const latest = new Map<string, ChangeRequest>();
+  for (const request of requests) {
+    const key = farmKey({ service: request.service, type: request.farmType, farmId: request.farmId });
+    const current = latest.get(key);
+    if (!current || Date.parse(request.requestedAt) >= Date.parse(current.requestedAt))
+      latest.set(key, request);
+  }
+  const keptSet = new Set(latest.values());
+  const kept = requests.filter((r) => keptSet.has(r));
+  const superseded = requests
+    .filter((r) => !keptSet.has(r))
+    .map((request) => ({
+      request,
+      by: latest.get(farmKey({ service: request.service, type: request.farmType, farmId: request.farmId }))!,
+    }));
+  return { kept, superseded };
+};

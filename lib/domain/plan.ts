@@ -1,0 +1,132 @@
+/**
+ * Plans: what would change, what already complies and what cannot be done, computed from a fleet
+ * snapshot and either a policy or explicit change requests. Pure: no I/O, no clock.
+ */
+import type { ChangeRequest } from './change-request';
+import { RunRefusedError } from './errors';
+import { type Farm, type FarmRef, farmKey } from './farm';
+import { compilePolicy, type Policy } from './policy';
+import { checkTarget, type Stickiness, toWire } from './stickiness';
+
+export type ChangeOrigin =
+  | { kind: 'rule'; rule: string; ruleIndex: number }
+  | { kind: 'request'; requestId: string; ticket?: string };
+
+export interface Change {
+  farm: Farm;
+  from: Stickiness;
+  to: Stickiness;
+  origin: ChangeOrigin;
+}
+
+export interface Unchanged {
+  farm: Farm;
+  origin: ChangeOrigin;
+}
+
+export const REFUSAL_CODES = [
+  'invalid-target',
+  'farm-not-found',
+  'foreign-pending',
+  'superseded',
+  'over-limit',
+  'invalid-request',
+] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+export interface Rejection {
+  ref: FarmRef;
+  farm?: Farm;
+  to?: Stickiness;
+  origin: ChangeOrigin;
+  code: RefusalCode;
+  reason: string;
+}
+
+export interface Plan {
+  changes: Change[];
+  unchanged: Unchanged[];
+  invalid: Rejection[];
+}
+
+/** Compares a fleet with a policy: first matching rule wins; farms no rule matches are not listed. */
+export const planFromPolicy = (fleet: readonly Farm[], policy: Policy): Plan => {
+  const match = compilePolicy(policy);
+  const plan: Plan = { changes: [], unchanged: [], invalid: [] };
+  for (const farm of fleet) {
+    const rule = match(farm);
+    if (!rule) continue;
+    const origin: ChangeOrigin = { kind: 'rule', rule: rule.label, ruleIndex: rule.index };
+    const verdict = checkTarget(farm.type, rule.target);
+    if (!verdict.ok) {
+      plan.invalid.push({
+        ref: farm,
+        farm,
+        to: rule.target,
+        origin,
+        code: 'invalid-target',
+        reason: verdict.reason,
+      });
+    } else if (farm.stickiness === rule.target) {
+      plan.unchanged.push({ farm, origin });
+    } else {
+      plan.changes.push({ farm, from: farm.stickiness, to: rule.target, origin });
+    }
+  }
+  return plan;
+};
+
+export type FarmRead = { found: true; farm: Farm } | { found: false; reason: string };
+
+export const requestOrigin = (request: ChangeRequest): ChangeOrigin => ({
+  kind: 'request',
+  requestId: request.requestId,
+  ...(request.ticket ? { ticket: request.ticket } : {}),
+});
+
+/**
+ * Plans explicit requests (one per farm, see selectLatestPerFarm) against the farms read for them.
+ * The target is checked against the farm type the request names, so an invalid target is refused
+ * even when the farm could not be read.
+ */
+export const planFromRequests = (
+  requests: readonly ChangeRequest[],
+  reads: ReadonlyMap<string, FarmRead>,
+): Plan => {
+  const plan: Plan = { changes: [], unchanged: [], invalid: [] };
+  for (const request of requests) {
+    const ref: FarmRef = { service: request.service, type: request.farmType, farmId: request.farmId };
+    const origin = requestOrigin(request);
+    const to = toWire(request.stickiness);
+    const verdict = checkTarget(request.farmType, to);
+    if (!verdict.ok) {
+      plan.invalid.push({ ref, to, origin, code: 'invalid-target', reason: verdict.reason });
+      continue;
+    }
+    const read = reads.get(farmKey(ref));
+    if (!read?.found) {
+      plan.invalid.push({
+        ref,
+        to,
+        origin,
+        code: 'farm-not-found',
+        reason: read?.reason ?? 'farm was not read',
+      });
+      continue;
+    }
+    if (read.farm.stickiness === to) plan.unchanged.push({ farm: read.farm, origin });
+    else plan.changes.push({ farm: read.farm, from: read.farm.stickiness, to, origin });
+  }
+  return plan;
+};
+
+/** Refuses the whole run, before any write, when it would change more farms than the policy allows. */
+export const assertWithinLimits = (plan: Plan, policy: Policy): void => {
+  const max = policy.limits.maxChangesPerRun;
+  if (max !== undefined && plan.changes.length > max) {
+    throw new RunRefusedError(
+      'over-limit',
+      `the plan changes ${plan.changes.length} farms but the policy allows at most ${max} per run (limits.maxChangesPerRun); nothing was written`,
+    );
+  }
+};

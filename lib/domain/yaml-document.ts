@@ -1,0 +1,66 @@
+/**
+ * Parses YAML into a value plus a way to find the line of any path, so that schema errors can
+ * name the line an operator must edit.
+ */
+import { isNode, LineCounter, parseDocument } from 'yaml';
+import type { z } from 'zod/mini';
+import { describeIssue } from './describe-issue';
+import { type InputIssue, SticklerError } from './errors';
+
+export class YamlInputError extends SticklerError {
+  readonly issues: InputIssue[];
+  constructor(source: string, issues: InputIssue[], code = 'invalid-input') {
+    const lines = issues.map(
+      (i) =>
+        `  ${source}${i.line ? `:${i.line}:${i.column ?? 1}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`,
+    );
+    super(code, `invalid ${source}:\n${lines.join('\n')}`);
+    this.issues = issues;
+  }
+}
+
+export const formatPath = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );
+
+/** Parses `text` as YAML and validates it with `schema`; throws a YamlInputError naming every bad line. */
+export const parseYamlWith = <S extends z.ZodMiniType>(
+  schema: S,
+  text: string,
+  source: string,
+  code = 'invalid-input',
+): z.infer<S> => {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new YamlInputError(
+      source,
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { path: '', line: pos.line, column: pos.col, message: e.message.split('\n')[0] ?? e.message };
+      }),
+      code,
+    );
+  }
+  const result = schema.safeParse(doc.toJS());
+  if (result.success) return result.data as z.infer<S>;
+  const issues = result.error.issues.map((issue): InputIssue => {
+    // Walk up the path until a node exists (a missing key points at its parent object).
+    for (let depth = issue.path.length; depth >= 0; depth--) {
+      const node = depth === 0 ? doc.contents : doc.getIn(issue.path.slice(0, depth), true);
+      if (isNode(node) && node.range) {
+        const pos = lineCounter.linePos(node.range[0]);
+        return {
+          path: formatPath(issue.path),
+          line: pos.line,
+          column: pos.col,
+          message: describeIssue(issue),
+        };
+      }
+    }
+    return { path: formatPath(issue.path), message: describeIssue(issue) };
+  });
+  throw new YamlInputError(source, issues, code);
+};

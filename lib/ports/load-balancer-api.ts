@@ -1,0 +1,39 @@
+/** The OVH IP Load Balancer calls stickler needs, as the core sees them. */
+import type { Farm, FarmRef } from '../domain/farm';
+import type { FarmType, Stickiness } from '../domain/stickiness';
+import type { PendingChange } from '../domain/zones';
+
+export const TASK_STATUSES = ['todo', 'doing', 'done', 'error', 'cancelled', 'blocked'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+export interface Task {
+  id: number;
+  action: string;
+  status: TaskStatus;
+  progress: number;
+  zones: string[];
+  creationDate: string;
+  doneDate: string | null;
+}
+
+export interface DefinedFarm {
+  type: FarmType;
+  farmId: number;
+}
+
+export interface LoadBalancerApi {
+  listServices(): Promise<string[]>;
+  listFarms(service: string): Promise<DefinedFarm[]>;
+  /** Returns the stored farm configuration. */
+  getFarm(ref: FarmRef): Promise<Farm>;
+  /**
+   * Stores a new stickiness. Only the stickiness field is sent (an explicit `null` to clear it):
+   * fields left out of an OVH farm PUT keep their value, so concurrent edits of other fields
+   * are not overwritten.
+   */
+  setStickiness(ref: FarmRef, stickiness: Stickiness): Promise<void>;
+  pendingChanges(service: string): Promise<PendingChange[]>;
+  refresh(service: string, zone: string): Promise<Task>;
+  listTasks(service: string, filter: { action?: string; status?: TaskStatus }): Promise<number[]>;
+  getTask(service: string, taskId: number): Promise<Task>;
+}

@@ -1,0 +1,93 @@
+/** The simulator's fleet file: services, their zones and farms (YAML, validated, errors with lines). */
+import { z } from 'zod/mini';
+import { FarmTypeSchema } from '../domain/stickiness';
+import { parseYamlWith } from '../domain/yaml-document';
+
+export const FleetFarmSchema = z
+  .strictObject({
+    id: z.int().check(z.positive()),
+    type: FarmTypeSchema,
+    zone: z.string().check(z.minLength(1)),
+    displayName: z.optional(z.nullable(z.string())),
+    stickiness: z.optional(z.nullable(z.enum(['cookie', 'sourceIp']))),
+    balance: z.optional(z.nullable(z.enum(['first', 'leastconn', 'roundrobin', 'source', 'uri']))),
+    port: z.optional(z.nullable(z.int())),
+  })
+  .check(
+    z.superRefine((farm, ctx) => {
+      if (farm.type === 'udp' && farm.stickiness != null)
+        ctx.addIssue({ code: 'custom', path: ['stickiness'], message: 'UDP farms have no stickiness' });
+      if (farm.type === 'tcp' && farm.stickiness === 'cookie')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stickiness'],
+          message: 'TCP farms cannot use cookie stickiness',
+        });
+      if (farm.type !== 'http' && farm.balance === 'uri')
+        ctx.addIssue({ code: 'custom', path: ['balance'], message: 'uri balance is for HTTP farms only' });
+    }),
+  );
+export type FleetFarm = z.infer<typeof FleetFarmSchema>;
+
+export const FleetServiceSchema = z
+  .strictObject({
+    name: z.string().check(z.minLength(1)),
+    displayName: z.optional(z.string()),
+    zones: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+    farms: z._default(z.array(FleetFarmSchema), []),
+  })
+  .check(
+    z.superRefine((service, ctx) => {
+      const seen = new Set<string>();
+      service.farms.forEach((farm, i) => {
+        const key = `${farm.type}/${farm.id}`;
+        if (seen.has(key))
+          ctx.addIssue({ code: 'custom', path: ['farms', i, 'id'], message: `duplicate farm ${key}` });
+        seen.add(key);
+        if (farm.zone !== 'all' && !service.zones.includes(farm.zone))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['farms', i, 'zone'],
+            message: `zone '${farm.zone}' is not one of the service's zones (${service.zones.join(', ')}) nor 'all'`,
+          });
+      });
+    }),
+  );
+export type FleetService = z.infer<typeof FleetServiceSchema>;
+
+export const FleetSchema = z.strictObject({
+  services: z.array(FleetServiceSchema).check(z.minLength(1)),
+});
+export type Fleet = z.infer<typeof FleetSchema>;
+
+export const parseFleet = (text: string, source = 'fleet'): Fleet => parseYamlWith(FleetSchema, text, source);
+
+/** A synthetic fleet for benchmarks and load tests; deterministic for a given shape. */
+export const generateFleet = (shape: {
+  services: number;
+  zonesPerService: number;
+  farmsPerService: number;
+}): Fleet => {
+  const zoneNames = ['gra', 'sbg', 'rbx', 'bhs', 'waw', 'lim', 'eri', 'de1'];
+  return {
+    services: Array.from({ length: shape.services }, (_, s) => {
+      const zones = zoneNames.slice(0, shape.zonesPerService);
+      return {
+        name: `loadbalancer-${(0x1000 + s).toString(16)}`,
+        zones,
+        farms: Array.from({ length: shape.farmsPerService }, (_, f): FleetFarm => {
+          const type = f % 4 === 3 ? 'tcp' : 'http';
+          return {
+            id: 1000 * (s + 1) + f,
+            type,
+            zone: zones[f % zones.length]!,
+            displayName: `${type === 'http' ? 'web' : 'db'}-${s}-${f}`,
+            stickiness: f % 3 === 0 ? 'sourceIp' : null,
+            balance: 'roundrobin',
+            port: type === 'http' ? 80 : 5432,
+          };
+        }),
+      };
+    }),
+  };
+};

@@ -1,0 +1,486 @@
+/**
+ * A local HTTP server that behaves like the OVH IP Load Balancer API for every call stickler
+ * makes: signed requests checked the way OVH checks them, strict PUT bodies, stored vs applied
+ * configuration, refresh tasks that take time, and seeded fault injection.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { signRequest } from '../adapters/ovh/signature';
+import { compileGlob } from '../domain/glob';
+import { FARM_TYPES, type FarmType } from '../domain/stickiness';
+import { TASK_STATUSES } from '../ports/load-balancer-api';
+import type { Fleet } from './fleet';
+import { farmKeyOf, type SimService, SimulatorState, type TaskTiming, writableFields } from './state';
+
+export interface SimulatorCredentials {
+  applicationKey: string;
+  applicationSecret: string;
+  consumerKey: string;
+}
+
+/** Credentials the simulator accepts unless told otherwise. They guard nothing real. */
+export const SIMULATOR_CREDENTIALS: SimulatorCredentials = {
+  applicationKey: 'simulator-application-key',
+  applicationSecret: 'simulator-application-secret',
+  consumerKey: 'simulator-consumer-key',
+};
+
+export interface AccessRule {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
+  path: string;
+}
+
+/** The least-privilege consumer key the README asks operators to create. */
+export const LEAST_PRIVILEGE_RULES: AccessRule[] = [
+  { method: 'GET', path: '/ipLoadbalancing' },
+  { method: 'GET', path: '/ipLoadbalancing/*' },
+  { method: 'PUT', path: '/ipLoadbalancing/*/http/farm/*' },
+  { method: 'PUT', path: '/ipLoadbalancing/*/tcp/farm/*' },
+  { method: 'POST', path: '/ipLoadbalancing/*/refresh' },
+];
+
+export interface FaultOptions {
+  /** Seed for every random choice, so a failing run can be replayed. */
+  seed: number;
+  latencyMs: number;
+  latencyJitterMs: number;
+  /** Share of requests answered 500/502/503. */
+  serverErrorRate: number;
+  /** Share of requests that start a burst of 429 answers. */
+  throttleRate: number;
+  throttleBurst: number;
+  retryAfterSeconds: number;
+  /** Share of requests never answered (the client must time out). */
+  hangRate: number;
+  /** Share of refresh tasks that end in `error`. */
+  taskErrorRate: number;
+}
+
+export const NO_FAULTS: FaultOptions = {
+  seed: 1,
+  latencyMs: 0,
+  latencyJitterMs: 0,
+  serverErrorRate: 0,
+  throttleRate: 0,
+  throttleBurst: 3,
+  retryAfterSeconds: 1,
+  hangRate: 0,
+  taskErrorRate: 0,
+};
+
+export interface SimulatorOptions {
+  fleet: Fleet;
+  host?: string;
+  port?: number;
+  credentials?: SimulatorCredentials;
+  accessRules?: AccessRule[];
+  /** OVH's clock minus the local one, in seconds: clients must correct with /auth/time. */
+  clockSkewSeconds?: number;
+  /** How far a request timestamp may be from server time. */
+  timestampToleranceSeconds?: number;
+  task?: Partial<TaskTiming>;
+  faults?: Partial<FaultOptions>;
+  now?: () => number;
+}
+
+export type CallKind =
+  | 'auth-time'
+  | 'list-services'
+  | 'get-service'
+  | 'list-zones'
+  | 'defined-farms'
+  | 'list-farms'
+  | 'get-farm'
+  | 'put-farm'
+  | 'pending-changes'
+  | 'refresh'
+  | 'list-tasks'
+  | 'get-task'
+  | 'other';
+
+export interface SimulatorStats {
+  /** Requests answered by the API logic (after faults), by kind. */
+  calls: Record<CallKind, number>;
+  faults: { serverErrors: number; throttled: number; hangs: number };
+  rejected: { auth: number; validation: number };
+}
+
+export interface RunningSimulator {
+  /** Base URL to give OVH_ENDPOINT, e.g. http://127.0.0.1:43210/1.0 */
+  baseUrl: string;
+  port: number;
+  state: SimulatorState;
+  stats: SimulatorStats;
+  resetStats(): void;
+  close(): Promise<void>;
+}
+
+/** mulberry32: tiny, fast, good enough for fault injection, and reproducible from a seed. */
+export const seededRandom = (seed: number): (() => number) => {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+};
+
+const emptyStats = (): SimulatorStats => ({
+  calls: {
+    'auth-time': 0,
+    'list-services': 0,
+    'get-service': 0,
+    'list-zones': 0,
+    'defined-farms': 0,
+    'list-farms': 0,
+    'get-farm': 0,
+    'put-farm': 0,
+    'pending-changes': 0,
+    refresh: 0,
+    'list-tasks': 0,
+    'get-task': 0,
+    other: 0,
+  },
+  faults: { serverErrors: 0, throttled: 0, hangs: 0 },
+  rejected: { auth: 0, validation: 0 },
+});
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Record<string, unknown>,
+  ) {
+    super(String(body.message));
+  }
+}
+
+const authError = (status: number, errorCode: string, message: string) =>
+  new HttpError(status, {
+    errorCode,
+    httpCode: `${status} ${status === 400 ? 'Bad Request' : 'Forbidden'}`,
+    message,
+  });
+const clientError = (status: number, cls: string, message: string) =>
+  new HttpError(status, { class: cls, message });
+const notFound = (message: string) => clientError(404, 'Client::NotFound', message);
+const badRequest = (message: string) => clientError(400, 'Client::BadRequest', message);
+
+const ENUMS = {
+  httpStickiness: ['cookie', 'sourceIp'],
+  tcpStickiness: ['sourceIp'],
+  httpBalance: ['first', 'leastconn', 'roundrobin', 'source', 'uri'],
+  tcpBalance: ['first', 'leastconn', 'roundrobin', 'source'],
+} as const;
+
+/** Validates a farm PUT body the way the OVH schema describes BackendHttp/Tcp/Udp. */
+export const validateFarmBody = (type: FarmType, body: unknown): Record<string, unknown> => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('Invalid body: expected an object');
+  }
+  const allowed = writableFields(type);
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'farmId' || key === 'zone') throw badRequest(`Invalid property ${key}: it is read-only`);
+    if (!allowed.includes(key)) throw badRequest(`Invalid property ${key}: not a property of this farm`);
+    const fail = (expected: string) =>
+      badRequest(`Invalid value for property ${key}: ${JSON.stringify(value)} (expected ${expected})`);
+    switch (key) {
+      case 'stickiness': {
+        const values: readonly string[] = type === 'http' ? ENUMS.httpStickiness : ENUMS.tcpStickiness;
+        if (value !== null && !values.includes(value as string))
+          throw fail(`null or one of ${values.join(', ')}`);
+        break;
+      }
+      case 'balance': {
+        const values: readonly string[] = type === 'http' ? ENUMS.httpBalance : ENUMS.tcpBalance;
+        if (value !== null && !values.includes(value as string))
+          throw fail(`null or one of ${values.join(', ')}`);
+        break;
+      }
+      case 'port':
+        if (!(Number.isInteger(value) || (value === null && type !== 'udp'))) throw fail('an integer');
+        break;
+      case 'vrackNetworkId':
+        if (!(value === null || Number.isInteger(value))) throw fail('null or an integer');
+        break;
+      case 'displayName':
+        if (!(value === null || typeof value === 'string')) throw fail('null or a string');
+        break;
+      case 'probe':
+        if (!(value === null || (typeof value === 'object' && !Array.isArray(value))))
+          throw fail('null or an object');
+        break;
+    }
+  }
+  return body as Record<string, unknown>;
+};
+
+export const startSimulator = async (options: SimulatorOptions): Promise<RunningSimulator> => {
+  const credentials = options.credentials ?? SIMULATOR_CREDENTIALS;
+  const rules = (options.accessRules ?? LEAST_PRIVILEGE_RULES).map((r) => ({
+    method: r.method,
+    path: compileGlob(r.path),
+  }));
+  const now = options.now ?? Date.now;
+  const faults: FaultOptions = { ...NO_FAULTS, ...options.faults };
+  const random = seededRandom(faults.seed);
+  const taskRandom = seededRandom(faults.seed ^ 0x5bd1e995);
+  const tolerance = options.timestampToleranceSeconds ?? 180;
+  const skew = options.clockSkewSeconds ?? 0;
+  const state = new SimulatorState(
+    options.fleet,
+    { todoMs: options.task?.todoMs ?? 300, doingMs: options.task?.doingMs ?? 1200 },
+    () => taskRandom() < faults.taskErrorRate,
+  );
+  let stats = emptyStats();
+  let queryCounter = 0;
+  let throttleLeft = 0;
+  const serverSeconds = () => Math.floor(now() / 1000) + skew;
+
+  const authenticate = (req: IncomingMessage, method: string, path: string, body: string) => {
+    const header = (name: string) => {
+      const v = req.headers[name];
+      return Array.isArray(v) ? v[0] : v;
+    };
+    const ak = header('x-ovh-application');
+    if (!ak || ak !== credentials.applicationKey) {
+      throw authError(403, 'INVALID_KEY', 'This application key is invalid');
+    }
+    const ck = header('x-ovh-consumer');
+    if (!ck) throw authError(403, 'NOT_CREDENTIAL', 'This call has not been granted');
+    if (ck !== credentials.consumerKey)
+      throw authError(403, 'INVALID_CREDENTIAL', 'This credential does not exist');
+    const ts = Number(header('x-ovh-timestamp'));
+    if (!Number.isInteger(ts) || Math.abs(ts - serverSeconds()) > tolerance) {
+      throw authError(400, 'QUERY_TIME_OUT', 'Query out of time');
+    }
+    const url = `http://${req.headers.host}${req.url}`;
+    const expected = signRequest({
+      applicationSecret: credentials.applicationSecret,
+      consumerKey: credentials.consumerKey,
+      method,
+      url,
+      body,
+      timestamp: ts,
+    });
+    if (header('x-ovh-signature') !== expected)
+      throw authError(400, 'INVALID_SIGNATURE', 'Invalid signature');
+    if (!rules.some((r) => r.method === method && r.path.test(path))) {
+      throw authError(403, 'NOT_GRANTED_CALL', 'This call has not been granted');
+    }
+  };
+
+  const serviceOf = (name: string): SimService => {
+    const service = state.services.get(name);
+    if (!service) throw notFound(`The requested object (serviceName = ${name}) does not exist`);
+    return service;
+  };
+
+  const parseJson = (body: string): unknown => {
+    if (body === '') return undefined;
+    try {
+      return JSON.parse(body);
+    } catch {
+      throw badRequest('Invalid JSON received');
+    }
+  };
+
+  /** The API proper: returns [kind, status, body]. */
+  const route = (
+    method: string,
+    path: string,
+    query: URLSearchParams,
+    body: string,
+  ): [CallKind, number, unknown] => {
+    const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+    if (parts[0] !== 'ipLoadbalancing') throw notFound(`Got an invalid (or empty) URL`);
+    state.advance(now());
+    if (parts.length === 1 && method === 'GET') return ['list-services', 200, [...state.services.keys()]];
+    const service = serviceOf(parts[1]!);
+    const rest = parts.slice(2);
+    const is = (m: string, ...segments: (string | null)[]) =>
+      method === m &&
+      rest.length === segments.length &&
+      segments.every((s, i) => s === null || s === rest[i]);
+
+    if (is('GET')) {
+      return [
+        'get-service',
+        200,
+        {
+          serviceName: service.name,
+          displayName: service.displayName,
+          ipLoadbalancing: '198.51.100.10',
+          ipv4: '198.51.100.10',
+          ipv6: null,
+          offer: 'iplb-lb1',
+          state: 'ok',
+          zone: service.zones,
+          sslConfiguration: 'intermediate',
+          metricsToken: null,
+          orderableZone: [],
+          vrackEligibility: false,
+          vrackName: null,
+        },
+      ];
+    }
+    if (is('GET', 'zone')) return ['list-zones', 200, service.zones];
+    if (is('GET', 'definedFarms')) {
+      return ['defined-farms', 200, [...service.farms.values()].map((f) => ({ id: f.farmId, type: f.type }))];
+    }
+    if (is('GET', 'pendingChanges')) return ['pending-changes', 200, state.pendingChanges(service)];
+    if (is('POST', 'refresh')) {
+      const payload = parseJson(body) as { zone?: unknown } | undefined;
+      const zone = payload?.zone;
+      if (
+        zone !== undefined &&
+        (typeof zone !== 'string' || (zone !== 'all' && !service.zones.includes(zone)))
+      ) {
+        throw badRequest(`Invalid zone ${JSON.stringify(zone)}: not a zone of this load balancer`);
+      }
+      const task = state.createRefresh(service, zone as string | undefined, now());
+      return ['refresh', 200, state.taskView(task, now())];
+    }
+    if (is('GET', 'task')) {
+      const action = query.get('action');
+      const status = query.get('status');
+      if (status && !(TASK_STATUSES as readonly string[]).includes(status)) {
+        throw badRequest(`Invalid value for parameter status: ${status}`);
+      }
+      const ids = service.tasks
+        .filter((t) => (!action || t.action === action) && (!status || t.status === status))
+        .map((t) => t.id);
+      return ['list-tasks', 200, ids];
+    }
+    if (is('GET', 'task', null)) {
+      const task = service.tasks.find((t) => String(t.id) === rest[1]);
+      if (!task) throw notFound(`The requested object (id = ${rest[1]}) does not exist`);
+      return ['get-task', 200, state.taskView(task, now())];
+    }
+    const type = rest[0] as FarmType;
+    if ((FARM_TYPES as readonly string[]).includes(type) && rest[1] === 'farm') {
+      if (is('GET', type, 'farm')) {
+        const zone = query.get('zone');
+        const ids = [...service.farms.values()]
+          .filter((f) => f.type === type && (!zone || f.zone === zone))
+          .map((f) => f.farmId);
+        return ['list-farms', 200, ids];
+      }
+      if (rest.length === 3 && (method === 'GET' || method === 'PUT')) {
+        const farm = service.farms.get(farmKeyOf(type, rest[2]!));
+        if (!farm) throw notFound(`The requested object (farmId = ${rest[2]}) does not exist`);
+        if (method === 'GET') return ['get-farm', 200, state.farmView(farm)];
+        const patch = validateFarmBody(type, parseJson(body));
+        state.updateFarm(service, farm, patch);
+        return ['put-farm', 200, null];
+      }
+    }
+    throw notFound(`Got an invalid (or empty) URL`);
+  };
+
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void handle(req, res, Buffer.concat(chunks).toString('utf8'));
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
+    if (res.destroyed) return;
+    const text = body === null || body === undefined ? '' : JSON.stringify(body);
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'X-Ovh-QueryID': `EU.sim.${(++queryCounter).toString(16).padStart(8, '0')}`,
+      ...headers,
+    });
+    res.end(text);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse, body: string) => {
+    const url = new URL(req.url ?? '/', 'http://simulator');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const latency = faults.latencyMs + random() * faults.latencyJitterMs;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    if (!url.pathname.startsWith('/1.0/'))
+      return send(res, 404, { class: 'Client::NotFound', message: 'Not found' });
+    const path = url.pathname.slice('/1.0'.length);
+
+    if (faults.hangRate > 0 && random() < faults.hangRate) {
+      stats.faults.hangs++;
+      return; // never answered; the socket is destroyed on close()
+    }
+    if (throttleLeft === 0 && faults.throttleRate > 0 && random() < faults.throttleRate) {
+      throttleLeft = faults.throttleBurst;
+    }
+    if (throttleLeft > 0) {
+      throttleLeft--;
+      stats.faults.throttled++;
+      return send(
+        res,
+        429,
+        { class: 'Client::TooManyRequests', message: 'Too many requests' },
+        { 'Retry-After': String(faults.retryAfterSeconds) },
+      );
+    }
+    if (faults.serverErrorRate > 0 && random() < faults.serverErrorRate) {
+      stats.faults.serverErrors++;
+      const status = [500, 502, 503][Math.floor(random() * 3)]!;
+      return send(res, status, {
+        class: 'Server::InternalServerError::Maintenance',
+        message: 'Internal server error',
+      });
+    }
+
+    if (path === '/auth/time' && method === 'GET') {
+      stats.calls['auth-time']++;
+      return send(res, 200, serverSeconds());
+    }
+    try {
+      authenticate(req, method, path, body);
+    } catch (error) {
+      stats.rejected.auth++;
+      if (error instanceof HttpError) return send(res, error.status, error.body);
+      throw error;
+    }
+    try {
+      const [kind, status, payload] = route(method, path, url.searchParams, body);
+      stats.calls[kind]++;
+      return send(res, status, payload);
+    } catch (error) {
+      if (error instanceof HttpError) {
+        stats.rejected.validation++;
+        return send(res, error.status, error.body);
+      }
+      return send(res, 500, { class: 'Server::InternalServerError', message: 'Internal server error' });
+    }
+  };
+
+  await new Promise<void>((resolve) =>
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
+  );
+  const { port } = server.address() as AddressInfo;
+  const host = options.host ?? '127.0.0.1';
+  return {
+    baseUrl: `http://${host.includes(':') ? `[${host}]` : host}:${port}/1.0`,
+    port,
+    state,
+    get stats() {
+      return stats;
+    },
+    resetStats() {
+      stats = emptyStats();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+};

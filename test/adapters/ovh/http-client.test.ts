@@ -1,0 +1,166 @@
+import { OvhApiError } from '../../../lib/adapters/ovh/errors';
+import { OvhHttpClient, parseRetryAfter } from '../../../lib/adapters/ovh/http-client';
+import { OvhLoadBalancerApi } from '../../../lib/adapters/ovh/ovh-load-balancer-api';
+import { NotFoundError } from '../../../lib/domain/errors';
+import { SIMULATOR_CREDENTIALS } from '../../../lib/simulator/server';
+import { type SimulatorHarness, startHarness } from '../../helpers/simulator';
+
+describe('OvhHttpClient against the simulator', () => {
+  let h: SimulatorHarness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  it('corrects its timestamps with /auth/time when the server clock is far off', async () => {
+    h = await startHarness({ clockSkewSeconds: 3_600 });
+    await expect(h.api.listServices()).resolves.toEqual(['loadbalancer-aaa', 'loadbalancer-bbb']);
+    expect(await h.client.serverTimeOffset()).toBeGreaterThanOrEqual(3_599);
+    expect(h.sim.stats.calls['auth-time']).toBe(1);
+    await h.api.listServices();
+    expect(h.sim.stats.calls['auth-time']).toBe(1);
+  });
+
+  it('sends an explicit null to clear stickiness, which the server stores', async () => {
+    h = await startHarness();
+    const ref = { service: 'loadbalancer-aaa', type: 'http' as const, farmId: 1 };
+    expect((await h.api.getFarm(ref)).stickiness).toBe('cookie');
+    await h.api.setStickiness(ref, null);
+    expect((await h.api.getFarm(ref)).stickiness).toBeNull();
+    expect(h.sim.state.services.get('loadbalancer-aaa')?.farms.get('http/1')?.stored.balance).toBe(
+      'roundrobin',
+    );
+  });
+
+  it('carries status, errorCode and query id in errors, and does not retry a refused call', async () => {
+    h = await startHarness(
+      {},
+      { credentials: { ...SIMULATOR_CREDENTIALS, applicationSecret: 'wrong-secret' } },
+    );
+    const error = await h.api.listServices().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OvhApiError);
+    expect(error).toMatchObject({ status: 400, errorCode: 'INVALID_SIGNATURE', retryable: false });
+    expect((error as OvhApiError).queryId).toMatch(/^EU\.sim\./);
+    expect((error as Error).message).toContain('Invalid signature');
+    expect((error as Error).message).not.toContain('wrong-secret');
+    expect(h.sim.stats.rejected.auth).toBe(1);
+  });
+
+  it('turns a 404 on a farm into a NotFoundError naming the farm', async () => {
+    h = await startHarness();
+    await expect(h.api.getFarm({ service: 'loadbalancer-aaa', type: 'tcp', farmId: 999 })).rejects.toThrow(
+      NotFoundError,
+    );
+    await expect(h.api.getFarm({ service: 'loadbalancer-aaa', type: 'tcp', farmId: 999 })).rejects.toThrow(
+      'TCP farm 999 was not found on loadbalancer-aaa',
+    );
+  });
+
+  it('retries 429 bursts, honouring Retry-After', async () => {
+    h = await startHarness({ faults: { throttleRate: 1, throttleBurst: 2, retryAfterSeconds: 0, seed: 3 } });
+    // Every request starts a 2-request burst, so each call needs 3 attempts.
+    const sleeps: number[] = [];
+    const client = new OvhHttpClient({
+      baseUrl: h.sim.baseUrl,
+      credentials: SIMULATOR_CREDENTIALS,
+      retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1 },
+      clock: { now: () => new Date(), sleep: async (ms) => void sleeps.push(ms) },
+    });
+    await expect(new OvhLoadBalancerApi(client).listServices()).rejects.toMatchObject({
+      status: 429,
+      retryable: true,
+    });
+    expect(h.sim.stats.faults.throttled).toBeGreaterThanOrEqual(4);
+    expect(sleeps.length).toBe(3);
+  });
+
+  it('gives up on a Retry-After longer than it is allowed to wait', async () => {
+    h = await startHarness({ faults: { throttleRate: 1, throttleBurst: 1, retryAfterSeconds: 120 } });
+    await expect(h.api.listServices()).rejects.toMatchObject({ status: 429, retryable: true });
+    expect(h.sim.stats.faults.throttled).toBe(1);
+  });
+
+  it('survives a seeded mix of 5xx, throttling and hangs, and converges on the right answer', async () => {
+    h = await startHarness(
+      {
+        faults: { seed: 42, serverErrorRate: 0.2, throttleRate: 0.05, retryAfterSeconds: 0, hangRate: 0.05 },
+      },
+      { timeoutMs: 200, retry: { maxAttempts: 10, baseDelayMs: 1, maxDelayMs: 5 } },
+    );
+    const farms = await Promise.all(
+      [1, 2, 3, 5].map((farmId) =>
+        h!.api.getFarm({ service: 'loadbalancer-aaa', type: farmId === 3 ? 'tcp' : 'http', farmId }),
+      ),
+    );
+    expect(farms.map((f) => f.farmId)).toEqual([1, 2, 3, 5]);
+    const { faults } = h.sim.stats;
+    expect(faults.serverErrors + faults.throttled + faults.hangs).toBeGreaterThan(0);
+  });
+
+  it('times out a call that never gets an answer, and says so', async () => {
+    h = await startHarness({ faults: { hangRate: 1 } }, { timeoutMs: 100, retry: { maxAttempts: 2 } });
+    await expect(h.client.get('/auth/time')).rejects.toMatchObject({ code: 'timeout', retryable: true });
+    expect(h.sim.stats.faults.hangs).toBe(2);
+  });
+
+  it.each([
+    [500, 1],
+    [503, 3],
+  ])(
+    'after a %i on a refresh POST makes %i attempt(s): a POST is repeated only when it was surely not processed',
+    async (status, attempts) => {
+      h = await startHarness();
+      let posts = 0;
+      const client = new OvhHttpClient({
+        baseUrl: h.sim.baseUrl,
+        credentials: SIMULATOR_CREDENTIALS,
+        retry: { maxAttempts: 3, baseDelayMs: 1 },
+        fetch: async (input, init) => {
+          if (init?.method !== 'POST') return fetch(input, init);
+          posts++;
+          return new Response(JSON.stringify({ class: 'Server::InternalServerError', message: 'boom' }), {
+            status,
+          });
+        },
+      });
+      await expect(new OvhLoadBalancerApi(client).refresh('loadbalancer-aaa', 'gra')).rejects.toMatchObject({
+        status,
+      });
+      expect(posts).toBe(attempts);
+      expect(h.sim.stats.calls.refresh).toBe(0);
+    },
+  );
+
+  it('keeps at most the configured number of calls in flight', async () => {
+    h = await startHarness({ faults: { latencyMs: 20 } }, { concurrency: 3 });
+    let inFlight = 0;
+    let peak = 0;
+    const client = new OvhHttpClient({
+      baseUrl: h.sim.baseUrl,
+      credentials: SIMULATOR_CREDENTIALS,
+      concurrency: 3,
+      fetch: async (input, init) => {
+        inFlight++;
+        peak = Math.max(peak, inFlight);
+        try {
+          return await fetch(input, init);
+        } finally {
+          inFlight--;
+        }
+      },
+    });
+    const api = new OvhLoadBalancerApi(client);
+    await Promise.all(Array.from({ length: 12 }, () => api.listFarms('loadbalancer-aaa')));
+    expect(peak).toBe(3);
+  });
+});
+
+describe('parseRetryAfter', () => {
+  const now = new Date('2026-11-25T10:00:00Z');
+  it('reads seconds and HTTP dates, and ignores garbage', () => {
+    expect(parseRetryAfter('3', now)).toBe(3_000);
+    expect(parseRetryAfter('Wed, 25 Nov 2026 10:00:05 GMT', now)).toBe(5_000);
+    expect(parseRetryAfter('soon', now)).toBeUndefined();
+    expect(parseRetryAfter(null, now)).toBeUndefined();
+  });
+});

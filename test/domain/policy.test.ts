@@ -1,0 +1,126 @@
+import type { Farm } from '../../lib/domain/farm';
+import { compilePolicy, parsePolicy } from '../../lib/domain/policy';
+import { YamlInputError } from '../../lib/domain/yaml-document';
+
+const farm = (over: Partial<Farm>): Farm => ({
+  service: 'loadbalancer-aaa',
+  type: 'http',
+  farmId: 1,
+  zone: 'gra',
+  displayName: 'web',
+  stickiness: null,
+  ...over,
+});
+
+const parseError = (text: string): YamlInputError => {
+  try {
+    parsePolicy(text, 'policy.yaml');
+  } catch (error) {
+    if (error instanceof YamlInputError) return error;
+    throw error;
+  }
+  throw new Error('expected the policy to be refused');
+};
+
+describe('parsePolicy', () => {
+  it('reads rules, limits and defaults', () => {
+    const policy = parsePolicy(
+      [
+        'version: 1',
+        'limits:',
+        '  maxChangesPerRun: 5',
+        'rules:',
+        '  - match: { type: tcp }',
+        '    stickiness: none',
+      ].join('\n'),
+    );
+    expect(policy.limits.maxChangesPerRun).toBe(5);
+    expect(policy.rules).toEqual([{ match: { type: 'tcp' }, stickiness: 'none' }]);
+  });
+
+  it('names the line and field of a rule that can never be valid', () => {
+    const error = parseError(
+      [
+        'version: 1',
+        'rules:',
+        '  - name: ok',
+        '    stickiness: none',
+        '  - match:',
+        '      type: tcp',
+        '    stickiness: cookie',
+      ].join('\n'),
+    );
+    expect(error.code).toBe('invalid-policy');
+    expect(error.issues).toEqual([
+      expect.objectContaining({
+        path: 'rules[1].stickiness',
+        line: 7,
+        message: expect.stringContaining("'cookie' is not allowed on a TCP farm"),
+      }),
+    ]);
+    expect(error.message).toContain('policy.yaml:7:');
+  });
+
+  it('refuses unknown keys, so a typo never silently widens a rule', () => {
+    const error = parseError(
+      ['version: 1', 'rules:', '  - match: { servce: "lb-*" }', '    stickiness: none'].join('\n'),
+    );
+    expect(error.issues[0]).toEqual(expect.objectContaining({ path: 'rules[0].match', line: 3 }));
+    expect(error.issues[0]?.message).toContain('servce');
+  });
+
+  it('refuses stickiness words the API does not know', () => {
+    const error = parseError(['version: 1', 'rules:', '  - stickiness: sticky'].join('\n'));
+    expect(error.issues[0]).toEqual(expect.objectContaining({ path: 'rules[0].stickiness', line: 3 }));
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    const error = parseError('version: 1\nrules:\n  - stickiness: [cookie\n');
+    expect(error.issues[0]?.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it('needs at least one rule and version 1', () => {
+    const error = parseError('version: 2\nrules: []\n');
+    expect(error.issues.map((i) => i.path).sort()).toEqual(['rules', 'version']);
+  });
+});
+
+describe('compilePolicy', () => {
+  const policy = parsePolicy(
+    [
+      'version: 1',
+      'rules:',
+      '  - name: checkout',
+      '    match: { service: "loadbalancer-a*", type: http, displayName: "check?ut-*" }',
+      '    stickiness: cookie',
+      '  - name: pinned farm',
+      '    match: { farmId: 7, zone: sbg }',
+      '    stickiness: sourceIp',
+      '  - name: default',
+      '    stickiness: none',
+    ].join('\n'),
+  );
+  const match = compilePolicy(policy);
+
+  it('gives the first matching rule', () => {
+    expect(match(farm({ displayName: 'checkout-eu' }))).toEqual({
+      index: 0,
+      label: 'checkout',
+      target: 'cookie',
+    });
+    expect(match(farm({ displayName: 'checkout-eu', service: 'other' }))?.label).toBe('default');
+    expect(match(farm({ farmId: 7, zone: 'sbg', type: 'tcp' }))?.label).toBe('pinned farm');
+    expect(match(farm({ farmId: 7, zone: 'gra' }))?.label).toBe('default');
+  });
+
+  it('never matches UDP farms, which have no stickiness', () => {
+    expect(match(farm({ type: 'udp' }))).toBeUndefined();
+  });
+
+  it('leaves farms alone when no rule matches', () => {
+    const narrow = compilePolicy(
+      parsePolicy('version: 1\nrules:\n  - match: { zone: rbx }\n    stickiness: none\n'),
+    );
+    expect(narrow(farm({ zone: 'gra' }))).toBeUndefined();
+  });
+});
