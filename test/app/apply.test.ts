@@ -1,0 +1,198 @@
+import { type ApplyOptions, makeApplyPlan } from '../../lib/app/apply-plan';
+import { makeApplyRequests } from '../../lib/app/apply-requests';
+import { makeDiscoverFleet } from '../../lib/app/discover-fleet';
+import type { ChangeRequest } from '../../lib/domain/change-request';
+import { planFromPolicy } from '../../lib/domain/plan';
+import { parsePolicy } from '../../lib/domain/policy';
+import { systemClock } from '../../lib/ports/clock';
+import { type SimulatorHarness, startHarness } from '../helpers/simulator';
+
+const options: ApplyOptions = { allowForeignPending: false, taskTimeoutMs: 2_000, pollIntervalMs: 10 };
+
+const policy = parsePolicy(
+  [
+    'version: 1',
+    'rules:',
+    '  - name: web keeps sessions',
+    '    match: { type: http, displayName: "web-*" }',
+    '    stickiness: cookie',
+    '  - name: databases pinned by source',
+    '    match: { type: tcp }',
+    '    stickiness: sourceIp',
+    '  - name: shop is stateless',
+    '    match: { service: loadbalancer-bbb }',
+    '    stickiness: none',
+  ].join('\n'),
+);
+
+const request = (over: Partial<ChangeRequest>): ChangeRequest => ({
+  requestId: 'req-1',
+  service: 'loadbalancer-aaa',
+  farmType: 'http',
+  farmId: 2,
+  stickiness: 'cookie',
+  actor: { kind: 'cli', id: 'ops' },
+  requestedAt: '2026-11-25T10:00:00Z',
+  ...over,
+});
+
+describe('policy reconcile against the simulator', () => {
+  let h: SimulatorHarness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(() => h.close());
+
+  const run = async (opts = options) => {
+    const fleet = await makeDiscoverFleet({ api: h.api })();
+    const plan = planFromPolicy(fleet, policy);
+    return { plan, report: await makeApplyPlan({ api: h.api, clock: systemClock })(plan, opts) };
+  };
+
+  it('writes only differing farms, refreshes each touched zone once, and converges', async () => {
+    const { plan, report } = await run();
+    expect(plan.changes.map((c) => `${c.farm.service}/${c.farm.farmId}:${c.from}->${c.to}`)).toEqual([
+      'loadbalancer-aaa/2:null->cookie',
+      'loadbalancer-bbb/10:sourceIp->null',
+    ]);
+    expect(h.sim.stats.calls['put-farm']).toBe(2);
+    expect(report.refreshes.map((r) => `${r.service}@${r.zone}:${r.status}`)).toEqual([
+      'loadbalancer-aaa@sbg:done',
+      'loadbalancer-bbb@rbx:done',
+    ]);
+    expect(report.applied).toHaveLength(2);
+    expect(report.failed).toEqual([]);
+    const shop = h.sim.state.services.get('loadbalancer-bbb')!.farms.get('http/10')!;
+    expect(shop.applied.get('rbx')?.stickiness).toBeNull();
+
+    h.sim.resetStats();
+    const again = await run();
+    expect(again.plan.changes).toEqual([]);
+    expect(h.sim.stats.calls['put-farm'] + h.sim.stats.calls.refresh).toBe(0);
+  });
+
+  it("leaves a zone holding someone else's pending edit alone, and applies the others", async () => {
+    // Someone edits a farm in sbg in the control panel and does not apply it.
+    const sbgFarm = h.sim.state.services.get('loadbalancer-aaa')!.farms.get('http/2')!;
+    h.sim.state.updateFarm(h.sim.state.services.get('loadbalancer-aaa')!, sbgFarm, {
+      displayName: 'web-sbg-new',
+    });
+    const { report } = await run();
+    expect(report.refused).toEqual([
+      expect.objectContaining({
+        code: 'foreign-pending',
+        reason: expect.stringContaining('zone sbg of loadbalancer-aaa'),
+      }),
+    ]);
+    expect(report.applied.map((a) => a.change.farm.farmId)).toEqual([10]);
+    expect(sbgFarm.stored.stickiness).toBeNull();
+    expect(await h.api.pendingChanges('loadbalancer-aaa')).toEqual([{ zone: 'sbg', number: 1 }]);
+  });
+
+  it('applies over foreign pending edits only when told to', async () => {
+    const service = h.sim.state.services.get('loadbalancer-aaa')!;
+    h.sim.state.updateFarm(service, service.farms.get('http/2')!, { displayName: 'web-sbg-new' });
+    const { report } = await run({ ...options, allowForeignPending: true });
+    expect(report.refused).toEqual([]);
+    expect(report.applied).toHaveLength(2);
+  });
+
+  it('reports a change as failed and retryable when its refresh task ends in error', async () => {
+    await h.close();
+    h = await startHarness({ faults: { taskErrorRate: 1 } });
+    const { report } = await run();
+    expect(report.applied).toEqual([]);
+    expect(report.failed).toHaveLength(2);
+    expect(report.failed[0]).toMatchObject({
+      code: 'refresh-failed',
+      retryable: true,
+      reason: expect.stringMatching(/stored but not applied in zone \w+: refresh task \d+ ended error/),
+    });
+  });
+
+  it('waits for a refresh already running before writing', async () => {
+    const running = await h.api.refresh('loadbalancer-bbb', 'rbx');
+    const events: string[] = [];
+    const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
+    await makeApplyPlan({
+      api: h.api,
+      clock: systemClock,
+      onProgress: (e) => events.push(e.kind === 'waiting-for-running-tasks' ? `wait:${e.taskIds}` : e.kind),
+    })(planFromPolicy(fleet, policy), options);
+    expect(events).toEqual([`wait:${running.id}`, 'written', 'refresh-started', 'refresh-finished']);
+  });
+
+  it('refreshes zone all once when an all-zone farm changes, carrying the per-zone changes along', async () => {
+    const allPolicy = parsePolicy(
+      'version: 1\nrules:\n  - match: { service: loadbalancer-aaa, type: http }\n    stickiness: sourceIp\n',
+    );
+    const fleet = await makeDiscoverFleet({ api: h.api })();
+    const report = await makeApplyPlan({ api: h.api, clock: systemClock })(
+      planFromPolicy(fleet, allPolicy),
+      options,
+    );
+    expect(report.refreshes.map((r) => [r.zone, r.changes, r.status])).toEqual([['all', 3, 'done']]);
+    const farm = h.sim.state.services.get('loadbalancer-aaa')!.farms.get('http/5')!;
+    expect([...farm.applied.values()].map((c) => c.stickiness)).toEqual(['sourceIp', 'sourceIp']);
+  });
+});
+
+describe('change requests against the simulator', () => {
+  let h: SimulatorHarness;
+  beforeEach(async () => {
+    h = await startHarness();
+  });
+  afterEach(() => h.close());
+  const apply = (requests: ChangeRequest[], opts = options) =>
+    makeApplyRequests({ api: h.api, clock: systemClock })(requests, opts);
+
+  it('gives every request one outcome: applied, unchanged, refused or superseded', async () => {
+    const { report } = await apply([
+      request({ requestId: 'old', farmId: 2, stickiness: 'sourceIp', requestedAt: '2026-11-25T09:00:00Z' }),
+      request({ requestId: 'new', farmId: 2, stickiness: 'cookie' }),
+      request({ requestId: 'same', farmId: 1, stickiness: 'cookie' }),
+      request({ requestId: 'tcp-cookie', farmType: 'tcp', farmId: 3, stickiness: 'cookie' }),
+      request({ requestId: 'missing', farmId: 404 }),
+    ]);
+    expect(report.applied.map((a) => a.change.origin)).toEqual([{ kind: 'request', requestId: 'new' }]);
+    expect(report.unchanged.map((u) => u.origin)).toEqual([{ kind: 'request', requestId: 'same' }]);
+    const refused = Object.fromEntries(
+      report.refused.map((r) => [(r.origin as { requestId: string }).requestId, r.code]),
+    );
+    expect(refused).toEqual({ old: 'superseded', 'tcp-cookie': 'invalid-target', missing: 'farm-not-found' });
+    expect(h.sim.stats.calls['put-farm']).toBe(1);
+    expect(h.sim.stats.rejected.validation).toBe(1); // the 404 of the missing farm, no refused write
+  });
+
+  it('refuses cookie on a TCP farm without a single write', async () => {
+    const { report } = await apply([request({ farmType: 'tcp', farmId: 3, stickiness: 'cookie' })]);
+    expect(report.refused[0]).toMatchObject({ code: 'invalid-target' });
+    expect(h.sim.stats.calls['put-farm'] + h.sim.stats.calls.refresh).toBe(0);
+  });
+
+  it('does not call a stored-but-unapplied target unchanged: it refuses, naming the pending zone', async () => {
+    await h.api.setStickiness({ service: 'loadbalancer-aaa', type: 'http', farmId: 2 }, 'cookie');
+    const { report } = await apply([request({ farmId: 2, stickiness: 'cookie' })]);
+    expect(report.unchanged).toEqual([]);
+    expect(report.refused[0]).toMatchObject({
+      code: 'foreign-pending',
+      reason: expect.stringContaining('may not be live'),
+    });
+
+    const allowed = await apply([request({ farmId: 2, stickiness: 'cookie' })], {
+      ...options,
+      allowForeignPending: true,
+    });
+    expect(allowed.report.applied).toHaveLength(1);
+    expect(
+      h.sim.state.services.get('loadbalancer-aaa')!.farms.get('http/2')!.applied.get('sbg')?.stickiness,
+    ).toBe('cookie');
+  });
+
+  it('reports a farm that cannot be read as failed and retryable, not as refused', async () => {
+    await h.close();
+    h = await startHarness({ faults: { serverErrorRate: 1 } }, { retry: { maxAttempts: 2, baseDelayMs: 1 } });
+    const { report } = await apply([request({})]);
+    expect(report.failed).toEqual([expect.objectContaining({ code: 'read-failed', retryable: true })]);
+  });
+});
