@@ -1,0 +1,126 @@
+/** Human output: plans read like an infrastructure plan, grouped by service and zone. */
+import type { ApplyReport } from '../app/apply-plan';
+import { type Farm, formatFarmRef } from '../domain/farm';
+import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
+import { type Stickiness, toWord } from '../domain/stickiness';
+import { batchByZone, type PendingChange } from '../domain/zones';
+
+export const SESSION_LOSS_WARNING =
+  'Applying a zone rebalances its existing connections: their HTTP sessions are lost.';
+
+const w = (s: Stickiness) => toWord(s);
+const origin = (o: ChangeOrigin) =>
+  o.kind === 'rule' ? o.rule : `request ${o.requestId}${o.ticket ? ` (${o.ticket})` : ''}`;
+
+/** Left-aligned columns, two spaces apart. */
+export const table = (rows: string[][], indent = '  '): string => {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) => indent + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n');
+};
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export const renderChanges = (changes: readonly Change[]): string => {
+  const out: string[] = [];
+  for (const batch of batchByZone(changes)) {
+    out.push(`${batch.service} · zone ${batch.zone}`);
+    const rows = [['FARM', 'NAME', 'FROM', '', 'TO', 'BECAUSE']];
+    for (const c of batch.changes) {
+      rows.push([
+        `${c.farm.type}/${c.farm.farmId}${batch.zone !== c.farm.zone ? ` (${c.farm.zone})` : ''}`,
+        c.farm.displayName ?? '-',
+        w(c.from),
+        '→',
+        w(c.to),
+        origin(c.origin),
+      ]);
+    }
+    out.push(table(rows), '');
+  }
+  return out.join('\n');
+};
+
+export const renderRejections = (title: string, list: readonly Rejection[]): string =>
+  list.length === 0
+    ? ''
+    : [
+        `${title}:`,
+        ...list.map(
+          (r) =>
+            `  ${formatFarmRef(r.ref)}${r.farm?.displayName ? ` ${r.farm.displayName}` : ''} → ${r.to === undefined ? '?' : w(r.to)}: ${r.reason} [${origin(r.origin)}]`,
+        ),
+        '',
+      ].join('\n');
+
+export const renderPlan = (plan: Plan): string => {
+  const zones = batchByZone(plan.changes);
+  const head = `Plan: ${plural(plan.changes.length, 'change')} in ${plural(zones.length, 'zone')}, ${plan.unchanged.length} compliant, ${plan.invalid.length} invalid.`;
+  const parts = [head, ''];
+  if (plan.changes.length > 0) parts.push(renderChanges(plan.changes));
+  parts.push(renderRejections('Invalid (never written)', plan.invalid));
+  if (plan.changes.length === 0 && plan.invalid.length === 0)
+    parts.push('Every matched farm complies with the policy.', '');
+  return parts.filter((p, i) => p !== '' || parts[i - 1] !== '').join('\n');
+};
+
+export const renderApplyReport = (report: ApplyReport): string => {
+  const out = [
+    `Applied ${report.applied.length}, unchanged ${report.unchanged.length}, refused ${report.refused.length}, failed ${report.failed.length}.`,
+  ];
+  if (report.refreshes.length > 0) {
+    out.push('', 'Zone applies:');
+    out.push(
+      table(
+        report.refreshes.map((r) => [
+          r.service,
+          r.zone,
+          r.taskId === null ? 'no task' : `task ${r.taskId}`,
+          r.status,
+          `${r.changes} change(s)${r.error ? `: ${r.error}` : ''}`,
+        ]),
+      ),
+    );
+  }
+  if (report.refused.length > 0)
+    out.push('', renderRejections('Refused (nothing written)', report.refused).trimEnd());
+  if (report.failed.length > 0) {
+    out.push('', 'Failed:');
+    for (const f of report.failed) {
+      out.push(
+        `  ${formatFarmRef(f.ref)} → ${w(f.to)}: ${f.reason}${f.retryable ? ' (retrying later may help)' : ''} [${origin(f.origin)}]`,
+      );
+    }
+  }
+  return `${out.join('\n')}\n`;
+};
+
+export const renderFleet = (
+  farms: readonly Farm[],
+  pending: ReadonlyMap<string, readonly PendingChange[]>,
+): string => {
+  const out: string[] = [];
+  const services = [...new Set(farms.map((f) => f.service))];
+  for (const service of services) {
+    const list = farms.filter((f) => f.service === service);
+    const zonePending = new Map((pending.get(service) ?? []).map((p) => [p.zone, p.number]));
+    out.push(`${service}`);
+    const rows = [['ZONE', 'FARM', 'NAME', 'STICKINESS', 'APPLIED']];
+    for (const f of list) {
+      const n =
+        f.zone === 'all'
+          ? [...zonePending.values()].reduce((a, b) => a + b, 0)
+          : (zonePending.get(f.zone) ?? 0) + (zonePending.get('all') ?? 0);
+      rows.push([
+        f.zone,
+        `${f.type}/${f.farmId}`,
+        f.displayName ?? '-',
+        f.type === 'udp' ? '(n/a)' : w(f.stickiness),
+        n > 0 ? `unknown: zone has ${plural(n, 'unapplied change')}` : 'yes',
+      ]);
+    }
+    out.push(table(rows), '');
+  }
+  return out.join('\n');
+};

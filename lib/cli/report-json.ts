@@ -1,0 +1,89 @@
+/** The CLI's `--json` shapes: stable, words for stickiness (`none`, never null). */
+import type { ApplyReport, Failure, RefreshResult } from '../app/apply-plan';
+import type { Farm, FarmRef } from '../domain/farm';
+import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
+import { type Stickiness, type StickinessWord, toWord } from '../domain/stickiness';
+
+export interface JsonChange {
+  service: string;
+  type: string;
+  farmId: number;
+  zone: string | null;
+  displayName: string | null;
+  from: StickinessWord | null;
+  to: StickinessWord | null;
+  rule: string | null;
+  requestId?: string;
+  ticket?: string;
+  reason?: string;
+  code?: string;
+  retryable?: boolean;
+  queryId?: string;
+}
+
+const originFields = (origin: ChangeOrigin) =>
+  origin.kind === 'rule'
+    ? { rule: origin.rule }
+    : { rule: null, requestId: origin.requestId, ...(origin.ticket ? { ticket: origin.ticket } : {}) };
+
+const word = (value: Stickiness | undefined): StickinessWord | null =>
+  value === undefined ? null : toWord(value);
+
+const base = (
+  ref: FarmRef,
+  farm: Farm | undefined,
+  from: Stickiness | undefined,
+  to: Stickiness | undefined,
+) => ({
+  service: ref.service,
+  type: ref.type,
+  farmId: ref.farmId,
+  zone: farm?.zone ?? null,
+  displayName: farm?.displayName ?? null,
+  from: word(from ?? farm?.stickiness),
+  to: word(to),
+});
+
+export const changeJson = (c: Change): JsonChange => ({
+  ...base(c.farm, c.farm, c.from, c.to),
+  ...originFields(c.origin),
+});
+
+export const rejectionJson = (r: Rejection): JsonChange => ({
+  ...base(r.ref, r.farm, undefined, r.to),
+  ...originFields(r.origin),
+  code: r.code,
+  reason: r.reason,
+});
+
+export const failureJson = (f: Failure): JsonChange => ({
+  ...base(f.ref, f.farm, f.from, f.to),
+  ...originFields(f.origin),
+  code: f.code,
+  reason: f.reason,
+  retryable: f.retryable,
+  ...(f.queryId ? { queryId: f.queryId } : {}),
+});
+
+export const refreshJson = (r: RefreshResult) => ({
+  service: r.service,
+  zone: r.zone,
+  taskId: r.taskId,
+  status: r.status,
+  ...(r.error ? { error: r.error } : {}),
+});
+
+export const planJson = (plan: Plan) => ({
+  changes: plan.changes.map(changeJson),
+  unchanged: plan.unchanged.length,
+  invalid: plan.invalid.map(rejectionJson),
+});
+
+export const applyJson = (plan: Plan, report: ApplyReport) => ({
+  ...planJson(plan),
+  unchanged: report.unchanged.length,
+  applied: report.applied.map((a) => changeJson(a.change)),
+  refused: report.refused.map(rejectionJson),
+  failed: report.failed.map(failureJson),
+  refreshes: report.refreshes.map(refreshJson),
+});

@@ -1,0 +1,179 @@
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { type CliIo, runCli } from '../../lib/cli/main';
+import { SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
+import { type SimulatorHarness, startHarness } from '../helpers/simulator';
+
+const examples = join(__dirname, '../../examples');
+
+const makeIo = (env: NodeJS.ProcessEnv, interactive = false, input = '') => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdin = new PassThrough();
+  stdin.end(input);
+  const io: CliIo = {
+    stdout: { write: (t: string) => out.push(t) },
+    stderr: { write: (t: string) => err.push(t) },
+    stdin,
+    env,
+    interactive,
+    cwd: examples,
+  };
+  return { io, out: () => out.join(''), err: () => err.join('') };
+};
+
+describe('stickler CLI against the simulator', () => {
+  let h: SimulatorHarness;
+  let env: NodeJS.ProcessEnv;
+  beforeEach(async () => {
+    h = await startHarness();
+    env = {
+      OVH_ENDPOINT: h.sim.baseUrl,
+      OVH_APPLICATION_KEY: SIMULATOR_CREDENTIALS.applicationKey,
+      OVH_APPLICATION_SECRET: SIMULATOR_CREDENTIALS.applicationSecret,
+      OVH_CONSUMER_KEY: SIMULATOR_CREDENTIALS.consumerKey,
+    };
+  });
+  afterEach(() => h.close());
+
+  const policyFile = join(__dirname, '../fixtures/policy.small.yaml');
+
+  it('plan --json lists changes in the documented shape and exits 2 on drift', async () => {
+    const { io, out } = makeIo(env);
+    const code = await runCli(['plan', '--policy', policyFile, '--json'], io);
+    expect(code).toBe(2);
+    const json = JSON.parse(out());
+    expect(json).toEqual({
+      changes: [
+        {
+          service: 'loadbalancer-aaa',
+          type: 'http',
+          farmId: 2,
+          zone: 'sbg',
+          displayName: 'web-sbg',
+          from: 'none',
+          to: 'cookie',
+          rule: 'web keeps sessions',
+        },
+      ],
+      unchanged: 2,
+      invalid: [],
+    });
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+  });
+
+  it('apply refuses to write without --yes when nobody can answer a prompt', async () => {
+    const { io, err } = makeIo(env);
+    expect(await runCli(['apply', '--policy', policyFile], io)).toBe(1);
+    expect(err()).toContain('pass --yes');
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+  });
+
+  it('apply asks on a terminal and writes nothing unless the answer is yes', async () => {
+    const no = makeIo(env, true, 'no\n');
+    expect(await runCli(['apply', '--policy', policyFile], no.io)).toBe(1);
+    expect(no.out()).toContain('HTTP sessions are lost');
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+
+    const yes = makeIo(env, true, 'yes\n');
+    expect(await runCli(['apply', '--policy', policyFile, '--poll-interval', '10'], yes.io)).toBe(0);
+    expect(yes.out()).toContain('Applied 1, unchanged 2, refused 0, failed 0.');
+  });
+
+  it('apply --yes --json reports applied changes and refreshes, then plan exits 0', async () => {
+    const { io, out } = makeIo(env);
+    expect(
+      await runCli(['apply', '--policy', policyFile, '--yes', '--json', '--poll-interval', '10'], io),
+    ).toBe(0);
+    const json = JSON.parse(out());
+    expect(json.applied).toEqual([expect.objectContaining({ farmId: 2, from: 'none', to: 'cookie' })]);
+    expect(json.refreshes).toEqual([
+      { service: 'loadbalancer-aaa', zone: 'sbg', taskId: expect.any(Number), status: 'done' },
+    ]);
+    expect(json).toMatchObject({ refused: [], failed: [], unchanged: 2 });
+    expect(await runCli(['plan', '--policy', policyFile], makeIo(env).io)).toBe(0);
+  });
+
+  it('apply refuses a run over the policy limit before any write', async () => {
+    const { io, err } = makeIo(env);
+    const code = await runCli(
+      ['apply', '--policy', join(__dirname, '../fixtures/policy.limit.yaml'), '--yes'],
+      io,
+    );
+    expect(code).toBe(1);
+    expect(err()).toContain('allows at most 1 per run');
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+  });
+
+  it('set clears stickiness with none, and names the ticket', async () => {
+    const { io, out } = makeIo(env);
+    const code = await runCli(
+      ['set', 'loadbalancer-aaa', 'http/1', 'none', '--ticket', 'OPS-7', '--json', '--poll-interval', '10'],
+      io,
+    );
+    expect(code).toBe(0);
+    expect(JSON.parse(out()).applied).toEqual([
+      expect.objectContaining({ farmId: 1, from: 'cookie', to: 'none', ticket: 'OPS-7', rule: null }),
+    ]);
+    expect(
+      h.sim.state.services.get('loadbalancer-aaa')!.farms.get('http/1')!.applied.get('gra')?.stickiness,
+    ).toBeNull();
+  });
+
+  it('set refuses cookie on a TCP farm with exit 2 and no write', async () => {
+    const { io, out } = makeIo(env);
+    expect(await runCli(['set', 'loadbalancer-aaa', 'tcp/3', 'cookie'], io)).toBe(2);
+    expect(out()).toContain("stickiness 'cookie' is not allowed on a TCP farm");
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+  });
+
+  it('show marks farms whose zone holds unapplied changes', async () => {
+    await h.api.setStickiness({ service: 'loadbalancer-bbb', type: 'http', farmId: 10 }, null);
+    const { io, out } = makeIo(env);
+    expect(await runCli(['show', 'loadbalancer-bbb'], io)).toBe(0);
+    expect(out()).toMatch(/http\/10\s+shop\s+none\s+unknown: zone has 1 unapplied change/);
+  });
+
+  it.each([
+    [['set', 'loadbalancer-aaa', 'http-1', 'cookie'], 'farm must be TYPE/FARM_ID'],
+    [['set', 'loadbalancer-aaa', 'http/1', 'sticky'], 'stickiness: expected "cookie" | "sourceIp" | "none"'],
+    [['plan'], '--policy FILE is required'],
+    [['plan', '--policy', 'nope.yaml'], 'cannot read policy nope.yaml: ENOENT'],
+    [['plan', '--bogus'], "Unknown option '--bogus'"],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+    [
+      ['plan', '--policy', 'policy.yaml', '--concurrency', '0'],
+      '--concurrency must be a number between 1 and 64',
+    ],
+  ])('%j fails with a clear message', async (argv, message) => {
+    const { io, err } = makeIo(env);
+    expect(await runCli(argv, io)).toBe(1);
+    expect(err()).toContain(message);
+  });
+
+  it('says which credentials are missing, and never prints a secret', async () => {
+    const { io, err } = makeIo({ OVH_APPLICATION_SECRET: 's3cr3t-value' });
+    expect(await runCli(['show'], io)).toBe(1);
+    expect(err()).toContain('missing OVH credentials: set OVH_APPLICATION_KEY, OVH_CONSUMER_KEY');
+    expect(err()).not.toContain('s3cr3t-value');
+  });
+
+  it('reports a wrong secret as the API answered it, without the secret', async () => {
+    const { io, err } = makeIo({ ...env, OVH_APPLICATION_SECRET: 'not-the-secret' });
+    expect(await runCli(['show'], io)).toBe(1);
+    expect(err()).toContain('Invalid signature');
+    expect(err()).not.toContain('not-the-secret');
+  });
+});
+
+describe('stickler demo', () => {
+  it('brings the example fleet to the example policy on the embedded simulator', async () => {
+    const { io, out } = makeIo({});
+    expect(await runCli(['demo', '--task-ms', '40', '--poll-interval', '10', '--latency', '0'], io)).toBe(0);
+    const text = out();
+    expect(text).toContain('Plan: 5 changes in 4 zones');
+    expect(text).toContain('Applied 5, unchanged 6, refused 1, failed 0.');
+    expect(text).toContain('Plan: 0 changes in 0 zones, 11 compliant, 1 invalid.');
+    expect(text).toContain('(PUT calls made by that set: 0)');
+  });
+});
