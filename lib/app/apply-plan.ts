@@ -2,11 +2,13 @@
  * Carries out a plan with as few zone applies as possible and gives every change one outcome.
  *
  * Per service (services run in parallel, sharing the OVH client's concurrency limit):
- * 1. read pendingChanges and refuse changes whose zone already holds someone else's edits;
+ * 1. read pendingChanges (and the refresh tasks running) and refuse changes whose zone already
+ *    holds someone else's edits;
  * 2. wait for any refresh task already running, so that stickler never races one;
  * 3. PUT only the farms that differ;
- * 4. refresh each touched zone once (one zone at a time per service) and poll the task:
- *    `done` applies its changes; `error`, `cancelled`, `blocked` or a timeout fail them.
+ * 4. refresh each touched zone once, as soon as its writes are stored (one zone at a time per
+ *    service), and poll the task: `done` applies its changes; `error`, `cancelled`, `blocked`
+ *    or a timeout fail them.
  */
 import { ALL_ZONES, type Farm, type FarmRef, formatFarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection, Unchanged } from '../domain/plan';
@@ -86,6 +88,13 @@ export interface ApplyPlanDeps {
 
 const TERMINAL: readonly TaskStatus[] = ['done', 'error', 'cancelled', 'blocked'];
 
+const refreshOnlyChange = (u: Unchanged): Change => ({
+  farm: u.farm,
+  from: u.farm.stickiness,
+  to: u.farm.stickiness,
+  origin: u.origin,
+});
+
 const failureOf = (change: Change) => ({
   ref: change.farm,
   farm: change.farm,
@@ -139,21 +148,20 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       const failAll = (list: Change[], code: Failure['code'], error: unknown) =>
         report.failed.push(...list.map((change) => ({ ...failureOf(change), code, ...errorFacts(error) })));
 
+      // Both reads come before any write; they are independent, so they go together.
       let pending: PendingChange[];
+      let running: number[];
       try {
-        pending = await api.pendingChanges(service);
+        const [p, todo, doing] = await Promise.all([
+          api.pendingChanges(service),
+          api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
+          api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
+        ]);
+        pending = p;
+        running = [...todo, ...doing];
       } catch (error) {
         failAll(changes, 'precheck-failed', error);
-        failAll(
-          stillUnchanged.map((u) => ({
-            farm: u.farm,
-            from: u.farm.stickiness,
-            to: u.farm.stickiness,
-            origin: u.origin,
-          })),
-          'precheck-failed',
-          error,
-        );
+        failAll(stillUnchanged.map(refreshOnlyChange), 'precheck-failed', error);
         return;
       }
 
@@ -166,18 +174,12 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
 
       // A stored-but-maybe-not-live target: applied only when the operator allows foreign changes.
       const count = dirtyZones(pending);
-      const refreshOnly: Change[] = [];
+      const refreshOnly = new Set<Change>();
       for (const u of stillUnchanged) {
         const n = count(u.farm.zone);
         if (n === 0) report.unchanged.push(u);
-        else if (options.allowForeignPending) {
-          refreshOnly.push({
-            farm: u.farm,
-            from: u.farm.stickiness,
-            to: u.farm.stickiness,
-            origin: u.origin,
-          });
-        } else {
+        else if (options.allowForeignPending) refreshOnly.add(refreshOnlyChange(u));
+        else {
           report.refused.push({
             ref: u.farm,
             farm: u.farm,
@@ -188,55 +190,55 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
           });
         }
       }
-      if (accepted.length === 0 && refreshOnly.length === 0) return;
+      if (accepted.length === 0 && refreshOnly.size === 0) return;
 
       // Never race a refresh already in flight; if it does not end, write nothing.
-      try {
-        const [todo, doing] = await Promise.all([
-          api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
-          api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
-        ]);
-        const running = [...todo, ...doing];
-        if (running.length > 0) {
-          onProgress?.({ kind: 'waiting-for-running-tasks', service, taskIds: running });
-          const ends = await Promise.all(
-            running.map((id) => waitForTask(service, id, options.taskTimeoutMs, options.pollIntervalMs)),
-          );
-          if (ends.includes('timeout')) {
-            throw Object.assign(
-              new Error(`refresh task(s) ${running.join(', ')} already running did not finish in time`),
-              {
-                retryable: true,
-              },
-            );
-          }
+      if (running.length > 0) {
+        onProgress?.({ kind: 'waiting-for-running-tasks', service, taskIds: running });
+        const ends = await Promise.all(
+          running.map((id) =>
+            waitForTask(service, id, options.taskTimeoutMs, options.pollIntervalMs).catch(
+              () => 'timeout' as const,
+            ),
+          ),
+        );
+        if (ends.includes('timeout')) {
+          failAll([...accepted, ...refreshOnly], 'precheck-failed', {
+            message: `refresh task(s) ${running.join(', ')} already running did not finish in time; nothing was written`,
+            retryable: true,
+          });
+          return;
         }
-      } catch (error) {
-        failAll([...accepted, ...refreshOnly], 'precheck-failed', error);
-        return;
       }
 
-      const stored: Change[] = [...refreshOnly];
-      await Promise.all(
-        accepted.map(async (change) => {
-          try {
-            await api.setStickiness(change.farm, change.to);
-            stored.push(change);
-            onProgress?.({ kind: 'written', change, done: ++written, total });
-          } catch (error) {
-            const facts = errorFacts(error);
-            report.failed.push({
-              ...failureOf(change),
-              code: 'write-failed',
-              ...facts,
-              reason: `could not store the new stickiness: ${facts.reason}`,
-            });
-          }
-        }),
-      );
+      // All writes start at once, zone by zone; each zone is refreshed as soon as its own writes
+      // are stored, while the next zones' writes go on (zones of one service refresh one at a time).
+      const batches = batchByZone([...accepted, ...refreshOnly]);
+      const stored = new Map<Change, Promise<boolean>>();
+      for (const change of batches.flatMap((b) => b.changes)) {
+        stored.set(change, refreshOnly.has(change) ? Promise.resolve(true) : write(change));
+      }
+      for (const batch of batches) {
+        const ok = await Promise.all(batch.changes.map((c) => stored.get(c)!));
+        const changesStored = batch.changes.filter((_, i) => ok[i]);
+        if (changesStored.length > 0) await refreshBatch({ ...batch, changes: changesStored });
+      }
+    };
 
-      for (const batch of batchByZone(stored)) {
-        await refreshBatch(batch);
+    const write = async (change: Change): Promise<boolean> => {
+      try {
+        await api.setStickiness(change.farm, change.to);
+        onProgress?.({ kind: 'written', change, done: ++written, total });
+        return true;
+      } catch (error) {
+        const facts = errorFacts(error);
+        report.failed.push({
+          ...failureOf(change),
+          code: 'write-failed',
+          ...facts,
+          reason: `could not store the new stickiness: ${facts.reason}`,
+        });
+        return false;
       }
     };
 

@@ -261,7 +261,6 @@ const cmdPlan = async (session: Session, io: CliIo, flags: Flags) => {
 };
 
 const executeWithConfirmation = async (
-  session: Session,
   io: CliIo,
   flags: Flags,
   plan: Plan,
@@ -303,7 +302,7 @@ const cmdApply = async (session: Session, io: CliIo, flags: Flags) => {
   const { policy, plan } = await planPolicy(session, io, flags);
   assertWithinLimits(plan, policy);
   const apply = makeApplyPlan({ api: session.api, clock: systemClock, onProgress: progressPrinter(io) });
-  return executeWithConfirmation(session, io, flags, plan, () => apply(plan, session.applyOptions));
+  return executeWithConfirmation(io, flags, plan, () => apply(plan, session.applyOptions));
 };
 
 export const parseFarmArg = (value: string): { farmType: string; farmId: number } => {
@@ -337,7 +336,7 @@ const cmdSet = async (session: Session, io: CliIo, flags: Flags, args: string[])
   return applyExitCode(report);
 };
 
-const startSimulatorFromFlags = (io: CliIo, flags: Flags, fleetText: string, fleetSource: string) =>
+const startSimulatorFromFlags = (flags: Flags, fleetText: string, fleetSource: string) =>
   startSimulator({
     fleet: parseFleet(fleetText, fleetSource),
     port: number(flags, 'port', 0, { max: 65_535 }),
@@ -364,7 +363,7 @@ const simulatorEnv = (sim: RunningSimulator): Record<string, string> => ({
 
 const cmdSimulate = async (io: CliIo, flags: Flags) => {
   const file = flags.fleet ?? join(packageRoot(), 'examples', 'fleet.yaml');
-  const sim = await startSimulatorFromFlags(io, flags, readInput(io.cwd, file, 'fleet'), file);
+  const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file);
   const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
   io.stdout.write(
     `OVH IPLB simulator: ${sim.state.services.size} load balancers, ${farms} farms, listening on ${sim.baseUrl}\n` +
@@ -384,7 +383,6 @@ const cmdDemo = async (io: CliIo, flags: Flags) => {
   const fleetFile = join(root, 'examples', 'fleet.yaml');
   const policyFile = join(root, 'examples', 'policy.yaml');
   const sim = await startSimulatorFromFlags(
-    io,
     { ...flags, latency: flags.latency ?? '5', 'task-ms': flags['task-ms'] ?? '800' },
     readFileSync(fleetFile, 'utf8'),
     fleetFile,

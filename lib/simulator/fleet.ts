@@ -62,13 +62,30 @@ export type Fleet = z.infer<typeof FleetSchema>;
 
 export const parseFleet = (text: string, source = 'fleet'): Fleet => parseYamlWith(FleetSchema, text, source);
 
-/** A synthetic fleet for benchmarks and load tests; deterministic for a given shape. */
+/** The policy a generated fleet is measured against: HTTP farms want cookie, TCP farms sourceIp. */
+export const GENERATED_FLEET_POLICY = `version: 1
+rules:
+  - name: http keeps sessions
+    match: { type: http }
+    stickiness: cookie
+  - name: tcp by source
+    match: { type: tcp }
+    stickiness: sourceIp
+`;
+
+/**
+ * A synthetic fleet for benchmarks and load tests, deterministic for a given shape: farms spread
+ * round-robin over the zones, one in four TCP, and every `driftEvery`-th farm of a service away
+ * from GENERATED_FLEET_POLICY (so about 1/driftEvery of the fleet drifts).
+ */
 export const generateFleet = (shape: {
   services: number;
   zonesPerService: number;
   farmsPerService: number;
+  driftEvery?: number;
 }): Fleet => {
   const zoneNames = ['gra', 'sbg', 'rbx', 'bhs', 'waw', 'lim', 'eri', 'de1'];
+  const driftEvery = shape.driftEvery ?? 3;
   return {
     services: Array.from({ length: shape.services }, (_, s) => {
       const zones = zoneNames.slice(0, shape.zonesPerService);
@@ -77,12 +94,23 @@ export const generateFleet = (shape: {
         zones,
         farms: Array.from({ length: shape.farmsPerService }, (_, f): FleetFarm => {
           const type = f % 4 === 3 ? 'tcp' : 'http';
+          const drifted = f % driftEvery === 0;
           return {
             id: 1000 * (s + 1) + f,
             type,
-            zone: zones[f % zones.length]!,
+            // Spread drifted and compliant farms alike over every zone.
+            zone: zones[Math.floor(f / driftEvery) % zones.length]!,
             displayName: `${type === 'http' ? 'web' : 'db'}-${s}-${f}`,
-            stickiness: f % 3 === 0 ? 'sourceIp' : null,
+            stickiness:
+              type === 'http'
+                ? drifted
+                  ? f % 2
+                    ? 'sourceIp'
+                    : null
+                  : 'cookie'
+                : drifted
+                  ? null
+                  : 'sourceIp',
             balance: 'roundrobin',
             port: type === 'http' ? 80 : 5432,
           };
