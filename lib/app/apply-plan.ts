@@ -7,7 +7,7 @@
  * 2. wait for any refresh task already running, so that stickler never races one;
  * 3. PUT only the farms that differ;
  * 4. refresh each touched zone once, as soon as its writes are stored (one zone at a time per
- *    service), and poll the task: `done` applies its changes; `error`, `cancelled`, `blocked`
+ *    service, the next zone's writes going on meanwhile), and poll the task: `done` applies its changes; `error`, `cancelled`, `blocked`
  *    or a timeout fail them.
  */
 import { ALL_ZONES, type Farm, type FarmRef, formatFarmRef } from '../domain/farm';
@@ -29,6 +29,8 @@ export interface ApplyOptions {
   /** How long to wait for one refresh task (and for tasks already running) before failing. */
   taskTimeoutMs: number;
   pollIntervalMs: number;
+  /** Refresh attempts per zone when a task ends in error, cancelled or blocked (default 3). */
+  refreshAttempts?: number;
 }
 
 export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {
@@ -211,16 +213,18 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
         }
       }
 
-      // All writes start at once, zone by zone; each zone is refreshed as soon as its own writes
-      // are stored, while the next zones' writes go on (zones of one service refresh one at a time).
+      // Writes go zone by zone: a zone's writes are queued once the previous zone's are stored,
+      // so every service's first zone is ready early; each zone is then refreshed while the next
+      // zone's writes proceed (zones of one service refresh one at a time).
       const batches = batchByZone([...accepted, ...refreshOnly]);
-      const stored = new Map<Change, Promise<boolean>>();
-      for (const change of batches.flatMap((b) => b.changes)) {
-        stored.set(change, refreshOnly.has(change) ? Promise.resolve(true) : write(change));
-      }
-      for (const batch of batches) {
-        const ok = await Promise.all(batch.changes.map((c) => stored.get(c)!));
-        const changesStored = batch.changes.filter((_, i) => ok[i]);
+      const writeBatch = (batch: ZoneBatch) =>
+        Promise.all(batch.changes.map((c) => (refreshOnly.has(c) ? Promise.resolve(true) : write(c))));
+      let writes = batches[0] ? writeBatch(batches[0]) : undefined;
+      for (let i = 0; i < batches.length; i++) {
+        const batch = batches[i]!;
+        const ok = await writes!;
+        writes = batches[i + 1] ? writeBatch(batches[i + 1]!) : undefined;
+        const changesStored = batch.changes.filter((_, j) => ok[j]);
         if (changesStored.length > 0) await refreshBatch({ ...batch, changes: changesStored });
       }
     };
@@ -242,59 +246,74 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       }
     };
 
+    /**
+     * Refreshes one zone. A task that ends in error, cancelled or blocked is tried again at
+     * once (the zone holds only this run's changes, as checked before writing); after the last
+     * attempt the changes are stored but not applied, and a later run would see them as pending
+     * changes it did not make: the failure says how to finish the job.
+     */
     const refreshBatch = async (batch: ZoneBatch) => {
-      const result: RefreshResult = {
-        service: batch.service,
-        zone: batch.zone,
-        taskId: null,
-        status: 'not-started',
-        changes: batch.changes.length,
-      };
-      const fail = (reason: string, retryable: boolean, queryId?: string) =>
-        report.failed.push(
-          ...batch.changes.map((change) => ({
-            ...failureOf(change),
-            code: 'refresh-failed' as const,
-            reason,
-            retryable,
-            ...(queryId ? { queryId } : {}),
-          })),
-        );
-      try {
-        const task = await api.refresh(batch.service, batch.zone);
-        result.taskId = task.id;
-        onProgress?.({
-          kind: 'refresh-started',
+      const attempts = options.refreshAttempts ?? 3;
+      for (let attempt = 1; ; attempt++) {
+        const result: RefreshResult = {
           service: batch.service,
           zone: batch.zone,
-          taskId: task.id,
+          taskId: null,
+          status: 'not-started',
           changes: batch.changes.length,
-        });
-        result.status = TERMINAL.includes(task.status)
-          ? task.status
-          : await waitForTask(batch.service, task.id, options.taskTimeoutMs, options.pollIntervalMs);
-      } catch (error) {
-        const facts = errorFacts(error);
-        result.error = facts.reason;
-        fail(
-          `stored but not applied: the refresh of zone ${batch.zone} failed: ${facts.reason}`,
-          facts.retryable,
-          facts.queryId,
-        );
+        };
+        let tryAgain = false;
+        let queryId: string | undefined;
+        try {
+          const task = await api.refresh(batch.service, batch.zone);
+          result.taskId = task.id;
+          onProgress?.({
+            kind: 'refresh-started',
+            service: batch.service,
+            zone: batch.zone,
+            taskId: task.id,
+            changes: batch.changes.length,
+          });
+          result.status = TERMINAL.includes(task.status)
+            ? task.status
+            : await waitForTask(batch.service, task.id, options.taskTimeoutMs, options.pollIntervalMs);
+          if (result.status === 'timeout') {
+            // The task may still be running: another refresh now would race it.
+            result.error = `task ${result.taskId} did not finish within ${options.taskTimeoutMs} ms`;
+          } else if (result.status !== 'done') {
+            result.error = `task ${result.taskId} ended ${result.status}`;
+            tryAgain = true;
+          }
+        } catch (error) {
+          const facts = errorFacts(error);
+          result.error = facts.reason;
+          queryId = facts.queryId;
+          // An ambiguous failure may have created a task: only a clear refusal to act is retried.
+          tryAgain = facts.retryable;
+        }
         report.refreshes.push(result);
         onProgress?.({ kind: 'refresh-finished', result });
-        return;
-      }
-      report.refreshes.push(result);
-      onProgress?.({ kind: 'refresh-finished', result });
-      if (result.status === 'done') {
-        report.applied.push(...batch.changes.map((change) => ({ change, refresh: result })));
-      } else {
-        result.error =
-          result.status === 'timeout'
-            ? `task ${result.taskId} did not finish within ${options.taskTimeoutMs} ms`
-            : `task ${result.taskId} ended ${result.status}`;
-        fail(`stored but not applied in zone ${batch.zone}: refresh ${result.error}`, true);
+        if (result.status === 'done') {
+          report.applied.push(...batch.changes.map((change) => ({ change, refresh: result })));
+          return;
+        }
+        if (!tryAgain || attempt >= attempts) {
+          const reason =
+            `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${result.error} ` +
+            `(attempt ${attempt} of ${attempts}); the zone now holds these unapplied changes: apply it, ` +
+            'or run again allowing foreign pending changes';
+          report.failed.push(
+            ...batch.changes.map((change) => ({
+              ...failureOf(change),
+              code: 'refresh-failed' as const,
+              reason,
+              retryable: false,
+              ...(queryId ? { queryId } : {}),
+            })),
+          );
+          return;
+        }
+        await clock.sleep(options.pollIntervalMs);
       }
     };
 

@@ -315,7 +315,7 @@ export const parseFarmArg = (value: string): { farmType: string; farmId: number 
 const cmdSet = async (session: Session, io: CliIo, flags: Flags, args: string[]) => {
   if (args.length !== 3) throw new UsageError('usage: stickler set SERVICE TYPE/FARM_ID STICKINESS');
   const [service, farm, stickiness] = args as [string, string, string];
-  const parsed = ChangeRequestSchema.safeParse({
+  const candidate = {
     requestId: `cli-${randomUUID()}`,
     service,
     ...parseFarmArg(farm),
@@ -324,8 +324,10 @@ const cmdSet = async (session: Session, io: CliIo, flags: Flags, args: string[])
     ...(flags.ticket ? { ticket: flags.ticket } : {}),
     ...(flags.reason ? { reason: flags.reason } : {}),
     requestedAt: systemClock.now().toISOString(),
-  });
-  if (!parsed.success) throw new UsageError(`invalid change: ${describeIssues(parsed.error.issues)}`);
+  };
+  const parsed = ChangeRequestSchema.safeParse(candidate);
+  if (!parsed.success)
+    throw new UsageError(`invalid change: ${describeIssues(parsed.error.issues, candidate)}`);
   const request: ChangeRequest = parsed.data;
   const apply = makeApplyRequests({ api: session.api, clock: systemClock, onProgress: progressPrinter(io) });
   const { plan, report } = await apply([request], session.applyOptions);

@@ -15,16 +15,28 @@ const shown = (value: unknown): string => {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 };
 
-export const describeIssue = (issue: Issue): string => {
+const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>(
+    (node, key) =>
+      node !== null && typeof node === 'object' ? (node as Record<PropertyKey, unknown>)[key] : undefined,
+    root,
+  );
+
+/**
+ * One issue in words. `root` is the value that was parsed: zod leaves the offending input out
+ * of its issues, so it is looked up there to say what was found.
+ */
+export const describeIssue = (issue: Issue, root?: unknown): string => {
   // A message set on purpose in a schema (not zod's fallback) wins.
   if (issue.message && issue.message !== 'Invalid input') return issue.message;
+  const input = issue.input ?? valueAt(root, issue.path);
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined
+      return input === undefined
         ? `required (${issue.expected})`
-        : `expected ${issue.expected}, got ${shown(issue.input)}`;
+        : `expected ${issue.expected}, got ${shown(input)}`;
     case 'invalid_value':
-      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${shown(issue.input)}`;
+      return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${shown(input)}`;
     case 'unrecognized_keys':
       return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
     case 'too_small':
@@ -40,22 +52,22 @@ export const describeIssue = (issue: Issue): string => {
           ? `must be at most ${issue.maximum} character(s)`
           : `must be ${issue.inclusive ? '<=' : '<'} ${issue.maximum}`;
     case 'invalid_format':
-      return `expected a valid ${issue.format}, got ${shown(issue.input)}`;
+      return `expected a valid ${issue.format}, got ${shown(input)}`;
     case 'invalid_union':
-      return `does not match any allowed form, got ${shown(issue.input)}`;
+      return `does not match any allowed form, got ${shown(input)}`;
     default:
       return 'invalid value';
   }
 };
 
 /** One line per issue: `path: message`. */
-export const describeIssues = (issues: readonly Issue[]): string =>
+export const describeIssues = (issues: readonly Issue[], root?: unknown): string =>
   issues
     .map((i) => {
       const path = i.path
         .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
         .join('')
         .replace(/^\./, '');
-      return `${path || '(root)'}: ${describeIssue(i)}`;
+      return `${path || '(root)'}: ${describeIssue(i, root)}`;
     })
     .join('; ');

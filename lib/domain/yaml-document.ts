@@ -44,7 +44,8 @@ export const parseYamlWith = <S extends z.ZodMiniType>(
       code,
     );
   }
-  const result = schema.safeParse(doc.toJS());
+  const value: unknown = doc.toJS();
+  const result = schema.safeParse(value);
   if (result.success) return result.data as z.infer<S>;
   const issues = result.error.issues.map((issue): InputIssue => {
     // Walk up the path until a node exists (a missing key points at its parent object).
@@ -56,11 +57,11 @@ export const parseYamlWith = <S extends z.ZodMiniType>(
           path: formatPath(issue.path),
           line: pos.line,
           column: pos.col,
-          message: describeIssue(issue),
+          message: describeIssue(issue, value),
         };
       }
     }
-    return { path: formatPath(issue.path), message: describeIssue(issue) };
+    return { path: formatPath(issue.path), message: describeIssue(issue, value) };
   });
   throw new YamlInputError(source, issues, code);
 };

@@ -111,6 +111,8 @@ export interface RunningSimulator {
   port: number;
   state: SimulatorState;
   stats: SimulatorStats;
+  /** The fault settings in force; change them at run time to inject faults mid-test. */
+  faults: FaultOptions;
   resetStats(): void;
   close(): Promise<void>;
 }
@@ -471,6 +473,7 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     baseUrl: `http://${host.includes(':') ? `[${host}]` : host}:${port}/1.0`,
     port,
     state,
+    faults,
     get stats() {
       return stats;
     },

@@ -97,17 +97,29 @@ describe('policy reconcile against the simulator', () => {
     expect(report.applied).toHaveLength(2);
   });
 
-  it('reports a change as failed and retryable when its refresh task ends in error', async () => {
+  it('tries a refresh that ends in error again, then reports its changes as stored but not applied', async () => {
     await h.close();
     h = await startHarness({ faults: { taskErrorRate: 1 } });
-    const { report } = await run();
+    const { report } = await run({ ...options, refreshAttempts: 2 });
     expect(report.applied).toEqual([]);
+    expect(h.sim.stats.calls.refresh).toBe(4); // two zones, two attempts each
     expect(report.failed).toHaveLength(2);
     expect(report.failed[0]).toMatchObject({
       code: 'refresh-failed',
-      retryable: true,
-      reason: expect.stringMatching(/stored but not applied in zone \w+: refresh task \d+ ended error/),
+      retryable: false,
+      reason: expect.stringMatching(
+        /stored but not applied in zone \w+ of [\w-]+: refresh task \d+ ended error \(attempt 2 of 2\)/,
+      ),
     });
+  });
+
+  it('applies a zone whose first refresh task ended in error when a later attempt succeeds', async () => {
+    await h.close();
+    h = await startHarness({ faults: { taskErrorRate: 0.5, seed: 11 } });
+    const { report } = await run({ ...options, refreshAttempts: 6 });
+    expect(report.failed).toEqual([]);
+    expect(report.applied).toHaveLength(2);
+    expect(report.refreshes.filter((r) => r.status === 'error').length).toBeGreaterThan(0);
   });
 
   it('waits for a refresh already running before writing', async () => {

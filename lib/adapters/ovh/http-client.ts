@@ -38,7 +38,8 @@ export interface OvhCallRecord {
 export interface OvhHttpClientOptions {
   /** Base URL, e.g. https://eu.api.ovh.com/1.0 (see resolveEndpoint). */
   baseUrl: string;
-  credentials: OvhCredentials;
+  /** Credentials, or a function that loads them (for example from SSM, cached). */
+  credentials: OvhCredentials | (() => Promise<OvhCredentials>);
   /** Per-attempt timeout, connection to last byte. */
   timeoutMs?: number;
   /** A number, or a Limiter shared with other clients. */
@@ -73,7 +74,7 @@ type Attempt<T> = { ok: true; value: T } | { ok: false; error: OvhApiError; retr
 
 export class OvhHttpClient {
   private readonly baseUrl: string;
-  private readonly credentials: OvhCredentials;
+  private readonly credentials: OvhCredentials | (() => Promise<OvhCredentials>);
   private readonly timeoutMs: number;
   private readonly limiter: Limiter;
   private readonly retry: RetryOptions;
@@ -144,13 +145,18 @@ export class OvhHttpClient {
 
     for (let attempt = 1; ; attempt++) {
       const offset = options.unauthenticated ? 0 : await this.serverTimeOffset();
+      const credentials = options.unauthenticated
+        ? undefined
+        : typeof this.credentials === 'function'
+          ? await this.credentials()
+          : this.credentials;
       // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
       const result = await this.limiter.run(() =>
         this.attempt<T>(
           method,
           path,
           url,
-          this.headers(method, url, body, offset, options),
+          this.headers(method, url, body, offset, credentials),
           body,
           attempt,
           safeToRepeat,
@@ -171,18 +177,18 @@ export class OvhHttpClient {
     url: string,
     body: string,
     offset: number,
-    options: RequestOptions,
+    credentials: OvhCredentials | undefined,
   ): Record<string, string> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body) headers['Content-Type'] = 'application/json';
-    if (options.unauthenticated) return headers;
+    if (!credentials) return headers;
     const timestamp = Math.floor(this.clock.now().getTime() / 1000) + offset;
-    headers['X-Ovh-Application'] = this.credentials.applicationKey;
-    headers['X-Ovh-Consumer'] = this.credentials.consumerKey;
+    headers['X-Ovh-Application'] = credentials.applicationKey;
+    headers['X-Ovh-Consumer'] = credentials.consumerKey;
     headers['X-Ovh-Timestamp'] = String(timestamp);
     headers['X-Ovh-Signature'] = signRequest({
-      applicationSecret: this.credentials.applicationSecret,
-      consumerKey: this.credentials.consumerKey,
+      applicationSecret: credentials.applicationSecret,
+      consumerKey: credentials.consumerKey,
       method,
       url,
       body,

@@ -1,0 +1,101 @@
+/**
+ * IdempotencyStore on a DynamoDB table with a string partition key `id` and a TTL attribute
+ * `expiresAtEpoch`. Claims are conditional writes, so two invocations never both hold a request.
+ */
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import type { OutgoingEvent } from '../../domain/events';
+import type { ClaimResult, IdempotencyStore } from '../../ports/idempotency-store';
+
+export interface DynamoDbIdempotencyStoreOptions {
+  client: DynamoDBClient;
+  tableName: string;
+  /** How long finished records are kept (DynamoDB TTL), so late redeliveries are still recognised. */
+  retainMs?: number;
+}
+
+const epoch = (ms: number) => String(Math.floor(ms / 1000));
+
+export class DynamoDbIdempotencyStore implements IdempotencyStore {
+  private readonly retainMs: number;
+  constructor(private readonly options: DynamoDbIdempotencyStoreOptions) {
+    this.retainMs = options.retainMs ?? 7 * 24 * 3600_000;
+  }
+
+  async claim(key: string, now: Date, holdMs: number): Promise<ClaimResult> {
+    const { client, tableName } = this.options;
+    try {
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: {
+            id: { S: key },
+            state: { S: 'in-progress' },
+            heldUntil: { N: String(now.getTime() + holdMs) },
+            expiresAtEpoch: { N: epoch(now.getTime() + this.retainMs) },
+          },
+          ConditionExpression: 'attribute_not_exists(id) OR (#state = :inProgress AND heldUntil <= :now)',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':inProgress': { S: 'in-progress' },
+            ':now': { N: String(now.getTime()) },
+          },
+        }),
+      );
+      return { state: 'claimed' };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+    const { Item } = await client.send(
+      new GetItemCommand({ TableName: tableName, Key: { id: { S: key } }, ConsistentRead: true }),
+    );
+    const state = Item?.state?.S;
+    if (state === 'completed') return { state: 'completed' };
+    if (state === 'decided')
+      return { state: 'decided', events: JSON.parse(Item?.events?.S ?? '[]') as OutgoingEvent[] };
+    return { state: 'in-progress' };
+  }
+
+  async decide(key: string, events: readonly OutgoingEvent[], now: Date): Promise<void> {
+    await this.options.client.send(
+      new UpdateItemCommand({
+        TableName: this.options.tableName,
+        Key: { id: { S: key } },
+        UpdateExpression: 'SET #state = :decided, events = :events, expiresAtEpoch = :exp',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':decided': { S: 'decided' },
+          ':events': { S: JSON.stringify(events) },
+          ':exp': { N: epoch(now.getTime() + this.retainMs) },
+        },
+      }),
+    );
+  }
+
+  async complete(key: string, now: Date): Promise<void> {
+    await this.options.client.send(
+      new UpdateItemCommand({
+        TableName: this.options.tableName,
+        Key: { id: { S: key } },
+        UpdateExpression: 'SET #state = :completed, expiresAtEpoch = :exp REMOVE events',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':completed': { S: 'completed' },
+          ':exp': { N: epoch(now.getTime() + this.retainMs) },
+        },
+      }),
+    );
+  }
+
+  async release(key: string): Promise<void> {
+    await this.options.client.send(
+      new DeleteItemCommand({ TableName: this.options.tableName, Key: { id: { S: key } } }),
+    );
+  }
+}

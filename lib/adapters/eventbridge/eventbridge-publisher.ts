@@ -1,0 +1,93 @@
+/**
+ * EventPublisher over EventBridge PutEvents: at most 10 entries and 256 KiB per call, and only
+ * the entries that failed are sent again, with backoff and jitter, a bounded number of times.
+ */
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import { AUDIT_SOURCE, type OutgoingEvent } from '../../domain/events';
+import type { Clock } from '../../ports/clock';
+import type { EventPublisher } from '../../ports/event-publisher';
+
+export const MAX_ENTRIES_PER_CALL = 10;
+export const MAX_BYTES_PER_CALL = 256 * 1024;
+
+/** PutEvents entry size as AWS counts it: Time (14 bytes when set), Source, DetailType, Detail, Resources. */
+export const entrySize = (entry: PutEventsRequestEntry): number =>
+  (entry.Time ? 14 : 0) +
+  Buffer.byteLength(entry.Source ?? '') +
+  Buffer.byteLength(entry.DetailType ?? '') +
+  Buffer.byteLength(entry.Detail ?? '') +
+  (entry.Resources ?? []).reduce((n, r) => n + Buffer.byteLength(r), 0);
+
+/** Splits entries into PutEvents calls within both limits, keeping their order. */
+export const chunkEntries = <T extends PutEventsRequestEntry>(entries: readonly T[]): T[][] => {
+  const chunks: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = entrySize(entry);
+    if (size > MAX_BYTES_PER_CALL)
+      throw new RangeError(`event ${entry.DetailType} is ${size} bytes, over the PutEvents limit`);
+    if (current.length === MAX_ENTRIES_PER_CALL || bytes + size > MAX_BYTES_PER_CALL) {
+      chunks.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(entry);
+    bytes += size;
+  }
+  if (current.length > 0) chunks.push(current);
+  return chunks;
+};
+
+export interface EventBridgePublisherOptions {
+  client: EventBridgeClient;
+  busName: string;
+  clock: Clock;
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  random?: () => number;
+}
+
+export class EventBridgePublisher implements EventPublisher {
+  constructor(private readonly options: EventBridgePublisherOptions) {}
+
+  async publish(events: readonly OutgoingEvent[]): Promise<{ failed: OutgoingEvent[] }> {
+    const { client, busName, clock } = this.options;
+    const maxAttempts = this.options.maxAttempts ?? 4;
+    const baseDelayMs = this.options.baseDelayMs ?? 100;
+    const random = this.options.random ?? Math.random;
+    let pending = events.map((event) => ({
+      event,
+      entry: {
+        EventBusName: busName,
+        Source: AUDIT_SOURCE,
+        DetailType: event.detailType,
+        Detail: JSON.stringify(event.detail),
+        Time: clock.now(),
+      } satisfies PutEventsRequestEntry,
+    }));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const failedNow: typeof pending = [];
+      for (const chunk of chunkEntries(pending.map((p) => p.entry))) {
+        const owners = chunk.map((entry) => pending.find((p) => p.entry === entry)!);
+        try {
+          const result = await client.send(new PutEventsCommand({ Entries: chunk }));
+          // Entries in the answer line up with the request; those with an ErrorCode failed.
+          (result.Entries ?? []).forEach((answer, i) => {
+            if (answer.ErrorCode) failedNow.push(owners[i]!);
+          });
+        } catch {
+          failedNow.push(...owners); // the whole call failed (throttled, network, timeout)
+        }
+      }
+      if (failedNow.length === 0 || attempt >= maxAttempts) return { failed: failedNow.map((p) => p.event) };
+      pending = failedNow;
+      await clock.sleep(random() * baseDelayMs * 2 ** (attempt - 1));
+    }
+    return { failed: [] };
+  }
+}

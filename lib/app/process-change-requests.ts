@@ -1,0 +1,291 @@
+/**
+ * The queue worker's use case: a batch of queued `Stickiness Change Requested` events in, one
+ * terminal audit event per request out, and the list of records the queue must deliver again.
+ *
+ * - A malformed record is refused (audited) and acknowledged: it is never retried forever.
+ * - A request already completed (a redelivery) is acknowledged and emits nothing new.
+ * - The batch's valid requests are applied together: latest per farm wins, one refresh per
+ *   touched (service, zone).
+ * - A retryable failure is handed back to the queue until its last receive; then it is audited
+ *   as failed and acknowledged.
+ * - A request whose audit events could not all be published is handed back too; its outcome
+ *   is kept in the idempotency store, so the retry publishes it without applying again.
+ */
+import type { ChangeRequest } from '../domain/change-request';
+import { describeIssues } from '../domain/describe-issue';
+import {
+  type ChangeRequestedDetail,
+  ChangeRequestedDetailSchema,
+  DETAIL_TYPES,
+  EventBridgeEnvelopeSchema,
+  type Outcome,
+  type OutgoingEvent,
+} from '../domain/events';
+import type { Clock } from '../ports/clock';
+import type { EventPublisher } from '../ports/event-publisher';
+import type { IdempotencyStore } from '../ports/idempotency-store';
+import type { Log } from '../ports/log';
+import type { ApplyOptions } from './apply-plan';
+import type { RequestsResult } from './apply-requests';
+import { auditDetail, auditEvent, outcomesByRequest, zoneAppliedEvents } from './audit';
+
+export interface QueueRecord {
+  /** The queue's id for the message (SQS messageId), used to report batch item failures. */
+  id: string;
+  body: string;
+  /** How many times the queue has delivered this message, this time included. */
+  receiveCount: number;
+}
+
+export interface ProcessDeps {
+  applyRequests: (requests: readonly ChangeRequest[], options?: ApplyOptions) => Promise<RequestsResult>;
+  publisher: EventPublisher;
+  idempotency: IdempotencyStore;
+  clock: Clock;
+  log: Log;
+  applyOptions: ApplyOptions;
+  /** The queue's maxReceiveCount: the receive on which a retryable failure becomes final. */
+  maxReceiveCount: number;
+  /** How long a claim holds a request against a concurrent delivery (the function timeout). */
+  claimHoldMs: number;
+}
+
+export type RecordFate = Outcome | 'duplicate' | 'retry' | 'audit-pending';
+
+export interface ProcessResult {
+  /** Records the queue must deliver again. */
+  failedRecordIds: string[];
+  fates: Map<string, RecordFate>;
+  published: OutgoingEvent[];
+}
+
+type Parsed =
+  | { ok: true; key: string; request: ChangeRequestedDetail }
+  | { ok: false; key: string; message: string; detail?: Record<string, unknown> };
+
+/** Reads one record as an EventBridge `Stickiness Change Requested` event. */
+export const parseRecord = (record: QueueRecord): Parsed => {
+  let json: unknown;
+  try {
+    json = JSON.parse(record.body);
+  } catch {
+    return { ok: false, key: `record:${record.id}`, message: 'message body is not JSON' };
+  }
+  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
+  if (!envelope.success) {
+    return {
+      ok: false,
+      key: `record:${record.id}`,
+      message: `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`,
+    };
+  }
+  const raw = envelope.data.detail;
+  const detail = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : undefined;
+  const key =
+    typeof detail?.requestId === 'string' && detail.requestId
+      ? detail.requestId
+      : `event:${envelope.data.id}`;
+  if (envelope.data['detail-type'] !== DETAIL_TYPES.changeRequested) {
+    return { ok: false, key, message: `unexpected detail-type '${envelope.data['detail-type']}'`, detail };
+  }
+  const parsed = ChangeRequestedDetailSchema.safeParse(raw);
+  if (!parsed.success)
+    return {
+      ok: false,
+      key,
+      message: `invalid change request: ${describeIssues(parsed.error.issues, raw)}`,
+      detail,
+    };
+  return { ok: true, key, request: parsed.data };
+};
+
+const outsideWindow = (request: ChangeRequestedDetail, now: Date): string | undefined => {
+  const t = now.getTime();
+  if (request.window?.notBefore && t < Date.parse(request.window.notBefore)) {
+    return `its change window opens at ${request.window.notBefore}`;
+  }
+  if (request.window?.notAfter && t > Date.parse(request.window.notAfter)) {
+    return `its change window closed at ${request.window.notAfter}`;
+  }
+  return undefined;
+};
+
+export const makeProcessChangeRequests =
+  (deps: ProcessDeps) =>
+  async (records: readonly QueueRecord[]): Promise<ProcessResult> => {
+    const { idempotency, clock, log } = deps;
+    const now = clock.now();
+    const fates = new Map<string, RecordFate>();
+    const failed = new Set<string>();
+
+    // One primary record per key; copies in the same batch share its fate.
+    const primaries = new Map<string, { record: QueueRecord; parsed: Parsed; copies: QueueRecord[] }>();
+    for (const record of records) {
+      const parsed = parseRecord(record);
+      const existing = primaries.get(parsed.key);
+      if (existing) existing.copies.push(record);
+      else primaries.set(parsed.key, { record, parsed, copies: [] });
+    }
+    const settle = (key: string, fate: RecordFate, retry: boolean) => {
+      const entry = primaries.get(key)!;
+      for (const r of [entry.record, ...entry.copies]) {
+        fates.set(r.id, r === entry.record ? fate : 'duplicate');
+        if (retry) failed.add(r.id);
+      }
+    };
+
+    // Claim every key; completed ones are redeliveries and emit nothing new.
+    const claimed: string[] = [];
+    const toPublish = new Map<string, OutgoingEvent[]>();
+    await Promise.all(
+      [...primaries.keys()].map(async (key) => {
+        try {
+          const claim = await idempotency.claim(key, now, deps.claimHoldMs);
+          if (claim.state === 'completed') settle(key, 'duplicate', false);
+          else if (claim.state === 'in-progress') settle(key, 'retry', true);
+          else if (claim.state === 'decided') toPublish.set(key, claim.events);
+          else claimed.push(key);
+        } catch (error) {
+          log.error('idempotency claim failed; the record will be retried', { key, error: String(error) });
+          settle(key, 'retry', true);
+        }
+      }),
+    );
+
+    const decided = new Map<string, { fate: Outcome; events: OutgoingEvent[] }>();
+    const valid: ChangeRequestedDetail[] = [];
+    for (const key of claimed) {
+      const { parsed } = primaries.get(key)!;
+      if (!parsed.ok) {
+        const d = parsed.detail;
+        const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+        const event = auditEvent({
+          ...auditDetail(
+            undefined,
+            {
+              outcome: 'refused',
+              ref: { service: str(d?.service) ?? '', type: 'http', farmId: 0 },
+              code: 'invalid-request',
+              message: parsed.message,
+              retryable: false,
+            },
+            now,
+            key,
+          ),
+          service: str(d?.service) ?? null,
+          farmType: null,
+          farmId: typeof d?.farmId === 'number' ? d.farmId : null,
+          ticket: str(d?.ticket) ?? null,
+        });
+        decided.set(key, { fate: 'refused', events: [event] });
+        continue;
+      }
+      const closed = outsideWindow(parsed.request, now);
+      if (closed) {
+        const r = parsed.request;
+        decided.set(key, {
+          fate: 'refused',
+          events: [
+            auditEvent(
+              auditDetail(
+                r,
+                {
+                  outcome: 'refused',
+                  ref: { service: r.service, type: r.farmType, farmId: r.farmId },
+                  after: r.stickiness === 'none' ? null : r.stickiness,
+                  code: 'outside-window',
+                  message: `refused: ${closed}`,
+                  retryable: false,
+                },
+                now,
+                key,
+              ),
+            ),
+          ],
+        });
+        continue;
+      }
+      valid.push(parsed.request);
+    }
+
+    if (valid.length > 0) {
+      let result: RequestsResult | undefined;
+      try {
+        result = await deps.applyRequests(valid, deps.applyOptions);
+      } catch (error) {
+        log.error('applying the batch failed; its requests will be retried', { error: String(error) });
+      }
+      const outcomes = result ? outcomesByRequest(result.report) : new Map();
+      const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
+      for (const request of valid) {
+        const facts = outcomes.get(request.requestId);
+        const retryable = !facts || (facts.outcome === 'failed' && facts.retryable === true);
+        const receiveCount = primaries.get(request.requestId)!.record.receiveCount;
+        if (retryable && receiveCount < deps.maxReceiveCount) {
+          log.warn('change request failed for a retryable reason; handing it back to the queue', {
+            requestId: request.requestId,
+            receiveCount,
+            reason: facts?.message ?? 'the batch could not be applied',
+          });
+          await idempotency.release(request.requestId).catch(() => undefined);
+          settle(request.requestId, 'retry', true);
+          continue;
+        }
+        const final =
+          facts ??
+          ({
+            outcome: 'failed',
+            ref: { service: request.service, type: request.farmType, farmId: request.farmId },
+            code: 'apply-failed',
+            message: 'the batch could not be applied',
+            retryable: true,
+          } as const);
+        const detail = auditDetail(request, final, now, request.requestId);
+        if (retryable) detail.message = `gave up after ${receiveCount} attempts: ${detail.message}`;
+        const events = [auditEvent(detail)];
+        // A zone event travels with the first request it carried.
+        for (const z of zoneEvents) {
+          if ((z.detail as { requestIds: string[] }).requestIds[0] === request.requestId) events.push(z);
+        }
+        decided.set(request.requestId, { fate: final.outcome, events });
+      }
+    }
+
+    // Remember each outcome before publishing it: if publishing fails, the retry re-publishes.
+    await Promise.all(
+      [...decided].map(async ([key, { events }]) => {
+        try {
+          await idempotency.decide(key, events, now);
+        } catch (error) {
+          log.error('could not record the outcome; publishing it anyway', { key, error: String(error) });
+        }
+        toPublish.set(key, events);
+      }),
+    );
+
+    const all = [...toPublish.values()].flat();
+    const { failed: unpublished } = all.length > 0 ? await deps.publisher.publish(all) : { failed: [] };
+    const unpublishedKeys = new Set(unpublished.map((e) => e.dedupeKey));
+    await Promise.all(
+      [...toPublish].map(async ([key, events]) => {
+        const fate = decided.get(key)?.fate ?? 'duplicate';
+        if (events.some((e) => unpublishedKeys.has(e.dedupeKey))) {
+          log.error('audit events could not be published; the record will be retried', { key });
+          settle(key, 'audit-pending', true);
+          return;
+        }
+        await idempotency
+          .complete(key, now)
+          .catch((error: unknown) =>
+            log.error('could not mark the request completed', { key, error: String(error) }),
+          );
+        settle(key, fate, false);
+      }),
+    );
+
+    return {
+      failedRecordIds: records.filter((r) => failed.has(r.id)).map((r) => r.id),
+      fates,
+      published: all.filter((e) => !unpublishedKeys.has(e.dedupeKey)),
+    };
+  };

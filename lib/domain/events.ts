@@ -1,0 +1,129 @@
+/**
+ * The event contract with the outside: change requests coming in on the bus, and the audit
+ * events stickler emits (past tense). One schema per event; the same schema parses the wire and
+ * types the code, and `schemas/*.json` is generated from these (see scripts/generate-schemas.ts).
+ */
+import { z } from 'zod/mini';
+import { ActorSchema, ChangeRequestSchema } from './change-request';
+import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
+
+/** `source` of every event stickler emits. */
+export const AUDIT_SOURCE = 'stickler';
+
+export const DETAIL_TYPES = {
+  changeRequested: 'Stickiness Change Requested',
+  applied: 'Stickiness Change Applied',
+  unchanged: 'Stickiness Change Unchanged',
+  refused: 'Stickiness Change Refused',
+  failed: 'Stickiness Change Failed',
+  zoneApplied: 'Zone Configuration Applied',
+} as const;
+
+const IsoTime = z.iso.datetime({ offset: true });
+
+export const ChangeWindowSchema = z
+  .object({ notBefore: z.optional(IsoTime), notAfter: z.optional(IsoTime) })
+  .check(
+    z.refine((w) => !w.notBefore || !w.notAfter || Date.parse(w.notBefore) < Date.parse(w.notAfter), {
+      message: 'notBefore must be earlier than notAfter',
+      path: ['notAfter'],
+    }),
+  );
+export type ChangeWindow = z.infer<typeof ChangeWindowSchema>;
+
+export const NotifySchema = z.object({
+  /** Where to tell the requester how it ended; the URL itself is never copied into audit events. */
+  kind: z.enum(['slack-response-url', 'webhook']),
+  url: z.url({ protocol: /^https$/ }),
+});
+
+/** detail of `Stickiness Change Requested`; other systems may publish it too. */
+export const ChangeRequestedDetailSchema = z.extend(ChangeRequestSchema, {
+  window: z.optional(ChangeWindowSchema),
+  notify: z.optional(NotifySchema),
+});
+export type ChangeRequestedDetail = z.infer<typeof ChangeRequestedDetailSchema>;
+
+export const OUTCOMES = ['applied', 'unchanged', 'refused', 'failed'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+const RefreshRefSchema = z.object({
+  zone: z.string(),
+  taskId: z.nullable(z.number()),
+  status: z.string(),
+});
+
+/** detail of the four per-request audit events. */
+export const ChangeAuditDetailSchema = z.object({
+  requestId: z.string(),
+  outcome: z.enum(OUTCOMES),
+  actor: z.nullable(ActorSchema),
+  ticket: z.nullable(z.string()),
+  requestReason: z.nullable(z.string()),
+  service: z.nullable(z.string()),
+  farmType: z.nullable(FarmTypeSchema),
+  farmId: z.nullable(z.number()),
+  zone: z.nullable(z.string()),
+  displayName: z.nullable(z.string()),
+  /** Stickiness stored before stickler acted, when it was read. */
+  before: z.nullable(StickinessWordSchema),
+  /** Stickiness asked for. */
+  after: z.nullable(StickinessWordSchema),
+  /** Why it was refused or failed: a stable code and a sentence. */
+  code: z.nullable(z.string()),
+  message: z.nullable(z.string()),
+  retryable: z.nullable(z.boolean()),
+  ovhQueryId: z.nullable(z.string()),
+  refresh: z.nullable(RefreshRefSchema),
+  requestedAt: z.nullable(IsoTime),
+  decidedAt: IsoTime,
+});
+export type ChangeAuditDetail = z.infer<typeof ChangeAuditDetailSchema>;
+
+/** detail of `Zone Configuration Applied`: a refresh task finished. */
+export const ZoneAppliedDetailSchema = z.object({
+  service: z.string(),
+  zone: z.string(),
+  taskId: z.nullable(z.number()),
+  status: z.string(),
+  requestIds: z.array(z.string()),
+  farms: z.array(z.object({ farmType: FarmTypeSchema, farmId: z.number() })),
+  appliedAt: IsoTime,
+});
+export type ZoneAppliedDetail = z.infer<typeof ZoneAppliedDetailSchema>;
+
+/** The EventBridge envelope as delivered to targets (for example in an SQS message body). */
+export const EventBridgeEnvelopeSchema = z.looseObject({
+  version: z.string(),
+  id: z.string(),
+  'detail-type': z.string(),
+  source: z.string(),
+  account: z.string(),
+  time: z.string(),
+  region: z.string(),
+  resources: z.array(z.string()),
+  detail: z.unknown(),
+});
+export type EventBridgeEnvelope = z.infer<typeof EventBridgeEnvelopeSchema>;
+
+/** One event to publish: what PutEvents needs, before the bus name is added. */
+export interface OutgoingEvent {
+  detailType: (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
+  detail: ChangeAuditDetail | ZoneAppliedDetail | ChangeRequestedDetail;
+  /** Stable id used to keep a resent event from being counted twice by consumers. */
+  dedupeKey: string;
+}
+
+export const AUDIT_DETAIL_TYPE: Record<Outcome, OutgoingEvent['detailType']> = {
+  applied: DETAIL_TYPES.applied,
+  unchanged: DETAIL_TYPES.unchanged,
+  refused: DETAIL_TYPES.refused,
+  failed: DETAIL_TYPES.failed,
+};
+
+/** Schemas published for consumers, by file name under schemas/. */
+export const PUBLISHED_SCHEMAS = {
+  'stickiness-change-requested': ChangeRequestedDetailSchema,
+  'stickiness-change-audit': ChangeAuditDetailSchema,
+  'zone-configuration-applied': ZoneAppliedDetailSchema,
+} as const;

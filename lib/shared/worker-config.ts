@@ -1,0 +1,63 @@
+/** The apply worker's settings, read from the environment once and checked. */
+
+import { ConfigError } from '../adapters/ovh/config';
+import { resolveEndpoint } from '../adapters/ovh/endpoint';
+
+export interface WorkerConfig {
+  stage: string;
+  eventBusName: string;
+  idempotencyTable: string;
+  ovhBaseUrl: string;
+  /** SSM SecureString holding the OVH credentials (required outside the `local` stage). */
+  ovhCredentialsParameter: string | undefined;
+  maxReceiveCount: number;
+  claimHoldMs: number;
+  ovhConcurrency: number;
+  ovhTimeoutMs: number;
+  pollIntervalMs: number;
+  taskTimeoutMs: number;
+}
+
+const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number => {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min)
+    throw new ConfigError(`${name} must be an integer >= ${min}, got '${raw}'`);
+  return value;
+};
+
+const required = (env: NodeJS.ProcessEnv, name: string): string => {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is not set`);
+  return value;
+};
+
+export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
+  const stage = env.STAGE ?? 'dev';
+  const ovhCredentialsParameter = env.OVH_CREDENTIALS_PARAMETER?.trim() || undefined;
+  if (!ovhCredentialsParameter && stage !== 'local') {
+    throw new ConfigError(
+      'OVH_CREDENTIALS_PARAMETER is not set: deployed stages read OVH credentials from SSM only',
+    );
+  }
+  let ovhBaseUrl: string;
+  try {
+    ovhBaseUrl = resolveEndpoint(env.OVH_ENDPOINT);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  return {
+    stage,
+    eventBusName: required(env, 'EVENT_BUS_NAME'),
+    idempotencyTable: required(env, 'IDEMPOTENCY_TABLE'),
+    ovhBaseUrl,
+    ovhCredentialsParameter,
+    maxReceiveCount: int(env, 'MAX_RECEIVE_COUNT', 5),
+    claimHoldMs: int(env, 'CLAIM_HOLD_MS', 900_000),
+    ovhConcurrency: int(env, 'OVH_CONCURRENCY', 8),
+    ovhTimeoutMs: int(env, 'OVH_TIMEOUT_MS', 15_000),
+    pollIntervalMs: int(env, 'POLL_INTERVAL_MS', 2_000),
+    taskTimeoutMs: int(env, 'TASK_TIMEOUT_MS', 240_000),
+  };
+};

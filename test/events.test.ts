@@ -1,0 +1,26 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SQSEvent } from 'aws-lambda';
+import { parseRecord } from '../lib/app/process-change-requests';
+
+const root = join(__dirname, '../events/apply-worker');
+
+describe('sample events under events/apply-worker', () => {
+  it.each(readdirSync(root))(
+    '%s is a real SQS envelope whose records the worker parses as it would in AWS',
+    (file) => {
+      const event = JSON.parse(readFileSync(join(root, file), 'utf8')) as SQSEvent;
+      expect(event.Records.length).toBeGreaterThan(0);
+      for (const record of event.Records) {
+        expect(record).toMatchObject({
+          eventSource: 'aws:sqs',
+          awsRegion: expect.any(String),
+          messageId: expect.any(String),
+        });
+        const parsed = parseRecord({ id: record.messageId, body: record.body, receiveCount: 1 });
+        // Only the poison sample may hold records the worker refuses.
+        if (!file.startsWith('poison')) expect(parsed).toMatchObject({ ok: true });
+      }
+    },
+  );
+});

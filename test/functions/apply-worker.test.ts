@@ -1,0 +1,223 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { ChangeAuditDetail } from '../../lib/domain/events';
+import { parseFleet } from '../../lib/simulator/fleet';
+import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+import { startDynalite } from '../helpers/dynalite';
+import { loadEvent } from '../helpers/events';
+
+const eventBridge = mockClient(EventBridgeClient);
+const ssm = mockClient(SSMClient);
+const context = {
+  functionName: 'stickler-dev-apply-worker',
+  awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+  getRemainingTimeInMillis: () => 60_000,
+} as unknown as Context;
+
+type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
+
+describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and SSM mocked)', () => {
+  let sim: RunningSimulator;
+  let db: Awaited<ReturnType<typeof startDynalite>>;
+  let handler: Handler;
+  let published: PutEventsRequestEntry[];
+  const saved = { ...process.env };
+
+  beforeAll(async () => {
+    sim = await startSimulator({
+      fleet: parseFleet(readFileSync(join(__dirname, '../../examples/fleet.yaml'), 'utf8')),
+      task: { todoMs: 10, doingMs: 30 },
+    });
+    db = await startDynalite('stickler-test-idempotency');
+    Object.assign(process.env, {
+      STAGE: 'test',
+      AWS_REGION: 'eu-west-3',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+      EVENT_BUS_NAME: 'stickler-test',
+      IDEMPOTENCY_TABLE: 'stickler-test-idempotency',
+      OVH_ENDPOINT: sim.baseUrl,
+      OVH_CREDENTIALS_PARAMETER: '/stickler/test/ovh-credentials',
+      POLL_INTERVAL_MS: '10',
+      MAX_RECEIVE_COUNT: '3',
+      POWERTOOLS_DEV: 'false',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    });
+    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(SIMULATOR_CREDENTIALS) } });
+    handler = (await import('../../functions/apply-worker')).handler as unknown as Handler;
+  });
+  afterAll(async () => {
+    process.env = saved;
+    await sim.close();
+    await db.close();
+  });
+  beforeEach(() => {
+    published = [];
+    eventBridge.reset();
+    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
+      published.push(...input.Entries);
+      return {
+        FailedEntryCount: 0,
+        Entries: input.Entries.map((_, i) => ({ EventId: `e-${published.length}-${i}` })),
+      };
+    });
+    sim.resetStats();
+    sim.faults.taskErrorRate = 0;
+    sim.faults.serverErrorRate = 0;
+  });
+
+  const audits = () =>
+    published
+      .filter((e) => e.DetailType !== 'Zone Configuration Applied')
+      .map((e) => ({ type: e.DetailType, ...(JSON.parse(e.Detail!) as ChangeAuditDetail) }));
+
+  it('applies a burst for two zones of one service with exactly two refreshes and one audit event per request', async () => {
+    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'burst-two-zones'), context);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sim.stats.calls.refresh).toBe(2);
+    expect(sim.stats.calls['put-farm']).toBe(4);
+    const byRequest = Object.fromEntries(audits().map((a) => [a.requestId, a.type]));
+    expect(byRequest).toEqual({
+      'req-0001': 'Stickiness Change Applied',
+      'req-0002': 'Stickiness Change Applied',
+      'req-0003': 'Stickiness Change Refused',
+      'req-0004': 'Stickiness Change Applied',
+      'req-0005': 'Stickiness Change Applied',
+    });
+    expect(audits()).toHaveLength(5);
+    const applied = audits().find((a) => a.requestId === 'req-0001')!;
+    expect(applied).toMatchObject({
+      outcome: 'applied',
+      actor: { kind: 'ticket', id: 'jira:alice', name: 'Alice Martin' },
+      ticket: 'OPS-1042',
+      service: 'loadbalancer-7f3a9c21',
+      farmType: 'http',
+      farmId: 101,
+      zone: 'gra',
+      before: 'none',
+      after: 'cookie',
+      refresh: { zone: 'gra', status: 'done' },
+    });
+    expect(audits().find((a) => a.requestId === 'req-0003')).toMatchObject({
+      code: 'superseded',
+      message: 'superseded by request req-0004 for the same farm',
+    });
+    const zones = published
+      .filter((e) => e.DetailType === 'Zone Configuration Applied')
+      .map((e) => JSON.parse(e.Detail!));
+    expect(zones.map((z) => [z.zone, z.requestIds.sort()])).toEqual(
+      expect.arrayContaining([
+        ['gra', ['req-0001', 'req-0002']],
+        ['sbg', ['req-0004', 'req-0005']],
+      ]),
+    );
+    expect(published.every((e) => e.EventBusName === 'stickler-test' && e.Source === 'stickler')).toBe(true);
+    expect(JSON.stringify(published)).not.toContain(SIMULATOR_CREDENTIALS.applicationSecret);
+  });
+
+  it('changes nothing and emits nothing for a redelivered message', async () => {
+    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'redelivered'), context);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(published).toEqual([]);
+    expect(sim.stats.calls['put-farm'] + sim.stats.calls.refresh + sim.stats.calls['get-farm']).toBe(0);
+  });
+
+  it('refuses poison and invalid records with an audit event, acknowledges them, and still applies the rest', async () => {
+    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'poison-and-invalid'), context);
+    expect(result.batchItemFailures).toEqual([]);
+    const outcomes = audits().map((a) => [a.requestId, a.outcome, a.code]);
+    expect(outcomes).toEqual(
+      expect.arrayContaining([
+        ['record:0a3b6c2e-2222-4e0f-8f6e-000000000001', 'refused', 'invalid-request'],
+        ['req-bad-1', 'refused', 'invalid-request'],
+        ['req-0101', 'refused', 'invalid-target'],
+        ['req-0102', 'applied', null],
+      ]),
+    );
+    expect(audits().find((a) => a.requestId === 'req-bad-1')?.message).toMatch(
+      /farmId: expected number, got "one-hundred-one"; stickiness: expected "cookie" \| "sourceIp" \| "none", got "sticky"/,
+    );
+    expect(sim.stats.calls['put-farm']).toBe(1);
+  });
+
+  it('refuses a request delivered outside its change window', async () => {
+    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'window-closed'), context);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(audits()).toEqual([
+      expect.objectContaining({ requestId: 'req-0201', outcome: 'refused', code: 'outside-window' }),
+    ]);
+    expect(sim.stats.calls['put-farm']).toBe(0);
+  });
+
+  const requestEvent = (
+    requestId: string,
+    farmId: number,
+    stickiness: string,
+    receiveCount: number,
+  ): SQSEvent => {
+    const event = loadEvent<SQSEvent>('apply-worker', 'redelivered');
+    const record = event.Records[0]!;
+    const body = JSON.parse(record.body);
+    body.detail = { ...body.detail, requestId, farmId, stickiness, service: 'loadbalancer-b81e0d44' };
+    record.body = JSON.stringify(body);
+    record.messageId = `msg-${requestId}-${receiveCount}`;
+    record.attributes.ApproximateReceiveCount = String(receiveCount);
+    return event;
+  };
+
+  it('audits a zone that would not apply as failed at once: a redelivery could not finish it', async () => {
+    sim.faults.taskErrorRate = 1;
+    const result = await handler(requestEvent('req-stuck', 111, 'none', 1), context);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sim.stats.calls.refresh).toBe(3);
+    expect(audits()).toEqual([
+      expect.objectContaining({
+        requestId: 'req-stuck',
+        outcome: 'failed',
+        code: 'refresh-failed',
+        retryable: false,
+      }),
+    ]);
+  });
+
+  it('hands a retryable failure back to the queue, then audits it as failed on the last receive', async () => {
+    sim.faults.serverErrorRate = 1;
+    const first = await handler(requestEvent('req-retry', 111, 'sourceIp', 1), context);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-retry-1' }]);
+    expect(published).toEqual([]);
+
+    const last = await handler(requestEvent('req-retry', 111, 'sourceIp', 3), context);
+    expect(last.batchItemFailures).toEqual([]);
+    expect(audits()).toEqual([
+      expect.objectContaining({ requestId: 'req-retry', outcome: 'failed', retryable: true }),
+    ]);
+    expect(audits()[0]?.message).toMatch(/^gave up after 3 attempts: could not read the farm: OVH GET/);
+  });
+
+  it('keeps a request whose audit could not be published, and republishes it without applying again', async () => {
+    eventBridge.reset();
+    eventBridge
+      .on(PutEventsCommand)
+      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure' }] });
+    const first = await handler(requestEvent('req-audit', 112, 'sourceIp', 1), context);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-audit-1' }]);
+    const writes = sim.stats.calls['put-farm'];
+    expect(writes).toBe(1);
+
+    eventBridge.reset();
+    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
+      published.push(...input.Entries);
+      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'ok' })) };
+    });
+    const retry = await handler(requestEvent('req-audit', 112, 'sourceIp', 2), context);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(sim.stats.calls['put-farm']).toBe(writes);
+    expect(audits()).toEqual([expect.objectContaining({ requestId: 'req-audit', outcome: 'applied' })]);
+  });
+});
