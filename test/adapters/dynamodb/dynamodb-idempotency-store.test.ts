@@ -1,0 +1,54 @@
+import { DynamoDbIdempotencyStore } from '../../../lib/adapters/dynamodb/dynamodb-idempotency-store';
+import { DETAIL_TYPES, type OutgoingEvent } from '../../../lib/domain/events';
+import { startDynalite } from '../../helpers/dynalite';
+
+describe('DynamoDbIdempotencyStore on dynalite', () => {
+  let db: Awaited<ReturnType<typeof startDynalite>>;
+  let store: DynamoDbIdempotencyStore;
+  const t0 = new Date('2026-11-25T10:00:00Z');
+  const later = (ms: number) => new Date(t0.getTime() + ms);
+  beforeAll(async () => {
+    db = await startDynalite('idem');
+    store = new DynamoDbIdempotencyStore({ client: db.client, tableName: 'idem' });
+  });
+  afterAll(() => db.close());
+
+  it('lets one caller claim a key, and tells the next one it is in progress', async () => {
+    await expect(store.claim('a', t0, 60_000)).resolves.toEqual({ state: 'claimed' });
+    await expect(store.claim('a', later(1_000), 60_000)).resolves.toEqual({ state: 'in-progress' });
+  });
+
+  it('gives an expired claim to the next caller (a crashed invocation does not block forever)', async () => {
+    await store.claim('b', t0, 1_000);
+    await expect(store.claim('b', later(1_001), 1_000)).resolves.toEqual({ state: 'claimed' });
+  });
+
+  it('returns the decided events until completed, then completed for good', async () => {
+    const events: OutgoingEvent[] = [
+      {
+        detailType: DETAIL_TYPES.zoneApplied,
+        detail: {
+          service: 's',
+          zone: 'gra',
+          taskId: 1,
+          status: 'done',
+          requestIds: ['c'],
+          farms: [],
+          appliedAt: t0.toISOString(),
+        },
+        dedupeKey: 'zone:s:gra:1',
+      },
+    ];
+    await store.claim('c', t0, 60_000);
+    await store.decide('c', events, t0);
+    await expect(store.claim('c', later(10), 60_000)).resolves.toEqual({ state: 'decided', events });
+    await store.complete('c', t0);
+    await expect(store.claim('c', later(999_999_999), 60_000)).resolves.toEqual({ state: 'completed' });
+  });
+
+  it('forgets a released key', async () => {
+    await store.claim('d', t0, 60_000);
+    await store.release('d');
+    await expect(store.claim('d', t0, 60_000)).resolves.toEqual({ state: 'claimed' });
+  });
+});
