@@ -15,7 +15,7 @@ import { OvhLoadBalancerApi } from '../lib/adapters/ovh/ovh-load-balancer-api';
 import { type ApplyOptions, makeApplyPlan } from '../lib/app/apply-plan';
 import { makeDiscoverFleet } from '../lib/app/discover-fleet';
 import { planFromPolicy } from '../lib/domain/plan';
-import { parsePolicy } from '../lib/domain/policy';
+import { parsePolicy } from '../lib/domain/policy-file';
 import { batchByZone } from '../lib/domain/zones';
 import { systemClock } from '../lib/ports/clock';
 import { GENERATED_FLEET_POLICY, generateFleet } from '../lib/simulator/fleet';

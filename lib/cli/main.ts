@@ -23,7 +23,7 @@ import { type ChangeRequest, ChangeRequestSchema } from '../domain/change-reques
 import { describeIssues } from '../domain/describe-issue';
 import { SticklerError } from '../domain/errors';
 import { assertWithinLimits, type Plan, planFromPolicy } from '../domain/plan';
-import { parsePolicy } from '../domain/policy';
+import { parsePolicy } from '../domain/policy-file';
 import { batchByZone, type PendingChange } from '../domain/zones';
 import { systemClock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';

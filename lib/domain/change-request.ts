@@ -2,7 +2,7 @@
  * A request to set one farm's stickiness, whatever produced it (ticket, chat, compliance run,
  * another system, the CLI). Requests are the unit of audit: each ends with exactly one outcome.
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { farmKey } from './farm';
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 

@@ -2,7 +2,7 @@
  * Plain-English messages for schema issues. zod/mini ships no messages (to stay small), and ours
  * say what was expected and what was found.
  */
-import type { z } from 'zod/mini';
+import type * as z from 'zod/mini';
 
 type Issue = z.core.$ZodIssue;
 

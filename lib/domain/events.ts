@@ -3,7 +3,7 @@
  * events stickler emits (past tense). One schema per event; the same schema parses the wire and
  * types the code, and `schemas/*.json` is generated from these (see scripts/generate-schemas.ts).
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { ActorSchema, ChangeRequestSchema } from './change-request';
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 

@@ -1,5 +1,5 @@
 /** JSON Schemas of the published events, generated from the zod schemas (never edited by hand). */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { DETAIL_TYPES, PUBLISHED_SCHEMAS } from './events';
 
 const TITLES: Record<keyof typeof PUBLISHED_SCHEMAS, string> = {

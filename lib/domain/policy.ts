@@ -14,11 +14,10 @@
  *     stickiness: none
  * ```
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import type { Farm } from './farm';
 import { compileGlob } from './glob';
 import { checkTarget, FarmTypeSchema, type Stickiness, StickinessWordSchema, toWire } from './stickiness';
-import { parseYamlWith } from './yaml-document';
 
 const NonEmpty = z.string().check(z.minLength(1, 'must not be empty'));
 
@@ -63,10 +62,6 @@ export const PolicySchema = z.strictObject({
   rules: z.array(PolicyRuleSchema).check(z.minLength(1, 'a policy needs at least one rule')),
 });
 export type Policy = z.infer<typeof PolicySchema>;
-
-/** Parses and validates a policy document; throws a YamlInputError naming each bad line. */
-export const parsePolicy = (text: string, source = 'policy'): Policy =>
-  parseYamlWith(PolicySchema, text, source, 'invalid-policy');
 
 /** How a rule is named in plans and audit events: its `name`, or its position. */
 export const ruleLabel = (policy: Policy, index: number): string =>

@@ -2,7 +2,7 @@
  * What stickiness each farm type may have, and the mapping between the words operators use
  * (`cookie`, `sourceIp`, `none`) and the OVH wire value (`"cookie"`, `"sourceIp"`, `null`).
  */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 export const FARM_TYPES = ['http', 'tcp', 'udp'] as const;
 export const FarmTypeSchema = z.enum(FARM_TYPES);

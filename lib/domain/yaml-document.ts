@@ -3,7 +3,7 @@
  * name the line an operator must edit.
  */
 import { isNode, LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod/mini';
+import type * as z from 'zod/mini';
 import { describeIssue } from './describe-issue';
 import { type InputIssue, SticklerError } from './errors';
 

@@ -1,5 +1,5 @@
 /** The simulator's fleet file: services, their zones and farms (YAML, validated, errors with lines). */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { FarmTypeSchema } from '../domain/stickiness';
 import { parseYamlWith } from '../domain/yaml-document';
 

@@ -3,7 +3,7 @@ import { makeApplyRequests } from '../../lib/app/apply-requests';
 import { makeDiscoverFleet } from '../../lib/app/discover-fleet';
 import type { ChangeRequest } from '../../lib/domain/change-request';
 import { planFromPolicy } from '../../lib/domain/plan';
-import { parsePolicy } from '../../lib/domain/policy';
+import { parsePolicy } from '../../lib/domain/policy-file';
 import { systemClock } from '../../lib/ports/clock';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
 

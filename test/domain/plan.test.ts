@@ -2,7 +2,7 @@ import { type ChangeRequest, selectLatestPerFarm } from '../../lib/domain/change
 import { RunRefusedError } from '../../lib/domain/errors';
 import type { Farm } from '../../lib/domain/farm';
 import { assertWithinLimits, type FarmRead, planFromPolicy, planFromRequests } from '../../lib/domain/plan';
-import { parsePolicy } from '../../lib/domain/policy';
+import { parsePolicy } from '../../lib/domain/policy-file';
 
 const farm = (over: Partial<Farm>): Farm => ({
   service: 'lb-a',

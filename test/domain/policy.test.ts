@@ -1,5 +1,6 @@
 import type { Farm } from '../../lib/domain/farm';
-import { compilePolicy, parsePolicy } from '../../lib/domain/policy';
+import { compilePolicy } from '../../lib/domain/policy';
+import { parsePolicy } from '../../lib/domain/policy-file';
 import { YamlInputError } from '../../lib/domain/yaml-document';
 
 const farm = (over: Partial<Farm>): Farm => ({

@@ -1,5 +1,5 @@
 /** The LoadBalancerApi port over the OVH /ipLoadbalancing API. */
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { NotFoundError } from '../../domain/errors';
 import type { Farm, FarmRef } from '../../domain/farm';
 import { FARM_TYPES, type FarmType, type Stickiness } from '../../domain/stickiness';

@@ -4,7 +4,7 @@
  * read and cached for a while so a warm function does not read it on every batch.
  */
 import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { SticklerError } from '../../domain/errors';
 import type { Clock } from '../../ports/clock';
 import type { OvhCredentials } from '../ovh/http-client';
