@@ -11,6 +11,10 @@ await build({
   format: 'cjs',
   sourcemap: true,
   banner: { js: '#!/usr/bin/env node' },
+  // The AWS SDK and dynalite (native LevelDB) load from node_modules; the rest, ESM-only middy
+  // included, is bundled so that the CLI runs on any Node the project supports.
+  external: ['@aws-sdk/*', 'dynalite'],
+  mainFields: ['module', 'main'],
   logLevel: 'warning',
 });
 chmodSync('dist/stickler.js', 0o755);

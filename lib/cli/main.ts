@@ -29,6 +29,7 @@ import { systemClock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { parseFleet } from '../simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../simulator/server';
+import { runPipelineDemo } from './demo-pipeline';
 import { renderApplyReport, renderFleet, renderPlan, SESSION_LOSS_WARNING } from './render';
 import { applyJson, planJson } from './report-json';
 
@@ -410,6 +411,19 @@ const cmdDemo = async (io: CliIo, flags: Flags) => {
     const puts = sim.stats.calls['put-farm'];
     await sub(['set', 'loadbalancer-7f3a9c21', 'tcp/201', 'cookie', '--ticket', 'OPS-1234']);
     io.stdout.write(`(PUT calls made by that set: ${sim.stats.calls['put-farm'] - puts})\n`);
+    say('the serverless pipeline, locally: EventBridge bus → SQS queue → apply-worker → audit events');
+    io.stdout.write(
+      'Stood in locally: the bus and its rule, the queue and its event source mapping, SSM. Real: the\n' +
+        'apply-worker handler, the AWS SDK clients over HTTP, DynamoDB (dynalite), the OVH API (simulator).\n\n',
+    );
+    const pipelineOk = await runPipelineDemo(sim, SIMULATOR_CREDENTIALS, (t) => io.stdout.write(t), {
+      batchWindowMs: 500,
+      pollIntervalMs: number(
+        { ...flags, 'poll-interval': flags['poll-interval'] ?? '200' },
+        'poll-interval',
+        200,
+      ),
+    });
     const calls = Object.entries(sim.stats.calls)
       .filter(([, n]) => n > 0)
       .map(([k, n]) => `${k} ${n}`)
@@ -420,7 +434,7 @@ const cmdDemo = async (io: CliIo, flags: Flags) => {
         `is a TCP farm the policy asks cookie of, which no apply can fix; the policy needs a rule for it.\n` +
         `OVH API calls served by the simulator: ${calls}.\n`,
     );
-    return applied === EXIT.error ? EXIT.error : EXIT.ok;
+    return applied === EXIT.error || !pipelineOk ? EXIT.error : EXIT.ok;
   } finally {
     await sim.close();
   }

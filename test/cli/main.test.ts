@@ -175,5 +175,7 @@ describe('stickler demo', () => {
     expect(text).toContain('Applied 5, unchanged 6, refused 1, failed 0.');
     expect(text).toContain('Plan: 0 changes in 0 zones, 11 compliant, 1 invalid.');
     expect(text).toContain('(PUT calls made by that set: 0)');
+    expect(text).toContain('Zone applies for the batch: 2 (one per touched zone).');
+    expect(text).toContain('nothing written to OVH and no audit event emitted');
   });
 });

@@ -5,9 +5,9 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ChangeAuditDetail } from '../../lib/domain/events';
+import { startDynalite } from '../../lib/local/dynalite';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
-import { startDynalite } from '../helpers/dynalite';
 import { loadEvent } from '../helpers/events';
 
 const eventBridge = mockClient(EventBridgeClient);

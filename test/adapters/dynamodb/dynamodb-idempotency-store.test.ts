@@ -1,6 +1,6 @@
 import { DynamoDbIdempotencyStore } from '../../../lib/adapters/dynamodb/dynamodb-idempotency-store';
 import { DETAIL_TYPES, type OutgoingEvent } from '../../../lib/domain/events';
-import { startDynalite } from '../../helpers/dynalite';
+import { startDynalite } from '../../../lib/local/dynalite';
 
 describe('DynamoDbIdempotencyStore on dynalite', () => {
   let db: Awaited<ReturnType<typeof startDynalite>>;

@@ -1,4 +1,4 @@
-/** An in-process DynamoDB (dynalite) on a loopback port, with the idempotency table created. */
+/** An in-process DynamoDB (dynalite) on a loopback port, with stickler's idempotency table created. */
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';

@@ -1,0 +1,134 @@
+/**
+ * stickler's serverless pipeline on one machine, with the same apply-worker handler as in AWS:
+ *
+ *   publisher ──PutEvents (AWS SDK, HTTP)──▶ local bus ──rule──▶ local queue ──batches──▶ apply-worker
+ *        apply-worker ──PutEvents (AWS SDK, HTTP)──▶ local bus (audit events)
+ *        apply-worker ──DynamoDB (AWS SDK, HTTP)──▶ dynalite (idempotency records)
+ *        apply-worker ──OVH API (HTTP)──▶ the simulator
+ *
+ * Stood in locally: the EventBridge bus and rule (lib/local/event-bus.ts), the SQS queue and
+ * its event source mapping (lib/local/queue.ts), SSM (the `local` stage takes OVH credentials
+ * from OVH_* variables). Real: the handler, the AWS SDK clients, DynamoDB's API (dynalite).
+ */
+import { randomUUID } from 'node:crypto';
+import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { OvhCredentials } from '../adapters/ovh/http-client';
+import { type ChangeRequestedDetail, DETAIL_TYPES, type EventBridgeEnvelope } from '../domain/events';
+import { startDynalite } from './dynalite';
+import { type LocalEventBus, startLocalEventBus } from './event-bus';
+import { LocalQueue } from './queue';
+
+export interface LocalPipelineOptions {
+  ovhBaseUrl: string;
+  ovhCredentials: OvhCredentials;
+  batchWindowMs?: number;
+  pollIntervalMs?: number;
+  onEvent?: (envelope: EventBridgeEnvelope) => void;
+  onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
+}
+
+export interface LocalPipeline {
+  bus: LocalEventBus;
+  queue: LocalQueue;
+  /** Publishes change requests as another system would: PutEvents on the bus, source `source`. */
+  publish(requests: readonly ChangeRequestedDetail[], source: string): Promise<void>;
+  /** Puts an already-delivered message on the queue again (what SQS does on a redelivery). */
+  redeliver(envelope: EventBridgeEnvelope): void;
+  close(): Promise<void>;
+}
+
+const REGION = 'eu-west-3';
+const BUS = 'stickler-local';
+const TABLE = 'stickler-local-idempotency';
+
+export const startLocalPipeline = async (options: LocalPipelineOptions): Promise<LocalPipeline> => {
+  const db = await startDynalite(TABLE);
+  const bus = await startLocalEventBus({ busName: BUS, region: REGION });
+  Object.assign(process.env, {
+    STAGE: 'local',
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+    EVENT_BUS_NAME: BUS,
+    IDEMPOTENCY_TABLE: TABLE,
+    OVH_ENDPOINT: options.ovhBaseUrl,
+    OVH_APPLICATION_KEY: options.ovhCredentials.applicationKey,
+    OVH_APPLICATION_SECRET: options.ovhCredentials.applicationSecret,
+    OVH_CONSUMER_KEY: options.ovhCredentials.consumerKey,
+    POLL_INTERVAL_MS: String(options.pollIntervalMs ?? 200),
+    MAX_RECEIVE_COUNT: '5',
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+  });
+  // Imported only now: the handler reads its configuration when its module loads, as in Lambda.
+  let handler: (event: SQSEvent, context: Context) => Promise<unknown>;
+  try {
+    handler = (await import('../../functions/apply-worker')).handler as typeof handler;
+  } catch (error) {
+    await bus.close();
+    await db.close();
+    throw error;
+  }
+  const context = {
+    functionName: 'stickler-local-apply-worker',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:000000000000:function:stickler-local-apply-worker`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    getRemainingTimeInMillis: () => 900_000,
+  } as unknown as Context;
+  const queue = new LocalQueue({
+    name: 'stickler-local-change-requests',
+    region: REGION,
+    batchSize: 100,
+    batchWindowMs: options.batchWindowMs ?? 1_000,
+    visibilityTimeoutMs: 2_000,
+    maxReceiveCount: 5,
+    handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
+    onBatch: options.onBatch,
+  });
+  const delivered = new Map<string, string>();
+  bus.addRule({
+    detailTypes: [DETAIL_TYPES.changeRequested],
+    target: (envelope) => {
+      const id = randomUUID();
+      delivered.set(envelope.id, id);
+      queue.send(JSON.stringify(envelope), id);
+    },
+  });
+  if (options.onEvent) bus.onEvent(options.onEvent);
+
+  const client = new EventBridgeClient({ region: REGION, endpoint: bus.url });
+  return {
+    bus,
+    queue,
+    async publish(requests, source) {
+      for (let i = 0; i < requests.length; i += 10) {
+        const answer = await client.send(
+          new PutEventsCommand({
+            Entries: requests.slice(i, i + 10).map((detail) => ({
+              EventBusName: BUS,
+              Source: source,
+              DetailType: DETAIL_TYPES.changeRequested,
+              Detail: JSON.stringify(detail),
+            })),
+          }),
+        );
+        if (answer.FailedEntryCount)
+          throw new Error(`the local bus refused ${answer.FailedEntryCount} event(s)`);
+      }
+    },
+    redeliver(envelope) {
+      queue.send(JSON.stringify(envelope), delivered.get(envelope.id) ?? randomUUID());
+    },
+    async close() {
+      queue.close();
+      client.destroy();
+      await bus.close();
+      await db.close();
+    },
+  };
+};

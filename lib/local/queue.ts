@@ -1,0 +1,121 @@
+/**
+ * A local stand-in for an SQS standard queue with a Lambda event source mapping: it batches
+ * messages (batch size and batching window), invokes the handler with real SQS event records, one
+ * batch at a time (reserved concurrency 1), deletes what the handler acknowledged, redelivers
+ * the reported batch item failures after the visibility timeout, and moves a message to the
+ * dead-letter list once it has been received maxReceiveCount times.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+interface Message {
+  id: string;
+  body: string;
+  receiveCount: number;
+  visibleAt: number;
+  sentAt: number;
+}
+
+export interface LocalQueueOptions {
+  name: string;
+  region: string;
+  batchSize: number;
+  batchWindowMs: number;
+  visibilityTimeoutMs: number;
+  maxReceiveCount: number;
+  handler: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
+  onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
+}
+
+export class LocalQueue {
+  readonly deadLetters: Message[] = [];
+  private readonly messages: Message[] = [];
+  private running = false;
+  private timer: NodeJS.Timeout | undefined;
+  private idle: (() => void)[] = [];
+  private closed = false;
+
+  constructor(private readonly options: LocalQueueOptions) {}
+
+  /** Enqueues a message body; the first message of an empty queue opens a batching window. */
+  send(body: string, id: string = randomUUID()): void {
+    this.messages.push({ id, body, receiveCount: 0, visibleAt: Date.now(), sentAt: Date.now() });
+    this.schedule(this.options.batchWindowMs);
+  }
+
+  /** Resolves once every message has been delivered and acknowledged or dead-lettered. */
+  drained(): Promise<void> {
+    if (this.messages.length === 0 && !this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.timer || this.running || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.poll();
+    }, delayMs);
+  }
+
+  private async poll(): Promise<void> {
+    const now = Date.now();
+    const batch = this.messages.filter((m) => m.visibleAt <= now).slice(0, this.options.batchSize);
+    if (batch.length === 0) {
+      const next = Math.min(...this.messages.map((m) => m.visibleAt));
+      if (Number.isFinite(next)) this.schedule(Math.max(0, next - now));
+      else this.settle();
+      return;
+    }
+    this.running = true;
+    for (const m of batch) {
+      m.receiveCount++;
+      m.visibleAt = now + this.options.visibilityTimeoutMs;
+    }
+    const records = batch.map((m) => this.record(m));
+    let result: SQSBatchResponse | undefined;
+    let failedIds: Set<string>;
+    try {
+      result = await this.options.handler({ Records: records });
+      failedIds = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+    } catch {
+      failedIds = new Set(batch.map((m) => m.id)); // a thrown handler fails the whole batch
+    }
+    this.options.onBatch?.(records, result);
+    for (const m of batch) {
+      if (failedIds.has(m.id) && m.receiveCount < this.options.maxReceiveCount) continue; // redelivered later
+      this.messages.splice(this.messages.indexOf(m), 1);
+      if (failedIds.has(m.id)) this.deadLetters.push(m);
+    }
+    this.running = false;
+    if (this.messages.length > 0) this.schedule(0);
+    else this.settle();
+  }
+
+  private settle(): void {
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  private record(m: Message): SQSRecord {
+    return {
+      messageId: m.id,
+      receiptHandle: createHash('sha256').update(`${m.id}:${m.receiveCount}`).digest('base64'),
+      body: m.body,
+      attributes: {
+        ApproximateReceiveCount: String(m.receiveCount),
+        SentTimestamp: String(m.sentAt),
+        SenderId: 'local',
+        ApproximateFirstReceiveTimestamp: String(m.sentAt),
+      },
+      messageAttributes: {},
+      md5OfBody: createHash('md5').update(m.body).digest('hex'),
+      eventSource: 'aws:sqs',
+      eventSourceARN: `arn:aws:sqs:${this.options.region}:000000000000:${this.options.name}`,
+      awsRegion: this.options.region,
+    };
+  }
+}
