@@ -46,7 +46,7 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
       POLL_INTERVAL_MS: '10',
       MAX_RECEIVE_COUNT: '3',
       POWERTOOLS_DEV: 'false',
-      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
     });
     ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(SIMULATOR_CREDENTIALS) } });

@@ -6,7 +6,7 @@ import { type SimulatorHarness, startHarness } from '../helpers/simulator';
 
 /** The official OVH schema, shipped beside the project; every simulator answer must fit it. */
 const swagger = JSON.parse(
-  readFileSync(join(__dirname, '../../../shared/ovh-api/ipLoadbalancing.swagger-2023.json'), 'utf8'),
+  readFileSync(join(__dirname, '../fixtures/ovh-api/ipLoadbalancing.swagger-2023.json'), 'utf8'),
 ) as {
   models: Record<
     string,
