@@ -10,7 +10,8 @@ import type {
 import { startLocalPipeline } from '../local/pipeline';
 import type { RunningSimulator } from '../simulator/server';
 
-const describeEvent = (e: EventBridgeEnvelope): string => {
+/** One line per bus event, for people. */
+export const describeEvent = (e: EventBridgeEnvelope): string => {
   const type = e['detail-type'].padEnd(28);
   if (e['detail-type'] === 'Zone Configuration Applied') {
     const d = e.detail as ZoneAppliedDetail;

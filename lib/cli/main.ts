@@ -25,11 +25,12 @@ import { SticklerError } from '../domain/errors';
 import { assertWithinLimits, type Plan, planFromPolicy } from '../domain/plan';
 import { parsePolicy } from '../domain/policy-file';
 import { batchByZone, type PendingChange } from '../domain/zones';
+import { startLocalPipeline } from '../local/pipeline';
 import { systemClock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { parseFleet } from '../simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../simulator/server';
-import { runPipelineDemo } from './demo-pipeline';
+import { describeEvent, runPipelineDemo } from './demo-pipeline';
 import { renderApplyReport, renderFleet, renderPlan, SESSION_LOSS_WARNING } from './render';
 import { applyJson, planJson } from './report-json';
 
@@ -60,7 +61,7 @@ Usage:
   stickler plan --policy FILE [--service NAME]... [--json]
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--allow-foreign-pending] [--json]
-  stickler simulate [--fleet FILE] [--port N] [--latency MS] [--seed N] [--error-rate R]
+  stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
   stickler demo     run plan and apply of the example policy on the example fleet, in the simulator
 
@@ -87,6 +88,7 @@ const OPTIONS = {
   'poll-interval': { type: 'string' },
   'task-timeout': { type: 'string' },
   fleet: { type: 'string' },
+  pipeline: { type: 'boolean' },
   port: { type: 'string' },
   latency: { type: 'string' },
   seed: { type: 'string' },
@@ -368,15 +370,32 @@ const cmdSimulate = async (io: CliIo, flags: Flags) => {
   const file = flags.fleet ?? join(packageRoot(), 'examples', 'fleet.yaml');
   const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file);
   const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
+  let env = simulatorEnv(sim);
+  const pipeline = flags.pipeline
+    ? await startLocalPipeline({
+        ovhBaseUrl: sim.baseUrl,
+        ovhCredentials: SIMULATOR_CREDENTIALS,
+        onEvent: (e) => io.stdout.write(`bus: ${describeEvent(e)}\n`),
+        onBatch: (records, result) =>
+          io.stdout.write(
+            `apply-worker: batch of ${records.length} record(s), ${result?.batchItemFailures.length ?? 0} handed back\n`,
+          ),
+      })
+    : undefined;
+  if (pipeline) env = { ...pipeline.env, AWS_ENDPOINT_URL_EVENTBRIDGE: pipeline.bus.url };
   io.stdout.write(
     `OVH IPLB simulator: ${sim.state.services.size} load balancers, ${farms} farms, listening on ${sim.baseUrl}\n` +
-      `Point stickler at it from another shell (these credentials only open the simulator):\n\n` +
-      Object.entries(simulatorEnv(sim))
+      (pipeline
+        ? `Local pipeline: bus ${env.EVENT_BUS_NAME} at ${pipeline.bus.url} → queue → apply-worker; DynamoDB (dynalite) at ${env.AWS_ENDPOINT_URL_DYNAMODB}\n`
+        : '') +
+      `From another shell (these credentials only open the simulator):\n\n` +
+      Object.entries(env)
         .map(([k, v]) => `  export ${k}=${v}\n`)
         .join('') +
       `\nCtrl-C stops it.\n`,
   );
   await (io.untilStopped?.() ?? new Promise<void>(() => undefined));
+  await pipeline?.close();
   await sim.close();
   return EXIT.ok;
 };

@@ -29,6 +29,8 @@ export interface LocalPipelineOptions {
 }
 
 export interface LocalPipeline {
+  /** The environment a handler (or `serverless invoke local`) needs to use this pipeline. */
+  env: Record<string, string>;
   bus: LocalEventBus;
   queue: LocalQueue;
   /** Publishes change requests as another system would: PutEvents on the bus, source `source`. */
@@ -45,7 +47,7 @@ const TABLE = 'stickler-local-idempotency';
 export const startLocalPipeline = async (options: LocalPipelineOptions): Promise<LocalPipeline> => {
   const db = await startDynalite(TABLE);
   const bus = await startLocalEventBus({ busName: BUS, region: REGION });
-  Object.assign(process.env, {
+  const env: Record<string, string> = {
     STAGE: 'local',
     AWS_REGION: REGION,
     AWS_ACCESS_KEY_ID: 'local',
@@ -62,7 +64,8 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     MAX_RECEIVE_COUNT: '5',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
-  });
+  };
+  Object.assign(process.env, env);
   // Imported only now: the handler reads its configuration when its module loads, as in Lambda.
   let handler: (event: SQSEvent, context: Context) => Promise<unknown>;
   try {
@@ -103,6 +106,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
 
   const client = new EventBridgeClient({ region: REGION, endpoint: bus.url });
   return {
+    env,
     bus,
     queue,
     async publish(requests, source) {

@@ -35,7 +35,9 @@ const required = (env: NodeJS.ProcessEnv, name: string): string => {
 
 export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
   const stage = env.STAGE ?? 'dev';
-  const ovhCredentialsParameter = env.OVH_CREDENTIALS_PARAMETER?.trim() || undefined;
+  // The `local` stage never reads SSM: it takes OVH_* variables (the simulator's, usually).
+  const ovhCredentialsParameter =
+    stage === 'local' ? undefined : env.OVH_CREDENTIALS_PARAMETER?.trim() || undefined;
   if (!ovhCredentialsParameter && stage !== 'local') {
     throw new ConfigError(
       'OVH_CREDENTIALS_PARAMETER is not set: deployed stages read OVH credentials from SSM only',

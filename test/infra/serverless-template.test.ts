@@ -58,6 +58,8 @@ describe('serverless package', () => {
     });
     const env = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env).toMatchObject({
+      EVENT_BUS_NAME: 'stickler-test',
+      IDEMPOTENCY_TABLE: 'stickler-test-idempotency',
       OVH_CREDENTIALS_PARAMETER: '/stickler/test/ovh-credentials',
       MAX_RECEIVE_COUNT: '5',
     });
@@ -111,6 +113,7 @@ describe('serverless package', () => {
 
   it('keeps idempotency records in DynamoDB with a TTL', () => {
     expect(one('AWS::DynamoDB::Table').Properties).toMatchObject({
+      TableName: 'stickler-test-idempotency',
       KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
       TimeToLiveSpecification: { AttributeName: 'expiresAtEpoch', Enabled: true },
     });

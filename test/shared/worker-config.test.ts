@@ -1,0 +1,37 @@
+import { loadWorkerConfig } from '../../lib/shared/worker-config';
+
+const base = {
+  EVENT_BUS_NAME: 'bus',
+  IDEMPOTENCY_TABLE: 'table',
+  OVH_CREDENTIALS_PARAMETER: '/stickler/prod/ovh',
+};
+
+describe('loadWorkerConfig', () => {
+  it('reads a deployed stage with credentials from SSM and defaults', () => {
+    expect(loadWorkerConfig({ ...base, STAGE: 'prod' })).toMatchObject({
+      stage: 'prod',
+      ovhBaseUrl: 'https://eu.api.ovh.com/1.0',
+      ovhCredentialsParameter: '/stickler/prod/ovh',
+      maxReceiveCount: 5,
+      pollIntervalMs: 2000,
+    });
+  });
+
+  it('refuses a deployed stage without an SSM parameter: no credentials in plain environment variables', () => {
+    expect(() => loadWorkerConfig({ EVENT_BUS_NAME: 'bus', IDEMPOTENCY_TABLE: 't', STAGE: 'prod' })).toThrow(
+      'OVH_CREDENTIALS_PARAMETER is not set: deployed stages read OVH credentials from SSM only',
+    );
+  });
+
+  it('never reads SSM in the local stage', () => {
+    expect(loadWorkerConfig({ ...base, STAGE: 'local' }).ovhCredentialsParameter).toBeUndefined();
+  });
+
+  it.each([
+    [{ MAX_RECEIVE_COUNT: 'five' }, "MAX_RECEIVE_COUNT must be an integer >= 1, got 'five'"],
+    [{ EVENT_BUS_NAME: '' }, 'EVENT_BUS_NAME is not set'],
+    [{ OVH_ENDPOINT: 'ftp://x' }, "OVH_ENDPOINT must use http or https, got 'ftp:'"],
+  ])('says what is wrong with %j', (extra, message) => {
+    expect(() => loadWorkerConfig({ ...base, STAGE: 'prod', ...extra })).toThrow(message);
+  });
+});
