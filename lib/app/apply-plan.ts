@@ -97,6 +97,12 @@ const refreshOnlyChange = (u: Unchanged): Change => ({
   origin: u.origin,
 });
 
+/** A failure after which the request may or may not have been carried out (timeout, network, 5xx). */
+const isAmbiguous = (error: unknown): boolean => {
+  const e = error as { code?: unknown; status?: unknown };
+  return e?.code === 'timeout' || e?.code === 'network' || (typeof e?.status === 'number' && e.status >= 500);
+};
+
 const failureOf = (change: Change) => ({
   ref: change.farm,
   farm: change.farm,
@@ -247,6 +253,29 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
     };
 
     /**
+     * After a refresh POST that failed without saying whether it was processed: waits for any
+     * refresh task in flight (it may be ours), then reads the zone's pending changes. None left
+     * means the zone is applied; some left with no task running means no refresh took them,
+     * so asking again cannot apply the zone twice.
+     */
+    const settleAmbiguousRefresh = async (
+      batch: ZoneBatch,
+    ): Promise<'applied' | 'not-applied' | 'unknown'> => {
+      const [todo, doing] = await Promise.all([
+        api.listTasks(batch.service, { action: 'refreshIplb', status: 'todo' }),
+        api.listTasks(batch.service, { action: 'refreshIplb', status: 'doing' }),
+      ]);
+      const ends = await Promise.all(
+        [...todo, ...doing].map((id) =>
+          waitForTask(batch.service, id, options.taskTimeoutMs, options.pollIntervalMs),
+        ),
+      );
+      if (ends.includes('timeout')) return 'unknown';
+      const left = dirtyZones(await api.pendingChanges(batch.service))(batch.zone);
+      return left === 0 ? 'applied' : 'not-applied';
+    };
+
+    /**
      * Refreshes one zone. A task that ends in error, cancelled or blocked is tried again at
      * once (the zone holds only this run's changes, as checked before writing); after the last
      * attempt the changes are stored but not applied, and a later run would see them as pending
@@ -288,8 +317,15 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
           const facts = errorFacts(error);
           result.error = facts.reason;
           queryId = facts.queryId;
-          // An ambiguous failure may have created a task: only a clear refusal to act is retried.
-          tryAgain = facts.retryable;
+          if (facts.retryable) tryAgain = true;
+          else if (isAmbiguous(error)) {
+            // The POST may or may not have created a task: find out before doing anything else.
+            const settled = await settleAmbiguousRefresh(batch).catch(() => 'unknown' as const);
+            if (settled === 'applied') {
+              result.status = 'done';
+              result.error = undefined;
+            } else tryAgain = settled === 'not-applied';
+          }
         }
         report.refreshes.push(result);
         onProgress?.({ kind: 'refresh-finished', result });

@@ -122,6 +122,69 @@ describe('policy reconcile against the simulator', () => {
     expect(report.refreshes.filter((r) => r.status === 'error').length).toBeGreaterThan(0);
   });
 
+  it('converges through seeded 5xx, 429 bursts and hangs, writing each drifted farm once', async () => {
+    await h.close();
+    h = await startHarness(
+      {
+        faults: {
+          seed: 2026,
+          serverErrorRate: 0.15,
+          throttleRate: 0.05,
+          throttleBurst: 2,
+          retryAfterSeconds: 0,
+          hangRate: 0.03,
+        },
+      },
+      { timeoutMs: 150, retry: { maxAttempts: 8, baseDelayMs: 1, maxDelayMs: 10 } },
+    );
+    const { report } = await run();
+    expect(report.failed).toEqual([]);
+    expect(report.applied.map((a) => a.change.farm.farmId).sort()).toEqual([10, 2]);
+    const { faults } = h.sim.stats;
+    expect(faults.serverErrors + faults.throttled + faults.hangs).toBeGreaterThan(0);
+    // A PUT that hung may have been stored before the timeout; what matters is the end state.
+    const service = h.sim.state.services.get('loadbalancer-aaa')!;
+    expect(service.farms.get('http/2')!.applied.get('sbg')?.stickiness).toBe('cookie');
+    expect(await h.api.pendingChanges('loadbalancer-aaa')).toEqual([]);
+  });
+
+  it.each([
+    ['processed the refresh, then answered 500', true],
+    ['answered 500 without processing it', false],
+  ])(
+    'settles a refresh POST that %s: one zone apply on the server, the change applied',
+    async (_, processed) => {
+      await h.close();
+      let failedPosts = 0;
+      h = await startHarness(
+        {},
+        {
+          fetch: async (input, init) => {
+            if (init?.method === 'POST' && failedPosts === 0) {
+              failedPosts++;
+              if (processed) await fetch(input, init);
+              return new Response(JSON.stringify({ class: 'Server::InternalServerError', message: 'boom' }), {
+                status: 500,
+              });
+            }
+            return fetch(input, init);
+          },
+        },
+      );
+      const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
+      const report = await makeApplyPlan({ api: h.api, clock: systemClock })(
+        planFromPolicy(fleet, policy),
+        options,
+      );
+      expect(report.failed).toEqual([]);
+      expect(report.applied).toHaveLength(1);
+      expect(h.sim.stats.calls.refresh).toBe(1);
+      expect(
+        h.sim.state.services.get('loadbalancer-bbb')!.farms.get('http/10')!.applied.get('rbx')?.stickiness,
+      ).toBeNull();
+    },
+  );
+
   it('waits for a refresh already running before writing', async () => {
     const running = await h.api.refresh('loadbalancer-bbb', 'rbx');
     const events: string[] = [];
