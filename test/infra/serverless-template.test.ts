@@ -159,6 +159,8 @@ describe('serverless package', () => {
     expect(names.sort()).toEqual(['functions/apply-worker.js', 'functions/apply-worker.js.map']);
     const code = zip.getEntry('functions/apply-worker.js')!.getData().toString('utf8');
     expect(Buffer.byteLength(code)).toBeLessThan(250 * 1024);
+    // Linked, so that NODE_OPTIONS=--enable-source-maps can find it.
+    expect(code.trimEnd().endsWith('//# sourceMappingURL=apply-worker.js.map')).toBe(true);
     expect(code).not.toMatch(/require\("yaml"\)|LineCounter/);
     expect(statSync(join(out, 'apply-worker.zip')).size).toBeGreaterThan(0);
   });
