@@ -132,6 +132,15 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
     }
   };
 
+  /** Ids of the service's refresh tasks that are todo or doing (two filtered reads: the API takes one status). */
+  const runningRefreshes = async (service: string): Promise<number[]> => {
+    const [todo, doing] = await Promise.all([
+      api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
+      api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
+    ]);
+    return [...todo, ...doing];
+  };
+
   return async (plan: Plan, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<ApplyReport> => {
     const report: ApplyReport = {
       applied: [],
@@ -160,13 +169,7 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       let pending: PendingChange[];
       let running: number[];
       try {
-        const [p, todo, doing] = await Promise.all([
-          api.pendingChanges(service),
-          api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
-          api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
-        ]);
-        pending = p;
-        running = [...todo, ...doing];
+        [pending, running] = await Promise.all([api.pendingChanges(service), runningRefreshes(service)]);
       } catch (error) {
         failAll(changes, 'precheck-failed', error);
         failAll(stillUnchanged.map(refreshOnlyChange), 'precheck-failed', error);

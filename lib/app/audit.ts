@@ -19,7 +19,8 @@ import type { ApplyReport, RefreshResult } from './apply-plan';
 
 interface OutcomeFacts {
   outcome: Outcome;
-  ref: FarmRef;
+  /** What is known of the farm: everything for a valid request, maybe nothing for a malformed one. */
+  ref: Partial<FarmRef>;
   farm?: Farm;
   before?: Stickiness;
   after?: Stickiness;
@@ -41,9 +42,9 @@ export const auditDetail = (
   actor: request?.actor ?? null,
   ticket: request?.ticket ?? null,
   requestReason: request?.reason ?? null,
-  service: facts.ref.service,
-  farmType: facts.ref.type,
-  farmId: facts.ref.farmId,
+  service: facts.ref.service ?? null,
+  farmType: facts.ref.type ?? null,
+  farmId: facts.ref.farmId ?? null,
   zone: facts.farm?.zone ?? null,
   displayName: facts.farm?.displayName ?? null,
   before:

@@ -157,27 +157,25 @@ export const makeProcessChangeRequests =
     for (const key of claimed) {
       const { parsed } = primaries.get(key)!;
       if (!parsed.ok) {
+        // Keep what can be trusted of a malformed request, so the audit trail says whose it was.
         const d = parsed.detail;
-        const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
-        const event = auditEvent({
-          ...auditDetail(
-            undefined,
-            {
-              outcome: 'refused',
-              ref: { service: str(d?.service) ?? '', type: 'http', farmId: 0 },
-              code: 'invalid-request',
-              message: parsed.message,
-              retryable: false,
+        const detail = auditDetail(
+          undefined,
+          {
+            outcome: 'refused',
+            ref: {
+              ...(typeof d?.service === 'string' ? { service: d.service } : {}),
+              ...(typeof d?.farmId === 'number' ? { farmId: d.farmId } : {}),
             },
-            now,
-            key,
-          ),
-          service: str(d?.service) ?? null,
-          farmType: null,
-          farmId: typeof d?.farmId === 'number' ? d.farmId : null,
-          ticket: str(d?.ticket) ?? null,
-        });
-        decided.set(key, { fate: 'refused', events: [event] });
+            code: 'invalid-request',
+            message: parsed.message,
+            retryable: false,
+          },
+          now,
+          key,
+        );
+        if (typeof d?.ticket === 'string') detail.ticket = d.ticket;
+        decided.set(key, { fate: 'refused', events: [auditEvent(detail)] });
         continue;
       }
       const closed = outsideWindow(parsed.request, now);

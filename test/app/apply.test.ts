@@ -5,6 +5,7 @@ import type { ChangeRequest } from '../../lib/domain/change-request';
 import { planFromPolicy } from '../../lib/domain/plan';
 import { parsePolicy } from '../../lib/domain/policy-file';
 import { systemClock } from '../../lib/ports/clock';
+import { aChangeRequest } from '../helpers/factories';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
 
 const options: ApplyOptions = { allowForeignPending: false, taskTimeoutMs: 2_000, pollIntervalMs: 10 };
@@ -25,16 +26,8 @@ const policy = parsePolicy(
   ].join('\n'),
 );
 
-const request = (over: Partial<ChangeRequest>): ChangeRequest => ({
-  requestId: 'req-1',
-  service: 'loadbalancer-aaa',
-  farmType: 'http',
-  farmId: 2,
-  stickiness: 'cookie',
-  actor: { kind: 'cli', id: 'ops' },
-  requestedAt: '2026-11-25T10:00:00Z',
-  ...over,
-});
+const request = (over: Partial<ChangeRequest>): ChangeRequest =>
+  aChangeRequest({ requestId: 'req-1', service: 'loadbalancer-aaa', farmId: 2, ...over });
 
 describe('policy reconcile against the simulator', () => {
   let h: SimulatorHarness;

@@ -1,29 +1,11 @@
-import { type ChangeRequest, selectLatestPerFarm } from '../../lib/domain/change-request';
+import { selectLatestPerFarm } from '../../lib/domain/change-request';
 import { RunRefusedError } from '../../lib/domain/errors';
-import type { Farm } from '../../lib/domain/farm';
 import { assertWithinLimits, type FarmRead, planFromPolicy, planFromRequests } from '../../lib/domain/plan';
 import { parsePolicy } from '../../lib/domain/policy-file';
+import { aChangeRequest, aFarm } from '../helpers/factories';
 
-const farm = (over: Partial<Farm>): Farm => ({
-  service: 'lb-a',
-  type: 'http',
-  farmId: 1,
-  zone: 'gra',
-  displayName: 'web',
-  stickiness: null,
-  ...over,
-});
-
-const request = (over: Partial<ChangeRequest>): ChangeRequest => ({
-  requestId: 'r1',
-  service: 'lb-a',
-  farmType: 'http',
-  farmId: 1,
-  stickiness: 'cookie',
-  actor: { kind: 'cli', id: 'ops' },
-  requestedAt: '2026-11-25T10:00:00Z',
-  ...over,
-});
+const farm = aFarm;
+const request = aChangeRequest;
 
 describe('planFromPolicy', () => {
   const policy = parsePolicy(

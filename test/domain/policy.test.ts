@@ -1,17 +1,9 @@
-import type { Farm } from '../../lib/domain/farm';
 import { compilePolicy } from '../../lib/domain/policy';
 import { parsePolicy } from '../../lib/domain/policy-file';
 import { YamlInputError } from '../../lib/domain/yaml-document';
+import { aFarm } from '../helpers/factories';
 
-const farm = (over: Partial<Farm>): Farm => ({
-  service: 'loadbalancer-aaa',
-  type: 'http',
-  farmId: 1,
-  zone: 'gra',
-  displayName: 'web',
-  stickiness: null,
-  ...over,
-});
+const farm = (over: Parameters<typeof aFarm>[0]) => aFarm({ service: 'loadbalancer-aaa', ...over });
 
 const parseError = (text: string): YamlInputError => {
   try {
