@@ -308,7 +308,7 @@ const cmdApply = async (session: Session, io: CliIo, flags: Flags) => {
   return executeWithConfirmation(io, flags, plan, () => apply(plan, session.applyOptions));
 };
 
-export const parseFarmArg = (value: string): { farmType: string; farmId: number } => {
+const parseFarmArg = (value: string): { farmType: string; farmId: number } => {
   const match = /^(http|tcp|udp)\/(\d+)$/.exec(value);
   if (!match)
     throw new UsageError(`farm must be TYPE/FARM_ID, for example http/123 or tcp/45, got '${value}'`);

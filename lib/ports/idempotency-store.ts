@@ -23,33 +23,3 @@ export interface IdempotencyStore {
   complete(key: string, now: Date): Promise<void>;
   release(key: string): Promise<void>;
 }
-
-/** In-memory store for local runs and tests of the use case. */
-export class MemoryIdempotencyStore implements IdempotencyStore {
-  readonly records = new Map<
-    string,
-    { state: 'in-progress' | 'decided' | 'completed'; expiresAt: number; events?: OutgoingEvent[] }
-  >();
-
-  async claim(key: string, now: Date, holdMs: number): Promise<ClaimResult> {
-    const record = this.records.get(key);
-    if (!record || (record.state === 'in-progress' && record.expiresAt <= now.getTime())) {
-      this.records.set(key, { state: 'in-progress', expiresAt: now.getTime() + holdMs });
-      return { state: 'claimed' };
-    }
-    if (record.state === 'decided') return { state: 'decided', events: record.events ?? [] };
-    return { state: record.state };
-  }
-
-  async decide(key: string, events: readonly OutgoingEvent[]): Promise<void> {
-    this.records.set(key, { state: 'decided', expiresAt: Number.POSITIVE_INFINITY, events: [...events] });
-  }
-
-  async complete(key: string): Promise<void> {
-    this.records.set(key, { state: 'completed', expiresAt: Number.POSITIVE_INFINITY });
-  }
-
-  async release(key: string): Promise<void> {
-    this.records.delete(key);
-  }
-}

@@ -4,5 +4,3 @@ export interface Log {
   warn(message: string, extra?: Record<string, unknown>): void;
   error(message: string, extra?: Record<string, unknown>): void;
 }
-
-export const silentLog: Log = { info: () => undefined, warn: () => undefined, error: () => undefined };

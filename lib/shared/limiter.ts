@@ -36,7 +36,3 @@ export const createLimiter = (limit: number): Limiter => {
     },
   };
 };
-
-/** Maps over items with at most `limit` in flight, keeping input order in the result. */
-export const mapLimited = async <T, R>(items: readonly T[], limiter: Limiter, fn: (item: T) => Promise<R>) =>
-  Promise.all(items.map((item) => limiter.run(() => fn(item))));

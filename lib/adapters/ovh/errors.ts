@@ -41,6 +41,3 @@ export class OvhApiError extends SticklerError {
     this.retryable = details.retryable;
   }
 }
-
-export const isRetryableError = (error: unknown): boolean =>
-  error instanceof OvhApiError ? error.retryable : !(error instanceof SticklerError);

@@ -26,15 +26,6 @@ export interface RetryOptions {
   maxRetryAfterMs: number;
 }
 
-export interface OvhCallRecord {
-  method: string;
-  path: string;
-  attempt: number;
-  status?: number;
-  error?: string;
-  durationMs: number;
-}
-
 export interface OvhHttpClientOptions {
   /** Base URL, e.g. https://eu.api.ovh.com/1.0 (see resolveEndpoint). */
   baseUrl: string;
@@ -48,8 +39,6 @@ export interface OvhHttpClientOptions {
   fetch?: typeof fetch;
   clock?: Clock;
   random?: () => number;
-  /** Called after every attempt; for metrics and progress, never given secrets. */
-  onCall?: (record: OvhCallRecord) => void;
 }
 
 export const DEFAULT_RETRY: RetryOptions = {
@@ -81,7 +70,6 @@ export class OvhHttpClient {
   private readonly fetchImpl: typeof fetch;
   private readonly clock: Clock;
   private readonly random: () => number;
-  private readonly onCall: ((record: OvhCallRecord) => void) | undefined;
   private timeOffset: Promise<number> | undefined;
 
   constructor(options: OvhHttpClientOptions) {
@@ -94,7 +82,6 @@ export class OvhHttpClient {
     this.fetchImpl = options.fetch ?? fetch;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
-    this.onCall = options.onCall;
   }
 
   get<T>(path: string, query?: RequestOptions['query']): Promise<T> {
@@ -158,7 +145,6 @@ export class OvhHttpClient {
           url,
           this.headers(method, url, body, offset, credentials),
           body,
-          attempt,
           safeToRepeat,
         ),
       );
@@ -203,12 +189,8 @@ export class OvhHttpClient {
     url: string,
     headers: Record<string, string>,
     body: string,
-    attempt: number,
     safeToRepeat: boolean,
   ): Promise<Attempt<T>> {
-    const started = performance.now();
-    const record = (extra: Partial<OvhCallRecord>) =>
-      this.onCall?.({ method, path, attempt, durationMs: performance.now() - started, ...extra });
     let response: Response;
     let text: string;
     try {
@@ -224,7 +206,6 @@ export class OvhHttpClient {
       const name = (cause as { name?: unknown } | null)?.name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
       const neverSent = networkCode(cause) === 'ECONNREFUSED';
-      record({ error: timedOut ? 'timeout' : 'network' });
       const message = timedOut
         ? `no answer within ${this.timeoutMs} ms`
         : `network error: ${networkCode(cause) ?? (cause as { message?: unknown } | null)?.message ?? String(cause)}`;
@@ -238,7 +219,6 @@ export class OvhHttpClient {
         ),
       };
     }
-    record({ status: response.status });
     const queryId = response.headers.get('x-ovh-queryid') ?? undefined;
     if (response.ok) {
       if (text.trim() === '') return { ok: true, value: undefined as T };
