@@ -146,6 +146,15 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
     expect(sim.stats.calls['put-farm']).toBe(1);
   });
 
+  it('treats the same message delivered twice in one batch as one request', async () => {
+    const event = requestEvent('req-twice', 112, 'cookie', 1);
+    const copy = { ...event.Records[0]!, messageId: 'msg-req-twice-copy' };
+    const result = await handler({ Records: [event.Records[0]!, copy] }, context);
+    expect(result.batchItemFailures).toEqual([]);
+    expect(audits().map((a) => a.requestId)).toEqual(['req-twice']);
+    expect(sim.stats.calls['put-farm']).toBeLessThanOrEqual(1);
+  });
+
   it('refuses a request delivered outside its change window', async () => {
     const result = await handler(loadEvent<SQSEvent>('apply-worker', 'window-closed'), context);
     expect(result.batchItemFailures).toEqual([]);
