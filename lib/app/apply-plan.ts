@@ -296,8 +296,26 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
         };
         let tryAgain = false;
         let queryId: string | undefined;
+        /** Settles a refresh whose outcome we could not observe, instead of guessing. */
+        const settle = async () => {
+          const settled = await settleAmbiguousRefresh(batch).catch(() => 'unknown' as const);
+          if (settled === 'applied') {
+            result.status = 'done';
+            delete result.error;
+          } else tryAgain = settled === 'not-applied';
+        };
+        let task: Task | undefined;
         try {
-          const task = await api.refresh(batch.service, batch.zone);
+          task = await api.refresh(batch.service, batch.zone);
+        } catch (error) {
+          const facts = errorFacts(error);
+          result.error = facts.reason;
+          queryId = facts.queryId;
+          if (facts.retryable)
+            tryAgain = true; // the answer proves the POST was not processed
+          else if (isAmbiguous(error)) await settle(); // it may have created a task
+        }
+        if (task) {
           result.taskId = task.id;
           onProgress?.({
             kind: 'refresh-started',
@@ -306,28 +324,23 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
             taskId: task.id,
             changes: batch.changes.length,
           });
-          result.status = TERMINAL.includes(task.status)
-            ? task.status
-            : await waitForTask(batch.service, task.id, options.taskTimeoutMs, options.pollIntervalMs);
-          if (result.status === 'timeout') {
-            // The task may still be running: another refresh now would race it.
-            result.error = `task ${result.taskId} did not finish within ${options.taskTimeoutMs} ms`;
-          } else if (result.status !== 'done') {
-            result.error = `task ${result.taskId} ended ${result.status}`;
-            tryAgain = true;
-          }
-        } catch (error) {
-          const facts = errorFacts(error);
-          result.error = facts.reason;
-          queryId = facts.queryId;
-          if (facts.retryable) tryAgain = true;
-          else if (isAmbiguous(error)) {
-            // The POST may or may not have created a task: find out before doing anything else.
-            const settled = await settleAmbiguousRefresh(batch).catch(() => 'unknown' as const);
-            if (settled === 'applied') {
-              result.status = 'done';
-              result.error = undefined;
-            } else tryAgain = settled === 'not-applied';
+          try {
+            result.status = TERMINAL.includes(task.status)
+              ? task.status
+              : await waitForTask(batch.service, task.id, options.taskTimeoutMs, options.pollIntervalMs);
+            if (result.status === 'timeout') {
+              // The task may still be running: another refresh now would race it.
+              result.error = `task ${result.taskId} did not finish within ${options.taskTimeoutMs} ms`;
+            } else if (result.status !== 'done') {
+              result.error = `task ${result.taskId} ended ${result.status}`;
+              tryAgain = true;
+            }
+          } catch (error) {
+            // The task exists but could not be followed: never ask for another refresh blindly.
+            const facts = errorFacts(error);
+            result.error = `could not follow task ${task.id}: ${facts.reason}`;
+            queryId = facts.queryId;
+            await settle();
           }
         }
         report.refreshes.push(result);

@@ -178,6 +178,34 @@ describe('policy reconcile against the simulator', () => {
     },
   );
 
+  it('never asks for a second refresh when following the first one fails: it settles it instead', async () => {
+    await h.close();
+    let taskReads = 0;
+    h = await startHarness(
+      {},
+      {
+        retry: { maxAttempts: 1 },
+        fetch: async (input, init) => {
+          // The first read of the task fails (OVH down for a moment), later ones pass.
+          if (/\/task\/\d+$/.test(String(input)) && ++taskReads <= 1) {
+            return new Response(JSON.stringify({ class: 'Server::InternalServerError', message: 'down' }), {
+              status: 503,
+            });
+          }
+          return fetch(input, init);
+        },
+      },
+    );
+    const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
+    const report = await makeApplyPlan({ api: h.api, clock: systemClock })(
+      planFromPolicy(fleet, policy),
+      options,
+    );
+    expect(report.failed).toEqual([]);
+    expect(report.applied).toHaveLength(1);
+    expect(h.sim.stats.calls.refresh).toBe(1);
+  });
+
   it('waits for a refresh already running before writing', async () => {
     const running = await h.api.refresh('loadbalancer-bbb', 'rbx');
     const events: string[] = [];
