@@ -267,8 +267,18 @@ export const makeProcessChangeRequests =
     await Promise.all(
       [...toPublish].map(async ([key, events]) => {
         const fate = decided.get(key)?.fate ?? 'duplicate';
-        if (events.some((e) => unpublishedKeys.has(e.dedupeKey))) {
-          log.error('audit events could not be published; the record will be retried', { key });
+        const unsent = events.filter((e) => unpublishedKeys.has(e.dedupeKey));
+        if (unsent.length > 0) {
+          log.error('audit events could not be published; the record will be retried', {
+            key,
+            unsent: unsent.length,
+          });
+          // The retry publishes only what did not go out, so consumers never see an event twice.
+          await idempotency
+            .decide(key, unsent, now)
+            .catch((error: unknown) =>
+              log.error('could not record which events are left to publish', { key, error: String(error) }),
+            );
           settle(key, 'audit-pending', true);
           return;
         }

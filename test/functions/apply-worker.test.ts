@@ -146,6 +146,36 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
     expect(sim.stats.calls['put-farm']).toBe(1);
   });
 
+  it('republishes only the events that did not go out when a publish half fails', async () => {
+    eventBridge.reset();
+    // Accept audit events, refuse zone events: the request's record is kept and retried.
+    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
+      const answers = input.Entries.map((e) =>
+        e.DetailType === 'Zone Configuration Applied' ? { ErrorCode: 'InternalFailure' } : { EventId: 'ok' },
+      );
+      published.push(...input.Entries.filter((_, i) => !answers[i]!.ErrorCode));
+      return { FailedEntryCount: answers.filter((a) => a.ErrorCode).length, Entries: answers };
+    });
+    // Farm http/112 (zone sbg); ask for whatever it does not store now, so there is a change to apply.
+    const stored = sim.state.services.get('loadbalancer-b81e0d44')!.farms.get('http/112')!.stored.stickiness;
+    const target = stored === 'cookie' ? 'sourceIp' : 'cookie';
+    const first = await handler(requestEvent('req-half', 112, target, 1), context);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-half-1' }]);
+    expect(published.map((e) => e.DetailType)).toEqual(['Stickiness Change Applied']);
+
+    eventBridge.reset();
+    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
+      published.push(...input.Entries);
+      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'ok' })) };
+    });
+    const retry = await handler(requestEvent('req-half', 112, target, 2), context);
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(published.map((e) => e.DetailType)).toEqual([
+      'Stickiness Change Applied',
+      'Zone Configuration Applied',
+    ]);
+  });
+
   it('treats the same message delivered twice in one batch as one request', async () => {
     const event = requestEvent('req-twice', 112, 'cookie', 1);
     const copy = { ...event.Records[0]!, messageId: 'msg-req-twice-copy' };
