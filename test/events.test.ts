@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SQSEvent } from 'aws-lambda';
 import { parseRecord } from '../lib/app/process-change-requests';
+import { ChangeRequestedDetailSchema } from '../lib/domain/events';
 
 const root = join(__dirname, '../events/apply-worker');
 
@@ -23,4 +24,19 @@ describe('sample events under events/apply-worker', () => {
       }
     },
   );
+});
+
+describe('examples/change-request.put-events.json', () => {
+  it('is a PutEvents entry whose Detail is a valid change request', () => {
+    const entries = JSON.parse(
+      readFileSync(join(__dirname, '../examples/change-request.put-events.json'), 'utf8'),
+    ) as {
+      DetailType: string;
+      Detail: string;
+    }[];
+    for (const entry of entries) {
+      expect(entry.DetailType).toBe('Stickiness Change Requested');
+      expect(ChangeRequestedDetailSchema.safeParse(JSON.parse(entry.Detail)).success).toBe(true);
+    }
+  });
 });
