@@ -160,15 +160,16 @@ const main = async () => {
   );
 
   // Critical path at concurrency C: discovery is throughput-bound (reads / C per latency), the
-  // apply phase is bound by its calls / C or by the longest service chain: pending, task check,
-  // PUT, then its zones one after another (refresh + polls), whichever is longer.
+  // apply phase is bound by its calls / C or by the longest service chain: pending and task
+  // check, PUT, then its zones one after another (refresh + polls), whichever is longer.
   const reads = 1 + S + farmsTotal;
   const discoverBound = Math.max(3, Math.ceil(reads / C)) * L + L; // + /auth/time
   const applyCalls = St * 3 + D + Z + Z * pollsPerTask;
   const zonesPerService = Math.max(
     ...[...new Set(batches.map((b) => b.service))].map((s) => batches.filter((b) => b.service === s).length),
   );
-  const chain = 3 * L + zonesPerService * (L + pollsPerTask * (POLL + L));
+  // pendingChanges and the task check together (L), the first zone's writes (L), then its zones one by one.
+  const chain = 2 * L + zonesPerService * (L + pollsPerTask * (POLL + L));
   const applyBound = Math.max(chain, Math.ceil(applyCalls / C) * L);
   const bound = discoverBound + applyBound;
 
