@@ -127,6 +127,32 @@ describe('stickler CLI against the simulator', () => {
     expect(h.sim.stats.calls['put-farm']).toBe(0);
   });
 
+  it('show --json lists farms per service with pending changes and stickiness words', async () => {
+    await h.api.setStickiness({ service: 'loadbalancer-bbb', type: 'http', farmId: 10 }, null);
+    const { io, out } = makeIo(env);
+    expect(await runCli(['show', '--json'], io)).toBe(0);
+    const json = JSON.parse(out());
+    expect(json.services.map((s: { service: string }) => s.service)).toEqual([
+      'loadbalancer-aaa',
+      'loadbalancer-bbb',
+    ]);
+    expect(json.services[1]).toEqual({
+      service: 'loadbalancer-bbb',
+      pendingChanges: [{ zone: 'rbx', number: 1 }],
+      farms: [{ type: 'http', farmId: 10, zone: 'rbx', displayName: 'shop', stickiness: 'none' }],
+    });
+    const udp = json.services[0].farms.find((f: { type: string }) => f.type === 'udp');
+    expect(udp.stickiness).toBeNull();
+  });
+
+  it('plan --service limits discovery to the named load balancers', async () => {
+    const { io, out } = makeIo(env);
+    await runCli(['plan', '--policy', policyFile, '--service', 'loadbalancer-bbb', '--json'], io);
+    expect(JSON.parse(out()).changes).toEqual([]);
+    expect(h.sim.stats.calls['list-services']).toBe(0);
+    expect(h.sim.stats.calls['defined-farms']).toBe(1);
+  });
+
   it('show marks farms whose zone holds unapplied changes', async () => {
     await h.api.setStickiness({ service: 'loadbalancer-bbb', type: 'http', farmId: 10 }, null);
     const { io, out } = makeIo(env);
@@ -163,6 +189,21 @@ describe('stickler CLI against the simulator', () => {
     expect(await runCli(['show'], io)).toBe(1);
     expect(err()).toContain('Invalid signature');
     expect(err()).not.toContain('not-the-secret');
+  });
+});
+
+describe('stickler simulate', () => {
+  it('serves the example fleet, prints the exports to reach it, and stops when asked', async () => {
+    let stop: () => void = () => undefined;
+    const { io, out } = makeIo({});
+    io.untilStopped = () => new Promise<void>((resolve) => (stop = resolve));
+    const running = runCli(['simulate', '--port', '0'], io);
+    await new Promise((r) => setTimeout(r, 200));
+    const endpoint = /export OVH_ENDPOINT=(\S+)/.exec(out())?.[1];
+    expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/1\.0$/);
+    expect(await (await fetch(`${endpoint}/auth/time`)).json()).toEqual(expect.any(Number));
+    stop();
+    expect(await running).toBe(0);
   });
 });
 
