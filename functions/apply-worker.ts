@@ -12,6 +12,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { DynamoDbFarmLedger } from '../lib/adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../lib/adapters/dynamodb/dynamodb-idempotency-store';
 import { EventBridgePublisher } from '../lib/adapters/eventbridge/eventbridge-publisher';
 import { ovhConfigFromEnv } from '../lib/adapters/ovh/config';
@@ -45,6 +46,8 @@ const api = new OvhLoadBalancerApi(
   }),
 );
 
+const dynamodb = new DynamoDBClient(sdkTimeouts);
+
 const deps: ProcessDeps = {
   applyRequests: makeApplyRequests({ api, clock: systemClock }),
   publisher: new EventBridgePublisher({
@@ -52,10 +55,8 @@ const deps: ProcessDeps = {
     busName: config.eventBusName,
     clock: systemClock,
   }),
-  idempotency: new DynamoDbIdempotencyStore({
-    client: new DynamoDBClient(sdkTimeouts),
-    tableName: config.idempotencyTable,
-  }),
+  idempotency: new DynamoDbIdempotencyStore({ client: dynamodb, tableName: config.idempotencyTable }),
+  ledger: new DynamoDbFarmLedger({ client: dynamodb, tableName: config.idempotencyTable }),
   clock: systemClock,
   log: {
     info: (message, extra) => logger.info(message, extra ?? {}),

@@ -5,7 +5,8 @@
  * - A malformed record is refused (audited) and acknowledged: it is never retried forever.
  * - A request already completed (a redelivery) is acknowledged and emits nothing new.
  * - The batch's valid requests are applied together: latest per farm wins, one refresh per
- *   touched (service, zone).
+ *   touched (service, zone); a request older than one already carried out for its farm (the
+ *   queue keeps no order) is refused as superseded.
  * - A retryable failure is handed back to the queue until its last receive; then it is audited
  *   as failed and acknowledged.
  * - A request whose audit events could not all be published is handed back too; its outcome
@@ -21,8 +22,10 @@ import {
   type Outcome,
   type OutgoingEvent,
 } from '../domain/events';
+import { farmKey } from '../domain/farm';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
+import type { FarmLedger } from '../ports/farm-ledger';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { Log } from '../ports/log';
 import type { ApplyOptions } from './apply-plan';
@@ -41,6 +44,8 @@ export interface ProcessDeps {
   applyRequests: (requests: readonly ChangeRequest[], options?: ApplyOptions) => Promise<RequestsResult>;
   publisher: EventPublisher;
   idempotency: IdempotencyStore;
+  /** Newest request carried out per farm: an older request arriving later is refused. */
+  ledger: FarmLedger;
   clock: Clock;
   log: Log;
   applyOptions: ApplyOptions;
@@ -206,16 +211,59 @@ export const makeProcessChangeRequests =
       valid.push(parsed.request);
     }
 
+    // A standard queue keeps no order: never let an older request undo a newer one already done.
+    const farmOf = (r: ChangeRequestedDetail) =>
+      farmKey({ service: r.service, type: r.farmType, farmId: r.farmId });
+    let current: ChangeRequestedDetail[] = valid;
     if (valid.length > 0) {
+      try {
+        const done = await deps.ledger.latest(valid.map(farmOf));
+        current = [];
+        for (const r of valid) {
+          const newer = done.get(farmOf(r));
+          if (
+            !newer ||
+            newer.requestId === r.requestId ||
+            Date.parse(newer.requestedAt) <= Date.parse(r.requestedAt)
+          ) {
+            current.push(r);
+            continue;
+          }
+          const detail = auditDetail(
+            r,
+            {
+              outcome: 'refused',
+              ref: { service: r.service, type: r.farmType, farmId: r.farmId },
+              after: r.stickiness === 'none' ? null : r.stickiness,
+              code: 'superseded',
+              message: `superseded by request ${newer.requestId} (requested ${newer.requestedAt}), already carried out for this farm`,
+              retryable: false,
+            },
+            now,
+            r.requestId,
+          );
+          decided.set(r.requestId, { fate: 'refused', events: [auditEvent(detail)] });
+        }
+      } catch (error) {
+        log.error('could not read the farm ledger; the batch will be retried', { error: String(error) });
+        for (const r of valid) {
+          await idempotency.release(r.requestId).catch(() => undefined);
+          settle(r.requestId, 'retry', true);
+        }
+        current = [];
+      }
+    }
+
+    if (current.length > 0) {
       let result: RequestsResult | undefined;
       try {
-        result = await deps.applyRequests(valid, deps.applyOptions);
+        result = await deps.applyRequests(current, deps.applyOptions);
       } catch (error) {
         log.error('applying the batch failed; its requests will be retried', { error: String(error) });
       }
       const outcomes = result ? outcomesByRequest(result.report) : new Map();
       const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
-      for (const request of valid) {
+      for (const request of current) {
         const facts = outcomes.get(request.requestId);
         const retryable = !facts || (facts.outcome === 'failed' && facts.retryable === true);
         const receiveCount = primaries.get(request.requestId)!.record.receiveCount;
@@ -246,6 +294,16 @@ export const makeProcessChangeRequests =
           if ((z.detail as { requestIds: string[] }).requestIds[0] === request.requestId) events.push(z);
         }
         decided.set(request.requestId, { fate: final.outcome, events });
+        if (final.outcome === 'applied' || final.outcome === 'unchanged') {
+          await deps.ledger
+            .record(farmOf(request), { requestId: request.requestId, requestedAt: request.requestedAt })
+            .catch((error: unknown) =>
+              log.error('could not record the request in the farm ledger', {
+                requestId: request.requestId,
+                error: String(error),
+              }),
+            );
+        }
       }
     }
 

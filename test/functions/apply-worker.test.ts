@@ -176,6 +176,34 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
     ]);
   });
 
+  it('refuses an older request delivered after a newer one for the same farm was carried out', async () => {
+    // A farm no other test touches: ip-203.0.113.7 http/122 (zone bhs).
+    const newer = requestEvent('req-order-new', 122, 'none', 1);
+    const body = JSON.parse(newer.Records[0]!.body);
+    body.detail.service = 'ip-203.0.113.7';
+    body.detail.requestedAt = '2026-11-25T12:00:00Z';
+    newer.Records[0]!.body = JSON.stringify(body);
+    expect((await handler(newer, context)).batchItemFailures).toEqual([]);
+    const puts = sim.stats.calls['put-farm'];
+
+    const older = requestEvent('req-order-old', 122, 'cookie', 1);
+    const oldBody = JSON.parse(older.Records[0]!.body);
+    oldBody.detail.service = 'ip-203.0.113.7';
+    oldBody.detail.requestedAt = '2026-11-25T11:00:00Z';
+    older.Records[0]!.body = JSON.stringify(oldBody);
+    expect((await handler(older, context)).batchItemFailures).toEqual([]);
+
+    expect(sim.stats.calls['put-farm']).toBe(puts);
+    expect(audits().find((a) => a.requestId === 'req-order-old')).toMatchObject({
+      outcome: 'refused',
+      code: 'superseded',
+      message: expect.stringContaining('superseded by request req-order-new'),
+    });
+    expect(
+      sim.state.services.get('ip-203.0.113.7')!.farms.get('http/122')!.applied.get('bhs')?.stickiness,
+    ).toBeNull();
+  });
+
   it('treats the same message delivered twice in one batch as one request', async () => {
     const event = requestEvent('req-twice', 112, 'cookie', 1);
     const copy = { ...event.Records[0]!, messageId: 'msg-req-twice-copy' };
