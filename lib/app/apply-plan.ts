@@ -31,6 +31,11 @@ export interface ApplyOptions {
   pollIntervalMs: number;
   /** Refresh attempts per zone when a task ends in error, cancelled or blocked (default 3). */
   refreshAttempts?: number;
+  /**
+   * Stops the run gracefully: no zone whose writes have not started is touched; a zone whose
+   * writes have started is still applied, so nothing is left stored but not applied.
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {
@@ -56,7 +61,7 @@ export interface Failure {
   from?: Stickiness;
   to: Stickiness;
   origin: ChangeOrigin;
-  code: 'read-failed' | 'write-failed' | 'refresh-failed' | 'precheck-failed';
+  code: 'read-failed' | 'write-failed' | 'refresh-failed' | 'precheck-failed' | 'interrupted';
   reason: string;
   /** True when running the same request again later may succeed. */
   retryable: boolean;
@@ -151,6 +156,15 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
     };
     const total = plan.changes.length;
     let written = 0;
+    const interrupt = (changes: readonly Change[]) =>
+      report.failed.push(
+        ...changes.map((change) => ({
+          ...failureOf(change),
+          code: 'interrupted' as const,
+          reason: 'not started: the run was interrupted before this zone (nothing written for it)',
+          retryable: true,
+        })),
+      );
 
     // Requests whose farm already stores the target still need a look at pendingChanges:
     // the value may be stored but never applied (say, a refresh that failed earlier).
@@ -202,6 +216,10 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
         }
       }
       if (accepted.length === 0 && refreshOnly.size === 0) return;
+      if (options.signal?.aborted) {
+        interrupt([...accepted, ...refreshOnly]);
+        return;
+      }
 
       // Never race a refresh already in flight; if it does not end, write nothing.
       if (running.length > 0) {
@@ -226,12 +244,18 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       // so every service's first zone is ready early; each zone is then refreshed while the next
       // zone's writes proceed (zones of one service refresh one at a time).
       const batches = batchByZone([...accepted, ...refreshOnly]);
-      const writeBatch = (batch: ZoneBatch) =>
-        Promise.all(batch.changes.map((c) => (refreshOnly.has(c) ? Promise.resolve(true) : write(c))));
+      const writeBatch = (batch: ZoneBatch) => {
+        if (options.signal?.aborted) return undefined;
+        return Promise.all(batch.changes.map((c) => (refreshOnly.has(c) ? Promise.resolve(true) : write(c))));
+      };
       let writes = batches[0] ? writeBatch(batches[0]) : undefined;
       for (let i = 0; i < batches.length; i++) {
         const batch = batches[i]!;
-        const ok = await writes!;
+        if (!writes) {
+          interrupt(batch.changes);
+          continue;
+        }
+        const ok = await writes;
         writes = batches[i + 1] ? writeBatch(batches[i + 1]!) : undefined;
         const changesStored = batch.changes.filter((_, j) => ok[j]);
         if (changesStored.length > 0) await refreshBatch({ ...batch, changes: changesStored });

@@ -44,6 +44,8 @@ export interface CliIo {
   cwd: string;
   /** Resolves when the process is asked to stop (SIGINT/SIGTERM); used by `simulate`. */
   untilStopped?: () => Promise<void>;
+  /** Calls `listener` on the first interrupt (Ctrl-C) of a run; returns a function that stops listening. */
+  onInterrupt?: (listener: () => void) => () => void;
 }
 
 export class UsageError extends SticklerError {
@@ -162,6 +164,26 @@ const connect = (env: NodeJS.ProcessEnv, flags: Flags): Session => {
       taskTimeoutMs: number(flags, 'task-timeout', DEFAULT_APPLY_OPTIONS.taskTimeoutMs, { min: 100 }),
     },
   };
+};
+
+/**
+ * Runs `work` with an AbortSignal tied to Ctrl-C: the first interrupt lets the zones already
+ * being written finish (nothing is left stored but not applied) and starts no others.
+ */
+const interruptible = async <T>(io: CliIo, work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+  const controller = new AbortController();
+  const stop = io.onInterrupt?.(() => {
+    controller.abort();
+    io.stderr.write(
+      '\nInterrupted: finishing the zones already being written, starting no others. Ctrl-C again stops at once\n' +
+        '(and may leave changes stored but not applied).\n',
+    );
+  });
+  try {
+    return await work(controller.signal);
+  } finally {
+    stop?.();
+  }
 };
 
 /** Progress lines on stderr: every refresh, and writes in 10% steps. */
@@ -305,7 +327,9 @@ const cmdApply = async (session: Session, io: CliIo, flags: Flags) => {
   const { policy, plan } = await planPolicy(session, io, flags);
   assertWithinLimits(plan, policy);
   const apply = makeApplyPlan({ api: session.api, clock: systemClock, onProgress: progressPrinter(io) });
-  return executeWithConfirmation(io, flags, plan, () => apply(plan, session.applyOptions));
+  return executeWithConfirmation(io, flags, plan, () =>
+    interruptible(io, (signal) => apply(plan, { ...session.applyOptions, signal })),
+  );
 };
 
 const parseFarmArg = (value: string): { farmType: string; farmId: number } => {
@@ -333,7 +357,9 @@ const cmdSet = async (session: Session, io: CliIo, flags: Flags, args: string[])
     throw new UsageError(`invalid change: ${describeIssues(parsed.error.issues, candidate)}`);
   const request: ChangeRequest = parsed.data;
   const apply = makeApplyRequests({ api: session.api, clock: systemClock, onProgress: progressPrinter(io) });
-  const { plan, report } = await apply([request], session.applyOptions);
+  const { plan, report } = await interruptible(io, (signal) =>
+    apply([request], { ...session.applyOptions, signal }),
+  );
   if (!flags.json && plan.changes.length > 0) io.stderr.write(`WARNING: ${SESSION_LOSS_WARNING}\n`);
   io.stdout.write(
     flags.json ? `${JSON.stringify(applyJson(plan, report), null, 2)}\n` : renderApplyReport(report),

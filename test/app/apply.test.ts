@@ -206,6 +206,39 @@ describe('policy reconcile against the simulator', () => {
     expect(h.sim.stats.calls.refresh).toBe(1);
   });
 
+  it('on interrupt, applies the zone whose writes had begun and starts no other', async () => {
+    const webOnly = parsePolicy(
+      'version: 1\nrules:\n  - match: { displayName: "web-*" }\n    stickiness: sourceIp\n',
+    );
+    const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-aaa'] });
+    const controller = new AbortController();
+    const report = await makeApplyPlan({
+      api: h.api,
+      clock: systemClock,
+      onProgress: (e) => e.kind === 'written' && controller.abort(),
+    })(planFromPolicy(fleet, webOnly), { ...options, signal: controller.signal });
+    expect(report.applied.map((a) => `${a.change.farm.zone}/${a.change.farm.farmId}`)).toEqual(['gra/1']);
+    expect(report.failed).toEqual([
+      expect.objectContaining({
+        code: 'interrupted',
+        retryable: true,
+        ref: expect.objectContaining({ farmId: 2 }),
+      }),
+    ]);
+    expect(h.sim.stats.calls['put-farm']).toBe(1);
+    expect(await h.api.pendingChanges('loadbalancer-aaa')).toEqual([]);
+  });
+
+  it('writes nothing when interrupted before it starts', async () => {
+    const fleet = await makeDiscoverFleet({ api: h.api })();
+    const report = await makeApplyPlan({ api: h.api, clock: systemClock })(planFromPolicy(fleet, policy), {
+      ...options,
+      signal: AbortSignal.abort(),
+    });
+    expect(report.failed.map((f) => f.code)).toEqual(['interrupted', 'interrupted']);
+    expect(h.sim.stats.calls['put-farm'] + h.sim.stats.calls.refresh).toBe(0);
+  });
+
   it('waits for a refresh already running before writing', async () => {
     const running = await h.api.refresh('loadbalancer-bbb', 'rbx');
     const events: string[] = [];

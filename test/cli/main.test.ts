@@ -94,6 +94,20 @@ describe('stickler CLI against the simulator', () => {
     expect(await runCli(['plan', '--policy', policyFile], makeIo(env).io)).toBe(0);
   });
 
+  it('apply stops gracefully on Ctrl-C: says so, starts no zone, exits 1', async () => {
+    const { io, out, err } = makeIo(env);
+    io.onInterrupt = (listener) => {
+      listener(); // Ctrl-C as soon as the run starts listening
+      return () => undefined;
+    };
+    expect(await runCli(['apply', '--policy', policyFile, '--yes', '--json'], io)).toBe(1);
+    expect(err()).toContain('Interrupted: finishing the zones already being written, starting no others.');
+    expect(JSON.parse(out()).failed).toEqual([
+      expect.objectContaining({ code: 'interrupted', retryable: true }),
+    ]);
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+  });
+
   it('apply refuses a run over the policy limit before any write', async () => {
     const { io, err } = makeIo(env);
     const code = await runCli(
