@@ -80,14 +80,16 @@ export const guardPendingChanges = (
       continue;
     }
     const where =
-      change.farm.zone === ALL_ZONES ? `the zones of ${service}` : `zone ${change.farm.zone} of ${service}`;
+      change.farm.zone === ALL_ZONES
+        ? `the zones of ${service} hold`
+        : `zone ${change.farm.zone} of ${service} holds`;
     refused.push({
       ref: change.farm,
       farm: change.farm,
       to: change.to,
       origin: change.origin,
       code: 'foreign-pending',
-      reason: `${where} already hold ${n} unapplied change(s) that this run did not make; applying would push them too (apply or discard them first, or allow it explicitly)`,
+      reason: `${where} ${n} unapplied change(s) that this run did not make; applying would push them too (apply or discard them first, or allow it explicitly)`,
     });
   }
   return { accepted, refused };

@@ -43,7 +43,7 @@ describe('guardPendingChanges', () => {
       [2, 'foreign-pending'],
       [3, 'foreign-pending'],
     ]);
-    expect(refused[0]?.reason).toContain('zone sbg of a already hold 2 unapplied change(s)');
+    expect(refused[0]?.reason).toContain('zone sbg of a holds 2 unapplied change(s)');
   });
 
   it('treats a pending entry for zone all as touching every zone', () => {
