@@ -23,6 +23,7 @@ import {
   type OutgoingEvent,
 } from '../domain/events';
 import { farmKey } from '../domain/farm';
+import { toWire } from '../domain/stickiness';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { FarmLedger } from '../ports/farm-ledger';
@@ -103,6 +104,24 @@ export const parseRecord = (record: QueueRecord): Parsed => {
     };
   return { ok: true, key, request: parsed.data };
 };
+
+/** The audit event refusing a well-formed request before anything was read or written. */
+const refusal = (r: ChangeRequestedDetail, code: string, message: string, now: Date): OutgoingEvent =>
+  auditEvent(
+    auditDetail(
+      r,
+      {
+        outcome: 'refused',
+        ref: { service: r.service, type: r.farmType, farmId: r.farmId },
+        after: toWire(r.stickiness),
+        code,
+        message,
+        retryable: false,
+      },
+      now,
+      r.requestId,
+    ),
+  );
 
 const outsideWindow = (request: ChangeRequestedDetail, now: Date): string | undefined => {
   const t = now.getTime();
@@ -185,26 +204,9 @@ export const makeProcessChangeRequests =
       }
       const closed = outsideWindow(parsed.request, now);
       if (closed) {
-        const r = parsed.request;
         decided.set(key, {
           fate: 'refused',
-          events: [
-            auditEvent(
-              auditDetail(
-                r,
-                {
-                  outcome: 'refused',
-                  ref: { service: r.service, type: r.farmType, farmId: r.farmId },
-                  after: r.stickiness === 'none' ? null : r.stickiness,
-                  code: 'outside-window',
-                  message: `refused: ${closed}`,
-                  retryable: false,
-                },
-                now,
-                key,
-              ),
-            ),
-          ],
+          events: [refusal(parsed.request, 'outside-window', `refused: ${closed}`, now)],
         });
         continue;
       }
@@ -229,20 +231,8 @@ export const makeProcessChangeRequests =
             current.push(r);
             continue;
           }
-          const detail = auditDetail(
-            r,
-            {
-              outcome: 'refused',
-              ref: { service: r.service, type: r.farmType, farmId: r.farmId },
-              after: r.stickiness === 'none' ? null : r.stickiness,
-              code: 'superseded',
-              message: `superseded by request ${newer.requestId} (requested ${newer.requestedAt}), already carried out for this farm`,
-              retryable: false,
-            },
-            now,
-            r.requestId,
-          );
-          decided.set(r.requestId, { fate: 'refused', events: [auditEvent(detail)] });
+          const message = `superseded by request ${newer.requestId} (requested ${newer.requestedAt}), already carried out for this farm`;
+          decided.set(r.requestId, { fate: 'refused', events: [refusal(r, 'superseded', message, now)] });
         }
       } catch (error) {
         log.error('could not read the farm ledger; the batch will be retried', { error: String(error) });
