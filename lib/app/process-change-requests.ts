@@ -7,8 +7,9 @@
  * - The batch's valid requests are applied together: latest per farm wins, one refresh per
  *   touched (service, zone); a request older than one already carried out for its farm (the
  *   queue keeps no order) is refused as superseded.
- * - A retryable failure is handed back to the queue until its last receive; then it is audited
- *   as failed and acknowledged.
+ * - A retryable failure is handed back to the queue; on its last receive it is audited as failed
+ *   and handed back once more, so that the queue moves it to its dead-letter queue (a redrive
+ *   processes it afresh).
  * - A request whose audit events could not all be published is handed back too; its outcome
  *   is kept in the idempotency store, so the retry publishes it without applying again.
  */
@@ -56,7 +57,7 @@ export interface ProcessDeps {
   claimHoldMs: number;
 }
 
-export type RecordFate = Outcome | 'duplicate' | 'retry' | 'audit-pending';
+export type RecordFate = Outcome | 'duplicate' | 'retry' | 'audit-pending' | 'dead-letter';
 
 export interface ProcessResult {
   /** Records the queue must deliver again. */
@@ -176,7 +177,8 @@ export const makeProcessChangeRequests =
       }),
     );
 
-    const decided = new Map<string, { fate: Outcome; events: OutgoingEvent[] }>();
+    /** deadLetter: audited as failed, then handed to the queue's dead-letter queue (redrive retries it). */
+    const decided = new Map<string, { fate: Outcome; events: OutgoingEvent[]; deadLetter?: boolean }>();
     const valid: ChangeRequestedDetail[] = [];
     for (const key of claimed) {
       const { parsed } = primaries.get(key)!;
@@ -277,13 +279,15 @@ export const makeProcessChangeRequests =
             retryable: true,
           } as const);
         const detail = auditDetail(request, final, now, request.requestId);
-        if (retryable) detail.message = `gave up after ${receiveCount} attempts: ${detail.message}`;
+        if (retryable) {
+          detail.message = `gave up after ${receiveCount} attempts (the queue's last receive), the message goes to the dead-letter queue; redrive it to try again: ${detail.message}`;
+        }
         const events = [auditEvent(detail)];
         // A zone event travels with the first request it carried.
         for (const z of zoneEvents) {
           if ((z.detail as { requestIds: string[] }).requestIds[0] === request.requestId) events.push(z);
         }
-        decided.set(request.requestId, { fate: final.outcome, events });
+        decided.set(request.requestId, { fate: final.outcome, events, deadLetter: retryable });
         if (final.outcome === 'applied' || final.outcome === 'unchanged') {
           await deps.ledger
             .record(farmOf(request), { requestId: request.requestId, requestedAt: request.requestedAt })
@@ -299,7 +303,12 @@ export const makeProcessChangeRequests =
 
     // Remember each outcome before publishing it: if publishing fails, the retry re-publishes.
     await Promise.all(
-      [...decided].map(async ([key, { events }]) => {
+      [...decided].map(async ([key, { events, deadLetter }]) => {
+        // A dead-lettered request is not done: a redrive must process it again, not re-publish.
+        if (deadLetter) {
+          toPublish.set(key, events);
+          return;
+        }
         try {
           await idempotency.decide(key, events, now);
         } catch (error) {
@@ -316,6 +325,13 @@ export const makeProcessChangeRequests =
       [...toPublish].map(async ([key, events]) => {
         const fate = decided.get(key)?.fate ?? 'duplicate';
         const unsent = events.filter((e) => unpublishedKeys.has(e.dedupeKey));
+        if (decided.get(key)?.deadLetter) {
+          if (unsent.length > 0)
+            log.error('the failed audit of a dead-lettered request was not published', { key });
+          await idempotency.release(key).catch(() => undefined);
+          settle(key, 'dead-letter', true);
+          return;
+        }
         if (unsent.length > 0) {
           log.error('audit events could not be published; the record will be retried', {
             key,

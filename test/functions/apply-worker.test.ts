@@ -227,11 +227,12 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
     farmId: number,
     stickiness: string,
     receiveCount: number,
+    service = 'loadbalancer-b81e0d44',
   ): SQSEvent => {
     const event = loadEvent<SQSEvent>('apply-worker', 'redelivered');
     const record = event.Records[0]!;
     const body = JSON.parse(record.body);
-    body.detail = { ...body.detail, requestId, farmId, stickiness, service: 'loadbalancer-b81e0d44' };
+    body.detail = { ...body.detail, requestId, farmId, stickiness, service };
     record.body = JSON.stringify(body);
     record.messageId = `msg-${requestId}-${receiveCount}`;
     record.attributes.ApproximateReceiveCount = String(receiveCount);
@@ -253,18 +254,32 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
     ]);
   });
 
-  it('hands a retryable failure back to the queue, then audits it as failed on the last receive', async () => {
+  it('hands a retryable failure back; on the last receive audits it and lets it go to the DLQ, whence a redrive applies it', async () => {
     sim.faults.serverErrorRate = 1;
-    const first = await handler(requestEvent('req-retry', 111, 'sourceIp', 1), context);
+    const first = await handler(requestEvent('req-retry', 121, 'cookie', 1, 'ip-203.0.113.7'), context);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-retry-1' }]);
     expect(published).toEqual([]);
 
-    const last = await handler(requestEvent('req-retry', 111, 'sourceIp', 3), context);
-    expect(last.batchItemFailures).toEqual([]);
+    const last = await handler(requestEvent('req-retry', 121, 'cookie', 3, 'ip-203.0.113.7'), context);
+    expect(last.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-retry-3' }]);
     expect(audits()).toEqual([
       expect.objectContaining({ requestId: 'req-retry', outcome: 'failed', retryable: true }),
     ]);
-    expect(audits()[0]?.message).toMatch(/^gave up after 3 attempts: could not read the farm: OVH GET/);
+    expect(audits()[0]?.message).toMatch(
+      /^gave up after 3 attempts \(the queue's last receive\), the message goes to the dead-letter queue; redrive it to try again: could not read the farm: OVH GET/,
+    );
+
+    // OVH is back; an operator redrives the DLQ (the receive count starts again).
+    sim.faults.serverErrorRate = 0;
+    published = [];
+    const redriven = await handler(requestEvent('req-retry', 121, 'cookie', 1, 'ip-203.0.113.7'), context);
+    expect(redriven.batchItemFailures).toEqual([]);
+    expect(audits()).toEqual([
+      expect.objectContaining({
+        requestId: 'req-retry',
+        outcome: expect.stringMatching(/applied|unchanged/),
+      }),
+    ]);
   });
 
   it('keeps a request whose audit could not be published, and republishes it without applying again', async () => {
