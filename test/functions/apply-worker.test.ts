@@ -4,7 +4,12 @@ import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from 
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { ChangeAuditDetail } from '../../lib/domain/events';
+import {
+  type ChangeAuditDetail,
+  ChangeAuditDetailSchema,
+  DETAIL_TYPES,
+  ZoneAppliedDetailSchema,
+} from '../../lib/domain/events';
 import { startDynalite } from '../../lib/local/dynalite';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
@@ -70,6 +75,20 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
     sim.resetStats();
     sim.faults.taskErrorRate = 0;
     sim.faults.serverErrorRate = 0;
+  });
+
+  // Whatever a test did, every event the worker published must fit the published contract.
+  afterEach(() => {
+    for (const entry of published) {
+      const schema =
+        entry.DetailType === DETAIL_TYPES.zoneApplied ? ZoneAppliedDetailSchema : ChangeAuditDetailSchema;
+      const result = schema.safeParse(JSON.parse(entry.Detail!));
+      expect({ type: entry.DetailType, ok: result.success, issues: result.error?.issues }).toEqual({
+        type: entry.DetailType,
+        ok: true,
+        issues: undefined,
+      });
+    }
   });
 
   const audits = () =>
