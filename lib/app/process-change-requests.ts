@@ -100,7 +100,7 @@ export const parseRecord = (record: QueueRecord): Parsed => {
     return {
       ok: false,
       key,
-      message: `invalid change request: ${describeIssues(parsed.error.issues, raw)}`,
+      message: `invalid change request: ${describeIssues(parsed.error.issues, raw, (path) => path[0] === 'notify')}`,
       detail,
     };
   return { ok: true, key, request: parsed.data };

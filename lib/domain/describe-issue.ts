@@ -26,9 +26,10 @@ const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>
  * One issue in words. `root` is the value that was parsed: zod leaves the offending input out
  * of its issues, so it is looked up there to say what was found.
  */
-export const describeIssue = (issue: Issue, root?: unknown): string => {
+export const describeIssue = (issue: Issue, root?: unknown, hidden = false): string => {
   // A message set on purpose in a schema (not zod's fallback) wins.
   if (issue.message && issue.message !== 'Invalid input') return issue.message;
+  if (hidden) return `invalid (the value is not shown: it may be a secret)`;
   const input = issue.input ?? valueAt(root, issue.path);
   switch (issue.code) {
     case 'invalid_type':
@@ -60,14 +61,21 @@ export const describeIssue = (issue: Issue, root?: unknown): string => {
   }
 };
 
-/** One line per issue: `path: message`. */
-export const describeIssues = (issues: readonly Issue[], root?: unknown): string =>
+/**
+ * One line per issue: `path: message`. Values under a path for which `hide` answers true (a
+ * URL that works as a credential, say) are never quoted.
+ */
+export const describeIssues = (
+  issues: readonly Issue[],
+  root?: unknown,
+  hide: (path: readonly PropertyKey[]) => boolean = () => false,
+): string =>
   issues
     .map((i) => {
       const path = i.path
         .map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`))
         .join('')
         .replace(/^\./, '');
-      return `${path || '(root)'}: ${describeIssue(i, root)}`;
+      return `${path || '(root)'}: ${describeIssue(i, root, hide(i.path))}`;
     })
     .join('; ');
