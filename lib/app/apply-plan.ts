@@ -21,16 +21,18 @@ import {
   type ZoneBatch,
 } from '../domain/zones';
 import type { Clock } from '../ports/clock';
-import type { LoadBalancerApi, Task, TaskStatus } from '../ports/load-balancer-api';
+import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import { errorFacts } from './error-facts';
+import {
+  makeZoneRefresher,
+  type RefreshProgress,
+  type RefreshResult,
+  type RefreshTiming,
+} from './refresh-zone';
 
-export interface ApplyOptions {
+export interface ApplyOptions extends RefreshTiming {
   /** Apply zones even when they hold unapplied changes stickler did not make. */
   allowForeignPending: boolean;
-  /** How long to wait for one refresh task (and for tasks already running) before failing. */
-  taskTimeoutMs: number;
-  pollIntervalMs: number;
-  /** Refresh attempts per zone when a task ends in error, cancelled or blocked (default 3). */
-  refreshAttempts?: number;
   /**
    * Stops the run gracefully: no zone whose writes have not started is touched; a zone whose
    * writes have started is still applied, so nothing is left stored but not applied.
@@ -44,15 +46,8 @@ export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {
   pollIntervalMs: 2_000,
 };
 
-export interface RefreshResult {
-  service: string;
-  zone: string;
-  taskId: number | null;
-  status: TaskStatus | 'timeout' | 'not-started';
-  error?: string;
-  /** Number of changes this refresh carried. */
-  changes: number;
-}
+export { errorFacts } from './error-facts';
+export type { RefreshResult } from './refresh-zone';
 
 export interface Failure {
   ref: FarmRef;
@@ -84,8 +79,7 @@ export interface ApplyReport {
 export type ApplyProgress =
   | { kind: 'written'; change: Change; done: number; total: number }
   | { kind: 'waiting-for-running-tasks'; service: string; taskIds: number[] }
-  | { kind: 'refresh-started'; service: string; zone: string; taskId: number; changes: number }
-  | { kind: 'refresh-finished'; result: RefreshResult };
+  | RefreshProgress;
 
 export interface ApplyPlanDeps {
   api: LoadBalancerApi;
@@ -93,20 +87,12 @@ export interface ApplyPlanDeps {
   onProgress?: (event: ApplyProgress) => void;
 }
 
-const TERMINAL: readonly TaskStatus[] = ['done', 'error', 'cancelled', 'blocked'];
-
 const refreshOnlyChange = (u: Unchanged): Change => ({
   farm: u.farm,
   from: u.farm.stickiness,
   to: u.farm.stickiness,
   origin: u.origin,
 });
-
-/** A failure after which the request may or may not have been carried out (timeout, network, 5xx). */
-const isAmbiguous = (error: unknown): boolean => {
-  const e = error as { code?: unknown; status?: unknown };
-  return e?.code === 'timeout' || e?.code === 'network' || (typeof e?.status === 'number' && e.status >= 500);
-};
 
 const failureOf = (change: Change) => ({
   ref: change.farm,
@@ -116,35 +102,8 @@ const failureOf = (change: Change) => ({
   origin: change.origin,
 });
 
-export const errorFacts = (error: unknown): { reason: string; retryable: boolean; queryId?: string } => {
-  const e = error as { message?: unknown; retryable?: unknown; queryId?: unknown };
-  return {
-    reason: typeof e?.message === 'string' ? e.message : String(error),
-    // Errors that do not say otherwise (network, unknown) are worth another try.
-    retryable: typeof e?.retryable === 'boolean' ? e.retryable : true,
-    ...(typeof e?.queryId === 'string' ? { queryId: e.queryId } : {}),
-  };
-};
-
 export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
-  const waitForTask = async (service: string, taskId: number, timeoutMs: number, intervalMs: number) => {
-    const deadline = clock.now().getTime() + timeoutMs;
-    for (;;) {
-      await clock.sleep(intervalMs);
-      const task: Task = await api.getTask(service, taskId);
-      if (TERMINAL.includes(task.status)) return task.status;
-      if (clock.now().getTime() >= deadline) return 'timeout' as const;
-    }
-  };
-
-  /** Ids of the service's refresh tasks that are todo or doing (two filtered reads: the API takes one status). */
-  const runningRefreshes = async (service: string): Promise<number[]> => {
-    const [todo, doing] = await Promise.all([
-      api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
-      api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
-    ]);
-    return [...todo, ...doing];
-  };
+  const { refreshZone, waitForTask, runningRefreshes } = makeZoneRefresher({ api, clock, onProgress });
 
   return async (plan: Plan, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<ApplyReport> => {
     const report: ApplyReport = {
@@ -225,11 +184,7 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       if (running.length > 0) {
         onProgress?.({ kind: 'waiting-for-running-tasks', service, taskIds: running });
         const ends = await Promise.all(
-          running.map((id) =>
-            waitForTask(service, id, options.taskTimeoutMs, options.pollIntervalMs).catch(
-              () => 'timeout' as const,
-            ),
-          ),
+          running.map((id) => waitForTask(service, id, options).catch(() => 'timeout' as const)),
         );
         if (ends.includes('timeout')) {
           failAll([...accepted, ...refreshOnly], 'precheck-failed', {
@@ -279,118 +234,28 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       }
     };
 
-    /**
-     * After a refresh POST that failed without saying whether it was processed: waits for any
-     * refresh task in flight (it may be ours), then reads the zone's pending changes. None left
-     * means the zone is applied; some left with no task running means no refresh took them,
-     * so asking again cannot apply the zone twice.
-     */
-    const settleAmbiguousRefresh = async (
-      batch: ZoneBatch,
-    ): Promise<'applied' | 'not-applied' | 'unknown'> => {
-      const [todo, doing] = await Promise.all([
-        api.listTasks(batch.service, { action: 'refreshIplb', status: 'todo' }),
-        api.listTasks(batch.service, { action: 'refreshIplb', status: 'doing' }),
-      ]);
-      const ends = await Promise.all(
-        [...todo, ...doing].map((id) =>
-          waitForTask(batch.service, id, options.taskTimeoutMs, options.pollIntervalMs),
-        ),
-      );
-      if (ends.includes('timeout')) return 'unknown';
-      const left = dirtyZones(await api.pendingChanges(batch.service))(batch.zone);
-      return left === 0 ? 'applied' : 'not-applied';
-    };
-
-    /**
-     * Refreshes one zone. A task that ends in error, cancelled or blocked is tried again at
-     * once (the zone holds only this run's changes, as checked before writing); after the last
-     * attempt the changes are stored but not applied, and a later run would see them as pending
-     * changes it did not make: the failure says how to finish the job.
-     */
+    /** Applies one zone's stored changes; see refresh-zone.ts for how carefully. */
     const refreshBatch = async (batch: ZoneBatch) => {
-      const attempts = options.refreshAttempts ?? 3;
-      for (let attempt = 1; ; attempt++) {
-        const result: RefreshResult = {
-          service: batch.service,
-          zone: batch.zone,
-          taskId: null,
-          status: 'not-started',
-          changes: batch.changes.length,
-        };
-        let tryAgain = false;
-        let queryId: string | undefined;
-        /** Settles a refresh whose outcome we could not observe, instead of guessing. */
-        const settle = async () => {
-          const settled = await settleAmbiguousRefresh(batch).catch(() => 'unknown' as const);
-          if (settled === 'applied') {
-            result.status = 'done';
-            delete result.error;
-          } else tryAgain = settled === 'not-applied';
-        };
-        let task: Task | undefined;
-        try {
-          task = await api.refresh(batch.service, batch.zone);
-        } catch (error) {
-          const facts = errorFacts(error);
-          result.error = facts.reason;
-          queryId = facts.queryId;
-          if (facts.retryable)
-            tryAgain = true; // the answer proves the POST was not processed
-          else if (isAmbiguous(error)) await settle(); // it may have created a task
-        }
-        if (task) {
-          result.taskId = task.id;
-          onProgress?.({
-            kind: 'refresh-started',
-            service: batch.service,
-            zone: batch.zone,
-            taskId: task.id,
-            changes: batch.changes.length,
-          });
-          try {
-            result.status = TERMINAL.includes(task.status)
-              ? task.status
-              : await waitForTask(batch.service, task.id, options.taskTimeoutMs, options.pollIntervalMs);
-            if (result.status === 'timeout') {
-              // The task may still be running: another refresh now would race it.
-              result.error = `task ${result.taskId} did not finish within ${options.taskTimeoutMs} ms`;
-            } else if (result.status !== 'done') {
-              result.error = `task ${result.taskId} ended ${result.status}`;
-              tryAgain = true;
-            }
-          } catch (error) {
-            // The task exists but could not be followed: never ask for another refresh blindly.
-            const facts = errorFacts(error);
-            result.error = `could not follow task ${task.id}: ${facts.reason}`;
-            queryId = facts.queryId;
-            await settle();
-          }
-        }
-        report.refreshes.push(result);
-        onProgress?.({ kind: 'refresh-finished', result });
-        if (result.status === 'done') {
-          report.applied.push(...batch.changes.map((change) => ({ change, refresh: result })));
-          return;
-        }
-        if (!tryAgain || attempt >= attempts) {
-          const reason =
-            `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${result.error} ` +
-            `(attempt ${attempt} of ${attempts}); the zone now holds these unapplied changes: apply it, ` +
-            'or run again allowing foreign pending changes';
-          report.failed.push(
-            ...batch.changes.map((change) => ({
-              ...failureOf(change),
-              code: 'refresh-failed' as const,
-              reason,
-              retryable: false,
-              ...(queryId ? { queryId } : {}),
-            })),
-          );
-          return;
-        }
-        await clock.sleep(options.pollIntervalMs);
+      const outcome = await refreshZone(batch.service, batch.zone, batch.changes.length, options);
+      report.refreshes.push(...outcome.attempts);
+      if (outcome.applied) {
+        const refresh = outcome.attempts[outcome.attempts.length - 1]!;
+        report.applied.push(...batch.changes.map((change) => ({ change, refresh })));
+        return;
       }
+      const reason =
+        `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${outcome.error}; ` +
+        `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
+        `'stickler refresh ${batch.service} ${batch.zone}'`;
+      report.failed.push(
+        ...batch.changes.map((change) => ({
+          ...failureOf(change),
+          code: 'refresh-failed' as const,
+          reason,
+          retryable: false,
+          ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
+        })),
+      );
     };
 
     await Promise.all(services.map(applyService));

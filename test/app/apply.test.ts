@@ -101,7 +101,7 @@ describe('policy reconcile against the simulator', () => {
       code: 'refresh-failed',
       retryable: false,
       reason: expect.stringMatching(
-        /stored but not applied in zone \w+ of [\w-]+: refresh task \d+ ended error \(attempt 2 of 2\)/,
+        /stored but not applied in zone \w+ of [\w-]+: refresh task \d+ ended error \(attempt 2 of 2\); .* apply it with 'stickler refresh [\w-]+ \w+'/,
       ),
     });
   });

@@ -1,0 +1,157 @@
+/**
+ * Applying one zone of one service (an OVH refresh), done carefully:
+ * - a refresh POST is repeated only when the answer proves it was not processed;
+ * - after an ambiguous failure, or when its task cannot be followed, the outcome is settled
+ *   (wait for tasks in flight, then read the zone's pending changes) instead of guessed, so a
+ *   zone is never applied twice by a retry;
+ * - a task ending error, cancelled or blocked is tried again, a bounded number of times;
+ * - a task still running at the timeout is not raced.
+ */
+import { dirtyZones } from '../domain/zones';
+import type { Clock } from '../ports/clock';
+import type { LoadBalancerApi, Task, TaskStatus } from '../ports/load-balancer-api';
+import { errorFacts, isAmbiguous } from './error-facts';
+
+export interface RefreshTiming {
+  /** How long to wait for one refresh task (and for tasks already running) before failing. */
+  taskTimeoutMs: number;
+  pollIntervalMs: number;
+  /** Refresh attempts per zone when a task ends in error, cancelled or blocked (default 3). */
+  refreshAttempts?: number;
+}
+
+export interface RefreshResult {
+  service: string;
+  zone: string;
+  taskId: number | null;
+  status: TaskStatus | 'timeout' | 'not-started';
+  error?: string;
+  /** Number of changes this refresh carried. */
+  changes: number;
+}
+
+export type RefreshProgress =
+  | { kind: 'refresh-started'; service: string; zone: string; taskId: number; changes: number }
+  | { kind: 'refresh-finished'; result: RefreshResult };
+
+export interface ZoneRefreshOutcome {
+  applied: boolean;
+  /** Every refresh asked for, in order. */
+  attempts: RefreshResult[];
+  /** Why the zone is not applied, when it is not. */
+  error?: string;
+  queryId?: string;
+}
+
+export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['done', 'error', 'cancelled', 'blocked'];
+
+export const makeZoneRefresher = (deps: {
+  api: LoadBalancerApi;
+  clock: Clock;
+  onProgress?: (event: RefreshProgress) => void;
+}) => {
+  const { api, clock, onProgress } = deps;
+
+  const waitForTask = async (service: string, taskId: number, timing: RefreshTiming) => {
+    const deadline = clock.now().getTime() + timing.taskTimeoutMs;
+    for (;;) {
+      await clock.sleep(timing.pollIntervalMs);
+      const task: Task = await api.getTask(service, taskId);
+      if (TERMINAL_TASK_STATUSES.includes(task.status)) return task.status;
+      if (clock.now().getTime() >= deadline) return 'timeout' as const;
+    }
+  };
+
+  /** Ids of the service's refresh tasks that are todo or doing (two filtered reads: the API takes one status). */
+  const runningRefreshes = async (service: string): Promise<number[]> => {
+    const [todo, doing] = await Promise.all([
+      api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
+      api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
+    ]);
+    return [...todo, ...doing];
+  };
+
+  /**
+   * After a refresh whose outcome could not be observed: waits for any refresh task in flight
+   * (it may be ours), then reads the zone's pending changes. None left means the zone is
+   * applied; some left with no task running means no refresh took them, so asking again cannot
+   * apply the zone twice.
+   */
+  const settle = async (service: string, zone: string, timing: RefreshTiming) => {
+    const running = await runningRefreshes(service);
+    const ends = await Promise.all(running.map((id) => waitForTask(service, id, timing)));
+    if (ends.includes('timeout')) return 'unknown' as const;
+    return dirtyZones(await api.pendingChanges(service))(zone) === 0
+      ? ('applied' as const)
+      : ('not-applied' as const);
+  };
+
+  const refreshZone = async (
+    service: string,
+    zone: string,
+    changes: number,
+    timing: RefreshTiming,
+  ): Promise<ZoneRefreshOutcome> => {
+    const maxAttempts = timing.refreshAttempts ?? 3;
+    const attempts: RefreshResult[] = [];
+    for (let attempt = 1; ; attempt++) {
+      const result: RefreshResult = { service, zone, taskId: null, status: 'not-started', changes };
+      let tryAgain = false;
+      let queryId: string | undefined;
+      const settleThis = async () => {
+        const settled = await settle(service, zone, timing).catch(() => 'unknown' as const);
+        if (settled === 'applied') {
+          result.status = 'done';
+          delete result.error;
+        } else tryAgain = settled === 'not-applied';
+      };
+      let task: Task | undefined;
+      try {
+        task = await api.refresh(service, zone);
+      } catch (error) {
+        const facts = errorFacts(error);
+        result.error = facts.reason;
+        queryId = facts.queryId;
+        if (facts.retryable)
+          tryAgain = true; // the answer proves the POST was not processed
+        else if (isAmbiguous(error)) await settleThis(); // it may have created a task
+      }
+      if (task) {
+        result.taskId = task.id;
+        onProgress?.({ kind: 'refresh-started', service, zone, taskId: task.id, changes });
+        try {
+          result.status = TERMINAL_TASK_STATUSES.includes(task.status)
+            ? task.status
+            : await waitForTask(service, task.id, timing);
+          if (result.status === 'timeout') {
+            // The task may still be running: another refresh now would race it.
+            result.error = `task ${result.taskId} did not finish within ${timing.taskTimeoutMs} ms`;
+          } else if (result.status !== 'done') {
+            result.error = `task ${result.taskId} ended ${result.status}`;
+            tryAgain = true;
+          }
+        } catch (error) {
+          // The task exists but could not be followed: never ask for another refresh blindly.
+          const facts = errorFacts(error);
+          result.error = `could not follow task ${task.id}: ${facts.reason}`;
+          queryId = facts.queryId;
+          await settleThis();
+        }
+      }
+      attempts.push(result);
+      onProgress?.({ kind: 'refresh-finished', result });
+      if (result.status === 'done') return { applied: true, attempts };
+      if (!tryAgain || attempt >= maxAttempts) {
+        return {
+          applied: false,
+          attempts,
+          error: `${result.error} (attempt ${attempt} of ${maxAttempts})`,
+          ...(queryId ? { queryId } : {}),
+        };
+      }
+      await clock.sleep(timing.pollIntervalMs);
+    }
+  };
+
+  return { refreshZone, waitForTask, runningRefreshes };
+};
