@@ -19,12 +19,13 @@ import {
 } from '../app/apply-plan';
 import { makeApplyRequests } from '../app/apply-requests';
 import { makeDiscoverFleet } from '../app/discover-fleet';
+import { makeZoneRefresher } from '../app/refresh-zone';
 import { type ChangeRequest, ChangeRequestSchema } from '../domain/change-request';
 import { describeIssues } from '../domain/describe-issue';
 import { SticklerError } from '../domain/errors';
 import { assertWithinLimits, type Plan, planFromPolicy } from '../domain/plan';
 import { parsePolicy } from '../domain/policy-file';
-import { batchByZone, type PendingChange } from '../domain/zones';
+import { batchByZone, dirtyZones, type PendingChange } from '../domain/zones';
 import { startLocalPipeline } from '../local/pipeline';
 import { systemClock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
@@ -32,7 +33,7 @@ import { parseFleet } from '../simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../simulator/server';
 import { describeEvent, runPipelineDemo } from './demo-pipeline';
 import { renderApplyReport, renderFleet, renderPlan, SESSION_LOSS_WARNING } from './render';
-import { applyJson, planJson } from './report-json';
+import { applyJson, planJson, refreshJson } from './report-json';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -63,6 +64,7 @@ Usage:
   stickler plan --policy FILE [--service NAME]... [--json]
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--allow-foreign-pending] [--json]
+  stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
   stickler demo     run plan and apply of the example policy on the example fleet, in the simulator
@@ -273,7 +275,8 @@ const cmdShow = async (session: Session, io: CliIo, flags: Flags, services: stri
   } else {
     io.stdout.write(renderFleet(fleet, pending));
     io.stdout.write(
-      'STICKINESS is the stored value. OVH does not expose the applied configuration: a farm is live as shown\nunless its zone has unapplied changes.\n',
+      'STICKINESS is the stored value. OVH does not expose the applied configuration: a farm is live as shown\n' +
+        "unless its zone has unapplied changes ('stickler refresh SERVICE ZONE' applies them).\n",
     );
   }
   return EXIT.ok;
@@ -365,6 +368,65 @@ const cmdSet = async (session: Session, io: CliIo, flags: Flags, args: string[])
     flags.json ? `${JSON.stringify(applyJson(plan, report), null, 2)}\n` : renderApplyReport(report),
   );
   return applyExitCode(report);
+};
+
+/**
+ * Applies one zone's unapplied changes, whoever made them: the way to finish a zone left
+ * "stored but not applied", or to push a control-panel edit, deliberately and visibly.
+ */
+const cmdRefresh = async (session: Session, io: CliIo, flags: Flags, args: string[]) => {
+  if (args.length !== 2) throw new UsageError('usage: stickler refresh SERVICE ZONE');
+  const [service, zone] = args as [string, string];
+  const pending = dirtyZones(await session.api.pendingChanges(service))(zone);
+  const report = (body: Record<string, unknown>) => {
+    if (flags.json)
+      io.stdout.write(`${JSON.stringify({ service, zone, pendingChanges: pending, ...body }, null, 2)}\n`);
+  };
+  if (pending === 0) {
+    report({ applied: false, refreshes: [] });
+    if (!flags.json)
+      io.stdout.write(`Zone ${zone} of ${service} has no unapplied changes: nothing to apply.\n`);
+    return EXIT.ok;
+  }
+  if (!flags.json) {
+    io.stdout.write(
+      `Zone ${zone} of ${service} holds ${pending} unapplied change(s), made by stickler or anyone else.\n` +
+        `WARNING: ${SESSION_LOSS_WARNING}\n`,
+    );
+  }
+  if (!flags.yes) {
+    if (!io.interactive)
+      throw new UsageError('refusing to apply without confirmation: not on a terminal, pass --yes to apply');
+    if (!(await confirm(io, `Apply zone ${zone} of ${service}? Type 'yes' to go on: `))) {
+      io.stderr.write('Nothing applied.\n');
+      return EXIT.error;
+    }
+  }
+  const refresher = makeZoneRefresher({
+    api: session.api,
+    clock: systemClock,
+    onProgress: progressPrinter(io),
+  });
+  const running = await refresher.runningRefreshes(service);
+  if (running.length > 0) {
+    io.stderr.write(`  ${service}: waiting for refresh task(s) ${running.join(', ')} already running\n`);
+    await Promise.all(running.map((id) => refresher.waitForTask(service, id, session.applyOptions)));
+  }
+  const outcome = await refresher.refreshZone(service, zone, pending, session.applyOptions);
+  report({
+    applied: outcome.applied,
+    refreshes: outcome.attempts.map(refreshJson),
+    ...(outcome.error ? { error: outcome.error } : {}),
+    ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
+  });
+  if (!flags.json) {
+    io.stdout.write(
+      outcome.applied
+        ? `Zone ${zone} of ${service} applied.\n`
+        : `Zone ${zone} of ${service} NOT applied: ${outcome.error}${outcome.queryId ? ` (query id ${outcome.queryId})` : ''}\n`,
+    );
+  }
+  return outcome.applied ? EXIT.ok : EXIT.error;
 };
 
 const startSimulatorFromFlags = (flags: Flags, fleetText: string, fleetSource: string) =>
@@ -502,12 +564,16 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
       return cmdApply(live(), io, flags);
     case 'set':
       return cmdSet(live(), io, flags, args);
+    case 'refresh':
+      return cmdRefresh(live(), io, flags, args);
     case 'simulate':
       return cmdSimulate(io, flags);
     case 'demo':
       return cmdDemo(io, flags);
     default:
-      throw new UsageError(`unknown command '${command}' (try: show, plan, apply, set, simulate, demo)`);
+      throw new UsageError(
+        `unknown command '${command}' (try: show, plan, apply, set, refresh, simulate, demo)`,
+      );
   }
 };
 

@@ -167,6 +167,33 @@ describe('stickler CLI against the simulator', () => {
     expect(h.sim.stats.calls['defined-farms']).toBe(1);
   });
 
+  it('refresh applies a zone left with unapplied changes, and says when there is nothing to apply', async () => {
+    await h.api.setStickiness({ service: 'loadbalancer-aaa', type: 'http', farmId: 2 }, 'cookie');
+    const refused = makeIo(env);
+    expect(await runCli(['refresh', 'loadbalancer-aaa', 'sbg'], refused.io)).toBe(1);
+    expect(refused.err()).toContain('pass --yes');
+
+    const { io, out } = makeIo(env);
+    expect(
+      await runCli(['refresh', 'loadbalancer-aaa', 'sbg', '--yes', '--json', '--poll-interval', '10'], io),
+    ).toBe(0);
+    expect(JSON.parse(out())).toEqual({
+      service: 'loadbalancer-aaa',
+      zone: 'sbg',
+      pendingChanges: 1,
+      applied: true,
+      refreshes: [{ service: 'loadbalancer-aaa', zone: 'sbg', taskId: expect.any(Number), status: 'done' }],
+    });
+    expect(
+      h.sim.state.services.get('loadbalancer-aaa')!.farms.get('http/2')!.applied.get('sbg')?.stickiness,
+    ).toBe('cookie');
+
+    const again = makeIo(env);
+    expect(await runCli(['refresh', 'loadbalancer-aaa', 'sbg'], again.io)).toBe(0);
+    expect(again.out()).toContain('Zone sbg of loadbalancer-aaa has no unapplied changes: nothing to apply.');
+    expect(h.sim.stats.calls.refresh).toBe(1);
+  });
+
   it('show marks farms whose zone holds unapplied changes', async () => {
     await h.api.setStickiness({ service: 'loadbalancer-bbb', type: 'http', farmId: 10 }, null);
     const { io, out } = makeIo(env);
