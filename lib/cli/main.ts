@@ -283,8 +283,14 @@ const cmdShow = async (session: Session, io: CliIo, flags: Flags, services: stri
 };
 
 const cmdPlan = async (session: Session, io: CliIo, flags: Flags) => {
-  const { plan } = await planPolicy(session, io, flags);
+  const { plan, policy } = await planPolicy(session, io, flags);
   io.stdout.write(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
+  try {
+    assertWithinLimits(plan, policy);
+  } catch (error) {
+    // The same check apply makes, said before anyone tries.
+    io.stderr.write(`WARNING: apply would refuse this plan: ${(error as Error).message}\n`);
+  }
   return plan.changes.length > 0 || plan.invalid.length > 0 ? EXIT.drift : EXIT.ok;
 };
 

@@ -108,6 +108,14 @@ describe('stickler CLI against the simulator', () => {
     expect(h.sim.stats.calls['put-farm']).toBe(0);
   });
 
+  it('plan warns that apply would refuse a plan over the policy limit', async () => {
+    const { io, err } = makeIo(env);
+    expect(await runCli(['plan', '--policy', join(__dirname, '../fixtures/policy.limit.yaml')], io)).toBe(2);
+    expect(err()).toContain(
+      'WARNING: apply would refuse this plan: the plan changes 2 farms but the policy allows at most 1',
+    );
+  });
+
   it('apply refuses a run over the policy limit before any write', async () => {
     const { io, err } = makeIo(env);
     const code = await runCli(
