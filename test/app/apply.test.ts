@@ -42,6 +42,16 @@ describe('policy reconcile against the simulator', () => {
     return { plan, report: await makeApplyPlan({ api: h.api, clock: systemClock })(plan, opts) };
   };
 
+  /** Restarts the harness with a fetch that fails some calls, then reconciles loadbalancer-bbb (one change, zone rbx). */
+  const reconcileShopThrough = async (fetchOverride: typeof fetch, retry = {}) => {
+    await h.close();
+    h = await startHarness({}, { fetch: fetchOverride, retry });
+    const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
+    return makeApplyPlan({ api: h.api, clock: systemClock })(planFromPolicy(fleet, policy), options);
+  };
+  const boom = (status: number) =>
+    new Response(JSON.stringify({ class: 'Server::InternalServerError', message: 'boom' }), { status });
+
   it('writes only differing farms, refreshes each touched zone once, and converges', async () => {
     const { plan, report } = await run();
     expect(plan.changes.map((c) => `${c.farm.service}/${c.farm.farmId}:${c.from}->${c.to}`)).toEqual([
@@ -147,28 +157,14 @@ describe('policy reconcile against the simulator', () => {
   ])(
     'settles a refresh POST that %s: one zone apply on the server, the change applied',
     async (_, processed) => {
-      await h.close();
       let failedPosts = 0;
-      h = await startHarness(
-        {},
-        {
-          fetch: async (input, init) => {
-            if (init?.method === 'POST' && failedPosts === 0) {
-              failedPosts++;
-              if (processed) await fetch(input, init);
-              return new Response(JSON.stringify({ class: 'Server::InternalServerError', message: 'boom' }), {
-                status: 500,
-              });
-            }
-            return fetch(input, init);
-          },
-        },
-      );
-      const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
-      const report = await makeApplyPlan({ api: h.api, clock: systemClock })(
-        planFromPolicy(fleet, policy),
-        options,
-      );
+      const report = await reconcileShopThrough(async (input, init) => {
+        if (init?.method === 'POST' && failedPosts++ === 0) {
+          if (processed) await fetch(input, init);
+          return boom(500);
+        }
+        return fetch(input, init);
+      });
       expect(report.failed).toEqual([]);
       expect(report.applied).toHaveLength(1);
       expect(h.sim.stats.calls.refresh).toBe(1);
@@ -179,27 +175,12 @@ describe('policy reconcile against the simulator', () => {
   );
 
   it('never asks for a second refresh when following the first one fails: it settles it instead', async () => {
-    await h.close();
     let taskReads = 0;
-    h = await startHarness(
-      {},
-      {
-        retry: { maxAttempts: 1 },
-        fetch: async (input, init) => {
-          // The first read of the task fails (OVH down for a moment), later ones pass.
-          if (/\/task\/\d+$/.test(String(input)) && ++taskReads <= 1) {
-            return new Response(JSON.stringify({ class: 'Server::InternalServerError', message: 'down' }), {
-              status: 503,
-            });
-          }
-          return fetch(input, init);
-        },
-      },
-    );
-    const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
-    const report = await makeApplyPlan({ api: h.api, clock: systemClock })(
-      planFromPolicy(fleet, policy),
-      options,
+    const report = await reconcileShopThrough(
+      // The first read of the task fails (OVH down for a moment), later ones pass.
+      async (input, init) =>
+        /\/task\/\d+$/.test(String(input)) && ++taskReads <= 1 ? boom(503) : fetch(input, init),
+      { maxAttempts: 1 },
     );
     expect(report.failed).toEqual([]);
     expect(report.applied).toHaveLength(1);
