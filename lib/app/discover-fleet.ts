@@ -2,6 +2,7 @@
  * Reads the fleet: every farm of every (or the named) service, with its stored stickiness.
  * All reads are issued at once; the OVH client's shared limiter sets the real concurrency.
  */
+import { ServiceUnavailableError } from '../domain/errors';
 import type { Farm } from '../domain/farm';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 
@@ -9,13 +10,31 @@ export interface DiscoverFleetDeps {
   api: LoadBalancerApi;
 }
 
+export interface DiscoverOptions {
+  /** Only these load balancers; any that cannot be read is an error. */
+  services?: readonly string[];
+  /**
+   * Told of each listed load balancer skipped because it is expired, suspended or not granted
+   * to the key (only when stickler listed the services itself: a named one fails the run).
+   */
+  onSkipped?: (service: string, reason: string) => void;
+}
+
 export const makeDiscoverFleet =
   ({ api }: DiscoverFleetDeps) =>
-  async (options: { services?: readonly string[] } = {}): Promise<Farm[]> => {
-    const services = options.services?.length ? [...options.services] : await api.listServices();
+  async (options: DiscoverOptions = {}): Promise<Farm[]> => {
+    const named = Boolean(options.services?.length);
+    const services = named ? [...options.services!] : await api.listServices();
     const perService = await Promise.all(
       services.map(async (service) => {
-        const defined = await api.listFarms(service);
+        let defined: Awaited<ReturnType<typeof api.listFarms>>;
+        try {
+          defined = await api.listFarms(service);
+        } catch (error) {
+          if (named || !(error instanceof ServiceUnavailableError)) throw error;
+          options.onSkipped?.(service, error.message);
+          return [];
+        }
         return Promise.all(defined.map((d) => api.getFarm({ service, type: d.type, farmId: d.farmId })));
       }),
     );

@@ -237,15 +237,22 @@ const confirm = async (io: CliIo, question: string): Promise<boolean> => {
 const applyExitCode = (report: ApplyReport): number =>
   report.failed.length > 0 ? EXIT.error : report.refused.length > 0 ? EXIT.refused : EXIT.ok;
 
+/** Reads the fleet; a listed load balancer stickler cannot use is skipped with a warning on stderr. */
+const discover = (session: Session, io: CliIo, services: readonly string[] | undefined) =>
+  makeDiscoverFleet({ api: session.api })({
+    services,
+    onSkipped: (service, reason) => io.stderr.write(`WARNING: skipped ${service}: ${reason}\n`),
+  });
+
 const planPolicy = async (session: Session, io: CliIo, flags: Flags) => {
   if (!flags.policy) throw new UsageError('--policy FILE is required');
   const policy = parsePolicy(readInput(io.cwd, flags.policy, 'policy'), flags.policy);
-  const fleet = await makeDiscoverFleet({ api: session.api })({ services: flags.service });
+  const fleet = await discover(session, io, flags.service);
   return { policy, fleet, plan: planFromPolicy(fleet, policy) };
 };
 
 const cmdShow = async (session: Session, io: CliIo, flags: Flags, services: string[]) => {
-  const fleet = await makeDiscoverFleet({ api: session.api })({ services });
+  const fleet = await discover(session, io, services);
   const names = [...new Set(fleet.map((f) => f.service))];
   const pending = new Map<string, PendingChange[]>(
     await Promise.all(names.map(async (s) => [s, await session.api.pendingChanges(s)] as const)),

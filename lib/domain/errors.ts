@@ -25,3 +25,12 @@ export class NotFoundError extends SticklerError {
     super('not-found', message, options);
   }
 }
+
+/** A load balancer stickler cannot work on: expired or suspended, or not granted to its key. */
+export class ServiceUnavailableError extends SticklerError {
+  readonly service: string;
+  constructor(service: string, message: string, options?: { cause?: unknown }) {
+    super('service-unavailable', message, options);
+    this.service = service;
+  }
+}

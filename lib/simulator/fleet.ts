@@ -33,6 +33,8 @@ export const FleetServiceSchema = z
   .strictObject({
     name: z.string().check(z.minLength(1)),
     displayName: z.optional(z.string()),
+    /** `expired`: OVH answers its sub-resources with HTTP 460, as for a service whose subscription lapsed. */
+    state: z._default(z.enum(['ok', 'expired']), 'ok'),
     zones: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
     farms: z._default(z.array(FleetFarmSchema), []),
   })
@@ -53,12 +55,13 @@ export const FleetServiceSchema = z
       });
     }),
   );
-export type FleetService = z.infer<typeof FleetServiceSchema>;
+export type FleetService = z.input<typeof FleetServiceSchema>;
 
 export const FleetSchema = z.strictObject({
   services: z.array(FleetServiceSchema).check(z.minLength(1)),
 });
-export type Fleet = z.infer<typeof FleetSchema>;
+/** A fleet as written (defaults optional); parseFleet returns one with the defaults filled in. */
+export type Fleet = z.input<typeof FleetSchema>;
 
 export const parseFleet = (text: string, source = 'fleet'): Fleet => parseYamlWith(FleetSchema, text, source);
 

@@ -301,6 +301,12 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     if (parts.length === 1 && method === 'GET') return ['list-services', 200, [...state.services.keys()]];
     const service = serviceOf(parts[1]!);
     const rest = parts.slice(2);
+    if (service.state === 'expired' && rest.length > 0) {
+      throw new HttpError(460, {
+        class: 'Client::ExpiredService',
+        message: `The service ${service.name} is expired`,
+      });
+    }
     const is = (m: string, ...segments: (string | null)[]) =>
       method === m &&
       rest.length === segments.length &&
@@ -317,7 +323,7 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
           ipv4: '198.51.100.10',
           ipv6: null,
           offer: 'iplb-lb1',
-          state: 'ok',
+          state: service.state === 'expired' ? 'suspended' : 'ok',
           zone: service.zones,
           sslConfiguration: 'intermediate',
           metricsToken: null,

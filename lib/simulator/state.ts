@@ -34,6 +34,7 @@ export interface SimTask {
 export interface SimService {
   name: string;
   displayName: string | null;
+  state: 'ok' | 'expired';
   zones: string[];
   farms: Map<string, SimFarm>;
   pending: Map<string, number>;
@@ -72,12 +73,13 @@ export class SimulatorState {
       const service: SimService = {
         name: s.name,
         displayName: s.displayName ?? null,
+        state: s.state ?? 'ok',
         zones: [...s.zones],
         farms: new Map(),
         pending: new Map(),
         tasks: [],
       };
-      for (const f of s.farms) {
+      for (const f of s.farms ?? []) {
         const stored: FarmConfig = {
           displayName: f.displayName ?? null,
           port: f.port ?? (f.type === 'udp' ? 53 : null),

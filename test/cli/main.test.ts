@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type CliIo, runCli } from '../../lib/cli/main';
 import { SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
-import { type SimulatorHarness, startHarness } from '../helpers/simulator';
+import { type SimulatorHarness, smallFleet, startHarness } from '../helpers/simulator';
 
 const examples = join(__dirname, '../../examples');
 
@@ -267,5 +267,57 @@ describe('stickler demo', () => {
     expect(text).toContain('(PUT calls made by that set: 0)');
     expect(text).toContain('Zone applies for the batch: 2 (one per touched zone).');
     expect(text).toContain('nothing written to OVH and no audit event emitted');
+  });
+});
+
+describe('stickler with a load balancer it cannot use', () => {
+  let h: SimulatorHarness;
+  let env: NodeJS.ProcessEnv;
+  beforeEach(async () => {
+    const fleet = smallFleet();
+    fleet.services.push({ name: 'loadbalancer-old', state: 'expired', zones: ['gra'], farms: [] });
+    h = await startHarness({ fleet });
+    env = {
+      OVH_ENDPOINT: h.sim.baseUrl,
+      OVH_APPLICATION_KEY: SIMULATOR_CREDENTIALS.applicationKey,
+      OVH_APPLICATION_SECRET: SIMULATOR_CREDENTIALS.applicationSecret,
+      OVH_CONSUMER_KEY: SIMULATOR_CREDENTIALS.consumerKey,
+    };
+  });
+  afterEach(() => h.close());
+
+  it('skips an expired one it listed itself, says so, and plans the rest', async () => {
+    const { io, out, err } = makeIo(env);
+    expect(
+      await runCli(['plan', '--policy', join(__dirname, '../fixtures/policy.small.yaml'), '--json'], io),
+    ).toBe(2);
+    expect(err()).toContain(
+      'WARNING: skipped loadbalancer-old: load balancer loadbalancer-old is expired or suspended (HTTP 460)',
+    );
+    expect(JSON.parse(out()).changes).toHaveLength(1);
+  });
+
+  it('fails when the operator named it', async () => {
+    const { io, err } = makeIo(env);
+    expect(await runCli(['show', 'loadbalancer-old'], io)).toBe(1);
+    expect(err()).toContain('loadbalancer-old is expired or suspended');
+  });
+
+  it('skips load balancers the consumer key is not granted (a key pinned to one service)', async () => {
+    await h.close();
+    h = await startHarness({
+      accessRules: [
+        { method: 'GET', path: '/ipLoadbalancing' },
+        { method: 'GET', path: '/ipLoadbalancing/loadbalancer-bbb/*' },
+      ],
+    });
+    const { io, out, err } = makeIo({ ...env, OVH_ENDPOINT: h.sim.baseUrl });
+    expect(await runCli(['show', '--json'], io)).toBe(0);
+    expect(err()).toContain(
+      'WARNING: skipped loadbalancer-aaa: the consumer key is not granted access to load balancer loadbalancer-aaa',
+    );
+    expect(JSON.parse(out()).services.map((s: { service: string }) => s.service)).toEqual([
+      'loadbalancer-bbb',
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 /** The LoadBalancerApi port over the OVH /ipLoadbalancing API. */
 import * as z from 'zod/mini';
-import { NotFoundError } from '../../domain/errors';
+import { NotFoundError, ServiceUnavailableError } from '../../domain/errors';
 import type { Farm, FarmRef } from '../../domain/farm';
 import { FARM_TYPES, type FarmType, type Stickiness } from '../../domain/stickiness';
 import type { PendingChange } from '../../domain/zones';
@@ -46,7 +46,23 @@ export class OvhLoadBalancerApi implements LoadBalancerApi {
 
   async listFarms(service: string): Promise<DefinedFarm[]> {
     const path = `${base(service)}/definedFarms`;
-    const farms = this.parse('GET', path, DefinedFarmsSchema, await this.client.get(path));
+    let body: unknown;
+    try {
+      body = await this.client.get(path);
+    } catch (error) {
+      // 460: the service expired; 403 NOT_GRANTED_CALL: the consumer key is pinned to other services.
+      if (error instanceof OvhApiError && (error.status === 460 || error.errorCode === 'NOT_GRANTED_CALL')) {
+        throw new ServiceUnavailableError(
+          service,
+          error.status === 460
+            ? `load balancer ${service} is expired or suspended (HTTP 460)`
+            : `the consumer key is not granted access to load balancer ${service}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    const farms = this.parse('GET', path, DefinedFarmsSchema, body);
     return farms
       .filter((f): f is { id: number; type: FarmType } => (FARM_TYPES as readonly string[]).includes(f.type))
       .map((f) => ({ type: f.type, farmId: f.id }));
