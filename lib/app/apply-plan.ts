@@ -46,7 +46,6 @@ export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {
   pollIntervalMs: 2_000,
 };
 
-export { errorFacts } from './error-facts';
 export type { RefreshResult } from './refresh-zone';
 
 export interface Failure {

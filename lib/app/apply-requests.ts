@@ -12,10 +12,10 @@ import {
   type ApplyOptions,
   type ApplyPlanDeps,
   type ApplyReport,
-  errorFacts,
   type Failure,
   makeApplyPlan,
 } from './apply-plan';
+import { errorFacts } from './error-facts';
 
 export interface RequestsResult {
   plan: Plan;

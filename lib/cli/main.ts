@@ -30,7 +30,7 @@ import { startLocalPipeline } from '../local/pipeline';
 import { systemClock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { parseFleet } from '../simulator/fleet';
-import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../simulator/server';
+import { SIMULATOR_CREDENTIALS, simulatorEnv, startSimulator } from '../simulator/server';
 import { describeEvent, runPipelineDemo } from './demo-pipeline';
 import { renderApplyReport, renderFleet, renderPlan, SESSION_LOSS_WARNING } from './render';
 import { applyJson, planJson, refreshJson } from './report-json';
@@ -460,18 +460,11 @@ const startSimulatorFromFlags = (flags: Flags, fleetText: string, fleetSource: s
     },
   });
 
-const simulatorEnv = (sim: RunningSimulator): Record<string, string> => ({
-  OVH_ENDPOINT: sim.baseUrl,
-  OVH_APPLICATION_KEY: SIMULATOR_CREDENTIALS.applicationKey,
-  OVH_APPLICATION_SECRET: SIMULATOR_CREDENTIALS.applicationSecret,
-  OVH_CONSUMER_KEY: SIMULATOR_CREDENTIALS.consumerKey,
-});
-
 const cmdSimulate = async (io: CliIo, flags: Flags) => {
   const file = flags.fleet ?? join(packageRoot(), 'examples', 'fleet.yaml');
   const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file);
   const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
-  let env = simulatorEnv(sim);
+  let env = simulatorEnv(sim.baseUrl);
   const pipeline = flags.pipeline
     ? await startLocalPipeline({
         ovhBaseUrl: sim.baseUrl,
@@ -512,7 +505,7 @@ const cmdDemo = async (io: CliIo, flags: Flags) => {
   );
   const say = (text: string) => io.stdout.write(`\n=== ${text}\n\n`);
   try {
-    const env = { ...io.env, ...simulatorEnv(sim) };
+    const env = { ...io.env, ...simulatorEnv(sim.baseUrl) };
     const session = connect(env, { ...flags, 'poll-interval': flags['poll-interval'] ?? '200' });
     // Progress goes to stdout here so the story reads in order.
     const sub = (argv: string[]) => dispatch(argv, { ...io, env, stderr: io.stdout }, session);

@@ -34,3 +34,10 @@ export class ServiceUnavailableError extends SticklerError {
     this.service = service;
   }
 }
+
+/** A setting that is missing or unusable (environment, endpoint). */
+export class ConfigError extends SticklerError {
+  constructor(message: string) {
+    super('invalid-config', message);
+  }
+}

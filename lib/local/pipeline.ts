@@ -15,6 +15,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { OvhCredentials } from '../adapters/ovh/http-client';
 import { type ChangeRequestedDetail, DETAIL_TYPES, type EventBridgeEnvelope } from '../domain/events';
+import { simulatorEnv } from '../simulator/server';
 import { startDynalite } from './dynalite';
 import { type LocalEventBus, startLocalEventBus } from './event-bus';
 import { LocalQueue } from './queue';
@@ -56,10 +57,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
     EVENT_BUS_NAME: BUS,
     IDEMPOTENCY_TABLE: TABLE,
-    OVH_ENDPOINT: options.ovhBaseUrl,
-    OVH_APPLICATION_KEY: options.ovhCredentials.applicationKey,
-    OVH_APPLICATION_SECRET: options.ovhCredentials.applicationSecret,
-    OVH_CONSUMER_KEY: options.ovhCredentials.consumerKey,
+    ...simulatorEnv(options.ovhBaseUrl, options.ovhCredentials),
     POLL_INTERVAL_MS: String(options.pollIntervalMs ?? 200),
     MAX_RECEIVE_COUNT: '5',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',

@@ -1,7 +1,7 @@
 /** The apply worker's settings, read from the environment once and checked. */
 
-import { ConfigError } from '../adapters/ovh/config';
 import { resolveEndpoint } from '../adapters/ovh/endpoint';
+import { ConfigError } from '../domain/errors';
 
 export interface WorkerConfig {
   stage: string;
@@ -43,17 +43,11 @@ export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
       'OVH_CREDENTIALS_PARAMETER is not set: deployed stages read OVH credentials from SSM only',
     );
   }
-  let ovhBaseUrl: string;
-  try {
-    ovhBaseUrl = resolveEndpoint(env.OVH_ENDPOINT);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
   return {
     stage,
     eventBusName: required(env, 'EVENT_BUS_NAME'),
     idempotencyTable: required(env, 'IDEMPOTENCY_TABLE'),
-    ovhBaseUrl,
+    ovhBaseUrl: resolveEndpoint(env.OVH_ENDPOINT),
     ovhCredentialsParameter,
     maxReceiveCount: int(env, 'MAX_RECEIVE_COUNT', 5),
     claimHoldMs: int(env, 'CLAIM_HOLD_MS', 900_000),

@@ -493,3 +493,14 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       }),
   };
 };
+
+/** The OVH_* variables that point stickler (or anything OVH-compatible) at a running simulator. */
+export const simulatorEnv = (
+  baseUrl: string,
+  credentials: SimulatorCredentials = SIMULATOR_CREDENTIALS,
+): Record<string, string> => ({
+  OVH_ENDPOINT: baseUrl,
+  OVH_APPLICATION_KEY: credentials.applicationKey,
+  OVH_APPLICATION_SECRET: credentials.applicationSecret,
+  OVH_CONSUMER_KEY: credentials.consumerKey,
+});

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
+import { simulatorEnv } from '../../lib/simulator/server';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
 
 const run = promisify(execFile);
@@ -19,13 +19,7 @@ describe('dist/stickler.js', () => {
   const stickler = (args: string[]) =>
     run(process.execPath, [join(root, 'dist/stickler.js'), ...args], {
       cwd: root,
-      env: {
-        PATH: process.env.PATH,
-        OVH_ENDPOINT: h.sim.baseUrl,
-        OVH_APPLICATION_KEY: SIMULATOR_CREDENTIALS.applicationKey,
-        OVH_APPLICATION_SECRET: SIMULATOR_CREDENTIALS.applicationSecret,
-        OVH_CONSUMER_KEY: SIMULATOR_CREDENTIALS.consumerKey,
-      },
+      env: { PATH: process.env.PATH, ...simulatorEnv(h.sim.baseUrl) },
     }).then(
       (r) => ({ code: 0, ...r }),
       (e: { code: number; stdout: string; stderr: string }) => ({

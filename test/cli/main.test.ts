@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type CliIo, runCli } from '../../lib/cli/main';
-import { SIMULATOR_CREDENTIALS } from '../../lib/simulator/server';
+import { simulatorEnv } from '../../lib/simulator/server';
 import { type SimulatorHarness, smallFleet, startHarness } from '../helpers/simulator';
 
 const examples = join(__dirname, '../../examples');
@@ -27,12 +27,7 @@ describe('stickler CLI against the simulator', () => {
   let env: NodeJS.ProcessEnv;
   beforeEach(async () => {
     h = await startHarness();
-    env = {
-      OVH_ENDPOINT: h.sim.baseUrl,
-      OVH_APPLICATION_KEY: SIMULATOR_CREDENTIALS.applicationKey,
-      OVH_APPLICATION_SECRET: SIMULATOR_CREDENTIALS.applicationSecret,
-      OVH_CONSUMER_KEY: SIMULATOR_CREDENTIALS.consumerKey,
-    };
+    env = simulatorEnv(h.sim.baseUrl);
   });
   afterEach(() => h.close());
 
@@ -277,12 +272,7 @@ describe('stickler with a load balancer it cannot use', () => {
     const fleet = smallFleet();
     fleet.services.push({ name: 'loadbalancer-old', state: 'expired', zones: ['gra'], farms: [] });
     h = await startHarness({ fleet });
-    env = {
-      OVH_ENDPOINT: h.sim.baseUrl,
-      OVH_APPLICATION_KEY: SIMULATOR_CREDENTIALS.applicationKey,
-      OVH_APPLICATION_SECRET: SIMULATOR_CREDENTIALS.applicationSecret,
-      OVH_CONSUMER_KEY: SIMULATOR_CREDENTIALS.consumerKey,
-    };
+    env = simulatorEnv(h.sim.baseUrl);
   });
   afterEach(() => h.close());
 

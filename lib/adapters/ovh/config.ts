@@ -1,17 +1,11 @@
 /** OVH settings from the environment, with the names OVH's SDKs and Terraform provider use. */
-import { SticklerError } from '../../domain/errors';
+import { ConfigError } from '../../domain/errors';
 import { resolveEndpoint } from './endpoint';
 import type { OvhCredentials } from './http-client';
 
 export interface OvhConfig {
   baseUrl: string;
   credentials: OvhCredentials;
-}
-
-export class ConfigError extends SticklerError {
-  constructor(message: string) {
-    super('invalid-config', message);
-  }
 }
 
 export const ovhConfigFromEnv = (env: NodeJS.ProcessEnv): OvhConfig => {
@@ -23,14 +17,8 @@ export const ovhConfigFromEnv = (env: NodeJS.ProcessEnv): OvhConfig => {
       `missing OVH credentials: set ${missing.join(', ')} (or run against the local simulator, see 'stickler simulate')`,
     );
   }
-  let baseUrl: string;
-  try {
-    baseUrl = resolveEndpoint(env.OVH_ENDPOINT);
-  } catch (error) {
-    throw new ConfigError((error as Error).message);
-  }
   return {
-    baseUrl,
+    baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
     credentials: {
       applicationKey: env.OVH_APPLICATION_KEY!.trim(),
       applicationSecret: env.OVH_APPLICATION_SECRET!.trim(),

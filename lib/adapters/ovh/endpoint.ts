@@ -1,4 +1,6 @@
 /** OVH API endpoints by name, or any base URL (plain http is allowed for the local simulator). */
+import { ConfigError } from '../../domain/errors';
+
 export const OVH_ENDPOINTS = {
   'ovh-eu': 'https://eu.api.ovh.com/1.0',
   'ovh-ca': 'https://ca.api.ovh.com/1.0',
@@ -12,12 +14,12 @@ export const resolveEndpoint = (value: string | undefined): string => {
   try {
     url = new URL(name);
   } catch {
-    throw new Error(
+    throw new ConfigError(
       `OVH_ENDPOINT must be one of ${Object.keys(OVH_ENDPOINTS).join(', ')} or an http(s) base URL, got '${name}'`,
     );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new Error(`OVH_ENDPOINT must use http or https, got '${url.protocol}'`);
+    throw new ConfigError(`OVH_ENDPOINT must use http or https, got '${url.protocol}'`);
   }
   return url.toString().replace(/\/+$/, '');
 };
