@@ -238,10 +238,8 @@ export const makeProcessChangeRequests =
         }
       } catch (error) {
         log.error('could not read the farm ledger; the batch will be retried', { error: String(error) });
-        for (const r of valid) {
-          await idempotency.release(r.requestId).catch(() => undefined);
-          settle(r.requestId, 'retry', true);
-        }
+        await Promise.all(valid.map((r) => idempotency.release(r.requestId).catch(() => undefined)));
+        for (const r of valid) settle(r.requestId, 'retry', true);
         current = [];
       }
     }
@@ -255,6 +253,8 @@ export const makeProcessChangeRequests =
       }
       const outcomes = result ? outcomesByRequest(result.report) : new Map();
       const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
+      // Ledger records and released claims go to DynamoDB together, not one round trip per request.
+      const bookkeeping: Promise<unknown>[] = [];
       for (const request of current) {
         const facts = outcomes.get(request.requestId);
         const retryable = !facts || (facts.outcome === 'failed' && facts.retryable === true);
@@ -265,7 +265,7 @@ export const makeProcessChangeRequests =
             receiveCount,
             reason: facts?.message ?? 'the batch could not be applied',
           });
-          await idempotency.release(request.requestId).catch(() => undefined);
+          bookkeeping.push(idempotency.release(request.requestId).catch(() => undefined));
           settle(request.requestId, 'retry', true);
           continue;
         }
@@ -289,16 +289,19 @@ export const makeProcessChangeRequests =
         }
         decided.set(request.requestId, { fate: final.outcome, events, deadLetter: retryable });
         if (final.outcome === 'applied' || final.outcome === 'unchanged') {
-          await deps.ledger
-            .record(farmOf(request), { requestId: request.requestId, requestedAt: request.requestedAt })
-            .catch((error: unknown) =>
-              log.error('could not record the request in the farm ledger', {
-                requestId: request.requestId,
-                error: String(error),
-              }),
-            );
+          bookkeeping.push(
+            deps.ledger
+              .record(farmOf(request), { requestId: request.requestId, requestedAt: request.requestedAt })
+              .catch((error: unknown) =>
+                log.error('could not record the request in the farm ledger', {
+                  requestId: request.requestId,
+                  error: String(error),
+                }),
+              ),
+          );
         }
       }
+      await Promise.all(bookkeeping);
     }
 
     // Remember each outcome before publishing it: if publishing fails, the retry re-publishes.
