@@ -1,0 +1,232 @@
+/**
+ * The few AWS calls the deployed worker makes (DynamoDB, EventBridge PutEvents, SSM
+ * GetParameter) all speak AWS's JSON protocol: a signed POST with an `X-Amz-Target` header. This
+ * client makes them with fetch and SigV4, and nothing else: loading it costs almost nothing,
+ * where the AWS SDK clients for the same three services take longer to load than the rest of
+ * the worker (see bench/cold-start.bench.ts and the README).
+ *
+ * As the SDK does: credentials and region from the environment (what Lambda provides), endpoint
+ * overrides from AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL, a timeout on every attempt,
+ * and up to `maxAttempts` attempts with full-jitter backoff on throttling, 5xx, timeouts and
+ * network errors. Errors carry AWS's error code, the HTTP status and the request id, never the
+ * credentials.
+ */
+import { ConfigError } from '../../domain/errors';
+import { type AwsCredentials, signRequest } from './sigv4';
+
+export interface AwsService {
+  /** How the SDK and error messages name it. */
+  name: string;
+  signingName: string;
+  endpointPrefix: string;
+  /** The suffix of its AWS_ENDPOINT_URL_<...> variable. */
+  envId: string;
+  targetPrefix: string;
+  jsonVersion: '1.0' | '1.1';
+}
+
+export const DYNAMODB: AwsService = {
+  name: 'DynamoDB',
+  signingName: 'dynamodb',
+  endpointPrefix: 'dynamodb',
+  envId: 'DYNAMODB',
+  targetPrefix: 'DynamoDB_20120810',
+  jsonVersion: '1.0',
+};
+export const EVENTBRIDGE: AwsService = {
+  name: 'EventBridge',
+  signingName: 'events',
+  endpointPrefix: 'events',
+  envId: 'EVENTBRIDGE',
+  targetPrefix: 'AWSEvents',
+  jsonVersion: '1.1',
+};
+export const SSM: AwsService = {
+  name: 'SSM',
+  signingName: 'ssm',
+  endpointPrefix: 'ssm',
+  envId: 'SSM',
+  targetPrefix: 'AmazonSSM',
+  jsonVersion: '1.1',
+};
+
+/** An AWS error answer, or a call that got no answer (code `TimeoutError` / `NetworkError`). */
+export class AwsError extends Error {
+  override readonly name = 'AwsError';
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+    readonly status?: number,
+    readonly requestId?: string,
+  ) {
+    super(message);
+  }
+}
+
+// The error codes AWS SDKs retry (besides 429 and 5xx): throttling and transient ones.
+const RETRYABLE_CODES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'ThrottledException',
+  'RequestThrottledException',
+  'TooManyRequestsException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'LimitExceededException',
+  'RequestThrottled',
+  'TransactionInProgressException',
+  'InternalServerError',
+  'InternalFailure',
+  'ServiceUnavailable',
+  'RequestTimeout',
+  'RequestTimeoutException',
+]);
+
+export interface AwsJsonClientOptions {
+  service: AwsService;
+  region: string;
+  /** Read at every call: Lambda's credentials come from its environment. */
+  credentials: () => AwsCredentials;
+  /** Overrides https://<prefix>.<region>.amazonaws.com (a local stand-in, a VPC endpoint). */
+  endpoint?: string;
+  timeoutMs?: number;
+  maxAttempts?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  now?: () => Date;
+}
+
+export type AwsCall = <T = Record<string, unknown>>(operation: string, input: object) => Promise<T>;
+
+const defaultEndpoint = (service: AwsService, region: string, fips: boolean) =>
+  `https://${service.endpointPrefix}${fips ? '-fips' : ''}.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
+
+/** `com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` -> `ConditionalCheckFailedException`. */
+const errorCode = (header: string | null, body: Record<string, unknown>): string => {
+  const raw =
+    header ||
+    (typeof body.__type === 'string' ? body.__type : '') ||
+    (typeof body.code === 'string' ? body.code : '');
+  return raw.split(':')[0]!.split('#').pop()!.trim() || 'UnknownError';
+};
+
+export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
+  const { service, region } = options;
+  const url = new URL(options.endpoint ?? defaultEndpoint(service, region, false));
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const maxAttempts = options.maxAttempts ?? 3;
+  const baseDelayMs = options.baseDelayMs ?? 100;
+  const maxDelayMs = options.maxDelayMs ?? 5_000;
+  const random = options.random ?? Math.random;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const now = options.now ?? (() => new Date());
+
+  const attempt = async <T>(operation: string, body: string): Promise<T> => {
+    const what = `${service.name} ${operation}`;
+    const headers = signRequest({
+      method: 'POST',
+      url,
+      headers: {
+        'content-type': `application/x-amz-json-${service.jsonVersion}`,
+        'x-amz-target': `${service.targetPrefix}.${operation}`,
+      },
+      body,
+      service: service.signingName,
+      region,
+      credentials: options.credentials(),
+      now: now(),
+    });
+    let response: Response;
+    let text: string;
+    try {
+      response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      text = await response.text();
+    } catch (error) {
+      const timedOut = (error as Error).name === 'TimeoutError';
+      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+      throw new AwsError(
+        timedOut ? 'TimeoutError' : 'NetworkError',
+        timedOut ? `${what}: no answer within ${timeoutMs} ms` : `${what}: ${cause}`,
+        true,
+      );
+    }
+    const requestId = response.headers.get('x-amzn-requestid') ?? undefined;
+    let json: Record<string, unknown> = {};
+    if (text) {
+      try {
+        json = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        if (response.ok)
+          throw new AwsError(
+            'InvalidResponse',
+            `${what}: the answer is not JSON`,
+            false,
+            response.status,
+            requestId,
+          );
+      }
+    }
+    if (response.ok) return json as T;
+    const code = errorCode(response.headers.get('x-amzn-errortype'), json);
+    const message = String(json.message ?? json.Message ?? response.statusText ?? '').trim();
+    throw new AwsError(
+      code,
+      `${what}: ${code}${message ? `: ${message}` : ''} (HTTP ${response.status}${requestId ? `, request id ${requestId}` : ''})`,
+      response.status >= 500 || response.status === 429 || RETRYABLE_CODES.has(code),
+      response.status,
+      requestId,
+    );
+  };
+
+  return async <T>(operation: string, input: object): Promise<T> => {
+    const body = JSON.stringify(input);
+    for (let n = 1; ; n++) {
+      try {
+        return await attempt<T>(operation, body);
+      } catch (error) {
+        if (!(error instanceof AwsError) || !error.retryable || n >= maxAttempts) throw error;
+        await sleep(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1)));
+      }
+    }
+  };
+};
+
+/** Credentials as Lambda provides them, in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
+export const credentialsFromEnv =
+  (env: NodeJS.ProcessEnv): (() => AwsCredentials) =>
+  () => {
+    const accessKeyId = env.AWS_ACCESS_KEY_ID;
+    const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+    if (!accessKeyId || !secretAccessKey)
+      throw new ConfigError(
+        'AWS credentials are not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required',
+      );
+    return {
+      accessKeyId,
+      secretAccessKey,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    };
+  };
+
+/** A client for `service` configured from the environment, as an AWS SDK client would be. */
+export const awsJsonClientFromEnv = (
+  service: AwsService,
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<AwsJsonClientOptions> = {},
+): AwsCall => {
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) throw new ConfigError('AWS_REGION is not set');
+  const endpoint =
+    env[`AWS_ENDPOINT_URL_${service.envId}`] ||
+    env.AWS_ENDPOINT_URL ||
+    defaultEndpoint(service, region, env.AWS_USE_FIPS_ENDPOINT === 'true');
+  try {
+    new URL(endpoint);
+  } catch {
+    throw new ConfigError(`the ${service.name} endpoint '${endpoint}' is not a URL`);
+  }
+  return makeAwsJsonClient({ service, region, endpoint, credentials: credentialsFromEnv(env), ...overrides });
+};
