@@ -7,11 +7,9 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../lib/adapters/aws/aws-json-client';
 import { DynamoDbFarmLedger } from '../lib/adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../lib/adapters/dynamodb/dynamodb-idempotency-store';
 import { EventBridgePublisher } from '../lib/adapters/eventbridge/eventbridge-publisher';
@@ -27,11 +25,13 @@ import { loadWorkerConfig } from '../lib/shared/worker-config';
 const config = loadWorkerConfig(process.env);
 const logger = new Logger({ serviceName: 'stickler' });
 const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker' });
-const sdkTimeouts = { requestHandler: { connectionTimeout: 3_000, requestTimeout: 10_000 } };
+// AWS calls: fetch + SigV4 rather than the AWS SDK clients, whose loading alone took longer than
+// the rest of this module (README, "Cold start"). Each attempt times out after 10 s.
+const awsTimeouts = { timeoutMs: 10_000 };
 
 const credentials = config.ovhCredentialsParameter
   ? makeSsmCredentialsLoader({
-      ssm: new SSMClient(sdkTimeouts),
+      ssm: awsJsonClientFromEnv(SSM, process.env, awsTimeouts),
       parameterName: config.ovhCredentialsParameter,
       clock: systemClock,
     })
@@ -46,12 +46,12 @@ const api = new OvhLoadBalancerApi(
   }),
 );
 
-const dynamodb = new DynamoDBClient(sdkTimeouts);
+const dynamodb = awsJsonClientFromEnv(DYNAMODB, process.env, awsTimeouts);
 
 const deps: ProcessDeps = {
   applyRequests: makeApplyRequests({ api, clock: systemClock }),
   publisher: new EventBridgePublisher({
-    client: new EventBridgeClient(sdkTimeouts),
+    client: awsJsonClientFromEnv(EVENTBRIDGE, process.env, awsTimeouts),
     busName: config.eventBusName,
     clock: systemClock,
   }),

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { mockClient } from 'aws-sdk-client-mock';
+import type { PutEventsRequestEntry } from '../../lib/adapters/eventbridge/eventbridge-publisher';
 import {
   type ChangeAuditDetail,
   ChangeAuditDetailSchema,
@@ -13,10 +11,11 @@ import {
 import { startDynalite } from '../../lib/local/dynalite';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+import { TEST_AWS_CREDENTIALS } from '../helpers/aws-signature';
 import { loadEvent } from '../helpers/events';
+import { type FakeAws, type FakeRoute, startFakeAws } from '../helpers/fake-aws';
 
-const eventBridge = mockClient(EventBridgeClient);
-const ssm = mockClient(SSMClient);
+type Entries = { Entries: PutEventsRequestEntry[] };
 const context = {
   functionName: 'stickler-dev-apply-worker',
   awsRequestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
@@ -25,12 +24,28 @@ const context = {
 
 type Handler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
-describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and SSM mocked)', () => {
+describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoints, all over HTTP)', () => {
   let sim: RunningSimulator;
   let db: Awaited<ReturnType<typeof startDynalite>>;
   let handler: Handler;
   let published: PutEventsRequestEntry[];
+  let eventBridge: FakeAws;
+  let ssm: FakeAws;
   const saved = { ...process.env };
+  /** PutEvents answers `answer(entry)` per entry (accepted by default); accepted entries are kept. */
+  const putEvents =
+    (answer: (entry: PutEventsRequestEntry) => { ErrorCode?: string } = () => ({})): FakeRoute =>
+    (input) => {
+      const entries = (input as unknown as Entries).Entries;
+      const answers = entries.map((e, i) => {
+        const a = answer(e);
+        return a.ErrorCode
+          ? { ErrorCode: a.ErrorCode, ErrorMessage: 'failed' }
+          : { EventId: `e-${published.length}-${i}` };
+      });
+      published.push(...entries.filter((_, i) => !('ErrorCode' in answers[i]!)));
+      return { body: { FailedEntryCount: answers.filter((a) => 'ErrorCode' in a).length, Entries: answers } };
+    };
 
   beforeAll(async () => {
     sim = await startSimulator({
@@ -38,12 +53,16 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
       task: { todoMs: 10, doingMs: 30 },
     });
     db = await startDynalite('stickler-test-idempotency');
+    eventBridge = await startFakeAws({ service: 'events' });
+    ssm = await startFakeAws({ service: 'ssm' });
     Object.assign(process.env, {
       STAGE: 'test',
       AWS_REGION: 'eu-west-3',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
+      AWS_ACCESS_KEY_ID: TEST_AWS_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: TEST_AWS_CREDENTIALS.secretAccessKey,
       AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
+      AWS_ENDPOINT_URL_SSM: ssm.url,
       EVENT_BUS_NAME: 'stickler-test',
       IDEMPOTENCY_TABLE: 'stickler-test-idempotency',
       OVH_ENDPOINT: sim.baseUrl,
@@ -54,24 +73,22 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
       POWERTOOLS_LOG_LEVEL: 'SILENT',
       POWERTOOLS_METRICS_DISABLED: 'true',
     });
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: JSON.stringify(SIMULATOR_CREDENTIALS) } });
+    ssm.on('AmazonSSM.GetParameter', () => ({
+      body: { Parameter: { Value: JSON.stringify(SIMULATOR_CREDENTIALS), Type: 'SecureString' } },
+    }));
     handler = (await import('../../functions/apply-worker')).handler as unknown as Handler;
   });
   afterAll(async () => {
     process.env = saved;
     await sim.close();
     await db.close();
+    await eventBridge.close();
+    await ssm.close();
   });
   beforeEach(() => {
     published = [];
     eventBridge.reset();
-    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
-      published.push(...input.Entries);
-      return {
-        FailedEntryCount: 0,
-        Entries: input.Entries.map((_, i) => ({ EventId: `e-${published.length}-${i}` })),
-      };
-    });
+    eventBridge.on('AWSEvents.PutEvents', putEvents());
     sim.resetStats();
     sim.faults.taskErrorRate = 0;
     sim.faults.serverErrorRate = 0;
@@ -166,15 +183,13 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
   });
 
   it('republishes only the events that did not go out when a publish half fails', async () => {
-    eventBridge.reset();
     // Accept audit events, refuse zone events: the request's record is kept and retried.
-    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
-      const answers = input.Entries.map((e) =>
-        e.DetailType === 'Zone Configuration Applied' ? { ErrorCode: 'InternalFailure' } : { EventId: 'ok' },
-      );
-      published.push(...input.Entries.filter((_, i) => !answers[i]!.ErrorCode));
-      return { FailedEntryCount: answers.filter((a) => a.ErrorCode).length, Entries: answers };
-    });
+    eventBridge.on(
+      'AWSEvents.PutEvents',
+      putEvents((e) =>
+        e.DetailType === 'Zone Configuration Applied' ? { ErrorCode: 'InternalFailure' } : {},
+      ),
+    );
     // Farm http/112 (zone sbg); ask for whatever it does not store now, so there is a change to apply.
     const stored = sim.state.services.get('loadbalancer-b81e0d44')!.farms.get('http/112')!.stored.stickiness;
     const target = stored === 'cookie' ? 'sourceIp' : 'cookie';
@@ -182,11 +197,7 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-half-1' }]);
     expect(published.map((e) => e.DetailType)).toEqual(['Stickiness Change Applied']);
 
-    eventBridge.reset();
-    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
-      published.push(...input.Entries);
-      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'ok' })) };
-    });
+    eventBridge.on('AWSEvents.PutEvents', putEvents());
     const retry = await handler(requestEvent('req-half', 112, target, 2), context);
     expect(retry.batchItemFailures).toEqual([]);
     expect(published.map((e) => e.DetailType)).toEqual([
@@ -302,20 +313,16 @@ describe('apply-worker handler (simulator over HTTP, dynalite, EventBridge and S
   });
 
   it('keeps a request whose audit could not be published, and republishes it without applying again', async () => {
-    eventBridge.reset();
-    eventBridge
-      .on(PutEventsCommand)
-      .resolves({ FailedEntryCount: 1, Entries: [{ ErrorCode: 'InternalFailure' }] });
+    eventBridge.on(
+      'AWSEvents.PutEvents',
+      putEvents(() => ({ ErrorCode: 'InternalFailure' })),
+    );
     const first = await handler(requestEvent('req-audit', 112, 'sourceIp', 1), context);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-audit-1' }]);
     const writes = sim.stats.calls['put-farm'];
     expect(writes).toBe(1);
 
-    eventBridge.reset();
-    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
-      published.push(...input.Entries);
-      return { FailedEntryCount: 0, Entries: input.Entries.map(() => ({ EventId: 'ok' })) };
-    });
+    eventBridge.on('AWSEvents.PutEvents', putEvents());
     const retry = await handler(requestEvent('req-audit', 112, 'sourceIp', 2), context);
     expect(retry.batchItemFailures).toEqual([]);
     expect(sim.stats.calls['put-farm']).toBe(writes);

@@ -2,18 +2,14 @@
  * FarmLedger on the idempotency table (items `farm:<service>/<type>/<id>`): a conditional write
  * keeps the newest request, whatever order writers arrive in.
  */
-import {
-  BatchGetItemCommand,
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  PutItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import type { FarmLedger, LedgerEntry } from '../../ports/farm-ledger';
+import type { AwsCall } from '../aws/aws-json-client';
+import { type DynamoItem, isConditionFailure } from './dynamodb-types';
 
 const itemId = (farmKey: string) => `farm:${farmKey}`;
 
 export class DynamoDbFarmLedger implements FarmLedger {
-  constructor(private readonly options: { client: DynamoDBClient; tableName: string }) {}
+  constructor(private readonly options: { client: AwsCall; tableName: string }) {}
 
   async latest(farmKeys: readonly string[]): Promise<Map<string, LedgerEntry>> {
     const { client, tableName } = this.options;
@@ -23,9 +19,10 @@ export class DynamoDbFarmLedger implements FarmLedger {
       let keys: { id: { S: string } }[] = unique.slice(i, i + 100).map((k) => ({ id: { S: itemId(k) } }));
       // BatchGetItem may leave keys unprocessed under load: ask again for those, a bounded number of times.
       for (let attempt = 0; keys.length > 0 && attempt < 5; attempt++) {
-        const answer = await client.send(
-          new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
+        const answer = await client<{
+          Responses?: Record<string, DynamoItem[]>;
+          UnprocessedKeys?: Record<string, { Keys?: typeof keys }>;
+        }>('BatchGetItem', { RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } });
         for (const item of answer.Responses?.[tableName] ?? []) {
           const id = item.id?.S;
           if (id && item.requestId?.S && item.requestedAt?.S) {
@@ -35,7 +32,7 @@ export class DynamoDbFarmLedger implements FarmLedger {
             });
           }
         }
-        keys = (answer.UnprocessedKeys?.[tableName]?.Keys ?? []) as typeof keys;
+        keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
       }
       if (keys.length > 0) throw new Error(`DynamoDB left ${keys.length} farm ledger key(s) unread`);
     }
@@ -44,21 +41,19 @@ export class DynamoDbFarmLedger implements FarmLedger {
 
   async record(farmKey: string, entry: LedgerEntry): Promise<void> {
     try {
-      await this.options.client.send(
-        new PutItemCommand({
-          TableName: this.options.tableName,
-          Item: {
-            id: { S: itemId(farmKey) },
-            requestId: { S: entry.requestId },
-            requestedAt: { S: entry.requestedAt },
-            requestedAtMs: { N: String(Date.parse(entry.requestedAt)) },
-          },
-          ConditionExpression: 'attribute_not_exists(id) OR requestedAtMs <= :ms',
-          ExpressionAttributeValues: { ':ms': { N: String(Date.parse(entry.requestedAt)) } },
-        }),
-      );
+      await this.options.client('PutItem', {
+        TableName: this.options.tableName,
+        Item: {
+          id: { S: itemId(farmKey) },
+          requestId: { S: entry.requestId },
+          requestedAt: { S: entry.requestedAt },
+          requestedAtMs: { N: String(Date.parse(entry.requestedAt)) },
+        },
+        ConditionExpression: 'attribute_not_exists(id) OR requestedAtMs <= :ms',
+        ExpressionAttributeValues: { ':ms': { N: String(Date.parse(entry.requestedAt)) } },
+      });
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error; // a newer request is recorded: keep it
+      if (!isConditionFailure(error)) throw error; // a newer request is recorded: keep it
     }
   }
 }

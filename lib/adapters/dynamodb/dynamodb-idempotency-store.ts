@@ -2,19 +2,14 @@
  * IdempotencyStore on a DynamoDB table with a string partition key `id` and a TTL attribute
  * `expiresAtEpoch`. Claims are conditional writes, so two invocations never both hold a request.
  */
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
 import type { OutgoingEvent } from '../../domain/events';
 import type { ClaimResult, IdempotencyStore } from '../../ports/idempotency-store';
+import type { AwsCall } from '../aws/aws-json-client';
+import { type DynamoItem, isConditionFailure } from './dynamodb-types';
 
 export interface DynamoDbIdempotencyStoreOptions {
-  client: DynamoDBClient;
+  /** A DynamoDB client (makeAwsJsonClient with DYNAMODB). */
+  client: AwsCall;
   tableName: string;
   /** How long finished records are kept (DynamoDB TTL), so late redeliveries are still recognised. */
   retainMs?: number;
@@ -31,30 +26,30 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
   async claim(key: string, now: Date, holdMs: number): Promise<ClaimResult> {
     const { client, tableName } = this.options;
     try {
-      await client.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: {
-            id: { S: key },
-            state: { S: 'in-progress' },
-            heldUntil: { N: String(now.getTime() + holdMs) },
-            expiresAtEpoch: { N: epoch(now.getTime() + this.retainMs) },
-          },
-          ConditionExpression: 'attribute_not_exists(id) OR (#state = :inProgress AND heldUntil <= :now)',
-          ExpressionAttributeNames: { '#state': 'state' },
-          ExpressionAttributeValues: {
-            ':inProgress': { S: 'in-progress' },
-            ':now': { N: String(now.getTime()) },
-          },
-        }),
-      );
+      await client('PutItem', {
+        TableName: tableName,
+        Item: {
+          id: { S: key },
+          state: { S: 'in-progress' },
+          heldUntil: { N: String(now.getTime() + holdMs) },
+          expiresAtEpoch: { N: epoch(now.getTime() + this.retainMs) },
+        },
+        ConditionExpression: 'attribute_not_exists(id) OR (#state = :inProgress AND heldUntil <= :now)',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':inProgress': { S: 'in-progress' },
+          ':now': { N: String(now.getTime()) },
+        },
+      });
       return { state: 'claimed' };
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (!isConditionFailure(error)) throw error;
     }
-    const { Item } = await client.send(
-      new GetItemCommand({ TableName: tableName, Key: { id: { S: key } }, ConsistentRead: true }),
-    );
+    const { Item } = await client<{ Item?: DynamoItem }>('GetItem', {
+      TableName: tableName,
+      Key: { id: { S: key } },
+      ConsistentRead: true,
+    });
     const state = Item?.state?.S;
     if (state === 'completed') return { state: 'completed' };
     if (state === 'decided')
@@ -63,39 +58,33 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
   }
 
   async decide(key: string, events: readonly OutgoingEvent[], now: Date): Promise<void> {
-    await this.options.client.send(
-      new UpdateItemCommand({
-        TableName: this.options.tableName,
-        Key: { id: { S: key } },
-        UpdateExpression: 'SET #state = :decided, events = :events, expiresAtEpoch = :exp',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: {
-          ':decided': { S: 'decided' },
-          ':events': { S: JSON.stringify(events) },
-          ':exp': { N: epoch(now.getTime() + this.retainMs) },
-        },
-      }),
-    );
+    await this.options.client('UpdateItem', {
+      TableName: this.options.tableName,
+      Key: { id: { S: key } },
+      UpdateExpression: 'SET #state = :decided, events = :events, expiresAtEpoch = :exp',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: {
+        ':decided': { S: 'decided' },
+        ':events': { S: JSON.stringify(events) },
+        ':exp': { N: epoch(now.getTime() + this.retainMs) },
+      },
+    });
   }
 
   async complete(key: string, now: Date): Promise<void> {
-    await this.options.client.send(
-      new UpdateItemCommand({
-        TableName: this.options.tableName,
-        Key: { id: { S: key } },
-        UpdateExpression: 'SET #state = :completed, expiresAtEpoch = :exp REMOVE events',
-        ExpressionAttributeNames: { '#state': 'state' },
-        ExpressionAttributeValues: {
-          ':completed': { S: 'completed' },
-          ':exp': { N: epoch(now.getTime() + this.retainMs) },
-        },
-      }),
-    );
+    await this.options.client('UpdateItem', {
+      TableName: this.options.tableName,
+      Key: { id: { S: key } },
+      UpdateExpression: 'SET #state = :completed, expiresAtEpoch = :exp REMOVE events',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: {
+        ':completed': { S: 'completed' },
+        ':exp': { N: epoch(now.getTime() + this.retainMs) },
+      },
+    });
   }
 
   async release(key: string): Promise<void> {
-    await this.options.client.send(
-      new DeleteItemCommand({ TableName: this.options.tableName, Key: { id: { S: key } } }),
-    );
+    await this.options.client('DeleteItem', { TableName: this.options.tableName, Key: { id: { S: key } } });
   }
 }

@@ -2,21 +2,33 @@
  * EventPublisher over EventBridge PutEvents: at most 10 entries and 256 KiB per call, and only
  * the entries that failed are sent again, with backoff and jitter, a bounded number of times.
  */
-import {
-  type EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsRequestEntry,
-} from '@aws-sdk/client-eventbridge';
 import { AUDIT_SOURCE, type OutgoingEvent } from '../../domain/events';
 import type { Clock } from '../../ports/clock';
 import type { EventPublisher } from '../../ports/event-publisher';
+import type { AwsCall } from '../aws/aws-json-client';
+
+/** A PutEvents request entry, as EventBridge's JSON API takes it. */
+export interface PutEventsRequestEntry {
+  EventBusName?: string;
+  Source?: string;
+  DetailType?: string;
+  Detail?: string;
+  /** Epoch seconds (the JSON protocol's timestamp form). */
+  Time?: number;
+  Resources?: string[];
+}
+
+interface PutEventsResponse {
+  FailedEntryCount?: number;
+  Entries?: { EventId?: string; ErrorCode?: string; ErrorMessage?: string }[];
+}
 
 export const MAX_ENTRIES_PER_CALL = 10;
 export const MAX_BYTES_PER_CALL = 256 * 1024;
 
 /** PutEvents entry size as AWS counts it: Time (14 bytes when set), Source, DetailType, Detail, Resources. */
 export const entrySize = (entry: PutEventsRequestEntry): number =>
-  (entry.Time ? 14 : 0) +
+  (entry.Time !== undefined ? 14 : 0) +
   Buffer.byteLength(entry.Source ?? '') +
   Buffer.byteLength(entry.DetailType ?? '') +
   Buffer.byteLength(entry.Detail ?? '') +
@@ -44,7 +56,8 @@ export const chunkEntries = <T extends PutEventsRequestEntry>(entries: readonly 
 };
 
 export interface EventBridgePublisherOptions {
-  client: EventBridgeClient;
+  /** An EventBridge client (makeAwsJsonClient with EVENTBRIDGE). */
+  client: AwsCall;
   busName: string;
   clock: Clock;
   maxAttempts?: number;
@@ -67,7 +80,7 @@ export class EventBridgePublisher implements EventPublisher {
         Source: AUDIT_SOURCE,
         DetailType: event.detailType,
         Detail: JSON.stringify(event.detail),
-        Time: clock.now(),
+        Time: clock.now().getTime() / 1000,
       } satisfies PutEventsRequestEntry,
     }));
     for (let attempt = 1; pending.length > 0; attempt++) {
@@ -75,7 +88,7 @@ export class EventBridgePublisher implements EventPublisher {
       for (const chunk of chunkEntries(pending.map((p) => p.entry))) {
         const owners = chunk.map((entry) => pending.find((p) => p.entry === entry)!);
         try {
-          const result = await client.send(new PutEventsCommand({ Entries: chunk }));
+          const result = await client<PutEventsResponse>('PutEvents', { Entries: chunk });
           // Entries in the answer line up with the request; those with an ErrorCode failed.
           (result.Entries ?? []).forEach((answer, i) => {
             if (answer.ErrorCode) failedNow.push(owners[i]!);

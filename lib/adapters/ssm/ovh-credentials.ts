@@ -3,10 +3,10 @@
  * `{"applicationKey": "...", "applicationSecret": "...", "consumerKey": "..."}`, decrypted on
  * read and cached for a while so a warm function does not read it on every batch.
  */
-import { GetParameterCommand, type SSMClient } from '@aws-sdk/client-ssm';
 import * as z from 'zod/mini';
 import { SticklerError } from '../../domain/errors';
 import type { Clock } from '../../ports/clock';
+import { type AwsCall, AwsError } from '../aws/aws-json-client';
 import type { OvhCredentials } from '../ovh/http-client';
 
 const CredentialsSchema = z.object({
@@ -18,7 +18,8 @@ const CredentialsSchema = z.object({
 export class CredentialsError extends SticklerError {}
 
 export const makeSsmCredentialsLoader = (options: {
-  ssm: SSMClient;
+  /** An SSM client (makeAwsJsonClient with SSM). */
+  ssm: AwsCall;
   parameterName: string;
   clock: Clock;
   cacheMs?: number;
@@ -27,14 +28,15 @@ export const makeSsmCredentialsLoader = (options: {
   const load = async (): Promise<OvhCredentials> => {
     let text: string | undefined;
     try {
-      const answer = await options.ssm.send(
-        new GetParameterCommand({ Name: options.parameterName, WithDecryption: true }),
-      );
+      const answer = await options.ssm<{ Parameter?: { Value?: string } }>('GetParameter', {
+        Name: options.parameterName,
+        WithDecryption: true,
+      });
       text = answer.Parameter?.Value;
     } catch (cause) {
       throw new CredentialsError(
         'credentials-unavailable',
-        `cannot read OVH credentials from SSM parameter ${options.parameterName}: ${(cause as Error).name ?? 'error'}`,
+        `cannot read OVH credentials from SSM parameter ${options.parameterName}: ${cause instanceof AwsError ? cause.message : (cause as Error).name}`,
       );
     }
     let json: unknown;

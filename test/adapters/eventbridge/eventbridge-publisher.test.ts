@@ -1,14 +1,15 @@
-import { EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { mockClient } from 'aws-sdk-client-mock';
+import { EVENTBRIDGE, makeAwsJsonClient } from '../../../lib/adapters/aws/aws-json-client';
 import {
   chunkEntries,
   EventBridgePublisher,
   entrySize,
   MAX_BYTES_PER_CALL,
+  type PutEventsRequestEntry,
 } from '../../../lib/adapters/eventbridge/eventbridge-publisher';
 import { DETAIL_TYPES, type OutgoingEvent } from '../../../lib/domain/events';
+import { TEST_AWS_CREDENTIALS } from '../../helpers/aws-signature';
+import { type FakeAws, startFakeAws } from '../../helpers/fake-aws';
 
-const eventBridge = mockClient(EventBridgeClient);
 const sleeps: number[] = [];
 const clock = {
   now: () => new Date('2026-11-25T10:00:00Z'),
@@ -30,58 +31,82 @@ const events = (n: number, pad = 0): OutgoingEvent[] =>
     dedupeKey: `k${i}`,
   }));
 
-describe('EventBridgePublisher', () => {
+type Entries = { Entries: PutEventsRequestEntry[] };
+
+describe('EventBridgePublisher (PutEvents over HTTP)', () => {
+  let aws: FakeAws;
+  beforeAll(async () => {
+    aws = await startFakeAws({ service: 'events' });
+  });
+  afterAll(() => aws.close());
   beforeEach(() => {
-    eventBridge.reset();
+    aws.reset();
     sleeps.length = 0;
   });
+  const sent = () => aws.calls.map((c) => (c.input as unknown as Entries).Entries);
   const publisher = () =>
     new EventBridgePublisher({
-      client: new EventBridgeClient({ region: 'eu-west-3' }),
+      // One attempt per call here: what is tested is the publisher's own resending.
+      client: makeAwsJsonClient({
+        service: EVENTBRIDGE,
+        region: 'eu-west-3',
+        endpoint: aws.url,
+        credentials: () => TEST_AWS_CREDENTIALS,
+        maxAttempts: 1,
+      }),
       busName: 'bus',
       clock,
       random: () => 1,
     });
 
   it('sends at most 10 entries per PutEvents call', async () => {
-    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => ({
-      FailedEntryCount: 0,
-      Entries: input.Entries.map(() => ({ EventId: 'id' })),
+    aws.on('AWSEvents.PutEvents', (input) => ({
+      body: {
+        FailedEntryCount: 0,
+        Entries: (input as unknown as Entries).Entries.map(() => ({ EventId: 'id' })),
+      },
     }));
     await expect(publisher().publish(events(23))).resolves.toEqual({ failed: [] });
-    const sizes = eventBridge.commandCalls(PutEventsCommand).map((c) => c.args[0].input.Entries?.length);
-    expect(sizes).toEqual([10, 10, 3]);
+    expect(sent().map((entries) => entries.length)).toEqual([10, 10, 3]);
+    expect(sent()[0]![0]).toEqual({
+      EventBusName: 'bus',
+      Source: 'stickler',
+      DetailType: 'Zone Configuration Applied',
+      Detail: JSON.stringify(events(1)[0]!.detail),
+      Time: Date.parse('2026-11-25T10:00:00Z') / 1000,
+    });
   });
 
   it('resends only the entries that failed, with backoff, and reports what never went through', async () => {
-    let call = 0;
-    eventBridge.on(PutEventsCommand).callsFake((input: { Entries: PutEventsRequestEntry[] }) => {
-      call++;
-      return {
+    aws.on('AWSEvents.PutEvents', (input, call) => ({
+      body: {
         FailedEntryCount: 1,
-        Entries: input.Entries.map((e) =>
+        Entries: (input as unknown as Entries).Entries.map((e) =>
           JSON.parse(e.Detail!).service === 'lb-1'
-            ? { ErrorCode: 'ThrottlingException' }
+            ? { ErrorCode: 'ThrottlingException', ErrorMessage: 'Rate exceeded' }
             : { EventId: `id-${call}` },
         ),
-      };
-    });
+      },
+    }));
     const { failed } = await publisher().publish(events(3));
-    const sent = eventBridge
-      .commandCalls(PutEventsCommand)
-      .map((c) => c.args[0].input.Entries!.map((e) => JSON.parse(e.Detail!).service));
-    expect(sent).toEqual([['lb-0', 'lb-1', 'lb-2'], ['lb-1'], ['lb-1'], ['lb-1']]);
+    expect(sent().map((entries) => entries.map((e) => JSON.parse(e.Detail!).service))).toEqual([
+      ['lb-0', 'lb-1', 'lb-2'],
+      ['lb-1'],
+      ['lb-1'],
+      ['lb-1'],
+    ]);
     expect(failed.map((e) => e.dedupeKey)).toEqual(['k1']);
     expect(sleeps).toEqual([100, 200, 400]);
   });
 
   it('treats a failed call as every entry in it failing', async () => {
-    eventBridge
-      .on(PutEventsCommand)
-      .rejectsOnce(new Error('socket hang up'))
-      .resolves({ FailedEntryCount: 0, Entries: [{}, {}] });
+    aws.on('AWSEvents.PutEvents', (_input, call) =>
+      call === 1
+        ? { status: 500, body: { __type: 'InternalException', message: 'try again' } }
+        : { body: { FailedEntryCount: 0, Entries: [{ EventId: 'a' }, { EventId: 'b' }] } },
+    );
     await expect(publisher().publish(events(2))).resolves.toEqual({ failed: [] });
-    expect(eventBridge.commandCalls(PutEventsCommand)).toHaveLength(2);
+    expect(sent().map((entries) => entries.length)).toEqual([2, 2]);
   });
 });
 

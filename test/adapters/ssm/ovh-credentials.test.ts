@@ -1,28 +1,39 @@
-import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
-import { mockClient } from 'aws-sdk-client-mock';
+import { makeAwsJsonClient, SSM } from '../../../lib/adapters/aws/aws-json-client';
 import { makeSsmCredentialsLoader } from '../../../lib/adapters/ssm/ovh-credentials';
+import { TEST_AWS_CREDENTIALS } from '../../helpers/aws-signature';
+import { type FakeAws, startFakeAws } from '../../helpers/fake-aws';
 
-const ssm = mockClient(SSMClient);
 const secret = 'very-secret-application-secret';
 const value = JSON.stringify({ applicationKey: 'ak', applicationSecret: secret, consumerKey: 'ck' });
 
-describe('OVH credentials from SSM', () => {
+describe('OVH credentials from SSM (GetParameter over HTTP)', () => {
+  let aws: FakeAws;
+  beforeAll(async () => {
+    aws = await startFakeAws({ service: 'ssm' });
+  });
+  afterAll(() => aws.close());
   let now = 0;
   const clock = { now: () => new Date(now), sleep: async () => undefined };
   const loader = () =>
     makeSsmCredentialsLoader({
-      ssm: new SSMClient({ region: 'eu-west-3' }),
+      ssm: makeAwsJsonClient({
+        service: SSM,
+        region: 'eu-west-3',
+        endpoint: aws.url,
+        credentials: () => TEST_AWS_CREDENTIALS,
+        maxAttempts: 1,
+      }),
       parameterName: '/stickler/prod/ovh',
       clock,
       cacheMs: 1000,
     });
   beforeEach(() => {
-    ssm.reset();
+    aws.reset();
     now = 0;
   });
 
   it('reads the SecureString decrypted, then serves it from cache until it expires', async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: value } });
+    aws.on('AmazonSSM.GetParameter', () => ({ body: { Parameter: { Value: value, Type: 'SecureString' } } }));
     const load = loader();
     await expect(load()).resolves.toEqual({
       applicationKey: 'ak',
@@ -30,18 +41,17 @@ describe('OVH credentials from SSM', () => {
       consumerKey: 'ck',
     });
     await load();
-    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(1);
-    expect(ssm.commandCalls(GetParameterCommand)[0]!.args[0].input).toEqual({
-      Name: '/stickler/prod/ovh',
-      WithDecryption: true,
-    });
+    expect(aws.calls).toHaveLength(1);
+    expect(aws.calls[0]!.input).toEqual({ Name: '/stickler/prod/ovh', WithDecryption: true });
     now = 1001;
     await load();
-    expect(ssm.commandCalls(GetParameterCommand)).toHaveLength(2);
+    expect(aws.calls).toHaveLength(2);
   });
 
   it('names the parameter but never its value when the value is not the expected JSON', async () => {
-    ssm.on(GetParameterCommand).resolves({ Parameter: { Value: `{"applicationSecret":"${secret}"}` } });
+    aws.on('AmazonSSM.GetParameter', () => ({
+      body: { Parameter: { Value: `{"applicationSecret":"${secret}"}` } },
+    }));
     const error = (await loader()().catch((e: unknown) => e)) as Error;
     expect(error.message).toBe(
       'SSM parameter /stickler/prod/ovh must hold JSON with applicationKey, applicationSecret and consumerKey',
@@ -51,15 +61,17 @@ describe('OVH credentials from SSM', () => {
   });
 
   it('does not cache a failure: the next call asks SSM again', async () => {
-    ssm
-      .on(GetParameterCommand)
-      .rejectsOnce(Object.assign(new Error('denied'), { name: 'AccessDeniedException' }))
-      .resolves({
-        Parameter: { Value: value },
-      });
+    aws.on('AmazonSSM.GetParameter', (_input, call) =>
+      call === 1
+        ? {
+            status: 400,
+            body: { __type: 'AccessDeniedException', message: 'not authorized to perform ssm:GetParameter' },
+          }
+        : { body: { Parameter: { Value: value } } },
+    );
     const load = loader();
     await expect(load()).rejects.toThrow(
-      'cannot read OVH credentials from SSM parameter /stickler/prod/ovh: AccessDeniedException',
+      'cannot read OVH credentials from SSM parameter /stickler/prod/ovh: SSM GetParameter: AccessDeniedException: not authorized to perform ssm:GetParameter (HTTP 400, request id rid-1)',
     );
     await expect(load()).resolves.toMatchObject({ consumerKey: 'ck' });
   });
