@@ -1,6 +1,6 @@
 /**
- * A local stand-in for an EventBridge custom bus, reached by the real AWS SDK EventBridge client
- * over HTTP (set AWS_ENDPOINT_URL_EVENTBRIDGE to its url). It answers PutEvents as AWS does,
+ * A local stand-in for an EventBridge custom bus, reached over HTTP by the AWS SDK EventBridge
+ * client or the worker's AWS client (set AWS_ENDPOINT_URL_EVENTBRIDGE to its url). It answers PutEvents as AWS does,
  * keeps every event (like the bus archive), and delivers events matching a rule's detail-type
  * to targets, wrapped in the EventBridge envelope. Request signatures are not checked.
  */

@@ -2,13 +2,14 @@
  * stickler's serverless pipeline on one machine, with the same apply-worker handler as in AWS:
  *
  *   publisher ──PutEvents (AWS SDK, HTTP)──▶ local bus ──rule──▶ local queue ──batches──▶ apply-worker
- *        apply-worker ──PutEvents (AWS SDK, HTTP)──▶ local bus (audit events)
- *        apply-worker ──DynamoDB (AWS SDK, HTTP)──▶ dynalite (idempotency records)
+ *        apply-worker ──PutEvents (its AWS client, HTTP)──▶ local bus (audit events)
+ *        apply-worker ──DynamoDB (its AWS client, HTTP)──▶ dynalite (idempotency records)
  *        apply-worker ──OVH API (HTTP)──▶ the simulator
  *
  * Stood in locally: the EventBridge bus and rule (lib/local/event-bus.ts), the SQS queue and
  * its event source mapping (lib/local/queue.ts), SSM (the `local` stage takes OVH credentials
- * from OVH_* variables). Real: the handler, the AWS SDK clients, DynamoDB's API (dynalite).
+ * from OVH_* variables). Real: the handler and its AWS client, the AWS SDK EventBridge client
+ * publishing change requests as other systems do, DynamoDB's API (dynalite).
  */
 import { randomUUID } from 'node:crypto';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
