@@ -2,6 +2,7 @@
  * IdempotencyStore on a DynamoDB table with a string partition key `id` and a TTL attribute
  * `expiresAtEpoch`. Claims are conditional writes, so two invocations never both hold a request.
  */
+import { randomUUID } from 'node:crypto';
 import type { OutgoingEvent } from '../../domain/events';
 import type { ClaimResult, IdempotencyStore } from '../../ports/idempotency-store';
 import type { AwsCall } from '../aws/aws-json-client';
@@ -25,12 +26,17 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
 
   async claim(key: string, now: Date, holdMs: number): Promise<ClaimResult> {
     const { client, tableName } = this.options;
+    // Marks this claim as ours: if the write succeeded but its answer was lost and the client's
+    // retry was refused by the condition, reading the item back shows the claim is ours, rather
+    // than held by someone else until it expires.
+    const owner = randomUUID();
     try {
       await client('PutItem', {
         TableName: tableName,
         Item: {
           id: { S: key },
           state: { S: 'in-progress' },
+          owner: { S: owner },
           heldUntil: { N: String(now.getTime() + holdMs) },
           expiresAtEpoch: { N: epoch(now.getTime() + this.retainMs) },
         },
@@ -51,6 +57,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
       ConsistentRead: true,
     });
     const state = Item?.state?.S;
+    if (state === 'in-progress' && Item?.owner?.S === owner) return { state: 'claimed' };
     if (state === 'completed') return { state: 'completed' };
     if (state === 'decided')
       return { state: 'decided', events: JSON.parse(Item?.events?.S ?? '[]') as OutgoingEvent[] };

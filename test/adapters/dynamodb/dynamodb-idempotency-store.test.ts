@@ -1,3 +1,4 @@
+import type { AwsCall } from '../../../lib/adapters/aws/aws-json-client';
 import { DynamoDbIdempotencyStore } from '../../../lib/adapters/dynamodb/dynamodb-idempotency-store';
 import { DETAIL_TYPES, type OutgoingEvent } from '../../../lib/domain/events';
 import { startDynalite } from '../../../lib/local/dynalite';
@@ -44,6 +45,18 @@ describe('DynamoDbIdempotencyStore on dynalite', () => {
     await expect(store.claim('c', later(10), 60_000)).resolves.toEqual({ state: 'decided', events });
     await store.complete('c', t0);
     await expect(store.claim('c', later(999_999_999), 60_000)).resolves.toEqual({ state: 'completed' });
+  });
+
+  it('knows its own claim when the write went through but its answer was lost and the retry was refused', async () => {
+    // What a retry after a lost answer looks like: the PutItem is carried out twice.
+    const client: AwsCall = async (operation, input) => {
+      if (operation === 'PutItem') await db.client(operation, input);
+      return db.client(operation, input);
+    };
+    const twice = new DynamoDbIdempotencyStore({ client, tableName: 'idem' });
+    await expect(twice.claim('e', t0, 60_000)).resolves.toEqual({ state: 'claimed' });
+    // ...and anyone else still finds it held.
+    await expect(store.claim('e', later(1), 60_000)).resolves.toEqual({ state: 'in-progress' });
   });
 
   it('forgets a released key', async () => {
