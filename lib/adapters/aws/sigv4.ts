@@ -40,11 +40,13 @@ const signingKey = (secret: string, day: string, region: string, service: string
   return keyCache.key;
 };
 
-const canonicalPath = (url: URL) =>
-  url.pathname
-    .split('/')
-    .map((segment) => encodeURIComponent(decodeURIComponent(segment)))
-    .join('/') || '/';
+/** RFC 3986 escaping, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
+const uriEscape = (text: string) =>
+  encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+// For every service but S3, each segment of the path as sent (already encoded once, as URL keeps
+// it) is encoded once more.
+const canonicalPath = (url: URL) => url.pathname.split('/').map(uriEscape).join('/') || '/';
 
 /** Returns the headers to send: the given ones plus host, x-amz-date, the token and Authorization. */
 export const signRequest = (input: SignInput): Record<string, string> => {

@@ -41,6 +41,43 @@ describe('SigV4 signing', () => {
     await expect(checkSignature(withToken, expected)).resolves.toBeUndefined();
   });
 
+  it('agrees with it on other hosts, ports, paths, regions, dates and non-ASCII bodies', async () => {
+    const cases = [
+      { url: 'http://127.0.0.1:4566/', service: 'dynamodb', region: 'us-east-1', body: '{}' },
+      {
+        url: 'https://vpce-0a1b.ssm.eu-west-3.vpce.amazonaws.com/',
+        service: 'ssm',
+        region: 'eu-west-3',
+        body: '{"Name":"/stickler/prod/ovh-credentials"}',
+      },
+      {
+        url: 'https://events.cn-north-1.amazonaws.com.cn/base path/',
+        service: 'events',
+        region: 'cn-north-1',
+        body: '{"Detail":"réf. ✓ 東京 \\u0000"}',
+      },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const url = new URL(c.url);
+      const headers = signRequest({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': '  Spaced   Target ' },
+        body: c.body,
+        service: c.service,
+        region: c.region,
+        credentials: TEST_AWS_CREDENTIALS,
+        now: new Date(Date.UTC(2026, 0, 1 + i * 40, 23, 59, 59)),
+      });
+      const all: Record<string, string> = { ...headers, host: url.host };
+      const problem = await checkSignature(
+        { method: 'POST', path: url.pathname, headers: all, body: c.body },
+        { service: c.service, region: c.region, credentials: TEST_AWS_CREDENTIALS },
+      );
+      expect({ case: c.url, problem }).toEqual({ case: c.url, problem: undefined });
+    }
+  });
+
   it('is refused when the body or the secret differ (the check can fail)', async () => {
     await expect(checkSignature({ ...request(), body: '{}' }, expected)).resolves.toMatch(
       /signature mismatch/,
