@@ -3,15 +3,10 @@
  * (applied, unchanged, refused or failed), plus one `Zone Configuration Applied` per refresh
  * task that finished.
  */
+
+import type { ChangeAuditDetail, ZoneAppliedDetail } from '../domain/audit-events';
 import type { ChangeRequest } from '../domain/change-request';
-import {
-  AUDIT_DETAIL_TYPE,
-  type ChangeAuditDetail,
-  DETAIL_TYPES,
-  type Outcome,
-  type OutgoingEvent,
-  type ZoneAppliedDetail,
-} from '../domain/events';
+import { AUDIT_DETAIL_TYPE, DETAIL_TYPES, type Outcome, type OutgoingEvent } from '../domain/events';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { ChangeOrigin } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';

@@ -4,8 +4,8 @@
  * types the code, and `schemas/*.json` is generated from these (see scripts/generate-schemas.ts).
  */
 import * as z from 'zod/mini';
-import { ActorSchema, ChangeRequestSchema } from './change-request';
-import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
+import type { ChangeAuditDetail, ZoneAppliedDetail } from './audit-events';
+import { ChangeRequestSchema } from './change-request';
 
 /** `source` of every event stickler emits. */
 export const AUDIT_SOURCE = 'stickler';
@@ -19,7 +19,7 @@ export const DETAIL_TYPES = {
   zoneApplied: 'Zone Configuration Applied',
 } as const;
 
-const IsoTime = z.iso.datetime({ offset: true });
+export const IsoTime = z.iso.datetime({ offset: true });
 
 export const ChangeWindowSchema = z
   .object({ notBefore: z.optional(IsoTime), notAfter: z.optional(IsoTime) })
@@ -46,51 +46,6 @@ export type ChangeRequestedDetail = z.infer<typeof ChangeRequestedDetailSchema>;
 
 export const OUTCOMES = ['applied', 'unchanged', 'refused', 'failed'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
-
-const RefreshRefSchema = z.object({
-  zone: z.string(),
-  taskId: z.nullable(z.number()),
-  status: z.string(),
-});
-
-/** detail of the four per-request audit events. */
-export const ChangeAuditDetailSchema = z.object({
-  requestId: z.string(),
-  outcome: z.enum(OUTCOMES),
-  actor: z.nullable(ActorSchema),
-  ticket: z.nullable(z.string()),
-  requestReason: z.nullable(z.string()),
-  service: z.nullable(z.string()),
-  farmType: z.nullable(FarmTypeSchema),
-  farmId: z.nullable(z.number()),
-  zone: z.nullable(z.string()),
-  displayName: z.nullable(z.string()),
-  /** Stickiness stored before stickler acted, when it was read. */
-  before: z.nullable(StickinessWordSchema),
-  /** Stickiness asked for. */
-  after: z.nullable(StickinessWordSchema),
-  /** Why it was refused or failed: a stable code and a sentence. */
-  code: z.nullable(z.string()),
-  message: z.nullable(z.string()),
-  retryable: z.nullable(z.boolean()),
-  ovhQueryId: z.nullable(z.string()),
-  refresh: z.nullable(RefreshRefSchema),
-  requestedAt: z.nullable(IsoTime),
-  decidedAt: IsoTime,
-});
-export type ChangeAuditDetail = z.infer<typeof ChangeAuditDetailSchema>;
-
-/** detail of `Zone Configuration Applied`: a refresh task finished. */
-export const ZoneAppliedDetailSchema = z.object({
-  service: z.string(),
-  zone: z.string(),
-  taskId: z.nullable(z.number()),
-  status: z.string(),
-  requestIds: z.array(z.string()),
-  farms: z.array(z.object({ farmType: FarmTypeSchema, farmId: z.number() })),
-  appliedAt: IsoTime,
-});
-export type ZoneAppliedDetail = z.infer<typeof ZoneAppliedDetailSchema>;
 
 /** The EventBridge envelope as delivered to targets (for example in an SQS message body). */
 export const EventBridgeEnvelopeSchema = z.looseObject({
@@ -120,10 +75,3 @@ export const AUDIT_DETAIL_TYPE: Record<Outcome, OutgoingEvent['detailType']> = {
   refused: DETAIL_TYPES.refused,
   failed: DETAIL_TYPES.failed,
 };
-
-/** Schemas published for consumers, by file name under schemas/. */
-export const PUBLISHED_SCHEMAS = {
-  'stickiness-change-requested': ChangeRequestedDetailSchema,
-  'stickiness-change-audit': ChangeAuditDetailSchema,
-  'zone-configuration-applied': ZoneAppliedDetailSchema,
-} as const;

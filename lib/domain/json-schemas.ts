@@ -1,6 +1,7 @@
 /** JSON Schemas of the published events, generated from the zod schemas (never edited by hand). */
 import * as z from 'zod/mini';
-import { DETAIL_TYPES, PUBLISHED_SCHEMAS } from './events';
+import { PUBLISHED_SCHEMAS } from './audit-events';
+import { DETAIL_TYPES } from './events';
 
 const TITLES: Record<keyof typeof PUBLISHED_SCHEMAS, string> = {
   'stickiness-change-requested': `detail of "${DETAIL_TYPES.changeRequested}"`,

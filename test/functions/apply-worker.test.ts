@@ -5,9 +5,9 @@ import type { PutEventsRequestEntry } from '../../lib/adapters/eventbridge/event
 import {
   type ChangeAuditDetail,
   ChangeAuditDetailSchema,
-  DETAIL_TYPES,
   ZoneAppliedDetailSchema,
-} from '../../lib/domain/events';
+} from '../../lib/domain/audit-events';
+import { DETAIL_TYPES } from '../../lib/domain/events';
 import { startDynalite } from '../../lib/local/dynalite';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';

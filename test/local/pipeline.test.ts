@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChangeAuditDetail, ChangeRequestedDetail } from '../../lib/domain/events';
+import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
+import type { ChangeRequestedDetail } from '../../lib/domain/events';
 import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';

@@ -1,0 +1,50 @@
+/**
+ * The zod schema of a policy file (see policy.ts). Kept apart so that code which only applies
+ * policies (the deployed worker does not even do that) does not build it when it loads.
+ */
+import * as z from 'zod/mini';
+import { checkTarget, FarmTypeSchema, StickinessWordSchema, toWire } from './stickiness';
+
+const NonEmpty = z.string().check(z.minLength(1, 'must not be empty'));
+
+export const PolicyMatchSchema = z.strictObject({
+  service: z.optional(NonEmpty),
+  type: z.optional(FarmTypeSchema),
+  zone: z.optional(NonEmpty),
+  displayName: z.optional(NonEmpty),
+  farmId: z.optional(z.int().check(z.positive())),
+});
+export type PolicyMatch = z.infer<typeof PolicyMatchSchema>;
+
+export const PolicyRuleSchema = z
+  .strictObject({
+    name: z.optional(NonEmpty),
+    match: z._default(PolicyMatchSchema, {}),
+    stickiness: StickinessWordSchema,
+  })
+  .check(
+    z.superRefine((rule, ctx) => {
+      if (!rule.match.type) return;
+      const verdict = checkTarget(rule.match.type, toWire(rule.stickiness));
+      if (!verdict.ok) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['stickiness'],
+          message: `this rule can never apply: ${verdict.reason}`,
+        });
+      }
+    }),
+  );
+export type PolicyRule = z.infer<typeof PolicyRuleSchema>;
+
+export const PolicySchema = z.strictObject({
+  version: z.literal(1),
+  limits: z._default(
+    z.strictObject({
+      maxChangesPerRun: z.optional(z.int().check(z.positive())),
+    }),
+    {},
+  ),
+  rules: z.array(PolicyRuleSchema).check(z.minLength(1, 'a policy needs at least one rule')),
+});
+export type Policy = z.infer<typeof PolicySchema>;
