@@ -8,7 +8,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../lib/adapters/aws/aws-json-client';
 import { DynamoDbFarmLedger } from '../lib/adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../lib/adapters/dynamodb/dynamodb-idempotency-store';
@@ -74,13 +74,26 @@ const deps: ProcessDeps = {
 
 const processRecords = makeProcessChangeRequests(deps);
 
-export const lambdaHandler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
+export const lambdaHandler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+  // Zones are started only while enough time remains to finish them (config.finishReserveMs):
+  // a zone cut off by the function timeout would be left stored but not applied.
+  const startWindowMs = context.getRemainingTimeInMillis() - config.finishReserveMs;
+  if (startWindowMs <= 0) {
+    logger.error(
+      'the function timeout leaves no time to start a zone: every request goes back to the queue',
+      {
+        remainingMs: context.getRemainingTimeInMillis(),
+        finishReserveMs: config.finishReserveMs,
+      },
+    );
+  }
   const result = await processRecords(
     event.Records.map((r) => ({
       id: r.messageId,
       body: r.body,
       receiveCount: Number(r.attributes.ApproximateReceiveCount) || 1,
     })),
+    { signal: startWindowMs > 0 ? AbortSignal.timeout(startWindowMs) : AbortSignal.abort() },
   );
   for (const fate of result.fates.values()) metrics.addMetric(`requests_${fate}`, MetricUnit.Count, 1);
   logger.info('batch processed', {

@@ -137,7 +137,7 @@ const outsideWindow = (request: ChangeRequestedDetail, now: Date): string | unde
 
 export const makeProcessChangeRequests =
   (deps: ProcessDeps) =>
-  async (records: readonly QueueRecord[]): Promise<ProcessResult> => {
+  async (records: readonly QueueRecord[], options: { signal?: AbortSignal } = {}): Promise<ProcessResult> => {
     const { idempotency, clock, log } = deps;
     const now = clock.now();
     const fates = new Map<string, RecordFate>();
@@ -247,7 +247,12 @@ export const makeProcessChangeRequests =
     if (current.length > 0) {
       let result: RequestsResult | undefined;
       try {
-        result = await deps.applyRequests(current, deps.applyOptions);
+        // The signal (the invocation running out of time) stops zones from starting; their
+        // requests come back as retryable failures and are handed back to the queue below.
+        result = await deps.applyRequests(
+          current,
+          options.signal ? { ...deps.applyOptions, signal: options.signal } : deps.applyOptions,
+        );
       } catch (error) {
         log.error('applying the batch failed; its requests will be retried', { error: String(error) });
       }

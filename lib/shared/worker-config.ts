@@ -16,6 +16,11 @@ export interface WorkerConfig {
   ovhTimeoutMs: number;
   pollIntervalMs: number;
   taskTimeoutMs: number;
+  /**
+   * Time kept at the end of an invocation to finish the zones already started: once less than
+   * this remains, no further zone is started and its requests go back to the queue untouched.
+   */
+  finishReserveMs: number;
 }
 
 const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number => {
@@ -55,5 +60,8 @@ export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
     ovhTimeoutMs: int(env, 'OVH_TIMEOUT_MS', 15_000),
     pollIntervalMs: int(env, 'POLL_INTERVAL_MS', 2_000),
     taskTimeoutMs: int(env, 'TASK_TIMEOUT_MS', 240_000),
+    // A started zone needs its writes and a refresh task (up to TASK_TIMEOUT_MS); one more minute
+    // covers the writes, the audit and a slow OVH answer.
+    finishReserveMs: int(env, 'FINISH_RESERVE_MS', int(env, 'TASK_TIMEOUT_MS', 240_000) + 60_000),
   };
 };

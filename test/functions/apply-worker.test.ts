@@ -68,6 +68,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
       OVH_ENDPOINT: sim.baseUrl,
       OVH_CREDENTIALS_PARAMETER: '/stickler/test/ovh-credentials',
       POLL_INTERVAL_MS: '10',
+      FINISH_RESERVE_MS: '1000',
       MAX_RECEIVE_COUNT: '3',
       POWERTOOLS_DEV: 'false',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
@@ -268,6 +269,23 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     record.attributes.ApproximateReceiveCount = String(receiveCount);
     return event;
   };
+
+  it('starts no zone when the invocation is too close to its timeout: the request goes back untouched, then applies', async () => {
+    // A farm no other test touches: loadbalancer-7f3a9c21 http/103 (zone rbx, cookie).
+    const late = { ...context, getRemainingTimeInMillis: () => 500 } as Context; // < FINISH_RESERVE_MS
+    const first = await handler(requestEvent('req-late', 103, 'sourceIp', 1, 'loadbalancer-7f3a9c21'), late);
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-late-1' }]);
+    expect(sim.stats.calls['put-farm'] ?? 0).toBe(0);
+    expect(sim.stats.calls.refresh ?? 0).toBe(0);
+    expect(published).toEqual([]);
+
+    const retry = await handler(
+      requestEvent('req-late', 103, 'sourceIp', 2, 'loadbalancer-7f3a9c21'),
+      context,
+    );
+    expect(retry.batchItemFailures).toEqual([]);
+    expect(audits()).toEqual([expect.objectContaining({ requestId: 'req-late', outcome: 'applied' })]);
+  });
 
   it('audits a zone that would not apply as failed at once: a redelivery could not finish it', async () => {
     sim.faults.taskErrorRate = 1;

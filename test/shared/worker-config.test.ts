@@ -14,7 +14,18 @@ describe('loadWorkerConfig', () => {
       ovhCredentialsParameter: '/stickler/prod/ovh',
       maxReceiveCount: 5,
       pollIntervalMs: 2000,
+      taskTimeoutMs: 240_000,
+      finishReserveMs: 300_000,
     });
+  });
+
+  it('keeps enough time at the end of an invocation for a refresh task, unless told otherwise', () => {
+    expect(loadWorkerConfig({ ...base, STAGE: 'prod', TASK_TIMEOUT_MS: '60000' }).finishReserveMs).toBe(
+      120_000,
+    );
+    expect(loadWorkerConfig({ ...base, STAGE: 'prod', FINISH_RESERVE_MS: '90000' }).finishReserveMs).toBe(
+      90_000,
+    );
   });
 
   it('refuses a deployed stage without an SSM parameter: no credentials in plain environment variables', () => {
