@@ -202,7 +202,7 @@ export const credentialsFromEnv =
     const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
     if (!accessKeyId || !secretAccessKey)
       throw new ConfigError(
-        'AWS credentials are not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required',
+        'AWS credentials are not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required (Lambda sets them; elsewhere, for a profile: eval "$(aws configure export-credentials --format env)")',
       );
     return {
       accessKeyId,

@@ -248,7 +248,7 @@ describe('awsJsonClientFromEnv', () => {
     });
     const error = (await call('PutEvents', {}).catch((e: unknown) => e)) as Error;
     expect(error.message).toBe(
-      'AWS credentials are not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required',
+      'AWS credentials are not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are required (Lambda sets them; elsewhere, for a profile: eval "$(aws configure export-credentials --format env)")',
     );
     expect(error.message).not.toContain('hush');
   });
