@@ -12,6 +12,8 @@
  * credentials.
  */
 import { ConfigError } from '../../domain/errors';
+import { type Clock, systemClock } from '../../ports/clock';
+import { fullJitterDelay } from '../../shared/backoff';
 import { type AwsCredentials, signRequest } from './sigv4';
 
 export interface AwsService {
@@ -95,8 +97,7 @@ export interface AwsJsonClientOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   random?: () => number;
-  sleep?: (ms: number) => Promise<void>;
-  now?: () => Date;
+  clock?: Clock;
 }
 
 export type AwsCall = <T = Record<string, unknown>>(operation: string, input: object) => Promise<T>;
@@ -121,8 +122,7 @@ export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
   const baseDelayMs = options.baseDelayMs ?? 100;
   const maxDelayMs = options.maxDelayMs ?? 5_000;
   const random = options.random ?? Math.random;
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const now = options.now ?? (() => new Date());
+  const clock = options.clock ?? systemClock;
 
   const attempt = async <T>(operation: string, body: string): Promise<T> => {
     const what = `${service.name} ${operation}`;
@@ -137,7 +137,7 @@ export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
       service: service.signingName,
       region,
       credentials: options.credentials(),
-      now: now(),
+      now: clock.now(),
     });
     let response: Response;
     let text: string;
@@ -188,7 +188,7 @@ export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
         return await attempt<T>(operation, body);
       } catch (error) {
         if (!(error instanceof AwsError) || !error.retryable || n >= maxAttempts) throw error;
-        await sleep(random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1)));
+        await clock.sleep(fullJitterDelay(n, { baseDelayMs, maxDelayMs }, random));
       }
     }
   };

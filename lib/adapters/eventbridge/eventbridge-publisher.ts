@@ -5,6 +5,7 @@
 import { AUDIT_SOURCE, type OutgoingEvent } from '../../domain/events';
 import type { Clock } from '../../ports/clock';
 import type { EventPublisher } from '../../ports/event-publisher';
+import { fullJitterDelay } from '../../shared/backoff';
 import type { AwsCall } from '../aws/aws-json-client';
 
 /** A PutEvents request entry, as EventBridge's JSON API takes it. */
@@ -99,7 +100,7 @@ export class EventBridgePublisher implements EventPublisher {
       }
       if (failedNow.length === 0 || attempt >= maxAttempts) return { failed: failedNow.map((p) => p.event) };
       pending = failedNow;
-      await clock.sleep(random() * baseDelayMs * 2 ** (attempt - 1));
+      await clock.sleep(fullJitterDelay(attempt, { baseDelayMs }, random));
     }
     return { failed: [] };
   }

@@ -7,6 +7,7 @@
  * every call of a run.
  */
 import { type Clock, systemClock } from '../../ports/clock';
+import { fullJitterDelay } from '../../shared/backoff';
 import { createLimiter, type Limiter } from '../../shared/limiter';
 import { OvhApiError } from './errors';
 import { signRequest } from './signature';
@@ -152,9 +153,9 @@ export class OvhHttpClient {
       const { error } = result;
       if (!error.retryable || attempt >= this.retry.maxAttempts) throw error;
       if (result.retryAfterMs !== undefined && result.retryAfterMs > this.retry.maxRetryAfterMs) throw error;
-      const ceiling = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
-      const jittered = this.random() * ceiling; // "full jitter"
-      await this.clock.sleep(Math.max(result.retryAfterMs ?? 0, jittered));
+      await this.clock.sleep(
+        Math.max(result.retryAfterMs ?? 0, fullJitterDelay(attempt, this.retry, this.random)),
+      );
     }
   }
 

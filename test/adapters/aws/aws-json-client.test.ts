@@ -109,7 +109,7 @@ describe('AWS JSON client (over HTTP, signatures checked by the AWS SDK signer)'
       endpoint: aws.url,
       credentials: () => TEST_AWS_CREDENTIALS,
       random: () => 1,
-      sleep: async (ms) => void sleeps.push(ms),
+      clock: { now: () => new Date(), sleep: async (ms) => void sleeps.push(ms) },
       ...overrides,
     });
 
