@@ -5,6 +5,11 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  type AwsJsonClientOptions,
+  type AwsService,
+  makeAwsJsonClient,
+} from '../../lib/adapters/aws/aws-json-client';
 import { checkSignature, TEST_AWS_CREDENTIALS } from './aws-signature';
 
 export interface FakeAnswer {
@@ -60,9 +65,19 @@ export const startFakeAws = async (options: { service: string; region?: string }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     calls,
+    /** The project's AWS client, pointed at this endpoint with the credentials it accepts. */
+    client: (service: AwsService, overrides: Partial<AwsJsonClientOptions> = {}) =>
+      makeAwsJsonClient({
+        service,
+        region,
+        endpoint: url,
+        credentials: () => TEST_AWS_CREDENTIALS,
+        ...overrides,
+      }),
     on(target: string, route: FakeRoute) {
       routes.set(target, route);
       counts.delete(target);

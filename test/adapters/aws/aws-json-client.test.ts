@@ -1,9 +1,9 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
   AwsError,
+  type AwsJsonClientOptions,
   awsJsonClientFromEnv,
   EVENTBRIDGE,
-  makeAwsJsonClient,
 } from '../../../lib/adapters/aws/aws-json-client';
 import { signRequest } from '../../../lib/adapters/aws/sigv4';
 import { checkSignature, TEST_AWS_CREDENTIALS } from '../../helpers/aws-signature';
@@ -102,12 +102,8 @@ describe('AWS JSON client (over HTTP, signatures checked by the AWS SDK signer)'
     aws.reset();
     sleeps.length = 0;
   });
-  const client = (overrides: Partial<Parameters<typeof makeAwsJsonClient>[0]> = {}) =>
-    makeAwsJsonClient({
-      service: EVENTBRIDGE,
-      region: 'eu-west-3',
-      endpoint: aws.url,
-      credentials: () => TEST_AWS_CREDENTIALS,
+  const client = (overrides: Partial<AwsJsonClientOptions> = {}) =>
+    aws.client(EVENTBRIDGE, {
       random: () => 1,
       clock: { now: () => new Date(), sleep: async (ms) => void sleeps.push(ms) },
       ...overrides,

@@ -1,4 +1,4 @@
-import { EVENTBRIDGE, makeAwsJsonClient } from '../../../lib/adapters/aws/aws-json-client';
+import { EVENTBRIDGE } from '../../../lib/adapters/aws/aws-json-client';
 import {
   chunkEntries,
   EventBridgePublisher,
@@ -7,7 +7,6 @@ import {
   type PutEventsRequestEntry,
 } from '../../../lib/adapters/eventbridge/eventbridge-publisher';
 import { DETAIL_TYPES, type OutgoingEvent } from '../../../lib/domain/events';
-import { TEST_AWS_CREDENTIALS } from '../../helpers/aws-signature';
 import { type FakeAws, startFakeAws } from '../../helpers/fake-aws';
 
 const sleeps: number[] = [];
@@ -47,13 +46,7 @@ describe('EventBridgePublisher (PutEvents over HTTP)', () => {
   const publisher = () =>
     new EventBridgePublisher({
       // One attempt per call here: what is tested is the publisher's own resending.
-      client: makeAwsJsonClient({
-        service: EVENTBRIDGE,
-        region: 'eu-west-3',
-        endpoint: aws.url,
-        credentials: () => TEST_AWS_CREDENTIALS,
-        maxAttempts: 1,
-      }),
+      client: aws.client(EVENTBRIDGE, { maxAttempts: 1 }),
       busName: 'bus',
       clock,
       random: () => 1,

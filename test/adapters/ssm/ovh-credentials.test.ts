@@ -1,6 +1,5 @@
-import { makeAwsJsonClient, SSM } from '../../../lib/adapters/aws/aws-json-client';
+import { SSM } from '../../../lib/adapters/aws/aws-json-client';
 import { makeSsmCredentialsLoader } from '../../../lib/adapters/ssm/ovh-credentials';
-import { TEST_AWS_CREDENTIALS } from '../../helpers/aws-signature';
 import { type FakeAws, startFakeAws } from '../../helpers/fake-aws';
 
 const secret = 'very-secret-application-secret';
@@ -16,13 +15,7 @@ describe('OVH credentials from SSM (GetParameter over HTTP)', () => {
   const clock = { now: () => new Date(now), sleep: async () => undefined };
   const loader = () =>
     makeSsmCredentialsLoader({
-      ssm: makeAwsJsonClient({
-        service: SSM,
-        region: 'eu-west-3',
-        endpoint: aws.url,
-        credentials: () => TEST_AWS_CREDENTIALS,
-        maxAttempts: 1,
-      }),
+      ssm: aws.client(SSM, { maxAttempts: 1 }),
       parameterName: '/stickler/prod/ovh',
       clock,
       cacheMs: 1000,
