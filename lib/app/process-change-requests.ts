@@ -247,11 +247,14 @@ export const makeProcessChangeRequests =
     if (current.length > 0) {
       let result: RequestsResult | undefined;
       try {
-        // The signal (the invocation running out of time) stops zones from starting; their
-        // requests come back as retryable failures and are handed back to the queue below.
+        // The signal (the invocation running out of time) stops zones from starting, and failed
+        // refreshes from being tried again: requests of zones not started come back as retryable
+        // failures and are handed back to the queue below; a started zone ends applied or failed.
         result = await deps.applyRequests(
           current,
-          options.signal ? { ...deps.applyOptions, signal: options.signal } : deps.applyOptions,
+          options.signal
+            ? { ...deps.applyOptions, signal: options.signal, noMoreAttempts: options.signal }
+            : deps.applyOptions,
         );
       } catch (error) {
         log.error('applying the batch failed; its requests will be retried', { error: String(error) });

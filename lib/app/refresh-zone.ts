@@ -18,6 +18,11 @@ export interface RefreshTiming {
   pollIntervalMs: number;
   /** Refresh attempts per zone when a task ends in error, cancelled or blocked (default 3). */
   refreshAttempts?: number;
+  /**
+   * Once aborted, no further refresh attempt is started: the caller has no time left for another
+   * task (a Lambda near its timeout). The zone is then reported failed rather than cut off.
+   */
+  noMoreAttempts?: AbortSignal;
 }
 
 export interface RefreshResult {
@@ -141,11 +146,12 @@ export const makeZoneRefresher = (deps: {
       attempts.push(result);
       onProgress?.({ kind: 'refresh-finished', result });
       if (result.status === 'done') return { applied: true, attempts };
-      if (!tryAgain || attempt >= maxAttempts) {
+      const outOfTime = tryAgain && attempt < maxAttempts && timing.noMoreAttempts?.aborted === true;
+      if (!tryAgain || attempt >= maxAttempts || outOfTime) {
         return {
           applied: false,
           attempts,
-          error: `${result.error} (attempt ${attempt} of ${maxAttempts})`,
+          error: `${result.error} (attempt ${attempt} of ${maxAttempts}${outOfTime ? '; no time left for another' : ''})`,
           ...(queryId ? { queryId } : {}),
         };
       }

@@ -116,6 +116,18 @@ describe('policy reconcile against the simulator', () => {
     });
   });
 
+  it('starts no further refresh attempt once out of time, and reports the zone failed instead', async () => {
+    await h.close();
+    h = await startHarness({ faults: { taskErrorRate: 1 } });
+    const { report } = await run({ ...options, refreshAttempts: 3, noMoreAttempts: AbortSignal.abort() });
+    expect(h.sim.stats.calls.refresh).toBe(2); // two zones, one attempt each
+    expect(report.failed).toHaveLength(2);
+    expect(report.failed[0]).toMatchObject({
+      code: 'refresh-failed',
+      reason: expect.stringMatching(/ended error \(attempt 1 of 3; no time left for another\)/),
+    });
+  });
+
   it('applies a zone whose first refresh task ended in error when a later attempt succeeds', async () => {
     await h.close();
     h = await startHarness({ faults: { taskErrorRate: 0.5, seed: 11 } });
