@@ -29,16 +29,8 @@ const hmac = (key: Buffer | string, data: string) => createHmac('sha256', key).u
 /** `20261125T103000Z`: the ISO 8601 basic format SigV4 uses. */
 export const amzDate = (now: Date) => now.toISOString().replace(/[:-]|\.\d{3}/g, '');
 
-// The signing key only changes with the day, region, service and secret.
-let keyCache: { id: string; key: Buffer } | undefined;
-const signingKey = (secret: string, day: string, region: string, service: string) => {
-  const id = `${day}/${region}/${service}/${createHash('sha256').update(secret).digest('hex')}`;
-  if (keyCache?.id !== id) {
-    const kDate = hmac(`AWS4${secret}`, day);
-    keyCache = { id, key: hmac(hmac(hmac(kDate, region), service), 'aws4_request') };
-  }
-  return keyCache.key;
-};
+const signingKey = (secret: string, day: string, region: string, service: string) =>
+  hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), service), 'aws4_request');
 
 /** RFC 3986 escaping, as SigV4 wants it (encodeURIComponent leaves !'()* alone). */
 const uriEscape = (text: string) =>
