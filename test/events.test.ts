@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SQSEvent } from 'aws-lambda';
-import { parseRecord } from '../lib/app/process-change-requests';
+import { parseChangeRequestBody } from '../lib/adapters/sqs/change-request-record';
 import { ChangeRequestedDetailSchema } from '../lib/domain/events';
 
 const root = join(__dirname, '../events/apply-worker');
@@ -18,7 +18,7 @@ describe('sample events under events/apply-worker', () => {
           awsRegion: expect.any(String),
           messageId: expect.any(String),
         });
-        const parsed = parseRecord({ id: record.messageId, body: record.body, receiveCount: 1 });
+        const parsed = parseChangeRequestBody(record.messageId, record.body);
         // Only the poison sample may hold records the worker refuses.
         if (!file.startsWith('poison')) expect(parsed).toMatchObject({ ok: true });
       }

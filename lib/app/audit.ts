@@ -4,16 +4,22 @@
  * task that finished.
  */
 
-import type { ChangeAuditDetail, ZoneAppliedDetail } from '../domain/audit-events';
+import type { ChangeAuditDetail, RequestOrigin, ZoneAppliedDetail } from '../domain/audit-events';
 import type { ChangeRequest } from '../domain/change-request';
-import { AUDIT_DETAIL_TYPE, DETAIL_TYPES, type Outcome, type OutgoingEvent } from '../domain/events';
+import {
+  AUDIT_DETAIL_TYPE,
+  AUDIT_SCHEMA_VERSION,
+  type AuditOutcome,
+  DETAIL_TYPES,
+  type OutgoingEvent,
+} from '../domain/events';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { ChangeOrigin } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
 import type { ApplyReport, RefreshResult } from './apply-plan';
 
-interface OutcomeFacts {
-  outcome: Outcome;
+export interface OutcomeFacts {
+  outcome: AuditOutcome;
   /** What is known of the farm: everything for a valid request, maybe nothing for a malformed one. */
   ref: Partial<FarmRef>;
   farm?: Farm;
@@ -26,35 +32,52 @@ interface OutcomeFacts {
   refresh?: RefreshResult;
 }
 
-export const auditDetail = (
-  request: ChangeRequest | undefined,
-  facts: OutcomeFacts,
-  now: Date,
-  requestId: string,
-): ChangeAuditDetail => ({
-  requestId,
-  outcome: facts.outcome,
-  actor: request?.actor ?? null,
-  ticket: request?.ticket ?? null,
-  requestReason: request?.reason ?? null,
-  service: facts.ref.service ?? null,
-  farmType: facts.ref.type ?? null,
-  farmId: facts.ref.farmId ?? null,
-  zone: facts.farm?.zone ?? null,
-  displayName: facts.farm?.displayName ?? null,
-  before:
-    facts.before === undefined ? (facts.farm ? toWord(facts.farm.stickiness) : null) : toWord(facts.before),
-  after: facts.after === undefined ? null : toWord(facts.after),
-  code: facts.code ?? null,
-  message: facts.message ?? null,
-  retryable: facts.retryable ?? null,
-  ovhQueryId: facts.ovhQueryId ?? null,
-  refresh: facts.refresh
-    ? { zone: facts.refresh.zone, taskId: facts.refresh.taskId, status: facts.refresh.status }
-    : null,
-  requestedAt: request?.requestedAt ?? null,
-  decidedAt: now.toISOString(),
-});
+/** Cuts server- or publisher-supplied text to a size that keeps every audit event far under EventBridge's 256 KiB. */
+export const clip = (text: string | null | undefined, max: number): string | null =>
+  text === null || text === undefined ? null : text.length > max ? `${text.slice(0, max - 3)}...` : text;
+
+export interface AuditContext {
+  requestId: string;
+  /** The request, when it was readable. */
+  request?: ChangeRequest;
+  origin?: RequestOrigin;
+  /** The real time of the decision. */
+  now: Date;
+  deferredUntil?: string;
+}
+
+/** The detail of a per-request audit event; every field bounded in size. */
+export const auditDetail = (ctx: AuditContext, facts: OutcomeFacts): ChangeAuditDetail => {
+  const { request } = ctx;
+  return {
+    schemaVersion: AUDIT_SCHEMA_VERSION,
+    auditId: `${ctx.requestId}:${facts.outcome}${facts.code === 'dead-lettered' ? ':dead-lettered' : ''}${ctx.deferredUntil ? `:${ctx.deferredUntil}` : ''}`,
+    requestId: ctx.requestId,
+    outcome: facts.outcome,
+    origin: ctx.origin ?? null,
+    actor: request?.actor ?? null,
+    ticket: clip(request?.ticket, 256),
+    requestReason: clip(request?.reason, 2000),
+    service: clip(facts.ref.service, 256),
+    farmType: facts.ref.type ?? null,
+    farmId: facts.ref.farmId ?? null,
+    zone: clip(facts.farm?.zone, 64),
+    displayName: clip(facts.farm?.displayName, 256),
+    before:
+      facts.before === undefined ? (facts.farm ? toWord(facts.farm.stickiness) : null) : toWord(facts.before),
+    after: facts.after === undefined ? null : toWord(facts.after),
+    code: clip(facts.code, 64),
+    message: clip(facts.message, 4000),
+    retryable: facts.retryable ?? null,
+    ovhQueryId: clip(facts.ovhQueryId, 256),
+    refresh: facts.refresh
+      ? { zone: facts.refresh.zone, taskId: facts.refresh.taskId, status: facts.refresh.status }
+      : null,
+    requestedAt: request?.requestedAt ?? null,
+    decidedAt: ctx.now.toISOString(),
+    deferredUntil: ctx.deferredUntil ?? null,
+  };
+};
 
 const requestIdOf = (origin: ChangeOrigin): string | undefined =>
   origin.kind === 'request' ? origin.requestId : undefined;
@@ -115,11 +138,11 @@ export const outcomesByRequest = (report: ApplyReport): Map<string, OutcomeFacts
 export const auditEvent = (detail: ChangeAuditDetail): OutgoingEvent => ({
   detailType: AUDIT_DETAIL_TYPE[detail.outcome],
   detail,
-  dedupeKey: `${detail.requestId}:${detail.outcome}`,
+  dedupeKey: detail.auditId,
 });
 
 /** `Zone Configuration Applied` for every refresh that reached `done`, naming the requests it carried. */
-export const zoneAppliedEvents = (report: ApplyReport, now: Date): OutgoingEvent[] => {
+export const zoneAppliedEvents = (report: Pick<ApplyReport, 'applied'>, now: Date): OutgoingEvent[] => {
   const byRefresh = new Map<RefreshResult, { requestIds: string[]; farms: ZoneAppliedDetail['farms'] }>();
   for (const a of report.applied) {
     const entry = byRefresh.get(a.refresh) ?? { requestIds: [], farms: [] };
@@ -131,13 +154,15 @@ export const zoneAppliedEvents = (report: ApplyReport, now: Date): OutgoingEvent
   return [...byRefresh].map(([refresh, carried]) => ({
     detailType: DETAIL_TYPES.zoneApplied,
     detail: {
+      schemaVersion: AUDIT_SCHEMA_VERSION,
+      auditId: `zone:${refresh.service}:${refresh.zone}:${refresh.taskId}`,
       service: refresh.service,
       zone: refresh.zone,
       taskId: refresh.taskId,
       status: refresh.status,
       requestIds: carried.requestIds,
       farms: carried.farms,
-      appliedAt: now.toISOString(),
+      appliedAt: refresh.finishedAt ?? now.toISOString(),
     },
     dedupeKey: `zone:${refresh.service}:${refresh.zone}:${refresh.taskId}`,
   }));

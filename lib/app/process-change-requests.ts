@@ -1,374 +1,534 @@
 /**
- * The queue worker's use case: a batch of queued `Stickiness Change Requested` events in, one
- * terminal audit event per request out, and the list of records the queue must deliver again.
+ * The queue worker's use case: a batch of queued `Stickiness Change Requested` records in, one
+ * terminal audit event per request out, and the records the queue must deliver again.
  *
- * - A malformed record is refused (audited) and acknowledged: it is never retried forever.
- * - A request already completed (a redelivery) is acknowledged and emits nothing new.
- * - The batch's valid requests are applied together: latest per farm wins, one refresh per
- *   touched (service, zone); a request older than one already carried out for its farm (the
- *   queue keeps no order) is refused as superseded.
- * - A retryable failure is handed back to the queue; on its last receive it is audited as failed
- *   and handed back once more, so that the queue moves it to its dead-letter queue (a redrive
- *   processes it afresh).
- * - A request whose audit events could not all be published is handed back too; its outcome
- *   is kept in the idempotency store, so the retry publishes it without applying again.
+ * Phases, each returning decisions keyed by the request's idempotency key:
+ * 1. claim: a request already completed (a redelivery) emits nothing new; one decided earlier
+ *    resumes publishing; one held elsewhere, or whose claim failed, is unfinished;
+ * 2. admit: malformed, replayed, implausibly timed or closed-window requests are refused; one
+ *    whose window has not opened is deferred;
+ * 3. order: latest per farm by the queue's own time; an older request than one already carried
+ *    out for its farm is refused as superseded;
+ * 4. defer: early requests are scheduled back onto the bus for when their window opens;
+ * 5. apply: the rest together, one refresh per touched (service, zone);
+ * 6. finish: the outbox records, publishes and completes; unfinished requests are handed back
+ *    with a short growing delay, or, on the queue's last receive, audited as failed and left to
+ *    go to the dead-letter queue. Nothing reaches the dead-letter queue without an audit event
+ *    (unless the bus itself refuses it, which is logged).
  */
-import type { ChangeRequest } from '../domain/change-request';
-import { describeIssues } from '../domain/describe-issue';
+import type { RequestOrigin } from '../domain/audit-events';
+import type { ChangeRequestedDetail, Outcome, OutgoingEvent } from '../domain/events';
 import {
-  type ChangeRequestedDetail,
-  ChangeRequestedDetailSchema,
-  DETAIL_TYPES,
-  EventBridgeEnvelopeSchema,
-  type Outcome,
-  type OutgoingEvent,
-} from '../domain/events';
-import { farmKey } from '../domain/farm';
+  admit,
+  DEFAULT_TIME_LIMITS,
+  farmOf,
+  isSupersededBy,
+  latestPerFarm,
+  ledgerEntryOf,
+  type QueuedRequest,
+  retryDelaySeconds,
+  type TimeLimits,
+  unfinishedDisposition,
+} from '../domain/request-rules';
 import { toWire } from '../domain/stickiness';
 import type { Clock } from '../ports/clock';
+import type { DeferralScheduler } from '../ports/deferral-scheduler';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { FarmLedger } from '../ports/farm-ledger';
-import type { IdempotencyStore } from '../ports/idempotency-store';
+import type { IdempotencyStore, PendingLedgerWrite } from '../ports/idempotency-store';
 import type { Log } from '../ports/log';
 import type { ApplyOptions } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
-import { auditDetail, auditEvent, outcomesByRequest, zoneAppliedEvents } from './audit';
+import { auditDetail, auditEvent, type OutcomeFacts, outcomesByRequest, zoneAppliedEvents } from './audit';
+import { type AfterPublish, flushOutbox, type Outbound } from './audit-outbox';
+import type { IncomingRecord, ParsedRequest } from './incoming-record';
 
-export interface QueueRecord {
-  /** The queue's id for the message (SQS messageId), used to report batch item failures. */
-  id: string;
-  body: string;
-  /** How many times the queue has delivered this message, this time included. */
-  receiveCount: number;
-}
+export type { IncomingRecord } from './incoming-record';
 
 export interface ProcessDeps {
-  applyRequests: (requests: readonly ChangeRequest[], options?: ApplyOptions) => Promise<RequestsResult>;
+  applyRequests: (
+    requests: readonly ChangeRequestedDetail[],
+    options?: ApplyOptions,
+  ) => Promise<RequestsResult>;
   publisher: EventPublisher;
   idempotency: IdempotencyStore;
   /** Newest request carried out per farm: an older request arriving later is refused. */
   ledger: FarmLedger;
+  deferrals: DeferralScheduler;
   clock: Clock;
   log: Log;
   applyOptions: ApplyOptions;
-  /** The queue's maxReceiveCount: the receive on which a retryable failure becomes final. */
+  /** The queue's maxReceiveCount: the receive on which an unfinished request becomes final. */
   maxReceiveCount: number;
   /** How long a claim holds a request against a concurrent delivery (the function timeout). */
   claimHoldMs: number;
+  timeLimits?: TimeLimits;
 }
 
-export type RecordFate = Outcome | 'duplicate' | 'retry' | 'audit-pending' | 'dead-letter';
+export type RecordFate = Outcome | 'duplicate' | 'deferred' | 'retry' | 'audit-pending' | 'dead-letter';
 
 export interface ProcessResult {
-  /** Records the queue must deliver again. */
-  failedRecordIds: string[];
+  /** Records the queue must deliver again; `delaySeconds` when sooner than its visibility timeout. */
+  retry: { recordId: string; delaySeconds?: number }[];
   fates: Map<string, RecordFate>;
   published: OutgoingEvent[];
 }
 
-type Parsed =
-  | { ok: true; key: string; request: ChangeRequestedDetail }
-  | { ok: false; key: string; message: string; detail?: Record<string, unknown> };
+/** One request of the batch: its first record and any copies delivered with it. */
+interface Group {
+  key: string;
+  primary: IncomingRecord;
+  copies: IncomingRecord[];
+}
 
-/** Reads one record as an EventBridge `Stickiness Change Requested` event. */
-export const parseRecord = (record: QueueRecord): Parsed => {
-  let json: unknown;
-  try {
-    json = JSON.parse(record.body);
-  } catch {
-    return { ok: false, key: `record:${record.id}`, message: 'message body is not JSON' };
-  }
-  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
-  if (!envelope.success) {
-    return {
-      ok: false,
-      key: `record:${record.id}`,
-      message: `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`,
-    };
-  }
-  const raw = envelope.data.detail;
-  const detail = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : undefined;
-  const key =
-    typeof detail?.requestId === 'string' && detail.requestId
-      ? detail.requestId
-      : `event:${envelope.data.id}`;
-  if (envelope.data['detail-type'] !== DETAIL_TYPES.changeRequested) {
-    return { ok: false, key, message: `unexpected detail-type '${envelope.data['detail-type']}'`, detail };
-  }
-  const parsed = ChangeRequestedDetailSchema.safeParse(raw);
-  if (!parsed.success)
-    return {
-      ok: false,
-      key,
-      message: `invalid change request: ${describeIssues(parsed.error.issues, raw, (path) => path[0] === 'notify')}`,
-      detail,
-    };
-  return { ok: true, key, request: parsed.data };
-};
+/** What becomes of one request in this invocation. */
+type Decision =
+  /** Already completed, or a copy of a deferred request: nothing to do. */
+  | { kind: 'duplicate' }
+  /** A final outcome, decided now. */
+  | { kind: 'outcome'; fate: Outcome; events: OutgoingEvent[]; ledger?: PendingLedgerWrite }
+  /** Decided by an earlier delivery; what it left to do. */
+  | { kind: 'resume'; events: OutgoingEvent[]; ledger?: PendingLedgerWrite }
+  /** Scheduled back onto the bus for when its window opens. */
+  | { kind: 'deferred'; until: string; events: OutgoingEvent[] }
+  /** Not finished here: handed back, or dead-lettered on the last receive. */
+  | { kind: 'unfinished'; reason: string; claimHeld: boolean; facts?: OutcomeFacts; delaySeconds?: number };
 
-/** The audit event refusing a well-formed request before anything was read or written. */
-const refusal = (r: ChangeRequestedDetail, code: string, message: string, now: Date): OutgoingEvent =>
-  auditEvent(
-    auditDetail(
-      r,
-      {
-        outcome: 'refused',
-        ref: { service: r.service, type: r.farmType, farmId: r.farmId },
-        after: toWire(r.stickiness),
-        code,
-        message,
-        retryable: false,
-      },
+type Decisions = Map<string, Decision>;
+
+const requestOf = (parsed: ParsedRequest): ChangeRequestedDetail | undefined =>
+  parsed.ok ? parsed.request : undefined;
+const originOf = (parsed: ParsedRequest): RequestOrigin | undefined => parsed.origin;
+
+/** What is known of a request's farm, for an audit event. */
+const refFacts = (parsed: ParsedRequest): OutcomeFacts['ref'] =>
+  parsed.ok
+    ? { service: parsed.request.service, type: parsed.request.farmType, farmId: parsed.request.farmId }
+    : {
+        ...(parsed.known.service !== undefined ? { service: parsed.known.service } : {}),
+        ...(parsed.known.farmId !== undefined ? { farmId: parsed.known.farmId } : {}),
+      };
+
+function audit(group: Group, facts: OutcomeFacts, now: Date, deferredUntil?: string): OutgoingEvent {
+  const { parsed } = group.primary;
+  const request = requestOf(parsed);
+  const origin = originOf(parsed);
+  const detail = auditDetail(
+    {
+      requestId: group.key,
+      ...(request ? { request } : {}),
+      ...(origin ? { origin } : {}),
       now,
-      r.requestId,
-    ),
+      ...(deferredUntil ? { deferredUntil } : {}),
+    },
+    facts,
   );
+  if (!parsed.ok && parsed.known.ticket !== undefined) detail.ticket = parsed.known.ticket;
+  return auditEvent(detail);
+}
 
-const outsideWindow = (request: ChangeRequestedDetail, now: Date): string | undefined => {
-  const t = now.getTime();
-  if (request.window?.notBefore && t < Date.parse(request.window.notBefore)) {
-    return `its change window opens at ${request.window.notBefore}`;
-  }
-  if (request.window?.notAfter && t > Date.parse(request.window.notAfter)) {
-    return `its change window closed at ${request.window.notAfter}`;
-  }
-  return undefined;
-};
-
-export const makeProcessChangeRequests =
-  (deps: ProcessDeps) =>
-  async (records: readonly QueueRecord[], options: { signal?: AbortSignal } = {}): Promise<ProcessResult> => {
-    const { idempotency, clock, log } = deps;
-    const now = clock.now();
-    const fates = new Map<string, RecordFate>();
-    const failed = new Set<string>();
-
-    // One primary record per key; copies in the same batch share its fate.
-    const primaries = new Map<string, { record: QueueRecord; parsed: Parsed; copies: QueueRecord[] }>();
-    for (const record of records) {
-      const parsed = parseRecord(record);
-      const existing = primaries.get(parsed.key);
-      if (existing) existing.copies.push(record);
-      else primaries.set(parsed.key, { record, parsed, copies: [] });
-    }
-    const settle = (key: string, fate: RecordFate, retry: boolean) => {
-      const entry = primaries.get(key)!;
-      for (const r of [entry.record, ...entry.copies]) {
-        fates.set(r.id, r === entry.record ? fate : 'duplicate');
-        if (retry) failed.add(r.id);
-      }
-    };
-
-    // Claim every key; completed ones are redeliveries and emit nothing new.
-    const claimed: string[] = [];
-    const toPublish = new Map<string, OutgoingEvent[]>();
-    await Promise.all(
-      [...primaries.keys()].map(async (key) => {
-        try {
-          const claim = await idempotency.claim(key, now, deps.claimHoldMs);
-          if (claim.state === 'completed') settle(key, 'duplicate', false);
-          else if (claim.state === 'in-progress') settle(key, 'retry', true);
-          else if (claim.state === 'decided') toPublish.set(key, claim.events);
-          else claimed.push(key);
-        } catch (error) {
-          log.error('idempotency claim failed; the record will be retried', { key, error: String(error) });
-          settle(key, 'retry', true);
-        }
-      }),
-    );
-
-    /** deadLetter: audited as failed, then handed to the queue's dead-letter queue (redrive retries it). */
-    const decided = new Map<string, { fate: Outcome; events: OutgoingEvent[]; deadLetter?: boolean }>();
-    const valid: ChangeRequestedDetail[] = [];
-    for (const key of claimed) {
-      const { parsed } = primaries.get(key)!;
-      if (!parsed.ok) {
-        // Keep what can be trusted of a malformed request, so the audit trail says whose it was.
-        const d = parsed.detail;
-        const detail = auditDetail(
-          undefined,
-          {
-            outcome: 'refused',
-            ref: {
-              ...(typeof d?.service === 'string' ? { service: d.service } : {}),
-              ...(typeof d?.farmId === 'number' ? { farmId: d.farmId } : {}),
-            },
-            code: 'invalid-request',
-            message: parsed.message,
-            retryable: false,
-          },
-          now,
-          key,
-        );
-        if (typeof d?.ticket === 'string') detail.ticket = d.ticket;
-        decided.set(key, { fate: 'refused', events: [auditEvent(detail)] });
-        continue;
-      }
-      const closed = outsideWindow(parsed.request, now);
-      if (closed) {
-        decided.set(key, {
-          fate: 'refused',
-          events: [refusal(parsed.request, 'outside-window', `refused: ${closed}`, now)],
-        });
-        continue;
-      }
-      valid.push(parsed.request);
-    }
-
-    // A standard queue keeps no order: never let an older request undo a newer one already done.
-    const farmOf = (r: ChangeRequestedDetail) =>
-      farmKey({ service: r.service, type: r.farmType, farmId: r.farmId });
-    let current: ChangeRequestedDetail[] = valid;
-    if (valid.length > 0) {
-      try {
-        const done = await deps.ledger.latest(valid.map(farmOf));
-        current = [];
-        for (const r of valid) {
-          const newer = done.get(farmOf(r));
-          if (
-            !newer ||
-            newer.requestId === r.requestId ||
-            Date.parse(newer.requestedAt) <= Date.parse(r.requestedAt)
-          ) {
-            current.push(r);
-            continue;
-          }
-          const message = `superseded by request ${newer.requestId} (requested ${newer.requestedAt}), already carried out for this farm`;
-          decided.set(r.requestId, { fate: 'refused', events: [refusal(r, 'superseded', message, now)] });
-        }
-      } catch (error) {
-        log.error('could not read the farm ledger; the batch will be retried', { error: String(error) });
-        await Promise.all(valid.map((r) => idempotency.release(r.requestId).catch(() => undefined)));
-        for (const r of valid) settle(r.requestId, 'retry', true);
-        current = [];
-      }
-    }
-
-    if (current.length > 0) {
-      let result: RequestsResult | undefined;
-      try {
-        // The signal (the invocation running out of time) stops zones from starting, and failed
-        // refreshes from being tried again: requests of zones not started come back as retryable
-        // failures and are handed back to the queue below; a started zone ends applied or failed.
-        result = await deps.applyRequests(
-          current,
-          options.signal
-            ? { ...deps.applyOptions, signal: options.signal, noMoreAttempts: options.signal }
-            : deps.applyOptions,
-        );
-      } catch (error) {
-        log.error('applying the batch failed; its requests will be retried', { error: String(error) });
-      }
-      const outcomes = result ? outcomesByRequest(result.report) : new Map();
-      const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
-      // Ledger records and released claims go to DynamoDB together, not one round trip per request.
-      const bookkeeping: Promise<unknown>[] = [];
-      for (const request of current) {
-        const facts = outcomes.get(request.requestId);
-        const retryable = !facts || (facts.outcome === 'failed' && facts.retryable === true);
-        const receiveCount = primaries.get(request.requestId)!.record.receiveCount;
-        if (retryable && receiveCount < deps.maxReceiveCount) {
-          log.warn('change request failed for a retryable reason; handing it back to the queue', {
-            requestId: request.requestId,
-            receiveCount,
-            reason: facts?.message ?? 'the batch could not be applied',
-          });
-          bookkeeping.push(idempotency.release(request.requestId).catch(() => undefined));
-          settle(request.requestId, 'retry', true);
-          continue;
-        }
-        const final =
-          facts ??
-          ({
-            outcome: 'failed',
-            ref: { service: request.service, type: request.farmType, farmId: request.farmId },
-            code: 'apply-failed',
-            message: 'the batch could not be applied',
-            retryable: true,
-          } as const);
-        const detail = auditDetail(request, final, now, request.requestId);
-        if (retryable) {
-          detail.message = `gave up after ${receiveCount} attempts (the queue's last receive), the message goes to the dead-letter queue; redrive it to try again: ${detail.message}`;
-        }
-        const events = [auditEvent(detail)];
-        // A zone event travels with the first request it carried.
-        for (const z of zoneEvents) {
-          if ((z.detail as { requestIds: string[] }).requestIds[0] === request.requestId) events.push(z);
-        }
-        decided.set(request.requestId, { fate: final.outcome, events, deadLetter: retryable });
-        if (final.outcome === 'applied' || final.outcome === 'unchanged') {
-          bookkeeping.push(
-            deps.ledger
-              .record(farmOf(request), { requestId: request.requestId, requestedAt: request.requestedAt })
-              .catch((error: unknown) =>
-                log.error('could not record the request in the farm ledger', {
-                  requestId: request.requestId,
-                  error: String(error),
-                }),
-              ),
-          );
-        }
-      }
-      await Promise.all(bookkeeping);
-    }
-
-    // Remember each outcome before publishing it: if publishing fails, the retry re-publishes.
-    await Promise.all(
-      [...decided].map(async ([key, { events, deadLetter }]) => {
-        // A dead-lettered request is not done: a redrive must process it again, not re-publish.
-        if (deadLetter) {
-          toPublish.set(key, events);
-          return;
-        }
-        try {
-          await idempotency.decide(key, events, now);
-        } catch (error) {
-          log.error('could not record the outcome; publishing it anyway', { key, error: String(error) });
-        }
-        toPublish.set(key, events);
-      }),
-    );
-
-    const all = [...toPublish.values()].flat();
-    const { failed: unpublished } = all.length > 0 ? await deps.publisher.publish(all) : { failed: [] };
-    const unpublishedKeys = new Set(unpublished.map((e) => e.dedupeKey));
-    await Promise.all(
-      [...toPublish].map(async ([key, events]) => {
-        const fate = decided.get(key)?.fate ?? 'duplicate';
-        const unsent = events.filter((e) => unpublishedKeys.has(e.dedupeKey));
-        if (decided.get(key)?.deadLetter) {
-          if (unsent.length > 0)
-            log.error('the failed audit of a dead-lettered request was not published', { key });
-          await idempotency.release(key).catch(() => undefined);
-          settle(key, 'dead-letter', true);
-          return;
-        }
-        if (unsent.length > 0) {
-          log.error('audit events could not be published; the record will be retried', {
-            key,
-            unsent: unsent.length,
-          });
-          // The retry publishes only what did not go out, so consumers never see an event twice.
-          await idempotency
-            .decide(key, unsent, now)
-            .catch((error: unknown) =>
-              log.error('could not record which events are left to publish', { key, error: String(error) }),
-            );
-          settle(key, 'audit-pending', true);
-          return;
-        }
-        await idempotency
-          .complete(key, now)
-          .catch((error: unknown) =>
-            log.error('could not mark the request completed', { key, error: String(error) }),
-          );
-        settle(key, fate, false);
-      }),
-    );
-
-    return {
-      failedRecordIds: records.filter((r) => failed.has(r.id)).map((r) => r.id),
-      fates,
-      published: all.filter((e) => !unpublishedKeys.has(e.dedupeKey)),
-    };
+function refusal(group: Group, code: string, message: string, now: Date): Decision {
+  const request = requestOf(group.primary.parsed);
+  const facts: OutcomeFacts = {
+    outcome: 'refused',
+    ref: refFacts(group.primary.parsed),
+    ...(request ? { after: toWire(request.stickiness) } : {}),
+    code,
+    message,
+    retryable: false,
   };
+  return { kind: 'outcome', fate: 'refused', events: [audit(group, facts, now)] };
+}
+
+/** Phase 0: one group per idempotency key; copies of a record in the same batch share its fate. */
+function groupRecords(records: readonly IncomingRecord[]): Map<string, Group> {
+  const groups = new Map<string, Group>();
+  for (const record of records) {
+    const existing = groups.get(record.parsed.key);
+    if (existing) existing.copies.push(record);
+    else groups.set(record.parsed.key, { key: record.parsed.key, primary: record, copies: [] });
+  }
+  return groups;
+}
+
+/** Phase 1: claims every key. */
+async function claimPhase(
+  deps: ProcessDeps,
+  groups: readonly Group[],
+  decisions: Decisions,
+): Promise<Group[]> {
+  const claimed: Group[] = [];
+  await Promise.all(
+    groups.map(async (group) => {
+      const now = deps.clock.now();
+      try {
+        const claim = await deps.idempotency.claim(group.key, now, deps.claimHoldMs);
+        switch (claim.state) {
+          case 'claimed':
+            claimed.push(group);
+            return;
+          case 'completed':
+            decisions.set(group.key, { kind: 'duplicate' });
+            return;
+          case 'decided':
+            decisions.set(group.key, {
+              kind: 'resume',
+              events: claim.events,
+              ...(claim.ledger ? { ledger: claim.ledger } : {}),
+            });
+            return;
+          case 'deferred': {
+            // A copy published again before the window opens is a duplicate: the scheduled
+            // re-publication carries the request out. One arriving just before `until` (a
+            // schedule firing a little early) waits for it.
+            const wait = Date.parse(claim.until) - now.getTime();
+            decisions.set(
+              group.key,
+              wait > 0 && wait <= 120_000
+                ? {
+                    kind: 'unfinished',
+                    reason: `its change window opens at ${claim.until}`,
+                    claimHeld: false,
+                    delaySeconds: Math.ceil(wait / 1000),
+                  }
+                : { kind: 'duplicate' },
+            );
+            return;
+          }
+          case 'in-progress':
+            decisions.set(group.key, {
+              kind: 'unfinished',
+              reason: 'another invocation was working on it',
+              claimHeld: false,
+            });
+            return;
+        }
+      } catch (error) {
+        deps.log.error('idempotency claim failed; the record will be retried', {
+          key: group.key,
+          error: String(error),
+        });
+        decisions.set(group.key, {
+          kind: 'unfinished',
+          reason: `its idempotency record could not be claimed: ${String(error)}`,
+          claimHeld: false,
+        });
+      }
+    }),
+  );
+  return claimed;
+}
+
+interface Admitted extends QueuedRequest {
+  group: Group;
+}
+
+/** Phase 2: refuses what can never be carried out, sets aside what must wait for its window. */
+function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Decisions) {
+  const admitted: Admitted[] = [];
+  const early: { admitted: Admitted; until: string }[] = [];
+  for (const group of claimed) {
+    const { parsed, sentAt } = group.primary;
+    const now = deps.clock.now();
+    if (!parsed.ok) {
+      decisions.set(group.key, refusal(group, parsed.code, parsed.message, now));
+      continue;
+    }
+    const queued: Admitted = { request: parsed.request, sentAt, group };
+    const admission = admit(queued, now, deps.timeLimits ?? DEFAULT_TIME_LIMITS);
+    if (admission.kind === 'refuse') {
+      decisions.set(group.key, refusal(group, admission.code, `refused: ${admission.message}`, now));
+    } else if (admission.kind === 'defer') early.push({ admitted: queued, until: admission.until });
+    else admitted.push(queued);
+  }
+  return { admitted, early };
+}
+
+/** Phase 3: the latest request per farm wins, in the batch and against the farm ledger. */
+async function orderPhase(
+  deps: ProcessDeps,
+  admitted: readonly Admitted[],
+  decisions: Decisions,
+): Promise<Admitted[]> {
+  if (admitted.length === 0) return [];
+  const { kept, superseded } = latestPerFarm(admitted);
+  for (const { queued, by } of superseded) {
+    const group = (queued as Admitted).group;
+    decisions.set(
+      group.key,
+      refusal(
+        group,
+        'superseded',
+        `superseded by request ${by.request.requestId} for the same farm (queued later, in the same batch)`,
+        deps.clock.now(),
+      ),
+    );
+  }
+  let newest: Map<string, { requestId: string; sentAt: string }>;
+  try {
+    newest = await deps.ledger.latest(kept.map((q) => farmOf(q.request)));
+  } catch (error) {
+    deps.log.error('could not read the farm ledger; the requests will be retried', { error: String(error) });
+    for (const q of kept as Admitted[]) {
+      decisions.set(q.group.key, {
+        kind: 'unfinished',
+        reason: `the farm ledger could not be read: ${String(error)}`,
+        claimHeld: true,
+      });
+    }
+    return [];
+  }
+  const current: Admitted[] = [];
+  for (const q of kept as Admitted[]) {
+    const done = newest.get(farmOf(q.request));
+    if (!isSupersededBy(q, done)) {
+      current.push(q);
+      continue;
+    }
+    decisions.set(
+      q.group.key,
+      refusal(
+        q.group,
+        'superseded',
+        `superseded by request ${done!.requestId} (queued ${done!.sentAt}), already carried out for this farm`,
+        deps.clock.now(),
+      ),
+    );
+  }
+  return current;
+}
+
+/** A window opening sooner than this is waited for in the queue (a record delay), not scheduled. */
+const NEAR_WINDOW_MS = 60_000;
+
+/** Phase 4: schedules early requests back onto the bus for when their window opens. */
+async function deferPhase(
+  deps: ProcessDeps,
+  early: readonly { admitted: Admitted; until: string }[],
+  decisions: Decisions,
+): Promise<void> {
+  await Promise.all(
+    early.map(async ({ admitted, until }) => {
+      const { group, request } = admitted;
+      const wait = Date.parse(until) - deps.clock.now().getTime();
+      if (wait <= NEAR_WINDOW_MS) {
+        // Too close for a schedule to be worth it (or to be accepted): the queue holds it back instead.
+        decisions.set(group.key, {
+          kind: 'unfinished',
+          reason: `its change window opens at ${until}`,
+          claimHeld: true,
+          delaySeconds: Math.max(1, Math.ceil(wait / 1000)),
+        });
+        return;
+      }
+      try {
+        await deps.deferrals.schedule({
+          requestId: request.requestId,
+          until,
+          source: group.primary.parsed.origin?.source ?? 'unknown',
+          request,
+        });
+      } catch (error) {
+        decisions.set(group.key, {
+          kind: 'unfinished',
+          reason: `it could not be deferred to ${until}: ${String(error)}`,
+          claimHeld: true,
+        });
+        return;
+      }
+      const facts: OutcomeFacts = {
+        outcome: 'deferred',
+        ref: refFacts(group.primary.parsed),
+        after: toWire(request.stickiness),
+        code: 'window-not-open',
+        message: `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then`,
+      };
+      decisions.set(group.key, {
+        kind: 'deferred',
+        until,
+        events: [audit(group, facts, deps.clock.now(), until)],
+      });
+    }),
+  );
+}
+
+/** Phase 5: applies the current requests together and decides each one's outcome. */
+async function applyPhase(
+  deps: ProcessDeps,
+  current: readonly Admitted[],
+  options: { signal?: AbortSignal },
+  decisions: Decisions,
+): Promise<void> {
+  if (current.length === 0) return;
+  let result: RequestsResult | undefined;
+  try {
+    // The signal (the invocation running out of time) stops zones from starting, and failed
+    // refreshes from being tried again: requests of zones not started come back as retryable
+    // failures and are handed back; a started zone ends applied or failed.
+    result = await deps.applyRequests(
+      current.map((q) => q.request),
+      options.signal
+        ? { ...deps.applyOptions, signal: options.signal, noMoreAttempts: options.signal }
+        : deps.applyOptions,
+    );
+  } catch (error) {
+    deps.log.error('applying the batch failed; its requests will be retried', { error: String(error) });
+  }
+  const now = deps.clock.now();
+  const outcomes = result ? outcomesByRequest(result.report) : new Map<string, OutcomeFacts>();
+  const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
+  for (const q of current) {
+    const { group, request } = q;
+    const facts = outcomes.get(request.requestId);
+    if (!facts || (facts.outcome === 'failed' && facts.retryable === true)) {
+      decisions.set(group.key, {
+        kind: 'unfinished',
+        reason: facts?.message ?? 'the batch could not be applied',
+        claimHeld: true,
+        ...(facts ? { facts } : {}),
+      });
+      continue;
+    }
+    const events = [audit(group, facts, now)];
+    // A zone event travels with the first request it carried.
+    for (const z of zoneEvents) {
+      if ((z.detail as { requestIds: string[] }).requestIds[0] === request.requestId) events.push(z);
+    }
+    const carriedOut = facts.outcome === 'applied' || facts.outcome === 'unchanged';
+    decisions.set(group.key, {
+      kind: 'outcome',
+      fate: facts.outcome as Outcome,
+      events,
+      ...(carriedOut ? { ledger: { farmKey: farmOf(request), entry: ledgerEntryOf(q) } } : {}),
+    });
+  }
+}
+
+/** Phase 6: the outbox for every decision; the records to hand back. */
+async function finishPhase(
+  deps: ProcessDeps,
+  groups: readonly Group[],
+  decisions: Decisions,
+): Promise<ProcessResult> {
+  const outbound: Outbound[] = [];
+  const fateOf = new Map<string, RecordFate>();
+  const retryOf = new Map<string, number | undefined>();
+  const releases: Promise<unknown>[] = [];
+  for (const group of groups) {
+    const decision = decisions.get(group.key) ?? { kind: 'duplicate' };
+    const { receiveCount } = group.primary;
+    switch (decision.kind) {
+      case 'duplicate':
+        fateOf.set(group.key, 'duplicate');
+        break;
+      case 'outcome':
+        fateOf.set(group.key, decision.fate);
+        outbound.push({
+          key: group.key,
+          events: decision.events,
+          after: { kind: 'complete' },
+          persist: true,
+          ...(decision.ledger ? { ledger: decision.ledger } : {}),
+        });
+        break;
+      case 'resume': {
+        const first = decision.events.find((e) => 'outcome' in e.detail)?.detail as { outcome?: Outcome };
+        fateOf.set(group.key, first?.outcome ?? 'duplicate');
+        outbound.push({
+          key: group.key,
+          events: decision.events,
+          after: { kind: 'complete' },
+          persist: false,
+          ...(decision.ledger ? { ledger: decision.ledger } : {}),
+        });
+        break;
+      }
+      case 'deferred':
+        fateOf.set(group.key, 'deferred');
+        outbound.push({
+          key: group.key,
+          events: decision.events,
+          after: { kind: 'defer', until: decision.until },
+          persist: false,
+        });
+        break;
+      case 'unfinished': {
+        if (unfinishedDisposition(receiveCount, deps.maxReceiveCount) === 'retry') {
+          deps.log.warn('change request not finished; handing it back to the queue', {
+            key: group.key,
+            receiveCount,
+            reason: decision.reason,
+          });
+          if (decision.claimHeld) releases.push(deps.idempotency.release(group.key).catch(() => undefined));
+          fateOf.set(group.key, 'retry');
+          retryOf.set(group.key, decision.delaySeconds ?? retryDelaySeconds(receiveCount));
+          break;
+        }
+        // The last receive: audit it as failed, then let the queue move it to the dead-letter queue.
+        const facts: OutcomeFacts = {
+          ...(decision.facts ?? { ref: refFacts(group.primary.parsed) }),
+          outcome: 'failed',
+          code: 'dead-lettered',
+          message: `gave up after ${receiveCount} attempts (the queue's last receive), the message goes to the dead-letter queue; redrive it to try again: ${decision.reason}`,
+          retryable: true,
+        };
+        const request = requestOf(group.primary.parsed);
+        if (request && facts.after === undefined) facts.after = toWire(request.stickiness);
+        const after: AfterPublish = decision.claimHeld ? { kind: 'release' } : { kind: 'leave' };
+        outbound.push({
+          key: group.key,
+          events: [audit(group, facts, deps.clock.now())],
+          after,
+          persist: false,
+        });
+        fateOf.set(group.key, 'dead-letter');
+        retryOf.set(group.key, 0);
+        break;
+      }
+    }
+  }
+  await Promise.all(releases);
+  const { finished, published } =
+    outbound.length > 0 ? await flushOutbox(deps, outbound) : { finished: new Map(), published: [] };
+  for (const [key, state] of finished) {
+    if (state === 'pending') {
+      fateOf.set(key, 'audit-pending');
+      retryOf.set(key, retryDelaySeconds(groups.find((g) => g.key === key)!.primary.receiveCount));
+    }
+  }
+
+  const fates = new Map<string, RecordFate>();
+  const retry: ProcessResult['retry'] = [];
+  for (const group of groups) {
+    const fate = fateOf.get(group.key)!;
+    const again = retryOf.has(group.key);
+    for (const record of [group.primary, ...group.copies]) {
+      fates.set(record.recordId, record === group.primary ? fate : 'duplicate');
+      if (again) {
+        const delaySeconds = retryOf.get(group.key);
+        retry.push({ recordId: record.recordId, ...(delaySeconds !== undefined ? { delaySeconds } : {}) });
+      }
+    }
+  }
+  return { retry, fates, published };
+}
+
+/** Builds the use case: `processChangeRequests(records, { signal })`. */
+export function makeProcessChangeRequests(deps: ProcessDeps) {
+  return async function processChangeRequests(
+    records: readonly IncomingRecord[],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ProcessResult> {
+    const groups = [...groupRecords(records).values()];
+    const decisions: Decisions = new Map();
+    const claimed = await claimPhase(deps, groups, decisions);
+    const { admitted, early } = admitPhase(deps, claimed, decisions);
+    const current = await orderPhase(deps, admitted, decisions);
+    await Promise.all([deferPhase(deps, early, decisions), applyPhase(deps, current, options, decisions)]);
+    const result = await finishPhase(deps, groups, decisions);
+    // Keep the queue's order of records in the answer.
+    const order = new Map(records.map((r, i) => [r.recordId, i]));
+    result.retry.sort((a, b) => order.get(a.recordId)! - order.get(b.recordId)!);
+    return result;
+  };
+}

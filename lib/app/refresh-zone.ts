@@ -33,6 +33,8 @@ export interface RefreshResult {
   error?: string;
   /** Number of changes this refresh carried. */
   changes: number;
+  /** When this attempt was seen to end (ISO 8601). */
+  finishedAt?: string;
 }
 
 export type RefreshProgress =
@@ -143,6 +145,7 @@ export const makeZoneRefresher = (deps: {
           await settleThis();
         }
       }
+      result.finishedAt = clock.now().toISOString();
       attempts.push(result);
       onProgress?.({ kind: 'refresh-finished', result });
       if (result.status === 'done') return { applied: true, attempts };

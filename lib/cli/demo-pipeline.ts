@@ -1,8 +1,9 @@
 /** The pipeline part of `stickler demo`: change requests published on a local bus end applied and audited. */
 
+import type { EventBridgeEnvelope } from '../adapters/eventbridge/envelope';
 import type { OvhCredentials } from '../adapters/ovh/http-client';
 import type { ChangeAuditDetail, ZoneAppliedDetail } from '../domain/audit-events';
-import type { ChangeRequestedDetail, EventBridgeEnvelope } from '../domain/events';
+import type { ChangeRequestedDetail } from '../domain/events';
 import { startLocalPipeline } from '../local/pipeline';
 import type { RunningSimulator } from '../simulator/server';
 

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { ActorSchema } from './change-request';
-import { ChangeRequestedDetailSchema, IsoTime, OUTCOMES } from './events';
+import { AUDIT_OUTCOMES, AUDIT_SCHEMA_VERSION, ChangeRequestedDetailSchema, IsoTime } from './events';
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 
 const RefreshRefSchema = z.object({
@@ -14,10 +14,27 @@ const RefreshRefSchema = z.object({
   status: z.string(),
 });
 
-/** detail of the four per-request audit events. */
+/** Where a request came from: its EventBridge envelope, so every outcome traces back to its publisher. */
+export const RequestOriginSchema = z.object({
+  source: z.string(),
+  account: z.string(),
+  eventId: z.string(),
+});
+export type RequestOrigin = z.infer<typeof RequestOriginSchema>;
+
+/**
+ * detail of the per-request audit events (the four terminal ones and `Stickiness Change
+ * Deferred`). Open for forward compatibility: consumers must ignore keys they do not know.
+ */
 export const ChangeAuditDetailSchema = z.object({
+  /** Bumped when a field changes meaning or goes away; absent in the first version. */
+  schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),
+  /** Stable id of this audit fact: a resent event carries the same one, so consumers can drop duplicates. */
+  auditId: z.string(),
   requestId: z.string(),
-  outcome: z.enum(OUTCOMES),
+  outcome: z.enum(AUDIT_OUTCOMES),
+  /** The request's envelope (null when the record was not a readable EventBridge event). */
+  origin: z.nullable(RequestOriginSchema),
   actor: z.nullable(ActorSchema),
   ticket: z.nullable(z.string()),
   requestReason: z.nullable(z.string()),
@@ -37,18 +54,24 @@ export const ChangeAuditDetailSchema = z.object({
   ovhQueryId: z.nullable(z.string()),
   refresh: z.nullable(RefreshRefSchema),
   requestedAt: z.nullable(IsoTime),
+  /** When the worker decided this outcome (the real time, not the batch start). */
   decidedAt: IsoTime,
+  /** `deferred` only: when the request comes back on the bus (its window opens). */
+  deferredUntil: z.nullable(IsoTime),
 });
 export type ChangeAuditDetail = z.infer<typeof ChangeAuditDetailSchema>;
 
 /** detail of `Zone Configuration Applied`: a refresh task finished. */
 export const ZoneAppliedDetailSchema = z.object({
+  schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),
+  auditId: z.string(),
   service: z.string(),
   zone: z.string(),
   taskId: z.nullable(z.number()),
   status: z.string(),
   requestIds: z.array(z.string()),
   farms: z.array(z.object({ farmType: FarmTypeSchema, farmId: z.number() })),
+  /** When the refresh task was seen finished. */
   appliedAt: IsoTime,
 });
 export type ZoneAppliedDetail = z.infer<typeof ZoneAppliedDetailSchema>;

@@ -8,7 +8,7 @@ import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 
 export const ACTOR_KINDS = ['ticket', 'chat', 'compliance', 'system', 'cli'] as const;
 
-export const ActorSchema = z.object({
+export const ActorSchema = z.strictObject({
   kind: z.enum(ACTOR_KINDS),
   /** Who asked: a ticketing user, a chat user id, a policy file, a system name. */
   id: z.string().check(z.minLength(1), z.maxLength(256)),
@@ -16,8 +16,23 @@ export const ActorSchema = z.object({
 });
 export type Actor = z.infer<typeof ActorSchema>;
 
-export const ChangeRequestSchema = z.object({
-  requestId: z.string().check(z.minLength(1), z.maxLength(128)),
+/**
+ * What a request id may be made of: it is the idempotency key (a DynamoDB key) and appears in
+ * logs and audit events, so it is short and printable. Letters, digits and `. _ : @ / + = -`,
+ * starting with a letter or a digit; a UUID, a ticket key or a hash all fit.
+ */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@/+=-]{0,127}$/;
+export const REQUEST_ID_RULE =
+  'must be 1 to 128 characters: letters, digits and . _ : @ / + = -, starting with a letter or a digit';
+
+export const RequestIdSchema = z.string().check(z.regex(REQUEST_ID_PATTERN, { message: REQUEST_ID_RULE }));
+
+/**
+ * Strict: a key stickler does not know is refused with its name, never dropped, so a misspelled
+ * safety field (`changeWindow` for `window`) cannot silently turn into "apply now".
+ */
+export const ChangeRequestSchema = z.strictObject({
+  requestId: RequestIdSchema,
   service: z.string().check(z.minLength(1), z.maxLength(256)),
   farmType: FarmTypeSchema,
   farmId: z.int().check(z.positive()),

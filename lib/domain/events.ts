@@ -16,13 +16,14 @@ export const DETAIL_TYPES = {
   unchanged: 'Stickiness Change Unchanged',
   refused: 'Stickiness Change Refused',
   failed: 'Stickiness Change Failed',
+  deferred: 'Stickiness Change Deferred',
   zoneApplied: 'Zone Configuration Applied',
 } as const;
 
 export const IsoTime = z.iso.datetime({ offset: true });
 
 export const ChangeWindowSchema = z
-  .object({ notBefore: z.optional(IsoTime), notAfter: z.optional(IsoTime) })
+  .strictObject({ notBefore: z.optional(IsoTime), notAfter: z.optional(IsoTime) })
   .check(
     z.refine((w) => !w.notBefore || !w.notAfter || Date.parse(w.notBefore) < Date.parse(w.notAfter), {
       message: 'notBefore must be earlier than notAfter',
@@ -31,7 +32,7 @@ export const ChangeWindowSchema = z
   );
 export type ChangeWindow = z.infer<typeof ChangeWindowSchema>;
 
-export const NotifySchema = z.object({
+export const NotifySchema = z.strictObject({
   /** Where to tell the requester how it ended; the URL itself is never copied into audit events. */
   kind: z.enum(['slack-response-url', 'webhook']),
   url: z.url({ protocol: /^https$/ }),
@@ -44,22 +45,14 @@ export const ChangeRequestedDetailSchema = z.extend(ChangeRequestSchema, {
 });
 export type ChangeRequestedDetail = z.infer<typeof ChangeRequestedDetailSchema>;
 
+/** How a request ends: exactly one of these per request. */
 export const OUTCOMES = ['applied', 'unchanged', 'refused', 'failed'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
-
-/** The EventBridge envelope as delivered to targets (for example in an SQS message body). */
-export const EventBridgeEnvelopeSchema = z.looseObject({
-  version: z.string(),
-  id: z.string(),
-  'detail-type': z.string(),
-  source: z.string(),
-  account: z.string(),
-  time: z.string(),
-  region: z.string(),
-  resources: z.array(z.string()),
-  detail: z.unknown(),
-});
-export type EventBridgeEnvelope = z.infer<typeof EventBridgeEnvelopeSchema>;
+/** What the per-request audit events report: an outcome, or a deferral until the window opens. */
+export const AUDIT_OUTCOMES = [...OUTCOMES, 'deferred'] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+/** `schemaVersion` of the audit events stickler emits now (events without one are version 1). */
+export const AUDIT_SCHEMA_VERSION = 2;
 
 /** One event to publish: what PutEvents needs, before the bus name is added. */
 export interface OutgoingEvent {
@@ -69,9 +62,10 @@ export interface OutgoingEvent {
   dedupeKey: string;
 }
 
-export const AUDIT_DETAIL_TYPE: Record<Outcome, OutgoingEvent['detailType']> = {
+export const AUDIT_DETAIL_TYPE: Record<AuditOutcome, OutgoingEvent['detailType']> = {
   applied: DETAIL_TYPES.applied,
   unchanged: DETAIL_TYPES.unchanged,
   refused: DETAIL_TYPES.refused,
   failed: DETAIL_TYPES.failed,
+  deferred: DETAIL_TYPES.deferred,
 };

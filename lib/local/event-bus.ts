@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EventBridgeEnvelope } from '../domain/events';
+import type { EventBridgeEnvelope } from '../adapters/eventbridge/envelope';
 
 export interface LocalRule {
   detailTypes: readonly string[];
@@ -19,11 +19,13 @@ export interface LocalEventBus {
   /** Every event put on the bus, in order (the archive). */
   events: EventBridgeEnvelope[];
   addRule(rule: LocalRule): void;
+  /** Puts one entry on the bus, as PutEvents would (what a scheduled target does). */
+  put(entry: PutEntry): { EventId: string } | { ErrorCode: string; ErrorMessage: string };
   onEvent(listener: (envelope: EventBridgeEnvelope) => void): void;
   close(): Promise<void>;
 }
 
-interface PutEntry {
+export interface PutEntry {
   Source?: string;
   DetailType?: string;
   Detail?: string;
@@ -115,6 +117,7 @@ export const startLocalEventBus = async (options: { busName: string; region: str
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     events,
     addRule: (rule) => rules.push(rule),
+    put,
     onEvent: (listener) => listeners.push(listener),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

@@ -14,12 +14,14 @@
 import { randomUUID } from 'node:crypto';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { EventBridgeEnvelope } from '../adapters/eventbridge/envelope';
 import type { OvhCredentials } from '../adapters/ovh/http-client';
-import { type ChangeRequestedDetail, DETAIL_TYPES, type EventBridgeEnvelope } from '../domain/events';
+import { type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import { simulatorEnv } from '../simulator/server';
 import { startDynalite } from './dynalite';
 import { type LocalEventBus, startLocalEventBus } from './event-bus';
 import { LocalQueue } from './queue';
+import { type LocalScheduler, startLocalScheduler } from './scheduler';
 
 export interface LocalPipelineOptions {
   ovhBaseUrl: string;
@@ -35,6 +37,7 @@ export interface LocalPipeline {
   env: Record<string, string>;
   bus: LocalEventBus;
   queue: LocalQueue;
+  scheduler: LocalScheduler;
   /** Publishes change requests as another system would: PutEvents on the bus, source `source`. */
   publish(requests: readonly ChangeRequestedDetail[], source: string): Promise<void>;
   /** Puts an already-delivered message on the queue again (what SQS does on a redelivery). */
@@ -49,6 +52,7 @@ const TABLE = 'stickler-local-idempotency';
 export const startLocalPipeline = async (options: LocalPipelineOptions): Promise<LocalPipeline> => {
   const db = await startDynalite(TABLE);
   const bus = await startLocalEventBus({ busName: BUS, region: REGION });
+  const scheduler = await startLocalScheduler(bus);
   const env: Record<string, string> = {
     STAGE: 'local',
     AWS_REGION: REGION,
@@ -56,7 +60,11 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
+    AWS_ENDPOINT_URL_SCHEDULER: scheduler.url,
     EVENT_BUS_NAME: BUS,
+    EVENT_BUS_ARN: `arn:aws:events:${REGION}:000000000000:event-bus/${BUS}`,
+    DEFERRAL_SCHEDULE_GROUP: 'stickler-local',
+    DEFERRAL_ROLE_ARN: 'arn:aws:iam::000000000000:role/stickler-local-deferral',
     IDEMPOTENCY_TABLE: TABLE,
     ...simulatorEnv(options.ovhBaseUrl, options.ovhCredentials),
     POLL_INTERVAL_MS: String(options.pollIntervalMs ?? 200),
@@ -70,6 +78,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   try {
     handler = (await import('../../functions/apply-worker')).handler as typeof handler;
   } catch (error) {
+    await scheduler.close();
     await bus.close();
     await db.close();
     throw error;
@@ -92,6 +101,8 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
     onBatch: options.onBatch,
   });
+  env.AWS_ENDPOINT_URL_SQS = await queue.listen();
+  process.env.AWS_ENDPOINT_URL_SQS = env.AWS_ENDPOINT_URL_SQS;
   const delivered = new Map<string, string>();
   bus.addRule({
     detailTypes: [DETAIL_TYPES.changeRequested],
@@ -108,6 +119,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     env,
     bus,
     queue,
+    scheduler,
     async publish(requests, source) {
       for (let i = 0; i < requests.length; i += 10) {
         const answer = await client.send(
@@ -130,6 +142,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     async close() {
       queue.close();
       client.destroy();
+      await scheduler.close();
       await bus.close();
       await db.close();
     },

@@ -2,10 +2,13 @@
  * A local stand-in for an SQS standard queue with a Lambda event source mapping: it batches
  * messages (batch size and batching window), invokes the handler with real SQS event records, one
  * batch at a time (reserved concurrency 1), deletes what the handler acknowledged, redelivers
- * the reported batch item failures after the visibility timeout, and moves a message to the
+ * the reported batch item failures after the visibility timeout (or the delay the handler set
+ * with ChangeMessageVisibilityBatch, served over HTTP at `url`), and moves a message to the
  * dead-letter list once it has been received maxReceiveCount times.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 interface Message {
@@ -34,8 +37,58 @@ export class LocalQueue {
   private timer: NodeJS.Timeout | undefined;
   private idle: (() => void)[] = [];
   private closed = false;
+  private server: Server | undefined;
+  /** The SQS endpoint (AWS_ENDPOINT_URL_SQS) once `listen` resolved. */
+  url = '';
 
   constructor(private readonly options: LocalQueueOptions) {}
+
+  /** Serves ChangeMessageVisibilityBatch over HTTP (the AWS JSON protocol) for the handler's delays. */
+  async listen(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const reply = (status: number, body: unknown) => {
+          res.writeHead(status, {
+            'Content-Type': 'application/x-amz-json-1.0',
+            'x-amzn-RequestId': randomUUID(),
+          });
+          res.end(JSON.stringify(body));
+        };
+        if (req.headers['x-amz-target'] !== 'AmazonSQS.ChangeMessageVisibilityBatch') {
+          return reply(400, {
+            __type: 'UnsupportedOperation',
+            message: `${req.headers['x-amz-target']} is not served locally`,
+          });
+        }
+        let body: { Entries?: { Id: string; ReceiptHandle: string; VisibilityTimeout: number }[] };
+        try {
+          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+        } catch {
+          return reply(400, { __type: 'InvalidParameterValue', message: 'body is not JSON' });
+        }
+        const Successful: { Id: string }[] = [];
+        const Failed: { Id: string; Code: string; SenderFault: boolean }[] = [];
+        for (const entry of body.Entries ?? []) {
+          const m = this.messages.find((x) => this.receiptHandle(x) === entry.ReceiptHandle);
+          if (!m) Failed.push({ Id: entry.Id, Code: 'ReceiptHandleIsInvalid', SenderFault: true });
+          else {
+            m.visibleAt = Date.now() + entry.VisibilityTimeout * 1000;
+            Successful.push({ Id: entry.Id });
+          }
+        }
+        reply(200, { Successful, Failed });
+      });
+    });
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  private receiptHandle(m: Message): string {
+    return createHash('sha256').update(`${m.id}:${m.receiveCount}`).digest('base64');
+  }
 
   /** Enqueues a message body; the first message of an empty queue opens a batching window. */
   send(body: string, id: string = randomUUID()): void {
@@ -52,6 +105,7 @@ export class LocalQueue {
   close(): void {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    this.server?.close();
   }
 
   private schedule(delayMs: number): void {
@@ -103,7 +157,7 @@ export class LocalQueue {
   private record(m: Message): SQSRecord {
     return {
       messageId: m.id,
-      receiptHandle: createHash('sha256').update(`${m.id}:${m.receiveCount}`).digest('base64'),
+      receiptHandle: this.receiptHandle(m),
       body: m.body,
       attributes: {
         ApproximateReceiveCount: String(m.receiveCount),

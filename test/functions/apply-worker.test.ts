@@ -12,7 +12,7 @@ import { startDynalite } from '../../lib/local/dynalite';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
 import { TEST_AWS_CREDENTIALS } from '../helpers/aws-signature';
-import { loadEvent } from '../helpers/events';
+import { loadFreshEvent } from '../helpers/events';
 import { type FakeAws, type FakeRoute, startFakeAws } from '../helpers/fake-aws';
 
 type Entries = { Entries: PutEventsRequestEntry[] };
@@ -64,6 +64,9 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       AWS_ENDPOINT_URL_SSM: ssm.url,
       EVENT_BUS_NAME: 'stickler-test',
+      EVENT_BUS_ARN: 'arn:aws:events:eu-west-3:123456789012:event-bus/stickler-test',
+      DEFERRAL_SCHEDULE_GROUP: 'stickler-test',
+      DEFERRAL_ROLE_ARN: 'arn:aws:iam::123456789012:role/stickler-test-deferral',
       IDEMPOTENCY_TABLE: 'stickler-test-idempotency',
       OVH_ENDPOINT: sim.baseUrl,
       OVH_CREDENTIALS_PARAMETER: '/stickler/test/ovh-credentials',
@@ -115,7 +118,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
       .map((e) => ({ type: e.DetailType, ...(JSON.parse(e.Detail!) as ChangeAuditDetail) }));
 
   it('applies a burst for two zones of one service with exactly two refreshes and one audit event per request', async () => {
-    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'burst-two-zones'), context);
+    const result = await handler(loadFreshEvent<SQSEvent>('apply-worker', 'burst-two-zones'), context);
     expect(result.batchItemFailures).toEqual([]);
     expect(sim.stats.calls.refresh).toBe(2);
     expect(sim.stats.calls['put-farm']).toBe(4);
@@ -143,7 +146,13 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     });
     expect(audits().find((a) => a.requestId === 'req-0003')).toMatchObject({
       code: 'superseded',
-      message: 'superseded by request req-0004 for the same farm',
+      message: 'superseded by request req-0004 for the same farm (queued later, in the same batch)',
+    });
+    // Every outcome traces back to its publisher's envelope and carries a stable id.
+    expect(applied).toMatchObject({
+      schemaVersion: 2,
+      auditId: 'req-0001:applied',
+      origin: { source: 'acme.ticketing', account: '123456789012', eventId: expect.any(String) },
     });
     const zones = published
       .filter((e) => e.DetailType === 'Zone Configuration Applied')
@@ -159,14 +168,22 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
   });
 
   it('changes nothing and emits nothing for a redelivered message', async () => {
-    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'redelivered'), context);
+    // Its first delivery (carried out, whatever the order tests run in), then the redelivery.
+    const event = loadFreshEvent<SQSEvent>('apply-worker', 'redelivered');
+    const body = JSON.parse(event.Records[0]!.body);
+    body.detail.requestId = 'req-redelivered';
+    event.Records[0]!.body = JSON.stringify(body);
+    expect((await handler(event, context)).batchItemFailures).toEqual([]);
+    published = [];
+    sim.resetStats();
+    const result = await handler(event, context);
     expect(result.batchItemFailures).toEqual([]);
     expect(published).toEqual([]);
     expect(sim.stats.calls['put-farm'] + sim.stats.calls.refresh + sim.stats.calls['get-farm']).toBe(0);
   });
 
   it('refuses poison and invalid records with an audit event, acknowledges them, and still applies the rest', async () => {
-    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'poison-and-invalid'), context);
+    const result = await handler(loadFreshEvent<SQSEvent>('apply-worker', 'poison-and-invalid'), context);
     expect(result.batchItemFailures).toEqual([]);
     const outcomes = audits().map((a) => [a.requestId, a.outcome, a.code]);
     expect(outcomes).toEqual(
@@ -207,20 +224,20 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     ]);
   });
 
-  it('refuses an older request delivered after a newer one for the same farm was carried out', async () => {
-    // A farm no other test touches: ip-203.0.113.7 http/122 (zone bhs).
-    const newer = requestEvent('req-order-new', 122, 'none', 1);
-    const body = JSON.parse(newer.Records[0]!.body);
-    body.detail.service = 'ip-203.0.113.7';
-    body.detail.requestedAt = '2026-11-25T12:00:00Z';
-    newer.Records[0]!.body = JSON.stringify(body);
+  it('refuses an older request delivered after a newer one for the same farm was carried out, by queue time', async () => {
+    // A farm no other test touches: ip-203.0.113.7 http/122 (zone bhs). The older request's
+    // publisher has a clock running an hour ahead: its requestedAt looks newer, but SQS received
+    // it first, and that is the order stickler trusts.
+    const sent = Date.now();
+    const newer = requestEvent('req-order-new', 122, 'none', 1, 'ip-203.0.113.7');
+    newer.Records[0]!.attributes.SentTimestamp = String(sent);
     expect((await handler(newer, context)).batchItemFailures).toEqual([]);
     const puts = sim.stats.calls['put-farm'];
 
-    const older = requestEvent('req-order-old', 122, 'cookie', 1);
+    const older = requestEvent('req-order-old', 122, 'cookie', 1, 'ip-203.0.113.7');
+    older.Records[0]!.attributes.SentTimestamp = String(sent - 60_000);
     const oldBody = JSON.parse(older.Records[0]!.body);
-    oldBody.detail.service = 'ip-203.0.113.7';
-    oldBody.detail.requestedAt = '2026-11-25T11:00:00Z';
+    oldBody.detail.requestedAt = new Date(sent + 3 * 60_000).toISOString();
     older.Records[0]!.body = JSON.stringify(oldBody);
     expect((await handler(older, context)).batchItemFailures).toEqual([]);
 
@@ -245,7 +262,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
   });
 
   it('refuses a request delivered outside its change window', async () => {
-    const result = await handler(loadEvent<SQSEvent>('apply-worker', 'window-closed'), context);
+    const result = await handler(loadFreshEvent<SQSEvent>('apply-worker', 'window-closed'), context);
     expect(result.batchItemFailures).toEqual([]);
     expect(audits()).toEqual([
       expect.objectContaining({ requestId: 'req-0201', outcome: 'refused', code: 'outside-window' }),
@@ -260,9 +277,10 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     receiveCount: number,
     service = 'loadbalancer-b81e0d44',
   ): SQSEvent => {
-    const event = loadEvent<SQSEvent>('apply-worker', 'redelivered');
+    const event = loadFreshEvent<SQSEvent>('apply-worker', 'redelivered');
     const record = event.Records[0]!;
     const body = JSON.parse(record.body);
+    body.id = `event-${requestId}`;
     body.detail = { ...body.detail, requestId, farmId, stickiness, service };
     record.body = JSON.stringify(body);
     record.messageId = `msg-${requestId}-${receiveCount}`;

@@ -4,3 +4,52 @@ import { join } from 'node:path';
 
 export const loadEvent = <T = unknown>(fn: string, name: string): T =>
   JSON.parse(readFileSync(join(__dirname, '../../events', fn, `${name}.json`), 'utf8')) as T;
+
+const shiftIso = (iso: unknown, deltaMs: number) =>
+  typeof iso === 'string' && !Number.isNaN(Date.parse(iso))
+    ? new Date(Date.parse(iso) + deltaMs).toISOString()
+    : iso;
+
+/**
+ * The sample SQS event with every time in it (SentTimestamp, the envelope's time, requestedAt,
+ * the window) moved by the same amount so that the first record was sent at `now`: the worker
+ * refuses stale requests, and tests must not depend on the day they run.
+ */
+export const freshSqsEvent = <
+  T extends { Records: { body: string; attributes: { SentTimestamp: string } }[] },
+>(
+  event: T,
+  now = Date.now(),
+): T => {
+  const first = Number(event.Records[0]?.attributes.SentTimestamp ?? now);
+  const delta = now - first;
+  for (const record of event.Records) {
+    record.attributes.SentTimestamp = String(Number(record.attributes.SentTimestamp) + delta);
+    let body: Record<string, unknown>;
+    try {
+      body = JSON.parse(record.body) as Record<string, unknown>;
+    } catch {
+      continue; // a poison record stays as it is
+    }
+    body.time = shiftIso(body.time, delta);
+    const detail = body.detail as Record<string, unknown> | undefined;
+    if (detail && typeof detail === 'object') {
+      detail.requestedAt = shiftIso(detail.requestedAt, delta);
+      const window = detail.window as Record<string, unknown> | undefined;
+      if (window && typeof window === 'object') {
+        for (const k of ['notBefore', 'notAfter']) if (k in window) window[k] = shiftIso(window[k], delta);
+      }
+    }
+    record.body = JSON.stringify(body);
+  }
+  return event;
+};
+
+/** A sample event from events/, with its times moved to now (see freshSqsEvent). */
+export const loadFreshEvent = <
+  T extends { Records: { body: string; attributes: { SentTimestamp: string } }[] },
+>(
+  fn: string,
+  name: string,
+  now?: number,
+): T => freshSqsEvent(loadEvent<T>(fn, name), now);

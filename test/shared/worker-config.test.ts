@@ -4,6 +4,9 @@ const base = {
   EVENT_BUS_NAME: 'bus',
   IDEMPOTENCY_TABLE: 'table',
   OVH_CREDENTIALS_PARAMETER: '/stickler/prod/ovh',
+  EVENT_BUS_ARN: 'arn:aws:events:eu-west-3:123456789012:event-bus/bus',
+  DEFERRAL_SCHEDULE_GROUP: 'stickler-prod',
+  DEFERRAL_ROLE_ARN: 'arn:aws:iam::123456789012:role/stickler-prod-deferral',
 };
 
 describe('loadWorkerConfig', () => {

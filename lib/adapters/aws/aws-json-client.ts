@@ -43,6 +43,24 @@ export const EVENTBRIDGE: AwsService = {
   targetPrefix: 'AWSEvents',
   jsonVersion: '1.1',
 };
+/** SQS speaks the AWS JSON protocol too (AmazonSQS.ChangeMessageVisibilityBatch and the like). */
+export const SQS: AwsService = {
+  name: 'SQS',
+  signingName: 'sqs',
+  endpointPrefix: 'sqs',
+  envId: 'SQS',
+  targetPrefix: 'AmazonSQS',
+  jsonVersion: '1.0',
+};
+/** EventBridge Scheduler speaks REST-JSON: see makeAwsRestJsonClient. */
+export const SCHEDULER: AwsService = {
+  name: 'Scheduler',
+  signingName: 'scheduler',
+  endpointPrefix: 'scheduler',
+  envId: 'SCHEDULER',
+  targetPrefix: '',
+  jsonVersion: '1.1',
+};
 export const SSM: AwsService = {
   name: 'SSM',
   signingName: 'ssm',
@@ -102,6 +120,13 @@ export interface AwsJsonClientOptions {
 
 export type AwsCall = <T = Record<string, unknown>>(operation: string, input: object) => Promise<T>;
 
+/** A REST-JSON call: method and path name the operation. */
+export type AwsRestCall = <T = Record<string, unknown>>(
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+  path: string,
+  input?: object,
+) => Promise<T>;
+
 const defaultEndpoint = (service: AwsService, region: string, fips: boolean) =>
   `https://${service.endpointPrefix}${fips ? '-fips' : ''}.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}`;
 
@@ -114,9 +139,18 @@ const errorCode = (header: string | null, body: Record<string, unknown>): string
   return raw.split(':')[0]!.split('#').pop()!.trim() || 'UnknownError';
 };
 
-export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
+interface SignedRequest {
+  what: string;
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Sends signed requests with a timeout per attempt and retries on what AWS SDKs retry. */
+const makeSender = (options: AwsJsonClientOptions) => {
   const { service, region } = options;
-  const url = new URL(options.endpoint ?? defaultEndpoint(service, region, false));
+  const base = new URL(options.endpoint ?? defaultEndpoint(service, region, false));
   const timeoutMs = options.timeoutMs ?? 10_000;
   const maxAttempts = options.maxAttempts ?? 3;
   const baseDelayMs = options.baseDelayMs ?? 100;
@@ -124,15 +158,14 @@ export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
   const random = options.random ?? Math.random;
   const clock = options.clock ?? systemClock;
 
-  const attempt = async <T>(operation: string, body: string): Promise<T> => {
-    const what = `${service.name} ${operation}`;
+  const attempt = async <T>(request: SignedRequest): Promise<T> => {
+    const { what, method, body } = request;
+    const url = new URL(base);
+    url.pathname = `${base.pathname.replace(/\/$/, '')}${request.path}`;
     const headers = signRequest({
-      method: 'POST',
+      method,
       url,
-      headers: {
-        'content-type': `application/x-amz-json-${service.jsonVersion}`,
-        'x-amz-target': `${service.targetPrefix}.${operation}`,
-      },
+      headers: request.headers,
       body,
       service: service.signingName,
       region,
@@ -142,7 +175,12 @@ export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(url, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      response = await fetch(url, {
+        method,
+        headers,
+        ...(method === 'GET' || method === 'DELETE' ? {} : { body }),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
       text = await response.text();
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError';
@@ -174,24 +212,53 @@ export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
     const message = String(json.message ?? json.Message ?? response.statusText ?? '').trim();
     throw new AwsError(
       code,
-      `${what}: ${code}${message ? `: ${message}` : ''} (HTTP ${response.status}${requestId ? `, request id ${requestId}` : ''})`,
+      `${what}: ${code}${message ? `: ${message.slice(0, 500)}` : ''} (HTTP ${response.status}${requestId ? `, request id ${requestId}` : ''})`,
       response.status >= 500 || response.status === 429 || RETRYABLE_CODES.has(code),
       response.status,
       requestId,
     );
   };
 
-  return async <T>(operation: string, input: object): Promise<T> => {
-    const body = JSON.stringify(input);
+  return async <T>(request: SignedRequest): Promise<T> => {
     for (let n = 1; ; n++) {
       try {
-        return await attempt<T>(operation, body);
+        return await attempt<T>(request);
       } catch (error) {
         if (!(error instanceof AwsError) || !error.retryable || n >= maxAttempts) throw error;
         await clock.sleep(fullJitterDelay(n, { baseDelayMs, maxDelayMs }, random));
       }
     }
   };
+};
+
+export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
+  const { service } = options;
+  const send = makeSender(options);
+  return <T>(operation: string, input: object): Promise<T> =>
+    send<T>({
+      what: `${service.name} ${operation}`,
+      method: 'POST',
+      path: '',
+      headers: {
+        'content-type': `application/x-amz-json-${service.jsonVersion}`,
+        'x-amz-target': `${service.targetPrefix}.${operation}`,
+      },
+      body: JSON.stringify(input),
+    });
+};
+
+/** A client for a REST-JSON service (EventBridge Scheduler): the same signing, timeouts and retries. */
+export const makeAwsRestJsonClient = (options: AwsJsonClientOptions): AwsRestCall => {
+  const { service } = options;
+  const send = makeSender(options);
+  return <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, input?: object): Promise<T> =>
+    send<T>({
+      what: `${service.name} ${method} ${path.split('?')[0]}`,
+      method,
+      path,
+      headers: { 'content-type': 'application/json' },
+      body: input === undefined ? '' : JSON.stringify(input),
+    });
 };
 
 /** Credentials as Lambda provides them, in AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. */
@@ -211,12 +278,12 @@ export const credentialsFromEnv =
     };
   };
 
-/** A client for `service` configured from the environment, as an AWS SDK client would be. */
-export const awsJsonClientFromEnv = (
+/** Client options for `service` from the environment, as an AWS SDK client reads them. */
+const optionsFromEnv = (
   service: AwsService,
   env: NodeJS.ProcessEnv,
-  overrides: Partial<AwsJsonClientOptions> = {},
-): AwsCall => {
+  overrides: Partial<AwsJsonClientOptions>,
+): AwsJsonClientOptions => {
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
   if (!region) throw new ConfigError('AWS_REGION is not set');
   const endpoint =
@@ -228,5 +295,19 @@ export const awsJsonClientFromEnv = (
   } catch {
     throw new ConfigError(`the ${service.name} endpoint '${endpoint}' is not a URL`);
   }
-  return makeAwsJsonClient({ service, region, endpoint, credentials: credentialsFromEnv(env), ...overrides });
+  return { service, region, endpoint, credentials: credentialsFromEnv(env), ...overrides };
 };
+
+/** A client for `service` configured from the environment, as an AWS SDK client would be. */
+export const awsJsonClientFromEnv = (
+  service: AwsService,
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<AwsJsonClientOptions> = {},
+): AwsCall => makeAwsJsonClient(optionsFromEnv(service, env, overrides));
+
+/** A REST-JSON client for `service` configured from the environment. */
+export const awsRestJsonClientFromEnv = (
+  service: AwsService,
+  env: NodeJS.ProcessEnv,
+  overrides: Partial<AwsJsonClientOptions> = {},
+): AwsRestCall => makeAwsRestJsonClient(optionsFromEnv(service, env, overrides));

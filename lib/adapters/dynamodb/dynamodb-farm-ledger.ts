@@ -1,22 +1,29 @@
 /**
  * FarmLedger on the idempotency table (items `farm:<service>/<type>/<id>`): a conditional write
- * keeps the newest request, whatever order writers arrive in.
+ * keeps the newest request by its trusted queue time, whatever order writers arrive in. Entries
+ * expire (TTL) after RECORD_RETENTION_MS, longer than any request is accepted.
+ *
+ * Operator override: deleting a farm's item (`aws dynamodb delete-item --key
+ * '{"id":{"S":"farm:SERVICE/TYPE/ID"}}'`) makes the next request for that farm win whatever
+ * its age (README, "What the worker guarantees").
  */
-import type { FarmLedger, LedgerEntry } from '../../ports/farm-ledger';
+import { type LedgerEntry, RECORD_RETENTION_MS } from '../../domain/request-rules';
+import type { FarmLedger } from '../../ports/farm-ledger';
 import type { AwsCall } from '../aws/aws-json-client';
-import { type DynamoItem, isConditionFailure } from './dynamodb-types';
+import { type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
 
-const itemId = (farmKey: string) => `farm:${farmKey}`;
+export const farmItemId = (farmKey: string): string => `farm:${farmKey}`;
 
 export class DynamoDbFarmLedger implements FarmLedger {
-  constructor(private readonly options: { client: AwsCall; tableName: string }) {}
+  constructor(private readonly options: { client: AwsCall; tableName: string; retainMs?: number }) {}
 
   async latest(farmKeys: readonly string[]): Promise<Map<string, LedgerEntry>> {
     const { client, tableName } = this.options;
     const out = new Map<string, LedgerEntry>();
     const unique = [...new Set(farmKeys)];
+    const nowEpoch = Math.floor(Date.now() / 1000);
     for (let i = 0; i < unique.length; i += 100) {
-      let keys: { id: { S: string } }[] = unique.slice(i, i + 100).map((k) => ({ id: { S: itemId(k) } }));
+      let keys: { id: { S: string } }[] = unique.slice(i, i + 100).map((k) => ({ id: { S: farmItemId(k) } }));
       // BatchGetItem may leave keys unprocessed under load: ask again for those, a bounded number of times.
       for (let attempt = 0; keys.length > 0 && attempt < 5; attempt++) {
         const answer = await client<{
@@ -25,11 +32,10 @@ export class DynamoDbFarmLedger implements FarmLedger {
         }>('BatchGetItem', { RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } });
         for (const item of answer.Responses?.[tableName] ?? []) {
           const id = item.id?.S;
-          if (id && item.requestId?.S && item.requestedAt?.S) {
-            out.set(id.slice('farm:'.length), {
-              requestId: item.requestId.S,
-              requestedAt: item.requestedAt.S,
-            });
+          // DynamoDB deletes expired items within days, not at once: an expired one counts as gone.
+          if (item.expiresAtEpoch?.N && Number(item.expiresAtEpoch.N) <= nowEpoch) continue;
+          if (id && item.requestId?.S && item.sentAt?.S) {
+            out.set(id.slice('farm:'.length), { requestId: item.requestId.S, sentAt: item.sentAt.S });
           }
         }
         keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
@@ -39,18 +45,23 @@ export class DynamoDbFarmLedger implements FarmLedger {
     return out;
   }
 
-  async record(farmKey: string, entry: LedgerEntry): Promise<void> {
+  async record(farmKey: string, entry: LedgerEntry, now: Date): Promise<void> {
+    const ms = String(Date.parse(entry.sentAt));
     try {
       await this.options.client('PutItem', {
         TableName: this.options.tableName,
         Item: {
-          id: { S: itemId(farmKey) },
+          id: { S: farmItemId(farmKey) },
           requestId: { S: entry.requestId },
-          requestedAt: { S: entry.requestedAt },
-          requestedAtMs: { N: String(Date.parse(entry.requestedAt)) },
+          sentAt: { S: entry.sentAt },
+          sentAtMs: { N: ms },
+          expiresAtEpoch: { N: epochSeconds(now.getTime() + (this.options.retainMs ?? RECORD_RETENTION_MS)) },
         },
-        ConditionExpression: 'attribute_not_exists(id) OR requestedAtMs <= :ms',
-        ExpressionAttributeValues: { ':ms': { N: String(Date.parse(entry.requestedAt)) } },
+        ConditionExpression: 'attribute_not_exists(id) OR sentAtMs <= :ms OR expiresAtEpoch <= :nowEpoch',
+        ExpressionAttributeValues: {
+          ':ms': { N: ms },
+          ':nowEpoch': { N: epochSeconds(now.getTime()) },
+        },
       });
     } catch (error) {
       if (!isConditionFailure(error)) throw error; // a newer request is recorded: keep it

@@ -6,3 +6,6 @@ export type DynamoItem = Record<string, { S?: string; N?: string; BOOL?: boolean
 /** A conditional write that was refused because its condition did not hold. */
 export const isConditionFailure = (error: unknown): boolean =>
   error instanceof AwsError && error.code === 'ConditionalCheckFailedException';
+
+/** DynamoDB TTL attributes are epoch seconds. */
+export const epochSeconds = (ms: number): string => String(Math.floor(ms / 1000));

@@ -84,6 +84,10 @@ export class EventBridgePublisher implements EventPublisher {
         Time: clock.now().getTime() / 1000,
       } satisfies PutEventsRequestEntry,
     }));
+    // An entry over the PutEvents limit can never go out: report it failed rather than fail every
+    // other entry of the batch with it (audit events are bounded, so this is a last line of defence).
+    const oversized = pending.filter((p) => entrySize(p.entry) > MAX_BYTES_PER_CALL);
+    pending = pending.filter((p) => entrySize(p.entry) <= MAX_BYTES_PER_CALL);
     for (let attempt = 1; pending.length > 0; attempt++) {
       const failedNow: typeof pending = [];
       for (const chunk of chunkEntries(pending.map((p) => p.entry))) {
@@ -98,10 +102,11 @@ export class EventBridgePublisher implements EventPublisher {
           failedNow.push(...owners); // the whole call failed (throttled, network, timeout)
         }
       }
-      if (failedNow.length === 0 || attempt >= maxAttempts) return { failed: failedNow.map((p) => p.event) };
+      if (failedNow.length === 0 || attempt >= maxAttempts)
+        return { failed: [...oversized, ...failedNow].map((p) => p.event) };
       pending = failedNow;
       await clock.sleep(fullJitterDelay(attempt, { baseDelayMs }, random));
     }
-    return { failed: [] };
+    return { failed: oversized.map((p) => p.event) };
   }
 }

@@ -29,6 +29,8 @@ describe('DynamoDbIdempotencyStore on dynalite', () => {
       {
         detailType: DETAIL_TYPES.zoneApplied,
         detail: {
+          schemaVersion: 2,
+          auditId: 'zone:s:gra:1',
           service: 's',
           zone: 'gra',
           taskId: 1,
@@ -41,7 +43,7 @@ describe('DynamoDbIdempotencyStore on dynalite', () => {
       },
     ];
     await store.claim('c', t0, 60_000);
-    await store.decide('c', events, t0);
+    await store.decide('c', { events }, t0);
     await expect(store.claim('c', later(10), 60_000)).resolves.toEqual({ state: 'decided', events });
     await store.complete('c', t0);
     await expect(store.claim('c', later(999_999_999), 60_000)).resolves.toEqual({ state: 'completed' });
@@ -57,6 +59,27 @@ describe('DynamoDbIdempotencyStore on dynalite', () => {
     await expect(twice.claim('e', t0, 60_000)).resolves.toEqual({ state: 'claimed' });
     // ...and anyone else still finds it held.
     await expect(store.claim('e', later(1), 60_000)).resolves.toEqual({ state: 'in-progress' });
+  });
+
+  it('keeps a ledger entry left to write with the decided events', async () => {
+    const ledger = { farmKey: 'lb/http/1', entry: { requestId: 'f', sentAt: t0.toISOString() } };
+    await store.claim('f', t0, 60_000);
+    await store.decide('f', { events: [], ledger }, t0);
+    await expect(store.claim('f', later(10), 60_000)).resolves.toEqual({
+      state: 'decided',
+      events: [],
+      ledger,
+    });
+    await store.decide('f', { events: [] }, t0);
+    await expect(store.claim('f', later(20), 60_000)).resolves.toEqual({ state: 'decided', events: [] });
+  });
+
+  it('holds a deferred key until its window opens, then lets the scheduled delivery claim it', async () => {
+    const until = later(60_000).toISOString();
+    await store.claim('g', t0, 60_000);
+    await store.defer('g', until, t0);
+    await expect(store.claim('g', later(30_000), 60_000)).resolves.toEqual({ state: 'deferred', until });
+    await expect(store.claim('g', later(60_000), 60_000)).resolves.toEqual({ state: 'claimed' });
   });
 
   it('forgets a released key', async () => {

@@ -19,6 +19,8 @@ const events = (n: number, pad = 0): OutgoingEvent[] =>
   Array.from({ length: n }, (_, i) => ({
     detailType: DETAIL_TYPES.zoneApplied,
     detail: {
+      schemaVersion: 2,
+      auditId: `k${i}`,
       service: `lb-${i}`,
       zone: 'gra',
       taskId: i,
@@ -100,6 +102,24 @@ describe('EventBridgePublisher (PutEvents over HTTP)', () => {
     );
     await expect(publisher().publish(events(2))).resolves.toEqual({ failed: [] });
     expect(sent().map((entries) => entries.length)).toEqual([2, 2]);
+  });
+
+  it('reports an entry too large for PutEvents as failed, and still sends the others', async () => {
+    aws.on('AWSEvents.PutEvents', (input) => ({
+      body: {
+        FailedEntryCount: 0,
+        Entries: (input as unknown as Entries).Entries.map(() => ({ EventId: 'id' })),
+      },
+    }));
+    const [huge] = events(1, MAX_BYTES_PER_CALL);
+    const small = events(2).slice(1);
+    const { failed } = await publisher().publish([huge!, ...small]);
+    expect(failed).toEqual([huge]);
+    expect(
+      sent()
+        .flat()
+        .map((e) => JSON.parse(e.Detail!).service),
+    ).toEqual(['lb-1']);
   });
 });
 

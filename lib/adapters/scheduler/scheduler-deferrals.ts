@@ -1,0 +1,59 @@
+/**
+ * DeferralScheduler on EventBridge Scheduler: a one-time schedule (`at(...)`, UTC, no flexible
+ * window, deleted after it runs) whose target puts the same change request back on the bus,
+ * with the original publisher's source. The schedule's name is derived from the request id and
+ * the time, so scheduling the same deferral twice makes one schedule (the second call meets
+ * ConflictException, which means it is already scheduled).
+ */
+import { createHash } from 'node:crypto';
+import { DETAIL_TYPES } from '../../domain/events';
+import type { Deferral, DeferralScheduler } from '../../ports/deferral-scheduler';
+import { AwsError, type AwsRestCall } from '../aws/aws-json-client';
+
+export interface SchedulerDeferralsOptions {
+  /** A Scheduler client (makeAwsRestJsonClient with SCHEDULER). */
+  client: AwsRestCall;
+  /** The schedule group the worker may create schedules in. */
+  groupName: string;
+  /** The bus the request goes back to. */
+  busArn: string;
+  /** The role Scheduler assumes to put it there (allowed only events:PutEvents on the bus). */
+  roleArn: string;
+}
+
+/** Schedule names: 1 to 64 of [0-9a-zA-Z-_.]. */
+export const scheduleName = (deferral: Pick<Deferral, 'requestId' | 'until'>): string =>
+  `defer-${createHash('sha256').update(`${deferral.requestId}\n${deferral.until}`).digest('hex').slice(0, 48)}`;
+
+/** `at()` takes a local date-time without offset: UTC to the second. */
+export const atExpression = (until: string): string => `at(${new Date(until).toISOString().slice(0, 19)})`;
+
+export class SchedulerDeferrals implements DeferralScheduler {
+  constructor(private readonly options: SchedulerDeferralsOptions) {}
+
+  async schedule(deferral: Deferral): Promise<void> {
+    const { client, groupName, busArn, roleArn } = this.options;
+    const name = scheduleName(deferral);
+    try {
+      await client('POST', `/schedules/${name}`, {
+        GroupName: groupName,
+        ScheduleExpression: atExpression(deferral.until),
+        ScheduleExpressionTimezone: 'UTC',
+        FlexibleTimeWindow: { Mode: 'OFF' },
+        ActionAfterCompletion: 'DELETE',
+        Description: `stickler: request ${deferral.requestId.slice(0, 128)} deferred to its change window`,
+        ClientToken: name,
+        Target: {
+          Arn: busArn,
+          RoleArn: roleArn,
+          Input: JSON.stringify(deferral.request),
+          EventBridgeParameters: { DetailType: DETAIL_TYPES.changeRequested, Source: deferral.source },
+          RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 },
+        },
+      });
+    } catch (error) {
+      if (error instanceof AwsError && error.code === 'ConflictException') return; // already scheduled
+      throw error;
+    }
+  }
+}

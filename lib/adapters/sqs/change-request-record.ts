@@ -1,0 +1,78 @@
+/**
+ * Reads one SQS record of the change-request queue: SQS record → EventBridge envelope →
+ * `Stickiness Change Requested` detail. Never throws: whatever the body holds, the result names
+ * a bounded idempotency key and either a request or why it is refused.
+ */
+import type { SQSRecord } from 'aws-lambda';
+import type { IncomingRecord, ParsedRequest } from '../../app/incoming-record';
+import type { RequestOrigin } from '../../domain/audit-events';
+import { REQUEST_ID_PATTERN } from '../../domain/change-request';
+import { describeIssues } from '../../domain/describe-issue';
+import { ChangeRequestedDetailSchema, DETAIL_TYPES } from '../../domain/events';
+import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
+
+/** A usable key: the text itself when it fits the request-id alphabet, else undefined. */
+const asKey = (value: unknown): string | undefined =>
+  typeof value === 'string' && REQUEST_ID_PATTERN.test(value) ? value : undefined;
+
+/** Reads a message body as an EventBridge `Stickiness Change Requested` event. */
+export const parseChangeRequestBody = (recordId: string, body: string): ParsedRequest => {
+  const recordKey = `record:${clip(recordId, 100)}`;
+  const refuse = (key: string, message: string, extra: Partial<Extract<ParsedRequest, { ok: false }>> = {}) =>
+    ({ ok: false, key, code: 'invalid-request', message, known: {}, ...extra }) as const;
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return refuse(recordKey, 'message body is not JSON');
+  }
+  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
+  if (!envelope.success) {
+    return refuse(recordKey, `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`);
+  }
+  const e = envelope.data;
+  const origin: RequestOrigin = {
+    source: clip(e.source, 256),
+    account: clip(e.account, 64),
+    eventId: clip(e.id, 128),
+  };
+  const raw = e.detail;
+  const detail = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const key = asKey(detail.requestId) ?? (asKey(e.id) ? `event:${e.id}` : recordKey);
+  const known = {
+    ...(typeof detail.service === 'string' ? { service: clip(detail.service, 256) } : {}),
+    ...(Number.isSafeInteger(detail.farmId) ? { farmId: detail.farmId as number } : {}),
+    ...(typeof detail.ticket === 'string' ? { ticket: clip(detail.ticket, 256) } : {}),
+  };
+  if (e['replay-name'] !== undefined) {
+    // An archive replay re-sends history: carrying it out again could undo later changes.
+    return refuse(
+      key,
+      `replayed from the archive (replay '${clip(e['replay-name'], 64)}'): stickler never carries out a replayed request; publish a new request to make this change`,
+      { code: 'replayed', known, origin },
+    );
+  }
+  if (e['detail-type'] !== DETAIL_TYPES.changeRequested) {
+    return refuse(key, `unexpected detail-type '${clip(e['detail-type'], 128)}'`, { known, origin });
+  }
+  const parsed = ChangeRequestedDetailSchema.safeParse(raw);
+  if (!parsed.success) {
+    const why = describeIssues(parsed.error.issues, raw, (path) => path[0] === 'notify');
+    return refuse(key, clip(`invalid change request: ${why}`, 2000), { known, origin });
+  }
+  return { ok: true, key, request: parsed.data, origin };
+};
+
+/** The worker's view of an SQS record. */
+export const incomingRecord = (record: SQSRecord): IncomingRecord => {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return {
+    recordId: record.messageId,
+    receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
+    // SQS always sets it; a record without one (hand-made) orders as received now.
+    sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
+    parsed: parseChangeRequestBody(record.messageId, record.body),
+  };
+};

@@ -1,0 +1,26 @@
+/** What the queue worker's use case takes in: one queued record, already read by an adapter. */
+import type { RequestOrigin } from '../domain/audit-events';
+import type { ChangeRequestedDetail } from '../domain/events';
+
+export type ParsedRequest =
+  | { ok: true; key: string; request: ChangeRequestedDetail; origin: RequestOrigin }
+  | {
+      ok: false;
+      key: string;
+      code: 'invalid-request' | 'replayed';
+      message: string;
+      /** What can be trusted of the detail, so the audit trail says whose it was (bounded). */
+      known: { service?: string; farmId?: number; ticket?: string };
+      origin?: RequestOrigin;
+    };
+
+export interface IncomingRecord {
+  /** The queue's id for the message (SQS messageId), used to report batch item failures. */
+  recordId: string;
+  /** How many times the queue has delivered this message, this time included. */
+  receiveCount: number;
+  /** When the queue received the message (SQS SentTimestamp): the time requests are ordered by. */
+  sentAt: Date;
+  /** The idempotency key, and the request or why it cannot be one. */
+  parsed: ParsedRequest;
+}

@@ -1,0 +1,90 @@
+/**
+ * A local stand-in for EventBridge Scheduler's one-time schedules with an EventBridge target,
+ * reached over HTTP by the worker's Scheduler client (AWS_ENDPOINT_URL_SCHEDULER): CreateSchedule
+ * (`POST /schedules/{Name}`) with an `at(...)` expression puts the target's input on the local
+ * bus at that time; a name already taken answers ConflictException, as AWS does. Request
+ * signatures are not checked.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LocalEventBus } from './event-bus';
+
+interface CreateSchedule {
+  ScheduleExpression?: string;
+  Target?: { Input?: string; EventBridgeParameters?: { DetailType?: string; Source?: string } };
+}
+
+export interface LocalScheduler {
+  url: string;
+  /** Schedules created, by name, with when they fire. */
+  schedules: Map<string, { at: Date; fired: boolean }>;
+  close(): Promise<void>;
+}
+
+export const startLocalScheduler = async (bus: LocalEventBus): Promise<LocalScheduler> => {
+  const schedules: LocalScheduler['schedules'] = new Map();
+  const timers = new Set<NodeJS.Timeout>();
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const reply = (status: number, body: unknown, errorType?: string) => {
+        res.writeHead(status, {
+          'Content-Type': 'application/json',
+          'x-amzn-RequestId': randomUUID(),
+          ...(errorType ? { 'x-amzn-ErrorType': errorType } : {}),
+        });
+        res.end(JSON.stringify(body));
+      };
+      const name = /^\/schedules\/([0-9a-zA-Z_.-]{1,64})$/.exec(req.url ?? '')?.[1];
+      if (req.method !== 'POST' || !name) {
+        return reply(
+          404,
+          { Message: `${req.method} ${req.url} is not served locally` },
+          'ResourceNotFoundException',
+        );
+      }
+      let body: CreateSchedule;
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as CreateSchedule;
+      } catch {
+        return reply(400, { Message: 'body is not JSON' }, 'ValidationException');
+      }
+      const at = /^at\((\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\)$/.exec(body.ScheduleExpression ?? '')?.[1];
+      const params = body.Target?.EventBridgeParameters;
+      if (!at || !params?.DetailType || !params.Source || body.Target?.Input === undefined) {
+        return reply(
+          400,
+          { Message: 'an at() expression and an EventBridge target are required' },
+          'ValidationException',
+        );
+      }
+      if (schedules.has(name)) {
+        return reply(409, { Message: `Schedule ${name} already exists.` }, 'ConflictException');
+      }
+      const when = new Date(`${at}Z`);
+      const entry = { at: when, fired: false };
+      schedules.set(name, entry);
+      const timer = setTimeout(
+        () => {
+          timers.delete(timer);
+          entry.fired = true;
+          bus.put({ Source: params.Source, DetailType: params.DetailType, Detail: body.Target!.Input });
+        },
+        Math.max(0, when.getTime() - Date.now()),
+      );
+      timers.add(timer);
+      reply(200, { ScheduleArn: `arn:aws:scheduler:local:000000000000:schedule/local/${name}` });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    schedules,
+    close: () => {
+      for (const t of timers) clearTimeout(t);
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+};
