@@ -1,0 +1,376 @@
+import { parseChangeRequestBody } from '../../lib/adapters/sqs/change-request-record';
+import { makeApplyRequests } from '../../lib/app/apply-requests';
+import { type IncomingRecord, makeProcessChangeRequests } from '../../lib/app/process-change-requests';
+import { type ChangeAuditDetail, ChangeAuditDetailSchema } from '../../lib/domain/audit-events';
+import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import { aChangeRequest } from '../helpers/factories';
+import {
+  FakeClock,
+  InMemoryFarmLedger,
+  InMemoryIdempotencyStore,
+  InMemoryLoadBalancerApi,
+  RecordingDeferrals,
+  RecordingPublisher,
+  silentLog,
+} from '../helpers/fakes';
+
+const MINUTE = 60_000;
+
+const setup = () => {
+  const clock = new FakeClock();
+  const api = new InMemoryLoadBalancerApi()
+    .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
+    .addFarm('lb-a', { type: 'http', farmId: 2, zone: 'sbg', stored: null })
+    .addFarm('lb-a', { type: 'tcp', farmId: 3, zone: 'gra', stored: null });
+  const idempotency = new InMemoryIdempotencyStore();
+  const ledger = new InMemoryFarmLedger();
+  const publisher = new RecordingPublisher();
+  const deferrals = new RecordingDeferrals();
+  const log = silentLog();
+  const process = makeProcessChangeRequests({
+    applyRequests: makeApplyRequests({ api, clock }),
+    publisher,
+    idempotency,
+    ledger,
+    deferrals,
+    clock,
+    log,
+    applyOptions: { allowForeignPending: false, pollIntervalMs: 10, taskTimeoutMs: 1_000 },
+    maxReceiveCount: 3,
+    claimHoldMs: 15 * MINUTE,
+  });
+  let n = 0;
+  /** A queued record as SQS would deliver it: the request in an EventBridge envelope. */
+  const record = (
+    detail: Partial<ChangeRequestedDetail> | Record<string, unknown>,
+    opts: { sentAt?: number; receiveCount?: number; extra?: Record<string, unknown> } = {},
+  ): IncomingRecord => {
+    n++;
+    const body = JSON.stringify({
+      version: '0',
+      id: `event-${n}`,
+      'detail-type': 'Stickiness Change Requested',
+      source: 'acme.ticketing',
+      account: '123456789012',
+      time: clock.now().toISOString(),
+      region: 'eu-west-3',
+      resources: [],
+      detail: { ...aChangeRequest({ requestedAt: clock.now().toISOString() }), ...detail },
+      ...opts.extra,
+    });
+    return {
+      recordId: `msg-${n}`,
+      receiveCount: opts.receiveCount ?? 1,
+      sentAt: new Date(opts.sentAt ?? clock.t),
+      parsed: parseChangeRequestBody(`msg-${n}`, body),
+    };
+  };
+  const audits = () =>
+    publisher.published
+      .filter((e) => 'outcome' in e.detail)
+      .map((e) => ({ type: e.detailType, ...(e.detail as ChangeAuditDetail) }));
+  return { clock, api, idempotency, ledger, publisher, deferrals, log, process, record, audits };
+};
+
+describe('processChangeRequests (use case, through in-memory ports)', () => {
+  // Every audit event built here must fit the published contract.
+  const valid = (details: ChangeAuditDetail[]) => {
+    for (const d of details) expect(ChangeAuditDetailSchema.safeParse(d).error?.issues).toBeUndefined();
+  };
+
+  it('applies a request, audits it with where it came from, and stamps the real decision time', async () => {
+    const h = setup();
+    const start = h.clock.t;
+    const getFarm = h.api.getFarm.bind(h.api);
+    h.api.getFarm = async (ref) => {
+      h.clock.advance(7 * MINUTE); // OVH is slow today
+      return getFarm(ref);
+    };
+    const result = await h.process([h.record({ requestId: 'r-1' })]);
+    expect(result.retry).toEqual([]);
+    const [a] = h.audits();
+    expect(a).toMatchObject({
+      requestId: 'r-1',
+      outcome: 'applied',
+      schemaVersion: 2,
+      auditId: 'r-1:applied',
+      origin: { source: 'acme.ticketing', account: '123456789012', eventId: 'event-1' },
+    });
+    expect(Date.parse(a!.decidedAt)).toBeGreaterThanOrEqual(start + 7 * MINUTE);
+    const zone = h.publisher.published.find((e) => e.detailType === 'Zone Configuration Applied')!;
+    expect(Date.parse((zone.detail as { appliedAt: string }).appliedAt)).toBeGreaterThanOrEqual(
+      start + 7 * MINUTE,
+    );
+    valid(h.audits());
+  });
+
+  describe('a publisher clock never decides order', () => {
+    it('refuses a request dated in the future, and a later request for the farm still applies', async () => {
+      const h = setup();
+      await h.process([
+        h.record({ requestId: 'from-2099', requestedAt: '2099-01-01T00:00:00Z', stickiness: 'sourceIp' }),
+      ]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({ requestId: 'from-2099', outcome: 'refused', code: 'implausible-time' }),
+      ]);
+      expect(h.api.calls.setStickiness ?? 0).toBe(0);
+      expect(h.ledger.entries.size).toBe(0);
+
+      h.clock.advance(MINUTE);
+      await h.process([h.record({ requestId: 'today', stickiness: 'cookie' })]);
+      expect(h.audits().at(-1)).toMatchObject({ requestId: 'today', outcome: 'applied' });
+    });
+
+    it('accepts a publisher clock a little ahead (within 5 minutes)', async () => {
+      const h = setup();
+      const ahead = new Date(h.clock.t + 4 * MINUTE).toISOString();
+      await h.process([h.record({ requestId: 'skewed', requestedAt: ahead })]);
+      expect(h.audits()[0]).toMatchObject({ outcome: 'applied' });
+    });
+
+    it('refuses a request older than the worker accepts', async () => {
+      const h = setup();
+      const old = h.clock.t - 21 * 24 * 60 * MINUTE;
+      await h.process([h.record({ requestId: 'old', requestedAt: new Date(old).toISOString() })]);
+      expect(h.audits()[0]).toMatchObject({ outcome: 'refused', code: 'stale' });
+      expect(h.api.calls.setStickiness ?? 0).toBe(0);
+    });
+
+    it('orders two requests for one farm by when the queue received them, not by requestedAt', async () => {
+      const h = setup();
+      // The first publisher's clock is 3 minutes fast: its request looks newer but was sent first.
+      const fast = new Date(h.clock.t + 3 * MINUTE).toISOString();
+      const first = h.record(
+        { requestId: 'sent-first', stickiness: 'cookie', requestedAt: fast },
+        { sentAt: h.clock.t },
+      );
+      const second = h.record(
+        { requestId: 'sent-second', stickiness: 'sourceIp' },
+        { sentAt: h.clock.t + 1_000 },
+      );
+      await h.process([second, first]);
+      expect(h.api.farm({ service: 'lb-a', type: 'http', farmId: 1 })?.stored).toBe('sourceIp');
+      expect(h.audits().find((a) => a.requestId === 'sent-first')).toMatchObject({ code: 'superseded' });
+    });
+
+    it('refuses an older request delivered after a newer one was carried out (the ledger, by queue time)', async () => {
+      const h = setup();
+      await h.process([h.record({ requestId: 'newer', stickiness: 'none' }, { sentAt: h.clock.t })]);
+      const late = h.record(
+        { requestId: 'older', stickiness: 'cookie', requestedAt: new Date(h.clock.t + MINUTE).toISOString() },
+        { sentAt: h.clock.t - 5_000 },
+      );
+      await h.process([late]);
+      expect(h.audits().find((a) => a.requestId === 'older')).toMatchObject({
+        outcome: 'refused',
+        code: 'superseded',
+        message: expect.stringContaining('superseded by request newer'),
+      });
+      expect(h.api.calls.setStickiness ?? 0).toBe(0);
+    });
+  });
+
+  it('refuses a misspelled safety field with its name, and writes nothing', async () => {
+    const h = setup();
+    const result = await h.process([
+      h.record({ requestId: 'typo', changeWindow: { notBefore: '2026-11-25T22:00:00Z' } }),
+    ]);
+    expect(result.retry).toEqual([]);
+    expect(h.audits()).toEqual([
+      expect.objectContaining({
+        requestId: 'typo',
+        outcome: 'refused',
+        code: 'invalid-request',
+        message: expect.stringContaining("unknown key 'changeWindow'"),
+      }),
+    ]);
+    expect(h.api.calls.getFarm ?? 0).toBe(0);
+  });
+
+  it('refuses an archive replay without touching OVH', async () => {
+    const h = setup();
+    await h.process([h.record({ requestId: 'replayed' }, { extra: { 'replay-name': 'rp-1' } })]);
+    expect(h.audits()).toEqual([expect.objectContaining({ outcome: 'refused', code: 'replayed' })]);
+    expect(h.api.calls.getFarm ?? 0).toBe(0);
+  });
+
+  it('refuses a malformed request and audits it within EventBridge limits, and still applies and audits a valid one beside it', async () => {
+    const h = setup();
+    const huge = h.record({ requestId: 'huge', reason: 'x'.repeat(250 * 1024), farmId: 'one' });
+    const fine = h.record({ requestId: 'fine', farmId: 2 });
+    const result = await h.process([huge, fine]);
+    expect(result.retry).toEqual([]);
+    expect(h.audits().map((a) => [a.requestId, a.outcome])).toEqual(
+      expect.arrayContaining([
+        ['huge', 'refused'],
+        ['fine', 'applied'],
+      ]),
+    );
+    for (const e of h.publisher.published) expect(JSON.stringify(e.detail).length).toBeLessThan(16 * 1024);
+  });
+
+  describe('change windows', () => {
+    it('defers a request whose window has not opened, and carries it out when the schedule brings it back', async () => {
+      const h = setup();
+      const notBefore = new Date(h.clock.t + 60 * MINUTE).toISOString();
+      const early = h.record({ requestId: 'w-1', window: { notBefore } });
+      const first = await h.process([early]);
+      expect(first.retry).toEqual([]);
+      expect(first.fates.get(early.recordId)).toBe('deferred');
+      expect(h.deferrals.scheduled).toEqual([
+        expect.objectContaining({ requestId: 'w-1', until: notBefore, source: 'acme.ticketing' }),
+      ]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({
+          type: 'Stickiness Change Deferred',
+          outcome: 'deferred',
+          deferredUntil: notBefore,
+        }),
+      ]);
+      expect(h.api.calls.getFarm ?? 0).toBe(0);
+
+      // The publisher sends it again before the window: nothing happens, nothing is said.
+      h.clock.advance(10 * MINUTE);
+      const again = await h.process([h.record({ requestId: 'w-1', window: { notBefore } })]);
+      expect([...again.fates.values()]).toEqual(['duplicate']);
+      expect(h.audits()).toHaveLength(1);
+
+      // The schedule puts it back on the bus when the window opens.
+      h.clock.advance(50 * MINUTE);
+      await h.process([h.record({ requestId: 'w-1', window: { notBefore } })]);
+      expect(h.audits().at(-1)).toMatchObject({ requestId: 'w-1', outcome: 'applied' });
+    });
+
+    it('holds a request whose window opens within a minute in the queue rather than scheduling it', async () => {
+      const h = setup();
+      const notBefore = new Date(h.clock.t + 30_000).toISOString();
+      const result = await h.process([h.record({ requestId: 'w-2', window: { notBefore } })]);
+      expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 30 }]);
+      expect(h.deferrals.scheduled).toEqual([]);
+      expect(h.audits()).toEqual([]);
+    });
+
+    it('hands a request back when it cannot be deferred, and never loses it', async () => {
+      const h = setup();
+      h.deferrals.failures.fail('schedule');
+      const notBefore = new Date(h.clock.t + 60 * MINUTE).toISOString();
+      const result = await h.process([h.record({ requestId: 'w-3', window: { notBefore } })]);
+      expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+      expect(h.idempotency.records.has('w-3')).toBe(false);
+      h.deferrals.failures.heal('schedule');
+      await h.process([h.record({ requestId: 'w-3', window: { notBefore } }, { receiveCount: 2 })]);
+      expect(h.deferrals.scheduled).toHaveLength(1);
+    });
+
+    it('refuses a request whose window has closed, and says a new request id is needed', async () => {
+      const h = setup();
+      const notAfter = new Date(h.clock.t - MINUTE).toISOString();
+      await h.process([h.record({ requestId: 'w-4', window: { notAfter } })]);
+      expect(h.audits()[0]).toMatchObject({
+        outcome: 'refused',
+        code: 'outside-window',
+        message: expect.stringContaining('new requestId'),
+      });
+    });
+  });
+
+  describe('nothing reaches the dead-letter queue without an audit event', () => {
+    it('audits a request whose claim fails on its last receive', async () => {
+      const h = setup();
+      h.idempotency.failures.fail('claim');
+      const early = await h.process([h.record({ requestId: 'c-1' }, { receiveCount: 1 })]);
+      expect(early.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+      expect(h.audits()).toEqual([]);
+      const last = await h.process([h.record({ requestId: 'c-1' }, { receiveCount: 3 })]);
+      expect(last.retry).toEqual([{ recordId: 'msg-2', delaySeconds: 0 }]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({
+          requestId: 'c-1',
+          outcome: 'failed',
+          code: 'dead-lettered',
+          message: expect.stringContaining('could not be claimed'),
+        }),
+      ]);
+      valid(h.audits());
+    });
+
+    it('audits a request held by another invocation on its last receive, and leaves that claim alone', async () => {
+      const h = setup();
+      await h.idempotency.claim('c-2', h.clock.now(), 15 * MINUTE);
+      const last = await h.process([h.record({ requestId: 'c-2' }, { receiveCount: 3 })]);
+      expect(last.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 0 }]);
+      expect(h.audits()[0]).toMatchObject({
+        code: 'dead-lettered',
+        message: expect.stringContaining('another invocation'),
+      });
+      expect(h.idempotency.records.get('c-2')?.state).toBe('in-progress');
+    });
+
+    it('audits requests whose farm ledger cannot be read on their last receive, and releases their claims', async () => {
+      const h = setup();
+      h.ledger.failures.fail('latest');
+      const last = await h.process([h.record({ requestId: 'l-1' }, { receiveCount: 3 })]);
+      expect(last.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 0 }]);
+      expect(h.audits()[0]).toMatchObject({
+        code: 'dead-lettered',
+        message: expect.stringContaining('ledger'),
+      });
+      expect(h.idempotency.records.has('l-1')).toBe(false);
+      expect(h.api.calls.getFarm ?? 0).toBe(0);
+    });
+
+    it('audits a request whose OVH failure outlasts its receives, then a redrive carries it out', async () => {
+      const h = setup();
+      h.api.failures.fail('getFarm');
+      const first = await h.process([h.record({ requestId: 'o-1' })]);
+      expect(first.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+      const last = await h.process([h.record({ requestId: 'o-1' }, { receiveCount: 3 })]);
+      expect(last.fates.get('msg-2')).toBe('dead-letter');
+      expect(h.audits()).toEqual([
+        expect.objectContaining({ outcome: 'failed', code: 'dead-lettered', retryable: true }),
+      ]);
+      h.api.failures.heal('getFarm');
+      await h.process([h.record({ requestId: 'o-1' })]);
+      expect(h.audits().at(-1)).toMatchObject({ outcome: 'applied' });
+    });
+  });
+
+  it('hands a record back when its ledger entry cannot be written, and the retry writes it without applying or publishing again', async () => {
+    const h = setup();
+    h.ledger.failures.fail('record');
+    const first = await h.process([h.record({ requestId: 'lw-1' })]);
+    expect(first.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+    expect(first.fates.get('msg-1')).toBe('audit-pending');
+    expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'lw-1', outcome: 'applied' })]);
+    expect(h.ledger.entries.size).toBe(0);
+
+    h.ledger.failures.heal('record');
+    const writes = h.api.calls.setStickiness;
+    const retry = await h.process([h.record({ requestId: 'lw-1' }, { receiveCount: 2 })]);
+    expect(retry.retry).toEqual([]);
+    expect(h.ledger.entries.get('lb-a/http/1')?.requestId).toBe('lw-1');
+    expect(h.api.calls.setStickiness).toBe(writes);
+    expect(h.audits()).toHaveLength(1);
+    expect(h.idempotency.records.get('lw-1')?.state).toBe('completed');
+  });
+
+  it('keeps a decided outcome whose events cannot be published, and publishes it later without applying again', async () => {
+    const h = setup();
+    h.publisher.refuse = () => true;
+    const first = await h.process([h.record({ requestId: 'p-1' })]);
+    expect(first.fates.get('msg-1')).toBe('audit-pending');
+    expect(h.idempotency.records.get('p-1')?.state).toBe('decided');
+    h.publisher.refuse = () => false;
+    const retry = await h.process([h.record({ requestId: 'p-1' }, { receiveCount: 2 })]);
+    expect(retry.retry).toEqual([]);
+    expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'p-1', outcome: 'applied' })]);
+    expect(h.api.calls.setStickiness).toBe(1);
+  });
+
+  it('refuses a target the farm type cannot take without any write (cookie on TCP)', async () => {
+    const h = setup();
+    await h.process([h.record({ requestId: 't-1', farmType: 'tcp', farmId: 3, stickiness: 'cookie' })]);
+    expect(h.audits()[0]).toMatchObject({ outcome: 'refused', code: 'invalid-target' });
+    expect(h.api.calls.setStickiness ?? 0).toBe(0);
+  });
+});

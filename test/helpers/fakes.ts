@@ -1,0 +1,237 @@
+/**
+ * In-memory fakes of the ports, for use-case tests: each behaves like its real adapter (the
+ * DynamoDB stores' conditions, OVH's stored/applied split) and can be told to fail, so every
+ * failure branch is cheap to reach. The HTTP tests against dynalite, the simulator and AWS
+ * endpoints stay the integration layer.
+ */
+import { AUDIT_SOURCE, type OutgoingEvent } from '../../lib/domain/events';
+import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
+import type { LedgerEntry } from '../../lib/domain/request-rules';
+import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
+import type { PendingChange } from '../../lib/domain/zones';
+import type { Clock } from '../../lib/ports/clock';
+import type { Deferral, DeferralScheduler } from '../../lib/ports/deferral-scheduler';
+import type { EventPublisher } from '../../lib/ports/event-publisher';
+import type { FarmLedger } from '../../lib/ports/farm-ledger';
+import type { ClaimResult, Decided, IdempotencyStore } from '../../lib/ports/idempotency-store';
+import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
+import type { Log } from '../../lib/ports/log';
+
+/** A clock that stands still unless a test (or a sleep) moves it. */
+export class FakeClock implements Clock {
+  constructor(public t = Date.parse('2026-11-25T10:00:00Z')) {}
+  now = () => new Date(this.t);
+  sleep = async (ms: number) => {
+    this.t += ms;
+  };
+  advance(ms: number) {
+    this.t += ms;
+  }
+}
+
+/** Methods listed here throw `error` (a retryable outage unless said otherwise). */
+class Failures<M extends string> {
+  readonly failing = new Map<M, Error>();
+  fail(method: M, error: Error = Object.assign(new Error(`${method} is unavailable`), { retryable: true })) {
+    this.failing.set(method, error);
+    return this;
+  }
+  heal(method: M) {
+    this.failing.delete(method);
+    return this;
+  }
+  check(method: M) {
+    const error = this.failing.get(method);
+    if (error) throw error;
+  }
+}
+
+type StoredRecord =
+  | { state: 'in-progress'; heldUntil: number }
+  | ({ state: 'decided' } & Decided)
+  | { state: 'deferred'; until: string }
+  | { state: 'completed' };
+
+export class InMemoryIdempotencyStore implements IdempotencyStore {
+  readonly records = new Map<string, StoredRecord>();
+  readonly failures = new Failures<'claim' | 'decide' | 'defer' | 'complete' | 'release'>();
+
+  async claim(key: string, now: Date, holdMs: number): Promise<ClaimResult> {
+    this.failures.check('claim');
+    const r = this.records.get(key);
+    const free =
+      !r ||
+      (r.state === 'in-progress' && r.heldUntil <= now.getTime()) ||
+      (r.state === 'deferred' && Date.parse(r.until) <= now.getTime());
+    if (free) {
+      this.records.set(key, { state: 'in-progress', heldUntil: now.getTime() + holdMs });
+      return { state: 'claimed' };
+    }
+    if (r.state === 'decided')
+      return { state: 'decided', events: r.events, ...(r.ledger ? { ledger: r.ledger } : {}) };
+    if (r.state === 'deferred') return { state: 'deferred', until: r.until };
+    if (r.state === 'completed') return { state: 'completed' };
+    return { state: 'in-progress' };
+  }
+  async decide(key: string, decided: Decided): Promise<void> {
+    this.failures.check('decide');
+    this.records.set(key, { state: 'decided', ...structuredClone(decided) });
+  }
+  async defer(key: string, until: string): Promise<void> {
+    this.failures.check('defer');
+    this.records.set(key, { state: 'deferred', until });
+  }
+  async complete(key: string): Promise<void> {
+    this.failures.check('complete');
+    this.records.set(key, { state: 'completed' });
+  }
+  async release(key: string): Promise<void> {
+    this.failures.check('release');
+    this.records.delete(key);
+  }
+}
+
+export class InMemoryFarmLedger implements FarmLedger {
+  readonly entries = new Map<string, LedgerEntry>();
+  readonly failures = new Failures<'latest' | 'record'>();
+
+  async latest(farmKeys: readonly string[]): Promise<Map<string, LedgerEntry>> {
+    this.failures.check('latest');
+    return new Map(farmKeys.filter((k) => this.entries.has(k)).map((k) => [k, this.entries.get(k)!]));
+  }
+  async record(farmKey: string, entry: LedgerEntry): Promise<void> {
+    this.failures.check('record');
+    const current = this.entries.get(farmKey);
+    if (!current || Date.parse(current.sentAt) <= Date.parse(entry.sentAt)) this.entries.set(farmKey, entry);
+  }
+}
+
+/** Keeps what it published; `refuse` decides per event whether the bus refuses it. */
+export class RecordingPublisher implements EventPublisher {
+  readonly published: OutgoingEvent[] = [];
+  refuse: (event: OutgoingEvent) => boolean = () => false;
+  async publish(events: readonly OutgoingEvent[]): Promise<{ failed: OutgoingEvent[] }> {
+    const failed = events.filter((e) => this.refuse(e));
+    // The bus would refuse an entry over 256 KiB: a fake that took it would hide the bug.
+    const tooBig = events.filter((e) => JSON.stringify(e.detail).length + AUDIT_SOURCE.length > 256 * 1024);
+    const out = [...new Set([...failed, ...tooBig])];
+    this.published.push(...events.filter((e) => !out.includes(e)));
+    return { failed: out };
+  }
+}
+
+export class RecordingDeferrals implements DeferralScheduler {
+  readonly scheduled: Deferral[] = [];
+  readonly failures = new Failures<'schedule'>();
+  async schedule(deferral: Deferral): Promise<void> {
+    this.failures.check('schedule');
+    if (!this.scheduled.some((d) => d.requestId === deferral.requestId && d.until === deferral.until))
+      this.scheduled.push(deferral);
+  }
+}
+
+export const silentLog = (): Log & { lines: { level: string; message: string }[] } => {
+  const lines: { level: string; message: string }[] = [];
+  return {
+    lines,
+    info: (message) => void lines.push({ level: 'info', message }),
+    warn: (message) => void lines.push({ level: 'warn', message }),
+    error: (message) => void lines.push({ level: 'error', message }),
+  };
+};
+
+interface FakeFarm {
+  type: FarmType;
+  farmId: number;
+  zone: string;
+  displayName: string | null;
+  stored: Stickiness;
+  applied: Stickiness;
+}
+
+/**
+ * An OVH IP Load Balancer in memory: stored and applied configuration per farm, pending changes
+ * per zone, refresh tasks that end `done` at once (or as `taskStatus` says). Counts calls.
+ */
+export class InMemoryLoadBalancerApi implements LoadBalancerApi {
+  readonly services = new Map<string, Map<string, FakeFarm>>();
+  readonly calls: Record<string, number> = {};
+  readonly failures = new Failures<keyof LoadBalancerApi>();
+  readonly refreshes: { service: string; zone: string }[] = [];
+  taskStatus: TaskStatus = 'done';
+  private tasks = new Map<number, Task>();
+  private nextTask = 1;
+
+  addFarm(
+    service: string,
+    farm: Omit<FakeFarm, 'applied' | 'displayName'> & { displayName?: string | null },
+  ) {
+    const farms = this.services.get(service) ?? new Map<string, FakeFarm>();
+    farms.set(`${farm.type}/${farm.farmId}`, { displayName: null, ...farm, applied: farm.stored });
+    this.services.set(service, farms);
+    return this;
+  }
+  farm(ref: FarmRef): FakeFarm | undefined {
+    return this.services.get(ref.service)?.get(`${ref.type}/${ref.farmId}`);
+  }
+  private count(method: keyof LoadBalancerApi) {
+    this.calls[method] = (this.calls[method] ?? 0) + 1;
+    this.failures.check(method);
+  }
+
+  async listServices() {
+    this.count('listServices');
+    return [...this.services.keys()];
+  }
+  async listFarms(service: string): Promise<DefinedFarm[]> {
+    this.count('listFarms');
+    return [...(this.services.get(service)?.values() ?? [])].map((f) => ({ type: f.type, farmId: f.farmId }));
+  }
+  async getFarm(ref: FarmRef): Promise<Farm> {
+    this.count('getFarm');
+    const f = this.farm(ref);
+    if (!f) {
+      const { NotFoundError } = await import('../../lib/domain/errors');
+      throw new NotFoundError(`farm ${farmKey(ref)} was not found`);
+    }
+    return { ...ref, zone: f.zone, displayName: f.displayName, stickiness: f.stored };
+  }
+  async setStickiness(ref: FarmRef, stickiness: Stickiness) {
+    this.count('setStickiness');
+    this.farm(ref)!.stored = stickiness;
+  }
+  async pendingChanges(service: string): Promise<PendingChange[]> {
+    this.count('pendingChanges');
+    const zones = new Map<string, number>();
+    for (const f of this.services.get(service)?.values() ?? [])
+      if (f.stored !== f.applied) zones.set(f.zone, (zones.get(f.zone) ?? 0) + 1);
+    return [...zones].map(([zone, number]) => ({ zone, number }));
+  }
+  async refresh(service: string, zone: string): Promise<Task> {
+    this.count('refresh');
+    this.refreshes.push({ service, zone });
+    const task: Task = {
+      id: this.nextTask++,
+      action: 'refreshIplb',
+      status: this.taskStatus,
+      progress: 100,
+      zones: [zone],
+      creationDate: new Date(0).toISOString(),
+      doneDate: null,
+    };
+    if (task.status === 'done')
+      for (const f of this.services.get(service)?.values() ?? []) if (f.zone === zone) f.applied = f.stored;
+    this.tasks.set(task.id, task);
+    return task;
+  }
+  async listTasks(_service: string, filter: { status?: TaskStatus }): Promise<number[]> {
+    this.count('listTasks');
+    return [...this.tasks.values()]
+      .filter((t) => !filter.status || t.status === filter.status)
+      .map((t) => t.id);
+  }
+  async getTask(_service: string, taskId: number): Promise<Task> {
+    this.count('getTask');
+    return this.tasks.get(taskId)!;
+  }
+}
