@@ -7,11 +7,13 @@
  *    resumes publishing; one held elsewhere, or whose claim failed, is unfinished;
  * 2. admit: malformed, replayed, implausibly timed or closed-window requests are refused; one
  *    whose window has not opened is deferred;
- * 3. order: latest per farm by the queue's own time; an older request than one already carried
+ * 3. lease: one invocation at a time per service; requests of a service another invocation
+ *    holds are handed back with a short delay;
+ * 4. order: latest per farm by the queue's own time; an older request than one already carried
  *    out for its farm is refused as superseded;
- * 4. defer: early requests are scheduled back onto the bus for when their window opens;
- * 5. apply: the rest together, one refresh per touched (service, zone);
- * 6. finish: the outbox records, publishes and completes; unfinished requests are handed back
+ * 5. defer: early requests are scheduled back onto the bus for when their window opens;
+ * 6. apply: the rest together, one refresh per touched (service, zone); leases released after;
+ * 7. finish: the outbox records, publishes and completes; unfinished requests are handed back
  *    with a short growing delay, or, on the queue's last receive, audited as failed and left to
  *    go to the dead-letter queue. Nothing reaches the dead-letter queue without an audit event
  *    (unless the bus itself refuses it, which is logged).
@@ -37,6 +39,7 @@ import type { EventPublisher } from '../ports/event-publisher';
 import type { FarmLedger } from '../ports/farm-ledger';
 import type { IdempotencyStore, PendingLedgerWrite } from '../ports/idempotency-store';
 import type { Log } from '../ports/log';
+import type { Lease, ServiceLeases } from '../ports/service-leases';
 import type { ApplyOptions } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
 import { auditDetail, auditEvent, type OutcomeFacts, outcomesByRequest, zoneAppliedEvents } from './audit';
@@ -55,12 +58,14 @@ export interface ProcessDeps {
   /** Newest request carried out per farm: an older request arriving later is refused. */
   ledger: FarmLedger;
   deferrals: DeferralScheduler;
+  /** Per-service leases: no two invocations apply one service at once. */
+  leases: ServiceLeases;
   clock: Clock;
   log: Log;
   applyOptions: ApplyOptions;
   /** The queue's maxReceiveCount: the receive on which an unfinished request becomes final. */
   maxReceiveCount: number;
-  /** How long a claim holds a request against a concurrent delivery (the function timeout). */
+  /** How long a claim (and a service lease) holds against a concurrent invocation: past the function timeout. */
   claimHoldMs: number;
   timeLimits?: TimeLimits;
 }
@@ -244,7 +249,34 @@ function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Dec
   return { admitted, early };
 }
 
-/** Phase 3: the latest request per farm wins, in the batch and against the farm ledger. */
+/**
+ * Phase 3: takes the lease of every service the admitted requests touch; requests of a service
+ * another invocation holds go back to the queue (the holder may be writing that service's zones).
+ */
+async function leasePhase(
+  deps: ProcessDeps,
+  admitted: readonly Admitted[],
+  decisions: Decisions,
+): Promise<{ leased: Admitted[]; lease?: Lease }> {
+  if (admitted.length === 0) return { leased: [] };
+  const wanted = [...new Set(admitted.map((q) => q.request.service))];
+  let lease: Lease | undefined;
+  let why = 'another invocation is applying its load balancer';
+  try {
+    lease = await deps.leases.acquire(wanted, deps.clock.now(), deps.claimHoldMs);
+  } catch (error) {
+    deps.log.error('could not take service leases; the requests will be retried', { error: String(error) });
+    why = `its load balancer's lease could not be taken: ${String(error)}`;
+  }
+  const leased: Admitted[] = [];
+  for (const q of admitted) {
+    if (lease?.services.has(q.request.service)) leased.push(q);
+    else decisions.set(q.group.key, { kind: 'unfinished', reason: why, claimHeld: true });
+  }
+  return { leased, ...(lease ? { lease } : {}) };
+}
+
+/** Phase 4: the latest request per farm wins, in the batch and against the farm ledger. */
 async function orderPhase(
   deps: ProcessDeps,
   admitted: readonly Admitted[],
@@ -301,7 +333,7 @@ async function orderPhase(
 /** A window opening sooner than this is waited for in the queue (a record delay), not scheduled. */
 const NEAR_WINDOW_MS = 60_000;
 
-/** Phase 4: schedules early requests back onto the bus for when their window opens. */
+/** Phase 5: schedules early requests back onto the bus for when their window opens. */
 async function deferPhase(
   deps: ProcessDeps,
   early: readonly { admitted: Admitted; until: string }[],
@@ -352,7 +384,7 @@ async function deferPhase(
   );
 }
 
-/** Phase 5: applies the current requests together and decides each one's outcome. */
+/** Phase 6: applies the current requests together and decides each one's outcome. */
 async function applyPhase(
   deps: ProcessDeps,
   current: readonly Admitted[],
@@ -404,7 +436,7 @@ async function applyPhase(
   }
 }
 
-/** Phase 6: the outbox for every decision; the records to hand back. */
+/** Phase 7: the outbox for every decision; the records to hand back. */
 async function finishPhase(
   deps: ProcessDeps,
   groups: readonly Group[],
@@ -523,8 +555,18 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const decisions: Decisions = new Map();
     const claimed = await claimPhase(deps, groups, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
-    const current = await orderPhase(deps, admitted, decisions);
-    await Promise.all([deferPhase(deps, early, decisions), applyPhase(deps, current, options, decisions)]);
+    const { leased, lease } = await leasePhase(deps, admitted, decisions);
+    try {
+      const current = await orderPhase(deps, leased, decisions);
+      await Promise.all([deferPhase(deps, early, decisions), applyPhase(deps, current, options, decisions)]);
+    } finally {
+      if (lease)
+        await deps.leases.release(lease).catch((error: unknown) =>
+          deps.log.warn('could not release service leases; they expire on their own', {
+            error: String(error),
+          }),
+        );
+    }
     const result = await finishPhase(deps, groups, decisions);
     // Keep the queue's order of records in the answer.
     const order = new Map(records.map((r, i) => [r.recordId, i]));

@@ -27,6 +27,10 @@ export interface LocalPipelineOptions {
   ovhBaseUrl: string;
   ovhCredentials: OvhCredentials;
   batchWindowMs?: number;
+  /** Records per batch (default 100, as deployed). */
+  batchSize?: number;
+  /** Batches in the handler at once (default 2: the event source's maximum concurrency as deployed). */
+  pollers?: number;
   pollIntervalMs?: number;
   onEvent?: (envelope: EventBridgeEnvelope) => void;
   onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
@@ -68,7 +72,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     IDEMPOTENCY_TABLE: TABLE,
     ...simulatorEnv(options.ovhBaseUrl, options.ovhCredentials),
     POLL_INTERVAL_MS: String(options.pollIntervalMs ?? 200),
-    MAX_RECEIVE_COUNT: '5',
+    MAX_RECEIVE_COUNT: '20',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
@@ -94,10 +98,11 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   const queue = new LocalQueue({
     name: 'stickler-local-change-requests',
     region: REGION,
-    batchSize: 100,
+    batchSize: options.batchSize ?? 100,
+    pollers: options.pollers ?? 2,
     batchWindowMs: options.batchWindowMs ?? 1_000,
     visibilityTimeoutMs: 2_000,
-    maxReceiveCount: 5,
+    maxReceiveCount: 20,
     handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
     onBatch: options.onBatch,
   });

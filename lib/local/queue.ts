@@ -1,7 +1,8 @@
 /**
  * A local stand-in for an SQS standard queue with a Lambda event source mapping: it batches
- * messages (batch size and batching window), invokes the handler with real SQS event records, one
- * batch at a time (reserved concurrency 1), deletes what the handler acknowledged, redelivers
+ * messages (batch size and batching window), invokes the handler with real SQS event records, up
+ * to `pollers` batches at once (Lambda's pollers, capped by the event source's maximum
+ * concurrency; default 1), deletes what the handler acknowledged, redelivers
  * the reported batch item failures after the visibility timeout (or the delay the handler set
  * with ChangeMessageVisibilityBatch, served over HTTP at `url`), and moves a message to the
  * dead-letter list once it has been received maxReceiveCount times.
@@ -26,6 +27,8 @@ export interface LocalQueueOptions {
   batchWindowMs: number;
   visibilityTimeoutMs: number;
   maxReceiveCount: number;
+  /** How many batches may be in the handler at once (default 1). */
+  pollers?: number;
   handler: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
   onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
 }
@@ -33,7 +36,7 @@ export interface LocalQueueOptions {
 export class LocalQueue {
   readonly deadLetters: Message[] = [];
   private readonly messages: Message[] = [];
-  private running = false;
+  private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private idle: (() => void)[] = [];
   private closed = false;
@@ -98,7 +101,7 @@ export class LocalQueue {
 
   /** Resolves once every message has been delivered and acknowledged or dead-lettered. */
   drained(): Promise<void> {
-    if (this.messages.length === 0 && !this.running) return Promise.resolve();
+    if (this.messages.length === 0 && this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
   }
 
@@ -109,7 +112,7 @@ export class LocalQueue {
   }
 
   private schedule(delayMs: number): void {
-    if (this.timer || this.running || this.closed) return;
+    if (this.timer || this.closed || this.inFlight >= (this.options.pollers ?? 1)) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.poll();
@@ -120,16 +123,19 @@ export class LocalQueue {
     const now = Date.now();
     const batch = this.messages.filter((m) => m.visibleAt <= now).slice(0, this.options.batchSize);
     if (batch.length === 0) {
+      if (this.inFlight > 0) return; // a running batch schedules the next poll when it ends
       const next = Math.min(...this.messages.map((m) => m.visibleAt));
       if (Number.isFinite(next)) this.schedule(Math.max(0, next - now));
       else this.settle();
       return;
     }
-    this.running = true;
+    this.inFlight++;
     for (const m of batch) {
       m.receiveCount++;
       m.visibleAt = now + this.options.visibilityTimeoutMs;
     }
+    // Another poller takes what is left, as Lambda's do.
+    if (this.messages.some((m) => m.visibleAt <= now)) this.schedule(0);
     const records = batch.map((m) => this.record(m));
     let result: SQSBatchResponse | undefined;
     let failedIds: Set<string>;
@@ -145,9 +151,9 @@ export class LocalQueue {
       this.messages.splice(this.messages.indexOf(m), 1);
       if (failedIds.has(m.id)) this.deadLetters.push(m);
     }
-    this.running = false;
+    this.inFlight--;
     if (this.messages.length > 0) this.schedule(0);
-    else this.settle();
+    else if (this.inFlight === 0) this.settle();
   }
 
   private settle(): void {

@@ -16,6 +16,7 @@ import {
 } from '../adapters/aws/aws-json-client';
 import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
+import { DynamoDbServiceLeases } from '../adapters/dynamodb/dynamodb-service-leases';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { ovhConfigFromEnv } from '../adapters/ovh/config';
 import { OvhHttpClient } from '../adapters/ovh/http-client';
@@ -69,6 +70,8 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     }),
     idempotency: new DynamoDbIdempotencyStore({ client: dynamodb, tableName: config.idempotencyTable }),
     ledger: new DynamoDbFarmLedger({ client: dynamodb, tableName: config.idempotencyTable }),
+    // One holder per Lambda instance: an instance runs one invocation at a time.
+    leases: new DynamoDbServiceLeases({ client: dynamodb, tableName: config.idempotencyTable }),
     deferrals: new SchedulerDeferrals({
       client: awsRestJsonClientFromEnv(SCHEDULER, env, AWS_TIMEOUTS),
       ...config.deferral,

@@ -9,6 +9,7 @@ import {
   InMemoryFarmLedger,
   InMemoryIdempotencyStore,
   InMemoryLoadBalancerApi,
+  InMemoryServiceLeases,
   RecordingDeferrals,
   RecordingPublisher,
   silentLog,
@@ -27,7 +28,9 @@ const setup = () => {
   const publisher = new RecordingPublisher();
   const deferrals = new RecordingDeferrals();
   const log = silentLog();
+  const leases = new InMemoryServiceLeases();
   const process = makeProcessChangeRequests({
+    leases,
     applyRequests: makeApplyRequests({ api, clock }),
     publisher,
     idempotency,
@@ -69,7 +72,7 @@ const setup = () => {
     publisher.published
       .filter((e) => 'outcome' in e.detail)
       .map((e) => ({ type: e.detailType, ...(e.detail as ChangeAuditDetail) }));
-  return { clock, api, idempotency, ledger, publisher, deferrals, log, process, record, audits };
+  return { clock, api, idempotency, ledger, publisher, deferrals, leases, log, process, record, audits };
 };
 
 describe('processChangeRequests (use case, through in-memory ports)', () => {
@@ -365,6 +368,54 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     expect(retry.retry).toEqual([]);
     expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'p-1', outcome: 'applied' })]);
     expect(h.api.calls.setStickiness).toBe(1);
+  });
+
+  describe('one invocation at a time per load balancer', () => {
+    it('hands back the requests of a service another invocation holds, with a short delay, and applies the others', async () => {
+      const h = setup();
+      h.api.addFarm('lb-b', { type: 'http', farmId: 9, zone: 'rbx', stored: null });
+      h.leases.held.set('lb-a', { owner: 'someone-else', until: h.clock.t + 15 * MINUTE });
+      const result = await h.process([
+        h.record({ requestId: 'busy', service: 'lb-a' }),
+        h.record({ requestId: 'free', service: 'lb-b', farmId: 9 }),
+      ]);
+      expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+      expect(h.api.refreshes).toEqual([{ service: 'lb-b', zone: 'rbx' }]);
+      expect(h.idempotency.records.has('busy')).toBe(false); // claim released for the retry
+      expect(h.leases.held.has('lb-b')).toBe(false); // released once applied
+      expect(h.leases.held.get('lb-a')?.owner).toBe('someone-else');
+    });
+
+    it('takes the lease before reading the ledger, and releases it even when applying throws', async () => {
+      const h = setup();
+      const order: string[] = [];
+      const acquire = h.leases.acquire.bind(h.leases);
+      h.leases.acquire = async (...args) => {
+        order.push('lease');
+        return acquire(...args);
+      };
+      const latest = h.ledger.latest.bind(h.ledger);
+      h.ledger.latest = async (...args) => {
+        order.push('ledger');
+        return latest(...args);
+      };
+      h.api.failures.fail('pendingChanges', new Error('boom'));
+      await h.process([h.record({ requestId: 'x-1' })]);
+      expect(order).toEqual(['lease', 'ledger']);
+      expect(h.leases.held.size).toBe(0);
+    });
+
+    it('retries every request when leases cannot be taken at all, and audits them on the last receive', async () => {
+      const h = setup();
+      h.leases.failures.fail('acquire');
+      const last = await h.process([h.record({ requestId: 'x-2' }, { receiveCount: 3 })]);
+      expect(last.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 0 }]);
+      expect(h.audits()[0]).toMatchObject({
+        code: 'dead-lettered',
+        message: expect.stringContaining('lease'),
+      });
+      expect(h.api.calls.getFarm ?? 0).toBe(0);
+    });
   });
 
   it('refuses a target the farm type cannot take without any write (cookie on TCP)', async () => {

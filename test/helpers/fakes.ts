@@ -16,6 +16,7 @@ import type { FarmLedger } from '../../lib/ports/farm-ledger';
 import type { ClaimResult, Decided, IdempotencyStore } from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
 import type { Log } from '../../lib/ports/log';
+import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 
 /** A clock that stands still unless a test (or a sleep) moves it. */
 export class FakeClock implements Clock {
@@ -127,6 +128,29 @@ export class RecordingDeferrals implements DeferralScheduler {
     this.failures.check('schedule');
     if (!this.scheduled.some((d) => d.requestId === deferral.requestId && d.until === deferral.until))
       this.scheduled.push(deferral);
+  }
+}
+
+/** Leases in memory: `held` shows who holds what (a test can play another invocation by adding to it). */
+export class InMemoryServiceLeases implements ServiceLeases {
+  readonly failures = new Failures<'acquire' | 'release'>();
+  readonly held = new Map<string, { owner: string; until: number }>();
+  private n = 0;
+  async acquire(services: readonly string[], now: Date, holdMs: number): Promise<Lease> {
+    this.failures.check('acquire');
+    const lease: Lease = { services: new Set(), token: `lease-${++this.n}` };
+    for (const s of services) {
+      const h = this.held.get(s);
+      if (!h || h.until <= now.getTime()) {
+        this.held.set(s, { owner: lease.token, until: now.getTime() + holdMs });
+        lease.services.add(s);
+      }
+    }
+    return lease;
+  }
+  async release(lease: Lease): Promise<void> {
+    this.failures.check('release');
+    for (const s of lease.services) if (this.held.get(s)?.owner === lease.token) this.held.delete(s);
   }
 }
 

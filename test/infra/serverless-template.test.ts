@@ -8,7 +8,12 @@ import AdmZip from 'adm-zip';
  * Packages the stack exactly as a deploy would (no network, no AWS credentials) and checks the
  * CloudFormation template a reviewer would deploy.
  */
-type Resource = { Type: string; Properties: Record<string, unknown> };
+type Resource = {
+  Type: string;
+  Properties: Record<string, unknown>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+};
 type Statement = {
   Sid?: string;
   Effect: string;
@@ -47,31 +52,39 @@ beforeAll(() => {
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('serverless package', () => {
-  it('builds the apply-worker on nodejs24.x arm64, serialised, with a 900 s timeout', () => {
+  it('builds the apply-worker on nodejs24.x arm64 with a 900 s timeout and no reserved concurrency', () => {
     const fn = one('AWS::Lambda::Function').Properties;
     expect(fn).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Timeout: 900,
-      ReservedConcurrentExecutions: 1,
       Handler: 'functions/apply-worker.handler',
     });
+    // Throttled pollers would return whole batches to the queue: concurrency is bounded by the
+    // event source's maximum concurrency, and one load balancer kept to one batch by a lease.
+    expect(fn.ReservedConcurrentExecutions).toBeUndefined();
     const env = (fn.Environment as { Variables: Record<string, unknown> }).Variables;
     expect(env).toMatchObject({
       EVENT_BUS_NAME: 'stickler-test',
       IDEMPOTENCY_TABLE: 'stickler-test-idempotency',
       OVH_CREDENTIALS_PARAMETER: '/stickler/test/ovh-credentials',
-      MAX_RECEIVE_COUNT: '5',
+      MAX_RECEIVE_COUNT: '20',
+      EVENT_BUS_ARN: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
+      DEFERRAL_SCHEDULE_GROUP: 'stickler-test',
+      DEFERRAL_ROLE_ARN: { 'Fn::GetAtt': ['DeferralSchedulerRole', 'Arn'] },
     });
+    // Claims and leases must outlive an invocation, or a slow one could be overtaken.
+    expect(Number(env.CLAIM_HOLD_MS)).toBeGreaterThan(900_000);
     expect(Object.keys(env)).not.toEqual(expect.arrayContaining(['OVH_APPLICATION_SECRET']));
     expect(Object.keys(env).filter((k) => /SECRET|CONSUMER_KEY|APPLICATION_KEY/.test(k))).toEqual([]);
   });
 
-  it('feeds it from SQS in batches with a batching window and partial batch failures', () => {
+  it('feeds it from SQS in batches with a batching window, partial batch failures and at most 2 batches at once', () => {
     expect(one('AWS::Lambda::EventSourceMapping').Properties).toMatchObject({
       BatchSize: 100,
       MaximumBatchingWindowInSeconds: 20,
       FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 2 },
     });
   });
 
@@ -81,18 +94,85 @@ describe('serverless package', () => {
     expect(main.VisibilityTimeout).toBe(5400);
     expect(main.RedrivePolicy).toEqual({
       deadLetterTargetArn: { 'Fn::GetAtt': ['ChangeRequestDeadLetterQueue', 'Arn'] },
-      maxReceiveCount: 5,
+      maxReceiveCount: 20,
     });
     // The worker's "last receive" must be the queue's, or a retryable failure would reach the DLQ unaudited.
     const fn = one('AWS::Lambda::Function').Properties as {
       Environment: { Variables: Record<string, string> };
     };
-    expect(Number(fn.Environment.Variables.MAX_RECEIVE_COUNT)).toBe(5);
-    const alarm = one('AWS::CloudWatch::Alarm').Properties;
+    expect(Number(fn.Environment.Variables.MAX_RECEIVE_COUNT)).toBe(20);
+    const alarm = resources.DeadLetterAlarm!.Properties;
     expect(alarm.Dimensions).toEqual([
       { Name: 'QueueName', Value: { 'Fn::GetAtt': ['ChangeRequestDeadLetterQueue', 'QueueName'] } },
     ]);
     expect(alarm.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('alarms on an old message, worker errors and throttles, and rule delivery failures, all to the topic', () => {
+    const alarms = Object.fromEntries(
+      ofType('AWS::CloudWatch::Alarm').map(([id, r]) => [id, r.Properties as Record<string, unknown>]),
+    );
+    expect(Object.values(alarms).map((a) => a.MetricName)).toEqual(
+      expect.arrayContaining([
+        'ApproximateNumberOfMessagesVisible',
+        'ApproximateAgeOfOldestMessage',
+        'Errors',
+        'Throttles',
+        'FailedInvocations',
+      ]),
+    );
+    for (const a of Object.values(alarms)) expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('keeps the records, the archive and the dead letters when the stack goes, with point-in-time recovery', () => {
+    for (const id of [
+      'IdempotencyTable',
+      'StickinessArchive',
+      'ChangeRequestDeadLetterQueue',
+      'RuleDeliveryDeadLetterQueue',
+    ]) {
+      expect([id, resources[id]?.DeletionPolicy, resources[id]?.UpdateReplacePolicy]).toEqual([
+        id,
+        'Retain',
+        'Retain',
+      ]);
+    }
+    expect(resources.IdempotencyTable!.Properties.PointInTimeRecoverySpecification).toEqual({
+      PointInTimeRecoveryEnabled: true,
+    });
+  });
+
+  it('lets publishers put change requests only, never events as stickler', () => {
+    const doc = resources.ChangeRequestPublisherPolicy!.Properties.PolicyDocument as {
+      Statement: Statement[];
+    };
+    expect(doc.Statement).toEqual([
+      expect.objectContaining({
+        Action: 'events:PutEvents',
+        Resource: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
+        Condition: {
+          StringEquals: { 'events:detail-type': 'Stickiness Change Requested' },
+          StringNotLike: { 'events:source': ['stickler', 'stickler.*', 'aws.*'] },
+        },
+      }),
+    ]);
+  });
+
+  it('defers early requests with a schedule role that may only put events on the bus', () => {
+    const role = resources.DeferralSchedulerRole!.Properties as {
+      AssumeRolePolicyDocument: { Statement: { Principal: unknown }[] };
+      Policies: { PolicyDocument: { Statement: Statement[] } }[];
+    };
+    expect(role.AssumeRolePolicyDocument.Statement[0]!.Principal).toEqual({
+      Service: 'scheduler.amazonaws.com',
+    });
+    expect(role.Policies.flatMap((p) => p.PolicyDocument.Statement)).toEqual([
+      expect.objectContaining({
+        Action: 'events:PutEvents',
+        Resource: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
+      }),
+    ]);
+    expect(one('AWS::Scheduler::ScheduleGroup').Properties.Name).toBe('stickler-test');
   });
 
   it('has a custom bus with an archive and a rule routing change requests to the queue', () => {
@@ -103,12 +183,21 @@ describe('serverless package', () => {
     expect(one('AWS::Events::Rule').Properties).toMatchObject({
       EventBusName: { Ref: 'StickinessBus' },
       EventPattern: { 'detail-type': ['Stickiness Change Requested'] },
-      Targets: [{ Arn: { 'Fn::GetAtt': ['ChangeRequestQueue', 'Arn'] }, Id: 'change-request-queue' }],
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': ['ChangeRequestQueue', 'Arn'] },
+          Id: 'change-request-queue',
+          // A failed delivery goes to a dead-letter queue of its own, never dropped unseen.
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['RuleDeliveryDeadLetterQueue', 'Arn'] } },
+        },
+      ],
     });
-    const policy = one('AWS::SQS::QueuePolicy').Properties.PolicyDocument as { Statement: Statement[] };
-    expect(policy.Statement[0]?.Condition).toEqual({
-      ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ChangeRequestRule', 'Arn'] } },
-    });
+    for (const [, policy] of ofType('AWS::SQS::QueuePolicy')) {
+      const doc = policy.Properties.PolicyDocument as { Statement: Statement[] };
+      expect(doc.Statement[0]?.Condition).toEqual({
+        ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ChangeRequestRule', 'Arn'] } },
+      });
+    }
   });
 
   it('keeps idempotency records in DynamoDB with a TTL', () => {
@@ -123,9 +212,9 @@ describe('serverless package', () => {
     const fn = one('AWS::Lambda::Function').Properties;
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['ApplyWorkerRole', 'Arn'] });
     const roles = ofType('AWS::IAM::Role');
-    expect(roles.map(([id]) => id)).toEqual(['ApplyWorkerRole']);
+    expect(roles.map(([id]) => id).sort()).toEqual(['ApplyWorkerRole', 'DeferralSchedulerRole']);
     const statements = (
-      roles[0]![1].Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+      resources.ApplyWorkerRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
     ).flatMap((p) => p.PolicyDocument.Statement);
     const actions = statements.flatMap((s) => [s.Action].flat());
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
@@ -136,15 +225,25 @@ describe('serverless package', () => {
         'sqs:DeleteMessage',
         'ssm:GetParameter',
         'kms:Decrypt',
+        'sqs:ChangeMessageVisibility',
+        'scheduler:CreateSchedule',
+        'iam:PassRole',
       ]),
     );
     for (const s of statements) {
       if (JSON.stringify(s.Resource).includes('*')) {
         expect([s.Sid, s.Action]).toEqual(
-          expect.arrayContaining([expect.stringMatching(/OwnLogs|DecryptOvhCredentials/)]),
+          expect.arrayContaining([expect.stringMatching(/OwnLogs|DecryptOvhCredentials|DeferRequests/)]),
         );
       }
     }
+    // Schedules only in its own group, named as the worker names them.
+    expect(JSON.stringify(statements.find((s) => s.Sid === 'DeferRequests')?.Resource)).toContain(
+      ':schedule/stickler-test/defer-*',
+    );
+    expect(statements.find((s) => s.Sid === 'PassDeferralRole')?.Condition).toEqual({
+      StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    });
     expect(statements.find((s) => s.Sid === 'DecryptOvhCredentials')?.Condition).toMatchObject({
       StringEquals: {
         'kms:ViaService': expect.anything(),

@@ -19,7 +19,7 @@ const request = (
     farmId,
     stickiness,
     actor: { kind: 'system', id: 'deploy-bot' },
-    requestedAt: '2026-11-25T10:00:00Z',
+    requestedAt: new Date().toISOString(),
   }) as ChangeRequestedDetail;
 
 describe('the local pipeline: bus → queue → apply-worker → audit events', () => {
