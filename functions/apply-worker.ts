@@ -13,21 +13,25 @@ import { wireApplyWorker } from '../lib/wiring/apply-worker';
 
 const { config, logger, metrics, processChangeRequests, delayRecords } = wireApplyWorker(process.env);
 
+/** Kept at the end of an invocation for the outbox (DynamoDB and PutEvents, with their retries). */
+const OUTBOX_RESERVE_MS = 30_000;
+
 export const lambdaHandler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-  // Zones are started only while enough time remains to finish them (config.finishReserveMs):
-  // a zone cut off by the function timeout would be left stored but not applied.
-  const startWindowMs = context.getRemainingTimeInMillis() - config.finishReserveMs;
-  if (startWindowMs <= 0) {
+  // Every wait ends by the deadline, and a zone starts only if it (and the zone ahead of it) can
+  // end by then (config.finishReserveMs each): a zone cut off by the function timeout would be
+  // left stored but not applied.
+  const remainingMs = context.getRemainingTimeInMillis();
+  if (remainingMs - OUTBOX_RESERVE_MS < config.finishReserveMs) {
     logger.error(
       'the function timeout leaves no time to start a zone: every request goes back to the queue',
       {
-        remainingMs: context.getRemainingTimeInMillis(),
+        remainingMs,
         finishReserveMs: config.finishReserveMs,
       },
     );
   }
   const result = await processChangeRequests(event.Records.map(incomingRecord), {
-    signal: startWindowMs > 0 ? AbortSignal.timeout(startWindowMs) : AbortSignal.abort(),
+    deadline: Date.now() + remainingMs - OUTBOX_RESERVE_MS,
   });
   // Records handed back come again after a short, growing delay rather than the queue's
   // visibility timeout (six times the function timeout).

@@ -28,6 +28,7 @@ import {
   type RefreshProgress,
   type RefreshResult,
   type RefreshTiming,
+  type ZoneRefreshOutcome,
 } from './refresh-zone';
 
 export interface ApplyOptions extends RefreshTiming {
@@ -38,6 +39,14 @@ export interface ApplyOptions extends RefreshTiming {
    * writes have started is still applied, so nothing is left stored but not applied.
    */
   signal?: AbortSignal;
+  /**
+   * With `deadline` (RefreshTiming): the time one zone needs, from its first write to its task's
+   * end (a task's timeout and a margin). A zone's writes start only if it, and the zone of the
+   * same service still being refreshed ahead of it, can both end before the deadline.
+   */
+  zoneBudgetMs?: number;
+  /** Called as soon as a zone's outcome is known (applied or failed), before the next zone's. */
+  onZoneDone?: (zone: { applied: AppliedChange[]; failed: Failure[] }) => Promise<void>;
 }
 
 export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {
@@ -198,11 +207,13 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       // so every service's first zone is ready early; each zone is then refreshed while the next
       // zone's writes proceed (zones of one service refresh one at a time).
       const batches = batchByZone([...accepted, ...refreshOnly]);
-      const writeBatch = (batch: ZoneBatch) => {
-        if (options.signal?.aborted) return undefined;
+      const writeBatch = (batch: ZoneBatch, zonesAhead: number) => {
+        if (!mayStart(zonesAhead)) return undefined;
         return Promise.all(batch.changes.map((c) => (refreshOnly.has(c) ? Promise.resolve(true) : write(c))));
       };
-      let writes = batches[0] ? writeBatch(batches[0]) : undefined;
+      let writes = batches[0] ? writeBatch(batches[0], 0) : undefined;
+      /** A zone whose task outlived its wait: it may still be running, so nothing may race it. */
+      let lingering: { batch: ZoneBatch; outcome: ZoneRefreshOutcome } | undefined;
       for (let i = 0; i < batches.length; i++) {
         const batch = batches[i]!;
         if (!writes) {
@@ -210,10 +221,56 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
           continue;
         }
         const ok = await writes;
-        writes = batches[i + 1] ? writeBatch(batches[i + 1]!) : undefined;
+        // The next zone's writes overlap this zone's refresh: one zone ahead of it in flight.
+        writes = batches[i + 1] ? writeBatch(batches[i + 1]!, 1) : undefined;
         const changesStored = batch.changes.filter((_, j) => ok[j]);
-        if (changesStored.length > 0) await refreshBatch({ ...batch, changes: changesStored });
+        if (changesStored.length === 0) continue;
+        const stored = { ...batch, changes: changesStored };
+        if (lingering) {
+          const stillRunning = await settleLingering(lingering);
+          lingering = undefined;
+          if (stillRunning !== undefined) {
+            await recordZone(stored, {
+              applied: false,
+              attempts: [],
+              error: `not asked: task ${stillRunning} of the same load balancer is still running, and a refresh now would race it`,
+            });
+            continue;
+          }
+        }
+        const outcome = await refreshZone(stored.service, stored.zone, stored.changes.length, options);
+        if (!outcome.applied && outcome.attempts.at(-1)?.status === 'timeout')
+          lingering = { batch: stored, outcome };
+        else await recordZone(stored, outcome);
       }
+      if (lingering) await settleLingering(lingering);
+    };
+
+    const mayStart = (zonesAhead: number) => {
+      if (options.signal?.aborted) return false;
+      if (options.deadline === undefined) return true;
+      const budget = options.zoneBudgetMs ?? options.taskTimeoutMs;
+      return clock.now().getTime() + (zonesAhead + 1) * budget <= options.deadline;
+    };
+
+    /**
+     * Waits once more (within the deadline) for the task of a zone whose wait timed out: OVH may
+     * finish it just after. Records the zone either way; returns the task id if it still runs.
+     */
+    const settleLingering = async ({ batch, outcome }: { batch: ZoneBatch; outcome: ZoneRefreshOutcome }) => {
+      const last = outcome.attempts.at(-1)!;
+      let end: Awaited<ReturnType<typeof waitForTask>> = 'timeout';
+      if (last.taskId !== null)
+        end = await waitForTask(batch.service, last.taskId, options).catch(() => 'timeout' as const);
+      if (end === 'done') {
+        last.status = 'done';
+        last.finishedAt = clock.now().toISOString();
+        delete last.error;
+        await recordZone(batch, { applied: true, attempts: outcome.attempts });
+        return undefined;
+      }
+      await recordZone(batch, outcome);
+      return end === 'timeout' ? (last.taskId ?? undefined) : undefined;
     };
 
     const write = async (change: Change): Promise<boolean> => {
@@ -233,30 +290,31 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       }
     };
 
-    /** Applies one zone's stored changes; see refresh-zone.ts for how carefully. */
-    const refreshBatch = async (batch: ZoneBatch) => {
-      const outcome = await refreshZone(batch.service, batch.zone, batch.changes.length, options);
+    /** Records one zone's outcome in the report, and tells the caller at once. */
+    const recordZone = async (batch: ZoneBatch, outcome: ZoneRefreshOutcome) => {
       report.refreshes.push(...outcome.attempts);
+      const zone: { applied: AppliedChange[]; failed: Failure[] } = { applied: [], failed: [] };
       if (outcome.applied) {
         const refresh = outcome.attempts[outcome.attempts.length - 1]!;
-        report.applied.push(...batch.changes.map((change) => ({ change, refresh })));
-        return;
-      }
-      const reason =
-        `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${outcome.error}; ` +
-        `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
-        `'stickler refresh ${batch.service} ${batch.zone}'`;
-      report.failed.push(
-        ...batch.changes.map((change) => ({
+        zone.applied = batch.changes.map((change) => ({ change, refresh }));
+      } else {
+        const reason =
+          `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${outcome.error}; ` +
+          `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
+          `'stickler refresh ${batch.service} ${batch.zone}'`;
+        zone.failed = batch.changes.map((change) => ({
           ...failureOf(change),
           code: 'refresh-failed' as const,
           reason,
           retryable: false,
           ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
-        })),
-      );
+        }));
+      }
+      report.applied.push(...zone.applied);
+      report.failed.push(...zone.failed);
+      // The caller's bookkeeping must never stop the next zone from being applied.
+      await options.onZoneDone?.(zone).catch(() => undefined);
     };
-
     await Promise.all(services.map(applyService));
     return report;
   };

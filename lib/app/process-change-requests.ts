@@ -40,7 +40,7 @@ import type { FarmLedger } from '../ports/farm-ledger';
 import type { IdempotencyStore, PendingLedgerWrite } from '../ports/idempotency-store';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
-import type { ApplyOptions } from './apply-plan';
+import type { AppliedChange, ApplyOptions, Failure } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
 import { auditDetail, auditEvent, type OutcomeFacts, outcomesByRequest, zoneAppliedEvents } from './audit';
 import { type AfterPublish, flushOutbox, type Outbound } from './audit-outbox';
@@ -90,8 +90,14 @@ interface Group {
 type Decision =
   /** Already completed, or a copy of a deferred request: nothing to do. */
   | { kind: 'duplicate' }
-  /** A final outcome, decided now. */
-  | { kind: 'outcome'; fate: Outcome; events: OutgoingEvent[]; ledger?: PendingLedgerWrite }
+  /** A final outcome, decided now (`persisted`: already stored as decided, when its zone ended). */
+  | {
+      kind: 'outcome';
+      fate: Outcome;
+      events: OutgoingEvent[];
+      ledger?: PendingLedgerWrite;
+      persisted?: boolean;
+    }
   /** Decided by an earlier delivery; what it left to do. */
   | { kind: 'resume'; events: OutgoingEvent[]; ledger?: PendingLedgerWrite }
   /** Scheduled back onto the bus for when its window opens. */
@@ -384,24 +390,89 @@ async function deferPhase(
   );
 }
 
-/** Phase 6: applies the current requests together and decides each one's outcome. */
+/** The final decision for a request whose apply outcome is known. */
+function outcomeDecision(
+  q: Admitted,
+  facts: OutcomeFacts,
+  zoneEvents: readonly OutgoingEvent[],
+  now: Date,
+): Decision {
+  const events = [audit(q.group, facts, now)];
+  // A zone event travels with the first request it carried.
+  for (const z of zoneEvents) {
+    if ((z.detail as { requestIds: string[] }).requestIds[0] === q.request.requestId) events.push(z);
+  }
+  const carriedOut = facts.outcome === 'applied' || facts.outcome === 'unchanged';
+  return {
+    kind: 'outcome',
+    fate: facts.outcome as Outcome,
+    events,
+    ...(carriedOut ? { ledger: { farmKey: farmOf(q.request), entry: ledgerEntryOf(q) } } : {}),
+  };
+}
+
+/** Bounds for applying within one invocation: see ApplyOptions.zoneBudgetMs and RefreshTiming.deadline. */
+export interface ProcessOptions {
+  /** Epoch ms by which every wait ends (the invocation's end less a margin for the outbox). */
+  deadline?: number;
+}
+
+/**
+ * Phase 6: applies the current requests together and decides each one's outcome. A zone's
+ * outcomes are recorded as soon as the zone ends, so that if the invocation is killed later
+ * (its timeout), the redelivery publishes them instead of finding the farms "unchanged".
+ */
 async function applyPhase(
   deps: ProcessDeps,
   current: readonly Admitted[],
-  options: { signal?: AbortSignal },
+  options: ProcessOptions,
   decisions: Decisions,
 ): Promise<void> {
   if (current.length === 0) return;
+  const byId = new Map(current.map((q) => [q.request.requestId, q]));
+  const onZoneDone = async (zone: { applied: AppliedChange[]; failed: Failure[] }) => {
+    const now = deps.clock.now();
+    const facts = outcomesByRequest({
+      applied: zone.applied,
+      unchanged: [],
+      refused: [],
+      failed: zone.failed,
+      refreshes: [],
+    });
+    const zoneEvents = zoneAppliedEvents(zone, now);
+    await Promise.all(
+      [...facts].map(async ([requestId, f]) => {
+        const q = byId.get(requestId);
+        if (!q) return;
+        const decision = outcomeDecision(q, f, zoneEvents, now) as Extract<Decision, { kind: 'outcome' }>;
+        try {
+          await deps.idempotency.decide(
+            q.group.key,
+            { events: decision.events, ...(decision.ledger ? { ledger: decision.ledger } : {}) },
+            now,
+          );
+          decisions.set(q.group.key, { ...decision, persisted: true });
+        } catch (error) {
+          deps.log.warn('could not record a zone outcome early; it is recorded with the batch', {
+            key: q.group.key,
+            error: String(error),
+          });
+        }
+      }),
+    );
+  };
   let result: RequestsResult | undefined;
   try {
-    // The signal (the invocation running out of time) stops zones from starting, and failed
-    // refreshes from being tried again: requests of zones not started come back as retryable
-    // failures and are handed back; a started zone ends applied or failed.
+    // The deadline stops zones from starting when they (and the zone ahead of them) could not end
+    // in time, and every wait at it: requests of zones not started come back as retryable failures
+    // and are handed back; a started zone ends applied or failed.
     result = await deps.applyRequests(
       current.map((q) => q.request),
-      options.signal
-        ? { ...deps.applyOptions, signal: options.signal, noMoreAttempts: options.signal }
-        : deps.applyOptions,
+      {
+        ...deps.applyOptions,
+        ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
+        onZoneDone,
+      },
     );
   } catch (error) {
     deps.log.error('applying the batch failed; its requests will be retried', { error: String(error) });
@@ -410,10 +481,10 @@ async function applyPhase(
   const outcomes = result ? outcomesByRequest(result.report) : new Map<string, OutcomeFacts>();
   const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
   for (const q of current) {
-    const { group, request } = q;
-    const facts = outcomes.get(request.requestId);
+    if (decisions.get(q.group.key)?.kind === 'outcome') continue; // recorded when its zone ended
+    const facts = outcomes.get(q.request.requestId);
     if (!facts || (facts.outcome === 'failed' && facts.retryable === true)) {
-      decisions.set(group.key, {
+      decisions.set(q.group.key, {
         kind: 'unfinished',
         reason: facts?.message ?? 'the batch could not be applied',
         claimHeld: true,
@@ -421,18 +492,7 @@ async function applyPhase(
       });
       continue;
     }
-    const events = [audit(group, facts, now)];
-    // A zone event travels with the first request it carried.
-    for (const z of zoneEvents) {
-      if ((z.detail as { requestIds: string[] }).requestIds[0] === request.requestId) events.push(z);
-    }
-    const carriedOut = facts.outcome === 'applied' || facts.outcome === 'unchanged';
-    decisions.set(group.key, {
-      kind: 'outcome',
-      fate: facts.outcome as Outcome,
-      events,
-      ...(carriedOut ? { ledger: { farmKey: farmOf(request), entry: ledgerEntryOf(q) } } : {}),
-    });
+    decisions.set(q.group.key, outcomeDecision(q, facts, zoneEvents, now));
   }
 }
 
@@ -459,7 +519,7 @@ async function finishPhase(
           key: group.key,
           events: decision.events,
           after: { kind: 'complete' },
-          persist: true,
+          persist: decision.persisted !== true,
           ...(decision.ledger ? { ledger: decision.ledger } : {}),
         });
         break;
@@ -549,7 +609,7 @@ async function finishPhase(
 export function makeProcessChangeRequests(deps: ProcessDeps) {
   return async function processChangeRequests(
     records: readonly IncomingRecord[],
-    options: { signal?: AbortSignal } = {},
+    options: ProcessOptions = {},
   ): Promise<ProcessResult> {
     const groups = [...groupRecords(records).values()];
     const decisions: Decisions = new Map();

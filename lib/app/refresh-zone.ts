@@ -19,11 +19,16 @@ export interface RefreshTiming {
   /** Refresh attempts per zone when a task ends in error, cancelled or blocked (default 3). */
   refreshAttempts?: number;
   /**
-   * Once aborted, no further refresh attempt is started: the caller has no time left for another
-   * task (a Lambda near its timeout). The zone is then reported failed rather than cut off.
+   * Epoch ms by which everything must have ended (a Lambda's timeout less a margin). Every wait
+   * stops there, and a further refresh attempt starts only if a whole task still fits before it:
+   * a zone is then reported failed rather than cut off by the function timeout.
    */
-  noMoreAttempts?: AbortSignal;
+  deadline?: number;
 }
+
+/** The wait for one task ends at its own timeout or at the deadline, whichever comes first. */
+export const waitLimit = (timing: RefreshTiming, now: number): number =>
+  Math.min(now + timing.taskTimeoutMs, timing.deadline ?? Number.POSITIVE_INFINITY);
 
 export interface RefreshResult {
   service: string;
@@ -60,9 +65,9 @@ export const makeZoneRefresher = (deps: {
   const { api, clock, onProgress } = deps;
 
   const waitForTask = async (service: string, taskId: number, timing: RefreshTiming) => {
-    const deadline = clock.now().getTime() + timing.taskTimeoutMs;
+    const deadline = waitLimit(timing, clock.now().getTime());
     for (;;) {
-      await clock.sleep(timing.pollIntervalMs);
+      await clock.sleep(Math.max(0, Math.min(timing.pollIntervalMs, deadline - clock.now().getTime())));
       const task: Task = await api.getTask(service, taskId);
       if (TERMINAL_TASK_STATUSES.includes(task.status)) return task.status;
       if (clock.now().getTime() >= deadline) return 'timeout' as const;
@@ -132,7 +137,10 @@ export const makeZoneRefresher = (deps: {
             : await waitForTask(service, task.id, timing);
           if (result.status === 'timeout') {
             // The task may still be running: another refresh now would race it.
-            result.error = `task ${result.taskId} did not finish within ${timing.taskTimeoutMs} ms`;
+            result.error =
+              timing.deadline !== undefined && clock.now().getTime() >= timing.deadline
+                ? `task ${result.taskId} had not finished when the time left for this run ran out`
+                : `task ${result.taskId} did not finish within ${timing.taskTimeoutMs} ms`;
           } else if (result.status !== 'done') {
             result.error = `task ${result.taskId} ended ${result.status}`;
             tryAgain = true;
@@ -149,7 +157,11 @@ export const makeZoneRefresher = (deps: {
       attempts.push(result);
       onProgress?.({ kind: 'refresh-finished', result });
       if (result.status === 'done') return { applied: true, attempts };
-      const outOfTime = tryAgain && attempt < maxAttempts && timing.noMoreAttempts?.aborted === true;
+      const outOfTime =
+        tryAgain &&
+        attempt < maxAttempts &&
+        timing.deadline !== undefined &&
+        clock.now().getTime() + timing.pollIntervalMs + timing.taskTimeoutMs > timing.deadline;
       if (!tryAgain || attempt >= maxAttempts || outOfTime) {
         return {
           applied: false,

@@ -57,6 +57,28 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   const db = await startDynalite(TABLE);
   const bus = await startLocalEventBus({ busName: BUS, region: REGION });
   const scheduler = await startLocalScheduler(bus);
+  const context = {
+    functionName: 'stickler-local-apply-worker',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:000000000000:function:stickler-local-apply-worker`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    getRemainingTimeInMillis: () => 900_000,
+  } as unknown as Context;
+  let handler: (event: SQSEvent, context: Context) => Promise<unknown>;
+  const queue = new LocalQueue({
+    name: 'stickler-local-change-requests',
+    region: REGION,
+    batchSize: options.batchSize ?? 100,
+    pollers: options.pollers ?? 2,
+    batchWindowMs: options.batchWindowMs ?? 1_000,
+    visibilityTimeoutMs: 2_000,
+    maxReceiveCount: 20,
+    // The handler is imported below, once its environment is set; the queue needs no message before.
+    handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
+    onBatch: options.onBatch,
+  });
+  const sqsEndpoint = await queue.listen();
   const env: Record<string, string> = {
     STAGE: 'local',
     AWS_REGION: REGION,
@@ -65,6 +87,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
     AWS_ENDPOINT_URL_EVENTBRIDGE: bus.url,
     AWS_ENDPOINT_URL_SCHEDULER: scheduler.url,
+    AWS_ENDPOINT_URL_SQS: sqsEndpoint,
     EVENT_BUS_NAME: BUS,
     EVENT_BUS_ARN: `arn:aws:events:${REGION}:000000000000:event-bus/${BUS}`,
     DEFERRAL_SCHEDULE_GROUP: 'stickler-local',
@@ -78,36 +101,15 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   };
   Object.assign(process.env, env);
   // Imported only now: the handler reads its configuration when its module loads, as in Lambda.
-  let handler: (event: SQSEvent, context: Context) => Promise<unknown>;
   try {
     handler = (await import('../../functions/apply-worker')).handler as typeof handler;
   } catch (error) {
+    queue.close();
     await scheduler.close();
     await bus.close();
     await db.close();
     throw error;
   }
-  const context = {
-    functionName: 'stickler-local-apply-worker',
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${REGION}:000000000000:function:stickler-local-apply-worker`,
-    memoryLimitInMB: '512',
-    awsRequestId: randomUUID(),
-    getRemainingTimeInMillis: () => 900_000,
-  } as unknown as Context;
-  const queue = new LocalQueue({
-    name: 'stickler-local-change-requests',
-    region: REGION,
-    batchSize: options.batchSize ?? 100,
-    pollers: options.pollers ?? 2,
-    batchWindowMs: options.batchWindowMs ?? 1_000,
-    visibilityTimeoutMs: 2_000,
-    maxReceiveCount: 20,
-    handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
-    onBatch: options.onBatch,
-  });
-  env.AWS_ENDPOINT_URL_SQS = await queue.listen();
-  process.env.AWS_ENDPOINT_URL_SQS = env.AWS_ENDPOINT_URL_SQS;
   const delivered = new Map<string, string>();
   bus.addRule({
     detailTypes: [DETAIL_TYPES.changeRequested],

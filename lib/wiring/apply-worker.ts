@@ -82,6 +82,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
       allowForeignPending: false,
       pollIntervalMs: config.pollIntervalMs,
       taskTimeoutMs: config.taskTimeoutMs,
+      zoneBudgetMs: config.finishReserveMs,
     },
     maxReceiveCount: config.maxReceiveCount,
     claimHoldMs: config.claimHoldMs,

@@ -119,7 +119,9 @@ describe('policy reconcile against the simulator', () => {
   it('starts no further refresh attempt once out of time, and reports the zone failed instead', async () => {
     await h.close();
     h = await startHarness({ faults: { taskErrorRate: 1 } });
-    const { report } = await run({ ...options, refreshAttempts: 3, noMoreAttempts: AbortSignal.abort() });
+    // Time to start both zones, not for a second task.
+    const deadline = Date.now() + 1_500;
+    const { report } = await run({ ...options, refreshAttempts: 3, zoneBudgetMs: 1, deadline });
     expect(h.sim.stats.calls.refresh).toBe(2); // two zones, one attempt each
     expect(report.failed).toHaveLength(2);
     expect(report.failed[0]).toMatchObject({

@@ -1,4 +1,5 @@
 import { parseChangeRequestBody } from '../../lib/adapters/sqs/change-request-record';
+import type { ApplyOptions } from '../../lib/app/apply-plan';
 import { makeApplyRequests } from '../../lib/app/apply-requests';
 import { type IncomingRecord, makeProcessChangeRequests } from '../../lib/app/process-change-requests';
 import { type ChangeAuditDetail, ChangeAuditDetailSchema } from '../../lib/domain/audit-events';
@@ -17,9 +18,9 @@ import {
 
 const MINUTE = 60_000;
 
-const setup = () => {
+const setup = (applyOptions: Partial<ApplyOptions> = {}) => {
   const clock = new FakeClock();
-  const api = new InMemoryLoadBalancerApi()
+  const api = new InMemoryLoadBalancerApi(clock)
     .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
     .addFarm('lb-a', { type: 'http', farmId: 2, zone: 'sbg', stored: null })
     .addFarm('lb-a', { type: 'tcp', farmId: 3, zone: 'gra', stored: null });
@@ -38,7 +39,7 @@ const setup = () => {
     deferrals,
     clock,
     log,
-    applyOptions: { allowForeignPending: false, pollIntervalMs: 10, taskTimeoutMs: 1_000 },
+    applyOptions: { allowForeignPending: false, pollIntervalMs: 10, taskTimeoutMs: 1_000, ...applyOptions },
     maxReceiveCount: 3,
     claimHoldMs: 15 * MINUTE,
   });
@@ -415,6 +416,89 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
         message: expect.stringContaining('lease'),
       });
       expect(h.api.calls.getFarm ?? 0).toBe(0);
+    });
+  });
+
+  describe('the function timeout never cuts a zone', () => {
+    const SECOND = 1_000;
+    // Zones gra (farm 1) and sbg (farm 2) of lb-a; tasks take 100 s, waits 120 s, a zone's budget 150 s.
+    const timing = { taskTimeoutMs: 120 * SECOND, pollIntervalMs: 5 * SECOND, zoneBudgetMs: 150 * SECOND };
+
+    it('starts no zone that could not end with the zone still refreshing ahead of it', async () => {
+      const h = setup(timing);
+      h.api.taskMs = 100 * SECOND;
+      // Time for one zone (150 s), not for two in a row (300 s).
+      const deadline = h.clock.t + 250 * SECOND;
+      const result = await h.process(
+        [h.record({ requestId: 'z-gra', farmId: 1 }), h.record({ requestId: 'z-sbg', farmId: 2 })],
+        { deadline },
+      );
+      expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'gra' }]);
+      expect(h.api.farm({ service: 'lb-a', type: 'http', farmId: 2 })?.stored).toBeNull(); // nothing written
+      expect(h.audits().map((a) => [a.requestId, a.outcome])).toEqual([['z-gra', 'applied']]);
+      expect(result.retry).toEqual([{ recordId: 'msg-2', delaySeconds: 5 }]);
+      expect(h.clock.t).toBeLessThanOrEqual(deadline);
+    });
+
+    it('ends every wait at the deadline, and reports the zone failed rather than letting it be cut off', async () => {
+      const h = setup(timing);
+      h.api.taskMs = 1_000 * SECOND; // OVH is very slow today
+      const deadline = h.clock.t + 150 * SECOND; // just one zone's budget
+      const result = await h.process([h.record({ requestId: 'z-slow', farmId: 1 })], { deadline });
+      expect(h.clock.t).toBeLessThanOrEqual(deadline);
+      expect(result.retry).toEqual([]);
+      expect(h.audits()[0]).toMatchObject({
+        outcome: 'failed',
+        code: 'refresh-failed',
+        message: expect.stringContaining("'stickler refresh lb-a gra'"),
+      });
+    });
+
+    it('waits out a task that ends just after its timeout: audited applied, and the next zone never races it', async () => {
+      const h = setup(timing);
+      h.api.taskMs = 125 * SECOND; // just over the 120 s wait
+      await h.process(
+        [h.record({ requestId: 'slow-gra', farmId: 1 }), h.record({ requestId: 'slow-sbg', farmId: 2 })],
+        { deadline: h.clock.t + 900 * SECOND },
+      );
+      expect(h.api.races).toBe(0);
+      expect(
+        h
+          .audits()
+          .map((a) => [a.requestId, a.outcome])
+          .sort(),
+      ).toEqual([
+        ['slow-gra', 'applied'],
+        ['slow-sbg', 'applied'],
+      ]);
+    });
+
+    it('records each zone as soon as it ends, so a kill loses at most the zone in flight', async () => {
+      const h = setup(timing);
+      // The second zone's refresh never answers: the invocation will be killed during it.
+      const refresh = h.api.refresh.bind(h.api);
+      h.api.refresh = (service, zone) =>
+        zone === 'sbg' ? new Promise(() => undefined) : refresh(service, zone);
+      void h.process(
+        [h.record({ requestId: 'k-gra', farmId: 1 }), h.record({ requestId: 'k-sbg', farmId: 2 })],
+        {
+          deadline: h.clock.t + 900 * SECOND,
+        },
+      );
+      for (let i = 0; i < 50 && h.api.refreshes.length < 2; i++) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(h.idempotency.records.get('k-gra')).toMatchObject({
+        state: 'decided',
+        events: [expect.objectContaining({ detailType: 'Stickiness Change Applied' }), expect.anything()],
+      });
+
+      // Killed. The redelivery (claims expired) publishes zone gra's outcome without touching OVH.
+      h.api.refresh = refresh;
+      h.clock.advance(20 * 60 * SECOND);
+      const writes = h.api.calls.setStickiness;
+      await h.process([h.record({ requestId: 'k-gra', farmId: 1 }, { receiveCount: 2 })]);
+      expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'k-gra', outcome: 'applied' })]);
+      expect(h.api.calls.setStickiness).toBe(writes);
     });
   });
 

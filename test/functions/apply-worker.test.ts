@@ -71,6 +71,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
       OVH_ENDPOINT: sim.baseUrl,
       OVH_CREDENTIALS_PARAMETER: '/stickler/test/ovh-credentials',
       POLL_INTERVAL_MS: '10',
+      TASK_TIMEOUT_MS: '5000',
       FINISH_RESERVE_MS: '1000',
       MAX_RECEIVE_COUNT: '3',
       POWERTOOLS_DEV: 'false',

@@ -183,8 +183,29 @@ export class InMemoryLoadBalancerApi implements LoadBalancerApi {
   readonly failures = new Failures<keyof LoadBalancerApi>();
   readonly refreshes: { service: string; zone: string }[] = [];
   taskStatus: TaskStatus = 'done';
-  private tasks = new Map<number, Task>();
+  /** With a clock: refresh tasks run this long (clock time) before they end `taskStatus`. */
+  taskMs = 0;
+  /** Refreshes asked while another task of the same service was still running. */
+  races = 0;
+  private tasks = new Map<number, Task & { service: string; endsAt: number }>();
   private nextTask = 1;
+
+  constructor(private readonly clock?: FakeClock) {}
+
+  /** Ends the tasks whose time has come, applying their zone as OVH does. */
+  private advanceTasks() {
+    const now = this.clock?.t ?? 0;
+    for (const t of this.tasks.values()) {
+      if ((t.status === 'doing' || t.status === 'todo') && now >= t.endsAt) {
+        t.status = this.taskStatus;
+        t.doneDate = new Date(now).toISOString();
+        if (t.status === 'done') {
+          for (const f of this.services.get(t.service)?.values() ?? [])
+            if (f.zone === t.zones[0]) f.applied = f.stored;
+        }
+      }
+    }
+  }
 
   addFarm(
     service: string,
@@ -233,29 +254,38 @@ export class InMemoryLoadBalancerApi implements LoadBalancerApi {
   }
   async refresh(service: string, zone: string): Promise<Task> {
     this.count('refresh');
+    this.advanceTasks();
+    const running = [...this.tasks.values()].some(
+      (t) => t.service === service && (t.status === 'doing' || t.status === 'todo'),
+    );
+    if (running) this.races++;
     this.refreshes.push({ service, zone });
-    const task: Task = {
+    const now = this.clock?.t ?? 0;
+    const task = {
       id: this.nextTask++,
       action: 'refreshIplb',
-      status: this.taskStatus,
-      progress: 100,
+      status: 'doing' as TaskStatus,
+      progress: 0,
       zones: [zone],
-      creationDate: new Date(0).toISOString(),
+      creationDate: new Date(now).toISOString(),
       doneDate: null,
+      service,
+      endsAt: now + this.taskMs,
     };
-    if (task.status === 'done')
-      for (const f of this.services.get(service)?.values() ?? []) if (f.zone === zone) f.applied = f.stored;
     this.tasks.set(task.id, task);
-    return task;
+    this.advanceTasks();
+    return { ...task };
   }
-  async listTasks(_service: string, filter: { status?: TaskStatus }): Promise<number[]> {
+  async listTasks(service: string, filter: { status?: TaskStatus }): Promise<number[]> {
     this.count('listTasks');
+    this.advanceTasks();
     return [...this.tasks.values()]
-      .filter((t) => !filter.status || t.status === filter.status)
+      .filter((t) => t.service === service && (!filter.status || t.status === filter.status))
       .map((t) => t.id);
   }
   async getTask(_service: string, taskId: number): Promise<Task> {
     this.count('getTask');
-    return this.tasks.get(taskId)!;
+    this.advanceTasks();
+    return { ...this.tasks.get(taskId)! };
   }
 }
