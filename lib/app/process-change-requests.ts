@@ -336,8 +336,11 @@ async function orderPhase(
   return current;
 }
 
-/** A window opening sooner than this is waited for in the queue (a record delay), not scheduled. */
-const NEAR_WINDOW_MS = 60_000;
+/**
+ * A window opening sooner than this is waited for in the queue (a record delay), not scheduled:
+ * a schedule must be created while its time is still ahead.
+ */
+const NEAR_WINDOW_MS = 5_000;
 
 /** Phase 5: schedules early requests back onto the bus for when their window opens. */
 async function deferPhase(

@@ -245,11 +245,11 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(h.audits().at(-1)).toMatchObject({ requestId: 'w-1', outcome: 'applied' });
     });
 
-    it('holds a request whose window opens within a minute in the queue rather than scheduling it', async () => {
+    it('holds a request whose window opens within seconds in the queue rather than scheduling it', async () => {
       const h = setup();
-      const notBefore = new Date(h.clock.t + 30_000).toISOString();
+      const notBefore = new Date(h.clock.t + 3_000).toISOString();
       const result = await h.process([h.record({ requestId: 'w-2', window: { notBefore } })]);
-      expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 30 }]);
+      expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 3 }]);
       expect(h.deferrals.scheduled).toEqual([]);
       expect(h.audits()).toEqual([]);
     });

@@ -1,6 +1,6 @@
 /**
- * An HTTP endpoint that answers AWS JSON-protocol calls (routed by X-Amz-Target) the way AWS
- * does, and refuses, as AWS does, any request whose SigV4 signature the AWS SDK's signer does not
+ * An HTTP endpoint that answers AWS JSON-protocol calls (routed by X-Amz-Target) and REST-JSON
+ * calls (routed by `METHOD /path`, the last segment matching `*`) the way AWS does, and refuses, as AWS does, any request whose SigV4 signature the AWS SDK's signer does not
  * reproduce. Tests program the answers per target and read back the calls.
  */
 import { createServer } from 'node:http';
@@ -9,6 +9,7 @@ import {
   type AwsJsonClientOptions,
   type AwsService,
   makeAwsJsonClient,
+  makeAwsRestJsonClient,
 } from '../../lib/adapters/aws/aws-json-client';
 import { checkSignature, TEST_AWS_CREDENTIALS } from './aws-signature';
 
@@ -51,10 +52,13 @@ export const startFakeAws = async (options: { service: string; region?: string }
       );
       if (problem)
         return reply({ status: 403, body: { __type: 'InvalidSignatureException', message: problem } });
-      const target = String(req.headers['x-amz-target']);
+      const path = req.url!.split('?')[0]!;
+      const target = req.headers['x-amz-target']
+        ? String(req.headers['x-amz-target'])
+        : `${req.method} ${path}`;
       const input = JSON.parse(body || '{}') as Record<string, unknown>;
       calls.push({ target, input, headers: req.headers });
-      const route = routes.get(target);
+      const route = routes.get(target) ?? routes.get(`${req.method} ${path.replace(/\/[^/]*$/, '/*')}`);
       if (!route)
         return reply({ status: 400, body: { __type: 'UnknownOperationException', message: target } });
       const n = (counts.get(target) ?? 0) + 1;
@@ -72,6 +76,15 @@ export const startFakeAws = async (options: { service: string; region?: string }
     /** The project's AWS client, pointed at this endpoint with the credentials it accepts. */
     client: (service: AwsService, overrides: Partial<AwsJsonClientOptions> = {}) =>
       makeAwsJsonClient({
+        service,
+        region,
+        endpoint: url,
+        credentials: () => TEST_AWS_CREDENTIALS,
+        ...overrides,
+      }),
+    /** The project's REST-JSON client (EventBridge Scheduler), likewise. */
+    restClient: (service: AwsService, overrides: Partial<AwsJsonClientOptions> = {}) =>
+      makeAwsRestJsonClient({
         service,
         region,
         endpoint: url,

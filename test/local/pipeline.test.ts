@@ -72,9 +72,54 @@ describe('the local pipeline: bus → queue → apply-worker → audit events', 
     expect(pipeline.queue.deadLetters).toEqual([]);
   });
 
+  it('defers a request whose change window opens 8 s later through the scheduler, and applies it then, not before', async () => {
+    const notBefore = new Date(Date.now() + 8_000);
+    const farm = () => sim.state.services.get('loadbalancer-7f3a9c21')!.farms.get('http/103')!;
+    const before = farm().stored.stickiness;
+    const target = before === 'sourceIp' ? 'cookie' : 'sourceIp';
+    await pipeline.publish(
+      [{ ...request('d-1', 'http', 103, target), window: { notBefore: notBefore.toISOString() } }],
+      'acme.tickets',
+    );
+    const auditOf = (type: string) =>
+      pipeline.bus.events.find(
+        (e) => e['detail-type'] === type && (e.detail as ChangeAuditDetail).requestId === 'd-1',
+      );
+    const until = async (found: () => unknown, ms: number) => {
+      for (const end = Date.now() + ms; !found() && Date.now() < end; )
+        await new Promise((r) => setTimeout(r, 50));
+      return found();
+    };
+    expect(await until(() => auditOf('Stickiness Change Deferred'), 5_000)).toBeTruthy();
+    expect(pipeline.scheduler.schedules.size).toBe(1);
+    // Not before its window.
+    await new Promise((r) => setTimeout(r, Math.max(0, notBefore.getTime() - Date.now() - 1_000)));
+    expect(farm().stored.stickiness).toBe(before);
+    expect(auditOf('Stickiness Change Applied')).toBeUndefined();
+    // Then, once it opens.
+    const applied = (await until(() => auditOf('Stickiness Change Applied'), 15_000)) as
+      | { detail: ChangeAuditDetail }
+      | undefined;
+    expect(applied?.detail).toMatchObject({
+      requestId: 'd-1',
+      outcome: 'applied',
+      origin: { source: 'acme.tickets' },
+    });
+    expect(Date.parse(applied!.detail.decidedAt)).toBeGreaterThanOrEqual(notBefore.getTime());
+    expect(farm().stored.stickiness).toBe(target);
+  }, 30_000);
+
   it('acknowledges a redelivery without writing or emitting anything', async () => {
+    await pipeline.publish([request('r-1', 'http', 104, 'sourceIp')], 'acme.deploys');
+    await pipeline.queue.drained();
     const before = { events: pipeline.bus.events.length, puts: sim.stats.calls['put-farm'] };
-    pipeline.redeliver(pipeline.bus.events.find((e) => e['detail-type'] === 'Stickiness Change Requested')!);
+    pipeline.redeliver(
+      pipeline.bus.events.find(
+        (e) =>
+          e['detail-type'] === 'Stickiness Change Requested' &&
+          (e.detail as ChangeRequestedDetail).requestId === 'r-1',
+      )!,
+    );
     await pipeline.queue.drained();
     expect(pipeline.bus.events.length).toBe(before.events);
     expect(sim.stats.calls['put-farm']).toBe(before.puts);

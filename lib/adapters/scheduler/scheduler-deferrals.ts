@@ -25,8 +25,9 @@ export interface SchedulerDeferralsOptions {
 export const scheduleName = (deferral: Pick<Deferral, 'requestId' | 'until'>): string =>
   `defer-${createHash('sha256').update(`${deferral.requestId}\n${deferral.until}`).digest('hex').slice(0, 48)}`;
 
-/** `at()` takes a local date-time without offset: UTC to the second. */
-export const atExpression = (until: string): string => `at(${new Date(until).toISOString().slice(0, 19)})`;
+/** `at()` takes a date-time to the second, without offset (UTC here): rounded up, never early. */
+export const atExpression = (until: string): string =>
+  `at(${new Date(Math.ceil(Date.parse(until) / 1000) * 1000).toISOString().slice(0, 19)})`;
 
 export class SchedulerDeferrals implements DeferralScheduler {
   constructor(private readonly options: SchedulerDeferralsOptions) {}
