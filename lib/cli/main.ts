@@ -526,8 +526,9 @@ const cmdDemo = async (io: CliIo, flags: Flags) => {
     io.stdout.write(`(PUT calls made by that set: ${sim.stats.calls['put-farm'] - puts})\n`);
     say('the serverless pipeline, locally: EventBridge bus → SQS queue → apply-worker → audit events');
     io.stdout.write(
-      'Stood in locally: the bus and its rule, the queue and its event source mapping, SSM. Real: the\n' +
-        'apply-worker handler, the AWS SDK clients over HTTP, DynamoDB (dynalite), the OVH API (simulator).\n\n',
+      'Stood in locally: the bus and its rule, the queue and its event source mapping, EventBridge Scheduler,\n' +
+        'SSM. Real: the apply-worker handler and its own AWS client (fetch + SigV4) over HTTP, the AWS SDK\n' +
+        'EventBridge client publishing requests as other systems do, DynamoDB (dynalite), the OVH API (simulator).\n\n',
     );
     const pipelineOk = await runPipelineDemo(sim, SIMULATOR_CREDENTIALS, (t) => io.stdout.write(t), {
       batchWindowMs: 500,
