@@ -109,6 +109,46 @@ describe('the local pipeline: bus → queue → apply-worker → audit events', 
     expect(farm().stored.stickiness).toBe(target);
   }, 30_000);
 
+  it('refuses what hostile publishers send, audits each once, writes nothing for them, and loses nothing', async () => {
+    const farm = (id: number) => sim.state.services.get('loadbalancer-7f3a9c21')!.farms.get(`http/${id}`)!;
+    const before = farm(105).stored.stickiness;
+    const puts = sim.stats.calls['put-farm'];
+    const future = { ...request('h-2099', 'http', 105, 'cookie'), requestedAt: '2099-01-01T00:00:00Z' };
+    const huge = { ...request('x', 'http', 105, 'cookie'), requestId: 'x'.repeat(10_000) };
+    const blank = { ...request('x', 'http', 105, 'cookie'), requestId: '   ' };
+    const typo = {
+      ...request('h-typo', 'http', 105, 'cookie'),
+      changeWindow: { notBefore: '2099-01-01T00:00:00Z' },
+    };
+    await pipeline.publish([future, huge, blank, typo as ChangeRequestedDetail], 'acme.hostile');
+    await pipeline.queue.drained();
+    const audits = pipeline.bus.events
+      .filter(
+        (e) => e.source === 'stickler' && (e.detail as ChangeAuditDetail).origin?.source === 'acme.hostile',
+      )
+      .map((e) => e.detail as ChangeAuditDetail);
+    expect(audits.map((a) => [a.outcome, a.code]).sort()).toEqual([
+      ['refused', 'implausible-time'],
+      ['refused', 'invalid-request'],
+      ['refused', 'invalid-request'],
+      ['refused', 'invalid-request'],
+    ]);
+    for (const a of audits) expect(a.requestId.length).toBeLessThanOrEqual(128);
+    expect(audits.find((a) => a.message?.includes("unknown key 'changeWindow'"))).toBeDefined();
+    expect(sim.stats.calls['put-farm']).toBe(puts);
+    expect(farm(105).stored.stickiness).toBe(before);
+    expect(pipeline.queue.deadLetters).toEqual([]);
+
+    // An id spelled like a farm ledger key is just an id: applied, and ordering still works after it.
+    await pipeline.publish(
+      [{ ...request('x', 'http', 105, 'cookie'), requestId: 'farm:loadbalancer-7f3a9c21/http/105' }],
+      'acme.hostile',
+    );
+    await pipeline.queue.drained();
+    expect(farm(105).stored.stickiness).toBe('cookie');
+    expect(pipeline.queue.deadLetters).toEqual([]);
+  });
+
   it('acknowledges a redelivery without writing or emitting anything', async () => {
     await pipeline.publish([request('r-1', 'http', 104, 'sourceIp')], 'acme.deploys');
     await pipeline.queue.drained();
