@@ -3,6 +3,7 @@ import type { ApplyReport, Failure, RefreshResult } from '../app/apply-plan';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, type StickinessWord, toWord } from '../domain/stickiness';
+import type { PendingChange } from '../domain/zones';
 
 export interface JsonChange {
   service: string;
@@ -86,4 +87,21 @@ export const applyJson = (plan: Plan, report: ApplyReport) => ({
   refused: report.refused.map(rejectionJson),
   failed: report.failed.map(failureJson),
   refreshes: report.refreshes.map(refreshJson),
+});
+
+/** `stickler show --json`: per load balancer, its zones' unapplied changes and its farms as stored. */
+export const showJson = (fleet: readonly Farm[], pending: ReadonlyMap<string, readonly PendingChange[]>) => ({
+  services: [...new Set(fleet.map((f) => f.service))].map((service) => ({
+    service,
+    pendingChanges: pending.get(service) ?? [],
+    farms: fleet
+      .filter((f) => f.service === service)
+      .map((f) => ({
+        type: f.type,
+        farmId: f.farmId,
+        zone: f.zone,
+        displayName: f.displayName,
+        stickiness: f.type === 'udp' ? null : (f.stickiness ?? 'none'),
+      })),
+  })),
 });

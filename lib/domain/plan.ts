@@ -121,12 +121,15 @@ export const planFromRequests = (
 };
 
 /** Refuses the whole run, before any write, when it would change more farms than the policy allows. */
-export const assertWithinLimits = (plan: Plan, policy: Policy): void => {
+/** Why the policy's limits refuse this plan whole (`limits.maxChangesPerRun`), or undefined. */
+export const limitProblem = (plan: Plan, policy: Policy): string | undefined => {
   const max = policy.limits.maxChangesPerRun;
-  if (max !== undefined && plan.changes.length > max) {
-    throw new RunRefusedError(
-      'over-limit',
-      `the plan changes ${plan.changes.length} farms but the policy allows at most ${max} per run (limits.maxChangesPerRun); nothing was written`,
-    );
-  }
+  return max !== undefined && plan.changes.length > max
+    ? `the plan changes ${plan.changes.length} farms but the policy allows at most ${max} per run (limits.maxChangesPerRun); nothing was written`
+    : undefined;
+};
+
+export const assertWithinLimits = (plan: Plan, policy: Policy): void => {
+  const problem = limitProblem(plan, policy);
+  if (problem) throw new RunRefusedError('over-limit', problem);
 };

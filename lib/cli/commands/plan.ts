@@ -1,0 +1,27 @@
+/** `stickler plan --policy FILE`: what an apply would change, and what the policy cannot apply. */
+import { makePlanPolicy, type PolicyPlan } from '../../app/plan-policy';
+import { type Flags, readInput } from '../args';
+import { type CliIo, EXIT, UsageError } from '../io';
+import { renderPlan } from '../render';
+import { planJson } from '../report-json';
+import type { Session } from '../session';
+
+/** Reads the policy file (before any connection is made), then plans it against the fleet. */
+export const planFromFlags = async (session: () => Session, io: CliIo, flags: Flags): Promise<PolicyPlan> => {
+  if (!flags.policy) throw new UsageError('--policy FILE is required');
+  const policyText = readInput(io.cwd, flags.policy, 'policy');
+  return makePlanPolicy({ api: session().api })({
+    policyText,
+    policySource: flags.policy,
+    ...(flags.service ? { services: flags.service } : {}),
+    onSkipped: (service, reason) => io.stderr.write(`WARNING: skipped ${service}: ${reason}\n`),
+  });
+};
+
+export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
+  const { plan, overLimit } = await planFromFlags(session, io, flags);
+  io.stdout.write(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
+  // The same check apply makes, said before anyone tries.
+  if (overLimit) io.stderr.write(`WARNING: apply would refuse this plan: ${overLimit}\n`);
+  return plan.changes.length > 0 || plan.invalid.length > 0 ? EXIT.drift : EXIT.ok;
+}

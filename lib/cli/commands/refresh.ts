@@ -1,0 +1,59 @@
+/**
+ * `stickler refresh SERVICE ZONE`: applies one zone's unapplied changes, whoever made them: the
+ * way to finish a zone left "stored but not applied", or to push a control-panel edit,
+ * deliberately and visibly.
+ */
+import { makeApplyZone } from '../../app/apply-zone';
+import { systemClock } from '../../ports/clock';
+import type { Flags } from '../args';
+import { type CliIo, EXIT, UsageError } from '../io';
+import { SESSION_LOSS_WARNING } from '../render';
+import { refreshJson } from '../report-json';
+import type { Session } from '../session';
+import { confirmOrStop, progressPrinter } from '../terminal';
+
+export async function refreshCommand(
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+  args: string[],
+): Promise<number> {
+  if (args.length !== 2) throw new UsageError('usage: stickler refresh SERVICE ZONE');
+  const [service, zone] = args as [string, string];
+  const { api, applyOptions } = session();
+  const zones = makeApplyZone({ api, clock: systemClock, onProgress: progressPrinter(io) });
+  const pending = await zones.pendingIn(service, zone);
+  const report = (body: Record<string, unknown>) => {
+    if (flags.json)
+      io.stdout.write(`${JSON.stringify({ service, zone, pendingChanges: pending, ...body }, null, 2)}\n`);
+  };
+  if (pending === 0) {
+    report({ applied: false, refreshes: [] });
+    if (!flags.json)
+      io.stdout.write(`Zone ${zone} of ${service} has no unapplied changes: nothing to apply.\n`);
+    return EXIT.ok;
+  }
+  if (!flags.json) {
+    io.stdout.write(
+      `Zone ${zone} of ${service} holds ${pending} unapplied change(s), made by stickler or anyone else.\n` +
+        `WARNING: ${SESSION_LOSS_WARNING}\n`,
+    );
+  }
+  const stop = await confirmOrStop(io, flags, `Apply zone ${zone} of ${service}?`);
+  if (stop !== undefined) return stop;
+  const outcome = await zones.applyZone(service, zone, pending, applyOptions);
+  report({
+    applied: outcome.applied,
+    refreshes: outcome.attempts.map(refreshJson),
+    ...(outcome.error ? { error: outcome.error } : {}),
+    ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
+  });
+  if (!flags.json) {
+    io.stdout.write(
+      outcome.applied
+        ? `Zone ${zone} of ${service} applied.\n`
+        : `Zone ${zone} of ${service} NOT applied: ${outcome.error}${outcome.queryId ? ` (query id ${outcome.queryId})` : ''}\n`,
+    );
+  }
+  return outcome.applied ? EXIT.ok : EXIT.error;
+}

@@ -1,0 +1,60 @@
+/** `stickler simulate [--pipeline]`: the OVH IPLB simulator (and the local pipeline) until Ctrl-C. */
+import { join } from 'node:path';
+import { startLocalPipeline } from '../../local/pipeline';
+import { parseFleet } from '../../simulator/fleet';
+import { SIMULATOR_CREDENTIALS, simulatorEnv, startSimulator } from '../../simulator/server';
+import { type Flags, number, packageRoot, readInput } from '../args';
+import { describeEvent } from '../demo-pipeline';
+import { type CliIo, EXIT } from '../io';
+
+export const startSimulatorFromFlags = (flags: Flags, fleetText: string, fleetSource: string) =>
+  startSimulator({
+    fleet: parseFleet(fleetText, fleetSource),
+    port: number(flags, 'port', 0, { max: 65_535 }),
+    task: {
+      todoMs: number(flags, 'task-ms', 1_000) / 4,
+      doingMs: (number(flags, 'task-ms', 1_000) * 3) / 4,
+    },
+    faults: {
+      seed: number(flags, 'seed', 1),
+      latencyMs: number(flags, 'latency', 0),
+      serverErrorRate: number(flags, 'error-rate', 0, { max: 1 }),
+      throttleRate: number(flags, 'throttle-rate', 0, { max: 1 }),
+      hangRate: number(flags, 'hang-rate', 0, { max: 1 }),
+      taskErrorRate: number(flags, 'task-error-rate', 0, { max: 1 }),
+    },
+  });
+
+export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> {
+  const file = flags.fleet ?? join(packageRoot(), 'examples', 'fleet.yaml');
+  const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file);
+  const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
+  let env = simulatorEnv(sim.baseUrl);
+  const pipeline = flags.pipeline
+    ? await startLocalPipeline({
+        ovhBaseUrl: sim.baseUrl,
+        ovhCredentials: SIMULATOR_CREDENTIALS,
+        onEvent: (e) => io.stdout.write(`bus: ${describeEvent(e)}\n`),
+        onBatch: (records, result) =>
+          io.stdout.write(
+            `apply-worker: batch of ${records.length} record(s), ${result?.batchItemFailures.length ?? 0} handed back\n`,
+          ),
+      })
+    : undefined;
+  if (pipeline) env = { ...pipeline.env, AWS_ENDPOINT_URL_EVENTBRIDGE: pipeline.bus.url };
+  io.stdout.write(
+    `OVH IPLB simulator: ${sim.state.services.size} load balancers, ${farms} farms, listening on ${sim.baseUrl}\n` +
+      (pipeline
+        ? `Local pipeline: bus ${env.EVENT_BUS_NAME} at ${pipeline.bus.url} → queue → apply-worker; DynamoDB (dynalite) at ${env.AWS_ENDPOINT_URL_DYNAMODB}\n`
+        : '') +
+      `From another shell (these credentials only open the simulator):\n\n` +
+      Object.entries(env)
+        .map(([k, v]) => `  export ${k}=${v}\n`)
+        .join('') +
+      `\nCtrl-C stops it.\n`,
+  );
+  await (io.untilStopped?.() ?? new Promise<void>(() => undefined));
+  await pipeline?.close();
+  await sim.close();
+  return EXIT.ok;
+}

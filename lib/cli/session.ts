@@ -1,0 +1,30 @@
+/** A CLI session: the OVH client built from the environment and the apply settings from the flags. */
+import { ovhConfigFromEnv } from '../adapters/ovh/config';
+import { OvhHttpClient } from '../adapters/ovh/http-client';
+import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
+import { type ApplyOptions, DEFAULT_APPLY_OPTIONS } from '../app/apply-plan';
+import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import { type Flags, number } from './args';
+
+export interface Session {
+  api: LoadBalancerApi;
+  applyOptions: ApplyOptions;
+}
+
+export const connect = (env: NodeJS.ProcessEnv, flags: Flags): Session => {
+  const config = ovhConfigFromEnv(env);
+  const client = new OvhHttpClient({
+    baseUrl: config.baseUrl,
+    credentials: config.credentials,
+    concurrency: number(flags, 'concurrency', 8, { min: 1, max: 64 }),
+    timeoutMs: number(flags, 'timeout', 15_000, { min: 100 }),
+  });
+  return {
+    api: new OvhLoadBalancerApi(client),
+    applyOptions: {
+      allowForeignPending: flags['allow-foreign-pending'] ?? false,
+      pollIntervalMs: number(flags, 'poll-interval', DEFAULT_APPLY_OPTIONS.pollIntervalMs, { min: 10 }),
+      taskTimeoutMs: number(flags, 'task-timeout', DEFAULT_APPLY_OPTIONS.taskTimeoutMs, { min: 100 }),
+    },
+  };
+};

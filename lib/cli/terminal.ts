@@ -1,0 +1,88 @@
+/** Terminal I/O shared by the commands: Ctrl-C handling, progress lines, and the confirmation prompt. */
+import { createInterface } from 'node:readline/promises';
+import type { ApplyProgress } from '../app/apply-plan';
+import type { Flags } from './args';
+import { type CliIo, EXIT, UsageError } from './io';
+
+/**
+ * Runs `work` with an AbortSignal tied to Ctrl-C: the first interrupt lets the zones already
+ * being written finish (nothing is left stored but not applied) and starts no others.
+ */
+export const interruptible = async <T>(io: CliIo, work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
+  const controller = new AbortController();
+  const stop = io.onInterrupt?.(() => {
+    controller.abort();
+    io.stderr.write(
+      '\nInterrupted: finishing the zones already being written, starting no others. Ctrl-C again stops at once\n' +
+        '(and may leave changes stored but not applied).\n',
+    );
+  });
+  try {
+    return await work(controller.signal);
+  } finally {
+    stop?.();
+  }
+};
+
+/** Progress lines on stderr: every refresh, and writes in 10% steps. */
+export const progressPrinter = (io: CliIo) => {
+  let lastStep = -1;
+  return (event: ApplyProgress) => {
+    switch (event.kind) {
+      case 'written': {
+        const step = Math.floor((event.done / event.total) * 10);
+        if (step !== lastStep && (event.total >= 20 || event.done === event.total)) {
+          lastStep = step;
+          io.stderr.write(`  stored ${event.done}/${event.total} farm changes\n`);
+        }
+        break;
+      }
+      case 'waiting-for-running-tasks':
+        io.stderr.write(
+          `  ${event.service}: waiting for refresh task(s) ${event.taskIds.join(', ')} already running\n`,
+        );
+        break;
+      case 'refresh-started':
+        io.stderr.write(
+          `  ${event.service} zone ${event.zone}: applying ${event.changes} change(s), task ${event.taskId}\n`,
+        );
+        break;
+      case 'refresh-finished':
+        io.stderr.write(
+          `  ${event.result.service} zone ${event.result.zone}: ${event.result.status}${event.result.error ? ` (${event.result.error})` : ''}\n`,
+        );
+        break;
+    }
+  };
+};
+
+const ask = async (io: CliIo, question: string): Promise<boolean> => {
+  const rl = createInterface({
+    input: io.stdin,
+    output: io.stderr as NodeJS.WritableStream,
+    terminal: false,
+  });
+  try {
+    const answer = await rl.question(question);
+    return answer.trim().toLowerCase() === 'yes';
+  } finally {
+    rl.close();
+  }
+};
+
+/**
+ * Asks before anything that loses sessions. `--yes` skips the question; off a terminal, without
+ * `--yes`, nothing is applied. Returns the exit code to stop with, or undefined to go on.
+ */
+export const confirmOrStop = async (
+  io: CliIo,
+  flags: Flags,
+  question: string,
+): Promise<number | undefined> => {
+  if (flags.yes) return undefined;
+  if (!io.interactive)
+    throw new UsageError('refusing to apply without confirmation: not on a terminal, pass --yes to apply');
+  if (await ask(io, `${question} Type 'yes' to go on: `)) return undefined;
+  io.stderr.write('Nothing applied.\n');
+  return EXIT.error;
+};
