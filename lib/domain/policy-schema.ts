@@ -3,15 +3,24 @@
  * policies (the deployed worker does not even do that) does not build it when it loads.
  */
 import * as z from 'zod/mini';
+import { globProblem } from './glob';
 import { checkTarget, FarmTypeSchema, StickinessWordSchema, toWire } from './stickiness';
 
 const NonEmpty = z.string().check(z.minLength(1, 'must not be empty'));
 
+/** A name pattern: `*`, `?` and `[abc]` / `[a-z]` / `[!abc]` classes, checked when the policy is read. */
+const Glob = NonEmpty.check(
+  z.superRefine((pattern, ctx) => {
+    const problem = globProblem(pattern);
+    if (problem) ctx.addIssue({ code: 'custom', message: `invalid pattern: ${problem}`, input: pattern });
+  }),
+);
+
 export const PolicyMatchSchema = z.strictObject({
-  service: z.optional(NonEmpty),
+  service: z.optional(Glob),
   type: z.optional(FarmTypeSchema),
   zone: z.optional(NonEmpty),
-  displayName: z.optional(NonEmpty),
+  displayName: z.optional(Glob),
   farmId: z.optional(z.int().check(z.positive())),
 });
 export type PolicyMatch = z.infer<typeof PolicyMatchSchema>;

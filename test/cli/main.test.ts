@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type CliIo, runCli } from '../../lib/cli/main';
@@ -32,6 +34,27 @@ describe('stickler CLI against the simulator', () => {
   afterEach(() => h.close());
 
   const policyFile = join(__dirname, '../fixtures/policy.small.yaml');
+
+  it('refuses a policy with a broken pattern before any OVH call, naming file, line and field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stickler-policy-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'version: 1\nrules:\n  - match: { displayName: "[z-a]*" }\n    stickiness: none\n');
+    h.sim.resetStats();
+    const { io, err } = makeIo(env);
+    expect(await runCli(['plan', '--policy', file], io)).toBe(1);
+    expect(err()).toContain(`${file}:3:`);
+    expect(err()).toContain(
+      "rules[0].match.displayName: invalid pattern: '[z-a]' is not a valid character class",
+    );
+    expect(err()).not.toContain('unexpected error');
+    expect(Object.values(h.sim.stats.calls).reduce((a, b) => a + b, 0)).toBe(0);
+  });
+
+  it('reports a missing policy file before missing credentials', async () => {
+    const { io, err } = makeIo({});
+    expect(await runCli(['plan', '--policy', 'no-such-policy.yaml'], io)).toBe(1);
+    expect(err()).toMatch(/cannot read policy no-such-policy\.yaml: ENOENT/);
+  });
 
   it('plan --json lists changes in the documented shape and exits 2 on drift', async () => {
     const { io, out } = makeIo(env);

@@ -54,6 +54,31 @@ describe('parsePolicy', () => {
     expect(error.message).toContain('policy.yaml:7:');
   });
 
+  it('refuses a name pattern that cannot work, with its line and field, when the file is read', () => {
+    const error = parseError(
+      [
+        'version: 1',
+        'rules:',
+        '  - match: { displayName: "[z-a]*" }',
+        '    stickiness: none',
+        '  - match: { service: "lb-[" }',
+        '    stickiness: none',
+      ].join('\n'),
+    );
+    expect(error.issues).toEqual([
+      expect.objectContaining({
+        path: 'rules[0].match.displayName',
+        line: 3,
+        message: expect.stringContaining("'[z-a]' is not a valid character class"),
+      }),
+      expect.objectContaining({
+        path: 'rules[1].match.service',
+        line: 5,
+        message: expect.stringContaining("'[' at position 4 is never closed"),
+      }),
+    ]);
+  });
+
   it('refuses unknown keys, so a typo never silently widens a rule', () => {
     const error = parseError(
       ['version: 1', 'rules:', '  - match: { servce: "lb-*" }', '    stickiness: none'].join('\n'),
