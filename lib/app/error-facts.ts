@@ -1,4 +1,5 @@
 /** What the core needs to know of an error from a port, whatever adapter raised it. */
+import { SticklerError } from '../domain/errors';
 
 export interface ErrorFacts {
   reason: string;
@@ -8,17 +9,18 @@ export interface ErrorFacts {
 }
 
 export const errorFacts = (error: unknown): ErrorFacts => {
-  const e = error as { message?: unknown; retryable?: unknown; queryId?: unknown };
-  return {
-    reason: typeof e?.message === 'string' ? e.message : String(error),
-    // Errors that do not say otherwise (network, unknown) are worth another try.
-    retryable: typeof e?.retryable === 'boolean' ? e.retryable : true,
-    ...(typeof e?.queryId === 'string' ? { queryId: e.queryId } : {}),
-  };
+  if (error instanceof SticklerError) {
+    return {
+      reason: error.message,
+      retryable: error.retryable,
+      ...(error.reference ? { queryId: error.reference } : {}),
+    };
+  }
+  // Not raised by stickler (a bug, a runtime failure): worth another try, and said as it is.
+  const message = (error as { message?: unknown } | null)?.message;
+  return { reason: typeof message === 'string' ? message : String(error), retryable: true };
 };
 
-/** A failure after which the request may or may not have been carried out (timeout, network, 5xx). */
-export const isAmbiguous = (error: unknown): boolean => {
-  const e = error as { code?: unknown; status?: unknown };
-  return e?.code === 'timeout' || e?.code === 'network' || (typeof e?.status === 'number' && e.status >= 500);
-};
+/** A failure after which the call may or may not have been carried out (no answer, 5xx). */
+export const isAmbiguous = (error: unknown): boolean =>
+  error instanceof SticklerError && error.outcomeUnknown;

@@ -4,12 +4,12 @@
  */
 import { type Actor, type ChangeRequest, ChangeRequestSchema } from './change-request';
 import { describeIssues } from './describe-issue';
-import { SticklerError } from './errors';
+import { InvalidInputError } from './errors';
 
 /** An operator's change that does not read as one (wrong farm reference, unknown word). */
-export class InvalidChangeError extends SticklerError {
+export class InvalidChangeError extends InvalidInputError {
   constructor(message: string) {
-    super('invalid-change', message);
+    super(message, [], 'invalid-change');
   }
 }
 

@@ -1,10 +1,33 @@
-/** Base class for errors stickler raises on purpose: a stable `code` for machines, a message for people. */
+export interface SticklerErrorOptions {
+  cause?: unknown;
+  /** True when the same call may succeed later (a timeout, throttling, an outage). Default false. */
+  retryable?: boolean;
+  /**
+   * True when the call may or may not have been carried out (no answer, a 5xx after sending):
+   * whoever repeats it must first find out what happened.
+   */
+  outcomeUnknown?: boolean;
+  /** A reference the provider's support asks for (OVH's X-Ovh-QueryID, AWS's request id). */
+  reference?: string;
+}
+
+/**
+ * Base class of every error stickler raises: a stable `code` for machines, a message for
+ * people, its `cause`, and what the caller may do about it (`retryable`, `outcomeUnknown`), so
+ * no layer has to read an adapter's codes to decide.
+ */
 export class SticklerError extends Error {
   readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  readonly retryable: boolean;
+  readonly outcomeUnknown: boolean;
+  readonly reference: string | undefined;
+  constructor(code: string, message: string, options: SticklerErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
+    this.retryable = options.retryable ?? false;
+    this.outcomeUnknown = options.outcomeUnknown ?? false;
+    this.reference = options.reference;
   }
 }
 
@@ -21,15 +44,24 @@ export class RunRefusedError extends SticklerError {}
 
 /** The object asked for does not exist (for example a farm id that is not on the service). */
 export class NotFoundError extends SticklerError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: SticklerErrorOptions) {
     super('not-found', message, options);
+  }
+}
+
+/** Input that does not read as what it must be (a request body, a command), said field by field. */
+export class InvalidInputError extends SticklerError {
+  readonly issues: InputIssue[];
+  constructor(message: string, issues: InputIssue[] = [], code = 'invalid-input') {
+    super(code, message);
+    this.issues = issues;
   }
 }
 
 /** A load balancer stickler cannot work on: expired or suspended, or not granted to its key. */
 export class ServiceUnavailableError extends SticklerError {
   readonly service: string;
-  constructor(service: string, message: string, options?: { cause?: unknown }) {
+  constructor(service: string, message: string, options?: SticklerErrorOptions) {
     super('service-unavailable', message, options);
     this.service = service;
   }

@@ -5,17 +5,15 @@
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type * as z from 'zod/mini';
 import { describeIssue } from './describe-issue';
-import { type InputIssue, SticklerError } from './errors';
+import { type InputIssue, InvalidInputError } from './errors';
 
-export class YamlInputError extends SticklerError {
-  readonly issues: InputIssue[];
+export class YamlInputError extends InvalidInputError {
   constructor(source: string, issues: InputIssue[], code = 'invalid-input') {
     const lines = issues.map(
       (i) =>
         `  ${source}${i.line ? `:${i.line}:${i.column ?? 1}` : ''}: ${i.path ? `${i.path}: ` : ''}${i.message}`,
     );
-    super(code, `invalid ${source}:\n${lines.join('\n')}`);
-    this.issues = issues;
+    super(`invalid ${source}:\n${lines.join('\n')}`, issues, code);
   }
 }
 

@@ -100,9 +100,9 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     POWERTOOLS_METRICS_DISABLED: 'true',
   };
   Object.assign(process.env, env);
-  // Imported only now: the handler reads its configuration when its module loads, as in Lambda.
+  // Built only now, with its environment set: the handler reads its configuration once, as in Lambda.
   try {
-    handler = (await import('../../functions/apply-worker')).handler as typeof handler;
+    handler = (await import('../wiring/apply-worker')).makeApplyWorkerHandler(process.env) as typeof handler;
   } catch (error) {
     queue.close();
     await scheduler.close();

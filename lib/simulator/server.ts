@@ -5,11 +5,11 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { signRequest } from '../adapters/ovh/signature';
 import { compileGlob } from '../domain/glob';
 import { FARM_TYPES, type FarmType } from '../domain/stickiness';
 import { TASK_STATUSES } from '../ports/load-balancer-api';
 import type { Fleet } from './fleet';
+import { ovhSignatureMatches } from './signature-check';
 import { farmKeyOf, type SimService, SimulatorState, type TaskTiming, writableFields } from './state';
 
 export interface SimulatorCredentials {
@@ -257,17 +257,18 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     if (!Number.isInteger(ts) || Math.abs(ts - serverSeconds()) > tolerance) {
       throw authError(400, 'QUERY_TIME_OUT', 'Query out of time');
     }
-    const url = `http://${req.headers.host}${req.url}`;
-    const expected = signRequest({
-      applicationSecret: credentials.applicationSecret,
-      consumerKey: credentials.consumerKey,
-      method,
-      url,
-      body,
-      timestamp: ts,
-    });
-    if (header('x-ovh-signature') !== expected)
-      throw authError(400, 'INVALID_SIGNATURE', 'Invalid signature');
+    const signed = ovhSignatureMatches(
+      {
+        method,
+        host: req.headers.host ?? '',
+        target: req.url ?? '',
+        body,
+        timestamp: header('x-ovh-timestamp') ?? '',
+        signature: header('x-ovh-signature') ?? '',
+      },
+      credentials,
+    );
+    if (!signed) throw authError(400, 'INVALID_SIGNATURE', 'Invalid signature');
     if (!rules.some((r) => r.method === method && r.path.test(path))) {
       throw authError(403, 'NOT_GRANTED_CALL', 'This call has not been granted');
     }

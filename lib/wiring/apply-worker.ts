@@ -1,10 +1,15 @@
 /**
  * The apply-worker's wiring, done once per Lambda instance: configuration read and checked,
  * logger and metrics, OVH credentials (SSM outside the `local` stage), and the ports assembled
- * into the use case. functions/apply-worker.ts only adds the Lambda translation and middleware.
+ * into the use case, and the Lambda handler: SQS records in, ReportBatchItemFailures out (with
+ * short delays for the records handed back), under the Powertools middlewares.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics } from '@aws-lambda-powertools/metrics';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import {
   awsJsonClientFromEnv,
   awsRestJsonClientFromEnv,
@@ -22,13 +27,14 @@ import { ovhConfigFromEnv } from '../adapters/ovh/config';
 import { OvhHttpClient } from '../adapters/ovh/http-client';
 import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
 import { SchedulerDeferrals } from '../adapters/scheduler/scheduler-deferrals';
+import { incomingRecord } from '../adapters/sqs/change-request-record';
 import { makeSqsVisibility } from '../adapters/sqs/sqs-visibility';
 import { makeSsmCredentialsLoader } from '../adapters/ssm/ovh-credentials';
 import { makeApplyRequests } from '../app/apply-requests';
 import { makeProcessChangeRequests } from '../app/process-change-requests';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
-import { loadWorkerConfig } from '../shared/worker-config';
+import { loadWorkerConfig } from './worker-config';
 
 /** Every AWS call's attempt times out after this (the client retries, with backoff). */
 const AWS_TIMEOUTS = { timeoutMs: 10_000 };
@@ -94,4 +100,55 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   });
 
   return { config, logger, metrics, processChangeRequests, delayRecords };
+};
+
+/** Kept at the end of an invocation for the outbox (DynamoDB and PutEvents, with their retries). */
+const OUTBOX_RESERVE_MS = 30_000;
+
+/** The apply-worker's Lambda handler, wired from `env` (functions/apply-worker.ts; the local pipeline). */
+export const makeApplyWorkerHandler = (env: NodeJS.ProcessEnv) => {
+  const { config, logger, metrics, processChangeRequests, delayRecords } = wireApplyWorker(env);
+
+  const lambdaHandler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    // Every wait ends by the deadline, and a zone starts only if it (and the zone ahead of it) can
+    // end by then (config.finishReserveMs each): a zone cut off by the function timeout would be
+    // left stored but not applied.
+    const remainingMs = context.getRemainingTimeInMillis();
+    if (remainingMs - OUTBOX_RESERVE_MS < config.finishReserveMs) {
+      logger.error(
+        'the function timeout leaves no time to start a zone: every request goes back to the queue',
+        {
+          remainingMs,
+          finishReserveMs: config.finishReserveMs,
+        },
+      );
+    }
+    const result = await processChangeRequests(event.Records.map(incomingRecord), {
+      deadline: Date.now() + remainingMs - OUTBOX_RESERVE_MS,
+    });
+    // Records handed back come again after a short, growing delay rather than the queue's
+    // visibility timeout (six times the function timeout).
+    const delays = new Map(
+      result.retry.filter((r) => r.delaySeconds !== undefined).map((r) => [r.recordId, r.delaySeconds!]),
+    );
+    if (delays.size > 0) {
+      const { failed } = await delayRecords(event.Records, delays);
+      if (failed.length > 0)
+        logger.warn(
+          'could not shorten the visibility of some records; they come back after the visibility timeout',
+          {
+            records: failed,
+          },
+        );
+    }
+    for (const fate of result.fates.values()) metrics.addMetric(`requests_${fate}`, MetricUnit.Count, 1);
+    logger.info('batch processed', {
+      records: event.Records.length,
+      fates: Object.fromEntries(result.fates),
+      retry: result.retry.length,
+    });
+    return { batchItemFailures: result.retry.map((r) => ({ itemIdentifier: r.recordId })) };
+  };
+
+  return middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 };

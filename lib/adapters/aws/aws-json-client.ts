@@ -11,7 +11,7 @@
  * network errors. Errors carry AWS's error code, the HTTP status and the request id, never the
  * credentials.
  */
-import { ConfigError } from '../../domain/errors';
+import { ConfigError, SticklerError } from '../../domain/errors';
 import { type Clock, systemClock } from '../../ports/clock';
 import { fullJitterDelay } from '../../shared/backoff';
 import { type AwsCredentials, signRequest } from './sigv4';
@@ -71,16 +71,19 @@ export const SSM: AwsService = {
 };
 
 /** An AWS error answer, or a call that got no answer (code `TimeoutError` / `NetworkError`). */
-export class AwsError extends Error {
-  override readonly name = 'AwsError';
+export class AwsError extends SticklerError {
   constructor(
-    readonly code: string,
+    code: string,
     message: string,
-    readonly retryable: boolean,
+    retryable: boolean,
     readonly status?: number,
     readonly requestId?: string,
   ) {
-    super(message);
+    super(code, message, {
+      retryable,
+      outcomeUnknown: code === 'TimeoutError' || code === 'NetworkError' || (status ?? 0) >= 500,
+      ...(requestId ? { reference: requestId } : {}),
+    });
   }
 }
 

@@ -18,8 +18,6 @@ export class OvhApiError extends SticklerError {
   readonly errorCode: string | undefined;
   readonly errorClass: string | undefined;
   readonly queryId: string | undefined;
-  /** True when the same call may succeed later (timeouts, throttling, 5xx, network). */
-  readonly retryable: boolean;
 
   constructor(code: string, message: string, details: OvhErrorDetails, options?: { cause?: unknown }) {
     const tags = [
@@ -30,7 +28,13 @@ export class OvhApiError extends SticklerError {
     super(
       code,
       `OVH ${details.method} ${details.path}: ${message}${tags.length ? ` (${tags.join(', ')})` : ''}`,
-      options,
+      {
+        ...options,
+        retryable: details.retryable,
+        // No answer, or a server error: the call may have been carried out all the same.
+        outcomeUnknown: code === 'timeout' || code === 'network' || (details.status ?? 0) >= 500,
+        ...(details.queryId ? { reference: details.queryId } : {}),
+      },
     );
     this.method = details.method;
     this.path = details.path;
@@ -38,6 +42,5 @@ export class OvhApiError extends SticklerError {
     this.errorCode = details.errorCode;
     this.errorClass = details.errorClass;
     this.queryId = details.queryId;
-    this.retryable = details.retryable;
   }
 }

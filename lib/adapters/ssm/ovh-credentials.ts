@@ -37,6 +37,9 @@ export const makeSsmCredentialsLoader = (options: {
       throw new CredentialsError(
         'credentials-unavailable',
         `cannot read OVH credentials from SSM parameter ${options.parameterName}: ${cause instanceof AwsError ? cause.message : (cause as Error).name}`,
+        // SSM throttled or unreachable: the same request may go through later; a missing
+        // parameter or a denied read will not.
+        { retryable: cause instanceof AwsError ? cause.retryable : true },
       );
     }
     let json: unknown;

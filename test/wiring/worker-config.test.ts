@@ -1,4 +1,4 @@
-import { loadWorkerConfig } from '../../lib/shared/worker-config';
+import { loadWorkerConfig } from '../../lib/wiring/worker-config';
 
 const base = {
   EVENT_BUS_NAME: 'bus',
