@@ -3,7 +3,7 @@
  * farm wins and the others are refused as superseded; each remaining farm is read, invalid
  * targets are refused without a write, and the rest goes through applyPlan.
  */
-import { type ChangeRequest, selectLatestPerFarm } from '../domain/change-request';
+import { type ChangeRequest, farmRefOf, selectLatestPerFarm } from '../domain/change-request';
 import { NotFoundError } from '../domain/errors';
 import { type FarmRef, farmKey } from '../domain/farm';
 import { type FarmRead, type Plan, planFromRequests, requestOrigin } from '../domain/plan';
@@ -31,7 +31,7 @@ export const makeApplyRequests = (deps: ApplyPlanDeps) => {
     const failedKeys = new Set<string>();
     await Promise.all(
       kept.map(async (request) => {
-        const ref: FarmRef = { service: request.service, type: request.farmType, farmId: request.farmId };
+        const ref: FarmRef = farmRefOf(request);
         if (!checkTarget(ref.type, toWire(request.stickiness)).ok) return; // refused by the plan, no read needed
         try {
           reads.set(farmKey(ref), { found: true, farm: await deps.api.getFarm(ref) });
@@ -54,16 +54,14 @@ export const makeApplyRequests = (deps: ApplyPlanDeps) => {
       }),
     );
     const plan = planFromRequests(
-      kept.filter(
-        (r) => !failedKeys.has(farmKey({ service: r.service, type: r.farmType, farmId: r.farmId })),
-      ),
+      kept.filter((r) => !failedKeys.has(farmKey(farmRefOf(r)))),
       reads,
     );
     const report = await applyPlan(plan, options);
     report.failed.push(...readFailures);
     report.refused.push(
       ...superseded.map(({ request, by }) => ({
-        ref: { service: request.service, type: request.farmType, farmId: request.farmId },
+        ref: farmRefOf(request),
         to: toWire(request.stickiness),
         origin: requestOrigin(request),
         code: 'superseded' as const,

@@ -5,7 +5,7 @@
  * again. A record is finished only once its events are out and its ledger entry is written;
  * otherwise it is handed back to the queue, and the retry finishes it.
  */
-import type { OutgoingEvent } from '../domain/events';
+import type { OutgoingEvent } from '../domain/audit-events';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { FarmLedger } from '../ports/farm-ledger';

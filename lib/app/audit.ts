@@ -4,15 +4,14 @@
  * task that finished.
  */
 
-import type { ChangeAuditDetail, RequestOrigin, ZoneAppliedDetail } from '../domain/audit-events';
+import type {
+  ChangeAuditDetail,
+  OutgoingEvent,
+  RequestOrigin,
+  ZoneAppliedDetail,
+} from '../domain/audit-events';
 import type { ChangeRequest } from '../domain/change-request';
-import {
-  AUDIT_DETAIL_TYPE,
-  AUDIT_SCHEMA_VERSION,
-  type AuditOutcome,
-  DETAIL_TYPES,
-  type OutgoingEvent,
-} from '../domain/events';
+import { AUDIT_DETAIL_TYPE, AUDIT_SCHEMA_VERSION, type AuditOutcome, DETAIL_TYPES } from '../domain/events';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { ChangeOrigin } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';

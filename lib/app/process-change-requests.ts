@@ -18,8 +18,9 @@
  *    go to the dead-letter queue. Nothing reaches the dead-letter queue without an audit event
  *    (unless the bus itself refuses it, which is logged).
  */
-import type { RequestOrigin } from '../domain/audit-events';
-import type { ChangeRequestedDetail, Outcome, OutgoingEvent } from '../domain/events';
+import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
+import { farmRefOf } from '../domain/change-request';
+import type { ChangeRequestedDetail, Outcome } from '../domain/events';
 import {
   admit,
   DEFAULT_TIME_LIMITS,
@@ -114,7 +115,7 @@ const originOf = (parsed: ParsedRequest): RequestOrigin | undefined => parsed.or
 /** What is known of a request's farm, for an audit event. */
 const refFacts = (parsed: ParsedRequest): OutcomeFacts['ref'] =>
   parsed.ok
-    ? { service: parsed.request.service, type: parsed.request.farmType, farmId: parsed.request.farmId }
+    ? farmRefOf(parsed.request)
     : {
         ...(parsed.known.service !== undefined ? { service: parsed.known.service } : {}),
         ...(parsed.known.farmId !== undefined ? { farmId: parsed.known.farmId } : {}),

@@ -5,7 +5,14 @@
  */
 import * as z from 'zod/mini';
 import { ActorSchema } from './change-request';
-import { AUDIT_OUTCOMES, AUDIT_SCHEMA_VERSION, ChangeRequestedDetailSchema, IsoTime } from './events';
+import {
+  AUDIT_OUTCOMES,
+  AUDIT_SCHEMA_VERSION,
+  type ChangeRequestedDetail,
+  ChangeRequestedDetailSchema,
+  type DETAIL_TYPES,
+  IsoTime,
+} from './events';
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 
 const RefreshRefSchema = z.object({
@@ -82,3 +89,11 @@ export const PUBLISHED_SCHEMAS = {
   'stickiness-change-audit': ChangeAuditDetailSchema,
   'zone-configuration-applied': ZoneAppliedDetailSchema,
 } as const;
+
+/** One event to publish: what PutEvents needs, before the bus name is added. */
+export interface OutgoingEvent {
+  detailType: (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
+  detail: ChangeAuditDetail | ZoneAppliedDetail | ChangeRequestedDetail;
+  /** Stable id used to keep a resent event from being counted twice by consumers. */
+  dedupeKey: string;
+}

@@ -3,7 +3,7 @@
  * another system, the CLI). Requests are the unit of audit: each ends with exactly one outcome.
  */
 import * as z from 'zod/mini';
-import { farmKey } from './farm';
+import { type FarmRef, farmKey } from './farm';
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 
 export const ACTOR_KINDS = ['ticket', 'chat', 'compliance', 'system', 'cli'] as const;
@@ -44,6 +44,13 @@ export const ChangeRequestSchema = z.strictObject({
 });
 export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
 
+/** The farm a request is about, as the rest of the core names farms. */
+export const farmRefOf = (request: Pick<ChangeRequest, 'service' | 'farmType' | 'farmId'>): FarmRef => ({
+  service: request.service,
+  type: request.farmType,
+  farmId: request.farmId,
+});
+
 export interface Superseded {
   request: ChangeRequest;
   by: ChangeRequest;
@@ -58,7 +65,7 @@ export const selectLatestPerFarm = (
 ): { kept: ChangeRequest[]; superseded: Superseded[] } => {
   const latest = new Map<string, ChangeRequest>();
   for (const request of requests) {
-    const key = farmKey({ service: request.service, type: request.farmType, farmId: request.farmId });
+    const key = farmKey(farmRefOf(request));
     const current = latest.get(key);
     if (!current || Date.parse(request.requestedAt) >= Date.parse(current.requestedAt))
       latest.set(key, request);
@@ -69,7 +76,7 @@ export const selectLatestPerFarm = (
     .filter((r) => !keptSet.has(r))
     .map((request) => ({
       request,
-      by: latest.get(farmKey({ service: request.service, type: request.farmType, farmId: request.farmId }))!,
+      by: latest.get(farmKey(farmRefOf(request)))!,
     }));
   return { kept, superseded };
 };

@@ -4,7 +4,6 @@
  * types the code, and `schemas/*.json` is generated from these (see scripts/generate-schemas.ts).
  */
 import * as z from 'zod/mini';
-import type { ChangeAuditDetail, ZoneAppliedDetail } from './audit-events';
 import { ChangeRequestSchema } from './change-request';
 
 /** `source` of every event stickler emits. */
@@ -54,15 +53,8 @@ export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 /** `schemaVersion` of the audit events stickler emits now (events without one are version 1). */
 export const AUDIT_SCHEMA_VERSION = 2;
 
-/** One event to publish: what PutEvents needs, before the bus name is added. */
-export interface OutgoingEvent {
-  detailType: (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
-  detail: ChangeAuditDetail | ZoneAppliedDetail | ChangeRequestedDetail;
-  /** Stable id used to keep a resent event from being counted twice by consumers. */
-  dedupeKey: string;
-}
-
-export const AUDIT_DETAIL_TYPE: Record<AuditOutcome, OutgoingEvent['detailType']> = {
+/** The detail-type of each per-request audit event. */
+export const AUDIT_DETAIL_TYPE: Record<AuditOutcome, (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES]> = {
   applied: DETAIL_TYPES.applied,
   unchanged: DETAIL_TYPES.unchanged,
   refused: DETAIL_TYPES.refused,

@@ -2,7 +2,7 @@
  * Plans: what would change, what already complies and what cannot be done, computed from a fleet
  * snapshot and either a policy or explicit change requests. Pure: no I/O, no clock.
  */
-import type { ChangeRequest } from './change-request';
+import { type ChangeRequest, farmRefOf } from './change-request';
 import { RunRefusedError } from './errors';
 import { type Farm, type FarmRef, farmKey } from './farm';
 import { compilePolicy, type Policy } from './policy';
@@ -95,7 +95,7 @@ export const planFromRequests = (
 ): Plan => {
   const plan: Plan = { changes: [], unchanged: [], invalid: [] };
   for (const request of requests) {
-    const ref: FarmRef = { service: request.service, type: request.farmType, farmId: request.farmId };
+    const ref: FarmRef = farmRefOf(request);
     const origin = requestOrigin(request);
     const to = toWire(request.stickiness);
     const verdict = checkTarget(request.farmType, to);

@@ -4,6 +4,7 @@
  * (ordered by a time stickler trusts, not the publisher's clock), and what becomes of a record
  * that could not be finished (retry, dead-letter).
  */
+import { farmRefOf } from './change-request';
 import type { ChangeRequestedDetail } from './events';
 import { farmKey } from './farm';
 
@@ -84,8 +85,7 @@ export interface LedgerEntry {
   sentAt: string;
 }
 
-export const farmOf = (request: ChangeRequestedDetail): string =>
-  farmKey({ service: request.service, type: request.farmType, farmId: request.farmId });
+export const farmOf = (request: ChangeRequestedDetail): string => farmKey(farmRefOf(request));
 
 export const ledgerEntryOf = (queued: QueuedRequest): LedgerEntry => ({
   requestId: queued.request.requestId,

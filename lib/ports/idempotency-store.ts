@@ -11,7 +11,7 @@
  *   one at `until` (the scheduled re-publication) claims it again.
  * - `completed`: done and audited; nothing more to do.
  */
-import type { OutgoingEvent } from '../domain/events';
+import type { OutgoingEvent } from '../domain/audit-events';
 import type { LedgerEntry } from '../domain/request-rules';
 
 /** A ledger entry still to be written for a decided request. */

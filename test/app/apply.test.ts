@@ -59,7 +59,8 @@ describe('policy reconcile against the simulator', () => {
       'loadbalancer-bbb/10:sourceIp->null',
     ]);
     expect(h.sim.stats.calls['put-farm']).toBe(2);
-    expect(report.refreshes.map((r) => `${r.service}@${r.zone}:${r.status}`)).toEqual([
+    // Services are applied in parallel: either may finish first.
+    expect(report.refreshes.map((r) => `${r.service}@${r.zone}:${r.status}`).sort()).toEqual([
       'loadbalancer-aaa@sbg:done',
       'loadbalancer-bbb@rbx:done',
     ]);

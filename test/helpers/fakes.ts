@@ -4,7 +4,8 @@
  * failure branch is cheap to reach. The HTTP tests against dynalite, the simulator and AWS
  * endpoints stay the integration layer.
  */
-import { AUDIT_SOURCE, type OutgoingEvent } from '../../lib/domain/events';
+import type { OutgoingEvent } from '../../lib/domain/audit-events';
+import { AUDIT_SOURCE } from '../../lib/domain/events';
 import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
 import type { LedgerEntry } from '../../lib/domain/request-rules';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';

@@ -5,7 +5,7 @@
  * leases (`lease:…`), and no request id can name one of those.
  */
 import { randomUUID } from 'node:crypto';
-import type { OutgoingEvent } from '../../domain/events';
+import type { OutgoingEvent } from '../../domain/audit-events';
 import { RECORD_RETENTION_MS } from '../../domain/request-rules';
 import type {
   ClaimResult,

@@ -2,7 +2,8 @@
  * EventPublisher over EventBridge PutEvents: at most 10 entries and 256 KiB per call, and only
  * the entries that failed are sent again, with backoff and jitter, a bounded number of times.
  */
-import { AUDIT_SOURCE, type OutgoingEvent } from '../../domain/events';
+import type { OutgoingEvent } from '../../domain/audit-events';
+import { AUDIT_SOURCE } from '../../domain/events';
 import type { Clock } from '../../ports/clock';
 import type { EventPublisher } from '../../ports/event-publisher';
 import { fullJitterDelay } from '../../shared/backoff';

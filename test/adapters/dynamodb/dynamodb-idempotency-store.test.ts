@@ -1,6 +1,7 @@
 import type { AwsCall } from '../../../lib/adapters/aws/aws-json-client';
 import { DynamoDbIdempotencyStore } from '../../../lib/adapters/dynamodb/dynamodb-idempotency-store';
-import { DETAIL_TYPES, type OutgoingEvent } from '../../../lib/domain/events';
+import type { OutgoingEvent } from '../../../lib/domain/audit-events';
+import { DETAIL_TYPES } from '../../../lib/domain/events';
 import { startDynalite } from '../../../lib/local/dynalite';
 
 describe('DynamoDbIdempotencyStore on dynalite', () => {

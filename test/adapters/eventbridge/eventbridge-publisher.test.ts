@@ -6,7 +6,8 @@ import {
   MAX_BYTES_PER_CALL,
   type PutEventsRequestEntry,
 } from '../../../lib/adapters/eventbridge/eventbridge-publisher';
-import { DETAIL_TYPES, type OutgoingEvent } from '../../../lib/domain/events';
+import type { OutgoingEvent } from '../../../lib/domain/audit-events';
+import { DETAIL_TYPES } from '../../../lib/domain/events';
 import { type FakeAws, startFakeAws } from '../../helpers/fake-aws';
 
 const sleeps: number[] = [];
