@@ -1,13 +1,12 @@
 /**
  * OVH credentials from an SSM Parameter Store SecureString holding
- * `{"applicationKey": "...", "applicationSecret": "...", "consumerKey": "..."}`, decrypted on
- * read and cached for a while so a warm function does not read it on every batch.
+ * `{"applicationKey": "...", "applicationSecret": "...", "consumerKey": "..."}`, read and cached
+ * as any other secret (ssm-secret.ts).
  */
 import * as z from 'zod/mini';
 import { SticklerError } from '../../domain/errors';
-import type { Clock } from '../../ports/clock';
-import { type AwsCall, AwsError } from '../aws/aws-json-client';
 import type { OvhCredentials } from '../ovh/http-client';
+import { makeSsmSecret, type SsmSecretOptions } from './ssm-secret';
 
 const CredentialsSchema = z.object({
   applicationKey: z.string().check(z.minLength(1)),
@@ -17,34 +16,23 @@ const CredentialsSchema = z.object({
 
 export class CredentialsError extends SticklerError {}
 
-export const makeSsmCredentialsLoader = (options: {
-  /** An SSM client (makeAwsJsonClient with SSM). */
-  ssm: AwsCall;
-  parameterName: string;
-  clock: Clock;
-  cacheMs?: number;
-}): (() => Promise<OvhCredentials>) => {
-  let cached: { value: Promise<OvhCredentials>; until: number } | undefined;
-  const load = async (): Promise<OvhCredentials> => {
-    let text: string | undefined;
+/** OVH credentials from a SecureString holding their JSON (see makeSsmSecret for reading and caching). */
+export const makeSsmCredentialsLoader = (options: SsmSecretOptions): (() => Promise<OvhCredentials>) => {
+  const secret = makeSsmSecret(options);
+  return async () => {
+    let text: string;
     try {
-      const answer = await options.ssm<{ Parameter?: { Value?: string } }>('GetParameter', {
-        Name: options.parameterName,
-        WithDecryption: true,
-      });
-      text = answer.Parameter?.Value;
+      text = await secret();
     } catch (cause) {
-      throw new CredentialsError(
-        'credentials-unavailable',
-        `cannot read OVH credentials from SSM parameter ${options.parameterName}: ${cause instanceof AwsError ? cause.message : (cause as Error).name}`,
-        // SSM throttled or unreachable: the same request may go through later; a missing
-        // parameter or a denied read will not.
-        { retryable: cause instanceof AwsError ? cause.retryable : true },
-      );
+      const e = cause as SticklerError;
+      throw new CredentialsError('credentials-unavailable', `cannot read OVH credentials from ${e.message}`, {
+        cause,
+        retryable: e.retryable,
+      });
     }
     let json: unknown;
     try {
-      json = JSON.parse(text ?? '');
+      json = JSON.parse(text);
     } catch {
       json = undefined;
     }
@@ -57,16 +45,5 @@ export const makeSsmCredentialsLoader = (options: {
       );
     }
     return parsed.data;
-  };
-  return () => {
-    const now = options.clock.now().getTime();
-    if (!cached || cached.until <= now) {
-      const value = load();
-      cached = { value, until: now + (options.cacheMs ?? 5 * 60_000) };
-      value.catch(() => {
-        cached = undefined;
-      });
-    }
-    return cached.value;
   };
 };
