@@ -96,4 +96,6 @@ export interface OutgoingEvent {
   detail: ChangeAuditDetail | ZoneAppliedDetail | ChangeRequestedDetail;
   /** Stable id used to keep a resent event from being counted twice by consumers. */
   dedupeKey: string;
+  /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */
+  source?: string;
 }

@@ -79,3 +79,10 @@ export const describeIssues = (
       return `${path || '(root)'}: ${describeIssue(i, root, hide(i.path))}`;
     })
     .join('; ');
+
+/** `rules[2].match.service`: a zod issue path as people write it. */
+export const formatPath = (path: readonly PropertyKey[]): string =>
+  path.reduce<string>(
+    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+    '',
+  );

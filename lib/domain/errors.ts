@@ -73,3 +73,31 @@ export class ConfigError extends SticklerError {
     super('invalid-config', message);
   }
 }
+
+/** A request whose sender could not be authenticated (a missing or wrong signature); says nothing of why. */
+export class UnauthenticatedError extends SticklerError {
+  constructor() {
+    super('unauthorized', 'unauthorized');
+  }
+}
+
+/** A request body over the size stickler accepts. */
+export class PayloadTooLargeError extends SticklerError {
+  constructor(limitBytes: number) {
+    super('too-large', `the request body is over ${Math.round(limitBytes / 1024)} KiB`);
+  }
+}
+
+/** A request body in a format stickler does not read. */
+export class UnsupportedMediaTypeError extends SticklerError {
+  constructor(expected: string) {
+    super('unsupported-media-type', `the request body must be ${expected}`);
+  }
+}
+
+/** Well-formed input that asks for something that cannot be done (cookie on a TCP farm). */
+export class UnprocessableError extends InvalidInputError {
+  constructor(message: string, issues: InputIssue[] = []) {
+    super(message, issues, 'unprocessable');
+  }
+}

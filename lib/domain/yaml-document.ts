@@ -4,7 +4,10 @@
  */
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import type * as z from 'zod/mini';
-import { describeIssue } from './describe-issue';
+import { describeIssue, formatPath } from './describe-issue';
+
+export { formatPath } from './describe-issue';
+
 import { type InputIssue, InvalidInputError } from './errors';
 
 export class YamlInputError extends InvalidInputError {
@@ -16,12 +19,6 @@ export class YamlInputError extends InvalidInputError {
     super(`invalid ${source}:\n${lines.join('\n')}`, issues, code);
   }
 }
-
-export const formatPath = (path: readonly PropertyKey[]): string =>
-  path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
-    '',
-  );
 
 /** Parses `text` as YAML and validates it with `schema`; throws a YamlInputError naming every bad line. */
 export const parseYamlWith = <S extends z.ZodMiniType>(

@@ -79,7 +79,7 @@ export class EventBridgePublisher implements EventPublisher {
       event,
       entry: {
         EventBusName: busName,
-        Source: AUDIT_SOURCE,
+        Source: event.source ?? AUDIT_SOURCE,
         DetailType: event.detailType,
         Detail: JSON.stringify(event.detail),
         Time: clock.now().getTime() / 1000,

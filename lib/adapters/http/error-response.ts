@@ -4,7 +4,16 @@
  * fields; an error stickler did not raise on purpose is a bare 500 (its message goes to the log
  * only, never to the caller).
  */
-import { InvalidInputError, NotFoundError, RunRefusedError, SticklerError } from '../../domain/errors';
+import {
+  InvalidInputError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RunRefusedError,
+  SticklerError,
+  UnauthenticatedError,
+  UnprocessableError,
+  UnsupportedMediaTypeError,
+} from '../../domain/errors';
 
 export interface HttpAnswer {
   statusCode: number;
@@ -54,8 +63,14 @@ export const errorResponse = (error: unknown): HttpAnswer => {
       message: error.expose ? error.message : (GENERIC[error.status] ?? 'error'),
     });
   }
+  if (error instanceof UnauthenticatedError)
+    return jsonAnswer(401, { error: error.code, message: GENERIC[401] });
+  if (error instanceof PayloadTooLargeError)
+    return jsonAnswer(413, { error: error.code, message: error.message });
+  if (error instanceof UnsupportedMediaTypeError)
+    return jsonAnswer(415, { error: error.code, message: error.message });
   if (error instanceof InvalidInputError) {
-    return jsonAnswer(400, {
+    return jsonAnswer(error instanceof UnprocessableError ? 422 : 400, {
       error: error.code,
       message: error.message,
       errors: error.issues.map((i) => ({ path: i.path, message: i.message })),

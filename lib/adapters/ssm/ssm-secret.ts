@@ -36,7 +36,7 @@ export const makeSsmSecret = (options: SsmSecretOptions): (() => Promise<string>
         `SSM parameter ${options.parameterName}: ${cause instanceof AwsError ? cause.message : (cause as Error).name}`,
         // SSM throttled or unreachable: the same read may go through later; a missing
         // parameter or a denied read will not.
-        { retryable: cause instanceof AwsError ? cause.retryable : true },
+        { cause, retryable: cause instanceof AwsError ? cause.retryable : true },
       );
     }
     if (!value)
@@ -55,3 +55,9 @@ export const makeSsmSecret = (options: SsmSecretOptions): (() => Promise<string>
     return cached.value;
   };
 };
+
+/** True when the error says the parameter does not exist (a secret not configured, not an outage). */
+export const isMissingParameter = (error: unknown): boolean =>
+  error instanceof SecretUnavailableError &&
+  error.cause instanceof AwsError &&
+  error.cause.code === 'ParameterNotFound';

@@ -1,0 +1,30 @@
+/** Reading ticket field values as ticketing systems send them: text, a select option, a reference. */
+
+/** `"x"`, `{ value: "x" }` (Jira select, ServiceNow display/value pair) or `{ name: "x" }` → "x". */
+export const textOf = (value: unknown): string | undefined => {
+  if (typeof value === 'string') return value.trim() || undefined;
+  if (typeof value === 'number') return String(value);
+  if (value && typeof value === 'object') {
+    const v = value as { value?: unknown; name?: unknown };
+    return textOf(v.value) ?? textOf(v.name);
+  }
+  return undefined;
+};
+
+/** `"http/101, tcp/201"`, `["http/101", …]` or select options → the farm references. */
+export const farmRefsOf = (value: unknown): string[] => {
+  if (Array.isArray(value)) return value.flatMap(farmRefsOf);
+  const text = textOf(value);
+  return text ? text.split(/[\s,;]+/).filter(Boolean) : [];
+};
+
+/** `http/101` → its parts, or what was given when it does not read as one (the use case says why). */
+export const farmChangeOf = (ref: string, service: unknown, stickiness: unknown) => {
+  const match = /^(http|tcp|udp)\/(\d{1,16})$/.exec(ref);
+  return {
+    service,
+    farmType: match ? match[1] : ref,
+    farmId: match ? Number(match[2]) : ref,
+    stickiness,
+  };
+};

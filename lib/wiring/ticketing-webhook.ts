@@ -1,0 +1,168 @@
+/**
+ * The ticketing-webhook function's wiring and handler: configuration read once, the signing
+ * secret of each source (SSM SecureStrings `<prefix><source>`; in the `local` stage,
+ * STICKLER_WEBHOOK_SECRET_<SOURCE>), the readers configured, the publisher on the bus; then API
+ * Gateway HTTP API (payload 2.0) events in, HTTP answers out through the one error map.
+ */
+import { createHash } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import * as z from 'zod/mini';
+import { awsJsonClientFromEnv, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
+import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
+import { errorResponse, jsonAnswer } from '../adapters/http/error-response';
+import { hubSignatureMatches } from '../adapters/http/hub-signature';
+import { isMissingParameter, makeSsmSecret } from '../adapters/ssm/ssm-secret';
+import { readGenericTicket } from '../adapters/ticketing/generic';
+import { DEFAULT_JIRA_FIELDS, type JiraFieldMap, readJiraWebhook } from '../adapters/ticketing/jira';
+import {
+  DEFAULT_SERVICENOW_FIELDS,
+  readServiceNowChange,
+  type ServiceNowFieldMap,
+} from '../adapters/ticketing/servicenow';
+import { makeHandleTicketWebhook, TICKET_SOURCES, type TicketSource } from '../app/handle-ticket-webhook';
+import { ConfigError, SticklerError } from '../domain/errors';
+import { systemClock } from '../ports/clock';
+import type { Log } from '../ports/log';
+
+const AWS_TIMEOUTS = { timeoutMs: 5_000 };
+
+/** The development secret of a source in the `local` stage, when none is set (printed by `simulate --pipeline`). */
+export const localWebhookSecret = (source: string) => `stickler-local-${source}-secret`;
+
+const JiraFieldsSchema = z.strictObject({
+  service: z.string(),
+  farms: z.string(),
+  stickiness: z.string(),
+  notBefore: z.optional(z.string()),
+  notAfter: z.optional(z.string()),
+  approvedStatuses: z.optional(z.array(z.string())),
+});
+const ServiceNowFieldsSchema = z.strictObject({
+  service: z.string(),
+  farms: z.string(),
+  stickiness: z.string(),
+});
+
+const jsonSetting = <T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodMiniType<T>): T | undefined => {
+  const raw = env[name];
+  if (!raw) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(`${name} must be JSON`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success)
+    throw new ConfigError(
+      `${name} is not valid: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
+    );
+  return parsed.data;
+};
+
+export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
+  const stage = env.STAGE ?? 'dev';
+  const busName = env.EVENT_BUS_NAME?.trim();
+  if (!busName) throw new ConfigError('EVENT_BUS_NAME is not set');
+  const prefix = env.WEBHOOK_SECRET_PARAMETER_PREFIX?.trim();
+  if (stage !== 'local' && !prefix)
+    throw new ConfigError(
+      'WEBHOOK_SECRET_PARAMETER_PREFIX is not set: deployed stages read webhook secrets from SSM only',
+    );
+  const jiraOverride = jsonSetting(env, 'TICKETING_JIRA_FIELDS', JiraFieldsSchema);
+  const jira: JiraFieldMap = jiraOverride
+    ? {
+        ...jiraOverride,
+        approvedStatuses: jiraOverride.approvedStatuses ?? DEFAULT_JIRA_FIELDS.approvedStatuses,
+      }
+    : DEFAULT_JIRA_FIELDS;
+  const servicenow: ServiceNowFieldMap =
+    jsonSetting(env, 'TICKETING_SERVICENOW_FIELDS', ServiceNowFieldsSchema) ?? DEFAULT_SERVICENOW_FIELDS;
+
+  const logger = new Logger({ serviceName: 'stickler' });
+  const log: Log = {
+    info: (message, extra) => logger.info(message, extra ?? {}),
+    warn: (message, extra) => logger.warn(message, extra ?? {}),
+    error: (message, extra) => logger.error(message, extra ?? {}),
+  };
+
+  const ssm = prefix && stage !== 'local' ? awsJsonClientFromEnv(SSM, env, AWS_TIMEOUTS) : undefined;
+  const secrets = new Map(
+    TICKET_SOURCES.map((source) => [
+      source,
+      ssm ? makeSsmSecret({ ssm, parameterName: `${prefix}${source}`, clock: systemClock }) : undefined,
+    ]),
+  );
+  const secretFor = async (source: TicketSource): Promise<string | undefined> => {
+    const load = secrets.get(source);
+    if (!load) return env[`STICKLER_WEBHOOK_SECRET_${source.toUpperCase()}`] || localWebhookSecret(source);
+    try {
+      return await load();
+    } catch (error) {
+      if (isMissingParameter(error)) return undefined; // this source is not configured
+      throw error;
+    }
+  };
+
+  const handle = makeHandleTicketWebhook({
+    secretFor,
+    verify: (source, headers, body, secret) =>
+      hubSignatureMatches(
+        source === 'jira' ? headers['x-hub-signature'] : headers['x-hub-signature-256'],
+        body,
+        secret,
+      ),
+    read: (source, json, headers, rawBody) => {
+      switch (source) {
+        case 'jira':
+          return readJiraWebhook(json, jira, headers['x-atlassian-webhook-identifier']);
+        case 'servicenow':
+          return readServiceNowChange(json, servicenow);
+        case 'generic':
+          return readGenericTicket(
+            json,
+            headers['x-delivery-id'] ?? `body:${createHash('sha256').update(rawBody).digest('hex')}`,
+          );
+      }
+    },
+    publisher: new EventBridgePublisher({
+      client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
+      busName,
+      clock: systemClock,
+      maxAttempts: 2,
+    }),
+    clock: systemClock,
+    log,
+  });
+  return { logger, handle };
+};
+
+/** The ticketing-webhook Lambda handler, wired from `env` (functions/ticketing-webhook.ts; the local pipeline). */
+export const makeTicketingWebhookHandler = (env: NodeJS.ProcessEnv) => {
+  const { logger, handle } = wireTicketingWebhook(env);
+  const lambdaHandler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
+    const source =
+      event.pathParameters?.source ?? /^\/webhooks\/([^/]+)$/.exec(event.rawPath ?? '')?.[1] ?? '';
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
+    const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
+    try {
+      const result = await handle({ source, headers, body });
+      return result.kind === 'accepted'
+        ? jsonAnswer(202, { requestIds: result.requestIds })
+        : jsonAnswer(200, { requestIds: [], ignored: result.ignored });
+    } catch (error) {
+      const answer = errorResponse(error);
+      if (answer.statusCode >= 500)
+        logger.error('webhook failed', {
+          source,
+          error: error instanceof SticklerError ? error.message : String(error),
+        });
+      return answer;
+    }
+  };
+  return middy(lambdaHandler).use(injectLambdaContext(logger));
+};

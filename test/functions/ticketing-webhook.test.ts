@@ -1,0 +1,248 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { PutEventsRequestEntry } from '../../lib/adapters/eventbridge/eventbridge-publisher';
+import { hubSignature } from '../../lib/adapters/http/hub-signature';
+import { ChangeRequestedDetailSchema } from '../../lib/domain/events';
+import { localWebhookSecret, makeTicketingWebhookHandler } from '../../lib/wiring/ticketing-webhook';
+import { TEST_AWS_CREDENTIALS } from '../helpers/aws-signature';
+import { loadEvent } from '../helpers/events';
+import { type FakeAws, startFakeAws } from '../helpers/fake-aws';
+
+type Handler = (
+  event: APIGatewayProxyEventV2,
+  context: Context,
+) => Promise<APIGatewayProxyStructuredResultV2>;
+const context = {
+  functionName: 'stickler-test-ticketing-webhook',
+  awsRequestId: 'r-1',
+} as unknown as Context;
+
+/** The sample with its body replaced and signed again, as the sender would. */
+const resigned = (
+  event: APIGatewayProxyEventV2,
+  body: string,
+  secret: string,
+  header = 'x-hub-signature-256',
+): APIGatewayProxyEventV2 => ({
+  ...event,
+  body: event.isBase64Encoded ? Buffer.from(body).toString('base64') : body,
+  headers: { ...event.headers, [header]: hubSignature(body, secret) },
+});
+const bodyOf = (event: APIGatewayProxyEventV2) =>
+  Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8');
+
+describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HTTP)', () => {
+  let eventBridge: FakeAws;
+  let ssm: FakeAws;
+  let published: PutEventsRequestEntry[];
+  const baseEnv = () => ({
+    AWS_REGION: 'eu-west-3',
+    AWS_ACCESS_KEY_ID: TEST_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_AWS_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
+    AWS_ENDPOINT_URL_SSM: ssm.url,
+    EVENT_BUS_NAME: 'stickler-test',
+    POWERTOOLS_LOG_LEVEL: 'SILENT',
+  });
+  let local: Handler;
+  beforeAll(async () => {
+    eventBridge = await startFakeAws({ service: 'events' });
+    ssm = await startFakeAws({ service: 'ssm' });
+    local = makeTicketingWebhookHandler({ ...baseEnv(), STAGE: 'local' }) as unknown as Handler;
+  });
+  afterAll(async () => {
+    await eventBridge.close();
+    await ssm.close();
+  });
+  beforeEach(() => {
+    published = [];
+    eventBridge.reset();
+    eventBridge.on('AWSEvents.PutEvents', (input) => {
+      const entries = (input as { Entries: PutEventsRequestEntry[] }).Entries;
+      published.push(...entries);
+      return { body: { FailedEntryCount: 0, Entries: entries.map((_, i) => ({ EventId: `e-${i}` })) } };
+    });
+  });
+  const json = (answer: APIGatewayProxyStructuredResultV2) => JSON.parse(answer.body ?? '{}');
+  const details = () => published.map((e) => JSON.parse(e.Detail!));
+
+  it('turns a signed generic ticket into one change request on the bus and answers 202 with its id', async () => {
+    const answer = await local(loadEvent('ticketing-webhook', 'generic-signed'), context);
+    expect(answer.statusCode).toBe(202);
+    const { requestIds } = json(answer);
+    expect(requestIds).toHaveLength(1);
+    expect(published).toEqual([
+      expect.objectContaining({
+        EventBusName: 'stickler-test',
+        Source: 'stickler.ticketing',
+        DetailType: 'Stickiness Change Requested',
+      }),
+    ]);
+    const [detail] = details();
+    expect(ChangeRequestedDetailSchema.safeParse(detail).success).toBe(true);
+    expect(detail).toMatchObject({
+      requestId: requestIds[0],
+      service: 'loadbalancer-7f3a9c21',
+      farmType: 'http',
+      farmId: 101,
+      stickiness: 'cookie',
+      ticket: 'OPS-1042',
+      actor: { kind: 'ticket', id: 'generic:alice@example.com', name: 'Alice Martin' },
+    });
+  });
+
+  it('gives a redelivery the same request ids (the worker makes it a no-op)', async () => {
+    const first = json(await local(loadEvent('ticketing-webhook', 'generic-signed'), context));
+    const again = json(await local(loadEvent('ticketing-webhook', 'generic-signed'), context));
+    expect(again.requestIds).toEqual(first.requestIds);
+  });
+
+  it('reads a base64-encoded body, several farms and a window', async () => {
+    const sample = loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'generic-two-farms-base64');
+    const ticket = JSON.parse(bodyOf(sample));
+    ticket.window = { notBefore: new Date(Date.now() + 3_600_000).toISOString() };
+    const answer = await local(
+      resigned(sample, JSON.stringify(ticket), localWebhookSecret('generic')),
+      context,
+    );
+    expect(answer.statusCode).toBe(202);
+    expect(details().map((d) => [d.farmId, d.window?.notBefore])).toEqual([
+      [111, ticket.window.notBefore],
+      [112, ticket.window.notBefore],
+    ]);
+  });
+
+  it('turns an approved Jira issue into one request per farm named in its fields, requested by its reporter', async () => {
+    const answer = await local(loadEvent('ticketing-webhook', 'jira-approved'), context);
+    expect(answer.statusCode).toBe(202);
+    expect(details().map((d) => [d.service, d.farmType, d.farmId, d.stickiness, d.ticket])).toEqual([
+      ['loadbalancer-7f3a9c21', 'http', 102, 'cookie', 'KAN-3'],
+      ['loadbalancer-7f3a9c21', 'http', 104, 'cookie', 'KAN-3'],
+    ]);
+    expect(details()[0].actor).toEqual({
+      kind: 'ticket',
+      id: 'jira:712020:28d10afc-d4b0-47f2-b86f-74d9a5f29c81',
+      name: 'Pritesh Shetty',
+    });
+  });
+
+  it('acknowledges a Jira issue that is not approved with 200 and publishes nothing', async () => {
+    const answer = await local(loadEvent('ticketing-webhook', 'jira-not-approved'), context);
+    expect(answer.statusCode).toBe(200);
+    expect(json(answer)).toEqual({ requestIds: [], ignored: expect.stringContaining("status 'To Do'") });
+    expect(published).toEqual([]);
+  });
+
+  it('turns a scheduled, approved ServiceNow change into requests', async () => {
+    const answer = await local(loadEvent('ticketing-webhook', 'servicenow-scheduled'), context);
+    expect(answer.statusCode).toBe(202);
+    expect(details()).toEqual([
+      expect.objectContaining({
+        service: 'loadbalancer-b81e0d44',
+        farmType: 'tcp',
+        farmId: 211,
+        ticket: 'CHG0000023',
+      }),
+    ]);
+  });
+
+  describe('refusals change nothing and publish nothing', () => {
+    const generic = () => loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'generic-signed');
+    const refused = async (event: APIGatewayProxyEventV2, status: number) => {
+      const answer = await local(event, context);
+      expect([answer.statusCode, published]).toEqual([status, []]);
+      return json(answer);
+    };
+
+    it('401 for a missing signature, without saying why', async () => {
+      const event = generic();
+      delete event.headers['x-hub-signature-256'];
+      expect(await refused(event, 401)).toEqual({ error: 'unauthorized', message: 'unauthorized' });
+    });
+
+    it('401 for a signature over other bytes (a re-serialised body) or under another secret', async () => {
+      const event = generic();
+      await refused({ ...event, body: JSON.stringify(JSON.parse(event.body!), null, 1) }, 401);
+      await refused(resigned(event, event.body!, 'guessed-secret'), 401);
+      // Jira signs X-Hub-Signature: a GitHub-style header does not stand in for it.
+      const jira = loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'jira-approved');
+      const moved: Record<string, string | undefined> = {
+        ...jira.headers,
+        'x-hub-signature-256': jira.headers['x-hub-signature'],
+      };
+      delete moved['x-hub-signature'];
+      await refused({ ...jira, headers: moved as APIGatewayProxyEventV2['headers'] }, 401);
+    });
+
+    it('413 for a body over 256 KiB, before its signature is even computed', async () => {
+      const big = JSON.stringify({ ...JSON.parse(generic().body!), reason: 'x'.repeat(300 * 1024) });
+      await refused(resigned(generic(), big, localWebhookSecret('generic')), 413);
+    });
+
+    it('415 for a body that is not JSON by its content type, 400 when it does not parse', async () => {
+      const event = generic();
+      await refused({ ...event, headers: { ...event.headers, 'content-type': 'text/plain' } }, 415);
+      await refused(resigned(event, '{"ticket":', localWebhookSecret('generic')), 400);
+    });
+
+    it('400 with the fields that are wrong', async () => {
+      const bad = { ...JSON.parse(generic().body!), farmId: 'one', stickiness: 'sticky', extra: 1 };
+      const body = await refused(
+        resigned(generic(), JSON.stringify(bad), localWebhookSecret('generic')),
+        400,
+      );
+      expect(body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['', 'farmId', 'stickiness']);
+    });
+
+    it('422 when a farm cannot take the target (cookie on TCP), or the window has closed', async () => {
+      const tcp = { ...JSON.parse(generic().body!), farmType: 'tcp', farmId: 201 };
+      const body = await refused(
+        resigned(generic(), JSON.stringify(tcp), localWebhookSecret('generic')),
+        422,
+      );
+      expect(body.errors[0].message).toContain("'cookie' is not allowed on a TCP farm");
+      const late = { ...JSON.parse(generic().body!), window: { notAfter: '2020-01-01T00:00:00Z' } };
+      await refused(resigned(generic(), JSON.stringify(late), localWebhookSecret('generic')), 422);
+    });
+
+    it('404 for a source that does not exist', async () => {
+      await refused({ ...generic(), pathParameters: { source: 'gitlab' }, rawPath: '/webhooks/gitlab' }, 404);
+    });
+  });
+
+  describe('in a deployed stage, secrets come from SSM', () => {
+    let deployed: Handler;
+    beforeAll(() => {
+      deployed = makeTicketingWebhookHandler({
+        ...baseEnv(),
+        STAGE: 'test',
+        WEBHOOK_SECRET_PARAMETER_PREFIX: '/stickler/test/webhook-secret/',
+      }) as unknown as Handler;
+    });
+
+    it('reads the source secret from its SecureString, and answers 404 for a source whose parameter does not exist', async () => {
+      ssm.on('AmazonSSM.GetParameter', (input) =>
+        input.Name === '/stickler/test/webhook-secret/generic'
+          ? { body: { Parameter: { Value: 'deployed-secret', Type: 'SecureString' } } }
+          : { status: 400, body: { __type: 'ParameterNotFound', message: 'not found' } },
+      );
+      const sample = loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'generic-signed');
+      expect((await deployed(resigned(sample, sample.body!, 'deployed-secret'), context)).statusCode).toBe(
+        202,
+      );
+      expect((await deployed(sample, context)).statusCode).toBe(401); // signed with the local secret
+      expect(
+        (await deployed(loadEvent('ticketing-webhook', 'servicenow-scheduled'), context)).statusCode,
+      ).toBe(404);
+    });
+  });
+
+  it('answers 503 when the bus refuses, so the ticketing system retries (same ids)', async () => {
+    eventBridge.on('AWSEvents.PutEvents', () => ({
+      status: 500,
+      body: { __type: 'InternalException', message: 'x' },
+    }));
+    const answer = await local(loadEvent('ticketing-webhook', 'generic-signed'), context);
+    expect(answer.statusCode).toBe(503);
+    expect(answer.headers?.['retry-after']).toBe('30');
+  });
+});
