@@ -27,6 +27,7 @@ let out: string;
 let resources: Record<string, Resource>;
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+const worker = () => resources.ApplyDashworkerLambdaFunction!;
 const one = (type: string): Resource => {
   const found = ofType(type);
   expect(found).toHaveLength(1);
@@ -53,7 +54,7 @@ afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 describe('serverless package', () => {
   it('builds the apply-worker on nodejs24.x arm64 with a 900 s timeout and no reserved concurrency', () => {
-    const fn = one('AWS::Lambda::Function').Properties;
+    const fn = worker().Properties;
     expect(fn).toMatchObject({
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -97,7 +98,7 @@ describe('serverless package', () => {
       maxReceiveCount: 20,
     });
     // The worker's "last receive" must be the queue's, or a retryable failure would reach the DLQ unaudited.
-    const fn = one('AWS::Lambda::Function').Properties as {
+    const fn = worker().Properties as {
       Environment: { Variables: Record<string, string> };
     };
     expect(Number(fn.Environment.Variables.MAX_RECEIVE_COUNT)).toBe(20);
@@ -209,10 +210,14 @@ describe('serverless package', () => {
   });
 
   it('gives the worker a role of its own with no wildcard action, and wildcards only on a KMS decrypt bound to one parameter', () => {
-    const fn = one('AWS::Lambda::Function').Properties;
+    const fn = worker().Properties;
     expect(fn.Role).toEqual({ 'Fn::GetAtt': ['ApplyWorkerRole', 'Arn'] });
     const roles = ofType('AWS::IAM::Role');
-    expect(roles.map(([id]) => id).sort()).toEqual(['ApplyWorkerRole', 'DeferralSchedulerRole']);
+    expect(roles.map(([id]) => id).sort()).toEqual([
+      'ApplyWorkerRole',
+      'DeferralSchedulerRole',
+      'TicketingWebhookRole',
+    ]);
     const statements = (
       resources.ApplyWorkerRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
     ).flatMap((p) => p.PolicyDocument.Statement);
@@ -252,17 +257,47 @@ describe('serverless package', () => {
     });
   });
 
-  it('ships one bundle per function with a source map, under 250 KB minified, loading no AWS SDK', () => {
-    const zip = new AdmZip(join(out, 'apply-worker.zip'));
-    const names = zip.getEntries().map((e) => e.entryName);
-    expect(names.sort()).toEqual(['functions/apply-worker.js', 'functions/apply-worker.js.map']);
-    const code = zip.getEntry('functions/apply-worker.js')!.getData().toString('utf8');
-    expect(Buffer.byteLength(code)).toBeLessThan(250 * 1024);
-    // Linked, so that NODE_OPTIONS=--enable-source-maps can find it.
-    expect(code.trimEnd().endsWith('//# sourceMappingURL=apply-worker.js.map')).toBe(true);
-    expect(code).not.toMatch(/require\("yaml"\)|LineCounter/);
-    // The worker reaches AWS through lib/adapters/aws: loading the SDK clients would triple its cold start.
-    expect(code).not.toMatch(/require\("@aws-sdk\/|@smithy\//);
-    expect(statSync(join(out, 'apply-worker.zip')).size).toBeGreaterThan(0);
+  it.each(['apply-worker', 'ticketing-webhook'])(
+    'ships %s as one bundle with a source map, under 250 KB minified, loading no AWS SDK and no YAML parser',
+    (name) => {
+      const zip = new AdmZip(join(out, `${name}.zip`));
+      const names = zip.getEntries().map((e) => e.entryName);
+      expect(names.sort()).toEqual([`functions/${name}.js`, `functions/${name}.js.map`]);
+      const code = zip.getEntry(`functions/${name}.js`)!.getData().toString('utf8');
+      expect(Buffer.byteLength(code)).toBeLessThan(250 * 1024);
+      // Linked, so that NODE_OPTIONS=--enable-source-maps can find it.
+      expect(code.trimEnd().endsWith(`//# sourceMappingURL=${name}.js.map`)).toBe(true);
+      expect(code).not.toMatch(/require\("yaml"\)|LineCounter/);
+      // AWS is reached through lib/adapters/aws: loading the SDK clients would triple the cold start.
+      expect(code).not.toMatch(/require\("@aws-sdk\/|@smithy\//);
+      expect(statSync(join(out, `${name}.zip`)).size).toBeGreaterThan(0);
+    },
+  );
+
+  it('routes POST /webhooks/{source} to the ticketing-webhook, whose role may publish only its own change requests', () => {
+    expect(resources.HttpApiRoutePostWebhooksSourceVar!.Properties.RouteKey).toBe('POST /webhooks/{source}');
+    const fn = resources.TicketingDashwebhookLambdaFunction!.Properties as {
+      Role: unknown;
+      Environment: { Variables: Record<string, string> };
+    };
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['TicketingWebhookRole', 'Arn'] });
+    expect(fn.Environment.Variables.WEBHOOK_SECRET_PARAMETER_PREFIX).toBe('/stickler/test/webhook-secret/');
+    expect(Object.keys(fn.Environment.Variables).filter((k) => /SECRET$/.test(k))).toEqual([]);
+    const statements = (
+      resources.TicketingWebhookRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+      'events:PutEvents',
+      'kms:Decrypt',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'ssm:GetParameter',
+    ]);
+    expect(statements.find((st) => st.Sid === 'PublishChangeRequests')?.Condition).toEqual({
+      StringEquals: {
+        'events:source': 'stickler.ticketing',
+        'events:detail-type': 'Stickiness Change Requested',
+      },
+    });
   });
 });
