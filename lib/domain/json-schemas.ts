@@ -2,8 +2,13 @@
 import * as z from 'zod/mini';
 import { PUBLISHED_SCHEMAS } from './audit-events';
 import { DETAIL_TYPES } from './events';
+import { GenericTicketSchema } from './ticket-payload';
 
-const TITLES: Record<keyof typeof PUBLISHED_SCHEMAS, string> = {
+const SCHEMAS = { ...PUBLISHED_SCHEMAS, 'ticketing-generic': GenericTicketSchema } as const;
+
+const TITLES: Record<keyof typeof SCHEMAS, string> = {
+  'ticketing-generic':
+    'body of POST /webhooks/generic (sign it: X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>)',
   'stickiness-change-requested': `detail of "${DETAIL_TYPES.changeRequested}"`,
   'stickiness-change-audit': `detail of "${DETAIL_TYPES.applied}", "${DETAIL_TYPES.unchanged}", "${DETAIL_TYPES.refused}" and "${DETAIL_TYPES.failed}"`,
   'zone-configuration-applied': `detail of "${DETAIL_TYPES.zoneApplied}"`,
@@ -11,9 +16,9 @@ const TITLES: Record<keyof typeof PUBLISHED_SCHEMAS, string> = {
 
 export const renderJsonSchemas = (): Record<string, string> =>
   Object.fromEntries(
-    Object.entries(PUBLISHED_SCHEMAS).map(([name, schema]) => {
+    Object.entries(SCHEMAS).map(([name, schema]) => {
       const json = {
-        title: TITLES[name as keyof typeof PUBLISHED_SCHEMAS],
+        title: TITLES[name as keyof typeof SCHEMAS],
         ...z.toJSONSchema(schema, { io: 'input' }),
       };
       return [`${name}.schema.json`, `${JSON.stringify(json, null, 2)}\n`];

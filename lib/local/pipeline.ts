@@ -20,6 +20,7 @@ import { type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import { simulatorEnv } from '../simulator/server';
 import { startDynalite } from './dynalite';
 import { type LocalEventBus, startLocalEventBus } from './event-bus';
+import { type HttpHandler, type LocalHttpApi, startLocalHttpApi } from './http-api';
 import { LocalQueue } from './queue';
 import { type LocalScheduler, startLocalScheduler } from './scheduler';
 
@@ -42,6 +43,8 @@ export interface LocalPipeline {
   bus: LocalEventBus;
   queue: LocalQueue;
   scheduler: LocalScheduler;
+  /** The HTTP API's routes (POST /webhooks/{source}) served by the same handlers as in AWS. */
+  api: LocalHttpApi;
   /** Publishes change requests as another system would: PutEvents on the bus, source `source`. */
   publish(requests: readonly ChangeRequestedDetail[], source: string): Promise<void>;
   /** Puts an already-delivered message on the queue again (what SQS does on a redelivery). */
@@ -66,6 +69,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     getRemainingTimeInMillis: () => 900_000,
   } as unknown as Context;
   let handler: (event: SQSEvent, context: Context) => Promise<unknown>;
+  let api: LocalHttpApi;
   const queue = new LocalQueue({
     name: 'stickler-local-change-requests',
     region: REGION,
@@ -98,11 +102,23 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     MAX_RECEIVE_COUNT: '20',
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    // The `local` stage's webhook secrets: what a sender signs with (development defaults where unset).
+    ...Object.fromEntries(
+      (['jira', 'servicenow', 'generic'] as const).map((source) => {
+        const name = `STICKLER_WEBHOOK_SECRET_${source.toUpperCase()}`;
+        return [name, process.env[name] || `stickler-local-${source}-secret`];
+      }),
+    ),
   };
   Object.assign(process.env, env);
   // Built only now, with its environment set: the handler reads its configuration once, as in Lambda.
   try {
     handler = (await import('../wiring/apply-worker')).makeApplyWorkerHandler(process.env) as typeof handler;
+    const webhook = (await import('../wiring/ticketing-webhook')).makeTicketingWebhookHandler(process.env);
+    api = await startLocalHttpApi([
+      { method: 'POST', path: '/webhooks/{source}', handler: webhook as unknown as HttpHandler },
+    ]);
+    env.STICKLER_API_URL = api.url;
   } catch (error) {
     queue.close();
     await scheduler.close();
@@ -127,6 +143,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     bus,
     queue,
     scheduler,
+    api,
     async publish(requests, source) {
       for (let i = 0; i < requests.length; i += 10) {
         const answer = await client.send(
@@ -149,6 +166,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     async close() {
       queue.close();
       client.destroy();
+      await api.close();
       await scheduler.close();
       await bus.close();
       await db.close();

@@ -45,9 +45,10 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
   io.stdout.write(
     `OVH IPLB simulator: ${sim.state.services.size} load balancers, ${farms} farms, listening on ${sim.baseUrl}\n` +
       (pipeline
-        ? `Local pipeline: bus ${env.EVENT_BUS_NAME} at ${pipeline.bus.url} → queue → apply-worker; DynamoDB (dynalite) at ${env.AWS_ENDPOINT_URL_DYNAMODB}\n`
+        ? `Local pipeline: bus ${env.EVENT_BUS_NAME} at ${pipeline.bus.url} → queue → apply-worker; DynamoDB (dynalite) at ${env.AWS_ENDPOINT_URL_DYNAMODB}\n` +
+          `HTTP API: POST ${pipeline.api.url}/webhooks/{jira,servicenow,generic} (signed with the STICKLER_WEBHOOK_SECRET_* below)\n`
         : '') +
-      `From another shell (these credentials only open the simulator):\n\n` +
+      `From another shell (these credentials and secrets only open the simulator and the local pipeline):\n\n` +
       Object.entries(env)
         .map(([k, v]) => `  export ${k}=${v}\n`)
         .join('') +

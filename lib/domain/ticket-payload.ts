@@ -1,0 +1,48 @@
+/**
+ * stickler's own ticket payload (the generic webhook source): one farm, or `changes` for several
+ * (at most 50). Published as JSON Schema in schemas/ticketing-generic.schema.json.
+ */
+import * as z from 'zod/mini';
+import { ChangeWindowSchema } from './events';
+
+const Text = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
+
+const FarmChangeSchema = z.strictObject({
+  service: Text(256),
+  farmType: z.enum(['http', 'tcp', 'udp']),
+  farmId: z.int().check(z.positive()),
+  stickiness: z.enum(['cookie', 'sourceIp', 'none']),
+});
+
+export const GenericTicketSchema = z
+  .strictObject({
+    ticket: Text(256),
+    requestedBy: z.union([Text(256), z.strictObject({ id: Text(256), name: z.optional(Text(256)) })]),
+    reason: z.optional(z.string().check(z.maxLength(2000))),
+    window: z.optional(ChangeWindowSchema),
+    service: z.optional(Text(256)),
+    farmType: z.optional(z.enum(['http', 'tcp', 'udp'])),
+    farmId: z.optional(z.int().check(z.positive())),
+    stickiness: z.optional(z.enum(['cookie', 'sourceIp', 'none'])),
+    changes: z.optional(z.array(FarmChangeSchema).check(z.minLength(1), z.maxLength(50))),
+  })
+  .check(
+    z.superRefine((t, ctx) => {
+      const single = [t.service, t.farmType, t.farmId, t.stickiness].filter((v) => v !== undefined).length;
+      if (t.changes && single > 0)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['changes'],
+          message: 'give either changes or one farm, not both',
+          input: t,
+        });
+      else if (!t.changes && single !== 4)
+        ctx.addIssue({
+          code: 'custom',
+          path: [],
+          message: 'give service, farmType, farmId and stickiness, or changes',
+          input: t,
+        });
+    }),
+  );
+export type GenericTicket = z.infer<typeof GenericTicketSchema>;

@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hubSignature } from '../../lib/adapters/http/hub-signature';
+import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
+import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
+import { parseFleet } from '../../lib/simulator/fleet';
+import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+
+describe('a signed ticket through the local pipeline: HTTP API → webhook → bus → queue → worker → OVH', () => {
+  let sim: RunningSimulator;
+  let pipeline: LocalPipeline;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    sim = await startSimulator({
+      fleet: parseFleet(readFileSync(join(__dirname, '../../examples/fleet.yaml'), 'utf8')),
+      task: { todoMs: 10, doingMs: 30 },
+    });
+    pipeline = await startLocalPipeline({
+      ovhBaseUrl: sim.baseUrl,
+      ovhCredentials: SIMULATOR_CREDENTIALS,
+      batchWindowMs: 100,
+      pollIntervalMs: 10,
+    });
+  });
+  afterAll(async () => {
+    await pipeline.close();
+    await sim.close();
+    process.env = saved;
+  });
+
+  const post = (body: string, headers: Record<string, string>) =>
+    fetch(`${pipeline.env.STICKLER_API_URL}/webhooks/generic`, { method: 'POST', body, headers });
+  const signed = (ticket: object, delivery: string) => {
+    const body = JSON.stringify(ticket);
+    return post(body, {
+      'content-type': 'application/json',
+      'x-delivery-id': delivery,
+      'x-hub-signature-256': hubSignature(body, pipeline.env.STICKLER_WEBHOOK_SECRET_GENERIC!),
+    });
+  };
+  const farm = (service: string, key: string) => sim.state.services.get(service)!.farms.get(key)!;
+  const audit = (requestId: string) =>
+    pipeline.bus.events.find(
+      (e) =>
+        e.source === 'stickler' &&
+        (e.detail as ChangeAuditDetail).requestId === requestId &&
+        e['detail-type'] !== 'Stickiness Change Deferred',
+    );
+  const until = async (found: () => unknown, ms: number) => {
+    for (const end = Date.now() + ms; !found() && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 50));
+    return found();
+  };
+
+  it('applies the farm on the simulator, with an audit trail naming the ticket and the requester', async () => {
+    const target =
+      farm('loadbalancer-b81e0d44', 'tcp/212').stored.stickiness === 'sourceIp' ? 'none' : 'sourceIp';
+    const answer = await signed(
+      {
+        ticket: 'OPS-2001',
+        requestedBy: { id: 'alice@example.com', name: 'Alice Martin' },
+        service: 'loadbalancer-b81e0d44',
+        farmType: 'tcp',
+        farmId: 212,
+        stickiness: target,
+      },
+      'delivery-1',
+    );
+    expect(answer.status).toBe(202);
+    const { requestIds } = (await answer.json()) as { requestIds: string[] };
+    const applied = (await until(() => audit(requestIds[0]!), 10_000)) as {
+      source: string;
+      detail: ChangeAuditDetail;
+    };
+    expect(applied.detail).toMatchObject({
+      outcome: 'applied',
+      ticket: 'OPS-2001',
+      actor: { kind: 'ticket', id: 'generic:alice@example.com', name: 'Alice Martin' },
+      origin: { source: 'stickler.ticketing' },
+    });
+    expect(farm('loadbalancer-b81e0d44', 'tcp/212').applied.get('sbg')?.stickiness ?? 'none').toBe(target);
+  });
+
+  it('applies a ticket whose window opens in 5 s after it opens, not before', async () => {
+    const notBefore = new Date(Date.now() + 5_000);
+    const before = farm('loadbalancer-b81e0d44', 'http/111').stored.stickiness;
+    const target = before === 'cookie' ? 'sourceIp' : 'cookie';
+    const answer = await signed(
+      {
+        ticket: 'OPS-2002',
+        requestedBy: 'bob@example.com',
+        window: { notBefore: notBefore.toISOString() },
+        service: 'loadbalancer-b81e0d44',
+        farmType: 'http',
+        farmId: 111,
+        stickiness: target,
+      },
+      'delivery-2',
+    );
+    expect(answer.status).toBe(202);
+    const { requestIds } = (await answer.json()) as { requestIds: string[] };
+    await new Promise((r) => setTimeout(r, Math.max(0, notBefore.getTime() - Date.now() - 1_000)));
+    expect(farm('loadbalancer-b81e0d44', 'http/111').stored.stickiness).toBe(before);
+    const applied = (await until(() => audit(requestIds[0]!), 15_000)) as { detail: ChangeAuditDetail };
+    expect(applied.detail.outcome).toBe('applied');
+    expect(Date.parse(applied.detail.decidedAt)).toBeGreaterThanOrEqual(notBefore.getTime());
+  }, 30_000);
+
+  it('publishes nothing for an unsigned or wrongly signed ticket', async () => {
+    const events = pipeline.bus.events.length;
+    const body = JSON.stringify({
+      ticket: 'OPS-2003',
+      requestedBy: 'eve',
+      service: 'loadbalancer-b81e0d44',
+      farmType: 'http',
+      farmId: 112,
+      stickiness: 'none',
+    });
+    expect((await post(body, { 'content-type': 'application/json' })).status).toBe(401);
+    expect(
+      (
+        await post(body, {
+          'content-type': 'application/json',
+          'x-hub-signature-256': hubSignature(body, 'guess'),
+        })
+      ).status,
+    ).toBe(401);
+    expect(pipeline.bus.events.length).toBe(events);
+  });
+});
