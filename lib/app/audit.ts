@@ -11,7 +11,13 @@ import type {
   ZoneAppliedDetail,
 } from '../domain/audit-events';
 import type { ChangeRequest } from '../domain/change-request';
-import { AUDIT_DETAIL_TYPE, AUDIT_SCHEMA_VERSION, type AuditOutcome, DETAIL_TYPES } from '../domain/events';
+import {
+  AUDIT_DETAIL_TYPE,
+  AUDIT_SCHEMA_VERSION,
+  type AuditOutcome,
+  DETAIL_TYPES,
+  type Notify,
+} from '../domain/events';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { ChangeOrigin } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
@@ -38,7 +44,7 @@ export const clip = (text: string | null | undefined, max: number): string | nul
 export interface AuditContext {
   requestId: string;
   /** The request, when it was readable. */
-  request?: ChangeRequest;
+  request?: ChangeRequest & { notify?: Notify };
   origin?: RequestOrigin;
   /** The real time of the decision. */
   now: Date;
@@ -75,6 +81,12 @@ export const auditDetail = (ctx: AuditContext, facts: OutcomeFacts): ChangeAudit
     requestedAt: request?.requestedAt ?? null,
     decidedAt: ctx.now.toISOString(),
     deferredUntil: ctx.deferredUntil ?? null,
+    notify: request?.notify
+      ? {
+          kind: request.notify.kind,
+          ...('system' in request.notify ? { system: request.notify.system } : {}),
+        }
+      : null,
   };
 };
 

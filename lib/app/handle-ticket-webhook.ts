@@ -100,6 +100,8 @@ function toRequests(source: TicketSource, set: TicketChangeSet, now: Date): Chan
       ...(set.reason ? { reason: set.reason.slice(0, 2000) } : {}),
       requestedAt: now.toISOString(),
       ...(set.window ? { window: set.window } : {}),
+      // The outcome goes back to the ticket (the notifier), for the systems it can write to.
+      ...(source === 'generic' ? {} : { notify: { kind: 'ticket', system: source } }),
     };
     const parsed = ChangeRequestedDetailSchema.safeParse(candidate);
     if (!parsed.success) {

@@ -65,6 +65,8 @@ export const ChangeAuditDetailSchema = z.object({
   decidedAt: IsoTime,
   /** `deferred` only: when the request comes back on the bus (its window opens). */
   deferredUntil: z.nullable(IsoTime),
+  /** How the requester asked to be told (never a URL): the notifier's rule matches on it. */
+  notify: z.nullable(z.object({ kind: z.string(), system: z.optional(z.string()) })),
 });
 export type ChangeAuditDetail = z.infer<typeof ChangeAuditDetailSchema>;
 

@@ -31,11 +31,19 @@ export const ChangeWindowSchema = z
   );
 export type ChangeWindow = z.infer<typeof ChangeWindowSchema>;
 
-export const NotifySchema = z.strictObject({
-  /** Where to tell the requester how it ended; the URL itself is never copied into audit events. */
-  kind: z.enum(['slack-response-url', 'webhook']),
-  url: z.url({ protocol: /^https$/ }),
-});
+/**
+ * Where to tell the requester how it ended: a URL (never copied into audit events), or the
+ * ticket the request came from (`ticket`: a comment on it, at the base URL configured for that
+ * system, never one taken from a payload).
+ */
+export const NotifySchema = z.union([
+  z.strictObject({
+    kind: z.enum(['slack-response-url', 'webhook']),
+    url: z.url({ protocol: /^https$/ }),
+  }),
+  z.strictObject({ kind: z.literal('ticket'), system: z.enum(['jira', 'servicenow']) }),
+]);
+export type Notify = z.infer<typeof NotifySchema>;
 
 /** detail of `Stickiness Change Requested`; other systems may publish it too. */
 export const ChangeRequestedDetailSchema = z.extend(ChangeRequestSchema, {

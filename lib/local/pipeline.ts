@@ -70,6 +70,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   } as unknown as Context;
   let handler: (event: SQSEvent, context: Context) => Promise<unknown>;
   let api: LocalHttpApi;
+  let notifier: (event: EventBridgeEnvelope, context: Context) => Promise<unknown>;
   const queue = new LocalQueue({
     name: 'stickler-local-change-requests',
     region: REGION,
@@ -115,6 +116,9 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   try {
     handler = (await import('../wiring/apply-worker')).makeApplyWorkerHandler(process.env) as typeof handler;
     const webhook = (await import('../wiring/ticketing-webhook')).makeTicketingWebhookHandler(process.env);
+    notifier = (await import('../wiring/notifier')).makeNotifierHandler(
+      process.env,
+    ) as unknown as typeof notifier;
     api = await startLocalHttpApi([
       { method: 'POST', path: '/webhooks/{source}', handler: webhook as unknown as HttpHandler },
     ]);
@@ -133,6 +137,18 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       const id = randomUUID();
       delivered.set(envelope.id, id);
       queue.send(JSON.stringify(envelope), id);
+    },
+  });
+  // The notifier's rule: terminal audit events of requests that asked to be told on their ticket.
+  bus.addRule({
+    detailTypes: [DETAIL_TYPES.applied, DETAIL_TYPES.unchanged, DETAIL_TYPES.refused, DETAIL_TYPES.failed],
+    target: (envelope) => {
+      if (
+        envelope.source !== 'stickler' ||
+        (envelope.detail as { notify?: { kind?: string } })?.notify?.kind !== 'ticket'
+      )
+        return;
+      notifier(envelope, context).catch(() => undefined); // logged by the handler; its DLQ in AWS
     },
   });
   if (options.onEvent) bus.onEvent(options.onEvent);

@@ -181,7 +181,7 @@ describe('serverless package', () => {
     expect(one('AWS::Events::Archive').Properties.SourceArn).toEqual({
       'Fn::GetAtt': ['StickinessBus', 'Arn'],
     });
-    expect(one('AWS::Events::Rule').Properties).toMatchObject({
+    expect(resources.ChangeRequestRule!.Properties).toMatchObject({
       EventBusName: { Ref: 'StickinessBus' },
       EventPattern: { 'detail-type': ['Stickiness Change Requested'] },
       Targets: [
@@ -193,8 +193,8 @@ describe('serverless package', () => {
         },
       ],
     });
-    for (const [, policy] of ofType('AWS::SQS::QueuePolicy')) {
-      const doc = policy.Properties.PolicyDocument as { Statement: Statement[] };
+    for (const id of ['ChangeRequestQueuePolicy', 'RuleDeliveryDeadLetterQueuePolicy']) {
+      const doc = resources[id]!.Properties.PolicyDocument as { Statement: Statement[] };
       expect(doc.Statement[0]?.Condition).toEqual({
         ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ChangeRequestRule', 'Arn'] } },
       });
@@ -216,6 +216,7 @@ describe('serverless package', () => {
     expect(roles.map(([id]) => id).sort()).toEqual([
       'ApplyWorkerRole',
       'DeferralSchedulerRole',
+      'NotifierRole',
       'TicketingWebhookRole',
     ]);
     const statements = (
@@ -257,7 +258,49 @@ describe('serverless package', () => {
     });
   });
 
-  it.each(['apply-worker', 'ticketing-webhook'])(
+  it('sends only terminal audit events that ask for it to the notifier, whose failures land in its own DLQ', () => {
+    const [, rule] = ofType('AWS::Events::Rule').find(([id]) => id.includes('notifier'))!;
+    expect(rule.Properties).toMatchObject({
+      EventBusName: { Ref: 'StickinessBus' },
+      EventPattern: {
+        source: ['stickler'],
+        'detail-type': [
+          'Stickiness Change Applied',
+          'Stickiness Change Unchanged',
+          'Stickiness Change Refused',
+          'Stickiness Change Failed',
+        ],
+        detail: { notify: { kind: ['ticket'] } },
+      },
+      Targets: [
+        expect.objectContaining({
+          DeadLetterConfig: { Arn: { 'Fn::GetAtt': ['NotifierDeadLetterQueue', 'Arn'] } },
+        }),
+      ],
+    });
+    const dlqPolicy = resources.NotifierDeadLetterQueuePolicy!.Properties.PolicyDocument as {
+      Statement: Statement[];
+    };
+    expect(JSON.stringify(dlqPolicy.Statement[0]?.Condition)).toContain(
+      `rule/stickler-test/${(rule.Properties as { Name: string }).Name}`,
+    );
+    expect(one('AWS::Lambda::EventInvokeConfig').Properties).toMatchObject({
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['NotifierDeadLetterQueue', 'Arn'] } } },
+    });
+    const statements = (
+      resources.NotifierRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    // It calls ticketing systems and reads their credentials; it cannot touch OVH, the bus or the queue.
+    expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+      'kms:Decrypt',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'sqs:SendMessage',
+      'ssm:GetParameter',
+    ]);
+  });
+
+  it.each(['apply-worker', 'ticketing-webhook', 'notifier'])(
     'ships %s as one bundle with a source map, under 250 KB minified, loading no AWS SDK and no YAML parser',
     (name) => {
       const zip = new AdmZip(join(out, `${name}.zip`));

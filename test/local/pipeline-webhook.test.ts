@@ -5,13 +5,23 @@ import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
 import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+import { loadEvent } from '../helpers/events';
+import { startFakeHttp } from '../helpers/fake-http';
 
 describe('a signed ticket through the local pipeline: HTTP API → webhook → bus → queue → worker → OVH', () => {
   let sim: RunningSimulator;
   let pipeline: LocalPipeline;
+  let jira: Awaited<ReturnType<typeof startFakeHttp>>;
   const saved = { ...process.env };
   beforeAll(async () => {
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    // A test Jira site for the notifier (the local stage allows http).
+    jira = await startFakeHttp(() => ({ status: 201, body: { id: '1' } }));
+    Object.assign(process.env, {
+      JIRA_BASE_URL: jira.url,
+      JIRA_EMAIL: 'stickler@example.com',
+      JIRA_API_TOKEN: 'test-token',
+    });
     sim = await startSimulator({
       fleet: parseFleet(readFileSync(join(__dirname, '../../examples/fleet.yaml'), 'utf8')),
       task: { todoMs: 10, doingMs: 30 },
@@ -26,6 +36,7 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
   afterAll(async () => {
     await pipeline.close();
     await sim.close();
+    await jira.close();
     process.env = saved;
   });
 
@@ -106,6 +117,39 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
     expect(applied.detail.outcome).toBe('applied');
     expect(Date.parse(applied.detail.decidedAt)).toBeGreaterThanOrEqual(notBefore.getTime());
   }, 30_000);
+
+  it('applies an approved Jira issue and posts the outcome back on it', async () => {
+    const event = loadEvent<{ body: string; headers: Record<string, string> }>(
+      'ticketing-webhook',
+      'jira-approved',
+    );
+    const answer = await fetch(`${pipeline.env.STICKLER_API_URL}/webhooks/jira`, {
+      method: 'POST',
+      body: event.body,
+      headers: {
+        'content-type': 'application/json',
+        'x-atlassian-webhook-identifier': event.headers['x-atlassian-webhook-identifier']!,
+        'x-hub-signature': event.headers['x-hub-signature']!,
+      },
+    });
+    expect(answer.status).toBe(202);
+    const { requestIds } = (await answer.json()) as { requestIds: string[] };
+    expect(requestIds).toHaveLength(2);
+    const comments = () => jira.requests.filter((r) => r.path === '/rest/api/3/issue/KAN-3/comment');
+    await until(() => comments().length === 2, 10_000);
+    const texts = comments().map((r) => JSON.parse(r.body).body.content[0].content[0].text as string);
+    expect(texts.sort()).toEqual([
+      expect.stringMatching(
+        /^stickler, request tkt-\w+: loadbalancer-7f3a9c21 http\/102 .*(applied|already cookie)/,
+      ),
+      expect.stringMatching(
+        /^stickler, request tkt-\w+: loadbalancer-7f3a9c21 http\/104 .*(applied|already cookie)/,
+      ),
+    ]);
+    expect(comments()[0]!.headers.authorization).toBe(
+      `Basic ${Buffer.from('stickler@example.com:test-token').toString('base64')}`,
+    );
+  });
 
   it('publishes nothing for an unsigned or wrongly signed ticket', async () => {
     const events = pipeline.bus.events.length;
