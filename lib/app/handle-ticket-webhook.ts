@@ -41,6 +41,13 @@ export type TicketSource = (typeof TICKET_SOURCES)[number];
 /** EventBridge's limit on one event: a body larger than this could never become one. */
 export const MAX_WEBHOOK_BYTES = 256 * 1024;
 
+/**
+ * A delivery whose signed time is further back than this is not acted on: ticketing systems
+ * retry within hours, and a replay of a captured request must not apply an old change again
+ * once the worker's idempotency records have expired.
+ */
+export const MAX_DELIVERY_AGE_MS = 24 * 3600_000;
+
 /** `source` of the change requests the webhook publishes. */
 export const TICKETING_EVENT_SOURCE = 'stickler.ticketing';
 
@@ -157,6 +164,22 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
       throw new InvalidInputError('the body is not JSON', [{ path: '', message: 'not JSON' }]);
     }
     const set = deps.read(source, json, request.headers, request.body);
+    const now = deps.clock.now().getTime();
+    if (
+      set.sentAt &&
+      (Date.parse(set.sentAt) < now - MAX_DELIVERY_AGE_MS || Date.parse(set.sentAt) > now + 5 * 60_000)
+    ) {
+      deps.log.warn('webhook ignored: its signed time is out of range (a replay?)', {
+        source,
+        ticket: set.ticket,
+        sentAt: set.sentAt,
+      });
+      return {
+        kind: 'ignored',
+        requestIds: [],
+        ignored: `the delivery's own time (${set.sentAt}) is more than a day away from now: not acted on, as a replay would not be; send the ticket again`,
+      };
+    }
     if (set.notApproved) {
       deps.log.info('webhook ignored: ticket not approved', { source, ticket: set.ticket });
       return { kind: 'ignored', requestIds: [], ignored: set.notApproved };

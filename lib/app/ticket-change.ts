@@ -23,4 +23,9 @@ export interface TicketChangeSet {
   changes: TicketFarmChange[];
   window?: { notBefore?: string; notAfter?: string };
   reason?: string;
+  /**
+   * When the ticketing system sent (or last updated) this, from the signed body (Jira's
+   * `timestamp`, ServiceNow's `sys_updated_on`): a delivery much older than that is a replay.
+   */
+  sentAt?: string;
 }

@@ -4,7 +4,7 @@ import { hubSignature } from '../../lib/adapters/http/hub-signature';
 import { ChangeRequestedDetailSchema } from '../../lib/domain/events';
 import { localWebhookSecret, makeTicketingWebhookHandler } from '../../lib/wiring/ticketing-webhook';
 import { TEST_AWS_CREDENTIALS } from '../helpers/aws-signature';
-import { loadEvent } from '../helpers/events';
+import { loadEvent, loadFreshWebhookEvent } from '../helpers/events';
 import { type FakeAws, startFakeAws } from '../helpers/fake-aws';
 
 type Handler = (
@@ -112,7 +112,7 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
   });
 
   it('turns an approved Jira issue into one request per farm named in its fields, requested by its reporter', async () => {
-    const answer = await local(loadEvent('ticketing-webhook', 'jira-approved'), context);
+    const answer = await local(loadFreshWebhookEvent('jira-approved'), context);
     expect(answer.statusCode).toBe(202);
     expect(details().map((d) => [d.service, d.farmType, d.farmId, d.stickiness, d.ticket])).toEqual([
       ['loadbalancer-7f3a9c21', 'http', 102, 'cookie', 'KAN-3'],
@@ -126,14 +126,23 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
   });
 
   it('acknowledges a Jira issue that is not approved with 200 and publishes nothing', async () => {
-    const answer = await local(loadEvent('ticketing-webhook', 'jira-not-approved'), context);
+    const answer = await local(loadFreshWebhookEvent('jira-not-approved'), context);
     expect(answer.statusCode).toBe(200);
     expect(json(answer)).toEqual({ requestIds: [], ignored: expect.stringContaining("status 'To Do'") });
     expect(published).toEqual([]);
   });
 
+  it('ignores a delivery whose own signed time is over a day old (a replay), and publishes nothing', async () => {
+    const stale = await local(loadEvent('ticketing-webhook', 'jira-approved'), context); // stamped April 2026
+    expect(stale.statusCode).toBe(200);
+    expect(json(stale).ignored).toMatch(/more than a day away from now/);
+    const old = await local(loadEvent('ticketing-webhook', 'servicenow-scheduled'), context); // stamped 2015
+    expect(json(old).requestIds).toEqual([]);
+    expect(published).toEqual([]);
+  });
+
   it('turns a scheduled, approved ServiceNow change into requests', async () => {
-    const answer = await local(loadEvent('ticketing-webhook', 'servicenow-scheduled'), context);
+    const answer = await local(loadFreshWebhookEvent('servicenow-scheduled'), context);
     expect(answer.statusCode).toBe(202);
     expect(details()).toEqual([
       expect.objectContaining({
@@ -164,7 +173,7 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
       await refused({ ...event, body: JSON.stringify(JSON.parse(event.body!), null, 1) }, 401);
       await refused(resigned(event, event.body!, 'guessed-secret'), 401);
       // Jira signs X-Hub-Signature: a GitHub-style header does not stand in for it.
-      const jira = loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'jira-approved');
+      const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
       const moved: Record<string, string | undefined> = {
         ...jira.headers,
         'x-hub-signature-256': jira.headers['x-hub-signature'],

@@ -53,3 +53,30 @@ export const loadFreshEvent = <
   name: string,
   now?: number,
 ): T => freshSqsEvent(loadEvent<T>(fn, name), now);
+
+/**
+ * A sample ticketing webhook event with the ticket's own signed time (Jira `timestamp`,
+ * ServiceNow `sys_updated_on`) moved to now, and signed again with the `local` stage's secret
+ * for its source, as the ticketing system would send it today.
+ */
+export const loadFreshWebhookEvent = <
+  T extends { body?: string; isBase64Encoded: boolean; headers: Record<string, string | undefined> },
+>(
+  name: string,
+  now = Date.now(),
+): T => {
+  const { createHmac } = require('node:crypto') as typeof import('node:crypto');
+  const event = loadEvent<T & { pathParameters: { source: string } }>('ticketing-webhook', name);
+  const source = event.pathParameters.source;
+  const text = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8');
+  const body = JSON.parse(text) as { timestamp?: number; result?: { sys_updated_on?: string } };
+  if (typeof body.timestamp === 'number') body.timestamp = now;
+  if (body.result?.sys_updated_on !== undefined)
+    body.result.sys_updated_on = new Date(now).toISOString().slice(0, 19).replace('T', ' ');
+  const raw = JSON.stringify(body);
+  const header = source === 'jira' ? 'x-hub-signature' : 'x-hub-signature-256';
+  event.body = event.isBase64Encoded ? Buffer.from(raw).toString('base64') : raw;
+  event.headers[header] =
+    `sha256=${createHmac('sha256', `stickler-local-${source}-secret`).update(raw).digest('hex')}`;
+  return event;
+};

@@ -5,7 +5,7 @@ import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
 import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
-import { loadEvent } from '../helpers/events';
+import { loadFreshWebhookEvent } from '../helpers/events';
 import { startFakeHttp } from '../helpers/fake-http';
 
 describe('a signed ticket through the local pipeline: HTTP API → webhook → bus → queue → worker → OVH', () => {
@@ -119,10 +119,11 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
   }, 30_000);
 
   it('applies an approved Jira issue and posts the outcome back on it', async () => {
-    const event = loadEvent<{ body: string; headers: Record<string, string> }>(
-      'ticketing-webhook',
-      'jira-approved',
-    );
+    const event = loadFreshWebhookEvent<{
+      body: string;
+      isBase64Encoded: boolean;
+      headers: Record<string, string>;
+    }>('jira-approved');
     const answer = await fetch(`${pipeline.env.STICKLER_API_URL}/webhooks/jira`, {
       method: 'POST',
       body: event.body,

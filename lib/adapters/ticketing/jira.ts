@@ -43,7 +43,10 @@ export const readJiraWebhook = (
   fieldsMap: JiraFieldMap,
   deliveryId: string | undefined,
 ): TicketChangeSet => {
-  const body = (json ?? {}) as { issue?: { key?: unknown; fields?: Record<string, unknown> } };
+  const body = (json ?? {}) as {
+    timestamp?: unknown;
+    issue?: { key?: unknown; fields?: Record<string, unknown> };
+  };
   const issue = body.issue;
   const key = textOf(issue?.key);
   if (!issue || !key || !issue.fields)
@@ -82,5 +85,8 @@ export const readJiraWebhook = (
       ? { window: { ...(notBefore ? { notBefore } : {}), ...(notAfter ? { notAfter } : {}) } }
       : {}),
     ...(textOf(f.summary) ? { reason: textOf(f.summary)!.slice(0, 2000) } : {}),
+    ...(typeof body.timestamp === 'number' && Number.isFinite(body.timestamp)
+      ? { sentAt: new Date(body.timestamp).toISOString() }
+      : {}),
   };
 };

@@ -63,6 +63,7 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
   const notBefore = serviceNowTime(plainValue(record.start_date));
   const notAfter = serviceNowTime(plainValue(record.end_date));
   const requester = record.requested_by;
+  const updatedAt = serviceNowTime(plainValue(record.sys_updated_on));
   return {
     ticket: number,
     identity: `${sysId}:${plainValue(record.sys_mod_count) ?? '0'}`,
@@ -85,5 +86,6 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
     ...(plainValue(record.short_description)
       ? { reason: plainValue(record.short_description)!.slice(0, 2000) }
       : {}),
+    ...(updatedAt ? { sentAt: updatedAt } : {}),
   };
 };
