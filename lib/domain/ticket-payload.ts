@@ -3,7 +3,7 @@
  * (at most 50). Published as JSON Schema in schemas/ticketing-generic.schema.json.
  */
 import * as z from 'zod/mini';
-import { ChangeWindowSchema } from './events';
+import { ChangeWindowSchema, IsoTime } from './events';
 
 const Text = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
 
@@ -17,6 +17,8 @@ const FarmChangeSchema = z.strictObject({
 export const GenericTicketSchema = z
   .strictObject({
     ticket: Text(256),
+    /** When the sender signed this (ISO 8601): a delivery over a day old is a replay and is ignored. */
+    sentAt: IsoTime,
     requestedBy: z.union([Text(256), z.strictObject({ id: Text(256), name: z.optional(Text(256)) })]),
     reason: z.optional(z.string().check(z.maxLength(2000))),
     window: z.optional(ChangeWindowSchema),

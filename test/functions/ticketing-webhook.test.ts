@@ -66,7 +66,7 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
   const details = () => published.map((e) => JSON.parse(e.Detail!));
 
   it('turns a signed generic ticket into one change request on the bus and answers 202 with its id', async () => {
-    const answer = await local(loadEvent('ticketing-webhook', 'generic-signed'), context);
+    const answer = await local(loadFreshWebhookEvent('generic-signed'), context);
     expect(answer.statusCode).toBe(202);
     const { requestIds } = json(answer);
     expect(requestIds).toHaveLength(1);
@@ -91,13 +91,13 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
   });
 
   it('gives a redelivery the same request ids (the worker makes it a no-op)', async () => {
-    const first = json(await local(loadEvent('ticketing-webhook', 'generic-signed'), context));
-    const again = json(await local(loadEvent('ticketing-webhook', 'generic-signed'), context));
+    const first = json(await local(loadFreshWebhookEvent('generic-signed'), context));
+    const again = json(await local(loadFreshWebhookEvent('generic-signed'), context));
     expect(again.requestIds).toEqual(first.requestIds);
   });
 
   it('reads a base64-encoded body, several farms and a window', async () => {
-    const sample = loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'generic-two-farms-base64');
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-two-farms-base64');
     const ticket = JSON.parse(bodyOf(sample));
     ticket.window = { notBefore: new Date(Date.now() + 3_600_000).toISOString() };
     const answer = await local(
@@ -138,6 +138,16 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     expect(json(stale).ignored).toMatch(/more than a day away from now/);
     const old = await local(loadEvent('ticketing-webhook', 'servicenow-scheduled'), context); // stamped 2015
     expect(json(old).requestIds).toEqual([]);
+    const generic = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
+    const replayed = {
+      ...JSON.parse(generic.body!),
+      sentAt: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+    };
+    const answer = await local(
+      resigned(generic, JSON.stringify(replayed), localWebhookSecret('generic')),
+      context,
+    );
+    expect([answer.statusCode, json(answer).requestIds]).toEqual([200, []]);
     expect(published).toEqual([]);
   });
 
@@ -155,7 +165,7 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
   });
 
   describe('refusals change nothing and publish nothing', () => {
-    const generic = () => loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'generic-signed');
+    const generic = () => loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
     const refused = async (event: APIGatewayProxyEventV2, status: number) => {
       const answer = await local(event, context);
       expect([answer.statusCode, published]).toEqual([status, []]);
@@ -234,7 +244,7 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
           ? { body: { Parameter: { Value: 'deployed-secret', Type: 'SecureString' } } }
           : { status: 400, body: { __type: 'ParameterNotFound', message: 'not found' } },
       );
-      const sample = loadEvent<APIGatewayProxyEventV2>('ticketing-webhook', 'generic-signed');
+      const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
       expect((await deployed(resigned(sample, sample.body!, 'deployed-secret'), context)).statusCode).toBe(
         202,
       );
@@ -250,7 +260,7 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
       status: 500,
       body: { __type: 'InternalException', message: 'x' },
     }));
-    const answer = await local(loadEvent('ticketing-webhook', 'generic-signed'), context);
+    const answer = await local(loadFreshWebhookEvent('generic-signed'), context);
     expect(answer.statusCode).toBe(503);
     expect(answer.headers?.['retry-after']).toBe('30');
   });

@@ -56,7 +56,7 @@ export const loadFreshEvent = <
 
 /**
  * A sample ticketing webhook event with the ticket's own signed time (Jira `timestamp`,
- * ServiceNow `sys_updated_on`) moved to now, and signed again with the `local` stage's secret
+ * ServiceNow `sys_updated_on`, generic `sentAt`) moved to now, and signed again with the `local` stage's secret
  * for its source, as the ticketing system would send it today.
  */
 export const loadFreshWebhookEvent = <
@@ -69,8 +69,13 @@ export const loadFreshWebhookEvent = <
   const event = loadEvent<T & { pathParameters: { source: string } }>('ticketing-webhook', name);
   const source = event.pathParameters.source;
   const text = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8');
-  const body = JSON.parse(text) as { timestamp?: number; result?: { sys_updated_on?: string } };
+  const body = JSON.parse(text) as {
+    timestamp?: number;
+    sentAt?: string;
+    result?: { sys_updated_on?: string };
+  };
   if (typeof body.timestamp === 'number') body.timestamp = now;
+  if (typeof body.sentAt === 'string') body.sentAt = new Date(now).toISOString();
   if (body.result?.sys_updated_on !== undefined)
     body.result.sys_updated_on = new Date(now).toISOString().slice(0, 19).replace('T', ' ');
   const raw = JSON.stringify(body);

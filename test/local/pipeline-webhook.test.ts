@@ -43,7 +43,7 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
   const post = (body: string, headers: Record<string, string>) =>
     fetch(`${pipeline.env.STICKLER_API_URL}/webhooks/generic`, { method: 'POST', body, headers });
   const signed = (ticket: object, delivery: string) => {
-    const body = JSON.stringify(ticket);
+    const body = JSON.stringify({ ...ticket, sentAt: new Date().toISOString() });
     return post(body, {
       'content-type': 'application/json',
       'x-delivery-id': delivery,

@@ -30,5 +30,6 @@ export const readGenericTicket = (json: unknown, deliveryId: string): TicketChan
     ],
     ...(t.window ? { window: t.window } : {}),
     ...(t.reason ? { reason: t.reason } : {}),
+    sentAt: new Date(Date.parse(t.sentAt)).toISOString(),
   };
 };
