@@ -71,7 +71,8 @@ export const checkSignature = async (
       ...(headers['x-amz-security-token'] ? { sessionToken: headers['x-amz-security-token'] } : {}),
     },
     sha256: Sha256,
-    uriEscapePath: true,
+    // S3 paths are escaped once (the request's own x-amz-content-sha256 is a signed header).
+    uriEscapePath: service !== 's3',
     applyChecksum: false,
   });
   const [hostname, port] = String(request.headers.host).split(':');

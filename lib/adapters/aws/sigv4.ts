@@ -1,6 +1,7 @@
 /**
- * AWS Signature Version 4 for the JSON protocol calls stickler makes (a POST to `/` with no
- * query string), with node:crypto. The tests check it against the AWS SDK's own signer.
+ * AWS Signature Version 4 for the calls stickler makes (JSON and REST-JSON protocols, and S3
+ * GetObject; no query strings), with node:crypto. The tests check it against the AWS SDK's own
+ * signer.
  * https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
  */
 import { createHash, createHmac } from 'node:crypto';
@@ -37,17 +38,26 @@ const uriEscape = (text: string) =>
   encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 // For every service but S3, each segment of the path as sent (already encoded once, as URL keeps
-// it) is encoded once more.
-const canonicalPath = (url: URL) => url.pathname.split('/').map(uriEscape).join('/') || '/';
+// it) is encoded once more; S3 wants it encoded once.
+const canonicalPath = (url: URL, service: string) =>
+  service === 's3'
+    ? url.pathname
+        .split('/')
+        .map((segment) => uriEscape(decodeURIComponent(segment)))
+        .join('/') || '/'
+    : url.pathname.split('/').map(uriEscape).join('/') || '/';
 
 /** Returns the headers to send: the given ones plus host, x-amz-date, the token and Authorization. */
 export const signRequest = (input: SignInput): Record<string, string> => {
   const date = amzDate(input.now);
   const day = date.slice(0, 8);
+  const payloadHash = sha256Hex(input.body);
   const headers: Record<string, string> = {
     ...input.headers,
     host: input.url.host,
     'x-amz-date': date,
+    // S3 refuses a request without the payload's hash in a header of its own.
+    ...(input.service === 's3' ? { 'x-amz-content-sha256': payloadHash } : {}),
   };
   if (input.credentials.sessionToken) headers['x-amz-security-token'] = input.credentials.sessionToken;
   const names = Object.keys(headers)
@@ -60,11 +70,11 @@ export const signRequest = (input: SignInput): Record<string, string> => {
   const signedHeaders = names.join(';');
   const canonicalRequest = [
     input.method,
-    canonicalPath(input.url),
+    canonicalPath(input.url, input.service),
     '', // stickler's calls carry no query string
     canonicalHeaders,
     signedHeaders,
-    sha256Hex(input.body),
+    payloadHash,
   ].join('\n');
   const scope = `${day}/${input.region}/${input.service}/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', date, scope, sha256Hex(canonicalRequest)].join('\n');
