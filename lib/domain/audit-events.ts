@@ -85,17 +85,106 @@ export const ZoneAppliedDetailSchema = z.object({
 });
 export type ZoneAppliedDetail = z.infer<typeof ZoneAppliedDetailSchema>;
 
+/** The policy object a compliance run used: where it was read, and which version. */
+const PolicyRefSchema = z.object({ source: z.string(), version: z.nullable(z.string()) });
+const ComplianceBase = {
+  schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),
+  auditId: z.string(),
+  /** One scheduled run (the same across the retries of that run). */
+  runId: z.string(),
+  mode: z.enum(['report', 'enforce']),
+};
+
+/** detail of `Compliance Drift Detected` (a run's drift, in parts of at most 100 farms). */
+export const ComplianceDriftDetailSchema = z.object({
+  ...ComplianceBase,
+  policy: PolicyRefSchema,
+  part: z.int(),
+  parts: z.int(),
+  drifted: z.array(
+    z.object({
+      service: z.string(),
+      farmType: FarmTypeSchema,
+      farmId: z.number(),
+      zone: z.string(),
+      displayName: z.nullable(z.string()),
+      before: StickinessWordSchema,
+      wanted: StickinessWordSchema,
+      rule: z.string(),
+    }),
+  ),
+  /** Farms a rule matches but whose type cannot take its target: the policy needs a rule for them. */
+  cannotApply: z.array(
+    z.object({
+      service: z.string(),
+      farmType: z.nullable(FarmTypeSchema),
+      farmId: z.number(),
+      wanted: z.nullable(StickinessWordSchema),
+      rule: z.string(),
+      reason: z.string(),
+    }),
+  ),
+  detectedAt: IsoTime,
+});
+export type ComplianceDriftDetail = z.infer<typeof ComplianceDriftDetailSchema>;
+
+/** detail of `Compliance Run Blocked`: an enforce run over the policy's blast radius requested nothing. */
+export const ComplianceBlockedDetailSchema = z.object({
+  ...ComplianceBase,
+  policy: PolicyRefSchema,
+  drifted: z.int(),
+  maxChangesPerRun: z.nullable(z.int()),
+  message: z.string(),
+  blockedAt: IsoTime,
+});
+export type ComplianceBlockedDetail = z.infer<typeof ComplianceBlockedDetailSchema>;
+
+/** detail of `Compliance Run Completed`: every run that read its policy ends with one. */
+export const ComplianceCompletedDetailSchema = z.object({
+  ...ComplianceBase,
+  policy: PolicyRefSchema,
+  farmsChecked: z.int(),
+  drifted: z.int(),
+  cannotApply: z.int(),
+  requested: z.int(),
+  blocked: z.boolean(),
+  durationMs: z.int(),
+  completedAt: IsoTime,
+});
+export type ComplianceCompletedDetail = z.infer<typeof ComplianceCompletedDetailSchema>;
+
+/** detail of `Compliance Run Failed`: the policy could not be read or planned; nothing was requested. */
+export const ComplianceFailedDetailSchema = z.object({
+  ...ComplianceBase,
+  policy: z.nullable(PolicyRefSchema),
+  code: z.string(),
+  message: z.string(),
+  failedAt: IsoTime,
+});
+export type ComplianceFailedDetail = z.infer<typeof ComplianceFailedDetailSchema>;
+
 /** Schemas published for consumers, by file name under schemas/. */
 export const PUBLISHED_SCHEMAS = {
   'stickiness-change-requested': ChangeRequestedDetailSchema,
   'stickiness-change-audit': ChangeAuditDetailSchema,
   'zone-configuration-applied': ZoneAppliedDetailSchema,
+  'compliance-drift-detected': ComplianceDriftDetailSchema,
+  'compliance-run-blocked': ComplianceBlockedDetailSchema,
+  'compliance-run-completed': ComplianceCompletedDetailSchema,
+  'compliance-run-failed': ComplianceFailedDetailSchema,
 } as const;
 
 /** One event to publish: what PutEvents needs, before the bus name is added. */
 export interface OutgoingEvent {
   detailType: (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES];
-  detail: ChangeAuditDetail | ZoneAppliedDetail | ChangeRequestedDetail;
+  detail:
+    | ChangeAuditDetail
+    | ZoneAppliedDetail
+    | ChangeRequestedDetail
+    | ComplianceDriftDetail
+    | ComplianceBlockedDetail
+    | ComplianceCompletedDetail
+    | ComplianceFailedDetail;
   /** Stable id used to keep a resent event from being counted twice by consumers. */
   dedupeKey: string;
   /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */

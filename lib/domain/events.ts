@@ -17,6 +17,10 @@ export const DETAIL_TYPES = {
   failed: 'Stickiness Change Failed',
   deferred: 'Stickiness Change Deferred',
   zoneApplied: 'Zone Configuration Applied',
+  complianceDrift: 'Compliance Drift Detected',
+  complianceBlocked: 'Compliance Run Blocked',
+  complianceCompleted: 'Compliance Run Completed',
+  complianceFailed: 'Compliance Run Failed',
 } as const;
 
 export const IsoTime = z.iso.datetime({ offset: true });
@@ -59,7 +63,7 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const AUDIT_OUTCOMES = [...OUTCOMES, 'deferred'] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 /** `schemaVersion` of the audit events stickler emits now (events without one are version 1). */
-export const AUDIT_SCHEMA_VERSION = 2;
+export const AUDIT_SCHEMA_VERSION = 2 as const;
 
 /** The detail-type of each per-request audit event. */
 export const AUDIT_DETAIL_TYPE: Record<AuditOutcome, (typeof DETAIL_TYPES)[keyof typeof DETAIL_TYPES]> = {

@@ -12,6 +12,10 @@ const TITLES: Record<keyof typeof SCHEMAS, string> = {
   'stickiness-change-requested': `detail of "${DETAIL_TYPES.changeRequested}"`,
   'stickiness-change-audit': `detail of "${DETAIL_TYPES.applied}", "${DETAIL_TYPES.unchanged}", "${DETAIL_TYPES.refused}" and "${DETAIL_TYPES.failed}"`,
   'zone-configuration-applied': `detail of "${DETAIL_TYPES.zoneApplied}"`,
+  'compliance-drift-detected': `detail of "${DETAIL_TYPES.complianceDrift}"`,
+  'compliance-run-blocked': `detail of "${DETAIL_TYPES.complianceBlocked}"`,
+  'compliance-run-completed': `detail of "${DETAIL_TYPES.complianceCompleted}"`,
+  'compliance-run-failed': `detail of "${DETAIL_TYPES.complianceFailed}"`,
 };
 
 export const renderJsonSchemas = (): Record<string, string> =>

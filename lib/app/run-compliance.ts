@@ -1,0 +1,241 @@
+/**
+ * One compliance run: read the policy, plan it against the fleet with read-only calls (the same
+ * use case as `stickler plan`), then
+ * - `report`: publish the drift (`Compliance Drift Detected`) and change nothing;
+ * - `enforce`: publish one `Stickiness Change Requested` per drifted farm (the worker applies them
+ *   as any other request), unless the plan is over the policy's `maxChangesPerRun`: then
+ *   `Compliance Run Blocked` and no request at all.
+ * Every run that read its policy ends with `Compliance Run Completed`; a policy that cannot be
+ * read or planned ends it with `Compliance Run Failed` (and the error), publishing no change.
+ * Request ids are derived from the run and the farm, so a retried run never doubles a request.
+ */
+import { createHash } from 'node:crypto';
+import type { ComplianceDriftDetail, OutgoingEvent } from '../domain/audit-events';
+import { SticklerError } from '../domain/errors';
+import { AUDIT_SCHEMA_VERSION, type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
+import { farmKey } from '../domain/farm';
+import type { Change, Rejection } from '../domain/plan';
+import { toWord } from '../domain/stickiness';
+import type { Clock } from '../ports/clock';
+import type { EventPublisher } from '../ports/event-publisher';
+import type { Log } from '../ports/log';
+import type { PolicyDocument, PolicySource } from '../ports/policy-source';
+import { errorFacts } from './error-facts';
+import type { PlanPolicyInput, PolicyPlan } from './plan-policy';
+
+export const COMPLIANCE_MODES = ['report', 'enforce'] as const;
+export type ComplianceMode = (typeof COMPLIANCE_MODES)[number];
+
+/** `source` of the events a compliance run publishes (its change requests included). */
+export const COMPLIANCE_EVENT_SOURCE = 'stickler.compliance';
+
+/** Farms per `Compliance Drift Detected` event: each stays far under EventBridge's 256 KiB. */
+const FARMS_PER_DRIFT_EVENT = 100;
+
+export interface ComplianceDeps {
+  policySource: PolicySource;
+  planPolicy: (input: PlanPolicyInput) => Promise<PolicyPlan>;
+  publisher: EventPublisher;
+  clock: Clock;
+  log: Log;
+}
+
+export interface ComplianceResult {
+  runId: string;
+  mode: ComplianceMode;
+  policy: { source: string; version: string | null };
+  farmsChecked: number;
+  drifted: number;
+  cannotApply: number;
+  requested: number;
+  blocked: boolean;
+}
+
+/** A run that could not read or plan its policy (its `Compliance Run Failed` went out first, if it could). */
+export class ComplianceRunError extends SticklerError {}
+
+const ruleOf = (c: Change | Rejection) => (c.origin.kind === 'rule' ? c.origin.rule : 'request');
+
+export const complianceRequestId = (runId: string, farm: string): string =>
+  `cmp-${createHash('sha256').update(`${runId}\n${farm}`).digest('hex').slice(0, 40)}`;
+
+export const makeRunCompliance = (deps: ComplianceDeps) =>
+  async function runCompliance(input: { mode: ComplianceMode; runId: string }): Promise<ComplianceResult> {
+    const { mode, runId } = input;
+    const started = deps.clock.now();
+    const event = (
+      detailType: OutgoingEvent['detailType'],
+      detail: OutgoingEvent['detail'],
+      key: string,
+    ): OutgoingEvent => ({
+      detailType,
+      detail,
+      dedupeKey: key,
+      source: COMPLIANCE_EVENT_SOURCE,
+    });
+    const base = { schemaVersion: AUDIT_SCHEMA_VERSION, runId, mode };
+    const publishAll = async (events: OutgoingEvent[]) => {
+      const { failed } = await deps.publisher.publish(events);
+      if (failed.length > 0)
+        throw new SticklerError(
+          'publish-failed',
+          `${failed.length} event(s) of compliance run ${runId} could not be published`,
+          {
+            retryable: true,
+          },
+        );
+    };
+
+    let document: PolicyDocument | undefined;
+    let planned: PolicyPlan;
+    try {
+      document = await deps.policySource.load();
+      planned = await deps.planPolicy({ policyText: document.text, policySource: document.source });
+    } catch (error) {
+      const e = error as SticklerError;
+      const message = (e?.message ?? String(error)).slice(0, 4000);
+      deps.log.error('compliance run failed: the policy could not be read or planned', { runId, message });
+      await deps.publisher
+        .publish([
+          event(
+            DETAIL_TYPES.complianceFailed,
+            {
+              ...base,
+              auditId: `compliance:${runId}:failed`,
+              policy: document ? { source: document.source, version: document.version } : null,
+              code: e instanceof SticklerError ? e.code : 'unexpected',
+              message,
+              failedAt: deps.clock.now().toISOString(),
+            },
+            `compliance:${runId}:failed`,
+          ),
+        ])
+        .catch(() => undefined);
+      throw new ComplianceRunError('compliance-run-failed', `compliance run ${runId} failed: ${message}`, {
+        cause: error,
+        // An outage (OVH, S3) may pass; a policy that does not parse will not.
+        retryable: errorFacts(error).retryable,
+      });
+    }
+
+    const { plan, fleet, overLimit, policy } = planned;
+    const ref = { source: document.source, version: document.version };
+    const now = () => deps.clock.now().toISOString();
+    const events: OutgoingEvent[] = [];
+    const drifted: ComplianceDriftDetail['drifted'] = plan.changes.map((c) => ({
+      service: c.farm.service,
+      farmType: c.farm.type,
+      farmId: c.farm.farmId,
+      zone: c.farm.zone,
+      displayName: c.farm.displayName?.slice(0, 256) ?? null,
+      before: toWord(c.from),
+      wanted: toWord(c.to),
+      rule: ruleOf(c).slice(0, 256),
+    }));
+    const cannotApply: ComplianceDriftDetail['cannotApply'] = plan.invalid.map((r) => ({
+      service: r.ref.service,
+      farmType: r.ref.type ?? null,
+      farmId: r.ref.farmId,
+      wanted: r.to === undefined ? null : toWord(r.to),
+      rule: ruleOf(r).slice(0, 256),
+      reason: r.reason.slice(0, 500),
+    }));
+
+    // The drift, in parts: a report's whole content, and an enforce run's record of what it found.
+    const parts = Math.max(
+      1,
+      Math.ceil(Math.max(drifted.length, cannotApply.length) / FARMS_PER_DRIFT_EVENT),
+    );
+    if (drifted.length + cannotApply.length > 0) {
+      for (let part = 0; part < parts; part++) {
+        const slice = (list: unknown[]) =>
+          list.slice(part * FARMS_PER_DRIFT_EVENT, (part + 1) * FARMS_PER_DRIFT_EVENT);
+        const key = `compliance:${runId}:drift:${part + 1}`;
+        events.push(
+          event(
+            DETAIL_TYPES.complianceDrift,
+            {
+              ...base,
+              auditId: key,
+              policy: ref,
+              part: part + 1,
+              parts,
+              drifted: slice(drifted) as ComplianceDriftDetail['drifted'],
+              cannotApply: slice(cannotApply) as ComplianceDriftDetail['cannotApply'],
+              detectedAt: now(),
+            },
+            key,
+          ),
+        );
+      }
+    }
+
+    let requested = 0;
+    const blocked = mode === 'enforce' && overLimit !== undefined;
+    if (blocked) {
+      const key = `compliance:${runId}:blocked`;
+      events.push(
+        event(
+          DETAIL_TYPES.complianceBlocked,
+          {
+            ...base,
+            auditId: key,
+            policy: ref,
+            drifted: drifted.length,
+            maxChangesPerRun: policy.limits.maxChangesPerRun ?? null,
+            message: overLimit!,
+            blockedAt: now(),
+          },
+          key,
+        ),
+      );
+    } else if (mode === 'enforce') {
+      for (const change of plan.changes) {
+        const farm = farmKey(change.farm);
+        const request: ChangeRequestedDetail = {
+          requestId: complianceRequestId(runId, farm),
+          service: change.farm.service,
+          farmType: change.farm.type,
+          farmId: change.farm.farmId,
+          stickiness: toWord(change.to),
+          actor: {
+            kind: 'compliance',
+            id: `${ref.source}@${ref.version ?? 'unversioned'}`.slice(0, 256),
+            name: ruleOf(change).slice(0, 256),
+          },
+          reason: `compliance run ${runId}: policy rule '${ruleOf(change)}'`.slice(0, 2000),
+          requestedAt: now(),
+        };
+        events.push(event(DETAIL_TYPES.changeRequested, request, request.requestId));
+        requested++;
+      }
+    }
+
+    const result: ComplianceResult = {
+      runId,
+      mode,
+      policy: ref,
+      farmsChecked: fleet.length,
+      drifted: drifted.length,
+      cannotApply: cannotApply.length,
+      requested,
+      blocked,
+    };
+    const key = `compliance:${runId}:completed`;
+    events.push(
+      event(
+        DETAIL_TYPES.complianceCompleted,
+        {
+          ...base,
+          auditId: key,
+          ...result,
+          durationMs: Math.max(0, deps.clock.now().getTime() - started.getTime()),
+          completedAt: now(),
+        },
+        key,
+      ),
+    );
+    await publishAll(events);
+    deps.log.info('compliance run completed', { ...result });
+    return result;
+  };

@@ -1,0 +1,144 @@
+import { makePlanPolicy } from '../../lib/app/plan-policy';
+import { complianceRequestId, makeRunCompliance } from '../../lib/app/run-compliance';
+import { PUBLISHED_SCHEMAS } from '../../lib/domain/audit-events';
+import type { PolicyDocument } from '../../lib/ports/policy-source';
+import { FakeClock, InMemoryLoadBalancerApi, RecordingPublisher, silentLog } from '../helpers/fakes';
+
+const POLICY = [
+  'version: 1',
+  'rules:',
+  '  - name: web keeps sessions',
+  '    match: { type: http }',
+  '    stickiness: cookie',
+  '  - name: tcp is pinned by source',
+  '    match: { type: tcp }',
+  '    stickiness: sourceIp',
+].join('\n');
+
+const setup = (policy: string | Error = POLICY) => {
+  const clock = new FakeClock();
+  const api = new InMemoryLoadBalancerApi(clock)
+    .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
+    .addFarm('lb-a', { type: 'http', farmId: 2, zone: 'sbg', stored: 'cookie' })
+    .addFarm('lb-a', { type: 'tcp', farmId: 3, zone: 'gra', stored: null });
+  const publisher = new RecordingPublisher();
+  const run = makeRunCompliance({
+    policySource: {
+      load: async (): Promise<PolicyDocument> => {
+        if (policy instanceof Error) throw policy;
+        return { text: policy, source: 's3://stickler-policies/policy.yaml', version: 'v-7' };
+      },
+    },
+    planPolicy: makePlanPolicy({ api }),
+    publisher,
+    clock,
+    log: silentLog(),
+  });
+  const types = () => publisher.published.map((e) => e.detailType);
+  const of = (type: string) =>
+    publisher.published.filter((e) => e.detailType === type).map((e) => e.detail as Record<string, unknown>);
+  return { api, publisher, run, types, of };
+};
+
+describe('runCompliance', () => {
+  it('report: publishes the drift and the completion, and changes nothing', async () => {
+    const h = setup();
+    const result = await h.run({ mode: 'report', runId: 'run-1' });
+    expect(result).toMatchObject({
+      farmsChecked: 3,
+      drifted: 2,
+      requested: 0,
+      blocked: false,
+      policy: { version: 'v-7' },
+    });
+    expect(h.types()).toEqual(['Compliance Drift Detected', 'Compliance Run Completed']);
+    expect(h.of('Compliance Drift Detected')[0]).toMatchObject({
+      drifted: [
+        expect.objectContaining({ farmId: 1, before: 'none', wanted: 'cookie', rule: 'web keeps sessions' }),
+        expect.objectContaining({
+          farmId: 3,
+          before: 'none',
+          wanted: 'sourceIp',
+          rule: 'tcp is pinned by source',
+        }),
+      ],
+      policy: { source: 's3://stickler-policies/policy.yaml', version: 'v-7' },
+    });
+    expect(h.api.calls.setStickiness ?? 0).toBe(0);
+    expect(h.api.calls.refresh ?? 0).toBe(0);
+  });
+
+  it('enforce: one change request per drifted farm, ids stable per run and farm, actor the policy version', async () => {
+    const h = setup();
+    const result = await h.run({ mode: 'enforce', runId: 'run-2' });
+    expect(result.requested).toBe(2);
+    const requests = h.of('Stickiness Change Requested');
+    expect(requests.map((r) => [r.requestId, r.farmId, r.stickiness])).toEqual([
+      [complianceRequestId('run-2', 'lb-a/http/1'), 1, 'cookie'],
+      [complianceRequestId('run-2', 'lb-a/tcp/3'), 3, 'sourceIp'],
+    ]);
+    expect(requests[0]!.actor).toEqual({
+      kind: 'compliance',
+      id: 's3://stickler-policies/policy.yaml@v-7',
+      name: 'web keeps sessions',
+    });
+    expect(h.publisher.published.every((e) => e.source === 'stickler.compliance')).toBe(true);
+    // A retried run (same id) requests the same ids: the worker makes the copies no-ops.
+    const again = setup();
+    await again.run({ mode: 'enforce', runId: 'run-2' });
+    expect(again.of('Stickiness Change Requested').map((r) => r.requestId)).toEqual(
+      requests.map((r) => r.requestId),
+    );
+    expect(h.api.calls.setStickiness ?? 0).toBe(0); // the run itself never writes
+  });
+
+  it('enforce over the blast radius: blocked, no request at all', async () => {
+    const h = setup(`${POLICY.replace('version: 1', 'version: 1\nlimits: { maxChangesPerRun: 1 }')}`);
+    const result = await h.run({ mode: 'enforce', runId: 'run-3' });
+    expect(result).toMatchObject({ blocked: true, requested: 0, drifted: 2 });
+    expect(h.types()).toEqual([
+      'Compliance Drift Detected',
+      'Compliance Run Blocked',
+      'Compliance Run Completed',
+    ]);
+    expect(h.of('Compliance Run Blocked')[0]).toMatchObject({ drifted: 2, maxChangesPerRun: 1 });
+  });
+
+  it('fails loudly on a policy that does not parse, publishing only the failure', async () => {
+    const h = setup('version: 1\nrules:\n  - match: { displayName: "[z-a]" }\n    stickiness: cookie\n');
+    await expect(h.run({ mode: 'enforce', runId: 'run-4' })).rejects.toThrow(
+      /compliance run run-4 failed: invalid s3:\/\/stickler-policies\/policy.yaml/,
+    );
+    expect(h.types()).toEqual(['Compliance Run Failed']);
+    expect(h.of('Compliance Run Failed')[0]).toMatchObject({
+      code: 'invalid-policy',
+      policy: { version: 'v-7' },
+    });
+    expect(h.api.calls.listServices ?? 0).toBe(0);
+  });
+
+  it('fails loudly when the policy cannot be read, and when OVH cannot be read', async () => {
+    const unreadable = setup(new Error('AccessDenied'));
+    await expect(unreadable.run({ mode: 'report', runId: 'run-5' })).rejects.toThrow(/AccessDenied/);
+    expect(unreadable.of('Compliance Run Failed')[0]).toMatchObject({ policy: null });
+    const down = setup();
+    down.api.failures.fail('listServices');
+    await expect(down.run({ mode: 'enforce', runId: 'run-6' })).rejects.toMatchObject({ retryable: true });
+    expect(down.types()).toEqual(['Compliance Run Failed']);
+  });
+
+  it('publishes only events that fit their published schemas', async () => {
+    const h = setup();
+    await h.run({ mode: 'enforce', runId: 'run-7' });
+    const schemaOf: Record<string, { safeParse(x: unknown): { success: boolean } }> = {
+      'Compliance Drift Detected': PUBLISHED_SCHEMAS['compliance-drift-detected'],
+      'Compliance Run Completed': PUBLISHED_SCHEMAS['compliance-run-completed'],
+      'Stickiness Change Requested': PUBLISHED_SCHEMAS['stickiness-change-requested'],
+    };
+    for (const e of h.publisher.published)
+      expect([e.detailType, schemaOf[e.detailType]!.safeParse(e.detail).success]).toEqual([
+        e.detailType,
+        true,
+      ]);
+  });
+});
