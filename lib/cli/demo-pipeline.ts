@@ -14,6 +14,17 @@ export const describeEvent = (e: EventBridgeEnvelope): string => {
     const d = e.detail as ZoneAppliedDetail;
     return `${type} ${d.service} zone ${d.zone}: task ${d.taskId} ${d.status}, carried ${d.requestIds.join(', ')}`;
   }
+  if (e['detail-type'].startsWith('Compliance ')) {
+    const d = e.detail as {
+      runId?: string;
+      mode?: string;
+      drifted?: unknown;
+      requested?: number;
+      message?: string;
+    };
+    const drifted = Array.isArray(d.drifted) ? d.drifted.length : d.drifted;
+    return `${type} run ${d.runId} (${d.mode}): ${drifted ?? 0} drifted${d.requested !== undefined ? `, ${d.requested} requested` : ''}${d.message ? ` — ${d.message}` : ''}`;
+  }
   if (e['detail-type'] === 'Stickiness Change Requested') {
     const d = e.detail as ChangeRequestedDetail;
     return `${type} ${d.requestId}: ${d.service} ${d.farmType}/${d.farmId} → ${d.stickiness} (${d.ticket ?? 'no ticket'}, from ${e.source})`;

@@ -17,23 +17,19 @@ import {
   EVENTBRIDGE,
   SCHEDULER,
   SQS,
-  SSM,
 } from '../adapters/aws/aws-json-client';
 import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
 import { DynamoDbServiceLeases } from '../adapters/dynamodb/dynamodb-service-leases';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
-import { ovhConfigFromEnv } from '../adapters/ovh/config';
-import { OvhHttpClient } from '../adapters/ovh/http-client';
-import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
 import { SchedulerDeferrals } from '../adapters/scheduler/scheduler-deferrals';
 import { incomingRecord } from '../adapters/sqs/change-request-record';
 import { makeSqsVisibility } from '../adapters/sqs/sqs-visibility';
-import { makeSsmCredentialsLoader } from '../adapters/ssm/ovh-credentials';
 import { makeApplyRequests } from '../app/apply-requests';
 import { makeProcessChangeRequests } from '../app/process-change-requests';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
+import { ovhApiFromEnv } from './ovh-api';
 import { loadWorkerConfig } from './worker-config';
 
 /** Every AWS call's attempt times out after this (the client retries, with backoff). */
@@ -49,22 +45,12 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     error: (message, extra) => logger.error(message, extra ?? {}),
   };
 
-  const credentials = config.ovhCredentialsParameter
-    ? makeSsmCredentialsLoader({
-        ssm: awsJsonClientFromEnv(SSM, env, AWS_TIMEOUTS),
-        parameterName: config.ovhCredentialsParameter,
-        clock: systemClock,
-      })
-    : ovhConfigFromEnv(env).credentials; // the `local` stage only (loadWorkerConfig enforces it)
-
-  const api = new OvhLoadBalancerApi(
-    new OvhHttpClient({
-      baseUrl: config.ovhBaseUrl,
-      credentials,
-      concurrency: config.ovhConcurrency,
-      timeoutMs: config.ovhTimeoutMs,
-    }),
-  );
+  const api = ovhApiFromEnv(env, {
+    baseUrl: config.ovhBaseUrl,
+    credentialsParameter: config.ovhCredentialsParameter,
+    concurrency: config.ovhConcurrency,
+    timeoutMs: config.ovhTimeoutMs,
+  });
   const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, AWS_TIMEOUTS);
 
   const processChangeRequests = makeProcessChangeRequests({

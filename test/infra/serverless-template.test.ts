@@ -215,6 +215,7 @@ describe('serverless package', () => {
     const roles = ofType('AWS::IAM::Role');
     expect(roles.map(([id]) => id).sort()).toEqual([
       'ApplyWorkerRole',
+      'ComplianceRunRole',
       'DeferralSchedulerRole',
       'NotifierRole',
       'TicketingWebhookRole',
@@ -298,6 +299,51 @@ describe('serverless package', () => {
       'sqs:SendMessage',
       'ssm:GetParameter',
     ]);
+  });
+
+  it('runs compliance on two schedules (report on, enforce off until a stage turns it on) from a versioned, retained policy bucket', () => {
+    const schedules = ofType('AWS::Events::Rule')
+      .filter(([id]) => id.startsWith('ComplianceDashrun'))
+      .map(
+        ([, r]) =>
+          r.Properties as { ScheduleExpression: string; State: string; Targets: { Input: string }[] },
+      );
+    expect(
+      schedules.map((r) => [r.ScheduleExpression, r.State, JSON.parse(r.Targets[0]!.Input)]).sort(),
+    ).toEqual([
+      ['rate(1 day)', 'DISABLED', { mode: 'enforce' }],
+      ['rate(1 hour)', 'ENABLED', { mode: 'report' }],
+    ]);
+    expect(resources.PolicyBucket).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { VersioningConfiguration: { Status: 'Enabled' } },
+    });
+    const statements = (
+      resources.ComplianceRunRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    // Read-only on OVH by construction (it only plans); it may publish only as stickler.compliance.
+    expect(statements.find((st) => st.Sid === 'PublishRunEventsAndRequests')?.Condition).toEqual({
+      StringEquals: { 'events:source': 'stickler.compliance' },
+    });
+    expect(
+      statements
+        .flatMap((st) => [st.Action].flat())
+        .filter((a) => /^(s3|dynamodb|sqs|scheduler):/.test(a))
+        .sort(),
+    ).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
+    expect(resources.ComplianceAlertRule!.Properties).toMatchObject({
+      EventPattern: { 'detail-type': ['Compliance Run Failed', 'Compliance Run Blocked'] },
+      Targets: [{ Arn: { Ref: 'AlarmTopic' }, Id: 'alarm-topic' }],
+    });
+  });
+
+  it('ships compliance-run under 250 KB with no AWS SDK (it parses YAML policies, so it carries the parser)', () => {
+    const code = new AdmZip(join(out, 'compliance-run.zip'))
+      .getEntry('functions/compliance-run.js')!
+      .getData()
+      .toString('utf8');
+    expect(Buffer.byteLength(code)).toBeLessThan(250 * 1024);
+    expect(code).not.toMatch(/require\("@aws-sdk\/|@smithy\//);
   });
 
   it.each(['apply-worker', 'ticketing-webhook', 'notifier'])(

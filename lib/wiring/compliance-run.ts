@@ -1,0 +1,96 @@
+/**
+ * The compliance-run function's wiring and handler: the policy from the stack's bucket (in the
+ * `local` stage, POLICY_FILE), read-only OVH calls, events on the bus. Invoked by its schedule
+ * (`{"mode": "report" | "enforce"}`) or on demand; the run id is the invocation's request id,
+ * which Lambda keeps across the retries of one invocation.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { awsJsonClientFromEnv, EVENTBRIDGE } from '../adapters/aws/aws-json-client';
+import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
+import { FilePolicySource } from '../adapters/file/file-policy-source';
+import { resolveEndpoint } from '../adapters/ovh/endpoint';
+import { s3GetObjectFromEnv } from '../adapters/s3/s3-object';
+import { S3PolicySource } from '../adapters/s3/s3-policy-source';
+import { makePlanPolicy } from '../app/plan-policy';
+import {
+  COMPLIANCE_MODES,
+  type ComplianceMode,
+  type ComplianceResult,
+  makeRunCompliance,
+} from '../app/run-compliance';
+import { ConfigError, InvalidInputError } from '../domain/errors';
+import { systemClock } from '../ports/clock';
+import type { Log } from '../ports/log';
+import type { PolicySource } from '../ports/policy-source';
+import { ovhApiFromEnv } from './ovh-api';
+
+const required = (env: NodeJS.ProcessEnv, name: string) => {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is not set`);
+  return value;
+};
+
+export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
+  const stage = env.STAGE ?? 'dev';
+  const local = stage === 'local';
+  const busName = required(env, 'EVENT_BUS_NAME');
+  const credentialsParameter = local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER');
+  const policySource: PolicySource =
+    local && env.POLICY_FILE
+      ? new FilePolicySource(env.POLICY_FILE)
+      : new S3PolicySource({
+          getObject: s3GetObjectFromEnv(env),
+          bucket: required(env, 'POLICY_BUCKET'),
+          key: required(env, 'POLICY_KEY'),
+        });
+  const logger = new Logger({ serviceName: 'stickler' });
+  const log: Log = {
+    info: (message, extra) => logger.info(message, extra ?? {}),
+    warn: (message, extra) => logger.warn(message, extra ?? {}),
+    error: (message, extra) => logger.error(message, extra ?? {}),
+  };
+  const api = ovhApiFromEnv(env, {
+    baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
+    credentialsParameter,
+    concurrency: Number(env.OVH_CONCURRENCY) || 8,
+    timeoutMs: Number(env.OVH_TIMEOUT_MS) || 15_000,
+  });
+  const runCompliance = makeRunCompliance({
+    policySource,
+    planPolicy: makePlanPolicy({ api }),
+    publisher: new EventBridgePublisher({
+      client: awsJsonClientFromEnv(EVENTBRIDGE, env, { timeoutMs: 10_000 }),
+      busName,
+      clock: systemClock,
+    }),
+    clock: systemClock,
+    log,
+  });
+  return { logger, runCompliance };
+};
+
+/** The schedule's input, or an on-demand invocation's payload. */
+export interface ComplianceInvocation {
+  mode?: string;
+  runId?: string;
+}
+
+export const makeComplianceRunHandler = (env: NodeJS.ProcessEnv) => {
+  const { logger, runCompliance } = wireComplianceRun(env);
+  const lambdaHandler = async (event: ComplianceInvocation, context: Context): Promise<ComplianceResult> => {
+    const mode = (event?.mode ?? 'report') as ComplianceMode;
+    if (!COMPLIANCE_MODES.includes(mode))
+      throw new InvalidInputError(
+        `mode must be ${COMPLIANCE_MODES.join(' or ')}, got '${String(event.mode).slice(0, 20)}'`,
+      );
+    const runId =
+      typeof event?.runId === 'string' && /^[\w.:-]{1,64}$/.test(event.runId)
+        ? event.runId
+        : context.awsRequestId;
+    return runCompliance({ mode, runId });
+  };
+  return middy(lambdaHandler).use(injectLambdaContext(logger));
+};
