@@ -14,6 +14,8 @@ Usage:
   stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
+  stickler compliance --policy FILE [--mode report|enforce] [--json]
+                    one compliance run on the local pipeline of 'simulate --pipeline' (paste its exports)
   stickler demo     run plan and apply of the example policy on the example fleet, in the simulator
 
 Stickiness words: cookie (HTTP farms only), sourceIp, none.
@@ -30,6 +32,7 @@ export const OPTIONS = {
   yes: { type: 'boolean', short: 'y' },
   help: { type: 'boolean', short: 'h' },
   policy: { type: 'string', short: 'p' },
+  mode: { type: 'string' },
   service: { type: 'string', multiple: true },
   ticket: { type: 'string' },
   reason: { type: 'string' },

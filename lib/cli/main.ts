@@ -5,6 +5,7 @@
 import { SticklerError } from '../domain/errors';
 import { parseArgv, USAGE } from './args';
 import { applyCommand } from './commands/apply';
+import { complianceCommand } from './commands/compliance';
 import { demoCommand } from './commands/demo';
 import { planCommand } from './commands/plan';
 import { refreshCommand } from './commands/refresh';
@@ -43,11 +44,13 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
       return refreshCommand(live, io, flags, args);
     case 'simulate':
       return simulateCommand(io, flags);
+    case 'compliance':
+      return complianceCommand(io, flags);
     case 'demo':
       return demoCommand(io, flags, dispatch);
     default:
       throw new UsageError(
-        `unknown command '${command}' (try: show, plan, apply, set, refresh, simulate, demo)`,
+        `unknown command '${command}' (try: show, plan, apply, set, refresh, simulate, compliance, demo)`,
       );
   }
 };

@@ -1,0 +1,39 @@
+/**
+ * `stickler compliance --policy FILE --mode report|enforce`: one compliance run with the same
+ * handler as the scheduled function, reading the policy from FILE instead of S3 and publishing
+ * to the local bus of a running `stickler simulate --pipeline` (paste its exports first), whose
+ * worker then applies what an enforce run requests.
+ */
+import { resolve } from 'node:path';
+import type { Context } from 'aws-lambda';
+import { COMPLIANCE_MODES } from '../../app/run-compliance';
+import { makeComplianceRunHandler } from '../../wiring/compliance-run';
+import type { Flags } from '../args';
+import { type CliIo, EXIT, UsageError } from '../io';
+
+export async function complianceCommand(io: CliIo, flags: Flags): Promise<number> {
+  if (!flags.policy) throw new UsageError('--policy FILE is required');
+  const mode = flags.mode ?? 'report';
+  if (!(COMPLIANCE_MODES as readonly string[]).includes(mode))
+    throw new UsageError(`--mode must be report or enforce, got '${mode}'`);
+  if (!io.env.EVENT_BUS_NAME || !io.env.AWS_ENDPOINT_URL_EVENTBRIDGE)
+    throw new UsageError(
+      "no local pipeline in this shell: start 'stickler simulate --pipeline' and paste the exports it prints",
+    );
+  const handler = makeComplianceRunHandler({
+    ...io.env,
+    STAGE: 'local',
+    POLICY_FILE: resolve(io.cwd, flags.policy),
+    POWERTOOLS_LOG_LEVEL: io.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
+  });
+  const result = await handler({ mode }, { awsRequestId: `cli-${Date.now()}` } as unknown as Context);
+  io.stdout.write(
+    flags.json
+      ? `${JSON.stringify(result, null, 2)}\n`
+      : `Compliance run ${result.runId} (${result.mode}) with ${result.policy.source} (${result.policy.version}):\n` +
+          `  ${result.farmsChecked} farms checked, ${result.drifted} drifted, ${result.cannotApply} the policy cannot apply,\n` +
+          `  ${result.blocked ? "BLOCKED: over the policy's maxChangesPerRun, nothing requested" : `${result.requested} change request(s) published`}.\n` +
+          '  The events are on the local bus (the simulate --pipeline shell shows them).\n',
+  );
+  return result.blocked ? EXIT.refused : EXIT.ok;
+}

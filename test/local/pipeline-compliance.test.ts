@@ -1,0 +1,111 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { type CliIo, runCli } from '../../lib/cli/main';
+import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
+import { parseFleet } from '../../lib/simulator/fleet';
+import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+
+const examples = join(__dirname, '../../examples');
+
+describe('stickler compliance on the local pipeline (the same handler as the scheduled function)', () => {
+  let sim: RunningSimulator;
+  let pipeline: LocalPipeline;
+  const saved = { ...process.env };
+  beforeEach(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    sim = await startSimulator({
+      fleet: parseFleet(readFileSync(join(examples, 'fleet.yaml'), 'utf8')),
+      task: { todoMs: 10, doingMs: 30 },
+    });
+    pipeline = await startLocalPipeline({
+      ovhBaseUrl: sim.baseUrl,
+      ovhCredentials: SIMULATOR_CREDENTIALS,
+      batchWindowMs: 100,
+      pollIntervalMs: 10,
+    });
+  });
+  afterEach(async () => {
+    await pipeline.close();
+    await sim.close();
+    process.env = saved;
+  });
+
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdin = new PassThrough();
+    stdin.end();
+    const io: CliIo = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => err.push(t) },
+      stdin,
+      env: { ...process.env, ...pipeline.env },
+      interactive: false,
+      cwd: examples,
+    };
+    const code = await runCli(['compliance', ...args], io);
+    return { code, out: out.join(''), err: err.join('') };
+  };
+  const runEvents = (type: string) => pipeline.bus.events.filter((e) => e['detail-type'] === type);
+  const plan = async () => {
+    const { code } = await run(['--policy', 'policy.yaml', '--mode', 'report', '--json']);
+    return code;
+  };
+
+  it('report lists the drift and changes nothing', async () => {
+    const { code, out } = await run(['--policy', 'policy.yaml', '--mode', 'report', '--json']);
+    expect(code).toBe(0);
+    const result = JSON.parse(out);
+    expect(result).toMatchObject({ mode: 'report', requested: 0, blocked: false });
+    expect(result.drifted).toBeGreaterThan(0);
+    expect(runEvents('Compliance Drift Detected')).toHaveLength(1);
+    expect(runEvents('Compliance Run Completed')).toHaveLength(1);
+    expect(sim.stats.calls['put-farm'] ?? 0).toBe(0);
+    expect(sim.stats.calls.refresh ?? 0).toBe(0);
+  });
+
+  it('enforce leaves every farm the policy can reach compliant and applied, each touched zone refreshed once', async () => {
+    const { code, out } = await run(['--policy', 'policy.yaml', '--mode', 'enforce', '--json']);
+    expect(code).toBe(0);
+    const { requested, drifted } = JSON.parse(out);
+    expect(requested).toBe(drifted);
+    await pipeline.queue.drained();
+    const applied = pipeline.bus.events.filter(
+      (e) => e.source === 'stickler' && e['detail-type'] === 'Stickiness Change Applied',
+    );
+    expect(applied).toHaveLength(requested);
+    const zones = runEvents('Zone Configuration Applied').map(
+      (e) => `${(e.detail as { service: string }).service}/${(e.detail as { zone: string }).zone}`,
+    );
+    expect(new Set(zones).size).toBe(zones.length);
+    pipeline.bus.events.length = 0;
+    await plan();
+    expect((runEvents('Compliance Run Completed')[0]!.detail as { drifted: number }).drifted).toBe(0);
+  });
+
+  it('over its cap, enforce requests nothing and reports the block', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stickler-compliance-'));
+    const capped = join(dir, 'capped.yaml');
+    writeFileSync(
+      capped,
+      readFileSync(join(examples, 'policy.yaml'), 'utf8').replace(
+        /^version: 1$/m,
+        'version: 1\nlimits: { maxChangesPerRun: 1 }',
+      ),
+    );
+    const { code, out } = await run(['--policy', capped, '--mode', 'enforce']);
+    expect(code).toBe(2);
+    expect(out).toContain('BLOCKED');
+    expect(runEvents('Compliance Run Blocked')).toHaveLength(1);
+    expect(runEvents('Stickiness Change Requested')).toEqual([]);
+  });
+
+  it('an unreadable policy fails the run and publishes nothing but the failure', async () => {
+    const { code, err } = await run(['--policy', 'no-such.yaml', '--mode', 'enforce']);
+    expect(code).toBe(1);
+    expect(err).toMatch(/cannot read policy .*no-such\.yaml: ENOENT/);
+    expect(pipeline.bus.events.map((e) => e['detail-type'])).toEqual(['Compliance Run Failed']);
+  });
+});
