@@ -20,6 +20,7 @@ import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
 import type { PolicyDocument, PolicySource } from '../ports/policy-source';
+import type { RolloutStore, RolloutZone } from '../ports/rollout-store';
 import { errorFacts } from './error-facts';
 import type { PlanPolicyInput, PolicyPlan } from './plan-policy';
 
@@ -36,6 +37,8 @@ export interface ComplianceDeps {
   policySource: PolicySource;
   planPolicy: (input: PlanPolicyInput) => Promise<PolicyPlan>;
   publisher: EventPublisher;
+  /** Where a zone-by-zone rollout keeps its state between outcome events. */
+  rollouts: RolloutStore;
   clock: Clock;
   log: Log;
 }
@@ -49,6 +52,8 @@ export interface ComplianceResult {
   cannotApply: number;
   requested: number;
   blocked: boolean;
+  /** Zones of a zone-by-zone rollout (null when all requests go at once). */
+  rolloutZones: number | null;
 }
 
 /** A run that could not read or plan its policy (its `Compliance Run Failed` went out first, if it could). */
@@ -56,8 +61,15 @@ export class ComplianceRunError extends SticklerError {}
 
 const ruleOf = (c: Change | Rejection) => (c.origin.kind === 'rule' ? c.origin.rule : 'request');
 
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** `cmp-<run>-<farm>`: stable per run and farm; its first part names the run's rollout. */
 export const complianceRequestId = (runId: string, farm: string): string =>
-  `cmp-${createHash('sha256').update(`${runId}\n${farm}`).digest('hex').slice(0, 40)}`;
+  `cmp-${sha(runId).slice(0, 16)}-${sha(`${runId}\n${farm}`).slice(0, 24)}`;
+
+/** The rollout a compliance request belongs to, or undefined for any other request. */
+export const rolloutKeyOf = (requestId: string): string | undefined =>
+  /^cmp-([0-9a-f]{16})-[0-9a-f]{24}$/.exec(requestId)?.[1];
 
 export const makeRunCompliance = (deps: ComplianceDeps) =>
   async function runCompliance(input: { mode: ComplianceMode; runId: string }): Promise<ComplianceResult> {
@@ -171,6 +183,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
     }
 
     let requested = 0;
+    let rolloutZones: number | null = null;
     const blocked = mode === 'enforce' && overLimit !== undefined;
     if (blocked) {
       const key = `compliance:${runId}:blocked`;
@@ -189,26 +202,61 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
           key,
         ),
       );
-    } else if (mode === 'enforce') {
-      for (const change of plan.changes) {
-        const farm = farmKey(change.farm);
-        const request: ChangeRequestedDetail = {
-          requestId: complianceRequestId(runId, farm),
-          service: change.farm.service,
-          farmType: change.farm.type,
-          farmId: change.farm.farmId,
-          stickiness: toWord(change.to),
-          actor: {
-            kind: 'compliance',
-            id: `${ref.source}@${ref.version ?? 'unversioned'}`.slice(0, 256),
-            name: ruleOf(change).slice(0, 256),
-          },
-          reason: `compliance run ${runId}: policy rule '${ruleOf(change)}'`.slice(0, 2000),
-          requestedAt: now(),
-        };
+    } else if (mode === 'enforce' && plan.changes.length > 0) {
+      const requestOf = (change: Change): ChangeRequestedDetail => ({
+        requestId: complianceRequestId(runId, farmKey(change.farm)),
+        service: change.farm.service,
+        farmType: change.farm.type,
+        farmId: change.farm.farmId,
+        stickiness: toWord(change.to),
+        actor: {
+          kind: 'compliance',
+          id: `${ref.source}@${ref.version ?? 'unversioned'}`.slice(0, 256),
+          name: ruleOf(change).slice(0, 256),
+        },
+        reason: `compliance run ${runId}: policy rule '${ruleOf(change)}'`.slice(0, 2000),
+        requestedAt: now(),
+      });
+      let first: ChangeRequestedDetail[];
+      if (policy.limits.rollout === 'zone-by-zone') {
+        const byZone = new Map<string, RolloutZone>();
+        for (const change of plan.changes) {
+          const id = `${change.farm.service}\n${change.farm.zone}`;
+          const zone = byZone.get(id) ?? {
+            service: change.farm.service,
+            zone: change.farm.zone,
+            requests: [],
+          };
+          zone.requests.push(requestOf(change));
+          byZone.set(id, zone);
+        }
+        const zones = [...byZone.values()].sort(
+          (a, b) => a.service.localeCompare(b.service) || a.zone.localeCompare(b.zone),
+        );
+        rolloutZones = zones.length;
+        const key = rolloutKeyOf(zones[0]!.requests[0]!.requestId)!;
+        const created = await deps.rollouts.create({
+          key,
+          runId,
+          policy: ref,
+          zones,
+          current: 0,
+          pending: zones[0]!.requests.map((r) => r.requestId),
+          failures: [],
+          status: 'running',
+          version: 1,
+        });
+        // A retried run finds its rollout started: it publishes again the zone in flight (same ids).
+        const state = created ? undefined : await deps.rollouts.get(key);
+        first = state
+          ? state.status === 'running'
+            ? state.zones[state.current]!.requests
+            : []
+          : zones[0]!.requests;
+      } else first = plan.changes.map(requestOf);
+      for (const request of first)
         events.push(event(DETAIL_TYPES.changeRequested, request, request.requestId));
-        requested++;
-      }
+      requested = first.length;
     }
 
     const result: ComplianceResult = {
@@ -220,6 +268,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       cannotApply: cannotApply.length,
       requested,
       blocked,
+      rolloutZones,
     };
     const key = `compliance:${runId}:completed`;
     events.push(

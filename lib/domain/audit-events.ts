@@ -148,6 +148,8 @@ export const ComplianceCompletedDetailSchema = z.object({
   cannotApply: z.int(),
   requested: z.int(),
   blocked: z.boolean(),
+  /** A zone-by-zone rollout: how many (service, zone) steps it has (`requested` counts the first). */
+  rolloutZones: z.nullable(z.int()),
   durationMs: z.int(),
   completedAt: IsoTime,
 });
@@ -163,6 +165,23 @@ export const ComplianceFailedDetailSchema = z.object({
 });
 export type ComplianceFailedDetail = z.infer<typeof ComplianceFailedDetailSchema>;
 
+const RolloutZoneSchema = z.object({ service: z.string(), zone: z.string(), farms: z.int() });
+
+/** detail of `Compliance Rollout Finished` / `Compliance Rollout Stopped` (a zone-by-zone enforce run). */
+export const ComplianceRolloutDetailSchema = z.object({
+  ...ComplianceBase,
+  policy: PolicyRefSchema,
+  /** The zones whose requests were published, in order. */
+  done: z.array(RolloutZoneSchema),
+  /** Stopped only: the zone whose requests did not all apply, and why. */
+  stoppedAt: z.nullable(RolloutZoneSchema),
+  failures: z.array(z.object({ requestId: z.string(), outcome: z.string(), code: z.nullable(z.string()) })),
+  /** Stopped only: the zones not applied (nothing was requested for them). */
+  remaining: z.array(RolloutZoneSchema),
+  at: IsoTime,
+});
+export type ComplianceRolloutDetail = z.infer<typeof ComplianceRolloutDetailSchema>;
+
 /** Schemas published for consumers, by file name under schemas/. */
 export const PUBLISHED_SCHEMAS = {
   'stickiness-change-requested': ChangeRequestedDetailSchema,
@@ -172,6 +191,7 @@ export const PUBLISHED_SCHEMAS = {
   'compliance-run-blocked': ComplianceBlockedDetailSchema,
   'compliance-run-completed': ComplianceCompletedDetailSchema,
   'compliance-run-failed': ComplianceFailedDetailSchema,
+  'compliance-rollout': ComplianceRolloutDetailSchema,
 } as const;
 
 /** One event to publish: what PutEvents needs, before the bus name is added. */
@@ -184,7 +204,8 @@ export interface OutgoingEvent {
     | ComplianceDriftDetail
     | ComplianceBlockedDetail
     | ComplianceCompletedDetail
-    | ComplianceFailedDetail;
+    | ComplianceFailedDetail
+    | ComplianceRolloutDetail;
   /** Stable id used to keep a resent event from being counted twice by consumers. */
   dedupeKey: string;
   /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */

@@ -21,6 +21,8 @@ export const DETAIL_TYPES = {
   complianceBlocked: 'Compliance Run Blocked',
   complianceCompleted: 'Compliance Run Completed',
   complianceFailed: 'Compliance Run Failed',
+  rolloutFinished: 'Compliance Rollout Finished',
+  rolloutStopped: 'Compliance Rollout Stopped',
 } as const;
 
 export const IsoTime = z.iso.datetime({ offset: true });

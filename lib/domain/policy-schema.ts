@@ -51,6 +51,11 @@ export const PolicySchema = z.strictObject({
   limits: z._default(
     z.strictObject({
       maxChangesPerRun: z.optional(z.int().check(z.positive())),
+      /**
+       * How a compliance run in enforce mode publishes its requests: all at once (default), or one
+       * (service, zone) at a time, the next only after the previous one's requests were all applied.
+       */
+      rollout: z.optional(z.enum(['all-at-once', 'zone-by-zone'])),
     }),
     {},
   ),

@@ -8,12 +8,14 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { awsJsonClientFromEnv, EVENTBRIDGE } from '../adapters/aws/aws-json-client';
+import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE } from '../adapters/aws/aws-json-client';
+import { DynamoDbRolloutStore } from '../adapters/dynamodb/dynamodb-rollout-store';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { FilePolicySource } from '../adapters/file/file-policy-source';
 import { resolveEndpoint } from '../adapters/ovh/endpoint';
 import { s3GetObjectFromEnv } from '../adapters/s3/s3-object';
 import { S3PolicySource } from '../adapters/s3/s3-policy-source';
+import { makeAdvanceRollout } from '../app/advance-rollout';
 import { makePlanPolicy } from '../app/plan-policy';
 import {
   COMPLIANCE_MODES,
@@ -58,18 +60,25 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
     concurrency: Number(env.OVH_CONCURRENCY) || 8,
     timeoutMs: Number(env.OVH_TIMEOUT_MS) || 15_000,
   });
+  const publisher = new EventBridgePublisher({
+    client: awsJsonClientFromEnv(EVENTBRIDGE, env, { timeoutMs: 10_000 }),
+    busName,
+    clock: systemClock,
+  });
+  const rollouts = new DynamoDbRolloutStore({
+    client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 10_000 }),
+    tableName: required(env, 'IDEMPOTENCY_TABLE'),
+  });
   const runCompliance = makeRunCompliance({
     policySource,
     planPolicy: makePlanPolicy({ api }),
-    publisher: new EventBridgePublisher({
-      client: awsJsonClientFromEnv(EVENTBRIDGE, env, { timeoutMs: 10_000 }),
-      busName,
-      clock: systemClock,
-    }),
+    publisher,
+    rollouts,
     clock: systemClock,
     log,
   });
-  return { logger, runCompliance };
+  const advanceRollout = makeAdvanceRollout({ rollouts, publisher, clock: systemClock, log });
+  return { logger, runCompliance, advanceRollout };
 };
 
 /** The schedule's input, or an on-demand invocation's payload. */
@@ -78,9 +87,29 @@ export interface ComplianceInvocation {
   runId?: string;
 }
 
+/** A terminal audit event of one of the run's own requests (the rule that advances rollouts). */
+interface OutcomeEvent {
+  'detail-type': string;
+  detail: { requestId?: unknown; outcome?: unknown; code?: unknown };
+}
+
 export const makeComplianceRunHandler = (env: NodeJS.ProcessEnv) => {
-  const { logger, runCompliance } = wireComplianceRun(env);
-  const lambdaHandler = async (event: ComplianceInvocation, context: Context): Promise<ComplianceResult> => {
+  const { logger, runCompliance, advanceRollout } = wireComplianceRun(env);
+  const lambdaHandler = async (
+    event: ComplianceInvocation | OutcomeEvent,
+    context: Context,
+  ): Promise<ComplianceResult | { rollout: string }> => {
+    if (event && 'detail-type' in event) {
+      const d = event.detail ?? {};
+      if (typeof d.requestId !== 'string' || typeof d.outcome !== 'string') return { rollout: 'ignored' };
+      return {
+        rollout: await advanceRollout({
+          requestId: d.requestId,
+          outcome: d.outcome,
+          code: typeof d.code === 'string' ? d.code : null,
+        }),
+      };
+    }
     const mode = (event?.mode ?? 'report') as ComplianceMode;
     if (!COMPLIANCE_MODES.includes(mode))
       throw new InvalidInputError(

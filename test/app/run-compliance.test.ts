@@ -2,7 +2,13 @@ import { makePlanPolicy } from '../../lib/app/plan-policy';
 import { complianceRequestId, makeRunCompliance } from '../../lib/app/run-compliance';
 import { PUBLISHED_SCHEMAS } from '../../lib/domain/audit-events';
 import type { PolicyDocument } from '../../lib/ports/policy-source';
-import { FakeClock, InMemoryLoadBalancerApi, RecordingPublisher, silentLog } from '../helpers/fakes';
+import {
+  FakeClock,
+  InMemoryLoadBalancerApi,
+  InMemoryRolloutStore,
+  RecordingPublisher,
+  silentLog,
+} from '../helpers/fakes';
 
 const POLICY = [
   'version: 1',
@@ -31,6 +37,7 @@ const setup = (policy: string | Error = POLICY) => {
     },
     planPolicy: makePlanPolicy({ api }),
     publisher,
+    rollouts: new InMemoryRolloutStore(),
     clock,
     log: silentLog(),
   });

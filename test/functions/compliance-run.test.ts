@@ -39,6 +39,7 @@ describe('compliance-run handler (S3, SSM, EventBridge and OVH over HTTP)', () =
       AWS_ENDPOINT_URL_SSM: ssm.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       EVENT_BUS_NAME: 'stickler-test',
+      IDEMPOTENCY_TABLE: 'stickler-test-idempotency',
       POLICY_BUCKET: 'stickler-test-policies',
       POLICY_KEY: 'policy.yaml',
       OVH_ENDPOINT: sim.baseUrl,

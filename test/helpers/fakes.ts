@@ -17,6 +17,7 @@ import type { FarmLedger } from '../../lib/ports/farm-ledger';
 import type { ClaimResult, Decided, IdempotencyStore } from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
 import type { Log } from '../../lib/ports/log';
+import type { RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
 import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 
 /** A clock that stands still unless a test (or a sleep) moves it. */
@@ -152,6 +153,24 @@ export class InMemoryServiceLeases implements ServiceLeases {
   async release(lease: Lease): Promise<void> {
     this.failures.check('release');
     for (const s of lease.services) if (this.held.get(s)?.owner === lease.token) this.held.delete(s);
+  }
+}
+
+export class InMemoryRolloutStore implements RolloutStore {
+  readonly states = new Map<string, RolloutState>();
+  async create(state: RolloutState) {
+    if (this.states.has(state.key)) return false;
+    this.states.set(state.key, structuredClone(state));
+    return true;
+  }
+  async get(key: string) {
+    const s = this.states.get(key);
+    return s ? structuredClone(s) : undefined;
+  }
+  async update(state: RolloutState) {
+    if (this.states.get(state.key)?.version !== state.version - 1) return false;
+    this.states.set(state.key, structuredClone(state));
+    return true;
   }
 }
 

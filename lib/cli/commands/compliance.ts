@@ -6,7 +6,7 @@
  */
 import { resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
-import { COMPLIANCE_MODES } from '../../app/run-compliance';
+import { COMPLIANCE_MODES, type ComplianceResult } from '../../app/run-compliance';
 import { makeComplianceRunHandler } from '../../wiring/compliance-run';
 import type { Flags } from '../args';
 import { type CliIo, EXIT, UsageError } from '../io';
@@ -26,13 +26,15 @@ export async function complianceCommand(io: CliIo, flags: Flags): Promise<number
     POLICY_FILE: resolve(io.cwd, flags.policy),
     POWERTOOLS_LOG_LEVEL: io.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
   });
-  const result = await handler({ mode }, { awsRequestId: `cli-${Date.now()}` } as unknown as Context);
+  const result = (await handler({ mode }, {
+    awsRequestId: `cli-${Date.now()}`,
+  } as unknown as Context)) as ComplianceResult;
   io.stdout.write(
     flags.json
       ? `${JSON.stringify(result, null, 2)}\n`
       : `Compliance run ${result.runId} (${result.mode}) with ${result.policy.source} (${result.policy.version}):\n` +
           `  ${result.farmsChecked} farms checked, ${result.drifted} drifted, ${result.cannotApply} the policy cannot apply,\n` +
-          `  ${result.blocked ? "BLOCKED: over the policy's maxChangesPerRun, nothing requested" : `${result.requested} change request(s) published`}.\n` +
+          `  ${result.blocked ? "BLOCKED: over the policy's maxChangesPerRun, nothing requested" : `${result.requested} change request(s) published${result.rolloutZones ? ` (zone 1 of ${result.rolloutZones}: each next zone follows once the previous one is applied)` : ''}`}.\n` +
           '  The events are on the local bus (the simulate --pipeline shell shows them).\n',
   );
   return result.blocked ? EXIT.refused : EXIT.ok;
