@@ -71,6 +71,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   let handler: (event: SQSEvent, context: Context) => Promise<unknown>;
   let api: LocalHttpApi;
   let notifier: (event: EventBridgeEnvelope, context: Context) => Promise<unknown>;
+  let compliance!: typeof notifier;
   const queue = new LocalQueue({
     name: 'stickler-local-change-requests',
     region: REGION,
@@ -119,6 +120,9 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     notifier = (await import('../wiring/notifier')).makeNotifierHandler(
       process.env,
     ) as unknown as typeof notifier;
+    compliance = (await import('../wiring/compliance-run')).makeComplianceRunHandler(
+      process.env,
+    ) as unknown as typeof notifier;
     api = await startLocalHttpApi([
       { method: 'POST', path: '/webhooks/{source}', handler: webhook as unknown as HttpHandler },
     ]);
@@ -149,6 +153,18 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       )
         return;
       notifier(envelope, context).catch(() => undefined); // logged by the handler; its DLQ in AWS
+    },
+  });
+  // The compliance-run's rollout rule: outcomes of requests a compliance run published.
+  bus.addRule({
+    detailTypes: [DETAIL_TYPES.applied, DETAIL_TYPES.unchanged, DETAIL_TYPES.refused, DETAIL_TYPES.failed],
+    target: (envelope) => {
+      if (
+        envelope.source !== 'stickler' ||
+        (envelope.detail as { actor?: { kind?: string } })?.actor?.kind !== 'compliance'
+      )
+        return;
+      compliance(envelope, context).catch(() => undefined);
     },
   });
   if (options.onEvent) bus.onEvent(options.onEvent);

@@ -40,14 +40,18 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
   const local = stage === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
   const credentialsParameter = local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER');
-  const policySource: PolicySource =
-    local && env.POLICY_FILE
-      ? new FilePolicySource(env.POLICY_FILE)
-      : new S3PolicySource({
-          getObject: s3GetObjectFromEnv(env),
-          bucket: required(env, 'POLICY_BUCKET'),
-          key: required(env, 'POLICY_KEY'),
-        });
+  // Read only when a run starts: the same function also advances rollouts, which need no policy.
+  const policySource: PolicySource = {
+    load: () =>
+      (local && env.POLICY_FILE
+        ? new FilePolicySource(env.POLICY_FILE)
+        : new S3PolicySource({
+            getObject: s3GetObjectFromEnv(env),
+            bucket: required(env, 'POLICY_BUCKET'),
+            key: required(env, 'POLICY_KEY'),
+          })
+      ).load(),
+  };
   const logger = new Logger({ serviceName: 'stickler' });
   const log: Log = {
     info: (message, extra) => logger.info(message, extra ?? {}),

@@ -330,7 +330,11 @@ describe('serverless package', () => {
         .flatMap((st) => [st.Action].flat())
         .filter((a) => /^(s3|dynamodb|sqs|scheduler):/.test(a))
         .sort(),
-    ).toEqual(['s3:GetObject', 's3:GetObjectVersion']);
+    ).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:GetObjectVersion']);
+    // Its table access is its rollout items only.
+    expect(statements.find((st) => st.Sid === 'RolloutState')?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rollout:*'] },
+    });
     expect(resources.ComplianceAlertRule!.Properties).toMatchObject({
       EventPattern: { 'detail-type': ['Compliance Run Failed', 'Compliance Run Blocked'] },
       Targets: [{ Arn: { Ref: 'AlarmTopic' }, Id: 'alarm-topic' }],
