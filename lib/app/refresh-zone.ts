@@ -80,7 +80,8 @@ export const makeZoneRefresher = (deps: {
       api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
       api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
     ]);
-    return [...todo, ...doing];
+    // A task moving from todo to doing between the two reads is listed by both: count it once.
+    return [...new Set([...todo, ...doing])];
   };
 
   /**

@@ -98,6 +98,68 @@ describe('stickler compliance on the local pipeline (the same handler as the sch
     expect(runEvents('Stickiness Change Requested')).toEqual([]);
   });
 
+  const zoneByZone = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stickler-rollout-'));
+    const file = join(dir, 'rollout.yaml');
+    const text = readFileSync(join(examples, 'policy.yaml'), 'utf8');
+    writeFileSync(
+      file,
+      text.replace(/maxChangesPerRun: \d+/, 'maxChangesPerRun: 25\n  rollout: zone-by-zone'),
+    );
+    return file;
+  };
+  const until = async (found: () => unknown, ms: number) => {
+    for (const end = Date.now() + ms; !found() && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 50));
+    return found();
+  };
+
+  it('zone-by-zone: applies one zone at a time, each only after the previous one was applied, to the end', async () => {
+    const { code, out } = await run(['--policy', zoneByZone(), '--mode', 'enforce', '--json']);
+    expect(code).toBe(0);
+    const { rolloutZones, drifted } = JSON.parse(out);
+    expect(rolloutZones).toBeGreaterThan(1);
+    expect(await until(() => runEvents('Compliance Rollout Finished').length > 0, 20_000)).toBe(true);
+    const zones = runEvents('Zone Configuration Applied').map(
+      (e) => e.detail as { service: string; zone: string; taskId: number },
+    );
+    expect(zones).toHaveLength(rolloutZones);
+    // One zone at a time: a zone's requests first reach the bus after the previous zone was applied.
+    const events = pipeline.bus.events;
+    const zoneAt = events.flatMap((e, i) => (e['detail-type'] === 'Zone Configuration Applied' ? [i] : []));
+    for (let k = 1; k < zoneAt.length; k++) {
+      const ids = new Set((events[zoneAt[k]!]!.detail as { requestIds: string[] }).requestIds);
+      const firstAsked = events.findIndex(
+        (e) =>
+          e['detail-type'] === 'Stickiness Change Requested' &&
+          ids.has((e.detail as { requestId: string }).requestId),
+      );
+      expect(firstAsked).toBeGreaterThan(zoneAt[k - 1]!);
+    }
+    const requested = runEvents('Stickiness Change Requested');
+    expect(new Set(requested.map((e) => (e.detail as { requestId: string }).requestId)).size).toBe(drifted);
+    await plan();
+    expect((runEvents('Compliance Run Completed').at(-1)!.detail as { drifted: number }).drifted).toBe(0);
+  }, 40_000);
+
+  it('zone-by-zone: a zone that fails stops the rollout, and the remaining zones are reported, not applied', async () => {
+    sim.faults.taskErrorRate = 1; // every refresh task ends in error
+    const { out } = await run(['--policy', zoneByZone(), '--mode', 'enforce', '--json']);
+    const { rolloutZones } = JSON.parse(out);
+    expect(await until(() => runEvents('Compliance Rollout Stopped').length > 0, 20_000)).toBe(true);
+    const stopped = runEvents('Compliance Rollout Stopped')[0]!.detail as {
+      remaining: unknown[];
+      failures: unknown[];
+    };
+    expect(stopped.remaining).toHaveLength(rolloutZones - 1);
+    expect(stopped.failures.length).toBeGreaterThan(0);
+    // Only the first zone was ever requested.
+    const services = new Set(
+      runEvents('Stickiness Change Requested').map((e) => `${(e.detail as { service: string }).service}`),
+    );
+    expect(services.size).toBe(1);
+  }, 40_000);
+
   it('an unreadable policy fails the run and publishes nothing but the failure', async () => {
     const { code, err } = await run(['--policy', 'no-such.yaml', '--mode', 'enforce']);
     expect(code).toBe(1);
