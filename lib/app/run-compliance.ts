@@ -21,6 +21,7 @@ import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
 import type { PolicyDocument, PolicySource } from '../ports/policy-source';
 import type { RolloutStore, RolloutZone } from '../ports/rollout-store';
+import type { RunSummarySink } from '../ports/run-summary';
 import { errorFacts } from './error-facts';
 import type { PlanPolicyInput, PolicyPlan } from './plan-policy';
 
@@ -39,6 +40,8 @@ export interface ComplianceDeps {
   publisher: EventPublisher;
   /** Where a zone-by-zone rollout keeps its state between outcome events. */
   rollouts: RolloutStore;
+  /** Where report runs post a summary (a Slack channel), when configured. */
+  summary?: RunSummarySink;
   clock: Clock;
   log: Log;
 }
@@ -286,5 +289,26 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
     );
     await publishAll(events);
     deps.log.info('compliance run completed', { ...result });
+    if (mode === 'report' && deps.summary) {
+      const lines = drifted
+        .slice(0, 15)
+        .map(
+          (d) =>
+            `• ${d.service} ${d.farmType}/${d.farmId}${d.displayName ? ` (${d.displayName})` : ''}: ${d.before} → ${d.wanted} (${d.rule})`,
+        );
+      const text =
+        `stickler compliance report (${ref.source} @ ${ref.version ?? 'unversioned'}): ${result.farmsChecked} farms checked, ` +
+        `${result.drifted} drifted, ${result.cannotApply} the policy cannot apply.` +
+        (lines.length
+          ? `\n${lines.join('\n')}${drifted.length > lines.length ? `\n… and ${drifted.length - lines.length} more` : ''}`
+          : '');
+      // A summary that cannot be posted never fails the run: its events are out already.
+      await deps.summary.post(text).catch((error: unknown) =>
+        deps.log.warn('could not post the report summary', {
+          runId,
+          error: String((error as Error)?.message ?? error),
+        }),
+      );
+    }
     return result;
   };

@@ -8,13 +8,16 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE } from '../adapters/aws/aws-json-client';
+import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
 import { DynamoDbRolloutStore } from '../adapters/dynamodb/dynamodb-rollout-store';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { FilePolicySource } from '../adapters/file/file-policy-source';
+import { makeJsonCall } from '../adapters/http/json-call';
+import { SlackIncomingWebhook } from '../adapters/http/slack-incoming-webhook';
 import { resolveEndpoint } from '../adapters/ovh/endpoint';
 import { s3GetObjectFromEnv } from '../adapters/s3/s3-object';
 import { S3PolicySource } from '../adapters/s3/s3-policy-source';
+import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { makeAdvanceRollout } from '../app/advance-rollout';
 import { makePlanPolicy } from '../app/plan-policy';
 import {
@@ -73,7 +76,27 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
     client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 10_000 }),
     tableName: required(env, 'IDEMPOTENCY_TABLE'),
   });
+  // The report summary: an incoming-webhook URL in a SecureString (local stage: SLACK_SUMMARY_WEBHOOK_URL).
+  const summaryParameter = env.SLACK_SUMMARY_WEBHOOK_PARAMETER?.trim();
+  const summaryUrl =
+    !local && summaryParameter
+      ? makeSsmSecret({
+          ssm: awsJsonClientFromEnv(SSM, env, { timeoutMs: 5_000 }),
+          parameterName: summaryParameter,
+          clock: systemClock,
+        })
+      : local && env.SLACK_SUMMARY_WEBHOOK_URL
+        ? async () => env.SLACK_SUMMARY_WEBHOOK_URL!
+        : undefined;
+  const summary = summaryUrl
+    ? new SlackIncomingWebhook({
+        url: summaryUrl,
+        call: makeJsonCall({ timeoutMs: 5_000 }),
+        ...(local && env.SLACK_ALLOWED_ORIGIN ? { allowedOrigin: env.SLACK_ALLOWED_ORIGIN } : {}),
+      })
+    : undefined;
   const runCompliance = makeRunCompliance({
+    ...(summary ? { summary } : {}),
     policySource,
     planPolicy: makePlanPolicy({ api }),
     publisher,

@@ -134,6 +134,34 @@ describe('runCompliance', () => {
     expect(down.types()).toEqual(['Compliance Run Failed']);
   });
 
+  it('posts a report summary when configured, and a summary that cannot be posted never fails the run', async () => {
+    const posted: string[] = [];
+    const h = setup();
+    const withSummary = makeRunCompliance({
+      policySource: { load: async () => ({ text: POLICY, source: 'policy.yaml', version: 'v1' }) },
+      planPolicy: makePlanPolicy({ api: h.api }),
+      publisher: h.publisher,
+      rollouts: new InMemoryRolloutStore(),
+      summary: { post: async (text) => void posted.push(text) },
+      clock: new FakeClock(),
+      log: silentLog(),
+    });
+    await withSummary({ mode: 'report', runId: 'run-8' });
+    expect(posted[0]).toMatch(
+      /^stickler compliance report \(policy.yaml @ v1\): 3 farms checked, 2 drifted, 0 the policy cannot apply\.\n• lb-a http\/1: none → cookie/,
+    );
+    const failing = makeRunCompliance({
+      policySource: { load: async () => ({ text: POLICY, source: 'policy.yaml', version: 'v1' }) },
+      planPolicy: makePlanPolicy({ api: h.api }),
+      publisher: h.publisher,
+      rollouts: new InMemoryRolloutStore(),
+      summary: { post: async () => Promise.reject(new Error('slack down')) },
+      clock: new FakeClock(),
+      log: silentLog(),
+    });
+    await expect(failing({ mode: 'report', runId: 'run-9' })).resolves.toMatchObject({ drifted: 2 });
+  });
+
   it('publishes only events that fit their published schemas', async () => {
     const h = setup();
     await h.run({ mode: 'enforce', runId: 'run-7' });

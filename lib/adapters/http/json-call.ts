@@ -51,7 +51,11 @@ export const makeJsonCall = (options: JsonCallOptions = {}) => {
           redirect: 'error',
         });
         const text = await response.text();
-        if (response.ok) return (text ? JSON.parse(text) : undefined) as T;
+        if (response.ok) {
+          // Some APIs answer success in plain text (Slack's incoming webhooks say `ok`).
+          const json = (response.headers.get('content-type') ?? '').includes('json');
+          return (json && text ? JSON.parse(text) : text || undefined) as T;
+        }
         const retryable = response.status === 429 || response.status >= 500;
         error = new HttpCallError('http-error', `${what}: HTTP ${response.status} ${excerpt(text)}`.trim(), {
           retryable,
