@@ -1,5 +1,5 @@
 /** The CLI's words: usage text, options, and the checked reading of numbers and input files. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UsageError } from './io';
@@ -57,18 +57,32 @@ export type Flags = ReturnType<typeof parseArgv>['values'];
 export const parseArgv = (argv: string[]) =>
   parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
 
+/** The largest delay a timer takes (setTimeout clamps anything above to 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A numeric flag, checked: within [min, max], and a whole number unless `fraction` (rates).
+ * Past a timer's range, or 2.5 connections, is a usage error, not a silent 1 ms or a crash.
+ */
 export const number = (
   flags: Flags,
   name: keyof Flags,
   fallback: number,
-  { min = 0, max = Number.MAX_SAFE_INTEGER } = {},
+  { min = 0, max = MAX_TIMER_MS, fraction = false } = {},
 ) => {
   const raw = flags[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(value) || value < min || value > max) {
+  const ok =
+    typeof raw === 'string' &&
+    raw.trim() !== '' &&
+    Number.isFinite(value) &&
+    value >= min &&
+    value <= max &&
+    (fraction || Number.isInteger(value));
+  if (!ok) {
     throw new UsageError(
-      `--${String(name)} must be a number between ${min} and ${max}, got '${String(raw)}'`,
+      `--${String(name)} must be ${fraction ? 'a number' : 'a whole number'} from ${min} to ${max}, got '${String(raw).slice(0, 40)}'`,
     );
   }
   return value;
@@ -85,9 +99,29 @@ export const packageRoot = (): string => {
   return dir;
 };
 
+/** The largest policy or fleet file read: far above any real one, far below trouble. */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+/** Reads an input file: a regular file of at most MAX_INPUT_BYTES (not /dev/zero, not a folder). */
 export const readInput = (cwd: string, file: string, what: string): string => {
+  const path = resolve(cwd, file);
+  let size: number;
   try {
-    return readFileSync(resolve(cwd, file), 'utf8');
+    const info = statSync(path);
+    if (!info.isFile()) throw new UsageError(`cannot read ${what} ${file}: not a regular file`);
+    size = info.size;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(
+      `cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+  if (size > MAX_INPUT_BYTES)
+    throw new UsageError(
+      `cannot read ${what} ${file}: ${size} bytes, over the ${MAX_INPUT_BYTES}-byte limit`,
+    );
+  try {
+    return readFileSync(path, 'utf8');
   } catch (error) {
     throw new UsageError(
       `cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,

@@ -18,12 +18,45 @@ import { connect, type Session } from './session';
 export type { CliIo } from './io';
 export { EXIT, UsageError } from './io';
 
+const NO_ARGUMENTS = new Set(['plan', 'apply', 'simulate', 'compliance', 'demo']);
+
+/** The usage lines of one command (all of them when it is unknown). */
+const commandUsage = (command: string): string => {
+  const lines = USAGE.split('\n');
+  const start = lines.findIndex(
+    (l) => l.startsWith(`  stickler ${command} `) || l === `  stickler ${command}`,
+  );
+  if (start === -1) return USAGE;
+  const own = [lines[start]!];
+  for (const l of lines.slice(start + 1)) {
+    if (!l.startsWith('    ')) break;
+    own.push(l);
+  }
+  return `Usage:\n${own.join('\n')}\n\n${lines.slice(lines.findIndex((l) => l.startsWith('Stickiness words'))).join('\n')}`;
+};
+
 const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<number> => {
   const { values: flags, positionals } = parseArgv(argv);
   const [command, ...args] = positionals;
-  if (flags.help || !command) {
+  if (command === 'help' || (flags.help && !command)) {
+    const topic = command === 'help' ? args[0] : undefined;
+    io.stdout.write(`${topic ? commandUsage(topic) : USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (!command) {
     io.stdout.write(`${USAGE}\n`);
-    return command || flags.help ? EXIT.ok : EXIT.error;
+    return EXIT.error;
+  }
+  if (flags.help) {
+    io.stdout.write(`${commandUsage(command)}\n`);
+    return EXIT.ok;
+  }
+  // A word a command does not take is an error, never silently ignored (`apply SERVICE --policy P`
+  // would otherwise apply the whole fleet).
+  if (NO_ARGUMENTS.has(command) && args.length > 0) {
+    throw new UsageError(
+      `'${command}' takes no argument '${args[0]!.slice(0, 40)}'${command === 'plan' || command === 'apply' ? ': to limit it to a load balancer, use --service NAME' : ''}`,
+    );
   }
   // Connected only when a command needs OVH, after it has read and checked its own input.
   let connected = session;
@@ -55,8 +88,24 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
   }
 };
 
+/**
+ * Text for a terminal: control characters (ANSI escapes in a `--ticket`, in a server's error
+ * text) are shown as `?`, so nothing a user or a server supplies can move the cursor or recolour
+ * the screen. Newlines and tabs stay.
+ */
+export const terminalSafe = (text: string): string =>
+  Array.from(text, (c) => {
+    const code = c.charCodeAt(0);
+    return (code < 0x20 && c !== '\n' && c !== '\t') || (code >= 0x7f && code <= 0x9f) ? '?' : c;
+  }).join('');
+
 /** Runs one CLI invocation and returns its exit code; errors are printed, never thrown. */
-export const runCli = async (argv: string[], io: CliIo): Promise<number> => {
+export const runCli = async (argv: string[], rawIo: CliIo): Promise<number> => {
+  const io: CliIo = {
+    ...rawIo,
+    stdout: { write: (t: string) => rawIo.stdout.write(terminalSafe(String(t))) },
+    stderr: { write: (t: string) => rawIo.stderr.write(terminalSafe(String(t))) },
+  };
   try {
     return await dispatch(argv, io);
   } catch (error) {

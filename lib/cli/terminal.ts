@@ -56,15 +56,22 @@ export const progressPrinter = (io: CliIo) => {
   };
 };
 
-const ask = async (io: CliIo, question: string): Promise<boolean> => {
+/** `yes`, `no` (any other answer), or `eof` when the input ended (Ctrl-D) before an answer. */
+const ask = async (io: CliIo, question: string): Promise<'yes' | 'no' | 'eof'> => {
   const rl = createInterface({
     input: io.stdin,
     output: io.stderr as NodeJS.WritableStream,
     terminal: false,
   });
+  // A closed input never answers: without this race the process would drain and exit 0.
+  // (Settled a turn later, so that an answer on the input's last line wins over its end.)
+  const closed = new Promise<'eof'>((resolve) =>
+    rl.once('close', () => setTimeout(() => resolve('eof'), 10)),
+  );
   try {
-    const answer = await rl.question(question);
-    return answer.trim().toLowerCase() === 'yes';
+    const answer = await Promise.race([rl.question(question), closed]);
+    if (answer === 'eof') return 'eof';
+    return answer.trim().toLowerCase() === 'yes' ? 'yes' : 'no';
   } finally {
     rl.close();
   }
@@ -82,7 +89,8 @@ export const confirmOrStop = async (
   if (flags.yes) return undefined;
   if (!io.interactive)
     throw new UsageError('refusing to apply without confirmation: not on a terminal, pass --yes to apply');
-  if (await ask(io, `${question} Type 'yes' to go on: `)) return undefined;
-  io.stderr.write('Nothing applied.\n');
-  return EXIT.error;
+  const answer = await ask(io, `${question} Type 'yes' to go on: `);
+  if (answer === 'yes') return undefined;
+  io.stderr.write(answer === 'eof' ? '\nNo answer (end of input): nothing applied.\n' : 'Nothing applied.\n');
+  return EXIT.refused;
 };

@@ -34,12 +34,26 @@ export const parseYamlWith = <S extends z.ZodMiniType>(
       source,
       doc.errors.map((e) => {
         const pos = lineCounter.linePos(e.pos[0]);
-        return { path: '', line: pos.line, column: pos.col, message: e.message.split('\n')[0] ?? e.message };
+        const first = e.message.split('\n')[0] ?? e.message;
+        const message = /multiple documents/.test(first)
+          ? "holds several YAML documents (a '---' line): a policy is one document"
+          : first.replace(/;\s*please use .*$/, '');
+        return { path: '', line: pos.line, column: pos.col, message };
       }),
       code,
     );
   }
-  const value: unknown = doc.toJS();
+  let value: unknown;
+  try {
+    // Bounded: an alias bomb (a few lines that expand to millions of nodes) is an input error.
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    throw new YamlInputError(
+      source,
+      [{ path: '', message: `cannot be read: ${(error as Error).message.split('\n')[0]?.slice(0, 200)}` }],
+      code,
+    );
+  }
   const result = schema.safeParse(value);
   if (result.success) return result.data as z.infer<S>;
   const issues = result.error.issues.map((issue): InputIssue => {

@@ -5,6 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { ConfigError } from '../domain/errors';
 import { compileGlob } from '../domain/glob';
 import { FARM_TYPES, type FarmType } from '../domain/stickiness';
 import { TASK_STATUSES } from '../ports/load-balancer-api';
@@ -471,9 +472,23 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     }
   };
 
-  await new Promise<void>((resolve) =>
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve),
-  );
+  await new Promise<void>((resolve, reject) => {
+    const failed = (error: NodeJS.ErrnoException) =>
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new ConfigError(
+              `port ${options.port} on ${options.host ?? '127.0.0.1'} is in use: choose another with --port, or 0 for any free port`,
+            )
+          : new ConfigError(
+              `the simulator cannot listen on ${options.host ?? '127.0.0.1'}:${options.port ?? 0}: ${error.code ?? error.message}`,
+            ),
+      );
+    server.once('error', failed);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', failed);
+      resolve();
+    });
+  });
   const { port } = server.address() as AddressInfo;
   const host = options.host ?? '127.0.0.1';
   return {

@@ -89,7 +89,7 @@ describe('stickler CLI against the simulator', () => {
 
   it('apply asks on a terminal and writes nothing unless the answer is yes', async () => {
     const no = makeIo(env, true, 'no\n');
-    expect(await runCli(['apply', '--policy', policyFile], no.io)).toBe(1);
+    expect(await runCli(['apply', '--policy', policyFile], no.io)).toBe(2);
     expect(no.out()).toContain('HTTP sessions are lost');
     expect(h.sim.stats.calls['put-farm']).toBe(0);
 
@@ -145,10 +145,35 @@ describe('stickler CLI against the simulator', () => {
     expect(h.sim.stats.calls['put-farm']).toBe(0);
   });
 
+  it('set shows the change and the session-loss warning, and asks before writing', async () => {
+    const refused = makeIo(env);
+    expect(await runCli(['set', 'loadbalancer-aaa', 'http/1', 'none'], refused.io)).toBe(1);
+    expect(refused.out()).toContain('loadbalancer-aaa http/1');
+    expect(refused.out()).toContain('cookie → none');
+    expect(refused.out()).toContain('HTTP sessions are lost');
+    expect(refused.err()).toContain('pass --yes');
+    // Ctrl-D at the prompt is a refusal, and says so.
+    const eof = makeIo(env, true, '');
+    expect(await runCli(['set', 'loadbalancer-aaa', 'http/1', 'none'], eof.io)).toBe(2);
+    expect(eof.err()).toContain('No answer (end of input): nothing applied.');
+    expect(h.sim.stats.calls['put-farm'] ?? 0).toBe(0);
+  });
+
   it('set clears stickiness with none, and names the ticket', async () => {
     const { io, out } = makeIo(env);
     const code = await runCli(
-      ['set', 'loadbalancer-aaa', 'http/1', 'none', '--ticket', 'OPS-7', '--json', '--poll-interval', '10'],
+      [
+        'set',
+        'loadbalancer-aaa',
+        'http/1',
+        'none',
+        '--ticket',
+        'OPS-7',
+        '--json',
+        '--yes',
+        '--poll-interval',
+        '10',
+      ],
       io,
     );
     expect(code).toBe(0);
@@ -229,6 +254,26 @@ describe('stickler CLI against the simulator', () => {
 
   it.each([
     [['set', 'loadbalancer-aaa', 'http-1', 'cookie'], 'farm must be TYPE/FARM_ID'],
+    [
+      ['apply', 'loadbalancer-aaa', '--policy', 'policy.yaml', '--yes'],
+      "'apply' takes no argument 'loadbalancer-aaa': to limit it to a load balancer, use --service NAME",
+    ],
+    [['plan', 'loadbalancer-aaa', '--policy', 'policy.yaml'], "'plan' takes no argument"],
+    [
+      ['plan', '--policy', 'policy.yaml', '--timeout', '99999999999'],
+      '--timeout must be a whole number from 100 to 2147483647',
+    ],
+    [
+      ['plan', '--policy', 'policy.yaml', '--poll-interval', '4294967296'],
+      '--poll-interval must be a whole number',
+    ],
+    [
+      ['plan', '--policy', 'policy.yaml', '--concurrency', '2.5'],
+      '--concurrency must be a whole number from 1 to 64',
+    ],
+    [['simulate', '--port', '1.5'], '--port must be a whole number from 0 to 65535'],
+    [['plan', '--policy', '/dev/zero'], 'cannot read policy /dev/zero: not a regular file'],
+    [['plan', '--policy', '.'], 'not a regular file'],
     [['set', 'loadbalancer-aaa', 'http/1', 'sticky'], 'stickiness: expected "cookie" | "sourceIp" | "none"'],
     [['plan'], '--policy FILE is required'],
     [['plan', '--policy', 'nope.yaml'], 'cannot read policy nope.yaml: ENOENT'],
@@ -236,12 +281,51 @@ describe('stickler CLI against the simulator', () => {
     [['frobnicate'], "unknown command 'frobnicate'"],
     [
       ['plan', '--policy', 'policy.yaml', '--concurrency', '0'],
-      '--concurrency must be a number between 1 and 64',
+      '--concurrency must be a whole number from 1 to 64',
     ],
   ])('%j fails with a clear message', async (argv, message) => {
+    h.sim.resetStats();
     const { io, err } = makeIo(env);
     expect(await runCli(argv, io)).toBe(1);
     expect(err()).toContain(message);
+    expect(err()).not.toMatch(/unexpected error|\n\s+at /); // no stack trace
+    expect(h.sim.stats.calls['put-farm'] ?? 0).toBe(0);
+    expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+  });
+
+  it.each([
+    [
+      'a password in OVH_ENDPOINT',
+      { OVH_ENDPOINT: 'http://user:PASSWORD-123@127.0.0.1:9/1.0' },
+      'must not carry a user name or password',
+    ],
+    [
+      'an endpoint without the API version',
+      { OVH_ENDPOINT: 'http://127.0.0.1:9' },
+      'must end with the API version, /1.0',
+    ],
+    ['an endpoint that is not a URL', { OVH_ENDPOINT: 'PASSWORD-123' }, 'OVH_ENDPOINT must be one of'],
+  ])('refuses %s without printing it', async (_, override, message) => {
+    const { io, err } = makeIo({ ...env, ...override });
+    expect(await runCli(['show'], io)).toBe(1);
+    expect(err()).toContain(message);
+    expect(err()).not.toContain('PASSWORD-123');
+  });
+
+  it('prints no control character a user or a server supplied (an ANSI escape in --ticket)', async () => {
+    const { io, out } = makeIo(env);
+    await runCli(['set', 'loadbalancer-aaa', 'tcp/3', 'cookie', '--ticket', 'OPS-\u001b[31mRED'], io);
+    expect(out()).not.toContain('\u001b');
+  });
+
+  it('answers help, and COMMAND --help with that command only', async () => {
+    const help = makeIo(env);
+    expect(await runCli(['help'], help.io)).toBe(0);
+    expect(help.out()).toContain('stickler plan --policy FILE');
+    const one = makeIo(env);
+    expect(await runCli(['refresh', '--help'], one.io)).toBe(0);
+    expect(one.out()).toContain('stickler refresh SERVICE ZONE');
+    expect(one.out()).not.toContain('stickler plan --policy');
   });
 
   it('says which credentials are missing, and never prints a secret', async () => {

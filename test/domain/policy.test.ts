@@ -79,6 +79,16 @@ describe('parsePolicy', () => {
     ]);
   });
 
+  it('refuses an alias bomb and a file of several documents as policy errors, in its own words', () => {
+    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
+    for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries())
+      levels.push(`${name}: &${name} [${Array(9).fill(`*${'abcdef'[i]}`).join(',')}]`);
+    expect(parseError(levels.join('\n')).message).toContain('cannot be read: Excessive alias count');
+    const multi = parseError('version: 1\nrules: [{ stickiness: none }]\n---\nversion: 1\n');
+    expect(multi.message).toContain("holds several YAML documents (a '---' line): a policy is one document");
+    expect(multi.message).not.toContain('parseAllDocuments');
+  });
+
   it('refuses unknown keys, so a typo never silently widens a rule', () => {
     const error = parseError(
       ['version: 1', 'rules:', '  - match: { servce: "lb-*" }', '    stickiness: none'].join('\n'),

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OvhApiError } from '../../lib/adapters/ovh/errors';
-import { validateFarmBody } from '../../lib/simulator/server';
+import { parseFleet } from '../../lib/simulator/fleet';
+import { startSimulator, validateFarmBody } from '../../lib/simulator/server';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
 
 /** The official OVH schema, shipped beside the project; every simulator answer must fit it. */
@@ -208,5 +209,19 @@ describe('validateFarmBody', () => {
     ['http', [], /expected an object/],
   ] as const)('refuses %s body %j', (type, body, message) => {
     expect(() => validateFarmBody(type, body)).toThrow(message);
+  });
+});
+
+describe('simulator start-up', () => {
+  it('says a port is in use, instead of crashing', async () => {
+    const fleet = parseFleet('services:\n  - name: lb-a\n    zones: [gra]\n    farms: []\n');
+    const first = await startSimulator({ fleet });
+    try {
+      await expect(startSimulator({ fleet, port: first.port })).rejects.toThrow(
+        `port ${first.port} on 127.0.0.1 is in use: choose another with --port, or 0 for any free port`,
+      );
+    } finally {
+      await first.close();
+    }
   });
 });

@@ -14,12 +14,24 @@ export const resolveEndpoint = (value: string | undefined): string => {
   try {
     url = new URL(name);
   } catch {
+    // Not quoted: a mistyped value may hold a secret.
     throw new ConfigError(
-      `OVH_ENDPOINT must be one of ${Object.keys(OVH_ENDPOINTS).join(', ')} or an http(s) base URL, got '${name}'`,
+      `OVH_ENDPOINT must be one of ${Object.keys(OVH_ENDPOINTS).join(', ')} or an http(s) base URL`,
     );
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ConfigError(`OVH_ENDPOINT must use http or https, got '${url.protocol}'`);
+  }
+  if (url.username || url.password) {
+    // Never echoed: the password is a secret, and OVH authenticates by signature, not by URL.
+    throw new ConfigError(
+      'OVH_ENDPOINT must not carry a user name or password (OVH signs each request instead)',
+    );
+  }
+  if (!/\/1\.0\/?$/.test(url.pathname)) {
+    throw new ConfigError(
+      `OVH_ENDPOINT must end with the API version, /1.0 (for example https://eu.api.ovh.com/1.0), got '${url.origin}${url.pathname}'`,
+    );
   }
   return url.toString().replace(/\/+$/, '');
 };

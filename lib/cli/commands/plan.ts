@@ -1,5 +1,6 @@
 /** `stickler plan --policy FILE`: what an apply would change, and what the policy cannot apply. */
 import { makePlanPolicy, type PolicyPlan } from '../../app/plan-policy';
+import { parsePolicy } from '../../domain/policy-file';
 import { type Flags, readInput } from '../args';
 import { type CliIo, EXIT, UsageError } from '../io';
 import { renderPlan } from '../render';
@@ -10,6 +11,8 @@ import type { Session } from '../session';
 export const planFromFlags = async (session: () => Session, io: CliIo, flags: Flags): Promise<PolicyPlan> => {
   if (!flags.policy) throw new UsageError('--policy FILE is required');
   const policyText = readInput(io.cwd, flags.policy, 'policy');
+  // A policy that does not read is said before any connection is attempted.
+  parsePolicy(policyText, flags.policy);
   return makePlanPolicy({ api: session().api })({
     policyText,
     policySource: flags.policy,

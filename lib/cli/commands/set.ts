@@ -1,15 +1,21 @@
-/** `stickler set SERVICE TYPE/FARM_ID STICKINESS`: one change request, applied at once. */
+/**
+ * `stickler set SERVICE TYPE/FARM_ID STICKINESS`: one change request: what it would change, the
+ * session-loss warning and a confirmation first (`--yes` skips it), then the apply.
+ */
 import { randomUUID } from 'node:crypto';
 import { makeApplyRequests } from '../../app/apply-requests';
 import { CHANGE_GRAMMAR, changeRequestFromWords, InvalidChangeError } from '../../domain/change-command';
-import type { ChangeRequest } from '../../domain/change-request';
+import { type ChangeRequest, farmRefOf } from '../../domain/change-request';
+import { NotFoundError } from '../../domain/errors';
+import { type Farm, formatFarmRef } from '../../domain/farm';
+import { checkTarget, toWire, toWord } from '../../domain/stickiness';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
 import { type CliIo, UsageError } from '../io';
 import { printApplyReport } from '../outcome';
 import { SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
-import { interruptible, progressPrinter } from '../terminal';
+import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
 
 export async function setCommand(
   session: () => Session,
@@ -32,8 +38,32 @@ export async function setCommand(
     throw error;
   }
   const { api, applyOptions } = session();
+  // Before anything is written: what would change, the session-loss warning, and a question.
+  const ref = farmRefOf(request);
+  const target = toWire(request.stickiness);
+  if (checkTarget(ref.type, target).ok) {
+    let farm: Farm | undefined;
+    try {
+      farm = await api.getFarm(ref);
+    } catch (error) {
+      if (!(error instanceof NotFoundError)) throw error; // a missing farm is reported by the apply below
+    }
+    if (farm && farm.stickiness !== target) {
+      if (!flags.json) {
+        io.stdout.write(
+          `${formatFarmRef(ref)}${farm.displayName ? ` (${farm.displayName})` : ''}, zone ${farm.zone}: ` +
+            `${toWord(farm.stickiness)} → ${request.stickiness}\n\nWARNING: ${SESSION_LOSS_WARNING}\n\n`,
+        );
+      }
+      const stop = await confirmOrStop(
+        io,
+        flags,
+        `Apply this change in zone ${farm.zone} of ${ref.service}?`,
+      );
+      if (stop !== undefined) return stop;
+    }
+  }
   const apply = makeApplyRequests({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const { plan, report } = await interruptible(io, (signal) => apply([request], { ...applyOptions, signal }));
-  if (!flags.json && plan.changes.length > 0) io.stderr.write(`WARNING: ${SESSION_LOSS_WARNING}\n`);
   return printApplyReport(io, flags, plan, report);
 }

@@ -16,12 +16,12 @@ export const startSimulatorFromFlags = (flags: Flags, fleetText: string, fleetSo
       doingMs: (number(flags, 'task-ms', 1_000) * 3) / 4,
     },
     faults: {
-      seed: number(flags, 'seed', 1),
+      seed: number(flags, 'seed', 1, { max: Number.MAX_SAFE_INTEGER }),
       latencyMs: number(flags, 'latency', 0),
-      serverErrorRate: number(flags, 'error-rate', 0, { max: 1 }),
-      throttleRate: number(flags, 'throttle-rate', 0, { max: 1 }),
-      hangRate: number(flags, 'hang-rate', 0, { max: 1 }),
-      taskErrorRate: number(flags, 'task-error-rate', 0, { max: 1 }),
+      serverErrorRate: number(flags, 'error-rate', 0, { max: 1, fraction: true }),
+      throttleRate: number(flags, 'throttle-rate', 0, { max: 1, fraction: true }),
+      hangRate: number(flags, 'hang-rate', 0, { max: 1, fraction: true }),
+      taskErrorRate: number(flags, 'task-error-rate', 0, { max: 1, fraction: true }),
     },
   });
 
