@@ -136,8 +136,10 @@ const main = async () => {
     'list-services': 1,
     'defined-farms': S,
     'get-farm': farmsTotal,
-    'pending-changes': St,
-    'list-tasks': 2 * St,
+    // One read per service before writing, and one per zone just before its refresh (a second
+    // operator's writes or refresh), each with the running-task check.
+    'pending-changes': St + Z,
+    'list-tasks': 2 * St + 2 * Z,
     'put-farm': D,
     refresh: Z,
     'get-task': Z * pollsPerTask,

@@ -238,12 +238,78 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
             continue;
           }
         }
+        // Someone else may have written, or refreshed, this zone since this run read it.
+        const check = await recheckZone(stored, pending);
+        if (check.kind !== 'refresh') {
+          await recordZone(
+            stored,
+            check.kind === 'applied'
+              ? {
+                  applied: true,
+                  attempts: [
+                    {
+                      service: stored.service,
+                      zone: stored.zone,
+                      taskId: null,
+                      status: 'done',
+                      changes: stored.changes.length,
+                      finishedAt: clock.now().toISOString(),
+                    },
+                  ],
+                }
+              : { applied: false, attempts: [], error: check.reason },
+          );
+          continue;
+        }
         const outcome = await refreshZone(stored.service, stored.zone, stored.changes.length, options);
         if (!outcome.applied && outcome.attempts.at(-1)?.status === 'timeout')
           lingering = { batch: stored, outcome };
         else await recordZone(stored, outcome);
       }
       if (lingering) await settleLingering(lingering);
+    };
+
+    /**
+     * Just before a zone's refresh: waits for a refresh already running on the load balancer (a
+     * second operator's), then reads the zone's unapplied changes again. None left: that refresh
+     * carried this run's writes too, and asking for another would only drop sessions twice. More
+     * than this run made (beyond what the zone held when it was read): someone else wrote
+     * meanwhile, and a refresh now would push their change by surprise.
+     */
+    const recheckZone = async (
+      batch: ZoneBatch,
+      pendingAtStart: PendingChange[],
+    ): Promise<{ kind: 'refresh' } | { kind: 'applied' } | { kind: 'foreign'; reason: string }> => {
+      try {
+        const running = await runningRefreshes(batch.service);
+        if (running.length > 0) {
+          onProgress?.({ kind: 'waiting-for-running-tasks', service: batch.service, taskIds: running });
+          const ends = await Promise.all(
+            running.map((id) => waitForTask(batch.service, id, options).catch(() => 'timeout' as const)),
+          );
+          if (ends.includes('timeout'))
+            return {
+              kind: 'foreign',
+              reason: `not asked: refresh task(s) ${running.join(', ')} of this load balancer, started by someone else, did not finish in time`,
+            };
+        }
+        const now = dirtyZones(await api.pendingChanges(batch.service))(batch.zone);
+        if (now === 0) return { kind: 'applied' };
+        const counts = (farmZone: string) =>
+          batch.zone === ALL_ZONES || farmZone === batch.zone || farmZone === ALL_ZONES;
+        const ours = (writtenBy.get(batch.service) ?? []).filter((c) => counts(c.farm.zone)).length;
+        const before = dirtyZones(pendingAtStart)(batch.zone);
+        // How OVH counts a change to an `all` farm is not documented (once, or once per zone), so
+        // for zone `all` only "already applied" can be told, not "someone else wrote".
+        if (batch.zone !== ALL_ZONES && now > before + ours)
+          return {
+            kind: 'foreign',
+            reason: `not asked: zone ${batch.zone} holds ${now} unapplied change(s), ${now - before - ours} more than this run made since it read the zone: someone else changed it meanwhile (review with 'stickler show ${batch.service}')`,
+          };
+      } catch {
+        // The check could not be made: refresh as before (refresh-zone.ts handles a failing OVH).
+      }
+      return { kind: 'refresh' };
     };
 
     const mayStart = (zonesAhead: number) => {
@@ -273,9 +339,12 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       return end === 'timeout' ? (last.taskId ?? undefined) : undefined;
     };
 
+    /** This run's stored writes, per load balancer (for the check before each refresh). */
+    const writtenBy = new Map<string, Change[]>();
     const write = async (change: Change): Promise<boolean> => {
       try {
         await api.setStickiness(change.farm, change.to);
+        writtenBy.set(change.farm.service, [...(writtenBy.get(change.farm.service) ?? []), change]);
         onProgress?.({ kind: 'written', change, done: ++written, total });
         return true;
       } catch (error) {

@@ -247,6 +247,54 @@ describe('policy reconcile against the simulator', () => {
     expect(events).toEqual([`wait:${running.id}`, 'written', 'refresh-started', 'refresh-finished']);
   });
 
+  it('does not refresh a zone someone else wrote to after this run read it, and says so', async () => {
+    // A second operator stores a change in the same zone right after this run's write.
+    const setStickiness = h.api.setStickiness.bind(h.api);
+    const api = Object.assign(Object.create(h.api), {
+      setStickiness: async (
+        ref: Parameters<typeof setStickiness>[0],
+        to: Parameters<typeof setStickiness>[1],
+      ) => {
+        await setStickiness(ref, to);
+        await setStickiness({ service: 'loadbalancer-aaa', type: 'tcp', farmId: 3 }, null);
+      },
+    });
+    const { report } = await makeApplyRequests({ api, clock: systemClock })(
+      [request({ service: 'loadbalancer-aaa', farmId: 1, stickiness: 'none' })],
+      options,
+    );
+    expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+    expect(report.failed).toEqual([
+      expect.objectContaining({
+        code: 'refresh-failed',
+        reason: expect.stringContaining('someone else changed it meanwhile'),
+      }),
+    ]);
+  });
+
+  it('runs two applies of the same change at once without refreshing the zone twice', async () => {
+    await h.close();
+    h = await startHarness({ faults: { latencyMs: 50 } });
+    const apply = () =>
+      makeApplyRequests({ api: h.api, clock: systemClock })(
+        [request({ service: 'loadbalancer-bbb', farmId: 10, stickiness: 'cookie' })],
+        options,
+      );
+    const [a, b] = await Promise.all([apply(), apply()]);
+    expect(h.sim.stats.calls.refresh ?? 0).toBeLessThanOrEqual(1);
+    const outcomes = [a, b].map(({ report }) =>
+      report.applied.length ? 'applied' : report.failed.length ? 'failed' : 'unchanged',
+    );
+    // Either one run applied the zone and the other found it applied, or both refused to push the other's write.
+    expect(outcomes.sort()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/applied|failed|unchanged/)]),
+    );
+    if (h.sim.stats.calls.refresh === 1)
+      expect(
+        h.sim.state.services.get('loadbalancer-bbb')!.farms.get('http/10')!.applied.get('rbx')?.stickiness,
+      ).toBe('cookie');
+  });
+
   it('refreshes zone all once when an all-zone farm changes, carrying the per-zone changes along', async () => {
     const allPolicy = parsePolicy(
       'version: 1\nrules:\n  - match: { service: loadbalancer-aaa, type: http }\n    stickiness: sourceIp\n',
