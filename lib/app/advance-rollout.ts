@@ -35,8 +35,7 @@ export const makeAdvanceRollout = (deps: {
     if (!key) return 'ignored';
     for (let attempt = 1; attempt <= 8; attempt++) {
       const state = await deps.rollouts.get(key);
-      if (!state || state.status !== 'running' || !state.pending.includes(outcome.requestId))
-        return 'ignored';
+      if (state?.status !== 'running' || !state.pending.includes(outcome.requestId)) return 'ignored';
       const ok = outcome.outcome === 'applied' || outcome.outcome === 'unchanged';
       const next: RolloutState = {
         ...state,

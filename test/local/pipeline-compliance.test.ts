@@ -3,34 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type CliIo, runCli } from '../../lib/cli/main';
-import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
-import { parseFleet } from '../../lib/simulator/fleet';
-import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+import type { LocalPipeline } from '../../lib/local/pipeline';
+import type { RunningSimulator } from '../../lib/simulator/server';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 
 const examples = join(__dirname, '../../examples');
 
 describe('stickler compliance on the local pipeline (the same handler as the scheduled function)', () => {
   let sim: RunningSimulator;
   let pipeline: LocalPipeline;
-  const saved = { ...process.env };
+  let harness: PipelineHarness;
   beforeEach(async () => {
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-    sim = await startSimulator({
-      fleet: parseFleet(readFileSync(join(examples, 'fleet.yaml'), 'utf8')),
-      task: { todoMs: 10, doingMs: 30 },
-    });
-    pipeline = await startLocalPipeline({
-      ovhBaseUrl: sim.baseUrl,
-      ovhCredentials: SIMULATOR_CREDENTIALS,
-      batchWindowMs: 100,
-      pollIntervalMs: 10,
-    });
+    harness = await startPipelineHarness();
+    ({ sim, pipeline } = harness);
   });
-  afterEach(async () => {
-    await pipeline.close();
-    await sim.close();
-    process.env = saved;
-  });
+  afterEach(() => harness.close());
 
   const run = async (args: string[]) => {
     const out: string[] = [];

@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
-import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
-import { parseFleet } from '../../lib/simulator/fleet';
-import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+import type { LocalPipeline } from '../../lib/local/pipeline';
+import type { RunningSimulator } from '../../lib/simulator/server';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 
 const LB1 = 'loadbalancer-7f3a9c21';
 const LB2 = 'loadbalancer-b81e0d44';
@@ -31,28 +29,15 @@ describe('the local pipeline with two pollers (the event source maximum concurre
   let sim: RunningSimulator;
   let pipeline: LocalPipeline;
   const batches: { records: SQSRecord[]; result: SQSBatchResponse | undefined }[] = [];
-  const saved = { ...process.env };
+  let harness: PipelineHarness;
   beforeAll(async () => {
-    sim = await startSimulator({
-      fleet: parseFleet(readFileSync(join(__dirname, '../../examples/fleet.yaml'), 'utf8')),
-      task: { todoMs: 20, doingMs: 60 },
-      faults: { latencyMs: 20 },
+    harness = await startPipelineHarness({
+      simulator: { task: { todoMs: 20, doingMs: 60 }, faults: { latencyMs: 20 } },
+      pipeline: { batchSize: 3, pollers: 2, onBatch: (records, result) => batches.push({ records, result }) },
     });
-    pipeline = await startLocalPipeline({
-      ovhBaseUrl: sim.baseUrl,
-      ovhCredentials: SIMULATOR_CREDENTIALS,
-      batchWindowMs: 100,
-      batchSize: 3,
-      pollers: 2,
-      pollIntervalMs: 10,
-      onBatch: (records, result) => batches.push({ records, result }),
-    });
+    ({ sim, pipeline } = harness);
   });
-  afterAll(async () => {
-    await pipeline.close();
-    await sim.close();
-    process.env = saved;
-  });
+  afterAll(() => harness.close());
 
   it('applies a burst split across concurrent batches with one service never refreshed by two batches at once', async () => {
     const burst = [

@@ -1,17 +1,16 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { hubSignature } from '../../lib/adapters/http/hub-signature';
 import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
-import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
-import { parseFleet } from '../../lib/simulator/fleet';
-import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+import type { LocalPipeline } from '../../lib/local/pipeline';
+import type { RunningSimulator } from '../../lib/simulator/server';
 import { loadFreshWebhookEvent } from '../helpers/events';
 import { startFakeHttp } from '../helpers/fake-http';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 
 describe('a signed ticket through the local pipeline: HTTP API → webhook → bus → queue → worker → OVH', () => {
   let sim: RunningSimulator;
   let pipeline: LocalPipeline;
   let jira: Awaited<ReturnType<typeof startFakeHttp>>;
+  let harness: PipelineHarness;
   const saved = { ...process.env };
   beforeAll(async () => {
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
@@ -22,20 +21,11 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
       JIRA_EMAIL: 'stickler@example.com',
       JIRA_API_TOKEN: 'test-token',
     });
-    sim = await startSimulator({
-      fleet: parseFleet(readFileSync(join(__dirname, '../../examples/fleet.yaml'), 'utf8')),
-      task: { todoMs: 10, doingMs: 30 },
-    });
-    pipeline = await startLocalPipeline({
-      ovhBaseUrl: sim.baseUrl,
-      ovhCredentials: SIMULATOR_CREDENTIALS,
-      batchWindowMs: 100,
-      pollIntervalMs: 10,
-    });
+    harness = await startPipelineHarness();
+    ({ sim, pipeline } = harness);
   });
   afterAll(async () => {
-    await pipeline.close();
-    await sim.close();
+    await harness.close();
     await jira.close();
     process.env = saved;
   });

@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
-import { type LocalPipeline, startLocalPipeline } from '../../lib/local/pipeline';
-import { parseFleet } from '../../lib/simulator/fleet';
-import { type RunningSimulator, SIMULATOR_CREDENTIALS, startSimulator } from '../../lib/simulator/server';
+import type { LocalPipeline } from '../../lib/local/pipeline';
+import type { RunningSimulator } from '../../lib/simulator/server';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 
 const request = (
   requestId: string,
@@ -25,24 +23,12 @@ const request = (
 describe('the local pipeline: bus → queue → apply-worker → audit events', () => {
   let sim: RunningSimulator;
   let pipeline: LocalPipeline;
-  const saved = { ...process.env };
+  let harness: PipelineHarness;
   beforeAll(async () => {
-    sim = await startSimulator({
-      fleet: parseFleet(readFileSync(join(__dirname, '../../examples/fleet.yaml'), 'utf8')),
-      task: { todoMs: 10, doingMs: 30 },
-    });
-    pipeline = await startLocalPipeline({
-      ovhBaseUrl: sim.baseUrl,
-      ovhCredentials: SIMULATOR_CREDENTIALS,
-      batchWindowMs: 100,
-      pollIntervalMs: 10,
-    });
+    harness = await startPipelineHarness();
+    ({ sim, pipeline } = harness);
   });
-  afterAll(async () => {
-    await pipeline.close();
-    await sim.close();
-    process.env = saved;
-  });
+  afterAll(() => harness.close());
 
   it('takes a burst in one batch, applies each touched zone once and audits every request', async () => {
     await pipeline.publish(
