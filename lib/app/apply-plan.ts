@@ -281,7 +281,13 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       pendingAtStart: PendingChange[],
     ): Promise<{ kind: 'refresh' } | { kind: 'applied' } | { kind: 'foreign'; reason: string }> => {
       try {
-        const running = await runningRefreshes(batch.service);
+        // One round trip in the usual case: both reads at once; the zone is read again only after
+        // waiting for someone else's refresh.
+        const [running, pendingNow] = await Promise.all([
+          runningRefreshes(batch.service),
+          api.pendingChanges(batch.service),
+        ]);
+        let now = dirtyZones(pendingNow)(batch.zone);
         if (running.length > 0) {
           onProgress?.({ kind: 'waiting-for-running-tasks', service: batch.service, taskIds: running });
           const ends = await Promise.all(
@@ -292,8 +298,8 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
               kind: 'foreign',
               reason: `not asked: refresh task(s) ${running.join(', ')} of this load balancer, started by someone else, did not finish in time`,
             };
+          now = dirtyZones(await api.pendingChanges(batch.service))(batch.zone);
         }
-        const now = dirtyZones(await api.pendingChanges(batch.service))(batch.zone);
         if (now === 0) return { kind: 'applied' };
         const counts = (farmZone: string) =>
           batch.zone === ALL_ZONES || farmZone === batch.zone || farmZone === ALL_ZONES;
