@@ -1,6 +1,9 @@
-/** A counting semaphore: at most `limit` tasks run at once, the rest wait in arrival order. */
+/**
+ * A counting semaphore: at most `limit` tasks run at once, the rest wait in arrival order, except
+ * that `urgent` tasks (few, on a critical path) wait ahead of the others.
+ */
 export interface Limiter {
-  run<T>(task: () => Promise<T>): Promise<T>;
+  run<T>(task: () => Promise<T>, options?: { urgent?: boolean }): Promise<T>;
   readonly active: number;
   readonly waiting: number;
 }
@@ -10,9 +13,10 @@ export const createLimiter = (limit: number): Limiter => {
     throw new RangeError(`concurrency must be a positive integer, got ${limit}`);
   let active = 0;
   const queue: (() => void)[] = [];
+  const urgentQueue: (() => void)[] = [];
   const release = () => {
     active--;
-    const next = queue.shift();
+    const next = urgentQueue.shift() ?? queue.shift();
     if (next) {
       active++;
       next();
@@ -23,11 +27,11 @@ export const createLimiter = (limit: number): Limiter => {
       return active;
     },
     get waiting() {
-      return queue.length;
+      return queue.length + urgentQueue.length;
     },
-    async run(task) {
+    async run(task, options) {
       if (active < limit) active++;
-      else await new Promise<void>((resolve) => queue.push(resolve));
+      else await new Promise<void>((resolve) => (options?.urgent ? urgentQueue : queue).push(resolve));
       try {
         return await task();
       } finally {

@@ -139,15 +139,20 @@ export class OvhHttpClient {
           ? await this.credentials()
           : this.credentials;
       // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
-      const result = await this.limiter.run(() =>
-        this.attempt<T>(
-          method,
-          path,
-          url,
-          this.headers(method, url, body, offset, credentials),
-          body,
-          safeToRepeat,
-        ),
+      // A zone's apply path (its pending changes, the refresh, its task) waits ahead of bulk farm
+      // reads and writes: those calls are few, and each zone waits on them one after another.
+      const urgent = /\/(pendingChanges|refresh|task)(\/|$)/.test(path);
+      const result = await this.limiter.run(
+        () =>
+          this.attempt<T>(
+            method,
+            path,
+            url,
+            this.headers(method, url, body, offset, credentials),
+            body,
+            safeToRepeat,
+          ),
+        { urgent },
       );
       if (result.ok) return result.value;
       const { error } = result;
