@@ -28,3 +28,15 @@ export const farmChangeOf = (ref: string, service: unknown, stickiness: unknown)
     stickiness,
   };
 };
+
+/** One change per farm reference; with none, one change whose missing farm the use case reports. */
+export const farmChangesOf = (refs: readonly string[], service: unknown, stickiness: unknown) =>
+  refs.length > 0
+    ? refs.map((r) => farmChangeOf(r, service, stickiness))
+    : [{ service, farmType: undefined, farmId: undefined, stickiness }];
+
+/** `{ window }` when the ticket gives either end of its change window, else nothing. */
+export const windowOf = (notBefore: string | undefined, notAfter: string | undefined) =>
+  notBefore || notAfter
+    ? { window: { ...(notBefore ? { notBefore } : {}), ...(notAfter ? { notAfter } : {}) } }
+    : {};

@@ -6,7 +6,7 @@
  */
 import type { TicketChangeSet } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
-import { farmChangeOf, farmRefsOf, textOf } from './field-values';
+import { farmChangesOf, farmRefsOf, textOf, windowOf } from './field-values';
 
 export interface JiraFieldMap {
   service: string;
@@ -77,13 +77,8 @@ export const readJiraWebhook = (
       : {
           notApproved: `issue ${key} is in status '${status ?? 'unknown'}', not one of ${fieldsMap.approvedStatuses.map((s) => `'${s}'`).join(', ')}`,
         }),
-    changes:
-      refs.length > 0
-        ? refs.map((r) => farmChangeOf(r, service, stickiness))
-        : [{ service, farmType: undefined, farmId: undefined, stickiness }],
-    ...(notBefore || notAfter
-      ? { window: { ...(notBefore ? { notBefore } : {}), ...(notAfter ? { notAfter } : {}) } }
-      : {}),
+    changes: farmChangesOf(refs, service, stickiness),
+    ...windowOf(notBefore, notAfter),
     ...(textOf(f.summary) ? { reason: textOf(f.summary)!.slice(0, 2000) } : {}),
     ...(typeof body.timestamp === 'number' && Number.isFinite(body.timestamp)
       ? { sentAt: new Date(body.timestamp).toISOString() }

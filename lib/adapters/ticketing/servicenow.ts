@@ -6,7 +6,7 @@
  */
 import type { TicketChangeSet } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
-import { farmChangeOf, farmRefsOf, textOf } from './field-values';
+import { farmChangesOf, farmRefsOf, textOf, windowOf } from './field-values';
 
 export interface ServiceNowFieldMap {
   service: string;
@@ -76,13 +76,8 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
       : {
           notApproved: `change ${number} is ${approval ?? 'not approved'} in state '${stateWord ?? 'unknown'}': only approved changes in Scheduled or Implement are carried out`,
         }),
-    changes:
-      refs.length > 0
-        ? refs.map((r) => farmChangeOf(r, service, stickiness))
-        : [{ service, farmType: undefined, farmId: undefined, stickiness }],
-    ...(notBefore || notAfter
-      ? { window: { ...(notBefore ? { notBefore } : {}), ...(notAfter ? { notAfter } : {}) } }
-      : {}),
+    changes: farmChangesOf(refs, service, stickiness),
+    ...windowOf(notBefore, notAfter),
     ...(plainValue(record.short_description)
       ? { reason: plainValue(record.short_description)!.slice(0, 2000) }
       : {}),
