@@ -14,7 +14,7 @@ import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
 import type { RolloutState, RolloutStore, RolloutZone } from '../ports/rollout-store';
-import { COMPLIANCE_EVENT_SOURCE, rolloutKeyOf } from './run-compliance';
+import { complianceEvent, rolloutKeyOf } from './run-compliance';
 
 export interface RolloutOutcome {
   requestId: string;
@@ -65,33 +65,18 @@ export const makeAdvanceRollout = (deps: {
         if (next.failures.length > 0) {
           next.status = 'stopped';
           const detail = summary('stopped');
-          events.push({
-            detailType: DETAIL_TYPES.rolloutStopped,
-            detail,
-            dedupeKey: detail.auditId,
-            source: COMPLIANCE_EVENT_SOURCE,
-          });
+          events.push(complianceEvent(DETAIL_TYPES.rolloutStopped, detail, detail.auditId));
         } else if (state.current + 1 < state.zones.length) {
           next.current = state.current + 1;
           const zone = state.zones[next.current]!;
           next.pending = zone.requests.map((r) => r.requestId);
           next.failures = [];
           for (const request of zone.requests)
-            events.push({
-              detailType: DETAIL_TYPES.changeRequested,
-              detail: request,
-              dedupeKey: request.requestId,
-              source: COMPLIANCE_EVENT_SOURCE,
-            });
+            events.push(complianceEvent(DETAIL_TYPES.changeRequested, request, request.requestId));
         } else {
           next.status = 'finished';
           const detail = summary('finished');
-          events.push({
-            detailType: DETAIL_TYPES.rolloutFinished,
-            detail,
-            dedupeKey: detail.auditId,
-            source: COMPLIANCE_EVENT_SOURCE,
-          });
+          events.push(complianceEvent(DETAIL_TYPES.rolloutFinished, detail, detail.auditId));
         }
       }
       // Published before the state moves on: if this fails, the outcome event is retried and

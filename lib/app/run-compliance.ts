@@ -67,6 +67,13 @@ const ruleOf = (c: Change | Rejection) => (c.origin.kind === 'rule' ? c.origin.r
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /** `cmp-<run>-<farm>`: stable per run and farm; its first part names the run's rollout. */
+/** An event a compliance run (or its rollout) publishes: its own source, deduplicated by `key`. */
+export const complianceEvent = (
+  detailType: OutgoingEvent['detailType'],
+  detail: OutgoingEvent['detail'],
+  key: string,
+): OutgoingEvent => ({ detailType, detail, dedupeKey: key, source: COMPLIANCE_EVENT_SOURCE });
+
 export const complianceRequestId = (runId: string, farm: string): string =>
   `cmp-${sha(runId).slice(0, 16)}-${sha(`${runId}\n${farm}`).slice(0, 24)}`;
 
@@ -78,16 +85,6 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
   async function runCompliance(input: { mode: ComplianceMode; runId: string }): Promise<ComplianceResult> {
     const { mode, runId } = input;
     const started = deps.clock.now();
-    const event = (
-      detailType: OutgoingEvent['detailType'],
-      detail: OutgoingEvent['detail'],
-      key: string,
-    ): OutgoingEvent => ({
-      detailType,
-      detail,
-      dedupeKey: key,
-      source: COMPLIANCE_EVENT_SOURCE,
-    });
     const base = { schemaVersion: AUDIT_SCHEMA_VERSION, runId, mode };
     const publishAll = async (events: OutgoingEvent[]) => {
       const { failed } = await deps.publisher.publish(events);
@@ -112,7 +109,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       deps.log.error('compliance run failed: the policy could not be read or planned', { runId, message });
       await deps.publisher
         .publish([
-          event(
+          complianceEvent(
             DETAIL_TYPES.complianceFailed,
             {
               ...base,
@@ -167,7 +164,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
           list.slice(part * FARMS_PER_DRIFT_EVENT, (part + 1) * FARMS_PER_DRIFT_EVENT);
         const key = `compliance:${runId}:drift:${part + 1}`;
         events.push(
-          event(
+          complianceEvent(
             DETAIL_TYPES.complianceDrift,
             {
               ...base,
@@ -191,7 +188,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
     if (blocked) {
       const key = `compliance:${runId}:blocked`;
       events.push(
-        event(
+        complianceEvent(
           DETAIL_TYPES.complianceBlocked,
           {
             ...base,
@@ -258,7 +255,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
           : zones[0]!.requests;
       } else first = plan.changes.map(requestOf);
       for (const request of first)
-        events.push(event(DETAIL_TYPES.changeRequested, request, request.requestId));
+        events.push(complianceEvent(DETAIL_TYPES.changeRequested, request, request.requestId));
       requested = first.length;
     }
 
@@ -275,7 +272,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
     };
     const key = `compliance:${runId}:completed`;
     events.push(
-      event(
+      complianceEvent(
         DETAIL_TYPES.complianceCompleted,
         {
           ...base,

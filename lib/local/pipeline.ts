@@ -143,30 +143,32 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       queue.send(JSON.stringify(envelope), id);
     },
   });
-  // The notifier's rule: terminal audit events of requests that asked to be told on their ticket.
-  bus.addRule({
-    detailTypes: [DETAIL_TYPES.applied, DETAIL_TYPES.unchanged, DETAIL_TYPES.refused, DETAIL_TYPES.failed],
-    target: (envelope) => {
-      if (
-        envelope.source !== 'stickler' ||
-        (envelope.detail as { notify?: { kind?: string } })?.notify?.kind !== 'ticket'
-      )
-        return;
-      notifier(envelope, context).catch(() => undefined); // logged by the handler; its DLQ in AWS
-    },
-  });
-  // The compliance-run's rollout rule: outcomes of requests a compliance run published.
-  bus.addRule({
-    detailTypes: [DETAIL_TYPES.applied, DETAIL_TYPES.unchanged, DETAIL_TYPES.refused, DETAIL_TYPES.failed],
-    target: (envelope) => {
-      if (
-        envelope.source !== 'stickler' ||
-        (envelope.detail as { actor?: { kind?: string } })?.actor?.kind !== 'compliance'
-      )
-        return;
-      compliance(envelope, context).catch(() => undefined);
-    },
-  });
+  /** A rule on stickler's terminal audit events, as the stack's rules match them (`matches` on detail). */
+  const onOutcome = (
+    matches: (detail: { notify?: { kind?: string }; actor?: { kind?: string } }) => boolean,
+    handler: () => typeof notifier,
+  ) =>
+    bus.addRule({
+      detailTypes: [DETAIL_TYPES.applied, DETAIL_TYPES.unchanged, DETAIL_TYPES.refused, DETAIL_TYPES.failed],
+      target: (envelope) => {
+        if (
+          envelope.source !== 'stickler' ||
+          !matches((envelope.detail ?? {}) as Parameters<typeof matches>[0])
+        )
+          return;
+        handler()(envelope, context).catch(() => undefined); // logged by the handler; a DLQ in AWS
+      },
+    });
+  // The notifier's rule (requests that asked to be told on their ticket), and the compliance
+  // run's rollout rule (outcomes of requests a compliance run published).
+  onOutcome(
+    (d) => d.notify?.kind === 'ticket',
+    () => notifier,
+  );
+  onOutcome(
+    (d) => d.actor?.kind === 'compliance',
+    () => compliance,
+  );
   if (options.onEvent) bus.onEvent(options.onEvent);
 
   const client = new EventBridgeClient({ region: REGION, endpoint: bus.url });

@@ -83,6 +83,19 @@ describe('DynamoDbIdempotencyStore on dynalite', () => {
     await expect(store.claim('g', later(60_000), 60_000)).resolves.toEqual({ state: 'claimed' });
   });
 
+  it('keeps a record 30 days past its last write (DynamoDB TTL), longer than a request can come back', async () => {
+    const now = new Date();
+    await store.claim('ttl', now, 60_000);
+    await store.complete('ttl', now);
+    const { Item } = await db.client<{ Item?: { expiresAtEpoch?: { N?: string } } }>('GetItem', {
+      TableName: 'idem',
+      Key: { id: { S: 'request:ttl' } },
+    });
+    const days = (Number(Item?.expiresAtEpoch?.N) * 1000 - now.getTime()) / 86_400_000;
+    expect(days).toBeGreaterThan(29.99);
+    expect(days).toBeLessThanOrEqual(30);
+  });
+
   it('forgets a released key', async () => {
     await store.claim('d', t0, 60_000);
     await store.release('d');
