@@ -1,11 +1,17 @@
 /**
  * Tells a requester how their request ended, where they asked to be told: for a ticket, a
- * comment on it (Jira) or a work note (ServiceNow). Never touches the change itself; a failure
- * here is the notifier's own (retried, then its dead-letter queue).
+ * comment on it (Jira) or a work note (ServiceNow); for a Slack Apply click, a reply in that
+ * conversation (its address read from stickler's table, only for requests stickler's Slack
+ * function published). Never touches the change itself; a failure here is the notifier's own
+ * (retried, then its dead-letter queue).
  */
 import type { ChangeAuditDetail } from '../domain/audit-events';
+import { SticklerError } from '../domain/errors';
 import type { Log } from '../ports/log';
+import type { SlackResponder } from '../ports/slack-responder';
 import type { TicketCommenter } from '../ports/ticket-commenter';
+import { SLACK_EVENT_SOURCE } from './slack-entry';
+import { outcomeMessage } from './slack-messages';
 
 const farmOf = (d: ChangeAuditDetail) =>
   `${d.service ?? '?'} ${d.farmType ?? '?'}/${d.farmId ?? '?'}${d.displayName ? ` (${d.displayName})` : ''}`;
@@ -27,12 +33,52 @@ export const outcomeText = (d: ChangeAuditDetail): string => {
   }
 };
 
+export interface SlackReplies {
+  replyTarget(requestId: string): Promise<string | undefined>;
+  responder: SlackResponder;
+}
+
 export const makeNotifyOutcome = (deps: {
   commenters: Partial<Record<'jira' | 'servicenow', TicketCommenter>>;
+  slack?: SlackReplies;
   log: Log;
 }) =>
   async function notifyOutcome(detail: ChangeAuditDetail): Promise<'posted' | 'skipped'> {
     const notify = detail.notify;
+    if (notify?.kind === 'slack') {
+      // Only stickler's own Slack function may publish with its source (the publisher policy).
+      if (!deps.slack || detail.origin?.source !== SLACK_EVENT_SOURCE) {
+        deps.log.warn(
+          "slack outcome not posted: not a request of stickler's Slack function, or Slack not configured",
+          {
+            requestId: detail.requestId,
+            source: detail.origin?.source ?? null,
+          },
+        );
+        return 'skipped';
+      }
+      const url = await deps.slack.replyTarget(detail.requestId);
+      if (!url || !deps.slack.responder.allows(url)) {
+        deps.log.warn('slack outcome not posted: no reply address kept for this request (expired?)', {
+          requestId: detail.requestId,
+        });
+        return 'skipped';
+      }
+      try {
+        await deps.slack.responder.respond(url, outcomeMessage(detail));
+      } catch (error) {
+        // Slack refuses an address used 5 times or older than 30 minutes: retrying cannot help.
+        if (error instanceof SticklerError && !error.retryable) {
+          deps.log.warn('slack refused the outcome reply; not retried', {
+            requestId: detail.requestId,
+            code: error.code,
+          });
+          return 'skipped';
+        }
+        throw error;
+      }
+      return 'posted';
+    }
     if (notify?.kind !== 'ticket' || !detail.ticket) return 'skipped';
     const system = notify.system === 'jira' || notify.system === 'servicenow' ? notify.system : undefined;
     const commenter = system ? deps.commenters[system] : undefined;

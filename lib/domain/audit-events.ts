@@ -182,6 +182,25 @@ export const ComplianceRolloutDetailSchema = z.object({
 });
 export type ComplianceRolloutDetail = z.infer<typeof ComplianceRolloutDetailSchema>;
 
+/**
+ * detail of `Stickiness Change Denied`: a chat user asked for something their authorisation does
+ * not allow (a command, or a click on Apply or Cancel); nothing was published or written.
+ */
+export const ChangeDeniedDetailSchema = z.object({
+  schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),
+  auditId: z.string(),
+  /** The chat user (`slack:<team id>:<user id>`, with the name Slack gave, for reading only). */
+  actor: ActorSchema,
+  channelId: z.nullable(z.string()),
+  /** What they tried: the command's verb or the button. */
+  action: z.enum(['help', 'show', 'plan', 'set', 'apply', 'cancel']),
+  /** The command as typed (bounded), or the proposal the click was about. */
+  command: z.string(),
+  reason: z.string(),
+  deniedAt: IsoTime,
+});
+export type ChangeDeniedDetail = z.infer<typeof ChangeDeniedDetailSchema>;
+
 /** Schemas published for consumers, by file name under schemas/. */
 export const PUBLISHED_SCHEMAS = {
   'stickiness-change-requested': ChangeRequestedDetailSchema,
@@ -192,6 +211,7 @@ export const PUBLISHED_SCHEMAS = {
   'compliance-run-completed': ComplianceCompletedDetailSchema,
   'compliance-run-failed': ComplianceFailedDetailSchema,
   'compliance-rollout': ComplianceRolloutDetailSchema,
+  'stickiness-change-denied': ChangeDeniedDetailSchema,
 } as const;
 
 /** One event to publish: what PutEvents needs, before the bus name is added. */
@@ -205,7 +225,8 @@ export interface OutgoingEvent {
     | ComplianceBlockedDetail
     | ComplianceCompletedDetail
     | ComplianceFailedDetail
-    | ComplianceRolloutDetail;
+    | ComplianceRolloutDetail
+    | ChangeDeniedDetail;
   /** Stable id used to keep a resent event from being counted twice by consumers. */
   dedupeKey: string;
   /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */

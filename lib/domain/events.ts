@@ -16,6 +16,7 @@ export const DETAIL_TYPES = {
   refused: 'Stickiness Change Refused',
   failed: 'Stickiness Change Failed',
   deferred: 'Stickiness Change Deferred',
+  denied: 'Stickiness Change Denied',
   zoneApplied: 'Zone Configuration Applied',
   complianceDrift: 'Compliance Drift Detected',
   complianceBlocked: 'Compliance Run Blocked',
@@ -38,9 +39,11 @@ export const ChangeWindowSchema = z
 export type ChangeWindow = z.infer<typeof ChangeWindowSchema>;
 
 /**
- * Where to tell the requester how it ended: a URL (never copied into audit events), or the
- * ticket the request came from (`ticket`: a comment on it, at the base URL configured for that
- * system, never one taken from a payload).
+ * Where to tell the requester how it ended: a URL (never copied into audit events), the ticket
+ * the request came from (`ticket`: a comment on it, at the base URL configured for that system,
+ * never one taken from a payload), or the Slack conversation of an Apply click (`slack`: the
+ * reply address stays in stickler's table, keyed by the request id, and only requests published
+ * by stickler's own Slack function are answered there).
  */
 export const NotifySchema = z.union([
   z.strictObject({
@@ -48,6 +51,7 @@ export const NotifySchema = z.union([
     url: z.url({ protocol: /^https$/ }),
   }),
   z.strictObject({ kind: z.literal('ticket'), system: z.enum(['jira', 'servicenow']) }),
+  z.strictObject({ kind: z.literal('slack') }),
 ]);
 export type Notify = z.infer<typeof NotifySchema>;
 

@@ -17,6 +17,7 @@ const TITLES: Record<keyof typeof SCHEMAS, string> = {
   'compliance-run-completed': `detail of "${DETAIL_TYPES.complianceCompleted}"`,
   'compliance-run-failed': `detail of "${DETAIL_TYPES.complianceFailed}"`,
   'compliance-rollout': `detail of "${DETAIL_TYPES.rolloutFinished}" and "${DETAIL_TYPES.rolloutStopped}"`,
+  'stickiness-change-denied': `detail of "${DETAIL_TYPES.denied}"`,
 };
 
 export const renderJsonSchemas = (): Record<string, string> =>

@@ -34,6 +34,8 @@ export interface LocalPipelineOptions {
   pollers?: number;
   pollIntervalMs?: number;
   onEvent?: (envelope: EventBridgeEnvelope) => void;
+  /** STICKLER_SLACK_* settings of the Slack function (else taken from the environment). */
+  slack?: Record<string, string>;
   onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
 }
 
@@ -43,7 +45,7 @@ export interface LocalPipeline {
   bus: LocalEventBus;
   queue: LocalQueue;
   scheduler: LocalScheduler;
-  /** The HTTP API's routes (POST /webhooks/{source}) served by the same handlers as in AWS. */
+  /** The HTTP API's routes (POST /webhooks/{source}, /slack/commands, /slack/interactions) served by the same handlers as in AWS. */
   api: LocalHttpApi;
   /** Publishes change requests as another system would: PutEvents on the bus, source `source`. */
   publish(requests: readonly ChangeRequestedDetail[], source: string): Promise<void>;
@@ -112,11 +114,24 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       }),
     ),
   };
+  // The `local` stage's Slack app: its signing secret, and who may set where (ids, as in Slack).
+  env.SLACK_SIGNING_SECRET = process.env.SLACK_SIGNING_SECRET || 'stickler-local-slack-secret';
+  for (const name of [
+    'STICKLER_SLACK_TEAMS',
+    'STICKLER_SLACK_SETTERS',
+    'STICKLER_SLACK_CHANNELS',
+    'STICKLER_SLACK_READERS',
+    'STICKLER_SLACK_READ_CHANNELS',
+    'STICKLER_SLACK_SECOND_APPROVER',
+    'STICKLER_SLACK_RESPONSE_ORIGIN',
+  ])
+    if (options.slack?.[name] ?? process.env[name]) env[name] = (options.slack?.[name] ?? process.env[name])!;
   Object.assign(process.env, env);
   // Built only now, with its environment set: the handler reads its configuration once, as in Lambda.
   try {
     handler = (await import('../wiring/apply-worker')).makeApplyWorkerHandler(process.env) as typeof handler;
     const webhook = (await import('../wiring/ticketing-webhook')).makeTicketingWebhookHandler(process.env);
+    const slack = (await import('../wiring/slack')).makeSlackHandler(process.env);
     notifier = (await import('../wiring/notifier')).makeNotifierHandler(
       process.env,
     ) as unknown as typeof notifier;
@@ -125,6 +140,8 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     ) as unknown as typeof notifier;
     api = await startLocalHttpApi([
       { method: 'POST', path: '/webhooks/{source}', handler: webhook as unknown as HttpHandler },
+      { method: 'POST', path: '/slack/commands', handler: slack as unknown as HttpHandler },
+      { method: 'POST', path: '/slack/interactions', handler: slack as unknown as HttpHandler },
     ]);
     env.STICKLER_API_URL = api.url;
   } catch (error) {
@@ -162,7 +179,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   // The notifier's rule (requests that asked to be told on their ticket), and the compliance
   // run's rollout rule (outcomes of requests a compliance run published).
   onOutcome(
-    (d) => d.notify?.kind === 'ticket',
+    (d) => d.notify?.kind === 'ticket' || d.notify?.kind === 'slack',
     () => notifier,
   );
   onOutcome(

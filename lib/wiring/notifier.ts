@@ -1,6 +1,6 @@
 /**
  * The notifier function's wiring and handler: terminal audit events of requests that asked to
- * be told (a rule on the bus) in, a comment on the ticket out. Base URLs come from configuration
+ * be told (a rule on the bus) in, a comment on the ticket or a Slack reply out. Base URLs come from configuration
  * only; credentials from SSM SecureStrings (`local` stage: environment variables).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
@@ -8,11 +8,13 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { awsJsonClientFromEnv, SSM } from '../adapters/aws/aws-json-client';
+import { awsJsonClientFromEnv, DYNAMODB, SSM } from '../adapters/aws/aws-json-client';
+import { DynamoDbChatProposals } from '../adapters/dynamodb/dynamodb-chat-proposals';
 import { makeJsonCall } from '../adapters/http/json-call';
+import { HttpSlackResponder } from '../adapters/slack/slack-responder';
 import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { checkedBaseUrl, JiraCommenter, ServiceNowCommenter } from '../adapters/ticketing/commenters';
-import { makeNotifyOutcome } from '../app/notify-outcome';
+import { makeNotifyOutcome, type SlackReplies } from '../app/notify-outcome';
 import { ChangeAuditDetailSchema } from '../domain/audit-events';
 import { ConfigError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
@@ -87,7 +89,25 @@ export const wireNotifier = (env: NodeJS.ProcessEnv) => {
       call,
     });
   }
-  return { logger, log, notifyOutcome: makeNotifyOutcome({ commenters, log }) };
+  // Slack replies: the address an Apply click left in the table (only when the table is configured).
+  const table = env.IDEMPOTENCY_TABLE?.trim();
+  const testOrigin = local ? env.STICKLER_SLACK_RESPONSE_ORIGIN?.trim() : undefined;
+  const replies = table
+    ? new DynamoDbChatProposals({
+        client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),
+        tableName: table,
+      })
+    : undefined;
+  const slack: SlackReplies | undefined = replies
+    ? {
+        replyTarget: (requestId) => replies.replyTarget(requestId),
+        responder: new HttpSlackResponder({
+          ...(testOrigin ? { allowedOrigin: testOrigin } : {}),
+          timeoutMs: 5_000,
+        }),
+      }
+    : undefined;
+  return { logger, log, notifyOutcome: makeNotifyOutcome({ commenters, ...(slack ? { slack } : {}), log }) };
 };
 
 /** The notifier Lambda handler, wired from `env` (functions/notifier.ts; the local pipeline). */

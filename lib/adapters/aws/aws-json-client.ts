@@ -61,6 +61,15 @@ export const SCHEDULER: AwsService = {
   targetPrefix: '',
   jsonVersion: '1.1',
 };
+/** Lambda's Invoke is REST-JSON too (POST /2015-03-31/functions/{name}/invocations). */
+export const LAMBDA: AwsService = {
+  name: 'Lambda',
+  signingName: 'lambda',
+  endpointPrefix: 'lambda',
+  envId: 'LAMBDA',
+  targetPrefix: '',
+  jsonVersion: '1.1',
+};
 export const SSM: AwsService = {
   name: 'SSM',
   signingName: 'ssm',
@@ -128,6 +137,8 @@ export type AwsRestCall = <T = Record<string, unknown>>(
   method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   input?: object,
+  /** Extra headers, signed with the rest (Lambda's X-Amz-Invocation-Type). */
+  headers?: Record<string, string>,
 ) => Promise<T>;
 
 const defaultEndpoint = (service: AwsService, region: string, fips: boolean) =>
@@ -254,12 +265,17 @@ export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {
 export const makeAwsRestJsonClient = (options: AwsJsonClientOptions): AwsRestCall => {
   const { service } = options;
   const send = makeSender(options);
-  return <T>(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, input?: object): Promise<T> =>
+  return <T>(
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    input?: object,
+    headers: Record<string, string> = {},
+  ): Promise<T> =>
     send<T>({
       what: `${service.name} ${method} ${path.split('?')[0]}`,
       method,
       path,
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', ...headers },
       body: input === undefined ? '' : JSON.stringify(input),
     });
 };

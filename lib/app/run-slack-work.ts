@@ -1,0 +1,174 @@
+/**
+ * The slow half of a slash command, in its own invocation: read OVH (read-only calls), and post
+ * the result to the command's `response_url`. `set` stores a proposal and answers with the plan
+ * and its Apply/Cancel buttons; nothing is published until someone allowed clicks Apply.
+ * Whatever fails, the person who asked is told, in words that hold no secret.
+ */
+import { NotFoundError, SticklerError } from '../domain/errors';
+import type { Farm } from '../domain/farm';
+import { checkTarget, toWire, toWord } from '../domain/stickiness';
+import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
+import type { Clock } from '../ports/clock';
+import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import type { Log } from '../ports/log';
+import type { SlackMessage, SlackResponder } from '../ports/slack-responder';
+import type { SlackWork } from './handle-slack-command';
+import {
+  esc,
+  type PlanView,
+  plainMessage,
+  planMessage,
+  proposalMessage,
+  showMessage,
+} from './slack-messages';
+
+/** How long Apply and Cancel work after the plan was shown. */
+export const PROPOSAL_TTL_MS = 15 * 60_000;
+/** Farms listed by `show` in one message (Slack's block limits); the rest are counted. */
+export const SHOW_MAX_FARMS = 45;
+
+export interface SlackWorkDeps {
+  api: LoadBalancerApi;
+  proposals: ChatProposals;
+  responder: SlackResponder;
+  clock: Clock;
+  log: Log;
+  /** 32 random hex digits. */
+  newId(): string;
+}
+
+const byRef = (a: Farm, b: Farm) => a.type.localeCompare(b.type) || a.farmId - b.farmId;
+
+export const makeRunSlackWork = (deps: SlackWorkDeps) => {
+  const { api } = deps;
+
+  const plan = async (work: SlackWork): Promise<{ view: PlanView; pending: boolean }> => {
+    const c = work.command as Extract<SlackWork['command'], { kind: 'plan' | 'set' }>;
+    const farm = await api.getFarm({ service: c.service, type: c.farmType, farmId: c.farmId });
+    const verdict = checkTarget(farm.type, toWire(c.stickiness));
+    if (!verdict.ok)
+      return {
+        view: { kind: 'impossible', farm, target: c.stickiness, reason: verdict.reason },
+        pending: false,
+      };
+    if (farm.stickiness === toWire(c.stickiness))
+      return { view: { kind: 'unchanged', farm, target: c.stickiness }, pending: false };
+    const pending = await api.pendingChanges(c.service);
+    const otherPendingInZone = pending.some((p) => p.zone === farm.zone || p.zone === 'all');
+    return {
+      view: { kind: 'change', farm, target: c.stickiness, otherPendingInZone },
+      pending: otherPendingInZone,
+    };
+  };
+
+  const answer = async (work: SlackWork): Promise<SlackMessage> => {
+    const c = work.command;
+    switch (c.kind) {
+      case 'show': {
+        if (c.farm) {
+          const farm = await api.getFarm({
+            service: c.service,
+            type: c.farm.farmType,
+            farmId: c.farm.farmId,
+          });
+          const pending = await api.pendingChanges(c.service);
+          return showMessage({
+            service: c.service,
+            farms: [farm],
+            more: 0,
+            pendingZones: [...new Set(pending.map((p) => p.zone))].sort(),
+          });
+        }
+        const [defined, pending] = await Promise.all([
+          api.listFarms(c.service),
+          api.pendingChanges(c.service),
+        ]);
+        const listed = defined.slice(0, SHOW_MAX_FARMS);
+        const farms = await Promise.all(
+          listed.map((d) => api.getFarm({ service: c.service, type: d.type, farmId: d.farmId })),
+        );
+        return showMessage({
+          service: c.service,
+          farms: farms.sort(byRef),
+          more: defined.length - listed.length,
+          pendingZones: [...new Set(pending.map((p) => p.zone))].sort(),
+        });
+      }
+      case 'plan':
+        return planMessage((await plan(work)).view);
+      case 'set': {
+        const { view } = await plan(work);
+        if (view.kind !== 'change') return planMessage(view);
+        const now = deps.clock.now();
+        const proposal: ChatProposal = {
+          id: deps.newId(),
+          requester: {
+            teamId: work.caller.teamId,
+            userId: work.caller.userId,
+            ...(work.caller.userName ? { userName: work.caller.userName } : {}),
+          },
+          channelId: work.caller.channelId,
+          service: c.service,
+          farmType: c.farmType,
+          farmId: c.farmId,
+          stickiness: c.stickiness,
+          ...(c.ticket ? { ticket: c.ticket } : {}),
+          ...(c.reason ? { reason: c.reason } : {}),
+          before: toWord(view.farm.stickiness),
+          zone: view.farm.zone,
+          displayName: view.farm.displayName,
+          createdAt: now.toISOString(),
+          expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
+        };
+        await deps.proposals.save(proposal);
+        return proposalMessage(view, proposal);
+      }
+    }
+  };
+
+  /** What the person is told when the work fails: the reason when stickler knows it, never internals. */
+  const failure = (work: SlackWork, error: unknown): SlackMessage => {
+    const c = work.command;
+    if (error instanceof NotFoundError) {
+      const what =
+        'farmId' in c
+          ? `${c.farmType}/${c.farmId} on ${c.service}`
+          : c.farm
+            ? `${c.farm.farmType}/${c.farm.farmId} on ${c.service}`
+            : c.service;
+      return plainMessage(
+        `Not found: ${esc(what)} (${esc(error.message)}). Check the service name and the farm with \`show\`.`,
+      );
+    }
+    if (error instanceof SticklerError)
+      return plainMessage(
+        `stickler could not read the load balancer: ${esc(error.message)}${error.retryable ? ' Try again in a minute.' : ''}`,
+      );
+    return plainMessage('stickler failed on that command; the error is logged. Try again, or use the CLI.');
+  };
+
+  return async function runSlackWork(work: SlackWork): Promise<'answered' | 'unanswered'> {
+    let message: SlackMessage;
+    try {
+      message = await answer(work);
+    } catch (error) {
+      deps.log.error('slack command failed', {
+        kind: work.command.kind,
+        code: error instanceof SticklerError ? error.code : 'unexpected',
+        error: error instanceof SticklerError ? error.message : String(error),
+      });
+      message = failure(work, error);
+    }
+    try {
+      await deps.responder.respond(work.responseUrl, message);
+      return 'answered';
+    } catch (error) {
+      // The response address expires after 30 minutes and 5 uses: nothing else can reach the user.
+      deps.log.error('slack answer could not be posted', {
+        kind: work.command.kind,
+        error: error instanceof SticklerError ? error.code : 'unexpected',
+      });
+      return 'unanswered';
+    }
+  };
+};

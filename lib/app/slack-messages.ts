@@ -1,0 +1,223 @@
+/**
+ * What stickler says in Slack, as typed Block Kit: short sections that read on a phone (the
+ * farm's display name first, then service, zone and before → after). Every text that comes from
+ * outside (display names, reasons, tickets, OVH messages) is escaped, so that a farm named
+ * `<!channel>` cannot notify a channel or forge a link.
+ */
+import type { ActionsBlock, ContextBlock, KnownBlock, SectionBlock } from '@slack/types';
+import type { ChangeAuditDetail } from '../domain/audit-events';
+import { CHAT_USAGE } from '../domain/chat-command';
+import type { Farm } from '../domain/farm';
+import type { StickinessWord } from '../domain/stickiness';
+import type { ChatProposal } from '../ports/chat-proposals';
+import type { SlackMessage } from '../ports/slack-responder';
+
+/** Button action ids: what a click on them means. */
+export const APPLY_ACTION = 'stickler_apply';
+export const CANCEL_ACTION = 'stickler_cancel';
+
+/** The warning every change carries: it is why changes are confirmed. */
+export const SESSION_LOSS =
+  'Applying rebalances the connections of the whole zone: HTTP sessions on its farms are lost.';
+
+/** Slack's mrkdwn control characters escaped, control characters dropped, length bounded. */
+export const esc = (text: string, max = 300): string =>
+  Array.from(text.length > max ? `${text.slice(0, max)}…` : text, (c) => (c.charCodeAt(0) < 0x20 ? ' ' : c))
+    .join('')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;');
+
+const section = (text: string): SectionBlock => ({ type: 'section', text: { type: 'mrkdwn', text } });
+const context = (text: string): ContextBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text }] });
+
+const farmTitle = (f: { service: string; farmType: string; farmId: number; displayName: string | null }) =>
+  `*${esc(f.displayName || `${f.farmType}/${f.farmId}`)}*  ·  ${esc(f.service)} ${f.farmType}/${f.farmId}`;
+
+export const usageMessage = (command: string, problem?: string): SlackMessage => {
+  const lines = CHAT_USAGE.map((u) => `\`${esc(command)} ${u}\``).join('\n');
+  const text = `${problem ? `${esc(problem)}\n\n` : ''}Usage:\n${lines}\nSTICKINESS is cookie (HTTP farms), sourceIp or none.`;
+  return { response_type: 'ephemeral', text, blocks: [section(text)] };
+};
+
+export const plainMessage = (text: string, replaceOriginal?: boolean): SlackMessage => ({
+  response_type: 'ephemeral',
+  text,
+  ...(replaceOriginal === undefined ? {} : { replace_original: replaceOriginal }),
+  blocks: [section(text)],
+});
+
+export const deniedMessage = (reason: string): SlackMessage =>
+  plainMessage(`Sorry, stickler cannot do that for you: ${esc(reason)}. Nothing was changed.`, false);
+
+export const workingMessage = (command: string, text: string): SlackMessage =>
+  plainMessage(`Working on \`${esc(command)} ${esc(text, 200)}\`…`);
+
+export interface ShowView {
+  service: string;
+  farms: Farm[];
+  /** Farms not listed (the message stays within Slack's limits). */
+  more: number;
+  /** Zones holding changes not applied yet. */
+  pendingZones: string[];
+}
+
+const word = (s: Farm['stickiness']): StickinessWord => (s === null ? 'none' : s);
+
+export const showMessage = (view: ShowView): SlackMessage => {
+  const lines = view.farms.map(
+    (f) =>
+      `• ${esc(f.displayName || '(no name)', 60)}  ${f.type}/${f.farmId}  zone ${esc(f.zone, 40)}: *${f.type === 'udp' ? 'n/a' : word(f.stickiness)}*`,
+  );
+  const blocks: KnownBlock[] = [section(`*${esc(view.service)}*: ${view.farms.length + view.more} farm(s)`)];
+  // Sections hold at most 3,000 characters: a few lines each.
+  for (let i = 0; i < lines.length; i += 15) blocks.push(section(lines.slice(i, i + 15).join('\n')));
+  if (view.more > 0)
+    blocks.push(context(`and ${view.more} more: \`stickler show ${esc(view.service)}\` lists them all`));
+  blocks.push(
+    context(
+      view.pendingZones.length > 0
+        ? `:warning: unapplied changes in zone(s) ${view.pendingZones.map((z) => esc(z, 40)).join(', ')}: the next apply there applies them too`
+        : 'No zone holds unapplied changes.',
+    ),
+  );
+  return {
+    response_type: 'ephemeral',
+    text: `${view.service}: ${view.farms.length + view.more} farm(s)`,
+    blocks,
+  };
+};
+
+export type PlanView =
+  | { kind: 'change'; farm: Farm; target: StickinessWord; otherPendingInZone: boolean }
+  | { kind: 'unchanged'; farm: Farm; target: StickinessWord }
+  | { kind: 'impossible'; farm: Farm; target: StickinessWord; reason: string };
+
+const planLines = (view: PlanView): string[] => {
+  const f = view.farm;
+  const title = farmTitle({
+    service: f.service,
+    farmType: f.type,
+    farmId: f.farmId,
+    displayName: f.displayName,
+  });
+  const before = word(f.stickiness);
+  return [`${title}\nzone *${esc(f.zone, 40)}*: ${before} → *${view.target}*`];
+};
+
+export const planMessage = (view: PlanView): SlackMessage => {
+  const [head] = planLines(view);
+  if (view.kind === 'impossible')
+    return plainMessage(`${head}\n:no_entry: ${esc(view.reason)}. Nothing would be written.`);
+  if (view.kind === 'unchanged')
+    return plainMessage(`${head}\nAlready ${view.target}: nothing to change, nothing to apply.`);
+  const text = `${head}\n:warning: ${SESSION_LOSS}`;
+  return {
+    response_type: 'ephemeral',
+    text,
+    blocks: [
+      section(text),
+      ...(view.otherPendingInZone
+        ? [context('This zone also holds changes not applied yet: they would be applied with it.')]
+        : []),
+    ],
+  };
+};
+
+/** The plan of a `set` with its two buttons; Apply asks again, repeating the warning. */
+export const proposalMessage = (
+  view: PlanView & { kind: 'change' },
+  proposal: ChatProposal,
+): SlackMessage => {
+  const plan = planMessage(view);
+  const actions: ActionsBlock = {
+    type: 'actions',
+    block_id: 'stickler_proposal',
+    elements: [
+      {
+        type: 'button',
+        action_id: APPLY_ACTION,
+        value: proposal.id,
+        style: 'danger',
+        text: { type: 'plain_text', text: 'Apply' },
+        confirm: {
+          title: { type: 'plain_text', text: 'Apply this change?' },
+          text: {
+            type: 'mrkdwn',
+            text: `${esc(proposal.service)} ${proposal.farmType}/${proposal.farmId} → *${proposal.stickiness}* in zone *${esc(proposal.zone, 40)}*.\n${SESSION_LOSS}`,
+          },
+          confirm: { type: 'plain_text', text: 'Apply' },
+          deny: { type: 'plain_text', text: 'Back' },
+          style: 'danger',
+        },
+      },
+      {
+        type: 'button',
+        action_id: CANCEL_ACTION,
+        value: proposal.id,
+        text: { type: 'plain_text', text: 'Cancel' },
+      },
+    ],
+  };
+  const extra = [
+    proposal.ticket ? `ticket ${esc(proposal.ticket)}` : '',
+    proposal.reason ? `reason: ${esc(proposal.reason)}` : '',
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  return {
+    ...plan,
+    blocks: [
+      ...(plan.blocks ?? []),
+      ...(extra ? [context(extra)] : []),
+      actions,
+      context(
+        `Requested by <@${proposal.requester.userId}>. The buttons work once, until ${proposal.expiresAt.slice(11, 16)} UTC.`,
+      ),
+    ],
+  };
+};
+
+export const applyRequestedMessage = (
+  proposal: ChatProposal,
+  by: string,
+  requestId: string,
+): SlackMessage => {
+  const text =
+    `${farmTitle({ ...proposal })}\nzone *${esc(proposal.zone, 40)}*: ${proposal.before} → *${proposal.stickiness}*\n` +
+    `:hourglass_flowing_sand: Apply requested by <@${by}> (request \`${requestId}\`). The outcome will be posted here.`;
+  return { response_type: 'ephemeral', replace_original: true, text, blocks: [section(text)] };
+};
+
+export const cancelledMessage = (proposal: ChatProposal, by: string): SlackMessage =>
+  plainMessage(`${farmTitle({ ...proposal })}: cancelled by <@${by}>. Nothing was changed.`, true);
+
+/** How a request ended, as a reply in the conversation (the notifier). */
+export const outcomeMessage = (d: ChangeAuditDetail): SlackMessage => {
+  const title = farmTitle({
+    service: d.service ?? '?',
+    farmType: d.farmType ?? '?',
+    farmId: d.farmId ?? 0,
+    displayName: d.displayName,
+  });
+  let line: string;
+  switch (d.outcome) {
+    case 'applied':
+      line = `:white_check_mark: applied: ${d.before ?? '?'} → *${d.after ?? '?'}* in zone *${esc(d.refresh?.zone ?? d.zone ?? '?', 40)}* (OVH task ${d.refresh?.taskId ?? '?'}).`;
+      break;
+    case 'unchanged':
+      line = `already *${d.after ?? d.before ?? '?'}*: nothing was changed or applied.`;
+      break;
+    case 'refused':
+      line = `:no_entry: refused, nothing was written: ${esc(d.message ?? d.code ?? 'refused')}`;
+      break;
+    case 'failed':
+      line = `:x: FAILED (${esc(d.code ?? 'failed', 60)}${d.ovhQueryId ? `, OVH query id ${esc(d.ovhQueryId, 80)}` : ''}): ${esc(d.message ?? '')}${d.retryable ? ' It may succeed if tried again: run set again.' : ''}`;
+      break;
+    case 'deferred':
+      line = `waiting for its change window (${esc(d.deferredUntil ?? '?', 40)}).`;
+      break;
+  }
+  const text = `${title}\n${line}\nrequest \`${esc(d.requestId, 140)}\``;
+  return { response_type: 'in_channel', replace_original: false, text, blocks: [section(text)] };
+};

@@ -1,0 +1,206 @@
+/**
+ * The slack function's wiring and handler. One function, three kinds of invocation:
+ *
+ *   POST /slack/commands      (HTTP API)  → verify, authorise, answer at once; dispatch the work
+ *   POST /slack/interactions  (HTTP API)  → an Apply/Cancel click, decided and answered inline
+ *   { kind: 'stickler.slack-command' }    → the dispatched work (OVH reads), posted to Slack
+ *
+ * The work is dispatched by invoking this same function asynchronously (Lambda's own queue): it
+ * needs no other resource, keeps the `response_url` off the bus and out of any queue someone can
+ * browse, and Lambda drops what waits longer than the function's maximum event age. In the
+ * `local` stage the work runs in the same process, after the answer.
+ *
+ * Configuration (README, "Slack chat-ops"): the signing secret from SSM
+ * (SLACK_SIGNING_SECRET_PARAMETER; local stage: SLACK_SIGNING_SECRET), the authorisation from
+ * STICKLER_SLACK_* lists of ids, OVH credentials as for the worker.
+ */
+import { randomBytes } from 'node:crypto';
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import {
+  awsJsonClientFromEnv,
+  awsRestJsonClientFromEnv,
+  DYNAMODB,
+  EVENTBRIDGE,
+  LAMBDA,
+  SSM,
+} from '../adapters/aws/aws-json-client';
+import { DynamoDbChatProposals } from '../adapters/dynamodb/dynamodb-chat-proposals';
+import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
+import { errorResponse, jsonAnswer } from '../adapters/http/error-response';
+import { verifySlackSignature } from '../adapters/http/slack-signature';
+import { LambdaSelfInvoker } from '../adapters/lambda/lambda-self-invoker';
+import { resolveEndpoint } from '../adapters/ovh/endpoint';
+import { HttpSlackResponder } from '../adapters/slack/slack-responder';
+import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
+import { makeHandleSlackCommand, type SlackWork } from '../app/handle-slack-command';
+import { makeHandleSlackInteraction } from '../app/handle-slack-interaction';
+import { makeRunSlackWork } from '../app/run-slack-work';
+import type { SlackEntryDeps } from '../app/slack-entry';
+import { type ChatAuthorization, idList } from '../domain/chat-authorization';
+import { ConfigError, SticklerError } from '../domain/errors';
+import { systemClock } from '../ports/clock';
+import type { Log } from '../ports/log';
+import type { WorkDispatcher } from '../ports/work-dispatcher';
+import { ovhApiFromEnv } from './ovh-api';
+
+/** The `local` stage's signing secret when none is set (printed by `simulate --pipeline`). */
+export const LOCAL_SLACK_SIGNING_SECRET = 'stickler-local-slack-secret';
+
+/** Every AWS call on the answer path is short: Slack waits 3 seconds in all. */
+const ANSWER_PATH = { timeoutMs: 1_200, maxAttempts: 2, maxDelayMs: 200 };
+
+const required = (env: NodeJS.ProcessEnv, name: string): string => {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is not set`);
+  return value;
+};
+
+/** The authorisation from configuration; the local stage allows any workspace unless told. */
+export const chatAuthorizationFromEnv = (env: NodeJS.ProcessEnv, local: boolean): ChatAuthorization => {
+  const teams = idList(env.STICKLER_SLACK_TEAMS);
+  if (teams.size === 0 && local) teams.add('*');
+  return {
+    teams,
+    setters: idList(env.STICKLER_SLACK_SETTERS),
+    setterChannels: idList(env.STICKLER_SLACK_CHANNELS),
+    readers: env.STICKLER_SLACK_READERS?.trim() ? idList(env.STICKLER_SLACK_READERS) : new Set(['*']),
+    readerChannels: env.STICKLER_SLACK_READ_CHANNELS?.trim()
+      ? idList(env.STICKLER_SLACK_READ_CHANNELS)
+      : new Set(['*']),
+    requireSecondApprover: /^(1|true|yes)$/i.test(env.STICKLER_SLACK_SECOND_APPROVER?.trim() ?? ''),
+  };
+};
+
+export const wireSlack = (env: NodeJS.ProcessEnv) => {
+  const local = (env.STAGE ?? 'dev') === 'local';
+  const busName = required(env, 'EVENT_BUS_NAME');
+  const tableName = required(env, 'IDEMPOTENCY_TABLE');
+  const logger = new Logger({ serviceName: 'stickler' });
+  const log: Log = {
+    info: (message, extra) => logger.info(message, extra ?? {}),
+    warn: (message, extra) => logger.warn(message, extra ?? {}),
+    error: (message, extra) => logger.error(message, extra ?? {}),
+  };
+  const authorization = chatAuthorizationFromEnv(env, local);
+  if (authorization.teams.size === 0)
+    log.warn('STICKLER_SLACK_TEAMS is empty: every Slack request will be refused');
+
+  const secretParameter = env.SLACK_SIGNING_SECRET_PARAMETER?.trim();
+  if (!local && !secretParameter)
+    throw new ConfigError(
+      'SLACK_SIGNING_SECRET_PARAMETER is not set: deployed stages read the signing secret from SSM only',
+    );
+  const signingSecret =
+    !local && secretParameter
+      ? makeSsmSecret({
+          ssm: awsJsonClientFromEnv(SSM, env, ANSWER_PATH),
+          parameterName: secretParameter,
+          clock: systemClock,
+        })
+      : async () => env.SLACK_SIGNING_SECRET || LOCAL_SLACK_SIGNING_SECRET;
+
+  const testOrigin = local ? env.STICKLER_SLACK_RESPONSE_ORIGIN?.trim() : undefined;
+  const responder = new HttpSlackResponder(testOrigin ? { allowedOrigin: testOrigin } : {});
+  const proposals = new DynamoDbChatProposals({
+    client: awsJsonClientFromEnv(DYNAMODB, env, ANSWER_PATH),
+    tableName,
+  });
+  const entry: SlackEntryDeps = {
+    signingSecret,
+    verify: verifySlackSignature,
+    authorization,
+    publisher: new EventBridgePublisher({
+      client: awsJsonClientFromEnv(EVENTBRIDGE, env, ANSWER_PATH),
+      busName,
+      clock: systemClock,
+      maxAttempts: 1,
+    }),
+    responder,
+    clock: systemClock,
+    log,
+  };
+
+  const runWork = makeRunSlackWork({
+    // Read-only calls, with the same credentials rule as the worker.
+    api: ovhApiFromEnv(env, {
+      baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
+      credentialsParameter: local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER'),
+      concurrency: Number(env.OVH_CONCURRENCY) || 8,
+      timeoutMs: Number(env.OVH_TIMEOUT_MS) || 10_000,
+    }),
+    proposals: new DynamoDbChatProposals({
+      client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),
+      tableName,
+    }),
+    responder,
+    clock: systemClock,
+    log,
+    newId: () => randomBytes(16).toString('hex'),
+  });
+
+  const dispatcher: WorkDispatcher<SlackWork> = local
+    ? {
+        // Lambda's asynchronous invocation, in this process: after the answer, never awaited by it.
+        dispatch: async (work) => {
+          setImmediate(() => {
+            runWork(work).catch((error) => log.error('slack work failed', { error: String(error) }));
+          });
+        },
+      }
+    : new LambdaSelfInvoker<SlackWork>({
+        client: awsRestJsonClientFromEnv(LAMBDA, env, ANSWER_PATH),
+        functionName: required(env, 'AWS_LAMBDA_FUNCTION_NAME'),
+      });
+
+  return {
+    logger,
+    log,
+    handleCommand: makeHandleSlackCommand({ ...entry, dispatcher }),
+    handleInteraction: makeHandleSlackInteraction({ ...entry, proposals }),
+    runWork,
+  };
+};
+
+const isWork = (event: unknown): event is SlackWork =>
+  typeof event === 'object' &&
+  event !== null &&
+  (event as { kind?: unknown }).kind === 'stickler.slack-command';
+
+/** The slack Lambda handler, wired from `env` (functions/slack.ts; the local pipeline). */
+export const makeSlackHandler = (env: NodeJS.ProcessEnv) => {
+  const { logger, log, handleCommand, handleInteraction, runWork } = wireSlack(env);
+  const lambdaHandler = async (
+    event: APIGatewayProxyEventV2 | SlackWork,
+  ): Promise<APIGatewayProxyStructuredResultV2 | { result: string }> => {
+    // The dispatched work comes only from Lambda's Invoke (IAM): an HTTP event always has requestContext.
+    if (isWork(event) && !('requestContext' in event)) return { result: await runWork(event) };
+    const http = event as APIGatewayProxyEventV2;
+    const headers: Record<string, string | undefined> = {};
+    for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
+    const body = Buffer.from(http.body ?? '', http.isBase64Encoded ? 'base64' : 'utf8');
+    const path = http.rawPath ?? '';
+    try {
+      if (path.endsWith('/slack/commands')) {
+        const { message } = await handleCommand({ headers, body });
+        return message ? jsonAnswer(200, message) : { statusCode: 200, body: '' };
+      }
+      if (path.endsWith('/slack/interactions')) {
+        const result = await handleInteraction({ headers, body });
+        log.info('slack interaction', { result });
+        return { statusCode: 200, body: '' };
+      }
+      return jsonAnswer(404, { error: 'not-found', message: 'not found' });
+    } catch (error) {
+      const answer = errorResponse(error);
+      if (answer.statusCode >= 500)
+        log.error('slack request failed', {
+          error: error instanceof SticklerError ? error.message : String(error),
+        });
+      return answer;
+    }
+  };
+  return middy(lambdaHandler).use(injectLambdaContext(logger));
+};

@@ -1,0 +1,213 @@
+import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
+import type { LocalPipeline } from '../../lib/local/pipeline';
+import type { RunningSimulator } from '../../lib/simulator/server';
+import { startFakeHttp } from '../helpers/fake-http';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
+import { clickBody, signSlack, slashBody } from '../helpers/slack';
+
+type Message = { text: string; replace_original?: boolean; response_type?: string; blocks?: unknown[] };
+
+describe('Slack chat-ops through the local pipeline: /slack/commands → work → plan + buttons → Apply → worker → outcome', () => {
+  let sim: RunningSimulator;
+  let pipeline: LocalPipeline;
+  let slack: Awaited<ReturnType<typeof startFakeHttp>>;
+  let harness: PipelineHarness;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    // Stands in for hooks.slack.com: the local stage allows this origin by configuration.
+    slack = await startFakeHttp(() => ({ status: 200 }));
+    harness = await startPipelineHarness({
+      pipeline: {
+        slack: {
+          STICKLER_SLACK_TEAMS: 'T0001',
+          STICKLER_SLACK_SETTERS: 'U0ALICE,T0001:U0BOB',
+          STICKLER_SLACK_CHANNELS: 'C0OPS',
+          STICKLER_SLACK_RESPONSE_ORIGIN: slack.url,
+        },
+      },
+    });
+    ({ sim, pipeline } = harness);
+  });
+  afterAll(async () => {
+    await harness.close();
+    await slack.close();
+    process.env = saved;
+  });
+
+  let n = 0;
+  const replyUrl = (kind: string) => `${slack.url}/${kind}/T0001/${++n}/token${n}`;
+  const post = (route: string, body: string, headers = signSlack(body)) =>
+    fetch(`${pipeline.env.STICKLER_API_URL}/slack/${route}`, { method: 'POST', body, headers });
+  const postedTo = (url: string) =>
+    slack.requests.filter((r) => r.path === new URL(url).pathname).map((r) => JSON.parse(r.body) as Message);
+  const until = async <T>(found: () => T, ms: number): Promise<T> => {
+    for (const end = Date.now() + ms; !found() && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 50));
+    return found();
+  };
+  const farm = (key: string) => sim.state.services.get('loadbalancer-7f3a9c21')!.farms.get(key)!;
+  const requested = () =>
+    pipeline.bus.events.filter((e) => e['detail-type'] === 'Stickiness Change Requested');
+  const denied = () => pipeline.bus.events.filter((e) => e['detail-type'] === 'Stickiness Change Denied');
+  const applyValue = (m: Message): string => {
+    const actions = m.blocks!.find((b) => (b as { type: string }).type === 'actions') as {
+      elements: { action_id: string; value: string }[];
+    };
+    return actions.elements.find((e) => e.action_id === 'stickler_apply')!.value;
+  };
+
+  /** `/stickiness set …` by `user`, then the plan with its buttons, as posted to the response URL. */
+  const set = async (text: string, user = 'U0ALICE') => {
+    const url = replyUrl('commands');
+    const started = Date.now();
+    const answer = await post('commands', slashBody({ text, user_id: user, response_url: url }));
+    const elapsed = Date.now() - started;
+    expect(answer.status).toBe(200);
+    const ack = (await answer.json()) as Message;
+    const [plan] = (await until(() => (postedTo(url).length > 0 ? postedTo(url) : undefined), 10_000)) ?? [];
+    return { ack, elapsed, plan: plan!, url };
+  };
+
+  it('asks, then applies on Apply: the farm is applied on the simulator and the outcome is posted back', async () => {
+    const before = farm('http/101').stored.stickiness;
+    const target = before === 'cookie' ? 'sourceIp' : 'cookie';
+    const { ack, plan } = await set(
+      `set loadbalancer-7f3a9c21 http/101 ${target} ticket=OPS-77 reason="sessions bounce"`,
+    );
+    expect(ack.text).toMatch(/^Working on/);
+    expect(plan.text).toContain('web-checkout-gra');
+    expect(plan.text).toContain(`→ *${target}*`);
+    expect(plan.text).toContain('HTTP sessions on its farms are lost');
+    expect(farm('http/101').stored.stickiness).toBe(before); // nothing written before the click
+    expect(requested()).toHaveLength(0);
+
+    const clickUrl = replyUrl('actions');
+    const click = await post(
+      'interactions',
+      clickBody({ actionId: 'stickler_apply', value: applyValue(plan), response_url: clickUrl }),
+    );
+    expect(click.status).toBe(200);
+    const outcome = await until(
+      () => postedTo(clickUrl).find((m) => m.response_type === 'in_channel'),
+      15_000,
+    );
+    expect(outcome?.text).toMatch(/applied: .* → \*cookie\*|applied: .* → \*sourceIp\*/);
+    expect(farm('http/101').stored.stickiness).toBe(target);
+    expect(farm('http/101').applied.get('gra')?.stickiness).toBe(target);
+    const [request] = requested();
+    expect(request).toMatchObject({
+      source: 'stickler.slack',
+      detail: {
+        actor: { kind: 'chat', id: 'slack:T0001:U0ALICE', name: 'alice' },
+        ticket: 'OPS-77',
+        notify: { kind: 'slack' },
+      },
+    });
+    // The reply address is in no event at all.
+    expect(JSON.stringify(pipeline.bus.events)).not.toContain('/actions/T0001/');
+    expect(JSON.stringify(pipeline.bus.events)).not.toContain('/commands/T0001/');
+
+    // A second click on the same buttons does nothing but say so.
+    const again = replyUrl('actions');
+    await post(
+      'interactions',
+      clickBody({ actionId: 'stickler_apply', value: applyValue(plan), response_url: again }),
+    );
+    const said = await until(() => postedTo(again)[0], 5_000);
+    expect(said?.text).toMatch(/already applied by <@U0ALICE>/);
+    expect(requested()).toHaveLength(1);
+  }, 40_000);
+
+  it('answers within Slack 3 seconds while OVH takes 2 s per call', async () => {
+    sim.faults.latencyMs = 2_000;
+    try {
+      const { ack, elapsed, plan } = await set('plan loadbalancer-7f3a9c21 http/103 sourceIp');
+      expect(ack.text).toMatch(/^Working on/);
+      expect(elapsed).toBeLessThan(3_000);
+      expect(plan.text).toContain('web-checkout-rbx');
+    } finally {
+      sim.faults.latencyMs = 0;
+    }
+  }, 30_000);
+
+  it('refuses a user who may not set, and a channel where setting is not allowed: an audit event, nothing published', async () => {
+    const events = requested().length;
+    const eve = await post(
+      'commands',
+      slashBody({
+        text: 'set loadbalancer-7f3a9c21 http/102 cookie',
+        user_id: 'U0EVE',
+        response_url: replyUrl('commands'),
+      }),
+    );
+    expect(((await eve.json()) as Message).text).toMatch(/not allowed to change stickiness/);
+    const channel = await post(
+      'commands',
+      slashBody({
+        text: 'set loadbalancer-7f3a9c21 http/102 cookie',
+        channel_id: 'C0RANDOM',
+        response_url: replyUrl('commands'),
+      }),
+    );
+    expect(((await channel.json()) as Message).text).toMatch(/not allowed in this channel/);
+    await until(() => denied().length >= 2, 2_000);
+    expect(denied().map((e) => (e.detail as { actor: { id: string } }).actor.id)).toEqual(
+      expect.arrayContaining(['slack:T0001:U0EVE', 'slack:T0001:U0ALICE']),
+    );
+    expect(requested()).toHaveLength(events);
+  });
+
+  it('refuses a click from a user who may not set, then lets an allowed one apply', async () => {
+    const { plan } = await set('set loadbalancer-7f3a9c21 http/104 sourceIp');
+    const events = requested().length;
+    const eveUrl = replyUrl('actions');
+    await post(
+      'interactions',
+      clickBody({
+        actionId: 'stickler_apply',
+        value: applyValue(plan),
+        user_id: 'U0EVE',
+        response_url: eveUrl,
+      }),
+    );
+    expect((await until(() => postedTo(eveUrl)[0], 5_000))?.text).toMatch(/not allowed to change stickiness/);
+    expect(requested()).toHaveLength(events);
+    const cancelUrl = replyUrl('actions');
+    await post(
+      'interactions',
+      clickBody({
+        actionId: 'stickler_cancel',
+        value: applyValue(plan),
+        user_id: 'U0BOB',
+        response_url: cancelUrl,
+      }),
+    );
+    expect((await until(() => postedTo(cancelUrl)[0], 5_000))?.text).toMatch(/cancelled by <@U0BOB>/);
+    expect(requested()).toHaveLength(events);
+  });
+
+  it('refuses a bad or stale signature with 401 and publishes nothing', async () => {
+    const events = pipeline.bus.events.length;
+    const body = slashBody({ text: 'set loadbalancer-7f3a9c21 http/102 cookie' });
+    expect((await post('commands', body, signSlack(body, 'a guess'))).status).toBe(401);
+    expect(
+      (await post('commands', body, signSlack(body, undefined, Math.floor(Date.now() / 1000) - 301))).status,
+    ).toBe(401);
+    expect((await post('commands', `${body}&x=1`, signSlack(body))).status).toBe(401);
+    const click = clickBody({ actionId: 'stickler_apply', value: '0'.repeat(32) });
+    expect((await post('interactions', click, signSlack(click, 'a guess'))).status).toBe(401);
+    expect(pipeline.bus.events.length).toBe(events);
+  });
+
+  it('never calls a response URL that is not Slack address', async () => {
+    const calls = slack.requests.length;
+    const answer = await post(
+      'commands',
+      slashBody({ text: 'show loadbalancer-7f3a9c21', response_url: 'https://attacker.example/commands/x' }),
+    );
+    expect(((await answer.json()) as Message).text).toMatch(/without a Slack response address/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(slack.requests.length).toBe(calls);
+  });
+});
