@@ -24,7 +24,7 @@ export interface ChatProposal {
   expiresAt: string;
 }
 
-export type ClaimResult =
+export type ProposalClaim =
   | { kind: 'claimed'; proposal: ChatProposal }
   | { kind: 'spent'; how: 'applied' | 'cancelled'; by: string }
   | { kind: 'expired' }
@@ -35,7 +35,7 @@ export interface ChatProposals {
   /** The proposal as stored (spent or not), or undefined. */
   get(id: string): Promise<ChatProposal | undefined>;
   /** Marks it `how` by `by` if it is still open and not expired at `now`; says why not otherwise. */
-  claim(id: string, how: 'applied' | 'cancelled', by: string, now: Date): Promise<ClaimResult>;
+  claim(id: string, how: 'applied' | 'cancelled', by: string, now: Date): Promise<ProposalClaim>;
   /** Opens a claimed proposal again (its change request could not be published). */
   release(id: string): Promise<void>;
   /** Keeps where to post the outcome of `requestId` until `expiresAt`. */

@@ -10,6 +10,7 @@ import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
 import type { LedgerEntry } from '../../lib/domain/request-rules';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
 import type { PendingChange } from '../../lib/domain/zones';
+import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports/chat-proposals';
 import type { Clock } from '../../lib/ports/clock';
 import type { Deferral, DeferralScheduler } from '../../lib/ports/deferral-scheduler';
 import type { EventPublisher } from '../../lib/ports/event-publisher';
@@ -19,6 +20,8 @@ import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/p
 import type { Log } from '../../lib/ports/log';
 import type { RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
 import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
+import type { SlackMessage, SlackResponder } from '../../lib/ports/slack-responder';
+import type { WorkDispatcher } from '../../lib/ports/work-dispatcher';
 
 /** A clock that stands still unless a test (or a sleep) moves it. */
 export class FakeClock implements Clock {
@@ -307,5 +310,83 @@ export class InMemoryLoadBalancerApi implements LoadBalancerApi {
     this.count('getTask');
     this.advanceTasks();
     return { ...this.tasks.get(taskId)! };
+  }
+}
+
+/** Chat proposals in memory, with the adapter's rules: single-use claims, expiry at the click's time. */
+export class InMemoryChatProposals implements ChatProposals {
+  readonly items = new Map<
+    string,
+    { proposal: ChatProposal; state: 'open' | 'applied' | 'cancelled'; by?: string }
+  >();
+  readonly replies = new Map<string, { url: string; expiresAt: Date }>();
+  readonly failures = new Failures<
+    'save' | 'get' | 'claim' | 'release' | 'saveReplyTarget' | 'replyTarget'
+  >();
+  async save(proposal: ChatProposal) {
+    this.failures.check('save');
+    this.items.set(proposal.id, { proposal, state: 'open' });
+  }
+  async get(id: string) {
+    this.failures.check('get');
+    return this.items.get(id)?.proposal;
+  }
+  async claim(id: string, how: 'applied' | 'cancelled', by: string, now: Date): Promise<ProposalClaim> {
+    this.failures.check('claim');
+    const item = this.items.get(id);
+    if (!item) return { kind: 'unknown' };
+    if (item.state !== 'open') return { kind: 'spent', how: item.state, by: item.by ?? '?' };
+    if (Date.parse(item.proposal.expiresAt) <= now.getTime()) return { kind: 'expired' };
+    item.state = how;
+    item.by = by;
+    return { kind: 'claimed', proposal: item.proposal };
+  }
+  async release(id: string) {
+    this.failures.check('release');
+    const item = this.items.get(id);
+    if (item?.state === 'applied') {
+      item.state = 'open';
+      delete item.by;
+    }
+  }
+  async saveReplyTarget(requestId: string, url: string, expiresAt: Date) {
+    this.failures.check('saveReplyTarget');
+    this.replies.set(requestId, { url, expiresAt });
+  }
+  async replyTarget(requestId: string) {
+    this.failures.check('replyTarget');
+    return this.replies.get(requestId)?.url;
+  }
+}
+
+/** Keeps what would have been posted to Slack, by response URL; allows one origin like the adapter. */
+export class RecordingSlackResponder implements SlackResponder {
+  readonly posted: { url: string; message: SlackMessage }[] = [];
+  readonly failures = new Failures<'respond'>();
+  constructor(private readonly origin = 'https://hooks.slack.com') {}
+  allows(url: string) {
+    try {
+      return new URL(url).origin === this.origin;
+    } catch {
+      return false;
+    }
+  }
+  async respond(url: string, message: SlackMessage) {
+    this.failures.check('respond');
+    if (!this.allows(url)) throw new Error('not Slack');
+    this.posted.push({ url, message });
+  }
+  to(url: string) {
+    return this.posted.filter((p) => p.url === url).map((p) => p.message);
+  }
+}
+
+/** Keeps dispatched work instead of running it. */
+export class RecordingDispatcher<W> implements WorkDispatcher<W> {
+  readonly dispatched: W[] = [];
+  readonly failures = new Failures<'dispatch'>();
+  async dispatch(work: W) {
+    this.failures.check('dispatch');
+    this.dispatched.push(work);
   }
 }

@@ -5,7 +5,7 @@
  * exactly one wins. Both kinds expire through the table's TTL a day after they stop being
  * usable, and an item past its time is treated as gone before DynamoDB deletes it.
  */
-import type { ChatProposal, ChatProposals, ClaimResult } from '../../ports/chat-proposals';
+import type { ChatProposal, ChatProposals, ProposalClaim } from '../../ports/chat-proposals';
 import type { AwsCall } from '../aws/aws-json-client';
 import { type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
 
@@ -48,7 +48,7 @@ export class DynamoDbChatProposals implements ChatProposals {
     return item?.proposal?.S ? (JSON.parse(item.proposal.S) as ChatProposal) : undefined;
   }
 
-  async claim(id: string, how: 'applied' | 'cancelled', by: string, now: Date): Promise<ClaimResult> {
+  async claim(id: string, how: 'applied' | 'cancelled', by: string, now: Date): Promise<ProposalClaim> {
     try {
       const { Attributes } = await this.options.client<{ Attributes?: DynamoItem }>('UpdateItem', {
         TableName: this.options.tableName,
