@@ -85,3 +85,33 @@ export const loadFreshWebhookEvent = <
     `sha256=${createHmac('sha256', `stickler-local-${source}-secret`).update(raw).digest('hex')}`;
   return event;
 };
+
+/**
+ * A Slack sample from events/slack/ with its signed timestamp moved to `now` and signed again
+ * with the `local` stage's secret (or `secret`), as Slack would send it today; `edit` may change
+ * the form fields first.
+ */
+export const loadFreshSlackEvent = <
+  T extends { body?: string; isBase64Encoded: boolean; headers: Record<string, string | undefined> },
+>(
+  name: string,
+  options: { now?: number; secret?: string; edit?: (form: URLSearchParams) => void } = {},
+): T => {
+  const { createHmac } = require('node:crypto') as typeof import('node:crypto');
+  const event = loadEvent<T>('slack', name);
+  const form = new URLSearchParams(
+    Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8'),
+  );
+  options.edit?.(form);
+  const body = form.toString();
+  const ts = String(Math.floor((options.now ?? Date.now()) / 1000));
+  event.body = event.isBase64Encoded ? Buffer.from(body).toString('base64') : body;
+  event.headers['x-slack-request-timestamp'] = ts;
+  event.headers['x-slack-signature'] = `v0=${createHmac(
+    'sha256',
+    options.secret ?? 'stickler-local-slack-secret',
+  )
+    .update(`v0:${ts}:${body}`)
+    .digest('hex')}`;
+  return event;
+};

@@ -218,6 +218,7 @@ describe('serverless package', () => {
       'ComplianceRunRole',
       'DeferralSchedulerRole',
       'NotifierRole',
+      'SlackRole',
       'TicketingWebhookRole',
     ]);
     const statements = (
@@ -271,7 +272,7 @@ describe('serverless package', () => {
           'Stickiness Change Refused',
           'Stickiness Change Failed',
         ],
-        detail: { notify: { kind: ['ticket'] } },
+        detail: { notify: { kind: ['ticket', 'slack'] } },
       },
       Targets: [
         expect.objectContaining({
@@ -285,14 +286,16 @@ describe('serverless package', () => {
     expect(JSON.stringify(dlqPolicy.Statement[0]?.Condition)).toContain(
       `rule/stickler-test/${(rule.Properties as { Name: string }).Name}`,
     );
-    expect(one('AWS::Lambda::EventInvokeConfig').Properties).toMatchObject({
+    expect(resources.NotifierLambdaEvConf!.Properties).toMatchObject({
       DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['NotifierDeadLetterQueue', 'Arn'] } } },
     });
     const statements = (
       resources.NotifierRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
     ).flatMap((p) => p.PolicyDocument.Statement);
-    // It calls ticketing systems and reads their credentials; it cannot touch OVH, the bus or the queue.
+    // It calls ticketing systems and reads their credentials, and reads Slack reply addresses;
+    // it cannot touch OVH, the bus or the queue.
     expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+      'dynamodb:GetItem',
       'kms:Decrypt',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
@@ -350,7 +353,7 @@ describe('serverless package', () => {
     expect(code).not.toMatch(/require\("@aws-sdk\/|@smithy\//);
   });
 
-  it.each(['apply-worker', 'ticketing-webhook', 'notifier'])(
+  it.each(['apply-worker', 'ticketing-webhook', 'notifier', 'slack'])(
     'ships %s as one bundle with a source map, under 250 KB minified, loading no AWS SDK and no YAML parser',
     (name) => {
       const zip = new AdmZip(join(out, `${name}.zip`));
@@ -392,5 +395,57 @@ describe('serverless package', () => {
         'events:detail-type': 'Stickiness Change Requested',
       },
     });
+  });
+
+  it('routes the Slack command and interactivity URLs to the slack function, whose role may only publish its own requests and Denied events, and invoke itself', () => {
+    expect(resources.HttpApiRoutePostSlackCommands!.Properties.RouteKey).toBe('POST /slack/commands');
+    expect(resources.HttpApiRoutePostSlackInteractions!.Properties.RouteKey).toBe('POST /slack/interactions');
+    const fn = resources.SlackLambdaFunction!.Properties as {
+      Role: unknown;
+      Environment: { Variables: Record<string, string> };
+    };
+    expect(fn.Role).toEqual({ 'Fn::GetAtt': ['SlackRole', 'Arn'] });
+    expect(fn.Environment.Variables).toMatchObject({
+      SLACK_SIGNING_SECRET_PARAMETER: '/stickler/test/slack-signing-secret',
+      STICKLER_SLACK_TEAMS: '',
+      STICKLER_SLACK_SETTERS: '',
+    });
+    expect(Object.keys(fn.Environment.Variables).filter((k) => /SECRET$/.test(k))).toEqual([]);
+    // The dispatched work: never retried, dropped after 5 minutes.
+    const invokeConfig = ofType('AWS::Lambda::EventInvokeConfig').find(([id]) => id.startsWith('Slack'));
+    expect(invokeConfig?.[1].Properties).toMatchObject({
+      MaximumRetryAttempts: 0,
+      MaximumEventAgeInSeconds: 300,
+    });
+    const statements = (
+      resources.SlackRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'events:PutEvents',
+      'events:PutEvents',
+      'kms:Decrypt',
+      'lambda:InvokeFunction',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      'ssm:GetParameter',
+    ]);
+    expect(statements.filter((st) => st.Action === 'events:PutEvents').map((st) => st.Condition)).toEqual([
+      {
+        StringEquals: {
+          'events:source': 'stickler.slack',
+          'events:detail-type': 'Stickiness Change Requested',
+        },
+      },
+      { StringEquals: { 'events:source': 'stickler', 'events:detail-type': 'Stickiness Change Denied' } },
+    ]);
+    expect(statements.find((st) => st.Sid === 'ProposalsAndReplyAddresses')?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['proposal:*', 'reply:*'] },
+    });
+    expect(JSON.stringify(statements.find((st) => st.Sid === 'DispatchWorkToItself')?.Resource)).toContain(
+      'function:stickler-test-slack',
+    );
   });
 });
