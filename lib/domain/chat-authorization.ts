@@ -10,7 +10,7 @@
  */
 
 export interface ChatAuthorization {
-  /** Workspace (team) ids; every command from another workspace is refused. */
+  /** Workspace (team) ids; every command from another workspace is refused. `*` (the local stage's default): any. */
   teams: ReadonlySet<string>;
   /** Setter user ids, `U123` (any allowed workspace) or `T123:U123` (that workspace only); no wildcard. */
   setters: ReadonlySet<string>;
@@ -44,7 +44,7 @@ export const authorizeChat = (
   caller: ChatCaller,
   requester?: { teamId: string; userId: string },
 ): Verdict => {
-  if (!auth.teams.has(caller.teamId))
+  if (!auth.teams.has(caller.teamId) && !auth.teams.has('*'))
     return { allowed: false, reason: 'this workspace is not allowed to use stickler' };
   if (action === 'help') return { allowed: true };
   if (action === 'show' || action === 'plan') {

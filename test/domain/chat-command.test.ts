@@ -141,6 +141,13 @@ describe('who may do what from chat', () => {
       expect(authorizeChat(none, action, who('U1'))).toMatchObject({ allowed: false });
   });
 
+  it("takes any workspace only when told '*' (the local stage's default)", () => {
+    expect(authorizeChat(auth({ teams: idList('*') }), 'set', who('U1', 'C1', 'T7'))).toEqual({
+      allowed: true,
+    });
+    expect(authorizeChat(auth(), 'set', who('U1', 'C1', 'T7'))).toMatchObject({ allowed: false });
+  });
+
   it('opens show and plan as configured', () => {
     const narrow = auth({ readers: idList('U5'), readerChannels: idList('C5') });
     expect(authorizeChat(narrow, 'show', who('U5', 'C5'))).toEqual({ allowed: true });

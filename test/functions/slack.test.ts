@@ -171,3 +171,16 @@ describe('slack handler, deployed configuration (real envelopes; SSM, Lambda, Ev
     );
   });
 });
+
+describe('slack handler, local stage', () => {
+  it('takes any workspace but still nobody as a setter unless STICKLER_SLACK_SETTERS names them', async () => {
+    const { chatAuthorizationFromEnv } = await import('../../lib/wiring/slack');
+    const local = chatAuthorizationFromEnv({}, true);
+    expect([...local.teams]).toEqual(['*']);
+    expect(local.setters.size).toBe(0);
+    expect([...chatAuthorizationFromEnv({}, false).teams]).toEqual([]);
+    expect(
+      chatAuthorizationFromEnv({ STICKLER_SLACK_SECOND_APPROVER: 'true' }, false).requireSecondApprover,
+    ).toBe(true);
+  });
+});

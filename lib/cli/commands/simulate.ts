@@ -46,7 +46,9 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
     `OVH IPLB simulator: ${sim.state.services.size} load balancers, ${farms} farms, listening on ${sim.baseUrl}\n` +
       (pipeline
         ? `Local pipeline: bus ${env.EVENT_BUS_NAME} at ${pipeline.bus.url} → queue → apply-worker; DynamoDB (dynalite) at ${env.AWS_ENDPOINT_URL_DYNAMODB}\n` +
-          `HTTP API: POST ${pipeline.api.url}/webhooks/{jira,servicenow,generic} (signed with the STICKLER_WEBHOOK_SECRET_* below)\n`
+          `HTTP API: POST ${pipeline.api.url}/webhooks/{jira,servicenow,generic} (signed with the STICKLER_WEBHOOK_SECRET_* below)\n` +
+          `          POST ${pipeline.api.url}/slack/commands and /slack/interactions (signed with SLACK_SIGNING_SECRET; ` +
+          `set: ${pipeline.env.STICKLER_SLACK_SETTERS ? `users ${pipeline.env.STICKLER_SLACK_SETTERS} in ${pipeline.env.STICKLER_SLACK_CHANNELS || 'no channel'}` : 'nobody, until STICKLER_SLACK_SETTERS and STICKLER_SLACK_CHANNELS are set'})\n`
         : '') +
       `From another shell (these credentials and secrets only open the simulator and the local pipeline):\n\n` +
       Object.entries(env)
