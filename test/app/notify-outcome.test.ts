@@ -1,34 +1,9 @@
 import { makeNotifyOutcome, outcomeText } from '../../lib/app/notify-outcome';
 import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
+import { anAuditDetail } from '../helpers/factories';
 import { silentLog } from '../helpers/fakes';
 
-const detail = (over: Partial<ChangeAuditDetail> = {}): ChangeAuditDetail => ({
-  schemaVersion: 2,
-  auditId: 'r-1:applied',
-  requestId: 'r-1',
-  outcome: 'applied',
-  origin: null,
-  actor: { kind: 'ticket', id: 'jira:a' },
-  ticket: 'OPS-1',
-  requestReason: null,
-  service: 'lb-a',
-  farmType: 'http',
-  farmId: 1,
-  zone: 'gra',
-  displayName: 'web',
-  before: 'none',
-  after: 'cookie',
-  code: null,
-  message: null,
-  retryable: null,
-  ovhQueryId: null,
-  refresh: { zone: 'gra', taskId: 42, status: 'done' },
-  requestedAt: '2026-11-25T10:00:00Z',
-  decidedAt: '2026-11-25T10:01:00.000Z',
-  deferredUntil: null,
-  notify: { kind: 'ticket', system: 'jira' },
-  ...over,
-});
+const detail = anAuditDetail;
 
 describe('notifyOutcome', () => {
   it('says what happened in words a change manager can act on', () => {

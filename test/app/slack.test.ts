@@ -12,6 +12,7 @@ import {
   UnauthenticatedError,
 } from '../../lib/domain/errors';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import { anAuditDetail } from '../helpers/factories';
 import {
   FakeClock,
   InMemoryChatProposals,
@@ -453,33 +454,19 @@ describe('a click on Apply or Cancel', () => {
 });
 
 describe('the outcome back in Slack (notifier)', () => {
-  const outcome = (over: Partial<ChangeAuditDetail> = {}): ChangeAuditDetail => ({
-    schemaVersion: 2,
-    auditId: 'a',
-    requestId: 'slack-1',
-    outcome: 'applied',
-    origin: { source: 'stickler.slack', account: '1', eventId: 'e' },
-    actor: { kind: 'chat', id: 'slack:T0001:U0ALICE' },
-    ticket: null,
-    requestReason: null,
-    service: 'lb-a',
-    farmType: 'http',
-    farmId: 101,
-    zone: 'gra',
-    displayName: 'web-gra',
-    before: 'none',
-    after: 'cookie',
-    code: null,
-    message: null,
-    retryable: null,
-    ovhQueryId: null,
-    refresh: { zone: 'gra', taskId: 7, status: 'done' },
-    requestedAt: null,
-    decidedAt: '2026-11-25T10:00:00.000Z',
-    deferredUntil: null,
-    notify: { kind: 'slack' },
-    ...over,
-  });
+  const outcome = (over: Partial<ChangeAuditDetail> = {}): ChangeAuditDetail =>
+    anAuditDetail({
+      requestId: 'slack-1',
+      origin: { source: 'stickler.slack', account: '1', eventId: 'e' },
+      actor: { kind: 'chat', id: 'slack:T0001:U0ALICE' },
+      ticket: null,
+      farmId: 101,
+      displayName: 'web-gra',
+      refresh: { zone: 'gra', taskId: 7, status: 'done' },
+      notify: { kind: 'slack' },
+      ...over,
+    });
+
   const notifier = () => {
     const proposals = new InMemoryChatProposals();
     const responder = new RecordingSlackResponder();
