@@ -1,5 +1,4 @@
 import { makeNotifyOutcome, outcomeText } from '../../lib/app/notify-outcome';
-import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
 import { anAuditDetail } from '../helpers/factories';
 import { silentLog } from '../helpers/fakes';
 

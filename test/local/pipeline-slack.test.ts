@@ -1,4 +1,3 @@
-import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
 import type { LocalPipeline } from '../../lib/local/pipeline';
 import type { RunningSimulator } from '../../lib/simulator/server';
 import { startFakeHttp } from '../helpers/fake-http';
