@@ -3,6 +3,7 @@
  * place where errors become messages and exit codes.
  */
 import { SticklerError } from '../domain/errors';
+import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '../domain/farm';
 import { parseArgv, USAGE } from './args';
 import { applyCommand } from './commands/apply';
 import { complianceCommand } from './commands/compliance';
@@ -58,10 +59,19 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
       `'${command}' takes no argument '${args[0]!.slice(0, 40)}'${command === 'plan' || command === 'apply' ? ': to limit it to a load balancer, use --service NAME' : ''}`,
     );
   }
+  // Load balancer names are checked before anything is read: `.`, `..` or an empty name would
+  // change an API path and meet a misleading answer from OVH.
+  const services = [
+    ...(flags.service ?? []),
+    ...(command === 'show' ? args : command === 'set' || command === 'refresh' ? args.slice(0, 1) : []),
+  ];
+  for (const name of services)
+    if (!SERVICE_NAME_PATTERN.test(name))
+      throw new UsageError(`'${name.slice(0, 60)}': ${SERVICE_NAME_RULE}`);
   // Connected only when a command needs OVH, after it has read and checked its own input.
   let connected = session;
   const live = () => {
-    connected ??= connect(io.env, flags);
+    connected ??= connect(io.env, flags, (line) => io.stderr.write(line));
     return connected;
   };
   switch (command) {

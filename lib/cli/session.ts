@@ -11,13 +11,23 @@ export interface Session {
   applyOptions: ApplyOptions;
 }
 
-export const connect = (env: NodeJS.ProcessEnv, flags: Flags): Session => {
+/**
+ * `say` hears of calls retried after a timeout or a network error, so that a hanging endpoint is
+ * never a silent minute (throttling and 5xx retries are the normal, quiet case).
+ */
+export const connect = (env: NodeJS.ProcessEnv, flags: Flags, say?: (line: string) => void): Session => {
   const config = ovhConfigFromEnv(env);
   const client = new OvhHttpClient({
     baseUrl: config.baseUrl,
     credentials: config.credentials,
     concurrency: number(flags, 'concurrency', 8, { min: 1, max: 64 }),
     timeoutMs: number(flags, 'timeout', 15_000, { min: 100 }),
+    onRetry: (r) => {
+      if (say && (r.code === 'timeout' || r.code === 'network'))
+        say(
+          `stickler: ${r.reason}; trying again in ${(r.delayMs / 1000).toFixed(1)} s (attempt ${r.attempt + 1} of ${r.maxAttempts})\n`,
+        );
+    },
   });
   return {
     api: new OvhLoadBalancerApi(client),

@@ -3,7 +3,7 @@
  * another system, the CLI). Requests are the unit of audit: each ends with exactly one outcome.
  */
 import * as z from 'zod/mini';
-import { type FarmRef, farmKey } from './farm';
+import { type FarmRef, farmKey, SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from './farm';
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 
 export const ACTOR_KINDS = ['ticket', 'chat', 'compliance', 'system', 'cli'] as const;
@@ -33,7 +33,7 @@ export const RequestIdSchema = z.string().check(z.regex(REQUEST_ID_PATTERN, { me
  */
 export const ChangeRequestSchema = z.strictObject({
   requestId: RequestIdSchema,
-  service: z.string().check(z.minLength(1), z.maxLength(256)),
+  service: z.string().check(z.regex(SERVICE_NAME_PATTERN, { message: SERVICE_NAME_RULE })),
   farmType: FarmTypeSchema,
   farmId: z.int().check(z.positive()),
   stickiness: StickinessWordSchema,

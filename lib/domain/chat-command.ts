@@ -10,20 +10,12 @@
  */
 import { parseFarmReference } from './change-command';
 import { InvalidInputError } from './errors';
+import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from './farm';
 import type { FarmType, StickinessWord } from './stickiness';
 import { STICKINESS_WORDS } from './stickiness';
 
 /** Longest command text read (Slack sends at most a few thousand characters). */
 export const MAX_COMMAND_TEXT = 2_000;
-
-/**
- * An OVH IP Load Balancer service name as stickler accepts it: letters, digits, `.`, `_`, `-`,
- * starting with a letter or a digit (`loadbalancer-1a2b…`, `lb-prod`); never `.` or `..`, which
- * would change the path of an API call.
- */
-export const SERVICE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const SERVICE_NAME_RULE =
-  'a load balancer service name is 1 to 128 letters, digits, . _ -, starting with a letter or a digit';
 
 export interface FarmTarget {
   service: string;

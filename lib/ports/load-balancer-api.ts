@@ -23,7 +23,10 @@ export interface DefinedFarm {
 
 export interface LoadBalancerApi {
   listServices(): Promise<string[]>;
+  /** Throws NotFoundError when the load balancer does not exist (or the key cannot see it). */
   listFarms(service: string): Promise<DefinedFarm[]>;
+  /** The zones the load balancer is deployed in. */
+  listZones(service: string): Promise<string[]>;
   /** Returns the stored farm configuration. */
   getFarm(ref: FarmRef): Promise<Farm>;
   /**

@@ -245,6 +245,50 @@ describe('stickler CLI against the simulator', () => {
     expect(h.sim.stats.calls.refresh).toBe(1);
   });
 
+  it('refuses a zone the load balancer does not have, naming its zones, before any write', async () => {
+    const { io, err } = makeIo(env);
+    expect(await runCli(['refresh', 'loadbalancer-aaa', 'nowhere', '--yes'], io)).toBe(1);
+    expect(err()).toMatch(/loadbalancer-aaa has no zone 'nowhere' \(its zones: .*gra.*, or all\)/);
+    expect(h.sim.stats.calls.refresh).toBe(0);
+  });
+
+  it('refuses names that are not load balancer names before any call, and says when a load balancer does not exist', async () => {
+    h.sim.resetStats();
+    for (const argv of [
+      ['show', '.'],
+      ['show', '..'],
+      ['show', ''],
+      ['set', '../x', 'http/1', 'none'],
+      ['refresh', 'a/b', 'gra'],
+      ['plan', '--policy', policyFile, '--service', '..'],
+    ]) {
+      const { io, err } = makeIo(env);
+      expect([argv, await runCli(argv, io)]).toEqual([argv, 1]);
+      expect(err()).toMatch(/a load balancer service name is 1 to 128 letters/);
+    }
+    expect(Object.values(h.sim.stats.calls).reduce((a, b) => a + b, 0)).toBe(0);
+    const missing = makeIo(env);
+    expect(await runCli(['show', 'loadbalancer-nosuch'], missing.io)).toBe(1);
+    expect(missing.err()).toContain(
+      'load balancer loadbalancer-nosuch does not exist, or this consumer key cannot see it',
+    );
+    const set = makeIo(env);
+    expect(await runCli(['set', 'loadbalancer-nosuch', 'http/1', 'cookie', '--yes'], set.io)).not.toBe(0);
+    expect(set.out() + set.err()).toContain('load balancer loadbalancer-nosuch does not exist');
+    const farm = makeIo(env);
+    expect(await runCli(['set', 'loadbalancer-aaa', 'http/999', 'cookie', '--yes'], farm.io)).not.toBe(0);
+    expect(farm.out() + farm.err()).toContain('HTTP farm 999 was not found on loadbalancer-aaa');
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+  });
+
+  it('says it is retrying when OVH does not answer, and how many times it tried', async () => {
+    h.sim.faults.hangRate = 1;
+    const { io, err } = makeIo(env);
+    expect(await runCli(['show', 'loadbalancer-aaa', '--timeout', '100'], io)).toBe(1);
+    expect(err()).toMatch(/no answer within 100 ms; trying again in \d+\.\d s \(attempt 2 of 5\)/);
+    expect(err()).toMatch(/no answer within 100 ms \(gave up after 5 attempts\)\n$/);
+  }, 30_000);
+
   it('show marks farms whose zone holds unapplied changes', async () => {
     await h.api.setStickiness({ service: 'loadbalancer-bbb', type: 'http', farmId: 10 }, null);
     const { io, out } = makeIo(env);

@@ -1,11 +1,7 @@
 import fc from 'fast-check';
 import { authorizeChat, type ChatAuthorization, idList } from '../../lib/domain/chat-authorization';
-import {
-  ChatUsageError,
-  parseChatCommand,
-  SERVICE_NAME_PATTERN,
-  splitWords,
-} from '../../lib/domain/chat-command';
+import { ChatUsageError, parseChatCommand, splitWords } from '../../lib/domain/chat-command';
+import { SERVICE_NAME_PATTERN } from '../../lib/domain/farm';
 
 describe('the chat command grammar', () => {
   it('reads each command', () => {

@@ -255,6 +255,10 @@ export class InMemoryLoadBalancerApi implements LoadBalancerApi {
     this.count('listFarms');
     return [...(this.services.get(service)?.values() ?? [])].map((f) => ({ type: f.type, farmId: f.farmId }));
   }
+  async listZones(service: string): Promise<string[]> {
+    this.count('listZones');
+    return [...new Set([...(this.services.get(service)?.values() ?? [])].map((f) => f.zone))].sort();
+  }
   async getFarm(ref: FarmRef): Promise<Farm> {
     this.count('getFarm');
     const f = this.farm(ref);

@@ -40,6 +40,20 @@ export interface OvhHttpClientOptions {
   fetch?: typeof fetch;
   clock?: Clock;
   random?: () => number;
+  /** Told of each retry before its wait (the CLI says it, so a slow endpoint is never silent). */
+  onRetry?: (retry: RetryNotice) => void;
+}
+
+export interface RetryNotice {
+  method: string;
+  path: string;
+  /** The attempt that failed, and how many there may be. */
+  attempt: number;
+  maxAttempts: number;
+  /** Why it failed: the error's code (`timeout`, `network`, `http`…) and message. */
+  code: string;
+  reason: string;
+  delayMs: number;
 }
 
 export const DEFAULT_RETRY: RetryOptions = {
@@ -71,6 +85,7 @@ export class OvhHttpClient {
   private readonly fetchImpl: typeof fetch;
   private readonly clock: Clock;
   private readonly random: () => number;
+  private readonly onRetry: ((retry: RetryNotice) => void) | undefined;
   private timeOffset: Promise<number> | undefined;
 
   constructor(options: OvhHttpClientOptions) {
@@ -83,6 +98,7 @@ export class OvhHttpClient {
     this.fetchImpl = options.fetch ?? fetch;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
+    this.onRetry = options.onRetry;
   }
 
   get<T>(path: string, query?: RequestOptions['query']): Promise<T> {
@@ -156,11 +172,26 @@ export class OvhHttpClient {
       );
       if (result.ok) return result.value;
       const { error } = result;
-      if (!error.retryable || attempt >= this.retry.maxAttempts) throw error;
-      if (result.retryAfterMs !== undefined && result.retryAfterMs > this.retry.maxRetryAfterMs) throw error;
-      await this.clock.sleep(
-        Math.max(result.retryAfterMs ?? 0, fullJitterDelay(attempt, this.retry, this.random)),
-      );
+      const giveUp =
+        !error.retryable ||
+        attempt >= this.retry.maxAttempts ||
+        (result.retryAfterMs !== undefined && result.retryAfterMs > this.retry.maxRetryAfterMs);
+      if (giveUp) {
+        // Say that it was tried more than once: "no answer within 15000 ms" after a minute is a puzzle.
+        if (attempt > 1) error.message += ` (gave up after ${attempt} attempts)`;
+        throw error;
+      }
+      const delayMs = Math.max(result.retryAfterMs ?? 0, fullJitterDelay(attempt, this.retry, this.random));
+      this.onRetry?.({
+        method,
+        path,
+        attempt,
+        maxAttempts: this.retry.maxAttempts,
+        code: error.code,
+        reason: error.message,
+        delayMs,
+      });
+      await this.clock.sleep(delayMs);
     }
   }
 

@@ -1,7 +1,7 @@
 /** The LoadBalancerApi port over the OVH /ipLoadbalancing API. */
 import * as z from 'zod/mini';
-import { NotFoundError, ServiceUnavailableError } from '../../domain/errors';
-import type { Farm, FarmRef } from '../../domain/farm';
+import { InvalidInputError, NotFoundError, ServiceUnavailableError } from '../../domain/errors';
+import { type Farm, type FarmRef, SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '../../domain/farm';
 import { FARM_TYPES, type FarmType, type Stickiness } from '../../domain/stickiness';
 import type { PendingChange } from '../../domain/zones';
 import {
@@ -34,8 +34,25 @@ const TaskSchema = z.looseObject({
 const IdsSchema = z.array(z.number());
 const NamesSchema = z.array(z.string());
 
-const seg = encodeURIComponent;
-const base = (service: string) => `/ipLoadbalancing/${seg(service)}`;
+/**
+ * A service's path. A name that is not an OVH service name (empty, `.`, `..`, a slash) is refused
+ * before any call: it would change the path (fetch resolves `..`) and OVH would answer with a
+ * misleading error (an invalid signature, another object not found).
+ */
+const base = (service: string) => {
+  if (!SERVICE_NAME_PATTERN.test(service))
+    throw new InvalidInputError(`'${service.slice(0, 60)}' is not a load balancer: ${SERVICE_NAME_RULE}`, [
+      { path: 'service', message: SERVICE_NAME_RULE },
+    ]);
+  return `/ipLoadbalancing/${service}`;
+};
+
+const serviceNotFound = (service: string, cause: unknown) =>
+  new NotFoundError(
+    `load balancer ${service} does not exist, or this consumer key cannot see it (stickler show lists them)`,
+    { cause },
+  );
+const is404 = (error: unknown) => error instanceof OvhApiError && error.status === 404;
 
 export class OvhLoadBalancerApi implements LoadBalancerApi {
   constructor(private readonly client: OvhHttpClient) {}
@@ -50,6 +67,7 @@ export class OvhLoadBalancerApi implements LoadBalancerApi {
     try {
       body = await this.client.get(path);
     } catch (error) {
+      if (is404(error)) throw serviceNotFound(service, error);
       // 460: the service expired; 403 NOT_GRANTED_CALL: the consumer key is pinned to other services.
       if (error instanceof OvhApiError && (error.status === 460 || error.errorCode === 'NOT_GRANTED_CALL')) {
         throw new ServiceUnavailableError(
@@ -74,7 +92,9 @@ export class OvhLoadBalancerApi implements LoadBalancerApi {
     try {
       body = await this.client.get(path);
     } catch (error) {
-      if (error instanceof OvhApiError && error.status === 404) {
+      if (is404(error)) {
+        // The farm, or the whole load balancer? One more read, on this failure path only.
+        if (await this.serviceMissing(ref.service)) throw serviceNotFound(ref.service, error);
         throw new NotFoundError(
           `${ref.type.toUpperCase()} farm ${ref.farmId} was not found on ${ref.service}`,
           {
@@ -93,6 +113,28 @@ export class OvhLoadBalancerApi implements LoadBalancerApi {
       displayName: farm.displayName ?? null,
       stickiness: ref.type === 'udp' ? null : (farm.stickiness ?? null),
     };
+  }
+
+  async listZones(service: string): Promise<string[]> {
+    const path = `${base(service)}/zone`;
+    let body: unknown;
+    try {
+      body = await this.client.get(path);
+    } catch (error) {
+      if (is404(error)) throw serviceNotFound(service, error);
+      throw error;
+    }
+    return this.parse('GET', path, NamesSchema, body);
+  }
+
+  private async serviceMissing(service: string): Promise<boolean> {
+    try {
+      // Its zone list: covered by a key pinned to the service (`/ipLoadbalancing/NAME/*`) too.
+      await this.client.get(`${base(service)}/zone`);
+      return false;
+    } catch (error) {
+      return is404(error);
+    }
   }
 
   async setStickiness(ref: FarmRef, stickiness: Stickiness): Promise<void> {

@@ -4,6 +4,7 @@
  * deliberately and visibly.
  */
 import { makeApplyZone } from '../../app/apply-zone';
+import { ALL_ZONES } from '../../domain/farm';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
 import { type CliIo, EXIT, UsageError } from '../io';
@@ -21,6 +22,12 @@ export async function refreshCommand(
   if (args.length !== 2) throw new UsageError('usage: stickler refresh SERVICE ZONE');
   const [service, zone] = args as [string, string];
   const { api, applyOptions } = session();
+  // A zone the load balancer does not have is an error, not "nothing to apply".
+  const known = await api.listZones(service);
+  if (zone !== ALL_ZONES && !known.includes(zone))
+    throw new UsageError(
+      `${service} has no zone '${zone.slice(0, 40)}' (its zones: ${known.join(', ') || 'none'}, or all)`,
+    );
   const zones = makeApplyZone({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const pending = await zones.pendingIn(service, zone);
   const report = (body: Record<string, unknown>) => {
