@@ -18,6 +18,12 @@ export interface DiscoverOptions {
    * to the key (only when stickler listed the services itself: a named one fails the run).
    */
   onSkipped?: (service: string, reason: string) => void;
+  /**
+   * With it, a load balancer that cannot be read (its calls failed after their retries) is told
+   * here and left out, and the others are read: a run does what it can and reports the rest.
+   * Without it, the first such failure fails the whole read.
+   */
+  onFailed?: (service: string, error: unknown) => void;
 }
 
 export const makeDiscoverFleet =
@@ -27,15 +33,23 @@ export const makeDiscoverFleet =
     const services = named ? [...options.services!] : await api.listServices();
     const perService = await Promise.all(
       services.map(async (service) => {
-        let defined: Awaited<ReturnType<typeof api.listFarms>>;
         try {
-          defined = await api.listFarms(service);
+          let defined: Awaited<ReturnType<typeof api.listFarms>>;
+          try {
+            defined = await api.listFarms(service);
+          } catch (error) {
+            if (named || !(error instanceof ServiceUnavailableError)) throw error;
+            options.onSkipped?.(service, error.message);
+            return [];
+          }
+          return await Promise.all(
+            defined.map((d) => api.getFarm({ service, type: d.type, farmId: d.farmId })),
+          );
         } catch (error) {
-          if (named || !(error instanceof ServiceUnavailableError)) throw error;
-          options.onSkipped?.(service, error.message);
+          if (!options.onFailed) throw error;
+          options.onFailed(service, error);
           return [];
         }
-        return Promise.all(defined.map((d) => api.getFarm({ service, type: d.type, farmId: d.farmId })));
       }),
     );
     return perService

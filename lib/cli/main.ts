@@ -126,6 +126,11 @@ export const runCli = async (argv: string[], rawIo: CliIo): Promise<number> => {
           ? `${(error as Error).message} (see stickler --help)`
           : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
     io.stderr.write(`stickler: ${message}\n`);
+    // A script that asked for JSON always gets a document, even when the run could not start.
+    if (argv.includes('--json'))
+      io.stdout.write(
+        `${JSON.stringify({ error: { code: error instanceof SticklerError ? error.code : 'unexpected', message } }, null, 2)}\n`,
+      );
     return EXIT.error;
   }
 };

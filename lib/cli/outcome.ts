@@ -1,5 +1,6 @@
 /** How an apply ends on the terminal: the report (text or JSON) and the exit code. */
 import type { ApplyReport } from '../app/apply-plan';
+import type { Unreadable } from '../app/plan-policy';
 import type { Plan } from '../domain/plan';
 import type { Flags } from './args';
 import { type CliIo, EXIT } from './io';
@@ -9,9 +10,21 @@ import { applyJson } from './report-json';
 export const applyExitCode = (report: ApplyReport): number =>
   report.failed.length > 0 ? EXIT.error : report.refused.length > 0 ? EXIT.refused : EXIT.ok;
 
-export const printApplyReport = (io: CliIo, flags: Flags, plan: Plan, report: ApplyReport): number => {
+export const printApplyReport = (
+  io: CliIo,
+  flags: Flags,
+  plan: Plan,
+  report: ApplyReport,
+  unreadable: readonly Unreadable[] = [],
+): number => {
   io.stdout.write(
-    flags.json ? `${JSON.stringify(applyJson(plan, report), null, 2)}\n` : renderApplyReport(report),
+    flags.json
+      ? `${JSON.stringify(applyJson(plan, report, unreadable), null, 2)}\n`
+      : renderApplyReport(report),
   );
-  return applyExitCode(report);
+  if (unreadable.length > 0 && !flags.json)
+    io.stdout.write(
+      `Not read, so not applied: ${unreadable.map((u) => u.service).join(', ')} (see the errors above).\n`,
+    );
+  return unreadable.length > 0 ? EXIT.error : applyExitCode(report);
 };

@@ -1,5 +1,6 @@
 /** The CLI's `--json` shapes: stable, words for stickiness (`none`, never null). */
 import type { ApplyReport, Failure, RefreshResult } from '../app/apply-plan';
+import type { Unreadable } from '../app/plan-policy';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, type StickinessWord, toWord } from '../domain/stickiness';
@@ -74,14 +75,19 @@ export const refreshJson = (r: RefreshResult) => ({
   ...(r.error ? { error: r.error } : {}),
 });
 
-export const planJson = (plan: Plan) => ({
+/** Load balancers that could not be read, and why: always present, so a script can rely on it. */
+const unreadableJson = (unreadable: readonly Unreadable[]) =>
+  unreadable.map((u) => ({ service: u.service, code: u.code, reason: u.message, retryable: u.retryable }));
+
+export const planJson = (plan: Plan, unreadable: readonly Unreadable[] = []) => ({
   changes: plan.changes.map(changeJson),
   unchanged: plan.unchanged.length,
   invalid: plan.invalid.map(rejectionJson),
+  unreadable: unreadableJson(unreadable),
 });
 
-export const applyJson = (plan: Plan, report: ApplyReport) => ({
-  ...planJson(plan),
+export const applyJson = (plan: Plan, report: ApplyReport, unreadable: readonly Unreadable[] = []) => ({
+  ...planJson(plan, unreadable),
   unchanged: report.unchanged.length,
   applied: report.applied.map((a) => changeJson(a.change)),
   refused: report.refused.map(rejectionJson),

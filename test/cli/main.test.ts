@@ -76,8 +76,52 @@ describe('stickler CLI against the simulator', () => {
       ],
       unchanged: 2,
       invalid: [],
+      unreadable: [],
     });
     expect(h.sim.stats.calls['put-farm']).toBe(0);
+  });
+
+  it('under faults, leaves out a load balancer it cannot read, applies the others, and says so (--json: in the document)', async () => {
+    // Every read of one load balancer's farms fails (after the client's retries); the other is fine.
+    await h.close();
+    h = await startHarness({
+      accessRules: [
+        { method: 'GET', path: '/ipLoadbalancing' },
+        { method: 'GET', path: '/ipLoadbalancing/loadbalancer-aaa/*' },
+        { method: 'GET', path: '/ipLoadbalancing/loadbalancer-bbb/definedFarms' },
+        { method: 'PUT', path: '/ipLoadbalancing/*/http/farm/*' },
+        { method: 'POST', path: '/ipLoadbalancing/*/refresh' },
+      ],
+    });
+    env = simulatorEnv(h.sim.baseUrl);
+    const { io, out, err } = makeIo(env);
+    const code = await runCli(
+      ['apply', '--policy', policyFile, '--yes', '--json', '--poll-interval', '10'],
+      io,
+    );
+    expect(code).toBe(1);
+    const json = JSON.parse(out());
+    expect(json.unreadable).toEqual([
+      {
+        service: 'loadbalancer-bbb',
+        code: expect.any(String),
+        reason: expect.stringMatching(
+          /OVH GET \/ipLoadbalancing\/loadbalancer-bbb\/http\/farm\/\d+: .*NOT_GRANTED_CALL/,
+        ),
+        retryable: false,
+      },
+    ]);
+    expect(json.applied.map((c: { service: string }) => c.service)).toEqual(['loadbalancer-aaa']);
+    expect(err()).toContain('ERROR: could not read loadbalancer-bbb, left out of this run');
+  });
+
+  it('prints a JSON document with the error when --json is asked and the run cannot start', async () => {
+    const { io, out, err } = makeIo({});
+    expect(await runCli(['show', '--json'], io)).toBe(1);
+    expect(JSON.parse(out())).toEqual({
+      error: { code: 'invalid-config', message: expect.stringMatching(/OVH_/) },
+    });
+    expect(err()).toMatch(/^stickler: /);
   });
 
   it('apply refuses to write without --yes when nobody can answer a prompt', async () => {

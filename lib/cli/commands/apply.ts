@@ -9,12 +9,14 @@ import { printApplyReport } from '../outcome';
 import { renderPlan, SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
-import { planFromFlags } from './plan';
+import { planFromFlags, reportUnreadable } from './plan';
 
 export async function applyCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
-  const { plan, overLimit } = await planFromFlags(session, io, flags);
+  const { plan, overLimit, unreadable } = await planFromFlags(session, io, flags);
   if (overLimit) throw new RunRefusedError('over-limit', overLimit);
   if (!flags.json) io.stdout.write(renderPlan(plan));
+  // What could not be read is said before the question: the apply covers the rest only.
+  reportUnreadable(io, unreadable);
   if (plan.changes.length > 0) {
     const zones = batchByZone(plan.changes);
     if (!flags.json) {
@@ -32,5 +34,5 @@ export async function applyCommand(session: () => Session, io: CliIo, flags: Fla
   const { api, applyOptions } = session();
   const apply = makeApplyPlan({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const report = await interruptible(io, (signal) => apply(plan, { ...applyOptions, signal }));
-  return printApplyReport(io, flags, plan, report);
+  return printApplyReport(io, flags, plan, report, unreadable);
 }

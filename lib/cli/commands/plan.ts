@@ -1,5 +1,5 @@
 /** `stickler plan --policy FILE`: what an apply would change, and what the policy cannot apply. */
-import { makePlanPolicy, type PolicyPlan } from '../../app/plan-policy';
+import { makePlanPolicy, type PolicyPlan, type Unreadable } from '../../app/plan-policy';
 import { parsePolicy } from '../../domain/policy-file';
 import { type Flags, readInput } from '../args';
 import { type CliIo, EXIT, UsageError } from '../io';
@@ -18,13 +18,22 @@ export const planFromFlags = async (session: () => Session, io: CliIo, flags: Fl
     policySource: flags.policy,
     ...(flags.service ? { services: flags.service } : {}),
     onSkipped: (service, reason) => io.stderr.write(`WARNING: skipped ${service}: ${reason}\n`),
+    partial: true,
   });
 };
 
+/** Says, on stderr, which load balancers could not be read and were left out. */
+export const reportUnreadable = (io: CliIo, unreadable: readonly Unreadable[]) => {
+  for (const u of unreadable)
+    io.stderr.write(`ERROR: could not read ${u.service}, left out of this run: ${u.message}\n`);
+};
+
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
-  const { plan, overLimit } = await planFromFlags(session, io, flags);
-  io.stdout.write(flags.json ? `${JSON.stringify(planJson(plan), null, 2)}\n` : renderPlan(plan));
+  const { plan, overLimit, unreadable } = await planFromFlags(session, io, flags);
+  io.stdout.write(flags.json ? `${JSON.stringify(planJson(plan, unreadable), null, 2)}\n` : renderPlan(plan));
+  reportUnreadable(io, unreadable);
   // The same check apply makes, said before anyone tries.
   if (overLimit) io.stderr.write(`WARNING: apply would refuse this plan: ${overLimit}\n`);
+  if (unreadable.length > 0) return EXIT.error;
   return plan.changes.length > 0 || plan.invalid.length > 0 ? EXIT.drift : EXIT.ok;
 }

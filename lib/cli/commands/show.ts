@@ -1,17 +1,25 @@
 /** `stickler show [SERVICE...]`: the fleet as stored, and the zones holding unapplied changes. */
 import { makeDiscoverFleet } from '../../app/discover-fleet';
+import { type Unreadable, unreadableOf } from '../../app/plan-policy';
 import type { PendingChange } from '../../domain/zones';
 import type { Flags } from '../args';
 import { type CliIo, EXIT } from '../io';
 import { renderFleet } from '../render';
 import { showJson } from '../report-json';
 import type { Session } from '../session';
+import { reportUnreadable } from './plan';
 
 /** Reads the fleet; a listed load balancer stickler cannot use is skipped with a warning on stderr. */
-export const discoverWithWarnings = (session: Session, io: CliIo, services: readonly string[] | undefined) =>
+export const discoverWithWarnings = (
+  session: Session,
+  io: CliIo,
+  services: readonly string[] | undefined,
+  onFailed?: (service: string, error: unknown) => void,
+) =>
   makeDiscoverFleet({ api: session.api })({
     ...(services?.length ? { services } : {}),
     onSkipped: (service, reason) => io.stderr.write(`WARNING: skipped ${service}: ${reason}\n`),
+    ...(onFailed ? { onFailed } : {}),
   });
 
 export async function showCommand(
@@ -20,19 +28,48 @@ export async function showCommand(
   flags: Flags,
   services: string[],
 ): Promise<number> {
-  const fleet = await discoverWithWarnings(session, io, services);
+  // A load balancer that cannot be read is reported, and the others are shown.
+  const unreadable: Unreadable[] = [];
+  const fleet = await discoverWithWarnings(session, io, services, (service, error) =>
+    unreadable.push(unreadableOf(service, error)),
+  );
   const names = [...new Set(fleet.map((f) => f.service))];
-  const pending = new Map<string, PendingChange[]>(
-    await Promise.all(names.map(async (s) => [s, await session.api.pendingChanges(s)] as const)),
+  const pending = new Map<string, PendingChange[]>();
+  await Promise.all(
+    names.map(async (s) => {
+      try {
+        pending.set(s, await session.api.pendingChanges(s));
+      } catch (error) {
+        unreadable.push(unreadableOf(s, error));
+      }
+    }),
   );
+  const failed = new Set(unreadable.map((u) => u.service));
+  const shown = fleet.filter((f) => !failed.has(f.service));
+  unreadable.sort((a, b) => a.service.localeCompare(b.service));
   if (flags.json) {
-    io.stdout.write(`${JSON.stringify(showJson(fleet, pending), null, 2)}\n`);
-    return EXIT.ok;
+    io.stdout.write(
+      `${JSON.stringify(
+        {
+          ...showJson(shown, pending),
+          unreadable: unreadable.map((u) => ({
+            service: u.service,
+            code: u.code,
+            reason: u.message,
+            retryable: u.retryable,
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    io.stdout.write(renderFleet(shown, pending));
+    io.stdout.write(
+      'STICKINESS is the stored value. OVH does not expose the applied configuration: a farm is live as shown\n' +
+        "unless its zone has unapplied changes ('stickler refresh SERVICE ZONE' applies them).\n",
+    );
   }
-  io.stdout.write(renderFleet(fleet, pending));
-  io.stdout.write(
-    'STICKINESS is the stored value. OVH does not expose the applied configuration: a farm is live as shown\n' +
-      "unless its zone has unapplied changes ('stickler refresh SERVICE ZONE' applies them).\n",
-  );
-  return EXIT.ok;
+  reportUnreadable(io, unreadable);
+  return unreadable.length > 0 ? EXIT.error : EXIT.ok;
 }
