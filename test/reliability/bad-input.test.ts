@@ -1,0 +1,509 @@
+/**
+ * The bad-input suite: hostile or broken input at every entry point stickler has (CLI arguments,
+ * environment, policy files, change-request events on the bus, the ticketing webhook, Slack),
+ * each expected to get its documented answer, with no stack trace, no secret (distinctive secret
+ * values are searched for in everything captured) and no write on the simulator. It prints how
+ * many inputs were tried and how many were handled so (`npm run test:reliability`).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { hubSignature } from '../../lib/adapters/http/hub-signature';
+import { type CliIo, runCli } from '../../lib/cli/main';
+import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
+import { simulatorEnv } from '../../lib/simulator/server';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
+import { type SimulatorHarness, startHarness } from '../helpers/simulator';
+import { clickBody, signSlack, slashBody } from '../helpers/slack';
+
+/** Secret values no output may ever contain. */
+const SECRETS = {
+  applicationKey: 'AK-distinctive-4f1e',
+  applicationSecret: 'AS-distinctive-SECRET-9c2d',
+  consumerKey: 'CK-distinctive-SECRET-71ab',
+};
+const SECRET_VALUES = [
+  SECRETS.applicationSecret,
+  SECRETS.consumerKey,
+  'PASSWORD-x7',
+  'stickler-local-generic-secret',
+];
+
+const tally = { tried: 0, handled: 0, byEntry: new Map<string, [number, number]>() };
+const count = (entry: string, handled: boolean) => {
+  tally.tried++;
+  if (handled) tally.handled++;
+  const [t, h] = tally.byEntry.get(entry) ?? [0, 0];
+  tally.byEntry.set(entry, [t + 1, h + (handled ? 1 : 0)]);
+};
+afterAll(() => {
+  const lines = [...tally.byEntry].map(
+    ([entry, [t, h]]) =>
+      `  ${entry.padEnd(26)} ${String(t).padStart(3)} tried, ${String(h).padStart(3)} handled`,
+  );
+  const text = `bad-input suite: ${tally.tried} inputs tried, ${tally.handled} handled (documented error, no stack trace, no secret, no write)\n${lines.join('\n')}\n`;
+  if (process.env.STICKLER_RELIABILITY_REPORT) process.stdout.write(text);
+  expect(tally.handled).toBe(tally.tried);
+});
+
+const leaks = (text: string) => SECRET_VALUES.filter((s) => text.includes(s));
+const STACK = /\n\s+at .+\(|unexpected error/;
+
+describe('CLI arguments, environment and policy files', () => {
+  let h: SimulatorHarness;
+  let env: NodeJS.ProcessEnv;
+  const dir = mkdtempSync(join(tmpdir(), 'stickler-bad-'));
+  const file = (name: string, text: string | Buffer) => {
+    const path = join(dir, name);
+    writeFileSync(path, text);
+    return path;
+  };
+  beforeAll(async () => {
+    h = await startHarness({ credentials: SECRETS });
+    env = simulatorEnv(h.sim.baseUrl, SECRETS);
+  });
+  afterAll(() => h.close());
+
+  const run = async (argv: string[], envOverride: NodeJS.ProcessEnv = {}) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdin = new PassThrough();
+    stdin.end('');
+    const io: CliIo = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => err.push(t) },
+      stdin,
+      env: { ...env, ...envOverride },
+      interactive: false,
+      cwd: join(__dirname, '../../examples'),
+    };
+    const code = await runCli(argv, io);
+    return { code, out: out.join(''), err: err.join('') };
+  };
+
+  const good = join(__dirname, '../../examples/policy.yaml');
+  type Case = [string, string[], NodeJS.ProcessEnv, RegExp, number?];
+  const cases: Case[] = [
+    // arguments
+    ['no command', [], {}, /Usage/],
+    ['unknown command', ['frobnicate'], {}, /unknown command 'frobnicate'/],
+    ['unknown flag', ['plan', '--frobnicate'], {}, /Unknown option '--frobnicate'/],
+    ['. as a service', ['show', '.'], {}, /a load balancer service name is/],
+    ['.. as a service', ['show', '..'], {}, /a load balancer service name is/],
+    ['empty service', ['show', ''], {}, /a load balancer service name is/],
+    ['a path as a service', ['set', 'lb/../x', 'http/1', 'none'], {}, /a load balancer service name is/],
+    ['--service ..', ['plan', '--policy', good, '--service', '..'], {}, /a load balancer service name is/],
+    ['a 10 KB service name', ['show', 'x'.repeat(10_000)], {}, /a load balancer service name is/],
+    ['positional to plan', ['plan', 'loadbalancer-aaa', '--policy', good], {}, /takes no argument/],
+    [
+      'positional to apply',
+      ['apply', 'loadbalancer-aaa', '--policy', good, '--yes'],
+      {},
+      /takes no argument/,
+    ],
+    ['set with two words', ['set', 'loadbalancer-aaa', 'http/1'], {}, /usage: stickler set/],
+    ['set with a bad farm', ['set', 'loadbalancer-aaa', 'web/1', 'none'], {}, /farm must be TYPE\/FARM_ID/],
+    ['set with farm 0', ['set', 'loadbalancer-aaa', 'http/0', 'none'], {}, /farm must be TYPE\/FARM_ID/],
+    ['set with a bad stickiness', ['set', 'loadbalancer-aaa', 'http/1', 'sticky'], {}, /stickiness/],
+    [
+      'cookie on a TCP farm',
+      ['set', 'loadbalancer-aaa', 'tcp/3', 'cookie', '--yes'],
+      {},
+      /not allowed on a TCP farm/,
+      2,
+    ],
+    [
+      'a missing farm',
+      ['set', 'loadbalancer-aaa', 'http/999', 'cookie', '--yes'],
+      {},
+      /HTTP farm 999 was not found/,
+      2,
+    ],
+    [
+      'a missing load balancer',
+      ['set', 'loadbalancer-nope', 'http/1', 'cookie', '--yes'],
+      {},
+      /loadbalancer-nope does not exist/,
+      2,
+    ],
+    ['an unknown zone', ['refresh', 'loadbalancer-aaa', 'nowhere', '--yes'], {}, /has no zone 'nowhere'/],
+    ['apply without --yes off a terminal', ['apply', '--policy', good], {}, /pass --yes/],
+    ['--timeout past a timer', ['show', '--timeout', '99999999999'], {}, /--timeout must be a whole number/],
+    ['--timeout 2.5', ['show', '--timeout', '2.5'], {}, /--timeout must be a whole number/],
+    ['--concurrency 0', ['show', '--concurrency', '0'], {}, /--concurrency must be a whole number/],
+    ['--concurrency 1e3', ['show', '--concurrency', '1e3'], {}, /--concurrency must be a whole number/],
+    [
+      '--poll-interval -5',
+      ['plan', '--policy', good, '--poll-interval', '-5'],
+      {},
+      /'--poll-interval' argument is ambiguous/,
+    ],
+    ['--port 1.5', ['simulate', '--port', '1.5'], {}, /--port must be a whole number/],
+    [
+      '--latency past a timer',
+      ['simulate', '--latency', '4294967296'],
+      {},
+      /--latency must be a whole number/,
+    ],
+    [
+      'an ANSI escape in --ticket',
+      ['set', 'loadbalancer-aaa', 'tcp/3', 'cookie', '--ticket', 'OPS-\u001b[2J'],
+      {},
+      /not allowed on a TCP farm/,
+      2,
+    ],
+    // environment
+    [
+      'no credentials',
+      ['show'],
+      { OVH_APPLICATION_KEY: '', OVH_APPLICATION_SECRET: '', OVH_CONSUMER_KEY: '' },
+      /OVH_APPLICATION_KEY/,
+    ],
+    [
+      'a password in OVH_ENDPOINT',
+      ['show'],
+      { OVH_ENDPOINT: 'http://user:PASSWORD-x7@127.0.0.1:9/1.0' },
+      /must not carry a user name or password/,
+    ],
+    [
+      'OVH_ENDPOINT without /1.0',
+      ['show'],
+      { OVH_ENDPOINT: 'http://127.0.0.1:9' },
+      /must end with the API version/,
+    ],
+    ['OVH_ENDPOINT not a URL', ['show'], { OVH_ENDPOINT: 'PASSWORD-x7' }, /OVH_ENDPOINT must be one of/],
+    ['a wrong application secret', ['show'], { OVH_APPLICATION_SECRET: 'wrong-one' }, /Invalid signature/],
+    ['a wrong consumer key', ['show'], { OVH_CONSUMER_KEY: 'CK-wrong' }, /OVH GET/],
+    [
+      'a closed port',
+      ['show', '--timeout', '200'],
+      { OVH_ENDPOINT: 'http://127.0.0.1:9/1.0' },
+      /network error/,
+    ],
+  ];
+  // policy files
+  const policies: [string, string | Buffer, RegExp][] = [
+    ['an empty policy', '', /invalid .*an-empty-policy\.yaml/],
+    [
+      'a YAML alias bomb',
+      `a: &a ["x","x","x","x","x","x","x","x","x"]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n`,
+      /a-YAML-alias-bomb\.yaml: cannot be read: Excessive alias count/,
+    ],
+    [
+      'several YAML documents',
+      'version: 1\nrules: []\n---\nversion: 1\nrules: []\n',
+      /several-YAML-documents\.yaml/,
+    ],
+    [
+      'an unclosed [ in a glob',
+      'version: 1\nrules:\n  - match: { displayName: "web-[" }\n    stickiness: cookie\n',
+      /invalid pattern/,
+    ],
+    [
+      'an unknown stickiness',
+      'version: 1\nrules:\n  - match: { displayName: "*" }\n    stickiness: sticky\n',
+      /stickiness/,
+    ],
+    [
+      'binary garbage',
+      Buffer.from([0, 159, 146, 150, 0xff, 0xfe, 0]),
+      /binary-garbage\.yaml:1:1: expected object/,
+    ],
+    ['a 2 MiB policy', `# ${'x'.repeat(2 * 1024 * 1024)}\n`, /over the 1048576-byte limit/],
+    ['JSON instead of YAML, wrong shape', '{"rules": "all"}', /rules: expected array, got "all"/],
+  ];
+  for (const [name, text, message] of policies)
+    cases.push([name, ['plan', '--policy', file(`${name.replace(/\W+/g, '-')}.yaml`, text)], {}, message]);
+  cases.push(['a directory as policy', ['plan', '--policy', dir], {}, /not a regular file/]);
+  cases.push(['/dev/zero as policy', ['plan', '--policy', '/dev/zero'], {}, /not a regular file/]);
+
+  const policyNames = new Set([...policies.map(([n]) => n), 'a directory as policy', '/dev/zero as policy']);
+  const category = (name: string, _argv: string[], envOverride: NodeJS.ProcessEnv) =>
+    policyNames.has(name)
+      ? 'policy files'
+      : Object.keys(envOverride).length
+        ? 'environment'
+        : 'CLI arguments';
+
+  it.each(cases)('%s', async (name, argv, envOverride, message, exit = 1) => {
+    h.sim.resetStats();
+    const { code, out, err } = await run(argv, envOverride);
+    const all = out + err;
+    const checks = {
+      exit: code === exit,
+      message: message.test(all),
+      noStack: !STACK.test(all),
+      noSecret: leaks(all).length === 0,
+      noEscape: !all.includes('\u001b'),
+      noWrite: (h.sim.stats.calls['put-farm'] ?? 0) === 0 && (h.sim.stats.calls.refresh ?? 0) === 0,
+    };
+    const handled = Object.values(checks).every(Boolean);
+    count(category(name, argv, envOverride), handled);
+    expect({ name, code, checks, said: all.slice(0, 300) }).toEqual({
+      name,
+      code: exit,
+      checks: Object.fromEntries(Object.keys(checks).map((k) => [k, true])),
+      said: expect.anything(),
+    });
+  });
+});
+
+describe('change requests on the bus, HTTP triggers (local pipeline; real AWS SDK publisher)', () => {
+  let harness: PipelineHarness;
+  beforeAll(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+    harness = await startPipelineHarness({
+      pipeline: {
+        slack: {
+          STICKLER_SLACK_TEAMS: 'T0001',
+          STICKLER_SLACK_SETTERS: 'U0ALICE',
+          STICKLER_SLACK_CHANNELS: 'C0OPS',
+        },
+      },
+    });
+  }, 30_000);
+  afterAll(() => harness.close());
+
+  const writes = () => (harness.sim.stats.calls['put-farm'] ?? 0) + (harness.sim.stats.calls.refresh ?? 0);
+  const terminal = (requestId: string) =>
+    harness.pipeline.bus.events.filter(
+      (e) =>
+        e.source === 'stickler' &&
+        [
+          'Stickiness Change Refused',
+          'Stickiness Change Failed',
+          'Stickiness Change Applied',
+          'Stickiness Change Unchanged',
+        ].includes(e['detail-type']) &&
+        (e.detail as ChangeAuditDetail).requestId === requestId,
+    );
+  const until = async (found: () => boolean, ms: number) => {
+    for (const end = Date.now() + ms; !found() && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 50));
+    return found();
+  };
+
+  const valid = (over: Record<string, unknown>) => ({
+    service: 'loadbalancer-7f3a9c21',
+    farmType: 'http',
+    farmId: 101,
+    stickiness: 'cookie',
+    actor: { kind: 'system', id: 'hostile' },
+    requestedAt: new Date().toISOString(),
+    ...over,
+  });
+  const events: [string, Record<string, unknown>, RegExp][] = [
+    [
+      'cookie on a TCP farm',
+      valid({ requestId: 'bad-1', farmType: 'tcp', farmId: 201 }),
+      /not allowed on a TCP farm|TCP/,
+    ],
+    [
+      'anything on a UDP farm',
+      valid({ requestId: 'bad-2', farmType: 'udp', farmId: 301, stickiness: 'none' }),
+      /UDP/,
+    ],
+    [
+      'a misspelled safety field',
+      valid({ requestId: 'bad-3', changeWindow: { notBefore: '2099-01-01T00:00:00Z' } }),
+      /changeWindow/,
+    ],
+    ['.. as a service', valid({ requestId: 'bad-4', service: '..' }), /service/],
+    ['a path as a service', valid({ requestId: 'bad-5', service: 'x/../../auth' }), /service/],
+    ['a negative farm id', valid({ requestId: 'bad-6', farmId: -1 }), /farmId/],
+    ['a farm id past 2^53', valid({ requestId: 'bad-7', farmId: 1e20 }), /farmId/],
+    ['a stickiness in capitals', valid({ requestId: 'bad-8', stickiness: 'COOKIE' }), /stickiness/],
+    [
+      'a time in 2099',
+      valid({ requestId: 'bad-9', requestedAt: '2099-01-01T00:00:00Z' }),
+      /future|implausible/i,
+    ],
+    ['a stale request', valid({ requestId: 'bad-10', requestedAt: '2020-01-01T00:00:00Z' }), /stale|old/i],
+    ['a 250 KB reason', valid({ requestId: 'bad-11', reason: 'r'.repeat(250_000) }), /reason|too|large|bus/i],
+    ['a farm that does not exist', valid({ requestId: 'bad-12', farmId: 999 }), /not found/],
+    [
+      'a load balancer that does not exist',
+      valid({ requestId: 'bad-13', service: 'loadbalancer-nope' }),
+      /does not exist/,
+    ],
+    ['no actor', { ...valid({ requestId: 'bad-14' }), actor: undefined }, /actor/],
+    [
+      'an actor of an unknown kind',
+      valid({ requestId: 'bad-15', actor: { kind: 'root', id: 'x' } }),
+      /actor/,
+    ],
+    [
+      'a window that closed',
+      valid({ requestId: 'bad-16', window: { notAfter: '2026-01-01T00:00:00Z' } }),
+      /window|closed/i,
+    ],
+  ];
+
+  it(`${events.length} hostile change requests: each refused with a reason, once, nothing written`, async () => {
+    harness.sim.resetStats();
+    // Published as another system would, with the real AWS SDK client; the 250 KB one may be refused by the bus.
+    for (const [, detail] of events)
+      await harness.pipeline.publish([detail as never], 'acme.hostile').catch(() => undefined);
+    const ids = events.map(([, d]) => String(d.requestId));
+    await until(() => ids.every((id) => terminal(id).length > 0 || id === 'bad-11'), 20_000);
+    for (const [name, detail, reason] of events) {
+      const outcomes = terminal(String(detail.requestId));
+      const d = outcomes[0]?.detail as ChangeAuditDetail | undefined;
+      // The oversized request may be refused by the bus itself (PutEvents), which is also an answer.
+      const handled =
+        (outcomes.length === 1 && d!.outcome === 'refused' && reason.test(`${d!.code} ${d!.message}`)) ||
+        (detail.requestId === 'bad-11' && outcomes.length <= 1);
+      count('change-request events', handled);
+      expect({
+        name,
+        outcomes: outcomes.length,
+        handled,
+        said: d ? `${d.code}: ${d.message}` : null,
+      }).toMatchObject({ name, handled: true });
+    }
+    expect(writes()).toBe(0);
+  }, 40_000);
+
+  it('hostile webhook and Slack requests: each refused with its status, nothing published or written', async () => {
+    harness.sim.resetStats();
+    const api = harness.pipeline.env.STICKLER_API_URL!;
+    const secret = harness.pipeline.env.STICKLER_WEBHOOK_SECRET_GENERIC!;
+    const before = harness.pipeline.bus.events.filter(
+      (e) => e['detail-type'] === 'Stickiness Change Requested',
+    ).length;
+    const ticket = (over: Record<string, unknown> = {}) =>
+      JSON.stringify({
+        ticket: 'OPS-1',
+        sentAt: new Date().toISOString(),
+        requestedBy: 'eve',
+        service: 'loadbalancer-7f3a9c21',
+        farmType: 'http',
+        farmId: 101,
+        stickiness: 'cookie',
+        ...over,
+      });
+    const signed = (body: string) => ({
+      'content-type': 'application/json',
+      'x-hub-signature-256': hubSignature(body, secret),
+    });
+    const big = 'x'.repeat(300 * 1024);
+    const slackBody = slashBody({ text: 'set loadbalancer-7f3a9c21 http/101 cookie' });
+    const now = Math.floor(Date.now() / 1000);
+    const http: [string, string, string, Record<string, string>, number][] = [
+      ['webhook: unsigned', '/webhooks/generic', ticket(), { 'content-type': 'application/json' }, 401],
+      [
+        'webhook: wrong signature',
+        '/webhooks/generic',
+        ticket(),
+        { 'content-type': 'application/json', 'x-hub-signature-256': hubSignature(ticket(), 'guess') },
+        401,
+      ],
+      [
+        'webhook: signature of another body',
+        '/webhooks/generic',
+        ticket({ farmId: 102 }),
+        signed(ticket()),
+        401,
+      ],
+      ['webhook: unknown source', '/webhooks/gitlab', ticket(), signed(ticket()), 404],
+      ['webhook: over 256 KiB', '/webhooks/generic', big, signed(big), 413],
+      ['webhook: not JSON', '/webhooks/generic', '{ticket', signed('{ticket'), 400],
+      [
+        'webhook: form body',
+        '/webhooks/generic',
+        'a=1',
+        { ...signed('a=1'), 'content-type': 'application/x-www-form-urlencoded' },
+        415,
+      ],
+      [
+        'webhook: cookie on TCP',
+        '/webhooks/generic',
+        ticket({ farmType: 'tcp', farmId: 201 }),
+        signed(ticket({ farmType: 'tcp', farmId: 201 })),
+        422,
+      ],
+      [
+        'webhook: missing fields',
+        '/webhooks/generic',
+        ticket({ stickiness: undefined }),
+        signed(ticket({ stickiness: undefined })),
+        400,
+      ],
+      [
+        'webhook: .. as a service',
+        '/webhooks/generic',
+        ticket({ service: '..' }),
+        signed(ticket({ service: '..' })),
+        400,
+      ],
+      [
+        'slack: unsigned',
+        '/slack/commands',
+        slackBody,
+        { 'content-type': 'application/x-www-form-urlencoded' },
+        401,
+      ],
+      ['slack: wrong secret', '/slack/commands', slackBody, signSlack(slackBody, 'guess'), 401],
+      ['slack: 6 minutes old', '/slack/commands', slackBody, signSlack(slackBody, undefined, now - 360), 401],
+      [
+        'slack: 6 minutes ahead',
+        '/slack/commands',
+        slackBody,
+        signSlack(slackBody, undefined, now + 360),
+        401,
+      ],
+      ['slack: no ids', '/slack/commands', 'text=show+x', signSlack('text=show+x'), 400],
+      ['slack: over 64 KiB', '/slack/commands', big, signSlack(big), 413],
+      ['slack: click that is not JSON', '/slack/interactions', 'payload=%7B', signSlack('payload=%7B'), 400],
+      [
+        'slack: click signed with another secret',
+        '/slack/interactions',
+        clickBody({ actionId: 'stickler_apply', value: 'a'.repeat(32) }),
+        signSlack(clickBody({ actionId: 'stickler_apply', value: 'a'.repeat(32) }), 'guess'),
+        401,
+      ],
+    ];
+    for (const [name, path, body, headers, status] of http) {
+      const answer = await fetch(`${api}${path}`, { method: 'POST', body, headers });
+      const text = await answer.text();
+      const handled = answer.status === status && !STACK.test(text) && leaks(text).length === 0;
+      count(name.startsWith('slack') ? 'Slack' : 'ticketing webhook', handled);
+      expect({ name, status: answer.status, handled }).toEqual({ name, status, handled: true });
+    }
+    // Slack answers 200 with a polite refusal for people it does not know: still nothing published.
+    const denied: [string, string][] = [
+      [
+        'slack: a user who may not set',
+        slashBody({ text: 'set loadbalancer-7f3a9c21 http/101 cookie', user_id: 'U0EVE' }),
+      ],
+      [
+        'slack: a channel where setting is not allowed',
+        slashBody({ text: 'set loadbalancer-7f3a9c21 http/101 cookie', channel_id: 'C0X' }),
+      ],
+      ['slack: another workspace', slashBody({ text: 'show loadbalancer-7f3a9c21', team_id: 'T0OTHER' })],
+      ['slack: gibberish', slashBody({ text: '\u0000\u001b[2J;rm -rf /' })],
+      ['slack: a click on a proposal that does not exist', ''],
+    ];
+    for (const [name, body0] of denied) {
+      const click = body0 === '';
+      const body = click ? clickBody({ actionId: 'stickler_apply', value: 'b'.repeat(32) }) : body0;
+      const answer = await fetch(`${api}/slack/${click ? 'interactions' : 'commands'}`, {
+        method: 'POST',
+        body,
+        headers: signSlack(body),
+      });
+      const text = await answer.text();
+      const handled =
+        answer.status === 200 &&
+        !STACK.test(text) &&
+        (click || /not allowed|Usage|is not a command/.test(text));
+      count('Slack', handled);
+      expect({ name, status: answer.status, handled }).toEqual({ name, status: 200, handled: true });
+    }
+    expect(
+      harness.pipeline.bus.events.filter((e) => e['detail-type'] === 'Stickiness Change Requested').length,
+    ).toBe(before);
+    expect(writes()).toBe(0);
+  }, 30_000);
+});
