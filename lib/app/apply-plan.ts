@@ -35,6 +35,13 @@ export interface ApplyOptions extends RefreshTiming {
   /** Apply zones even when they hold unapplied changes stickler did not make. */
   allowForeignPending: boolean;
   /**
+   * What a zone holding someone else's unapplied changes does to the changes in it (without
+   * `allowForeignPending`): `refuse` them (an operator at a terminal decides, the default), or fail
+   * them as retryable (`retry`: the worker hands them back and tries again later, since another
+   * operator's apply usually ends within seconds; its last attempt reports the reason).
+   */
+  foreignPending?: 'refuse' | 'retry';
+  /**
    * Stops the run gracefully: no zone whose writes have not started is touched; a zone whose
    * writes have started is still applied, so nothing is left stored but not applied.
    */
@@ -64,7 +71,13 @@ export interface Failure {
   from?: Stickiness;
   to: Stickiness;
   origin: ChangeOrigin;
-  code: 'read-failed' | 'write-failed' | 'refresh-failed' | 'precheck-failed' | 'interrupted';
+  code:
+    | 'read-failed'
+    | 'write-failed'
+    | 'refresh-failed'
+    | 'precheck-failed'
+    | 'interrupted'
+    | 'foreign-pending';
   reason: string;
   /** True when running the same request again later may succeed. */
   retryable: boolean;
@@ -162,7 +175,23 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
         new Map([[service, pending]]),
         options.allowForeignPending,
       );
-      report.refused.push(...refused);
+      const waitForeign = options.foreignPending === 'retry';
+      /** Someone else's unapplied changes in the zone: refused, or (worker) tried again later. */
+      const foreign = (r: Rejection) => {
+        if (!waitForeign) report.refused.push(r);
+        else
+          report.failed.push({
+            ref: r.ref,
+            ...(r.farm ? { farm: r.farm } : {}),
+            ...(r.farm ? { from: r.farm.stickiness } : {}),
+            to: r.to ?? null,
+            origin: r.origin,
+            code: 'foreign-pending',
+            reason: `${r.reason}; waiting for them to be applied, then trying again`,
+            retryable: true,
+          });
+      };
+      refused.forEach(foreign);
 
       // A stored-but-maybe-not-live target: applied only when the operator allows foreign changes.
       const count = dirtyZones(pending);
@@ -172,7 +201,7 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
         if (n === 0) report.unchanged.push(u);
         else if (options.allowForeignPending) refreshOnly.add(refreshOnlyChange(u));
         else {
-          report.refused.push({
+          foreign({
             ref: u.farm,
             farm: u.farm,
             to: u.farm.stickiness,
@@ -230,11 +259,15 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
           const stillRunning = await settleLingering(lingering);
           lingering = undefined;
           if (stillRunning !== undefined) {
-            await recordZone(stored, {
-              applied: false,
-              attempts: [],
-              error: `not asked: task ${stillRunning} of the same load balancer is still running, and a refresh now would race it`,
-            });
+            await recordZone(
+              stored,
+              {
+                applied: false,
+                attempts: [],
+                error: `not asked: task ${stillRunning} of the same load balancer is still running, and a refresh now would race it`,
+              },
+              { notAsked: true },
+            );
             continue;
           }
         }
@@ -258,6 +291,7 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
                   ],
                 }
               : { applied: false, attempts: [], error: check.reason },
+            { notAsked: check.kind === 'foreign' },
           );
           continue;
         }
@@ -366,7 +400,14 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
     };
 
     /** Records one zone's outcome in the report, and tells the caller at once. */
-    const recordZone = async (batch: ZoneBatch, outcome: ZoneRefreshOutcome) => {
+    const recordZone = async (
+      batch: ZoneBatch,
+      outcome: ZoneRefreshOutcome,
+      why: { notAsked?: boolean } = {},
+    ) => {
+      // A refresh not asked because of someone else (their changes, their running task): the
+      // worker tries the zone again later; at a terminal, the operator is told what to run.
+      const later = why.notAsked === true && options.foreignPending === 'retry';
       report.refreshes.push(...outcome.attempts);
       const zone: { applied: AppliedChange[]; failed: Failure[] } = { applied: [], failed: [] };
       if (outcome.applied) {
@@ -375,13 +416,15 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       } else {
         const reason =
           `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${outcome.error}; ` +
-          `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
-          `'stickler refresh ${batch.service} ${batch.zone}'`;
+          (later
+            ? 'the zone now holds these unapplied changes; trying again later'
+            : `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
+              `'stickler refresh ${batch.service} ${batch.zone}'`);
         zone.failed = batch.changes.map((change) => ({
           ...failureOf(change),
-          code: 'refresh-failed' as const,
+          code: later ? ('foreign-pending' as const) : ('refresh-failed' as const),
           reason,
-          retryable: false,
+          retryable: later,
           ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
         }));
       }

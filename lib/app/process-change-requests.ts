@@ -440,7 +440,8 @@ async function applyPhase(
       applied: zone.applied,
       unchanged: [],
       refused: [],
-      failed: zone.failed,
+      // A retryable failure is not an outcome: the request is handed back with the batch.
+      failed: zone.failed.filter((f) => !f.retryable),
       refreshes: [],
     });
     const zoneEvents = zoneAppliedEvents(zone, now);

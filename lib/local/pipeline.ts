@@ -33,6 +33,8 @@ export interface LocalPipelineOptions {
   /** Batches in the handler at once (default 2: the event source's maximum concurrency as deployed). */
   pollers?: number;
   pollIntervalMs?: number;
+  /** Scales the retry delays the worker sets on handed-back records (default 1; tests shorten them). */
+  queueDelayScale?: number;
   onEvent?: (envelope: EventBridgeEnvelope) => void;
   /** STICKLER_SLACK_* settings of the Slack function (else taken from the environment). */
   slack?: Record<string, string>;
@@ -82,6 +84,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     batchWindowMs: options.batchWindowMs ?? 1_000,
     visibilityTimeoutMs: 2_000,
     maxReceiveCount: 20,
+    delayScale: options.queueDelayScale ?? 1,
     // The handler is imported below, once its environment is set; the queue needs no message before.
     handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
     onBatch: options.onBatch,

@@ -27,6 +27,11 @@ export interface LocalQueueOptions {
   batchWindowMs: number;
   visibilityTimeoutMs: number;
   maxReceiveCount: number;
+  /**
+   * Multiplies the delays the handler asks for with ChangeMessageVisibilityBatch (default 1, as
+   * SQS does): long fault tests shorten the worker's 5 s, 10 s, 20 s … retry delays this way.
+   */
+  delayScale?: number;
   /** How many batches may be in the handler at once (default 1). */
   pollers?: number;
   handler: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
@@ -77,7 +82,7 @@ export class LocalQueue {
           const m = this.messages.find((x) => this.receiptHandle(x) === entry.ReceiptHandle);
           if (!m) Failed.push({ Id: entry.Id, Code: 'ReceiptHandleIsInvalid', SenderFault: true });
           else {
-            m.visibleAt = Date.now() + entry.VisibilityTimeout * 1000;
+            m.visibleAt = Date.now() + entry.VisibilityTimeout * 1000 * (this.options.delayScale ?? 1);
             Successful.push({ Id: entry.Id });
           }
         }

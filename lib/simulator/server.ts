@@ -53,6 +53,8 @@ export interface FaultOptions {
   retryAfterSeconds: number;
   /** Share of requests never answered (the client must time out). */
   hangRate: number;
+  /** Share of requests whose connection is reset without an answer. */
+  resetRate: number;
   /** Share of refresh tasks that end in `error`. */
   taskErrorRate: number;
 }
@@ -66,6 +68,7 @@ export const NO_FAULTS: FaultOptions = {
   throttleBurst: 3,
   retryAfterSeconds: 1,
   hangRate: 0,
+  resetRate: 0,
   taskErrorRate: 0,
 };
 
@@ -102,7 +105,7 @@ export type CallKind =
 export interface SimulatorStats {
   /** Requests answered by the API logic (after faults), by kind. */
   calls: Record<CallKind, number>;
-  faults: { serverErrors: number; throttled: number; hangs: number };
+  faults: { serverErrors: number; throttled: number; hangs: number; resets: number };
   rejected: { auth: number; validation: number };
 }
 
@@ -146,7 +149,7 @@ const emptyStats = (): SimulatorStats => ({
     'get-task': 0,
     other: 0,
   },
-  faults: { serverErrors: 0, throttled: 0, hangs: 0 },
+  faults: { serverErrors: 0, throttled: 0, hangs: 0, resets: 0 },
   rejected: { auth: 0, validation: 0 },
 });
 
@@ -425,6 +428,11 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     if (faults.hangRate > 0 && random() < faults.hangRate) {
       stats.faults.hangs++;
       return; // never answered; the socket is destroyed on close()
+    }
+    if (faults.resetRate > 0 && random() < faults.resetRate) {
+      stats.faults.resets++;
+      req.socket.destroy(); // ECONNRESET on the client, nothing answered
+      return;
     }
     if (throttleLeft === 0 && faults.throttleRate > 0 && random() < faults.throttleRate) {
       throttleLeft = faults.throttleBurst;

@@ -72,6 +72,8 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     log,
     applyOptions: {
       allowForeignPending: false,
+      // Someone else's unapplied changes in a zone: wait for them (hand the requests back), never push them.
+      foreignPending: 'retry',
       pollIntervalMs: config.pollIntervalMs,
       taskTimeoutMs: config.taskTimeoutMs,
       zoneBudgetMs: config.finishReserveMs,

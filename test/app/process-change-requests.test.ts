@@ -278,6 +278,47 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     });
   });
 
+  describe("someone else's unapplied changes in a zone (a second operator mid-apply)", () => {
+    it('hands the request back without writing, then applies once their changes are applied', async () => {
+      const h = setup({ foreignPending: 'retry' });
+      const theirs = { service: 'lb-a', type: 'tcp' as const, farmId: 3 };
+      await h.api.setStickiness(theirs, 'sourceIp'); // stored, not applied: zone gra holds it
+      const first = await h.process([h.record({ requestId: 'f-1', farmId: 1, stickiness: 'cookie' })]);
+      expect(first.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+      expect(h.audits()).toEqual([]);
+      expect(h.api.farm({ service: 'lb-a', type: 'http', farmId: 1 })!.stored).toBeNull();
+      expect(h.api.refreshes).toEqual([]);
+      h.api.farm(theirs)!.applied = 'sourceIp'; // their refresh ran
+      await h.process([h.record({ requestId: 'f-1', farmId: 1, stickiness: 'cookie' }, { receiveCount: 2 })]);
+      expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'f-1', outcome: 'applied' })]);
+      valid(h.audits());
+    });
+
+    it('reports the reason on the last receive when their changes are never applied', async () => {
+      const h = setup({ foreignPending: 'retry' });
+      await h.api.setStickiness({ service: 'lb-a', type: 'tcp', farmId: 3 }, 'sourceIp');
+      const last = await h.process([
+        h.record({ requestId: 'f-2', farmId: 1, stickiness: 'cookie' }, { receiveCount: 3 }),
+      ]);
+      expect(last.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 0 }]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({
+          requestId: 'f-2',
+          outcome: 'failed',
+          message: expect.stringContaining('unapplied change(s) that this run did not make'),
+        }),
+      ]);
+      valid(h.audits());
+    });
+
+    it('at a terminal (the default), refuses at once, leaving the decision to the operator', async () => {
+      const h = setup();
+      await h.api.setStickiness({ service: 'lb-a', type: 'tcp', farmId: 3 }, 'sourceIp');
+      await h.process([h.record({ requestId: 'f-3', farmId: 1, stickiness: 'cookie' })]);
+      expect(h.audits()).toEqual([expect.objectContaining({ outcome: 'refused', code: 'foreign-pending' })]);
+    });
+  });
+
   describe('nothing reaches the dead-letter queue without an audit event', () => {
     it('audits a request whose claim fails on its last receive', async () => {
       const h = setup();
