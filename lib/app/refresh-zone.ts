@@ -10,6 +10,7 @@
 import { dirtyZones } from '../domain/zones';
 import type { Clock } from '../ports/clock';
 import type { LoadBalancerApi, Task, TaskStatus } from '../ports/load-balancer-api';
+import { makePollSchedule, type PollSchedule } from '../shared/poll-schedule';
 import { errorFacts, isAmbiguous } from './error-facts';
 
 export interface RefreshTiming {
@@ -64,12 +65,32 @@ export const makeZoneRefresher = (deps: {
 }) => {
   const { api, clock, onProgress } = deps;
 
-  const waitForTask = async (service: string, taskId: number, timing: RefreshTiming) => {
-    const deadline = waitLimit(timing, clock.now().getTime());
-    for (;;) {
-      await clock.sleep(Math.max(0, Math.min(timing.pollIntervalMs, deadline - clock.now().getTime())));
+  // Looks at tasks soon at first, then as long as tasks of this run have taken (poll-schedule.ts).
+  const schedules = new Map<number, PollSchedule>();
+  const scheduleFor = (intervalMs: number) => {
+    const known = schedules.get(intervalMs);
+    if (known) return known;
+    const schedule = makePollSchedule(intervalMs);
+    schedules.set(intervalMs, schedule);
+    return schedule;
+  };
+
+  /** Waits for a task to end; `ownRefresh`: it was just asked by this run (its duration teaches the schedule). */
+  const waitForTask = async (service: string, taskId: number, timing: RefreshTiming, ownRefresh = false) => {
+    const started = clock.now().getTime();
+    const deadline = waitLimit(timing, started);
+    const schedule = scheduleFor(timing.pollIntervalMs);
+    let runningAt = 0;
+    for (let n = 0; ; n++) {
+      const elapsed = clock.now().getTime() - started;
+      await clock.sleep(Math.max(0, Math.min(schedule.delay(n, elapsed), deadline - clock.now().getTime())));
       const task: Task = await api.getTask(service, taskId);
-      if (TERMINAL_TASK_STATUSES.includes(task.status)) return task.status;
+      const at = clock.now().getTime() - started;
+      if (TERMINAL_TASK_STATUSES.includes(task.status)) {
+        if (ownRefresh && task.status === 'done') schedule.observe(runningAt, at);
+        return task.status;
+      }
+      runningAt = at;
       if (clock.now().getTime() >= deadline) return 'timeout' as const;
     }
   };
@@ -135,7 +156,7 @@ export const makeZoneRefresher = (deps: {
         try {
           result.status = TERMINAL_TASK_STATUSES.includes(task.status)
             ? task.status
-            : await waitForTask(service, task.id, timing);
+            : await waitForTask(service, task.id, timing, true);
           if (result.status === 'timeout') {
             // The task may still be running: another refresh now would race it.
             result.error =
