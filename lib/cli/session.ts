@@ -6,6 +6,9 @@ import { type ApplyOptions, DEFAULT_APPLY_OPTIONS } from '../app/apply-plan';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { type Flags, number } from './args';
 
+/** `--concurrency`'s default: the most calls in flight adaptive concurrency may reach. */
+export const DEFAULT_CONCURRENCY_CEILING = 32;
+
 export interface Session {
   api: LoadBalancerApi;
   applyOptions: ApplyOptions;
@@ -20,7 +23,9 @@ export const connect = (env: NodeJS.ProcessEnv, flags: Flags, say?: (line: strin
   const client = new OvhHttpClient({
     baseUrl: config.baseUrl,
     credentials: config.credentials,
-    concurrency: number(flags, 'concurrency', 8, { min: 1, max: 64 }),
+    // A ceiling: the run starts with 8 calls in flight (or fewer, under a lower ceiling) and adapts.
+    concurrency: number(flags, 'concurrency', DEFAULT_CONCURRENCY_CEILING, { min: 1, max: 64 }),
+    adaptive: { initial: 8 },
     timeoutMs: number(flags, 'timeout', 15_000, { min: 100 }),
     onRetry: (r) => {
       if (say && (r.code === 'timeout' || r.code === 'network'))

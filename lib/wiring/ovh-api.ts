@@ -32,6 +32,8 @@ export const ovhApiFromEnv = (env: NodeJS.ProcessEnv, settings: OvhApiSettings):
       baseUrl: settings.baseUrl,
       credentials,
       concurrency: settings.concurrency,
+      // Fewer calls in flight when OVH throttles or fails, back up to the setting when it recovers.
+      adaptive: { initial: settings.concurrency },
       timeoutMs: settings.timeoutMs,
     }),
   );

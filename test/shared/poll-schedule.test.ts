@@ -14,7 +14,9 @@ const looks = (schedule: ReturnType<typeof makePollSchedule>, endMs: number) => 
 describe('when to look at a running task again', () => {
   it('looks soon at first, then backs off to the interval: a long task costs few more calls than a fixed interval', () => {
     const schedule = makePollSchedule(2_000);
-    expect([0, 1, 2, 3, 4, 5, 6].map((n) => schedule.delay(n, 0))).toEqual([250, 375, 563, 844, 1266, 1898, 2000]);
+    expect([0, 1, 2, 3, 4, 5, 6].map((n) => schedule.delay(n, 0))).toEqual([
+      250, 375, 563, 844, 1266, 1898, 2000,
+    ]);
     const long = looks(schedule, 60_000).length;
     expect(long).toBeLessThanOrEqual(Math.ceil(60_000 / 2_000) + 4);
   });

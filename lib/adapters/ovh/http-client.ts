@@ -7,6 +7,7 @@
  * every call of a run.
  */
 import { type Clock, systemClock } from '../../ports/clock';
+import { type AdaptiveConcurrency, makeAdaptiveConcurrency } from '../../shared/adaptive-concurrency';
 import { fullJitterDelay } from '../../shared/backoff';
 import { createLimiter, type Limiter } from '../../shared/limiter';
 import { OvhApiError } from './errors';
@@ -42,6 +43,12 @@ export interface OvhHttpClientOptions {
   random?: () => number;
   /** Told of each retry before its wait (the CLI says it, so a slow endpoint is never silent). */
   onRetry?: (retry: RetryNotice) => void;
+  /**
+   * Adaptive concurrency (with a numeric `concurrency`, which becomes the ceiling): start with
+   * `initial` calls in flight, add one each time a limit's worth of calls succeeds, halve on a
+   * 429, a 5xx, a timeout or a reset (shared/adaptive-concurrency.ts).
+   */
+  adaptive?: { initial: number };
 }
 
 export interface RetryNotice {
@@ -62,6 +69,10 @@ export const DEFAULT_RETRY: RetryOptions = {
   maxDelayMs: 5_000,
   maxRetryAfterMs: 60_000,
 };
+
+/** A sign that OVH is overloaded: throttled, a server error, no answer, a dropped connection. */
+const isOverload = (error: OvhApiError) =>
+  error.status === 429 || (error.status ?? 0) >= 500 || error.code === 'timeout' || error.code === 'network';
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /** A POST is not idempotent: retry it only when the answer proves it was not processed. */
@@ -86,6 +97,7 @@ export class OvhHttpClient {
   private readonly clock: Clock;
   private readonly random: () => number;
   private readonly onRetry: ((retry: RetryNotice) => void) | undefined;
+  private readonly adaptive: AdaptiveConcurrency | undefined;
   private timeOffset: Promise<number> | undefined;
 
   constructor(options: OvhHttpClientOptions) {
@@ -94,11 +106,25 @@ export class OvhHttpClient {
     this.timeoutMs = options.timeoutMs ?? 15_000;
     this.limiter =
       typeof options.concurrency === 'object' ? options.concurrency : createLimiter(options.concurrency ?? 8);
+    this.adaptive =
+      options.adaptive && typeof options.concurrency !== 'object'
+        ? makeAdaptiveConcurrency(this.limiter, {
+            initial: options.adaptive.initial,
+            max: this.limiter.limit,
+          })
+        : undefined;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
     this.fetchImpl = options.fetch ?? fetch;
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.onRetry = options.onRetry;
+  }
+
+  /** Calls in flight now, the most reached, and how often it was halved (adaptive concurrency). */
+  concurrency(): { current: number; peak: number; decreases: number } {
+    return this.adaptive
+      ? { current: this.adaptive.current, peak: this.adaptive.peak, decreases: this.adaptive.decreases }
+      : { current: this.limiter.limit, peak: this.limiter.limit, decreases: 0 };
   }
 
   get<T>(path: string, query?: RequestOptions['query']): Promise<T> {
@@ -159,15 +185,20 @@ export class OvhHttpClient {
       // reads and writes: those calls are few, and each zone waits on them one after another.
       const urgent = /\/(pendingChanges|refresh|task)(\/|$)/.test(path);
       const result = await this.limiter.run(
-        () =>
-          this.attempt<T>(
+        async () => {
+          const ticket = this.adaptive?.started() ?? 0;
+          const outcome = await this.attempt<T>(
             method,
             path,
             url,
             this.headers(method, url, body, offset, credentials),
             body,
             safeToRepeat,
-          ),
+          );
+          if (outcome.ok) this.adaptive?.succeeded(ticket);
+          else if (isOverload(outcome.error)) this.adaptive?.overloaded(ticket);
+          return outcome;
+        },
         { urgent },
       );
       if (result.ok) return result.value;

@@ -1,0 +1,61 @@
+/**
+ * Additive increase, multiplicative decrease of the number of calls in flight, as TCP's
+ * congestion avoidance and the AWS SDK's adaptive retry mode do: start where it is known to be
+ * safe, add one call in flight each time a whole limit's worth of calls succeeds without
+ * throttling, and halve at a sign of overload (429, a 5xx, a timeout). A sign from a call sent
+ * before the last halving says nothing new and is ignored, so one burst of 429s halves once.
+ * The configured concurrency stays the ceiling.
+ */
+import type { Limiter } from './limiter';
+
+export interface AdaptiveConcurrency {
+  /** A ticket to give back with the call's result. */
+  started(): number;
+  succeeded(ticket: number): void;
+  overloaded(ticket: number): void;
+  readonly current: number;
+  /** The highest limit reached. */
+  readonly peak: number;
+  readonly decreases: number;
+}
+
+export const makeAdaptiveConcurrency = (
+  limiter: Limiter,
+  options: { initial: number; max: number; min?: number },
+): AdaptiveConcurrency => {
+  const min = options.min ?? 1;
+  let epoch = 0;
+  let successes = 0;
+  let peak = limiter.limit;
+  let decreases = 0;
+  limiter.setLimit(Math.max(min, Math.min(options.initial, options.max)));
+  peak = limiter.limit;
+  return {
+    started: () => epoch,
+    succeeded(ticket) {
+      if (ticket !== epoch) return;
+      successes++;
+      if (successes >= limiter.limit && limiter.limit < options.max) {
+        successes = 0;
+        limiter.setLimit(limiter.limit + 1);
+        peak = Math.max(peak, limiter.limit);
+      }
+    },
+    overloaded(ticket) {
+      if (ticket !== epoch) return; // sent before the last halving
+      epoch++;
+      successes = 0;
+      decreases++;
+      limiter.setLimit(Math.max(min, Math.floor(limiter.limit / 2)));
+    },
+    get current() {
+      return limiter.limit;
+    },
+    get peak() {
+      return peak;
+    },
+    get decreases() {
+      return decreases;
+    },
+  };
+};
