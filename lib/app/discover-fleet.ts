@@ -36,6 +36,9 @@ export const makeDiscoverFleet =
         try {
           let defined: Awaited<ReturnType<typeof api.listFarms>>;
           try {
+            // A few calls per service when the API lists farms with their configuration.
+            const listed = await api.listFarmsWithConfig?.(service);
+            if (listed) return listed;
             defined = await api.listFarms(service);
           } catch (error) {
             if (named || !(error instanceof ServiceUnavailableError)) throw error;

@@ -3,6 +3,7 @@ import { ovhConfigFromEnv } from '../adapters/ovh/config';
 import { OvhHttpClient } from '../adapters/ovh/http-client';
 import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
 import { type ApplyOptions, DEFAULT_APPLY_OPTIONS } from '../app/apply-plan';
+import { ConfigError } from '../domain/errors';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { type Flags, number } from './args';
 
@@ -34,8 +35,11 @@ export const connect = (env: NodeJS.ProcessEnv, flags: Flags, say?: (line: strin
         );
     },
   });
+  const listing = env.OVH_LISTING?.trim() || 'auto';
+  if (listing !== 'auto' && listing !== 'per-farm')
+    throw new ConfigError(`OVH_LISTING must be auto or per-farm, got '${listing.slice(0, 20)}'`);
   return {
-    api: new OvhLoadBalancerApi(client),
+    api: new OvhLoadBalancerApi(client, { listing }),
     applyOptions: {
       allowForeignPending: flags['allow-foreign-pending'] ?? false,
       pollIntervalMs: number(flags, 'poll-interval', DEFAULT_APPLY_OPTIONS.pollIntervalMs, { min: 10 }),

@@ -25,6 +25,11 @@ export interface LoadBalancerApi {
   listServices(): Promise<string[]>;
   /** Throws NotFoundError when the load balancer does not exist (or the key cannot see it). */
   listFarms(service: string): Promise<DefinedFarm[]>;
+  /**
+   * Every farm of the service with its configuration in a few calls, when the API offers it;
+   * undefined when it does not (then listFarms and getFarm, farm by farm).
+   */
+  listFarmsWithConfig?(service: string): Promise<Farm[] | undefined>;
   /** The zones the load balancer is deployed in. */
   listZones(service: string): Promise<string[]>;
   /** Returns the stored farm configuration. */

@@ -6,7 +6,12 @@
  * before the last halving says nothing new and is ignored, so one burst of 429s halves once.
  * The configured concurrency stays the ceiling.
  */
-import type { Limiter } from './limiter';
+
+/** What it moves: a limiter's limit (shared/limiter.ts). */
+interface Adjustable {
+  readonly limit: number;
+  setLimit(limit: number): void;
+}
 
 export interface AdaptiveConcurrency {
   /** A ticket to give back with the call's result. */
@@ -20,7 +25,7 @@ export interface AdaptiveConcurrency {
 }
 
 export const makeAdaptiveConcurrency = (
-  limiter: Limiter,
+  limiter: Adjustable,
   options: { initial: number; max: number; min?: number },
 ): AdaptiveConcurrency => {
   const min = options.min ?? 1;

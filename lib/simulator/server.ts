@@ -85,6 +85,12 @@ export interface SimulatorOptions {
   task?: Partial<TaskTiming>;
   faults?: Partial<FaultOptions>;
   now?: () => number;
+  /**
+   * Answer farm lists with objects, a page per call, when asked with `X-Pagination-Mode:
+   * CachedObjectList-Pages` (what OVH's control panel does; undocumented). Off: ids, as the
+   * published schema says, whatever the headers.
+   */
+  aggregatedListing?: boolean;
 }
 
 export type CallKind =
@@ -94,6 +100,7 @@ export type CallKind =
   | 'list-zones'
   | 'defined-farms'
   | 'list-farms'
+  | 'list-farm-objects'
   | 'get-farm'
   | 'put-farm'
   | 'pending-changes'
@@ -141,6 +148,7 @@ const emptyStats = (): SimulatorStats => ({
     'list-zones': 0,
     'defined-farms': 0,
     'list-farms': 0,
+    'list-farm-objects': 0,
     'get-farm': 0,
     'put-farm': 0,
     'pending-changes': 0,
@@ -293,13 +301,14 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     }
   };
 
-  /** The API proper: returns [kind, status, body]. */
+  /** The API proper: returns [kind, status, body, extra answer headers]. */
   const route = (
     method: string,
     path: string,
     query: URLSearchParams,
     body: string,
-  ): [CallKind, number, unknown] => {
+    headers: IncomingMessage['headers'] = {},
+  ): [CallKind, number, unknown, Record<string, string>?] => {
     const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
     if (parts[0] !== 'ipLoadbalancing') throw notFound(`Got an invalid (or empty) URL`);
     state.advance(now());
@@ -375,10 +384,27 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     if ((FARM_TYPES as readonly string[]).includes(type) && rest[1] === 'farm') {
       if (is('GET', type, 'farm')) {
         const zone = query.get('zone');
-        const ids = [...service.farms.values()]
-          .filter((f) => f.type === type && (!zone || f.zone === zone))
-          .map((f) => f.farmId);
-        return ['list-farms', 200, ids];
+        const farms = [...service.farms.values()].filter(
+          (f) => f.type === type && (!zone || f.zone === zone),
+        );
+        // OVH's control panel lists objects, a page per call, with this header (not in the
+        // published schema): answered only when the simulator is told to, as OVH may not.
+        if (options.aggregatedListing && headers['x-pagination-mode'] === 'CachedObjectList-Pages') {
+          const size = Math.max(1, Math.min(50_000, Number(headers['x-pagination-size']) || 5_000));
+          const page = Math.max(1, Number(headers['x-pagination-number']) || 1);
+          const objects = farms.slice((page - 1) * size, page * size).map((f) => state.farmView(f));
+          return [
+            'list-farm-objects',
+            200,
+            objects,
+            {
+              'X-Pagination-Elements': String(farms.length),
+              'X-Pagination-Size': String(size),
+              'X-Pagination-Number': String(page),
+            },
+          ];
+        }
+        return ['list-farms', 200, farms.map((f) => f.farmId)];
       }
       if (rest.length === 3 && (method === 'GET' || method === 'PUT')) {
         const farm = service.farms.get(farmKeyOf(type, rest[2]!));
@@ -468,9 +494,9 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       throw error;
     }
     try {
-      const [kind, status, payload] = route(method, path, url.searchParams, body);
+      const [kind, status, payload, extra] = route(method, path, url.searchParams, body, req.headers);
       stats.calls[kind]++;
-      return send(res, status, payload);
+      return send(res, status, payload, extra);
     } catch (error) {
       if (error instanceof HttpError) {
         stats.rejected.validation++;

@@ -145,7 +145,7 @@ describe('policy reconcile against the simulator', () => {
     h = await startHarness(
       {
         faults: {
-          seed: 2026,
+          seed: 2027,
           serverErrorRate: 0.15,
           throttleRate: 0.05,
           throttleBurst: 2,

@@ -83,9 +83,15 @@ interface RequestOptions {
   body?: unknown;
   /** /auth/time is the only unauthenticated call. */
   unauthenticated?: boolean;
+  /** Extra request headers (not signed: OVH signs the method, URL, body and time only). */
+  headers?: Record<string, string>;
+  /** Told of the successful answer's headers. */
+  onHeaders?: (headers: Headers) => void;
 }
 
-type Attempt<T> = { ok: true; value: T } | { ok: false; error: OvhApiError; retryAfterMs?: number };
+type Attempt<T> =
+  | { ok: true; value: T; headers: Headers }
+  | { ok: false; error: OvhApiError; retryAfterMs?: number };
 
 export class OvhHttpClient {
   private readonly baseUrl: string;
@@ -129,6 +135,21 @@ export class OvhHttpClient {
 
   get<T>(path: string, query?: RequestOptions['query']): Promise<T> {
     return this.request<T>('GET', path, { query });
+  }
+
+  /** A GET with extra headers, answering the body and the answer's headers. */
+  async getWithHeaders<T>(
+    path: string,
+    headers: Record<string, string>,
+  ): Promise<{ value: T; headers: Headers }> {
+    let answered: Headers = new Headers();
+    const value = await this.request<T>('GET', path, {
+      headers,
+      onHeaders: (h) => {
+        answered = h;
+      },
+    });
+    return { value, headers: answered };
   }
 
   put<T>(path: string, body: unknown): Promise<T> {
@@ -191,7 +212,7 @@ export class OvhHttpClient {
             method,
             path,
             url,
-            this.headers(method, url, body, offset, credentials),
+            { ...this.headers(method, url, body, offset, credentials), ...options.headers },
             body,
             safeToRepeat,
           );
@@ -201,7 +222,10 @@ export class OvhHttpClient {
         },
         { urgent },
       );
-      if (result.ok) return result.value;
+      if (result.ok) {
+        options.onHeaders?.(result.headers);
+        return result.value;
+      }
       const { error } = result;
       const giveUp =
         !error.retryable ||
@@ -289,9 +313,9 @@ export class OvhHttpClient {
     }
     const queryId = response.headers.get('x-ovh-queryid') ?? undefined;
     if (response.ok) {
-      if (text.trim() === '') return { ok: true, value: undefined as T };
+      if (text.trim() === '') return { ok: true, value: undefined as T, headers: response.headers };
       try {
-        return { ok: true, value: JSON.parse(text) as T };
+        return { ok: true, value: JSON.parse(text) as T, headers: response.headers };
       } catch (cause) {
         return {
           ok: false,

@@ -20,6 +20,8 @@ const FarmSchema = z.looseObject({
   displayName: z.optional(z.nullable(z.string())),
   stickiness: z.optional(z.nullable(z.enum(['cookie', 'sourceIp']))),
 });
+/** An aggregated farm list: objects, each a farm as GET …/farm/{id} answers it. */
+const FarmListSchema = z.array(FarmSchema);
 const DefinedFarmsSchema = z.array(z.looseObject({ id: z.number(), type: z.string() }));
 const PendingSchema = z.array(z.looseObject({ zone: z.string(), number: z.number() }));
 const TaskSchema = z.looseObject({
@@ -54,11 +56,114 @@ const serviceNotFound = (service: string, cause: unknown) =>
   );
 const is404 = (error: unknown) => error instanceof OvhApiError && error.status === 404;
 
+/** Farms per page of an aggregated list. */
+export const LIST_PAGE_SIZE = 1_000;
+
+/** How farms are discovered: `auto` tries the aggregated list once, and keeps to what works. */
+export type FarmListing = 'auto' | 'per-farm';
+
 export class OvhLoadBalancerApi implements LoadBalancerApi {
-  constructor(private readonly client: OvhHttpClient) {}
+  private listing: 'auto' | 'per-farm' | 'aggregated';
+  private probing: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: OvhHttpClient,
+    options: { listing?: FarmListing } = {},
+  ) {
+    this.listing = options.listing ?? 'auto';
+  }
 
   async listServices(): Promise<string[]> {
     return this.parse('GET', '/ipLoadbalancing', NamesSchema, await this.client.get('/ipLoadbalancing'));
+  }
+
+  /** A service-level failure in words: missing, expired, or not granted to this key. */
+  private serviceError(service: string, error: unknown): unknown {
+    if (is404(error)) return serviceNotFound(service, error);
+    // 460: the service expired; 403 NOT_GRANTED_CALL: the consumer key is pinned to other services.
+    if (error instanceof OvhApiError && (error.status === 460 || error.errorCode === 'NOT_GRANTED_CALL')) {
+      return new ServiceUnavailableError(
+        service,
+        error.status === 460
+          ? `load balancer ${service} is expired or suspended (HTTP 460)`
+          : `the consumer key is not granted access to load balancer ${service}`,
+        { cause: error },
+      );
+    }
+    return error;
+  }
+
+  /**
+   * Every farm of a service with its configuration, in one call per farm type and page, with the
+   * listing mode OVH's control panel uses (`X-Pagination-Mode: CachedObjectList-Pages`; not in
+   * the published schema). Undefined when OVH answers with ids instead (the mode is not offered):
+   * the caller then reads farm by farm, and this is not tried again. `Pragma: no-cache` asks for
+   * the list as stored now, not a cached copy.
+   */
+  async listFarmsWithConfig(service: string): Promise<Farm[] | undefined> {
+    // Services are read in parallel: the first asks, the others wait for its answer's shape, so
+    // an OVH that does not offer the mode costs one call per run, not one per service.
+    while (this.listing === 'auto' && this.probing) await this.probing;
+    if (this.listing === 'per-farm') return undefined;
+    let known: (() => void) | undefined;
+    if (this.listing === 'auto') this.probing = new Promise<void>((resolve) => (known = resolve));
+    try {
+      return await this.listAggregated(service, () => known?.());
+    } finally {
+      if (known) {
+        this.probing = undefined;
+        known();
+      }
+    }
+  }
+
+  private async listAggregated(service: string, shapeKnown: () => void): Promise<Farm[] | undefined> {
+    const farms: Farm[] = [];
+    for (const type of FARM_TYPES) {
+      const path = `${base(service)}/${type}/farm`;
+      for (let page = 1; ; page++) {
+        let answer: { value: unknown; headers: Headers };
+        try {
+          answer = await this.client.getWithHeaders(path, {
+            'X-Pagination-Mode': 'CachedObjectList-Pages',
+            'X-Pagination-Size': String(LIST_PAGE_SIZE),
+            'X-Pagination-Number': String(page),
+            Pragma: 'no-cache',
+          });
+        } catch (error) {
+          // A 400: the mode (or its headers) refused here; read farm by farm, as without it.
+          if (error instanceof OvhApiError && error.status === 400) {
+            this.listing = 'per-farm';
+            shapeKnown();
+            return undefined;
+          }
+          throw this.serviceError(service, error);
+        }
+        const parsed = FarmListSchema.safeParse(answer.value);
+        if (!parsed.success) {
+          // Ids (the documented answer) or anything else: not offered here; never guessed from.
+          this.listing = 'per-farm';
+          shapeKnown();
+          return undefined;
+        }
+        this.listing = 'aggregated';
+        shapeKnown();
+        for (const farm of parsed.data) {
+          farms.push({
+            service,
+            type,
+            farmId: farm.farmId,
+            zone: farm.zone,
+            displayName: farm.displayName ?? null,
+            stickiness: type === 'udp' ? null : (farm.stickiness ?? null),
+          });
+        }
+        const total = Number(answer.headers.get('x-pagination-elements'));
+        const seen = page * LIST_PAGE_SIZE;
+        if (parsed.data.length < LIST_PAGE_SIZE || !Number.isFinite(total) || seen >= total) break;
+      }
+    }
+    return farms;
   }
 
   async listFarms(service: string): Promise<DefinedFarm[]> {
@@ -67,18 +172,7 @@ export class OvhLoadBalancerApi implements LoadBalancerApi {
     try {
       body = await this.client.get(path);
     } catch (error) {
-      if (is404(error)) throw serviceNotFound(service, error);
-      // 460: the service expired; 403 NOT_GRANTED_CALL: the consumer key is pinned to other services.
-      if (error instanceof OvhApiError && (error.status === 460 || error.errorCode === 'NOT_GRANTED_CALL')) {
-        throw new ServiceUnavailableError(
-          service,
-          error.status === 460
-            ? `load balancer ${service} is expired or suspended (HTTP 460)`
-            : `the consumer key is not granted access to load balancer ${service}`,
-          { cause: error },
-        );
-      }
-      throw error;
+      throw this.serviceError(service, error);
     }
     const farms = this.parse('GET', path, DefinedFarmsSchema, body);
     return farms
