@@ -1,9 +1,10 @@
 /**
  * Additive increase, multiplicative decrease of the number of calls in flight, as TCP's
- * congestion avoidance and the AWS SDK's adaptive retry mode do: start where it is known to be
- * safe, add one call in flight each time a whole limit's worth of calls succeeds without
- * throttling, and halve at a sign of overload (429, a 5xx, a timeout). A sign from a call sent
- * before the last halving says nothing new and is ignored, so one burst of 429s halves once.
+ * congestion control and the AWS SDK's adaptive retry mode do: start where it is known to be
+ * safe; until the first sign of overload, add one call in flight per success (slow start: the
+ * limit doubles every round of calls); after it, add one each time a whole limit's worth of calls
+ * succeeds; halve at a sign of overload (429, a 5xx, a timeout, a reset). A sign from a call
+ * sent before the last halving says nothing new and is ignored, so one burst of 429s halves once.
  * The configured concurrency stays the ceiling.
  */
 
@@ -33,6 +34,7 @@ export const makeAdaptiveConcurrency = (
   let successes = 0;
   let peak = limiter.limit;
   let decreases = 0;
+  let slowStart = true;
   limiter.setLimit(Math.max(min, Math.min(options.initial, options.max)));
   peak = limiter.limit;
   return {
@@ -40,7 +42,8 @@ export const makeAdaptiveConcurrency = (
     succeeded(ticket) {
       if (ticket !== epoch) return;
       successes++;
-      if (successes >= limiter.limit && limiter.limit < options.max) {
+      if (slowStart || successes >= limiter.limit) {
+        if (limiter.limit >= options.max) return;
         successes = 0;
         limiter.setLimit(limiter.limit + 1);
         peak = Math.max(peak, limiter.limit);
@@ -51,6 +54,7 @@ export const makeAdaptiveConcurrency = (
       epoch++;
       successes = 0;
       decreases++;
+      slowStart = false;
       limiter.setLimit(Math.max(min, Math.floor(limiter.limit / 2)));
     },
     get current() {

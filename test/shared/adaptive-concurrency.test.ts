@@ -2,12 +2,16 @@ import { makeAdaptiveConcurrency } from '../../lib/shared/adaptive-concurrency';
 import { createLimiter } from '../../lib/shared/limiter';
 
 describe('adaptive concurrency (additive increase, multiplicative decrease)', () => {
-  it('starts where it is safe and adds one call in flight per limit of successes, up to the ceiling', () => {
+  it('starts where it is safe, grows one per success until the first overload (slow start), then one per limit of successes, up to the ceiling', () => {
     const limiter = createLimiter(32);
     const aimd = makeAdaptiveConcurrency(limiter, { initial: 8, max: 32 });
     expect(limiter.limit).toBe(8);
     for (let i = 0; i < 8; i++) aimd.succeeded(aimd.started());
-    expect(limiter.limit).toBe(9);
+    expect(limiter.limit).toBe(16); // slow start: doubled in one round
+    aimd.overloaded(aimd.started());
+    expect(limiter.limit).toBe(8);
+    for (let i = 0; i < 8; i++) aimd.succeeded(aimd.started());
+    expect(limiter.limit).toBe(9); // congestion avoidance: one per round
     for (let i = 0; i < 10_000; i++) aimd.succeeded(aimd.started());
     expect(limiter.limit).toBe(32);
     expect(aimd.peak).toBe(32);

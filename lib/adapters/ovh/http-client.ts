@@ -26,6 +26,9 @@ export interface RetryOptions {
   maxDelayMs: number;
   /** A Retry-After longer than this is not waited for: the call fails (retryable). */
   maxRetryAfterMs: number;
+  /** How long, and how many times, one call may wait out throttling (429) before it fails. */
+  maxThrottledMs: number;
+  maxThrottledAttempts: number;
 }
 
 export interface OvhHttpClientOptions {
@@ -68,6 +71,8 @@ export const DEFAULT_RETRY: RetryOptions = {
   baseDelayMs: 200,
   maxDelayMs: 5_000,
   maxRetryAfterMs: 60_000,
+  maxThrottledMs: 120_000,
+  maxThrottledAttempts: 20,
 };
 
 /** A sign that OVH is overloaded: throttled, a server error, no answer, a dropped connection. */
@@ -194,6 +199,10 @@ export class OvhHttpClient {
     const body = options.body === undefined ? '' : JSON.stringify(options.body);
     const safeToRepeat = method !== 'POST';
 
+    // Throttling (429) is OVH asking to slow down, not failing: it is waited out (its Retry-After,
+    // or backoff) for up to maxThrottledMs in all, apart from the attempts other failures count.
+    let throttledMs = 0;
+    let throttled = 0;
     for (let attempt = 1; ; attempt++) {
       const offset = options.unauthenticated ? 0 : await this.serverTimeOffset();
       const credentials = options.unauthenticated
@@ -227,16 +236,30 @@ export class OvhHttpClient {
         return result.value;
       }
       const { error } = result;
+      const isThrottle = error.status === 429;
+      const delayMs = Math.max(
+        result.retryAfterMs ?? 0,
+        fullJitterDelay(
+          isThrottle ? Math.min(throttled + 1, attempt) : attempt - throttled,
+          this.retry,
+          this.random,
+        ),
+      );
       const giveUp =
         !error.retryable ||
-        attempt >= this.retry.maxAttempts ||
+        (isThrottle
+          ? throttled >= this.retry.maxThrottledAttempts || throttledMs + delayMs > this.retry.maxThrottledMs
+          : attempt - throttled >= this.retry.maxAttempts) ||
         (result.retryAfterMs !== undefined && result.retryAfterMs > this.retry.maxRetryAfterMs);
       if (giveUp) {
         // Say that it was tried more than once: "no answer within 15000 ms" after a minute is a puzzle.
         if (attempt > 1) error.message += ` (gave up after ${attempt} attempts)`;
         throw error;
       }
-      const delayMs = Math.max(result.retryAfterMs ?? 0, fullJitterDelay(attempt, this.retry, this.random));
+      if (isThrottle) {
+        throttled++;
+        throttledMs += delayMs;
+      }
       this.onRetry?.({
         method,
         path,

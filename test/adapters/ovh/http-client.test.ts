@@ -56,14 +56,14 @@ describe('OvhHttpClient against the simulator', () => {
     );
   });
 
-  it('retries 429 bursts, honouring Retry-After', async () => {
+  it('retries 429 bursts, honouring Retry-After, within its own budget for throttling', async () => {
     h = await startHarness({ faults: { throttleRate: 1, throttleBurst: 2, retryAfterSeconds: 0, seed: 3 } });
     // Every request starts a 2-request burst, so each call needs 3 attempts.
     const sleeps: number[] = [];
     const client = new OvhHttpClient({
       baseUrl: h.sim.baseUrl,
       credentials: SIMULATOR_CREDENTIALS,
-      retry: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 1 },
+      retry: { maxAttempts: 1, maxThrottledAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 },
       clock: { now: () => new Date(), sleep: async (ms) => void sleeps.push(ms) },
     });
     await expect(new OvhLoadBalancerApi(client).listServices()).rejects.toMatchObject({
