@@ -18,6 +18,8 @@ interface Message {
   receiveCount: number;
   visibleAt: number;
   sentAt: number;
+  /** While a batch holds it: when it becomes visible again if the batch hands it back. */
+  inFlight?: { visibleAt?: number };
 }
 
 export interface LocalQueueOptions {
@@ -82,7 +84,9 @@ export class LocalQueue {
           const m = this.messages.find((x) => this.receiptHandle(x) === entry.ReceiptHandle);
           if (!m) Failed.push({ Id: entry.Id, Code: 'ReceiptHandleIsInvalid', SenderFault: true });
           else {
-            m.visibleAt = Date.now() + entry.VisibilityTimeout * 1000 * (this.options.delayScale ?? 1);
+            const at = Date.now() + entry.VisibilityTimeout * 1000 * (this.options.delayScale ?? 1);
+            if (m.inFlight) m.inFlight.visibleAt = at;
+            else m.visibleAt = at;
             Successful.push({ Id: entry.Id });
           }
         }
@@ -135,9 +139,12 @@ export class LocalQueue {
       return;
     }
     this.inFlight++;
+    // As deployed, the visibility timeout (six function timeouts) outlasts any invocation: a
+    // message is never received again while a batch still holds it.
     for (const m of batch) {
       m.receiveCount++;
-      m.visibleAt = now + this.options.visibilityTimeoutMs;
+      m.visibleAt = Number.POSITIVE_INFINITY;
+      m.inFlight = {};
     }
     // Another poller takes what is left, as Lambda's do.
     if (this.messages.some((m) => m.visibleAt <= now)) this.schedule(0);
@@ -151,7 +158,10 @@ export class LocalQueue {
       failedIds = new Set(batch.map((m) => m.id)); // a thrown handler fails the whole batch
     }
     this.options.onBatch?.(records, result);
+    const ended = Date.now();
     for (const m of batch) {
+      m.visibleAt = m.inFlight?.visibleAt ?? ended + this.options.visibilityTimeoutMs;
+      m.inFlight = undefined;
       if (failedIds.has(m.id) && m.receiveCount < this.options.maxReceiveCount) continue; // redelivered later
       this.messages.splice(this.messages.indexOf(m), 1);
       if (failedIds.has(m.id)) this.deadLetters.push(m);

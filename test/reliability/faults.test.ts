@@ -56,9 +56,13 @@ describe(`the fault suite: ${REQUESTS} change requests through the local pipelin
   let harness: PipelineHarness;
   const saved = { ...process.env };
   const batches = { count: 0, records: 0, handedBack: 0 };
+  const messageIds = new Map<string, string[]>();
   beforeAll(async () => {
     // A hang costs the worker a 400 ms timeout (then its retries), not 15 s.
-    Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'SILENT', OVH_TIMEOUT_MS: '400' });
+    Object.assign(process.env, {
+      POWERTOOLS_LOG_LEVEL: process.env.FAULT_LOG_LEVEL ?? 'SILENT',
+      OVH_TIMEOUT_MS: '400',
+    });
     harness = await startPipelineHarness({
       simulator: {
         fleet: fleet(),
@@ -81,6 +85,10 @@ describe(`the fault suite: ${REQUESTS} change requests through the local pipelin
         batchWindowMs: 200,
         queueDelayScale: 0.02,
         onBatch: (records, result) => {
+          for (const r of records) {
+            const id = (JSON.parse(r.body) as { detail?: { requestId?: string } }).detail?.requestId ?? '?';
+            messageIds.set(id, [...new Set([...(messageIds.get(id) ?? []), r.messageId])]);
+          }
           batches.count++;
           batches.records += records.length;
           batches.handedBack += result?.batchItemFailures.length ?? 0;
@@ -155,6 +163,26 @@ describe(`the fault suite: ${REQUESTS} change requests through the local pipelin
     const byRequest = new Map<string, ChangeAuditDetail[]>();
     for (const o of outcomes()) byRequest.set(o.requestId, [...(byRequest.get(o.requestId) ?? []), o]);
     const missing = [...ids].filter((id) => !byRequest.has(id));
+    if (missing.length > 0 || process.env.DEBUG_FAULTS) {
+      const queued = (
+        pipeline.queue as unknown as { messages: { body: string; receiveCount: number; visibleAt: number }[] }
+      ).messages;
+      const inQueue = queued.map(
+        (m) =>
+          `${(JSON.parse(m.body) as { detail?: { requestId?: string } }).detail?.requestId} r${m.receiveCount} +${m.visibleAt - Date.now()}ms`,
+      );
+      const published = new Set(
+        pipeline.bus.events
+          .filter((e) => e['detail-type'] === 'Stickiness Change Requested')
+          .map((e) => (e.detail as { requestId: string }).requestId),
+      );
+      process.stdout.write(
+        `DEBUG missing ${missing.length}: not on the bus ${missing.filter((id) => !published.has(id)).length}; queue holds ${queued.length}: ${inQueue.slice(0, 10).join(', ')}; dead letters ${pipeline.queue.deadLetters.length}; message ids of the first missing: ${missing
+          .slice(0, 3)
+          .map((id) => `${id}=${(messageIds.get(id) ?? []).join('/')}`)
+          .join(' ')}\n`,
+      );
+    }
     if (process.env.DEBUG_FAULTS)
       for (const o of outcomes()
         .filter((x) => x.outcome === 'failed' || x.code === 'foreign-pending')
