@@ -154,13 +154,14 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     await db.close();
     throw error;
   }
-  const delivered = new Map<string, string>();
+  const delivered = new Map<string, { id: string; sentAt: number }>();
   bus.addRule({
     detailTypes: [DETAIL_TYPES.changeRequested],
     target: (envelope) => {
       const id = randomUUID();
-      delivered.set(envelope.id, id);
-      queue.send(JSON.stringify(envelope), id);
+      const sentAt = Date.now();
+      delivered.set(envelope.id, { id, sentAt });
+      queue.send(JSON.stringify(envelope), id, sentAt);
     },
   });
   /** A rule on stickler's terminal audit events, as the stack's rules match them (`matches` on detail). */
@@ -215,7 +216,9 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       }
     },
     redeliver(envelope) {
-      queue.send(JSON.stringify(envelope), delivered.get(envelope.id) ?? randomUUID());
+      // SQS's duplicate of a message: the same message id and SentTimestamp.
+      const first = delivered.get(envelope.id);
+      queue.send(JSON.stringify(envelope), first?.id ?? randomUUID(), first?.sentAt);
     },
     async close() {
       queue.close();

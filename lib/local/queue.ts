@@ -102,9 +102,12 @@ export class LocalQueue {
     return createHash('sha256').update(`${m.id}:${m.receiveCount}`).digest('base64');
   }
 
-  /** Enqueues a message body; the first message of an empty queue opens a batching window. */
-  send(body: string, id: string = randomUUID()): void {
-    this.messages.push({ id, body, receiveCount: 0, visibleAt: Date.now(), sentAt: Date.now() });
+  /**
+   * Enqueues a message body; the first message of an empty queue opens a batching window. A
+   * duplicate of a message SQS already holds keeps that message's id and SentTimestamp.
+   */
+  send(body: string, id: string = randomUUID(), sentAt: number = Date.now()): void {
+    this.messages.push({ id, body, receiveCount: 0, visibleAt: Date.now(), sentAt });
     this.schedule(this.options.batchWindowMs);
   }
 
