@@ -8,11 +8,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { hubSignature } from '../../lib/adapters/http/hub-signature';
-import { type CliIo, runCli } from '../../lib/cli/main';
 import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
 import { simulatorEnv } from '../../lib/simulator/server';
+import { captureCli } from '../helpers/cli';
 import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
 import { clickBody, signSlack, slashBody } from '../helpers/slack';
@@ -65,22 +64,8 @@ describe('CLI arguments, environment and policy files', () => {
   });
   afterAll(() => h.close());
 
-  const run = async (argv: string[], envOverride: NodeJS.ProcessEnv = {}) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdin = new PassThrough();
-    stdin.end('');
-    const io: CliIo = {
-      stdout: { write: (t: string) => out.push(t) },
-      stderr: { write: (t: string) => err.push(t) },
-      stdin,
-      env: { ...env, ...envOverride },
-      interactive: false,
-      cwd: join(__dirname, '../../examples'),
-    };
-    const code = await runCli(argv, io);
-    return { code, out: out.join(''), err: err.join('') };
-  };
+  const run = (argv: string[], envOverride: NodeJS.ProcessEnv = {}) =>
+    captureCli(argv, { ...env, ...envOverride }, join(__dirname, '../../examples'));
 
   const good = join(__dirname, '../../examples/policy.yaml');
   type Case = [string, string[], NodeJS.ProcessEnv, RegExp, number?];

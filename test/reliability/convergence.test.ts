@@ -6,10 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { type CliIo, runCli } from '../../lib/cli/main';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { simulatorEnv, startSimulator } from '../../lib/simulator/server';
+import { captureCli } from '../helpers/cli';
 
 const examples = join(__dirname, '../../examples');
 // One seed in `npm test`; five in `npm run test:reliability`.
@@ -17,22 +16,8 @@ const SEEDS = process.env.STICKLER_RELIABILITY_REPORT ? [1, 2, 3, 4, 5] : [1];
 const MAX_RUNS = 20;
 
 const cli = async (argv: string[], env: NodeJS.ProcessEnv) => {
-  const out: string[] = [];
-  const stdin = new PassThrough();
-  stdin.end('');
-  const io: CliIo = {
-    stdout: { write: (t: string) => out.push(t) },
-    stderr: { write: () => undefined },
-    stdin,
-    env,
-    interactive: false,
-    cwd: examples,
-  };
-  const code = await runCli(argv, io);
-  return {
-    code,
-    json: JSON.parse(out.join('')) as { changes?: unknown[]; unreadable?: unknown[]; error?: unknown },
-  };
+  const { code, out } = await captureCli(argv, env, examples);
+  return { code, json: JSON.parse(out) as { changes?: unknown[]; unreadable?: unknown[]; error?: unknown } };
 };
 
 describe('convergence of the example policy under faults', () => {

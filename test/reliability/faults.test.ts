@@ -12,12 +12,11 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { type CliIo, runCli } from '../../lib/cli/main';
 import type { ChangeAuditDetail, ZoneAppliedDetail } from '../../lib/domain/audit-events';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
 import type { Fleet } from '../../lib/simulator/fleet';
 import { seededRandom, simulatorEnv } from '../../lib/simulator/server';
+import { captureCli } from '../helpers/cli';
 import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 
 const REQUESTS = Number(process.env.STICKLER_FAULT_REQUESTS) || 150;
@@ -288,26 +287,18 @@ const operatorApply = async (baseUrl: string, n: number) => {
     `version: 1\nrules:\n  - name: ops farms\n    match: { displayName: "ops-*" }\n    stickiness: ${n % 2 ? 'cookie' : 'sourceIp'}\n`,
   );
   const cli = async (argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const stdin = new PassThrough();
-    stdin.end('');
-    const io: CliIo = {
-      stdout: { write: (t: string) => out.push(t) },
-      stderr: { write: (t: string) => err.push(t) },
-      stdin,
-      env: simulatorEnv(baseUrl),
-      interactive: false,
-      cwd: dir,
-    };
-    const code = await runCli([...argv, '--yes', '--json', '--poll-interval', '20', '--timeout', '400'], io);
+    const { code, out, err } = await captureCli(
+      [...argv, '--yes', '--json', '--poll-interval', '20', '--timeout', '400'],
+      simulatorEnv(baseUrl),
+      dir,
+    );
     let json: Record<string, unknown> = {};
     try {
-      json = JSON.parse(out.join(''));
+      json = JSON.parse(out);
     } catch {
       // no document: counted as nothing to do
     }
-    return { code, json, text: out.join('') + err.join('') };
+    return { code, json, text: out + err };
   };
   type Item = { service: string; zone: string | null; code?: string };
   const refreshes: number[] = [];
