@@ -15,7 +15,9 @@
  *
  * Run: npm run bench:reconcile [-- --quick]   (--quick: 1,000 farms, no 8,000-farm run)
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { OvhHttpClient } from '../lib/adapters/ovh/http-client';
 import { OvhLoadBalancerApi } from '../lib/adapters/ovh/ovh-load-balancer-api';
 import { type ApplyOptions, DEFAULT_APPLY_OPTIONS, makeApplyPlan } from '../lib/app/apply-plan';
@@ -25,12 +27,12 @@ import { planFromPolicy } from '../lib/domain/plan';
 import { parsePolicy } from '../lib/domain/policy-file';
 import { batchByZone } from '../lib/domain/zones';
 import { systemClock } from '../lib/ports/clock';
-import { GENERATED_FLEET_POLICY, generateFleet } from '../lib/simulator/fleet';
+import { GENERATED_FLEET_POLICY } from '../lib/simulator/fleet';
 import {
   type CallKind,
   type FaultOptions,
   SIMULATOR_CREDENTIALS,
-  startSimulator,
+  type SimulatorStats,
 } from '../lib/simulator/server';
 
 const { values } = parseArgs({
@@ -59,17 +61,52 @@ interface Size {
   perService: number;
 }
 
-const simulator = (size: Size, extra: { aggregatedListing?: boolean; faults?: Partial<FaultOptions> } = {}) =>
-  startSimulator({
-    fleet: generateFleet({
-      services: size.services,
-      zonesPerService: ZONES,
-      farmsPerService: size.perService,
-    }),
-    task: { todoMs: TASK / 4, doingMs: (TASK * 3) / 4 },
-    faults: { latencyMs: L, ...extra.faults },
-    ...(extra.aggregatedListing ? { aggregatedListing: true } : {}),
+/**
+ * The simulator in a thread of its own (bench/simulator-thread.ts): OVH answers from its own
+ * servers, so the client under test does not share its event loop with the API it calls.
+ */
+const simulator = async (
+  size: Size,
+  extra: { aggregatedListing?: boolean; faults?: Partial<FaultOptions> } = {},
+) => {
+  const worker = new Worker(join(__dirname, 'simulator-thread.ts'), {
+    workerData: {
+      fleetShape: { services: size.services, zonesPerService: ZONES, farmsPerService: size.perService },
+      task: { todoMs: TASK / 4, doingMs: (TASK * 3) / 4 },
+      faults: { latencyMs: L, ...extra.faults },
+      ...(extra.aggregatedListing ? { aggregatedListing: true } : {}),
+    },
   });
+  const next = <T>(kind: string) =>
+    new Promise<T>((resolve) => {
+      const on = (m: { kind: string } & T) => {
+        if (m.kind !== kind) return;
+        worker.off('message', on);
+        resolve(m);
+      };
+      worker.on('message', on);
+    });
+  const { baseUrl } = await next<{ baseUrl: string }>('ready');
+  return {
+    baseUrl,
+    stats: async () => {
+      const answer = next<{ stats: SimulatorStats }>('stats');
+      worker.postMessage('stats');
+      return (await answer).stats;
+    },
+    reset: async () => {
+      const answer = next('reset');
+      worker.postMessage('reset');
+      await answer;
+    },
+    close: async () => {
+      const answer = next('closed');
+      worker.postMessage('close');
+      await answer;
+      await worker.terminate();
+    },
+  };
+};
 
 /** A client as the CLI builds it by default (or with one call at a time: no adaptation, concurrency 1). */
 const clientFor = (baseUrl: string, serial = false) => {
@@ -93,19 +130,20 @@ const reconcile = async (size: Size, opts: { serial?: boolean; faults?: Partial<
     const plan = planFromPolicy(farms, policy);
     const report = await makeApplyPlan({ api, clock: systemClock })(plan, applyOptions);
     const ms = performance.now() - started;
-    const calls = { ...sim.stats.calls };
+    const first = await sim.stats();
     const concurrency = http.concurrency();
-    sim.resetStats();
+    await sim.reset();
     const again = planFromPolicy(await makeDiscoverFleet({ api })(), policy);
     const againReport = await makeApplyPlan({ api, clock: systemClock })(again, applyOptions);
+    const second = await sim.stats();
     return {
       ms,
-      calls,
+      calls: first.calls,
       plan,
       report,
       concurrency,
-      faults: { ...sim.stats.faults },
-      compliant: { calls: { ...sim.stats.calls }, report: againReport },
+      faults: first.faults,
+      compliant: { calls: second.calls, report: againReport },
     };
   } finally {
     await sim.close();
@@ -119,7 +157,8 @@ const planOnly = async (size: Size, aggregatedListing: boolean) => {
     const started = performance.now();
     const farms = await makeDiscoverFleet({ api })();
     planFromPolicy(farms, policy);
-    return { ms: performance.now() - started, calls: { ...sim.stats.calls }, farms: farms.length };
+    const ms = performance.now() - started;
+    return { ms, calls: (await sim.stats()).calls, farms: farms.length };
   } finally {
     await sim.close();
   }
