@@ -20,7 +20,7 @@ Usage:
 
 Stickiness words: cookie (HTTP farms only), sourceIp, none.
 Connection: OVH_ENDPOINT (ovh-eu, ovh-ca, ovh-us or a base URL), OVH_APPLICATION_KEY,
-OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY.
+OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY; OVH_LISTING=per-farm: documented calls only (default auto).
 Tuning: --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call (15000), --poll-interval MS (2000),
 --task-timeout MS (600000).
 
