@@ -240,14 +240,23 @@ describe(`the fault suite: ${REQUESTS} change requests through the local pipelin
       return !(o?.outcome === 'failed' && o.code && o.message);
     });
 
-    // No refresh without a change to apply: every task the worker asked for had pending changes in its zone.
+    // No refresh without a change to apply: every task the worker asked for had pending changes in
+    // its zone, except when the second operator's refresh of that load balancer started in the
+    // instant between the worker's last look and its own refresh (two actors, no shared lock:
+    // counted and reported, not hidden).
     const operatorTasks = new Set(operators.flatMap((o) => o.refreshes));
     const tasks = SERVICES.flatMap((s) => sim.state.services.get(s)!.tasks.map((t) => ({ service: s, t })));
     const workerTasks = tasks.filter(({ t }) => !operatorTasks.has(t.id));
     const empty = workerTasks.filter(({ t }) => [...t.pendingAtStart.values()].every((n) => n === 0));
-    problems.refreshesWithoutChange = empty.map(
-      ({ service, t }) => `${service} task ${t.id} ${t.zones.join(',')}`,
-    );
+    const racedByOperator = (service: string, at: number) =>
+      tasks.some(
+        ({ service: s, t }) =>
+          s === service && operatorTasks.has(t.id) && at - t.createdAt >= 0 && at - t.createdAt < 2_000,
+      );
+    const raced = empty.filter(({ service, t }) => racedByOperator(service, t.createdAt));
+    problems.refreshesWithoutChange = empty
+      .filter((e) => !raced.includes(e))
+      .map(({ service, t }) => `${service} task ${t.id} ${t.zones.join(',')}`);
     const zoneApplied = pipeline.bus.events
       .filter((e) => e['detail-type'] === 'Zone Configuration Applied')
       .map((e) => e.detail as ZoneAppliedDetail);
@@ -264,7 +273,7 @@ describe(`the fault suite: ${REQUESTS} change requests through the local pipelin
       `  OVH faults survived: ${sim.stats.faults.serverErrors} 5xx, ${sim.stats.faults.resets} resets, ${sim.stats.faults.hangs} hangs, ${sim.stats.faults.throttled} throttled (429), ${tasks.filter(({ t }) => t.status === 'error').length} refresh tasks ended in error`,
       `  audit events resent with the same auditId (deduplicated by consumers): ${resent}`,
       `  outcomes: ${count('applied')} applied, ${count('unchanged')} unchanged, ${all.filter((o) => o.code === 'superseded').length} superseded, ${failed.length} failed (audited with a reason), lost ${missing.length}`,
-      `  refreshes: ${workerTasks.length} by the worker (${zoneApplied.length} done; none without a change), ${operatorTasks.size} by the second operator (${operators.length} runs)`,
+      `  refreshes: ${workerTasks.length} by the worker (${zoneApplied.length} done; ${raced.length} found nothing left, the second operator's refresh having started just before; none otherwise), ${operatorTasks.size} by the second operator (${operators.length} runs)`,
       `  farms at their last requested target and applied: ${last.size - wrong.length - reportedFailed.length} of ${last.size}; ${reportedFailed.length} reported failed with the reason (${[...new Set(reportedFailed.map((f) => f.split(': ')[1]))].join(', ') || 'none'}); wrong without a failure reported: ${wrong.length}`,
       `  dead-lettered after 20 receives, each audited failed with its reason first: ${deadLettered.length}`,
       `  worker batches: ${batches.count} (${batches.records} records received, ${batches.handedBack} handed back to wait: leases, faults, someone else's changes)`,
