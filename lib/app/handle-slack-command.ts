@@ -12,6 +12,7 @@ import type { SlackMessage } from '../ports/slack-responder';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
 import {
   auditDenied,
+  SLACK_ID,
   type SlackCaller,
   type SlackEntryDeps,
   type SlackRequest,
@@ -36,8 +37,6 @@ export interface SlackCommandDeps extends SlackEntryDeps {
 /** The HTTP answer: 200 with a message, or 200 with nothing (Slack's SSL check). */
 export type SlackCommandAnswer = { message?: SlackMessage };
 
-const ID = /^[A-Z0-9][A-Z0-9_-]{0,63}$/i;
-
 export const makeHandleSlackCommand = (deps: SlackCommandDeps) =>
   async function handleSlackCommand(request: SlackRequest): Promise<SlackCommandAnswer> {
     const form = await verifiedForm(deps, request, 'command');
@@ -48,7 +47,7 @@ export const makeHandleSlackCommand = (deps: SlackCommandDeps) =>
       channelId: form.get('channel_id') ?? '',
       ...(form.get('user_name') ? { userName: form.get('user_name')! } : {}),
     };
-    if (!ID.test(caller.teamId) || !ID.test(caller.userId) || !ID.test(caller.channelId))
+    if (!SLACK_ID.test(caller.teamId) || !SLACK_ID.test(caller.userId) || !SLACK_ID.test(caller.channelId))
       throw new InvalidInputError('not a Slack slash command: team_id, user_id and channel_id are required', [
         { path: 'team_id, user_id, channel_id', message: 'missing or not Slack ids' },
       ]);

@@ -19,6 +19,7 @@ import {
   auditDenied,
   chatActor,
   SLACK_EVENT_SOURCE,
+  SLACK_ID,
   type SlackCaller,
   type SlackEntryDeps,
   type SlackRequest,
@@ -37,7 +38,7 @@ import {
 /** How long the reply address is kept for the outcome (Slack honours it for 30 minutes). */
 export const REPLY_TARGET_TTL_MS = 30 * 60_000;
 
-const Id = z.string().check(z.regex(/^[A-Z0-9][A-Z0-9_-]{0,63}$/i));
+const Id = z.string().check(z.regex(SLACK_ID));
 const BlockActionsSchema = z.object({
   type: z.literal('block_actions'),
   team: z.object({ id: Id }),

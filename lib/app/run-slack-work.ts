@@ -42,23 +42,15 @@ const byRef = (a: Farm, b: Farm) => a.type.localeCompare(b.type) || a.farmId - b
 export const makeRunSlackWork = (deps: SlackWorkDeps) => {
   const { api } = deps;
 
-  const plan = async (work: SlackWork): Promise<{ view: PlanView; pending: boolean }> => {
+  const plan = async (work: SlackWork): Promise<PlanView> => {
     const c = work.command as Extract<SlackWork['command'], { kind: 'plan' | 'set' }>;
     const farm = await api.getFarm({ service: c.service, type: c.farmType, farmId: c.farmId });
     const verdict = checkTarget(farm.type, toWire(c.stickiness));
-    if (!verdict.ok)
-      return {
-        view: { kind: 'impossible', farm, target: c.stickiness, reason: verdict.reason },
-        pending: false,
-      };
-    if (farm.stickiness === toWire(c.stickiness))
-      return { view: { kind: 'unchanged', farm, target: c.stickiness }, pending: false };
+    if (!verdict.ok) return { kind: 'impossible', farm, target: c.stickiness, reason: verdict.reason };
+    if (farm.stickiness === toWire(c.stickiness)) return { kind: 'unchanged', farm, target: c.stickiness };
     const pending = await api.pendingChanges(c.service);
     const otherPendingInZone = pending.some((p) => p.zone === farm.zone || p.zone === 'all');
-    return {
-      view: { kind: 'change', farm, target: c.stickiness, otherPendingInZone },
-      pending: otherPendingInZone,
-    };
+    return { kind: 'change', farm, target: c.stickiness, otherPendingInZone };
   };
 
   const answer = async (work: SlackWork): Promise<SlackMessage> => {
@@ -95,9 +87,9 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
         });
       }
       case 'plan':
-        return planMessage((await plan(work)).view);
+        return planMessage(await plan(work));
       case 'set': {
-        const { view } = await plan(work);
+        const view = await plan(work);
         if (view.kind !== 'change') return planMessage(view);
         const now = deps.clock.now();
         const proposal: ChatProposal = {

@@ -17,6 +17,9 @@ import type { SlackResponder } from '../ports/slack-responder';
 /** Slack's bodies are a few kilobytes; anything much larger is not Slack. */
 export const MAX_SLACK_BODY_BYTES = 64 * 1024;
 
+/** A Slack team, user or channel id (`T…`, `U…`/`W…`, `C…`/`G…`/`D…`). */
+export const SLACK_ID = /^[A-Z0-9][A-Z0-9_-]{0,63}$/i;
+
 /** `source` of what stickler's Slack function publishes (change requests after an Apply click). */
 export const SLACK_EVENT_SOURCE = 'stickler.slack';
 

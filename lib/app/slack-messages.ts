@@ -93,7 +93,8 @@ export type PlanView =
   | { kind: 'unchanged'; farm: Farm; target: StickinessWord }
   | { kind: 'impossible'; farm: Farm; target: StickinessWord; reason: string };
 
-const planLines = (view: PlanView): string[] => {
+/** The farm and what would change, the first lines of every plan message. */
+const planHead = (view: PlanView): string => {
   const f = view.farm;
   const title = farmTitle({
     service: f.service,
@@ -102,11 +103,11 @@ const planLines = (view: PlanView): string[] => {
     displayName: f.displayName,
   });
   const before = word(f.stickiness);
-  return [`${title}\nzone *${esc(f.zone, 40)}*: ${before} → *${view.target}*`];
+  return `${title}\nzone *${esc(f.zone, 40)}*: ${before} → *${view.target}*`;
 };
 
 export const planMessage = (view: PlanView): SlackMessage => {
-  const [head] = planLines(view);
+  const head = planHead(view);
   if (view.kind === 'impossible')
     return plainMessage(`${head}\n:no_entry: ${esc(view.reason)}. Nothing would be written.`);
   if (view.kind === 'unchanged')

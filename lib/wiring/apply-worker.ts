@@ -29,6 +29,7 @@ import { makeApplyRequests } from '../app/apply-requests';
 import { makeProcessChangeRequests } from '../app/process-change-requests';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
+import { powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 import { loadWorkerConfig } from './worker-config';
 
@@ -39,11 +40,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   const config = loadWorkerConfig(env);
   const logger = new Logger({ serviceName: 'stickler' });
   const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker' });
-  const log: Log = {
-    info: (message, extra) => logger.info(message, extra ?? {}),
-    warn: (message, extra) => logger.warn(message, extra ?? {}),
-    error: (message, extra) => logger.error(message, extra ?? {}),
-  };
+  const log: Log = powertoolsLog(logger);
 
   const api = ovhApiFromEnv(env, {
     baseUrl: config.ovhBaseUrl,

@@ -30,6 +30,7 @@ import { ConfigError, InvalidInputError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { PolicySource } from '../ports/policy-source';
+import { powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 
 const required = (env: NodeJS.ProcessEnv, name: string) => {
@@ -56,11 +57,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
       ).load(),
   };
   const logger = new Logger({ serviceName: 'stickler' });
-  const log: Log = {
-    info: (message, extra) => logger.info(message, extra ?? {}),
-    warn: (message, extra) => logger.warn(message, extra ?? {}),
-    error: (message, extra) => logger.error(message, extra ?? {}),
-  };
+  const log: Log = powertoolsLog(logger);
   const api = ovhApiFromEnv(env, {
     baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
     credentialsParameter,

@@ -20,6 +20,7 @@ import { ConfigError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { TicketCommenter } from '../ports/ticket-commenter';
+import { powertoolsLog } from './log';
 
 const JiraCredentials = z.object({
   email: z.string().check(z.minLength(1)),
@@ -33,11 +34,7 @@ const ServiceNowCredentials = z.object({
 export const wireNotifier = (env: NodeJS.ProcessEnv) => {
   const local = (env.STAGE ?? 'dev') === 'local';
   const logger = new Logger({ serviceName: 'stickler' });
-  const log: Log = {
-    info: (message, extra) => logger.info(message, extra ?? {}),
-    warn: (message, extra) => logger.warn(message, extra ?? {}),
-    error: (message, extra) => logger.error(message, extra ?? {}),
-  };
+  const log: Log = powertoolsLog(logger);
   const call = makeJsonCall({ timeoutMs: 10_000 });
   const ssm = local ? undefined : awsJsonClientFromEnv(SSM, env, { timeoutMs: 5_000 });
   /** Credentials from `parameter` (SSM JSON) or, in the local stage, from two environment variables. */

@@ -44,6 +44,7 @@ import { ConfigError, SticklerError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
+import { powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 
 /** The `local` stage's signing secret when none is set (printed by `simulate --pipeline`). */
@@ -79,11 +80,7 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
   const busName = required(env, 'EVENT_BUS_NAME');
   const tableName = required(env, 'IDEMPOTENCY_TABLE');
   const logger = new Logger({ serviceName: 'stickler' });
-  const log: Log = {
-    info: (message, extra) => logger.info(message, extra ?? {}),
-    warn: (message, extra) => logger.warn(message, extra ?? {}),
-    error: (message, extra) => logger.error(message, extra ?? {}),
-  };
+  const log: Log = powertoolsLog(logger);
   const authorization = chatAuthorizationFromEnv(env, local);
   if (authorization.teams.size === 0)
     log.warn('STICKLER_SLACK_TEAMS is empty: every Slack request will be refused');

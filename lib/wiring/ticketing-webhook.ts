@@ -26,6 +26,7 @@ import { makeHandleTicketWebhook, TICKET_SOURCES, type TicketSource } from '../a
 import { ConfigError, SticklerError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
+import { powertoolsLog } from './log';
 
 const AWS_TIMEOUTS = { timeoutMs: 5_000 };
 
@@ -83,11 +84,7 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
     jsonSetting(env, 'TICKETING_SERVICENOW_FIELDS', ServiceNowFieldsSchema) ?? DEFAULT_SERVICENOW_FIELDS;
 
   const logger = new Logger({ serviceName: 'stickler' });
-  const log: Log = {
-    info: (message, extra) => logger.info(message, extra ?? {}),
-    warn: (message, extra) => logger.warn(message, extra ?? {}),
-    error: (message, extra) => logger.error(message, extra ?? {}),
-  };
+  const log: Log = powertoolsLog(logger);
 
   const ssm = prefix && stage !== 'local' ? awsJsonClientFromEnv(SSM, env, AWS_TIMEOUTS) : undefined;
   const secrets = new Map(
