@@ -3,7 +3,8 @@
  *
  * Per service (services run in parallel, sharing the OVH client's concurrency limit):
  * 1. read pendingChanges (and the refresh tasks running) and refuse changes whose zone already
- *    holds someone else's edits;
+ *    holds someone else's edits (with an UnappliedZones store, a zone left holding only this
+ *    tool's own unapplied writes by an earlier failed refresh is not someone else's: own-unapplied.ts);
  * 2. wait for any refresh task already running, so that stickler never races one;
  * 3. PUT only the farms that differ;
  * 4. refresh each touched zone once, as soon as its writes are stored (one zone at a time per
@@ -22,7 +23,9 @@ import {
 } from '../domain/zones';
 import type { Clock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import type { UnappliedZones } from '../ports/unapplied-zones';
 import { errorFacts } from './error-facts';
+import { makeOwnUnapplied, withoutOwn } from './own-unapplied';
 import {
   makeZoneRefresher,
   type RefreshProgress,
@@ -106,6 +109,11 @@ export interface ApplyPlanDeps {
   api: LoadBalancerApi;
   clock: Clock;
   onProgress?: (event: ApplyProgress) => void;
+  /**
+   * Where zones left holding stickler's own unapplied writes are recorded (the worker): a later
+   * run applies such a zone instead of taking its changes for someone else's (own-unapplied.ts).
+   */
+  unapplied?: UnappliedZones;
 }
 
 const refreshOnlyChange = (u: Unchanged): Change => ({
@@ -123,8 +131,9 @@ const failureOf = (change: Change) => ({
   origin: change.origin,
 });
 
-export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
+export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDeps) => {
   const { refreshZone, waitForTask, runningRefreshes } = makeZoneRefresher({ api, clock, onProgress });
+  const ownUnapplied = unapplied ? makeOwnUnapplied({ api, store: unapplied, clock }) : undefined;
 
   return async (plan: Plan, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<ApplyReport> => {
     const report: ApplyReport = {
@@ -152,6 +161,8 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
     report.unchanged.push(...plan.unchanged.filter((u) => u.origin.kind !== 'request'));
 
     const services = [...new Set([...plan.changes, ...unchangedRequests].map((c) => c.farm.service))].sort();
+    /** Per service, the zones with a record of stickler's own unapplied writes (forgotten once applied). */
+    const recordedZones = new Map<string, Set<string>>();
 
     const applyService = async (service: string) => {
       const changes = plan.changes.filter((c) => c.farm.service === service);
@@ -170,9 +181,16 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
         return;
       }
 
+      // Zones holding only stickler's own unapplied writes (a refresh of an earlier run failed)
+      // count as clean: applying them pushes nobody else's change.
+      const { own, recorded } = ownUnapplied
+        ? await ownUnapplied.trusted(service, pending)
+        : { own: new Map<string, number>(), recorded: new Set<string>() };
+      recordedZones.set(service, recorded);
+      const others = withoutOwn(pending, own);
       const { accepted, refused } = guardPendingChanges(
         changes,
-        new Map([[service, pending]]),
+        new Map([[service, others]]),
         options.allowForeignPending,
       );
       const waitForeign = options.foreignPending === 'retry';
@@ -194,11 +212,14 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       refused.forEach(foreign);
 
       // A stored-but-maybe-not-live target: applied only when the operator allows foreign changes.
-      const count = dirtyZones(pending);
+      const count = dirtyZones(others);
       const refreshOnly = new Set<Change>();
       for (const u of stillUnchanged) {
         const n = count(u.farm.zone);
-        if (n === 0) report.unchanged.push(u);
+        // Stored by stickler but not applied yet (or, for an `all` farm, maybe not): refresh it.
+        const ownUnappliedHere = own.has(u.farm.zone) || (u.farm.zone === ALL_ZONES && own.size > 0);
+        if (n === 0 && ownUnappliedHere) refreshOnly.add(refreshOnlyChange(u));
+        else if (n === 0) report.unchanged.push(u);
         else if (options.allowForeignPending) refreshOnly.add(refreshOnlyChange(u));
         else {
           foreign({
@@ -407,7 +428,27 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
     ) => {
       // A refresh not asked because of someone else (their changes, their running task): the
       // worker tries the zone again later; at a terminal, the operator is told what to run.
-      const later = why.notAsked === true && options.foreignPending === 'retry';
+      const waiting = why.notAsked === true && options.foreignPending === 'retry';
+      // A refresh that failed after this run's writes: recorded as stickler's own unapplied
+      // writes (when a store is wired), so that the next request in the zone applies them along.
+      // The failure itself is final and reported at once (a zone whose tasks keep failing is not
+      // refreshed again and again from the queue).
+      const remembered =
+        !outcome.applied && !why.notAsked && ownUnapplied
+          ? await ownUnapplied.remember(batch.service, batch.zone)
+          : false;
+      const recorded = recordedZones.get(batch.service);
+      if (remembered) recorded?.add(batch.zone);
+      else if (
+        outcome.applied &&
+        recorded &&
+        (recorded.has(batch.zone) || (batch.zone === ALL_ZONES && recorded.size > 0))
+      )
+        await Promise.all(
+          [...recorded]
+            .filter((z) => batch.zone === ALL_ZONES || z === batch.zone)
+            .map((z) => ownUnapplied?.forget(batch.service, z)),
+        );
       report.refreshes.push(...outcome.attempts);
       const zone: { applied: AppliedChange[]; failed: Failure[] } = { applied: [], failed: [] };
       if (outcome.applied) {
@@ -416,15 +457,18 @@ export const makeApplyPlan = ({ api, clock, onProgress }: ApplyPlanDeps) => {
       } else {
         const reason =
           `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${outcome.error}; ` +
-          (later
+          (waiting
             ? 'the zone now holds these unapplied changes; trying again later'
-            : `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
-              `'stickler refresh ${batch.service} ${batch.zone}'`);
+            : remembered
+              ? "the zone now holds these unapplied changes, recorded as stickler's own: the next change request in this zone applies them along " +
+                `(or, once the cause is fixed, 'stickler refresh ${batch.service} ${batch.zone}')`
+              : `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
+                `'stickler refresh ${batch.service} ${batch.zone}'`);
         zone.failed = batch.changes.map((change) => ({
           ...failureOf(change),
-          code: later ? ('foreign-pending' as const) : ('refresh-failed' as const),
+          code: waiting ? ('foreign-pending' as const) : ('refresh-failed' as const),
           reason,
-          retryable: later,
+          retryable: waiting,
           ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
         }));
       }

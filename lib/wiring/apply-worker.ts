@@ -21,6 +21,7 @@ import {
 import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
 import { DynamoDbServiceLeases } from '../adapters/dynamodb/dynamodb-service-leases';
+import { DynamoDbUnappliedZones } from '../adapters/dynamodb/dynamodb-unapplied-zones';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { SchedulerDeferrals } from '../adapters/scheduler/scheduler-deferrals';
 import { incomingRecord } from '../adapters/sqs/change-request-record';
@@ -51,7 +52,11 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, AWS_TIMEOUTS);
 
   const processChangeRequests = makeProcessChangeRequests({
-    applyRequests: makeApplyRequests({ api, clock: systemClock }),
+    applyRequests: makeApplyRequests({
+      api,
+      clock: systemClock,
+      unapplied: new DynamoDbUnappliedZones({ client: dynamodb, tableName: config.idempotencyTable }),
+    }),
     publisher: new EventBridgePublisher({
       client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
       busName: config.eventBusName,

@@ -306,7 +306,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     expect(audits()).toEqual([expect.objectContaining({ requestId: 'req-late', outcome: 'applied' })]);
   });
 
-  it('audits a zone that would not apply as failed at once: a redelivery could not finish it', async () => {
+  it('audits a zone that would not apply as failed at once, and the next request in that zone applies its write along', async () => {
     sim.faults.taskErrorRate = 1;
     const result = await handler(requestEvent('req-stuck', 111, 'none', 1), context);
     expect(result.batchItemFailures).toEqual([]);
@@ -317,8 +317,26 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
         outcome: 'failed',
         code: 'refresh-failed',
         retryable: false,
+        message: expect.stringContaining("recorded as stickler's own"),
       }),
     ]);
+    const lb = sim.state.services.get('loadbalancer-b81e0d44')!;
+    expect(lb.farms.get('http/111')!.applied.get('gra')?.stickiness).toBe('cookie');
+
+    // OVH's tasks work again. A request for the other farm of zone gra: the zone holds only the
+    // worker's own unapplied write (recorded in the table), so it is applied, with that write along.
+    sim.faults.taskErrorRate = 0;
+    published = [];
+    sim.resetStats();
+    const next = requestEvent('req-after-stuck', 211, 'none', 1);
+    const body = JSON.parse(next.Records[0]!.body);
+    body.detail.farmType = 'tcp';
+    next.Records[0]!.body = JSON.stringify(body);
+    expect((await handler(next, context)).batchItemFailures).toEqual([]);
+    expect(audits()).toEqual([expect.objectContaining({ requestId: 'req-after-stuck', outcome: 'applied' })]);
+    expect(sim.stats.calls.refresh).toBe(1);
+    expect(lb.farms.get('http/111')!.applied.get('gra')?.stickiness ?? null).toBeNull();
+    expect(lb.farms.get('tcp/211')!.applied.get('gra')?.stickiness ?? null).toBeNull();
   });
 
   it('hands a retryable failure back; on the last receive audits it and lets it go to the DLQ, whence a redrive applies it', async () => {

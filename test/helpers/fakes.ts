@@ -21,6 +21,7 @@ import type { Log } from '../../lib/ports/log';
 import type { RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
 import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 import type { SlackMessage, SlackResponder } from '../../lib/ports/slack-responder';
+import type { UnappliedZone, UnappliedZones } from '../../lib/ports/unapplied-zones';
 import type { WorkDispatcher } from '../../lib/ports/work-dispatcher';
 
 /** A clock that stands still unless a test (or a sleep) moves it. */
@@ -109,6 +110,27 @@ export class InMemoryFarmLedger implements FarmLedger {
     this.failures.check('record');
     const current = this.entries.get(farmKey);
     if (!current || Date.parse(current.sentAt) <= Date.parse(entry.sentAt)) this.entries.set(farmKey, entry);
+  }
+}
+
+export class InMemoryUnappliedZones implements UnappliedZones {
+  readonly records = new Map<string, UnappliedZone>();
+  readonly failures = new Failures<'read' | 'remember' | 'forget'>();
+
+  async read(service: string, zones: readonly string[]): Promise<UnappliedZone[]> {
+    this.failures.check('read');
+    return zones.flatMap((zone) => {
+      const r = this.records.get(`${service}/${zone}`);
+      return r ? [structuredClone(r)] : [];
+    });
+  }
+  async remember(record: UnappliedZone): Promise<void> {
+    this.failures.check('remember');
+    this.records.set(`${record.service}/${record.zone}`, structuredClone(record));
+  }
+  async forget(service: string, zone: string): Promise<void> {
+    this.failures.check('forget');
+    this.records.delete(`${service}/${zone}`);
   }
 }
 

@@ -1,0 +1,84 @@
+/**
+ * UnappliedZones on the idempotency table: one item per zone, `unapplied:<service>/<zone>`,
+ * expiring (TTL) after UNAPPLIED_RETENTION_MS. Deleting an item (README, "What the worker
+ * guarantees") makes stickler treat that zone's unapplied changes as someone else's again.
+ */
+import { UNAPPLIED_RETENTION_MS, type UnappliedZone, type UnappliedZones } from '../../ports/unapplied-zones';
+import type { AwsCall } from '../aws/aws-json-client';
+import { type DynamoItem, epochSeconds } from './dynamodb-types';
+
+export const unappliedItemId = (service: string, zone: string): string => `unapplied:${service}/${zone}`;
+
+const isIdList = (value: unknown): value is number[] =>
+  Array.isArray(value) && value.every((v) => Number.isSafeInteger(v));
+
+export class DynamoDbUnappliedZones implements UnappliedZones {
+  constructor(private readonly options: { client: AwsCall; tableName: string; retainMs?: number }) {}
+
+  async read(service: string, zones: readonly string[]): Promise<UnappliedZone[]> {
+    const { client, tableName } = this.options;
+    const unique = [...new Set(zones)];
+    if (unique.length === 0) return [];
+    const out: UnappliedZone[] = [];
+    const nowEpoch = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: { id: { S: string } }[] = unique
+        .slice(i, i + 100)
+        .map((zone) => ({ id: { S: unappliedItemId(service, zone) } }));
+      for (let attempt = 0; keys.length > 0 && attempt < 5; attempt++) {
+        const answer = await client<{
+          Responses?: Record<string, DynamoItem[]>;
+          UnprocessedKeys?: Record<string, { Keys?: typeof keys }>;
+        }>('BatchGetItem', { RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } });
+        for (const item of answer.Responses?.[tableName] ?? []) {
+          // DynamoDB deletes expired items within days, not at once: an expired one counts as gone.
+          if (item.expiresAtEpoch?.N && Number(item.expiresAtEpoch.N) <= nowEpoch) continue;
+          const record = this.parse(service, item);
+          if (record) out.push(record);
+        }
+        keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
+      }
+      if (keys.length > 0) throw new Error(`DynamoDB left ${keys.length} unapplied-zone key(s) unread`);
+    }
+    return out;
+  }
+
+  /** An item that does not read as a whole record is no record: the zone stays someone else's. */
+  private parse(service: string, item: DynamoItem): UnappliedZone | undefined {
+    const id = item.id?.S ?? '';
+    const prefix = unappliedItemId(service, '');
+    const pending = Number(item.pending?.N);
+    if (!id.startsWith(prefix) || !Number.isSafeInteger(pending) || pending < 1 || !item.at?.S)
+      return undefined;
+    let done: unknown;
+    try {
+      done = JSON.parse(item.doneRefreshes?.S ?? '');
+    } catch {
+      return undefined;
+    }
+    if (!isIdList(done)) return undefined;
+    return { service, zone: id.slice(prefix.length), pending, doneRefreshes: done, at: item.at.S };
+  }
+
+  async remember(record: UnappliedZone, now: Date): Promise<void> {
+    await this.options.client('PutItem', {
+      TableName: this.options.tableName,
+      Item: {
+        id: { S: unappliedItemId(record.service, record.zone) },
+        pending: { N: String(record.pending) },
+        doneRefreshes: { S: JSON.stringify(record.doneRefreshes) },
+        at: { S: record.at },
+        expiresAtEpoch: {
+          N: epochSeconds(now.getTime() + (this.options.retainMs ?? UNAPPLIED_RETENTION_MS)),
+        },
+      },
+    });
+  }
+
+  async forget(service: string, zone: string): Promise<void> {
+    await this.options.client('DeleteItem', {
+      TableName: this.options.tableName,
+      Key: { id: { S: unappliedItemId(service, zone) } },
+    });
+  }
+}
