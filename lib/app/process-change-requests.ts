@@ -68,6 +68,12 @@ export interface ProcessDeps {
   maxReceiveCount: number;
   /** How long a claim (and a service lease) holds against a concurrent invocation: past the function timeout. */
   claimHoldMs: number;
+  /**
+   * When another invocation holds every load balancer of the batch, how long to wait for one of
+   * them to be released before handing the requests back (each hand-back costs a receive of the
+   * queue's maxReceiveCount). Bounded by the deadline, less one zone's budget. Default 0.
+   */
+  leaseWaitMs?: number;
   timeLimits?: TimeLimits;
 }
 
@@ -263,14 +269,27 @@ function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Dec
 async function leasePhase(
   deps: ProcessDeps,
   admitted: readonly Admitted[],
+  options: ProcessOptions,
   decisions: Decisions,
 ): Promise<{ leased: Admitted[]; lease?: Lease }> {
   if (admitted.length === 0) return { leased: [] };
   const wanted = [...new Set(admitted.map((q) => q.request.service))];
   let lease: Lease | undefined;
   let why = 'another invocation is applying its load balancer';
+  // Everything held by another batch: wait a little for a release rather than hand it all back
+  // (under a burst, batches would otherwise bounce each other's records, a receive each time).
+  const zoneBudget = deps.applyOptions.zoneBudgetMs ?? deps.applyOptions.taskTimeoutMs;
+  const waitUntil = Math.min(
+    deps.clock.now().getTime() + (deps.leaseWaitMs ?? 0),
+    (options.deadline ?? Number.POSITIVE_INFINITY) - zoneBudget,
+  );
   try {
     lease = await deps.leases.acquire(wanted, deps.clock.now(), deps.claimHoldMs);
+    for (let step = 250; lease.services.size === 0; step = Math.min(2 * step, 4_000)) {
+      if (deps.clock.now().getTime() + step > waitUntil) break;
+      await deps.clock.sleep(step);
+      lease = await deps.leases.acquire(wanted, deps.clock.now(), deps.claimHoldMs);
+    }
   } catch (error) {
     deps.log.error('could not take service leases; the requests will be retried', { error: String(error) });
     why = `its load balancer's lease could not be taken: ${String(error)}`;
@@ -620,7 +639,7 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const decisions: Decisions = new Map();
     const claimed = await claimPhase(deps, groups, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
-    const { leased, lease } = await leasePhase(deps, admitted, decisions);
+    const { leased, lease } = await leasePhase(deps, admitted, options, decisions);
     try {
       const current = await orderPhase(deps, leased, decisions);
       await Promise.all([deferPhase(deps, early, decisions), applyPhase(deps, current, options, decisions)]);

@@ -39,6 +39,8 @@ export interface LocalPipelineOptions {
   /** STICKLER_SLACK_* settings of the Slack function (else taken from the environment). */
   slack?: Record<string, string>;
   onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
+  /** The worker's LEASE_WAIT_MS (default: the worker's, 60 s). */
+  leaseWaitMs?: number;
 }
 
 export interface LocalPipeline {
@@ -107,6 +109,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     ...simulatorEnv(options.ovhBaseUrl, options.ovhCredentials),
     POLL_INTERVAL_MS: String(options.pollIntervalMs ?? 200),
     MAX_RECEIVE_COUNT: '20',
+    ...(options.leaseWaitMs !== undefined ? { LEASE_WAIT_MS: String(options.leaseWaitMs) } : {}),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
     // The `local` stage's webhook secrets: what a sender signs with (development defaults where unset).

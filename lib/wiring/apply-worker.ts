@@ -82,6 +82,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     },
     maxReceiveCount: config.maxReceiveCount,
     claimHoldMs: config.claimHoldMs,
+    leaseWaitMs: config.leaseWaitMs,
   });
 
   const delayRecords = makeSqsVisibility({

@@ -21,6 +21,8 @@ export interface WorkerConfig {
    * this remains, no further zone is started and its requests go back to the queue untouched.
    */
   finishReserveMs: number;
+  /** How long a batch whose load balancers are all held by another batch waits before handing its records back. */
+  leaseWaitMs: number;
   /** Where early requests are scheduled back onto the bus (EventBridge Scheduler). */
   deferral: { groupName: string; busArn: string; roleArn: string };
 }
@@ -65,6 +67,7 @@ export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
     // A started zone needs its writes and a refresh task (up to TASK_TIMEOUT_MS); one more minute
     // covers the writes, the audit and a slow OVH answer.
     finishReserveMs: int(env, 'FINISH_RESERVE_MS', int(env, 'TASK_TIMEOUT_MS', 240_000) + 60_000),
+    leaseWaitMs: int(env, 'LEASE_WAIT_MS', 60_000, 0),
     deferral: {
       groupName: required(env, 'DEFERRAL_SCHEDULE_GROUP'),
       busArn: required(env, 'EVENT_BUS_ARN'),

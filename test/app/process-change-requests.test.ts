@@ -18,7 +18,7 @@ import {
 
 const MINUTE = 60_000;
 
-const setup = (applyOptions: Partial<ApplyOptions> = {}) => {
+const setup = (applyOptions: Partial<ApplyOptions> = {}, extra: { leaseWaitMs?: number } = {}) => {
   const clock = new FakeClock();
   const api = new InMemoryLoadBalancerApi(clock)
     .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
@@ -42,6 +42,7 @@ const setup = (applyOptions: Partial<ApplyOptions> = {}) => {
     applyOptions: { allowForeignPending: false, pollIntervalMs: 10, taskTimeoutMs: 1_000, ...applyOptions },
     maxReceiveCount: 3,
     claimHoldMs: 15 * MINUTE,
+    ...extra,
   });
   let n = 0;
   /** A queued record as SQS would deliver it: the request in an EventBridge envelope. */
@@ -426,6 +427,60 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(h.idempotency.records.has('busy')).toBe(false); // claim released for the retry
       expect(h.leases.held.has('lb-b')).toBe(false); // released once applied
       expect(h.leases.held.get('lb-a')?.owner).toBe('someone-else');
+    });
+
+    it('waits for a release when another invocation holds every load balancer of the batch, then applies', async () => {
+      const h = setup({}, { leaseWaitMs: MINUTE });
+      const start = h.clock.t;
+      h.leases.held.set('lb-a', { owner: 'someone-else', until: start + 15 * MINUTE });
+      const acquire = h.leases.acquire.bind(h.leases);
+      let tries = 0;
+      h.leases.acquire = async (...args) => {
+        if (++tries === 4) h.leases.held.delete('lb-a'); // the other batch is done
+        return acquire(...args);
+      };
+      const result = await h.process([h.record({ requestId: 'patient' })]);
+      expect(result.retry).toEqual([]);
+      expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'patient', outcome: 'applied' })]);
+      expect(tries).toBe(4);
+      expect(h.clock.t - start).toBeLessThan(5_000); // 250 + 500 + 1000 ms of waits, then the apply
+    });
+
+    it('hands the batch back once the wait is over, after a bounded number of looks', async () => {
+      const h = setup({}, { leaseWaitMs: MINUTE });
+      h.leases.held.set('lb-a', { owner: 'someone-else', until: h.clock.t + 15 * MINUTE });
+      const acquire = h.leases.acquire.bind(h.leases);
+      let tries = 0;
+      h.leases.acquire = async (...args) => {
+        tries++;
+        return acquire(...args);
+      };
+      const start = h.clock.t;
+      const result = await h.process([h.record({ requestId: 'busy' })]);
+      expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+      expect(h.clock.t - start).toBeLessThanOrEqual(MINUTE);
+      expect(tries).toBeLessThan(20);
+      expect(h.api.calls.getFarm ?? 0).toBe(0);
+    });
+
+    it('does not wait when some of its load balancers are free, nor when the deadline leaves no zone time', async () => {
+      const h = setup({ zoneBudgetMs: 30_000 }, { leaseWaitMs: MINUTE });
+      h.api.addFarm('lb-b', { type: 'http', farmId: 9, zone: 'rbx', stored: null });
+      h.leases.held.set('lb-a', { owner: 'someone-else', until: h.clock.t + 15 * MINUTE });
+      const start = h.clock.t;
+      const mixed = await h.process([
+        h.record({ requestId: 'busy', service: 'lb-a' }),
+        h.record({ requestId: 'free', service: 'lb-b', farmId: 9 }),
+      ]);
+      expect(mixed.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
+      expect(h.clock.t - start).toBeLessThan(1_000);
+
+      const late = h.clock.t;
+      const result = await h.process([h.record({ requestId: 'busy-late', service: 'lb-a' })], {
+        deadline: late + 20_000, // less than one zone's budget
+      });
+      expect(result.retry).toEqual([{ recordId: 'msg-3', delaySeconds: 5 }]);
+      expect(h.clock.t).toBe(late);
     });
 
     it('takes the lease before reading the ledger, and releases it even when applying throws', async () => {
