@@ -121,6 +121,25 @@ const clientFor = (baseUrl: string, serial = false) => {
   return { http, api: new OvhLoadBalancerApi(http) };
 };
 
+/**
+ * What one call takes on this machine, end to end (this client, loopback HTTP, the simulator's
+ * thread), with `inFlight` calls at a time: rounds of a cheap documented call (the list of load
+ * balancers), the mean time per round. The simulator adds the nominal latency; the rest is the
+ * machine's HTTP stack, which no scheduling can remove.
+ */
+const callTime = async (baseUrl: string, inFlight: number, rounds = 30) => {
+  const http = new OvhHttpClient({
+    baseUrl,
+    credentials: SIMULATOR_CREDENTIALS,
+    timeoutMs: 30_000,
+    concurrency: inFlight,
+  });
+  await http.get('/ipLoadbalancing'); // the clock offset, and a connection
+  const started = performance.now();
+  await Promise.all(Array.from({ length: inFlight * rounds }, () => http.get('/ipLoadbalancing')));
+  return (performance.now() - started) / rounds;
+};
+
 const reconcile = async (size: Size, opts: { serial?: boolean; faults?: Partial<FaultOptions> } = {}) => {
   const sim = await simulator(size, opts.faults ? { faults: opts.faults } : {});
   try {
@@ -132,6 +151,8 @@ const reconcile = async (size: Size, opts: { serial?: boolean; faults?: Partial<
     const ms = performance.now() - started;
     const first = await sim.stats();
     const concurrency = http.concurrency();
+    // Measured after the run (the calls read nothing it changed), at the concurrency it reached.
+    const callMs = opts.serial ? undefined : await callTime(sim.baseUrl, concurrency.peak);
     await sim.reset();
     const again = planFromPolicy(await makeDiscoverFleet({ api })(), policy);
     const againReport = await makeApplyPlan({ api, clock: systemClock })(again, applyOptions);
@@ -142,6 +163,7 @@ const reconcile = async (size: Size, opts: { serial?: boolean; faults?: Partial<
       plan,
       report,
       concurrency,
+      callMs,
       faults: first.faults,
       compliant: { calls: second.calls, report: againReport },
     };
@@ -194,7 +216,7 @@ const lowerBound = (size: Size, run: Awaited<ReturnType<typeof reconcile>>) => {
  * apply phase is bound by its calls / P, or by the longest service's chain (its pending and task
  * check, its first zone's writes, then its zones one after another: refresh, task, one look).
  */
-const criticalPath = (size: Size, b: ReturnType<typeof lowerBound>, P: number) => {
+const criticalPath = (size: Size, b: ReturnType<typeof lowerBound>, P: number, L: number) => {
   const reads = 2 + size.services + size.services * size.perService;
   const discover = Math.max(3, Math.ceil(reads / P)) * L + L;
   const applyCalls = b.St * 3 + b.D + b.Z * 3;
@@ -245,12 +267,15 @@ const main = async () => {
     console.log(`    ${'other'.padEnd(22)}${String(other).padStart(6)}${'0'.padStart(14)}`);
     if (other > 0) callsOk = false;
     const P = run.concurrency.peak;
-    const bound = criticalPath(size, b, P);
+    const nominal = criticalPath(size, b, P, L);
+    const callMs = run.callMs ?? L;
+    const bound = criticalPath(size, b, P, callMs);
     console.log(
       `  applied ${run.report.applied.length}, failed ${run.report.failed.length}, refused ${run.report.refused.length}; concurrency reached ${P}`,
     );
     console.log(
-      `  stickler: ${fmt(run.ms)}; critical-path bound at concurrency ${P}: ${fmt(bound)} (${(run.ms / bound).toFixed(2)}x)`,
+      `  stickler: ${fmt(run.ms)}; critical-path bound at concurrency ${P}: ${fmt(nominal)} with calls of the nominal ${L} ms (${(run.ms / nominal).toFixed(2)}x), ` +
+        `${fmt(bound)} with calls as long as they take here, ${callMs.toFixed(1)} ms with ${P} in flight, measured in this run (${(run.ms / bound).toFixed(2)}x)`,
     );
     let serialMs: number;
     if (i === 0) {
@@ -281,7 +306,7 @@ const main = async () => {
         serialMs >= speedup * run.ms,
       ]);
       checks.push([
-        `${N} farms: within 1.2x of the critical-path bound at the concurrency reached`,
+        `${N} farms: within 1.2x of the critical-path bound at the concurrency reached (calls as long as they take here)`,
         run.ms <= 1.2 * bound,
       ]);
     }
