@@ -640,9 +640,14 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const claimed = await claimPhase(deps, groups, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
     const { leased, lease } = await leasePhase(deps, admitted, options, decisions);
+    let result: ProcessResult;
     try {
       const current = await orderPhase(deps, leased, decisions);
       await Promise.all([deferPhase(deps, early, decisions), applyPhase(deps, current, options, decisions)]);
+      // The outbox writes the farm-ledger entries: done before the leases go, so that the batch
+      // that takes a load balancer next sees what this one carried out (else an older request of
+      // its own, not yet known as superseded, could undo a newer one just applied or found unchanged).
+      result = await finishPhase(deps, groups, decisions);
     } finally {
       if (lease)
         await deps.leases.release(lease).catch((error: unknown) =>
@@ -651,7 +656,6 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
           }),
         );
     }
-    const result = await finishPhase(deps, groups, decisions);
     // Keep the queue's order of records in the answer.
     const order = new Map(records.map((r, i) => [r.recordId, i]));
     result.retry.sort((a, b) => order.get(a.recordId)! - order.get(b.recordId)!);

@@ -483,6 +483,44 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(h.clock.t).toBe(late);
     });
 
+    it('keeps the lease until the ledger entries are written: the next batch never undoes what this one carried out', async () => {
+      const h = setup();
+      const t0 = h.clock.t;
+      // Batch X carries out the newer request; its audit (and ledger) step is held up.
+      let inOutbox!: () => void;
+      const reachedOutbox = new Promise<void>((resolve) => (inOutbox = resolve));
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const publish = h.publisher.publish.bind(h.publisher);
+      h.publisher.publish = async (events) => {
+        inOutbox();
+        await gate;
+        return publish(events);
+      };
+      const x = h.process([h.record({ requestId: 'newer', stickiness: 'cookie' }, { sentAt: t0 + 1_000 })]);
+      await reachedOutbox;
+      // Meanwhile batch Y gets the older request for the same farm (a standard queue keeps no order).
+      h.publisher.publish = publish;
+      const y = await h.process([h.record({ requestId: 'older', stickiness: 'sourceIp' }, { sentAt: t0 })]);
+      open();
+      await x;
+      expect(y.retry).toEqual([{ recordId: 'msg-2', delaySeconds: 5 }]); // lb-a still leased by X
+      expect(h.api.farm({ service: 'lb-a', type: 'http', farmId: 1 })).toMatchObject({
+        stored: 'cookie',
+        applied: 'cookie',
+      });
+      // Its retry, once X is done, finds the newer request in the ledger.
+      const again = await h.process([
+        h.record({ requestId: 'older', stickiness: 'sourceIp' }, { sentAt: t0, receiveCount: 2 }),
+      ]);
+      expect(again.retry).toEqual([]);
+      expect(h.audits().find((a) => a.requestId === 'older')).toMatchObject({
+        outcome: 'refused',
+        code: 'superseded',
+      });
+      expect(h.api.farm({ service: 'lb-a', type: 'http', farmId: 1 })).toMatchObject({ stored: 'cookie' });
+    });
+
     it('takes the lease before reading the ledger, and releases it even when applying throws', async () => {
       const h = setup();
       const order: string[] = [];
