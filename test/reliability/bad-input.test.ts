@@ -357,10 +357,12 @@ describe('change requests on the bus, HTTP triggers (local pipeline; real AWS SD
     const before = harness.pipeline.bus.events.filter(
       (e) => e['detail-type'] === 'Stickiness Change Requested',
     ).length;
+    // One sending time for every body: a case builds its body twice (the body, then its signature).
+    const sentAt = new Date().toISOString();
     const ticket = (over: Record<string, unknown> = {}) =>
       JSON.stringify({
         ticket: 'OPS-1',
-        sentAt: new Date().toISOString(),
+        sentAt,
         requestedBy: 'eve',
         service: 'loadbalancer-7f3a9c21',
         farmType: 'http',

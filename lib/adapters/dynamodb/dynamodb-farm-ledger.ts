@@ -10,7 +10,7 @@
 import { type LedgerEntry, RECORD_RETENTION_MS } from '../../domain/request-rules';
 import type { FarmLedger } from '../../ports/farm-ledger';
 import type { AwsCall } from '../aws/aws-json-client';
-import { type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
+import { batchGetLiveItems, epochSeconds, isConditionFailure } from './dynamodb-types';
 
 export const farmItemId = (farmKey: string): string => `farm:${farmKey}`;
 
@@ -20,27 +20,12 @@ export class DynamoDbFarmLedger implements FarmLedger {
   async latest(farmKeys: readonly string[]): Promise<Map<string, LedgerEntry>> {
     const { client, tableName } = this.options;
     const out = new Map<string, LedgerEntry>();
-    const unique = [...new Set(farmKeys)];
-    const nowEpoch = Math.floor(Date.now() / 1000);
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: { id: { S: string } }[] = unique.slice(i, i + 100).map((k) => ({ id: { S: farmItemId(k) } }));
-      // BatchGetItem may leave keys unprocessed under load: ask again for those, a bounded number of times.
-      for (let attempt = 0; keys.length > 0 && attempt < 5; attempt++) {
-        const answer = await client<{
-          Responses?: Record<string, DynamoItem[]>;
-          UnprocessedKeys?: Record<string, { Keys?: typeof keys }>;
-        }>('BatchGetItem', { RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } });
-        for (const item of answer.Responses?.[tableName] ?? []) {
-          const id = item.id?.S;
-          // DynamoDB deletes expired items within days, not at once: an expired one counts as gone.
-          if (item.expiresAtEpoch?.N && Number(item.expiresAtEpoch.N) <= nowEpoch) continue;
-          if (id && item.requestId?.S && item.sentAt?.S) {
-            out.set(id.slice('farm:'.length), { requestId: item.requestId.S, sentAt: item.sentAt.S });
-          }
-        }
-        keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    const items = await batchGetLiveItems(client, tableName, farmKeys.map(farmItemId), 'farm ledger');
+    for (const item of items) {
+      const id = item.id?.S;
+      if (id && item.requestId?.S && item.sentAt?.S) {
+        out.set(id.slice('farm:'.length), { requestId: item.requestId.S, sentAt: item.sentAt.S });
       }
-      if (keys.length > 0) throw new Error(`DynamoDB left ${keys.length} farm ledger key(s) unread`);
     }
     return out;
   }

@@ -5,7 +5,7 @@
  */
 import { UNAPPLIED_RETENTION_MS, type UnappliedZone, type UnappliedZones } from '../../ports/unapplied-zones';
 import type { AwsCall } from '../aws/aws-json-client';
-import { type DynamoItem, epochSeconds } from './dynamodb-types';
+import { batchGetLiveItems, type DynamoItem, epochSeconds } from './dynamodb-types';
 
 export const unappliedItemId = (service: string, zone: string): string => `unapplied:${service}/${zone}`;
 
@@ -16,31 +16,9 @@ export class DynamoDbUnappliedZones implements UnappliedZones {
   constructor(private readonly options: { client: AwsCall; tableName: string; retainMs?: number }) {}
 
   async read(service: string, zones: readonly string[]): Promise<UnappliedZone[]> {
-    const { client, tableName } = this.options;
-    const unique = [...new Set(zones)];
-    if (unique.length === 0) return [];
-    const out: UnappliedZone[] = [];
-    const nowEpoch = Math.floor(Date.now() / 1000);
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: { id: { S: string } }[] = unique
-        .slice(i, i + 100)
-        .map((zone) => ({ id: { S: unappliedItemId(service, zone) } }));
-      for (let attempt = 0; keys.length > 0 && attempt < 5; attempt++) {
-        const answer = await client<{
-          Responses?: Record<string, DynamoItem[]>;
-          UnprocessedKeys?: Record<string, { Keys?: typeof keys }>;
-        }>('BatchGetItem', { RequestItems: { [tableName]: { Keys: keys, ConsistentRead: true } } });
-        for (const item of answer.Responses?.[tableName] ?? []) {
-          // DynamoDB deletes expired items within days, not at once: an expired one counts as gone.
-          if (item.expiresAtEpoch?.N && Number(item.expiresAtEpoch.N) <= nowEpoch) continue;
-          const record = this.parse(service, item);
-          if (record) out.push(record);
-        }
-        keys = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
-      }
-      if (keys.length > 0) throw new Error(`DynamoDB left ${keys.length} unapplied-zone key(s) unread`);
-    }
-    return out;
+    const ids = zones.map((zone) => unappliedItemId(service, zone));
+    const items = await batchGetLiveItems(this.options.client, this.options.tableName, ids, 'unapplied-zone');
+    return items.flatMap((item) => this.parse(service, item) ?? []);
   }
 
   /** An item that does not read as a whole record is no record: the zone stays someone else's. */
