@@ -125,6 +125,8 @@ export interface RunningSimulator {
   /** The fault settings in force; change them at run time to inject faults mid-test. */
   faults: FaultOptions;
   resetStats(): void;
+  /** Every load balancer back to the fleet it started with (tests that share one simulator). */
+  resetState(): void;
   close(): Promise<void>;
 }
 
@@ -535,6 +537,9 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     },
     resetStats() {
       stats = emptyStats();
+    },
+    resetState() {
+      state.reset();
     },
     close: () =>
       new Promise<void>((resolve) => {

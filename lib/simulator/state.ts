@@ -65,10 +65,21 @@ export class SimulatorState {
   private nextTaskId = 4_200_000;
 
   constructor(
-    fleet: Fleet,
+    private readonly fleet: Fleet,
     private readonly timing: TaskTiming,
     private readonly failTask: () => boolean = () => false,
   ) {
+    this.load();
+  }
+
+  /** Back to the fleet it started with (task ids go on counting, so none is ever reused). */
+  reset(): void {
+    this.services.clear();
+    this.load();
+  }
+
+  private load(): void {
+    const { fleet } = this;
     for (const s of fleet.services) {
       const service: SimService = {
         name: s.name,

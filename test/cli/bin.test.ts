@@ -15,6 +15,7 @@ describe('dist/stickler.js', () => {
     h = await startHarness();
   }, 60_000);
   afterAll(() => h.close());
+  beforeEach(() => h.sim.resetState()); // each test starts from the example fleet
 
   const stickler = (args: string[]) =>
     run(process.execPath, [join(root, 'dist/stickler.js'), ...args], {

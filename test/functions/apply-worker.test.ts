@@ -95,6 +95,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     eventBridge.reset();
     eventBridge.on('AWSEvents.PutEvents', putEvents());
     sim.resetStats();
+    sim.resetState(); // each test starts from the example fleet, whatever ran before it
     sim.faults.taskErrorRate = 0;
     sim.faults.serverErrorRate = 0;
   });
@@ -226,9 +227,14 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
   });
 
   it('refuses an older request delivered after a newer one for the same farm was carried out, by queue time', async () => {
-    // A farm no other test touches: ip-203.0.113.7 http/122 (zone bhs). The older request's
+    // Farm ip-203.0.113.7 http/122 (zone bhs), its ledger entry forgotten first (the operator
+    // override the README gives), whatever another test did with it. The older request's
     // publisher has a clock running an hour ahead: its requestedAt looks newer, but SQS received
     // it first, and that is the order stickler trusts.
+    await db.client('DeleteItem', {
+      TableName: 'stickler-test-idempotency',
+      Key: { id: { S: 'farm:ip-203.0.113.7/http/122' } },
+    });
     const sent = Date.now();
     const newer = requestEvent('req-order-new', 122, 'none', 1, 'ip-203.0.113.7');
     newer.Records[0]!.attributes.SentTimestamp = String(sent);
@@ -372,13 +378,16 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
       'AWSEvents.PutEvents',
       putEvents(() => ({ ErrorCode: 'InternalFailure' })),
     );
-    const first = await handler(requestEvent('req-audit', 112, 'sourceIp', 1), context);
+    // Farm http/112, which other tests change too: ask for whatever it does not store now.
+    const stored = sim.state.services.get('loadbalancer-b81e0d44')!.farms.get('http/112')!.stored.stickiness;
+    const target = stored === 'sourceIp' ? 'cookie' : 'sourceIp';
+    const first = await handler(requestEvent('req-audit', 112, target, 1), context);
     expect(first.batchItemFailures).toEqual([{ itemIdentifier: 'msg-req-audit-1' }]);
     const writes = sim.stats.calls['put-farm'];
     expect(writes).toBe(1);
 
     eventBridge.on('AWSEvents.PutEvents', putEvents());
-    const retry = await handler(requestEvent('req-audit', 112, 'sourceIp', 2), context);
+    const retry = await handler(requestEvent('req-audit', 112, target, 2), context);
     expect(retry.batchItemFailures).toEqual([]);
     expect(sim.stats.calls['put-farm']).toBe(writes);
     expect(audits()).toEqual([expect.objectContaining({ requestId: 'req-audit', outcome: 'applied' })]);

@@ -48,10 +48,11 @@ describe('DynamoDbFarmLedger on dynalite', () => {
 
   it('shares no key with request records, whatever the request id says', async () => {
     const store = new DynamoDbIdempotencyStore({ client: db.client, tableName: 'ledger' });
+    await ledger.record('lb/http/77', { requestId: 'kept', sentAt: '2026-11-25T10:00:00.000Z' }, now);
     // A request id spelled like a ledger item: its claim must neither read nor replace the entry.
-    await expect(store.claim('farm:lb/http/1', now, 60_000)).resolves.toEqual({ state: 'claimed' });
-    expect((await ledger.latest(['lb/http/1'])).get('lb/http/1')?.requestId).toBe('new');
-    await store.release('farm:lb/http/1');
-    expect((await ledger.latest(['lb/http/1'])).get('lb/http/1')?.requestId).toBe('new');
+    await expect(store.claim('farm:lb/http/77', now, 60_000)).resolves.toEqual({ state: 'claimed' });
+    expect((await ledger.latest(['lb/http/77'])).get('lb/http/77')?.requestId).toBe('kept');
+    await store.release('farm:lb/http/77');
+    expect((await ledger.latest(['lb/http/77'])).get('lb/http/77')?.requestId).toBe('kept');
   });
 });
