@@ -5,6 +5,10 @@
  * - `enforce`: publish one `Stickiness Change Requested` per drifted farm (the worker applies them
  *   as any other request), unless the plan is over the policy's `maxChangesPerRun`: then
  *   `Compliance Run Blocked` and no request at all.
+ * A farm that stores its target while its zone holds stickler's own unapplied writes (a worker
+ * refresh that failed) is compliant on paper only: such zones are counted (`unappliedZones`) and,
+ * when enforcing, one request per zone for a compliant farm of it makes the worker apply the zone
+ * (it finds the farm unchanged, sees its own writes pending, and refreshes).
  * Every run that read its policy ends with `Compliance Run Completed`; a policy that cannot be
  * read or planned ends it with `Compliance Run Failed` (and the error), publishing no change.
  * Request ids are derived from the run and the farm, so a retried run never doubles a request.
@@ -13,15 +17,17 @@ import { createHash } from 'node:crypto';
 import type { ComplianceDriftDetail, OutgoingEvent } from '../domain/audit-events';
 import { SticklerError } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
-import { farmKey } from '../domain/farm';
-import type { Change, Rejection } from '../domain/plan';
+import { ALL_ZONES, farmKey } from '../domain/farm';
+import type { Change, Rejection, Unchanged } from '../domain/plan';
 import { toWord } from '../domain/stickiness';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
+import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import type { Log } from '../ports/log';
 import type { PolicyDocument, PolicySource } from '../ports/policy-source';
 import type { RolloutStore, RolloutZone } from '../ports/rollout-store';
 import type { RunSummarySink } from '../ports/run-summary';
+import type { UnappliedZones } from '../ports/unapplied-zones';
 import { errorFacts } from './error-facts';
 import type { PlanPolicyInput, PolicyPlan } from './plan-policy';
 
@@ -42,6 +48,11 @@ export interface ComplianceDeps {
   rollouts: RolloutStore;
   /** Where report runs post a summary (a Slack channel), when configured. */
   summary?: RunSummarySink;
+  /**
+   * To find zones holding stickler's own unapplied writes: OVH's pending changes and the worker's
+   * records of them. Without it, a run does not look.
+   */
+  unapplied?: { api: Pick<LoadBalancerApi, 'pendingChanges'>; zones: Pick<UnappliedZones, 'read'> };
   clock: Clock;
   log: Log;
 }
@@ -57,12 +68,54 @@ export interface ComplianceResult {
   blocked: boolean;
   /** Zones of a zone-by-zone rollout (null when all requests go at once). */
   rolloutZones: number | null;
+  /** Zones of the policy's farms holding stickler's own unapplied writes (a failed worker refresh). */
+  unappliedZones: number;
 }
 
 /** A run that could not read or plan its policy (its `Compliance Run Failed` went out first, if it could). */
 export class ComplianceRunError extends SticklerError {}
 
-const ruleOf = (c: Change | Rejection) => (c.origin.kind === 'rule' ? c.origin.rule : 'request');
+const ruleOf = (c: Change | Rejection | Unchanged) => (c.origin.kind === 'rule' ? c.origin.rule : 'request');
+
+/**
+ * Per zone holding stickler's own unapplied writes, one compliant farm of the policy in it (the
+ * first by farm key): a request for its stored target makes the worker apply the zone. A load
+ * balancer that cannot be looked at is logged and skipped: this never fails a run.
+ */
+const unappliedZonesOf = async (
+  deps: NonNullable<ComplianceDeps['unapplied']>,
+  compliant: readonly Unchanged[],
+  log: Log,
+): Promise<Unchanged[]> => {
+  const byService = new Map<string, Unchanged[]>();
+  for (const u of compliant) {
+    if (u.origin.kind !== 'rule' || u.farm.zone === ALL_ZONES) continue;
+    byService.set(u.farm.service, [...(byService.get(u.farm.service) ?? []), u]);
+  }
+  const found = await Promise.all(
+    [...byService].map(async ([service, farms]) => {
+      try {
+        const pending = await deps.api.pendingChanges(service);
+        const dirty = [...new Set(pending.filter((p) => p.number > 0).map((p) => p.zone))];
+        if (dirty.length === 0) return [];
+        const recorded = new Set((await deps.zones.read(service, dirty)).map((r) => r.zone));
+        return [...recorded].sort().flatMap((zone) => {
+          const here = farms
+            .filter((u) => u.farm.zone === zone)
+            .sort((a, b) => farmKey(a.farm).localeCompare(farmKey(b.farm)));
+          return here.length > 0 ? [here[0]!] : [];
+        });
+      } catch (error) {
+        log.warn('could not look for unapplied writes of a load balancer; its zones are not checked', {
+          service,
+          error: String((error as Error)?.message ?? error),
+        });
+        return [];
+      }
+    }),
+  );
+  return found.flat();
+};
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
@@ -132,6 +185,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
 
     const { plan, fleet, overLimit, policy } = planned;
     const ref = { source: document.source, version: document.version };
+    const reapply = deps.unapplied ? await unappliedZonesOf(deps.unapplied, plan.unchanged, deps.log) : [];
     const now = () => deps.clock.now().toISOString();
     const events: OutgoingEvent[] = [];
     const drifted: ComplianceDriftDetail['drifted'] = plan.changes.map((c) => ({
@@ -202,7 +256,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
           key,
         ),
       );
-    } else if (mode === 'enforce' && plan.changes.length > 0) {
+    } else if (mode === 'enforce' && plan.changes.length + reapply.length > 0) {
       const requestOf = (change: Change): ChangeRequestedDetail => ({
         requestId: complianceRequestId(runId, farmKey(change.farm)),
         service: change.farm.service,
@@ -214,13 +268,26 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
           id: `${ref.source}@${ref.version ?? 'unversioned'}`.slice(0, 256),
           name: ruleOf(change).slice(0, 256),
         },
-        reason: `compliance run ${runId}: policy rule '${ruleOf(change)}'`.slice(0, 2000),
+        reason: (change.from === change.to
+          ? `compliance run ${runId}: policy rule '${ruleOf(change)}'; the farm stores it, but its zone holds stickler's own unapplied writes`
+          : `compliance run ${runId}: policy rule '${ruleOf(change)}'`
+        ).slice(0, 2000),
         requestedAt: now(),
       });
+      // A re-apply asks for what the farm stores: the worker finds it unchanged and applies its zone.
+      const changes: Change[] = [
+        ...plan.changes,
+        ...reapply.map((u) => ({
+          farm: u.farm,
+          from: u.farm.stickiness,
+          to: u.farm.stickiness,
+          origin: u.origin,
+        })),
+      ];
       let first: ChangeRequestedDetail[];
       if (policy.limits.rollout === 'zone-by-zone') {
         const byZone = new Map<string, RolloutZone>();
-        for (const change of plan.changes) {
+        for (const change of changes) {
           const id = `${change.farm.service}\n${change.farm.zone}`;
           const zone = byZone.get(id) ?? {
             service: change.farm.service,
@@ -253,7 +320,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
             ? state.zones[state.current]!.requests
             : []
           : zones[0]!.requests;
-      } else first = plan.changes.map(requestOf);
+      } else first = changes.map(requestOf);
       for (const request of first)
         events.push(complianceEvent(DETAIL_TYPES.changeRequested, request, request.requestId));
       requested = first.length;
@@ -269,6 +336,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       requested,
       blocked,
       rolloutZones,
+      unappliedZones: reapply.length,
     };
     const key = `compliance:${runId}:completed`;
     events.push(
@@ -296,6 +364,9 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       const text =
         `stickler compliance report (${ref.source} @ ${ref.version ?? 'unversioned'}): ${result.farmsChecked} farms checked, ` +
         `${result.drifted} drifted, ${result.cannotApply} the policy cannot apply.` +
+        (result.unappliedZones > 0
+          ? ` ${result.unappliedZones} zone(s) hold stickler's own unapplied writes (a refresh that failed): their farms store the policy's value but may not run it; an enforce run applies them, or 'stickler refresh'.`
+          : '') +
         (lines.length
           ? `\n${lines.join('\n')}${drifted.length > lines.length ? `\n… and ${drifted.length - lines.length} more` : ''}`
           : '');

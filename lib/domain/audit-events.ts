@@ -150,6 +150,12 @@ export const ComplianceCompletedDetailSchema = z.object({
   blocked: z.boolean(),
   /** A zone-by-zone rollout: how many (service, zone) steps it has (`requested` counts the first). */
   rolloutZones: z.nullable(z.int()),
+  /**
+   * Zones where the policy's farms store their target but the zone holds stickler's own unapplied
+   * writes (a worker refresh failed): an enforce run asks for them to be applied (counted in
+   * `requested`). Absent from runs before it was counted.
+   */
+  unappliedZones: z.optional(z.int()),
   durationMs: z.int(),
   completedAt: IsoTime,
 });

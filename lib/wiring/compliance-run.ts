@@ -10,6 +10,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
 import { DynamoDbRolloutStore } from '../adapters/dynamodb/dynamodb-rollout-store';
+import { DynamoDbUnappliedZones } from '../adapters/dynamodb/dynamodb-unapplied-zones';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { FilePolicySource } from '../adapters/file/file-policy-source';
 import { makeJsonCall } from '../adapters/http/json-call';
@@ -69,10 +70,11 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
     busName,
     clock: systemClock,
   });
-  const rollouts = new DynamoDbRolloutStore({
-    client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 10_000 }),
-    tableName: required(env, 'IDEMPOTENCY_TABLE'),
-  });
+  const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 10_000 });
+  const tableName = required(env, 'IDEMPOTENCY_TABLE');
+  const rollouts = new DynamoDbRolloutStore({ client: dynamodb, tableName });
+  // The worker's records of zones it left holding its own unapplied writes (read only here).
+  const unappliedZones = new DynamoDbUnappliedZones({ client: dynamodb, tableName });
   // The report summary: an incoming-webhook URL in a SecureString (local stage: SLACK_SUMMARY_WEBHOOK_URL).
   const summaryParameter = env.SLACK_SUMMARY_WEBHOOK_PARAMETER?.trim();
   const summaryUrl =
@@ -96,6 +98,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
     ...(summary ? { summary } : {}),
     policySource,
     planPolicy: makePlanPolicy({ api }),
+    unapplied: { api, zones: unappliedZones },
     publisher,
     rollouts,
     clock: systemClock,

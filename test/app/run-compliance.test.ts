@@ -6,6 +6,7 @@ import {
   FakeClock,
   InMemoryLoadBalancerApi,
   InMemoryRolloutStore,
+  InMemoryUnappliedZones,
   RecordingPublisher,
   silentLog,
 } from '../helpers/fakes';
@@ -28,7 +29,10 @@ const setup = (policy: string | Error = POLICY) => {
     .addFarm('lb-a', { type: 'http', farmId: 2, zone: 'sbg', stored: 'cookie' })
     .addFarm('lb-a', { type: 'tcp', farmId: 3, zone: 'gra', stored: null });
   const publisher = new RecordingPublisher();
+  const zones = new InMemoryUnappliedZones();
+  const log = silentLog();
   const run = makeRunCompliance({
+    unapplied: { api, zones },
     policySource: {
       load: async (): Promise<PolicyDocument> => {
         if (policy instanceof Error) throw policy;
@@ -39,12 +43,24 @@ const setup = (policy: string | Error = POLICY) => {
     publisher,
     rollouts: new InMemoryRolloutStore(),
     clock,
-    log: silentLog(),
+    log,
   });
   const types = () => publisher.published.map((e) => e.detailType);
   const of = (type: string) =>
     publisher.published.filter((e) => e.detailType === type).map((e) => e.detail as Record<string, unknown>);
-  return { api, publisher, run, types, of };
+  /** Farm 2 (zone sbg) stores cookie, but a worker refresh failed: sbg holds it unapplied. */
+  const leaveFarm2Unapplied = async (recorded = true) => {
+    api.farm({ service: 'lb-a', type: 'http', farmId: 2 })!.applied = null;
+    if (recorded)
+      await zones.remember({
+        service: 'lb-a',
+        zone: 'sbg',
+        pending: 1,
+        doneRefreshes: [],
+        at: clock.now().toISOString(),
+      });
+  };
+  return { api, publisher, run, types, of, zones, log, leaveFarm2Unapplied };
 };
 
 describe('runCompliance', () => {
@@ -97,6 +113,62 @@ describe('runCompliance', () => {
       requests.map((r) => r.requestId),
     );
     expect(h.api.calls.setStickiness ?? 0).toBe(0); // the run itself never writes
+  });
+
+  describe("a zone holding stickler's own unapplied writes (a worker refresh that failed)", () => {
+    it('enforce: asks once for a compliant farm of that zone, so that the worker applies the zone', async () => {
+      const h = setup();
+      await h.leaveFarm2Unapplied();
+      const result = await h.run({ mode: 'enforce', runId: 'run-u1' });
+      expect(result).toMatchObject({ drifted: 2, requested: 3, unappliedZones: 1 });
+      const requests = h.of('Stickiness Change Requested');
+      expect(requests.map((r) => [r.farmId, r.stickiness])).toEqual([
+        [1, 'cookie'],
+        [3, 'sourceIp'],
+        [2, 'cookie'],
+      ]);
+      expect(requests[2]!.reason).toContain(
+        "the farm stores it, but its zone holds stickler's own unapplied writes",
+      );
+      expect(h.of('Compliance Run Completed')[0]).toMatchObject({ unappliedZones: 1, requested: 3 });
+    });
+
+    it('report: counts the zone, asks nothing', async () => {
+      const h = setup();
+      await h.leaveFarm2Unapplied();
+      const result = await h.run({ mode: 'report', runId: 'run-u2' });
+      expect(result).toMatchObject({ requested: 0, unappliedZones: 1 });
+      expect(h.types()).not.toContain('Stickiness Change Requested');
+    });
+
+    it("leaves a zone alone whose unapplied changes stickler has no record of (someone else's)", async () => {
+      const h = setup();
+      await h.leaveFarm2Unapplied(false);
+      const result = await h.run({ mode: 'enforce', runId: 'run-u3' });
+      expect(result).toMatchObject({ requested: 2, unappliedZones: 0 });
+    });
+
+    it('never fails a run for it: a load balancer that cannot be looked at is logged and skipped', async () => {
+      const h = setup();
+      await h.leaveFarm2Unapplied();
+      h.zones.failures.fail('read');
+      const result = await h.run({ mode: 'enforce', runId: 'run-u4' });
+      expect(result).toMatchObject({ requested: 2, unappliedZones: 0 });
+      expect(h.log.lines).toContainEqual(
+        expect.objectContaining({
+          level: 'warn',
+          message: expect.stringContaining('could not look for unapplied writes'),
+        }),
+      );
+    });
+
+    it('asks nothing when the run is blocked by its blast radius', async () => {
+      const h = setup(`${POLICY.replace('version: 1', 'version: 1\nlimits: { maxChangesPerRun: 1 }')}`);
+      await h.leaveFarm2Unapplied();
+      const result = await h.run({ mode: 'enforce', runId: 'run-u5' });
+      expect(result).toMatchObject({ blocked: true, requested: 0, unappliedZones: 1 });
+      expect(h.types()).not.toContain('Stickiness Change Requested');
+    });
   });
 
   it('enforce over the blast radius: blocked, no request at all', async () => {

@@ -333,10 +333,20 @@ describe('serverless package', () => {
         .flatMap((st) => [st.Action].flat())
         .filter((a) => /^(s3|dynamodb|sqs|scheduler):/.test(a))
         .sort(),
-    ).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 's3:GetObject', 's3:GetObjectVersion']);
-    // Its table access is its rollout items only.
+    ).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      's3:GetObject',
+      's3:GetObjectVersion',
+    ]);
+    // Its table access is its rollout items, and reading the worker's unapplied-zone records.
     expect(statements.find((st) => st.Sid === 'RolloutState')?.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rollout:*'] },
+    });
+    expect(statements.find((st) => st.Sid === 'ReadUnappliedZoneRecords')).toMatchObject({
+      Action: 'dynamodb:BatchGetItem',
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['unapplied:*'] } },
     });
     expect(resources.ComplianceAlertRule!.Properties).toMatchObject({
       EventPattern: { 'detail-type': ['Compliance Run Failed', 'Compliance Run Blocked'] },

@@ -73,6 +73,43 @@ describe('stickler compliance on the local pipeline (the same handler as the sch
     expect((runEvents('Compliance Run Completed')[0]!.detail as { drifted: number }).drifted).toBe(0);
   });
 
+  it("enforce applies zones a failed worker refresh left holding stickler's own writes, whose farms look compliant", async () => {
+    sim.faults.taskErrorRate = 1; // every refresh task ends in error: the worker's writes stay unapplied
+    const first = JSON.parse((await run(['--policy', 'policy.yaml', '--mode', 'enforce', '--json'])).out);
+    expect(first.requested).toBeGreaterThan(0);
+    await pipeline.queue.drained();
+    const failed = pipeline.bus.events.filter(
+      (e) => e.source === 'stickler' && e['detail-type'] === 'Stickiness Change Failed',
+    );
+    expect(failed).toHaveLength(first.requested);
+    const notLive = () =>
+      [...sim.state.services.values()].flatMap((svc) =>
+        [...svc.farms.values()]
+          .filter((f) => f.type !== 'udp')
+          .filter((f) =>
+            [...f.applied.values()].some((a) => (a.stickiness ?? null) !== (f.stored.stickiness ?? null)),
+          )
+          .map((f) => `${svc.name}/${f.type}/${f.farmId}`),
+      );
+    expect(notLive().length).toBeGreaterThan(0);
+
+    // OVH's tasks work again. On paper the fleet complies (every farm stores its target), so only
+    // the zones holding stickler's own unapplied writes are asked for, one request each.
+    sim.faults.taskErrorRate = 0;
+    pipeline.bus.events.length = 0;
+    const second = JSON.parse((await run(['--policy', 'policy.yaml', '--mode', 'enforce', '--json'])).out);
+    expect(second).toMatchObject({ drifted: 0 });
+    expect(second.unappliedZones).toBeGreaterThan(0);
+    expect(second.requested).toBe(second.unappliedZones);
+    await pipeline.queue.drained();
+    expect(
+      pipeline.bus.events.filter(
+        (e) => e.source === 'stickler' && e['detail-type'] === 'Stickiness Change Applied',
+      ),
+    ).toHaveLength(second.requested);
+    expect(notLive()).toEqual([]);
+  }, 60_000);
+
   it('over its cap, enforce requests nothing and reports the block', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'stickler-compliance-'));
     const capped = join(dir, 'capped.yaml');
