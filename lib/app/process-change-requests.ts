@@ -639,22 +639,58 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const decisions: Decisions = new Map();
     const claimed = await claimPhase(deps, groups, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
-    const { leased, lease } = await leasePhase(deps, admitted, options, decisions);
-    let result: ProcessResult;
-    try {
-      const current = await orderPhase(deps, leased, decisions);
-      await Promise.all([deferPhase(deps, early, decisions), applyPhase(deps, current, options, decisions)]);
-      // The outbox writes the farm-ledger entries: done before the leases go, so that the batch
-      // that takes a load balancer next sees what this one carried out (else an older request of
-      // its own, not yet known as superseded, could undo a newer one just applied or found unchanged).
-      result = await finishPhase(deps, groups, decisions);
-    } finally {
-      if (lease)
-        await deps.leases.release(lease).catch((error: unknown) =>
-          deps.log.warn('could not release service leases; they expire on their own', {
-            error: String(error),
-          }),
+
+    /** Leases what it can of `wanted`, applies that, finishes `finishing` except what stays busy. */
+    const round = async (
+      wanted: readonly Admitted[],
+      roundEarly: Parameters<typeof deferPhase>[1],
+      finishing: readonly Group[],
+    ) => {
+      const { leased, lease } = await leasePhase(deps, wanted, options, decisions);
+      const busy = wanted.filter((q) => !lease?.services.has(q.request.service));
+      // Requests of load balancers another batch holds get a second round when this one applied
+      // others meanwhile (that batch may be done by then); otherwise they are finished (handed back) now.
+      const again = lease !== undefined && leased.length > 0 && busy.length > 0 ? busy : [];
+      const later = new Set(again.map((q) => q.group.key));
+      try {
+        const current = await orderPhase(deps, leased, decisions);
+        await Promise.all([
+          deferPhase(deps, roundEarly, decisions),
+          applyPhase(deps, current, options, decisions),
+        ]);
+        // The outbox writes the farm-ledger entries: done before the leases go, so that the batch
+        // that takes a load balancer next sees what this one carried out (else an older request of
+        // its own, not yet known as superseded, could undo a newer one just applied or found unchanged).
+        const result = await finishPhase(
+          deps,
+          finishing.filter((g) => !later.has(g.key)),
+          decisions,
         );
+        return { result, again };
+      } finally {
+        if (lease)
+          await deps.leases.release(lease).catch((error: unknown) =>
+            deps.log.warn('could not release service leases; they expire on their own', {
+              error: String(error),
+            }),
+          );
+      }
+    };
+
+    const first = await round(admitted, early, groups);
+    let result = first.result;
+    if (first.again.length > 0) {
+      const keys = new Set(first.again.map((q) => q.group.key));
+      const second = await round(
+        first.again,
+        [],
+        groups.filter((g) => keys.has(g.key)),
+      );
+      result = {
+        retry: [...result.retry, ...second.result.retry],
+        fates: new Map([...result.fates, ...second.result.fates]),
+        published: [...result.published, ...second.result.published],
+      };
     }
     // Keep the queue's order of records in the answer.
     const order = new Map(records.map((r, i) => [r.recordId, i]));

@@ -463,7 +463,35 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(h.api.calls.getFarm ?? 0).toBe(0);
     });
 
-    it('does not wait when some of its load balancers are free, nor when the deadline leaves no zone time', async () => {
+    it('applies the load balancers it could lease first, then gives the busy one a second round', async () => {
+      const h = setup({}, { leaseWaitMs: MINUTE });
+      h.api.addFarm('lb-b', { type: 'http', farmId: 9, zone: 'rbx', stored: null });
+      h.leases.held.set('lb-a', { owner: 'someone-else', until: h.clock.t + 15 * MINUTE });
+      // The other batch finishes with lb-a while this one applies lb-b.
+      const refresh = h.api.refresh.bind(h.api);
+      h.api.refresh = async (...args) => {
+        if (args[0] === 'lb-b') h.leases.held.delete('lb-a');
+        return refresh(...args);
+      };
+      const start = h.clock.t;
+      const result = await h.process([
+        h.record({ requestId: 'busy', service: 'lb-a' }),
+        h.record({ requestId: 'free', service: 'lb-b', farmId: 9 }),
+      ]);
+      expect(result.retry).toEqual([]);
+      expect(h.api.refreshes).toEqual([
+        { service: 'lb-b', zone: 'rbx' },
+        { service: 'lb-a', zone: 'gra' },
+      ]);
+      expect(h.audits().map((a) => [a.requestId, a.outcome])).toEqual([
+        ['free', 'applied'],
+        ['busy', 'applied'],
+      ]);
+      expect(h.clock.t - start).toBeLessThan(5_000);
+      expect(h.leases.held.size).toBe(0);
+    });
+
+    it('hands the busy one back when its second round finds it still held, nor waits when the deadline leaves no zone time', async () => {
       const h = setup({ zoneBudgetMs: 30_000 }, { leaseWaitMs: MINUTE });
       h.api.addFarm('lb-b', { type: 'http', farmId: 9, zone: 'rbx', stored: null });
       h.leases.held.set('lb-a', { owner: 'someone-else', until: h.clock.t + 15 * MINUTE });
@@ -473,7 +501,9 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
         h.record({ requestId: 'free', service: 'lb-b', farmId: 9 }),
       ]);
       expect(mixed.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
-      expect(h.clock.t - start).toBeLessThan(1_000);
+      expect(mixed.fates.get('msg-2')).toBe('applied');
+      expect(h.clock.t - start).toBeLessThanOrEqual(MINUTE);
+      expect(h.idempotency.records.has('busy')).toBe(false); // claim released for the retry
 
       const late = h.clock.t;
       const result = await h.process([h.record({ requestId: 'busy-late', service: 'lb-a' })], {
