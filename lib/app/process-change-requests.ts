@@ -640,17 +640,22 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const claimed = await claimPhase(deps, groups, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
 
-    /** Leases what it can of `wanted`, applies that, finishes `finishing` except what stays busy. */
+    /**
+     * Leases what it can of `wanted`, applies that, and finishes `finishing`, except (unless it is
+     * the last round) the requests of load balancers still held elsewhere: those are returned for
+     * another round. Every group given is finished by its last round, so none is ever dropped.
+     */
     const round = async (
       wanted: readonly Admitted[],
       roundEarly: Parameters<typeof deferPhase>[1],
       finishing: readonly Group[],
+      last: boolean,
     ) => {
       const { leased, lease } = await leasePhase(deps, wanted, options, decisions);
       const busy = wanted.filter((q) => !lease?.services.has(q.request.service));
       // Requests of load balancers another batch holds get a second round when this one applied
       // others meanwhile (that batch may be done by then); otherwise they are finished (handed back) now.
-      const again = lease !== undefined && leased.length > 0 && busy.length > 0 ? busy : [];
+      const again = !last && lease !== undefined && leased.length > 0 && busy.length > 0 ? busy : [];
       const later = new Set(again.map((q) => q.group.key));
       try {
         const current = await orderPhase(deps, leased, decisions);
@@ -677,7 +682,7 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
       }
     };
 
-    const first = await round(admitted, early, groups);
+    const first = await round(admitted, early, groups, false);
     let result = first.result;
     if (first.again.length > 0) {
       const keys = new Set(first.again.map((q) => q.group.key));
@@ -685,6 +690,7 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
         first.again,
         [],
         groups.filter((g) => keys.has(g.key)),
+        true,
       );
       result = {
         retry: [...result.retry, ...second.result.retry],

@@ -491,6 +491,30 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(h.leases.held.size).toBe(0);
     });
 
+    it('hands back what its second round still finds held: no record is ever left without a fate', async () => {
+      const h = setup({}, { leaseWaitMs: MINUTE });
+      h.api.addFarm('lb-b', { type: 'http', farmId: 9, zone: 'rbx', stored: null });
+      h.api.addFarm('lb-c', { type: 'http', farmId: 7, zone: 'bhs', stored: null });
+      h.leases.held.set('lb-a', { owner: 'someone-else', until: h.clock.t + 15 * MINUTE });
+      h.leases.held.set('lb-c', { owner: 'someone-else', until: h.clock.t + 15 * MINUTE });
+      const refresh = h.api.refresh.bind(h.api);
+      h.api.refresh = async (...args) => {
+        if (args[0] === 'lb-b') h.leases.held.delete('lb-a'); // lb-a is released, lb-c is not
+        return refresh(...args);
+      };
+      const result = await h.process([
+        h.record({ requestId: 'busy-a', service: 'lb-a' }),
+        h.record({ requestId: 'free', service: 'lb-b', farmId: 9 }),
+        h.record({ requestId: 'busy-c', service: 'lb-c', farmId: 7 }),
+      ]);
+      expect(result.retry).toEqual([{ recordId: 'msg-3', delaySeconds: 5 }]);
+      expect([...result.fates].sort()).toEqual([
+        ['msg-1', 'applied'],
+        ['msg-2', 'applied'],
+        ['msg-3', 'retry'],
+      ]);
+    });
+
     it('hands the busy one back when its second round finds it still held, nor waits when the deadline leaves no zone time', async () => {
       const h = setup({ zoneBudgetMs: 30_000 }, { leaseWaitMs: MINUTE });
       h.api.addFarm('lb-b', { type: 'http', farmId: 9, zone: 'rbx', stored: null });
