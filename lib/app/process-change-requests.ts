@@ -698,6 +698,13 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
         published: [...result.published, ...second.result.published],
       };
     }
+    // Never acknowledge a record nothing decided: the queue delivers it again.
+    for (const record of records) {
+      if (result.fates.has(record.recordId)) continue;
+      deps.log.error('a record was left without a fate; handing it back', { recordId: record.recordId });
+      result.fates.set(record.recordId, 'retry');
+      result.retry.push({ recordId: record.recordId });
+    }
     // Keep the queue's order of records in the answer.
     const order = new Map(records.map((r, i) => [r.recordId, i]));
     result.retry.sort((a, b) => order.get(a.recordId)! - order.get(b.recordId)!);
