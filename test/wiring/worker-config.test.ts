@@ -19,7 +19,17 @@ describe('loadWorkerConfig', () => {
       pollIntervalMs: 2000,
       taskTimeoutMs: 240_000,
       finishReserveMs: 300_000,
+      leaseWaitMs: 60_000,
     });
+  });
+
+  it('waits for a held load balancer as long as told, or not at all, and refuses anything else', () => {
+    expect(loadWorkerConfig({ ...base, STAGE: 'prod', LEASE_WAIT_MS: '0' }).leaseWaitMs).toBe(0);
+    expect(loadWorkerConfig({ ...base, STAGE: 'prod', LEASE_WAIT_MS: '15000' }).leaseWaitMs).toBe(15_000);
+    for (const bad of ['-1', '1.5', 'soon'])
+      expect(() => loadWorkerConfig({ ...base, STAGE: 'prod', LEASE_WAIT_MS: bad })).toThrow(
+        `LEASE_WAIT_MS must be an integer >= 0, got '${bad}'`,
+      );
   });
 
   it('keeps enough time at the end of an invocation for a refresh task, unless told otherwise', () => {
