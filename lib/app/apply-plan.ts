@@ -439,16 +439,11 @@ export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDe
           : false;
       const recorded = recordedZones.get(batch.service);
       if (remembered) recorded?.add(batch.zone);
-      else if (
-        outcome.applied &&
-        recorded &&
-        (recorded.has(batch.zone) || (batch.zone === ALL_ZONES && recorded.size > 0))
-      )
-        await Promise.all(
-          [...recorded]
-            .filter((z) => batch.zone === ALL_ZONES || z === batch.zone)
-            .map((z) => ownUnapplied?.forget(batch.service, z)),
-        );
+      else if (outcome.applied) {
+        // Applied: the records of the zones this refresh covered no longer hold.
+        const covered = [...(recorded ?? [])].filter((z) => batch.zone === ALL_ZONES || z === batch.zone);
+        await Promise.all(covered.map((z) => ownUnapplied?.forget(batch.service, z)));
+      }
       report.refreshes.push(...outcome.attempts);
       const zone: { applied: AppliedChange[]; failed: Failure[] } = { applied: [], failed: [] };
       if (outcome.applied) {

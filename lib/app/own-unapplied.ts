@@ -16,10 +16,8 @@
 import { ALL_ZONES } from '../domain/farm';
 import type { PendingChange } from '../domain/zones';
 import type { Clock } from '../ports/clock';
-import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import { type LoadBalancerApi, REFRESH_TASK_ACTION } from '../ports/load-balancer-api';
 import type { UnappliedZone, UnappliedZones } from '../ports/unapplied-zones';
-
-export const REFRESH_ACTION = 'refreshIplb';
 
 /** More refreshes than this ended since a record was made: too many to look at, not trusted. */
 const MAX_TASKS_TO_LOOK_AT = 20;
@@ -67,7 +65,7 @@ export const makeOwnUnapplied = (deps: {
       const matching = records.filter((r) => countIn(pending, r.zone) === r.pending);
       if (matching.length === 0) return { own, recorded };
       try {
-        const done = await api.listTasks(service, { action: REFRESH_ACTION, status: 'done' });
+        const done = await api.listTasks(service, { action: REFRESH_TASK_ACTION, status: 'done' });
         const since = new Map(
           matching.map((r) => {
             const known = new Set(r.doneRefreshes);
@@ -101,7 +99,7 @@ export const makeOwnUnapplied = (deps: {
       try {
         const [pending, done] = await Promise.all([
           api.pendingChanges(service),
-          api.listTasks(service, { action: REFRESH_ACTION, status: 'done' }),
+          api.listTasks(service, { action: REFRESH_TASK_ACTION, status: 'done' }),
         ]);
         const count = countIn(pending, zone);
         if (count === 0 || done.length > MAX_DONE_REFRESHES) {

@@ -9,7 +9,12 @@
  */
 import { dirtyZones } from '../domain/zones';
 import type { Clock } from '../ports/clock';
-import type { LoadBalancerApi, Task, TaskStatus } from '../ports/load-balancer-api';
+import {
+  type LoadBalancerApi,
+  REFRESH_TASK_ACTION,
+  type Task,
+  type TaskStatus,
+} from '../ports/load-balancer-api';
 import { makePollSchedule, type PollSchedule } from '../shared/poll-schedule';
 import { errorFacts, isAmbiguous } from './error-facts';
 
@@ -98,8 +103,8 @@ export const makeZoneRefresher = (deps: {
   /** Ids of the service's refresh tasks that are todo or doing (two filtered reads: the API takes one status). */
   const runningRefreshes = async (service: string): Promise<number[]> => {
     const [todo, doing] = await Promise.all([
-      api.listTasks(service, { action: 'refreshIplb', status: 'todo' }),
-      api.listTasks(service, { action: 'refreshIplb', status: 'doing' }),
+      api.listTasks(service, { action: REFRESH_TASK_ACTION, status: 'todo' }),
+      api.listTasks(service, { action: REFRESH_TASK_ACTION, status: 'doing' }),
     ]);
     // A task moving from todo to doing between the two reads is listed by both: count it once.
     return [...new Set([...todo, ...doing])];

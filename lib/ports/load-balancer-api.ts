@@ -3,6 +3,9 @@ import type { Farm, FarmRef } from '../domain/farm';
 import type { FarmType, Stickiness } from '../domain/stickiness';
 import type { PendingChange } from '../domain/zones';
 
+/** The `action` of OVH's tasks that apply a zone's configuration (a refresh). */
+export const REFRESH_TASK_ACTION = 'refreshIplb';
+
 export const TASK_STATUSES = ['todo', 'doing', 'done', 'error', 'cancelled', 'blocked'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
