@@ -14,7 +14,8 @@ import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
 import type { RolloutState, RolloutStore, RolloutZone } from '../ports/rollout-store';
-import { complianceEvent, rolloutKeyOf } from './run-compliance';
+import { buildAll, changeRequestedEvent, draftOfRequest } from './request-changes';
+import { COMPLIANCE_EVENT_SOURCE, complianceEvent, rolloutKeyOf } from './run-compliance';
 
 export interface RolloutOutcome {
   requestId: string;
@@ -71,8 +72,13 @@ export const makeAdvanceRollout = (deps: {
           const zone = state.zones[next.current]!;
           next.pending = zone.requests.map((r) => r.requestId);
           next.failures = [];
-          for (const request of zone.requests)
-            events.push(complianceEvent(DETAIL_TYPES.changeRequested, request, request.requestId));
+          // Checked again by the intake: the state was stored earlier, maybe by an older version.
+          const requests = buildAll(
+            zone.requests.map((r) => draftOfRequest(r)),
+            deps.clock.now(),
+            `rollout ${key} zone ${zone.service}/${zone.zone}`,
+          );
+          for (const request of requests) events.push(changeRequestedEvent(request, COMPLIANCE_EVENT_SOURCE));
         } else {
           next.status = 'finished';
           const detail = summary('finished');

@@ -11,10 +11,11 @@
  */
 import * as z from 'zod/mini';
 import { authorizeChat } from '../domain/chat-authorization';
-import { InvalidInputError } from '../domain/errors';
-import { type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
+import { InvalidInputError, SticklerError } from '../domain/errors';
+import type { RequestDraft } from '../domain/intake';
 import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
 import type { SlackMessage } from '../ports/slack-responder';
+import { makeRequestChanges } from './request-changes';
 import {
   auditDenied,
   chatActor,
@@ -77,26 +78,30 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     }
   };
 
+  const requestChanges = makeRequestChanges({ publisher: deps.publisher, clock: deps.clock });
+
+  /** The proposal as a change request, through the intake like every other door. */
   const publishChange = async (proposal: ChatProposal, caller: SlackCaller, url: string | undefined) => {
     const requestId = slackRequestId(proposal.id);
     const requester = proposal.requester;
     const sameAsRequester = requester.teamId === caller.teamId && requester.userId === caller.userId;
-    const detail: ChangeRequestedDetail = {
+    const draft: RequestDraft = {
       requestId,
-      service: proposal.service,
-      farmType: proposal.farmType,
-      farmId: proposal.farmId,
-      stickiness: proposal.stickiness,
+      target: {
+        service: proposal.service,
+        farmType: proposal.farmType,
+        farmId: proposal.farmId,
+        stickiness: proposal.stickiness,
+      },
       actor: chatActor(caller),
-      ...(proposal.ticket ? { ticket: proposal.ticket } : {}),
+      ...(proposal.ticket ? { ticket: { key: proposal.ticket } } : {}),
       reason:
         [
           sameAsRequester ? undefined : `requested in Slack by slack:${requester.teamId}:${requester.userId}`,
           proposal.reason,
         ]
           .filter(Boolean)
-          .join('; ')
-          .slice(0, 2000) || 'requested in Slack',
+          .join('; ') || 'requested in Slack',
       requestedAt: deps.clock.now().toISOString(),
       ...(url ? { notify: { kind: 'slack' as const } } : {}),
     };
@@ -106,10 +111,14 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
         url,
         new Date(deps.clock.now().getTime() + REPLY_TARGET_TTL_MS),
       );
-    const { failed } = await deps.publisher.publish([
-      { detailType: DETAIL_TYPES.changeRequested, detail, dedupeKey: requestId, source: SLACK_EVENT_SOURCE },
-    ]);
-    return { requestId, published: failed.length === 0 };
+    try {
+      await requestChanges(SLACK_EVENT_SOURCE, [draft], `the proposal ${proposal.id}`);
+    } catch (error) {
+      if (error instanceof SticklerError && error.code === 'publish-failed')
+        return { requestId, published: false };
+      throw error;
+    }
+    return { requestId, published: true };
   };
 
   return async function handleSlackInteraction(request: SlackRequest): Promise<SlackInteractionResult> {

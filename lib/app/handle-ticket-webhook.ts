@@ -7,32 +7,30 @@
  *    (413) before it is read;
  * 2. the signature is checked on the raw bytes, before anything is parsed (401, no detail);
  * 3. the body must be JSON (415 by content type, 400 when it does not parse);
- * 4. the ticket is read by its source's reader; one not in an approved state is acknowledged and
+ * 4. the delivery is read by its source's reader from the signed body alone (400 when a field it
+ *    needs is missing); a delivery whose signed time is more than a day from now is a replay,
+ *    acknowledged and ignored (200);
+ * 5. only an approval asks for a change (Jira: a move into an approved status; ServiceNow: the
+ *    approval moving to approved; generic: every signed body): anything else is acknowledged and
  *    ignored (200), so the ticketing system does not retry it;
- * 5. every farm change is checked: fields (400) and whether the farm type can take the target,
- *    and whether the window is still open (422);
- * 6. one request per farm, with a request id derived from the source, the ticket, the farm and
- *    the ticket's change identity, so a redelivery yields the same ids (the worker makes it a
- *    no-op); published together (202), or the caller is told to retry (503).
+ * 6. every farm change goes through the intake (lib/domain/intake.ts): fields (400), and whether
+ *    the farm type can take the target and the window can still be met (422);
+ * 7. one request per farm, its id derived from the source, the ticket, the approval, the farm and
+ *    the target, all signed, so a redelivery or a replay with other headers yields the same ids
+ *    (the worker makes it a no-op); published together (202), or the caller is told to retry (503).
  */
 import { createHash } from 'node:crypto';
-import { farmRefOf } from '../domain/change-request';
-import { describeIssues } from '../domain/describe-issue';
 import {
   InvalidInputError,
   NotFoundError,
   PayloadTooLargeError,
-  SticklerError,
   UnauthenticatedError,
-  UnprocessableError,
   UnsupportedMediaTypeError,
 } from '../domain/errors';
-import { type ChangeRequestedDetail, ChangeRequestedDetailSchema, DETAIL_TYPES } from '../domain/events';
-import { formatFarmRef } from '../domain/farm';
-import { checkTarget, toWire } from '../domain/stickiness';
+import type { RequestDraft } from '../domain/intake';
 import type { Clock } from '../ports/clock';
-import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
+import type { RequestChanges } from './request-changes';
 import type { TicketChangeSet } from './ticket-change';
 
 export const TICKET_SOURCES = ['jira', 'servicenow', 'generic'] as const;
@@ -47,6 +45,8 @@ export const MAX_WEBHOOK_BYTES = 256 * 1024;
  * once the worker's idempotency records have expired.
  */
 export const MAX_DELIVERY_AGE_MS = 24 * 3600_000;
+/** How far ahead of stickler's clock a delivery's signed time may be (senders' clocks drift a little). */
+export const MAX_DELIVERY_SKEW_MS = 5 * 60_000;
 
 /** `source` of the change requests the webhook publishes. */
 export const TICKETING_EVENT_SOURCE = 'stickler.ticketing';
@@ -68,80 +68,54 @@ export interface TicketWebhookDeps {
   secretFor(source: TicketSource): Promise<string | undefined>;
   /** Checks the source's signature header over the raw body. */
   verify(source: TicketSource, headers: WebhookRequest['headers'], body: Buffer, secret: string): boolean;
-  /** Reads the source's payload (throws InvalidInputError with fields). */
-  read(
-    source: TicketSource,
-    json: unknown,
-    headers: WebhookRequest['headers'],
-    rawBody: Buffer,
-  ): TicketChangeSet;
-  publisher: EventPublisher;
+  /** Reads the source's payload from its JSON and the signed bytes (throws InvalidInputError with fields). */
+  read(source: TicketSource, json: unknown, rawBody: Buffer): TicketChangeSet;
+  /** The intake: builds and publishes the requests, or says what is wrong with them. */
+  requestChanges: RequestChanges;
   clock: Clock;
   log: Log;
 }
 
-/** Stable per (source, ticket, farm, change identity), and within the request-id alphabet. */
-export const ticketRequestId = (source: string, ticket: string, farm: string, identity: string): string =>
-  `tkt-${createHash('sha256').update(`${source}\n${ticket}\n${farm}\n${identity}`).digest('hex').slice(0, 40)}`;
+/**
+ * Stable per (source, ticket, approval, farm, target), all of them from the signed body, and
+ * within the request-id alphabet: the same signed bytes always give the same ids, whatever
+ * headers come with them (a delivery id is for logs only).
+ */
+export const ticketRequestId = (
+  source: string,
+  ticket: string,
+  approval: string,
+  farm: string,
+  target: string,
+): string =>
+  `tkt-${createHash('sha256').update(`${source}\n${ticket}\n${approval}\n${farm}\n${target}`).digest('hex').slice(0, 40)}`;
 
 const isSource = (s: string): s is TicketSource => (TICKET_SOURCES as readonly string[]).includes(s);
 
-function toRequests(source: TicketSource, set: TicketChangeSet, now: Date): ChangeRequestedDetail[] {
-  const requests: ChangeRequestedDetail[] = [];
-  const invalid: { path: string; message: string }[] = [];
-  const impossible: { path: string; message: string }[] = [];
-  set.changes.forEach((change, i) => {
-    const path = set.changes.length > 1 ? `changes[${i}]` : '';
-    const candidate = {
-      requestId: 'pending',
-      service: change.service,
-      farmType: change.farmType,
-      farmId: change.farmId,
-      stickiness: change.stickiness,
-      actor: {
-        kind: 'ticket',
-        id: `${source}:${set.requester.id}`.slice(0, 256),
-        ...(set.requester.name ? { name: set.requester.name.slice(0, 256) } : {}),
-      },
-      ticket: set.ticket.slice(0, 256),
-      ...(set.reason ? { reason: set.reason.slice(0, 2000) } : {}),
-      requestedAt: now.toISOString(),
-      ...(set.window ? { window: set.window } : {}),
-      // The outcome goes back to the ticket (the notifier), for the systems it can write to.
-      ...(source === 'generic' ? {} : { notify: { kind: 'ticket', system: source } }),
-    };
-    const parsed = ChangeRequestedDetailSchema.safeParse(candidate);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        invalid.push({
-          path: [path, ...issue.path.map(String)].filter(Boolean).join('.'),
-          message: describeIssues([{ ...issue, path: [] }], candidate).replace(/^\(root\): /, ''),
-        });
-      }
-      return;
-    }
-    const r = parsed.data;
-    const verdict = checkTarget(r.farmType, toWire(r.stickiness));
-    if (!verdict.ok) {
-      impossible.push({
-        path: [path, 'stickiness'].filter(Boolean).join('.'),
-        message: `${formatFarmRef(farmRefOf(r))}: ${verdict.reason}`,
-      });
-      return;
-    }
-    const farm = `${r.service}/${r.farmType}/${r.farmId}`;
-    requests.push({ ...r, requestId: ticketRequestId(source, set.ticket, farm, set.identity) });
-  });
-  if (invalid.length > 0)
-    throw new InvalidInputError(`ticket ${set.ticket} does not say a valid change`, invalid);
-  if (impossible.length > 0)
-    throw new UnprocessableError(`ticket ${set.ticket} asks for what its farms cannot take`, impossible);
-  const closed = set.window?.notAfter && Date.parse(set.window.notAfter) < now.getTime();
-  if (closed)
-    throw new UnprocessableError(`ticket ${set.ticket}'s change window closed at ${set.window!.notAfter}`, [
-      { path: 'window.notAfter', message: 'in the past' },
-    ]);
-  return requests;
+/** One draft per farm the ticket names, for the intake to check. */
+function draftsOf(source: TicketSource, set: TicketChangeSet, approval: string): RequestDraft[] {
+  return set.changes.map((change) => ({
+    requestId: ticketRequestId(
+      source,
+      set.ticket,
+      approval,
+      `${String(change.service)}/${String(change.farmType)}/${String(change.farmId)}`,
+      String(change.stickiness),
+    ),
+    target: change,
+    actor: {
+      kind: 'ticket' as const,
+      id: `${source}:${set.requester.id}`,
+      ...(set.requester.name ? { name: set.requester.name } : {}),
+    },
+    ticket: { key: set.ticket, ...(source === 'generic' ? {} : { system: source }) },
+    ...(set.reason ? { reason: set.reason } : {}),
+    // The time the ticketing system signed: the same delivery always makes the same request.
+    requestedAt: set.sentAt,
+    ...(set.window ? { window: set.window } : {}),
+    // The outcome goes back to the ticket (the notifier), for the systems it can write to.
+    ...(source === 'generic' ? {} : { notify: { kind: 'ticket' as const, system: source } }),
+  }));
 }
 
 export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
@@ -163,12 +137,10 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
     } catch {
       throw new InvalidInputError('the body is not JSON', [{ path: '', message: 'not JSON' }]);
     }
-    const set = deps.read(source, json, request.headers, request.body);
+    const set = deps.read(source, json, request.body);
     const now = deps.clock.now().getTime();
-    if (
-      set.sentAt &&
-      (Date.parse(set.sentAt) < now - MAX_DELIVERY_AGE_MS || Date.parse(set.sentAt) > now + 5 * 60_000)
-    ) {
+    const sentAt = Date.parse(set.sentAt);
+    if (sentAt < now - MAX_DELIVERY_AGE_MS || sentAt > now + MAX_DELIVERY_SKEW_MS) {
       deps.log.warn('webhook ignored: its signed time is out of range (a replay?)', {
         source,
         ticket: set.ticket,
@@ -177,28 +149,24 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
       return {
         kind: 'ignored',
         requestIds: [],
-        ignored: `the delivery's own time (${set.sentAt}) is more than a day away from now: not acted on, as a replay would not be; send the ticket again`,
+        ignored: `the delivery's own time (${set.sentAt}) is more than a day from now: not acted on, as a replay would not be; send the ticket again`,
       };
     }
-    if (set.notApproved) {
-      deps.log.info('webhook ignored: ticket not approved', { source, ticket: set.ticket });
-      return { kind: 'ignored', requestIds: [], ignored: set.notApproved };
-    }
-    const requests = toRequests(source, set, deps.clock.now());
-    const { failed } = await deps.publisher.publish(
-      requests.map((detail) => ({
-        detailType: DETAIL_TYPES.changeRequested,
-        detail,
-        dedupeKey: detail.requestId,
-        source: TICKETING_EVENT_SOURCE,
-      })),
-    );
-    if (failed.length > 0) {
-      // Some may have gone out: the same delivery again yields the same ids, which the worker dedupes.
-      throw new SticklerError('publish-failed', `${failed.length} change request(s) could not be published`, {
-        retryable: true,
+    const { verdict } = set;
+    if (verdict.kind !== 'approved') {
+      deps.log.info('webhook ignored', {
+        source,
+        ticket: set.ticket,
+        verdict: verdict.kind,
+        reason: verdict.reason,
       });
+      return { kind: 'ignored', requestIds: [], ignored: verdict.reason };
     }
+    const requests = await deps.requestChanges(
+      TICKETING_EVENT_SOURCE,
+      draftsOf(source, set, verdict.approval),
+      `ticket ${set.ticket.slice(0, 64)}`,
+    );
     deps.log.info('webhook accepted', {
       source,
       ticket: set.ticket,

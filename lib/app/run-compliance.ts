@@ -18,6 +18,7 @@ import type { ComplianceDriftDetail, OutgoingEvent } from '../domain/audit-event
 import { SticklerError } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import { ALL_ZONES, farmKey } from '../domain/farm';
+import type { RequestDraft } from '../domain/intake';
 import type { Change, Rejection, Unchanged } from '../domain/plan';
 import { toWord } from '../domain/stickiness';
 import type { Clock } from '../ports/clock';
@@ -30,6 +31,7 @@ import type { RunSummarySink } from '../ports/run-summary';
 import type { UnappliedZones } from '../ports/unapplied-zones';
 import { errorFacts } from './error-facts';
 import type { PlanPolicyInput, PolicyPlan } from './plan-policy';
+import { buildAll, changeRequestedEvent } from './request-changes';
 
 export const COMPLIANCE_MODES = ['report', 'enforce'] as const;
 export type ComplianceMode = (typeof COMPLIANCE_MODES)[number];
@@ -257,23 +259,29 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
         ),
       );
     } else if (mode === 'enforce' && plan.changes.length + reapply.length > 0) {
-      const requestOf = (change: Change): ChangeRequestedDetail => ({
+      const draftOf = (change: Change): RequestDraft => ({
         requestId: complianceRequestId(runId, farmKey(change.farm)),
-        service: change.farm.service,
-        farmType: change.farm.type,
-        farmId: change.farm.farmId,
-        stickiness: toWord(change.to),
+        target: {
+          service: change.farm.service,
+          farmType: change.farm.type,
+          farmId: change.farm.farmId,
+          stickiness: toWord(change.to),
+        },
         actor: {
           kind: 'compliance',
-          id: `${ref.source}@${ref.version ?? 'unversioned'}`.slice(0, 256),
-          name: ruleOf(change).slice(0, 256),
+          id: `${ref.source}@${ref.version ?? 'unversioned'}`,
+          name: ruleOf(change),
         },
-        reason: (change.from === change.to
-          ? `compliance run ${runId}: policy rule '${ruleOf(change)}'; the farm stores it, but its zone holds stickler's own unapplied writes`
-          : `compliance run ${runId}: policy rule '${ruleOf(change)}'`
-        ).slice(0, 2000),
+        reason:
+          change.from === change.to
+            ? `compliance run ${runId}: policy rule '${ruleOf(change)}'; the farm stores it, but its zone holds stickler's own unapplied writes`
+            : `compliance run ${runId}: policy rule '${ruleOf(change)}'`,
         requestedAt: now(),
       });
+      // Through the intake like every door: a plan that produced a request it would refuse is a bug,
+      // and the run fails before publishing anything.
+      const requestOf = (change: Change): ChangeRequestedDetail =>
+        buildAll([draftOf(change)], deps.clock.now(), `compliance run ${runId}`)[0]!;
       // A re-apply asks for what the farm stores: the worker finds it unchanged and applies its zone.
       const changes: Change[] = [
         ...plan.changes,
@@ -321,8 +329,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
             : []
           : zones[0]!.requests;
       } else first = changes.map(requestOf);
-      for (const request of first)
-        events.push(complianceEvent(DETAIL_TYPES.changeRequested, request, request.requestId));
+      for (const request of first) events.push(changeRequestedEvent(request, COMPLIANCE_EVENT_SOURCE));
       requested = first.length;
     }
 

@@ -1,31 +1,38 @@
-/** What a ticketing system asks for, once its payload is read (lib/adapters/ticketing/). */
+/** What a ticketing system's delivery says, once its payload is read (lib/adapters/ticketing/). */
+import type { FarmTarget } from '../domain/intake';
 
-/** One farm change as a ticket states it: checked by the use case, field by field. */
-export interface TicketFarmChange {
-  service: unknown;
-  farmType: unknown;
-  farmId: unknown;
-  stickiness: unknown;
-}
+/** One farm change as a ticket states it: checked by the intake, field by field. */
+export type TicketFarmChange = FarmTarget;
+
+/**
+ * What the delivery means for stickler, decided from the signed body alone:
+ * - `approved`: the ticket has just been approved (a transition into an approved state, never a
+ *   later edit or comment); `approval` identifies that approval (Jira's changelog id, ServiceNow's
+ *   `sys_id:sys_mod_count` at approval, the generic body's hash), and with the farm and target it
+ *   makes the request ids, so the same signed bytes always give the same ids;
+ * - `withdrawn`: the ticket has left the approved state: its changes still waiting for their
+ *   window are cancelled;
+ * - `ignored`: nothing to do (a comment, an edit, another event), with the reason; `notice`, when
+ *   set, is said once on the ticket (an edit of the change after its approval).
+ */
+export type TicketVerdict =
+  | { kind: 'approved'; approval: string }
+  | { kind: 'withdrawn'; reason: string }
+  | { kind: 'ignored'; reason: string; notice?: string };
 
 export interface TicketChangeSet {
   /** The ticket's key or number (OPS-1042, CHG0000023). */
   ticket: string;
-  /**
-   * This version of the ticket's change (a delivery id, or the record's revision): a redelivery
-   * carries the same one, so it yields the same request ids.
-   */
-  identity: string;
+  verdict: TicketVerdict;
   /** Who asked, as the ticket says (an account id, a sys_id), and their display name. */
   requester: { id: string; name?: string };
-  /** Set when the ticket is not in an approved state: why it is ignored. */
-  notApproved?: string;
   changes: TicketFarmChange[];
   window?: { notBefore?: string; notAfter?: string };
   reason?: string;
   /**
-   * When the ticketing system sent (or last updated) this, from the signed body (Jira's
-   * `timestamp`, ServiceNow's `sys_updated_on`): a delivery much older than that is a replay.
+   * When the ticketing system sent this, from the signed body (Jira's `timestamp`, ServiceNow's
+   * `sys_updated_on`, the generic `sentAt`): a delivery far from now is a replay, and it is the
+   * requests' `requestedAt`.
    */
-  sentAt?: string;
+  sentAt: string;
 }

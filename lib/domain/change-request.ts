@@ -7,6 +7,7 @@ import { type FarmRef, farmKey, SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 
 export const ACTOR_KINDS = ['ticket', 'chat', 'compliance', 'system', 'cli'] as const;
+export type ActorKind = (typeof ACTOR_KINDS)[number];
 
 export const ActorSchema = z.strictObject({
   kind: z.enum(ACTOR_KINDS),
@@ -28,6 +29,31 @@ export const REQUEST_ID_RULE =
 export const RequestIdSchema = z.string().check(z.regex(REQUEST_ID_PATTERN, { message: REQUEST_ID_RULE }));
 
 /**
+ * A ticket key as any request may carry it: printable, short, starting with a letter or a digit
+ * and never holding `..` (it is shown everywhere and, for a ticketing system, goes in a URL path).
+ */
+export const TICKET_KEY_PATTERN = /^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._:#/-]{0,63}$/;
+export const TICKET_KEY_RULE =
+  'a ticket key is 1 to 64 letters, digits and . _ : # / -, starting with a letter or a digit, without ..';
+
+/** The ticketing systems stickler writes back to, and the exact shape of their keys. */
+export const TICKET_SYSTEMS = ['jira', 'servicenow'] as const;
+export type TicketSystem = (typeof TICKET_SYSTEMS)[number];
+export const TICKET_SYSTEM_KEYS: Record<TicketSystem, { pattern: RegExp; rule: string }> = {
+  jira: { pattern: /^[A-Z][A-Z0-9_]{0,49}-[1-9]\d{0,9}$/, rule: 'a Jira issue key is PROJECT-123' },
+  servicenow: {
+    pattern: /^[A-Z]{2,10}\d{4,12}$/,
+    rule: 'a ServiceNow change number is letters then digits, like CHG0030042',
+  },
+};
+
+/** Why `key` is not a ticket key of `system` (any system when undefined), or undefined when it is. */
+export const ticketKeyProblem = (key: string, system?: TicketSystem): string | undefined => {
+  const rule = system ? TICKET_SYSTEM_KEYS[system] : { pattern: TICKET_KEY_PATTERN, rule: TICKET_KEY_RULE };
+  return rule.pattern.test(key) ? undefined : rule.rule;
+};
+
+/**
  * Strict: a key stickler does not know is refused with its name, never dropped, so a misspelled
  * safety field (`changeWindow` for `window`) cannot silently turn into "apply now".
  */
@@ -38,7 +64,7 @@ export const ChangeRequestSchema = z.strictObject({
   farmId: z.int().check(z.positive()),
   stickiness: StickinessWordSchema,
   actor: ActorSchema,
-  ticket: z.optional(z.string().check(z.minLength(1), z.maxLength(256))),
+  ticket: z.optional(z.string().check(z.regex(TICKET_KEY_PATTERN, { message: TICKET_KEY_RULE }))),
   reason: z.optional(z.string().check(z.maxLength(2000))),
   requestedAt: z.iso.datetime({ offset: true }),
 });

@@ -4,7 +4,6 @@
  * STICKLER_WEBHOOK_SECRET_<SOURCE>), the readers configured, the publisher on the bus; then API
  * Gateway HTTP API (payload 2.0) events in, HTTP answers out through the one error map.
  */
-import { createHash } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
@@ -23,6 +22,8 @@ import {
   type ServiceNowFieldMap,
 } from '../adapters/ticketing/servicenow';
 import { makeHandleTicketWebhook, TICKET_SOURCES, type TicketSource } from '../app/handle-ticket-webhook';
+import { makeRequestChanges } from '../app/request-changes';
+import { describeIssues } from '../domain/describe-issue';
 import { ConfigError, SticklerError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
@@ -33,18 +34,20 @@ const AWS_TIMEOUTS = { timeoutMs: 5_000 };
 /** The development secret of a source in the `local` stage, when none is set (printed by `simulate --pipeline`). */
 export const localWebhookSecret = (source: string) => `stickler-local-${source}-secret`;
 
+const FieldId = z.string().check(z.minLength(1), z.maxLength(128));
 const JiraFieldsSchema = z.strictObject({
-  service: z.string(),
-  farms: z.string(),
-  stickiness: z.string(),
-  notBefore: z.optional(z.string()),
-  notAfter: z.optional(z.string()),
-  approvedStatuses: z.optional(z.array(z.string())),
+  service: FieldId,
+  farms: FieldId,
+  stickiness: FieldId,
+  notBefore: z.optional(FieldId),
+  notAfter: z.optional(FieldId),
+  approvedStatuses: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
+  approveOnCreate: z.optional(z.boolean()),
 });
 const ServiceNowFieldsSchema = z.strictObject({
-  service: z.string(),
-  farms: z.string(),
-  stickiness: z.string(),
+  service: FieldId,
+  farms: FieldId,
+  stickiness: FieldId,
 });
 
 const jsonSetting = <T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodMiniType<T>): T | undefined => {
@@ -58,9 +61,7 @@ const jsonSetting = <T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodMiniT
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success)
-    throw new ConfigError(
-      `${name} is not valid: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`,
-    );
+    throw new ConfigError(`${name} is not valid: ${describeIssues(parsed.error.issues, json)}`);
   return parsed.data;
 };
 
@@ -112,24 +113,24 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
         body,
         secret,
       ),
-    read: (source, json, headers, rawBody) => {
+    read: (source, json, rawBody) => {
       switch (source) {
         case 'jira':
-          return readJiraWebhook(json, jira, headers['x-atlassian-webhook-identifier']);
+          return readJiraWebhook(json, jira);
         case 'servicenow':
           return readServiceNowChange(json, servicenow);
         case 'generic':
-          return readGenericTicket(
-            json,
-            headers['x-delivery-id'] ?? `body:${createHash('sha256').update(rawBody).digest('hex')}`,
-          );
+          return readGenericTicket(json, rawBody);
       }
     },
-    publisher: new EventBridgePublisher({
-      client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
-      busName,
+    requestChanges: makeRequestChanges({
+      publisher: new EventBridgePublisher({
+        client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
+        busName,
+        clock: systemClock,
+        maxAttempts: 2,
+      }),
       clock: systemClock,
-      maxAttempts: 2,
     }),
     clock: systemClock,
     log,

@@ -90,10 +90,31 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     });
   });
 
-  it('gives a redelivery the same request ids (the worker makes it a no-op)', async () => {
-    const first = json(await local(loadFreshWebhookEvent('generic-signed'), context));
-    const again = json(await local(loadFreshWebhookEvent('generic-signed'), context));
-    expect(again.requestIds).toEqual(first.requestIds);
+  it('gives the same signed bytes the same request ids whatever headers come with them (the worker makes a resend a no-op)', async () => {
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
+    const first = json(await local(sample, context));
+    for (const other of ['anything-else', 'd-7f1c2a9e', undefined]) {
+      const headers = { ...sample.headers, 'x-delivery-id': other };
+      const again = json(await local({ ...sample, headers }, context));
+      expect(again.requestIds).toEqual(first.requestIds);
+    }
+    const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    const jiraFirst = json(await local(jira, context));
+    const jiraAgain = json(
+      await local(
+        { ...jira, headers: { ...jira.headers, 'x-atlassian-webhook-identifier': '99999' } },
+        context,
+      ),
+    );
+    expect(jiraAgain.requestIds).toEqual(jiraFirst.requestIds);
+    // Every copy published the same requests, to the letter: the worker keeps one.
+    expect(new Set(published.map((e) => e.Detail)).size).toBe(3);
+  });
+
+  it('gives other signed content other ids (a new sending of a ticket is a new request)', async () => {
+    const a = json(await local(loadFreshWebhookEvent('generic-signed', Date.now() - 60_000), context));
+    const b = json(await local(loadFreshWebhookEvent('generic-signed'), context));
+    expect(a.requestIds[0]).not.toEqual(b.requestIds[0]);
   });
 
   it('reads a base64-encoded body, several farms and a window', async () => {
@@ -111,9 +132,13 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     ]);
   });
 
-  it('turns an approved Jira issue into one request per farm named in its fields, requested by its reporter', async () => {
-    const answer = await local(loadFreshWebhookEvent('jira-approved'), context);
+  it('turns a Jira issue moved into an approved status into one request per farm named in its fields, requested by its reporter', async () => {
+    const event = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    const answer = await local(event, context);
     expect(answer.statusCode).toBe(202);
+    // Requested at the time Jira signed, so that a resend is the same request.
+    expect(details()[0].requestedAt).toBe(new Date(JSON.parse(event.body!).timestamp).toISOString());
+    expect(details()[0].notify).toEqual({ kind: 'ticket', system: 'jira' });
     expect(details().map((d) => [d.service, d.farmType, d.farmId, d.stickiness, d.ticket])).toEqual([
       ['loadbalancer-7f3a9c21', 'http', 102, 'cookie', 'KAN-3'],
       ['loadbalancer-7f3a9c21', 'http', 104, 'cookie', 'KAN-3'],
@@ -125,18 +150,97 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     });
   });
 
-  it('acknowledges a Jira issue that is not approved with 200 and publishes nothing', async () => {
+  it('acknowledges a Jira issue moved into a status that is not approved with 200 and publishes nothing', async () => {
     const answer = await local(loadFreshWebhookEvent('jira-not-approved'), context);
     expect(answer.statusCode).toBe(200);
-    expect(json(answer)).toEqual({ requestIds: [], ignored: expect.stringContaining("status 'To Do'") });
+    expect(json(answer)).toEqual({
+      requestIds: [],
+      ignored: expect.stringContaining("moved from 'To Do' to 'Awaiting approval': not an approval"),
+    });
+    expect(published).toEqual([]);
+  });
+
+  it("ignores a comment on an approved issue (stickler's own outcome comment coming back): 200, nothing published", async () => {
+    for (let round = 0; round < 3; round++) {
+      const answer = await local(loadFreshWebhookEvent('jira-commented'), context);
+      expect([answer.statusCode, json(answer).ignored]).toEqual([200, expect.stringContaining('a comment')]);
+    }
+    expect(published).toEqual([]);
+  });
+
+  it('ignores an edit of the change after its approval, saying so: only what was approved is carried out', async () => {
+    const answer = await local(loadFreshWebhookEvent('jira-edited-after-approval'), context);
+    expect(answer.statusCode).toBe(200);
+    expect(json(answer).ignored).toMatch(/edited after its approval \(Stickler farms\)/);
+    expect(published.filter((e) => e.DetailType === 'Stickiness Change Requested')).toEqual([]);
+  });
+
+  it('ignores every Jira event but the move into an approved status: a deletion, a creation, a move between approved statuses', async () => {
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    const body = JSON.parse(sample.body!);
+    const variants = [
+      { ...body, webhookEvent: 'jira:issue_deleted' },
+      { ...body, webhookEvent: 'jira:issue_created' },
+      { ...body, webhookEvent: 'comment_created' },
+      {
+        ...body,
+        changelog: {
+          id: '10600',
+          items: [{ field: 'status', fieldId: 'status', fromString: 'Approved', toString: 'Implementing' }],
+        },
+      },
+    ];
+    for (const variant of variants) {
+      const answer = await local(
+        resigned(sample, JSON.stringify(variant), localWebhookSecret('jira'), 'x-hub-signature'),
+        context,
+      );
+      expect([answer.statusCode, json(answer).requestIds]).toEqual([200, []]);
+    }
+    expect(published).toEqual([]);
+  });
+
+  it('refuses 400 a Jira approval without its changelog id or its signed time, saying which is missing', async () => {
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    const body = JSON.parse(sample.body!);
+    const noId = { ...body, changelog: { items: body.changelog.items } };
+    const noTime = { ...body };
+    delete noTime.timestamp;
+    for (const [variant, path] of [
+      [noId, 'changelog.id'],
+      [noTime, 'timestamp'],
+    ] as const) {
+      const answer = await local(
+        resigned(sample, JSON.stringify(variant), localWebhookSecret('jira'), 'x-hub-signature'),
+        context,
+      );
+      expect(answer.statusCode).toBe(400);
+      expect(json(answer).errors).toEqual([{ path, message: expect.stringMatching(/^missing/) }]);
+    }
+    expect(published).toEqual([]);
+  });
+
+  it('refuses 400 a Jira issue key that is not one (it goes in a URL path when the outcome is posted)', async () => {
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    const body = JSON.parse(sample.body!);
+    body.issue.key = '../../rest/api/3/myself';
+    const answer = await local(
+      resigned(sample, JSON.stringify(body), localWebhookSecret('jira'), 'x-hub-signature'),
+      context,
+    );
+    expect(answer.statusCode).toBe(400);
+    expect(json(answer).errors[0]).toMatchObject({
+      path: 'ticket',
+      message: expect.stringContaining('Jira issue key'),
+    });
     expect(published).toEqual([]);
   });
 
   it('ignores a delivery whose own signed time is over a day old (a replay), and publishes nothing', async () => {
     const stale = await local(loadEvent('ticketing-webhook', 'jira-approved'), context); // stamped April 2026
     expect(stale.statusCode).toBe(200);
-    expect(json(stale).ignored).toMatch(/more than a day away from now/);
-    const old = await local(loadEvent('ticketing-webhook', 'servicenow-scheduled'), context); // stamped 2015
+    expect(json(stale).ignored).toMatch(/more than a day from now/);
+    const old = await local(loadEvent('ticketing-webhook', 'servicenow-approved'), context); // stamped 2015
     expect(json(old).requestIds).toEqual([]);
     const generic = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
     const replayed = {
@@ -151,8 +255,32 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     expect(published).toEqual([]);
   });
 
-  it('turns a scheduled, approved ServiceNow change into requests', async () => {
-    const answer = await local(loadFreshWebhookEvent('servicenow-scheduled'), context);
+  it('ignores a ServiceNow update whose approval did not change (a work note through an unconditioned rule)', async () => {
+    const answer = await local(loadFreshWebhookEvent('servicenow-work-note'), context);
+    expect([answer.statusCode, json(answer).ignored]).toEqual([
+      200,
+      expect.stringContaining('not an approval'),
+    ]);
+    expect(published).toEqual([]);
+  });
+
+  it('refuses 400 a ServiceNow payload without sys_updated_on (no replay window) or previous_approval', async () => {
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('servicenow-approved');
+    for (const field of ['sys_updated_on', 'previous_approval']) {
+      const body = JSON.parse(sample.body!);
+      delete body.result[field];
+      const answer = await local(
+        resigned(sample, JSON.stringify(body), localWebhookSecret('servicenow')),
+        context,
+      );
+      expect(answer.statusCode).toBe(400);
+      expect(json(answer).errors).toEqual([{ path: field, message: expect.stringMatching(/^missing/) }]);
+    }
+    expect(published).toEqual([]);
+  });
+
+  it('turns a ServiceNow change whose approval moved to approved into requests', async () => {
+    const answer = await local(loadFreshWebhookEvent('servicenow-approved'), context);
     expect(answer.statusCode).toBe(202);
     expect(details()).toEqual([
       expect.objectContaining({
@@ -250,7 +378,7 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
       );
       expect((await deployed(sample, context)).statusCode).toBe(401); // signed with the local secret
       expect(
-        (await deployed(loadEvent('ticketing-webhook', 'servicenow-scheduled'), context)).statusCode,
+        (await deployed(loadEvent('ticketing-webhook', 'servicenow-approved'), context)).statusCode,
       ).toBe(404);
     });
   });

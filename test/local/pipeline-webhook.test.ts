@@ -129,7 +129,7 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
     const comments = () => jira.requests.filter((r) => r.path === '/rest/api/3/issue/KAN-3/comment');
     await until(() => comments().length === 2, 10_000);
     const texts = comments().map((r) => JSON.parse(r.body).body.content[0].content[0].text as string);
-    expect(texts.sort()).toEqual([
+    expect(texts.sort((a, b) => a.replace(/tkt-\w+/, '').localeCompare(b.replace(/tkt-\w+/, '')))).toEqual([
       expect.stringMatching(
         /^stickler, request tkt-\w+: loadbalancer-7f3a9c21 http\/102 .*(applied|already cookie)/,
       ),
@@ -140,6 +140,81 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
     expect(comments()[0]!.headers.authorization).toBe(
       `Basic ${Buffer.from('stickler@example.com:test-token').toString('base64')}`,
     );
+  });
+
+  const send = (source: string, body: string, headers: Record<string, string>) =>
+    fetch(`${pipeline.env.STICKLER_API_URL}/webhooks/${source}`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', ...headers },
+    });
+  const changesOf = (requestId: string) =>
+    pipeline.bus.events.filter(
+      (e) => (e.detail as { requestId?: string }).requestId === requestId && e.source === 'stickler',
+    );
+
+  it('a captured delivery resent with another delivery header changes nothing: the newer ticket stays applied', async () => {
+    const ticket = (key: string, stickiness: string) =>
+      JSON.stringify({
+        ticket: key,
+        sentAt: new Date().toISOString(),
+        requestedBy: 'alice@example.com',
+        service: 'ip-203.0.113.7',
+        farmType: 'http',
+        farmId: 121,
+        stickiness,
+      });
+    const secret = pipeline.env.STICKLER_WEBHOOK_SECRET_GENERIC!;
+    const a = ticket('OPS-3001', 'none');
+    const first = (await (
+      await send('generic', a, { 'x-delivery-id': 'a-1', 'x-hub-signature-256': hubSignature(a, secret) })
+    ).json()) as { requestIds: string[] };
+    await until(() => audit(first.requestIds[0]!), 10_000);
+    const b = ticket('OPS-3002', 'cookie');
+    const second = (await (
+      await send('generic', b, { 'x-delivery-id': 'b-1', 'x-hub-signature-256': hubSignature(b, secret) })
+    ).json()) as { requestIds: string[] };
+    await until(() => audit(second.requestIds[0]!), 10_000);
+    expect(farm('ip-203.0.113.7', 'http/121').stored.stickiness).toBe('cookie');
+    const refreshes = sim.state.services.get('ip-203.0.113.7')!.tasks.length;
+
+    // The attacker's copy: A's bytes and signature, another delivery id.
+    const replay = await send('generic', a, {
+      'x-delivery-id': 'anything-else',
+      'x-hub-signature-256': hubSignature(a, secret),
+    });
+    expect(((await replay.json()) as { requestIds: string[] }).requestIds).toEqual(first.requestIds);
+    await new Promise((r) => setTimeout(r, 1_500)); // past the local batching window
+    expect(farm('ip-203.0.113.7', 'http/121').stored.stickiness).toBe('cookie');
+    expect(sim.state.services.get('ip-203.0.113.7')!.tasks.length).toBe(refreshes);
+    expect(changesOf(first.requestIds[0]!).map((e) => e['detail-type'])).toEqual([
+      'Stickiness Change Applied',
+    ]);
+  }, 30_000);
+
+  it("an approved Jira issue's later edits and its outcome comments publish nothing (three rounds, no new request)", async () => {
+    const requested = () =>
+      pipeline.bus.events.filter((e) => e['detail-type'] === 'Stickiness Change Requested').length;
+    const before = requested();
+    for (const name of ['jira-edited-after-approval', 'jira-commented', 'jira-commented', 'jira-commented']) {
+      const event = loadFreshWebhookEvent<{
+        body: string;
+        isBase64Encoded: boolean;
+        headers: Record<string, string>;
+      }>(name);
+      const answer = await send('jira', event.body, { 'x-hub-signature': event.headers['x-hub-signature']! });
+      expect(answer.status).toBe(200);
+    }
+    const snow = loadFreshWebhookEvent<{
+      body: string;
+      isBase64Encoded: boolean;
+      headers: Record<string, string>;
+    }>('servicenow-work-note');
+    expect(
+      (await send('servicenow', snow.body, { 'x-hub-signature-256': snow.headers['x-hub-signature-256']! }))
+        .status,
+    ).toBe(200);
+    expect(requested()).toBe(before);
   });
 
   it('publishes nothing for an unsigned or wrongly signed ticket', async () => {

@@ -3,6 +3,7 @@
  * (`X-Hub-Signature-256`): one farm, or `changes` for several (at most 50). The schema is
  * lib/domain/ticket-payload.ts, published as schemas/ticketing-generic.schema.json.
  */
+import { createHash } from 'node:crypto';
 import type * as z from 'zod/mini';
 import type { TicketChangeSet } from '../../app/ticket-change';
 import { describeIssue, formatPath } from '../../domain/describe-issue';
@@ -16,14 +17,19 @@ export const inputError = (message: string, issues: z.core.$ZodIssue[], root: un
     issues.map((i) => ({ path: formatPath(i.path), message: describeIssue(i, root) })),
   );
 
-export const readGenericTicket = (json: unknown, deliveryId: string): TicketChangeSet => {
+/**
+ * The generic payload is its own approval: whoever holds the secret and signs a body asks for
+ * exactly that. Its identity is the hash of the signed bytes, so the same bytes always make the
+ * same requests whatever header comes with them.
+ */
+export const readGenericTicket = (json: unknown, rawBody: Buffer): TicketChangeSet => {
   const parsed = GenericTicketSchema.safeParse(json);
   if (!parsed.success) throw inputError('invalid ticket payload', parsed.error.issues, json);
   const t = parsed.data;
   const requester = typeof t.requestedBy === 'string' ? { id: t.requestedBy } : t.requestedBy;
   return {
     ticket: t.ticket,
-    identity: deliveryId,
+    verdict: { kind: 'approved', approval: `body:${createHash('sha256').update(rawBody).digest('hex')}` },
     requester,
     changes: t.changes ?? [
       { service: t.service, farmType: t.farmType, farmId: t.farmId, stickiness: t.stickiness },

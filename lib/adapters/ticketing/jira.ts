@@ -1,10 +1,17 @@
 /**
- * Jira admin webhooks (`jira:issue_updated`, `jira:issue_created`, signed `X-Hub-Signature`):
- * which fields hold the service, the farms, the target stickiness and the window is
- * configuration (custom field ids differ per site). Only issues in an approved status ask for
- * a change; the requester is the issue's reporter.
+ * Jira admin webhooks (signed `X-Hub-Signature`). Which fields hold the service, the farms, the
+ * target stickiness and the window is configuration (custom field ids differ per site).
+ *
+ * A change is asked for only by the approval itself: a `jira:issue_updated` whose changelog moves
+ * the status *into* an approved status from one that is not. The approval's identity is that
+ * changelog's id, and the change is what the issue's fields said in that very delivery. Anything
+ * else is answered and ignored: comments (stickler's own outcome comments come back this way),
+ * edits while approved (an edit of the change's fields after approval is ignored with a notice:
+ * approve it again), moves between approved statuses, deletions, other events. `jira:issue_created`
+ * counts only when the configuration says so (`approveOnCreate`) and the issue is created approved.
+ * A move out of the approved statuses withdraws the approval.
  */
-import type { TicketChangeSet } from '../../app/ticket-change';
+import type { TicketChangeSet, TicketVerdict } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
 import { farmChangesOf, farmRefsOf, textOf, windowOf } from './field-values';
 
@@ -15,8 +22,10 @@ export interface JiraFieldMap {
   stickiness: string;
   notBefore?: string;
   notAfter?: string;
-  /** Status names in which an issue's change is carried out. */
+  /** Status names in which an issue's change is approved. */
   approvedStatuses: string[];
+  /** An issue created directly in an approved status counts as approved (default false). */
+  approveOnCreate?: boolean;
 }
 
 /** The documented default: custom fields created for stickler (set your site's ids in TICKETING_JIRA_FIELDS). */
@@ -38,21 +47,105 @@ export const jiraTime = (value: unknown): string | undefined => {
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 };
 
-export const readJiraWebhook = (
-  json: unknown,
-  fieldsMap: JiraFieldMap,
-  deliveryId: string | undefined,
-): TicketChangeSet => {
-  const body = (json ?? {}) as {
-    timestamp?: unknown;
-    issue?: { key?: unknown; fields?: Record<string, unknown> };
+interface ChangelogItem {
+  field?: unknown;
+  fieldId?: unknown;
+  fromString?: unknown;
+  toString?: unknown;
+}
+
+const missing = (path: string, what: string) =>
+  new InvalidInputError(`not a Jira webhook stickler can read: ${path} is missing`, [
+    { path, message: `missing (${what})` },
+  ]);
+
+/** What the delivery means: see the module's comment. */
+const verdictOf = (
+  body: { webhookEvent?: unknown; issue_event_type_name?: unknown; comment?: unknown; changelog?: unknown },
+  key: string,
+  issueId: string | undefined,
+  status: string | undefined,
+  map: JiraFieldMap,
+): TicketVerdict => {
+  const approved = (s: unknown) => typeof s === 'string' && map.approvedStatuses.includes(s);
+  const event = textOf(body.webhookEvent) ?? 'unknown';
+  const changelog = (body.changelog ?? {}) as { id?: unknown; items?: unknown };
+  const items = (Array.isArray(changelog.items) ? changelog.items : []) as ChangelogItem[];
+  if (event === 'jira:issue_created') {
+    if (!map.approveOnCreate)
+      return {
+        kind: 'ignored',
+        reason: `issue ${key} was created: creation is not an approval (only a move into ${map.approvedStatuses.join(' or ')} is)`,
+      };
+    if (!approved(status))
+      return {
+        kind: 'ignored',
+        reason: `issue ${key} was created in status '${status ?? 'unknown'}', not an approved one`,
+      };
+    return { kind: 'approved', approval: `created:${issueId ?? key}` };
+  }
+  if (event !== 'jira:issue_updated')
+    return {
+      kind: 'ignored',
+      reason: `'${event.slice(0, 64)}' is not an event stickler acts on (only an issue moved into an approved status)`,
+    };
+  const move = items.find(
+    (i) => textOf(i.fieldId) === 'status' || textOf(i.field)?.toLowerCase() === 'status',
+  );
+  if (move) {
+    const from = textOf(move.fromString);
+    const to = textOf(move.toString);
+    if (approved(to) && !approved(from)) {
+      const id = textOf(changelog.id);
+      if (!id) throw missing('changelog.id', "the approval's identity");
+      return { kind: 'approved', approval: `changelog:${id}` };
+    }
+    if (approved(from) && !approved(to))
+      return {
+        kind: 'withdrawn',
+        reason: `issue ${key} moved from '${from}' to '${to ?? 'unknown'}': its approval is withdrawn`,
+      };
+    return {
+      kind: 'ignored',
+      reason: `issue ${key} moved from '${from ?? 'unknown'}' to '${to ?? 'unknown'}': not an approval`,
+    };
+  }
+  const ours = new Set([map.service, map.farms, map.stickiness, map.notBefore, map.notAfter].filter(Boolean));
+  const edited = items.filter((i) => ours.has(textOf(i.fieldId) ?? ''));
+  if (edited.length > 0 && approved(status))
+    return {
+      kind: 'ignored',
+      reason: `issue ${key}'s change was edited after its approval (${edited.map((i) => textOf(i.field) ?? textOf(i.fieldId)).join(', ')}): only what was approved is carried out`,
+      notice: `stickler: this issue's change was edited after it was approved, so the edit is not carried out. To carry it out, approve the issue again (move it out of ${map.approvedStatuses.join('/')} and back).`,
+    };
+  if (textOf(body.issue_event_type_name) === 'issue_commented' || body.comment !== undefined)
+    return { kind: 'ignored', reason: `a comment on issue ${key}: not an approval` };
+  return {
+    kind: 'ignored',
+    reason: `issue ${key} was updated without moving into an approved status: not an approval`,
   };
-  const issue = body.issue;
-  const key = textOf(issue?.key);
-  if (!issue || !key || !issue.fields)
-    throw new InvalidInputError('not a Jira issue webhook', [
-      { path: 'issue', message: 'required (an issue with a key and fields)' },
+};
+
+export const readJiraWebhook = (json: unknown, fieldsMap: JiraFieldMap): TicketChangeSet => {
+  const body = (json !== null && typeof json === 'object' ? json : {}) as {
+    timestamp?: unknown;
+    webhookEvent?: unknown;
+    issue?: { id?: unknown; key?: unknown; fields?: Record<string, unknown> };
+  };
+  if (body.timestamp === undefined) throw missing('timestamp', 'when Jira sent it');
+  if (
+    typeof body.timestamp !== 'number' ||
+    !Number.isFinite(body.timestamp) ||
+    Math.abs(body.timestamp) > 8.64e15
+  )
+    throw new InvalidInputError('not a Jira webhook stickler can read: timestamp is not a time', [
+      { path: 'timestamp', message: 'expected epoch milliseconds (a finite number)' },
     ]);
+  const issue = body.issue;
+  if (!issue || typeof issue !== 'object') throw missing('issue', 'the issue');
+  const key = textOf(issue.key);
+  if (!key) throw missing('issue.key', "the issue's key");
+  if (!issue.fields || typeof issue.fields !== 'object') throw missing('issue.fields', "the issue's fields");
   const f = issue.fields;
   const reporter = (f.reporter ?? f.creator ?? {}) as {
     accountId?: unknown;
@@ -67,21 +160,14 @@ export const readJiraWebhook = (
   const notAfter = fieldsMap.notAfter ? jiraTime(f[fieldsMap.notAfter]) : undefined;
   return {
     ticket: key,
-    identity: deliveryId ?? textOf(f.updated) ?? key,
+    verdict: verdictOf(body, key, textOf(issue.id), status, fieldsMap),
     requester: {
       id: textOf(reporter.accountId) ?? textOf(reporter.name) ?? 'unknown',
       ...(textOf(reporter.displayName) ? { name: textOf(reporter.displayName)! } : {}),
     },
-    ...(status && fieldsMap.approvedStatuses.includes(status)
-      ? {}
-      : {
-          notApproved: `issue ${key} is in status '${status ?? 'unknown'}', not one of ${fieldsMap.approvedStatuses.map((s) => `'${s}'`).join(', ')}`,
-        }),
     changes: farmChangesOf(refs, service, stickiness),
     ...windowOf(notBefore, notAfter),
-    ...(textOf(f.summary) ? { reason: textOf(f.summary)!.slice(0, 2000) } : {}),
-    ...(typeof body.timestamp === 'number' && Number.isFinite(body.timestamp)
-      ? { sentAt: new Date(body.timestamp).toISOString() }
-      : {}),
+    ...(textOf(f.summary) ? { reason: textOf(f.summary)! } : {}),
+    sentAt: new Date(body.timestamp).toISOString(),
   };
 };

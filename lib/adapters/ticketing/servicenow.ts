@@ -1,10 +1,16 @@
 /**
  * ServiceNow `change_request` records, pushed by an outbound REST message from a business rule
- * (README: the script, which signs `X-Hub-Signature-256`). Accepts the Table API shape (plain
- * strings, or `{value, display_value}` pairs), bare or in `{"result": …}`. Only approved changes in
- * state Scheduled or Implement ask for a change; the window is `start_date`/`end_date` (UTC).
+ * (README: the rule and its script, which signs `X-Hub-Signature-256`). Accepts the Table API
+ * shape (plain strings, or `{value, display_value}` pairs), bare or in `{"result": …}`.
+ *
+ * A change is asked for only by the approval itself: `approval` moving to `approved` from another
+ * value (`previous_approval`, which the README's script sends). The approval's identity is
+ * `sys_id:sys_mod_count` as sent then. A record whose approval did not change (a work note, an
+ * edit, stickler's own outcome note coming back through an unconditioned rule) is ignored; one
+ * whose approval moves away from `approved`, or that is cancelled, withdraws it. `sys_updated_on`
+ * (the signed time, for the replay rule) and `previous_approval` are required.
  */
-import type { TicketChangeSet } from '../../app/ticket-change';
+import type { TicketChangeSet, TicketVerdict } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
 import { farmChangesOf, farmRefsOf, textOf, windowOf } from './field-values';
 
@@ -20,13 +26,13 @@ export const DEFAULT_SERVICENOW_FIELDS: ServiceNowFieldMap = {
   stickiness: 'u_stickler_stickiness',
 };
 
-/** Scheduled (-2) and Implement (-1), by value or display word. */
-const ACTIONABLE_STATES = new Set(['-2', '-1', 'scheduled', 'implement']);
+/** Canceled (4) and Closed (3), by value or display word: a change that will not be implemented. */
+const ENDED_STATES = new Set(['4', '3', 'canceled', 'cancelled', 'closed']);
 
 /** `2026-11-25 22:00:00` (UTC, as the Table API gives it) → ISO 8601. */
 export const serviceNowTime = (value: unknown): string | undefined => {
   const text = textOf(value);
-  if (!text) return undefined;
+  if (!text || !/^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d$/.test(text)) return undefined;
   const ms = Date.parse(`${text.replace(' ', 'T')}Z`);
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
 };
@@ -37,50 +43,71 @@ const plainValue = (field: unknown): string | undefined => {
     const v = (field as { value: unknown }).value;
     return typeof v === 'number' ? String(Math.trunc(v)) : textOf(v);
   }
-  return textOf(field);
+  return typeof field === 'string' ? field.trim() || undefined : textOf(field);
 };
 const displayOf = (field: unknown): string | undefined =>
   field && typeof field === 'object' && 'display_value' in (field as object)
     ? textOf((field as { display_value: unknown }).display_value)
     : undefined;
 
+const missing = (path: string, what: string) =>
+  new InvalidInputError(`not a ServiceNow change stickler can read: ${path} is missing`, [
+    { path, message: `missing (${what}; the README's business rule sends it)` },
+  ]);
+
 export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMap): TicketChangeSet => {
-  const wrapper = (json ?? {}) as { result?: unknown };
-  const record = (wrapper.result ?? json ?? {}) as Record<string, unknown>;
+  const wrapper = (json !== null && typeof json === 'object' ? json : {}) as { result?: unknown };
+  const record = (wrapper.result ?? wrapper) as Record<string, unknown>;
+  if (record === null || typeof record !== 'object') throw missing('result', 'the change_request record');
   const number = plainValue(record.number);
+  if (!number) throw missing('number', 'the change number');
   const sysId = plainValue(record.sys_id);
-  if (!number || !sysId)
-    throw new InvalidInputError('not a ServiceNow change_request record', [
-      { path: 'number', message: 'required, with sys_id' },
+  if (!sysId) throw missing('sys_id', "the record's id");
+  if (record.sys_updated_on === undefined) throw missing('sys_updated_on', 'when the record was updated');
+  const updatedAt = serviceNowTime(plainValue(record.sys_updated_on));
+  if (!updatedAt)
+    throw new InvalidInputError('not a ServiceNow change stickler can read: sys_updated_on is not a time', [
+      { path: 'sys_updated_on', message: 'expected YYYY-MM-DD HH:MM:SS (UTC)' },
     ]);
-  const approval = plainValue(record.approval);
-  const state = plainValue(record.state);
-  const stateWord = displayOf(record.state) ?? state;
-  const actionable = approval === 'approved' && ACTIONABLE_STATES.has((state ?? '').toLowerCase());
+  const modCount = plainValue(record.sys_mod_count);
+  if (modCount === undefined) throw missing('sys_mod_count', "the record's revision");
+  if (!('previous_approval' in record)) throw missing('previous_approval', 'the approval before this update');
+  const approval = plainValue(record.approval) ?? '';
+  const previous = plainValue(record.previous_approval) ?? '';
+  const state = (plainValue(record.state) ?? '').toLowerCase();
+  const stateWord = displayOf(record.state) ?? plainValue(record.state) ?? 'unknown';
+  let verdict: TicketVerdict;
+  if (ENDED_STATES.has(state) || ENDED_STATES.has(stateWord.toLowerCase()))
+    verdict = {
+      kind: 'withdrawn',
+      reason: `change ${number} is ${stateWord}: nothing of it is carried out any more`,
+    };
+  else if (approval === 'approved' && previous !== 'approved')
+    verdict = { kind: 'approved', approval: `${sysId}:${modCount}` };
+  else if (previous === 'approved' && approval !== 'approved')
+    verdict = {
+      kind: 'withdrawn',
+      reason: `change ${number}'s approval moved from approved to '${approval || 'empty'}'`,
+    };
+  else
+    verdict = {
+      kind: 'ignored',
+      reason: `change ${number}'s approval did not move to approved (it was '${previous || 'empty'}', it is '${approval || 'empty'}'): not an approval`,
+    };
   const service = plainValue(record[fieldsMap.service]);
   const stickiness = plainValue(record[fieldsMap.stickiness]);
   const refs = farmRefsOf(plainValue(record[fieldsMap.farms]));
-  const notBefore = serviceNowTime(plainValue(record.start_date));
-  const notAfter = serviceNowTime(plainValue(record.end_date));
   const requester = record.requested_by;
-  const updatedAt = serviceNowTime(plainValue(record.sys_updated_on));
   return {
     ticket: number,
-    identity: `${sysId}:${plainValue(record.sys_mod_count) ?? '0'}`,
+    verdict,
     requester: {
       id: plainValue(requester) ?? 'unknown',
       ...(displayOf(requester) ? { name: displayOf(requester)! } : {}),
     },
-    ...(actionable
-      ? {}
-      : {
-          notApproved: `change ${number} is ${approval ?? 'not approved'} in state '${stateWord ?? 'unknown'}': only approved changes in Scheduled or Implement are carried out`,
-        }),
     changes: farmChangesOf(refs, service, stickiness),
-    ...windowOf(notBefore, notAfter),
-    ...(plainValue(record.short_description)
-      ? { reason: plainValue(record.short_description)!.slice(0, 2000) }
-      : {}),
-    ...(updatedAt ? { sentAt: updatedAt } : {}),
+    ...windowOf(serviceNowTime(plainValue(record.start_date)), serviceNowTime(plainValue(record.end_date))),
+    ...(plainValue(record.short_description) ? { reason: plainValue(record.short_description)! } : {}),
+    sentAt: updatedAt,
   };
 };
