@@ -6,15 +6,18 @@
  * (retried, then its dead-letter queue).
  */
 import type { ChangeAuditDetail } from '../domain/audit-events';
+import { ticketKeyProblem } from '../domain/change-request';
 import { SticklerError } from '../domain/errors';
+import { plainText } from '../domain/text';
 import type { Log } from '../ports/log';
 import type { SlackResponder } from '../ports/slack-responder';
 import type { TicketCommenter } from '../ports/ticket-commenter';
+import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import { SLACK_EVENT_SOURCE } from './slack-entry';
 import { outcomeMessage } from './slack-messages';
 
 const farmOf = (d: ChangeAuditDetail) =>
-  `${d.service ?? '?'} ${d.farmType ?? '?'}/${d.farmId ?? '?'}${d.displayName ? ` (${d.displayName})` : ''}`;
+  `${d.service ?? '?'} ${d.farmType ?? '?'}/${d.farmId ?? '?'}${d.displayName ? ` (${plainText(d.displayName, 256)})` : ''}`;
 
 /** The outcome in a few lines a change manager can act on. */
 export const outcomeText = (d: ChangeAuditDetail): string => {
@@ -25,9 +28,9 @@ export const outcomeText = (d: ChangeAuditDetail): string => {
     case 'unchanged':
       return `${head}: already ${d.after ?? d.before ?? '?'}; nothing was changed or applied (${d.decidedAt}).`;
     case 'refused':
-      return `${head}: refused, nothing was written (${d.code ?? 'refused'}): ${d.message ?? ''}`;
+      return `${head}: refused, nothing was written (${d.code ?? 'refused'}): ${plainText(d.message ?? '', 2000)}`;
     case 'failed':
-      return `${head}: FAILED (${d.code ?? 'failed'}${d.ovhQueryId ? `, OVH query id ${d.ovhQueryId}` : ''}): ${d.message ?? ''}${d.retryable ? ' It may succeed if tried again.' : ''}`;
+      return `${head}: FAILED (${d.code ?? 'failed'}${d.ovhQueryId ? `, OVH query id ${d.ovhQueryId}` : ''}): ${plainText(d.message ?? '', 2000)}${d.retryable ? ' It may succeed if tried again.' : ''}`;
     case 'deferred':
       return `${head}: waiting for its change window, which opens at ${d.deferredUntil ?? '?'}.`;
   }
@@ -43,7 +46,7 @@ export const makeNotifyOutcome = (deps: {
   slack?: SlackReplies;
   log: Log;
 }) =>
-  async function notifyOutcome(detail: ChangeAuditDetail): Promise<'posted' | 'skipped'> {
+  async function notifyOutcome(detail: ChangeAuditDetail): Promise<'posted' | 'skipped' | 'refused'> {
     const notify = detail.notify;
     if (notify?.kind === 'slack') {
       // Only stickler's own Slack function may publish with its source (the publisher policy).
@@ -55,7 +58,7 @@ export const makeNotifyOutcome = (deps: {
             source: detail.origin?.source ?? null,
           },
         );
-        return 'skipped';
+        return 'refused';
       }
       const url = await deps.slack.replyTarget(detail.requestId);
       if (!url || !deps.slack.responder.allows(url)) {
@@ -81,7 +84,22 @@ export const makeNotifyOutcome = (deps: {
     }
     if (notify?.kind !== 'ticket' || !detail.ticket) return 'skipped';
     const system = notify.system === 'jira' || notify.system === 'servicenow' ? notify.system : undefined;
-    const commenter = system ? deps.commenters[system] : undefined;
+    // Only requests stickler's own ticket webhook published (a source no other publisher may use)
+    // are written back, and only to a key of the system they came from: a request published on
+    // the bus by anyone else never makes stickler comment on a ticket with its credentials.
+    if (
+      detail.origin?.source !== TICKETING_EVENT_SOURCE ||
+      !system ||
+      ticketKeyProblem(detail.ticket, system) !== undefined
+    ) {
+      deps.log.warn("ticket outcome not posted: not a request of stickler's ticket webhook for that system", {
+        requestId: detail.requestId,
+        source: detail.origin?.source ?? null,
+        system: notify.system ?? null,
+      });
+      return 'refused';
+    }
+    const commenter = deps.commenters[system];
     if (!commenter) {
       deps.log.warn('no commenter configured for this ticketing system; outcome not posted', {
         system: notify.system,

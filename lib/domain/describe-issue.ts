@@ -10,6 +10,8 @@ const shown = (value: unknown): string => {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  if (typeof value === 'bigint') return `${value}`;
   if (typeof value === 'object') return 'an object';
   const text = JSON.stringify(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -33,9 +35,10 @@ export const describeIssue = (issue: Issue, root?: unknown, hidden = false): str
   const input = issue.input ?? valueAt(root, issue.path);
   switch (issue.code) {
     case 'invalid_type':
-      return input === undefined
-        ? `required (${issue.expected})`
-        : `expected ${issue.expected}, got ${shown(input)}`;
+      if (input === undefined) return `missing (expected ${issue.expected})`;
+      if (typeof input === 'number' && !Number.isFinite(input))
+        return `expected a finite number, got ${shown(input)}`;
+      return `expected ${issue.expected}, got ${shown(input)}`;
     case 'invalid_value':
       return `expected ${issue.values.map((v) => JSON.stringify(v)).join(' | ')}, got ${shown(input)}`;
     case 'unrecognized_keys':

@@ -1,4 +1,5 @@
 import { makeNotifyOutcome, outcomeText } from '../../lib/app/notify-outcome';
+import { hasUnsafeCharacters } from '../../lib/domain/text';
 import { anAuditDetail } from '../helpers/factories';
 import { silentLog } from '../helpers/fakes';
 
@@ -39,9 +40,45 @@ describe('notifyOutcome', () => {
     expect(await notify(detail())).toBe('posted');
     expect(posted[0]?.[0]).toBe('OPS-1');
     expect(await notify(detail({ notify: null }))).toBe('skipped');
-    expect(await notify(detail({ notify: { kind: 'ticket', system: 'servicenow' } }))).toBe('skipped');
+    expect(
+      await notify(detail({ ticket: 'CHG0030001', notify: { kind: 'ticket', system: 'servicenow' } })),
+    ).toBe('skipped');
     expect(await notify(detail({ ticket: null }))).toBe('skipped');
     expect(posted).toHaveLength(1);
+  });
+
+  it("refuses, once and without retry, a ticket outcome that stickler's ticket webhook did not publish, or for a key of another system", async () => {
+    const posted: string[] = [];
+    const log = silentLog();
+    const notify = makeNotifyOutcome({
+      commenters: {
+        jira: { comment: async (t) => void posted.push(t) },
+        servicenow: { comment: async (t) => void posted.push(t) },
+      },
+      log,
+    });
+    // A bus publisher's request naming PAYROLL-7: its origin is the publisher's source.
+    const forged = detail({
+      ticket: 'PAYROLL-7',
+      origin: { source: 'payroll.app', account: '123456789012', eventId: 'e-9' },
+    });
+    expect(await notify(forged)).toBe('refused');
+    expect(await notify(detail({ origin: null }))).toBe('refused');
+    expect(await notify(detail({ origin: { source: 'stickler.slack', account: '1', eventId: 'e' } }))).toBe(
+      'refused',
+    );
+    // A Jira key sent to ServiceNow, a path in a key.
+    expect(await notify(detail({ notify: { kind: 'ticket', system: 'servicenow' } }))).toBe('refused');
+    expect(await notify(detail({ ticket: '../../rest/api/3/myself' }))).toBe('refused');
+    expect(posted).toEqual([]);
+    expect(log.lines.filter((l) => l.level === 'warn')).toHaveLength(5);
+  });
+
+  it('never lets an outcome carry control or bidi characters from outside', () => {
+    const text = outcomeText(
+      detail({ outcome: 'failed', message: 'bad [code]<img src=x onerror=alert(1)>[/code]\u001b[2J\u202e' }),
+    );
+    expect(hasUnsafeCharacters(text)).toBe(false);
   });
 
   it('lets a commenter failure through, so the event is retried and then dead-lettered', async () => {

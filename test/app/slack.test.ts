@@ -499,7 +499,7 @@ describe('the outcome back in Slack (notifier)', () => {
     const n = notifier();
     await n.proposals.saveReplyTarget('slack-1', 'https://hooks.slack.com/actions/x', new Date());
     expect(await n.notify(outcome({ origin: { source: 'billing', account: '1', eventId: 'e' } }))).toBe(
-      'skipped',
+      'refused',
     );
     expect(await n.notify(outcome({ requestId: 'slack-2' }))).toBe('skipped');
     expect(n.responder.posted).toEqual([]);

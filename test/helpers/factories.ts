@@ -30,7 +30,7 @@ export const anAuditDetail = (over: Partial<ChangeAuditDetail> = {}): ChangeAudi
   auditId: 'r-1:applied',
   requestId: 'r-1',
   outcome: 'applied',
-  origin: null,
+  origin: { source: 'stickler.ticketing', account: '123456789012', eventId: 'e-1' },
   actor: { kind: 'ticket', id: 'jira:a' },
   ticket: 'OPS-1',
   requestReason: null,

@@ -217,6 +217,29 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
     expect(requested()).toBe(before);
   });
 
+  it("a bus publisher's request naming a ticket to notify makes no comment on it", async () => {
+    const before = jira.requests.length;
+    await pipeline.publish(
+      [
+        {
+          requestId: 'payroll-forged-1',
+          service: 'ip-203.0.113.7',
+          farmType: 'http',
+          farmId: 122,
+          stickiness: 'none',
+          actor: { kind: 'system', id: 'payroll' },
+          ticket: 'PAYROLL-7',
+          requestedAt: new Date().toISOString(),
+          notify: { kind: 'ticket', system: 'jira' },
+        },
+      ],
+      'payroll.app',
+    );
+    await until(() => audit('payroll-forged-1'), 10_000);
+    await new Promise((r) => setTimeout(r, 300)); // the notifier runs after the audit event
+    expect(jira.requests.length).toBe(before);
+  });
+
   it('publishes nothing for an unsigned or wrongly signed ticket', async () => {
     const events = pipeline.bus.events.length;
     const body = JSON.stringify({

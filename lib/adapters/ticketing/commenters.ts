@@ -3,6 +3,7 @@
  * (never a URL from a payload): a Jira comment (REST API v3, an API token), a ServiceNow work note
  * (Table API). The ticket key is checked against the system's format before it goes in a path.
  */
+import { ticketKeyProblem } from '../../domain/change-request';
 import { InvalidInputError } from '../../domain/errors';
 import type { TicketCommenter } from '../../ports/ticket-commenter';
 import type { JsonCall } from '../http/json-call';
@@ -42,7 +43,7 @@ export class JiraCommenter implements TicketCommenter {
   ) {}
 
   async comment(ticket: string, text: string): Promise<void> {
-    if (!/^[A-Z][A-Z0-9_]{0,49}-[1-9]\d{0,9}$/.test(ticket))
+    if (ticketKeyProblem(ticket, 'jira'))
       throw new InvalidInputError(`'${ticket.slice(0, 40)}' is not a Jira issue key`);
     const { email, apiToken } = await this.options.credentials();
     const url = under(this.options.baseUrl, `/rest/api/3/issue/${ticket}/comment`);
@@ -72,7 +73,7 @@ export class ServiceNowCommenter implements TicketCommenter {
   ) {}
 
   async comment(ticket: string, text: string): Promise<void> {
-    if (!/^[A-Z]{2,10}\d{4,12}$/.test(ticket))
+    if (ticketKeyProblem(ticket, 'servicenow'))
       throw new InvalidInputError(`'${ticket.slice(0, 40)}' is not a ServiceNow change number`);
     const { user, password } = await this.options.credentials();
     const auth = { authorization: basic(user, password) };
@@ -88,7 +89,9 @@ export class ServiceNowCommenter implements TicketCommenter {
     if (!sysId || !/^[0-9a-f]{32}$/.test(sysId))
       throw new InvalidInputError(`change ${ticket} was not found`);
     await this.options.call('PATCH', under(base, `/api/now/table/change_request/${sysId}`), auth, {
-      work_notes: text,
+      // ServiceNow renders `[code]…[/code]` in journal fields as HTML: text from outside (an OVH
+      // message, a farm's name) must never open such a block.
+      work_notes: text.replace(/\[(\/?)code\]/gi, '($1code)'),
     });
   }
 }

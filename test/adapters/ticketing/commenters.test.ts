@@ -86,6 +86,11 @@ describe('ticket commenters (over HTTP)', () => {
       'number=CHG0000023',
     );
     expect(JSON.parse(site.requests[1]!.body)).toEqual({ work_notes: 'applied' });
+    // ServiceNow renders [code] blocks of journal fields as HTML: never opened from stickler's text.
+    await sn.comment('CHG0000023', 'failed: [code]<img src=x onerror=alert(1)>[/CODE]');
+    expect(JSON.parse(site.requests[3]!.body)).toEqual({
+      work_notes: 'failed: (code)<img src=x onerror=alert(1)>(/code)',
+    });
   });
 
   it('takes only an https base URL without credentials (http in the local stage only)', () => {
