@@ -125,6 +125,35 @@ describe('serverless package', () => {
     for (const a of Object.values(alarms)) expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
+  it('lets the alarms publish to the alarm topic, whose policy replaces the default one', () => {
+    const [, policy] = ofType('AWS::SNS::TopicPolicy').find(([, r]) =>
+      JSON.stringify(r.Properties.Topics).includes('AlarmTopic'),
+    )!;
+    const doc = policy.Properties.PolicyDocument as { Statement: (Statement & { Principal: unknown })[] };
+    expect(doc.Statement.find((st) => st.Sid === 'ComplianceAlertsFromTheBus')).toMatchObject({
+      Principal: { Service: 'events.amazonaws.com' },
+      Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ComplianceAlertRule', 'Arn'] } } },
+    });
+    // Without this statement no CloudWatch alarm of the stack could reach anyone.
+    expect(doc.Statement.filter((st) => JSON.stringify(st.Principal).includes('cloudwatch'))).toEqual([
+      {
+        Sid: 'AlarmsOfThisAccount',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: 'AlarmTopic' },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Sub': 'arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*',
+            },
+          },
+        },
+      },
+    ]);
+  });
+
   it('keeps the records, the archive and the dead letters when the stack goes, with point-in-time recovery', () => {
     for (const id of [
       'IdempotencyTable',
