@@ -146,12 +146,28 @@ describe('serverless package', () => {
           StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
           ArnLike: {
             'aws:SourceArn': {
-              'Fn::Sub': 'arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*',
+              'Fn::Sub': expect.stringMatching(
+                /^arn:\$\{AWS::Partition\}:cloudwatch:\$\{AWS::Region\}:\$\{AWS::AccountId\}:alarm:\*$/,
+              ),
             },
           },
         },
       },
     ]);
+  });
+
+  it("alarms on the change request rule's failed deliveries under the dimensions EventBridge publishes them with", () => {
+    const rule = resources.ChangeRequestRule!.Properties;
+    expect(rule.Name).toBe('stickler-test-change-requests');
+    // !Ref of a rule on a custom bus is `bus|rule`, never a RuleName dimension: the alarm could not fire.
+    expect(resources.RuleDeliveryFailedAlarm!.Properties).toMatchObject({
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [
+        { Name: 'EventBusName', Value: 'stickler-test' },
+        { Name: 'RuleName', Value: rule.Name },
+      ],
+    });
   });
 
   it('keeps the records, the archive and the dead letters when the stack goes, with point-in-time recovery', () => {
