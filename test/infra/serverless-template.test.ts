@@ -176,6 +176,7 @@ describe('serverless package', () => {
       'StickinessArchive',
       'ChangeRequestDeadLetterQueue',
       'RuleDeliveryDeadLetterQueue',
+      'DeferralDeadLetterQueue',
     ]) {
       expect([id, resources[id]?.DeletionPolicy, resources[id]?.UpdateReplacePolicy]).toEqual([
         id,
@@ -204,7 +205,7 @@ describe('serverless package', () => {
     ]);
   });
 
-  it('defers early requests with a schedule role that may only put events on the bus', () => {
+  it('defers early requests with a schedule role that may only put events on the bus and its dead letters in their queue', () => {
     const role = resources.DeferralSchedulerRole!.Properties as {
       AssumeRolePolicyDocument: { Statement: { Principal: unknown }[] };
       Policies: { PolicyDocument: { Statement: Statement[] } }[];
@@ -217,8 +218,38 @@ describe('serverless package', () => {
         Action: 'events:PutEvents',
         Resource: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
       }),
+      expect.objectContaining({
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'Arn'] },
+      }),
     ]);
     expect(one('AWS::Scheduler::ScheduleGroup').Properties.Name).toBe('stickler-test');
+  });
+
+  it('gives the worker a dead-letter queue for its deferral schedules, which their role may send to, with an alarm', () => {
+    const env = (worker().Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.DEFERRAL_DLQ_ARN).toEqual({ 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'Arn'] });
+    expect(resources.DeferralDeadLetterQueue).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { QueueName: 'stickler-test-deferral-dlq', MessageRetentionPeriod: 1209600 },
+    });
+    // Scheduler sends dead letters with the schedule's execution role.
+    const doc = resources.DeferralDeadLetterQueuePolicy!.Properties.PolicyDocument as {
+      Statement: (Statement & { Principal: unknown })[];
+    };
+    expect(doc.Statement).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { AWS: { 'Fn::GetAtt': ['DeferralSchedulerRole', 'Arn'] } },
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'Arn'] },
+      }),
+    ]);
+    expect(resources.DeferralDeadLetterAlarm!.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'QueueName'] } }],
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
   });
 
   it('has a custom bus with an archive and a rule routing change requests to the queue', () => {
