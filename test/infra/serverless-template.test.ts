@@ -382,11 +382,17 @@ describe('serverless package', () => {
 
   it('runs compliance on two schedules (report on, enforce off until a stage turns it on) from a versioned, retained policy bucket', () => {
     const schedules = ofType('AWS::Events::Rule')
-      .filter(([id]) => id.startsWith('ComplianceDashrun'))
       .map(
         ([, r]) =>
-          r.Properties as { ScheduleExpression: string; State: string; Targets: { Input: string }[] },
-      );
+          r.Properties as {
+            ScheduleExpression?: string;
+            State: string;
+            Targets: { Arn: unknown; Input: string }[];
+          },
+      )
+      .filter((r) => r.ScheduleExpression !== undefined);
+    for (const r of schedules)
+      expect(r.Targets[0]!.Arn).toEqual({ 'Fn::GetAtt': ['ComplianceDashrunLambdaFunction', 'Arn'] });
     expect(
       schedules.map((r) => [r.ScheduleExpression, r.State, JSON.parse(r.Targets[0]!.Input)]).sort(),
     ).toEqual([
@@ -415,7 +421,17 @@ describe('serverless package', () => {
       'dynamodb:PutItem',
       's3:GetObject',
       's3:GetObjectVersion',
+      'sqs:SendMessage',
     ]);
+    // Its one queue is its dead-letter queue (the on-failure destination of its asynchronous runs).
+    expect(statements.find((st) => st.Action === 'sqs:SendMessage')?.Resource).toEqual({
+      'Fn::GetAtt': ['ComplianceDeadLetterQueue', 'Arn'],
+    });
+    expect(resources.ComplianceDashrunLambdaEvConf!.Properties).toMatchObject({
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': ['ComplianceDeadLetterQueue', 'Arn'] } },
+      },
+    });
     // Its table access is its rollout items, and reading the worker's unapplied-zone records.
     expect(statements.find((st) => st.Sid === 'RolloutState')?.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rollout:*'] },
@@ -426,8 +442,77 @@ describe('serverless package', () => {
     });
     expect(resources.ComplianceAlertRule!.Properties).toMatchObject({
       EventPattern: { 'detail-type': ['Compliance Run Failed', 'Compliance Run Blocked'] },
-      Targets: [{ Arn: { Ref: 'AlarmTopic' }, Id: 'alarm-topic' }],
+      Targets: [expect.objectContaining({ Arn: { Ref: 'AlarmTopic' }, Id: 'alarm-topic' })],
     });
+  });
+
+  it('gives every rule target a dead-letter queue the rule may send to, alarmed, and every asynchronous failure one too', () => {
+    const rules = ofType('AWS::Events::Rule');
+    // ChangeRequestRule, the notifier's, the compliance schedules and rollout, the compliance alerts.
+    expect(rules).toHaveLength(6);
+    const queuePolicies = ofType('AWS::SQS::QueuePolicy').map(
+      ([, r]) =>
+        r.Properties as {
+          Queues: unknown[];
+          PolicyDocument: { Statement: (Statement & { Principal: unknown })[] };
+        },
+    );
+    const alarmedQueues = ofType('AWS::CloudWatch::Alarm').flatMap(([, r]) =>
+      (r.Properties.Dimensions as { Name: string; Value: unknown }[])
+        .filter((d) => d.Name === 'QueueName')
+        .map((d) => JSON.stringify(d.Value)),
+    );
+    const alarmed = (queueId: string) =>
+      expect([queueId, alarmedQueues]).toEqual([
+        queueId,
+        expect.arrayContaining([JSON.stringify({ 'Fn::GetAtt': [queueId, 'QueueName'] })]),
+      ]);
+    for (const [id, rule] of rules) {
+      const { Name, EventBusName, Targets } = rule.Properties as {
+        Name?: string;
+        EventBusName?: unknown;
+        Targets: { Id: string; DeadLetterConfig?: { Arn: { 'Fn::GetAtt': [string, string] } } }[];
+      };
+      expect(Targets.length).toBeGreaterThan(0);
+      for (const target of Targets) {
+        expect([id, target.Id, target.DeadLetterConfig]).toEqual([id, target.Id, expect.anything()]);
+        const [queueId] = target.DeadLetterConfig!.Arn['Fn::GetAtt'];
+        // EventBridge sends dead letters as events.amazonaws.com, and only if the queue lets this rule.
+        const policy = queuePolicies.find(
+          (p) => JSON.stringify(p.Queues) === JSON.stringify([{ Ref: queueId }]),
+        );
+        const fromEvents = policy?.PolicyDocument.Statement.find(
+          (st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'events.amazonaws.com' }),
+        );
+        const sources = [
+          (fromEvents?.Condition as { ArnEquals: Record<string, unknown> } | undefined)?.ArnEquals[
+            'aws:SourceArn'
+          ],
+        ]
+          .flat()
+          .map((arn) => JSON.stringify(arn));
+        // The rule's ARN, by reference or spelled out (`rule/NAME` on the default bus, `rule/BUS/NAME` on ours).
+        const names = (arn: string) =>
+          arn === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }) ||
+          (Name !== undefined && arn.endsWith(`:rule/${EventBusName ? 'stickler-test/' : ''}${Name}"}`));
+        expect([id, queueId, sources.some(names)]).toEqual([id, queueId, true]);
+        alarmed(queueId);
+      }
+    }
+    // A function invoked asynchronously (by a rule, or by itself) that keeps failing lands in a queue too,
+    // except the Slack work, which is dropped on purpose (a late second answer confuses more than none).
+    for (const [id, conf] of ofType('AWS::Lambda::EventInvokeConfig')) {
+      if (id.startsWith('Slack')) continue;
+      const destination = (conf.Properties as { DestinationConfig: { OnFailure?: { Destination: unknown } } })
+        .DestinationConfig.OnFailure?.Destination as { 'Fn::GetAtt': [string, string] };
+      expect([id, destination]).toEqual([id, expect.anything()]);
+      alarmed(destination['Fn::GetAtt'][0]);
+    }
+    expect(
+      ofType('AWS::Lambda::EventInvokeConfig')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['ComplianceDashrunLambdaEvConf', 'NotifierLambdaEvConf', 'SlackLambdaEvConf']);
   });
 
   it('ships compliance-run under 250 KB with no AWS SDK (it parses YAML policies, so it carries the parser)', () => {
