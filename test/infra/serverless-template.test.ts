@@ -568,6 +568,28 @@ describe('serverless package', () => {
     });
   });
 
+  it('throttles every route of the HTTP API and keeps its access logs', () => {
+    const stage = one('AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties).toMatchObject({
+      ApiId: { Ref: 'HttpApi' },
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 50 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] } },
+    });
+    const format = JSON.parse((stage.Properties.AccessLogSettings as { Format: string }).Format);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      error: '$context.error.message',
+      integrationError: '$context.integrationErrorMessage',
+    });
+    expect(resources.HttpApiLogGroup!.Properties).toEqual({
+      LogGroupName: '/aws/http-api/stickler-test',
+      RetentionInDays: 90,
+    });
+  });
+
   it('routes the Slack command and interactivity URLs to the slack function, whose role may only publish its own requests and Denied events, and invoke itself', () => {
     expect(resources.HttpApiRoutePostSlackCommands!.Properties.RouteKey).toBe('POST /slack/commands');
     expect(resources.HttpApiRoutePostSlackInteractions!.Properties.RouteKey).toBe('POST /slack/interactions');
