@@ -125,12 +125,58 @@ describe('serverless package', () => {
     for (const a of Object.values(alarms)) expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
+  it('lets the alarms publish to the alarm topic, whose policy replaces the default one', () => {
+    const [, policy] = ofType('AWS::SNS::TopicPolicy').find(([, r]) =>
+      JSON.stringify(r.Properties.Topics).includes('AlarmTopic'),
+    )!;
+    const doc = policy.Properties.PolicyDocument as { Statement: (Statement & { Principal: unknown })[] };
+    expect(doc.Statement.find((st) => st.Sid === 'ComplianceAlertsFromTheBus')).toMatchObject({
+      Principal: { Service: 'events.amazonaws.com' },
+      Condition: { ArnEquals: { 'aws:SourceArn': { 'Fn::GetAtt': ['ComplianceAlertRule', 'Arn'] } } },
+    });
+    // Without this statement no CloudWatch alarm of the stack could reach anyone.
+    expect(doc.Statement.filter((st) => JSON.stringify(st.Principal).includes('cloudwatch'))).toEqual([
+      {
+        Sid: 'AlarmsOfThisAccount',
+        Effect: 'Allow',
+        Principal: { Service: 'cloudwatch.amazonaws.com' },
+        Action: 'sns:Publish',
+        Resource: { Ref: 'AlarmTopic' },
+        Condition: {
+          StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::Sub': expect.stringMatching(
+                /^arn:\$\{AWS::Partition\}:cloudwatch:\$\{AWS::Region\}:\$\{AWS::AccountId\}:alarm:\*$/,
+              ),
+            },
+          },
+        },
+      },
+    ]);
+  });
+
+  it("alarms on the change request rule's failed deliveries under the dimensions EventBridge publishes them with", () => {
+    const rule = resources.ChangeRequestRule!.Properties;
+    expect(rule.Name).toBe('stickler-test-change-requests');
+    // !Ref of a rule on a custom bus is `bus|rule`, never a RuleName dimension: the alarm could not fire.
+    expect(resources.RuleDeliveryFailedAlarm!.Properties).toMatchObject({
+      Namespace: 'AWS/Events',
+      MetricName: 'FailedInvocations',
+      Dimensions: [
+        { Name: 'EventBusName', Value: 'stickler-test' },
+        { Name: 'RuleName', Value: rule.Name },
+      ],
+    });
+  });
+
   it('keeps the records, the archive and the dead letters when the stack goes, with point-in-time recovery', () => {
     for (const id of [
       'IdempotencyTable',
       'StickinessArchive',
       'ChangeRequestDeadLetterQueue',
       'RuleDeliveryDeadLetterQueue',
+      'DeferralDeadLetterQueue',
     ]) {
       expect([id, resources[id]?.DeletionPolicy, resources[id]?.UpdateReplacePolicy]).toEqual([
         id,
@@ -159,7 +205,7 @@ describe('serverless package', () => {
     ]);
   });
 
-  it('defers early requests with a schedule role that may only put events on the bus', () => {
+  it('defers early requests with a schedule role that may only put events on the bus and its dead letters in their queue', () => {
     const role = resources.DeferralSchedulerRole!.Properties as {
       AssumeRolePolicyDocument: { Statement: { Principal: unknown }[] };
       Policies: { PolicyDocument: { Statement: Statement[] } }[];
@@ -172,8 +218,38 @@ describe('serverless package', () => {
         Action: 'events:PutEvents',
         Resource: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
       }),
+      expect.objectContaining({
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'Arn'] },
+      }),
     ]);
     expect(one('AWS::Scheduler::ScheduleGroup').Properties.Name).toBe('stickler-test');
+  });
+
+  it('gives the worker a dead-letter queue for its deferral schedules, which their role may send to, with an alarm', () => {
+    const env = (worker().Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    expect(env.DEFERRAL_DLQ_ARN).toEqual({ 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'Arn'] });
+    expect(resources.DeferralDeadLetterQueue).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: { QueueName: 'stickler-test-deferral-dlq', MessageRetentionPeriod: 1209600 },
+    });
+    // Scheduler sends dead letters with the schedule's execution role.
+    const doc = resources.DeferralDeadLetterQueuePolicy!.Properties.PolicyDocument as {
+      Statement: (Statement & { Principal: unknown })[];
+    };
+    expect(doc.Statement).toEqual([
+      expect.objectContaining({
+        Effect: 'Allow',
+        Principal: { AWS: { 'Fn::GetAtt': ['DeferralSchedulerRole', 'Arn'] } },
+        Action: 'sqs:SendMessage',
+        Resource: { 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'Arn'] },
+      }),
+    ]);
+    expect(resources.DeferralDeadLetterAlarm!.Properties).toMatchObject({
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': ['DeferralDeadLetterQueue', 'QueueName'] } }],
+      AlarmActions: [{ Ref: 'AlarmTopic' }],
+    });
   });
 
   it('has a custom bus with an archive and a rule routing change requests to the queue', () => {
@@ -306,11 +382,17 @@ describe('serverless package', () => {
 
   it('runs compliance on two schedules (report on, enforce off until a stage turns it on) from a versioned, retained policy bucket', () => {
     const schedules = ofType('AWS::Events::Rule')
-      .filter(([id]) => id.startsWith('ComplianceDashrun'))
       .map(
         ([, r]) =>
-          r.Properties as { ScheduleExpression: string; State: string; Targets: { Input: string }[] },
-      );
+          r.Properties as {
+            ScheduleExpression?: string;
+            State: string;
+            Targets: { Arn: unknown; Input: string }[];
+          },
+      )
+      .filter((r) => r.ScheduleExpression !== undefined);
+    for (const r of schedules)
+      expect(r.Targets[0]!.Arn).toEqual({ 'Fn::GetAtt': ['ComplianceDashrunLambdaFunction', 'Arn'] });
     expect(
       schedules.map((r) => [r.ScheduleExpression, r.State, JSON.parse(r.Targets[0]!.Input)]).sort(),
     ).toEqual([
@@ -339,7 +421,17 @@ describe('serverless package', () => {
       'dynamodb:PutItem',
       's3:GetObject',
       's3:GetObjectVersion',
+      'sqs:SendMessage',
     ]);
+    // Its one queue is its dead-letter queue (the on-failure destination of its asynchronous runs).
+    expect(statements.find((st) => st.Action === 'sqs:SendMessage')?.Resource).toEqual({
+      'Fn::GetAtt': ['ComplianceDeadLetterQueue', 'Arn'],
+    });
+    expect(resources.ComplianceDashrunLambdaEvConf!.Properties).toMatchObject({
+      DestinationConfig: {
+        OnFailure: { Destination: { 'Fn::GetAtt': ['ComplianceDeadLetterQueue', 'Arn'] } },
+      },
+    });
     // Its table access is its rollout items, and reading the worker's unapplied-zone records.
     expect(statements.find((st) => st.Sid === 'RolloutState')?.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['rollout:*'] },
@@ -350,8 +442,77 @@ describe('serverless package', () => {
     });
     expect(resources.ComplianceAlertRule!.Properties).toMatchObject({
       EventPattern: { 'detail-type': ['Compliance Run Failed', 'Compliance Run Blocked'] },
-      Targets: [{ Arn: { Ref: 'AlarmTopic' }, Id: 'alarm-topic' }],
+      Targets: [expect.objectContaining({ Arn: { Ref: 'AlarmTopic' }, Id: 'alarm-topic' })],
     });
+  });
+
+  it('gives every rule target a dead-letter queue the rule may send to, alarmed, and every asynchronous failure one too', () => {
+    const rules = ofType('AWS::Events::Rule');
+    // ChangeRequestRule, the notifier's, the compliance schedules and rollout, the compliance alerts.
+    expect(rules).toHaveLength(6);
+    const queuePolicies = ofType('AWS::SQS::QueuePolicy').map(
+      ([, r]) =>
+        r.Properties as {
+          Queues: unknown[];
+          PolicyDocument: { Statement: (Statement & { Principal: unknown })[] };
+        },
+    );
+    const alarmedQueues = ofType('AWS::CloudWatch::Alarm').flatMap(([, r]) =>
+      (r.Properties.Dimensions as { Name: string; Value: unknown }[])
+        .filter((d) => d.Name === 'QueueName')
+        .map((d) => JSON.stringify(d.Value)),
+    );
+    const alarmed = (queueId: string) =>
+      expect([queueId, alarmedQueues]).toEqual([
+        queueId,
+        expect.arrayContaining([JSON.stringify({ 'Fn::GetAtt': [queueId, 'QueueName'] })]),
+      ]);
+    for (const [id, rule] of rules) {
+      const { Name, EventBusName, Targets } = rule.Properties as {
+        Name?: string;
+        EventBusName?: unknown;
+        Targets: { Id: string; DeadLetterConfig?: { Arn: { 'Fn::GetAtt': [string, string] } } }[];
+      };
+      expect(Targets.length).toBeGreaterThan(0);
+      for (const target of Targets) {
+        expect([id, target.Id, target.DeadLetterConfig]).toEqual([id, target.Id, expect.anything()]);
+        const [queueId] = target.DeadLetterConfig!.Arn['Fn::GetAtt'];
+        // EventBridge sends dead letters as events.amazonaws.com, and only if the queue lets this rule.
+        const policy = queuePolicies.find(
+          (p) => JSON.stringify(p.Queues) === JSON.stringify([{ Ref: queueId }]),
+        );
+        const fromEvents = policy?.PolicyDocument.Statement.find(
+          (st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'events.amazonaws.com' }),
+        );
+        const sources = [
+          (fromEvents?.Condition as { ArnEquals: Record<string, unknown> } | undefined)?.ArnEquals[
+            'aws:SourceArn'
+          ],
+        ]
+          .flat()
+          .map((arn) => JSON.stringify(arn));
+        // The rule's ARN, by reference or spelled out (`rule/NAME` on the default bus, `rule/BUS/NAME` on ours).
+        const names = (arn: string) =>
+          arn === JSON.stringify({ 'Fn::GetAtt': [id, 'Arn'] }) ||
+          (Name !== undefined && arn.endsWith(`:rule/${EventBusName ? 'stickler-test/' : ''}${Name}"}`));
+        expect([id, queueId, sources.some(names)]).toEqual([id, queueId, true]);
+        alarmed(queueId);
+      }
+    }
+    // A function invoked asynchronously (by a rule, or by itself) that keeps failing lands in a queue too,
+    // except the Slack work, which is dropped on purpose (a late second answer confuses more than none).
+    for (const [id, conf] of ofType('AWS::Lambda::EventInvokeConfig')) {
+      if (id.startsWith('Slack')) continue;
+      const destination = (conf.Properties as { DestinationConfig: { OnFailure?: { Destination: unknown } } })
+        .DestinationConfig.OnFailure?.Destination as { 'Fn::GetAtt': [string, string] };
+      expect([id, destination]).toEqual([id, expect.anything()]);
+      alarmed(destination['Fn::GetAtt'][0]);
+    }
+    expect(
+      ofType('AWS::Lambda::EventInvokeConfig')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual(['ComplianceDashrunLambdaEvConf', 'NotifierLambdaEvConf', 'SlackLambdaEvConf']);
   });
 
   it('ships compliance-run under 250 KB with no AWS SDK (it parses YAML policies, so it carries the parser)', () => {
@@ -404,6 +565,28 @@ describe('serverless package', () => {
         'events:source': 'stickler.ticketing',
         'events:detail-type': 'Stickiness Change Requested',
       },
+    });
+  });
+
+  it('throttles every route of the HTTP API and keeps its access logs', () => {
+    const stage = one('AWS::ApiGatewayV2::Stage');
+    expect(stage.Properties).toMatchObject({
+      ApiId: { Ref: 'HttpApi' },
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: 20, ThrottlingBurstLimit: 50 },
+      AccessLogSettings: { DestinationArn: { 'Fn::GetAtt': ['HttpApiLogGroup', 'Arn'] } },
+    });
+    const format = JSON.parse((stage.Properties.AccessLogSettings as { Format: string }).Format);
+    expect(format).toMatchObject({
+      requestId: '$context.requestId',
+      routeKey: '$context.routeKey',
+      status: '$context.status',
+      error: '$context.error.message',
+      integrationError: '$context.integrationErrorMessage',
+    });
+    expect(resources.HttpApiLogGroup!.Properties).toEqual({
+      LogGroupName: '/aws/http-api/stickler-test',
+      RetentionInDays: 90,
     });
   });
 

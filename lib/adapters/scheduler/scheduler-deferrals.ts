@@ -19,6 +19,11 @@ export interface SchedulerDeferralsOptions {
   busArn: string;
   /** The role Scheduler assumes to put it there (allowed only events:PutEvents on the bus). */
   roleArn: string;
+  /**
+   * The SQS queue a schedule's request lands in when Scheduler cannot put it on the bus after its
+   * retries (the stack's deferral DLQ, alarmed); without one such a request would be lost unseen.
+   */
+  deadLetterArn?: string;
 }
 
 /** Schedule names: 1 to 64 of [0-9a-zA-Z-_.]. */
@@ -33,7 +38,7 @@ export class SchedulerDeferrals implements DeferralScheduler {
   constructor(private readonly options: SchedulerDeferralsOptions) {}
 
   async schedule(deferral: Deferral): Promise<void> {
-    const { client, groupName, busArn, roleArn } = this.options;
+    const { client, groupName, busArn, roleArn, deadLetterArn } = this.options;
     const name = scheduleName(deferral);
     try {
       await client('POST', `/schedules/${name}`, {
@@ -49,7 +54,10 @@ export class SchedulerDeferrals implements DeferralScheduler {
           RoleArn: roleArn,
           Input: JSON.stringify(deferral.request),
           EventBridgeParameters: { DetailType: DETAIL_TYPES.changeRequested, Source: deferral.source },
+          // An hour of retries, then the dead-letter queue: a failure that long is a permission
+          // or a configuration, which an operator must fix before republishing the request.
           RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 },
+          ...(deadLetterArn ? { DeadLetterConfig: { Arn: deadLetterArn } } : {}),
         },
       });
     } catch (error) {

@@ -14,12 +14,14 @@ describe('SchedulerDeferrals (EventBridge Scheduler CreateSchedule over HTTP, Si
   });
   afterAll(() => aws.close());
   beforeEach(() => aws.reset());
-  const deferrals = () =>
+  const deadLetterArn = 'arn:aws:sqs:eu-west-3:123456789012:stickler-test-deferral-dlq';
+  const deferrals = (options: { deadLetterArn?: string } = { deadLetterArn }) =>
     new SchedulerDeferrals({
       client: aws.restClient(SCHEDULER, { maxAttempts: 1 }),
       groupName: 'stickler-test',
       busArn: 'arn:aws:events:eu-west-3:123456789012:event-bus/stickler-test',
       roleArn: 'arn:aws:iam::123456789012:role/stickler-test-deferral',
+      ...options,
     });
   const request = aChangeRequest({
     requestId: 'OPS-1/lb-a/http/1',
@@ -39,19 +41,31 @@ describe('SchedulerDeferrals (EventBridge Scheduler CreateSchedule over HTTP, Si
     const call = aws.calls[0]!;
     expect(call.target).toBe(`POST /schedules/${scheduleName(deferral)}`);
     expect(scheduleName(deferral)).toMatch(/^[0-9a-zA-Z_.-]{1,64}$/);
-    expect(call.input).toMatchObject({
+    expect(call.input).toEqual({
       GroupName: 'stickler-test',
       ScheduleExpression: 'at(2026-11-25T22:00:01)',
       ScheduleExpressionTimezone: 'UTC',
       FlexibleTimeWindow: { Mode: 'OFF' },
       ActionAfterCompletion: 'DELETE',
+      Description: 'stickler: request OPS-1/lb-a/http/1 deferred to its change window',
+      ClientToken: scheduleName(deferral),
       Target: {
         Arn: 'arn:aws:events:eu-west-3:123456789012:event-bus/stickler-test',
         RoleArn: 'arn:aws:iam::123456789012:role/stickler-test-deferral',
+        Input: expect.any(String),
         EventBridgeParameters: { DetailType: 'Stickiness Change Requested', Source: 'acme.ticketing' },
+        RetryPolicy: { MaximumEventAgeInSeconds: 3600, MaximumRetryAttempts: 10 },
+        // A request Scheduler cannot put back on the bus lands in the stack's deferral DLQ, not nowhere.
+        DeadLetterConfig: { Arn: deadLetterArn },
       },
     });
     expect(JSON.parse((call.input.Target as { Input: string }).Input)).toEqual(request);
+  });
+
+  it('sends no dead-letter configuration when it has no queue for one', async () => {
+    aws.on('POST /schedules/*', () => ({ body: { ScheduleArn: 'arn:aws:scheduler:::schedule/x' } }));
+    await deferrals({}).schedule(deferral);
+    expect(aws.calls[0]!.input.Target).not.toHaveProperty('DeadLetterConfig');
   });
 
   it('takes an existing schedule of the same name as already scheduled (a redelivery defers once)', async () => {
