@@ -21,6 +21,7 @@ import {
 import type { Farm, FarmRef } from '../domain/farm';
 import type { ChangeOrigin } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
+import { plainText } from '../domain/text';
 import type { ApplyReport, RefreshResult } from './apply-plan';
 
 export interface OutcomeFacts {
@@ -49,6 +50,8 @@ export interface AuditContext {
   /** The real time of the decision. */
   now: Date;
   deferredUntil?: string;
+  /** Tells apart another fact of the same outcome for the same request id (a reused id's refusal). */
+  variant?: string;
 }
 
 /** The detail of a per-request audit event; every field bounded in size. */
@@ -56,23 +59,29 @@ export const auditDetail = (ctx: AuditContext, facts: OutcomeFacts): ChangeAudit
   const { request } = ctx;
   return {
     schemaVersion: AUDIT_SCHEMA_VERSION,
-    auditId: `${ctx.requestId}:${facts.outcome}${facts.code === 'dead-lettered' ? ':dead-lettered' : ''}${ctx.deferredUntil ? `:${ctx.deferredUntil}` : ''}`,
+    auditId: `${ctx.requestId}:${facts.outcome}${facts.code === 'dead-lettered' ? ':dead-lettered' : ''}${ctx.deferredUntil ? `:${ctx.deferredUntil}` : ''}${ctx.variant ? `:${ctx.variant}` : ''}`,
     requestId: ctx.requestId,
     outcome: facts.outcome,
     origin: ctx.origin ?? null,
-    actor: request?.actor ?? null,
+    actor: request?.actor
+      ? {
+          kind: request.actor.kind,
+          id: plainText(request.actor.id, 256),
+          ...(request.actor.name !== undefined ? { name: plainText(request.actor.name, 256) } : {}),
+        }
+      : null,
     ticket: clip(request?.ticket, 256),
-    requestReason: clip(request?.reason, 2000),
+    requestReason: request?.reason === undefined ? null : plainText(request.reason, 2000),
     service: clip(facts.ref.service, 256),
     farmType: facts.ref.type ?? null,
     farmId: facts.ref.farmId ?? null,
     zone: clip(facts.farm?.zone, 64),
-    displayName: clip(facts.farm?.displayName, 256),
+    displayName: facts.farm?.displayName == null ? null : plainText(facts.farm.displayName, 256),
     before:
       facts.before === undefined ? (facts.farm ? toWord(facts.farm.stickiness) : null) : toWord(facts.before),
     after: facts.after === undefined ? null : toWord(facts.after),
     code: clip(facts.code, 64),
-    message: clip(facts.message, 4000),
+    message: facts.message === undefined ? null : plainText(facts.message, 4000),
     retryable: facts.retryable ?? null,
     ovhQueryId: clip(facts.ovhQueryId, 256),
     refresh: facts.refresh

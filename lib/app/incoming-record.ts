@@ -3,7 +3,14 @@ import type { RequestOrigin } from '../domain/audit-events';
 import type { ChangeRequestedDetail } from '../domain/events';
 
 export type ParsedRequest =
-  | { ok: true; key: string; request: ChangeRequestedDetail; origin: RequestOrigin }
+  | {
+      ok: true;
+      key: string;
+      request: ChangeRequestedDetail;
+      origin: RequestOrigin;
+      /** The SHA-256 of the request's content (every field but `requestedAt`): one id, one content. */
+      contentHash: string;
+    }
   | {
       ok: false;
       key: string;
@@ -19,7 +26,10 @@ export interface IncomingRecord {
   recordId: string;
   /** How many times the queue has delivered this message, this time included. */
   receiveCount: number;
-  /** When the queue received the message (SQS SentTimestamp): the time requests are ordered by. */
+  /**
+   * When the queue received this message (SQS SentTimestamp). The first delivery's becomes the
+   * request's acceptance time, kept in its record: the time requests are ordered by.
+   */
   sentAt: Date;
   /** The idempotency key, and the request or why it cannot be one. */
   parsed: ParsedRequest;

@@ -2,32 +2,39 @@
  * The queue worker's use case: a batch of queued `Stickiness Change Requested` records in, one
  * terminal audit event per request out, and the records the queue must deliver again.
  *
- * Phases, each returning decisions keyed by the request's idempotency key:
- * 1. claim: a request already completed (a redelivery) emits nothing new; one decided earlier
- *    resumes publishing; one held elsewhere, or whose claim failed, is unfinished;
+ * Phases, each deciding for the requests it is given:
+ * 1. claim: the first claim of a request id writes its acceptance time (its first SentTimestamp)
+ *    and its content's hash; a request already completed (a redelivery, a redrive) emits nothing
+ *    new; one decided earlier resumes publishing; one held elsewhere is unfinished; another
+ *    content under an id already used is refused (`id-reused`), the first kept;
  * 2. admit: malformed, replayed, implausibly timed or closed-window requests are refused; one
- *    whose window has not opened is deferred;
+ *    whose window has not opened is to be deferred;
  * 3. lease: one invocation at a time per service; requests of a service another invocation
- *    holds are handed back with a short delay;
- * 4. order: latest per farm by the queue's own time; an older request than one already carried
- *    out for its farm is refused as superseded;
+ *    holds are handed back with a short delay (after a bounded wait for a release);
+ * 4. order: the request accepted last wins, in the batch and against the farm ledger, which is
+ *    written before anything else happens (a request accepted earlier than the farm's newest is
+ *    refused `superseded`); a request still waiting for its window that a newer one supersedes is
+ *    ended `superseded` and its schedule deleted;
  * 5. defer: early requests are scheduled back onto the bus for when their window opens;
- * 6. apply: the rest together, one refresh per touched (service, zone); leases released after;
- * 7. finish: the outbox records, publishes and completes; unfinished requests are handed back
- *    with a short growing delay, or, on the queue's last receive, audited as failed and left to
- *    go to the dead-letter queue. Nothing reaches the dead-letter queue without an audit event
- *    (unless the bus itself refuses it, which is logged).
+ * 6. apply: the rest together, one refresh per touched (service, zone);
+ * 7. finish: the outbox records, publishes and completes, then the leases go; unfinished requests
+ *    are handed back with a short growing delay, or, on the queue's last receive, audited as
+ *    failed and left to go to the dead-letter queue. Nothing reaches the dead-letter queue without
+ *    an audit event (unless the bus itself refuses it, which is logged).
  */
 import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
 import { farmRefOf } from '../domain/change-request';
 import type { ChangeRequestedDetail, Outcome } from '../domain/events';
 import {
+  acceptedBefore,
   admit,
   DEFAULT_TIME_LIMITS,
+  type FarmOrder,
   farmOf,
-  isSupersededBy,
+  type LedgerEntry,
   latestPerFarm,
   ledgerEntryOf,
+  orderRequest,
   type QueuedRequest,
   retryDelaySeconds,
   type TimeLimits,
@@ -37,14 +44,15 @@ import { toWire } from '../domain/stickiness';
 import type { Clock } from '../ports/clock';
 import type { DeferralScheduler } from '../ports/deferral-scheduler';
 import type { EventPublisher } from '../ports/event-publisher';
-import type { FarmLedger } from '../ports/farm-ledger';
-import type { IdempotencyStore, PendingLedgerWrite } from '../ports/idempotency-store';
+import type { FarmLedger, VersionedOrder } from '../ports/farm-ledger';
+import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
 import type { AppliedChange, ApplyOptions, Failure } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
 import { auditDetail, auditEvent, type OutcomeFacts, outcomesByRequest, zoneAppliedEvents } from './audit';
 import { type AfterPublish, flushOutbox, type Outbound } from './audit-outbox';
+import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingRecord, ParsedRequest } from './incoming-record';
 
 export type { IncomingRecord } from './incoming-record';
@@ -56,7 +64,7 @@ export interface ProcessDeps {
   ) => Promise<RequestsResult>;
   publisher: EventPublisher;
   idempotency: IdempotencyStore;
-  /** Newest request carried out per farm: an older request arriving later is refused. */
+  /** Per farm, the newest request accepted that went to OVH or waits for its window. */
   ledger: FarmLedger;
   deferrals: DeferralScheduler;
   /** Per-service leases: no two invocations apply one service at once. */
@@ -85,12 +93,17 @@ export interface ProcessResult {
   fates: Map<string, RecordFate>;
   published: OutgoingEvent[];
 }
-
-/** One request of the batch: its first record and any copies delivered with it. */
+/** One request of the batch: its first record and any copies of the same content delivered with it. */
 interface Group {
+  /** The idempotency key: the request id (or, for a refused reuse of an id, a key of its own). */
   key: string;
+  /** The request id its audit events name. */
+  requestId: string;
   primary: IncomingRecord;
   copies: IncomingRecord[];
+  /** Set by its claim: when stickler first accepted the request, and whether a redrive follows a dead-letter. */
+  acceptedAt?: Date;
+  deadLettered?: boolean;
 }
 
 /** What becomes of one request in this invocation. */
@@ -98,17 +111,16 @@ type Decision =
   /** Already completed, or a copy of a deferred request: nothing to do. */
   | { kind: 'duplicate' }
   /** A final outcome, decided now (`persisted`: already stored as decided, when its zone ended). */
-  | {
-      kind: 'outcome';
-      fate: Outcome;
-      events: OutgoingEvent[];
-      ledger?: PendingLedgerWrite;
-      persisted?: boolean;
-    }
+  | { kind: 'outcome'; fate: Outcome; events: OutgoingEvent[]; persisted?: boolean }
   /** Decided by an earlier delivery; what it left to do. */
-  | { kind: 'resume'; events: OutgoingEvent[]; ledger?: PendingLedgerWrite }
+  | { kind: 'resume'; events: OutgoingEvent[] }
+  /**
+   * Ended with no new event: a redrive of a request already audited `Failed dead-lettered`, which
+   * a newer request has superseded meanwhile (it gets no second terminal event).
+   */
+  | { kind: 'closed'; reason: string }
   /** Scheduled back onto the bus for when its window opens. */
-  | { kind: 'deferred'; until: string; events: OutgoingEvent[] }
+  | { kind: 'deferred'; until: string; events: OutgoingEvent[]; ticket?: string }
   /** Not finished here: handed back, or dead-lettered on the last receive. */
   | { kind: 'unfinished'; reason: string; claimHeld: boolean; facts?: OutcomeFacts; delaySeconds?: number };
 
@@ -117,6 +129,8 @@ type Decisions = Map<string, Decision>;
 const requestOf = (parsed: ParsedRequest): ChangeRequestedDetail | undefined =>
   parsed.ok ? parsed.request : undefined;
 const originOf = (parsed: ParsedRequest): RequestOrigin | undefined => parsed.origin;
+const contentHashOf = (parsed: ParsedRequest): string | undefined =>
+  parsed.ok ? parsed.contentHash : undefined;
 
 /** What is known of a request's farm, for an audit event. */
 const refFacts = (parsed: ParsedRequest): OutcomeFacts['ref'] =>
@@ -127,17 +141,23 @@ const refFacts = (parsed: ParsedRequest): OutcomeFacts['ref'] =>
         ...(parsed.known.farmId !== undefined ? { farmId: parsed.known.farmId } : {}),
       };
 
-function audit(group: Group, facts: OutcomeFacts, now: Date, deferredUntil?: string): OutgoingEvent {
+function audit(
+  group: Group,
+  facts: OutcomeFacts,
+  now: Date,
+  extra: { deferredUntil?: string; variant?: string } = {},
+): OutgoingEvent {
   const { parsed } = group.primary;
   const request = requestOf(parsed);
   const origin = originOf(parsed);
   const detail = auditDetail(
     {
-      requestId: group.key,
+      requestId: group.requestId,
       ...(request ? { request } : {}),
       ...(origin ? { origin } : {}),
       now,
-      ...(deferredUntil ? { deferredUntil } : {}),
+      ...(extra.deferredUntil ? { deferredUntil: extra.deferredUntil } : {}),
+      ...(extra.variant ? { variant: extra.variant } : {}),
     },
     facts,
   );
@@ -145,7 +165,7 @@ function audit(group: Group, facts: OutcomeFacts, now: Date, deferredUntil?: str
   return auditEvent(detail);
 }
 
-function refusal(group: Group, code: string, message: string, now: Date): Decision {
+function refusal(group: Group, code: string, message: string, now: Date, variant?: string): Decision {
   const request = requestOf(group.primary.parsed);
   const facts: OutcomeFacts = {
     outcome: 'refused',
@@ -155,83 +175,139 @@ function refusal(group: Group, code: string, message: string, now: Date): Decisi
     message,
     retryable: false,
   };
-  return { kind: 'outcome', fate: 'refused', events: [audit(group, facts, now)] };
+  return {
+    kind: 'outcome',
+    fate: 'refused',
+    events: [audit(group, facts, now, variant ? { variant } : {})],
+  };
 }
 
-/** Phase 0: one group per idempotency key; copies of a record in the same batch share its fate. */
-function groupRecords(records: readonly IncomingRecord[]): Map<string, Group> {
+/**
+ * Phase 0: one group per request id and content; copies of a record in the same batch share its
+ * fate. Two contents under one id make two groups: their claims tell which came first.
+ */
+function groupRecords(records: readonly IncomingRecord[]): Group[] {
   const groups = new Map<string, Group>();
   for (const record of records) {
-    const existing = groups.get(record.parsed.key);
+    const id = `${record.parsed.key}\n${contentHashOf(record.parsed) ?? ''}`;
+    const existing = groups.get(id);
     if (existing) existing.copies.push(record);
-    else groups.set(record.parsed.key, { key: record.parsed.key, primary: record, copies: [] });
+    else
+      groups.set(id, { key: record.parsed.key, requestId: record.parsed.key, primary: record, copies: [] });
   }
-  return groups;
+  return [...groups.values()];
 }
 
-/** Phase 1: claims every key. */
+/** A short form of a content hash, for messages and keys. */
+const short = (hash: string) => hash.slice(0, 16);
+
+/** Claims one group's key; `reuse` when the group is the refusal of a reused id (a key of its own). */
+async function claimGroup(
+  deps: ProcessDeps,
+  group: Group,
+  decisions: Decisions,
+  claimed: Group[],
+  reuse?: { firstHash: string; firstAcceptedAt?: Date },
+): Promise<void> {
+  const now = deps.clock.now();
+  const hash = contentHashOf(group.primary.parsed);
+  try {
+    const claim = await deps.idempotency.claim(group.key, now, deps.claimHoldMs, {
+      ...(hash ? { contentHash: hash } : {}),
+      sentAt: group.primary.sentAt,
+    });
+    switch (claim.state) {
+      case 'claimed':
+        if (reuse) {
+          decisions.set(
+            group.key,
+            refusal(
+              group,
+              'id-reused',
+              `refused: request id ${group.requestId} was first used for other content (content ${short(reuse.firstHash)}${reuse.firstAcceptedAt ? `, accepted ${reuse.firstAcceptedAt.toISOString()}` : ''}); this content (${short(hash ?? '')}) is not carried out, and the first request stays as it was. A new intent needs a new requestId`,
+              now,
+              `id-reused:${short(hash ?? '')}`,
+            ),
+          );
+          return;
+        }
+        group.acceptedAt = claim.acceptedAt;
+        group.deadLettered = claim.deadLettered;
+        claimed.push(group);
+        return;
+      case 'reused':
+        if (reuse || !hash) {
+          decisions.set(group.key, { kind: 'duplicate' });
+          return;
+        }
+        // The refusal has a record of its own, so that a redelivery of this copy is not audited twice.
+        group.key = `reused:${short(hash)}:${group.requestId}`;
+        await claimGroup(deps, group, decisions, claimed, {
+          firstHash: claim.contentHash,
+          ...(claim.acceptedAt ? { firstAcceptedAt: claim.acceptedAt } : {}),
+        });
+        return;
+      case 'completed':
+        decisions.set(group.key, { kind: 'duplicate' });
+        return;
+      case 'decided':
+        decisions.set(group.key, { kind: 'resume', events: claim.events });
+        return;
+      case 'deferred': {
+        // A copy published again before the window opens is a duplicate: the scheduled
+        // re-publication carries the request out. One arriving just before `until` (a
+        // schedule firing a little early) waits for it.
+        const wait = Date.parse(claim.until) - now.getTime();
+        decisions.set(
+          group.key,
+          wait > 0 && wait <= 120_000
+            ? {
+                kind: 'unfinished',
+                reason: `its change window opens at ${claim.until}`,
+                claimHeld: false,
+                delaySeconds: Math.ceil(wait / 1000),
+              }
+            : { kind: 'duplicate' },
+        );
+        return;
+      }
+      case 'in-progress':
+        decisions.set(group.key, {
+          kind: 'unfinished',
+          reason: 'another invocation was working on it',
+          claimHeld: false,
+        });
+        return;
+    }
+  } catch (error) {
+    deps.log.error('idempotency claim failed; the record will be retried', {
+      key: group.key,
+      error: String(error),
+    });
+    decisions.set(group.key, {
+      kind: 'unfinished',
+      reason: `its idempotency record could not be claimed: ${String(error)}`,
+      claimHeld: false,
+    });
+  }
+}
+
+/**
+ * Phase 1: claims every key. Groups of one id (other contents) are claimed one after another in
+ * the order the queue received them, so the first content is the one kept.
+ */
 async function claimPhase(
   deps: ProcessDeps,
   groups: readonly Group[],
   decisions: Decisions,
 ): Promise<Group[]> {
   const claimed: Group[] = [];
+  const byId = new Map<string, Group[]>();
+  for (const g of groups) byId.set(g.key, [...(byId.get(g.key) ?? []), g]);
   await Promise.all(
-    groups.map(async (group) => {
-      const now = deps.clock.now();
-      try {
-        const claim = await deps.idempotency.claim(group.key, now, deps.claimHoldMs);
-        switch (claim.state) {
-          case 'claimed':
-            claimed.push(group);
-            return;
-          case 'completed':
-            decisions.set(group.key, { kind: 'duplicate' });
-            return;
-          case 'decided':
-            decisions.set(group.key, {
-              kind: 'resume',
-              events: claim.events,
-              ...(claim.ledger ? { ledger: claim.ledger } : {}),
-            });
-            return;
-          case 'deferred': {
-            // A copy published again before the window opens is a duplicate: the scheduled
-            // re-publication carries the request out. One arriving just before `until` (a
-            // schedule firing a little early) waits for it.
-            const wait = Date.parse(claim.until) - now.getTime();
-            decisions.set(
-              group.key,
-              wait > 0 && wait <= 120_000
-                ? {
-                    kind: 'unfinished',
-                    reason: `its change window opens at ${claim.until}`,
-                    claimHeld: false,
-                    delaySeconds: Math.ceil(wait / 1000),
-                  }
-                : { kind: 'duplicate' },
-            );
-            return;
-          }
-          case 'in-progress':
-            decisions.set(group.key, {
-              kind: 'unfinished',
-              reason: 'another invocation was working on it',
-              claimHeld: false,
-            });
-            return;
-        }
-      } catch (error) {
-        deps.log.error('idempotency claim failed; the record will be retried', {
-          key: group.key,
-          error: String(error),
-        });
-        decisions.set(group.key, {
-          kind: 'unfinished',
-          reason: `its idempotency record could not be claimed: ${String(error)}`,
-          claimHeld: false,
-        });
-      }
+    [...byId.values()].map(async (same) => {
+      const ordered = [...same].sort((a, b) => a.primary.sentAt.getTime() - b.primary.sentAt.getTime());
+      for (const group of ordered) await claimGroup(deps, group, decisions, claimed);
     }),
   );
   return claimed;
@@ -244,22 +320,31 @@ interface Admitted extends QueuedRequest {
 /** Phase 2: refuses what can never be carried out, sets aside what must wait for its window. */
 function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Decisions) {
   const admitted: Admitted[] = [];
-  const early: { admitted: Admitted; until: string }[] = [];
+  const early: Early[] = [];
   for (const group of claimed) {
-    const { parsed, sentAt } = group.primary;
+    const { parsed } = group.primary;
     const now = deps.clock.now();
     if (!parsed.ok) {
       decisions.set(group.key, refusal(group, parsed.code, parsed.message, now));
       continue;
     }
-    const queued: Admitted = { request: parsed.request, sentAt, group };
+    const queued: Admitted = {
+      request: parsed.request,
+      acceptedAt: group.acceptedAt ?? group.primary.sentAt,
+      group,
+    };
     const admission = admit(queued, now, deps.timeLimits ?? DEFAULT_TIME_LIMITS);
     if (admission.kind === 'refuse') {
       decisions.set(group.key, refusal(group, admission.code, `refused: ${admission.message}`, now));
-    } else if (admission.kind === 'defer') early.push({ admitted: queued, until: admission.until });
+    } else if (admission.kind === 'defer') early.push({ ...queued, until: admission.until });
     else admitted.push(queued);
   }
   return { admitted, early };
+}
+
+/** A request to be deferred until its window opens. */
+interface Early extends Admitted {
+  until: string;
 }
 
 /**
@@ -303,57 +388,186 @@ async function leasePhase(
 }
 
 /** Phase 4: the latest request per farm wins, in the batch and against the farm ledger. */
+
+/** A request waiting for its window that a newer one supersedes: ended now, its schedule deleted. */
+interface SupersededDeferral {
+  waiting: LedgerEntry & { until: string };
+  by: LedgerEntry;
+}
+
+/** A deferred request ended while it waited: its outcome to publish, and its schedule's time. */
+interface EndedDeferral {
+  item: Outbound;
+  until: string;
+}
+
+/** How many times a farm's order is read again when another writer moved it meanwhile. */
+const ORDER_ATTEMPTS = 3;
+
+const describeNewer = (by: LedgerEntry, waiting: boolean) =>
+  `request ${by.requestId} (accepted ${by.acceptedAt})${waiting ? ', which waits for its change window' : ', already carried out or being carried out for this farm'}`;
+
+/**
+ * Phase 4: the request accepted last wins. In the batch, the latest request per farm to carry out
+ * now and the latest to defer are kept; then, per farm and in acceptance order, each against the
+ * farm ledger (lib/domain/request-rules.ts orderRequest), whose new order is written before any
+ * write to OVH or any schedule. A request accepted earlier than the farm's newest is refused
+ * `superseded`; a redrive already audited dead-lettered is ended without a second event.
+ */
 async function orderPhase(
   deps: ProcessDeps,
-  admitted: readonly Admitted[],
+  now: readonly Admitted[],
+  later: readonly Early[],
   decisions: Decisions,
-): Promise<Admitted[]> {
-  if (admitted.length === 0) return [];
-  const { kept, superseded } = latestPerFarm(admitted);
-  for (const { queued, by } of superseded) {
-    const group = (queued as Admitted).group;
-    decisions.set(
-      group.key,
-      refusal(
-        group,
-        'superseded',
-        `superseded by request ${by.request.requestId} for the same farm (queued later, in the same batch)`,
-        deps.clock.now(),
-      ),
-    );
-  }
-  let newest: Map<string, { requestId: string; sentAt: string }>;
+): Promise<{ current: Admitted[]; deferring: Early[]; cancels: SupersededDeferral[] }> {
+  const out = { current: [] as Admitted[], deferring: [] as Early[], cancels: [] as SupersededDeferral[] };
+  if (now.length + later.length === 0) return out;
+  const supersede = (q: Admitted, by: LedgerEntry, why: string) => {
+    if (q.group.deadLettered) {
+      deps.log.info('a redriven request was superseded meanwhile; it already had its dead-lettered event', {
+        key: q.group.key,
+        by: by.requestId,
+      });
+      decisions.set(q.group.key, { kind: 'closed', reason: `superseded by ${by.requestId}` });
+      return;
+    }
+    decisions.set(q.group.key, refusal(q.group, 'superseded', `superseded by ${why}`, deps.clock.now()));
+  };
+  const inBatch = (list: readonly Admitted[]) => {
+    const { kept, superseded } = latestPerFarm(list);
+    for (const { queued, by } of superseded)
+      supersede(
+        queued,
+        ledgerEntryOf(by),
+        `request ${by.request.requestId} for the same farm (accepted later, in the same batch)`,
+      );
+    return kept;
+  };
+  const byFarm = new Map<string, Admitted[]>();
+  for (const q of [...inBatch(now), ...inBatch(later)])
+    byFarm.set(farmOf(q.request), [...(byFarm.get(farmOf(q.request)) ?? []), q]);
+
+  const unfinished = (list: readonly Admitted[], reason: string) => {
+    for (const q of list) decisions.set(q.group.key, { kind: 'unfinished', reason, claimHeld: true });
+  };
+  let stored: Map<string, VersionedOrder>;
   try {
-    newest = await deps.ledger.latest(kept.map((q) => farmOf(q.request)));
+    stored = await deps.ledger.read([...byFarm.keys()]);
   } catch (error) {
     deps.log.error('could not read the farm ledger; the requests will be retried', { error: String(error) });
-    for (const q of kept as Admitted[]) {
-      decisions.set(q.group.key, {
-        kind: 'unfinished',
-        reason: `the farm ledger could not be read: ${String(error)}`,
-        claimHeld: true,
-      });
-    }
-    return [];
+    unfinished([...byFarm.values()].flat(), `the farm ledger could not be read: ${String(error)}`);
+    return out;
   }
-  const current: Admitted[] = [];
-  for (const q of kept as Admitted[]) {
-    const done = newest.get(farmOf(q.request));
-    if (!isSupersededBy(q, done)) {
-      current.push(q);
-      continue;
-    }
-    decisions.set(
-      q.group.key,
-      refusal(
-        q.group,
-        'superseded',
-        `superseded by request ${done!.requestId} (queued ${done!.sentAt}), already carried out for this farm`,
-        deps.clock.now(),
-      ),
-    );
-  }
-  return current;
+  await Promise.all(
+    [...byFarm].map(async ([farm, requests]) => {
+      const sorted = [...requests].sort((a, b) =>
+        acceptedBefore(ledgerEntryOf(a), ledgerEntryOf(b)) ? -1 : 1,
+      );
+      for (let attempt = 1; ; attempt++) {
+        const base = stored.get(farm) ?? { order: {}, version: 0 };
+        let order: FarmOrder = base.order;
+        const going: Admitted[] = [];
+        const gone = new Map<Admitted, { by: LedgerEntry; waiting: boolean }>();
+        const cancels: SupersededDeferral[] = [];
+        for (const q of sorted) {
+          const entry = ledgerEntryOf(q);
+          const verdict = orderRequest(order, entry, (q as Partial<Early>).until);
+          if (verdict.kind === 'superseded') {
+            gone.set(q, { by: verdict.by, waiting: verdict.waiting });
+            continue;
+          }
+          order = verdict.next;
+          going.push(q);
+          if (!verdict.cancels) continue;
+          const mine = going.find((g) => g.request.requestId === verdict.cancels!.requestId);
+          if (mine) {
+            going.splice(going.indexOf(mine), 1);
+            gone.set(mine, { by: entry, waiting: false });
+          } else cancels.push({ waiting: verdict.cancels, by: entry });
+        }
+        let written = going.length === 0;
+        if (!written) {
+          try {
+            written = await deps.ledger.write(farm, order, base.version, deps.clock.now());
+            if (!written) {
+              if (attempt >= ORDER_ATTEMPTS) {
+                unfinished(requests, 'the farm ledger kept changing under this batch');
+                return;
+              }
+              const again = await deps.ledger.read([farm]);
+              stored.set(farm, again.get(farm) ?? { order: {}, version: 0 });
+              continue;
+            }
+          } catch (error) {
+            deps.log.error('could not write the farm ledger; the requests will be retried', {
+              farm,
+              error: String(error),
+            });
+            unfinished(requests, `the farm ledger could not be written: ${String(error)}`);
+            return;
+          }
+        }
+        for (const [q, { by, waiting }] of gone) supersede(q, by, describeNewer(by, waiting));
+        for (const q of going) {
+          if ((q as Partial<Early>).until !== undefined) out.deferring.push(q as Early);
+          else out.current.push(q);
+        }
+        out.cancels.push(...cancels);
+        return;
+      }
+    }),
+  );
+  return out;
+}
+
+/**
+ * Ends the stored deferrals a newer request superseded: each still deferred gets its `Refused
+ * superseded` (stored with it first, so that its schedule, if it fires anyway, only publishes it),
+ * to go out with the batch's outbox; its schedule is deleted once the event is out.
+ */
+async function supersededDeferrals(
+  deps: ProcessDeps,
+  cancels: readonly SupersededDeferral[],
+): Promise<EndedDeferral[]> {
+  const items = await Promise.all(
+    cancels.map(async ({ waiting, by }): Promise<EndedDeferral | undefined> => {
+      try {
+        const stored = await deps.idempotency.deferred(waiting.requestId);
+        if (!stored) return undefined; // its window opened meanwhile: the ledger refuses it then
+        const now = deps.clock.now();
+        const event = auditEvent(
+          auditDetail(
+            {
+              requestId: waiting.requestId,
+              request: stored.request,
+              ...(stored.origin ? { origin: stored.origin } : {}),
+              now,
+            },
+            {
+              outcome: 'refused',
+              ref: farmRefOf(stored.request),
+              after: toWire(stored.request.stickiness),
+              code: 'superseded',
+              message: `superseded by ${describeNewer(by, false)} while it waited for its change window (${stored.until}); it will not be carried out`,
+              retryable: false,
+            },
+          ),
+        );
+        if (!(await deps.idempotency.closeDeferred(waiting.requestId, [event], now))) return undefined;
+        return {
+          item: { key: waiting.requestId, events: [event], after: { kind: 'complete' }, persist: false },
+          until: stored.until,
+        };
+      } catch (error) {
+        deps.log.warn('could not end a superseded deferral now; the farm ledger refuses it when it fires', {
+          requestId: waiting.requestId,
+          error: String(error),
+        });
+        return undefined;
+      }
+    }),
+  );
+  return items.filter((i): i is EndedDeferral => i !== undefined);
 }
 
 /**
@@ -362,15 +576,19 @@ async function orderPhase(
  */
 const NEAR_WINDOW_MS = 5_000;
 
+/** The ticket a deferred request is listed under, so that the ticket's withdrawal can cancel it. */
+const ticketIndexOf = (
+  request: ChangeRequestedDetail,
+  origin: RequestOrigin | undefined,
+): string | undefined =>
+  origin?.source === TICKETING_EVENT_SOURCE && request.notify?.kind === 'ticket' && request.ticket
+    ? `${request.notify.system}:${request.ticket}`
+    : undefined;
+
 /** Phase 5: schedules early requests back onto the bus for when their window opens. */
-async function deferPhase(
-  deps: ProcessDeps,
-  early: readonly { admitted: Admitted; until: string }[],
-  decisions: Decisions,
-): Promise<void> {
+async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions: Decisions): Promise<void> {
   await Promise.all(
-    early.map(async ({ admitted, until }) => {
-      const { group, request } = admitted;
+    early.map(async ({ group, request, until }) => {
       const wait = Date.parse(until) - deps.clock.now().getTime();
       if (wait <= NEAR_WINDOW_MS) {
         // Too close for a schedule to be worth it (or to be accepted): the queue holds it back instead.
@@ -402,12 +620,14 @@ async function deferPhase(
         ref: refFacts(group.primary.parsed),
         after: toWire(request.stickiness),
         code: 'window-not-open',
-        message: `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then`,
+        message: `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`,
       };
+      const ticket = ticketIndexOf(request, group.primary.parsed.origin);
       decisions.set(group.key, {
         kind: 'deferred',
         until,
-        events: [audit(group, facts, deps.clock.now(), until)],
+        events: [audit(group, facts, deps.clock.now(), { deferredUntil: until })],
+        ...(ticket ? { ticket } : {}),
       });
     }),
   );
@@ -419,22 +639,15 @@ function outcomeDecision(
   facts: OutcomeFacts,
   zoneEvents: readonly OutgoingEvent[],
   now: Date,
-): Decision {
+): Extract<Decision, { kind: 'outcome' }> {
   const events = [audit(q.group, facts, now)];
   // A zone event travels with the first request it carried.
   for (const z of zoneEvents) {
     if ((z.detail as { requestIds: string[] }).requestIds[0] === q.request.requestId) events.push(z);
   }
-  const carriedOut = facts.outcome === 'applied' || facts.outcome === 'unchanged';
-  return {
-    kind: 'outcome',
-    fate: facts.outcome as Outcome,
-    events,
-    ...(carriedOut ? { ledger: { farmKey: farmOf(q.request), entry: ledgerEntryOf(q) } } : {}),
-  };
+  return { kind: 'outcome', fate: facts.outcome as Outcome, events };
 }
 
-/** Bounds for applying within one invocation: see ApplyOptions.zoneBudgetMs and RefreshTiming.deadline. */
 export interface ProcessOptions {
   /** Epoch ms by which every wait ends (the invocation's end less a margin for the outbox). */
   deadline?: number;
@@ -468,13 +681,9 @@ async function applyPhase(
       [...facts].map(async ([requestId, f]) => {
         const q = byId.get(requestId);
         if (!q) return;
-        const decision = outcomeDecision(q, f, zoneEvents, now) as Extract<Decision, { kind: 'outcome' }>;
+        const decision = outcomeDecision(q, f, zoneEvents, now);
         try {
-          await deps.idempotency.decide(
-            q.group.key,
-            { events: decision.events, ...(decision.ledger ? { ledger: decision.ledger } : {}) },
-            now,
-          );
+          await deps.idempotency.decide(q.group.key, { events: decision.events }, now);
           decisions.set(q.group.key, { ...decision, persisted: true });
         } catch (error) {
           deps.log.warn('could not record a zone outcome early; it is recorded with the batch', {
@@ -520,13 +729,17 @@ async function applyPhase(
   }
 }
 
-/** Phase 7: the outbox for every decision; the records to hand back. */
+/**
+ * Phase 7: the outbox for every decision (and for the deferrals a newer request superseded); the
+ * records to hand back. Superseded deferrals' schedules are deleted once their event is out.
+ */
 async function finishPhase(
   deps: ProcessDeps,
   groups: readonly Group[],
   decisions: Decisions,
+  ended: readonly EndedDeferral[] = [],
 ): Promise<ProcessResult> {
-  const outbound: Outbound[] = [];
+  const outbound: Outbound[] = ended.map((e) => e.item);
   const fateOf = new Map<string, RecordFate>();
   const retryOf = new Map<string, number | undefined>();
   const releases: Promise<unknown>[] = [];
@@ -537,6 +750,10 @@ async function finishPhase(
       case 'duplicate':
         fateOf.set(group.key, 'duplicate');
         break;
+      case 'closed':
+        fateOf.set(group.key, 'duplicate');
+        outbound.push({ key: group.key, events: [], after: { kind: 'complete' }, persist: false });
+        break;
       case 'outcome':
         fateOf.set(group.key, decision.fate);
         outbound.push({
@@ -544,7 +761,6 @@ async function finishPhase(
           events: decision.events,
           after: { kind: 'complete' },
           persist: decision.persisted !== true,
-          ...(decision.ledger ? { ledger: decision.ledger } : {}),
         });
         break;
       case 'resume': {
@@ -555,19 +771,28 @@ async function finishPhase(
           events: decision.events,
           after: { kind: 'complete' },
           persist: false,
-          ...(decision.ledger ? { ledger: decision.ledger } : {}),
         });
         break;
       }
-      case 'deferred':
+      case 'deferred': {
         fateOf.set(group.key, 'deferred');
+        const request = requestOf(group.primary.parsed)!;
         outbound.push({
           key: group.key,
           events: decision.events,
-          after: { kind: 'defer', until: decision.until },
+          after: {
+            kind: 'defer',
+            until: decision.until,
+            waiting: {
+              request,
+              origin: originOf(group.primary.parsed) ?? null,
+              ...(decision.ticket ? { ticket: decision.ticket } : {}),
+            },
+          },
           persist: false,
         });
         break;
+      }
       case 'unfinished': {
         if (unfinishedDisposition(receiveCount, deps.maxReceiveCount) === 'retry') {
           deps.log.warn('change request not finished; handing it back to the queue', {
@@ -590,7 +815,7 @@ async function finishPhase(
         };
         const request = requestOf(group.primary.parsed);
         if (request && facts.after === undefined) facts.after = toWire(request.stickiness);
-        const after: AfterPublish = decision.claimHeld ? { kind: 'release' } : { kind: 'leave' };
+        const after: AfterPublish = decision.claimHeld ? { kind: 'dead-letter' } : { kind: 'leave' };
         outbound.push({
           key: group.key,
           events: [audit(group, facts, deps.clock.now())],
@@ -607,11 +832,27 @@ async function finishPhase(
   const { finished, published } =
     outbound.length > 0 ? await flushOutbox(deps, outbound) : { finished: new Map(), published: [] };
   for (const [key, state] of finished) {
-    if (state === 'pending') {
+    const group = groups.find((g) => g.key === key);
+    if (state === 'pending' && group) {
       fateOf.set(key, 'audit-pending');
-      retryOf.set(key, retryDelaySeconds(groups.find((g) => g.key === key)!.primary.receiveCount));
+      retryOf.set(key, retryDelaySeconds(group.primary.receiveCount));
     }
   }
+  // A superseded deferral whose event went out: its schedule is not needed any more (if deleting it
+  // fails, it fires and finds its request ended). One whose event did not go out keeps its
+  // schedule, which publishes the event when it fires.
+  await Promise.all(
+    ended
+      .filter(({ item }) => finished.get(item.key) === 'done')
+      .map(({ item, until }) =>
+        deps.deferrals.cancel({ requestId: item.key, until }).catch((error: unknown) =>
+          deps.log.warn('could not delete the schedule of an ended deferral; it fires and changes nothing', {
+            requestId: item.key,
+            error: String(error),
+          }),
+        ),
+      ),
+  );
 
   const fates = new Map<string, RecordFate>();
   const retry: ProcessResult['retry'] = [];
@@ -629,25 +870,26 @@ async function finishPhase(
   return { retry, fates, published };
 }
 
-/** Builds the use case: `processChangeRequests(records, { signal })`. */
+/** Builds the use case: `processChangeRequests(records, { deadline })`. */
 export function makeProcessChangeRequests(deps: ProcessDeps) {
   return async function processChangeRequests(
     records: readonly IncomingRecord[],
     options: ProcessOptions = {},
   ): Promise<ProcessResult> {
-    const groups = [...groupRecords(records).values()];
+    const groups = groupRecords(records);
     const decisions: Decisions = new Map();
     const claimed = await claimPhase(deps, groups, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
 
     /**
-     * Leases what it can of `wanted`, applies that, and finishes `finishing`, except (unless it is
-     * the last round) the requests of load balancers still held elsewhere: those are returned for
-     * another round. Every group given is finished by its last round, so none is ever dropped.
+     * Leases what it can of `wanted`, orders, defers and applies that, and finishes `finishing`,
+     * except (unless it is the last round) the requests of load balancers still held elsewhere:
+     * those are returned for another round. Every group given is finished by its last round, so
+     * none is ever dropped.
      */
     const round = async (
       wanted: readonly Admitted[],
-      roundEarly: Parameters<typeof deferPhase>[1],
+      roundEarly: readonly Early[],
       finishing: readonly Group[],
       last: boolean,
     ) => {
@@ -658,18 +900,19 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
       const again = !last && lease !== undefined && leased.length > 0 && busy.length > 0 ? busy : [];
       const later = new Set(again.map((q) => q.group.key));
       try {
-        const current = await orderPhase(deps, leased, decisions);
-        await Promise.all([
-          deferPhase(deps, roundEarly, decisions),
+        const { current, deferring, cancels } = await orderPhase(deps, leased, roundEarly, decisions);
+        const [ended] = await Promise.all([
+          supersededDeferrals(deps, cancels),
+          deferPhase(deps, deferring, decisions),
           applyPhase(deps, current, options, decisions),
         ]);
-        // The outbox writes the farm-ledger entries: done before the leases go, so that the batch
-        // that takes a load balancer next sees what this one carried out (else an older request of
-        // its own, not yet known as superseded, could undo a newer one just applied or found unchanged).
+        // The outbox stores the outcomes before the leases go, so that the batch that takes a load
+        // balancer next finds every request of this one decided.
         const result = await finishPhase(
           deps,
           finishing.filter((g) => !later.has(g.key)),
           decisions,
+          ended,
         );
         return { result, again };
       } finally {

@@ -1,21 +1,23 @@
 /**
  * The worker's rules for one queued change request, pure and testable without I/O: whether it
  * may be carried out now (time plausibility, change window), which request wins for a farm
- * (ordered by a time stickler trusts, not the publisher's clock), and what becomes of a record
- * that could not be finished (retry, dead-letter).
+ * (ordered by the time stickler first accepted it, which no publisher sets and nothing later
+ * moves), and what becomes of a record that could not be finished (retry, dead-letter).
  */
 import { farmRefOf } from './change-request';
 import type { ChangeRequestedDetail } from './events';
 import { farmKey } from './farm';
 
-/** A change request as the worker holds it: the request and the time SQS received it. */
+/** A change request as the worker holds it: the request and the time stickler accepted it. */
 export interface QueuedRequest {
   request: ChangeRequestedDetail;
   /**
-   * When the queue received the message (SQS `SentTimestamp`, set by SQS when EventBridge
-   * delivered it). Unlike `requestedAt` or the envelope's `time`, no publisher can set it.
+   * When stickler's queue first delivered this request: the SQS `SentTimestamp` of its first
+   * delivery, written in the request's record then and kept for life. Unlike `requestedAt` or
+   * the envelope's `time`, no publisher can set it; unlike the SentTimestamp of a later delivery,
+   * a deferral firing, a hand-back or a redrive from the dead-letter queue never moves it.
    */
-  sentAt: Date;
+  acceptedAt: Date;
 }
 
 export interface TimeLimits {
@@ -48,7 +50,7 @@ export const admit = (
   now: Date,
   limits: TimeLimits = DEFAULT_TIME_LIMITS,
 ): Admission => {
-  const { request, sentAt } = queued;
+  const { request, acceptedAt } = queued;
   const t = now.getTime();
   const requestedAt = Date.parse(request.requestedAt);
   if (requestedAt > t + limits.maxClockSkewMs) {
@@ -58,12 +60,12 @@ export const admit = (
       message: `requestedAt ${request.requestedAt} is more than ${limits.maxClockSkewMs / 60_000} minutes ahead of the worker's clock (${now.toISOString()}): check the publisher's clock and publish a new request`,
     };
   }
-  const oldest = Math.min(requestedAt, sentAt.getTime());
+  const oldest = Math.min(requestedAt, acceptedAt.getTime());
   if (oldest < t - limits.maxAgeMs) {
     return {
       kind: 'refuse',
       code: 'stale',
-      message: `the request is more than ${days(limits.maxAgeMs)} days old (requested ${request.requestedAt}, queued ${sentAt.toISOString()}): publish a new request if it still holds`,
+      message: `the request is more than ${days(limits.maxAgeMs)} days old (requested ${request.requestedAt}, accepted ${acceptedAt.toISOString()}): publish a new request if it still holds`,
     };
   }
   const { notBefore, notAfter } = request.window ?? {};
@@ -78,37 +80,90 @@ export const admit = (
   return { kind: 'admit' };
 };
 
-/** What the farm ledger remembers of the newest request carried out for a farm. */
+/** A request as the farm ledger names it: its id and the time it was accepted (ISO 8601). */
 export interface LedgerEntry {
   requestId: string;
-  /** The trusted time the request was ordered by (its SentTimestamp), ISO 8601. */
-  sentAt: string;
+  acceptedAt: string;
 }
+
+/**
+ * The order of acceptance: by acceptance time, and for requests accepted in the same millisecond
+ * by their request id (the smaller first). Deterministic, and the same in every batch.
+ */
+export const acceptedBefore = (a: LedgerEntry, b: LedgerEntry): boolean => {
+  const ta = Date.parse(a.acceptedAt);
+  const tb = Date.parse(b.acceptedAt);
+  return ta < tb || (ta === tb && a.requestId < b.requestId);
+};
 
 export const farmOf = (request: ChangeRequestedDetail): string => farmKey(farmRefOf(request));
 
 export const ledgerEntryOf = (queued: QueuedRequest): LedgerEntry => ({
   requestId: queued.request.requestId,
-  sentAt: queued.sentAt.toISOString(),
+  acceptedAt: queued.acceptedAt.toISOString(),
 });
 
-/** True when `newest` (already carried out for the farm) was queued after `queued`. */
-export const isSupersededBy = (queued: QueuedRequest, newest: LedgerEntry | undefined): boolean =>
-  newest !== undefined &&
-  newest.requestId !== queued.request.requestId &&
-  Date.parse(newest.sentAt) > queued.sentAt.getTime();
+/**
+ * What the farm ledger keeps per farm: the newest request that went (or is going) to OVH, and the
+ * newest request waiting for its change window, if any.
+ */
+export interface FarmOrder {
+  live?: LedgerEntry;
+  deferred?: LedgerEntry & { until: string };
+}
+
+export type OrderVerdict =
+  /** A request accepted later has already taken the farm (`waiting`: it waits for its window). */
+  | { kind: 'superseded'; by: LedgerEntry; waiting: boolean }
+  /**
+   * The request may go on; `next` is the farm's order to write before anything else happens, and
+   * `cancels` an older request waiting for its window, which would undo this one when it opens.
+   */
+  | { kind: 'go'; next: FarmOrder; cancels?: LedgerEntry & { until: string } };
 
 /**
- * Keeps the latest request per farm by arrival on the queue (ties: the later in the batch) and
- * names the ones it supersedes, so that each still gets an outcome.
+ * Whether `entry` may be carried out now (`until` undefined) or deferred to `until`, given the
+ * farm's order. The request accepted last wins: an older request never undoes a newer one, now
+ * or when its window opens. A newer request waiting for its window does not stop an older one
+ * from being carried out before it (nothing newer is live yet); it wins when its window opens.
  */
-export const latestPerFarm = (
-  requests: readonly QueuedRequest[],
-): { kept: QueuedRequest[]; superseded: { queued: QueuedRequest; by: QueuedRequest }[] } => {
-  const latest = new Map<string, QueuedRequest>();
+export const orderRequest = (
+  order: FarmOrder | undefined,
+  entry: LedgerEntry,
+  until?: string,
+): OrderVerdict => {
+  const newer = (other: LedgerEntry | undefined): boolean =>
+    other !== undefined && other.requestId !== entry.requestId && acceptedBefore(entry, other);
+  const live = order?.live;
+  if (live && newer(live)) return { kind: 'superseded', by: live, waiting: false };
+  const waiting = order?.deferred;
+  if (until !== undefined) {
+    if (waiting && newer(waiting)) return { kind: 'superseded', by: waiting, waiting: true };
+    const cancels = waiting && waiting.requestId !== entry.requestId ? waiting : undefined;
+    return {
+      kind: 'go',
+      next: { ...(order?.live ? { live: order.live } : {}), deferred: { ...entry, until } },
+      ...(cancels ? { cancels } : {}),
+    };
+  }
+  if (waiting === undefined || waiting.requestId === entry.requestId)
+    return { kind: 'go', next: { live: entry } };
+  if (acceptedBefore(waiting, entry)) return { kind: 'go', next: { live: entry }, cancels: waiting };
+  return { kind: 'go', next: { live: entry, deferred: waiting } };
+};
+
+/**
+ * Keeps the request accepted last per farm (ties: see acceptedBefore) and names the ones it
+ * supersedes, so that each still gets an outcome.
+ */
+export const latestPerFarm = <Q extends QueuedRequest>(
+  requests: readonly Q[],
+): { kept: Q[]; superseded: { queued: Q; by: Q }[] } => {
+  const latest = new Map<string, Q>();
   for (const q of requests) {
     const current = latest.get(farmOf(q.request));
-    if (!current || q.sentAt.getTime() >= current.sentAt.getTime()) latest.set(farmOf(q.request), q);
+    if (!current || acceptedBefore(ledgerEntryOf(current), ledgerEntryOf(q)))
+      latest.set(farmOf(q.request), q);
   }
   const winners = new Set(latest.values());
   return {

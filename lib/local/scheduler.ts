@@ -2,8 +2,9 @@
  * A local stand-in for EventBridge Scheduler's one-time schedules with an EventBridge target,
  * reached over HTTP by the worker's Scheduler client (AWS_ENDPOINT_URL_SCHEDULER): CreateSchedule
  * (`POST /schedules/{Name}`) with an `at(...)` expression puts the target's input on the local
- * bus at that time; a name already taken answers ConflictException, as AWS does. Request
- * signatures are not checked.
+ * bus at that time; a name already taken answers ConflictException, as AWS does; DeleteSchedule
+ * (`DELETE /schedules/{Name}`) removes one that has not fired (ResourceNotFoundException
+ * otherwise). Request signatures are not checked.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -15,15 +16,23 @@ interface CreateSchedule {
   Target?: { Input?: string; EventBridgeParameters?: { DetailType?: string; Source?: string } };
 }
 
+interface ScheduleEntry {
+  at: Date;
+  fired: boolean;
+  timer: NodeJS.Timeout;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface LocalScheduler {
   url: string;
-  /** Schedules created, by name, with when they fire. */
+  /** Schedules waiting or fired, by name, with when they fire (a deleted one is gone). */
   schedules: Map<string, { at: Date; fired: boolean }>;
   close(): Promise<void>;
 }
 
 export const startLocalScheduler = async (bus: LocalEventBus): Promise<LocalScheduler> => {
-  const schedules: LocalScheduler['schedules'] = new Map();
+  const schedules = new Map<string, ScheduleEntry>();
   const timers = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -37,7 +46,16 @@ export const startLocalScheduler = async (bus: LocalEventBus): Promise<LocalSche
         });
         res.end(JSON.stringify(body));
       };
-      const name = /^\/schedules\/([0-9a-zA-Z_.-]{1,64})$/.exec(req.url ?? '')?.[1];
+      const name = /^\/schedules\/([0-9a-zA-Z_.-]{1,64})(?:\?.*)?$/.exec(req.url ?? '')?.[1];
+      if (req.method === 'DELETE' && name) {
+        const entry = schedules.get(name);
+        if (!entry || entry.fired)
+          return reply(404, { Message: `Schedule ${name} does not exist.` }, 'ResourceNotFoundException');
+        clearTimeout(entry.timer);
+        timers.delete(entry.timer);
+        schedules.delete(name);
+        return reply(200, {});
+      }
       if (req.method !== 'POST' || !name) {
         return reply(
           404,
@@ -64,17 +82,23 @@ export const startLocalScheduler = async (bus: LocalEventBus): Promise<LocalSche
         return reply(409, { Message: `Schedule ${name} already exists.` }, 'ConflictException');
       }
       const when = new Date(`${at}Z`);
-      const entry = { at: when, fired: false };
+      const entry: ScheduleEntry = { at: when, fired: false, timer: undefined as unknown as NodeJS.Timeout };
       schedules.set(name, entry);
-      const timer = setTimeout(
-        () => {
-          timers.delete(timer);
-          entry.fired = true;
-          bus.put({ Source: params.Source, DetailType: params.DetailType, Detail: body.Target!.Input });
-        },
-        Math.max(0, when.getTime() - Date.now()),
-      );
-      timers.add(timer);
+      // A timer holds at most 2^31-1 ms (24.8 days): a later time is reached in steps.
+      const arm = () => {
+        const wait = when.getTime() - Date.now();
+        entry.timer = setTimeout(
+          () => {
+            timers.delete(entry.timer);
+            if (when.getTime() > Date.now()) return arm();
+            entry.fired = true;
+            bus.put({ Source: params.Source, DetailType: params.DetailType, Detail: body.Target!.Input });
+          },
+          Math.min(MAX_TIMER_MS, Math.max(0, wait)),
+        );
+        timers.add(entry.timer);
+      };
+      arm();
       reply(200, { ScheduleArn: `arn:aws:scheduler:local:000000000000:schedule/local/${name}` });
     });
   });

@@ -17,4 +17,9 @@ export interface Deferral {
 export interface DeferralScheduler {
   /** Schedules the re-publication; resolves once it is durably scheduled (or already was). */
   schedule(deferral: Deferral): Promise<void>;
+  /**
+   * Deletes the re-publication of a deferral that was cancelled or superseded (none left, because
+   * it fired or was deleted, is not an error). A schedule that fires anyway finds its request ended.
+   */
+  cancel(deferral: Pick<Deferral, 'requestId' | 'until'>): Promise<void>;
 }

@@ -1,15 +1,24 @@
 /**
- * Remembers, per farm, the newest change request already carried out, so that an older request
- * delivered later (a standard queue keeps no order) cannot undo a newer one. Entries expire
- * after RECORD_RETENTION_MS, longer than any request is accepted (DEFAULT_TIME_LIMITS.maxAgeMs).
+ * Remembers, per farm, the order of its requests: the newest request that went (or is going) to
+ * OVH, and the newest one waiting for its change window, each with the time stickler accepted it.
+ * An older request delivered later (a standard queue keeps no order; a deferral fires, a redrive
+ * comes back) can then never undo a newer one. The worker writes a farm's order before it writes
+ * the farm, with optimistic concurrency. Entries expire after RECORD_RETENTION_MS, longer than any
+ * request is accepted (DEFAULT_TIME_LIMITS.maxAgeMs).
  */
-import type { LedgerEntry } from '../domain/request-rules';
+import type { FarmOrder } from '../domain/request-rules';
 
-export type { LedgerEntry } from '../domain/request-rules';
+export type { FarmOrder, LedgerEntry } from '../domain/request-rules';
+
+/** A farm's order and its version (0: nothing recorded yet). */
+export interface VersionedOrder {
+  order: FarmOrder;
+  version: number;
+}
 
 export interface FarmLedger {
-  /** The newest request carried out for each of these farm keys (absent: none yet). */
-  latest(farmKeys: readonly string[]): Promise<Map<string, LedgerEntry>>;
-  /** Records a request as carried out, unless a newer one is already recorded for the farm. */
-  record(farmKey: string, entry: LedgerEntry, now: Date): Promise<void>;
+  /** The order of each of these farm keys (absent: nothing recorded). */
+  read(farmKeys: readonly string[]): Promise<Map<string, VersionedOrder>>;
+  /** Writes the farm's order if it is still at `version`; false when it changed meanwhile (read again). */
+  write(farmKey: string, order: FarmOrder, version: number, now: Date): Promise<boolean>;
 }

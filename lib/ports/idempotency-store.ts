@@ -1,42 +1,80 @@
 /**
  * Remembers what happened to each change request, so that a redelivered request is neither
- * applied nor audited twice.
+ * applied nor audited twice, and when stickler first accepted it, for as long as it may come back.
  *
- * Lifecycle of a key: claim → (decide with the audit events → complete) | defer | release.
- * - `claimed`: nobody holds the key; the caller now does (until `holdMs` has passed).
+ * Lifecycle of a key: claim → (decide with the audit events → complete) | defer | release |
+ * deadLetter.
+ * - `claimed`: nobody holds the key; the caller now does (until `holdMs` has passed). The first
+ *   claim of a key writes its acceptance time (the queue's first SentTimestamp) and the hash of
+ *   its content; every later claim returns that time, and a claim with other content is `reused`.
  * - `in-progress`: another invocation holds it and its claim has not expired.
- * - `decided`: the change was carried out but its audit events may not all be published (and
- *   its ledger entry may not be written): finish those, then complete.
- * - `deferred`: waiting for its change window; a delivery before `until` is a duplicate, the
- *   one at `until` (the scheduled re-publication) claims it again.
- * - `completed`: done and audited; nothing more to do.
+ * - `decided`: its outcome is known but its audit events may not all be published: publish
+ *   those, then complete.
+ * - `deferred`: waiting for its change window, the request kept with it (so that it can be
+ *   cancelled or superseded while it waits); a delivery before `until` is a duplicate, the one
+ *   at `until` (the scheduled re-publication) claims it again.
+ * - `completed`: done and audited; nothing more to do, ever (a redrive changes nothing).
+ * - released (handed back to the queue) and dead-lettered (its `Failed dead-lettered` went out)
+ *   keys may be claimed again; their acceptance time and content hash stay.
  */
-import type { OutgoingEvent } from '../domain/audit-events';
-import type { LedgerEntry } from '../domain/request-rules';
-
-/** A ledger entry still to be written for a decided request. */
-export interface PendingLedgerWrite {
-  farmKey: string;
-  entry: LedgerEntry;
-}
+import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
+import type { ChangeRequestedDetail } from '../domain/events';
 
 export interface Decided {
   /** Audit events not yet published. */
   events: OutgoingEvent[];
-  ledger?: PendingLedgerWrite;
+}
+
+/** What a claim records the first time a key is claimed. */
+export interface ClaimFacts {
+  /** The SHA-256 of the request's content; undefined for a record that is not a readable request. */
+  contentHash?: string;
+  /** This delivery's SentTimestamp: the acceptance time, if this is the first claim of the key. */
+  sentAt: Date;
 }
 
 export type ClaimResult =
-  | { state: 'claimed' }
+  /** `deadLettered`: an earlier delivery was audited `Failed dead-lettered` (this one is a redrive). */
+  | { state: 'claimed'; acceptedAt: Date; deadLettered: boolean }
   | { state: 'in-progress' }
   | ({ state: 'decided' } & Decided)
   | { state: 'deferred'; until: string }
-  | { state: 'completed' };
+  | { state: 'completed' }
+  /** The key was first claimed for other content (its hash): this one is refused, the first kept. */
+  | { state: 'reused'; contentHash: string; acceptedAt?: Date };
+
+/** A request waiting for its change window, as its record keeps it. */
+export interface DeferredRequest {
+  request: ChangeRequestedDetail;
+  origin: RequestOrigin | null;
+  until: string;
+}
 
 export interface IdempotencyStore {
-  claim(key: string, now: Date, holdMs: number): Promise<ClaimResult>;
+  claim(key: string, now: Date, holdMs: number, facts: ClaimFacts): Promise<ClaimResult>;
   decide(key: string, decided: Decided, now: Date): Promise<void>;
-  defer(key: string, until: string, now: Date): Promise<void>;
+  /**
+   * Marks the key deferred until `until`, keeping the request. `ticket` (`system:KEY`), when given,
+   * lists the request under that ticket, so that the ticket's withdrawal can cancel it.
+   */
+  defer(
+    key: string,
+    until: string,
+    now: Date,
+    waiting: { request: ChangeRequestedDetail; origin: RequestOrigin | null; ticket?: string },
+  ): Promise<void>;
   complete(key: string, now: Date): Promise<void>;
+  /** Hands the key back (the queue delivers the request again); its acceptance time stays. */
   release(key: string): Promise<void>;
+  /** The key's `Failed dead-lettered` went out: a redrive may claim it again, knowing that. */
+  deadLetter(key: string, now: Date): Promise<void>;
+  /** The request kept with a deferred key, while it is still deferred. */
+  deferred(key: string): Promise<DeferredRequest | undefined>;
+  /**
+   * Ends a deferred key with these events as its outcome (to publish, then complete), if it is
+   * still deferred; false when its window opened and it was claimed, or it ended, meanwhile.
+   */
+  closeDeferred(key: string, events: OutgoingEvent[], now: Date): Promise<boolean>;
+  /** The keys deferred under a ticket (`system:KEY`), deferred or not any more. */
+  ticketDeferrals(ticket: string): Promise<string[]>;
 }

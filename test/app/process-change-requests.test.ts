@@ -261,7 +261,7 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       const notBefore = new Date(h.clock.t + 60 * MINUTE).toISOString();
       const result = await h.process([h.record({ requestId: 'w-3', window: { notBefore } })]);
       expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
-      expect(h.idempotency.records.has('w-3')).toBe(false);
+      expect(h.idempotency.records.get('w-3')?.state).toBe('open');
       h.deferrals.failures.heal('schedule');
       await h.process([h.record({ requestId: 'w-3', window: { notBefore } }, { receiveCount: 2 })]);
       expect(h.deferrals.scheduled).toHaveLength(1);
@@ -342,7 +342,7 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
 
     it('audits a request held by another invocation on its last receive, and leaves that claim alone', async () => {
       const h = setup();
-      await h.idempotency.claim('c-2', h.clock.now(), 15 * MINUTE);
+      await h.idempotency.claim('c-2', h.clock.now(), 15 * MINUTE, { sentAt: h.clock.now() });
       const last = await h.process([h.record({ requestId: 'c-2' }, { receiveCount: 3 })]);
       expect(last.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 0 }]);
       expect(h.audits()[0]).toMatchObject({
@@ -352,16 +352,19 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(h.idempotency.records.get('c-2')?.state).toBe('in-progress');
     });
 
-    it('audits requests whose farm ledger cannot be read on their last receive, and releases their claims', async () => {
+    it('audits requests whose farm ledger cannot be read on their last receive, and ends their claims dead-lettered (acceptance time kept)', async () => {
       const h = setup();
-      h.ledger.failures.fail('latest');
+      h.ledger.failures.fail('read');
       const last = await h.process([h.record({ requestId: 'l-1' }, { receiveCount: 3 })]);
       expect(last.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 0 }]);
       expect(h.audits()[0]).toMatchObject({
         code: 'dead-lettered',
         message: expect.stringContaining('ledger'),
       });
-      expect(h.idempotency.records.has('l-1')).toBe(false);
+      expect(h.idempotency.records.get('l-1')).toMatchObject({
+        state: 'dead-lettered',
+        acceptedAt: h.clock.t,
+      });
       expect(h.api.calls.getFarm ?? 0).toBe(0);
     });
 
@@ -381,22 +384,20 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     });
   });
 
-  it('hands a record back when its ledger entry cannot be written, and the retry writes it without applying or publishing again', async () => {
+  it("hands a record back when its farm's order cannot be written, before any write to OVH, and the retry carries it out", async () => {
     const h = setup();
-    h.ledger.failures.fail('record');
+    h.ledger.failures.fail('write');
     const first = await h.process([h.record({ requestId: 'lw-1' })]);
     expect(first.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
-    expect(first.fates.get('msg-1')).toBe('audit-pending');
-    expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'lw-1', outcome: 'applied' })]);
-    expect(h.ledger.entries.size).toBe(0);
+    expect(first.fates.get('msg-1')).toBe('retry');
+    expect(h.audits()).toEqual([]);
+    expect(h.api.calls.getFarm ?? 0).toBe(0);
 
-    h.ledger.failures.heal('record');
-    const writes = h.api.calls.setStickiness;
+    h.ledger.failures.heal('write');
     const retry = await h.process([h.record({ requestId: 'lw-1' }, { receiveCount: 2 })]);
     expect(retry.retry).toEqual([]);
-    expect(h.ledger.entries.get('lb-a/http/1')?.requestId).toBe('lw-1');
-    expect(h.api.calls.setStickiness).toBe(writes);
-    expect(h.audits()).toHaveLength(1);
+    expect(h.ledger.live('lb-a/http/1')).toBe('lw-1');
+    expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'lw-1', outcome: 'applied' })]);
     expect(h.idempotency.records.get('lw-1')?.state).toBe('completed');
   });
 
@@ -424,7 +425,7 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       ]);
       expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
       expect(h.api.refreshes).toEqual([{ service: 'lb-b', zone: 'rbx' }]);
-      expect(h.idempotency.records.has('busy')).toBe(false); // claim released for the retry
+      expect(h.idempotency.records.get('busy')?.state).toBe('open'); // claim released for the retry
       expect(h.leases.held.has('lb-b')).toBe(false); // released once applied
       expect(h.leases.held.get('lb-a')?.owner).toBe('someone-else');
     });
@@ -527,7 +528,7 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(mixed.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
       expect(mixed.fates.get('msg-2')).toBe('applied');
       expect(h.clock.t - start).toBeLessThanOrEqual(MINUTE);
-      expect(h.idempotency.records.has('busy')).toBe(false); // claim released for the retry
+      expect(h.idempotency.records.get('busy')?.state).toBe('open'); // claim released for the retry
 
       const late = h.clock.t;
       const result = await h.process([h.record({ requestId: 'busy-late', service: 'lb-a' })], {
@@ -583,10 +584,10 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
         order.push('lease');
         return acquire(...args);
       };
-      const latest = h.ledger.latest.bind(h.ledger);
-      h.ledger.latest = async (...args) => {
+      const read = h.ledger.read.bind(h.ledger);
+      h.ledger.read = async (...args) => {
         order.push('ledger');
-        return latest(...args);
+        return read(...args);
       };
       h.api.failures.fail('pendingChanges', new Error('boom'));
       await h.process([h.record({ requestId: 'x-1' })]);
@@ -687,6 +688,181 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       await h.process([h.record({ requestId: 'k-gra', farmId: 1 }, { receiveCount: 2 })]);
       expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'k-gra', outcome: 'applied' })]);
       expect(h.api.calls.setStickiness).toBe(writes);
+    });
+  });
+
+  describe('the request accepted last wins, on every path (acceptance time, kept for life)', () => {
+    const farm1 = { service: 'lb-a', type: 'http' as const, farmId: 1 };
+
+    it('ends a deferred request when a newer one for its farm is carried out: refused superseded, its schedule deleted, and it changes nothing if it fires anyway', async () => {
+      const h = setup();
+      const notBefore = new Date(h.clock.t + 60 * MINUTE).toISOString();
+      const deferred = () =>
+        h.record({ requestId: 'd-old', stickiness: 'sourceIp', window: { notBefore } }, { sentAt: t0 });
+      const t0 = h.clock.t;
+      await h.process([deferred()]);
+      expect(h.deferrals.scheduled).toHaveLength(1);
+
+      h.clock.advance(MINUTE);
+      await h.process([h.record({ requestId: 'now-new', stickiness: 'cookie' })]);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+      expect(
+        h
+          .audits()
+          .filter((a) => a.requestId === 'd-old')
+          .map((a) => [a.outcome, a.code]),
+      ).toEqual([
+        ['deferred', 'window-not-open'],
+        ['refused', 'superseded'],
+      ]);
+      expect(h.audits().find((a) => a.requestId === 'd-old' && a.outcome === 'refused')?.message).toContain(
+        'superseded by request now-new',
+      );
+      expect(h.deferrals.scheduled).toEqual([]);
+      expect(h.deferrals.cancelled).toEqual([{ requestId: 'd-old', until: notBefore }]);
+
+      // Its schedule fires anyway (deleted too late): nothing is written, nothing more is said.
+      h.clock.advance(60 * MINUTE);
+      const writes = h.api.calls.setStickiness;
+      const fired = await h.process([deferred()]);
+      expect([...fired.fates.values()]).toEqual(['duplicate']);
+      expect(h.api.calls.setStickiness).toBe(writes);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+      expect(h.audits().filter((a) => a.requestId === 'd-old')).toHaveLength(2);
+    });
+
+    it('refuses a deferred request that fires after a newer one went live even when it could not be ended early', async () => {
+      const h = setup();
+      const notBefore = new Date(h.clock.t + 60 * MINUTE).toISOString();
+      const t0 = h.clock.t;
+      const deferred = () =>
+        h.record({ requestId: 'd-late', stickiness: 'sourceIp', window: { notBefore } }, { sentAt: t0 });
+      await h.process([deferred()]);
+      h.idempotency.failures.fail('deferred'); // its record cannot be read when the newer one comes
+      h.clock.advance(MINUTE);
+      await h.process([h.record({ requestId: 'newer-live', stickiness: 'cookie' })]);
+      h.idempotency.failures.heal('deferred');
+      h.clock.advance(60 * MINUTE);
+      // Fired by its schedule: a new SentTimestamp, but its acceptance time is the first one.
+      await h.process([h.record({ requestId: 'd-late', stickiness: 'sourceIp', window: { notBefore } })]);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+      expect(
+        h
+          .audits()
+          .filter((a) => a.requestId === 'd-late')
+          .map((a) => [a.outcome, a.code]),
+      ).toEqual([
+        ['deferred', 'window-not-open'],
+        ['refused', 'superseded'],
+      ]);
+    });
+
+    it('carries out an older request before a newer deferred one, which still wins when its window opens', async () => {
+      const h = setup();
+      const notBefore = new Date(h.clock.t + 60 * MINUTE).toISOString();
+      const t0 = h.clock.t;
+      await h.process([
+        h.record(
+          { requestId: 'later-tonight', stickiness: 'none', window: { notBefore } },
+          { sentAt: t0 + 1_000 },
+        ),
+        h.record({ requestId: 'now-older', stickiness: 'cookie' }, { sentAt: t0 }),
+      ]);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+      h.clock.advance(60 * MINUTE);
+      await h.process([h.record({ requestId: 'later-tonight', stickiness: 'none', window: { notBefore } })]);
+      expect(h.api.farm(farm1)?.stored).toBeNull();
+      expect(
+        h.audits().find((a) => a.requestId === 'later-tonight' && a.outcome !== 'deferred'),
+      ).toMatchObject({
+        outcome: 'applied',
+      });
+    });
+
+    it('changes nothing and says nothing more when an old dead-lettered request is redriven after a newer one applied', async () => {
+      const h = setup();
+      const t0 = h.clock.t;
+      h.api.failures.fail('getFarm');
+      await h.process([
+        h.record({ requestId: 'old-dlq', stickiness: 'sourceIp' }, { sentAt: t0, receiveCount: 3 }),
+      ]);
+      expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'old-dlq', code: 'dead-lettered' })]);
+      h.api.failures.heal('getFarm');
+      h.clock.advance(MINUTE);
+      await h.process([h.record({ requestId: 'newer', stickiness: 'cookie' })]);
+      // A week later someone redrives the dead-letter queue: SQS gives it a new SentTimestamp.
+      h.clock.advance(7 * 24 * 60 * MINUTE);
+      const writes = h.api.calls.setStickiness;
+      const refreshes = h.api.refreshes.length;
+      const redriven = await h.process([h.record({ requestId: 'old-dlq', stickiness: 'sourceIp' })]);
+      expect(redriven.retry).toEqual([]);
+      expect(h.api.calls.setStickiness).toBe(writes);
+      expect(h.api.refreshes).toHaveLength(refreshes);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+      expect(h.audits().filter((a) => a.requestId === 'old-dlq')).toHaveLength(1);
+      expect(h.idempotency.records.get('old-dlq')?.state).toBe('completed');
+    });
+
+    it('never lets an older request win while the newer one is handed back (its order is written before any write)', async () => {
+      const h = setup();
+      const t0 = h.clock.t;
+      // The newer request is ordered, then OVH fails under it: handed back, nothing written.
+      h.api.failures.fail('pendingChanges');
+      await h.process([h.record({ requestId: 'newer-retry', stickiness: 'cookie' }, { sentAt: t0 + 1_000 })]);
+      h.api.failures.heal('pendingChanges');
+      // Another batch gets the older request meanwhile.
+      await h.process([h.record({ requestId: 'older-other', stickiness: 'sourceIp' }, { sentAt: t0 })]);
+      expect(h.api.farm(farm1)?.stored).toBeNull();
+      expect(h.audits().find((a) => a.requestId === 'older-other')).toMatchObject({ code: 'superseded' });
+      await h.process([h.record({ requestId: 'newer-retry', stickiness: 'cookie' }, { receiveCount: 2 })]);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+    });
+
+    it('refuses another content under a request id already used (id-reused), naming both, and keeps the first as it was', async () => {
+      const h = setup();
+      await h.process([h.record({ requestId: 'same-id', stickiness: 'cookie' })]);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+      h.clock.advance(MINUTE);
+      const reused = () =>
+        h.record({ requestId: 'same-id', farmType: 'tcp', farmId: 3, stickiness: 'sourceIp' });
+      await h.process([reused()]);
+      expect(h.api.farm({ service: 'lb-a', type: 'tcp', farmId: 3 })?.stored).toBeNull();
+      const refusal = h.audits().find((a) => a.code === 'id-reused');
+      expect(refusal).toMatchObject({
+        requestId: 'same-id',
+        outcome: 'refused',
+        farmType: 'tcp',
+        farmId: 3,
+        auditId: expect.stringMatching(/^same-id:refused:id-reused:[0-9a-f]{16}$/),
+        message: expect.stringMatching(
+          /first used for other content \(content [0-9a-f]{16}, accepted .*this content \([0-9a-f]{16}\)/,
+        ),
+      });
+      expect(h.idempotency.records.get('same-id')?.state).toBe('completed');
+      // The copy delivered again: no second refusal.
+      await h.process([reused()]);
+      expect(h.audits().filter((a) => a.code === 'id-reused')).toHaveLength(1);
+      valid(h.audits());
+    });
+
+    it('keeps the content the queue received first when two contents share an id in one batch', async () => {
+      const h = setup();
+      const t0 = h.clock.t;
+      const result = await h.process([
+        h.record({ requestId: 'twin', stickiness: 'sourceIp' }, { sentAt: t0 + 5 }),
+        h.record({ requestId: 'twin', stickiness: 'cookie' }, { sentAt: t0 }),
+      ]);
+      expect(result.retry).toEqual([]);
+      expect(h.api.farm(farm1)?.stored).toBe('cookie');
+      expect(
+        h
+          .audits()
+          .map((a) => [a.outcome, a.code ?? null])
+          .sort(),
+      ).toEqual([
+        ['applied', null],
+        ['refused', 'id-reused'],
+      ]);
     });
   });
 

@@ -1,7 +1,8 @@
 import {
+  acceptedBefore,
   admit,
-  isSupersededBy,
   latestPerFarm,
+  orderRequest,
   type QueuedRequest,
   retryDelaySeconds,
   unfinishedDisposition,
@@ -9,10 +10,12 @@ import {
 import { aChangeRequest } from '../helpers/factories';
 
 const now = new Date('2026-11-25T10:00:00Z');
-const queued = (over: Parameters<typeof aChangeRequest>[0] = {}, sentAt = now): QueuedRequest => ({
+const queued = (over: Parameters<typeof aChangeRequest>[0] = {}, acceptedAt = now): QueuedRequest => ({
   request: aChangeRequest({ requestedAt: now.toISOString(), ...over }),
-  sentAt,
+  acceptedAt,
 });
+const at = (s: number) => new Date(now.getTime() + s * 1000).toISOString();
+const entry = (requestId: string, s: number) => ({ requestId, acceptedAt: at(s) });
 
 describe('request rules', () => {
   it('admits, defers or refuses by time and window', () => {
@@ -20,6 +23,7 @@ describe('request rules', () => {
     expect(admit(queued({ requestedAt: '2026-11-25T10:06:00Z' }), now)).toMatchObject({
       code: 'implausible-time',
     });
+    // Accepted long ago: stale, whatever time it was published with.
     expect(admit(queued({}, new Date('2026-10-01T00:00:00Z')), now)).toMatchObject({ code: 'stale' });
     expect(admit(queued({ window: { notBefore: '2026-11-25T12:00:00Z' } } as never), now)).toEqual({
       kind: 'defer',
@@ -30,24 +34,86 @@ describe('request rules', () => {
     });
   });
 
-  it('keeps the request the queue received last per farm; a tie goes to the later in the batch', () => {
+  it('orders by acceptance time, and requests accepted in the same millisecond by request id', () => {
+    expect(acceptedBefore(entry('b', 1), entry('a', 2))).toBe(true);
+    expect(acceptedBefore(entry('a', 2), entry('b', 1))).toBe(false);
+    expect(acceptedBefore(entry('a', 1), entry('b', 1))).toBe(true);
+    expect(acceptedBefore(entry('b', 1), entry('a', 1))).toBe(false);
+    expect(acceptedBefore(entry('a', 1), entry('a', 1))).toBe(false);
+  });
+
+  it('keeps the request accepted last per farm, whatever the order in the batch', () => {
     const a = queued({ requestId: 'a' }, new Date(now.getTime() + 2));
     const b = queued({ requestId: 'b' }, new Date(now.getTime() + 1));
     const c = queued({ requestId: 'c' }, new Date(now.getTime() + 2));
-    const { kept, superseded } = latestPerFarm([a, b, c]);
-    expect(kept.map((q) => q.request.requestId)).toEqual(['c']);
-    expect(superseded.map((s) => [s.queued.request.requestId, s.by.request.requestId])).toEqual([
-      ['a', 'c'],
-      ['b', 'c'],
-    ]);
+    for (const batch of [
+      [a, b, c],
+      [c, b, a],
+      [b, c, a],
+    ]) {
+      const { kept, superseded } = latestPerFarm(batch);
+      expect(kept.map((q) => q.request.requestId)).toEqual(['c']);
+      expect(superseded.map((s) => [s.queued.request.requestId, s.by.request.requestId]).sort()).toEqual([
+        ['a', 'c'],
+        ['b', 'c'],
+      ]);
+    }
   });
 
-  it('supersedes only by a different request queued strictly later', () => {
-    const q = queued({ requestId: 'x' });
-    expect(isSupersededBy(q, undefined)).toBe(false);
-    expect(isSupersededBy(q, { requestId: 'x', sentAt: '2099-01-01T00:00:00Z' })).toBe(false);
-    expect(isSupersededBy(q, { requestId: 'y', sentAt: now.toISOString() })).toBe(false);
-    expect(isSupersededBy(q, { requestId: 'y', sentAt: '2026-11-25T10:00:01Z' })).toBe(true);
+  describe('orderRequest: the request accepted last wins, now or when its window opens', () => {
+    it('refuses a request accepted before the live one, never the live one itself', () => {
+      const order = { live: entry('newer', 10) };
+      expect(orderRequest(order, entry('older', 5))).toEqual({
+        kind: 'superseded',
+        by: entry('newer', 10),
+        waiting: false,
+      });
+      expect(orderRequest(order, entry('newer', 10))).toEqual({
+        kind: 'go',
+        next: { live: entry('newer', 10) },
+      });
+      expect(orderRequest(undefined, entry('first', 1))).toEqual({
+        kind: 'go',
+        next: { live: entry('first', 1) },
+      });
+    });
+
+    it('ends an older deferral when a newer request goes live, and keeps a newer one waiting', () => {
+      const waitingOld = { ...entry('deferred-old', 1), until: at(3600) };
+      expect(orderRequest({ deferred: waitingOld }, entry('now', 5))).toEqual({
+        kind: 'go',
+        next: { live: entry('now', 5) },
+        cancels: waitingOld,
+      });
+      const waitingNew = { ...entry('deferred-new', 9), until: at(3600) };
+      expect(orderRequest({ deferred: waitingNew }, entry('now', 5))).toEqual({
+        kind: 'go',
+        next: { live: entry('now', 5), deferred: waitingNew },
+      });
+    });
+
+    it('lets a deferral fire only while nothing newer went live, and ends an older deferral for a newer one', () => {
+      const mine = { ...entry('d', 1), until: at(3600) };
+      expect(orderRequest({ deferred: mine }, entry('d', 1))).toEqual({
+        kind: 'go',
+        next: { live: entry('d', 1) },
+      });
+      expect(orderRequest({ live: entry('newer', 2), deferred: mine }, entry('d', 1))).toMatchObject({
+        kind: 'superseded',
+      });
+      expect(orderRequest({ deferred: mine }, entry('d2', 2), at(7200))).toEqual({
+        kind: 'go',
+        next: { deferred: { ...entry('d2', 2), until: at(7200) } },
+        cancels: mine,
+      });
+      expect(
+        orderRequest({ deferred: { ...entry('d2', 2), until: at(7200) } }, entry('d', 1), at(3600)),
+      ).toEqual({
+        kind: 'superseded',
+        by: { ...entry('d2', 2), until: at(7200) },
+        waiting: true,
+      });
+    });
   });
 
   it('retries with a short growing delay, and dead-letters on the last receive', () => {

@@ -148,7 +148,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     });
     expect(audits().find((a) => a.requestId === 'req-0003')).toMatchObject({
       code: 'superseded',
-      message: 'superseded by request req-0004 for the same farm (queued later, in the same batch)',
+      message: 'superseded by request req-0004 for the same farm (accepted later, in the same batch)',
     });
     // Every outcome traces back to its publisher's envelope and carries a stable id.
     expect(applied).toMatchObject({

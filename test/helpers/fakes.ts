@@ -7,15 +7,21 @@
 import type { OutgoingEvent } from '../../lib/domain/audit-events';
 import { AUDIT_SOURCE } from '../../lib/domain/events';
 import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
-import type { LedgerEntry } from '../../lib/domain/request-rules';
+import type { FarmOrder } from '../../lib/domain/request-rules';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
 import type { PendingChange } from '../../lib/domain/zones';
 import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports/chat-proposals';
 import type { Clock } from '../../lib/ports/clock';
 import type { Deferral, DeferralScheduler } from '../../lib/ports/deferral-scheduler';
 import type { EventPublisher } from '../../lib/ports/event-publisher';
-import type { FarmLedger } from '../../lib/ports/farm-ledger';
-import type { ClaimResult, Decided, IdempotencyStore } from '../../lib/ports/idempotency-store';
+import type { FarmLedger, VersionedOrder } from '../../lib/ports/farm-ledger';
+import type {
+  ClaimFacts,
+  ClaimResult,
+  Decided,
+  DeferredRequest,
+  IdempotencyStore,
+} from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
 import type { Log } from '../../lib/ports/log';
 import type { RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
@@ -53,63 +59,131 @@ class Failures<M extends string> {
   }
 }
 
-type StoredRecord =
+type StoredRecord = { acceptedAt?: number; contentHash?: string } & (
   | { state: 'in-progress'; heldUntil: number }
   | ({ state: 'decided' } & Decided)
-  | { state: 'deferred'; until: string }
-  | { state: 'completed' };
+  | ({ state: 'deferred'; until: string } & Omit<DeferredRequest, 'until'>)
+  | { state: 'completed' }
+  | { state: 'open' }
+  | { state: 'dead-lettered' }
+);
 
+/** The DynamoDB store's semantics in memory: see lib/adapters/dynamodb/dynamodb-idempotency-store.ts. */
 export class InMemoryIdempotencyStore implements IdempotencyStore {
   readonly records = new Map<string, StoredRecord>();
-  readonly failures = new Failures<'claim' | 'decide' | 'defer' | 'complete' | 'release'>();
+  readonly tickets = new Map<string, Set<string>>();
+  readonly failures = new Failures<
+    'claim' | 'decide' | 'defer' | 'complete' | 'release' | 'deadLetter' | 'deferred' | 'closeDeferred'
+  >();
 
-  async claim(key: string, now: Date, holdMs: number): Promise<ClaimResult> {
+  async claim(key: string, now: Date, holdMs: number, facts: ClaimFacts): Promise<ClaimResult> {
     this.failures.check('claim');
     const r = this.records.get(key);
+    const acceptedAt = r?.acceptedAt;
+    if (facts.contentHash && r?.contentHash && r.contentHash !== facts.contentHash)
+      return {
+        state: 'reused',
+        contentHash: r.contentHash,
+        ...(acceptedAt !== undefined ? { acceptedAt: new Date(acceptedAt) } : {}),
+      };
     const free =
       !r ||
+      r.state === 'open' ||
+      r.state === 'dead-lettered' ||
       (r.state === 'in-progress' && r.heldUntil <= now.getTime()) ||
       (r.state === 'deferred' && Date.parse(r.until) <= now.getTime());
     if (free) {
-      this.records.set(key, { state: 'in-progress', heldUntil: now.getTime() + holdMs });
-      return { state: 'claimed' };
+      const first = acceptedAt ?? facts.sentAt.getTime();
+      const contentHash = r?.contentHash ?? facts.contentHash;
+      this.records.set(key, {
+        state: 'in-progress',
+        heldUntil: now.getTime() + holdMs,
+        acceptedAt: first,
+        ...(contentHash ? { contentHash } : {}),
+      });
+      return { state: 'claimed', acceptedAt: new Date(first), deadLettered: r?.state === 'dead-lettered' };
     }
-    if (r.state === 'decided')
-      return { state: 'decided', events: r.events, ...(r.ledger ? { ledger: r.ledger } : {}) };
+    if (r.state === 'decided') return { state: 'decided', events: r.events };
     if (r.state === 'deferred') return { state: 'deferred', until: r.until };
     if (r.state === 'completed') return { state: 'completed' };
     return { state: 'in-progress' };
   }
+  private keep(key: string, next: StoredRecord) {
+    const r = this.records.get(key);
+    this.records.set(key, {
+      ...next,
+      ...(r?.acceptedAt !== undefined ? { acceptedAt: r.acceptedAt } : {}),
+      ...(r?.contentHash ? { contentHash: r.contentHash } : {}),
+    } as StoredRecord);
+  }
   async decide(key: string, decided: Decided): Promise<void> {
     this.failures.check('decide');
-    this.records.set(key, { state: 'decided', ...structuredClone(decided) });
+    this.keep(key, { state: 'decided', ...structuredClone(decided) });
   }
-  async defer(key: string, until: string): Promise<void> {
+  async defer(
+    key: string,
+    until: string,
+    _now: Date,
+    waiting: Parameters<IdempotencyStore['defer']>[3],
+  ): Promise<void> {
     this.failures.check('defer');
-    this.records.set(key, { state: 'deferred', until });
+    this.keep(key, {
+      state: 'deferred',
+      until,
+      request: structuredClone(waiting.request),
+      origin: waiting.origin,
+    });
+    if (waiting.ticket)
+      this.tickets.set(waiting.ticket, new Set([...(this.tickets.get(waiting.ticket) ?? []), key]));
   }
   async complete(key: string): Promise<void> {
     this.failures.check('complete');
-    this.records.set(key, { state: 'completed' });
+    this.keep(key, { state: 'completed' });
   }
   async release(key: string): Promise<void> {
     this.failures.check('release');
-    this.records.delete(key);
+    if (this.records.get(key)?.state === 'in-progress') this.keep(key, { state: 'open' });
+  }
+  async deadLetter(key: string): Promise<void> {
+    this.failures.check('deadLetter');
+    this.keep(key, { state: 'dead-lettered' });
+  }
+  async deferred(key: string): Promise<DeferredRequest | undefined> {
+    this.failures.check('deferred');
+    const r = this.records.get(key);
+    return r?.state === 'deferred' ? { request: r.request, origin: r.origin, until: r.until } : undefined;
+  }
+  async closeDeferred(key: string, events: OutgoingEvent[]): Promise<boolean> {
+    this.failures.check('closeDeferred');
+    if (this.records.get(key)?.state !== 'deferred') return false;
+    this.keep(key, { state: 'decided', events: structuredClone(events) });
+    return true;
+  }
+  async ticketDeferrals(ticket: string): Promise<string[]> {
+    return [...(this.tickets.get(ticket) ?? [])].sort();
   }
 }
 
+/** The DynamoDB ledger's semantics in memory: a write holds only at the version read. */
 export class InMemoryFarmLedger implements FarmLedger {
-  readonly entries = new Map<string, LedgerEntry>();
-  readonly failures = new Failures<'latest' | 'record'>();
+  readonly entries = new Map<string, VersionedOrder>();
+  readonly failures = new Failures<'read' | 'write'>();
 
-  async latest(farmKeys: readonly string[]): Promise<Map<string, LedgerEntry>> {
-    this.failures.check('latest');
-    return new Map(farmKeys.filter((k) => this.entries.has(k)).map((k) => [k, this.entries.get(k)!]));
+  async read(farmKeys: readonly string[]): Promise<Map<string, VersionedOrder>> {
+    this.failures.check('read');
+    return new Map(
+      farmKeys.filter((k) => this.entries.has(k)).map((k) => [k, structuredClone(this.entries.get(k)!)]),
+    );
   }
-  async record(farmKey: string, entry: LedgerEntry): Promise<void> {
-    this.failures.check('record');
-    const current = this.entries.get(farmKey);
-    if (!current || Date.parse(current.sentAt) <= Date.parse(entry.sentAt)) this.entries.set(farmKey, entry);
+  async write(farmKey: string, order: FarmOrder, version: number): Promise<boolean> {
+    this.failures.check('write');
+    if ((this.entries.get(farmKey)?.version ?? 0) !== version) return false;
+    this.entries.set(farmKey, { order: structuredClone(order), version: version + 1 });
+    return true;
+  }
+  /** The farm's live request id, for assertions. */
+  live(farmKey: string): string | undefined {
+    return this.entries.get(farmKey)?.order.live?.requestId;
   }
 }
 
@@ -150,11 +224,20 @@ export class RecordingPublisher implements EventPublisher {
 
 export class RecordingDeferrals implements DeferralScheduler {
   readonly scheduled: Deferral[] = [];
-  readonly failures = new Failures<'schedule'>();
+  readonly cancelled: { requestId: string; until: string }[] = [];
+  readonly failures = new Failures<'schedule' | 'cancel'>();
   async schedule(deferral: Deferral): Promise<void> {
     this.failures.check('schedule');
     if (!this.scheduled.some((d) => d.requestId === deferral.requestId && d.until === deferral.until))
       this.scheduled.push(deferral);
+  }
+  async cancel(deferral: { requestId: string; until: string }): Promise<void> {
+    this.failures.check('cancel');
+    const i = this.scheduled.findIndex(
+      (d) => d.requestId === deferral.requestId && d.until === deferral.until,
+    );
+    if (i >= 0) this.scheduled.splice(i, 1);
+    this.cancelled.push({ requestId: deferral.requestId, until: deferral.until });
   }
 }
 

@@ -1,17 +1,21 @@
 /**
  * IdempotencyStore on a DynamoDB table with a string partition key `id` and a TTL attribute
- * `expiresAtEpoch`. Claims are conditional writes, so two invocations never both hold a request.
- * Items are `request:<key>`: the table also holds farm ledger entries (`farm:…`) and service
- * leases (`lease:…`), and no request id can name one of those.
+ * `expiresAtEpoch`. Claims are conditional writes, so two invocations never both hold a request,
+ * and the first claim's acceptance time and content hash are written with `if_not_exists`, so no
+ * later delivery moves or replaces them. Items are `request:<key>` (and `ticket-deferrals:<ticket>`
+ * for the requests a ticket has waiting): the table also holds farm ledger entries (`farm:…`),
+ * service leases (`lease:…`) and unapplied-zone records, and no request id can name one of those.
  */
 import { randomUUID } from 'node:crypto';
-import type { OutgoingEvent } from '../../domain/audit-events';
+import type { OutgoingEvent, RequestOrigin } from '../../domain/audit-events';
+import type { ChangeRequestedDetail } from '../../domain/events';
 import { RECORD_RETENTION_MS } from '../../domain/request-rules';
 import type {
+  ClaimFacts,
   ClaimResult,
   Decided,
+  DeferredRequest,
   IdempotencyStore,
-  PendingLedgerWrite,
 } from '../../ports/idempotency-store';
 import type { AwsCall } from '../aws/aws-json-client';
 import { type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
@@ -28,6 +32,19 @@ export interface DynamoDbIdempotencyStoreOptions {
 }
 
 export const requestItemId = (key: string): string => `request:${key}`;
+const ticketItemId = (ticket: string): string => `ticket-deferrals:${ticket}`;
+
+/** Item states; released keys are `open`. */
+const STATE = {
+  inProgress: 'in-progress',
+  decided: 'decided',
+  deferred: 'deferred',
+  completed: 'completed',
+  open: 'open',
+  deadLettered: 'dead-lettered',
+} as const;
+
+type Item = DynamoItem & { requestIds?: { SS?: string[] } };
 
 export class DynamoDbIdempotencyStore implements IdempotencyStore {
   private readonly retainMs: number;
@@ -39,106 +56,175 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     return { N: epochSeconds(now.getTime() + this.retainMs) };
   }
 
-  async claim(key: string, now: Date, holdMs: number): Promise<ClaimResult> {
-    const { client, tableName } = this.options;
-    const id = { S: requestItemId(key) };
+  private update(key: string, input: Record<string, unknown>) {
+    return this.options.client<{ Attributes?: Item }>('UpdateItem', {
+      TableName: this.options.tableName,
+      Key: { id: { S: requestItemId(key) } },
+      ...input,
+    });
+  }
+
+  private async get(id: string): Promise<Item | undefined> {
+    const { Item } = await this.options.client<{ Item?: Item }>('GetItem', {
+      TableName: this.options.tableName,
+      Key: { id: { S: id } },
+      ConsistentRead: true,
+    });
+    return Item;
+  }
+
+  async claim(key: string, now: Date, holdMs: number, facts: ClaimFacts): Promise<ClaimResult> {
     // Marks this claim as ours: if the write succeeded but its answer was lost and the client's
     // retry was refused by the condition, reading the item back shows the claim is ours, rather
     // than held by someone else until it expires.
     const owner = randomUUID();
+    const hash = facts.contentHash;
+    const sentMs = String(facts.sentAt.getTime());
     try {
-      await client('PutItem', {
-        TableName: tableName,
-        Item: {
-          id,
-          state: { S: 'in-progress' },
-          owner: { S: owner },
-          heldUntil: { N: String(now.getTime() + holdMs) },
-          expiresAtEpoch: this.expiry(now),
-        },
-        ConditionExpression:
-          'attribute_not_exists(id) OR (#state = :inProgress AND heldUntil <= :now) OR (#state = :deferred AND deferredUntilMs <= :now)',
-        ExpressionAttributeNames: { '#state': 'state' },
+      const { Attributes: old } = await this.update(key, {
+        UpdateExpression: `SET #state = :inProgress, #owner = :owner, heldUntil = :held, expiresAtEpoch = :exp, acceptedAtMs = if_not_exists(acceptedAtMs, :sent)${hash ? ', contentHash = if_not_exists(contentHash, :hash)' : ''}`,
+        ConditionExpression: `(attribute_not_exists(id) OR #state = :open OR #state = :deadLettered OR (#state = :inProgress AND heldUntil <= :now) OR (#state = :deferred AND deferredUntilMs <= :now))${hash ? ' AND (attribute_not_exists(contentHash) OR contentHash = :hash)' : ''}`,
+        ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
         ExpressionAttributeValues: {
-          ':inProgress': { S: 'in-progress' },
-          ':deferred': { S: 'deferred' },
+          ':inProgress': { S: STATE.inProgress },
+          ':open': { S: STATE.open },
+          ':deadLettered': { S: STATE.deadLettered },
+          ':deferred': { S: STATE.deferred },
+          ':owner': { S: owner },
+          ':held': { N: String(now.getTime() + holdMs) },
           ':now': { N: String(now.getTime()) },
+          ':sent': { N: sentMs },
+          ':exp': this.expiry(now),
+          ...(hash ? { ':hash': { S: hash } } : {}),
         },
+        ReturnValues: 'ALL_OLD',
       });
-      return { state: 'claimed' };
+      return {
+        state: 'claimed',
+        acceptedAt: new Date(Number(old?.acceptedAtMs?.N ?? sentMs)),
+        deadLettered: old?.state?.S === STATE.deadLettered,
+      };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
-    const { Item } = await client<{ Item?: DynamoItem }>('GetItem', {
-      TableName: tableName,
-      Key: { id },
-      ConsistentRead: true,
-    });
-    const state = Item?.state?.S;
-    if (state === 'in-progress' && Item?.owner?.S === owner) return { state: 'claimed' };
-    if (state === 'completed') return { state: 'completed' };
-    if (state === 'deferred') return { state: 'deferred', until: Item?.deferredUntil?.S ?? '' };
-    if (state === 'decided') {
-      const ledger = Item?.ledger?.S ? (JSON.parse(Item.ledger.S) as PendingLedgerWrite) : undefined;
-      return {
-        state: 'decided',
-        events: JSON.parse(Item?.events?.S ?? '[]') as OutgoingEvent[],
-        ...(ledger ? { ledger } : {}),
-      };
-    }
+    const item = await this.get(requestItemId(key));
+    const acceptedAt = item?.acceptedAtMs?.N ? new Date(Number(item.acceptedAtMs.N)) : undefined;
+    if (hash && item?.contentHash?.S && item.contentHash.S !== hash)
+      return { state: 'reused', contentHash: item.contentHash.S, ...(acceptedAt ? { acceptedAt } : {}) };
+    const state = item?.state?.S;
+    if (state === STATE.inProgress && item?.owner?.S === owner)
+      return { state: 'claimed', acceptedAt: acceptedAt ?? facts.sentAt, deadLettered: false };
+    if (state === STATE.completed) return { state: 'completed' };
+    if (state === STATE.deferred) return { state: 'deferred', until: item?.deferredUntil?.S ?? '' };
+    if (state === STATE.decided)
+      return { state: 'decided', events: JSON.parse(item?.events?.S ?? '[]') as OutgoingEvent[] };
     return { state: 'in-progress' };
   }
 
   async decide(key: string, decided: Decided, now: Date): Promise<void> {
-    await this.options.client('UpdateItem', {
-      TableName: this.options.tableName,
-      Key: { id: { S: requestItemId(key) } },
-      UpdateExpression: decided.ledger
-        ? 'SET #state = :decided, events = :events, ledger = :ledger, expiresAtEpoch = :exp'
-        : 'SET #state = :decided, events = :events, expiresAtEpoch = :exp REMOVE ledger',
+    await this.update(key, {
+      UpdateExpression: 'SET #state = :decided, events = :events, expiresAtEpoch = :exp REMOVE heldUntil',
       ExpressionAttributeNames: { '#state': 'state' },
       ExpressionAttributeValues: {
-        ':decided': { S: 'decided' },
+        ':decided': { S: STATE.decided },
         ':events': { S: JSON.stringify(decided.events) },
         ':exp': this.expiry(now),
-        ...(decided.ledger ? { ':ledger': { S: JSON.stringify(decided.ledger) } } : {}),
       },
     });
   }
 
-  async defer(key: string, until: string, now: Date): Promise<void> {
-    await this.options.client('UpdateItem', {
-      TableName: this.options.tableName,
-      Key: { id: { S: requestItemId(key) } },
+  async defer(
+    key: string,
+    until: string,
+    now: Date,
+    waiting: { request: ChangeRequestedDetail; origin: RequestOrigin | null; ticket?: string },
+  ): Promise<void> {
+    const expiresAt = Math.max(now.getTime(), Date.parse(until)) + this.retainMs;
+    await this.update(key, {
       UpdateExpression:
-        'SET #state = :deferred, deferredUntil = :until, deferredUntilMs = :untilMs, expiresAtEpoch = :exp REMOVE events, ledger, heldUntil',
+        'SET #state = :deferred, deferredUntil = :until, deferredUntilMs = :untilMs, deferredRequest = :request, deferredOrigin = :origin, expiresAtEpoch = :exp REMOVE events, heldUntil',
       ExpressionAttributeNames: { '#state': 'state' },
       ExpressionAttributeValues: {
-        ':deferred': { S: 'deferred' },
+        ':deferred': { S: STATE.deferred },
         ':until': { S: until },
         ':untilMs': { N: String(Date.parse(until)) },
-        ':exp': { N: epochSeconds(Math.max(now.getTime(), Date.parse(until)) + this.retainMs) },
+        ':request': { S: JSON.stringify(waiting.request) },
+        ':origin': { S: JSON.stringify(waiting.origin) },
+        ':exp': { N: epochSeconds(expiresAt) },
       },
     });
+    if (waiting.ticket)
+      await this.options.client('UpdateItem', {
+        TableName: this.options.tableName,
+        Key: { id: { S: ticketItemId(waiting.ticket) } },
+        UpdateExpression: 'ADD requestIds :ids SET expiresAtEpoch = :exp',
+        ExpressionAttributeValues: { ':ids': { SS: [key] }, ':exp': { N: epochSeconds(expiresAt) } },
+      });
   }
 
   async complete(key: string, now: Date): Promise<void> {
-    await this.options.client('UpdateItem', {
-      TableName: this.options.tableName,
-      Key: { id: { S: requestItemId(key) } },
-      UpdateExpression: 'SET #state = :completed, expiresAtEpoch = :exp REMOVE events, ledger',
+    await this.update(key, {
+      UpdateExpression: 'SET #state = :completed, expiresAtEpoch = :exp REMOVE events, heldUntil',
       ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: {
-        ':completed': { S: 'completed' },
-        ':exp': this.expiry(now),
-      },
+      ExpressionAttributeValues: { ':completed': { S: STATE.completed }, ':exp': this.expiry(now) },
     });
   }
 
   async release(key: string): Promise<void> {
-    await this.options.client('DeleteItem', {
-      TableName: this.options.tableName,
-      Key: { id: { S: requestItemId(key) } },
+    // Only a claim in progress goes back to `open`: a decided or completed record stays as it is.
+    try {
+      await this.update(key, {
+        UpdateExpression: 'SET #state = :open REMOVE heldUntil, #owner',
+        ConditionExpression: '#state = :inProgress',
+        ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
+        ExpressionAttributeValues: { ':open': { S: STATE.open }, ':inProgress': { S: STATE.inProgress } },
+      });
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async deadLetter(key: string, now: Date): Promise<void> {
+    await this.update(key, {
+      UpdateExpression: 'SET #state = :deadLettered, expiresAtEpoch = :exp REMOVE heldUntil, #owner, events',
+      ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
+      ExpressionAttributeValues: { ':deadLettered': { S: STATE.deadLettered }, ':exp': this.expiry(now) },
     });
+  }
+
+  async deferred(key: string): Promise<DeferredRequest | undefined> {
+    const item = await this.get(requestItemId(key));
+    if (item?.state?.S !== STATE.deferred || !item.deferredRequest?.S || !item.deferredUntil?.S)
+      return undefined;
+    return {
+      request: JSON.parse(item.deferredRequest.S) as ChangeRequestedDetail,
+      origin: item.deferredOrigin?.S ? (JSON.parse(item.deferredOrigin.S) as RequestOrigin | null) : null,
+      until: item.deferredUntil.S,
+    };
+  }
+
+  async closeDeferred(key: string, events: OutgoingEvent[], now: Date): Promise<boolean> {
+    try {
+      await this.update(key, {
+        UpdateExpression: 'SET #state = :decided, events = :events, expiresAtEpoch = :exp',
+        ConditionExpression: '#state = :deferred',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':decided': { S: STATE.decided },
+          ':deferred': { S: STATE.deferred },
+          ':events': { S: JSON.stringify(events) },
+          ':exp': this.expiry(now),
+        },
+      });
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async ticketDeferrals(ticket: string): Promise<string[]> {
+    const item = await this.get(ticketItemId(ticket));
+    return [...(item?.requestIds?.SS ?? [])].sort();
   }
 }

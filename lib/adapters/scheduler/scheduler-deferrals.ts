@@ -3,7 +3,8 @@
  * window, deleted after it runs) whose target puts the same change request back on the bus,
  * with the original publisher's source. The schedule's name is derived from the request id and
  * the time, so scheduling the same deferral twice makes one schedule (the second call meets
- * ConflictException, which means it is already scheduled).
+ * ConflictException, which means it is already scheduled). A cancelled deferral's schedule is
+ * deleted (one already gone, because it fired, is not an error).
  */
 import { createHash } from 'node:crypto';
 import { DETAIL_TYPES } from '../../domain/events';
@@ -62,6 +63,17 @@ export class SchedulerDeferrals implements DeferralScheduler {
       });
     } catch (error) {
       if (error instanceof AwsError && error.code === 'ConflictException') return; // already scheduled
+      throw error;
+    }
+  }
+
+  async cancel(deferral: Pick<Deferral, 'requestId' | 'until'>): Promise<void> {
+    const { client, groupName } = this.options;
+    const query = new URLSearchParams({ groupName, clientToken: `cancel-${scheduleName(deferral)}` });
+    try {
+      await client('DELETE', `/schedules/${scheduleName(deferral)}?${query}`);
+    } catch (error) {
+      if (error instanceof AwsError && error.code === 'ResourceNotFoundException') return; // fired, or gone
       throw error;
     }
   }

@@ -3,15 +3,37 @@
  * `Stickiness Change Requested` detail. Never throws: whatever the body holds, the result names
  * a bounded idempotency key and either a request or why it is refused.
  */
+import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import type { IncomingRecord, ParsedRequest } from '../../app/incoming-record';
 import type { RequestOrigin } from '../../domain/audit-events';
 import { REQUEST_ID_PATTERN } from '../../domain/change-request';
 import { describeIssues } from '../../domain/describe-issue';
-import { ChangeRequestedDetailSchema, DETAIL_TYPES } from '../../domain/events';
+import { type ChangeRequestedDetail, ChangeRequestedDetailSchema, DETAIL_TYPES } from '../../domain/events';
 import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
+
+/** JSON with its object keys sorted, at every depth: the same content always gives the same text. */
+const canonical = (value: unknown): string =>
+  Array.isArray(value)
+    ? `[${value.map(canonical).join(',')}]`
+    : value !== null && typeof value === 'object'
+      ? `{${Object.keys(value)
+          .sort()
+          .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+          .join(',')}}`
+      : JSON.stringify(value);
+
+/**
+ * What one request id stands for: the request's content, every field but `requestedAt` (a sender
+ * publishing the same request again may stamp it anew). A later request with the same id and
+ * another hash is refused (`id-reused`), never taken for the first.
+ */
+export const contentHashOf = (request: ChangeRequestedDetail): string => {
+  const { requestedAt: _ignored, ...content } = request;
+  return createHash('sha256').update(canonical(content)).digest('hex');
+};
 
 /** A usable key: the text itself when it fits the request-id alphabet, else undefined. */
 const asKey = (value: unknown): string | undefined =>
@@ -62,7 +84,7 @@ export const parseChangeRequestBody = (recordId: string, body: string): ParsedRe
     const why = describeIssues(parsed.error.issues, raw, (path) => path[0] === 'notify');
     return refuse(key, clip(`invalid change request: ${why}`, 2000), { known, origin });
   }
-  return { ok: true, key, request: parsed.data, origin };
+  return { ok: true, key, request: parsed.data, origin, contentHash: contentHashOf(parsed.data) };
 };
 
 /** The worker's view of an SQS record. */

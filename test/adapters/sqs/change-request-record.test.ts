@@ -23,7 +23,24 @@ describe('parseChangeRequestBody (SQS body → EventBridge envelope → change r
       key: 'ok-1',
       request,
       origin: { source: 'acme.chat', account: '123456789012', eventId: 'e-1' },
+      contentHash: expect.stringMatching(/^[0-9a-f]{64}$/),
     });
+  });
+
+  it('hashes the content of a request: the same whatever the key order or requestedAt, another for any other field', () => {
+    const request = aChangeRequest({ requestId: 'h-1', reason: 'why' });
+    const hash = (detail: object) =>
+      (parseChangeRequestBody('m', envelope(detail)) as { contentHash: string }).contentHash;
+    const reordered = Object.fromEntries(Object.entries(request).reverse());
+    expect(hash(reordered)).toBe(hash(request));
+    expect(hash({ ...request, requestedAt: '2026-11-25T09:59:00Z' })).toBe(hash(request));
+    for (const other of [
+      { stickiness: 'none' },
+      { farmId: 2 },
+      { reason: 'other' },
+      { window: { notBefore: '2026-11-25T22:00:00Z' } },
+    ])
+      expect(hash({ ...request, ...other })).not.toBe(hash(request));
   });
 
   it('refuses a misspelled safety field by name instead of dropping it (changeWindow for window)', () => {

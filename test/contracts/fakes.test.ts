@@ -1,0 +1,12 @@
+/** The in-memory fakes pass the same contracts as the adapters they stand for. */
+import { InMemoryFarmLedger, InMemoryIdempotencyStore } from '../helpers/fakes';
+import { farmLedgerContract } from './farm-ledger.contract';
+import { idempotencyStoreContract } from './idempotency-store.contract';
+
+describe('InMemoryIdempotencyStore, the IdempotencyStore contract', () => {
+  idempotencyStoreContract(() => new InMemoryIdempotencyStore());
+});
+
+describe('InMemoryFarmLedger, the FarmLedger contract', () => {
+  farmLedgerContract(() => new InMemoryFarmLedger());
+});
