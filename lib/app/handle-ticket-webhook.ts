@@ -24,11 +24,15 @@ import {
   InvalidInputError,
   NotFoundError,
   PayloadTooLargeError,
+  SticklerError,
   UnauthenticatedError,
   UnsupportedMediaTypeError,
 } from '../domain/errors';
+import { type CancelRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import type { RequestDraft } from '../domain/intake';
+import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
+import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
 import type { RequestChanges } from './request-changes';
 import type { TicketChangeSet } from './ticket-change';
@@ -61,6 +65,8 @@ export interface WebhookRequest {
 
 export type WebhookResult =
   | { kind: 'accepted'; requestIds: string[] }
+  /** The ticket left its approved state: a cancel of its requests still waiting for their window was published. */
+  | { kind: 'withdrawn'; requestIds: []; cancelId: string; withdrawn: string }
   | { kind: 'ignored'; requestIds: []; ignored: string };
 
 export interface TicketWebhookDeps {
@@ -72,6 +78,8 @@ export interface TicketWebhookDeps {
   read(source: TicketSource, json: unknown, rawBody: Buffer): TicketChangeSet;
   /** The intake: builds and publishes the requests, or says what is wrong with them. */
   requestChanges: RequestChanges;
+  /** Publishes the cancel of a withdrawn ticket's waiting requests. */
+  publisher: EventPublisher;
   clock: Clock;
   log: Log;
 }
@@ -153,6 +161,36 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
       };
     }
     const { verdict } = set;
+    if (verdict.kind === 'withdrawn' && source !== 'generic') {
+      const cancelId = `tkt-cancel-${createHash('sha256').update(`${source}\n${set.ticket}\n${verdict.withdrawal}`).digest('hex').slice(0, 40)}`;
+      const cancel: CancelRequestedDetail = {
+        cancelId,
+        ticket: { system: source, key: set.ticket.slice(0, 64) },
+        actor: {
+          kind: 'ticket',
+          id: plainText(`${source}:${set.requester.id}`, 256),
+          ...(set.requester.name ? { name: plainText(set.requester.name, 256) } : {}),
+        },
+        reason: plainText(verdict.reason, 2000),
+        requestedAt: set.sentAt,
+      };
+      const { failed } = await deps.publisher.publish([
+        {
+          detailType: DETAIL_TYPES.cancelRequested,
+          detail: cancel,
+          dedupeKey: cancelId,
+          source: TICKETING_EVENT_SOURCE,
+        },
+      ]);
+      if (failed.length > 0)
+        throw new SticklerError('publish-failed', 'the cancel could not be published', { retryable: true });
+      deps.log.info('webhook: approval withdrawn, cancel published', {
+        source,
+        ticket: set.ticket,
+        cancelId,
+      });
+      return { kind: 'withdrawn', requestIds: [], cancelId, withdrawn: verdict.reason };
+    }
     if (verdict.kind !== 'approved') {
       deps.log.info('webhook ignored', {
         source,

@@ -1,6 +1,6 @@
 /** What the queue worker's use case takes in: one queued record, already read by an adapter. */
 import type { RequestOrigin } from '../domain/audit-events';
-import type { ChangeRequestedDetail } from '../domain/events';
+import type { CancelRequestedDetail, ChangeRequestedDetail } from '../domain/events';
 
 export type ParsedRequest =
   | {
@@ -33,4 +33,16 @@ export interface IncomingRecord {
   sentAt: Date;
   /** The idempotency key, and the request or why it cannot be one. */
   parsed: ParsedRequest;
+}
+
+/** A queued `Stickiness Change Cancel Requested`, or why it cannot be one. */
+export type ParsedCancel =
+  | { ok: true; key: string; cancel: CancelRequestedDetail; origin: RequestOrigin; contentHash: string }
+  | { ok: false; key: string; message: string; origin?: RequestOrigin };
+
+export interface IncomingCancel {
+  recordId: string;
+  receiveCount: number;
+  sentAt: Date;
+  parsed: ParsedCancel;
 }

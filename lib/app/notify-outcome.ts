@@ -31,6 +31,8 @@ export const outcomeText = (d: ChangeAuditDetail): string => {
       return `${head}: refused, nothing was written (${d.code ?? 'refused'}): ${plainText(d.message ?? '', 2000)}`;
     case 'failed':
       return `${head}: FAILED (${d.code ?? 'failed'}${d.ovhQueryId ? `, OVH query id ${d.ovhQueryId}` : ''}): ${plainText(d.message ?? '', 2000)}${d.retryable ? ' It may succeed if tried again.' : ''}`;
+    case 'cancelled':
+      return `${head}: cancelled before its change window opened; nothing was written (${plainText(d.message ?? '', 2000)})`;
     case 'deferred':
       return `${head}: waiting for its change window, which opens at ${d.deferredUntil ?? '?'}.`;
   }

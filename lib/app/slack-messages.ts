@@ -215,6 +215,9 @@ export const outcomeMessage = (d: ChangeAuditDetail): SlackMessage => {
     case 'failed':
       line = `:x: FAILED (${esc(d.code ?? 'failed', 60)}${d.ovhQueryId ? `, OVH query id ${esc(d.ovhQueryId, 80)}` : ''}): ${esc(d.message ?? '')}${d.retryable ? ' It may succeed if tried again: run set again.' : ''}`;
       break;
+    case 'cancelled':
+      line = `cancelled before its change window opened, nothing was written: ${esc(d.message ?? '')}`;
+      break;
     case 'deferred':
       line = `waiting for its change window (${esc(d.deferredUntil ?? '?', 40)}).`;
       break;

@@ -17,7 +17,8 @@ export type TicketFarmChange = FarmTarget;
  */
 export type TicketVerdict =
   | { kind: 'approved'; approval: string }
-  | { kind: 'withdrawn'; reason: string }
+  /** `withdrawal` identifies the withdrawal itself (as `approval` does the approval). */
+  | { kind: 'withdrawn'; reason: string; withdrawal: string }
   | { kind: 'ignored'; reason: string; notice?: string };
 
 export interface TicketChangeSet {

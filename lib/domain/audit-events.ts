@@ -8,6 +8,8 @@ import { ActorSchema } from './change-request';
 import {
   AUDIT_OUTCOMES,
   AUDIT_SCHEMA_VERSION,
+  type CancelRequestedDetail,
+  CancelRequestedDetailSchema,
   type ChangeRequestedDetail,
   ChangeRequestedDetailSchema,
   type DETAIL_TYPES,
@@ -207,6 +209,27 @@ export const ChangeDeniedDetailSchema = z.object({
 });
 export type ChangeDeniedDetail = z.infer<typeof ChangeDeniedDetailSchema>;
 
+/**
+ * detail of `Stickiness Change Cancel Refused`: a cancel that could not end (all of) what it named,
+ * with why (the request is not waiting for its window any more, or was never known; the canceller
+ * may not cancel it; nothing of the ticket was waiting; the cancel itself is malformed). Each
+ * request a cancel ends gets its own `Stickiness Change Cancelled` (a per-request audit event).
+ */
+export const CancelRefusedDetailSchema = z.object({
+  schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),
+  auditId: z.string(),
+  cancelId: z.nullable(z.string()),
+  requestId: z.nullable(z.string()),
+  ticket: z.nullable(z.object({ system: z.string(), key: z.string() })),
+  origin: z.nullable(RequestOriginSchema),
+  actor: z.nullable(ActorSchema),
+  reason: z.nullable(z.string()),
+  code: z.string(),
+  message: z.string(),
+  decidedAt: IsoTime,
+});
+export type CancelRefusedDetail = z.infer<typeof CancelRefusedDetailSchema>;
+
 /** Schemas published for consumers, by file name under schemas/. */
 export const PUBLISHED_SCHEMAS = {
   'stickiness-change-requested': ChangeRequestedDetailSchema,
@@ -218,6 +241,8 @@ export const PUBLISHED_SCHEMAS = {
   'compliance-run-failed': ComplianceFailedDetailSchema,
   'compliance-rollout': ComplianceRolloutDetailSchema,
   'stickiness-change-denied': ChangeDeniedDetailSchema,
+  'stickiness-change-cancel-requested': CancelRequestedDetailSchema,
+  'stickiness-change-cancel-refused': CancelRefusedDetailSchema,
 } as const;
 
 /** One event to publish: what PutEvents needs, before the bus name is added. */
@@ -232,7 +257,9 @@ export interface OutgoingEvent {
     | ComplianceCompletedDetail
     | ComplianceFailedDetail
     | ComplianceRolloutDetail
-    | ChangeDeniedDetail;
+    | ChangeDeniedDetail
+    | CancelRequestedDetail
+    | CancelRefusedDetail;
   /** Stable id used to keep a resent event from being counted twice by consumers. */
   dedupeKey: string;
   /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */

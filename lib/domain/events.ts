@@ -4,7 +4,7 @@
  * types the code, and `schemas/*.json` is generated from these (see scripts/generate-schemas.ts).
  */
 import * as z from 'zod/mini';
-import { ChangeRequestSchema } from './change-request';
+import { ActorSchema, ChangeRequestSchema, RequestIdSchema, TICKET_SYSTEMS } from './change-request';
 
 /** `source` of every event stickler emits. */
 export const AUDIT_SOURCE = 'stickler';
@@ -16,6 +16,9 @@ export const DETAIL_TYPES = {
   refused: 'Stickiness Change Refused',
   failed: 'Stickiness Change Failed',
   deferred: 'Stickiness Change Deferred',
+  cancelRequested: 'Stickiness Change Cancel Requested',
+  cancelled: 'Stickiness Change Cancelled',
+  cancelRefused: 'Stickiness Change Cancel Refused',
   denied: 'Stickiness Change Denied',
   zoneApplied: 'Zone Configuration Applied',
   complianceDrift: 'Compliance Drift Detected',
@@ -62,8 +65,36 @@ export const ChangeRequestedDetailSchema = z.extend(ChangeRequestSchema, {
 });
 export type ChangeRequestedDetail = z.infer<typeof ChangeRequestedDetailSchema>;
 
+/**
+ * detail of `Stickiness Change Cancel Requested`: cancels a request still waiting for its change
+ * window (`requestId`), or every request of a ticket still waiting (`ticket`, published by the
+ * ticket webhook when the ticket leaves its approved state). `cancelId` identifies the cancel
+ * itself: the same cancel published twice is carried out once. Strict, like a change request.
+ */
+export const CancelRequestedDetailSchema = z
+  .strictObject({
+    cancelId: RequestIdSchema,
+    requestId: z.optional(RequestIdSchema),
+    ticket: z.optional(
+      z.strictObject({
+        system: z.enum(TICKET_SYSTEMS),
+        key: z.string().check(z.minLength(1), z.maxLength(64)),
+      }),
+    ),
+    actor: ActorSchema,
+    reason: z.optional(z.string().check(z.maxLength(2000))),
+    requestedAt: IsoTime,
+  })
+  .check(
+    z.refine((c) => (c.requestId === undefined) !== (c.ticket === undefined), {
+      message: 'give either requestId or ticket',
+      path: ['requestId'],
+    }),
+  );
+export type CancelRequestedDetail = z.infer<typeof CancelRequestedDetailSchema>;
+
 /** How a request ends: exactly one of these per request. */
-export const OUTCOMES = ['applied', 'unchanged', 'refused', 'failed'] as const;
+export const OUTCOMES = ['applied', 'unchanged', 'refused', 'failed', 'cancelled'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 /** What the per-request audit events report: an outcome, or a deferral until the window opens. */
 export const AUDIT_OUTCOMES = [...OUTCOMES, 'deferred'] as const;
@@ -77,5 +108,6 @@ export const AUDIT_DETAIL_TYPE: Record<AuditOutcome, (typeof DETAIL_TYPES)[keyof
   unchanged: DETAIL_TYPES.unchanged,
   refused: DETAIL_TYPES.refused,
   failed: DETAIL_TYPES.failed,
+  cancelled: DETAIL_TYPES.cancelled,
   deferred: DETAIL_TYPES.deferred,
 };

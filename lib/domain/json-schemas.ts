@@ -10,7 +10,7 @@ const TITLES: Record<keyof typeof SCHEMAS, string> = {
   'ticketing-generic':
     'body of POST /webhooks/generic (sign it: X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the body>)',
   'stickiness-change-requested': `detail of "${DETAIL_TYPES.changeRequested}"`,
-  'stickiness-change-audit': `detail of "${DETAIL_TYPES.applied}", "${DETAIL_TYPES.unchanged}", "${DETAIL_TYPES.refused}", "${DETAIL_TYPES.failed}" and "${DETAIL_TYPES.deferred}"`,
+  'stickiness-change-audit': `detail of "${DETAIL_TYPES.applied}", "${DETAIL_TYPES.unchanged}", "${DETAIL_TYPES.refused}", "${DETAIL_TYPES.failed}", "${DETAIL_TYPES.cancelled}" and "${DETAIL_TYPES.deferred}"`,
   'zone-configuration-applied': `detail of "${DETAIL_TYPES.zoneApplied}"`,
   'compliance-drift-detected': `detail of "${DETAIL_TYPES.complianceDrift}"`,
   'compliance-run-blocked': `detail of "${DETAIL_TYPES.complianceBlocked}"`,
@@ -18,6 +18,8 @@ const TITLES: Record<keyof typeof SCHEMAS, string> = {
   'compliance-run-failed': `detail of "${DETAIL_TYPES.complianceFailed}"`,
   'compliance-rollout': `detail of "${DETAIL_TYPES.rolloutFinished}" and "${DETAIL_TYPES.rolloutStopped}"`,
   'stickiness-change-denied': `detail of "${DETAIL_TYPES.denied}"`,
+  'stickiness-change-cancel-requested': `detail of "${DETAIL_TYPES.cancelRequested}" (in)`,
+  'stickiness-change-cancel-refused': `detail of "${DETAIL_TYPES.cancelRefused}"`,
 };
 
 export const renderJsonSchemas = (): Record<string, string> =>

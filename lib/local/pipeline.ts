@@ -159,7 +159,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   }
   const delivered = new Map<string, { id: string; sentAt: number }>();
   bus.addRule({
-    detailTypes: [DETAIL_TYPES.changeRequested],
+    detailTypes: [DETAIL_TYPES.changeRequested, DETAIL_TYPES.cancelRequested],
     target: (envelope) => {
       const id = randomUUID();
       const sentAt = Date.now();
@@ -173,7 +173,13 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     handler: () => typeof notifier,
   ) =>
     bus.addRule({
-      detailTypes: [DETAIL_TYPES.applied, DETAIL_TYPES.unchanged, DETAIL_TYPES.refused, DETAIL_TYPES.failed],
+      detailTypes: [
+        DETAIL_TYPES.applied,
+        DETAIL_TYPES.unchanged,
+        DETAIL_TYPES.refused,
+        DETAIL_TYPES.failed,
+        DETAIL_TYPES.cancelled,
+      ],
       target: (envelope) => {
         if (
           envelope.source !== 'stickler' ||

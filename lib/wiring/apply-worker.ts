@@ -24,10 +24,12 @@ import { DynamoDbServiceLeases } from '../adapters/dynamodb/dynamodb-service-lea
 import { DynamoDbUnappliedZones } from '../adapters/dynamodb/dynamodb-unapplied-zones';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { SchedulerDeferrals } from '../adapters/scheduler/scheduler-deferrals';
-import { incomingRecord } from '../adapters/sqs/change-request-record';
+import { incomingCancel, incomingRecord, isCancelMessage } from '../adapters/sqs/change-request-record';
 import { makeSqsVisibility } from '../adapters/sqs/sqs-visibility';
 import { makeApplyRequests } from '../app/apply-requests';
-import { makeProcessChangeRequests } from '../app/process-change-requests';
+import { makeProcessCancels } from '../app/process-cancels';
+import { makeProcessChangeRequests, type ProcessResult } from '../app/process-change-requests';
+import { InvalidInputError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import { powertoolsLog } from './log';
@@ -51,25 +53,29 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   });
   const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, AWS_TIMEOUTS);
 
+  const idempotency = new DynamoDbIdempotencyStore({ client: dynamodb, tableName: config.idempotencyTable });
+  const ledger = new DynamoDbFarmLedger({ client: dynamodb, tableName: config.idempotencyTable });
+  const publisher = new EventBridgePublisher({
+    client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
+    busName: config.eventBusName,
+    clock: systemClock,
+  });
+  const deferrals = new SchedulerDeferrals({
+    client: awsRestJsonClientFromEnv(SCHEDULER, env, AWS_TIMEOUTS),
+    ...config.deferral,
+  });
   const processChangeRequests = makeProcessChangeRequests({
     applyRequests: makeApplyRequests({
       api,
       clock: systemClock,
       unapplied: new DynamoDbUnappliedZones({ client: dynamodb, tableName: config.idempotencyTable }),
     }),
-    publisher: new EventBridgePublisher({
-      client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
-      busName: config.eventBusName,
-      clock: systemClock,
-    }),
-    idempotency: new DynamoDbIdempotencyStore({ client: dynamodb, tableName: config.idempotencyTable }),
-    ledger: new DynamoDbFarmLedger({ client: dynamodb, tableName: config.idempotencyTable }),
+    publisher,
+    idempotency,
+    ledger,
     // One holder per Lambda instance: an instance runs one invocation at a time.
     leases: new DynamoDbServiceLeases({ client: dynamodb, tableName: config.idempotencyTable }),
-    deferrals: new SchedulerDeferrals({
-      client: awsRestJsonClientFromEnv(SCHEDULER, env, AWS_TIMEOUTS),
-      ...config.deferral,
-    }),
+    deferrals,
     clock: systemClock,
     log,
     applyOptions: {
@@ -85,12 +91,41 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     leaseWaitMs: config.leaseWaitMs,
   });
 
+  const processCancels = makeProcessCancels({
+    idempotency,
+    ledger,
+    deferrals,
+    publisher,
+    clock: systemClock,
+    log,
+    maxReceiveCount: config.maxReceiveCount,
+    claimHoldMs: config.claimHoldMs,
+  });
+
+  /** Change requests first, then cancels: a request deferred in this batch can be cancelled by it. */
+  const processBatch = async (
+    records: SQSEvent['Records'],
+    options: { deadline: number },
+  ): Promise<ProcessResult> => {
+    const cancels = records.filter((r) => isCancelMessage(r.body));
+    const changes = records.filter((r) => !cancels.includes(r));
+    const a = await processChangeRequests(changes.map(incomingRecord), options);
+    const b = cancels.length > 0 ? await processCancels(cancels.map(incomingCancel)) : undefined;
+    if (!b) return a;
+    const order = new Map(records.map((r, i) => [r.messageId, i]));
+    return {
+      retry: [...a.retry, ...b.retry].sort((x, y) => order.get(x.recordId)! - order.get(y.recordId)!),
+      fates: new Map([...a.fates, ...b.fates]),
+      published: [...a.published, ...b.published],
+    };
+  };
+
   const delayRecords = makeSqsVisibility({
     client: awsJsonClientFromEnv(SQS, env, AWS_TIMEOUTS),
     endpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
   });
 
-  return { config, logger, metrics, processChangeRequests, delayRecords };
+  return { config, logger, metrics, processBatch, delayRecords };
 };
 
 /** Kept at the end of an invocation for the outbox (DynamoDB and PutEvents, with their retries). */
@@ -98,7 +133,7 @@ const OUTBOX_RESERVE_MS = 30_000;
 
 /** The apply-worker's Lambda handler, wired from `env` (functions/apply-worker.ts; the local pipeline). */
 export const makeApplyWorkerHandler = (env: NodeJS.ProcessEnv) => {
-  const { config, logger, metrics, processChangeRequests, delayRecords } = wireApplyWorker(env);
+  const { config, logger, metrics, processBatch, delayRecords } = wireApplyWorker(env);
 
   const lambdaHandler = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     // Every wait ends by the deadline, and a zone starts only if it (and the zone ahead of it) can
@@ -114,7 +149,13 @@ export const makeApplyWorkerHandler = (env: NodeJS.ProcessEnv) => {
         },
       );
     }
-    const result = await processChangeRequests(event.Records.map(incomingRecord), {
+    if (!Array.isArray(event?.Records)) {
+      // Not an SQS event (an invoke by hand with another payload): say so, in our words.
+      throw new InvalidInputError(
+        'the apply-worker takes an SQS event: this one has no Records list; nothing was done',
+      );
+    }
+    const result = await processBatch(event.Records, {
       deadline: Date.now() + remainingMs - OUTBOX_RESERVE_MS,
     });
     // Records handed back come again after a short, growing delay rather than the queue's

@@ -105,6 +105,12 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
     }
   };
 
+  const publisher = new EventBridgePublisher({
+    client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
+    busName,
+    clock: systemClock,
+    maxAttempts: 2,
+  });
   const handle = makeHandleTicketWebhook({
     secretFor,
     verify: (source, headers, body, secret) =>
@@ -123,15 +129,8 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
           return readGenericTicket(json, rawBody);
       }
     },
-    requestChanges: makeRequestChanges({
-      publisher: new EventBridgePublisher({
-        client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
-        busName,
-        clock: systemClock,
-        maxAttempts: 2,
-      }),
-      clock: systemClock,
-    }),
+    requestChanges: makeRequestChanges({ publisher, clock: systemClock }),
+    publisher,
     clock: systemClock,
     log,
   });
@@ -149,9 +148,14 @@ export const makeTicketingWebhookHandler = (env: NodeJS.ProcessEnv) => {
     const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
     try {
       const result = await handle({ source, headers, body });
-      return result.kind === 'accepted'
-        ? jsonAnswer(202, { requestIds: result.requestIds })
-        : jsonAnswer(200, { requestIds: [], ignored: result.ignored });
+      switch (result.kind) {
+        case 'accepted':
+          return jsonAnswer(202, { requestIds: result.requestIds });
+        case 'withdrawn':
+          return jsonAnswer(202, { requestIds: [], cancelId: result.cancelId, withdrawn: result.withdrawn });
+        case 'ignored':
+          return jsonAnswer(200, { requestIds: [], ignored: result.ignored });
+      }
     } catch (error) {
       const answer = errorResponse(error);
       if (answer.statusCode >= 500)

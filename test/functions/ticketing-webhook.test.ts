@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { PutEventsRequestEntry } from '../../lib/adapters/eventbridge/eventbridge-publisher';
 import { hubSignature } from '../../lib/adapters/http/hub-signature';
-import { ChangeRequestedDetailSchema } from '../../lib/domain/events';
+import { CancelRequestedDetailSchema, ChangeRequestedDetailSchema } from '../../lib/domain/events';
 import { localWebhookSecret, makeTicketingWebhookHandler } from '../../lib/wiring/ticketing-webhook';
 import { TEST_AWS_CREDENTIALS } from '../helpers/aws-signature';
 import { loadEvent, loadFreshWebhookEvent } from '../helpers/events';
@@ -198,6 +198,25 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
       expect([answer.statusCode, json(answer).requestIds]).toEqual([200, []]);
     }
     expect(published).toEqual([]);
+  });
+
+  it("publishes a cancel of the ticket's waiting requests when a Jira issue leaves its approved status", async () => {
+    const answer = await local(loadFreshWebhookEvent('jira-approval-withdrawn'), context);
+    expect(answer.statusCode).toBe(202);
+    const body = json(answer);
+    expect(body).toEqual({
+      requestIds: [],
+      cancelId: expect.stringMatching(/^tkt-cancel-[0-9a-f]{40}$/),
+      withdrawn: expect.stringContaining("moved from 'Approved' to 'Declined'"),
+    });
+    expect(published).toEqual([
+      expect.objectContaining({
+        Source: 'stickler.ticketing',
+        DetailType: 'Stickiness Change Cancel Requested',
+      }),
+    ]);
+    expect(details()[0]).toMatchObject({ cancelId: body.cancelId, ticket: { system: 'jira', key: 'KAN-3' } });
+    expect(CancelRequestedDetailSchema.safeParse(details()[0]).success).toBe(true);
   });
 
   it('refuses 400 a Jira approval without its changelog id or its signed time, saying which is missing', async () => {

@@ -76,14 +76,20 @@ export const checkSignature = async (
     applyChecksum: false,
   });
   const [hostname, port] = String(request.headers.host).split(':');
+  const [path, search = ''] = request.path.split('?', 2);
+  const query: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(search)) {
+    const seen = query[k];
+    query[k] = seen === undefined ? v : Array.isArray(seen) ? [...seen, v] : [seen, v];
+  }
   const signed = await signer.sign(
     {
       method: request.method,
       protocol: 'http:',
       hostname: hostname!,
       ...(port ? { port: Number(port) } : {}),
-      path: request.path,
-      query: {},
+      path: path!,
+      query,
       headers,
       body: request.body,
     },

@@ -240,6 +240,67 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
     expect(jira.requests.length).toBe(before);
   });
 
+  it('a Jira issue approved with a window, then withdrawn before it opens: its requests are cancelled, never applied, and the issue is told', async () => {
+    const notBefore = new Date(Date.now() + 3_600_000);
+    const jiraTimeOf = (d: Date) => d.toISOString().replace('Z', '+0000');
+    const approved = loadFreshWebhookEvent<{
+      body: string;
+      isBase64Encoded: boolean;
+      headers: Record<string, string>;
+    }>('jira-approved');
+    const body = JSON.parse(approved.body);
+    body.issue.key = 'KAN-31';
+    body.changelog.id = '20001';
+    body.issue.fields.customfield_10103 = jiraTimeOf(notBefore);
+    const secret = pipeline.env.STICKLER_WEBHOOK_SECRET_JIRA!;
+    const raw = JSON.stringify(body);
+    const answer = await send('jira', raw, { 'x-hub-signature': hubSignature(raw, secret) });
+    expect(answer.status).toBe(202);
+    const { requestIds } = (await answer.json()) as { requestIds: string[] };
+    const deferred = (id: string) =>
+      pipeline.bus.events.find(
+        (e) =>
+          e['detail-type'] === 'Stickiness Change Deferred' &&
+          (e.detail as ChangeAuditDetail).requestId === id,
+      );
+    await until(() => requestIds.every(deferred), 10_000);
+    const schedules = pipeline.scheduler.schedules.size;
+
+    body.changelog = {
+      id: '20002',
+      items: [
+        {
+          field: 'status',
+          fieldtype: 'jira',
+          fieldId: 'status',
+          fromString: 'Approved',
+          toString: 'Declined',
+        },
+      ],
+    };
+    body.issue.fields.status.name = 'Declined';
+    body.timestamp = Date.now();
+    const withdrawn = JSON.stringify(body);
+    const cancel = await send('jira', withdrawn, { 'x-hub-signature': hubSignature(withdrawn, secret) });
+    expect(cancel.status).toBe(202);
+    const cancelled = (id: string) =>
+      pipeline.bus.events.find(
+        (e) =>
+          e['detail-type'] === 'Stickiness Change Cancelled' &&
+          (e.detail as ChangeAuditDetail).requestId === id,
+      );
+    await until(() => requestIds.every(cancelled), 10_000);
+    expect(requestIds.every(cancelled)).toBe(true);
+    await until(() => pipeline.scheduler.schedules.size === schedules - requestIds.length, 5_000);
+    expect(pipeline.scheduler.schedules.size).toBe(schedules - requestIds.length);
+    const comments = () => jira.requests.filter((r) => r.path === '/rest/api/3/issue/KAN-31/comment');
+    await until(() => comments().length === 2, 10_000);
+    expect(comments().map((r) => JSON.parse(r.body).body.content[0].content[0].text)).toEqual([
+      expect.stringContaining('cancelled before its change window opened'),
+      expect.stringContaining('cancelled before its change window opened'),
+    ]);
+  }, 30_000);
+
   it('publishes nothing for an unsigned or wrongly signed ticket', async () => {
     const events = pipeline.bus.events.length;
     const body = JSON.stringify({

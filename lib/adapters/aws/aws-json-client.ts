@@ -175,7 +175,9 @@ const makeSender = (options: AwsJsonClientOptions) => {
   const attempt = async <T>(request: SignedRequest): Promise<T> => {
     const { what, method, body } = request;
     const url = new URL(base);
-    url.pathname = `${base.pathname.replace(/\/$/, '')}${request.path}`;
+    const [path = '', query] = request.path.split('?', 2);
+    url.pathname = `${base.pathname.replace(/\/$/, '')}${path}`;
+    if (query) url.search = query;
     const headers = signRequest({
       method,
       url,

@@ -1,15 +1,20 @@
 /**
  * Reads one SQS record of the change-request queue: SQS record → EventBridge envelope →
- * `Stickiness Change Requested` detail. Never throws: whatever the body holds, the result names
+ * `Stickiness Change Requested` (or `Stickiness Change Cancel Requested`) detail. Never throws: whatever the body holds, the result names
  * a bounded idempotency key and either a request or why it is refused.
  */
 import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
-import type { IncomingRecord, ParsedRequest } from '../../app/incoming-record';
+import type { IncomingCancel, IncomingRecord, ParsedCancel, ParsedRequest } from '../../app/incoming-record';
 import type { RequestOrigin } from '../../domain/audit-events';
 import { REQUEST_ID_PATTERN } from '../../domain/change-request';
 import { describeIssues } from '../../domain/describe-issue';
-import { type ChangeRequestedDetail, ChangeRequestedDetailSchema, DETAIL_TYPES } from '../../domain/events';
+import {
+  CancelRequestedDetailSchema,
+  type ChangeRequestedDetail,
+  ChangeRequestedDetailSchema,
+  DETAIL_TYPES,
+} from '../../domain/events';
 import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
@@ -96,5 +101,78 @@ export const incomingRecord = (record: SQSRecord): IncomingRecord => {
     // SQS always sets it; a record without one (hand-made) orders as received now.
     sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
     parsed: parseChangeRequestBody(record.messageId, record.body),
+  };
+};
+
+/** True when the message is a `Stickiness Change Cancel Requested` event (the rest are change requests). */
+export const isCancelMessage = (body: string): boolean => {
+  try {
+    const json = JSON.parse(body) as { 'detail-type'?: unknown };
+    return json?.['detail-type'] === DETAIL_TYPES.cancelRequested;
+  } catch {
+    return false;
+  }
+};
+
+/** Reads a message body as a `Stickiness Change Cancel Requested` event. Never throws. */
+export const parseCancelBody = (recordId: string, body: string): ParsedCancel => {
+  const recordKey = `cancel-record:${clip(recordId, 100)}`;
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, key: recordKey, message: 'message body is not JSON' };
+  }
+  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
+  if (!envelope.success)
+    return {
+      ok: false,
+      key: recordKey,
+      message: `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`,
+    };
+  const e = envelope.data;
+  const origin: RequestOrigin = {
+    source: clip(e.source, 256),
+    account: clip(e.account, 64),
+    eventId: clip(e.id, 128),
+  };
+  const detail = (typeof e.detail === 'object' && e.detail !== null ? e.detail : {}) as Record<
+    string,
+    unknown
+  >;
+  const key = asKey(detail.cancelId) ? `cancel:${detail.cancelId}` : `cancel-event:${clip(e.id, 100)}`;
+  if (e['replay-name'] !== undefined)
+    return {
+      ok: false,
+      key,
+      origin,
+      message: 'replayed from the archive: a replayed cancel is never carried out',
+    };
+  const parsed = CancelRequestedDetailSchema.safeParse(e.detail);
+  if (!parsed.success)
+    return {
+      ok: false,
+      key,
+      origin,
+      message: clip(`invalid cancel: ${describeIssues(parsed.error.issues, e.detail)}`, 2000),
+    };
+  const { requestedAt: _ignored, ...content } = parsed.data;
+  return {
+    ok: true,
+    key,
+    cancel: parsed.data,
+    origin,
+    contentHash: createHash('sha256').update(canonical(content)).digest('hex'),
+  };
+};
+
+/** The worker's view of an SQS record carrying a cancel. */
+export const incomingCancel = (record: SQSRecord): IncomingCancel => {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return {
+    recordId: record.messageId,
+    receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
+    sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
+    parsed: parseCancelBody(record.messageId, record.body),
   };
 };

@@ -100,11 +100,15 @@ const verdictOf = (
       if (!id) throw missing('changelog.id', "the approval's identity");
       return { kind: 'approved', approval: `changelog:${id}` };
     }
-    if (approved(from) && !approved(to))
+    if (approved(from) && !approved(to)) {
+      const id = textOf(changelog.id);
+      if (!id) throw missing('changelog.id', "the withdrawal's identity");
       return {
         kind: 'withdrawn',
         reason: `issue ${key} moved from '${from}' to '${to ?? 'unknown'}': its approval is withdrawn`,
+        withdrawal: `changelog:${id}`,
       };
+    }
     return {
       kind: 'ignored',
       reason: `issue ${key} moved from '${from ?? 'unknown'}' to '${to ?? 'unknown'}': not an approval`,

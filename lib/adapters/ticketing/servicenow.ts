@@ -81,6 +81,7 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
     verdict = {
       kind: 'withdrawn',
       reason: `change ${number} is ${stateWord}: nothing of it is carried out any more`,
+      withdrawal: `${sysId}:${modCount}`,
     };
   else if (approval === 'approved' && previous !== 'approved')
     verdict = { kind: 'approved', approval: `${sysId}:${modCount}` };
@@ -88,6 +89,7 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
     verdict = {
       kind: 'withdrawn',
       reason: `change ${number}'s approval moved from approved to '${approval || 'empty'}'`,
+      withdrawal: `${sysId}:${modCount}`,
     };
   else
     verdict = {

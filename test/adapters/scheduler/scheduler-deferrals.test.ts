@@ -86,6 +86,29 @@ describe('SchedulerDeferrals (EventBridge Scheduler CreateSchedule over HTTP, Si
     await expect(deferrals().schedule(deferral)).rejects.toThrow(/ValidationException/);
   });
 
+  it('deletes the schedule of a cancelled deferral, in its group, signed with its query string; one already gone is not an error', async () => {
+    let reached = 0;
+    aws.on('DELETE /schedules/*', () => {
+      reached++;
+      return { body: {} };
+    });
+    await deferrals().cancel(deferral);
+    expect(aws.calls.map((c) => c.target)).toEqual([`DELETE /schedules/${scheduleName(deferral)}`]);
+    expect(reached).toBe(1); // it reached the route: its signature, query string included, was accepted
+    aws.on('DELETE /schedules/*', () => ({
+      status: 404,
+      headers: { 'x-amzn-errortype': 'ResourceNotFoundException' },
+      body: { Message: 'Schedule not found.' },
+    }));
+    await expect(deferrals().cancel(deferral)).resolves.toBeUndefined();
+    aws.on('DELETE /schedules/*', () => ({
+      status: 400,
+      headers: { 'x-amzn-errortype': 'ValidationException' },
+      body: { Message: 'bad' },
+    }));
+    await expect(deferrals().cancel(deferral)).rejects.toThrow(/ValidationException/);
+  });
+
   it('rounds the time up to the second', () => {
     expect(atExpression('2026-11-25T22:00:00Z')).toBe('at(2026-11-25T22:00:00)');
     expect(atExpression('2026-11-25T23:59:59.001+00:00')).toBe('at(2026-11-26T00:00:00)');
