@@ -11,9 +11,16 @@
  *    service, the next zone's writes going on meanwhile), and poll the task: `done` applies its changes; `error`, `cancelled`, `blocked`
  *    or a timeout fail them.
  */
-import { ALL_ZONES, type Farm, type FarmRef, formatFarmRef } from '../domain/farm';
-import type { Change, ChangeOrigin, Plan, Rejection, Unchanged } from '../domain/plan';
-import type { Stickiness } from '../domain/stickiness';
+import { ALL_ZONES, type Farm, type FarmRef, farmKey, formatFarmRef } from '../domain/farm';
+import {
+  type Change,
+  type ChangeOrigin,
+  type Plan,
+  type Rejection,
+  type Unchanged,
+  windowClosed,
+} from '../domain/plan';
+import { type Stickiness, toWord } from '../domain/stickiness';
 import {
   batchByZone,
   dirtyZones,
@@ -23,9 +30,9 @@ import {
 } from '../domain/zones';
 import type { Clock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
-import type { UnappliedZones } from '../ports/unapplied-zones';
+import type { UnappliedFarm, UnappliedZones } from '../ports/unapplied-zones';
 import { errorFacts } from './error-facts';
-import { makeOwnUnapplied, withoutOwn } from './own-unapplied';
+import { makeOwnUnapplied, type OwnZone, withoutOwn } from './own-unapplied';
 import {
   makeZoneRefresher,
   type RefreshProgress,
@@ -163,6 +170,8 @@ export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDe
     const services = [...new Set([...plan.changes, ...unchangedRequests].map((c) => c.farm.service))].sort();
     /** Per service, the zones with a record of stickler's own unapplied writes (forgotten once applied). */
     const recordedZones = new Map<string, Set<string>>();
+    /** Per service, its zones' unapplied changes when this run read them, and which were stickler's own. */
+    const atStart = new Map<string, { pending: PendingChange[]; own: Map<string, OwnZone> }>();
 
     const applyService = async (service: string) => {
       const changes = plan.changes.filter((c) => c.farm.service === service);
@@ -185,8 +194,9 @@ export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDe
       // count as clean: applying them pushes nobody else's change.
       const { own, recorded } = ownUnapplied
         ? await ownUnapplied.trusted(service, pending)
-        : { own: new Map<string, number>(), recorded: new Set<string>() };
+        : { own: new Map<string, OwnZone>(), recorded: new Set<string>() };
       recordedZones.set(service, recorded);
+      atStart.set(service, { pending, own });
       const others = withoutOwn(pending, own);
       const { accepted, refused } = guardPendingChanges(
         changes,
@@ -273,8 +283,15 @@ export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDe
         const ok = await writes;
         // The next zone's writes overlap this zone's refresh: one zone ahead of it in flight.
         writes = batches[i + 1] ? writeBatch(batches[i + 1]!, 1) : undefined;
-        const changesStored = batch.changes.filter((_, j) => ok[j]);
-        if (changesStored.length === 0) continue;
+        const written = batch.changes.filter((_, j) => ok[j]);
+        // A window that closed while the zone waited its turn: the write is undone and the request
+        // refused; the zone is refreshed only for what is still within its window.
+        const changesStored = await undoClosed(written);
+        if (changesStored.length === 0) {
+          // Every write of the zone was undone: it holds only stickler's own changes, applying nothing new.
+          if (written.length > 0) await rememberOwn(batch.service, batch.zone);
+          continue;
+        }
         const stored = { ...batch, changes: changesStored };
         if (lingering) {
           const stillRunning = await settleLingering(lingering);
@@ -400,12 +417,92 @@ export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDe
       return end === 'timeout' ? (last.taskId ?? undefined) : undefined;
     };
 
+    /**
+     * The changes whose window is still open; the others' writes are put back (their farm's value
+     * before this run) and refused `window-closed`. A write that cannot be put back is failed,
+     * with what to do. The zone then holds a change that applies nothing new (stored, put back).
+     */
+    const undoClosed = async (changes: readonly Change[]): Promise<Change[]> => {
+      const open: Change[] = [];
+      await Promise.all(
+        changes.map(async (change) => {
+          const closedAt = windowClosed(change.origin, clock.now());
+          if (!closedAt) {
+            open.push(change);
+            return;
+          }
+          if (change.from === change.to) {
+            refuseClosed(change, closedAt, false); // a refresh only: nothing was written
+            return;
+          }
+          try {
+            await api.setStickiness(change.farm, change.from);
+            noteWrite(change, change.from);
+            refuseClosed(change, closedAt, true);
+          } catch (error) {
+            const facts = errorFacts(error);
+            report.failed.push({
+              ...failureOf(change),
+              code: 'write-failed',
+              ...facts,
+              retryable: false,
+              reason: `its change window closed at ${closedAt} before its zone could be applied, and its write could not be undone (${facts.reason}): zone ${change.farm.zone} of ${change.farm.service} holds it unapplied; put ${formatFarmRef(change.farm)} back to ${toWord(change.from)} ('stickler set'), or apply it deliberately ('stickler refresh')`,
+            });
+          }
+        }),
+      );
+      return changes.filter((c) => open.includes(c));
+    };
+
     /** This run's stored writes, per load balancer (for the check before each refresh). */
     const writtenBy = new Map<string, Change[]>();
+    /** Per `service zone`, the farms this run wrote and the value each stores now. */
+    const storedIn = new Map<string, Map<string, UnappliedFarm>>();
+    const noteWrite = (change: Change, value: Stickiness) => {
+      writtenBy.set(change.farm.service, [...(writtenBy.get(change.farm.service) ?? []), change]);
+      const key = `${change.farm.service} ${change.farm.zone}`;
+      const farms = storedIn.get(key) ?? new Map<string, UnappliedFarm>();
+      farms.set(farmKey(change.farm), {
+        type: change.farm.type,
+        farmId: change.farm.farmId,
+        stickiness: value,
+      });
+      storedIn.set(key, farms);
+    };
+    /**
+     * After a zone was left unapplied: recorded as stickler's own if OVH counts exactly what the
+     * zone held when this run read it (nothing, or stickler's own) plus this run's writes there.
+     */
+    const rememberOwn = async (service: string, zone: string): Promise<boolean> => {
+      if (!ownUnapplied) return false;
+      const start = atStart.get(service);
+      const before = start ? dirtyZones(start.pending)(zone) : 0;
+      const ours = (writtenBy.get(service) ?? []).filter((c) => c.farm.zone === zone).length;
+      const farms = new Map<string, UnappliedFarm>();
+      for (const f of start?.own.get(zone)?.farms ?? [])
+        farms.set(farmKey({ service, type: f.type, farmId: f.farmId }), f);
+      for (const [k, f] of storedIn.get(`${service} ${zone}`) ?? []) farms.set(k, f);
+      return ownUnapplied.remember(service, zone, before + ours, [...farms.values()]);
+    };
+    /** A request whose window has closed is refused where the write would happen: never written. */
+    const refuseClosed = (change: Change, closedAt: string, written: boolean) =>
+      report.refused.push({
+        ref: change.farm,
+        farm: change.farm,
+        to: change.to,
+        origin: change.origin,
+        code: 'window-closed',
+        reason: `its change window closed at ${closedAt}${written ? ' before its zone could be applied: its write was undone' : ', before it could be written'}; nothing of it goes live. To carry it out, publish it again with a new window and a new requestId`,
+      });
     const write = async (change: Change): Promise<boolean> => {
+      const closedAt = windowClosed(change.origin, clock.now());
+      if (closedAt) {
+        refuseClosed(change, closedAt, false);
+        return false;
+      }
       try {
         await api.setStickiness(change.farm, change.to);
-        writtenBy.set(change.farm.service, [...(writtenBy.get(change.farm.service) ?? []), change]);
+        noteWrite(change, change.to);
         onProgress?.({ kind: 'written', change, done: ++written, total });
         return true;
       } catch (error) {
@@ -434,9 +531,7 @@ export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDe
       // The failure itself is final and reported at once (a zone whose tasks keep failing is not
       // refreshed again and again from the queue).
       const remembered =
-        !outcome.applied && !why.notAsked && ownUnapplied
-          ? await ownUnapplied.remember(batch.service, batch.zone)
-          : false;
+        !outcome.applied && !why.notAsked ? await rememberOwn(batch.service, batch.zone) : false;
       const recorded = recordedZones.get(batch.service);
       if (remembered) recorded?.add(batch.zone);
       else if (outcome.applied) {

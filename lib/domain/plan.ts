@@ -10,7 +10,8 @@ import { checkTarget, type Stickiness, toWire } from './stickiness';
 
 export type ChangeOrigin =
   | { kind: 'rule'; rule: string; ruleIndex: number }
-  | { kind: 'request'; requestId: string; ticket?: string };
+  /** `notAfter`: the request's window closes then (ISO 8601): no write, and no refresh, after it. */
+  | { kind: 'request'; requestId: string; ticket?: string; notAfter?: string };
 
 export interface Change {
   farm: Farm;
@@ -31,6 +32,7 @@ export const REFUSAL_CODES = [
   'superseded',
   'over-limit',
   'invalid-request',
+  'window-closed',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
@@ -78,11 +80,18 @@ export const planFromPolicy = (fleet: readonly Farm[], policy: Policy): Plan => 
 
 export type FarmRead = { found: true; farm: Farm } | { found: false; reason: string };
 
-export const requestOrigin = (request: ChangeRequest): ChangeOrigin => ({
+export const requestOrigin = (request: ChangeRequest & { window?: { notAfter?: string } }): ChangeOrigin => ({
   kind: 'request',
   requestId: request.requestId,
   ...(request.ticket ? { ticket: request.ticket } : {}),
+  ...(request.window?.notAfter ? { notAfter: request.window.notAfter } : {}),
 });
+
+/** When the change's request window has closed by `now`, the time it closed; else undefined. */
+export const windowClosed = (origin: ChangeOrigin, now: Date): string | undefined =>
+  origin.kind === 'request' && origin.notAfter !== undefined && now.getTime() > Date.parse(origin.notAfter)
+    ? origin.notAfter
+    : undefined;
 
 /**
  * Plans explicit requests (one per farm, see selectLatestPerFarm) against the farms read for them.

@@ -56,7 +56,14 @@ describe('own unapplied writes', () => {
       "recorded as stickler's own: the next change request in this zone applies them along (or, once the cause is fixed, 'stickler refresh loadbalancer-own gra')",
     );
     expect([...s.store.records.values()]).toEqual([
-      { service: LB, zone: 'gra', pending: 1, doneRefreshes: [], at: s.clock.now().toISOString() },
+      {
+        service: LB,
+        zone: 'gra',
+        pending: 1,
+        farms: [{ type: 'http', farmId: 1, stickiness: 'cookie' }],
+        doneRefreshes: [],
+        at: s.clock.now().toISOString(),
+      },
     ]);
     expect(s.api.farm({ service: LB, type: 'http', farmId: 1 })).toMatchObject({
       stored: 'cookie',
@@ -190,13 +197,54 @@ describe('own unapplied writes', () => {
     expect((await own.trusted(LB, [{ zone: 'gra', number: 1 }])).own.size).toBe(0);
   });
 
-  it('records nothing when the zone turns out to hold no unapplied change', async () => {
+  it('records nothing when the zone holds other than what stickler wrote (none, or more), or no farm is named', async () => {
     const s = setup();
     const own = makeOwnUnapplied({ api: s.api, store: s.store, clock: s.clock });
-    expect(await own.remember(LB, 'gra')).toBe(false);
-    expect(await own.remember(LB, 'all')).toBe(false);
+    const farm1 = [{ type: 'http' as const, farmId: 1, stickiness: 'cookie' as const }];
+    expect(await own.remember(LB, 'gra', 1, farm1)).toBe(false); // nothing unapplied there
+    expect(await own.remember(LB, 'all', 1, farm1)).toBe(false);
+    await s.api.setStickiness({ service: LB, type: 'http', farmId: 1 }, 'cookie');
+    await s.api.setStickiness({ service: LB, type: 'http', farmId: 2 }, 'cookie');
+    expect(await own.remember(LB, 'gra', 1, farm1)).toBe(false); // one more than stickler wrote
+    expect(await own.remember(LB, 'gra', 2, [])).toBe(false);
     s.api.failures.fail('pendingChanges');
-    expect(await own.remember(LB, 'gra')).toBe(false);
+    expect(await own.remember(LB, 'gra', 2, farm1)).toBe(false);
+    expect(s.store.records.size).toBe(0);
+  });
+
+  it("never takes an operator's edit, stored while the worker's refresh keeps failing, for the worker's own", async () => {
+    const s = setup();
+    // The worker writes farm 1; while its refresh tasks fail, an operator stores an edit of farm 2.
+    s.api.taskStatus = 'error';
+    const refresh = s.api.refresh.bind(s.api);
+    let edited = false;
+    s.api.refresh = async (service, zone) => {
+      if (!edited) {
+        edited = true;
+        await s.api.setStickiness({ service: LB, type: 'http', farmId: 2 }, 'sourceIp');
+      }
+      return refresh(service, zone);
+    };
+    const first = await s.apply([s.request(1)], WORKER);
+    s.api.taskStatus = 'done';
+    s.api.refresh = refresh;
+    expect(only(first.report.failed)).toMatchObject({ code: 'refresh-failed' });
+    expect(s.store.records.size).toBe(0); // two unapplied changes, one of them the worker's: not recorded
+    // The next request there does not push the operator's edit live.
+    const before = s.api.refreshes.length;
+    const { report } = await s.apply([s.request(1)], WORKER);
+    expect(only(report.failed)).toMatchObject({ code: 'foreign-pending', retryable: true });
+    expect(s.api.refreshes.length).toBe(before);
+    expect(s.api.farm({ service: LB, type: 'http', farmId: 2 })).toMatchObject({ applied: null });
+  });
+
+  it('stops trusting a record when a farm it names stores another value (someone changed it, as many edits as before)', async () => {
+    const s = setup();
+    await leaveUnapplied(s);
+    // An edit that replaces the worker's in the count's eyes cannot hide: farm 1 stores another value.
+    s.api.farm({ service: LB, type: 'http', farmId: 1 })!.stored = 'sourceIp';
+    const own = makeOwnUnapplied({ api: s.api, store: s.store, clock: s.clock });
+    expect((await own.trusted(LB, [{ zone: 'gra', number: 1 }])).own.size).toBe(0);
     expect(s.store.records.size).toBe(0);
   });
 });

@@ -866,6 +866,53 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     });
   });
 
+  describe('the window is checked where the write happens', () => {
+    it('refuses a request whose window closed while it waited, without writing', async () => {
+      const h = setup();
+      const notAfter = new Date(h.clock.t + 30_000).toISOString();
+      const getFarm = h.api.getFarm.bind(h.api);
+      h.api.getFarm = async (ref) => {
+        h.clock.advance(MINUTE); // a slow read: the window closes meanwhile
+        return getFarm(ref);
+      };
+      await h.process([h.record({ requestId: 'late-w', stickiness: 'cookie', window: { notAfter } })]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({
+          requestId: 'late-w',
+          outcome: 'refused',
+          code: 'window-closed',
+          message: expect.stringContaining(`closed at ${notAfter}, before it could be written`),
+        }),
+      ]);
+      expect(h.api.calls.setStickiness ?? 0).toBe(0);
+      expect(h.api.refreshes).toEqual([]);
+    });
+
+    it("undoes a write whose window closes before its zone's turn to be applied, and the zone stays usable", async () => {
+      const h = setup({ taskTimeoutMs: 20 * MINUTE, pollIntervalMs: 10_000 });
+      h.api.taskMs = 10 * MINUTE; // zone gra's refresh takes 10 minutes
+      const notAfter = new Date(h.clock.t + 5 * MINUTE).toISOString();
+      await h.process([
+        h.record({ requestId: 'gra-1', farmId: 1, stickiness: 'cookie' }),
+        h.record({ requestId: 'sbg-2', farmId: 2, stickiness: 'cookie', window: { notAfter } }),
+      ]);
+      expect(h.audits().find((a) => a.requestId === 'sbg-2')).toMatchObject({
+        outcome: 'refused',
+        code: 'window-closed',
+        message: expect.stringContaining('its write was undone'),
+      });
+      expect(h.api.farm({ service: 'lb-a', type: 'http', farmId: 2 })).toMatchObject({
+        stored: null,
+        applied: null,
+      });
+      expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'gra' }]);
+      // The next request in zone sbg is not held up by stickler's own write and its undo.
+      h.api.taskMs = 10;
+      await h.process([h.record({ requestId: 'sbg-next', farmId: 2, stickiness: 'sourceIp' })]);
+      expect(h.audits().at(-1)).toMatchObject({ requestId: 'sbg-next', outcome: 'applied' });
+    });
+  });
+
   it('refuses a target the farm type cannot take without any write (cookie on TCP)', async () => {
     const h = setup();
     await h.process([h.record({ requestId: 't-1', farmType: 'tcp', farmId: 3, stickiness: 'cookie' })]);

@@ -56,6 +56,13 @@ const setup = (policy: string | Error = POLICY) => {
         service: 'lb-a',
         zone: 'sbg',
         pending: 1,
+        farms: [
+          {
+            type: 'http',
+            farmId: 2,
+            stickiness: api.farm({ service: 'lb-a', type: 'http', farmId: 2 })!.stored,
+          },
+        ],
         doneRefreshes: [],
         at: clock.now().toISOString(),
       });

@@ -13,6 +13,10 @@ describe('DynamoDbUnappliedZones on dynalite', () => {
     service: 'lb-a',
     zone: 'gra',
     pending: 2,
+    farms: [
+      { type: 'http', farmId: 1, stickiness: 'cookie' },
+      { type: 'tcp', farmId: 7, stickiness: null },
+    ],
     doneRefreshes: [11, 12],
     at: now.toISOString(),
     ...over,
@@ -71,6 +75,16 @@ describe('DynamoDbUnappliedZones on dynalite', () => {
         at: { S: 'now' },
       },
     });
-    expect(await store.read('lb-e', ['gra', 'rbx'])).toEqual([]);
+    // Written before farms were named: it names none, so it is no record.
+    await db.client('PutItem', {
+      TableName: 'unapplied',
+      Item: {
+        id: { S: unappliedItemId('lb-e', 'sbg') },
+        pending: { N: '1' },
+        doneRefreshes: { S: '[]' },
+        at: { S: 'now' },
+      },
+    });
+    expect(await store.read('lb-e', ['gra', 'rbx', 'sbg'])).toEqual([]);
   });
 });
