@@ -217,6 +217,11 @@ describe('serverless package', () => {
       expect.objectContaining({
         Action: 'events:PutEvents',
         Resource: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
+        // A deferred request goes back with its publisher's source; never as stickler (audit events).
+        Condition: {
+          StringEquals: { 'events:detail-type': 'Stickiness Change Requested' },
+          StringNotEquals: { 'events:source': 'stickler' },
+        },
       }),
       expect.objectContaining({
         Action: 'sqs:SendMessage',
@@ -277,6 +282,35 @@ describe('serverless package', () => {
     }
   });
 
+  it('lets no role or policy of the stack put events on the bus without a condition on their source', () => {
+    const statements = [...ofType('AWS::IAM::Role'), ...ofType('AWS::IAM::ManagedPolicy')].flatMap(
+      ([id, r]) =>
+        [
+          ...((r.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).map(
+            (p) => p.PolicyDocument,
+          ),
+          ...(r.Properties.PolicyDocument ? [r.Properties.PolicyDocument as { Statement: Statement[] }] : []),
+        ].flatMap((doc) => doc.Statement.map((st) => [id, st] as const)),
+    );
+    const putEvents = statements.filter(([, st]) => [st.Action].flat().includes('events:PutEvents'));
+    expect(new Set(putEvents.map(([id]) => id))).toEqual(
+      new Set([
+        'ApplyWorkerRole',
+        'ComplianceRunRole',
+        'DeferralSchedulerRole',
+        'SlackRole',
+        'TicketingWebhookRole',
+        'ChangeRequestPublisherPolicy',
+      ]),
+    );
+    for (const [id, st] of putEvents) {
+      const keys = Object.values((st.Condition ?? {}) as Record<string, Record<string, unknown>>).flatMap(
+        (operator) => Object.keys(operator),
+      );
+      expect([id, st.Sid, keys]).toEqual([id, st.Sid, expect.arrayContaining(['events:source'])]);
+    }
+  });
+
   it('keeps idempotency records in DynamoDB with a TTL', () => {
     expect(one('AWS::DynamoDB::Table').Properties).toMatchObject({
       TableName: 'stickler-test-idempotency',
@@ -325,6 +359,9 @@ describe('serverless package', () => {
     expect(JSON.stringify(statements.find((s) => s.Sid === 'DeferRequests')?.Resource)).toContain(
       ':schedule/stickler-test/defer-*',
     );
+    expect(statements.find((s) => s.Sid === 'PublishAuditEvents')?.Condition).toEqual({
+      StringEquals: { 'events:source': ['stickler'] },
+    });
     expect(statements.find((s) => s.Sid === 'PassDeferralRole')?.Condition).toEqual({
       StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
     });
