@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AdmZip from 'adm-zip';
+import { TICKET_SOURCES } from '../../lib/app/handle-ticket-webhook';
 
 /**
  * Packages the stack exactly as a deploy would (no network, no AWS credentials) and checks the
@@ -309,6 +310,53 @@ describe('serverless package', () => {
       );
       expect([id, st.Sid, keys]).toEqual([id, st.Sid, expect.arrayContaining(['events:source'])]);
     }
+  });
+
+  it('lets each role decrypt through SSM only the very parameters it may read', () => {
+    const roles = ofType('AWS::IAM::Role').map(
+      ([id, r]) =>
+        [
+          id,
+          (r.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+            (p) => p.PolicyDocument.Statement,
+          ),
+        ] as const,
+    );
+    const decrypting = roles.filter(([, statements]) => statements.some((st) => st.Action === 'kms:Decrypt'));
+    expect(decrypting.map(([id]) => id).sort()).toEqual([
+      'ApplyWorkerRole',
+      'ComplianceRunRole',
+      'NotifierRole',
+      'SlackRole',
+      'TicketingWebhookRole',
+    ]);
+    for (const [id, statements] of decrypting) {
+      const read = [statements.find((st) => st.Action === 'ssm:GetParameter')!.Resource].flat();
+      const condition = statements.find((st) => st.Action === 'kms:Decrypt')!.Condition as {
+        StringEquals: Record<string, unknown>;
+      };
+      // SSM decrypts a SecureString with its ARN as encryption context (PARAMETER_ARN).
+      expect([id, condition]).toEqual([
+        id,
+        {
+          StringEquals: {
+            'kms:ViaService': {
+              'Fn::Sub': expect.stringMatching(/^ssm\.\$\{AWS::Region\}\.amazonaws\.com$/),
+            },
+            'kms:EncryptionContext:PARAMETER_ARN': expect.anything(),
+          },
+        },
+      ]);
+      const decrypted = [condition.StringEquals['kms:EncryptionContext:PARAMETER_ARN']].flat();
+      expect([id, decrypted]).toEqual([id, read]);
+      expect(JSON.stringify(read)).not.toContain('*');
+    }
+    const webhookSecrets = JSON.stringify(
+      roles.find(([id]) => id === 'TicketingWebhookRole')![1].find((st) => st.Action === 'ssm:GetParameter')!
+        .Resource,
+    );
+    for (const source of TICKET_SOURCES)
+      expect(webhookSecrets).toContain(`/stickler/test/webhook-secret/${source}"`);
   });
 
   it('keeps idempotency records in DynamoDB with a TTL', () => {
