@@ -126,6 +126,34 @@ describe('serverless package', () => {
     for (const a of Object.values(alarms)) expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
+  it('alarms on the errors of every function, by its deployed name', () => {
+    const functions = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.FunctionName as string);
+    expect(functions.sort()).toEqual([
+      'stickler-test-apply-worker',
+      'stickler-test-compliance-run',
+      'stickler-test-notifier',
+      'stickler-test-slack',
+      'stickler-test-ticketing-webhook',
+    ]);
+    const errorAlarms = ofType('AWS::CloudWatch::Alarm')
+      .map(([, r]) => r.Properties)
+      .filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors');
+    for (const name of functions) {
+      const alarm = errorAlarms.find(
+        (a) => JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: name }]),
+      );
+      expect([name, alarm]).toEqual([
+        name,
+        expect.objectContaining({
+          Statistic: 'Sum',
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          AlarmActions: [{ Ref: 'AlarmTopic' }],
+        }),
+      ]);
+    }
+  });
+
   it('lets the alarms publish to the alarm topic, whose policy replaces the default one', () => {
     const [, policy] = ofType('AWS::SNS::TopicPolicy').find(([, r]) =>
       JSON.stringify(r.Properties.Topics).includes('AlarmTopic'),
