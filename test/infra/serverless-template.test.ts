@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AdmZip from 'adm-zip';
+import { TICKET_SOURCES } from '../../lib/app/handle-ticket-webhook';
 
 /**
  * Packages the stack exactly as a deploy would (no network, no AWS credentials) and checks the
@@ -125,6 +126,34 @@ describe('serverless package', () => {
     for (const a of Object.values(alarms)) expect(a.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
 
+  it('alarms on the errors of every function, by its deployed name', () => {
+    const functions = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.FunctionName as string);
+    expect(functions.sort()).toEqual([
+      'stickler-test-apply-worker',
+      'stickler-test-compliance-run',
+      'stickler-test-notifier',
+      'stickler-test-slack',
+      'stickler-test-ticketing-webhook',
+    ]);
+    const errorAlarms = ofType('AWS::CloudWatch::Alarm')
+      .map(([, r]) => r.Properties)
+      .filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === 'Errors');
+    for (const name of functions) {
+      const alarm = errorAlarms.find(
+        (a) => JSON.stringify(a.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: name }]),
+      );
+      expect([name, alarm]).toEqual([
+        name,
+        expect.objectContaining({
+          Statistic: 'Sum',
+          Threshold: 0,
+          ComparisonOperator: 'GreaterThanThreshold',
+          AlarmActions: [{ Ref: 'AlarmTopic' }],
+        }),
+      ]);
+    }
+  });
+
   it('lets the alarms publish to the alarm topic, whose policy replaces the default one', () => {
     const [, policy] = ofType('AWS::SNS::TopicPolicy').find(([, r]) =>
       JSON.stringify(r.Properties.Topics).includes('AlarmTopic'),
@@ -217,6 +246,11 @@ describe('serverless package', () => {
       expect.objectContaining({
         Action: 'events:PutEvents',
         Resource: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
+        // A deferred request goes back with its publisher's source; never as stickler (audit events).
+        Condition: {
+          StringEquals: { 'events:detail-type': 'Stickiness Change Requested' },
+          StringNotEquals: { 'events:source': 'stickler' },
+        },
       }),
       expect.objectContaining({
         Action: 'sqs:SendMessage',
@@ -277,6 +311,82 @@ describe('serverless package', () => {
     }
   });
 
+  it('lets no role or policy of the stack put events on the bus without a condition on their source', () => {
+    const statements = [...ofType('AWS::IAM::Role'), ...ofType('AWS::IAM::ManagedPolicy')].flatMap(
+      ([id, r]) =>
+        [
+          ...((r.Properties.Policies ?? []) as { PolicyDocument: { Statement: Statement[] } }[]).map(
+            (p) => p.PolicyDocument,
+          ),
+          ...(r.Properties.PolicyDocument ? [r.Properties.PolicyDocument as { Statement: Statement[] }] : []),
+        ].flatMap((doc) => doc.Statement.map((st) => [id, st] as const)),
+    );
+    const putEvents = statements.filter(([, st]) => [st.Action].flat().includes('events:PutEvents'));
+    expect(new Set(putEvents.map(([id]) => id))).toEqual(
+      new Set([
+        'ApplyWorkerRole',
+        'ComplianceRunRole',
+        'DeferralSchedulerRole',
+        'SlackRole',
+        'TicketingWebhookRole',
+        'ChangeRequestPublisherPolicy',
+      ]),
+    );
+    for (const [id, st] of putEvents) {
+      const keys = Object.values((st.Condition ?? {}) as Record<string, Record<string, unknown>>).flatMap(
+        (operator) => Object.keys(operator),
+      );
+      expect([id, st.Sid, keys]).toEqual([id, st.Sid, expect.arrayContaining(['events:source'])]);
+    }
+  });
+
+  it('lets each role decrypt through SSM only the very parameters it may read', () => {
+    const roles = ofType('AWS::IAM::Role').map(
+      ([id, r]) =>
+        [
+          id,
+          (r.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]).flatMap(
+            (p) => p.PolicyDocument.Statement,
+          ),
+        ] as const,
+    );
+    const decrypting = roles.filter(([, statements]) => statements.some((st) => st.Action === 'kms:Decrypt'));
+    expect(decrypting.map(([id]) => id).sort()).toEqual([
+      'ApplyWorkerRole',
+      'ComplianceRunRole',
+      'NotifierRole',
+      'SlackRole',
+      'TicketingWebhookRole',
+    ]);
+    for (const [id, statements] of decrypting) {
+      const read = [statements.find((st) => st.Action === 'ssm:GetParameter')!.Resource].flat();
+      const condition = statements.find((st) => st.Action === 'kms:Decrypt')!.Condition as {
+        StringEquals: Record<string, unknown>;
+      };
+      // SSM decrypts a SecureString with its ARN as encryption context (PARAMETER_ARN).
+      expect([id, condition]).toEqual([
+        id,
+        {
+          StringEquals: {
+            'kms:ViaService': {
+              'Fn::Sub': expect.stringMatching(/^ssm\.\$\{AWS::Region\}\.amazonaws\.com$/),
+            },
+            'kms:EncryptionContext:PARAMETER_ARN': expect.anything(),
+          },
+        },
+      ]);
+      const decrypted = [condition.StringEquals['kms:EncryptionContext:PARAMETER_ARN']].flat();
+      expect([id, decrypted]).toEqual([id, read]);
+      expect(JSON.stringify(read)).not.toContain('*');
+    }
+    const webhookSecrets = JSON.stringify(
+      roles.find(([id]) => id === 'TicketingWebhookRole')![1].find((st) => st.Action === 'ssm:GetParameter')!
+        .Resource,
+    );
+    for (const source of TICKET_SOURCES)
+      expect(webhookSecrets).toContain(`/stickler/test/webhook-secret/${source}"`);
+  });
+
   it('keeps idempotency records in DynamoDB with a TTL', () => {
     expect(one('AWS::DynamoDB::Table').Properties).toMatchObject({
       TableName: 'stickler-test-idempotency',
@@ -325,6 +435,9 @@ describe('serverless package', () => {
     expect(JSON.stringify(statements.find((s) => s.Sid === 'DeferRequests')?.Resource)).toContain(
       ':schedule/stickler-test/defer-*',
     );
+    expect(statements.find((s) => s.Sid === 'PublishAuditEvents')?.Condition).toEqual({
+      StringEquals: { 'events:source': ['stickler'] },
+    });
     expect(statements.find((s) => s.Sid === 'PassDeferralRole')?.Condition).toEqual({
       StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
     });
