@@ -218,7 +218,7 @@ describe('serverless package', () => {
     });
   });
 
-  it('lets publishers put change requests only, never events as stickler', () => {
+  it('lets publishers put change requests and cancels only, never events as stickler', () => {
     const doc = resources.ChangeRequestPublisherPolicy!.Properties.PolicyDocument as {
       Statement: Statement[];
     };
@@ -227,7 +227,9 @@ describe('serverless package', () => {
         Action: 'events:PutEvents',
         Resource: { 'Fn::GetAtt': ['StickinessBus', 'Arn'] },
         Condition: {
-          StringEquals: { 'events:detail-type': 'Stickiness Change Requested' },
+          StringEquals: {
+            'events:detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'],
+          },
           StringNotLike: { 'events:source': ['stickler', 'stickler.*', 'aws.*'] },
         },
       }),
@@ -293,7 +295,7 @@ describe('serverless package', () => {
     });
     expect(resources.ChangeRequestRule!.Properties).toMatchObject({
       EventBusName: { Ref: 'StickinessBus' },
-      EventPattern: { 'detail-type': ['Stickiness Change Requested'] },
+      EventPattern: { 'detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'] },
       Targets: [
         {
           Arn: { 'Fn::GetAtt': ['ChangeRequestQueue', 'Arn'] },
@@ -421,6 +423,7 @@ describe('serverless package', () => {
         'kms:Decrypt',
         'sqs:ChangeMessageVisibility',
         'scheduler:CreateSchedule',
+        'scheduler:DeleteSchedule',
         'iam:PassRole',
       ]),
     );
@@ -460,6 +463,7 @@ describe('serverless package', () => {
           'Stickiness Change Unchanged',
           'Stickiness Change Refused',
           'Stickiness Change Failed',
+          'Stickiness Change Cancelled',
         ],
         detail: { notify: { kind: ['ticket', 'slack'] } },
       },
@@ -676,7 +680,7 @@ describe('serverless package', () => {
     expect(statements.find((st) => st.Sid === 'PublishChangeRequests')?.Condition).toEqual({
       StringEquals: {
         'events:source': 'stickler.ticketing',
-        'events:detail-type': 'Stickiness Change Requested',
+        'events:detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'],
       },
     });
   });
