@@ -64,6 +64,16 @@ export interface ApplyOptions extends RefreshTiming {
   zoneBudgetMs?: number;
   /** Called as soon as a zone's outcome is known (applied or failed), before the next zone's. */
   onZoneDone?: (zone: { applied: AppliedChange[]; failed: Failure[] }) => Promise<void>;
+  /**
+   * Called just before a zone's refresh is asked, with the changes it carries (the worker notes
+   * them, so that a delivery after a kill looks the refresh up). Its failure does not stop the zone.
+   */
+  onZoneRefreshing?: (zone: {
+    service: string;
+    zone: string;
+    changes: Change[];
+    askedAt: string;
+  }) => Promise<void>;
 }
 
 export const DEFAULT_APPLY_OPTIONS: ApplyOptions = {
@@ -138,11 +148,15 @@ const failureOf = (change: Change) => ({
   origin: change.origin,
 });
 
-export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDeps) => {
-  const { refreshZone, waitForTask, runningRefreshes } = makeZoneRefresher({ api, clock, onProgress });
-  const ownUnapplied = unapplied ? makeOwnUnapplied({ api, store: unapplied, clock }) : undefined;
+/** The API a run uses: bounded by the run's deadline when it has one (no call outlives it). */
+export const apiWithin = (api: LoadBalancerApi, deadline: number | undefined): LoadBalancerApi =>
+  deadline !== undefined && api.bounded ? api.bounded(deadline) : api;
 
+export const makeApplyPlan = ({ api: baseApi, clock, onProgress, unapplied }: ApplyPlanDeps) => {
   return async (plan: Plan, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<ApplyReport> => {
+    const api = apiWithin(baseApi, options.deadline);
+    const { refreshZone, waitForTask, runningRefreshes } = makeZoneRefresher({ api, clock, onProgress });
+    const ownUnapplied = unapplied ? makeOwnUnapplied({ api, store: unapplied, clock }) : undefined;
     const report: ApplyReport = {
       applied: [],
       unchanged: [],
@@ -333,6 +347,14 @@ export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDe
           );
           continue;
         }
+        await options
+          .onZoneRefreshing?.({
+            service: stored.service,
+            zone: stored.zone,
+            changes: stored.changes,
+            askedAt: clock.now().toISOString(),
+          })
+          .catch(() => undefined);
         const outcome = await refreshZone(stored.service, stored.zone, stored.changes.length, options);
         if (!outcome.applied && outcome.attempts.at(-1)?.status === 'timeout')
           lingering = { batch: stored, outcome };

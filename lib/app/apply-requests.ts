@@ -12,6 +12,7 @@ import {
   type ApplyOptions,
   type ApplyPlanDeps,
   type ApplyReport,
+  apiWithin,
   type Failure,
   makeApplyPlan,
 } from './apply-plan';
@@ -25,6 +26,7 @@ export interface RequestsResult {
 export const makeApplyRequests = (deps: ApplyPlanDeps) => {
   const applyPlan = makeApplyPlan(deps);
   return async (requests: readonly ChangeRequest[], options?: ApplyOptions): Promise<RequestsResult> => {
+    const api = apiWithin(deps.api, options?.deadline);
     const { kept, superseded } = selectLatestPerFarm(requests);
     const reads = new Map<string, FarmRead>();
     const readFailures: Failure[] = [];
@@ -34,7 +36,7 @@ export const makeApplyRequests = (deps: ApplyPlanDeps) => {
         const ref: FarmRef = farmRefOf(request);
         if (!checkTarget(ref.type, toWire(request.stickiness)).ok) return; // refused by the plan, no read needed
         try {
-          reads.set(farmKey(ref), { found: true, farm: await deps.api.getFarm(ref) });
+          reads.set(farmKey(ref), { found: true, farm: await api.getFarm(ref) });
         } catch (error) {
           if (error instanceof NotFoundError) {
             reads.set(farmKey(ref), { found: false, reason: error.message });

@@ -25,6 +25,7 @@
 import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
 import { farmRefOf } from '../domain/change-request';
 import type { ChangeRequestedDetail, Outcome } from '../domain/events';
+import type { Change } from '../domain/plan';
 import {
   acceptedBefore,
   admit,
@@ -40,12 +41,13 @@ import {
   type TimeLimits,
   unfinishedDisposition,
 } from '../domain/request-rules';
-import { toWire } from '../domain/stickiness';
+import { toWire, toWord } from '../domain/stickiness';
 import type { Clock } from '../ports/clock';
 import type { DeferralScheduler } from '../ports/deferral-scheduler';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { FarmLedger, VersionedOrder } from '../ports/farm-ledger';
-import type { IdempotencyStore } from '../ports/idempotency-store';
+import type { IdempotencyStore, ZoneInFlight } from '../ports/idempotency-store';
+import { type LoadBalancerApi, REFRESH_TASK_ACTION, type Task } from '../ports/load-balancer-api';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
 import type { AppliedChange, ApplyOptions, Failure } from './apply-plan';
@@ -67,6 +69,11 @@ export interface ProcessDeps {
   /** Per farm, the newest request accepted that went to OVH or waits for its window. */
   ledger: FarmLedger;
   deferrals: DeferralScheduler;
+  /**
+   * To look up the refresh an invocation asked before it was cut (its zone noted as in flight):
+   * the request then gets that refresh's real outcome. Without it, such a request is planned again.
+   */
+  refreshTasks?: Pick<LoadBalancerApi, 'listTasks' | 'getTask' | 'bounded'>;
   /** Per-service leases: no two invocations apply one service at once. */
   leases: ServiceLeases;
   clock: Clock;
@@ -104,14 +111,25 @@ interface Group {
   /** Set by its claim: when stickler first accepted the request, and whether a redrive follows a dead-letter. */
   acceptedAt?: Date;
   deadLettered?: boolean;
+  /** Set by its claim when an earlier delivery was cut while refreshing the request's zone. */
+  inFlight?: ZoneInFlight;
 }
 
 /** What becomes of one request in this invocation. */
 type Decision =
   /** Already completed, or a copy of a deferred request: nothing to do. */
   | { kind: 'duplicate' }
-  /** A final outcome, decided now (`persisted`: already stored as decided, when its zone ended). */
-  | { kind: 'outcome'; fate: Outcome; events: OutgoingEvent[]; persisted?: boolean }
+  /**
+   * A final outcome, decided now (`persisted`: already stored as decided, when its zone ended;
+   * `publishedEarly`: its events that went out then, `events` being what is left to publish).
+   */
+  | {
+      kind: 'outcome';
+      fate: Outcome;
+      events: OutgoingEvent[];
+      persisted?: boolean;
+      publishedEarly?: OutgoingEvent[];
+    }
   /** Decided by an earlier delivery; what it left to do. */
   | { kind: 'resume'; events: OutgoingEvent[] }
   /**
@@ -233,6 +251,7 @@ async function claimGroup(
         }
         group.acceptedAt = claim.acceptedAt;
         group.deadLettered = claim.deadLettered;
+        if (claim.inFlight) group.inFlight = claim.inFlight;
         claimed.push(group);
         return;
       case 'reused':
@@ -311,6 +330,110 @@ async function claimPhase(
     }),
   );
   return claimed;
+}
+
+/** A refresh created this long before the note was taken may still be the one (clocks drift). */
+const CLOCK_SLACK_MS = 5_000;
+/** How many of the load balancer's latest refresh tasks are looked at for the one asked. */
+const TASKS_TO_LOOK_AT = 20;
+
+/** The refresh task asked for the zone noted in flight (the first created since), if one is found. */
+async function findRefresh(
+  api: Pick<LoadBalancerApi, 'listTasks' | 'getTask'>,
+  inFlight: ZoneInFlight,
+): Promise<Task | undefined> {
+  const ids = (await api.listTasks(inFlight.service, { action: REFRESH_TASK_ACTION }))
+    .sort((a, b) => b - a)
+    .slice(0, TASKS_TO_LOOK_AT);
+  const since = Date.parse(inFlight.askedAt) - CLOCK_SLACK_MS;
+  const tasks = await Promise.all(ids.map((id) => api.getTask(inFlight.service, id)));
+  return tasks
+    .filter(
+      (t) =>
+        Date.parse(t.creationDate) >= since &&
+        (t.zones.length === 0 || t.zones.includes(inFlight.zone) || t.zones.includes('all')),
+    )
+    .sort((a, b) => a.id - b.id)[0];
+}
+
+/**
+ * Phase 1b: a request whose earlier delivery was cut while refreshing its zone gets that
+ * refresh's real outcome (applied, or failed with what to run), instead of being planned again
+ * and found "unchanged"; one still refreshing is handed back for a moment. When the refresh cannot
+ * be found or looked at, the request goes on as usual.
+ */
+async function settlePhase(
+  deps: ProcessDeps,
+  claimed: readonly Group[],
+  options: ProcessOptions,
+  decisions: Decisions,
+): Promise<Group[]> {
+  const rest: Group[] = [];
+  const lookup =
+    deps.refreshTasks && options.deadline !== undefined && deps.refreshTasks.bounded
+      ? deps.refreshTasks.bounded(options.deadline)
+      : deps.refreshTasks;
+  await Promise.all(
+    claimed.map(async (group) => {
+      const { inFlight } = group;
+      const request = requestOf(group.primary.parsed);
+      if (!inFlight || !lookup || !request) {
+        rest.push(group);
+        return;
+      }
+      let task: Task | undefined;
+      try {
+        task = await findRefresh(lookup, inFlight);
+      } catch (error) {
+        deps.log.warn('could not look up the refresh of a zone cut in flight; the request is planned again', {
+          key: group.key,
+          error: String(error),
+        });
+      }
+      if (!task) {
+        rest.push(group);
+        return;
+      }
+      const now = deps.clock.now();
+      const base: OutcomeFacts = {
+        outcome: 'applied',
+        ref: farmRefOf(request),
+        before: toWire(inFlight.before),
+        after: toWire(inFlight.after),
+        refresh: {
+          service: inFlight.service,
+          zone: inFlight.zone,
+          taskId: task.id,
+          status: task.status,
+          changes: 1,
+          ...(task.doneDate ? { finishedAt: task.doneDate } : {}),
+        },
+      };
+      if (task.status === 'done') {
+        decisions.set(group.key, { kind: 'outcome', fate: 'applied', events: [audit(group, base, now)] });
+        return;
+      }
+      if (task.status === 'todo' || task.status === 'doing') {
+        await deps.idempotency.note(group.key, inFlight, now).catch(() => undefined);
+        decisions.set(group.key, {
+          kind: 'unfinished',
+          reason: `the refresh of zone ${inFlight.zone} asked by an earlier delivery (task ${task.id}) is still running`,
+          claimHeld: true,
+          delaySeconds: 5,
+        });
+        return;
+      }
+      const facts: OutcomeFacts = {
+        ...base,
+        outcome: 'failed',
+        code: 'refresh-failed',
+        retryable: false,
+        message: `stored but not applied in zone ${inFlight.zone} of ${inFlight.service}: the invocation was cut while its refresh ran, and that refresh (task ${task.id}) ended ${task.status}; once the cause is fixed, apply it with 'stickler refresh ${inFlight.service} ${inFlight.zone}'`,
+      };
+      decisions.set(group.key, { kind: 'outcome', fate: 'failed', events: [audit(group, facts, now)] });
+    }),
+  );
+  return rest;
 }
 
 interface Admitted extends QueuedRequest {
@@ -684,13 +807,58 @@ async function applyPhase(
         const decision = outcomeDecision(q, f, zoneEvents, now);
         try {
           await deps.idempotency.decide(q.group.key, { events: decision.events }, now);
-          decisions.set(q.group.key, { ...decision, persisted: true });
         } catch (error) {
           deps.log.warn('could not record a zone outcome early; it is recorded with the batch', {
             key: q.group.key,
             error: String(error),
           });
+          return;
         }
+        // Stored, then published at once: a zone's audit goes out as the zone ends, not with the batch.
+        const { failed } = await deps.publisher
+          .publish(decision.events)
+          .catch(() => ({ failed: decision.events }));
+        const unsent = decision.events.filter((e) => failed.some((x) => x.dedupeKey === e.dedupeKey));
+        const sent = decision.events.filter((e) => !unsent.includes(e));
+        if (sent.length > 0)
+          await (unsent.length === 0
+            ? deps.idempotency.complete(q.group.key, deps.clock.now())
+            : deps.idempotency.decide(q.group.key, { events: unsent }, deps.clock.now())
+          ).catch(() => undefined);
+        decisions.set(q.group.key, { ...decision, events: unsent, persisted: true, publishedEarly: sent });
+      }),
+    );
+  };
+  // Noted before each refresh is asked: a delivery after a kill then looks the refresh up.
+  const onZoneRefreshing = async (zone: {
+    service: string;
+    zone: string;
+    changes: Change[];
+    askedAt: string;
+  }) => {
+    await Promise.all(
+      zone.changes.map(async (change) => {
+        const q = change.origin.kind === 'request' ? byId.get(change.origin.requestId) : undefined;
+        if (!q) return;
+        await deps.idempotency
+          .note(
+            q.group.key,
+            {
+              service: zone.service,
+              zone: zone.zone,
+              before: toWord(change.from),
+              after: toWord(change.to),
+              displayName: change.farm.displayName,
+              askedAt: zone.askedAt,
+            },
+            deps.clock.now(),
+          )
+          .catch((error: unknown) =>
+            deps.log.warn('could not note the zone about to be refreshed', {
+              key: q.group.key,
+              error: String(error),
+            }),
+          );
       }),
     );
   };
@@ -705,6 +873,7 @@ async function applyPhase(
         ...deps.applyOptions,
         ...(options.deadline !== undefined ? { deadline: options.deadline } : {}),
         onZoneDone,
+        onZoneRefreshing,
       },
     );
   } catch (error) {
@@ -829,8 +998,16 @@ async function finishPhase(
     }
   }
   await Promise.all(releases);
-  const { finished, published } =
+  const flushed =
     outbound.length > 0 ? await flushOutbox(deps, outbound) : { finished: new Map(), published: [] };
+  const { finished } = flushed;
+  const published = [
+    ...groups.flatMap((g) => {
+      const d = decisions.get(g.key);
+      return d?.kind === 'outcome' ? (d.publishedEarly ?? []) : [];
+    }),
+    ...flushed.published,
+  ];
   for (const [key, state] of finished) {
     const group = groups.find((g) => g.key === key);
     if (state === 'pending' && group) {
@@ -878,7 +1055,7 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
   ): Promise<ProcessResult> {
     const groups = groupRecords(records);
     const decisions: Decisions = new Map();
-    const claimed = await claimPhase(deps, groups, decisions);
+    const claimed = await settlePhase(deps, await claimPhase(deps, groups, decisions), options, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
 
     /**

@@ -19,6 +19,7 @@
  */
 import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
 import type { ChangeRequestedDetail } from '../domain/events';
+import type { StickinessWord } from '../domain/stickiness';
 
 export interface Decided {
   /** Audit events not yet published. */
@@ -33,9 +34,28 @@ export interface ClaimFacts {
   sentAt: Date;
 }
 
+/**
+ * A zone an invocation was about to refresh for this request (noted just before the refresh is
+ * asked): if that invocation is killed, the next delivery looks the refresh up and reports its
+ * real outcome instead of finding the farm already at its target ("unchanged").
+ */
+export interface ZoneInFlight {
+  service: string;
+  zone: string;
+  /** The farm's stickiness before this request's write, and the one written (words). */
+  before: StickinessWord;
+  after: StickinessWord;
+  displayName: string | null;
+  /** When the refresh was about to be asked (ISO 8601): a refresh task created since is the one. */
+  askedAt: string;
+}
+
 export type ClaimResult =
-  /** `deadLettered`: an earlier delivery was audited `Failed dead-lettered` (this one is a redrive). */
-  | { state: 'claimed'; acceptedAt: Date; deadLettered: boolean }
+  /**
+   * `deadLettered`: an earlier delivery was audited `Failed dead-lettered` (this one is a redrive).
+   * `inFlight`: an earlier delivery was cut while refreshing the request's zone.
+   */
+  | { state: 'claimed'; acceptedAt: Date; deadLettered: boolean; inFlight?: ZoneInFlight }
   | { state: 'in-progress' }
   | ({ state: 'decided' } & Decided)
   | { state: 'deferred'; until: string }
@@ -53,6 +73,8 @@ export interface DeferredRequest {
 export interface IdempotencyStore {
   claim(key: string, now: Date, holdMs: number, facts: ClaimFacts): Promise<ClaimResult>;
   decide(key: string, decided: Decided, now: Date): Promise<void>;
+  /** Notes, on a key this invocation holds, the zone it is about to refresh (the next claim takes it). */
+  note(key: string, inFlight: ZoneInFlight, now: Date): Promise<void>;
   /**
    * Marks the key deferred until `until`, keeping the request. `ticket` (`system:KEY`), when given,
    * lists the request under that ticket, so that the ticket's withdrawal can cancel it.

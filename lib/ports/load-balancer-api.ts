@@ -47,4 +47,9 @@ export interface LoadBalancerApi {
   refresh(service: string, zone: string): Promise<Task>;
   listTasks(service: string, filter: { action?: string; status?: TaskStatus }): Promise<number[]>;
   getTask(service: string, taskId: number): Promise<Task>;
+  /**
+   * The same API with every call ending by `deadline` (epoch ms): no call outlives it (an
+   * adapter without the means leaves this out, and its calls keep their own timeouts).
+   */
+  bounded?(deadline: number): LoadBalancerApi;
 }

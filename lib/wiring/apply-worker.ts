@@ -73,6 +73,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     publisher,
     idempotency,
     ledger,
+    refreshTasks: api,
     // One holder per Lambda instance: an instance runs one invocation at a time.
     leases: new DynamoDbServiceLeases({ client: dynamodb, tableName: config.idempotencyTable }),
     deferrals,

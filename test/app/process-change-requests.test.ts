@@ -30,7 +30,7 @@ const setup = (applyOptions: Partial<ApplyOptions> = {}, extra: { leaseWaitMs?: 
   const deferrals = new RecordingDeferrals();
   const log = silentLog();
   const leases = new InMemoryServiceLeases();
-  const process = makeProcessChangeRequests({
+  const deps = {
     leases,
     applyRequests: makeApplyRequests({ api, clock }),
     publisher,
@@ -43,7 +43,8 @@ const setup = (applyOptions: Partial<ApplyOptions> = {}, extra: { leaseWaitMs?: 
     maxReceiveCount: 3,
     claimHoldMs: 15 * MINUTE,
     ...extra,
-  });
+  };
+  const process = makeProcessChangeRequests(deps);
   let n = 0;
   /** A queued record as SQS would deliver it: the request in an EventBridge envelope. */
   const record = (
@@ -74,7 +75,20 @@ const setup = (applyOptions: Partial<ApplyOptions> = {}, extra: { leaseWaitMs?: 
     publisher.published
       .filter((e) => 'outcome' in e.detail)
       .map((e) => ({ type: e.detailType, ...(e.detail as ChangeAuditDetail) }));
-  return { clock, api, idempotency, ledger, publisher, deferrals, leases, log, process, record, audits };
+  return {
+    clock,
+    api,
+    idempotency,
+    ledger,
+    publisher,
+    deferrals,
+    leases,
+    log,
+    process,
+    record,
+    audits,
+    deps,
+  };
 };
 
 describe('processChangeRequests (use case, through in-memory ports)', () => {
@@ -662,7 +676,7 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       ]);
     });
 
-    it('records each zone as soon as it ends, so a kill loses at most the zone in flight', async () => {
+    it('records and publishes each zone as soon as it ends, so a kill loses at most the zone in flight', async () => {
       const h = setup(timing);
       // The second zone's refresh never answers: the invocation will be killed during it.
       const refresh = h.api.refresh.bind(h.api);
@@ -676,17 +690,42 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       );
       for (let i = 0; i < 50 && h.api.refreshes.length < 2; i++) await new Promise((r) => setImmediate(r));
       for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-      expect(h.idempotency.records.get('k-gra')).toMatchObject({
-        state: 'decided',
-        events: [expect.objectContaining({ detailType: 'Stickiness Change Applied' }), expect.anything()],
-      });
+      // Zone gra's outcome is out already, and its record completed, while zone sbg still refreshes.
+      expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'k-gra', outcome: 'applied' })]);
+      expect(h.publisher.published.map((e) => e.detailType)).toContain('Zone Configuration Applied');
+      expect(h.idempotency.records.get('k-gra')?.state).toBe('completed');
 
-      // Killed. The redelivery (claims expired) publishes zone gra's outcome without touching OVH.
+      // Killed. The redelivery (claims expired) changes nothing and says nothing more.
       h.api.refresh = refresh;
       h.clock.advance(20 * 60 * SECOND);
       const writes = h.api.calls.setStickiness;
       await h.process([h.record({ requestId: 'k-gra', farmId: 1 }, { receiveCount: 2 })]);
       expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'k-gra', outcome: 'applied' })]);
+      expect(h.api.calls.setStickiness).toBe(writes);
+    });
+
+    it('keeps a zone outcome whose early publishing failed, and the redelivery publishes it without touching OVH', async () => {
+      const h = setup(timing);
+      h.publisher.refuse = () => true;
+      const refresh = h.api.refresh.bind(h.api);
+      h.api.refresh = (service, zone) =>
+        zone === 'sbg' ? new Promise(() => undefined) : refresh(service, zone);
+      void h.process(
+        [h.record({ requestId: 'k2-gra', farmId: 1 }), h.record({ requestId: 'k2-sbg', farmId: 2 })],
+        { deadline: h.clock.t + 900 * SECOND },
+      );
+      for (let i = 0; i < 50 && h.api.refreshes.length < 2; i++) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(h.idempotency.records.get('k2-gra')).toMatchObject({
+        state: 'decided',
+        events: [expect.objectContaining({ detailType: 'Stickiness Change Applied' }), expect.anything()],
+      });
+      h.publisher.refuse = () => false;
+      h.api.refresh = refresh;
+      h.clock.advance(20 * 60 * SECOND);
+      const writes = h.api.calls.setStickiness;
+      await h.process([h.record({ requestId: 'k2-gra', farmId: 1 }, { receiveCount: 2 })]);
+      expect(h.audits()).toEqual([expect.objectContaining({ requestId: 'k2-gra', outcome: 'applied' })]);
       expect(h.api.calls.setStickiness).toBe(writes);
     });
   });
@@ -910,6 +949,77 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       h.api.taskMs = 10;
       await h.process([h.record({ requestId: 'sbg-next', farmId: 2, stickiness: 'sourceIp' })]);
       expect(h.audits().at(-1)).toMatchObject({ requestId: 'sbg-next', outcome: 'applied' });
+    });
+  });
+
+  describe('a zone cut by a kill', () => {
+    it("is audited with its refresh's real outcome on the next delivery, not found 'unchanged'", async () => {
+      const h = setup({ taskTimeoutMs: 20 * MINUTE, pollIntervalMs: 1_000 });
+      const process = makeProcessChangeRequests({
+        ...h.deps,
+        refreshTasks: h.api,
+      });
+      // The refresh is asked and its task created, then the invocation dies while following it.
+      h.api.taskMs = 10 * MINUTE;
+      const getTask = h.api.getTask.bind(h.api);
+      h.api.getTask = () => new Promise(() => undefined);
+      void process([h.record({ requestId: 'cut', farmId: 1, stickiness: 'cookie' })], {
+        deadline: h.clock.t + 30 * MINUTE,
+      });
+      for (let i = 0; i < 50 && h.api.refreshes.length < 1; i++) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+      expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'gra' }]);
+      expect(h.idempotency.records.get('cut')).toMatchObject({
+        state: 'in-progress',
+        inFlight: { zone: 'gra' },
+      });
+      // Killed. The task ends done meanwhile; the redelivery comes once the claim has expired.
+      h.api.getTask = getTask;
+      h.clock.advance(20 * MINUTE);
+      const writes = h.api.calls.setStickiness;
+      await process([h.record({ requestId: 'cut', farmId: 1, stickiness: 'cookie' }, { receiveCount: 2 })]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({
+          requestId: 'cut',
+          outcome: 'applied',
+          before: 'none',
+          after: 'cookie',
+          refresh: expect.objectContaining({ zone: 'gra', status: 'done' }),
+        }),
+      ]);
+      expect(h.api.calls.setStickiness).toBe(writes);
+      expect(h.api.refreshes).toHaveLength(1);
+    });
+
+    it('reports a refresh that ended in error as failed, with the command to run', async () => {
+      const h = setup();
+      const process = makeProcessChangeRequests({ ...h.deps, refreshTasks: h.api });
+      await h.idempotency.claim('cut-2', h.clock.now(), 1_000, { sentAt: h.clock.now() });
+      await h.idempotency.note(
+        'cut-2',
+        {
+          service: 'lb-a',
+          zone: 'gra',
+          before: 'none',
+          after: 'cookie',
+          displayName: null,
+          askedAt: h.clock.now().toISOString(),
+        },
+        h.clock.now(),
+      );
+      h.api.taskStatus = 'error';
+      await h.api.setStickiness({ service: 'lb-a', type: 'http', farmId: 1 }, 'cookie');
+      await h.api.refresh('lb-a', 'gra');
+      h.clock.advance(MINUTE);
+      await process([h.record({ requestId: 'cut-2', farmId: 1, stickiness: 'cookie' }, { receiveCount: 2 })]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({
+          requestId: 'cut-2',
+          outcome: 'failed',
+          code: 'refresh-failed',
+          message: expect.stringContaining("'stickler refresh lb-a gra'"),
+        }),
+      ]);
     });
   });
 

@@ -21,6 +21,7 @@ import type {
   Decided,
   DeferredRequest,
   IdempotencyStore,
+  ZoneInFlight,
 } from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
 import type { Log } from '../../lib/ports/log';
@@ -59,7 +60,7 @@ class Failures<M extends string> {
   }
 }
 
-type StoredRecord = { acceptedAt?: number; contentHash?: string } & (
+type StoredRecord = { acceptedAt?: number; contentHash?: string; inFlight?: ZoneInFlight } & (
   | { state: 'in-progress'; heldUntil: number }
   | ({ state: 'decided' } & Decided)
   | ({ state: 'deferred'; until: string } & Omit<DeferredRequest, 'until'>)
@@ -73,7 +74,15 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   readonly records = new Map<string, StoredRecord>();
   readonly tickets = new Map<string, Set<string>>();
   readonly failures = new Failures<
-    'claim' | 'decide' | 'defer' | 'complete' | 'release' | 'deadLetter' | 'deferred' | 'closeDeferred'
+    | 'claim'
+    | 'decide'
+    | 'note'
+    | 'defer'
+    | 'complete'
+    | 'release'
+    | 'deadLetter'
+    | 'deferred'
+    | 'closeDeferred'
   >();
 
   async claim(key: string, now: Date, holdMs: number, facts: ClaimFacts): Promise<ClaimResult> {
@@ -101,7 +110,12 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
         acceptedAt: first,
         ...(contentHash ? { contentHash } : {}),
       });
-      return { state: 'claimed', acceptedAt: new Date(first), deadLettered: r?.state === 'dead-lettered' };
+      return {
+        state: 'claimed',
+        acceptedAt: new Date(first),
+        deadLettered: r?.state === 'dead-lettered',
+        ...(r?.inFlight ? { inFlight: r.inFlight } : {}),
+      };
     }
     if (r.state === 'decided') return { state: 'decided', events: r.events };
     if (r.state === 'deferred') return { state: 'deferred', until: r.until };
@@ -119,6 +133,13 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   async decide(key: string, decided: Decided): Promise<void> {
     this.failures.check('decide');
     this.keep(key, { state: 'decided', ...structuredClone(decided) });
+  }
+  async note(key: string, inFlight: ZoneInFlight, _now?: Date): Promise<void> {
+    this.failures.check('note');
+    const r = this.records.get(key);
+    if (r?.state !== 'in-progress')
+      throw Object.assign(new Error('not held'), { code: 'ConditionalCheckFailedException' });
+    r.inFlight = structuredClone(inFlight);
   }
   async defer(
     key: string,

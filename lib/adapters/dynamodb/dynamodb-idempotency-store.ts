@@ -16,6 +16,7 @@ import type {
   Decided,
   DeferredRequest,
   IdempotencyStore,
+  ZoneInFlight,
 } from '../../ports/idempotency-store';
 import type { AwsCall } from '../aws/aws-json-client';
 import { type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
@@ -45,6 +46,20 @@ const STATE = {
 } as const;
 
 type Item = DynamoItem & { requestIds?: { SS?: string[] } };
+
+const parseInFlight = (text: string | undefined): ZoneInFlight | undefined => {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as ZoneInFlight;
+    return typeof value?.service === 'string' &&
+      typeof value.zone === 'string' &&
+      typeof value.askedAt === 'string'
+      ? value
+      : undefined;
+  } catch {
+    return undefined;
+  }
+};
 
 export class DynamoDbIdempotencyStore implements IdempotencyStore {
   private readonly retainMs: number;
@@ -82,7 +97,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     const sentMs = String(facts.sentAt.getTime());
     try {
       const { Attributes: old } = await this.update(key, {
-        UpdateExpression: `SET #state = :inProgress, #owner = :owner, heldUntil = :held, expiresAtEpoch = :exp, acceptedAtMs = if_not_exists(acceptedAtMs, :sent)${hash ? ', contentHash = if_not_exists(contentHash, :hash)' : ''}`,
+        UpdateExpression: `SET #state = :inProgress, #owner = :owner, heldUntil = :held, expiresAtEpoch = :exp, acceptedAtMs = if_not_exists(acceptedAtMs, :sent)${hash ? ', contentHash = if_not_exists(contentHash, :hash)' : ''} REMOVE inFlight`,
         ConditionExpression: `(attribute_not_exists(id) OR #state = :open OR #state = :deadLettered OR (#state = :inProgress AND heldUntil <= :now) OR (#state = :deferred AND deferredUntilMs <= :now))${hash ? ' AND (attribute_not_exists(contentHash) OR contentHash = :hash)' : ''}`,
         ExpressionAttributeNames: { '#state': 'state', '#owner': 'owner' },
         ExpressionAttributeValues: {
@@ -99,10 +114,12 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
         },
         ReturnValues: 'ALL_OLD',
       });
+      const inFlight = parseInFlight(old?.inFlight?.S);
       return {
         state: 'claimed',
         acceptedAt: new Date(Number(old?.acceptedAtMs?.N ?? sentMs)),
         deadLettered: old?.state?.S === STATE.deadLettered,
+        ...(inFlight ? { inFlight } : {}),
       };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
@@ -128,6 +145,19 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
       ExpressionAttributeValues: {
         ':decided': { S: STATE.decided },
         ':events': { S: JSON.stringify(decided.events) },
+        ':exp': this.expiry(now),
+      },
+    });
+  }
+
+  async note(key: string, inFlight: ZoneInFlight, now: Date): Promise<void> {
+    await this.update(key, {
+      UpdateExpression: 'SET inFlight = :inFlight, expiresAtEpoch = :exp',
+      ConditionExpression: '#state = :inProgress',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: {
+        ':inFlight': { S: JSON.stringify(inFlight) },
+        ':inProgress': { S: STATE.inProgress },
         ':exp': this.expiry(now),
       },
     });

@@ -110,6 +110,8 @@ export class OvhHttpClient {
   private readonly onRetry: ((retry: RetryNotice) => void) | undefined;
   private readonly adaptive: AdaptiveConcurrency | undefined;
   private timeOffset: Promise<number> | undefined;
+  /** Epoch ms by which every call of this view ends (see bounded). */
+  private deadline: number | undefined;
 
   constructor(options: OvhHttpClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -129,6 +131,31 @@ export class OvhHttpClient {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.onRetry = options.onRetry;
+  }
+
+  /**
+   * A view of this client whose every call ends by `deadline` (epoch ms): each attempt's timeout
+   * is cut to the time left, no retry waits past it, and a call that would start after it fails
+   * at once (retryable). It shares the concurrency limit and the clock offset with this client.
+   * The worker bounds a batch's calls by its invocation's end, so no call outlives the invocation.
+   */
+  bounded(deadline: number): OvhHttpClient {
+    const view = Object.create(this) as OvhHttpClient;
+    view.deadline = Math.min(deadline, this.deadline ?? Number.POSITIVE_INFINITY);
+    return view;
+  }
+
+  /** Milliseconds left before the deadline (undefined without one). */
+  private timeLeft(): number | undefined {
+    return this.deadline === undefined ? undefined : this.deadline - this.clock.now().getTime();
+  }
+
+  private deadlineError(method: string, path: string, sent: boolean): OvhApiError {
+    return new OvhApiError(
+      'timeout',
+      `the invocation's time ran out before ${method} ${path} ${sent ? 'was answered' : 'could be sent'}`,
+      { method, path, retryable: true },
+    );
   }
 
   /** Calls in flight now, the most reached, and how often it was halved (adaptive concurrency). */
@@ -204,6 +231,8 @@ export class OvhHttpClient {
     let throttledMs = 0;
     let throttled = 0;
     for (let attempt = 1; ; attempt++) {
+      const before = this.timeLeft();
+      if (before !== undefined && before <= 0) throw this.deadlineError(method, path, false);
       const offset = options.unauthenticated ? 0 : await this.serverTimeOffset();
       const credentials = options.unauthenticated
         ? undefined
@@ -216,6 +245,10 @@ export class OvhHttpClient {
       const urgent = /\/(pendingChanges|refresh|task)(\/|$)/.test(path);
       const result = await this.limiter.run(
         async () => {
+          // A slot found after the deadline: nothing is sent.
+          const left = this.timeLeft();
+          if (left !== undefined && left <= 0)
+            return { ok: false as const, error: this.deadlineError(method, path, false) };
           const ticket = this.adaptive?.started() ?? 0;
           const outcome = await this.attempt<T>(
             method,
@@ -250,7 +283,9 @@ export class OvhHttpClient {
         (isThrottle
           ? throttled >= this.retry.maxThrottledAttempts || throttledMs + delayMs > this.retry.maxThrottledMs
           : attempt - throttled >= this.retry.maxAttempts) ||
-        (result.retryAfterMs !== undefined && result.retryAfterMs > this.retry.maxRetryAfterMs);
+        (result.retryAfterMs !== undefined && result.retryAfterMs > this.retry.maxRetryAfterMs) ||
+        // No retry waits past the deadline.
+        (this.deadline !== undefined && this.clock.now().getTime() + delayMs >= this.deadline);
       if (giveUp) {
         // Say that it was tried more than once: "no answer within 15000 ms" after a minute is a puzzle.
         if (attempt > 1) error.message += ` (gave up after ${attempt} attempts)`;
@@ -308,12 +343,15 @@ export class OvhHttpClient {
   ): Promise<Attempt<T>> {
     let response: Response;
     let text: string;
+    const left = this.timeLeft();
+    const cutByDeadline = left !== undefined && left < this.timeoutMs;
+    const timeoutMs = Math.max(1, Math.min(this.timeoutMs, left ?? this.timeoutMs));
     try {
       response = await this.fetchImpl(url, {
         method,
         headers,
         body: body || undefined,
-        signal: AbortSignal.timeout(this.timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       text = await response.text();
     } catch (cause) {
@@ -322,7 +360,9 @@ export class OvhHttpClient {
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
       const neverSent = networkCode(cause) === 'ECONNREFUSED';
       const message = timedOut
-        ? `no answer within ${this.timeoutMs} ms`
+        ? cutByDeadline
+          ? `no answer within ${timeoutMs} ms, when the invocation's time ran out`
+          : `no answer within ${timeoutMs} ms`
         : `network error: ${networkCode(cause) ?? (cause as { message?: unknown } | null)?.message ?? String(cause)}`;
       return {
         ok: false,

@@ -73,6 +73,13 @@ export class OvhLoadBalancerApi implements LoadBalancerApi {
     this.listing = options.listing ?? 'auto';
   }
 
+  /** The same API with every call ending by `deadline` (epoch ms): see OvhHttpClient.bounded. */
+  bounded(deadline: number): LoadBalancerApi {
+    const view = Object.create(this) as { client: OvhHttpClient };
+    view.client = this.client.bounded(deadline);
+    return view as unknown as LoadBalancerApi;
+  }
+
   async listServices(): Promise<string[]> {
     return this.parse('GET', '/ipLoadbalancing', NamesSchema, await this.client.get('/ipLoadbalancing'));
   }

@@ -12,6 +12,25 @@ describe('OvhHttpClient against the simulator', () => {
     h = undefined;
   });
 
+  it('ends every call of a bounded view by its deadline, hanging server or not, and retries nothing past it', async () => {
+    h = await startHarness({}, { timeoutMs: 15_000 });
+    await h.client.serverTimeOffset();
+    h.sim.faults.hangRate = 1; // from now on, OVH never answers
+    const started = Date.now();
+    const bounded = h.api.bounded!(Date.now() + 400);
+    const error = await bounded
+      .getFarm({ service: 'loadbalancer-aaa', type: 'http', farmId: 1 })
+      .catch((e: unknown) => e);
+    const took = Date.now() - started;
+    expect(error).toMatchObject({ code: 'timeout', retryable: true });
+    expect((error as Error).message).toMatch(/invocation's time ran out/);
+    expect(took).toBeLessThan(3_000);
+    // Past the deadline, a call fails at once without being sent.
+    const sent = h.sim.stats.faults.hangs;
+    await expect(bounded.pendingChanges('loadbalancer-aaa')).rejects.toThrow(/before GET .* could be sent/);
+    expect(h.sim.stats.faults.hangs).toBe(sent);
+  });
+
   it('corrects its timestamps with /auth/time when the server clock is far off', async () => {
     h = await startHarness({ clockSkewSeconds: 3_600 });
     await expect(h.api.listServices()).resolves.toEqual(['loadbalancer-aaa', 'loadbalancer-bbb']);
