@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
+  // test/aws runs against moto and cfn-lint, which `npm test` cannot count on: `npm run test:aws`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/aws/'],
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2023' } }],
   },

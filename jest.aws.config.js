@@ -1,0 +1,15 @@
+/**
+ * `npm run test:aws`: the project's AWS calls and its template against moto and cfn-lint (Python
+ * tools, installed on the machine, not from the repository), so apart from `npm test`.
+ * @type {import('jest').Config}
+ */
+const base = require('./jest.config');
+
+module.exports = {
+  ...base,
+  roots: ['<rootDir>/test/aws'],
+  testPathIgnorePatterns: ['/node_modules/'],
+  globalSetup: '<rootDir>/test/aws/global-setup.ts',
+  globalTeardown: '<rootDir>/test/aws/global-teardown.ts',
+  testTimeout: 60000,
+};
