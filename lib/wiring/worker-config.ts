@@ -24,7 +24,8 @@ export interface WorkerConfig {
   /** How long a batch whose load balancers are all held by another batch waits before handing its records back. */
   leaseWaitMs: number;
   /** Where early requests are scheduled back onto the bus (EventBridge Scheduler). */
-  deferral: { groupName: string; busArn: string; roleArn: string };
+  /** `deadLetterArn`: where Scheduler puts a deferred request it cannot put back on the bus. */
+  deferral: { groupName: string; busArn: string; roleArn: string; deadLetterArn?: string };
 }
 
 const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number => {
@@ -72,6 +73,7 @@ export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
       groupName: required(env, 'DEFERRAL_SCHEDULE_GROUP'),
       busArn: required(env, 'EVENT_BUS_ARN'),
       roleArn: required(env, 'DEFERRAL_ROLE_ARN'),
+      ...(env.DEFERRAL_DLQ_ARN?.trim() ? { deadLetterArn: env.DEFERRAL_DLQ_ARN.trim() } : {}),
     },
   };
 };

@@ -118,7 +118,10 @@ describe('apply-worker end to end on moto', () => {
     // One record per request, done; the newest request per farm; no lease left behind.
     for (const id of ['req-0001', 'req-0002', 'req-0003', 'req-0004', 'req-0005'])
       expect([id, (await item(`request:${id}`))?.state?.S]).toEqual([id, 'completed']);
-    expect((await item('farm:loadbalancer-7f3a9c21/http/102'))?.requestId?.S).toBe('req-0004');
+    // The farm's order names the request accepted last for it.
+    const order = JSON.parse((await item('farm:loadbalancer-7f3a9c21/http/102'))?.order?.S ?? '{}');
+    expect(order.live?.requestId).toBe('req-0004');
+    expect(Number((await item('request:req-0004'))?.acceptedAtMs?.N)).toBeGreaterThan(0);
     expect(Number((await item('request:req-0001'))?.expiresAtEpoch?.N)).toBeGreaterThan(Date.now() / 1000);
     expect(await item('lease:loadbalancer-7f3a9c21')).toBeUndefined();
   });

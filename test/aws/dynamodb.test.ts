@@ -6,8 +6,9 @@ import { DynamoDbIdempotencyStore } from '../../lib/adapters/dynamodb/dynamodb-i
 import { DynamoDbRolloutStore } from '../../lib/adapters/dynamodb/dynamodb-rollout-store';
 import { DynamoDbServiceLeases } from '../../lib/adapters/dynamodb/dynamodb-service-leases';
 import { DynamoDbUnappliedZones } from '../../lib/adapters/dynamodb/dynamodb-unapplied-zones';
-import { DETAIL_TYPES } from '../../lib/domain/events';
 import type { RolloutState } from '../../lib/ports/rollout-store';
+import { farmLedgerContract } from '../contracts/farm-ledger.contract';
+import { idempotencyStoreContract } from '../contracts/idempotency-store.contract';
 import { awsEnv, STACK, sdk, unique } from './moto';
 
 /** The DynamoDB stores on the stack's table in moto (its key schema and TTL, as deployed). */
@@ -24,52 +25,24 @@ describe('the DynamoDB stores on moto', () => {
   const later = (ms: number) => new Date(now.getTime() + ms);
   const epoch = (ms: number) => Math.floor(ms / 1000);
 
-  it('claims a request once with a conditional write, keeps its record 30 days (TTL) and releases it', async () => {
-    const store = new DynamoDbIdempotencyStore({ client: client(), tableName });
-    const key = unique('req');
-    await expect(store.claim(key, now, 60_000)).resolves.toEqual({ state: 'claimed' });
-    await expect(store.claim(key, later(1_000), 60_000)).resolves.toEqual({ state: 'in-progress' });
-    await expect(store.claim(key, later(60_001), 60_000)).resolves.toEqual({ state: 'claimed' });
-    const stored = await item(`request:${key}`);
-    expect(stored?.state?.S).toBe('in-progress');
-    expect(Number(stored?.expiresAtEpoch?.N)).toBe(epoch(later(60_001).getTime() + 30 * 24 * 3600_000));
-
-    const events = [
-      {
-        detailType: DETAIL_TYPES.zoneApplied,
-        detail: { auditId: 'a', service: 's' },
-        dedupeKey: 'a',
-      },
-    ] as never;
-    await store.decide(key, { events }, now);
-    await expect(store.claim(key, later(120_000), 60_000)).resolves.toEqual({ state: 'decided', events });
-    await store.defer(key, later(3_600_000).toISOString(), now);
-    await expect(store.claim(key, later(1_000), 60_000)).resolves.toEqual({
-      state: 'deferred',
-      until: later(3_600_000).toISOString(),
-    });
-    // A deferred record stays until its window, then may be claimed again.
-    await expect(store.claim(key, later(3_600_000), 60_000)).resolves.toEqual({ state: 'claimed' });
-    await store.complete(key, now);
-    await expect(store.claim(key, later(999_999_999), 60_000)).resolves.toEqual({ state: 'completed' });
-    expect((await item(`request:${key}`))?.events).toBeUndefined();
-    await store.release(key);
-    expect(await item(`request:${key}`)).toBeUndefined();
+  describe('the IdempotencyStore contract', () => {
+    idempotencyStoreContract(() => new DynamoDbIdempotencyStore({ client: client(), tableName }));
   });
 
-  it('keeps the newest request per farm (conditional on its SentTimestamp) and reads the ledger with BatchGetItem', async () => {
-    const ledger = new DynamoDbFarmLedger({ client: client(), tableName });
-    const [a, b, none] = [unique('lb/http/1'), unique('lb/http/2'), unique('lb/http/3')];
-    await ledger.record(a, { requestId: 'new', sentAt: later(2_000).toISOString() }, now);
-    await ledger.record(a, { requestId: 'old', sentAt: later(1_000).toISOString() }, now); // refused: older
-    await ledger.record(b, { requestId: 'b1', sentAt: later(1_000).toISOString() }, now);
-    // More keys than one BatchGetItem takes (100): the reads are split.
-    const keys = [a, b, none, ...Array.from({ length: 120 }, (_, i) => unique(`lb/tcp/${i}`))];
-    const latest = await ledger.latest(keys);
-    expect(Object.fromEntries(latest)).toEqual({
-      [a]: { requestId: 'new', sentAt: later(2_000).toISOString() },
-      [b]: { requestId: 'b1', sentAt: later(1_000).toISOString() },
-    });
+  describe('the FarmLedger contract', () => {
+    farmLedgerContract(() => new DynamoDbFarmLedger({ client: client(), tableName }));
+  });
+
+  it('keeps a request record 30 days (TTL) past its last write', async () => {
+    const store = new DynamoDbIdempotencyStore({ client: client(), tableName });
+    const key = unique('req');
+    await store.claim(key, now, 60_000, { contentHash: 'h', sentAt: now });
+    const stored = await item(`request:${key}`);
+    expect(stored?.state?.S).toBe('in-progress');
+    expect(Number(stored?.acceptedAtMs?.N)).toBe(now.getTime());
+    expect(Number(stored?.expiresAtEpoch?.N)).toBe(epoch(now.getTime() + 30 * 24 * 3600_000));
+    await store.complete(key, now);
+    expect((await item(`request:${key}`))?.events).toBeUndefined();
   });
 
   it('leases a load balancer to one holder at a time, and only the holder releases it', async () => {
@@ -89,7 +62,14 @@ describe('the DynamoDB stores on moto', () => {
   it('remembers, reads (BatchGetItem, ignoring an item past its TTL) and forgets unapplied zones', async () => {
     const zones = new DynamoDbUnappliedZones({ client: client(), tableName });
     const service = unique('lb');
-    const record = { service, zone: 'gra', pending: 2, doneRefreshes: [7, 9], at: now.toISOString() };
+    const record = {
+      service,
+      zone: 'gra',
+      pending: 2,
+      farms: [{ type: 'http' as const, farmId: 1, stickiness: 'cookie' as const }],
+      doneRefreshes: [7, 9],
+      at: now.toISOString(),
+    };
     await zones.remember(record, now);
     await zones.remember({ ...record, zone: 'sbg' }, new Date(now.getTime() - 2 * 24 * 3600_000)); // expired
     await expect(zones.read(service, ['gra', 'sbg', 'rbx'])).resolves.toEqual([record]);

@@ -64,7 +64,9 @@ describe('the packaged template', () => {
     const events = new EventBridgeClient(sdk());
     const { Rules = [] } = await events.send(new ListRulesCommand({ EventBusName: STACK.bus }));
     const rule = Rules.find((r) => r.Name === STACK.changeRequestRule);
-    expect(JSON.parse(rule!.EventPattern!)).toEqual({ 'detail-type': ['Stickiness Change Requested'] });
+    expect(JSON.parse(rule!.EventPattern!)).toEqual({
+      'detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'],
+    });
     const { Targets = [] } = await events.send(
       new ListTargetsByRuleCommand({ Rule: STACK.changeRequestRule, EventBusName: STACK.bus }),
     );

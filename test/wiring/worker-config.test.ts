@@ -23,6 +23,16 @@ describe('loadWorkerConfig', () => {
     });
   });
 
+  it('hands the deferral dead-letter queue to the schedules it creates, when the stack names one', () => {
+    const arn = 'arn:aws:sqs:eu-west-3:123456789012:stickler-prod-deferral-dlq';
+    expect(loadWorkerConfig({ ...base, STAGE: 'prod', DEFERRAL_DLQ_ARN: arn }).deferral.deadLetterArn).toBe(
+      arn,
+    );
+    expect(loadWorkerConfig({ ...base, STAGE: 'prod', DEFERRAL_DLQ_ARN: '' }).deferral).not.toHaveProperty(
+      'deadLetterArn',
+    );
+  });
+
   it('waits for a held load balancer as long as told, or not at all, and refuses anything else', () => {
     expect(loadWorkerConfig({ ...base, STAGE: 'prod', LEASE_WAIT_MS: '0' }).leaseWaitMs).toBe(0);
     expect(loadWorkerConfig({ ...base, STAGE: 'prod', LEASE_WAIT_MS: '15000' }).leaseWaitMs).toBe(15_000);
