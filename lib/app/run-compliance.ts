@@ -240,7 +240,9 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
 
     let requested = 0;
     let rolloutZones: number | null = null;
-    const blocked = mode === 'enforce' && overLimit !== undefined;
+    let blocked = mode === 'enforce' && overLimit !== undefined;
+    /** The rollout this run started or found, to mark announced once its zone is out. */
+    let rolloutKey: string | undefined;
     if (blocked) {
       const key = `compliance:${runId}:blocked`;
       events.push(
@@ -310,24 +312,50 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
         );
         rolloutZones = zones.length;
         const key = rolloutKeyOf(zones[0]!.requests[0]!.requestId)!;
-        const created = await deps.rollouts.create({
-          key,
-          runId,
-          policy: ref,
-          zones,
-          current: 0,
-          pending: zones[0]!.requests.map((r) => r.requestId),
-          failures: [],
-          status: 'running',
-          version: 1,
-        });
-        // A retried run finds its rollout started: it publishes again the zone in flight (same ids).
-        const state = created ? undefined : await deps.rollouts.get(key);
-        first = state
-          ? state.status === 'running'
-            ? state.zones[state.current]!.requests
-            : []
-          : zones[0]!.requests;
+        // One rollout per policy at a time: another one still running blocks this run.
+        const lock = await deps.rollouts.lock(ref.source, key);
+        if (!lock.held) {
+          const holder = await deps.rollouts.get(lock.holder).catch(() => undefined);
+          blocked = true;
+          first = [];
+          const blockKey = `compliance:${runId}:blocked`;
+          events.push(
+            complianceEvent(
+              DETAIL_TYPES.complianceBlocked,
+              {
+                ...base,
+                auditId: blockKey,
+                policy: ref,
+                drifted: drifted.length,
+                maxChangesPerRun: policy.limits.maxChangesPerRun ?? null,
+                message: `the zone-by-zone rollout of run ${holder?.runId ?? lock.holder} for this policy is still running${holder ? ` (zone ${holder.current + 1} of ${holder.zones.length}, ${holder.zones[holder.current]?.service}/${holder.zones[holder.current]?.zone})` : ''}: one rollout per policy at a time; nothing was requested`,
+                blockedAt: now(),
+              },
+              blockKey,
+            ),
+          );
+        } else {
+          const created = await deps.rollouts.create({
+            key,
+            runId,
+            policy: ref,
+            zones,
+            current: 0,
+            pending: zones[0]!.requests.map((r) => r.requestId),
+            failures: [],
+            status: 'running',
+            announced: false,
+            version: 1,
+          });
+          // A retried run finds its rollout started: it publishes again the zone in flight (same ids).
+          const state = created ? undefined : await deps.rollouts.get(key);
+          first = state
+            ? state.status === 'running'
+              ? state.zones[state.current]!.requests
+              : []
+            : zones[0]!.requests;
+          rolloutKey = key;
+        }
       } else first = changes.map(requestOf);
       for (const request of first) events.push(changeRequestedEvent(request, COMPLIANCE_EVENT_SOURCE));
       requested = first.length;
@@ -360,6 +388,12 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       ),
     );
     await publishAll(events);
+    if (rolloutKey) {
+      // The zone in flight is out: the rollout's state says so (else the next outcome publishes it again).
+      const state = await deps.rollouts.get(rolloutKey);
+      if (state?.announced === false && state.status === 'running')
+        await deps.rollouts.update({ ...state, announced: true, version: state.version + 1 });
+    }
     deps.log.info('compliance run completed', { ...result });
     if (mode === 'report' && deps.summary) {
       const lines = drifted

@@ -1,6 +1,6 @@
 import { makeAdvanceRollout } from '../../lib/app/advance-rollout';
 import { makePlanPolicy } from '../../lib/app/plan-policy';
-import { makeRunCompliance } from '../../lib/app/run-compliance';
+import { makeRunCompliance, rolloutKeyOf } from '../../lib/app/run-compliance';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
 import {
   FakeClock,
@@ -43,7 +43,7 @@ const setup = () => {
       .filter((e) => e.detailType === 'Stickiness Change Requested')
       .map((e) => e.detail as ChangeRequestedDetail);
   const types = () => publisher.published.map((e) => e.detailType);
-  return { run, advance, requested, types, publisher, rollouts };
+  return { run, advance, requested, types, publisher, rollouts, api };
 };
 
 describe('zone-by-zone rollout', () => {
@@ -56,7 +56,7 @@ describe('zone-by-zone rollout', () => {
       ['lb-a', 2],
     ]);
     const [a, b] = h.requested();
-    expect(await h.advance({ requestId: a!.requestId, outcome: 'applied', code: null })).toBe('advanced');
+    expect(await h.advance({ requestId: a!.requestId, outcome: 'applied', code: null })).toBe('recorded');
     expect(h.requested()).toHaveLength(2); // gra still has a request pending
     await h.advance({ requestId: b!.requestId, outcome: 'unchanged', code: null });
     expect(h.requested().map((r) => r.farmId)).toEqual([1, 2, 3]); // sbg now
@@ -107,6 +107,68 @@ describe('zone-by-zone rollout', () => {
       status: 'running',
       pending: [expect.any(String)],
     });
+  });
+
+  it('keeps every one of a hundred outcomes arriving together, and moves on exactly once', async () => {
+    const h = setup();
+    const manyFarms = Array.from({ length: 100 }, (_, i) => i + 10);
+    for (const farmId of manyFarms)
+      h.api.addFarm('lb-a', { type: 'http', farmId, zone: 'gra', stored: null });
+    await h.run({ mode: 'enforce', runId: 'r100' });
+    const gra = h.requested();
+    expect(gra).toHaveLength(102);
+    const results = await Promise.all(
+      gra.map((r) => h.advance({ requestId: r.requestId, outcome: 'applied', code: null })),
+    );
+    expect(results.filter((r) => r === 'advanced')).toHaveLength(1);
+    expect(h.rollouts.recorded.size).toBe(102);
+    const next = h.requested().slice(102);
+    expect(new Set(next.map((r) => r.requestId)).size).toBe(1); // zone sbg, however often it went out
+    expect(h.rollouts.states.get(rolloutKeyOf(gra[0]!.requestId)!)).toMatchObject({
+      current: 1,
+      status: 'running',
+    });
+  });
+
+  it('still finishes when a state write fails between a zone and the next (the outcome is retried)', async () => {
+    const h = setup();
+    await h.run({ mode: 'enforce', runId: 'r5' });
+    const [a, b] = h.requested();
+    await h.advance({ requestId: a!.requestId, outcome: 'applied', code: null });
+    // The zone completes; the write that would move the rollout on fails: the event is retried.
+    h.rollouts.failures.fail('update');
+    await expect(h.advance({ requestId: b!.requestId, outcome: 'applied', code: null })).rejects.toThrow();
+    h.rollouts.failures.heal('update');
+    await h.advance({ requestId: b!.requestId, outcome: 'applied', code: null });
+    expect(h.requested().map((r) => r.farmId)).toEqual([1, 2, 3]);
+    // The next zone goes out, but marking it announced fails: its outcome still moves the rollout on.
+    const announce = h.rollouts.update.bind(h.rollouts);
+    h.rollouts.update = async (state) => (state.announced ? false : announce(state));
+    await h.advance({ requestId: h.requested()[2]!.requestId, outcome: 'applied', code: null });
+    h.rollouts.update = announce;
+    await h.advance({ requestId: h.requested().at(-1)!.requestId, outcome: 'applied', code: null });
+    expect(h.types().at(-1)).toBe('Compliance Rollout Finished');
+    expect([...new Set(h.requested().map((r) => r.farmId))]).toEqual([1, 2, 3, 4]);
+  });
+
+  it('runs one rollout per policy at a time: a second enforce run is blocked and says which holds it', async () => {
+    const h = setup();
+    await h.run({ mode: 'enforce', runId: 'first' });
+    const second = await h.run({ mode: 'enforce', runId: 'second' });
+    expect(second).toMatchObject({ blocked: true, requested: 0 });
+    expect(
+      h.publisher.published.find((e) => e.detailType === 'Compliance Run Blocked')?.detail,
+    ).toMatchObject({
+      runId: 'second',
+      message: expect.stringContaining('rollout of run first for this policy is still running (zone 1 of 3'),
+    });
+    // Once the first one ends, the next run goes.
+    const [a, b] = h.requested();
+    await h.advance({ requestId: a!.requestId, outcome: 'failed', code: 'refresh-failed' });
+    await h.advance({ requestId: b!.requestId, outcome: 'applied', code: null });
+    const third = await h.run({ mode: 'enforce', runId: 'third' });
+    expect(third).toMatchObject({ blocked: false });
+    expect(third.requested).toBeGreaterThan(0);
   });
 
   it('ignores outcomes of requests that are not a rollout’s, and a retried run republishes only the zone in flight', async () => {

@@ -25,7 +25,7 @@ import type {
 } from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
 import type { Log } from '../../lib/ports/log';
-import type { RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
+import type { RolloutOutcome, RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
 import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 import type { SlackMessage, SlackResponder } from '../../lib/ports/slack-responder';
 import type { UnappliedZone, UnappliedZones } from '../../lib/ports/unapplied-zones';
@@ -285,21 +285,57 @@ export class InMemoryServiceLeases implements ServiceLeases {
   }
 }
 
+/** The DynamoDB rollout store's semantics in memory; `pause` yields between reads and writes, as a network does. */
 export class InMemoryRolloutStore implements RolloutStore {
   readonly states = new Map<string, RolloutState>();
+  readonly recorded = new Map<string, RolloutOutcome>();
+  readonly locks = new Map<string, string>();
+  readonly failures = new Failures<'update' | 'recordOutcome'>();
+  private readonly pause = () => new Promise<void>((resolve) => setImmediate(resolve));
   async create(state: RolloutState) {
+    await this.pause();
     if (this.states.has(state.key)) return false;
     this.states.set(state.key, structuredClone(state));
     return true;
   }
   async get(key: string) {
+    await this.pause();
     const s = this.states.get(key);
     return s ? structuredClone(s) : undefined;
   }
   async update(state: RolloutState) {
+    await this.pause();
+    this.failures.check('update');
     if (this.states.get(state.key)?.version !== state.version - 1) return false;
     this.states.set(state.key, structuredClone(state));
     return true;
+  }
+  async recordOutcome(key: string, outcome: RolloutOutcome) {
+    await this.pause();
+    this.failures.check('recordOutcome');
+    const id = `${key}:${outcome.requestId}`;
+    if (!this.recorded.has(id)) this.recorded.set(id, structuredClone(outcome));
+  }
+  async outcomes(key: string, requestIds: readonly string[]) {
+    await this.pause();
+    return new Map(
+      requestIds.flatMap((id) => {
+        const o = this.recorded.get(`${key}:${id}`);
+        return o ? [[id, structuredClone(o)] as const] : [];
+      }),
+    );
+  }
+  async lock(policy: string, key: string): Promise<{ held: true } | { held: false; holder: string }> {
+    await this.pause();
+    const holder = this.locks.get(policy);
+    if (!holder || holder === key || this.states.get(holder)?.status !== 'running') {
+      this.locks.set(policy, key);
+      return { held: true };
+    }
+    return { held: false, holder };
+  }
+  async unlock(policy: string, key: string) {
+    if (this.locks.get(policy) === key) this.locks.delete(policy);
   }
 }
 

@@ -1,18 +1,28 @@
 /**
- * RolloutStore on the worker's table (items `rollout:<key>`): the state as JSON with a version,
- * written conditionally, so two outcome events arriving together never lose each other's update.
- * Kept 30 days. DynamoDB items hold at most 400 KB: a rollout larger than that is refused.
+ * RolloutStore on the worker's table: the state (`rollout:<key>`, JSON with a version, written
+ * conditionally), each request's outcome (`rollout-outcome:<key>:<request id>`, a conditional
+ * put that keeps the first), and the policy lock (`rollout-lock:<sha256 of the policy source>`,
+ * naming the rollout that holds it). Kept 30 days. DynamoDB items hold at most 400 KB: a rollout
+ * larger than that is refused.
  */
+import { createHash } from 'node:crypto';
 import { SticklerError } from '../../domain/errors';
 import { RECORD_RETENTION_MS } from '../../domain/request-rules';
-import type { RolloutState, RolloutStore } from '../../ports/rollout-store';
+import type { RolloutOutcome, RolloutState, RolloutStore } from '../../ports/rollout-store';
 import type { AwsCall } from '../aws/aws-json-client';
-import { type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
+import { batchGetLiveItems, type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
 
 const MAX_STATE_BYTES = 350 * 1024;
 
+const outcomeId = (key: string, requestId: string) => `rollout-outcome:${key}:${requestId}`;
+const lockId = (policy: string) => `rollout-lock:${createHash('sha256').update(policy).digest('hex')}`;
+
 export class DynamoDbRolloutStore implements RolloutStore {
   constructor(private readonly options: { client: AwsCall; tableName: string }) {}
+
+  private expiry() {
+    return { N: epochSeconds(Date.now() + RECORD_RETENTION_MS) };
+  }
 
   private item(state: RolloutState) {
     const json = JSON.stringify(state);
@@ -25,22 +35,27 @@ export class DynamoDbRolloutStore implements RolloutStore {
       id: { S: `rollout:${state.key}` },
       state: { S: json },
       version: { N: String(state.version) },
-      expiresAtEpoch: { N: epochSeconds(Date.now() + RECORD_RETENTION_MS) },
+      expiresAtEpoch: this.expiry(),
     };
   }
 
-  async create(state: RolloutState): Promise<boolean> {
+  private async put(item: Record<string, unknown>, condition: string, values?: Record<string, unknown>) {
     try {
       await this.options.client('PutItem', {
         TableName: this.options.tableName,
-        Item: this.item(state),
-        ConditionExpression: 'attribute_not_exists(id)',
+        Item: item,
+        ConditionExpression: condition,
+        ...(values ? { ExpressionAttributeValues: values } : {}),
       });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  async create(state: RolloutState): Promise<boolean> {
+    return this.put(this.item(state), 'attribute_not_exists(id)');
   }
 
   async get(key: string): Promise<RolloutState | undefined> {
@@ -53,17 +68,68 @@ export class DynamoDbRolloutStore implements RolloutStore {
   }
 
   async update(state: RolloutState): Promise<boolean> {
-    try {
-      await this.options.client('PutItem', {
+    return this.put(this.item(state), 'version = :previous', {
+      ':previous': { N: String(state.version - 1) },
+    });
+  }
+
+  async recordOutcome(key: string, outcome: RolloutOutcome): Promise<void> {
+    await this.put(
+      {
+        id: { S: outcomeId(key, outcome.requestId) },
+        outcome: { S: JSON.stringify(outcome) },
+        expiresAtEpoch: this.expiry(),
+      },
+      'attribute_not_exists(id)',
+    );
+  }
+
+  async outcomes(key: string, requestIds: readonly string[]): Promise<Map<string, RolloutOutcome>> {
+    const items = await batchGetLiveItems(
+      this.options.client,
+      this.options.tableName,
+      requestIds.map((id) => outcomeId(key, id)),
+      'rollout outcome',
+    );
+    const out = new Map<string, RolloutOutcome>();
+    for (const item of items) {
+      if (!item.outcome?.S) continue;
+      const outcome = JSON.parse(item.outcome.S) as RolloutOutcome;
+      out.set(outcome.requestId, outcome);
+    }
+    return out;
+  }
+
+  async lock(policy: string, key: string): Promise<{ held: true } | { held: false; holder: string }> {
+    const item = { id: { S: lockId(policy) }, holder: { S: key }, expiresAtEpoch: this.expiry() };
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await this.put(item, 'attribute_not_exists(id) OR holder = :key', { ':key': { S: key } }))
+        return { held: true };
+      const { Item } = await this.options.client<{ Item?: DynamoItem }>('GetItem', {
         TableName: this.options.tableName,
-        Item: this.item(state),
-        ConditionExpression: 'version = :previous',
-        ExpressionAttributeValues: { ':previous': { N: String(state.version - 1) } },
+        Key: { id: { S: lockId(policy) } },
+        ConsistentRead: true,
       });
-      return true;
+      const holder = Item?.holder?.S;
+      if (!holder) continue;
+      const state = await this.get(holder);
+      if (state?.status === 'running') return { held: false, holder };
+      // The holder's rollout has ended (or is gone): the lock is taken over, unless someone else was first.
+      if (await this.put(item, 'holder = :holder', { ':holder': { S: holder } })) return { held: true };
+    }
+    return { held: false, holder: 'another run (the lock kept changing)' };
+  }
+
+  async unlock(policy: string, key: string): Promise<void> {
+    try {
+      await this.options.client('DeleteItem', {
+        TableName: this.options.tableName,
+        Key: { id: { S: lockId(policy) } },
+        ConditionExpression: 'holder = :key',
+        ExpressionAttributeValues: { ':key': { S: key } },
+      });
     } catch (error) {
-      if (isConditionFailure(error)) return false;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
     }
   }
 }
