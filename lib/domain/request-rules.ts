@@ -25,6 +25,11 @@ export interface TimeLimits {
   maxClockSkewMs: number;
   /** Requests older than this (by `requestedAt` or by their arrival) are refused as stale. */
   maxAgeMs: number;
+  /**
+   * The shortest window that can be met: a request waits up to the queue's batching window before
+   * the worker sees it, then needs a moment to be written (the batching window plus a margin).
+   */
+  minWindowMs?: number;
 }
 
 export const DEFAULT_TIME_LIMITS: TimeLimits = {
@@ -40,7 +45,11 @@ export const RECORD_RETENTION_MS = 30 * 24 * 3600_000;
 export type Admission =
   | { kind: 'admit' }
   | { kind: 'defer'; until: string }
-  | { kind: 'refuse'; code: 'implausible-time' | 'stale' | 'outside-window'; message: string };
+  | {
+      kind: 'refuse';
+      code: 'implausible-time' | 'stale' | 'outside-window' | 'window-too-late' | 'window-too-short';
+      message: string;
+    };
 
 const days = (ms: number) => Math.round(ms / 86_400_000);
 
@@ -74,6 +83,21 @@ export const admit = (
       kind: 'refuse',
       code: 'outside-window',
       message: `its change window closed at ${notAfter}; to carry it out, publish it again with a new window and a new requestId`,
+    };
+  }
+  if (notBefore && Date.parse(notBefore) > acceptedAt.getTime() + limits.maxAgeMs) {
+    return {
+      kind: 'refuse',
+      code: 'window-too-late',
+      message: `its change window opens at ${notBefore}, more than ${days(limits.maxAgeMs)} days after it was accepted (${acceptedAt.toISOString()}): it would be refused as stale then, so it is refused now; publish it again nearer the time`,
+    };
+  }
+  const opens = Math.max(t, notBefore ? Date.parse(notBefore) : t);
+  if (notAfter && limits.minWindowMs && Date.parse(notAfter) - opens < limits.minWindowMs) {
+    return {
+      kind: 'refuse',
+      code: 'window-too-short',
+      message: `its change window (${notBefore ?? 'now'} to ${notAfter}) is shorter than the ${Math.round(limits.minWindowMs / 1000)} s a request can wait in the queue's batching window before it is written: it could be missed; publish it again with a longer window and a new requestId`,
     };
   }
   if (notBefore && t < Date.parse(notBefore)) return { kind: 'defer', until: notBefore };

@@ -109,6 +109,9 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     ...simulatorEnv(options.ovhBaseUrl, options.ovhCredentials),
     POLL_INTERVAL_MS: String(options.pollIntervalMs ?? 200),
     MAX_RECEIVE_COUNT: '20',
+    BATCH_WINDOW_SECONDS: String(Math.ceil((options.batchWindowMs ?? 1_000) / 1000)),
+    // The local queue's visibility timeout (2 s): shorter than any invocation, so left as it is.
+    QUEUE_VISIBILITY_SECONDS: '2',
     ...(options.leaseWaitMs !== undefined ? { LEASE_WAIT_MS: String(options.leaseWaitMs) } : {}),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',

@@ -30,6 +30,7 @@ import { makeApplyRequests } from '../app/apply-requests';
 import { makeProcessCancels } from '../app/process-cancels';
 import { makeProcessChangeRequests, type ProcessResult } from '../app/process-change-requests';
 import { InvalidInputError } from '../domain/errors';
+import { DEFAULT_TIME_LIMITS } from '../domain/request-rules';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import { powertoolsLog } from './log';
@@ -90,6 +91,8 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     maxReceiveCount: config.maxReceiveCount,
     claimHoldMs: config.claimHoldMs,
     leaseWaitMs: config.leaseWaitMs,
+    // A window must outlast the batching window, and a moment to write.
+    timeLimits: { ...DEFAULT_TIME_LIMITS, minWindowMs: config.batchWindowMs + 10_000 },
   });
 
   const processCancels = makeProcessCancels({
@@ -129,6 +132,9 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   return { config, logger, metrics, processBatch, delayRecords };
 };
 
+/** A killed batch's records come back this long after the invocation's end. */
+const KILLED_BATCH_MARGIN_SECONDS = 60;
+
 /** Kept at the end of an invocation for the outbox (DynamoDB and PutEvents, with their retries). */
 const OUTBOX_RESERVE_MS = 30_000;
 
@@ -155,6 +161,22 @@ export const makeApplyWorkerHandler = (env: NodeJS.ProcessEnv) => {
       throw new InvalidInputError(
         'the apply-worker takes an SQS event: this one has no Records list; nothing was done',
       );
+    }
+    // If this invocation is killed, its records come back when it would have ended (and a minute),
+    // not after the queue's visibility timeout (six function timeouts, 90 minutes as deployed).
+    const untilEnd = Math.ceil(remainingMs / 1000) + KILLED_BATCH_MARGIN_SECONDS;
+    if (untilEnd < config.queueVisibilitySeconds) {
+      const { failed } = await delayRecords(
+        event.Records,
+        new Map(event.Records.map((r) => [r.messageId, untilEnd])),
+      ).catch(() => ({ failed: event.Records.map((r) => r.messageId) }));
+      if (failed.length > 0)
+        logger.warn(
+          'could not bound the visibility of some records to this invocation; a kill returns them later',
+          {
+            records: failed.length,
+          },
+        );
     }
     const result = await processBatch(event.Records, {
       deadline: Date.now() + remainingMs - OUTBOX_RESERVE_MS,

@@ -23,6 +23,10 @@ export interface WorkerConfig {
   finishReserveMs: number;
   /** How long a batch whose load balancers are all held by another batch waits before handing its records back. */
   leaseWaitMs: number;
+  /** The queue's batching window (BATCH_WINDOW_SECONDS, as the event source mapping has it): windows shorter are refused. */
+  batchWindowMs: number;
+  /** The queue's visibility timeout (QUEUE_VISIBILITY_SECONDS): a batch bounds its records' visibility below it. */
+  queueVisibilitySeconds: number;
   /** Where early requests are scheduled back onto the bus (EventBridge Scheduler). */
   /** `deadLetterArn`: where Scheduler puts a deferred request it cannot put back on the bus. */
   deferral: { groupName: string; busArn: string; roleArn: string; deadLetterArn?: string };
@@ -69,6 +73,8 @@ export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
     // covers the writes, the audit and a slow OVH answer.
     finishReserveMs: int(env, 'FINISH_RESERVE_MS', int(env, 'TASK_TIMEOUT_MS', 240_000) + 60_000),
     leaseWaitMs: int(env, 'LEASE_WAIT_MS', 60_000, 0),
+    batchWindowMs: int(env, 'BATCH_WINDOW_SECONDS', 20, 0) * 1000,
+    queueVisibilitySeconds: int(env, 'QUEUE_VISIBILITY_SECONDS', 5_400),
     deferral: {
       groupName: required(env, 'DEFERRAL_SCHEDULE_GROUP'),
       busArn: required(env, 'EVENT_BUS_ARN'),

@@ -34,6 +34,28 @@ describe('request rules', () => {
     });
   });
 
+  it('refuses at once a window that opens after the acceptance horizon, or that is too short to be met', () => {
+    expect(admit(queued({ window: { notBefore: '2026-12-16T10:00:00Z' } } as never), now)).toMatchObject({
+      kind: 'refuse',
+      code: 'window-too-late',
+    });
+    const limits = { maxClockSkewMs: 5 * 60_000, maxAgeMs: 20 * 86_400_000, minWindowMs: 30_000 };
+    const short = { notBefore: '2026-11-25T12:00:00Z', notAfter: '2026-11-25T12:00:20Z' };
+    expect(admit(queued({ window: short } as never), now, limits)).toMatchObject({
+      code: 'window-too-short',
+    });
+    expect(
+      admit(queued({ window: { notAfter: '2026-11-25T10:00:10Z' } } as never), now, limits),
+    ).toMatchObject({
+      code: 'window-too-short',
+    });
+    const fine = { notBefore: '2026-11-25T12:00:00Z', notAfter: '2026-11-25T12:05:00Z' };
+    expect(admit(queued({ window: fine } as never), now, limits)).toEqual({
+      kind: 'defer',
+      until: fine.notBefore,
+    });
+  });
+
   it('orders by acceptance time, and requests accepted in the same millisecond by request id', () => {
     expect(acceptedBefore(entry('b', 1), entry('a', 2))).toBe(true);
     expect(acceptedBefore(entry('a', 2), entry('b', 1))).toBe(false);

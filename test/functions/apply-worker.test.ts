@@ -31,6 +31,9 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
   let published: PutEventsRequestEntry[];
   let eventBridge: FakeAws;
   let ssm: FakeAws;
+  let sqs: FakeAws;
+  /** The visibility timeouts the worker set, per receipt handle, in order. */
+  let visibility: { handle: string; seconds: number }[];
   const saved = { ...process.env };
   /** PutEvents answers `answer(entry)` per entry (accepted by default); accepted entries are kept. */
   const putEvents =
@@ -55,6 +58,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     db = await startDynalite('stickler-test-idempotency');
     eventBridge = await startFakeAws({ service: 'events' });
     ssm = await startFakeAws({ service: 'ssm' });
+    sqs = await startFakeAws({ service: 'sqs' });
     Object.assign(process.env, {
       STAGE: 'test',
       AWS_REGION: 'eu-west-3',
@@ -63,6 +67,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
       AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       AWS_ENDPOINT_URL_SSM: ssm.url,
+      AWS_ENDPOINT_URL_SQS: sqs.url,
       EVENT_BUS_NAME: 'stickler-test',
       EVENT_BUS_ARN: 'arn:aws:events:eu-west-3:123456789012:event-bus/stickler-test',
       DEFERRAL_SCHEDULE_GROUP: 'stickler-test',
@@ -89,11 +94,21 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     await db.close();
     await eventBridge.close();
     await ssm.close();
+    await sqs.close();
   });
   beforeEach(() => {
     published = [];
     eventBridge.reset();
     eventBridge.on('AWSEvents.PutEvents', putEvents());
+    visibility = [];
+    sqs.reset();
+    sqs.on('AmazonSQS.ChangeMessageVisibilityBatch', (input) => {
+      const entries = (
+        input as { Entries: { Id: string; ReceiptHandle: string; VisibilityTimeout: number }[] }
+      ).Entries;
+      visibility.push(...entries.map((e) => ({ handle: e.ReceiptHandle, seconds: e.VisibilityTimeout })));
+      return { body: { Successful: entries.map((e) => ({ Id: e.Id })), Failed: [] } };
+    });
     sim.resetStats();
     sim.resetState(); // each test starts from the example fleet, whatever ran before it
     sim.faults.taskErrorRate = 0;
@@ -118,6 +133,21 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     published
       .filter((e) => e.DetailType !== 'Zone Configuration Applied')
       .map((e) => ({ type: e.DetailType, ...(JSON.parse(e.Detail!) as ChangeAuditDetail) }));
+
+  it("bounds its records' visibility to its own end, so that a killed invocation's records come back within minutes", async () => {
+    const event = loadFreshEvent<SQSEvent>('apply-worker', 'burst-two-zones');
+    for (const record of event.Records) {
+      // Requests of their own: the table is shared by the tests of this file.
+      const body = JSON.parse(record.body);
+      body.detail.requestId = `${body.detail.requestId}-visibility`;
+      record.body = JSON.stringify(body);
+    }
+    await handler(event, context);
+    // 60 s left in this invocation, and a minute: its records are visible again 120 s on at most.
+    expect(visibility.slice(0, event.Records.length)).toEqual(
+      event.Records.map((r) => ({ handle: r.receiptHandle, seconds: 120 })),
+    );
+  });
 
   it('applies a burst for two zones of one service with exactly two refreshes and one audit event per request', async () => {
     const result = await handler(loadFreshEvent<SQSEvent>('apply-worker', 'burst-two-zones'), context);

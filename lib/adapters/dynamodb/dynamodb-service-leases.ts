@@ -38,11 +38,19 @@ export class DynamoDbServiceLeases implements ServiceLeases {
 
   async acquire(services: readonly string[], now: Date, holdMs: number): Promise<Lease> {
     const lease: Lease = { services: new Set(), token: randomUUID() };
-    await Promise.all(
-      [...new Set(services)].map(async (s) => {
+    const wanted = [...new Set(services)];
+    const results = await Promise.allSettled(
+      wanted.map(async (s) => {
         if (await this.acquireOne(s, lease.token, now, holdMs)) lease.services.add(s);
       }),
     );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // One write failed: give back every lease this acquisition may hold (by its token, so none
+      // of anyone else's; a write whose answer was lost included), rather than leave them to expire.
+      await this.release({ services: new Set(wanted), token: lease.token }).catch(() => undefined);
+      throw failed.reason;
+    }
     return lease;
   }
 

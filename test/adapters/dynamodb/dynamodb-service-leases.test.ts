@@ -19,6 +19,26 @@ describe('DynamoDbServiceLeases on dynalite', () => {
     expect(await leases.holder('lb-2')).toBe(a.token);
   });
 
+  it('gives back what it took when one of its writes fails, instead of leaking it until it expires', async () => {
+    const flaky = new DynamoDbServiceLeases({
+      client: async (operation, input) => {
+        const id = (input as { Item?: { id?: { S?: string } } }).Item?.id?.S;
+        if (operation === 'PutItem' && id === 'lease:lb-fail')
+          throw Object.assign(new Error('DynamoDB is unavailable'), { code: 'InternalServerError' });
+        return db.client(operation, input);
+      },
+      tableName: 'leases',
+    });
+    await expect(flaky.acquire(['lb-ok-1', 'lb-fail', 'lb-ok-2'], t0, 60_000)).rejects.toThrow(/unavailable/);
+    const leases = holder();
+    expect(await leases.holder('lb-ok-1')).toBeUndefined();
+    expect(await leases.holder('lb-ok-2')).toBeUndefined();
+    expect([...(await leases.acquire(['lb-ok-1', 'lb-ok-2'], t0, 60_000)).services].sort()).toEqual([
+      'lb-ok-1',
+      'lb-ok-2',
+    ]);
+  });
+
   it('frees a lease on release, only for its holder', async () => {
     const leases = holder();
     const a = await leases.acquire(['lb-10'], t0, 60_000);
