@@ -16,6 +16,9 @@ Usage:
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
   stickler compliance --policy FILE [--mode report|enforce] [--json]
                     one compliance run on the local pipeline of 'simulate --pipeline' (paste its exports)
+  stickler send FILE [--url URL]
+                    send a sample event of events/ (ticketing-webhook, slack) to 'simulate --pipeline',
+                    stamped now and signed with its secret
   stickler demo     run plan and apply of the example policy on the example fleet, in the simulator
 
 Stickiness words: cookie (HTTP farms only), sourceIp, none.
@@ -51,6 +54,7 @@ export const OPTIONS = {
   'hang-rate': { type: 'string' },
   'task-error-rate': { type: 'string' },
   'task-ms': { type: 'string' },
+  url: { type: 'string' },
 } as const;
 
 export type Flags = ReturnType<typeof parseArgv>['values'];

@@ -10,6 +10,7 @@ import { complianceCommand } from './commands/compliance';
 import { demoCommand } from './commands/demo';
 import { planCommand } from './commands/plan';
 import { refreshCommand } from './commands/refresh';
+import { sendCommand } from './commands/send';
 import { setCommand } from './commands/set';
 import { showCommand } from './commands/show';
 import { simulateCommand } from './commands/simulate';
@@ -91,9 +92,11 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
       return complianceCommand(io, flags);
     case 'demo':
       return demoCommand(io, flags, dispatch);
+    case 'send':
+      return sendCommand(io, flags, args);
     default:
       throw new UsageError(
-        `unknown command '${command}' (try: show, plan, apply, set, refresh, simulate, compliance, demo)`,
+        `unknown command '${command}' (try: show, plan, apply, set, refresh, simulate, compliance, send, demo)`,
       );
   }
 };

@@ -23,6 +23,7 @@ import { type LocalEventBus, startLocalEventBus } from './event-bus';
 import { type HttpHandler, type LocalHttpApi, startLocalHttpApi } from './http-api';
 import { LocalQueue } from './queue';
 import { type LocalScheduler, startLocalScheduler } from './scheduler';
+import { startTicketingStandIns, type TicketingStandIns, type TicketNote } from './ticketing-standins';
 
 export interface LocalPipelineOptions {
   ovhBaseUrl: string;
@@ -41,6 +42,11 @@ export interface LocalPipelineOptions {
   onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
   /** The worker's LEASE_WAIT_MS (default: the worker's, 60 s). */
   leaseWaitMs?: number;
+  /**
+   * Told of every comment or work note the notifier posts on the local Jira and ServiceNow
+   * stand-ins (started unless JIRA_BASE_URL or SERVICENOW_BASE_URL name a site of your own).
+   */
+  onNote?: (note: TicketNote) => void;
 }
 
 export interface LocalPipeline {
@@ -53,6 +59,8 @@ export interface LocalPipeline {
   api: LocalHttpApi;
   /** Publishes change requests as another system would: PutEvents on the bus, source `source`. */
   publish(requests: readonly ChangeRequestedDetail[], source: string): Promise<void>;
+  /** The local Jira and ServiceNow stand-ins, and the notes they received (unset: sites of your own). */
+  ticketing?: TicketingStandIns;
   /** Puts an already-delivered message on the queue again (what SQS does on a redelivery). */
   redeliver(envelope: EventBridgeEnvelope): void;
   close(): Promise<void>;
@@ -63,6 +71,11 @@ const BUS = 'stickler-local';
 const TABLE = 'stickler-local-idempotency';
 
 export const startLocalPipeline = async (options: LocalPipelineOptions): Promise<LocalPipeline> => {
+  // The notifier writes back to a ticketing site: the stand-ins, unless the user named real ones.
+  const ticketing =
+    process.env.JIRA_BASE_URL || process.env.SERVICENOW_BASE_URL
+      ? undefined
+      : await startTicketingStandIns(options.onNote);
   const db = await startDynalite(TABLE);
   const bus = await startLocalEventBus({ busName: BUS, region: REGION });
   const scheduler = await startLocalScheduler(bus);
@@ -115,6 +128,16 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     ...(options.leaseWaitMs !== undefined ? { LEASE_WAIT_MS: String(options.leaseWaitMs) } : {}),
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
     POWERTOOLS_METRICS_DISABLED: 'true',
+    ...(ticketing
+      ? {
+          JIRA_BASE_URL: ticketing.jira.url,
+          JIRA_EMAIL: ticketing.jira.email,
+          JIRA_API_TOKEN: ticketing.jira.apiToken,
+          SERVICENOW_BASE_URL: ticketing.servicenow.url,
+          SERVICENOW_USER: ticketing.servicenow.user,
+          SERVICENOW_PASSWORD: ticketing.servicenow.password,
+        }
+      : {}),
     // The `local` stage's webhook secrets: what a sender signs with (development defaults where unset).
     ...Object.fromEntries(
       (['jira', 'servicenow', 'generic'] as const).map((source) => {
@@ -158,6 +181,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     await scheduler.close();
     await bus.close();
     await db.close();
+    await ticketing?.close();
     throw error;
   }
   const delivered = new Map<string, { id: string; sentAt: number }>();
@@ -211,6 +235,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     queue,
     scheduler,
     api,
+    ...(ticketing ? { ticketing } : {}),
     async publish(requests, source) {
       for (let i = 0; i < requests.length; i += 10) {
         const answer = await client.send(
@@ -239,6 +264,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       await scheduler.close();
       await bus.close();
       await db.close();
+      await ticketing?.close();
     },
   };
 };

@@ -1,6 +1,7 @@
 /** Loads the sample trigger events under events/, the same files `serverless invoke local` uses. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freshSlackSample, freshWebhookSample } from '../../lib/local/sample-events';
 
 export const loadEvent = <T = unknown>(fn: string, name: string): T =>
   JSON.parse(readFileSync(join(__dirname, '../../events', fn, `${name}.json`), 'utf8')) as T;
@@ -56,8 +57,9 @@ export const loadFreshEvent = <
 
 /**
  * A sample ticketing webhook event with the ticket's own signed time (Jira `timestamp`,
- * ServiceNow `sys_updated_on`, generic `sentAt`) moved to now, and signed again with the `local` stage's secret
- * for its source, as the ticketing system would send it today.
+ * ServiceNow `sys_updated_on`, generic `sentAt`) moved to now, and signed again with the `local`
+ * stage's secret for its source, as the ticketing system would send it today (as `stickler send`
+ * does).
  */
 export const loadFreshWebhookEvent = <
   T extends { body?: string; isBase64Encoded: boolean; headers: Record<string, string | undefined> },
@@ -65,25 +67,8 @@ export const loadFreshWebhookEvent = <
   name: string,
   now = Date.now(),
 ): T => {
-  const { createHmac } = require('node:crypto') as typeof import('node:crypto');
   const event = loadEvent<T & { pathParameters: { source: string } }>('ticketing-webhook', name);
-  const source = event.pathParameters.source;
-  const text = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8');
-  const body = JSON.parse(text) as {
-    timestamp?: number;
-    sentAt?: string;
-    result?: { sys_updated_on?: string };
-  };
-  if (typeof body.timestamp === 'number') body.timestamp = now;
-  if (typeof body.sentAt === 'string') body.sentAt = new Date(now).toISOString();
-  if (body.result?.sys_updated_on !== undefined)
-    body.result.sys_updated_on = new Date(now).toISOString().slice(0, 19).replace('T', ' ');
-  const raw = JSON.stringify(body);
-  const header = source === 'jira' ? 'x-hub-signature' : 'x-hub-signature-256';
-  event.body = event.isBase64Encoded ? Buffer.from(raw).toString('base64') : raw;
-  event.headers[header] =
-    `sha256=${createHmac('sha256', `stickler-local-${source}-secret`).update(raw).digest('hex')}`;
-  return event;
+  return freshWebhookSample(event, `stickler-local-${event.pathParameters.source}-secret`, now);
 };
 
 /**
@@ -96,22 +81,8 @@ export const loadFreshSlackEvent = <
 >(
   name: string,
   options: { now?: number; secret?: string; edit?: (form: URLSearchParams) => void } = {},
-): T => {
-  const { createHmac } = require('node:crypto') as typeof import('node:crypto');
-  const event = loadEvent<T>('slack', name);
-  const form = new URLSearchParams(
-    Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString('utf8'),
-  );
-  options.edit?.(form);
-  const body = form.toString();
-  const ts = String(Math.floor((options.now ?? Date.now()) / 1000));
-  event.body = event.isBase64Encoded ? Buffer.from(body).toString('base64') : body;
-  event.headers['x-slack-request-timestamp'] = ts;
-  event.headers['x-slack-signature'] = `v0=${createHmac(
-    'sha256',
-    options.secret ?? 'stickler-local-slack-secret',
-  )
-    .update(`v0:${ts}:${body}`)
-    .digest('hex')}`;
-  return event;
-};
+): T =>
+  freshSlackSample(loadEvent<T>('slack', name), options.secret ?? 'stickler-local-slack-secret', {
+    ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(options.edit ? { edit: options.edit } : {}),
+  });

@@ -30,15 +30,24 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
   const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file);
   const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
   let env = simulatorEnv(sim.baseUrl);
+  // A pipeline that cannot start (a configuration error) stops the simulator too: the process ends
+  // with the error, never left running half started.
   const pipeline = flags.pipeline
     ? await startLocalPipeline({
         ovhBaseUrl: sim.baseUrl,
         ovhCredentials: SIMULATOR_CREDENTIALS,
         onEvent: (e) => io.stdout.write(`bus: ${describeEvent(e)}\n`),
+        onNote: (n) =>
+          io.stdout.write(
+            `${n.system === 'jira' ? 'Jira (local stand-in): comment on' : 'ServiceNow (local stand-in): work note on'} ${n.ticket}: ${n.text}\n`,
+          ),
         onBatch: (records, result) =>
           io.stdout.write(
             `apply-worker: batch of ${records.length} record(s), ${result?.batchItemFailures.length ?? 0} handed back\n`,
           ),
+      }).catch(async (error: unknown) => {
+        await sim.close();
+        throw error;
       })
     : undefined;
   if (pipeline) env = { ...pipeline.env, AWS_ENDPOINT_URL_EVENTBRIDGE: pipeline.bus.url };
@@ -48,7 +57,10 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
         ? `Local pipeline: bus ${env.EVENT_BUS_NAME} at ${pipeline.bus.url} → queue → apply-worker; DynamoDB (dynalite) at ${env.AWS_ENDPOINT_URL_DYNAMODB}\n` +
           `HTTP API: POST ${pipeline.api.url}/webhooks/{jira,servicenow,generic} (signed with the STICKLER_WEBHOOK_SECRET_* below)\n` +
           `          POST ${pipeline.api.url}/slack/commands and /slack/interactions (signed with SLACK_SIGNING_SECRET; ` +
-          `set: ${pipeline.env.STICKLER_SLACK_SETTERS ? `users ${pipeline.env.STICKLER_SLACK_SETTERS} in ${pipeline.env.STICKLER_SLACK_CHANNELS || 'no channel'}` : 'nobody, until STICKLER_SLACK_SETTERS and STICKLER_SLACK_CHANNELS are set'})\n`
+          `set: ${pipeline.env.STICKLER_SLACK_SETTERS ? `users ${pipeline.env.STICKLER_SLACK_SETTERS} in ${pipeline.env.STICKLER_SLACK_CHANNELS || 'no channel'}` : 'nobody, until STICKLER_SLACK_SETTERS and STICKLER_SLACK_CHANNELS are set'})\n` +
+          (pipeline.ticketing
+            ? `Outcomes go back to local stand-ins of a Jira site and a ServiceNow instance, printed here as they arrive\n`
+            : `Outcomes go back to the Jira site and ServiceNow instance of JIRA_BASE_URL and SERVICENOW_BASE_URL\n`)
         : '') +
       `From another shell (these credentials and secrets only open the simulator and the local pipeline):\n\n` +
       Object.entries(env)

@@ -1,0 +1,129 @@
+/**
+ * The README's ticketing walk-throughs on the local pipeline, as a user runs them: `stickler send`
+ * with the sample events, and the comment or work note the ticket receives, on the local Jira and
+ * ServiceNow stand-ins.
+ */
+import { join } from 'node:path';
+import { standInSysId, startTicketingStandIns } from '../../lib/local/ticketing-standins';
+import { captureCli } from '../helpers/cli';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
+
+const root = join(__dirname, '../..');
+
+describe('the ticketing walk-throughs on the local pipeline (stickler send, Jira and ServiceNow stand-ins)', () => {
+  let harness: PipelineHarness;
+  const saved = { ...process.env };
+  beforeAll(async () => {
+    delete process.env.JIRA_BASE_URL;
+    delete process.env.SERVICENOW_BASE_URL;
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    harness = await startPipelineHarness();
+  });
+  afterAll(async () => {
+    await harness.close();
+    process.env = saved;
+  });
+  const notes = () => harness.pipeline.ticketing?.notes ?? [];
+  const until = async (found: () => boolean, ms: number) => {
+    for (const end = Date.now() + ms; !found() && Date.now() < end; )
+      await new Promise((r) => setTimeout(r, 50));
+  };
+  const send = (file: string) =>
+    captureCli(['send', `events/ticketing-webhook/${file}.json`], harness.pipeline.env, root);
+
+  it('sends the approved Jira sample, stamped now and signed, and the issue gets one comment per farm', async () => {
+    const sent = await send('jira-approved');
+    expect(sent).toMatchObject({ code: 0, out: expect.stringContaining('POST /webhooks/jira → HTTP 202') });
+    await until(() => notes().filter((n) => n.ticket === 'KAN-3').length === 2, 10_000);
+    expect(notes().filter((n) => n.ticket === 'KAN-3')).toEqual([
+      {
+        system: 'jira',
+        ticket: 'KAN-3',
+        text: expect.stringMatching(/^stickler, request tkt-\w+: loadbalancer-7f3a9c21 http\/10[24]/),
+      },
+      {
+        system: 'jira',
+        ticket: 'KAN-3',
+        text: expect.stringMatching(/^stickler, request tkt-\w+: loadbalancer-7f3a9c21 http\/10[24]/),
+      },
+    ]);
+    // Its own comment coming back, three times: nothing asked, nothing more said.
+    for (let i = 0; i < 3; i++) expect((await send('jira-commented')).out).toContain('HTTP 200');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(notes().filter((n) => n.ticket === 'KAN-3')).toHaveLength(2);
+  });
+
+  it('sends the approved ServiceNow sample, and the change gets a work note; a work note coming back asks nothing', async () => {
+    const sent = await send('servicenow-approved');
+    expect(sent.out).toContain('POST /webhooks/servicenow → HTTP 202');
+    await until(() => notes().some((n) => n.ticket === 'CHG0000023'), 10_000);
+    expect(notes().find((n) => n.ticket === 'CHG0000023')).toMatchObject({
+      system: 'servicenow',
+      text: expect.stringContaining('loadbalancer-b81e0d44 tcp/211'),
+    });
+    expect((await send('servicenow-work-note')).out).toContain('HTTP 200');
+  });
+
+  it('says what is wrong with what it is asked to send, and where to send it', async () => {
+    expect(await captureCli(['send', 'examples/policy.yaml'], harness.pipeline.env, root)).toMatchObject({
+      code: 1,
+      err: expect.stringContaining('is not JSON'),
+    });
+    expect(
+      await captureCli(['send', 'events/apply-worker/burst-two-zones.json'], harness.pipeline.env, root),
+    ).toMatchObject({ code: 1, err: expect.stringContaining('is not a sample HTTP event') });
+    expect(await captureCli(['send', 'events/ticketing-webhook/jira-approved.json'], {}, root)).toMatchObject(
+      {
+        code: 1,
+        err: expect.stringContaining('STICKLER_API_URL'),
+      },
+    );
+  });
+});
+
+describe('the local Jira and ServiceNow stand-ins', () => {
+  it('take only their own credentials, and only what the real APIs take', async () => {
+    const standIns = await startTicketingStandIns();
+    try {
+      const auth = (user: string, secret: string) =>
+        `Basic ${Buffer.from(`${user}:${secret}`).toString('base64')}`;
+      const jira = (headers: Record<string, string>) =>
+        fetch(`${standIns.jira.url}/rest/api/3/issue/OPS-1/comment`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify({
+            body: {
+              type: 'doc',
+              version: 1,
+              content: [{ type: 'paragraph', content: [{ type: 'text', text: 'hi' }] }],
+            },
+          }),
+        });
+      expect((await jira({})).status).toBe(401);
+      expect((await jira({ authorization: auth(standIns.jira.email, standIns.jira.apiToken) })).status).toBe(
+        201,
+      );
+      const sn = { authorization: auth(standIns.servicenow.user, standIns.servicenow.password) };
+      const found = await fetch(
+        `${standIns.servicenow.url}/api/now/table/change_request?sysparm_query=number%3DCHG0030042&sysparm_fields=sys_id`,
+        { headers: sn },
+      );
+      expect(await found.json()).toEqual({ result: [{ sys_id: standInSysId('CHG0030042') }] });
+      const patched = await fetch(
+        `${standIns.servicenow.url}/api/now/table/change_request/${standInSysId('CHG0030042')}`,
+        {
+          method: 'PATCH',
+          headers: { ...sn, 'content-type': 'application/json' },
+          body: JSON.stringify({ work_notes: 'noted' }),
+        },
+      );
+      expect(patched.status).toBe(200);
+      expect(standIns.notes).toEqual([
+        { system: 'jira', ticket: 'OPS-1', text: 'hi' },
+        { system: 'servicenow', ticket: 'CHG0030042', text: 'noted' },
+      ]);
+    } finally {
+      await standIns.close();
+    }
+  });
+});
