@@ -32,6 +32,7 @@ import { type CancelRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import type { RequestDraft } from '../domain/intake';
 import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
+import type { DeliveryAnswer, DeliveryLog } from '../ports/delivery-log';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
 import type { RequestChanges } from './request-changes';
@@ -80,6 +81,12 @@ export interface TicketWebhookDeps {
   requestChanges: RequestChanges;
   /** Publishes the cancel of a withdrawn ticket's waiting requests. */
   publisher: EventPublisher;
+  /**
+   * The answers given to deliveries acted on: the same signed bytes again get the same answer and
+   * publish nothing. Without it (or when it cannot be read), a resend publishes the same requests
+   * again, which the worker acknowledges without doing or saying anything.
+   */
+  deliveries?: DeliveryLog;
   clock: Clock;
   log: Log;
 }
@@ -137,6 +144,27 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
       deps.log.warn('webhook refused: signature missing or wrong', { source });
       throw new UnauthenticatedError();
     }
+    // The same signed bytes as a delivery already acted on (a redelivery, or a captured one resent
+    // with other headers): the same answer, and nothing published again.
+    const digest = createHash('sha256').update(request.body).digest('hex');
+    const earlier = await deps.deliveries?.answered(source, digest).catch((error: unknown) => {
+      deps.log.warn('could not read the delivery log; the delivery is handled as new', {
+        error: String(error),
+      });
+      return undefined;
+    });
+    if (earlier) {
+      deps.log.info('webhook: a delivery already acted on, answered again, nothing published', { source });
+      return earlier as WebhookResult;
+    }
+    const remember = async (result: WebhookResult): Promise<WebhookResult> => {
+      await deps.deliveries
+        ?.remember(source, digest, result as unknown as DeliveryAnswer, deps.clock.now())
+        .catch((error: unknown) =>
+          deps.log.warn('could not keep the answer to a delivery', { error: String(error) }),
+        );
+      return result;
+    };
     const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     if (type !== 'application/json') throw new UnsupportedMediaTypeError('application/json');
     let json: unknown;
@@ -189,7 +217,7 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
         ticket: set.ticket,
         cancelId,
       });
-      return { kind: 'withdrawn', requestIds: [], cancelId, withdrawn: verdict.reason };
+      return remember({ kind: 'withdrawn', requestIds: [], cancelId, withdrawn: verdict.reason });
     }
     if (verdict.kind !== 'approved') {
       deps.log.info('webhook ignored', {
@@ -210,5 +238,5 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
       ticket: set.ticket,
       requestIds: requests.map((r) => r.requestId),
     });
-    return { kind: 'accepted', requestIds: requests.map((r) => r.requestId) };
+    return remember({ kind: 'accepted', requestIds: requests.map((r) => r.requestId) });
   };

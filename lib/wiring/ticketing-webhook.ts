@@ -9,7 +9,8 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import * as z from 'zod/mini';
-import { awsJsonClientFromEnv, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
+import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
+import { DynamoDbDeliveryLog } from '../adapters/dynamodb/dynamodb-delivery-log';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { errorResponse, jsonAnswer } from '../adapters/http/error-response';
 import { hubSignatureMatches } from '../adapters/http/hub-signature';
@@ -111,7 +112,18 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
     clock: systemClock,
     maxAttempts: 2,
   });
+  // The answers given to deliveries acted on (the table, when configured).
+  const table = env.IDEMPOTENCY_TABLE?.trim();
+  const deliveries = table
+    ? new DynamoDbDeliveryLog({
+        // Short: the function answers within 10 s, and a log that cannot be read only costs a
+        // duplicate the worker ignores.
+        client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 1_500, maxAttempts: 2 }),
+        tableName: table,
+      })
+    : undefined;
   const handle = makeHandleTicketWebhook({
+    ...(deliveries ? { deliveries } : {}),
     secretFor,
     verify: (source, headers, body, secret) =>
       hubSignatureMatches(

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import type { PutEventsRequestEntry } from '../../lib/adapters/eventbridge/eventbridge-publisher';
 import { hubSignature } from '../../lib/adapters/http/hub-signature';
 import { CancelRequestedDetailSchema, ChangeRequestedDetailSchema } from '../../lib/domain/events';
+import { startDynalite } from '../../lib/local/dynalite';
 import { localWebhookSecret, makeTicketingWebhookHandler } from '../../lib/wiring/ticketing-webhook';
 import { TEST_AWS_CREDENTIALS } from '../helpers/aws-signature';
 import { loadEvent, loadFreshWebhookEvent } from '../helpers/events';
@@ -109,6 +110,35 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     expect(jiraAgain.requestIds).toEqual(jiraFirst.requestIds);
     // Every copy published the same requests, to the letter: the worker keeps one.
     expect(new Set(published.map((e) => e.Detail)).size).toBe(3);
+  });
+
+  it('answers a resend of signed bytes already acted on as before, and publishes nothing (the delivery log)', async () => {
+    const db = await startDynalite('webhook-deliveries');
+    try {
+      const withLog = makeTicketingWebhookHandler({
+        ...baseEnv(),
+        STAGE: 'local',
+        IDEMPOTENCY_TABLE: 'webhook-deliveries',
+        AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+      }) as unknown as Handler;
+      const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+      const first = await withLog(sample, context);
+      expect(first.statusCode).toBe(202);
+      const count = published.length;
+      const again = await withLog(
+        { ...sample, headers: { ...sample.headers, 'x-atlassian-webhook-identifier': 'replayed-1' } },
+        context,
+      );
+      expect([again.statusCode, json(again)]).toEqual([202, json(first)]);
+      expect(published.length).toBe(count);
+      // A withdrawal is kept too; an ignored delivery is not (nothing was published for it).
+      const withdrawn = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approval-withdrawn');
+      await withLog(withdrawn, context);
+      await withLog(withdrawn, context);
+      expect(published.filter((e) => e.DetailType === 'Stickiness Change Cancel Requested')).toHaveLength(1);
+    } finally {
+      await db.close();
+    }
   });
 
   it('gives other signed content other ids (a new sending of a ticket is a new request)', async () => {

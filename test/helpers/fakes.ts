@@ -13,6 +13,7 @@ import type { PendingChange } from '../../lib/domain/zones';
 import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports/chat-proposals';
 import type { Clock } from '../../lib/ports/clock';
 import type { Deferral, DeferralScheduler } from '../../lib/ports/deferral-scheduler';
+import type { DeliveryAnswer, DeliveryLog } from '../../lib/ports/delivery-log';
 import type { EventPublisher } from '../../lib/ports/event-publisher';
 import type { FarmLedger, VersionedOrder } from '../../lib/ports/farm-ledger';
 import type {
@@ -336,6 +337,20 @@ export class InMemoryRolloutStore implements RolloutStore {
   }
   async unlock(policy: string, key: string) {
     if (this.locks.get(policy) === key) this.locks.delete(policy);
+  }
+}
+
+/** The delivery log in memory. */
+export class InMemoryDeliveryLog implements DeliveryLog {
+  readonly answers = new Map<string, DeliveryAnswer>();
+  readonly failures = new Failures<'answered' | 'remember'>();
+  async answered(source: string, digest: string) {
+    this.failures.check('answered');
+    return structuredClone(this.answers.get(`${source}:${digest}`));
+  }
+  async remember(source: string, digest: string, answer: DeliveryAnswer) {
+    this.failures.check('remember');
+    this.answers.set(`${source}:${digest}`, structuredClone(answer));
   }
 }
 

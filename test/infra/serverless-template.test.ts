@@ -671,12 +671,19 @@ describe('serverless package', () => {
       resources.TicketingWebhookRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
     ).flatMap((p) => p.PolicyDocument.Statement);
     expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
       'events:PutEvents',
       'kms:Decrypt',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
       'ssm:GetParameter',
     ]);
+    // The table only for its own items: the answers given to deliveries acted on.
+    expect(statements.find((st) => st.Sid === 'DeliveryLog')?.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['delivery:*'] },
+    });
+    expect(fn.Environment.Variables.IDEMPOTENCY_TABLE).toBe('stickler-test-idempotency');
     expect(statements.find((st) => st.Sid === 'PublishChangeRequests')?.Condition).toEqual({
       StringEquals: {
         'events:source': 'stickler.ticketing',

@@ -179,11 +179,13 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
     const refreshes = sim.state.services.get('ip-203.0.113.7')!.tasks.length;
 
     // The attacker's copy: A's bytes and signature, another delivery id.
+    const onTheBus = pipeline.bus.events.length;
     const replay = await send('generic', a, {
       'x-delivery-id': 'anything-else',
       'x-hub-signature-256': hubSignature(a, secret),
     });
     expect(((await replay.json()) as { requestIds: string[] }).requestIds).toEqual(first.requestIds);
+    expect(pipeline.bus.events.length).toBe(onTheBus); // nothing published
     await new Promise((r) => setTimeout(r, 1_500)); // past the local batching window
     expect(farm('ip-203.0.113.7', 'http/121').stored.stickiness).toBe('cookie');
     expect(sim.state.services.get('ip-203.0.113.7')!.tasks.length).toBe(refreshes);

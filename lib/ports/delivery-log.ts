@@ -1,0 +1,18 @@
+/**
+ * What the ticket webhook answered to each signed delivery it acted on, kept a little longer than
+ * a delivery is accepted (its signed time within a day): the same signed bytes sent again, with
+ * whatever headers, get the same answer and publish nothing.
+ */
+
+/** Two days: past the one-day window in which a delivery's signed time is accepted. */
+export const DELIVERY_RETENTION_MS = 2 * 24 * 3600_000;
+
+/** The answer, as the webhook's use case gave it (JSON). */
+export type DeliveryAnswer = Record<string, unknown>;
+
+export interface DeliveryLog {
+  /** The answer given to this delivery (its source and the SHA-256 of its signed bytes), if any. */
+  answered(source: string, digest: string): Promise<DeliveryAnswer | undefined>;
+  /** Keeps the answer given to a delivery acted on. */
+  remember(source: string, digest: string, answer: DeliveryAnswer, now: Date): Promise<void>;
+}
