@@ -20,6 +20,7 @@
  *    (the worker makes it a no-op); published together (202), or the caller is told to retry (503).
  */
 import { createHash } from 'node:crypto';
+import type { TicketEditIgnoredDetail } from '../domain/audit-events';
 import {
   InvalidInputError,
   NotFoundError,
@@ -28,7 +29,7 @@ import {
   UnauthenticatedError,
   UnsupportedMediaTypeError,
 } from '../domain/errors';
-import { type CancelRequestedDetail, DETAIL_TYPES } from '../domain/events';
+import { AUDIT_SCHEMA_VERSION, type CancelRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import type { RequestDraft } from '../domain/intake';
 import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
@@ -218,6 +219,35 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
         cancelId,
       });
       return remember({ kind: 'withdrawn', requestIds: [], cancelId, withdrawn: verdict.reason });
+    }
+    if (verdict.kind === 'ignored' && verdict.notice && source !== 'generic') {
+      // An edit of an approved ticket's change: said once on the ticket (the notifier), and the
+      // answer kept, so that a redelivery of this edit says nothing more. Its own comment coming
+      // back is a comment: ignored, with no notice.
+      const auditId = `ticket-edit:${source}:${set.ticket.slice(0, 64)}:${digest.slice(0, 24)}`;
+      const detail: TicketEditIgnoredDetail = {
+        schemaVersion: AUDIT_SCHEMA_VERSION,
+        auditId,
+        system: source,
+        ticket: set.ticket.slice(0, 64),
+        message: verdict.notice,
+        ignoredAt: deps.clock.now().toISOString(),
+      };
+      const { failed } = await deps.publisher.publish([
+        {
+          detailType: DETAIL_TYPES.ticketEditIgnored,
+          detail,
+          dedupeKey: auditId,
+          source: TICKETING_EVENT_SOURCE,
+        },
+      ]);
+      if (failed.length > 0)
+        throw new SticklerError('publish-failed', 'the notice could not be published', { retryable: true });
+      deps.log.info('webhook ignored an edit after approval, and says so on the ticket', {
+        source,
+        ticket: set.ticket,
+      });
+      return remember({ kind: 'ignored', requestIds: [], ignored: verdict.reason });
     }
     if (verdict.kind !== 'approved') {
       deps.log.info('webhook ignored', {

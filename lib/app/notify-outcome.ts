@@ -5,7 +5,7 @@
  * function published). Never touches the change itself; a failure here is the notifier's own
  * (retried, then its dead-letter queue).
  */
-import type { ChangeAuditDetail } from '../domain/audit-events';
+import type { ChangeAuditDetail, TicketEditIgnoredDetail } from '../domain/audit-events';
 import { ticketKeyProblem } from '../domain/change-request';
 import { SticklerError } from '../domain/errors';
 import { plainText } from '../domain/text';
@@ -110,5 +110,36 @@ export const makeNotifyOutcome = (deps: {
       return 'skipped';
     }
     await commenter.comment(detail.ticket, outcomeText(detail));
+    return 'posted';
+  };
+
+/**
+ * Tells a ticket that an edit of its change after approval is not carried out: only for notices
+ * stickler's own ticket webhook published (the envelope's source), to a key of that system.
+ */
+export const makeNotifyTicketEdit = (deps: {
+  commenters: Partial<Record<'jira' | 'servicenow', TicketCommenter>>;
+  log: Log;
+}) =>
+  async function notifyTicketEdit(
+    detail: TicketEditIgnoredDetail,
+    envelopeSource: string,
+  ): Promise<'posted' | 'skipped' | 'refused'> {
+    if (
+      envelopeSource !== TICKETING_EVENT_SOURCE ||
+      ticketKeyProblem(detail.ticket, detail.system) !== undefined
+    ) {
+      deps.log.warn(
+        "ticket notice not posted: not from stickler's ticket webhook, or not a key of that system",
+        {
+          source: envelopeSource,
+          system: detail.system,
+        },
+      );
+      return 'refused';
+    }
+    const commenter = deps.commenters[detail.system];
+    if (!commenter) return 'skipped';
+    await commenter.comment(detail.ticket, plainText(detail.message, 2000));
     return 'posted';
   };

@@ -230,6 +230,21 @@ export const CancelRefusedDetailSchema = z.object({
 });
 export type CancelRefusedDetail = z.infer<typeof CancelRefusedDetailSchema>;
 
+/**
+ * detail of `Ticket Edit Ignored` (source `stickler.ticketing`): a ticket's change was edited after
+ * its approval, so the edit is not carried out; the notifier tells the ticket once.
+ */
+export const TicketEditIgnoredDetailSchema = z.object({
+  schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),
+  auditId: z.string(),
+  system: z.enum(['jira', 'servicenow']),
+  ticket: z.string(),
+  /** What the ticket is told. */
+  message: z.string(),
+  ignoredAt: IsoTime,
+});
+export type TicketEditIgnoredDetail = z.infer<typeof TicketEditIgnoredDetailSchema>;
+
 /** Schemas published for consumers, by file name under schemas/. */
 export const PUBLISHED_SCHEMAS = {
   'stickiness-change-requested': ChangeRequestedDetailSchema,
@@ -243,6 +258,7 @@ export const PUBLISHED_SCHEMAS = {
   'stickiness-change-denied': ChangeDeniedDetailSchema,
   'stickiness-change-cancel-requested': CancelRequestedDetailSchema,
   'stickiness-change-cancel-refused': CancelRefusedDetailSchema,
+  'ticket-edit-ignored': TicketEditIgnoredDetailSchema,
 } as const;
 
 /** One event to publish: what PutEvents needs, before the bus name is added. */
@@ -259,7 +275,8 @@ export interface OutgoingEvent {
     | ComplianceRolloutDetail
     | ChangeDeniedDetail
     | CancelRequestedDetail
-    | CancelRefusedDetail;
+    | CancelRefusedDetail
+    | TicketEditIgnoredDetail;
   /** Stable id used to keep a resent event from being counted twice by consumers. */
   dedupeKey: string;
   /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */

@@ -19,6 +19,7 @@ export const DETAIL_TYPES = {
   cancelRequested: 'Stickiness Change Cancel Requested',
   cancelled: 'Stickiness Change Cancelled',
   cancelRefused: 'Stickiness Change Cancel Refused',
+  ticketEditIgnored: 'Ticket Edit Ignored',
   denied: 'Stickiness Change Denied',
   zoneApplied: 'Zone Configuration Applied',
   complianceDrift: 'Compliance Drift Detected',

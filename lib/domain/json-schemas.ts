@@ -20,6 +20,7 @@ const TITLES: Record<keyof typeof SCHEMAS, string> = {
   'stickiness-change-denied': `detail of "${DETAIL_TYPES.denied}"`,
   'stickiness-change-cancel-requested': `detail of "${DETAIL_TYPES.cancelRequested}" (in)`,
   'stickiness-change-cancel-refused': `detail of "${DETAIL_TYPES.cancelRefused}"`,
+  'ticket-edit-ignored': `detail of "${DETAIL_TYPES.ticketEditIgnored}" (source stickler.ticketing)`,
 };
 
 export const renderJsonSchemas = (): Record<string, string> =>

@@ -226,6 +226,14 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     (d) => d.actor?.kind === 'compliance',
     () => compliance,
   );
+  // The notifier's second rule: stickler's ticket webhook telling a ticket an edit is not carried out.
+  bus.addRule({
+    detailTypes: [DETAIL_TYPES.ticketEditIgnored],
+    target: (envelope) => {
+      if (envelope.source !== 'stickler.ticketing') return;
+      notifier(envelope, context).catch(() => undefined);
+    },
+  });
   if (options.onEvent) bus.onEvent(options.onEvent);
 
   const client = new EventBridgeClient({ region: REGION, endpoint: bus.url });

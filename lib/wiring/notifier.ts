@@ -14,9 +14,10 @@ import { makeJsonCall } from '../adapters/http/json-call';
 import { HttpSlackResponder } from '../adapters/slack/slack-responder';
 import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { checkedBaseUrl, JiraCommenter, ServiceNowCommenter } from '../adapters/ticketing/commenters';
-import { makeNotifyOutcome, type SlackReplies } from '../app/notify-outcome';
-import { ChangeAuditDetailSchema } from '../domain/audit-events';
+import { makeNotifyOutcome, makeNotifyTicketEdit, type SlackReplies } from '../app/notify-outcome';
+import { ChangeAuditDetailSchema, TicketEditIgnoredDetailSchema } from '../domain/audit-events';
 import { ConfigError } from '../domain/errors';
+import { DETAIL_TYPES } from '../domain/events';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { TicketCommenter } from '../ports/ticket-commenter';
@@ -104,13 +105,28 @@ export const wireNotifier = (env: NodeJS.ProcessEnv) => {
         }),
       }
     : undefined;
-  return { logger, log, notifyOutcome: makeNotifyOutcome({ commenters, ...(slack ? { slack } : {}), log }) };
+  return {
+    logger,
+    log,
+    notifyOutcome: makeNotifyOutcome({ commenters, ...(slack ? { slack } : {}), log }),
+    notifyTicketEdit: makeNotifyTicketEdit({ commenters, log }),
+  };
 };
 
 /** The notifier Lambda handler, wired from `env` (functions/notifier.ts; the local pipeline). */
 export const makeNotifierHandler = (env: NodeJS.ProcessEnv) => {
-  const { logger, log, notifyOutcome } = wireNotifier(env);
+  const { logger, log, notifyOutcome, notifyTicketEdit } = wireNotifier(env);
   const lambdaHandler = async (event: EventBridgeEvent<string, unknown>): Promise<{ result: string }> => {
+    if (event['detail-type'] === DETAIL_TYPES.ticketEditIgnored) {
+      const notice = TicketEditIgnoredDetailSchema.safeParse(event.detail);
+      if (!notice.success) {
+        log.error('not a readable ticket notice; nothing posted', { id: event.id });
+        return { result: 'skipped' };
+      }
+      const result = await notifyTicketEdit(notice.data, event.source);
+      log.info('ticket notice', { ticket: notice.data.ticket, result });
+      return { result };
+    }
     const parsed = ChangeAuditDetailSchema.safeParse(event.detail);
     if (!parsed.success) {
       // Not an audit event this version reads: retrying cannot help.

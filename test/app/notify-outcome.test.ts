@@ -1,4 +1,4 @@
-import { makeNotifyOutcome, outcomeText } from '../../lib/app/notify-outcome';
+import { makeNotifyOutcome, makeNotifyTicketEdit, outcomeText } from '../../lib/app/notify-outcome';
 import { hasUnsafeCharacters } from '../../lib/domain/text';
 import { anAuditDetail } from '../helpers/factories';
 import { silentLog } from '../helpers/fakes';
@@ -79,6 +79,29 @@ describe('notifyOutcome', () => {
       detail({ outcome: 'failed', message: 'bad [code]<img src=x onerror=alert(1)>[/code]\u001b[2J\u202e' }),
     );
     expect(hasUnsafeCharacters(text)).toBe(false);
+  });
+
+  it("tells a ticket that an edit after approval is not carried out, only for notices of stickler's ticket webhook", async () => {
+    const posted: [string, string][] = [];
+    const notify = makeNotifyTicketEdit({
+      commenters: { jira: { comment: async (t, text) => void posted.push([t, text]) } },
+      log: silentLog(),
+    });
+    const notice = {
+      schemaVersion: 2 as const,
+      auditId: 'ticket-edit:jira:OPS-1:abc',
+      system: 'jira' as const,
+      ticket: 'OPS-1',
+      message: 'edited after it was approved',
+      ignoredAt: '2026-11-25T10:00:00Z',
+    };
+    expect(await notify(notice, 'stickler.ticketing')).toBe('posted');
+    expect(await notify(notice, 'payroll.app')).toBe('refused');
+    expect(await notify({ ...notice, ticket: '../x' }, 'stickler.ticketing')).toBe('refused');
+    expect(
+      await notify({ ...notice, system: 'servicenow', ticket: 'CHG0000001' }, 'stickler.ticketing'),
+    ).toBe('skipped');
+    expect(posted).toEqual([['OPS-1', 'edited after it was approved']]);
   });
 
   it('lets a commenter failure through, so the event is retried and then dead-lettered', async () => {

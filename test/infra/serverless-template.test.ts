@@ -565,8 +565,8 @@ describe('serverless package', () => {
 
   it('gives every rule target a dead-letter queue the rule may send to, alarmed, and every asynchronous failure one too', () => {
     const rules = ofType('AWS::Events::Rule');
-    // ChangeRequestRule, the notifier's, the compliance schedules and rollout, the compliance alerts.
-    expect(rules).toHaveLength(6);
+    // ChangeRequestRule, the notifier's two, the compliance schedules and rollout, the compliance alerts.
+    expect(rules).toHaveLength(7);
     const queuePolicies = ofType('AWS::SQS::QueuePolicy').map(
       ([, r]) =>
         r.Properties as {
@@ -687,7 +687,11 @@ describe('serverless package', () => {
     expect(statements.find((st) => st.Sid === 'PublishChangeRequests')?.Condition).toEqual({
       StringEquals: {
         'events:source': 'stickler.ticketing',
-        'events:detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'],
+        'events:detail-type': [
+          'Stickiness Change Requested',
+          'Stickiness Change Cancel Requested',
+          'Ticket Edit Ignored',
+        ],
       },
     });
   });

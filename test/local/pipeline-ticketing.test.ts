@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import { standInSysId, startTicketingStandIns } from '../../lib/local/ticketing-standins';
 import { captureCli } from '../helpers/cli';
+import { loadFreshWebhookEvent } from '../helpers/events';
 import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 
 const root = join(__dirname, '../..');
@@ -51,6 +52,34 @@ describe('the ticketing walk-throughs on the local pipeline (stickler send, Jira
     for (let i = 0; i < 3; i++) expect((await send('jira-commented')).out).toContain('HTTP 200');
     await new Promise((r) => setTimeout(r, 500));
     expect(notes().filter((n) => n.ticket === 'KAN-3')).toHaveLength(2);
+  });
+
+  it('tells an approved issue once that an edit of its change is not carried out, and its own notice coming back says nothing', async () => {
+    const edited = loadFreshWebhookEvent<{
+      body: string;
+      isBase64Encoded: boolean;
+      headers: Record<string, string>;
+    }>('jira-edited-after-approval');
+    const post = () =>
+      fetch(`${harness.pipeline.env.STICKLER_API_URL}/webhooks/jira`, {
+        method: 'POST',
+        body: edited.body,
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': edited.headers['x-hub-signature']!,
+        },
+      });
+    const before = notes().length;
+    for (let i = 0; i < 2; i++) expect((await post()).status).toBe(200); // Jira delivers it twice
+    await until(() => notes().length > before, 10_000);
+    await new Promise((r) => setTimeout(r, 300));
+    const told = notes().slice(before);
+    expect(told).toEqual([
+      { system: 'jira', ticket: 'KAN-3', text: expect.stringContaining('edited after it was approved') },
+    ]);
+    expect((await send('jira-commented')).out).toContain('HTTP 200');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(notes()).toHaveLength(before + 1);
   });
 
   it('sends the approved ServiceNow sample, and the change gets a work note; a work note coming back asks nothing', async () => {
