@@ -136,154 +136,265 @@ export const complianceRequestId = (runId: string, farm: string): string =>
 export const rolloutKeyOf = (requestId: string): string | undefined =>
   /^cmp-([0-9a-f]{16})-[0-9a-f]{24}$/.exec(requestId)?.[1];
 
-export const makeRunCompliance = (deps: ComplianceDeps) =>
-  async function runCompliance(input: { mode: ComplianceMode; runId: string }): Promise<ComplianceResult> {
-    const { mode, runId } = input;
-    const started = deps.clock.now();
-    const base = { schemaVersion: AUDIT_SCHEMA_VERSION, runId, mode };
-    const publishAll = async (events: OutgoingEvent[]) => {
-      const { failed } = await deps.publisher.publish(events);
-      if (failed.length > 0)
-        throw new SticklerError(
-          'publish-failed',
-          `${failed.length} event(s) of compliance run ${runId} could not be published`,
-          {
-            retryable: true,
-          },
-        );
+/** What every event of one run carries. */
+interface RunContext {
+  deps: ComplianceDeps;
+  runId: string;
+  mode: ComplianceMode;
+  base: { schemaVersion: typeof AUDIT_SCHEMA_VERSION; runId: string; mode: ComplianceMode };
+  now: () => string;
+}
+
+/** Phase 1: the policy read and planned; on failure, `Compliance Run Failed` (if it can go out) and a throw. */
+async function loadAndPlan(run: RunContext): Promise<{ document: PolicyDocument; planned: PolicyPlan }> {
+  const { deps, runId, base } = run;
+  let document: PolicyDocument | undefined;
+  try {
+    document = await deps.policySource.load();
+    return {
+      document,
+      planned: await deps.planPolicy({ policyText: document.text, policySource: document.source }),
     };
-
-    let document: PolicyDocument | undefined;
-    let planned: PolicyPlan;
-    try {
-      document = await deps.policySource.load();
-      planned = await deps.planPolicy({ policyText: document.text, policySource: document.source });
-    } catch (error) {
-      const e = error as SticklerError;
-      const message = (e?.message ?? String(error)).slice(0, 4000);
-      deps.log.error('compliance run failed: the policy could not be read or planned', { runId, message });
-      await deps.publisher
-        .publish([
-          complianceEvent(
-            DETAIL_TYPES.complianceFailed,
-            {
-              ...base,
-              auditId: `compliance:${runId}:failed`,
-              policy: document ? { source: document.source, version: document.version } : null,
-              code: e instanceof SticklerError ? e.code : 'unexpected',
-              message,
-              failedAt: deps.clock.now().toISOString(),
-            },
-            `compliance:${runId}:failed`,
-          ),
-        ])
-        .catch(() => undefined);
-      throw new ComplianceRunError('compliance-run-failed', `compliance run ${runId} failed: ${message}`, {
-        cause: error,
-        // An outage (OVH, S3) may pass; a policy that does not parse will not.
-        retryable: errorFacts(error).retryable,
-      });
-    }
-
-    const { plan, fleet, overLimit, policy } = planned;
-    const ref = { source: document.source, version: document.version };
-    const reapply = deps.unapplied ? await unappliedZonesOf(deps.unapplied, plan.unchanged, deps.log) : [];
-    const now = () => deps.clock.now().toISOString();
-    const events: OutgoingEvent[] = [];
-    const drifted: ComplianceDriftDetail['drifted'] = plan.changes.map((c) => ({
-      service: c.farm.service,
-      farmType: c.farm.type,
-      farmId: c.farm.farmId,
-      zone: c.farm.zone,
-      displayName: c.farm.displayName?.slice(0, 256) ?? null,
-      before: toWord(c.from),
-      wanted: toWord(c.to),
-      rule: ruleOf(c).slice(0, 256),
-    }));
-    const cannotApply: ComplianceDriftDetail['cannotApply'] = plan.invalid.map((r) => ({
-      service: r.ref.service,
-      farmType: r.ref.type ?? null,
-      farmId: r.ref.farmId,
-      wanted: r.to === undefined ? null : toWord(r.to),
-      rule: ruleOf(r).slice(0, 256),
-      reason: r.reason.slice(0, 500),
-    }));
-
-    // The drift, in parts: a report's whole content, and an enforce run's record of what it found.
-    const parts = Math.max(
-      1,
-      Math.ceil(Math.max(drifted.length, cannotApply.length) / FARMS_PER_DRIFT_EVENT),
-    );
-    if (drifted.length + cannotApply.length > 0) {
-      for (let part = 0; part < parts; part++) {
-        const slice = (list: unknown[]) =>
-          list.slice(part * FARMS_PER_DRIFT_EVENT, (part + 1) * FARMS_PER_DRIFT_EVENT);
-        const key = `compliance:${runId}:drift:${part + 1}`;
-        events.push(
-          complianceEvent(
-            DETAIL_TYPES.complianceDrift,
-            {
-              ...base,
-              auditId: key,
-              policy: ref,
-              part: part + 1,
-              parts,
-              drifted: slice(drifted) as ComplianceDriftDetail['drifted'],
-              cannotApply: slice(cannotApply) as ComplianceDriftDetail['cannotApply'],
-              detectedAt: now(),
-            },
-            key,
-          ),
-        );
-      }
-    }
-
-    let requested = 0;
-    let rolloutZones: number | null = null;
-    let blocked = mode === 'enforce' && overLimit !== undefined;
-    /** The rollout this run started or found, to mark announced once its zone is out. */
-    let rolloutKey: string | undefined;
-    if (blocked) {
-      const key = `compliance:${runId}:blocked`;
-      events.push(
+  } catch (error) {
+    const e = error as SticklerError;
+    const message = (e?.message ?? String(error)).slice(0, 4000);
+    deps.log.error('compliance run failed: the policy could not be read or planned', { runId, message });
+    const key = `compliance:${runId}:failed`;
+    await deps.publisher
+      .publish([
         complianceEvent(
-          DETAIL_TYPES.complianceBlocked,
+          DETAIL_TYPES.complianceFailed,
           {
             ...base,
             auditId: key,
+            policy: document ? { source: document.source, version: document.version } : null,
+            code: e instanceof SticklerError ? e.code : 'unexpected',
+            message,
+            failedAt: run.now(),
+          },
+          key,
+        ),
+      ])
+      .catch(() => undefined);
+    throw new ComplianceRunError('compliance-run-failed', `compliance run ${runId} failed: ${message}`, {
+      cause: error,
+      // An outage (OVH, S3) may pass; a policy that does not parse will not.
+      retryable: errorFacts(error).retryable,
+    });
+  }
+}
+
+type Drifted = ComplianceDriftDetail['drifted'];
+type CannotApply = ComplianceDriftDetail['cannotApply'];
+
+/** Phase 2: the drift and what the policy cannot apply, in `Compliance Drift Detected` parts of at most 100 farms. */
+function driftOf(run: RunContext, ref: PolicyRef, plan: PolicyPlan['plan']) {
+  const drifted: Drifted = plan.changes.map((c) => ({
+    service: c.farm.service,
+    farmType: c.farm.type,
+    farmId: c.farm.farmId,
+    zone: c.farm.zone,
+    displayName: c.farm.displayName?.slice(0, 256) ?? null,
+    before: toWord(c.from),
+    wanted: toWord(c.to),
+    rule: ruleOf(c).slice(0, 256),
+  }));
+  const cannotApply: CannotApply = plan.invalid.map((r) => ({
+    service: r.ref.service,
+    farmType: r.ref.type ?? null,
+    farmId: r.ref.farmId,
+    wanted: r.to === undefined ? null : toWord(r.to),
+    rule: ruleOf(r).slice(0, 256),
+    reason: r.reason.slice(0, 500),
+  }));
+  const events: OutgoingEvent[] = [];
+  const parts = Math.max(1, Math.ceil(Math.max(drifted.length, cannotApply.length) / FARMS_PER_DRIFT_EVENT));
+  if (drifted.length + cannotApply.length > 0) {
+    for (let part = 0; part < parts; part++) {
+      const slice = <T>(list: T[]) =>
+        list.slice(part * FARMS_PER_DRIFT_EVENT, (part + 1) * FARMS_PER_DRIFT_EVENT);
+      const key = `compliance:${run.runId}:drift:${part + 1}`;
+      events.push(
+        complianceEvent(
+          DETAIL_TYPES.complianceDrift,
+          {
+            ...run.base,
+            auditId: key,
             policy: ref,
-            drifted: drifted.length,
-            maxChangesPerRun: policy.limits.maxChangesPerRun ?? null,
-            message: overLimit!,
-            blockedAt: now(),
+            part: part + 1,
+            parts,
+            drifted: slice(drifted),
+            cannotApply: slice(cannotApply),
+            detectedAt: run.now(),
           },
           key,
         ),
       );
+    }
+  }
+  return { drifted, cannotApply, events };
+}
+
+type PolicyRef = { source: string; version: string | null };
+
+const blockedEvent = (
+  run: RunContext,
+  ref: PolicyRef,
+  drifted: number,
+  max: number | null,
+  message: string,
+) => {
+  const key = `compliance:${run.runId}:blocked`;
+  return complianceEvent(
+    DETAIL_TYPES.complianceBlocked,
+    { ...run.base, auditId: key, policy: ref, drifted, maxChangesPerRun: max, message, blockedAt: run.now() },
+    key,
+  );
+};
+
+/** The run's change requests, through the intake like every door's (a planner bug fails the run). */
+function requestsOf(run: RunContext, ref: PolicyRef, changes: readonly Change[]): ChangeRequestedDetail[] {
+  const drafts: RequestDraft[] = changes.map((change) => ({
+    requestId: complianceRequestId(run.runId, farmKey(change.farm)),
+    target: {
+      service: change.farm.service,
+      farmType: change.farm.type,
+      farmId: change.farm.farmId,
+      stickiness: toWord(change.to),
+    },
+    actor: { kind: 'compliance', id: `${ref.source}@${ref.version ?? 'unversioned'}`, name: ruleOf(change) },
+    reason:
+      change.from === change.to
+        ? `compliance run ${run.runId}: policy rule '${ruleOf(change)}'; the farm stores it, but its zone holds stickler's own unapplied writes`
+        : `compliance run ${run.runId}: policy rule '${ruleOf(change)}'`,
+    requestedAt: run.now(),
+  }));
+  return buildAll(drafts, run.deps.clock.now(), `compliance run ${run.runId}`);
+}
+
+/**
+ * Phase 3 (enforce): the requests to publish now: all of them, or, zone by zone, the first zone's
+ * (or, for a retried run, the zone in flight's), unless another rollout of the policy is running.
+ */
+async function enforce(
+  run: RunContext,
+  ref: PolicyRef,
+  policy: PolicyPlan['policy'],
+  changes: readonly Change[],
+  drifted: number,
+): Promise<{
+  first: ChangeRequestedDetail[];
+  rolloutZones: number | null;
+  blocked?: OutgoingEvent;
+  rolloutKey?: string;
+}> {
+  const { deps } = run;
+  const requests = requestsOf(run, ref, changes);
+  if (policy.limits.rollout !== 'zone-by-zone') return { first: requests, rolloutZones: null };
+  const byZone = new Map<string, RolloutZone>();
+  changes.forEach((change, i) => {
+    const id = `${change.farm.service}\n${change.farm.zone}`;
+    const zone = byZone.get(id) ?? { service: change.farm.service, zone: change.farm.zone, requests: [] };
+    zone.requests.push(requests[i]!);
+    byZone.set(id, zone);
+  });
+  const zones = [...byZone.values()].sort(
+    (a, b) => a.service.localeCompare(b.service) || a.zone.localeCompare(b.zone),
+  );
+  const key = rolloutKeyOf(zones[0]!.requests[0]!.requestId)!;
+  // One rollout per policy at a time: another one still running blocks this run.
+  const lock = await deps.rollouts.lock(ref.source, key);
+  if (!lock.held) {
+    const holder = await deps.rollouts.get(lock.holder).catch(() => undefined);
+    const where = holder
+      ? ` (zone ${holder.current + 1} of ${holder.zones.length}, ${holder.zones[holder.current]?.service}/${holder.zones[holder.current]?.zone})`
+      : '';
+    return {
+      first: [],
+      rolloutZones: zones.length,
+      blocked: blockedEvent(
+        run,
+        ref,
+        drifted,
+        policy.limits.maxChangesPerRun ?? null,
+        `the zone-by-zone rollout of run ${holder?.runId ?? lock.holder} for this policy is still running${where}: one rollout per policy at a time; nothing was requested`,
+      ),
+    };
+  }
+  const created = await deps.rollouts.create({
+    key,
+    runId: run.runId,
+    policy: ref,
+    zones,
+    current: 0,
+    pending: zones[0]!.requests.map((r) => r.requestId),
+    failures: [],
+    status: 'running',
+    announced: false,
+    version: 1,
+  });
+  // A retried run finds its rollout started: it publishes again the zone in flight (same ids).
+  const state = created ? undefined : await deps.rollouts.get(key);
+  const first = state
+    ? state.status === 'running'
+      ? state.zones[state.current]!.requests
+      : []
+    : zones[0]!.requests;
+  return { first, rolloutZones: zones.length, rolloutKey: key };
+}
+
+/** Phase 5 (report runs): the Slack summary, when configured; it never fails the run. */
+async function postSummary(run: RunContext, ref: PolicyRef, result: ComplianceResult, drifted: Drifted) {
+  const { deps } = run;
+  if (result.mode !== 'report' || !deps.summary) return;
+  const lines = drifted
+    .slice(0, 15)
+    .map(
+      (d) =>
+        `• ${d.service} ${d.farmType}/${d.farmId}${d.displayName ? ` (${d.displayName})` : ''}: ${d.before} → ${d.wanted} (${d.rule})`,
+    );
+  const text =
+    `stickler compliance report (${ref.source} @ ${ref.version ?? 'unversioned'}): ${result.farmsChecked} farms checked, ` +
+    `${result.drifted} drifted, ${result.cannotApply} the policy cannot apply.` +
+    (result.unappliedZones > 0
+      ? ` ${result.unappliedZones} zone(s) hold stickler's own unapplied writes (a refresh that failed): their farms store the policy's value but may not run it; an enforce run applies them, or 'stickler refresh'.`
+      : '') +
+    (lines.length
+      ? `\n${lines.join('\n')}${drifted.length > lines.length ? `\n… and ${drifted.length - lines.length} more` : ''}`
+      : '');
+  // A summary that cannot be posted never fails the run: its events are out already.
+  await deps.summary.post(text).catch((error: unknown) =>
+    deps.log.warn('could not post the report summary', {
+      runId: run.runId,
+      error: String((error as Error)?.message ?? error),
+    }),
+  );
+}
+
+export const makeRunCompliance = (deps: ComplianceDeps) =>
+  async function runCompliance(input: { mode: ComplianceMode; runId: string }): Promise<ComplianceResult> {
+    const { mode, runId } = input;
+    const started = deps.clock.now();
+    const run: RunContext = {
+      deps,
+      runId,
+      mode,
+      base: { schemaVersion: AUDIT_SCHEMA_VERSION, runId, mode },
+      now: () => deps.clock.now().toISOString(),
+    };
+    const { document, planned } = await loadAndPlan(run);
+    const { plan, fleet, overLimit, policy } = planned;
+    const ref = { source: document.source, version: document.version };
+    const reapply = deps.unapplied ? await unappliedZonesOf(deps.unapplied, plan.unchanged, deps.log) : [];
+    const { drifted, cannotApply, events } = driftOf(run, ref, plan);
+
+    let requested = 0;
+    let rolloutZones: number | null = null;
+    let rolloutKey: string | undefined;
+    let blocked = mode === 'enforce' && overLimit !== undefined;
+    if (blocked) {
+      events.push(blockedEvent(run, ref, drifted.length, policy.limits.maxChangesPerRun ?? null, overLimit!));
     } else if (mode === 'enforce' && plan.changes.length + reapply.length > 0) {
-      const draftOf = (change: Change): RequestDraft => ({
-        requestId: complianceRequestId(runId, farmKey(change.farm)),
-        target: {
-          service: change.farm.service,
-          farmType: change.farm.type,
-          farmId: change.farm.farmId,
-          stickiness: toWord(change.to),
-        },
-        actor: {
-          kind: 'compliance',
-          id: `${ref.source}@${ref.version ?? 'unversioned'}`,
-          name: ruleOf(change),
-        },
-        reason:
-          change.from === change.to
-            ? `compliance run ${runId}: policy rule '${ruleOf(change)}'; the farm stores it, but its zone holds stickler's own unapplied writes`
-            : `compliance run ${runId}: policy rule '${ruleOf(change)}'`,
-        requestedAt: now(),
-      });
-      // Through the intake like every door: a plan that produced a request it would refuse is a bug,
-      // and the run fails before publishing anything.
-      const requestOf = (change: Change): ChangeRequestedDetail =>
-        buildAll([draftOf(change)], deps.clock.now(), `compliance run ${runId}`)[0]!;
       // A re-apply asks for what the farm stores: the worker finds it unchanged and applies its zone.
       const changes: Change[] = [
         ...plan.changes,
@@ -294,71 +405,16 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
           origin: u.origin,
         })),
       ];
-      let first: ChangeRequestedDetail[];
-      if (policy.limits.rollout === 'zone-by-zone') {
-        const byZone = new Map<string, RolloutZone>();
-        for (const change of changes) {
-          const id = `${change.farm.service}\n${change.farm.zone}`;
-          const zone = byZone.get(id) ?? {
-            service: change.farm.service,
-            zone: change.farm.zone,
-            requests: [],
-          };
-          zone.requests.push(requestOf(change));
-          byZone.set(id, zone);
-        }
-        const zones = [...byZone.values()].sort(
-          (a, b) => a.service.localeCompare(b.service) || a.zone.localeCompare(b.zone),
-        );
-        rolloutZones = zones.length;
-        const key = rolloutKeyOf(zones[0]!.requests[0]!.requestId)!;
-        // One rollout per policy at a time: another one still running blocks this run.
-        const lock = await deps.rollouts.lock(ref.source, key);
-        if (!lock.held) {
-          const holder = await deps.rollouts.get(lock.holder).catch(() => undefined);
-          blocked = true;
-          first = [];
-          const blockKey = `compliance:${runId}:blocked`;
-          events.push(
-            complianceEvent(
-              DETAIL_TYPES.complianceBlocked,
-              {
-                ...base,
-                auditId: blockKey,
-                policy: ref,
-                drifted: drifted.length,
-                maxChangesPerRun: policy.limits.maxChangesPerRun ?? null,
-                message: `the zone-by-zone rollout of run ${holder?.runId ?? lock.holder} for this policy is still running${holder ? ` (zone ${holder.current + 1} of ${holder.zones.length}, ${holder.zones[holder.current]?.service}/${holder.zones[holder.current]?.zone})` : ''}: one rollout per policy at a time; nothing was requested`,
-                blockedAt: now(),
-              },
-              blockKey,
-            ),
-          );
-        } else {
-          const created = await deps.rollouts.create({
-            key,
-            runId,
-            policy: ref,
-            zones,
-            current: 0,
-            pending: zones[0]!.requests.map((r) => r.requestId),
-            failures: [],
-            status: 'running',
-            announced: false,
-            version: 1,
-          });
-          // A retried run finds its rollout started: it publishes again the zone in flight (same ids).
-          const state = created ? undefined : await deps.rollouts.get(key);
-          first = state
-            ? state.status === 'running'
-              ? state.zones[state.current]!.requests
-              : []
-            : zones[0]!.requests;
-          rolloutKey = key;
-        }
-      } else first = changes.map(requestOf);
-      for (const request of first) events.push(changeRequestedEvent(request, COMPLIANCE_EVENT_SOURCE));
-      requested = first.length;
+      const enforced = await enforce(run, ref, policy, changes, drifted.length);
+      rolloutZones = enforced.rolloutZones;
+      rolloutKey = enforced.rolloutKey;
+      if (enforced.blocked) {
+        blocked = true;
+        events.push(enforced.blocked);
+      }
+      for (const request of enforced.first)
+        events.push(changeRequestedEvent(request, COMPLIANCE_EVENT_SOURCE));
+      requested = enforced.first.length;
     }
 
     const result: ComplianceResult = {
@@ -378,16 +434,24 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       complianceEvent(
         DETAIL_TYPES.complianceCompleted,
         {
-          ...base,
+          ...run.base,
           auditId: key,
           ...result,
           durationMs: Math.max(0, deps.clock.now().getTime() - started.getTime()),
-          completedAt: now(),
+          completedAt: run.now(),
         },
         key,
       ),
     );
-    await publishAll(events);
+    const { failed } = await deps.publisher.publish(events);
+    if (failed.length > 0)
+      throw new SticklerError(
+        'publish-failed',
+        `${failed.length} event(s) of compliance run ${runId} could not be published`,
+        {
+          retryable: true,
+        },
+      );
     if (rolloutKey) {
       // The zone in flight is out: the rollout's state says so (else the next outcome publishes it again).
       const state = await deps.rollouts.get(rolloutKey);
@@ -395,29 +459,6 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
         await deps.rollouts.update({ ...state, announced: true, version: state.version + 1 });
     }
     deps.log.info('compliance run completed', { ...result });
-    if (mode === 'report' && deps.summary) {
-      const lines = drifted
-        .slice(0, 15)
-        .map(
-          (d) =>
-            `• ${d.service} ${d.farmType}/${d.farmId}${d.displayName ? ` (${d.displayName})` : ''}: ${d.before} → ${d.wanted} (${d.rule})`,
-        );
-      const text =
-        `stickler compliance report (${ref.source} @ ${ref.version ?? 'unversioned'}): ${result.farmsChecked} farms checked, ` +
-        `${result.drifted} drifted, ${result.cannotApply} the policy cannot apply.` +
-        (result.unappliedZones > 0
-          ? ` ${result.unappliedZones} zone(s) hold stickler's own unapplied writes (a refresh that failed): their farms store the policy's value but may not run it; an enforce run applies them, or 'stickler refresh'.`
-          : '') +
-        (lines.length
-          ? `\n${lines.join('\n')}${drifted.length > lines.length ? `\n… and ${drifted.length - lines.length} more` : ''}`
-          : '');
-      // A summary that cannot be posted never fails the run: its events are out already.
-      await deps.summary.post(text).catch((error: unknown) =>
-        deps.log.warn('could not post the report summary', {
-          runId,
-          error: String((error as Error)?.message ?? error),
-        }),
-      );
-    }
+    await postSummary(run, ref, result, drifted);
     return result;
   };
