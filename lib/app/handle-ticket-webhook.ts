@@ -190,6 +190,31 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
       };
     }
     const { verdict } = set;
+    // An approval or a withdrawal older than one already acted on (deliveries come in any order)
+    // is not acted on: the ticket's newest transition decides.
+    if (
+      (verdict.kind === 'approved' || verdict.kind === 'withdrawn') &&
+      verdict.sequence !== undefined &&
+      deps.deliveries
+    ) {
+      const place = await deps.deliveries
+        .transition(`${source}:${set.ticket}`, verdict.sequence, verdict.kind, deps.clock.now())
+        .catch((error: unknown) => {
+          throw new SticklerError(
+            'transition-unknown',
+            "the ticket's newest transition could not be checked: send it again",
+            { retryable: true, cause: error },
+          );
+        });
+      if (place === 'stale') {
+        deps.log.info('webhook ignored a transition older than one acted on', { source, ticket: set.ticket });
+        return {
+          kind: 'ignored',
+          requestIds: [],
+          ignored: `this ${verdict.kind === 'approved' ? 'approval' : 'withdrawal'} of ${set.ticket} is older than a later transition already acted on: not acted on`,
+        };
+      }
+    }
     if (verdict.kind === 'withdrawn' && source !== 'generic') {
       const cancelId = `tkt-cancel-${createHash('sha256').update(`${source}\n${set.ticket}\n${verdict.withdrawal}`).digest('hex').slice(0, 40)}`;
       const cancel: CancelRequestedDetail = {

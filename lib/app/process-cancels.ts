@@ -48,9 +48,15 @@ export interface CancelDeps {
 }
 
 type Verdict =
-  | { kind: 'done'; events: OutgoingEvent[]; ended: { requestId: string; until: string; farm: string }[] }
+  | {
+      kind: 'done';
+      events: OutgoingEvent[];
+      ended: { requestId: string; until: string; farm: string }[];
+      /** The record the cancel's own outcome is kept under, when not its own key (a reused cancelId). */
+      ownKey?: string;
+    }
   | { kind: 'duplicate' }
-  | { kind: 'resume'; events: OutgoingEvent[] }
+  | { kind: 'resume'; events: OutgoingEvent[]; ownKey?: string }
   | { kind: 'unfinished'; reason: string; claimHeld: boolean };
 
 /** Why `origin` may not cancel a request published by `target`, or undefined when it may. */
@@ -135,8 +141,27 @@ async function decide(deps: CancelDeps, record: IncomingCancel): Promise<Verdict
     sentAt: record.sentAt,
   });
   switch (claim.state) {
+    case 'reused': {
+      // Another cancel under a cancelId already used: refused, once (a key of its own), the first kept.
+      if (!parsed.ok) return { kind: 'duplicate' };
+      const ownKey = `${parsed.key}#reused:${parsed.contentHash.slice(0, 16)}`;
+      const second = await deps.idempotency.claim(ownKey, now, deps.claimHoldMs, {
+        contentHash: parsed.contentHash,
+        sentAt: record.sentAt,
+      });
+      if (second.state === 'decided') return { kind: 'resume', events: second.events, ownKey };
+      if (second.state !== 'claimed') return { kind: 'duplicate' };
+      const event = refusedEvent(
+        record,
+        parsed.cancel,
+        `id-reused:${parsed.contentHash.slice(0, 16)}`,
+        'id-reused',
+        `refused: cancelId ${parsed.cancel.cancelId} was first used for another cancel; this one (naming ${parsed.cancel.requestId ?? `ticket ${parsed.cancel.ticket?.key}`}) is not carried out. A new cancel needs a new cancelId`,
+        now,
+      );
+      return { kind: 'done', events: [event], ended: [], ownKey };
+    }
     case 'completed':
-    case 'reused':
     case 'deferred':
       return { kind: 'duplicate' };
     case 'decided':
@@ -154,6 +179,23 @@ async function decide(deps: CancelDeps, record: IncomingCancel): Promise<Verdict
     };
   const { cancel } = parsed;
   const byTicket = cancel.ticket !== undefined;
+  // A ticket's requests are ended by ticket only by stickler's own doors (the ticket webhook when
+  // the ticket leaves its approved state): no other publisher may cancel, nor speak on, a ticket.
+  if (byTicket && !(STICKLER_DOORS as readonly string[]).includes(parsed.origin.source))
+    return {
+      kind: 'done',
+      events: [
+        refusedEvent(
+          record,
+          cancel,
+          null,
+          'not-allowed',
+          `refused: only stickler's own doors cancel by ticket; '${parsed.origin.source.slice(0, 64)}' may cancel its own requests by requestId`,
+          now,
+        ),
+      ],
+      ended: [],
+    };
   const targets = byTicket
     ? await deps.idempotency.ticketDeferrals(`${cancel.ticket!.system}:${cancel.ticket!.key}`)
     : [cancel.requestId!];
@@ -275,9 +317,10 @@ export function makeProcessCancels(deps: CancelDeps) {
       const own = events.filter(
         (e) => e.detailType === DETAIL_TYPES.cancelRefused || verdict.kind === 'resume',
       );
+      const ownKey = verdict.ownKey ?? record.parsed.key;
       const items: Outbound[] = [
         {
-          key: record.parsed.key,
+          key: ownKey,
           events: own,
           after: { kind: 'complete' },
           persist: verdict.kind === 'done',
@@ -314,7 +357,7 @@ export function makeProcessCancels(deps: CancelDeps) {
           );
       }
       const cancelled = events.some((e) => e.detailType === DETAIL_TYPES.cancelled);
-      if (finished.get(record.parsed.key) === 'pending') {
+      if (finished.get(ownKey) === 'pending') {
         fates.set(record.recordId, 'audit-pending');
         retry.push({ recordId: record.recordId, delaySeconds: retryDelaySeconds(record.receiveCount) });
       } else fates.set(record.recordId, cancelled ? 'cancelled' : 'refused');

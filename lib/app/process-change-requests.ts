@@ -516,6 +516,8 @@ async function leasePhase(
 interface SupersededDeferral {
   waiting: LedgerEntry & { until: string };
   by: LedgerEntry;
+  /** The newer one waits for its own window. */
+  byWaiting: boolean;
 }
 
 /** A deferred request ended while it waited: its outcome to publish, and its schedule's time. */
@@ -605,8 +607,13 @@ async function orderPhase(
           const mine = going.find((g) => g.request.requestId === verdict.cancels!.requestId);
           if (mine) {
             going.splice(going.indexOf(mine), 1);
-            gone.set(mine, { by: entry, waiting: false });
-          } else cancels.push({ waiting: verdict.cancels, by: entry });
+            gone.set(mine, { by: entry, waiting: (q as Partial<Early>).until !== undefined });
+          } else
+            cancels.push({
+              waiting: verdict.cancels,
+              by: entry,
+              byWaiting: (q as Partial<Early>).until !== undefined,
+            });
         }
         let written = going.length === 0;
         if (!written) {
@@ -653,7 +660,7 @@ async function supersededDeferrals(
   cancels: readonly SupersededDeferral[],
 ): Promise<EndedDeferral[]> {
   const items = await Promise.all(
-    cancels.map(async ({ waiting, by }): Promise<EndedDeferral | undefined> => {
+    cancels.map(async ({ waiting, by, byWaiting }): Promise<EndedDeferral | undefined> => {
       try {
         const stored = await deps.idempotency.deferred(waiting.requestId);
         if (!stored) return undefined; // its window opened meanwhile: the ledger refuses it then
@@ -671,7 +678,7 @@ async function supersededDeferrals(
               ref: farmRefOf(stored.request),
               after: toWire(stored.request.stickiness),
               code: 'superseded',
-              message: `superseded by ${describeNewer(by, false)} while it waited for its change window (${stored.until}); it will not be carried out`,
+              message: `superseded by ${describeNewer(by, byWaiting)} while it waited for its change window (${stored.until}); it will not be carried out`,
               retryable: false,
             },
           ),

@@ -12,6 +12,7 @@ import { type InputIssue, InvalidInputError, SticklerError, UnprocessableError }
 import { type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import { buildChangeRequest, type RequestDraft } from '../domain/intake';
 import type { TimeLimits } from '../domain/request-rules';
+import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 
@@ -49,8 +50,23 @@ export const buildAll = (
       if (!list.some((i) => i.path === path && i.message === issue.message)) list.push({ ...issue, path });
     }
   });
-  if (invalid.length > 0) throw new InvalidInputError(`${what} does not say a valid change`, invalid);
-  if (impossible.length > 0) throw new UnprocessableError(`${what} asks for what cannot be done`, impossible);
+  // One change per farm in one call: two for the same farm (say, contradictory targets) would be
+  // decided by their request ids' order, which nobody chose.
+  const seen = new Map<string, number>();
+  built.forEach((r, i) => {
+    const farm = `${r.service}/${r.farmType}/${r.farmId}`;
+    const first = seen.get(farm);
+    if (first === undefined) seen.set(farm, i);
+    else
+      invalid.push({
+        path: `changes[${drafts.findIndex((d) => d.requestId === r.requestId)}]`,
+        message: `names farm ${r.service} ${r.farmType}/${r.farmId} again (changes[${drafts.findIndex((d) => d.requestId === built[first]!.requestId)}] already does): one change per farm`,
+      });
+  });
+  if (invalid.length > 0)
+    throw new InvalidInputError(`${plainText(what, 200)} does not say a valid change`, invalid);
+  if (impossible.length > 0)
+    throw new UnprocessableError(`${plainText(what, 200)} asks for what cannot be done`, impossible);
   return built;
 };
 

@@ -16,9 +16,13 @@ export type TicketFarmChange = FarmTarget;
  *   set, is said once on the ticket (an edit of the change after its approval).
  */
 export type TicketVerdict =
-  | { kind: 'approved'; approval: string }
+  /**
+   * `sequence`: the transition's place in the ticket's history (Jira's changelog id, ServiceNow's
+   * sys_mod_count), so that an approval delivered after a later withdrawal is not acted on.
+   */
+  | { kind: 'approved'; approval: string; sequence?: number }
   /** `withdrawal` identifies the withdrawal itself (as `approval` does the approval). */
-  | { kind: 'withdrawn'; reason: string; withdrawal: string }
+  | { kind: 'withdrawn'; reason: string; withdrawal: string; sequence?: number }
   | { kind: 'ignored'; reason: string; notice?: string };
 
 export interface TicketChangeSet {

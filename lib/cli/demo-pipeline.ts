@@ -29,6 +29,18 @@ export const describeEvent = (e: EventBridgeEnvelope): string => {
     const d = e.detail as ChangeRequestedDetail;
     return `${type} ${d.requestId}: ${d.service} ${d.farmType}/${d.farmId} → ${d.stickiness} (${d.ticket ?? 'no ticket'}, from ${e.source})`;
   }
+  if (e['detail-type'] === 'Stickiness Change Cancel Requested') {
+    const d = e.detail as { cancelId?: string; requestId?: string; ticket?: { system: string; key: string } };
+    return `${type} ${d.cancelId}: ${d.requestId ? `request ${d.requestId}` : `${d.ticket?.system} ${d.ticket?.key}'s waiting requests`} (from ${e.source})`;
+  }
+  if (e['detail-type'] === 'Stickiness Change Cancel Refused') {
+    const d = e.detail as { cancelId?: string | null; code?: string; message?: string };
+    return `${type} ${d.cancelId ?? '?'}: ${d.code} — ${d.message}`;
+  }
+  if (e['detail-type'] === 'Ticket Edit Ignored') {
+    const d = e.detail as { system?: string; ticket?: string };
+    return `${type} ${d.system} ${d.ticket}: told that an edit after its approval is not carried out`;
+  }
   const d = e.detail as ChangeAuditDetail;
   const what = `${d.service ?? '?'} ${d.farmType ?? '?'}/${d.farmId ?? '?'}`;
   const change = d.after ? ` ${d.before ? `${d.before} ` : ''}→ ${d.after}` : '';

@@ -3,6 +3,7 @@
  * say what was expected and what was found.
  */
 import type * as z from 'zod/mini';
+import { quoted } from './text';
 
 type Issue = z.core.$ZodIssue;
 
@@ -13,8 +14,7 @@ const shown = (value: unknown): string => {
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   if (typeof value === 'bigint') return `${value}`;
   if (typeof value === 'object') return 'an object';
-  const text = JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  return typeof value === 'string' ? quoted(value, 57) : String(JSON.stringify(value)).slice(0, 60);
 };
 
 const valueAt = (root: unknown, path: readonly PropertyKey[]): unknown =>

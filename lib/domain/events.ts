@@ -35,6 +35,9 @@ export const IsoTime = z.iso.datetime({ offset: true });
 export const ChangeWindowSchema = z
   .strictObject({ notBefore: z.optional(IsoTime), notAfter: z.optional(IsoTime) })
   .check(
+    z.refine((w) => w.notBefore !== undefined || w.notAfter !== undefined, {
+      message: 'a window names notBefore, notAfter or both (an empty window is refused, not read as "now")',
+    }),
     z.refine((w) => !w.notBefore || !w.notAfter || Date.parse(w.notBefore) < Date.parse(w.notAfter), {
       message: 'notBefore must be earlier than notAfter',
       path: ['notAfter'],

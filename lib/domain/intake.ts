@@ -17,7 +17,7 @@ import { type ChangeRequestedDetail, ChangeRequestedDetailSchema, type Notify } 
 import { formatFarmRef } from './farm';
 import { DEFAULT_TIME_LIMITS, type TimeLimits } from './request-rules';
 import { checkTarget, toWire } from './stickiness';
-import { plainText } from './text';
+import { plainText, quoted } from './text';
 
 /** The farm and target as a door read them: checked here, field by field. */
 export interface FarmTarget {
@@ -63,7 +63,7 @@ export const buildChangeRequest = (
     if (problem)
       issues.push({
         path: 'ticket',
-        message: `${problem}, got ${JSON.stringify(draft.ticket.key.slice(0, 64))}`,
+        message: `${problem}, got ${quoted(draft.ticket.key)}`,
       });
   }
   const reason = draft.reason === undefined ? undefined : plainText(draft.reason, MAX_REASON) || undefined;

@@ -42,3 +42,16 @@ export const plainText = (text: string, max: number): string => {
   const chars = Array.from(out.trim());
   return chars.length > max ? `${chars.slice(0, Math.max(0, max - 1)).join('')}…` : chars.join('');
 };
+
+/**
+ * `text` as a JSON string with every unsafe character escaped (`\u202e`), for messages that quote
+ * what was received: JSON.stringify escapes control characters but leaves bidi controls as they are.
+ */
+export const quoted = (text: string, max = 64): string => {
+  const chars = Array.from(text);
+  const cut = chars.length > max ? `${chars.slice(0, max).join('')}…` : text;
+  return JSON.stringify(cut).replace(
+    /[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+};

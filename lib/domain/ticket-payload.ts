@@ -3,6 +3,7 @@
  * (at most 50). Published as JSON Schema in schemas/ticketing-generic.schema.json.
  */
 import * as z from 'zod/mini';
+import { TICKET_KEY_PATTERN, TICKET_KEY_RULE } from './change-request';
 import { ChangeWindowSchema, IsoTime } from './events';
 
 const Text = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
@@ -16,7 +17,7 @@ const FarmChangeSchema = z.strictObject({
 
 export const GenericTicketSchema = z
   .strictObject({
-    ticket: Text(256),
+    ticket: z.string().check(z.regex(TICKET_KEY_PATTERN, { message: TICKET_KEY_RULE })),
     /** When the sender signed this (ISO 8601): a delivery over a day old is a replay and is ignored. */
     sentAt: IsoTime,
     requestedBy: z.union([Text(256), z.strictObject({ id: Text(256), name: z.optional(Text(256)) })]),

@@ -123,7 +123,13 @@ export const makeNotifierHandler = (env: NodeJS.ProcessEnv) => {
         log.error('not a readable ticket notice; nothing posted', { id: event.id });
         return { result: 'skipped' };
       }
-      const result = await notifyTicketEdit(notice.data, event.source);
+      const result = await notifyTicketEdit(notice.data, event.source).catch((error: unknown) => {
+        log.error('ticket notice failed; it is retried, then kept in the dead-letter queue', {
+          ticket: notice.data.ticket,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        throw error;
+      });
       log.info('ticket notice', { ticket: notice.data.ticket, result });
       return { result };
     }
@@ -137,7 +143,14 @@ export const makeNotifierHandler = (env: NodeJS.ProcessEnv) => {
       return { result: 'skipped' };
     }
     // A failure throws: EventBridge retries the invocation, then it goes to the notifier's DLQ.
-    const result = await notifyOutcome(parsed.data);
+    // It is logged first, in our words, so that it is seen even where nothing retries.
+    const result = await notifyOutcome(parsed.data).catch((error: unknown) => {
+      log.error('outcome notification failed; it is retried, then kept in the dead-letter queue', {
+        requestId: parsed.data.requestId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      throw error;
+    });
     log.info('outcome notification', { requestId: parsed.data.requestId, result });
     return { result };
   };

@@ -1,5 +1,6 @@
 import { hubSignature } from '../../lib/adapters/http/hub-signature';
 import { readGenericTicket } from '../../lib/adapters/ticketing/generic';
+import { DEFAULT_JIRA_FIELDS, readJiraWebhook } from '../../lib/adapters/ticketing/jira';
 import { makeHandleTicketWebhook } from '../../lib/app/handle-ticket-webhook';
 import { makeRequestChanges } from '../../lib/app/request-changes';
 import { FakeClock, InMemoryDeliveryLog, RecordingPublisher, silentLog } from '../helpers/fakes';
@@ -74,5 +75,75 @@ describe('handleTicketWebhook and its delivery log', () => {
     expect(h.deliveries.answers.size).toBe(0);
     h.publisher.refuse = () => false;
     expect(await h.handle(h.request)).toMatchObject({ kind: 'accepted' });
+  });
+});
+
+describe("handleTicketWebhook and the order of a ticket's transitions", () => {
+  const jiraSetup = () => {
+    const clock = new FakeClock();
+    const publisher = new RecordingPublisher();
+    const deliveries = new InMemoryDeliveryLog();
+    const fields = { ...DEFAULT_JIRA_FIELDS };
+    const handle = makeHandleTicketWebhook({
+      secretFor: async () => SECRET,
+      verify: (_s, headers, body, secret) =>
+        headers['x-hub-signature'] === hubSignature(body.toString(), secret),
+      read: (_source, json) => readJiraWebhook(json, fields),
+      requestChanges: makeRequestChanges({ publisher, clock }),
+      publisher,
+      deliveries,
+      clock,
+      log: silentLog(),
+    });
+    const transition = (changelogId: string, from: string, to: string) => {
+      const body = Buffer.from(
+        JSON.stringify({
+          timestamp: clock.t,
+          webhookEvent: 'jira:issue_updated',
+          issue: {
+            id: '1',
+            key: 'OPS-21',
+            fields: {
+              status: { name: to },
+              summary: 'pin sessions',
+              reporter: { accountId: 'a-1' },
+              customfield_10100: 'lb-a',
+              customfield_10101: 'tcp/211',
+              customfield_10102: 'none',
+            },
+          },
+          changelog: {
+            id: changelogId,
+            items: [{ field: 'status', fieldId: 'status', fromString: from, toString: to }],
+          },
+        }),
+      );
+      return handle({
+        source: 'jira',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature': hubSignature(body.toString(), SECRET),
+        },
+        body,
+      });
+    };
+    return { transition, publisher };
+  };
+
+  it('does not act on an approval delivered after a later withdrawal of the same ticket', async () => {
+    const h = jiraSetup();
+    expect(await h.transition('20201', 'Approved', 'Declined')).toMatchObject({ kind: 'withdrawn' });
+    expect(await h.transition('20200', 'Awaiting approval', 'Approved')).toMatchObject({
+      kind: 'ignored',
+      ignored: expect.stringContaining('older than a later transition'),
+    });
+    expect(h.publisher.published.map((e) => e.detailType)).toEqual(['Stickiness Change Cancel Requested']);
+  });
+
+  it('does not let an older withdrawal delivered late cancel a newer approval', async () => {
+    const h = jiraSetup();
+    expect(await h.transition('80003', 'Awaiting approval', 'Approved')).toMatchObject({ kind: 'accepted' });
+    expect(await h.transition('80002', 'Approved', 'Declined')).toMatchObject({ kind: 'ignored' });
+    expect(h.publisher.published.map((e) => e.detailType)).toEqual(['Stickiness Change Requested']);
   });
 });

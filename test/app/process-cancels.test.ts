@@ -203,6 +203,47 @@ describe('processCancels (use case, through in-memory ports)', () => {
     });
   });
 
+  it("lets no other publisher cancel a ticket's requests by ticket (nor speak on the ticket)", async () => {
+    const h = setup();
+    await h.changes([
+      h.request(
+        {
+          requestId: 't-9',
+          ticket: 'OPS-9',
+          window: { notBefore: h.notBefore() },
+          notify: { kind: 'ticket', system: 'jira' },
+        },
+        'stickler.ticketing',
+      ),
+    ]);
+    await h.cancels([
+      h.cancel({ cancelId: 'by-acme', ticket: { system: 'jira', key: 'OPS-9' } }, 'acme.ops'),
+    ]);
+    expect(h.events().at(-1)).toMatchObject({
+      type: 'Stickiness Change Cancel Refused',
+      code: 'not-allowed',
+    });
+    expect(h.idempotency.records.get('t-9')?.state).toBe('deferred');
+    expect(h.events().some((e) => e.type === 'Stickiness Change Cancelled')).toBe(false);
+  });
+
+  it('refuses another cancel under a cancelId already used, once, and leaves the first as it was', async () => {
+    const h = setup();
+    h.api.addFarm('lb-a', { type: 'http', farmId: 2, zone: 'gra', stored: null });
+    await h.changes([
+      h.request({ requestId: 'e-1', window: { notBefore: h.notBefore() } }),
+      h.request({ requestId: 'e-2', farmId: 2, window: { notBefore: h.notBefore() } }),
+    ]);
+    await h.cancels([h.cancel({ cancelId: 'cx-9', requestId: 'e-1' })]);
+    const second = () => h.cancel({ cancelId: 'cx-9', requestId: 'e-2' });
+    await h.cancels([second()]);
+    await h.cancels([second()]); // delivered again: said once
+    const refused = h.events().filter((e) => e.type === 'Stickiness Change Cancel Refused');
+    expect(refused.map((e) => e.code)).toEqual(['id-reused']);
+    expect(refused[0]?.message).toContain('cancelId cx-9 was first used for another cancel');
+    expect(h.idempotency.records.get('e-2')?.state).toBe('deferred');
+  });
+
   it('refuses a malformed cancel with the field that is wrong, once', async () => {
     const h = setup();
     const both = h.cancel({ cancelId: 'c-6', requestId: 'x', ticket: { system: 'jira', key: 'OPS-1' } });

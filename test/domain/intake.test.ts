@@ -129,6 +129,8 @@ describe('buildChangeRequest (the one constructor of a change request)', () => {
       ),
     ).toMatchObject({ ok: false, kind: 'invalid', issues: [{ path: 'window.notAfter' }] });
     expect(buildChangeRequest(draft({ window: { notBefore: '2026-12-20T00:00:00Z' } }), NOW).ok).toBe(true);
+    // An empty window is refused, never read as "now".
+    expect(buildChangeRequest(draft({ window: {} }), NOW)).toMatchObject({ ok: false, kind: 'invalid' });
   });
 
   it('refuses a request id outside the alphabet and an unknown notify kind', () => {

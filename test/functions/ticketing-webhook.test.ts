@@ -205,11 +205,10 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     expect(published.filter((e) => e.DetailType === 'Stickiness Change Requested')).toEqual([]);
   });
 
-  it('ignores every Jira event but the move into an approved status: a deletion, a creation, a move between approved statuses', async () => {
+  it('ignores every Jira event but the move into an approved status: a creation, a comment event, a move between approved statuses', async () => {
     const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
     const body = JSON.parse(sample.body!);
     const variants = [
-      { ...body, webhookEvent: 'jira:issue_deleted' },
       { ...body, webhookEvent: 'jira:issue_created' },
       { ...body, webhookEvent: 'comment_created' },
       {
@@ -247,6 +246,92 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     ]);
     expect(details()[0]).toMatchObject({ cancelId: body.cancelId, ticket: { system: 'jira', key: 'KAN-3' } });
     expect(CancelRequestedDetailSchema.safeParse(details()[0]).success).toBe(true);
+  });
+
+  it('cancels the waiting requests of a deleted Jira issue', async () => {
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    const body = { ...JSON.parse(sample.body!), webhookEvent: 'jira:issue_deleted' };
+    const answer = await local(
+      resigned(sample, JSON.stringify(body), localWebhookSecret('jira'), 'x-hub-signature'),
+      context,
+    );
+    expect([answer.statusCode, json(answer).withdrawn]).toEqual([
+      202,
+      expect.stringContaining('was deleted'),
+    ]);
+    expect(published.map((e) => e.DetailType)).toEqual(['Stickiness Change Cancel Requested']);
+  });
+
+  it('refuses 400 a ticket window it cannot read, naming the field, rather than applying at once', async () => {
+    const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    for (const value of ['next tuesday', 1797000000000, '2026-12-24']) {
+      const body = JSON.parse(jira.body!);
+      body.issue.fields.customfield_10103 = value;
+      const answer = await local(
+        resigned(jira, JSON.stringify(body), localWebhookSecret('jira'), 'x-hub-signature'),
+        context,
+      );
+      expect(answer.statusCode).toBe(400);
+      expect(json(answer).errors).toEqual([
+        {
+          path: 'issue.fields.customfield_10103',
+          message: expect.stringContaining('expected a date-time with its offset'),
+        },
+      ]);
+    }
+    const sn = loadFreshWebhookEvent<APIGatewayProxyEventV2>('servicenow-approved');
+    for (const [field, value] of [
+      ['start_date', '2026-12-07T18:00:00Z'],
+      ['start_date', '07/12/2026 18:00'],
+      ['end_date', 'tomorrow'],
+    ] as const) {
+      const body = JSON.parse(sn.body!);
+      body.result[field] = value;
+      const answer = await local(
+        resigned(sn, JSON.stringify(body), localWebhookSecret('servicenow')),
+        context,
+      );
+      expect(answer.statusCode).toBe(400);
+      expect(json(answer).errors).toEqual([
+        { path: field, message: expect.stringContaining('YYYY-MM-DD HH:MM:SS') },
+      ]);
+    }
+    expect(published).toEqual([]);
+  });
+
+  it('refuses 400 a generic ticket naming the same farm twice, whatever the targets', async () => {
+    const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
+    const ticket = JSON.parse(sample.body!);
+    const { service, farmType, farmId, stickiness, ...rest } = ticket;
+    const twice = {
+      ...rest,
+      changes: [
+        { service, farmType, farmId, stickiness },
+        { service, farmType, farmId, stickiness: 'sourceIp' },
+      ],
+    };
+    const answer = await local(
+      resigned(sample, JSON.stringify(twice), localWebhookSecret('generic')),
+      context,
+    );
+    expect(answer.statusCode).toBe(400);
+    expect(json(answer).errors).toEqual([
+      { path: 'changes[1]', message: expect.stringContaining('one change per farm') },
+    ]);
+    expect(published).toEqual([]);
+  });
+
+  it('never echoes a bidi control it was sent in an error', async () => {
+    const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+    const body = JSON.parse(jira.body!);
+    body.issue.key = 'OPS\u202e-1';
+    const answer = await local(
+      resigned(jira, JSON.stringify(body), localWebhookSecret('jira'), 'x-hub-signature'),
+      context,
+    );
+    expect(answer.statusCode).toBe(400);
+    expect(answer.body).not.toMatch(/\u202e/);
+    expect(answer.body).toContain('\\\\u202e');
   });
 
   it('refuses 400 a Jira approval without its changelog id or its signed time, saying which is missing', async () => {

@@ -343,7 +343,14 @@ export class InMemoryRolloutStore implements RolloutStore {
 /** The delivery log in memory. */
 export class InMemoryDeliveryLog implements DeliveryLog {
   readonly answers = new Map<string, DeliveryAnswer>();
-  readonly failures = new Failures<'answered' | 'remember'>();
+  readonly transitions = new Map<string, number>();
+  readonly failures = new Failures<'answered' | 'remember' | 'transition'>();
+  async transition(ticket: string, sequence: number): Promise<'newest' | 'stale'> {
+    this.failures.check('transition');
+    if ((this.transitions.get(ticket) ?? Number.NEGATIVE_INFINITY) > sequence) return 'stale';
+    this.transitions.set(ticket, sequence);
+    return 'newest';
+  }
   async answered(source: string, digest: string) {
     this.failures.check('answered');
     return structuredClone(this.answers.get(`${source}:${digest}`));

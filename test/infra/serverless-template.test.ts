@@ -681,7 +681,7 @@ describe('serverless package', () => {
     ]);
     // The table only for its own items: the answers given to deliveries acted on.
     expect(statements.find((st) => st.Sid === 'DeliveryLog')?.Condition).toEqual({
-      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['delivery:*'] },
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['delivery:*', 'ticket-transition:*'] },
     });
     expect(fn.Environment.Variables.IDEMPOTENCY_TABLE).toBe('stickler-test-idempotency');
     expect(statements.find((st) => st.Sid === 'PublishChangeRequests')?.Condition).toEqual({

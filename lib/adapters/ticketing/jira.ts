@@ -38,13 +38,34 @@ export const DEFAULT_JIRA_FIELDS: JiraFieldMap = {
   approvedStatuses: ['Approved', 'Implementing'],
 };
 
-/** Jira's `2026-04-25T18:35:13.605+0530` (no colon in the offset) → ISO 8601. */
+/** A date-time with its offset, as Jira writes one (`2026-04-25T18:35:13.605+0530`) or in ISO 8601. */
+const JIRA_DATE_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:?\d\d)$/;
+
+/** Jira's `2026-04-25T18:35:13.605+0530` (no colon in the offset) → ISO 8601; undefined when it is not one. */
 export const jiraTime = (value: unknown): string | undefined => {
-  const text = textOf(value);
-  if (!text) return undefined;
-  const iso = text.replace(/([+-]\d\d)(\d\d)$/, '$1:$2');
-  const ms = Date.parse(iso);
+  const text = typeof value === 'string' ? value.trim() : undefined;
+  if (!text || !JIRA_DATE_TIME.test(text)) return undefined;
+  const ms = Date.parse(text.replace(/([+-]\d\d)(\d\d)$/, '$1:$2'));
   return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+};
+
+/**
+ * A window field: empty is no bound; anything else must be a date-time with its offset, or the
+ * delivery is refused naming the field (a window read as "none" would apply the change at once).
+ */
+const windowField = (fields: Record<string, unknown>, id: string | undefined): string | undefined => {
+  if (!id) return undefined;
+  const value = fields[id];
+  if (value === undefined || value === null || (typeof value === 'string' && value.trim() === ''))
+    return undefined;
+  const time = jiraTime(value);
+  if (time) return time;
+  throw new InvalidInputError(`issue field ${id} is not a date-time`, [
+    {
+      path: `issue.fields.${id}`,
+      message: `expected a date-time with its offset (as Jira writes one: 2026-04-25T18:35:00.000+0200), got ${JSON.stringify(value).slice(0, 60)}`,
+    },
+  ]);
 };
 
 interface ChangelogItem {
@@ -53,6 +74,10 @@ interface ChangelogItem {
   fromString?: unknown;
   toString?: unknown;
 }
+
+/** Jira's changelog ids grow with the site's history: a transition's place in its issue's. */
+const sequenceOf = (changelogId: string): { sequence?: number } =>
+  /^\d{1,15}$/.test(changelogId) ? { sequence: Number(changelogId) } : {};
 
 const missing = (path: string, what: string) =>
   new InvalidInputError(`not a Jira webhook stickler can read: ${path} is missing`, [
@@ -82,8 +107,16 @@ const verdictOf = (
         kind: 'ignored',
         reason: `issue ${key} was created in status '${status ?? 'unknown'}', not an approved one`,
       };
-    return { kind: 'approved', approval: `created:${issueId ?? key}` };
+    return { kind: 'approved', approval: `created:${issueId ?? key}`, sequence: 0 };
   }
+  if (event === 'jira:issue_deleted')
+    return {
+      kind: 'withdrawn',
+      reason: `issue ${key} was deleted: nothing of it is carried out any more`,
+      withdrawal: `deleted:${issueId ?? key}`,
+      // Final: no approval of a deleted issue, delivered late, is acted on.
+      sequence: Number.MAX_SAFE_INTEGER,
+    };
   if (event !== 'jira:issue_updated')
     return {
       kind: 'ignored',
@@ -98,7 +131,7 @@ const verdictOf = (
     if (approved(to) && !approved(from)) {
       const id = textOf(changelog.id);
       if (!id) throw missing('changelog.id', "the approval's identity");
-      return { kind: 'approved', approval: `changelog:${id}` };
+      return { kind: 'approved', approval: `changelog:${id}`, ...sequenceOf(id) };
     }
     if (approved(from) && !approved(to)) {
       const id = textOf(changelog.id);
@@ -107,6 +140,7 @@ const verdictOf = (
         kind: 'withdrawn',
         reason: `issue ${key} moved from '${from}' to '${to ?? 'unknown'}': its approval is withdrawn`,
         withdrawal: `changelog:${id}`,
+        ...sequenceOf(id),
       };
     }
     return {
@@ -160,8 +194,8 @@ export const readJiraWebhook = (json: unknown, fieldsMap: JiraFieldMap): TicketC
   const service = textOf(f[fieldsMap.service]);
   const stickiness = textOf(f[fieldsMap.stickiness]);
   const refs = farmRefsOf(f[fieldsMap.farms]);
-  const notBefore = fieldsMap.notBefore ? jiraTime(f[fieldsMap.notBefore]) : undefined;
-  const notAfter = fieldsMap.notAfter ? jiraTime(f[fieldsMap.notAfter]) : undefined;
+  const notBefore = windowField(f, fieldsMap.notBefore);
+  const notAfter = windowField(f, fieldsMap.notAfter);
   return {
     ticket: key,
     verdict: verdictOf(body, key, textOf(issue.id), status, fieldsMap),

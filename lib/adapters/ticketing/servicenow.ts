@@ -26,6 +26,18 @@ export const DEFAULT_SERVICENOW_FIELDS: ServiceNowFieldMap = {
   stickiness: 'u_stickler_stickiness',
 };
 
+/** The change model's states, by value (ServiceNow's documentation), for the messages. */
+const STATE_WORDS: Record<string, string> = {
+  '-5': 'New',
+  '-4': 'Assess',
+  '-3': 'Authorize',
+  '-2': 'Scheduled',
+  '-1': 'Implement',
+  '0': 'Review',
+  '3': 'Closed',
+  '4': 'Canceled',
+};
+
 /** Canceled (4) and Closed (3), by value or display word: a change that will not be implemented. */
 const ENDED_STATES = new Set(['4', '3', 'canceled', 'cancelled', 'closed']);
 
@@ -75,27 +87,49 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
   const approval = plainValue(record.approval) ?? '';
   const previous = plainValue(record.previous_approval) ?? '';
   const state = (plainValue(record.state) ?? '').toLowerCase();
-  const stateWord = displayOf(record.state) ?? plainValue(record.state) ?? 'unknown';
+  const stateWord =
+    displayOf(record.state) ??
+    STATE_WORDS[plainValue(record.state) ?? ''] ??
+    plainValue(record.state) ??
+    'unknown';
+  // The record's revision: a transition's place in its history (deliveries come in any order).
+  const sequence = /^\d{1,15}$/.test(modCount) ? { sequence: Number(modCount) } : {};
   let verdict: TicketVerdict;
   if (ENDED_STATES.has(state) || ENDED_STATES.has(stateWord.toLowerCase()))
     verdict = {
       kind: 'withdrawn',
       reason: `change ${number} is ${stateWord}: nothing of it is carried out any more`,
       withdrawal: `${sysId}:${modCount}`,
+      ...sequence,
     };
   else if (approval === 'approved' && previous !== 'approved')
-    verdict = { kind: 'approved', approval: `${sysId}:${modCount}` };
+    verdict = { kind: 'approved', approval: `${sysId}:${modCount}`, ...sequence };
   else if (previous === 'approved' && approval !== 'approved')
     verdict = {
       kind: 'withdrawn',
       reason: `change ${number}'s approval moved from approved to '${approval || 'empty'}'`,
       withdrawal: `${sysId}:${modCount}`,
+      ...sequence,
     };
   else
     verdict = {
       kind: 'ignored',
       reason: `change ${number}'s approval did not move to approved (it was '${previous || 'empty'}', it is '${approval || 'empty'}'): not an approval`,
     };
+  const windowEnd = (field: 'start_date' | 'end_date'): string | undefined => {
+    const raw = plainValue(record[field]);
+    if (raw === undefined || raw === '') return undefined;
+    const time = serviceNowTime(raw);
+    if (time) return time;
+    // A window read as "none" would apply the change at once: refused, naming the field.
+    throw new InvalidInputError(`${field} is not a time`, [
+      {
+        path: field,
+        message: `expected YYYY-MM-DD HH:MM:SS (UTC, as the Table API gives it), got ${JSON.stringify(raw).slice(0, 60)}`,
+      },
+    ]);
+  };
+  const window = windowOf(windowEnd('start_date'), windowEnd('end_date'));
   const service = plainValue(record[fieldsMap.service]);
   const stickiness = plainValue(record[fieldsMap.stickiness]);
   const refs = farmRefsOf(plainValue(record[fieldsMap.farms]));
@@ -108,7 +142,7 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
       ...(displayOf(requester) ? { name: displayOf(requester)! } : {}),
     },
     changes: farmChangesOf(refs, service, stickiness),
-    ...windowOf(serviceNowTime(plainValue(record.start_date)), serviceNowTime(plainValue(record.end_date))),
+    ...window,
     ...(plainValue(record.short_description) ? { reason: plainValue(record.short_description)! } : {}),
     sentAt: updatedAt,
   };
