@@ -282,3 +282,45 @@ export interface OutgoingEvent {
   /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */
   source?: string;
 }
+
+/**
+ * A request's terminal outcome as its record keeps it once decided (for whoever follows the
+ * request, such as the CLI, and for an undo): the facts of its terminal audit event.
+ */
+export interface TerminalOutcome {
+  outcome: ChangeAuditDetail['outcome'];
+  code: string | null;
+  message: string | null;
+  service: string | null;
+  farmType: ChangeAuditDetail['farmType'];
+  farmId: number | null;
+  zone: string | null;
+  before: ChangeAuditDetail['before'];
+  after: ChangeAuditDetail['after'];
+  taskId: number | null;
+  ticket: string | null;
+  decidedAt: string;
+}
+
+/** The terminal outcome among a request's events (its per-request audit event other than Deferred). */
+export const terminalOf = (events: readonly OutgoingEvent[]): TerminalOutcome | undefined => {
+  for (const e of events) {
+    const d = e.detail as Partial<ChangeAuditDetail>;
+    if (typeof d.outcome !== 'string' || d.outcome === 'deferred' || d.decidedAt === undefined) continue;
+    return {
+      outcome: d.outcome,
+      code: d.code ?? null,
+      message: d.message ?? null,
+      service: d.service ?? null,
+      farmType: d.farmType ?? null,
+      farmId: d.farmId ?? null,
+      zone: d.refresh?.zone ?? d.zone ?? null,
+      before: d.before ?? null,
+      after: d.after ?? null,
+      taskId: d.refresh?.taskId ?? null,
+      ticket: d.ticket ?? null,
+      decidedAt: d.decidedAt,
+    };
+  }
+  return undefined;
+};

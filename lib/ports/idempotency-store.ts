@@ -9,7 +9,8 @@
  *   its content; every later claim returns that time, and a claim with other content is `reused`.
  * - `in-progress`: another invocation holds it and its claim has not expired.
  * - `decided`: its outcome is known but its audit events may not all be published: publish
- *   those, then complete.
+ *   those, then complete. The terminal outcome among the events is kept with the record for good
+ *   (`status`), for whoever follows the request.
  * - `deferred`: waiting for its change window, the request kept with it (so that it can be
  *   cancelled or superseded while it waits); a delivery before `until` is a duplicate, the one
  *   at `until` (the scheduled re-publication) claims it again.
@@ -17,7 +18,7 @@
  * - released (handed back to the queue) and dead-lettered (its `Failed dead-lettered` went out)
  *   keys may be claimed again; their acceptance time and content hash stay.
  */
-import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
+import type { OutgoingEvent, RequestOrigin, TerminalOutcome } from '../domain/audit-events';
 import type { ChangeRequestedDetail } from '../domain/events';
 import type { StickinessWord } from '../domain/stickiness';
 
@@ -70,7 +71,18 @@ export interface DeferredRequest {
   until: string;
 }
 
+/** Where a request stands, for whoever follows it (the CLI waits for its terminal outcome). */
+export interface RequestStatus {
+  state: 'in-progress' | 'decided' | 'deferred' | 'completed' | 'open' | 'dead-lettered';
+  /** Its terminal outcome, once decided (kept after it is completed). */
+  terminal?: TerminalOutcome;
+  /** Deferred: when its window opens. */
+  deferredUntil?: string;
+}
+
 export interface IdempotencyStore {
+  /** Where each of these requests stands (absent: never seen). */
+  status(keys: readonly string[]): Promise<Map<string, RequestStatus>>;
   claim(key: string, now: Date, holdMs: number, facts: ClaimFacts): Promise<ClaimResult>;
   decide(key: string, decided: Decided, now: Date): Promise<void>;
   /** Notes, on a key this invocation holds, the zone it is about to refresh (the next claim takes it). */

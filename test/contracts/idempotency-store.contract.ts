@@ -2,6 +2,8 @@
  * What every IdempotencyStore must do, run against the DynamoDB adapter (on dynalite) and the
  * in-memory fake the use-case tests rely on, so that the fake cannot drift from the adapter.
  */
+
+import { auditDetail, auditEvent } from '../../lib/app/audit';
 import type { OutgoingEvent } from '../../lib/domain/audit-events';
 import { DETAIL_TYPES } from '../../lib/domain/events';
 import type { IdempotencyStore } from '../../lib/ports/idempotency-store';
@@ -147,6 +149,54 @@ export const idempotencyStoreContract = (make: () => IdempotencyStore | Promise<
     await store.decide(k, { events: [] }, t0);
     await store.release(k);
     await expect(store.claim(k, t0, 60_000, facts())).resolves.toEqual({ state: 'decided', events: [] });
+  });
+
+  it('keeps the terminal outcome of a decided request for good, and says where each request stands', async () => {
+    const [done, waiting, fresh] = [key('st-done'), key('st-wait'), key('st-fresh')];
+    const applied = auditEvent(
+      auditDetail(
+        { requestId: done, request: aChangeRequest({ requestId: done, ticket: 'OPS-7' }), now: t0 },
+        {
+          outcome: 'applied',
+          ref: { service: 'lb-a', type: 'http', farmId: 1 },
+          before: null,
+          after: 'cookie',
+          refresh: { service: 'lb-a', zone: 'gra', taskId: 42, status: 'done', changes: 1 },
+        },
+      ),
+    );
+    await store.claim(done, t0, 60_000, facts());
+    await store.decide(done, { events: [applied, zoneEvent(done)] }, t0);
+    await store.decide(done, { events: [zoneEvent(done)] }, t0); // leftovers: the terminal stays
+    await store.complete(done, t0);
+    await store.claim(waiting, t0, 60_000, facts());
+    await store.defer(waiting, later(60_000).toISOString(), t0, {
+      request: aChangeRequest({ requestId: waiting }),
+      origin: null,
+    });
+    await store.claim(fresh, t0, 60_000, facts());
+    const status = await store.status([done, waiting, fresh, key('never')]);
+    expect(Object.fromEntries(status)).toEqual({
+      [done]: {
+        state: 'completed',
+        terminal: {
+          outcome: 'applied',
+          code: null,
+          message: null,
+          service: 'lb-a',
+          farmType: 'http',
+          farmId: 1,
+          zone: 'gra',
+          before: 'none',
+          after: 'cookie',
+          taskId: 42,
+          ticket: 'OPS-7',
+          decidedAt: t0.toISOString(),
+        },
+      },
+      [waiting]: { state: 'deferred', deferredUntil: later(60_000).toISOString() },
+      [fresh]: { state: 'in-progress' },
+    });
   });
 
   it('claims a record without a content hash (a record that is not a readable request)', async () => {

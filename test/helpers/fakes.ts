@@ -4,7 +4,7 @@
  * failure branch is cheap to reach. The HTTP tests against dynalite, the simulator and AWS
  * endpoints stay the integration layer.
  */
-import type { OutgoingEvent } from '../../lib/domain/audit-events';
+import { type OutgoingEvent, type TerminalOutcome, terminalOf } from '../../lib/domain/audit-events';
 import { AUDIT_SOURCE } from '../../lib/domain/events';
 import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
 import type { FarmOrder } from '../../lib/domain/request-rules';
@@ -22,6 +22,7 @@ import type {
   Decided,
   DeferredRequest,
   IdempotencyStore,
+  RequestStatus,
   ZoneInFlight,
 } from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
@@ -61,7 +62,12 @@ class Failures<M extends string> {
   }
 }
 
-type StoredRecord = { acceptedAt?: number; contentHash?: string; inFlight?: ZoneInFlight } & (
+type StoredRecord = {
+  acceptedAt?: number;
+  contentHash?: string;
+  inFlight?: ZoneInFlight;
+  terminal?: TerminalOutcome;
+} & (
   | { state: 'in-progress'; heldUntil: number }
   | ({ state: 'decided' } & Decided)
   | ({ state: 'deferred'; until: string } & Omit<DeferredRequest, 'until'>)
@@ -129,11 +135,31 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       ...next,
       ...(r?.acceptedAt !== undefined ? { acceptedAt: r.acceptedAt } : {}),
       ...(r?.contentHash ? { contentHash: r.contentHash } : {}),
+      ...((r?.terminal ?? next.terminal) ? { terminal: r?.terminal ?? next.terminal } : {}),
     } as StoredRecord);
+  }
+  async status(keys: readonly string[]): Promise<Map<string, RequestStatus>> {
+    return new Map(
+      keys.flatMap((k) => {
+        const r = this.records.get(k);
+        if (!r) return [];
+        return [
+          [
+            k,
+            {
+              state: r.state,
+              ...(r.terminal ? { terminal: structuredClone(r.terminal) } : {}),
+              ...(r.state === 'deferred' ? { deferredUntil: r.until } : {}),
+            },
+          ] as const,
+        ];
+      }),
+    );
   }
   async decide(key: string, decided: Decided): Promise<void> {
     this.failures.check('decide');
-    this.keep(key, { state: 'decided', ...structuredClone(decided) });
+    const terminal = terminalOf(decided.events);
+    this.keep(key, { state: 'decided', ...structuredClone(decided), ...(terminal ? { terminal } : {}) });
   }
   async note(key: string, inFlight: ZoneInFlight, _now?: Date): Promise<void> {
     this.failures.check('note');
@@ -178,7 +204,8 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   async closeDeferred(key: string, events: OutgoingEvent[]): Promise<boolean> {
     this.failures.check('closeDeferred');
     if (this.records.get(key)?.state !== 'deferred') return false;
-    this.keep(key, { state: 'decided', events: structuredClone(events) });
+    const terminal = terminalOf(events);
+    this.keep(key, { state: 'decided', events: structuredClone(events), ...(terminal ? { terminal } : {}) });
     return true;
   }
   async ticketDeferrals(ticket: string): Promise<string[]> {

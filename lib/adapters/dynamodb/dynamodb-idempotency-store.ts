@@ -7,7 +7,12 @@
  * service leases (`lease:…`) and unapplied-zone records, and no request id can name one of those.
  */
 import { randomUUID } from 'node:crypto';
-import type { OutgoingEvent, RequestOrigin } from '../../domain/audit-events';
+import {
+  type OutgoingEvent,
+  type RequestOrigin,
+  type TerminalOutcome,
+  terminalOf,
+} from '../../domain/audit-events';
 import type { ChangeRequestedDetail } from '../../domain/events';
 import { RECORD_RETENTION_MS } from '../../domain/request-rules';
 import type {
@@ -16,10 +21,11 @@ import type {
   Decided,
   DeferredRequest,
   IdempotencyStore,
+  RequestStatus,
   ZoneInFlight,
 } from '../../ports/idempotency-store';
 import type { AwsCall } from '../aws/aws-json-client';
-import { type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
+import { batchGetLiveItems, type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
 
 export interface DynamoDbIdempotencyStoreOptions {
   /** A DynamoDB client (makeAwsJsonClient with DYNAMODB). */
@@ -139,15 +145,39 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
   }
 
   async decide(key: string, decided: Decided, now: Date): Promise<void> {
+    const terminal = terminalOf(decided.events);
     await this.update(key, {
-      UpdateExpression: 'SET #state = :decided, events = :events, expiresAtEpoch = :exp REMOVE heldUntil',
+      // The terminal outcome is kept once, for good: a later write of leftover events keeps it.
+      UpdateExpression: `SET #state = :decided, events = :events, expiresAtEpoch = :exp${terminal ? ', terminal = if_not_exists(terminal, :terminal)' : ''} REMOVE heldUntil`,
       ExpressionAttributeNames: { '#state': 'state' },
       ExpressionAttributeValues: {
         ':decided': { S: STATE.decided },
         ':events': { S: JSON.stringify(decided.events) },
         ':exp': this.expiry(now),
+        ...(terminal ? { ':terminal': { S: JSON.stringify(terminal) } } : {}),
       },
     });
+  }
+
+  async status(keys: readonly string[]): Promise<Map<string, RequestStatus>> {
+    const items = await batchGetLiveItems(
+      this.options.client,
+      this.options.tableName,
+      keys.map(requestItemId),
+      'request record',
+    );
+    const out = new Map<string, RequestStatus>();
+    for (const item of items) {
+      const key = (item.id?.S ?? '').slice('request:'.length);
+      const state = item.state?.S as RequestStatus['state'] | undefined;
+      if (!key || !state) continue;
+      out.set(key, {
+        state,
+        ...(item.terminal?.S ? { terminal: JSON.parse(item.terminal.S) as TerminalOutcome } : {}),
+        ...(state === STATE.deferred && item.deferredUntil?.S ? { deferredUntil: item.deferredUntil.S } : {}),
+      });
+    }
+    return out;
   }
 
   async note(key: string, inFlight: ZoneInFlight, now: Date): Promise<void> {
@@ -234,9 +264,10 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
   }
 
   async closeDeferred(key: string, events: OutgoingEvent[], now: Date): Promise<boolean> {
+    const terminal = terminalOf(events);
     try {
       await this.update(key, {
-        UpdateExpression: 'SET #state = :decided, events = :events, expiresAtEpoch = :exp',
+        UpdateExpression: `SET #state = :decided, events = :events, expiresAtEpoch = :exp${terminal ? ', terminal = :terminal' : ''}`,
         ConditionExpression: '#state = :deferred',
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: {
@@ -244,6 +275,7 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
           ':deferred': { S: STATE.deferred },
           ':events': { S: JSON.stringify(events) },
           ':exp': this.expiry(now),
+          ...(terminal ? { ':terminal': { S: JSON.stringify(terminal) } } : {}),
         },
       });
       return true;
