@@ -156,7 +156,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       }),
     );
   }
-  async decide(key: string, decided: Decided): Promise<void> {
+  async decide(key: string, decided: Decided, _now?: Date): Promise<void> {
     this.failures.check('decide');
     const terminal = terminalOf(decided.events);
     this.keep(key, { state: 'decided', ...structuredClone(decided), ...(terminal ? { terminal } : {}) });
