@@ -126,7 +126,13 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
     expect(answer.status).toBe(202);
     const { requestIds } = (await answer.json()) as { requestIds: string[] };
     expect(requestIds).toHaveLength(2);
-    const comments = () => jira.requests.filter((r) => r.path === '/rest/api/3/issue/KAN-3/comment');
+    // Outcome comments only (another test's notice may be on the same issue).
+    const comments = () =>
+      jira.requests
+        .filter((r) => r.path === '/rest/api/3/issue/KAN-3/comment')
+        .filter((r) =>
+          (JSON.parse(r.body).body.content[0].content[0].text as string).startsWith('stickler, request'),
+        );
     await until(() => comments().length === 2, 10_000);
     const texts = comments().map((r) => JSON.parse(r.body).body.content[0].content[0].text as string);
     expect(texts.sort((a, b) => a.replace(/tkt-\w+/, '').localeCompare(b.replace(/tkt-\w+/, '')))).toEqual([
