@@ -13,7 +13,7 @@ const files = (dir: string): string[] =>
  * and `require()` with a literal name. (A name built at run time is no module name this can check,
  * and none is used.)
  */
-export const imports = (text: string): string[] => [
+const imports = (text: string): string[] => [
   ...[...text.matchAll(/^\s*(?:import|export)\s[^;]*?\sfrom\s+['"]([^'"]+)['"]/gms)].map((m) => m[1]!),
   ...[...text.matchAll(/^\s*import\s+['"]([^'"]+)['"]/gm)].map((m) => m[1]!),
   ...[...text.matchAll(/\bimport\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => m[1]!),

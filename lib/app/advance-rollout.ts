@@ -116,7 +116,7 @@ export const makeAdvanceRollout = (deps: AdvanceRolloutDeps) =>
     const key = rolloutKeyOf(outcome.requestId);
     if (!key) return 'ignored';
     let state = await deps.rollouts.get(key);
-    if (!state || !state.zones.some((z) => z.requests.some((r) => r.requestId === outcome.requestId)))
+    if (!state?.zones.some((z) => z.requests.some((r) => r.requestId === outcome.requestId)))
       return 'ignored';
     await deps.rollouts.recordOutcome(key, outcome);
     let result: 'advanced' | 'recorded' | 'ignored' = state.status === 'running' ? 'recorded' : 'ignored';

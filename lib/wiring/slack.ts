@@ -17,8 +17,8 @@
 import { randomBytes } from 'node:crypto';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import {
   awsJsonClientFromEnv,
   awsRestJsonClientFromEnv,
@@ -29,7 +29,8 @@ import {
 } from '../adapters/aws/aws-json-client';
 import { DynamoDbChatProposals } from '../adapters/dynamodb/dynamodb-chat-proposals';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
-import { errorResponse, jsonAnswer } from '../adapters/http/error-response';
+import { jsonAnswer } from '../adapters/http/error-response';
+import { httpEdge, httpIn } from '../adapters/http/http-edge';
 import { verifySlackSignature } from '../adapters/http/slack-signature';
 import { LambdaSelfInvoker } from '../adapters/lambda/lambda-self-invoker';
 import { resolveEndpoint } from '../adapters/ovh/endpoint';
@@ -38,9 +39,9 @@ import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { makeHandleSlackCommand, type SlackWork } from '../app/handle-slack-command';
 import { makeHandleSlackInteraction } from '../app/handle-slack-interaction';
 import { makeRunSlackWork } from '../app/run-slack-work';
-import type { SlackEntryDeps } from '../app/slack-entry';
+import { MAX_SLACK_BODY_BYTES, type SlackEntryDeps } from '../app/slack-entry';
 import { type ChatAuthorization, idList } from '../domain/chat-authorization';
-import { ConfigError, SticklerError } from '../domain/errors';
+import { ConfigError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
@@ -171,33 +172,32 @@ export const makeSlackHandler = (env: NodeJS.ProcessEnv) => {
   const { logger, log, handleCommand, handleInteraction, runWork } = wireSlack(env);
   const lambdaHandler = async (
     event: APIGatewayProxyEventV2 | SlackWork,
+    context: Context,
   ): Promise<APIGatewayProxyStructuredResultV2 | { result: string }> => {
     // The dispatched work comes only from Lambda's Invoke (IAM): an HTTP event always has requestContext.
     if (isWork(event) && !('requestContext' in event)) return { result: await runWork(event) };
-    const http = event as APIGatewayProxyEventV2;
-    const headers: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(http.headers ?? {})) headers[k.toLowerCase()] = v;
-    const body = Buffer.from(http.body ?? '', http.isBase64Encoded ? 'base64' : 'utf8');
-    const path = http.rawPath ?? '';
-    try {
-      if (path.endsWith('/slack/commands')) {
-        const { message } = await handleCommand({ headers, body });
-        return message ? jsonAnswer(200, message) : { statusCode: 200, body: '' };
-      }
-      if (path.endsWith('/slack/interactions')) {
-        const result = await handleInteraction({ headers, body });
-        log.info('slack interaction', { result });
-        return { statusCode: 200, body: '' };
-      }
-      return jsonAnswer(404, { error: 'not-found', message: 'not found' });
-    } catch (error) {
-      const answer = errorResponse(error);
-      if (answer.statusCode >= 500)
-        log.error('slack request failed', {
-          error: error instanceof SticklerError ? error.message : String(error),
-        });
-      return answer;
+    const { path, headers, body } = httpIn(context)!;
+    if (path.endsWith('/slack/commands')) {
+      const { message } = await handleCommand({ headers, body });
+      return message ? jsonAnswer(200, message) : { statusCode: 200, body: '' };
     }
+    if (path.endsWith('/slack/interactions')) {
+      const result = await handleInteraction({ headers, body });
+      log.info('slack interaction', { result });
+      return { statusCode: 200, body: '' };
+    }
+    return jsonAnswer(404, { error: 'not-found', message: 'not found' });
   };
-  return middy(lambdaHandler).use(injectLambdaContext(logger));
+  return middy(lambdaHandler)
+    .use(injectLambdaContext(logger))
+    .use(
+      httpEdge({
+        log,
+        what: 'slack request',
+        maxBodyBytes: MAX_SLACK_BODY_BYTES,
+      }) as unknown as MiddlewareObj<
+        APIGatewayProxyEventV2 | SlackWork,
+        APIGatewayProxyStructuredResultV2 | { result: string }
+      >,
+    );
 };

@@ -7,12 +7,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
 import { DynamoDbDeliveryLog } from '../adapters/dynamodb/dynamodb-delivery-log';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
-import { errorResponse, jsonAnswer } from '../adapters/http/error-response';
+import { jsonAnswer } from '../adapters/http/error-response';
+import { httpEdge, httpIn } from '../adapters/http/http-edge';
 import { hubSignatureMatches } from '../adapters/http/hub-signature';
 import { isMissingParameter, makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { readGenericTicket } from '../adapters/ticketing/generic';
@@ -22,10 +23,15 @@ import {
   readServiceNowChange,
   type ServiceNowFieldMap,
 } from '../adapters/ticketing/servicenow';
-import { makeHandleTicketWebhook, TICKET_SOURCES, type TicketSource } from '../app/handle-ticket-webhook';
+import {
+  MAX_WEBHOOK_BYTES,
+  makeHandleTicketWebhook,
+  TICKET_SOURCES,
+  type TicketSource,
+} from '../app/handle-ticket-webhook';
 import { makeRequestChanges } from '../app/request-changes';
 import { describeIssues } from '../domain/describe-issue';
-import { ConfigError, SticklerError } from '../domain/errors';
+import { ConfigError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import { powertoolsLog } from './log';
@@ -146,37 +152,29 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
     clock: systemClock,
     log,
   });
-  return { logger, handle };
+  return { logger, log, handle };
 };
 
 /** The ticketing-webhook Lambda handler, wired from `env` (functions/ticketing-webhook.ts; the local pipeline). */
 export const makeTicketingWebhookHandler = (env: NodeJS.ProcessEnv) => {
-  const { logger, handle } = wireTicketingWebhook(env);
-  const lambdaHandler = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
-    const source =
-      event.pathParameters?.source ?? /^\/webhooks\/([^/]+)$/.exec(event.rawPath ?? '')?.[1] ?? '';
-    const headers: Record<string, string | undefined> = {};
-    for (const [k, v] of Object.entries(event.headers ?? {})) headers[k.toLowerCase()] = v;
-    const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
-    try {
-      const result = await handle({ source, headers, body });
-      switch (result.kind) {
-        case 'accepted':
-          return jsonAnswer(202, { requestIds: result.requestIds });
-        case 'withdrawn':
-          return jsonAnswer(202, { requestIds: [], cancelId: result.cancelId, withdrawn: result.withdrawn });
-        case 'ignored':
-          return jsonAnswer(200, { requestIds: [], ignored: result.ignored });
-      }
-    } catch (error) {
-      const answer = errorResponse(error);
-      if (answer.statusCode >= 500)
-        logger.error('webhook failed', {
-          source,
-          error: error instanceof SticklerError ? error.message : String(error),
-        });
-      return answer;
+  const { logger, log, handle } = wireTicketingWebhook(env);
+  const lambdaHandler = async (
+    event: APIGatewayProxyEventV2,
+    context: Context,
+  ): Promise<APIGatewayProxyStructuredResultV2> => {
+    const http = httpIn(context)!;
+    const source = event.pathParameters?.source ?? /^\/webhooks\/([^/]+)$/.exec(http.path)?.[1] ?? '';
+    const result = await handle({ source, headers: http.headers, body: http.body });
+    switch (result.kind) {
+      case 'accepted':
+        return jsonAnswer(202, { requestIds: result.requestIds });
+      case 'withdrawn':
+        return jsonAnswer(202, { requestIds: [], cancelId: result.cancelId, withdrawn: result.withdrawn });
+      case 'ignored':
+        return jsonAnswer(200, { requestIds: [], ignored: result.ignored });
     }
   };
-  return middy(lambdaHandler).use(injectLambdaContext(logger));
+  return middy(lambdaHandler)
+    .use(injectLambdaContext(logger))
+    .use(httpEdge({ log, what: 'webhook', maxBodyBytes: MAX_WEBHOOK_BYTES }));
 };

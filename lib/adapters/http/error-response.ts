@@ -1,8 +1,9 @@
 /**
- * The one mapping from errors to HTTP answers, for every HTTP entry point: a status, and a body
- * that says what the caller can act on and nothing internal. Field-level input errors list their
- * fields; an error stickler did not raise on purpose is a bare 500 (its message goes to the log
- * only, never to the caller).
+ * The one mapping from errors to HTTP answers, for every HTTP entry point (http-edge.ts): a
+ * status, and a body that says what the caller can act on and nothing internal. Each error class
+ * decides what is exposed: a refused signature says nothing of why; field-level input errors list
+ * their fields; an outage behind stickler is a 503 to retry; an error stickler did not raise on
+ * purpose is a bare 500 (its message goes to the log only, never to the caller).
  */
 import {
   InvalidInputError,
@@ -19,18 +20,6 @@ export interface HttpAnswer {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
-}
-
-/** A refusal an HTTP entry point makes itself: 401, 413, 415, 422… `expose`: the message is safe to show. */
-export class HttpError extends SticklerError {
-  constructor(
-    readonly status: number,
-    code: string,
-    message: string,
-    readonly expose = true,
-  ) {
-    super(code, message);
-  }
 }
 
 const GENERIC: Record<number, string> = {
@@ -57,12 +46,6 @@ export const jsonAnswer = (
 });
 
 export const errorResponse = (error: unknown): HttpAnswer => {
-  if (error instanceof HttpError) {
-    return jsonAnswer(error.status, {
-      error: error.code,
-      message: error.expose ? error.message : (GENERIC[error.status] ?? 'error'),
-    });
-  }
   if (error instanceof UnauthenticatedError)
     return jsonAnswer(401, { error: error.code, message: GENERIC[401] });
   if (error instanceof PayloadTooLargeError)

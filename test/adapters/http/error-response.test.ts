@@ -1,22 +1,26 @@
 import { AwsError } from '../../../lib/adapters/aws/aws-json-client';
-import { errorResponse, HttpError } from '../../../lib/adapters/http/error-response';
+import { errorResponse } from '../../../lib/adapters/http/error-response';
 import { OvhApiError } from '../../../lib/adapters/ovh/errors';
-import { ConfigError, InvalidInputError, NotFoundError, RunRefusedError } from '../../../lib/domain/errors';
+import {
+  ConfigError,
+  InvalidInputError,
+  NotFoundError,
+  PayloadTooLargeError,
+  RunRefusedError,
+  UnauthenticatedError,
+} from '../../../lib/domain/errors';
 
 const body = (error: unknown) => JSON.parse(errorResponse(error).body);
 
 describe('errorResponse (the one error → HTTP answer map)', () => {
   it('answers a refusal of the entry point with its status, and its message only when safe', () => {
-    expect(errorResponse(new HttpError(413, 'too-large', 'the body is over 256 KiB')).statusCode).toBe(413);
-    expect(body(new HttpError(413, 'too-large', 'the body is over 256 KiB'))).toEqual({
+    expect(errorResponse(new PayloadTooLargeError(256 * 1024)).statusCode).toBe(413);
+    expect(body(new PayloadTooLargeError(256 * 1024))).toEqual({
       error: 'too-large',
-      message: 'the body is over 256 KiB',
+      message: 'the request body is over 256 KiB',
     });
     // A signature problem says nothing of why.
-    expect(body(new HttpError(401, 'unauthorized', 'HMAC mismatch at byte 3', false))).toEqual({
-      error: 'unauthorized',
-      message: 'unauthorized',
-    });
+    expect(body(new UnauthenticatedError())).toEqual({ error: 'unauthorized', message: 'unauthorized' });
   });
 
   it('lists the fields of invalid input', () => {
