@@ -4,7 +4,9 @@
  * publishes what did not go out, and never applies again. A record is finished only once its
  * events are out; otherwise it is handed back to the queue, and the retry finishes it.
  */
+
 import type { OutgoingEvent } from '../domain/audit-events';
+import { errorFields } from '../domain/errors';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { IdempotencyStore } from '../ports/idempotency-store';
@@ -52,7 +54,7 @@ async function persistDecision(deps: OutboxDeps, item: Outbound): Promise<void> 
   } catch (error) {
     deps.log.error('could not record the outcome; publishing it anyway', {
       key: item.key,
-      error: String(error),
+      error: errorFields(error),
     });
   }
 }
@@ -81,7 +83,7 @@ async function finishOne(
     await idempotency
       .decide(key, { events: unsent }, clock.now())
       .catch((error: unknown) =>
-        log.error('could not record what is left to finish', { key, error: String(error) }),
+        log.error('could not record what is left to finish', { key, error: errorFields(error) }),
       );
     return 'pending';
   }
@@ -89,7 +91,7 @@ async function finishOne(
     if (after.kind === 'defer') await idempotency.defer(key, after.until, clock.now(), after.waiting);
     else await idempotency.complete(key, clock.now());
   } catch (error) {
-    log.error('could not mark the request finished', { key, error: String(error) });
+    log.error('could not mark the request finished', { key, error: errorFields(error) });
   }
   return 'done';
 }

@@ -7,7 +7,7 @@
  */
 import { authorizeChat } from '../domain/chat-authorization';
 import { type ChatCommand, ChatUsageError, parseChatCommand } from '../domain/chat-command';
-import { InvalidInputError } from '../domain/errors';
+import { errorFields, InvalidInputError } from '../domain/errors';
 import type { SlackMessage } from '../ports/slack-responder';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
 import {
@@ -90,7 +90,7 @@ export const makeHandleSlackCommand = (deps: SlackCommandDeps) =>
     } catch (error) {
       deps.log.error('slack command could not be dispatched', {
         kind: command.kind,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorFields(error),
       });
       return {
         message: plainMessage('stickler could not start on that just now: please try again in a minute.'),

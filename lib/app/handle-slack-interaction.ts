@@ -11,7 +11,7 @@
  */
 import * as z from 'zod/mini';
 import { authorizeChat } from '../domain/chat-authorization';
-import { InvalidInputError, SticklerError } from '../domain/errors';
+import { errorFields, InvalidInputError, SticklerError } from '../domain/errors';
 import type { RequestDraft } from '../domain/intake';
 import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
 import type { SlackMessage } from '../ports/slack-responder';
@@ -190,7 +190,7 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     } catch (error) {
       outcome = { requestId: slackRequestId(proposal.id), published: false };
       deps.log.error('slack change could not be requested', {
-        error: error instanceof Error ? error.message : String(error),
+        error: errorFields(error),
       });
     }
     if (!outcome.published) {

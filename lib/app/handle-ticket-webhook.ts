@@ -22,6 +22,7 @@
 import { createHash } from 'node:crypto';
 import type { TicketEditIgnoredDetail } from '../domain/audit-events';
 import {
+  errorFields,
   InvalidInputError,
   NotFoundError,
   PayloadTooLargeError,
@@ -150,7 +151,7 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
     const digest = createHash('sha256').update(request.body).digest('hex');
     const earlier = await deps.deliveries?.answered(source, digest).catch((error: unknown) => {
       deps.log.warn('could not read the delivery log; the delivery is handled as new', {
-        error: String(error),
+        error: errorFields(error),
       });
       return undefined;
     });
@@ -162,7 +163,7 @@ export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
       await deps.deliveries
         ?.remember(source, digest, result as unknown as DeliveryAnswer, deps.clock.now())
         .catch((error: unknown) =>
-          deps.log.warn('could not keep the answer to a delivery', { error: String(error) }),
+          deps.log.warn('could not keep the answer to a delivery', { error: errorFields(error) }),
         );
       return result;
     };

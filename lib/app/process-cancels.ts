@@ -15,8 +15,10 @@
  * queue's last receive. A cancel runs after the batch's change requests, so a request deferred in
  * the same batch can be cancelled by it.
  */
+
 import type { CancelRefusedDetail, OutgoingEvent, RequestOrigin } from '../domain/audit-events';
 import { farmRefOf } from '../domain/change-request';
+import { errorFields } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, type CancelRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import { farmOf, retryDelaySeconds, unfinishedDisposition } from '../domain/request-rules';
 import { toWire } from '../domain/stickiness';
@@ -276,7 +278,7 @@ export function makeProcessCancels(deps: CancelDeps) {
       } catch (error) {
         deps.log.error('a cancel could not be carried out now; it will be retried', {
           key: record.parsed.key,
-          error: String(error),
+          error: errorFields(error),
         });
         verdict = {
           kind: 'unfinished',
@@ -342,7 +344,7 @@ export function makeProcessCancels(deps: CancelDeps) {
         await forgetWaiting(deps, e.farm, e.requestId).catch((error: unknown) =>
           deps.log.warn('could not clear a cancelled request from its farm order', {
             requestId: e.requestId,
-            error: String(error),
+            error: errorFields(error),
           }),
         );
         if (finished.get(e.requestId) === 'done')
@@ -351,7 +353,7 @@ export function makeProcessCancels(deps: CancelDeps) {
               'could not delete the schedule of a cancelled request; it fires and changes nothing',
               {
                 requestId: e.requestId,
-                error: String(error),
+                error: errorFields(error),
               },
             ),
           );

@@ -22,8 +22,10 @@
  *    failed and left to go to the dead-letter queue. Nothing reaches the dead-letter queue without
  *    an audit event (unless the bus itself refuses it, which is logged).
  */
+
 import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
 import { farmRefOf } from '../domain/change-request';
+import { errorFields } from '../domain/errors';
 import type { ChangeRequestedDetail, Outcome } from '../domain/events';
 import type { Change } from '../domain/plan';
 import {
@@ -301,7 +303,7 @@ async function claimGroup(
   } catch (error) {
     deps.log.error('idempotency claim failed; the record will be retried', {
       key: group.key,
-      error: String(error),
+      error: errorFields(error),
     });
     decisions.set(group.key, {
       kind: 'unfinished',
@@ -387,7 +389,7 @@ async function settlePhase(
       } catch (error) {
         deps.log.warn('could not look up the refresh of a zone cut in flight; the request is planned again', {
           key: group.key,
-          error: String(error),
+          error: errorFields(error),
         });
       }
       if (!task) {
@@ -499,7 +501,9 @@ async function leasePhase(
       lease = await deps.leases.acquire(wanted, deps.clock.now(), deps.claimHoldMs);
     }
   } catch (error) {
-    deps.log.error('could not take service leases; the requests will be retried', { error: String(error) });
+    deps.log.error('could not take service leases; the requests will be retried', {
+      error: errorFields(error),
+    });
     why = `its load balancer's lease could not be taken: ${String(error)}`;
   }
   const leased: Admitted[] = [];
@@ -579,7 +583,9 @@ async function orderPhase(
   try {
     stored = await deps.ledger.read([...byFarm.keys()]);
   } catch (error) {
-    deps.log.error('could not read the farm ledger; the requests will be retried', { error: String(error) });
+    deps.log.error('could not read the farm ledger; the requests will be retried', {
+      error: errorFields(error),
+    });
     unfinished([...byFarm.values()].flat(), `the farm ledger could not be read: ${String(error)}`);
     return out;
   }
@@ -631,7 +637,7 @@ async function orderPhase(
           } catch (error) {
             deps.log.error('could not write the farm ledger; the requests will be retried', {
               farm,
-              error: String(error),
+              error: errorFields(error),
             });
             unfinished(requests, `the farm ledger could not be written: ${String(error)}`);
             return;
@@ -691,7 +697,7 @@ async function supersededDeferrals(
       } catch (error) {
         deps.log.warn('could not end a superseded deferral now; the farm ledger refuses it when it fires', {
           requestId: waiting.requestId,
-          error: String(error),
+          error: errorFields(error),
         });
         return undefined;
       }
@@ -817,7 +823,7 @@ async function applyPhase(
         } catch (error) {
           deps.log.warn('could not record a zone outcome early; it is recorded with the batch', {
             key: q.group.key,
-            error: String(error),
+            error: errorFields(error),
           });
           return;
         }
@@ -863,7 +869,7 @@ async function applyPhase(
           .catch((error: unknown) =>
             deps.log.warn('could not note the zone about to be refreshed', {
               key: q.group.key,
-              error: String(error),
+              error: errorFields(error),
             }),
           );
       }),
@@ -884,7 +890,7 @@ async function applyPhase(
       },
     );
   } catch (error) {
-    deps.log.error('applying the batch failed; its requests will be retried', { error: String(error) });
+    deps.log.error('applying the batch failed; its requests will be retried', { error: errorFields(error) });
   }
   const now = deps.clock.now();
   const outcomes = result ? outcomesByRequest(result.report) : new Map<string, OutcomeFacts>();
@@ -1032,7 +1038,7 @@ async function finishPhase(
         deps.deferrals.cancel({ requestId: item.key, until }).catch((error: unknown) =>
           deps.log.warn('could not delete the schedule of an ended deferral; it fires and changes nothing', {
             requestId: item.key,
-            error: String(error),
+            error: errorFields(error),
           }),
         ),
       ),
@@ -1103,7 +1109,7 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
         if (lease)
           await deps.leases.release(lease).catch((error: unknown) =>
             deps.log.warn('could not release service leases; they expire on their own', {
-              error: String(error),
+              error: errorFields(error),
             }),
           );
       }

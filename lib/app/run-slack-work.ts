@@ -4,7 +4,7 @@
  * and its Apply/Cancel buttons; nothing is published until someone allowed clicks Apply.
  * Whatever fails, the person who asked is told, in words that hold no secret.
  */
-import { NotFoundError, SticklerError } from '../domain/errors';
+import { errorFields, NotFoundError, SticklerError } from '../domain/errors';
 import type { Farm } from '../domain/farm';
 import { checkTarget, toWire, toWord } from '../domain/stickiness';
 import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
@@ -147,7 +147,7 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
       deps.log.error('slack command failed', {
         kind: work.command.kind,
         code: error instanceof SticklerError ? error.code : 'unexpected',
-        error: error instanceof SticklerError ? error.message : String(error),
+        error: errorFields(error),
       });
       message = failure(work, error);
     }

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { ChangeDeniedDetail } from '../domain/audit-events';
 import type { ChatAction, ChatAuthorization } from '../domain/chat-authorization';
-import { PayloadTooLargeError, UnauthenticatedError } from '../domain/errors';
+import { errorFields, PayloadTooLargeError, UnauthenticatedError } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, DETAIL_TYPES } from '../domain/events';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
@@ -116,7 +116,7 @@ export const auditDenied = async (
     ]);
     if (failed.length > 0) deps.log.error('the denied audit event could not be published', { auditId });
   } catch (error) {
-    deps.log.error('the denied audit event could not be published', { auditId, error: String(error) });
+    deps.log.error('the denied audit event could not be published', { auditId, error: errorFields(error) });
   }
 };
 

@@ -101,3 +101,18 @@ export class UnprocessableError extends InvalidInputError {
     super(message, issues, 'unprocessable');
   }
 }
+
+/**
+ * What an error is, as a log line carries it: its name, code, message, whether a retry may help,
+ * and its causes (three deep), every text bounded. Never a stack, never a secret an error did not
+ * already leave out of its message.
+ */
+export const errorFields = (error: unknown, depth = 0): Record<string, unknown> => {
+  if (!(error instanceof Error)) return { message: String(error).slice(0, 500) };
+  return {
+    name: error.name,
+    message: error.message.slice(0, 1000),
+    ...(error instanceof SticklerError ? { code: error.code, retryable: error.retryable } : {}),
+    ...(error.cause !== undefined && depth < 3 ? { cause: errorFields(error.cause, depth + 1) } : {}),
+  };
+};

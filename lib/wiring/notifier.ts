@@ -16,7 +16,7 @@ import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { checkedBaseUrl, JiraCommenter, ServiceNowCommenter } from '../adapters/ticketing/commenters';
 import { makeNotifyOutcome, makeNotifyTicketEdit, type SlackReplies } from '../app/notify-outcome';
 import { ChangeAuditDetailSchema, TicketEditIgnoredDetailSchema } from '../domain/audit-events';
-import { ConfigError } from '../domain/errors';
+import { ConfigError, errorFields } from '../domain/errors';
 import { DETAIL_TYPES } from '../domain/events';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
@@ -126,7 +126,7 @@ export const makeNotifierHandler = (env: NodeJS.ProcessEnv) => {
       const result = await notifyTicketEdit(notice.data, event.source).catch((error: unknown) => {
         log.error('ticket notice failed; it is retried, then kept in the dead-letter queue', {
           ticket: notice.data.ticket,
-          error: error instanceof Error ? error.message : String(error),
+          error: errorFields(error),
         });
         throw error;
       });
@@ -147,7 +147,7 @@ export const makeNotifierHandler = (env: NodeJS.ProcessEnv) => {
     const result = await notifyOutcome(parsed.data).catch((error: unknown) => {
       log.error('outcome notification failed; it is retried, then kept in the dead-letter queue', {
         requestId: parsed.data.requestId,
-        error: error instanceof Error ? error.message : String(error),
+        error: errorFields(error),
       });
       throw error;
     });

@@ -41,7 +41,7 @@ import { makeHandleSlackInteraction } from '../app/handle-slack-interaction';
 import { makeRunSlackWork } from '../app/run-slack-work';
 import { MAX_SLACK_BODY_BYTES, type SlackEntryDeps } from '../app/slack-entry';
 import { type ChatAuthorization, idList } from '../domain/chat-authorization';
-import { ConfigError } from '../domain/errors';
+import { ConfigError, errorFields } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
@@ -144,7 +144,7 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
         // Lambda's asynchronous invocation, in this process: after the answer, never awaited by it.
         dispatch: async (work) => {
           setImmediate(() => {
-            runWork(work).catch((error) => log.error('slack work failed', { error: String(error) }));
+            runWork(work).catch((error) => log.error('slack work failed', { error: errorFields(error) }));
           });
         },
       }

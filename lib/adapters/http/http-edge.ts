@@ -10,7 +10,10 @@
  */
 import type { MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { PayloadTooLargeError, SticklerError } from '../../domain/errors';
+import { errorFields, PayloadTooLargeError } from '../../domain/errors';
+
+export { errorFields } from '../../domain/errors';
+
 import type { Log } from '../../ports/log';
 import { errorResponse } from './error-response';
 
@@ -34,17 +37,6 @@ export const httpRequestOf = (event: APIGatewayProxyEventV2, maxBodyBytes: numbe
   const body = Buffer.from(raw, event.isBase64Encoded ? 'base64' : 'utf8');
   if (body.length > maxBodyBytes) throw new PayloadTooLargeError(maxBodyBytes);
   return { path: event.rawPath ?? '', headers, body };
-};
-
-/** What an error is, as a log line may carry it: its code, message, retryability and causes, bounded. */
-export const errorFields = (error: unknown, depth = 0): Record<string, unknown> => {
-  if (!(error instanceof Error)) return { message: String(error).slice(0, 500) };
-  return {
-    name: error.name,
-    message: error.message.slice(0, 1000),
-    ...(error instanceof SticklerError ? { code: error.code, retryable: error.retryable } : {}),
-    ...(error.cause !== undefined && depth < 3 ? { cause: errorFields(error.cause, depth + 1) } : {}),
-  };
 };
 
 /**
