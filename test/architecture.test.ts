@@ -77,8 +77,9 @@ describe('layering', () => {
   });
 
   it('keeps lib/shared free of adapters, and the simulator free of the client it checks', () => {
+    // lib/shared imports nothing of the project but itself.
     for (const f of files('lib/shared'))
-      expect([f, importsOf(f).filter((s) => s.startsWith('.'))]).toEqual([f, []]);
+      expect([f, importsOf(f).filter((s) => s.startsWith('.') && !/^\.\/[\w-]+$/.test(s))]).toEqual([f, []]);
     for (const f of files('lib/simulator'))
       expect([f, importsOf(f).filter((s) => /lib\/adapters/.test(resolved(f, s)))]).toEqual([f, []]);
   });

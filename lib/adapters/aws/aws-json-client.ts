@@ -13,7 +13,7 @@
  */
 import { ConfigError, SticklerError } from '../../domain/errors';
 import { type Clock, systemClock } from '../../ports/clock';
-import { fullJitterDelay } from '../../shared/backoff';
+import { retry } from '../../shared/retry';
 import { type AwsCredentials, signRequest } from './sigv4';
 
 export interface AwsService {
@@ -87,11 +87,13 @@ export class AwsError extends SticklerError {
     retryable: boolean,
     readonly status?: number,
     readonly requestId?: string,
+    cause?: unknown,
   ) {
     super(code, message, {
       retryable,
       outcomeUnknown: code === 'TimeoutError' || code === 'NetworkError' || (status ?? 0) >= 500,
       ...(requestId ? { reference: requestId } : {}),
+      ...(cause !== undefined ? { cause } : {}),
     });
   }
 }
@@ -205,6 +207,9 @@ const makeSender = (options: AwsJsonClientOptions) => {
         timedOut ? 'TimeoutError' : 'NetworkError',
         timedOut ? `${what}: no answer within ${timeoutMs} ms` : `${what}: ${cause}`,
         true,
+        undefined,
+        undefined,
+        error,
       );
     }
     const requestId = response.headers.get('x-amzn-requestid') ?? undefined;
@@ -235,16 +240,15 @@ const makeSender = (options: AwsJsonClientOptions) => {
     );
   };
 
-  return async <T>(request: SignedRequest): Promise<T> => {
-    for (let n = 1; ; n++) {
-      try {
-        return await attempt<T>(request);
-      } catch (error) {
-        if (!(error instanceof AwsError) || !error.retryable || n >= maxAttempts) throw error;
-        await clock.sleep(fullJitterDelay(n, { baseDelayMs, maxDelayMs }, random));
-      }
-    }
-  };
+  return <T>(request: SignedRequest): Promise<T> =>
+    retry(() => attempt<T>(request), {
+      maxAttempts,
+      baseDelayMs,
+      maxDelayMs,
+      random,
+      sleep: clock.sleep,
+      now: () => clock.now().getTime(),
+    });
 };
 
 export const makeAwsJsonClient = (options: AwsJsonClientOptions): AwsCall => {

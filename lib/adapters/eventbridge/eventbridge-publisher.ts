@@ -6,7 +6,7 @@ import type { OutgoingEvent } from '../../domain/audit-events';
 import { AUDIT_SOURCE } from '../../domain/events';
 import type { Clock } from '../../ports/clock';
 import type { EventPublisher } from '../../ports/event-publisher';
-import { fullJitterDelay } from '../../shared/backoff';
+import { retry } from '../../shared/retry';
 import type { AwsCall } from '../aws/aws-json-client';
 
 /** A PutEvents request entry, as EventBridge's JSON API takes it. */
@@ -89,25 +89,31 @@ export class EventBridgePublisher implements EventPublisher {
     // other entry of the batch with it (audit events are bounded, so this is a last line of defence).
     const oversized = pending.filter((p) => entrySize(p.entry) > MAX_BYTES_PER_CALL);
     pending = pending.filter((p) => entrySize(p.entry) <= MAX_BYTES_PER_CALL);
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      const failedNow: typeof pending = [];
-      for (const chunk of chunkEntries(pending.map((p) => p.entry))) {
-        const owners = chunk.map((entry) => pending.find((p) => p.entry === entry)!);
-        try {
-          const result = await client<PutEventsResponse>('PutEvents', { Entries: chunk });
-          // Entries in the answer line up with the request; those with an ErrorCode failed.
-          (result.Entries ?? []).forEach((answer, i) => {
-            if (answer.ErrorCode) failedNow.push(owners[i]!);
-          });
-        } catch {
-          failedNow.push(...owners); // the whole call failed (throttled, network, timeout)
+    // Each attempt sends what is left; only the entries that failed are sent again.
+    const leftover = class extends Error {
+      readonly retryable = true;
+    };
+    let left: typeof pending = pending;
+    await retry(
+      async () => {
+        const failedNow: typeof pending = [];
+        for (const chunk of chunkEntries(left.map((p) => p.entry))) {
+          const owners = chunk.map((entry) => left.find((p) => p.entry === entry)!);
+          try {
+            const result = await client<PutEventsResponse>('PutEvents', { Entries: chunk });
+            // Entries in the answer line up with the request; those with an ErrorCode failed.
+            (result.Entries ?? []).forEach((answer, i) => {
+              if (answer.ErrorCode) failedNow.push(owners[i]!);
+            });
+          } catch {
+            failedNow.push(...owners); // the whole call failed (throttled, network, timeout)
+          }
         }
-      }
-      if (failedNow.length === 0 || attempt >= maxAttempts)
-        return { failed: [...oversized, ...failedNow].map((p) => p.event) };
-      pending = failedNow;
-      await clock.sleep(fullJitterDelay(attempt, { baseDelayMs }, random));
-    }
-    return { failed: oversized.map((p) => p.event) };
+        left = failedNow;
+        if (left.length > 0) throw new leftover(`${left.length} entries left`);
+      },
+      { maxAttempts, baseDelayMs, random, sleep: clock.sleep, now: () => clock.now().getTime() },
+    ).catch(() => undefined); // what is left after the attempts is reported failed, not thrown
+    return { failed: [...oversized, ...left].map((p) => p.event) };
   }
 }

@@ -6,7 +6,7 @@
  */
 import { SticklerError } from '../../domain/errors';
 import { type Clock, systemClock } from '../../ports/clock';
-import { fullJitterDelay } from '../../shared/backoff';
+import { retry } from '../../shared/retry';
 
 export class HttpCallError extends SticklerError {}
 
@@ -36,10 +36,11 @@ export const makeJsonCall = (options: JsonCallOptions = {}) => {
     body?: unknown,
   ): Promise<T> {
     const what = `${method} ${url.origin}${url.pathname}`;
-    for (let attempt = 1; ; attempt++) {
-      let error: HttpCallError;
+    const attempt = async (): Promise<T> => {
+      let response: Response;
+      let text: string;
       try {
-        const response = await doFetch(url, {
+        response = await doFetch(url, {
           method,
           headers: {
             accept: 'application/json',
@@ -50,33 +51,34 @@ export const makeJsonCall = (options: JsonCallOptions = {}) => {
           signal: AbortSignal.timeout(timeoutMs),
           redirect: 'error',
         });
-        const text = await response.text();
-        if (response.ok) {
-          // Some APIs answer success in plain text (Slack's incoming webhooks say `ok`).
-          const json = (response.headers.get('content-type') ?? '').includes('json');
-          return (json && text ? JSON.parse(text) : text || undefined) as T;
-        }
-        const retryable = response.status === 429 || response.status >= 500;
-        error = new HttpCallError('http-error', `${what}: HTTP ${response.status} ${excerpt(text)}`.trim(), {
-          retryable,
-        });
+        text = await response.text();
       } catch (cause) {
-        if (cause instanceof SyntaxError)
-          throw new HttpCallError('bad-response', `${what}: the answer is not JSON`, { cause });
         const timedOut = (cause as { name?: string }).name === 'TimeoutError';
-        error = new HttpCallError(
+        throw new HttpCallError(
           timedOut ? 'timeout' : 'network',
           `${what}: ${timedOut ? `no answer within ${timeoutMs} ms` : 'network error'}`,
-          {
-            cause,
-            retryable: true,
-            outcomeUnknown: true,
-          },
+          { cause, retryable: true, outcomeUnknown: true },
         );
       }
-      if (!error.retryable || attempt >= maxAttempts) throw error;
-      await clock.sleep(fullJitterDelay(attempt, { baseDelayMs: 200 }));
-    }
+      if (response.ok) {
+        // Some APIs answer success in plain text (Slack's incoming webhooks say `ok`).
+        const json = (response.headers.get('content-type') ?? '').includes('json');
+        try {
+          return (json && text ? JSON.parse(text) : text || undefined) as T;
+        } catch (cause) {
+          throw new HttpCallError('bad-response', `${what}: the answer is not JSON`, { cause });
+        }
+      }
+      throw new HttpCallError('http-error', `${what}: HTTP ${response.status} ${excerpt(text)}`.trim(), {
+        retryable: response.status === 429 || response.status >= 500,
+      });
+    };
+    return retry(attempt, {
+      maxAttempts,
+      baseDelayMs: 200,
+      sleep: clock.sleep,
+      now: () => clock.now().getTime(),
+    });
   };
 };
 export type JsonCall = ReturnType<typeof makeJsonCall>;

@@ -6,7 +6,7 @@
  */
 import { ConfigError } from '../../domain/errors';
 import { type Clock, systemClock } from '../../ports/clock';
-import { fullJitterDelay } from '../../shared/backoff';
+import { retry } from '../../shared/retry';
 import { AwsError, credentialsFromEnv } from '../aws/aws-json-client';
 import { type AwsCredentials, signRequest } from '../aws/sigv4';
 
@@ -49,20 +49,21 @@ export const makeS3GetObject = (options: S3GetOptions) => {
       ? new URL(`${options.endpoint.replace(/\/$/, '')}/${bucket}/${encodeKey(key)}`)
       : new URL(`https://${bucket}.s3.${options.region}.amazonaws.com/${encodeKey(key)}`);
     const what = `S3 GetObject s3://${bucket}/${key}`;
-    for (let attempt = 1; ; attempt++) {
-      let error: AwsError;
+    const attempt = async (): Promise<S3Object> => {
+      const headers = signRequest({
+        method: 'GET',
+        url,
+        headers: {},
+        body: '',
+        service: 's3',
+        region: options.region,
+        credentials: options.credentials(),
+        now: clock.now(),
+      });
+      let response: Response;
+      let text: string;
       try {
-        const headers = signRequest({
-          method: 'GET',
-          url,
-          headers: {},
-          body: '',
-          service: 's3',
-          region: options.region,
-          credentials: options.credentials(),
-          now: clock.now(),
-        });
-        const response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+        response = await fetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
         const length = Number(response.headers.get('content-length') ?? 0);
         if (response.ok && length > maxBytes) {
           await response.body?.cancel();
@@ -73,42 +74,49 @@ export const makeS3GetObject = (options: S3GetOptions) => {
             response.status,
           );
         }
-        const text = await response.text();
-        if (response.ok) {
-          if (Buffer.byteLength(text) > maxBytes)
-            throw new AwsError(
-              'ObjectTooLarge',
-              `${what}: the object is over ${maxBytes} bytes`,
-              false,
-              response.status,
-            );
-          return {
-            text,
-            versionId: response.headers.get('x-amz-version-id') ?? undefined,
-            etag: response.headers.get('etag') ?? undefined,
-          };
-        }
-        const code = /<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1] ?? `HTTP${response.status}`;
-        const requestId = response.headers.get('x-amz-request-id') ?? undefined;
-        error = new AwsError(
-          code,
-          `${what}: ${code} (HTTP ${response.status}${requestId ? `, request id ${requestId}` : ''})`,
-          response.status >= 500 || response.status === 429 || code === 'SlowDown',
-          response.status,
-          requestId,
-        );
+        text = await response.text();
       } catch (cause) {
-        if (cause instanceof AwsError || cause instanceof ConfigError) throw cause;
+        if (cause instanceof AwsError) throw cause;
         const timedOut = (cause as Error).name === 'TimeoutError';
-        error = new AwsError(
+        throw new AwsError(
           timedOut ? 'TimeoutError' : 'NetworkError',
           `${what}: ${timedOut ? `no answer within ${timeoutMs} ms` : 'network error'}`,
           true,
+          undefined,
+          undefined,
+          cause,
         );
       }
-      if (!error.retryable || attempt >= maxAttempts) throw error;
-      await clock.sleep(fullJitterDelay(attempt, { baseDelayMs: 100 }));
-    }
+      if (response.ok) {
+        if (Buffer.byteLength(text) > maxBytes)
+          throw new AwsError(
+            'ObjectTooLarge',
+            `${what}: the object is over ${maxBytes} bytes`,
+            false,
+            response.status,
+          );
+        return {
+          text,
+          versionId: response.headers.get('x-amz-version-id') ?? undefined,
+          etag: response.headers.get('etag') ?? undefined,
+        };
+      }
+      const code = /<Code>([^<]{1,64})<\/Code>/.exec(text)?.[1] ?? `HTTP${response.status}`;
+      const requestId = response.headers.get('x-amz-request-id') ?? undefined;
+      throw new AwsError(
+        code,
+        `${what}: ${code} (HTTP ${response.status}${requestId ? `, request id ${requestId}` : ''})`,
+        response.status >= 500 || response.status === 429 || code === 'SlowDown',
+        response.status,
+        requestId,
+      );
+    };
+    return retry(attempt, {
+      maxAttempts,
+      baseDelayMs: 100,
+      sleep: clock.sleep,
+      now: () => clock.now().getTime(),
+    });
   };
 };
 

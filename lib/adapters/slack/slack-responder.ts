@@ -6,6 +6,7 @@
  */
 import { SticklerError } from '../../domain/errors';
 import type { SlackMessage, SlackResponder } from '../../ports/slack-responder';
+import { retry } from '../../shared/retry';
 
 export const SLACK_RESPONSE_ORIGIN = 'https://hooks.slack.com';
 
@@ -41,32 +42,39 @@ export class HttpSlackResponder implements SlackResponder {
     const doFetch = this.options.fetchImpl ?? fetch;
     const timeoutMs = this.options.timeoutMs ?? 2_500;
     const maxAttempts = this.options.maxAttempts ?? 2;
-    for (let attempt = 1; ; attempt++) {
-      let error: SlackResponseError;
+    const attempt = async (): Promise<void> => {
+      let response: Response;
       try {
-        const response = await doFetch(responseUrl, {
+        response = await doFetch(responseUrl, {
           method: 'POST',
           headers: { 'content-type': 'application/json; charset=utf-8' },
           body: JSON.stringify(message),
           redirect: 'error',
           signal: AbortSignal.timeout(timeoutMs),
         });
-        const text = (await response.text()).slice(0, 100).replace(/[^\w -]/g, '');
-        if (response.ok) return;
-        error = new SlackResponseError(
-          'slack-refused',
-          `Slack refused the reply at ${this.origin}: HTTP ${response.status}${text ? ` ${text}` : ''}`,
-          { retryable: response.status === 429 || response.status >= 500 },
-        );
       } catch (cause) {
         const timedOut = (cause as { name?: string }).name === 'TimeoutError';
-        error = new SlackResponseError(
+        throw new SlackResponseError(
           timedOut ? 'timeout' : 'network',
           `no answer from ${this.origin}${timedOut ? ` within ${timeoutMs} ms` : ''}`,
-          { retryable: true, outcomeUnknown: true },
+          { retryable: true, outcomeUnknown: true, cause },
         );
       }
-      if (!error.retryable || attempt >= maxAttempts) throw error;
-    }
+      const text = (await response.text().catch(() => '')).slice(0, 100).replace(/[^\w -]/g, '');
+      if (response.ok) return;
+      throw new SlackResponseError(
+        'slack-refused',
+        `Slack refused the reply at ${this.origin}: HTTP ${response.status}${text ? ` ${text}` : ''}`,
+        { retryable: response.status === 429 || response.status >= 500 },
+      );
+    };
+    // Slack's answer path is short: one quick retry, 100 ms of jitter at most.
+    await retry(attempt, {
+      maxAttempts,
+      baseDelayMs: 100,
+      maxDelayMs: 100,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      now: Date.now,
+    });
   }
 }
