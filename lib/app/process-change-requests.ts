@@ -101,6 +101,8 @@ export interface ProcessResult {
   retry: { recordId: string; delaySeconds?: number }[];
   fates: Map<string, RecordFate>;
   published: OutgoingEvent[];
+  /** How long the batch waited for load balancers another batch held (ms), for the metrics. */
+  leaseWaitMs?: number;
 }
 /** One request of the batch: its first record and any copies of the same content delivered with it. */
 interface Group {
@@ -481,8 +483,9 @@ async function leasePhase(
   admitted: readonly Admitted[],
   options: ProcessOptions,
   decisions: Decisions,
-): Promise<{ leased: Admitted[]; lease?: Lease }> {
-  if (admitted.length === 0) return { leased: [] };
+): Promise<{ leased: Admitted[]; lease?: Lease; waitedMs: number }> {
+  if (admitted.length === 0) return { leased: [], waitedMs: 0 };
+  const startedAt = deps.clock.now().getTime();
   const wanted = [...new Set(admitted.map((q) => q.request.service))];
   let lease: Lease | undefined;
   let why = 'another invocation is applying its load balancer';
@@ -511,7 +514,7 @@ async function leasePhase(
     if (lease?.services.has(q.request.service)) leased.push(q);
     else decisions.set(q.group.key, { kind: 'unfinished', reason: why, claimHeld: true });
   }
-  return { leased, ...(lease ? { lease } : {}) };
+  return { leased, ...(lease ? { lease } : {}), waitedMs: deps.clock.now().getTime() - startedAt };
 }
 
 /** Phase 4: the latest request per farm wins, in the batch and against the farm ledger. */
@@ -1070,6 +1073,7 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const decisions: Decisions = new Map();
     const claimed = await settlePhase(deps, await claimPhase(deps, groups, decisions), options, decisions);
     const { admitted, early } = admitPhase(deps, claimed, decisions);
+    let leaseWaitMs = 0;
 
     /**
      * Leases what it can of `wanted`, orders, defers and applies that, and finishes `finishing`,
@@ -1083,7 +1087,8 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
       finishing: readonly Group[],
       last: boolean,
     ) => {
-      const { leased, lease } = await leasePhase(deps, wanted, options, decisions);
+      const { leased, lease, waitedMs } = await leasePhase(deps, wanted, options, decisions);
+      leaseWaitMs += waitedMs;
       const busy = wanted.filter((q) => !lease?.services.has(q.request.service));
       // Requests of load balancers another batch holds get a second round when this one applied
       // others meanwhile (that batch may be done by then); otherwise they are finished (handed back) now.
@@ -1141,6 +1146,6 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     // Keep the queue's order of records in the answer.
     const order = new Map(records.map((r, i) => [r.recordId, i]));
     result.retry.sort((a, b) => order.get(a.recordId)! - order.get(b.recordId)!);
-    return result;
+    return { ...result, leaseWaitMs };
   };
 }

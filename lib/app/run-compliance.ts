@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { ComplianceDriftDetail, OutgoingEvent } from '../domain/audit-events';
-import { SticklerError } from '../domain/errors';
+import { errorFields, SticklerError } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import { ALL_ZONES, farmKey } from '../domain/farm';
 import type { RequestDraft } from '../domain/intake';
@@ -158,7 +158,10 @@ async function loadAndPlan(run: RunContext): Promise<{ document: PolicyDocument;
   } catch (error) {
     const e = error as SticklerError;
     const message = (e?.message ?? String(error)).slice(0, 4000);
-    deps.log.error('compliance run failed: the policy could not be read or planned', { runId, message });
+    deps.log.error('compliance run failed: the policy could not be read or planned', {
+      runId,
+      error: errorFields(error),
+    });
     const key = `compliance:${runId}:failed`;
     await deps.publisher
       .publish([

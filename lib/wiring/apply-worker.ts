@@ -4,7 +4,6 @@
  * into the use case, and the Lambda handler: SQS records in, ReportBatchItemFailures out (with
  * short delays for the records handed back), under the Powertools middlewares.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -30,10 +29,11 @@ import { makeApplyRequests } from '../app/apply-requests';
 import { makeProcessCancels } from '../app/process-cancels';
 import { makeProcessChangeRequests, type ProcessResult } from '../app/process-change-requests';
 import { InvalidInputError } from '../domain/errors';
+import { DETAIL_TYPES } from '../domain/events';
 import { DEFAULT_TIME_LIMITS } from '../domain/request-rules';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
-import { powertoolsLog } from './log';
+import { functionLogger, powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 import { loadWorkerConfig } from './worker-config';
 
@@ -42,7 +42,7 @@ const AWS_TIMEOUTS = { timeoutMs: 10_000 };
 
 export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   const config = loadWorkerConfig(env);
-  const logger = new Logger({ serviceName: 'stickler' });
+  const logger = functionLogger(env);
   const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker' });
   const log: Log = powertoolsLog(logger);
 
@@ -121,6 +121,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
       retry: [...a.retry, ...b.retry].sort((x, y) => order.get(x.recordId)! - order.get(y.recordId)!),
       fates: new Map([...a.fates, ...b.fates]),
       published: [...a.published, ...b.published],
+      ...(a.leaseWaitMs !== undefined ? { leaseWaitMs: a.leaseWaitMs } : {}),
     };
   };
 
@@ -196,7 +197,15 @@ export const makeApplyWorkerHandler = (env: NodeJS.ProcessEnv) => {
           },
         );
     }
+    // What the stack's dashboard draws: outcomes, refusals by reason, zone applies, lease waits.
     for (const fate of result.fates.values()) metrics.addMetric(`requests_${fate}`, MetricUnit.Count, 1);
+    for (const e of result.published) {
+      const code = (e.detail as { code?: unknown }).code;
+      if (e.detailType === DETAIL_TYPES.refused && typeof code === 'string')
+        metrics.addMetric(`refused_${code.replace(/[^\w-]/g, '_').slice(0, 40)}`, MetricUnit.Count, 1);
+      if (e.detailType === DETAIL_TYPES.zoneApplied) metrics.addMetric('zone_applies', MetricUnit.Count, 1);
+    }
+    if (result.leaseWaitMs) metrics.addMetric('lease_wait', MetricUnit.Milliseconds, result.leaseWaitMs);
     logger.info('batch processed', {
       records: event.Records.length,
       fates: Object.fromEntries(result.fates),

@@ -4,8 +4,9 @@
  * (`{"mode": "report" | "enforce"}`) or on demand; the run id is the invocation's request id,
  * which Lambda keeps across the retries of one invocation.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
@@ -31,7 +32,7 @@ import { ConfigError, InvalidInputError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { PolicySource } from '../ports/policy-source';
-import { powertoolsLog } from './log';
+import { functionLogger, powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 
 const required = (env: NodeJS.ProcessEnv, name: string) => {
@@ -57,7 +58,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
           })
       ).load(),
   };
-  const logger = new Logger({ serviceName: 'stickler' });
+  const logger = functionLogger(env);
   const log: Log = powertoolsLog(logger);
   const api = ovhApiFromEnv(env, {
     baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
@@ -122,6 +123,7 @@ interface OutcomeEvent {
 
 export const makeComplianceRunHandler = (env: NodeJS.ProcessEnv) => {
   const { logger, runCompliance, advanceRollout } = wireComplianceRun(env);
+  const metrics = new Metrics({ namespace: 'stickler', serviceName: 'compliance-run' });
   const lambdaHandler = async (
     event: ComplianceInvocation | OutcomeEvent,
     context: Context,
@@ -146,7 +148,12 @@ export const makeComplianceRunHandler = (env: NodeJS.ProcessEnv) => {
       typeof event?.runId === 'string' && /^[\w.:-]{1,64}$/.test(event.runId)
         ? event.runId
         : context.awsRequestId;
-    return runCompliance({ mode, runId });
+    const result = await runCompliance({ mode, runId });
+    // What the stack's dashboard draws: the drift over time, and zones left holding own writes.
+    metrics.addMetric('drifted_farms', MetricUnit.Count, result.drifted);
+    metrics.addMetric('unapplied_zones', MetricUnit.Count, result.unappliedZones);
+    metrics.addMetric('farms_checked', MetricUnit.Count, result.farmsChecked);
+    return result;
   };
-  return middy(lambdaHandler).use(injectLambdaContext(logger));
+  return middy(lambdaHandler).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 };

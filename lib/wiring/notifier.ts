@@ -3,7 +3,6 @@
  * be told (a rule on the bus) in, a comment on the ticket or a Slack reply out. Base URLs come from configuration
  * only; credentials from SSM SecureStrings (`local` stage: environment variables).
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
@@ -21,7 +20,7 @@ import { DETAIL_TYPES } from '../domain/events';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { TicketCommenter } from '../ports/ticket-commenter';
-import { powertoolsLog } from './log';
+import { functionLogger, powertoolsLog } from './log';
 
 const JiraCredentials = z.object({
   email: z.string().check(z.minLength(1)),
@@ -34,7 +33,7 @@ const ServiceNowCredentials = z.object({
 
 export const wireNotifier = (env: NodeJS.ProcessEnv) => {
   const local = (env.STAGE ?? 'dev') === 'local';
-  const logger = new Logger({ serviceName: 'stickler' });
+  const logger = functionLogger(env);
   const log: Log = powertoolsLog(logger);
   const call = makeJsonCall({ timeoutMs: 10_000 });
   const ssm = local ? undefined : awsJsonClientFromEnv(SSM, env, { timeoutMs: 5_000 });

@@ -15,7 +15,6 @@
  * STICKLER_SLACK_* lists of ids, OVH credentials as for the worker.
  */
 import { randomBytes } from 'node:crypto';
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -45,7 +44,7 @@ import { ConfigError, errorFields } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
-import { powertoolsLog } from './log';
+import { functionLogger, powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 
 /** The `local` stage's signing secret when none is set (printed by `simulate --pipeline`). */
@@ -80,7 +79,7 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
   const local = (env.STAGE ?? 'dev') === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
   const tableName = required(env, 'IDEMPOTENCY_TABLE');
-  const logger = new Logger({ serviceName: 'stickler' });
+  const logger = functionLogger(env);
   const log: Log = powertoolsLog(logger);
   const authorization = chatAuthorizationFromEnv(env, local);
   if (authorization.teams.size === 0)

@@ -4,7 +4,6 @@
  * STICKLER_WEBHOOK_SECRET_<SOURCE>), the readers configured, the publisher on the bus; then API
  * Gateway HTTP API (payload 2.0) events in, HTTP answers out through the one error map.
  */
-import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -34,7 +33,7 @@ import { describeIssues } from '../domain/describe-issue';
 import { ConfigError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
-import { powertoolsLog } from './log';
+import { functionLogger, powertoolsLog } from './log';
 
 const AWS_TIMEOUTS = { timeoutMs: 5_000 };
 
@@ -91,7 +90,7 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
   const servicenow: ServiceNowFieldMap =
     jsonSetting(env, 'TICKETING_SERVICENOW_FIELDS', ServiceNowFieldsSchema) ?? DEFAULT_SERVICENOW_FIELDS;
 
-  const logger = new Logger({ serviceName: 'stickler' });
+  const logger = functionLogger(env);
   const log: Log = powertoolsLog(logger);
 
   const ssm = prefix && stage !== 'local' ? awsJsonClientFromEnv(SSM, env, AWS_TIMEOUTS) : undefined;

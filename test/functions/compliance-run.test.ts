@@ -103,6 +103,36 @@ describe('compliance-run handler (S3, SSM, EventBridge and OVH over HTTP)', () =
     expect(published.map((e) => e.DetailType)).toEqual(['Compliance Run Failed']);
   });
 
+  it('emits the dashboard metrics (drifted farms, unapplied zones, farms checked) as embedded metric lines', async () => {
+    const lines: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    let result: { drifted: number; unappliedZones: number; farmsChecked: number };
+    try {
+      result = (await handler({ mode: 'report' }, context('req-5'))) as unknown as typeof result;
+    } finally {
+      write.mockRestore();
+    }
+    const emf = lines
+      .flatMap((l) => l.split('\n'))
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const metric = emf.find((m) => 'drifted_farms' in m)!;
+    expect(metric).toBeDefined();
+    expect(metric).toMatchObject({
+      drifted_farms: result.drifted,
+      unapplied_zones: result.unappliedZones,
+      farms_checked: result.farmsChecked,
+      service: 'compliance-run',
+    });
+    expect(result.drifted).toBeGreaterThan(0);
+    expect(
+      (metric._aws as { CloudWatchMetrics: { Namespace: string }[] }).CloudWatchMetrics[0]!.Namespace,
+    ).toBe('stickler');
+  });
+
   it('refuses a mode it does not know', async () => {
     await expect(handler({ mode: 'fix-everything' }, context('req-4'))).rejects.toThrow(
       /mode must be report or enforce/,

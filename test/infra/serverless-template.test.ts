@@ -769,4 +769,34 @@ describe('serverless package', () => {
       'function:stickler-test-slack',
     );
   });
+
+  it("draws one dashboard whose widgets read metrics the functions emit, the stack's queues and its own functions", () => {
+    const body = one('AWS::CloudWatch::Dashboard').Properties.DashboardBody as { 'Fn::Sub': string };
+    const text = body['Fn::Sub'];
+    // Every substitution names a pseudo parameter or a resource of the stack.
+    const refs = [...text.matchAll(/\$\{([^}]+)\}/g)].map((m) => m[1]!);
+    for (const ref of refs) {
+      if (ref.startsWith('AWS::')) continue;
+      expect(Object.keys(resources)).toContain(ref.split('.')[0]);
+    }
+    const dashboard = JSON.parse(text.replace(/\$\{[^}]+\}/g, 'x')) as {
+      widgets: { properties: { title: string; metrics: unknown[][] } }[];
+    };
+    expect(dashboard.widgets.length).toBeGreaterThanOrEqual(7);
+    // The stickler metrics it reads are the ones the wiring writes (EMF, namespace stickler).
+    const wiring = ['apply-worker', 'compliance-run']
+      .map((f) => readFileSync(join(root, `lib/wiring/${f}.ts`), 'utf8'))
+      .join('\n');
+    const named = dashboard.widgets
+      .flatMap((w) => w.properties.metrics)
+      .filter((m) => m[0] === 'stickler')
+      .map((m) => m[1] as string);
+    const searched = [...text.matchAll(/MetricName=\\"(\w+)\\"/g)].map((m) => m[1]!);
+    expect(named.length + searched.length).toBeGreaterThanOrEqual(7);
+    for (const name of [...named, ...searched]) expect(wiring).toMatch(new RegExp(`['\`]${name}`));
+    expect(searched.sort()).toEqual(['refused_', 'requests_']);
+    // Every function of the stack appears on it.
+    const functions = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.FunctionName as string);
+    for (const name of functions) expect(text).toContain(name.replace('stickler-test-', '-'));
+  });
 });
