@@ -332,6 +332,7 @@ describe('serverless package', () => {
         'SlackRole',
         'TicketingWebhookRole',
         'ChangeRequestPublisherPolicy',
+        'OperatorPolicy',
       ]),
     );
     for (const [id, st] of putEvents) {
@@ -798,5 +799,34 @@ describe('serverless package', () => {
     // Every function of the stack appears on it.
     const functions = ofType('AWS::Lambda::Function').map(([, r]) => r.Properties.FunctionName as string);
     for (const name of functions) expect(text).toContain(name.replace('stickler-test-', '-'));
+  });
+
+  it("gives operators a policy to publish as the CLI only, read request records and farms' order only, and find their stack", () => {
+    const policy = resources.OperatorPolicy!.Properties as {
+      ManagedPolicyName: string;
+      PolicyDocument: { Statement: Statement[] };
+    };
+    expect(policy.ManagedPolicyName).toBe('stickler-test-operator');
+    const bySid = Object.fromEntries(policy.PolicyDocument.Statement.map((st) => [st.Sid, st]));
+    expect(Object.keys(bySid).sort()).toEqual([
+      'FindTheStack',
+      'FollowRequestsAndFarmOrder',
+      'PublishAsTheCli',
+    ]);
+    expect(bySid.PublishAsTheCli!.Condition).toEqual({
+      StringEquals: {
+        'events:source': 'stickler.cli',
+        'events:detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'],
+      },
+    });
+    expect([bySid.FollowRequestsAndFarmOrder!.Action].flat().sort()).toEqual([
+      'dynamodb:BatchGetItem',
+      'dynamodb:GetItem',
+    ]);
+    expect(bySid.FollowRequestsAndFarmOrder!.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['request:*', 'farm:*'] },
+    });
+    expect(bySid.FindTheStack!.Action).toBe('cloudformation:DescribeStacks');
+    expect(JSON.stringify(bySid.FindTheStack!.Resource)).toContain('stack/stickler-test/*');
   });
 });

@@ -1,0 +1,297 @@
+/**
+ * The CLI as a door of the pipeline: an operator's changes go the way every other request goes.
+ * Each change becomes one `Stickiness Change Requested` built by the one intake (source
+ * `stickler.cli`, the operator as actor), published on the bus, and followed in the worker's
+ * records to its outcome. The worker's lease and ordering then serialise operators with each
+ * other and with every other door, and every change gets its audit event.
+ *
+ * - `request`: builds every change (all or none), publishes them, follows them. A change the bus
+ *   would not take is reported as not requested (its request id says which), never guessed.
+ * - `cancel`: asks the worker to end a request still waiting for its window, and follows it.
+ * - `planUndo`: the reverse of applied requests, from the outcomes their records keep, refusing
+ *   a farm another request has changed since (named) unless forced.
+ */
+import { createHash } from 'node:crypto';
+import type { OutgoingEvent, TerminalOutcome } from '../domain/audit-events';
+import { InvalidInputError } from '../domain/errors';
+import { CancelRequestedDetailSchema, DETAIL_TYPES } from '../domain/events';
+import { type FarmRef, farmKey, formatFarmRef } from '../domain/farm';
+import type { RequestDraft } from '../domain/intake';
+import type { FarmType, StickinessWord } from '../domain/stickiness';
+import { plainText } from '../domain/text';
+import type { Clock } from '../ports/clock';
+import type { EventPublisher } from '../ports/event-publisher';
+import type { FarmLedger } from '../ports/farm-ledger';
+import type { IdempotencyStore } from '../ports/idempotency-store';
+import { type FollowedOutcome, type FollowOptions, makeFollowRequests } from './follow-requests';
+import { buildAll, changeRequestedEvent } from './request-changes';
+
+/** The EventBridge source of every request and cancel the CLI publishes. */
+export const CLI_SOURCE = 'stickler.cli';
+
+export interface PipelineDoorDeps {
+  publisher: EventPublisher;
+  /** The worker's records: where each request stands. */
+  records: Pick<IdempotencyStore, 'status'>;
+  /** Farms' order of requests (for an undo: has another request changed the farm since?). */
+  ledger: Pick<FarmLedger, 'read'>;
+  clock: Clock;
+}
+
+/** Who asks, and why: shared by every change of one run. */
+export interface Asker {
+  /** The operator: their AWS identity (ARN), or `local` on the local pipeline. */
+  actor: { id: string; name?: string };
+  reason?: string;
+  ticket?: string;
+}
+
+export interface Target {
+  farm: FarmRef;
+  stickiness: StickinessWord;
+}
+
+export interface Requested extends Target {
+  requestId: string;
+}
+
+export interface DoorResult {
+  /** The run: every request id of it starts with `cli-<run>-`. */
+  runId: string;
+  requested: Requested[];
+  /** Changes the bus did not take after its retries: nothing was asked for them. */
+  notPublished: Requested[];
+  outcomes: Map<string, FollowedOutcome>;
+}
+
+/** `cli-<run>-<12 hex of the farm>`: stable per run and farm, so a retried publish is deduplicated. */
+export const cliRequestId = (runId: string, farm: FarmRef): string =>
+  `cli-${runId}-${createHash('sha256').update(farmKey(farm)).digest('hex').slice(0, 12)}`;
+
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export const makePipelineDoor = (deps: PipelineDoorDeps) => {
+  const follow = makeFollowRequests({ idempotency: deps.records, clock: deps.clock });
+
+  /** Publishes and reports which events the bus did not take (after the publisher's retries). */
+  const publish = async (events: OutgoingEvent[]): Promise<Set<string>> => {
+    const { failed } = await deps.publisher.publish(events);
+    return new Set(failed.map((e) => e.dedupeKey));
+  };
+
+  return {
+    /**
+     * Builds one request per target (all pass the intake, or an error lists every problem and
+     * nothing is published), publishes them and follows them until each has an outcome or
+     * `follow.timeoutMs` runs out.
+     */
+    async request(
+      runId: string,
+      targets: readonly Target[],
+      asker: Asker,
+      followOptions: FollowOptions,
+    ): Promise<DoorResult> {
+      if (!RUN_ID.test(runId))
+        throw new InvalidInputError('run id', [
+          { path: 'runId', message: 'must be 1 to 64 letters, digits, _ or -' },
+        ]);
+      const now = deps.clock.now();
+      const drafts: RequestDraft[] = targets.map((t) => ({
+        requestId: cliRequestId(runId, t.farm),
+        target: {
+          service: t.farm.service,
+          farmType: t.farm.type,
+          farmId: t.farm.farmId,
+          stickiness: t.stickiness,
+        },
+        actor: { kind: 'cli', id: asker.actor.id, ...(asker.actor.name ? { name: asker.actor.name } : {}) },
+        ...(asker.ticket ? { ticket: { key: asker.ticket } } : {}),
+        ...(asker.reason ? { reason: asker.reason } : {}),
+        requestedAt: now.toISOString(),
+      }));
+      const built = buildAll(drafts, now, `run ${runId}`);
+      const requested: Requested[] = built.map((r, i) => ({ ...targets[i]!, requestId: r.requestId }));
+      if (built.length === 0) return { runId, requested: [], notPublished: [], outcomes: new Map() };
+      const failed = await publish(built.map((r) => changeRequestedEvent(r, CLI_SOURCE)));
+      const published = requested.filter((r) => !failed.has(r.requestId));
+      const outcomes = await follow(
+        published.map((r) => r.requestId),
+        followOptions,
+      );
+      return {
+        runId,
+        requested: published,
+        notPublished: requested.filter((r) => failed.has(r.requestId)),
+        outcomes,
+      };
+    },
+
+    /**
+     * Asks the worker to cancel `requestId` (it must be waiting for its change window) and follows
+     * the cancel: `cancelled`, or why it was not (the cancel's own outcome), or still running.
+     */
+    async cancel(
+      requestId: string,
+      asker: Asker,
+      followOptions: FollowOptions,
+    ): Promise<{
+      cancelId: string;
+      outcome: 'cancelled' | 'not-cancelled' | 'not-published' | 'running';
+      detail?: string;
+      request?: FollowedOutcome;
+    }> {
+      const cancelId = `cancel-${createHash('sha256').update(`${requestId}\n${deps.clock.now().toISOString()}`).digest('hex').slice(0, 24)}`;
+      const parsed = CancelRequestedDetailSchema.safeParse({
+        cancelId,
+        requestId,
+        actor: {
+          kind: 'cli',
+          id: plainText(asker.actor.id, 256),
+          ...(asker.actor.name ? { name: plainText(asker.actor.name, 256) } : {}),
+        },
+        ...(asker.reason ? { reason: plainText(asker.reason, 2000) } : {}),
+        requestedAt: deps.clock.now().toISOString(),
+      });
+      if (!parsed.success)
+        throw new InvalidInputError(
+          'the cancel is not valid',
+          parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        );
+      const detail = parsed.data;
+      const failed = await publish([
+        { detailType: DETAIL_TYPES.cancelRequested, detail, dedupeKey: cancelId, source: CLI_SOURCE },
+      ]);
+      if (failed.size > 0) return { cancelId, outcome: 'not-published' };
+      // The cancel's record ends when the worker has carried it out or refused it; the request's
+      // record then says whether it was cancelled.
+      const cancelKey = `cancel:${cancelId}`;
+      const end = deps.clock.now().getTime() + followOptions.timeoutMs;
+      for (;;) {
+        const status = await deps.records.status([cancelKey, requestId]);
+        const request = status.get(requestId);
+        if (request?.terminal?.outcome === 'cancelled')
+          return { cancelId, outcome: 'cancelled', request: { kind: 'ended', terminal: request.terminal } };
+        const own = status.get(cancelKey);
+        if (own && (own.state === 'completed' || own.state === 'decided' || own.state === 'dead-lettered')) {
+          const followed: FollowedOutcome | undefined = request?.terminal
+            ? { kind: 'ended', terminal: request.terminal }
+            : request?.state === 'deferred' && request.deferredUntil
+              ? { kind: 'deferred', until: request.deferredUntil }
+              : request
+                ? { kind: 'running', state: request.state }
+                : undefined;
+          return {
+            cancelId,
+            outcome: 'not-cancelled',
+            detail: request
+              ? request.terminal
+                ? `it had already ended: ${request.terminal.outcome}`
+                : `it is ${request.state}, not waiting for its window`
+              : 'the worker has no such request',
+            ...(followed ? { request: followed } : {}),
+          };
+        }
+        followOptions.onProgress?.(0, 1);
+        if (deps.clock.now().getTime() + followOptions.pollMs > end) return { cancelId, outcome: 'running' };
+        await deps.clock.sleep(followOptions.pollMs);
+      }
+    },
+
+    /**
+     * The reverse of each applied request: its farm back to `before`. A request that did not
+     * apply a change, a record that is gone, or a farm another request has gone to since (unless
+     * `force`) is refused with its reason; nothing is published here.
+     */
+    async planUndo(requestIds: readonly string[], force: boolean): Promise<UndoPlan> {
+      const ids = [...new Set(requestIds)];
+      const status = await deps.records.status(ids);
+      const candidates: { requestId: string; terminal: TerminalOutcome; farm: FarmRef }[] = [];
+      const refused: UndoRefusal[] = [];
+      for (const id of ids) {
+        const s = status.get(id);
+        const t = s?.terminal;
+        if (!s)
+          refused.push({
+            requestId: id,
+            reason: 'the worker has no record of it (unknown, or older than its records are kept)',
+          });
+        else if (!t) refused.push({ requestId: id, reason: `it has no outcome yet (${s.state})` });
+        else if (
+          t.outcome !== 'applied' ||
+          !t.before ||
+          !t.after ||
+          t.before === t.after ||
+          !t.service ||
+          !t.farmType ||
+          t.farmId === null
+        )
+          refused.push({
+            requestId: id,
+            reason: `it changed nothing to undo (${t.outcome}${t.code ? ` ${t.code}` : ''})`,
+          });
+        else
+          candidates.push({
+            requestId: id,
+            terminal: t,
+            farm: { service: t.service, type: t.farmType as FarmType, farmId: t.farmId },
+          });
+      }
+      const orders = await deps.ledger.read(candidates.map((c) => farmKey(c.farm)));
+      const reverse: UndoChange[] = [];
+      const seen = new Set<string>();
+      for (const c of candidates) {
+        const key = farmKey(c.farm);
+        if (seen.has(key)) {
+          refused.push({
+            requestId: c.requestId,
+            reason: `another request of this undo names ${formatFarmRef(c.farm)} too: undo one at a time`,
+          });
+          continue;
+        }
+        seen.add(key);
+        const live = orders.get(key)?.order.live;
+        const newer = live && live.requestId !== c.requestId ? live.requestId : undefined;
+        if (newer && !force) {
+          refused.push({
+            requestId: c.requestId,
+            reason: `${formatFarmRef(c.farm)} has been changed since by request ${newer} (--force undoes it anyway)`,
+            newer,
+          });
+          continue;
+        }
+        reverse.push({
+          requestId: c.requestId,
+          farm: c.farm,
+          from: c.terminal.after!,
+          to: c.terminal.before!,
+          ...(newer ? { newer } : {}),
+        });
+      }
+      return { reverse, refused };
+    },
+  };
+};
+
+export interface UndoChange {
+  /** The request undone. */
+  requestId: string;
+  farm: FarmRef;
+  /** What the request set, and what the farm goes back to. */
+  from: StickinessWord;
+  to: StickinessWord;
+  /** Forced over this newer request. */
+  newer?: string;
+}
+
+export interface UndoRefusal {
+  requestId: string;
+  reason: string;
+  newer?: string;
+}
+
+export interface UndoPlan {
+  reverse: UndoChange[];
+  refused: UndoRefusal[];
+}
+
+export type PipelineDoor = ReturnType<typeof makePipelineDoor>;

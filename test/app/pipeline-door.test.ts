@@ -1,0 +1,312 @@
+import { auditDetail, auditEvent } from '../../lib/app/audit';
+import { CLI_SOURCE, cliRequestId, makePipelineDoor } from '../../lib/app/pipeline-door';
+import type { OutgoingEvent } from '../../lib/domain/audit-events';
+import { InvalidInputError, UnprocessableError } from '../../lib/domain/errors';
+import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import type { FarmRef } from '../../lib/domain/farm';
+import { type StickinessWord, toWire } from '../../lib/domain/stickiness';
+import {
+  FakeClock,
+  InMemoryFarmLedger,
+  InMemoryIdempotencyStore,
+  RecordingPublisher,
+} from '../helpers/fakes';
+
+const http = (farmId: number, service = 'lb-a'): FarmRef => ({ service, type: 'http', farmId });
+const tcp = (farmId: number): FarmRef => ({ service: 'lb-a', type: 'tcp', farmId });
+const asker = {
+  actor: { id: 'arn:aws:iam::123456789012:user/alice' },
+  reason: 'maintenance',
+  ticket: 'OPS-7',
+};
+const follow = { timeoutMs: 30_000, pollMs: 1_000 };
+
+describe('the pipeline door (the CLI through the pipeline)', () => {
+  const setup = () => {
+    const clock = new FakeClock();
+    const records = new InMemoryIdempotencyStore();
+    const ledger = new InMemoryFarmLedger();
+    const publisher = new RecordingPublisher();
+    const door = makePipelineDoor({ publisher, records, ledger, clock });
+    /** What the worker would do: claim the request and record its outcome. */
+    const decide = async (
+      requestId: string,
+      outcome: 'applied' | 'refused' | 'unchanged' | 'cancelled',
+      facts: { ref?: FarmRef; before?: StickinessWord; after?: StickinessWord; code?: string } = {},
+    ) => {
+      const request = publisher.published.find((e) => e.dedupeKey === requestId)?.detail as
+        | ChangeRequestedDetail
+        | undefined;
+      await records.claim(requestId, clock.now(), 60_000, { sentAt: clock.now() });
+      await records.decide(
+        requestId,
+        {
+          events: [
+            auditEvent(
+              auditDetail(
+                { requestId, ...(request ? { request } : {}), now: clock.now() },
+                {
+                  outcome,
+                  ref: facts.ref ?? http(1),
+                  ...(facts.before ? { before: toWire(facts.before) } : {}),
+                  ...(facts.after ? { after: toWire(facts.after) } : {}),
+                  ...(facts.code ? { code: facts.code, message: facts.code } : {}),
+                },
+              ),
+            ),
+          ],
+        },
+        clock.now(),
+      );
+    };
+    /** Runs `work` at the door's first look-again (after its first look at the records). */
+    const atFirstWait = (work: () => Promise<void>) => {
+      const sleep = clock.sleep;
+      let done = false;
+      clock.sleep = async (ms) => {
+        if (!done) {
+          done = true;
+          await work();
+        }
+        return sleep(ms);
+      };
+    };
+    return { clock, records, ledger, publisher, door, decide, atFirstWait };
+  };
+
+  it('publishes one request per change from stickler.cli with the operator as actor, and follows each to its outcome', async () => {
+    const h = setup();
+    const ids = [cliRequestId('run1', http(1)), cliRequestId('run1', http(2))];
+    h.atFirstWait(async () => {
+      await h.decide(ids[0]!, 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.decide(ids[1]!, 'refused', { ref: http(2), code: 'superseded' });
+    });
+    const progress: string[] = [];
+    const askedAt = h.clock.now().toISOString();
+    const result = await h.door.request(
+      'run1',
+      [
+        { farm: http(1), stickiness: 'cookie' },
+        { farm: http(2), stickiness: 'sourceIp' },
+      ],
+      asker,
+      { ...follow, onProgress: (d, t) => progress.push(`${d}/${t}`) },
+    );
+    expect(h.publisher.published.map((e) => [e.source, e.detailType, e.dedupeKey])).toEqual([
+      [CLI_SOURCE, 'Stickiness Change Requested', ids[0]],
+      [CLI_SOURCE, 'Stickiness Change Requested', ids[1]],
+    ]);
+    expect(h.publisher.published[0]!.detail).toMatchObject({
+      service: 'lb-a',
+      farmType: 'http',
+      farmId: 1,
+      stickiness: 'cookie',
+      actor: { kind: 'cli', id: asker.actor.id },
+      ticket: 'OPS-7',
+      reason: 'maintenance',
+      requestedAt: askedAt,
+    });
+    expect(result.requested.map((r) => r.requestId)).toEqual(ids);
+    expect(result.notPublished).toEqual([]);
+    expect(result.outcomes.get(ids[0]!)).toMatchObject({ kind: 'ended', terminal: { outcome: 'applied' } });
+    expect(result.outcomes.get(ids[1]!)).toMatchObject({
+      kind: 'ended',
+      terminal: { outcome: 'refused', code: 'superseded' },
+    });
+    expect(progress).toEqual(['0/2', '2/2']);
+  });
+
+  it('gives the same farm of the same run the same request id (a retried publish is deduplicated), another run another', () => {
+    expect(cliRequestId('run1', http(1))).toBe(cliRequestId('run1', http(1)));
+    expect(cliRequestId('run1', http(1))).not.toBe(cliRequestId('run2', http(1)));
+    expect(cliRequestId('run1', http(1))).not.toBe(cliRequestId('run1', http(1, 'lb-b')));
+    expect(cliRequestId('run1', http(1))).toMatch(/^cli-run1-[0-9a-f]{12}$/);
+  });
+
+  it('publishes nothing when one change is invalid or impossible, naming every problem', async () => {
+    const h = setup();
+    await expect(
+      h.door.request(
+        'run1',
+        [
+          { farm: http(1), stickiness: 'cookie' },
+          { farm: tcp(2), stickiness: 'cookie' },
+        ],
+        asker,
+        follow,
+      ),
+    ).rejects.toThrow(UnprocessableError);
+    await expect(
+      h.door.request(
+        'run1',
+        [{ farm: http(1), stickiness: 'cookie' }],
+        { ...asker, ticket: 'bad key!' },
+        follow,
+      ),
+    ).rejects.toThrow(InvalidInputError);
+    const bad = await h.door
+      .request(
+        'run1',
+        [{ farm: { service: 'lb a', type: 'http', farmId: 1 }, stickiness: 'cookie' }],
+        asker,
+        follow,
+      )
+      .catch((e: InvalidInputError) => e);
+    expect(bad).toBeInstanceOf(InvalidInputError);
+    expect((bad as InvalidInputError).issues.map((i) => i.path)).toEqual(['service']);
+    await expect(
+      h.door.request('../x', [{ farm: http(1), stickiness: 'cookie' }], asker, follow),
+    ).rejects.toThrow(InvalidInputError);
+    expect(h.publisher.published).toEqual([]);
+  });
+
+  it('reports the changes the bus did not take as not requested, and follows only the others', async () => {
+    const h = setup();
+    const refused = cliRequestId('run1', http(2));
+    h.publisher.refuse = (e: OutgoingEvent) => e.dedupeKey === refused;
+    h.atFirstWait(() => h.decide(cliRequestId('run1', http(1)), 'unchanged', { ref: http(1) }));
+    const result = await h.door.request(
+      'run1',
+      [
+        { farm: http(1), stickiness: 'cookie' },
+        { farm: http(2), stickiness: 'cookie' },
+      ],
+      asker,
+      follow,
+    );
+    expect(result.notPublished.map((r) => r.requestId)).toEqual([refused]);
+    expect(result.requested.map((r) => r.farm.farmId)).toEqual([1]);
+    expect([...result.outcomes.keys()]).toEqual([cliRequestId('run1', http(1))]);
+  });
+
+  it('says a request the worker has not finished when the wait runs out is still running, never guessing', async () => {
+    const h = setup();
+    const start = h.clock.t;
+    const result = await h.door.request('run1', [{ farm: http(1), stickiness: 'cookie' }], asker, follow);
+    expect([...result.outcomes.values()]).toEqual([{ kind: 'running' }]);
+    expect(h.clock.t - start).toBeLessThanOrEqual(follow.timeoutMs);
+  });
+
+  describe('cancel', () => {
+    const deferred = async (h: ReturnType<typeof setup>, id: string) => {
+      await h.records.claim(id, h.clock.now(), 60_000, { sentAt: h.clock.now() });
+      await h.records.defer(id, '2026-11-25T22:00:00.000Z', h.clock.now(), {
+        request: {
+          requestId: id,
+          service: 'lb-a',
+          farmType: 'http',
+          farmId: 1,
+          stickiness: 'cookie',
+          actor: { kind: 'cli', id: 'x' },
+          requestedAt: h.clock.now().toISOString(),
+        },
+        origin: null,
+      });
+    };
+
+    it('publishes a cancel from stickler.cli and reports the request cancelled once the worker ended it', async () => {
+      const h = setup();
+      await deferred(h, 'req-1');
+      h.atFirstWait(async () => {
+        const cancel = h.publisher.published[0]!;
+        await h.records.closeDeferred('req-1', [
+          auditEvent(
+            auditDetail(
+              { requestId: 'req-1', now: h.clock.now() },
+              { outcome: 'cancelled', ref: http(1), code: 'cancelled', message: 'cancelled' },
+            ),
+          ),
+        ]);
+        await h.records.claim(`cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, { sentAt: h.clock.now() });
+        await h.records.complete(`cancel:${cancel.dedupeKey}`);
+      });
+      const out = await h.door.cancel('req-1', asker, follow);
+      expect(out.outcome).toBe('cancelled');
+      expect(h.publisher.published).toHaveLength(1);
+      expect(h.publisher.published[0]).toMatchObject({
+        source: CLI_SOURCE,
+        detailType: 'Stickiness Change Cancel Requested',
+        detail: { requestId: 'req-1', actor: { kind: 'cli', id: asker.actor.id }, reason: 'maintenance' },
+      });
+    });
+
+    it('reports a cancel the worker carried out without ending the request (it had already ended) as not cancelled, with why', async () => {
+      const h = setup();
+      h.atFirstWait(async () => {
+        await h.decide('req-2', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+        const cancel = h.publisher.published[0]!;
+        await h.records.claim(`cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, { sentAt: h.clock.now() });
+        await h.records.complete(`cancel:${cancel.dedupeKey}`);
+      });
+      const out = await h.door.cancel('req-2', asker, follow);
+      expect(out).toMatchObject({ outcome: 'not-cancelled', detail: 'it had already ended: applied' });
+    });
+
+    it('refuses a request id that is not one before publishing, and says when the bus did not take the cancel', async () => {
+      const h = setup();
+      await expect(h.door.cancel('bad id!', asker, follow)).rejects.toThrow(InvalidInputError);
+      expect(h.publisher.published).toEqual([]);
+      h.publisher.refuse = () => true;
+      expect((await h.door.cancel('req-3', asker, follow)).outcome).toBe('not-published');
+    });
+
+    it('says still running when the worker has not carried the cancel out in time', async () => {
+      const h = setup();
+      await deferred(h, 'req-4');
+      expect((await h.door.cancel('req-4', asker, follow)).outcome).toBe('running');
+    });
+  });
+
+  describe('planUndo', () => {
+    it('reverses an applied request to its before, and refuses what changed nothing, is unknown or still open', async () => {
+      const h = setup();
+      await h.decide('applied-1', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.decide('refused-1', 'refused', { ref: http(2), code: 'farm-not-found' });
+      await h.records.claim('open-1', h.clock.now(), 60_000, { sentAt: h.clock.now() });
+      await h.ledger.write(
+        'lb-a/http/1',
+        { live: { requestId: 'applied-1', acceptedAt: h.clock.now().toISOString() } },
+        0,
+      );
+      const plan = await h.door.planUndo(['applied-1', 'refused-1', 'open-1', 'unknown-1'], false);
+      expect(plan.reverse).toEqual([{ requestId: 'applied-1', farm: http(1), from: 'cookie', to: 'none' }]);
+      expect(Object.fromEntries(plan.refused.map((r) => [r.requestId, r.reason]))).toEqual({
+        'refused-1': 'it changed nothing to undo (refused farm-not-found)',
+        'open-1': 'it has no outcome yet (in-progress)',
+        'unknown-1': 'the worker has no record of it (unknown, or older than its records are kept)',
+      });
+    });
+
+    it('refuses a farm another request has changed since, naming it, unless forced', async () => {
+      const h = setup();
+      await h.decide('old', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.ledger.write(
+        'lb-a/http/1',
+        { live: { requestId: 'newer', acceptedAt: h.clock.now().toISOString() } },
+        0,
+      );
+      const plan = await h.door.planUndo(['old'], false);
+      expect(plan.reverse).toEqual([]);
+      expect(plan.refused).toEqual([
+        {
+          requestId: 'old',
+          newer: 'newer',
+          reason: 'lb-a http/1 has been changed since by request newer (--force undoes it anyway)',
+        },
+      ]);
+      const forced = await h.door.planUndo(['old'], true);
+      expect(forced.reverse).toEqual([
+        { requestId: 'old', farm: http(1), from: 'cookie', to: 'none', newer: 'newer' },
+      ]);
+    });
+
+    it('undoes one request per farm at a time', async () => {
+      const h = setup();
+      await h.decide('a', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.decide('b', 'applied', { ref: http(1), before: 'cookie', after: 'sourceIp' });
+      const plan = await h.door.planUndo(['a', 'b'], true);
+      expect(plan.reverse.map((r) => r.requestId)).toEqual(['a']);
+      expect(plan.refused[0]!.reason).toMatch(/undo one at a time/);
+    });
+  });
+});
