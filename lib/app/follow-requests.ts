@@ -1,7 +1,7 @@
 /**
  * Follows published change requests to their outcomes, for a door that waits for them (the CLI
  * through the pipeline): it reads where each stands in the worker's records until every one has a
- * terminal outcome, or waits for its window (deferred: its outcome comes later), or the time given
+ * terminal outcome whose audit events are published, or waits for its window (deferred: its outcome comes later), or the time given
  * runs out (then the ones still open are said to be still running, never guessed).
  */
 import type { TerminalOutcome } from '../domain/audit-events';
@@ -36,7 +36,10 @@ export const makeFollowRequests = (deps: { idempotency: Pick<IdempotencyStore, '
       const still: string[] = [];
       for (const id of open) {
         const s = status.get(id);
-        if (s?.terminal) out.set(id, { kind: 'ended', terminal: s.terminal });
+        // Ended once its audit events are out too (completed), not when merely decided: what the
+        // follower reports is then on the bus as well.
+        if (s?.terminal && (s.state === 'completed' || s.state === 'dead-lettered'))
+          out.set(id, { kind: 'ended', terminal: s.terminal });
         else if (s?.state === 'deferred' && s.deferredUntil)
           out.set(id, { kind: 'deferred', until: s.deferredUntil });
         else {

@@ -169,7 +169,7 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       for (;;) {
         const status = await deps.records.status([cancelKey, requestId]);
         const request = status.get(requestId);
-        if (request?.terminal?.outcome === 'cancelled')
+        if (request?.terminal?.outcome === 'cancelled' && request.state === 'completed')
           return { cancelId, outcome: 'cancelled', request: { kind: 'ended', terminal: request.terminal } };
         const own = status.get(cancelKey);
         if (own && (own.state === 'completed' || own.state === 'decided' || own.state === 'dead-lettered')) {

@@ -29,6 +29,7 @@ describe('followRequests', () => {
         },
         clock.now(),
       );
+      await idempotency.complete(id);
     };
     return { clock, idempotency, follow, decide };
   };
@@ -73,5 +74,23 @@ describe('followRequests', () => {
       unseen: { kind: 'running' },
     });
     expect(h.clock.t - start).toBeLessThanOrEqual(10_000);
+  });
+
+  it('does not call a request ended while its audit events are not yet published (decided, not completed)', async () => {
+    const h = setup();
+    await h.decide('a', 'applied');
+    await h.idempotency.claim('b', h.clock.now(), 60_000, { sentAt: h.clock.now() });
+    const events = [
+      auditEvent(
+        auditDetail(
+          { requestId: 'b', request: aChangeRequest({ requestId: 'b' }), now: h.clock.now() },
+          { outcome: 'applied', ref: { service: 'lb-a', type: 'http', farmId: 2 }, after: 'cookie' },
+        ),
+      ),
+    ];
+    await h.idempotency.decide('b', { events }, h.clock.now());
+    const out = await h.follow(['a', 'b'], { timeoutMs: 2_000, pollMs: 1_000 });
+    expect(out.get('a')).toMatchObject({ kind: 'ended' });
+    expect(out.get('b')).toEqual({ kind: 'running', state: 'decided' });
   });
 });

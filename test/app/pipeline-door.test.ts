@@ -58,6 +58,7 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
         },
         clock.now(),
       );
+      await records.complete(requestId);
     };
     /** Runs `work` at the door's first look-again (after its first look at the records). */
     const atFirstWait = (work: () => Promise<void>) => {
@@ -217,6 +218,7 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
             ),
           ),
         ]);
+        await h.records.complete('req-1');
         await h.records.claim(`cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, { sentAt: h.clock.now() });
         await h.records.complete(`cancel:${cancel.dedupeKey}`);
       });
