@@ -10,7 +10,7 @@ Usage:
   stickler show [SERVICE...] [--json]
   stickler plan --policy FILE [--service NAME]... [--json]
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
-  stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--allow-foreign-pending] [--json]
+  stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]
   stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
@@ -20,12 +20,13 @@ Usage:
                     send a sample event of events/ (ticketing-webhook, slack) to 'simulate --pipeline',
                     stamped now and signed with its secret
   stickler demo     run plan and apply of the example policy on the example fleet, in the simulator
+                    (takes simulate's --port, --latency, --seed, --*-rate and --task-ms, and the tuning flags)
 
 Stickiness words: cookie (HTTP farms only), sourceIp, none.
 Connection: OVH_ENDPOINT (ovh-eu, ovh-ca, ovh-us or a base URL), OVH_APPLICATION_KEY,
 OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY; OVH_LISTING=per-farm: documented calls only (default auto).
-Tuning: --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call (15000), --poll-interval MS (2000),
---task-timeout MS (600000).
+Tuning (show, plan, apply, set, refresh): --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call
+(15000), --poll-interval MS (2000), --task-timeout MS (600000). A flag a command does not take is refused.
 
 Exit codes: 0 done (plan: compliant); 2 plan: drift found, apply/set: something refused;
 1 error or a change failed.`;
@@ -57,9 +58,41 @@ export const OPTIONS = {
   url: { type: 'string' },
 } as const;
 
+export type Flag = keyof typeof OPTIONS;
 export type Flags = ReturnType<typeof parseArgv>['values'];
 export const parseArgv = (argv: string[]) =>
-  parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+
+/** Read by every command that talks to OVH (the session): one set of tuning flags serves a whole script. */
+const TUNING: readonly Flag[] = ['concurrency', 'timeout', 'poll-interval', 'task-timeout'];
+/** The simulator's settings and faults. */
+const SIMULATOR: readonly Flag[] = [
+  'port',
+  'latency',
+  'seed',
+  'error-rate',
+  'throttle-rate',
+  'hang-rate',
+  'task-error-rate',
+  'task-ms',
+];
+
+/**
+ * The flags each command takes (`--help` goes with every one). Any other is refused before
+ * anything runs: a flag a command would drop (`compliance --mode enforce --service X`) must never
+ * widen what it acts on.
+ */
+export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
+  show: ['json', ...TUNING],
+  plan: ['policy', 'service', 'json', ...TUNING],
+  apply: ['policy', 'service', 'yes', 'allow-foreign-pending', 'json', ...TUNING],
+  set: ['ticket', 'reason', 'yes', 'allow-foreign-pending', 'json', ...TUNING],
+  refresh: ['yes', 'json', ...TUNING],
+  simulate: ['fleet', 'pipeline', ...SIMULATOR],
+  compliance: ['policy', 'mode', 'json'],
+  send: ['url'],
+  demo: [...SIMULATOR, ...TUNING],
+};
 
 /** The largest delay a timer takes (setTimeout clamps anything above to 1 ms). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;

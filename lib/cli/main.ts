@@ -4,7 +4,7 @@
  */
 import { SticklerError } from '../domain/errors';
 import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '../domain/farm';
-import { parseArgv, USAGE } from './args';
+import { COMMAND_FLAGS, type Flag, type Flags, OPTIONS, parseArgv, USAGE } from './args';
 import { applyCommand } from './commands/apply';
 import { complianceCommand } from './commands/compliance';
 import { demoCommand } from './commands/demo';
@@ -37,11 +37,49 @@ const commandUsage = (command: string): string => {
   return `Usage:\n${own.join('\n')}\n\n${lines.slice(lines.findIndex((l) => l.startsWith('Stickiness words'))).join('\n')}`;
 };
 
+/** Where a flag a command does not take points to instead, when there is a better way. */
+const INSTEAD: Partial<Record<string, Partial<Record<Flag, string>>>> = {
+  show: { service: 'name load balancers as arguments: stickler show NAME...' },
+  refresh: { service: 'name the load balancer as an argument: stickler refresh SERVICE ZONE' },
+  set: { service: 'name the load balancer as an argument: stickler set SERVICE TYPE/FARM_ID STICKINESS' },
+  compliance: {
+    concurrency: 'it reads OVH_CONCURRENCY from the environment, as the deployed function does',
+    timeout: 'it reads OVH_TIMEOUT_MS from the environment, as the deployed function does',
+  },
+};
+
+/**
+ * Refuses, before anything runs, a flag the command does not take (it would be dropped, and a
+ * dropped `--service` widens a run to the whole fleet) and a single-valued flag given twice with
+ * different values (which one was meant?). A repeated `--service X` counts once.
+ */
+const checkFlags = (command: string, flags: Flags, tokens: ReturnType<typeof parseArgv>['tokens']) => {
+  const taken = new Set<string>([...COMMAND_FLAGS[command]!, 'help']);
+  for (const name of Object.keys(flags) as Flag[]) {
+    if (taken.has(name)) continue;
+    const instead = INSTEAD[command]?.[name];
+    const own = COMMAND_FLAGS[command]!.map((f) => `--${f}`).join(', ');
+    throw new UsageError(
+      `'${command}' does not take --${name}${instead ? `: ${instead}` : ''} (it takes ${own || 'no flag'}; see stickler ${command} --help)`,
+    );
+  }
+  const seen = new Map<string, string | undefined>();
+  for (const token of tokens ?? []) {
+    if (token.kind !== 'option') continue;
+    const option = OPTIONS[token.name as Flag] as { type: string; multiple?: boolean };
+    if (option.type !== 'string' || option.multiple) continue;
+    if (seen.has(token.name) && seen.get(token.name) !== token.value)
+      throw new UsageError(`--${token.name} is given twice with different values: give it once`);
+    seen.set(token.name, token.value);
+  }
+  if (flags.service) flags.service = [...new Set(flags.service)];
+};
+
 const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<number> => {
-  const { values: flags, positionals } = parseArgv(argv);
-  const [command, ...args] = positionals;
+  const { values: flags, positionals: words, tokens } = parseArgv(argv);
+  const [command, ...given] = words;
   if (command === 'help' || (flags.help && !command)) {
-    const topic = command === 'help' ? args[0] : undefined;
+    const topic = command === 'help' ? given[0] : undefined;
     io.stdout.write(`${topic ? commandUsage(topic) : USAGE}\n`);
     return EXIT.ok;
   }
@@ -53,6 +91,13 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     io.stdout.write(`${commandUsage(command)}\n`);
     return EXIT.ok;
   }
+  if (!Object.hasOwn(COMMAND_FLAGS, command))
+    throw new UsageError(
+      `unknown command '${command.slice(0, 40)}' (try: ${Object.keys(COMMAND_FLAGS).join(', ')})`,
+    );
+  checkFlags(command, flags, tokens);
+  // The same load balancer named twice is one (it would be read, planned and listed twice).
+  const args = command === 'show' ? [...new Set(given)] : given;
   // A word a command does not take is an error, never silently ignored (`apply SERVICE --policy P`
   // would otherwise apply the whole fleet).
   if (NO_ARGUMENTS.has(command) && args.length > 0) {
@@ -95,9 +140,7 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     case 'send':
       return sendCommand(io, flags, args);
     default:
-      throw new UsageError(
-        `unknown command '${command}' (try: show, plan, apply, set, refresh, simulate, compliance, send, demo)`,
-      );
+      throw new UsageError(`unknown command '${command.slice(0, 40)}'`);
   }
 };
 

@@ -137,6 +137,34 @@ describe('CLI arguments, environment and policy files', () => {
       {},
       /ticket: a ticket key is 1 to 64 letters/,
     ],
+    // flags a command does not take: refused before anything runs, never dropped
+    [
+      'compliance --service (it enforced the whole fleet)',
+      ['compliance', '--policy', good, '--mode', 'enforce', '--service', 'ip-203.0.113.7'],
+      {},
+      /'compliance' does not take --service/,
+    ],
+    [
+      'show --service',
+      ['show', '--service', 'loadbalancer-aaa'],
+      {},
+      /'show' does not take --service: name load balancers as arguments/,
+    ],
+    [
+      'refresh --service',
+      ['refresh', 'loadbalancer-aaa', 'sbg', '--service', 'loadbalancer-bbb', '--yes'],
+      {},
+      /'refresh' does not take --service/,
+    ],
+    ['compliance --timeout', ['compliance', '--policy', good, '--timeout', '5'], {}, /reads OVH_TIMEOUT_MS/],
+    ['--policy twice', ['plan', '--policy', good, '--policy', 'other.yaml'], {}, /--policy is given twice/],
+    [
+      'the same --service twice (counted once)',
+      ['plan', '--policy', good, '--service', 'loadbalancer-aaa', '--service', 'loadbalancer-aaa'],
+      {},
+      /Plan: 2 changes in 2 zones, 1 compliant/,
+      2,
+    ],
     // environment
     [
       'no credentials',
