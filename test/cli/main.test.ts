@@ -203,6 +203,30 @@ describe('stickler CLI against the simulator', () => {
     expect(h.sim.stats.calls['put-farm'] ?? 0).toBe(0);
   });
 
+  it('set asks before refreshing a zone for a farm already at its target (--allow-foreign-pending)', async () => {
+    // Someone else's stored edit in zone gra; http/1 (gra) already stores cookie.
+    await h.api.setStickiness({ service: 'loadbalancer-aaa', type: 'tcp', farmId: 3 }, null);
+    h.sim.resetStats();
+    const argv = [
+      'set',
+      'loadbalancer-aaa',
+      'http/1',
+      'cookie',
+      '--allow-foreign-pending',
+      '--poll-interval',
+      '10',
+    ];
+    const no = makeIo(env, true, 'no\n');
+    expect(await runCli(argv, no.io)).toBe(2);
+    expect(no.out()).toContain('already stores cookie, but zone gra holds 1 unapplied change(s)');
+    expect(no.out()).toContain('HTTP sessions are lost');
+    expect(no.err()).toContain('Apply zone gra of loadbalancer-aaa?');
+    expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+    const yes = makeIo(env);
+    expect(await runCli([...argv, '--yes'], yes.io)).toBe(0);
+    expect(h.sim.stats.calls.refresh).toBe(1);
+  });
+
   it('set clears stickiness with none, and names the ticket', async () => {
     const { io, out } = makeIo(env);
     const code = await runCli(

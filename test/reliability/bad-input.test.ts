@@ -238,7 +238,15 @@ describe('CLI arguments, environment and policy files', () => {
         ? 'environment'
         : 'CLI arguments';
 
-  it.each(cases)('%s', async (name, argv, envOverride, message, exit = 1) => {
+  /** Runs one case and checks what every case must show; `category` says where it is counted. */
+  const expectHandled = async (
+    category: string,
+    name: string,
+    argv: string[],
+    envOverride: NodeJS.ProcessEnv,
+    message: RegExp,
+    exit: number,
+  ) => {
     h.sim.resetStats();
     const { code, out, err } = await run(argv, envOverride);
     const all = out + err;
@@ -251,13 +259,36 @@ describe('CLI arguments, environment and policy files', () => {
       noWrite: (h.sim.stats.calls['put-farm'] ?? 0) === 0 && (h.sim.stats.calls.refresh ?? 0) === 0,
     };
     const handled = Object.values(checks).every(Boolean);
-    count(category(name, argv, envOverride), handled);
+    count(category, handled);
     expect({ name, code, checks, said: all.slice(0, 300) }).toEqual({
       name,
       code: exit,
       checks: Object.fromEntries(Object.keys(checks).map((k) => [k, true])),
       said: expect.anything(),
     });
+  };
+
+  it.each(cases)('%s', (name, argv, envOverride, message, exit = 1) =>
+    expectHandled(category(name, argv, envOverride), name, argv, envOverride, message, exit),
+  );
+
+  describe('with a control-panel edit pending', () => {
+    // Someone stored a change of tcp/3 (zone gra) without applying it; http/1 (gra) already stores cookie.
+    beforeEach(() => {
+      const service = h.sim.state.services.get('loadbalancer-aaa')!;
+      h.sim.state.updateFarm(service, service.farms.get('tcp/3')!, { stickiness: null });
+    });
+    afterEach(() => h.sim.resetState());
+
+    it('set of a farm already at its target, with --allow-foreign-pending, no terminal and no --yes', () =>
+      expectHandled(
+        'CLI arguments',
+        'a refresh without confirmation',
+        ['set', 'loadbalancer-aaa', 'http/1', 'cookie', '--allow-foreign-pending'],
+        {},
+        /already stores cookie, but zone gra holds 1 unapplied change[\s\S]*pass --yes/,
+        1,
+      ));
   });
 });
 
