@@ -185,6 +185,18 @@ describe('CLI arguments, environment and policy files', () => {
       /must end with the API version/,
     ],
     ['OVH_ENDPOINT not a URL', ['show'], { OVH_ENDPOINT: 'PASSWORD-x7' }, /OVH_ENDPOINT must be one of/],
+    [
+      'a header in OVH_CONSUMER_KEY',
+      ['show'],
+      { OVH_CONSUMER_KEY: `${SECRETS.consumerKey}\nX-Evil: 1` },
+      /OVH_CONSUMER_KEY holds a character that is not printable ASCII/,
+    ],
+    [
+      'a control character in OVH_APPLICATION_SECRET',
+      ['show'],
+      { OVH_APPLICATION_SECRET: `${SECRETS.applicationSecret}\u0007` },
+      /OVH_APPLICATION_SECRET holds a character that is not printable ASCII/,
+    ],
     ['a wrong application secret', ['show'], { OVH_APPLICATION_SECRET: 'wrong-one' }, /Invalid signature/],
     ['a wrong consumer key', ['show'], { OVH_CONSUMER_KEY: 'CK-wrong' }, /OVH GET/],
     [

@@ -6,6 +6,7 @@
  * call with a timeout, retries what is safe to retry, and shares one concurrency limit across
  * every call of a run.
  */
+import { ConfigError } from '../../domain/errors';
 import { type Clock, systemClock } from '../../ports/clock';
 import { type AdaptiveConcurrency, makeAdaptiveConcurrency } from '../../shared/adaptive-concurrency';
 import { fullJitterDelay } from '../../shared/backoff';
@@ -18,6 +19,34 @@ export interface OvhCredentials {
   applicationSecret: string;
   consumerKey: string;
 }
+
+/**
+ * What is wrong with a credential's characters, or undefined. OVH's keys are printable ASCII; a
+ * line break or a control character (a bad paste, a file read with its newline) would go into a
+ * request header, where fetch refuses it with the value in its message.
+ */
+export const credentialProblem = (value: string): string | undefined =>
+  /^[\x20-\x7e]+$/.test(value)
+    ? undefined
+    : value === ''
+      ? 'is empty'
+      : 'holds a character that is not printable ASCII (a line break, a control character or a non-ASCII letter)';
+
+const CREDENTIAL_NAMES: Record<keyof OvhCredentials, string> = {
+  applicationKey: 'application key',
+  applicationSecret: 'application secret',
+  consumerKey: 'consumer key',
+};
+
+/** Refuses credentials that cannot go into a request as they are (loaded from SSM, say), never quoting them. */
+const checkCredentials = (credentials: OvhCredentials): OvhCredentials => {
+  for (const field of Object.keys(CREDENTIAL_NAMES) as (keyof OvhCredentials)[]) {
+    const problem = credentialProblem(credentials[field] ?? '');
+    if (problem)
+      throw new ConfigError(`the OVH ${CREDENTIAL_NAMES[field]} ${problem}; its value is not shown`);
+  }
+  return credentials;
+};
 
 export interface RetryOptions {
   /** Total attempts including the first. */
@@ -236,9 +265,9 @@ export class OvhHttpClient {
       const offset = options.unauthenticated ? 0 : await this.serverTimeOffset();
       const credentials = options.unauthenticated
         ? undefined
-        : typeof this.credentials === 'function'
-          ? await this.credentials()
-          : this.credentials;
+        : checkCredentials(
+            typeof this.credentials === 'function' ? await this.credentials() : this.credentials,
+          );
       // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
       // A zone's apply path (its pending changes, the refresh, its task) waits ahead of bulk farm
       // reads and writes: those calls are few, and each zone waits on them one after another.
@@ -359,6 +388,19 @@ export class OvhHttpClient {
       const name = (cause as { name?: unknown } | null)?.name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
       const neverSent = networkCode(cause) === 'ECONNREFUSED';
+      // fetch refused to build the request (a header value it will not send): its message quotes
+      // the value, which may be a credential, so it is not repeated. Nothing was sent; a retry
+      // would build the same request.
+      const inner = (cause as { cause?: unknown } | null)?.cause;
+      if (!timedOut && name === 'TypeError' && inner === undefined)
+        return {
+          ok: false,
+          error: new OvhApiError(
+            'bad-request',
+            'the request could not be built (fetch refused a header or the URL; not sent)',
+            { method, path, retryable: false },
+          ),
+        };
       const message = timedOut
         ? cutByDeadline
           ? `no answer within ${timeoutMs} ms, when the invocation's time ran out`
