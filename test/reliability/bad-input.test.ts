@@ -6,6 +6,8 @@
  * many inputs were tried and how many were handled so (`npm run test:reliability`).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hubSignature } from '../../lib/adapters/http/hub-signature';
@@ -283,6 +285,39 @@ describe('CLI arguments, environment and policy files', () => {
   it.each(cases)('%s', (name, argv, envOverride, message, exit = 1) =>
     expectHandled(category(name, argv, envOverride), name, argv, envOverride, message, exit),
   );
+
+  describe('a hostile endpoint', () => {
+    let server: Server;
+    let endless: string;
+    beforeAll(async () => {
+      // Answers every call 200 with a body that never ends, as fast as the client reads it.
+      const chunk = Buffer.alloc(64 * 1024, '[');
+      server = createServer((_req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/json' });
+        const pour = () => {
+          while (!res.destroyed && res.write(chunk));
+        };
+        res.on('drain', pour);
+        pour();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      endless = `http://127.0.0.1:${(server.address() as AddressInfo).port}/1.0`;
+    });
+    afterAll(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+
+    it('an endless 200 answer', () =>
+      expectHandled(
+        'environment',
+        'an endless answer',
+        ['show'],
+        { OVH_ENDPOINT: endless },
+        /larger than 10 MiB/,
+        1,
+      ));
+  });
 
   describe('with a control-panel edit pending', () => {
     // Someone stored a change of tcp/3 (zone gra) without applying it; http/1 (gra) already stores cookie.

@@ -104,6 +104,35 @@ export const DEFAULT_RETRY: RetryOptions = {
   maxThrottledAttempts: 20,
 };
 
+/**
+ * The largest answer read. OVH's largest (a page of 1,000 farm objects) is a few hundred KiB;
+ * anything past this is not an OVH answer (a proxy's endless stream, a misdirected download).
+ */
+export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+/** The answer's text, or undefined past `limit` bytes (declared or read), reading no further. */
+const readBounded = async (response: Response, limit: number): Promise<string | undefined> => {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit || !response.body) {
+    await response.body?.cancel().catch(() => undefined);
+    return declared > limit ? undefined : '';
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+};
+
 /** A sign that OVH is overloaded: throttled, a server error, no answer, a dropped connection. */
 const isOverload = (error: OvhApiError) =>
   error.status === 429 || (error.status ?? 0) >= 500 || error.code === 'timeout' || error.code === 'network';
@@ -371,7 +400,7 @@ export class OvhHttpClient {
     safeToRepeat: boolean,
   ): Promise<Attempt<T>> {
     let response: Response;
-    let text: string;
+    let text: string | undefined;
     const left = this.timeLeft();
     const cutByDeadline = left !== undefined && left < this.timeoutMs;
     const timeoutMs = Math.max(1, Math.min(this.timeoutMs, left ?? this.timeoutMs));
@@ -382,7 +411,7 @@ export class OvhHttpClient {
         body: body || undefined,
         signal: AbortSignal.timeout(timeoutMs),
       });
-      text = await response.text();
+      text = await readBounded(response, MAX_RESPONSE_BYTES);
     } catch (cause) {
       // Duck-typed: the DOMException fetch throws may come from another realm.
       const name = (cause as { name?: unknown } | null)?.name;
@@ -418,6 +447,17 @@ export class OvhHttpClient {
     }
     const queryId = response.headers.get('x-ovh-queryid') ?? undefined;
     if (response.ok) {
+      if (text === undefined) {
+        // Not retried: the same call would stream the same flood again.
+        return {
+          ok: false,
+          error: new OvhApiError(
+            'too-large',
+            `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB, far more than any OVH answer: not read`,
+            { method, path, status: response.status, queryId, retryable: false },
+          ),
+        };
+      }
       if (text.trim() === '') return { ok: true, value: undefined as T, headers: response.headers };
       try {
         return { ok: true, value: JSON.parse(text) as T, headers: response.headers };
@@ -433,7 +473,10 @@ export class OvhHttpClient {
         };
       }
     }
-    const parsed = parseErrorBody(text);
+    const parsed =
+      text === undefined
+        ? { message: `an error answer larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB, not read` }
+        : parseErrorBody(text);
     const retryable = (safeToRepeat ? RETRYABLE_STATUS : RETRYABLE_STATUS_UNSAFE).has(response.status);
     return {
       ok: false,
