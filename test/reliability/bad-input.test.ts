@@ -260,6 +260,8 @@ describe('CLI arguments, environment and policy files', () => {
     envOverride: NodeJS.ProcessEnv,
     message: RegExp,
     exit: number,
+    /** The writes the case asks for (none unless said): anything more is a failure. */
+    asked = { put: 0, refresh: 0 },
   ) => {
     h.sim.resetStats();
     const { code, out, err } = await run(argv, envOverride);
@@ -270,7 +272,9 @@ describe('CLI arguments, environment and policy files', () => {
       noStack: !STACK.test(all),
       noSecret: leaks(all).length === 0,
       noEscape: !all.includes('\u001b'),
-      noWrite: (h.sim.stats.calls['put-farm'] ?? 0) === 0 && (h.sim.stats.calls.refresh ?? 0) === 0,
+      noWrite:
+        (h.sim.stats.calls['put-farm'] ?? 0) === asked.put &&
+        (h.sim.stats.calls.refresh ?? 0) === asked.refresh,
     };
     const handled = Object.values(checks).every(Boolean);
     count(category, handled);
@@ -310,13 +314,46 @@ describe('CLI arguments, environment and policy files', () => {
 
     it('an endless 200 answer', () =>
       expectHandled(
-        'environment',
+        'OVH answers',
         'an endless answer',
         ['show'],
         { OVH_ENDPOINT: endless },
         /larger than 10 MiB/,
         1,
       ));
+  });
+
+  describe('a write answered 200 with a body that cannot be read', () => {
+    afterEach(() => {
+      delete h.sim.faults.garbled;
+      h.sim.resetState();
+    });
+    const set = ['set', 'loadbalancer-aaa', 'http/2', 'cookie', '--yes', '--poll-interval', '10'];
+
+    it('cut JSON, the write stored: the farm is read again and its zone applied', () => {
+      h.sim.faults.garbled = { calls: ['put-farm'], body: 'cut-json' };
+      return expectHandled(
+        'OVH answers',
+        'a cut answer to a stored write',
+        set,
+        {},
+        /Applied 1, unchanged 0, refused 0, failed 0/,
+        0,
+        { put: 1, refresh: 1 },
+      );
+    });
+
+    it('an HTML page, the write never passed on: the farm is read again, and the write failed', () => {
+      h.sim.faults.garbled = { calls: ['put-farm'], body: 'html', carriedOut: false };
+      return expectHandled(
+        'OVH answers',
+        'an HTML page instead of a write',
+        set,
+        {},
+        /an HTML page.*the farm, read again, does not store it/,
+        1,
+      );
+    });
   });
 
   describe('with a control-panel edit pending', () => {

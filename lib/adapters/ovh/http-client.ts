@@ -454,7 +454,7 @@ export class OvhHttpClient {
           error: new OvhApiError(
             'too-large',
             `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB, far more than any OVH answer: not read`,
-            { method, path, status: response.status, queryId, retryable: false },
+            { method, path, status: response.status, queryId, retryable: false, outcomeUnknown: true },
           ),
         };
       }
@@ -464,10 +464,12 @@ export class OvhHttpClient {
       } catch (cause) {
         return {
           ok: false,
+          // A success status: the call was carried out, but what it answered cannot be read (a
+          // cut answer, a proxy's HTML page). Whoever wrote must find out, not assume a failure.
           error: new OvhApiError(
             'bad-response',
-            'response is not JSON',
-            { method, path, status: response.status, queryId, retryable: false },
+            `the answer to a success status is not JSON (${describeBody(text, response.headers.get('content-type'))}): the call was carried out, but what it answered cannot be read`,
+            { method, path, status: response.status, queryId, retryable: false, outcomeUnknown: true },
             { cause },
           ),
         };
@@ -493,6 +495,17 @@ export class OvhHttpClient {
     };
   }
 }
+
+/** What an unreadable answer looks like, in a few words (never its text, which may be anything). */
+const describeBody = (text: string, contentType: string | null): string => {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const kind = /^\s*<(!doctype|html)/i.test(text)
+    ? 'an HTML page'
+    : /^\s*[[{"]/.test(text)
+      ? 'cut or broken JSON'
+      : 'not JSON';
+  return `${kind}, ${text.length} characters${type && /^[\w.+-]+\/[\w.+-]+$/.test(type) ? `, ${type}` : ''}`;
+};
 
 const networkCode = (cause: unknown): string | undefined => {
   const inner = (cause as { cause?: { code?: unknown } } | null)?.cause;
