@@ -9,10 +9,13 @@ export interface CliIo {
   /** True when a person is at a terminal who can answer a prompt. */
   interactive: boolean;
   cwd: string;
-  /** Resolves when the process is asked to stop (SIGINT/SIGTERM); used by `simulate`. */
+  /** Resolves when the process is asked to stop (SIGINT, SIGTERM, SIGHUP); used by `simulate`. */
   untilStopped?: () => Promise<void>;
-  /** Calls `listener` on the first interrupt (Ctrl-C) of a run; returns a function that stops listening. */
-  onInterrupt?: (listener: () => void) => () => void;
+  /**
+   * Calls `listener` on the first interrupt of a run (Ctrl-C, SIGTERM, SIGHUP, a closed standard
+   * output), saying which; returns a function that stops listening.
+   */
+  onInterrupt?: (listener: (why: string) => void) => () => void;
 }
 
 export class UsageError extends SticklerError {

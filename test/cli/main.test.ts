@@ -159,7 +159,7 @@ describe('stickler CLI against the simulator', () => {
   it('apply stops gracefully on Ctrl-C: says so, starts no zone, exits 1', async () => {
     const { io, out, err } = makeIo(env);
     io.onInterrupt = (listener) => {
-      listener(); // Ctrl-C as soon as the run starts listening
+      listener('SIGINT'); // Ctrl-C as soon as the run starts listening
       return () => undefined;
     };
     expect(await runCli(['apply', '--policy', policyFile, '--yes', '--json'], io)).toBe(1);

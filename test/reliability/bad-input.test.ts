@@ -5,6 +5,7 @@
  * values are searched for in everything captured) and no write on the simulator. It prints how
  * many inputs were tried and how many were handled so (`npm run test:reliability`).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hubSignature } from '../../lib/adapters/http/hub-signature';
 import type { ChangeAuditDetail } from '../../lib/domain/audit-events';
-import { simulatorEnv } from '../../lib/simulator/server';
+import { type RunningSimulator, simulatorEnv, startSimulator } from '../../lib/simulator/server';
+import { bundleCli } from '../helpers/bundled-cli';
 import { captureCli } from '../helpers/cli';
 import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
@@ -374,6 +376,180 @@ describe('CLI arguments, environment and policy files', () => {
         1,
       ));
   });
+});
+
+describe('the bundled CLI as a process: pipes and signals', () => {
+  const ZONES = ['gra', 'sbg', 'rbx', 'waw'];
+  let sim: RunningSimulator;
+  let env: NodeJS.ProcessEnv;
+  let cli: Awaited<ReturnType<typeof bundleCli>>;
+  const dir = mkdtempSync(join(tmpdir(), 'stickler-process-'));
+  const policy = join(dir, 'apps.yaml');
+  writeFileSync(policy, 'version: 1\nrules:\n  - match: { displayName: "app-*" }\n    stickiness: cookie\n');
+  beforeAll(async () => {
+    [cli, sim] = await Promise.all([
+      bundleCli(),
+      startSimulator({
+        credentials: SECRETS,
+        aggregatedListing: true,
+        // A zone's apply takes about a second: time to send a signal while one runs.
+        task: { todoMs: 200, doingMs: 800 },
+        fleet: {
+          services: [
+            {
+              name: 'loadbalancer-big',
+              zones: ['gra'],
+              farms: Array.from({ length: 20_000 }, (_, i) => ({
+                id: i + 1,
+                type: 'http' as const,
+                zone: 'gra',
+                displayName: `web-${i + 1}`,
+                stickiness: null,
+              })),
+            },
+            {
+              name: 'loadbalancer-four',
+              zones: ZONES,
+              farms: ZONES.map((zone, i) => ({
+                id: i + 1,
+                type: 'http' as const,
+                zone,
+                displayName: `app-${zone}`,
+                stickiness: null,
+              })),
+            },
+          ],
+        },
+      }),
+    ]);
+    env = { PATH: process.env.PATH, ...simulatorEnv(sim.baseUrl, SECRETS) };
+  }, 60_000);
+  afterAll(async () => {
+    cli.remove();
+    await sim.close();
+  });
+  beforeEach(() => {
+    sim.resetState();
+    sim.resetStats();
+  });
+
+  /** Checks what every case must show; `unapplied`: no zone may be left stored but not applied. */
+  const expectProcessHandled = (
+    name: string,
+    result: { code: number | null; err: string; out: string },
+    exit: number,
+    message: RegExp,
+    asked: { put: number; refresh: number },
+  ) => {
+    const all = result.out + result.err;
+    const checks = {
+      exit: result.code === exit,
+      // What it says on stderr (standard output carries the command's own output).
+      message: message.test(result.err),
+      noStack: !STACK.test(all),
+      noSecret: leaks(all).length === 0,
+      noWrite:
+        (sim.stats.calls['put-farm'] ?? 0) === asked.put && (sim.stats.calls.refresh ?? 0) === asked.refresh,
+      nothingUnapplied: [...sim.state.services.values()].every(
+        (s) => sim.state.pendingChanges(s).length === 0,
+      ),
+    };
+    const handled = Object.values(checks).every(Boolean);
+    count('pipes and signals', handled);
+    expect({ name, code: result.code, checks, said: all.slice(0, 600) }).toEqual({
+      name,
+      code: exit,
+      checks: Object.fromEntries(Object.keys(checks).map((k) => [k, true])),
+      said: expect.anything(),
+    });
+  };
+
+  /** Runs `stickler argv`, calling `when(line)` for each line it writes on stderr. */
+  const spawnCli = (argv: string[], when: (line: string, child: ChildProcess) => void = () => undefined) =>
+    new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = spawn(process.execPath, [cli.file, ...argv], { cwd: dir, env });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        const text = d.toString();
+        err += text;
+        for (const line of text.split('\n')) if (line) when(line, child);
+      });
+      child.on('close', (code) => resolve({ code, out, err }));
+    });
+
+  it('show | head -1 on 20,000 farms: ends quietly with 141 when the pipe closes', async () => {
+    // As a shell runs it, with pipefail so that the status is stickler's own.
+    const result = await new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+      const child = spawn(
+        'bash',
+        // --norc: a bash whose input is a socket would read ~/.bashrc (it takes itself for rsh's).
+        [
+          '--norc',
+          '--noprofile',
+          '-c',
+          'set -o pipefail; "$0" "$1" show | head -1',
+          process.execPath,
+          cli.file,
+        ],
+        { cwd: dir, env },
+      );
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+      });
+      child.on('close', (code) => resolve({ code, out, err }));
+    });
+    expect(result.out).toBe('loadbalancer-big\n');
+    expectProcessHandled('a closed stdout pipe', result, 141, /^$/, { put: 0, refresh: 0 });
+  }, 30_000);
+
+  it.each(['SIGTERM', 'SIGHUP'] as const)(
+    '%s during apply: the zones begun are finished, no other is started, the rest reported interrupted',
+    async (signal) => {
+      let sent = false;
+      const result = await spawnCli(
+        [
+          'apply',
+          '--policy',
+          policy,
+          '--service',
+          'loadbalancer-four',
+          '--yes',
+          '--json',
+          '--poll-interval',
+          '50',
+        ],
+        (line, child) => {
+          // During the first zone's refresh; the next zone's writes may have begun meanwhile.
+          if (!sent && /zone gra: applying/.test(line)) {
+            sent = true;
+            child.kill(signal);
+          }
+        },
+      );
+      const report = JSON.parse(result.out) as { applied: unknown[]; failed: { code: string }[] };
+      const begun = report.applied.length;
+      expect(begun).toBeGreaterThanOrEqual(1);
+      expect(begun).toBeLessThan(ZONES.length);
+      expect(report.failed.map((f) => f.code)).toEqual(Array(ZONES.length - begun).fill('interrupted'));
+      expectProcessHandled(
+        `${signal} during apply`,
+        result,
+        1,
+        new RegExp(`Interrupted \\(${signal}\\): finishing the zones already being written`),
+        { put: begun, refresh: begun },
+      );
+    },
+    30_000,
+  );
 });
 
 describe('change requests on the bus, HTTP triggers (local pipeline; real AWS SDK publisher)', () => {
