@@ -79,6 +79,33 @@ describe('parsePolicy', () => {
     ]);
   });
 
+  it('bounds every text of a rule, naming its line and field, and never quoting the text', () => {
+    const long = (n: number) => 'x'.repeat(n);
+    const error = parseError(
+      [
+        'version: 1',
+        'rules:',
+        `  - name: ${long(300_000)}`,
+        '    stickiness: none',
+        '  - match:',
+        `      service: "lb-${long(200)}*"`,
+        `      displayName: "${long(201)}"`,
+        `      zone: ${long(65)}`,
+        '    stickiness: none',
+        `  - name: ${long(200)}`,
+        `    match: { zone: ${long(64)}, displayName: "${long(200)}" }`,
+        '    stickiness: none',
+      ].join('\n'),
+    );
+    expect(error.issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '3 rules[0].name: must be at most 200 characters, got 300000',
+      '6 rules[1].match.service: must be at most 200 characters, got 204',
+      '8 rules[1].match.zone: must be at most 64 characters, got 65',
+      '7 rules[1].match.displayName: must be at most 200 characters, got 201',
+    ]);
+    expect(error.message.length).toBeLessThan(1_000);
+  });
+
   it('refuses an alias bomb and a file of several documents as policy errors, in its own words', () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries())

@@ -240,6 +240,11 @@ describe('CLI arguments, environment and policy files', () => {
     ],
     ['a 2 MiB policy', `# ${'x'.repeat(2 * 1024 * 1024)}\n`, /over the 1048576-byte limit/],
     ['JSON instead of YAML, wrong shape', '{"rules": "all"}', /rules: expected array, got "all"/],
+    [
+      'a 300 KB rule name',
+      `version: 1\nrules:\n  - name: ${'n'.repeat(300_000)}\n    stickiness: none\n`,
+      /a-300-KB-rule-name\.yaml:3:\d+: rules\[0\]\.name: must be at most 200 characters, got 300000/,
+    ],
   ];
   for (const [name, text, message] of policies)
     cases.push([name, ['plan', '--policy', file(`${name.replace(/\W+/g, '-')}.yaml`, text)], {}, message]);
