@@ -363,6 +363,31 @@ describe('CLI arguments, environment and policy files', () => {
     });
   });
 
+  describe('with a long display name', () => {
+    beforeEach(() => {
+      const service = h.sim.state.services.get('loadbalancer-aaa')!;
+      h.sim.state.updateFarm(service, service.farms.get('http/1')!, { displayName: 'a'.repeat(100) });
+    });
+    afterEach(() => h.sim.resetState());
+
+    it('a pattern that makes a regular expression backtrack for hours', () =>
+      expectHandled(
+        'policy files',
+        'a backtracking pattern',
+        [
+          'plan',
+          '--policy',
+          file(
+            'backtracking.yaml',
+            `version: 1\nrules:\n  - match: { displayName: "${'*a'.repeat(12)}*b" }\n    stickiness: none\n`,
+          ),
+        ],
+        {},
+        /Plan: 0 changes/,
+        0,
+      ));
+  });
+
   describe('with a control-panel edit pending', () => {
     // Someone stored a change of tcp/3 (zone gra) without applying it; http/1 (gra) already stores cookie.
     beforeEach(() => {
