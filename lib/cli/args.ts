@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../domain/errors';
 import { UsageError } from './io';
 
 export const USAGE = `stickler — change-controlled session stickiness for OVHcloud Load Balancers
@@ -97,18 +98,15 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
 /** The largest delay a timer takes (setTimeout clamps anything above to 1 ms). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/**
- * A numeric flag, checked: within [min, max], and a whole number unless `fraction` (rates).
- * Past a timer's range, or 2.5 connections, is a usage error, not a silent 1 ms or a crash.
- */
-export const number = (
-  flags: Flags,
-  name: keyof Flags,
-  fallback: number,
-  { min = 0, max = MAX_TIMER_MS, fraction = false } = {},
-) => {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
+interface Range {
+  min?: number;
+  max?: number;
+  /** Rates: any number in the range; otherwise a whole number. */
+  fraction?: boolean;
+}
+
+/** `raw` read as a number within the range, or undefined. */
+const inRange = (raw: unknown, { min = 0, max = MAX_TIMER_MS, fraction = false }: Range) => {
   const value = Number(raw);
   const ok =
     typeof raw === 'string' &&
@@ -117,12 +115,48 @@ export const number = (
     value >= min &&
     value <= max &&
     (fraction || Number.isInteger(value));
-  if (!ok) {
-    throw new UsageError(
-      `--${String(name)} must be ${fraction ? 'a number' : 'a whole number'} from ${min} to ${max}, got '${String(raw).slice(0, 40)}'`,
-    );
-  }
+  return ok ? value : undefined;
+};
+
+const rangeText = ({ min = 0, max = MAX_TIMER_MS, fraction = false }: Range) =>
+  `${fraction ? 'a number' : 'a whole number'} from ${min} to ${max}`;
+
+/**
+ * A numeric flag, checked: within [min, max], and a whole number unless `fraction` (rates).
+ * Past a timer's range, or 2.5 connections, is a usage error, not a silent 1 ms or a crash.
+ */
+export const number = (flags: Flags, name: keyof Flags, fallback: number, range: Range = {}) => {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const value = inRange(raw, range);
+  if (value === undefined)
+    throw new UsageError(`--${String(name)} must be ${rangeText(range)}, got '${String(raw).slice(0, 40)}'`);
   return value;
+};
+
+/**
+ * Every number a CLI command reads from the environment, with its range: the functions that
+ * `compliance`, `simulate --pipeline` and `demo` run read them (the OVH client's settings, the
+ * worker's timings), and their own readers take what a Lambda's configuration can hold.
+ */
+export const ENV_NUMBERS = {
+  OVH_CONCURRENCY: { min: 1, max: 64 },
+  OVH_TIMEOUT_MS: { min: 100 },
+  TASK_TIMEOUT_MS: { min: 100 },
+  CLAIM_HOLD_MS: { min: 1 },
+  FINISH_RESERVE_MS: { min: 1 },
+  LEASE_WAIT_MS: { min: 0 },
+} as const satisfies Record<string, Range>;
+export type EnvNumber = keyof typeof ENV_NUMBERS;
+
+/** Refuses a variable of `names` that is set but not a number in its range (empty counts as unset). */
+export const checkEnvNumbers = (env: NodeJS.ProcessEnv, names: readonly EnvNumber[]) => {
+  for (const name of names) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    if (inRange(raw, ENV_NUMBERS[name]) === undefined)
+      throw new ConfigError(`${name} must be ${rangeText(ENV_NUMBERS[name])}, got '${raw.slice(0, 40)}'`);
+  }
 };
 
 /** The folder holding package.json, found from this file whether bundled (dist/) or not (lib/cli/). */

@@ -4,7 +4,17 @@
  */
 import { SticklerError } from '../domain/errors';
 import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '../domain/farm';
-import { COMMAND_FLAGS, type Flag, type Flags, OPTIONS, parseArgv, USAGE } from './args';
+import {
+  COMMAND_FLAGS,
+  checkEnvNumbers,
+  ENV_NUMBERS,
+  type EnvNumber,
+  type Flag,
+  type Flags,
+  OPTIONS,
+  parseArgv,
+  USAGE,
+} from './args';
 import { applyCommand } from './commands/apply';
 import { complianceCommand } from './commands/compliance';
 import { demoCommand } from './commands/demo';
@@ -96,6 +106,17 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
       `unknown command '${command.slice(0, 40)}' (try: ${Object.keys(COMMAND_FLAGS).join(', ')})`,
     );
   checkFlags(command, flags, tokens);
+  // The functions these commands run read numbers from the environment: checked here, in range,
+  // before anything starts (`Number(x) || default` took -5 connections or a 35-day timeout).
+  const runsFunctions =
+    command === 'compliance' || command === 'demo' || (command === 'simulate' && flags.pipeline);
+  if (runsFunctions)
+    checkEnvNumbers(
+      io.env,
+      command === 'compliance'
+        ? ['OVH_CONCURRENCY', 'OVH_TIMEOUT_MS']
+        : (Object.keys(ENV_NUMBERS) as EnvNumber[]),
+    );
   // The same load balancer named twice is one (it would be read, planned and listed twice).
   const args = command === 'show' ? [...new Set(given)] : given;
   // A word a command does not take is an error, never silently ignored (`apply SERVICE --policy P`

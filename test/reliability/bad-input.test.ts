@@ -190,6 +190,30 @@ describe('CLI arguments, environment and policy files', () => {
     ],
     ['OVH_ENDPOINT not a URL', ['show'], { OVH_ENDPOINT: 'PASSWORD-x7' }, /OVH_ENDPOINT must be one of/],
     [
+      'OVH_TIMEOUT_MS past a timer (compliance)',
+      ['compliance', '--policy', good],
+      { OVH_TIMEOUT_MS: '3000000000' },
+      /OVH_TIMEOUT_MS must be a whole number from 100 to 2147483647, got '3000000000'/,
+    ],
+    [
+      'OVH_TIMEOUT_MS -1 (compliance)',
+      ['compliance', '--policy', good],
+      { OVH_TIMEOUT_MS: '-1' },
+      /OVH_TIMEOUT_MS must be a whole number from 100/,
+    ],
+    [
+      'OVH_CONCURRENCY -5 (compliance)',
+      ['compliance', '--policy', good],
+      { OVH_CONCURRENCY: '-5' },
+      /OVH_CONCURRENCY must be a whole number from 1 to 64, got '-5'/,
+    ],
+    [
+      'TASK_TIMEOUT_MS past a timer (simulate --pipeline)',
+      ['simulate', '--pipeline'],
+      { TASK_TIMEOUT_MS: '99999999999' },
+      /TASK_TIMEOUT_MS must be a whole number from 100 to 2147483647/,
+    ],
+    [
       'a header in OVH_CONSUMER_KEY',
       ['show'],
       { OVH_CONSUMER_KEY: `${SECRETS.consumerKey}\nX-Evil: 1` },

@@ -104,6 +104,9 @@ export const DEFAULT_RETRY: RetryOptions = {
   maxThrottledAttempts: 20,
 };
 
+/** The longest timeout a timer takes (setTimeout waits 1 ms instead of anything longer). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * The largest answer read. OVH's largest (a page of 1,000 farm objects) is a few hundred KiB;
  * anything past this is not an OVH answer (a proxy's endless stream, a misdirected download).
@@ -175,6 +178,11 @@ export class OvhHttpClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.credentials = options.credentials;
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    // Past a timer's range Node waits 1 ms instead; below 1, AbortSignal.timeout throws on each call.
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1 || this.timeoutMs > MAX_TIMEOUT_MS)
+      throw new ConfigError(
+        `the OVH client's timeout per call must be a whole number of ms from 1 to ${MAX_TIMEOUT_MS}, got ${this.timeoutMs}`,
+      );
     this.limiter =
       typeof options.concurrency === 'object' ? options.concurrency : createLimiter(options.concurrency ?? 8);
     this.adaptive =

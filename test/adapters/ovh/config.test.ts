@@ -82,3 +82,16 @@ describe('OvhHttpClient credentials', () => {
     expect((error as Error).message).not.toContain('SECRET-VALUE');
   });
 });
+
+describe('OvhHttpClient settings', () => {
+  it.each([3_000_000_000, -1, 0, 2.5])('refuses a timeout per call of %p ms when built', (timeoutMs) => {
+    expect(
+      () =>
+        new OvhHttpClient({
+          baseUrl: 'https://eu.api.ovh.com/1.0',
+          credentials: { applicationKey: 'AK', applicationSecret: 'AS', consumerKey: 'CK' },
+          timeoutMs,
+        }),
+    ).toThrow(/timeout per call must be a whole number of ms from 1 to 2147483647/);
+  });
+});
