@@ -623,6 +623,67 @@ describe('change requests on the bus, HTTP triggers (local pipeline; real AWS SD
   afterAll(() => harness.close());
 
   const writes = () => (harness.sim.stats.calls['put-farm'] ?? 0) + (harness.sim.stats.calls.refresh ?? 0);
+
+  /**
+   * Runs the CLI in-process as its own process would run: the process's environment holds the
+   * run's POWERTOOLS_LOG_LEVEL (Powertools reads it there), and what reaches the process's real
+   * stdout and stderr (a logger writing there directly) counts as printed on them.
+   */
+  const runAsProcess = async (argv: string[], logLevel: string | undefined) => {
+    const before = process.env.POWERTOOLS_LOG_LEVEL;
+    if (logLevel === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+    else process.env.POWERTOOLS_LOG_LEVEL = logLevel;
+    const real = { out: '', err: '' };
+    const spy = (stream: 'stdout' | 'stderr') =>
+      jest.spyOn(process[stream], 'write').mockImplementation((chunk: string | Uint8Array) => {
+        real[stream === 'stdout' ? 'out' : 'err'] += String(chunk);
+        return true;
+      });
+    const spies = [spy('stdout'), spy('stderr')];
+    try {
+      const env = { ...harness.pipeline.env, ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}) };
+      const { code, out, err } = await captureCli(argv, env, join(__dirname, '../../examples'));
+      return { code, out: real.out + out, err: real.err + err };
+    } finally {
+      for (const s of spies) s.mockRestore();
+      if (before === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+      else process.env.POWERTOOLS_LOG_LEVEL = before;
+    }
+  };
+  const LOG_LINE = /^\{"level":/m;
+
+  it('the compliance command: a DEBUG log level never breaks its --json document; a failed run is said once, in its own words', async () => {
+    harness.sim.resetStats();
+    const debug = await runAsProcess(['compliance', '--policy', 'policy.yaml', '--json'], 'DEBUG');
+    let document: unknown;
+    try {
+      document = JSON.parse(debug.out);
+    } catch {
+      document = undefined;
+    }
+    const debugHandled =
+      debug.code === 0 &&
+      (document as { mode?: string } | undefined)?.mode === 'report' &&
+      LOG_LINE.test(debug.err) && // the logs asked for, on stderr
+      !STACK.test(debug.out + debug.err) &&
+      leaks(debug.out + debug.err).length === 0;
+    count('environment', debugHandled);
+
+    const failed = await runAsProcess(['compliance', '--policy', 'no-such-policy.yaml'], undefined);
+    const failedHandled =
+      failed.code === 1 &&
+      /^stickler: compliance run \S+ failed: .*no-such-policy\.yaml/.test(failed.err) &&
+      failed.err.trim().split('\n').length === 1 &&
+      !LOG_LINE.test(failed.out + failed.err) &&
+      !STACK.test(failed.out + failed.err);
+    count('environment', failedHandled);
+    expect({
+      debug: { handled: debugHandled, said: debug.out.slice(0, 200) },
+      failed: { handled: failedHandled, said: failed.err.slice(0, 400) },
+    }).toMatchObject({ debug: { handled: true }, failed: { handled: true } });
+    expect(writes()).toBe(0);
+  }, 30_000);
+
   const terminal = (requestId: string) =>
     harness.pipeline.bus.events.filter(
       (e) =>

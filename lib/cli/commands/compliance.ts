@@ -11,6 +11,42 @@ import { makeComplianceRunHandler } from '../../wiring/compliance-run';
 import type { Flags } from '../args';
 import { type CliIo, EXIT, UsageError } from '../io';
 
+/**
+ * Builds a function's handler with this log level: Powertools reads POWERTOOLS_LOG_LEVEL from the
+ * process's environment when its logger is built, not from the environment handed to the wiring.
+ */
+const withLogLevel = <T>(level: string, build: () => T): T => {
+  const before = process.env.POWERTOOLS_LOG_LEVEL;
+  process.env.POWERTOOLS_LOG_LEVEL = level;
+  try {
+    return build();
+  } finally {
+    if (before === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+    else process.env.POWERTOOLS_LOG_LEVEL = before;
+  }
+};
+
+/**
+ * Runs a function's handler with what it writes to the process's standard output (Powertools
+ * logs there, as Lambda wants) sent to the CLI's stderr: stdout carries only the command's own
+ * output, so a DEBUG log level never breaks a --json document.
+ */
+const logsToStderr = async <T>(io: CliIo, run: () => Promise<T>): Promise<T> => {
+  const stdout = process.stdout;
+  const write = stdout.write;
+  stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+    io.stderr.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+    done?.();
+    return true;
+  }) as typeof stdout.write;
+  try {
+    return await run();
+  } finally {
+    stdout.write = write;
+  }
+};
+
 export async function complianceCommand(io: CliIo, flags: Flags): Promise<number> {
   if (!flags.policy) throw new UsageError('--policy FILE is required');
   const mode = flags.mode ?? 'report';
@@ -20,15 +56,14 @@ export async function complianceCommand(io: CliIo, flags: Flags): Promise<number
     throw new UsageError(
       "no local pipeline in this shell: start 'stickler simulate --pipeline' and paste the exports it prints",
     );
-  const handler = makeComplianceRunHandler({
-    ...io.env,
-    STAGE: 'local',
-    POLICY_FILE: resolve(io.cwd, flags.policy),
-    POWERTOOLS_LOG_LEVEL: io.env.POWERTOOLS_LOG_LEVEL ?? 'ERROR',
-  });
-  const result = (await handler({ mode }, {
-    awsRequestId: `cli-${Date.now()}`,
-  } as unknown as Context)) as ComplianceResult;
+  // The function logs for CloudWatch; here it stays quiet unless asked (POWERTOOLS_LOG_LEVEL):
+  // a failed run is said once, in the CLI's words.
+  const handler = withLogLevel(io.env.POWERTOOLS_LOG_LEVEL?.trim() || 'SILENT', () =>
+    makeComplianceRunHandler({ ...io.env, STAGE: 'local', POLICY_FILE: resolve(io.cwd, flags.policy!) }),
+  );
+  const result = (await logsToStderr(io, () =>
+    handler({ mode }, { awsRequestId: `cli-${Date.now()}` } as unknown as Context),
+  )) as ComplianceResult;
   io.stdout.write(
     flags.json
       ? `${JSON.stringify(result, null, 2)}\n`
