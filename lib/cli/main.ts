@@ -24,11 +24,11 @@ import { sendCommand } from './commands/send';
 import { setCommand } from './commands/set';
 import { showCommand } from './commands/show';
 import { simulateCommand } from './commands/simulate';
-import { type CliIo, EXIT, UsageError } from './io';
+import { type CliIo, EXIT, jsonDocument, terminalSafe, UsageError } from './io';
 import { connect, type Session } from './session';
 
 export type { CliIo } from './io';
-export { EXIT, UsageError } from './io';
+export { EXIT, terminalSafe, UsageError } from './io';
 
 const NO_ARGUMENTS = new Set(['plan', 'apply', 'simulate', 'compliance', 'demo']);
 
@@ -165,17 +165,6 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
   }
 };
 
-/**
- * Text for a terminal: control characters (ANSI escapes in a `--ticket`, in a server's error
- * text) are shown as `?`, so nothing a user or a server supplies can move the cursor or recolour
- * the screen. Newlines and tabs stay.
- */
-export const terminalSafe = (text: string): string =>
-  Array.from(text, (c) => {
-    const code = c.charCodeAt(0);
-    return (code < 0x20 && c !== '\n' && c !== '\t') || (code >= 0x7f && code <= 0x9f) ? '?' : c;
-  }).join('');
-
 /** Runs one CLI invocation and returns its exit code; errors are printed, never thrown. */
 export const runCli = async (argv: string[], rawIo: CliIo): Promise<number> => {
   const io: CliIo = {
@@ -196,7 +185,9 @@ export const runCli = async (argv: string[], rawIo: CliIo): Promise<number> => {
     // A script that asked for JSON always gets a document, even when the run could not start.
     if (argv.includes('--json'))
       io.stdout.write(
-        `${JSON.stringify({ error: { code: error instanceof SticklerError ? error.code : 'unexpected', message } }, null, 2)}\n`,
+        jsonDocument({
+          error: { code: error instanceof SticklerError ? error.code : 'unexpected', message },
+        }),
       );
     return EXIT.error;
   }

@@ -52,6 +52,9 @@ afterAll(() => {
 
 const leaks = (text: string) => SECRET_VALUES.filter((s) => text.includes(s));
 const STACK = /\n\s+at .+\(|unexpected error/;
+/** An ANSI escape, or a bidirectional control (U+202E shows `exe.txt` as `txt.exe`), in what was printed. */
+const hasControls = (text: string) =>
+  text.includes('\u001b') || /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(text);
 
 describe('CLI arguments, environment and policy files', () => {
   let h: SimulatorHarness;
@@ -302,7 +305,7 @@ describe('CLI arguments, environment and policy files', () => {
       message: message.test(all),
       noStack: !STACK.test(all),
       noSecret: leaks(all).length === 0,
-      noEscape: !all.includes('\u001b'),
+      noEscape: !hasControls(all),
       noWrite:
         (h.sim.stats.calls['put-farm'] ?? 0) === asked.put &&
         (h.sim.stats.calls.refresh ?? 0) === asked.refresh,
@@ -384,6 +387,33 @@ describe('CLI arguments, environment and policy files', () => {
         /an HTML page.*the farm, read again, does not store it/,
         1,
       );
+    });
+  });
+
+  describe('with bidirectional controls in a display name', () => {
+    const name = 'web-\u202Eexe.txt\u2066';
+    beforeEach(() => {
+      const service = h.sim.state.services.get('loadbalancer-aaa')!;
+      h.sim.state.updateFarm(service, service.farms.get('http/1')!, { displayName: name });
+    });
+    afterEach(() => h.sim.resetState());
+
+    it('show prints them as ?', () =>
+      expectHandled('OVH answers', 'U+202E in a display name', ['show'], {}, /web-\?exe\.txt\?/, 0));
+
+    it('show --json escapes them, and the name reads back exact', async () => {
+      await expectHandled(
+        'OVH answers',
+        'U+202E in a display name (--json)',
+        ['show', '--json'],
+        {},
+        /"displayName": "web-\\u202eexe\.txt\\u2066"/,
+        0,
+      );
+      const { out } = await run(['show', '--json']);
+      const farms = (JSON.parse(out) as { services: { farms: { displayName: string }[] }[] }).services[0]!
+        .farms;
+      expect(farms.map((f) => f.displayName)).toContain(name);
     });
   });
 

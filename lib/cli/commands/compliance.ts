@@ -9,7 +9,7 @@ import type { Context } from 'aws-lambda';
 import { COMPLIANCE_MODES, type ComplianceResult } from '../../app/run-compliance';
 import { makeComplianceRunHandler } from '../../wiring/compliance-run';
 import type { Flags } from '../args';
-import { type CliIo, EXIT, UsageError } from '../io';
+import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 
 /**
  * Builds a function's handler with this log level: Powertools reads POWERTOOLS_LOG_LEVEL from the
@@ -66,7 +66,7 @@ export async function complianceCommand(io: CliIo, flags: Flags): Promise<number
   )) as ComplianceResult;
   io.stdout.write(
     flags.json
-      ? `${JSON.stringify(result, null, 2)}\n`
+      ? jsonDocument(result)
       : `Compliance run ${result.runId} (${result.mode}) with ${result.policy.source} (${result.policy.version}):\n` +
           `  ${result.farmsChecked} farms checked, ${result.drifted} drifted, ${result.cannotApply} the policy cannot apply,\n` +
           `  ${result.blocked ? "BLOCKED: over the policy's maxChangesPerRun, nothing requested" : `${result.requested} change request(s) published${result.rolloutZones ? ` (zone 1 of ${result.rolloutZones}: each next zone follows once the previous one is applied)` : ''}`}.\n` +

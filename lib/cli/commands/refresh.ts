@@ -7,7 +7,7 @@ import { makeApplyZone } from '../../app/apply-zone';
 import { ALL_ZONES } from '../../domain/farm';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
-import { type CliIo, EXIT, UsageError } from '../io';
+import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { SESSION_LOSS_WARNING } from '../render';
 import { refreshJson } from '../report-json';
 import type { Session } from '../session';
@@ -31,8 +31,7 @@ export async function refreshCommand(
   const zones = makeApplyZone({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const pending = await zones.pendingIn(service, zone);
   const report = (body: Record<string, unknown>) => {
-    if (flags.json)
-      io.stdout.write(`${JSON.stringify({ service, zone, pendingChanges: pending, ...body }, null, 2)}\n`);
+    if (flags.json) io.stdout.write(jsonDocument({ service, zone, pendingChanges: pending, ...body }));
   };
   if (pending === 0) {
     report({ applied: false, refreshes: [] });
