@@ -193,6 +193,18 @@ describe('CLI arguments, environment and policy files', () => {
     ],
     ['OVH_ENDPOINT not a URL', ['show'], { OVH_ENDPOINT: 'PASSWORD-x7' }, /OVH_ENDPOINT must be one of/],
     [
+      'a query string in OVH_ENDPOINT',
+      ['show'],
+      { OVH_ENDPOINT: 'http://127.0.0.1:9/1.0?token=PASSWORD-x7' },
+      /OVH_ENDPOINT must not carry a query string or a fragment/,
+    ],
+    [
+      'a fragment in OVH_ENDPOINT',
+      ['show'],
+      { OVH_ENDPOINT: 'http://127.0.0.1:9/1.0#PASSWORD-x7' },
+      /OVH_ENDPOINT must not carry a query string or a fragment/,
+    ],
+    [
       'OVH_TIMEOUT_MS past a timer (compliance)',
       ['compliance', '--policy', good],
       { OVH_TIMEOUT_MS: '3000000000' },

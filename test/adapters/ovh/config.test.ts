@@ -27,6 +27,16 @@ describe('ovhConfigFromEnv', () => {
   });
 
   it.each([
+    'https://eu.api.ovh.com/1.0?x=SECRET',
+    'https://eu.api.ovh.com/1.0#SECRET',
+    'https://eu.api.ovh.com/1.0?',
+  ])('refuses an endpoint with a query string or a fragment, without quoting it: %s', (endpoint) => {
+    const error = refusal(() => ovhConfigFromEnv({ ...env, OVH_ENDPOINT: endpoint }));
+    expect(error.message).toContain('OVH_ENDPOINT must not carry a query string or a fragment');
+    expect(error.message).not.toContain('SECRET');
+  });
+
+  it.each([
     ['OVH_CONSUMER_KEY', 'CK-9abc\r\nX-Evil: 1'],
     ['OVH_APPLICATION_KEY', 'AK-\u001b[2J'],
     ['OVH_APPLICATION_SECRET', 'AS-clé'],
