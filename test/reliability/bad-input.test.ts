@@ -338,11 +338,22 @@ describe('CLI arguments, environment and policy files', () => {
 
   describe('a hostile endpoint', () => {
     let server: Server;
-    let endless: string;
+    let base: string;
     beforeAll(async () => {
-      // Answers every call 200 with a body that never ends, as fast as the client reads it.
       const chunk = Buffer.alloc(64 * 1024, '[');
-      server = createServer((_req, res) => {
+      server = createServer((req, res) => {
+        if (req.url?.startsWith('/long-error/')) {
+          // An error whose text is a page long, with an escape sequence at its start.
+          res.writeHead(400, { 'Content-Type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              message: `\u001b[2J\u202e${'x'.repeat(100_000)}`,
+              errorCode: 'E'.repeat(5_000),
+            }),
+          );
+          return;
+        }
+        // Every call answered 200 with a body that never ends, as fast as the client reads it.
         res.writeHead(200, { 'Content-Type': 'application/json' });
         const pour = () => {
           while (!res.destroyed && res.write(chunk));
@@ -351,7 +362,7 @@ describe('CLI arguments, environment and policy files', () => {
         pour();
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      endless = `http://127.0.0.1:${(server.address() as AddressInfo).port}/1.0`;
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     });
     afterAll(() => {
       server.closeAllConnections();
@@ -363,8 +374,19 @@ describe('CLI arguments, environment and policy files', () => {
         'OVH answers',
         'an endless answer',
         ['show'],
-        { OVH_ENDPOINT: endless },
+        { OVH_ENDPOINT: `${base}/endless/1.0` },
         /larger than 10 MiB/,
+        1,
+      ));
+
+    it('an error text of 100 KB with escapes: its first 200 characters, plain', () =>
+      expectHandled(
+        'OVH answers',
+        'a 100 KB error text',
+        ['show'],
+        { OVH_ENDPOINT: `${base}/long-error/1.0` },
+        // The escape sequence and U+202E become spaces (the rest of the sequence is plain text).
+        /OVH GET \/auth\/time: \[2J x{195}… \(HTTP 400, E{63}…\)\n$/,
         1,
       ));
   });

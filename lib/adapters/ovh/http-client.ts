@@ -7,6 +7,7 @@
  * every call of a run.
  */
 import { ConfigError } from '../../domain/errors';
+import { plainText } from '../../domain/text';
 import { type Clock, systemClock } from '../../ports/clock';
 import { type AdaptiveConcurrency, makeAdaptiveConcurrency } from '../../shared/adaptive-concurrency';
 import { fullJitterDelay } from '../../shared/backoff';
@@ -442,7 +443,7 @@ export class OvhHttpClient {
         ? cutByDeadline
           ? `no answer within ${timeoutMs} ms, when the invocation's time ran out`
           : `no answer within ${timeoutMs} ms`
-        : `network error: ${networkCode(cause) ?? (cause as { message?: unknown } | null)?.message ?? String(cause)}`;
+        : `network error: ${networkCode(cause) ?? plainText(String((cause as { message?: unknown } | null)?.message ?? cause), MAX_SERVER_TEXT)}`;
       return {
         ok: false,
         error: new OvhApiError(
@@ -520,17 +521,31 @@ const networkCode = (cause: unknown): string | undefined => {
   return typeof inner?.code === 'string' ? inner.code : undefined;
 };
 
+/** How much of a server's error text is kept: its first characters, never a whole page. */
+export const MAX_SERVER_TEXT = 200;
+
+/**
+ * An error answer's message, errorCode and class as stickler shows them: bounded (the first 200
+ * characters of the message, 64 of a code) and plain (control and bidirectional characters
+ * replaced), since they come from whatever answered and reach terminals, logs and audit events.
+ */
 const parseErrorBody = (text: string): { message: string; errorCode?: string; errorClass?: string } => {
+  let body: unknown;
   try {
-    const body = JSON.parse(text) as Record<string, unknown>;
-    return {
-      message: typeof body.message === 'string' ? body.message : 'request failed',
-      errorCode: typeof body.errorCode === 'string' ? body.errorCode : undefined,
-      errorClass: typeof body.class === 'string' ? body.class : undefined,
-    };
+    body = JSON.parse(text);
   } catch {
-    return { message: text.trim().slice(0, 200) || 'request failed' };
+    return { message: plainText(text, MAX_SERVER_TEXT) || 'request failed' };
   }
+  const field = (name: string, max: number) => {
+    const value =
+      body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+    return typeof value === 'string' ? plainText(value, max) || undefined : undefined;
+  };
+  return {
+    message: field('message', MAX_SERVER_TEXT) ?? 'request failed',
+    errorCode: field('errorCode', 64),
+    errorClass: field('class', 64),
+  };
 };
 
 /** Retry-After as delta-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */

@@ -232,6 +232,26 @@ describe('OvhHttpClient answers', () => {
     );
   });
 
+  it("keeps a server's error text bounded and plain: its first 200 characters, no control character", async () => {
+    const client = clientAnswering(
+      () =>
+        new Response(
+          JSON.stringify({
+            message: `bad\u001b[31m\u202e${'m'.repeat(50_000)}`,
+            class: `C${'c'.repeat(500)}`,
+          }),
+          { status: 400 },
+        ),
+    );
+    const error = (await client
+      .request('GET', '/auth/time', { unauthenticated: true })
+      .catch((e) => e)) as Error;
+    expect(error).toMatchObject({ status: 400, errorClass: expect.stringMatching(/^Cc{62}…$/) });
+    const [, text] =
+      /^OVH GET \/auth\/time: (bad \[31m m+…) \(HTTP 400, Cc{62}…\)$/.exec(error.message) ?? [];
+    expect(Array.from(text ?? '')).toHaveLength(200);
+  });
+
   it('keeps the retry rules of an error status whose body is over the limit', async () => {
     let calls = 0;
     const client = clientAnswering(() => {
