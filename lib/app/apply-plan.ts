@@ -598,6 +598,18 @@ export const makeApplyPlan = ({ api: baseApi, clock, onProgress, unapplied }: Ap
       if (outcome.applied) {
         const refresh = outcome.attempts[outcome.attempts.length - 1]!;
         zone.applied = batch.changes.map((change) => ({ change, refresh }));
+      } else if (outcome.outcomeUnknown && !remembered) {
+        // The refresh was asked and may have applied the zone: said so, never "not applied".
+        zone.failed = batch.changes.map((change) => ({
+          ...failureOf(change),
+          code: 'outcome-unknown' as const,
+          reason:
+            `outcome unknown in zone ${batch.zone} of ${batch.service}: stored, and refreshed, but whether the refresh ` +
+            `applied it could not be told (${outcome.error}); 'stickler show ${batch.service}' tells: a zone with no ` +
+            `unapplied changes left was applied; if not, 'stickler refresh ${batch.service} ${batch.zone}' applies it`,
+          retryable: false,
+          ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
+        }));
       } else {
         const reason =
           `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${outcome.error}; ` +

@@ -270,6 +270,36 @@ describe('policy reconcile against the simulator', () => {
     });
   });
 
+  it('says the outcome is unknown, not "not applied", when neither the task nor the zone can be read', async () => {
+    let refreshed = false;
+    const report = await reconcileShopThrough(
+      async (input, init) => {
+        if (init?.method === 'POST') {
+          refreshed = true;
+          return fetch(input, init);
+        }
+        // After the refresh, OVH answers no read of its task or of the zone's pending changes.
+        if (refreshed && /\/(task\/\d+|pendingChanges)$/.test(new URL(String(input)).pathname))
+          return boom(503);
+        return fetch(input, init);
+      },
+      { maxAttempts: 1 },
+    );
+    expect(report.applied).toEqual([]);
+    expect(report.failed).toEqual([
+      expect.objectContaining({
+        code: 'outcome-unknown',
+        retryable: false,
+        reason: expect.stringMatching(
+          /^outcome unknown in zone rbx of loadbalancer-bbb: .*could not follow task/,
+        ),
+      }),
+    ]);
+    expect(report.failed[0]!.reason).not.toContain('not applied');
+    expect(report.refreshes.map((r) => r.status)).toEqual(['unknown']);
+    expect(h.sim.stats.calls.refresh).toBe(1); // asked once, never again blindly
+  });
+
   it('on interrupt, applies the zone whose writes had begun and starts no other', async () => {
     const webOnly = parsePolicy(
       'version: 1\nrules:\n  - match: { displayName: "web-*" }\n    stickiness: sourceIp\n',

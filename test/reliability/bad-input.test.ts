@@ -493,6 +493,23 @@ describe('CLI arguments, environment and policy files', () => {
         /already stores cookie, but zone gra holds 1 unapplied change[\s\S]*pass --yes/,
         1,
       ));
+
+    it('refresh whose task cannot be read: outcome unknown, not "not applied"', async () => {
+      h.sim.faults.garbled = { calls: ['get-task'], body: 'html' };
+      try {
+        await expectHandled(
+          'OVH answers',
+          'a refresh task that cannot be read',
+          ['refresh', 'loadbalancer-aaa', 'gra', '--yes', '--poll-interval', '10'],
+          {},
+          /Zone gra of loadbalancer-aaa: outcome unknown: the refresh was asked, but whether it applied the zone could not be told/,
+          1,
+          { put: 0, refresh: 1 },
+        );
+      } finally {
+        delete h.sim.faults.garbled;
+      }
+    });
   });
 });
 

@@ -51,14 +51,19 @@ export async function refreshCommand(
   report({
     applied: outcome.applied,
     refreshes: outcome.attempts.map(refreshJson),
+    ...(outcome.outcomeUnknown ? { outcomeUnknown: true } : {}),
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
   });
   if (!flags.json) {
+    const query = outcome.queryId ? ` (query id ${outcome.queryId})` : '';
     io.stdout.write(
       outcome.applied
         ? `Zone ${zone} of ${service} applied.\n`
-        : `Zone ${zone} of ${service} NOT applied: ${outcome.error}${outcome.queryId ? ` (query id ${outcome.queryId})` : ''}\n`,
+        : outcome.outcomeUnknown
+          ? `Zone ${zone} of ${service}: outcome unknown: the refresh was asked, but whether it applied the zone could not be told: ${outcome.error}${query}\n` +
+            `'stickler show ${service}' tells: a zone with no unapplied changes left was applied.\n`
+          : `Zone ${zone} of ${service} NOT applied: ${outcome.error}${query}\n`,
     );
   }
   return outcome.applied ? EXIT.ok : EXIT.error;
