@@ -1,9 +1,12 @@
 /**
  * The bad-input suite: hostile or broken input at every entry point stickler has (CLI arguments,
- * environment, policy files, change-request events on the bus, the ticketing webhook, Slack),
- * each expected to get its documented answer, with no stack trace, no secret (distinctive secret
- * values are searched for in everything captured) and no write on the simulator. It prints how
- * many inputs were tried and how many were handled so (`npm run test:reliability`).
+ * environment, policy files, what an OVH endpoint answers, the CLI as a process under closed
+ * pipes and signals, change-request events on the bus, the ticketing webhook, Slack), each
+ * expected to get its documented answer, with no stack trace, no secret (distinctive secret
+ * values are searched for in everything captured), no escape sequence or bidirectional control
+ * printed, and no write on the simulator beyond what the case asks for (none, unless a write is
+ * the point). It prints how many inputs were tried and how many were handled so
+ * (`npm run test:reliability`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -45,7 +48,7 @@ afterAll(() => {
     ([entry, [t, h]]) =>
       `  ${entry.padEnd(26)} ${String(t).padStart(3)} tried, ${String(h).padStart(3)} handled`,
   );
-  const text = `bad-input suite: ${tally.tried} inputs tried, ${tally.handled} handled (documented error, no stack trace, no secret, no write)\n${lines.join('\n')}\n`;
+  const text = `bad-input suite: ${tally.tried} inputs tried, ${tally.handled} handled (documented answer, no stack trace, no secret, no write beyond the one asked)\n${lines.join('\n')}\n`;
   if (process.env.STICKLER_RELIABILITY_REPORT) process.stdout.write(text);
   expect(tally.handled).toBe(tally.tried);
 });
