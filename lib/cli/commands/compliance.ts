@@ -12,17 +12,20 @@ import type { Flags } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 
 /**
- * Builds a function's handler with this log level: Powertools reads POWERTOOLS_LOG_LEVEL from the
- * process's environment when its logger is built, not from the environment handed to the wiring.
+ * Builds a function's handler with these Powertools settings in the process's environment too:
+ * Powertools reads them there when its logger and metrics are built, whatever environment the
+ * wiring is handed.
  */
-const withLogLevel = <T>(level: string, build: () => T): T => {
-  const before = process.env.POWERTOOLS_LOG_LEVEL;
-  process.env.POWERTOOLS_LOG_LEVEL = level;
+const withPowertools = <T>(settings: Record<string, string>, build: () => T): T => {
+  const before = Object.fromEntries(Object.keys(settings).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, settings);
   try {
     return build();
   } finally {
-    if (before === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
-    else process.env.POWERTOOLS_LOG_LEVEL = before;
+    for (const [k, v] of Object.entries(before)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 };
 
@@ -56,10 +59,20 @@ export async function complianceCommand(io: CliIo, flags: Flags): Promise<number
     throw new UsageError(
       "no local pipeline in this shell: start 'stickler simulate --pipeline' and paste the exports it prints",
     );
-  // The function logs for CloudWatch; here it stays quiet unless asked (POWERTOOLS_LOG_LEVEL):
-  // a failed run is said once, in the CLI's words.
-  const handler = withLogLevel(io.env.POWERTOOLS_LOG_LEVEL?.trim() || 'SILENT', () =>
-    makeComplianceRunHandler({ ...io.env, STAGE: 'local', POLICY_FILE: resolve(io.cwd, flags.policy!) }),
+  // The function logs and counts for CloudWatch; here it stays quiet unless asked
+  // (POWERTOOLS_LOG_LEVEL, POWERTOOLS_METRICS_DISABLED=false): a failed run is said once, in the
+  // CLI's words.
+  const powertools = {
+    POWERTOOLS_LOG_LEVEL: io.env.POWERTOOLS_LOG_LEVEL?.trim() || 'SILENT',
+    POWERTOOLS_METRICS_DISABLED: io.env.POWERTOOLS_METRICS_DISABLED?.trim() || 'true',
+  };
+  const handler = withPowertools(powertools, () =>
+    makeComplianceRunHandler({
+      ...io.env,
+      ...powertools,
+      STAGE: 'local',
+      POLICY_FILE: resolve(io.cwd, flags.policy!),
+    }),
   );
   const result = (await logsToStderr(io, () =>
     handler({ mode }, { awsRequestId: `cli-${Date.now()}` } as unknown as Context),
