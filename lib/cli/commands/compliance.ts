@@ -30,23 +30,28 @@ const withPowertools = <T>(settings: Record<string, string>, build: () => T): T 
 };
 
 /**
- * Runs a function's handler with what it writes to the process's standard output (Powertools
- * logs there, as Lambda wants) sent to the CLI's stderr: stdout carries only the command's own
- * output, so a DEBUG log level never breaks a --json document.
+ * Runs a function's handler with what it writes to the process's own streams redirected: Powertools
+ * logs to standard output, as Lambda wants, and its metrics warn on stderr. With `logs` (the user
+ * set POWERTOOLS_LOG_LEVEL) its standard output goes to the CLI's stderr, so that a DEBUG level
+ * never breaks a --json document; without, both are dropped, and the CLI says what happened in
+ * its own words. The CLI itself writes nothing while the handler runs.
  */
-const logsToStderr = async <T>(io: CliIo, run: () => Promise<T>): Promise<T> => {
-  const stdout = process.stdout;
-  const write = stdout.write;
-  stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    io.stderr.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
-    done?.();
-    return true;
-  }) as typeof stdout.write;
+const handlerOutput = async <T>(io: CliIo, logs: boolean, run: () => Promise<T>): Promise<T> => {
+  const streams = logs ? [process.stdout] : [process.stdout, process.stderr];
+  const writes = streams.map((stream) => stream.write);
+  for (const stream of streams)
+    stream.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+      if (logs) io.stderr.write(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = rest.find((r) => typeof r === 'function') as (() => void) | undefined;
+      done?.();
+      return true;
+    }) as typeof stream.write;
   try {
     return await run();
   } finally {
-    stdout.write = write;
+    streams.forEach((stream, i) => {
+      stream.write = writes[i]!;
+    });
   }
 };
 
@@ -62,8 +67,9 @@ export async function complianceCommand(io: CliIo, flags: Flags): Promise<number
   // The function logs and counts for CloudWatch; here it stays quiet unless asked
   // (POWERTOOLS_LOG_LEVEL, POWERTOOLS_METRICS_DISABLED=false): a failed run is said once, in the
   // CLI's words.
+  const logLevel = io.env.POWERTOOLS_LOG_LEVEL?.trim();
   const powertools = {
-    POWERTOOLS_LOG_LEVEL: io.env.POWERTOOLS_LOG_LEVEL?.trim() || 'SILENT',
+    POWERTOOLS_LOG_LEVEL: logLevel || 'SILENT',
     POWERTOOLS_METRICS_DISABLED: io.env.POWERTOOLS_METRICS_DISABLED?.trim() || 'true',
   };
   const handler = withPowertools(powertools, () =>
@@ -74,7 +80,7 @@ export async function complianceCommand(io: CliIo, flags: Flags): Promise<number
       POLICY_FILE: resolve(io.cwd, flags.policy!),
     }),
   );
-  const result = (await logsToStderr(io, () =>
+  const result = (await handlerOutput(io, Boolean(logLevel), () =>
     handler({ mode }, { awsRequestId: `cli-${Date.now()}` } as unknown as Context),
   )) as ComplianceResult;
   io.stdout.write(
