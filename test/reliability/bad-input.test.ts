@@ -725,7 +725,11 @@ describe('change requests on the bus, HTTP triggers (local pipeline; real AWS SD
       });
     const spies = [spy('stdout'), spy('stderr')];
     try {
-      const env = { ...harness.pipeline.env, ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}) };
+      // The shell of someone who pasted simulate --pipeline's exports (no POWERTOOLS_* among them).
+      const exported = Object.fromEntries(
+        Object.entries(harness.pipeline.env).filter(([k]) => !k.startsWith('POWERTOOLS_')),
+      );
+      const env = { ...exported, ...(logLevel ? { POWERTOOLS_LOG_LEVEL: logLevel } : {}) };
       const { code, out, err } = await captureCli(argv, env, join(__dirname, '../../examples'));
       return { code, out: real.out + out, err: real.err + err };
     } finally {
