@@ -1,33 +1,8 @@
 import { runCli } from '../lib/cli/main';
+import { processIo } from '../lib/cli/process-io';
 
-const untilStopped = () =>
-  new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
+const { io, exitCode } = processIo(process);
 
-/** First Ctrl-C: tell the run (it stops gracefully); second: exit at once. */
-const onInterrupt = (listener: () => void) => {
-  let interrupts = 0;
-  const handler = () => {
-    if (++interrupts > 1) process.exit(130);
-    listener();
-  };
-  process.on('SIGINT', handler);
-  return () => {
-    process.off('SIGINT', handler);
-  };
-};
-
-void runCli(process.argv.slice(2), {
-  stdout: process.stdout,
-  stderr: process.stderr,
-  stdin: process.stdin,
-  env: process.env,
-  interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
-  cwd: process.cwd(),
-  untilStopped,
-  onInterrupt,
-}).then((code) => {
-  process.exitCode = code;
+void runCli(process.argv.slice(2), io).then((code) => {
+  process.exitCode = exitCode(code);
 });

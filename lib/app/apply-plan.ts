@@ -31,7 +31,7 @@ import {
 import type { Clock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import type { UnappliedFarm, UnappliedZones } from '../ports/unapplied-zones';
-import { errorFacts } from './error-facts';
+import { errorFacts, isAmbiguous } from './error-facts';
 import { makeOwnUnapplied, type OwnZone, withoutOwn } from './own-unapplied';
 import {
   makeZoneRefresher,
@@ -97,7 +97,9 @@ export interface Failure {
     | 'refresh-failed'
     | 'precheck-failed'
     | 'interrupted'
-    | 'foreign-pending';
+    | 'foreign-pending'
+    /** A write or a refresh that may or may not have been carried out, and could not be told. */
+    | 'outcome-unknown';
   reason: string;
   /** True when running the same request again later may succeed. */
   retryable: boolean;
@@ -524,18 +526,48 @@ export const makeApplyPlan = ({ api: baseApi, clock, onProgress, unapplied }: Ap
       }
       try {
         await api.setStickiness(change.farm, change.to);
-        noteWrite(change, change.to);
-        onProgress?.({ kind: 'written', change, done: ++written, total });
-        return true;
       } catch (error) {
         const facts = errorFacts(error);
-        report.failed.push({
-          ...failureOf(change),
-          code: 'write-failed',
-          ...facts,
-          reason: `could not store the new stickiness: ${facts.reason}`,
-        });
-        return false;
+        // The write may have been carried out (no answer, a 5xx, a success answer that cannot be
+        // read): the farm is read again before anything is decided.
+        const stored = isAmbiguous(error) ? await storesTarget(change) : false;
+        if (stored === false) {
+          report.failed.push({
+            ...failureOf(change),
+            code: 'write-failed',
+            ...facts,
+            reason: `could not store the new stickiness: ${facts.reason}${isAmbiguous(error) ? '; the farm, read again, does not store it' : ''}`,
+          });
+          return false;
+        }
+        if (stored instanceof Error) {
+          // Perhaps stored: counted as this run's write, so that the zone's check before its
+          // refresh does not take it for someone else's; never reported as applied.
+          noteWrite(change, change.to);
+          report.failed.push({
+            ...failureOf(change),
+            code: 'outcome-unknown',
+            ...facts,
+            retryable: false,
+            reason:
+              `outcome unknown: the write's answer could not be read (${facts.reason}), nor the farm read again ` +
+              `(${errorFacts(stored).reason}); zone ${change.farm.zone} of ${change.farm.service} may hold it stored, and applied ` +
+              `if that zone was refreshed: check with 'stickler show ${change.farm.service}', then run again or ` +
+              `'stickler refresh ${change.farm.service} ${change.farm.zone}'`,
+          });
+          return false;
+        }
+      }
+      noteWrite(change, change.to);
+      onProgress?.({ kind: 'written', change, done: ++written, total });
+      return true;
+    };
+    /** Whether the farm stores the change's target, read again; the read's error when it cannot be told. */
+    const storesTarget = async (change: Change): Promise<boolean | Error> => {
+      try {
+        return (await api.getFarm(change.farm)).stickiness === change.to;
+      } catch (error) {
+        return error instanceof Error ? error : new Error(String(error));
       }
     };
 
@@ -566,6 +598,18 @@ export const makeApplyPlan = ({ api: baseApi, clock, onProgress, unapplied }: Ap
       if (outcome.applied) {
         const refresh = outcome.attempts[outcome.attempts.length - 1]!;
         zone.applied = batch.changes.map((change) => ({ change, refresh }));
+      } else if (outcome.outcomeUnknown && !remembered) {
+        // The refresh was asked and may have applied the zone: said so, never "not applied".
+        zone.failed = batch.changes.map((change) => ({
+          ...failureOf(change),
+          code: 'outcome-unknown' as const,
+          reason:
+            `outcome unknown in zone ${batch.zone} of ${batch.service}: stored, and refreshed, but whether the refresh ` +
+            `applied it could not be told (${outcome.error}); 'stickler show ${batch.service}' tells: a zone with no ` +
+            `unapplied changes left was applied; if not, 'stickler refresh ${batch.service} ${batch.zone}' applies it`,
+          retryable: false,
+          ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
+        }));
       } else {
         const reason =
           `stored but not applied in zone ${batch.zone} of ${batch.service}: refresh ${outcome.error}; ` +

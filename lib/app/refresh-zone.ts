@@ -40,7 +40,8 @@ export interface RefreshResult {
   service: string;
   zone: string;
   taskId: number | null;
-  status: TaskStatus | 'timeout' | 'not-started';
+  /** `unknown`: asked, but neither its task nor the zone could be read to tell how it ended. */
+  status: TaskStatus | 'timeout' | 'not-started' | 'unknown';
   error?: string;
   /** Number of changes this refresh carried. */
   changes: number;
@@ -59,6 +60,11 @@ export interface ZoneRefreshOutcome {
   /** Why the zone is not applied, when it is not. */
   error?: string;
   queryId?: string;
+  /**
+   * The last refresh may have applied the zone: its task could not be read, nor the zone's
+   * unapplied changes. Not applied as far as stickler knows, and never to be reported as "not applied".
+   */
+  outcomeUnknown?: boolean;
 }
 
 export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['done', 'error', 'cancelled', 'blocked'];
@@ -136,13 +142,18 @@ export const makeZoneRefresher = (deps: {
     for (let attempt = 1; ; attempt++) {
       const result: RefreshResult = { service, zone, taskId: null, status: 'not-started', changes };
       let tryAgain = false;
+      let unknown = false;
       let queryId: string | undefined;
       const settleThis = async () => {
         const settled = await settle(service, zone, timing).catch(() => 'unknown' as const);
         if (settled === 'applied') {
           result.status = 'done';
           delete result.error;
-        } else tryAgain = settled === 'not-applied';
+        } else if (settled === 'not-applied') tryAgain = true;
+        else {
+          unknown = true;
+          result.status = 'unknown';
+        }
       };
       let task: Task | undefined;
       try {
@@ -195,6 +206,7 @@ export const makeZoneRefresher = (deps: {
           attempts,
           error: `${result.error} (attempt ${attempt} of ${maxAttempts}${outOfTime ? '; no time left for another' : ''})`,
           ...(queryId ? { queryId } : {}),
+          ...(unknown ? { outcomeUnknown: true } : {}),
         };
       }
       await clock.sleep(timing.pollIntervalMs);

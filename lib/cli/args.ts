@@ -2,6 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { ConfigError } from '../domain/errors';
 import { UsageError } from './io';
 
 export const USAGE = `stickler — change-controlled session stickiness for OVHcloud Load Balancers
@@ -10,7 +11,7 @@ Usage:
   stickler show [SERVICE...] [--json]
   stickler plan --policy FILE [--service NAME]... [--json]
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
-  stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--allow-foreign-pending] [--json]
+  stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]
   stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
@@ -20,12 +21,13 @@ Usage:
                     send a sample event of events/ (ticketing-webhook, slack) to 'simulate --pipeline',
                     stamped now and signed with its secret
   stickler demo     run plan and apply of the example policy on the example fleet, in the simulator
+                    (takes simulate's --port, --latency, --seed, --*-rate and --task-ms, and the tuning flags)
 
 Stickiness words: cookie (HTTP farms only), sourceIp, none.
 Connection: OVH_ENDPOINT (ovh-eu, ovh-ca, ovh-us or a base URL), OVH_APPLICATION_KEY,
 OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY; OVH_LISTING=per-farm: documented calls only (default auto).
-Tuning: --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call (15000), --poll-interval MS (2000),
---task-timeout MS (600000).
+Tuning (show, plan, apply, set, refresh): --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call
+(15000), --poll-interval MS (2000), --task-timeout MS (600000). A flag a command does not take is refused.
 
 Exit codes: 0 done (plan: compliant); 2 plan: drift found, apply/set: something refused;
 1 error or a change failed.`;
@@ -57,25 +59,54 @@ export const OPTIONS = {
   url: { type: 'string' },
 } as const;
 
+export type Flag = keyof typeof OPTIONS;
 export type Flags = ReturnType<typeof parseArgv>['values'];
 export const parseArgv = (argv: string[]) =>
-  parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+
+/** Read by every command that talks to OVH (the session): one set of tuning flags serves a whole script. */
+const TUNING: readonly Flag[] = ['concurrency', 'timeout', 'poll-interval', 'task-timeout'];
+/** The simulator's settings and faults. */
+const SIMULATOR: readonly Flag[] = [
+  'port',
+  'latency',
+  'seed',
+  'error-rate',
+  'throttle-rate',
+  'hang-rate',
+  'task-error-rate',
+  'task-ms',
+];
+
+/**
+ * The flags each command takes (`--help` goes with every one). Any other is refused before
+ * anything runs: a flag a command would drop (`compliance --mode enforce --service X`) must never
+ * widen what it acts on.
+ */
+export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
+  show: ['json', ...TUNING],
+  plan: ['policy', 'service', 'json', ...TUNING],
+  apply: ['policy', 'service', 'yes', 'allow-foreign-pending', 'json', ...TUNING],
+  set: ['ticket', 'reason', 'yes', 'allow-foreign-pending', 'json', ...TUNING],
+  refresh: ['yes', 'json', ...TUNING],
+  simulate: ['fleet', 'pipeline', ...SIMULATOR],
+  compliance: ['policy', 'mode', 'json'],
+  send: ['url'],
+  demo: [...SIMULATOR, ...TUNING],
+};
 
 /** The largest delay a timer takes (setTimeout clamps anything above to 1 ms). */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/**
- * A numeric flag, checked: within [min, max], and a whole number unless `fraction` (rates).
- * Past a timer's range, or 2.5 connections, is a usage error, not a silent 1 ms or a crash.
- */
-export const number = (
-  flags: Flags,
-  name: keyof Flags,
-  fallback: number,
-  { min = 0, max = MAX_TIMER_MS, fraction = false } = {},
-) => {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
+interface Range {
+  min?: number;
+  max?: number;
+  /** Rates: any number in the range; otherwise a whole number. */
+  fraction?: boolean;
+}
+
+/** `raw` read as a number within the range, or undefined. */
+const inRange = (raw: unknown, { min = 0, max = MAX_TIMER_MS, fraction = false }: Range) => {
   const value = Number(raw);
   const ok =
     typeof raw === 'string' &&
@@ -84,12 +115,48 @@ export const number = (
     value >= min &&
     value <= max &&
     (fraction || Number.isInteger(value));
-  if (!ok) {
-    throw new UsageError(
-      `--${String(name)} must be ${fraction ? 'a number' : 'a whole number'} from ${min} to ${max}, got '${String(raw).slice(0, 40)}'`,
-    );
-  }
+  return ok ? value : undefined;
+};
+
+const rangeText = ({ min = 0, max = MAX_TIMER_MS, fraction = false }: Range) =>
+  `${fraction ? 'a number' : 'a whole number'} from ${min} to ${max}`;
+
+/**
+ * A numeric flag, checked: within [min, max], and a whole number unless `fraction` (rates).
+ * Past a timer's range, or 2.5 connections, is a usage error, not a silent 1 ms or a crash.
+ */
+export const number = (flags: Flags, name: keyof Flags, fallback: number, range: Range = {}) => {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const value = inRange(raw, range);
+  if (value === undefined)
+    throw new UsageError(`--${String(name)} must be ${rangeText(range)}, got '${String(raw).slice(0, 40)}'`);
   return value;
+};
+
+/**
+ * Every number a CLI command reads from the environment, with its range: the functions that
+ * `compliance`, `simulate --pipeline` and `demo` run read them (the OVH client's settings, the
+ * worker's timings), and their own readers take what a Lambda's configuration can hold.
+ */
+export const ENV_NUMBERS = {
+  OVH_CONCURRENCY: { min: 1, max: 64 },
+  OVH_TIMEOUT_MS: { min: 100 },
+  TASK_TIMEOUT_MS: { min: 100 },
+  CLAIM_HOLD_MS: { min: 1 },
+  FINISH_RESERVE_MS: { min: 1 },
+  LEASE_WAIT_MS: { min: 0 },
+} as const satisfies Record<string, Range>;
+export type EnvNumber = keyof typeof ENV_NUMBERS;
+
+/** Refuses a variable of `names` that is set but not a number in its range (empty counts as unset). */
+export const checkEnvNumbers = (env: NodeJS.ProcessEnv, names: readonly EnvNumber[]) => {
+  for (const name of names) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    if (inRange(raw, ENV_NUMBERS[name]) === undefined)
+      throw new ConfigError(`${name} must be ${rangeText(ENV_NUMBERS[name])}, got '${raw.slice(0, 40)}'`);
+  }
 };
 
 /** The folder holding package.json, found from this file whether bundled (dist/) or not (lib/cli/). */

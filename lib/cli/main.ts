@@ -4,7 +4,17 @@
  */
 import { SticklerError } from '../domain/errors';
 import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '../domain/farm';
-import { parseArgv, USAGE } from './args';
+import {
+  COMMAND_FLAGS,
+  checkEnvNumbers,
+  ENV_NUMBERS,
+  type EnvNumber,
+  type Flag,
+  type Flags,
+  OPTIONS,
+  parseArgv,
+  USAGE,
+} from './args';
 import { applyCommand } from './commands/apply';
 import { complianceCommand } from './commands/compliance';
 import { demoCommand } from './commands/demo';
@@ -14,11 +24,11 @@ import { sendCommand } from './commands/send';
 import { setCommand } from './commands/set';
 import { showCommand } from './commands/show';
 import { simulateCommand } from './commands/simulate';
-import { type CliIo, EXIT, UsageError } from './io';
+import { type CliIo, EXIT, jsonDocument, terminalSafe, UsageError } from './io';
 import { connect, type Session } from './session';
 
 export type { CliIo } from './io';
-export { EXIT, UsageError } from './io';
+export { EXIT, terminalSafe, UsageError } from './io';
 
 const NO_ARGUMENTS = new Set(['plan', 'apply', 'simulate', 'compliance', 'demo']);
 
@@ -37,11 +47,49 @@ const commandUsage = (command: string): string => {
   return `Usage:\n${own.join('\n')}\n\n${lines.slice(lines.findIndex((l) => l.startsWith('Stickiness words'))).join('\n')}`;
 };
 
+/** Where a flag a command does not take points to instead, when there is a better way. */
+const INSTEAD: Partial<Record<string, Partial<Record<Flag, string>>>> = {
+  show: { service: 'name load balancers as arguments: stickler show NAME...' },
+  refresh: { service: 'name the load balancer as an argument: stickler refresh SERVICE ZONE' },
+  set: { service: 'name the load balancer as an argument: stickler set SERVICE TYPE/FARM_ID STICKINESS' },
+  compliance: {
+    concurrency: 'it reads OVH_CONCURRENCY from the environment, as the deployed function does',
+    timeout: 'it reads OVH_TIMEOUT_MS from the environment, as the deployed function does',
+  },
+};
+
+/**
+ * Refuses, before anything runs, a flag the command does not take (it would be dropped, and a
+ * dropped `--service` widens a run to the whole fleet) and a single-valued flag given twice with
+ * different values (which one was meant?). A repeated `--service X` counts once.
+ */
+const checkFlags = (command: string, flags: Flags, tokens: ReturnType<typeof parseArgv>['tokens']) => {
+  const taken = new Set<string>([...COMMAND_FLAGS[command]!, 'help']);
+  for (const name of Object.keys(flags) as Flag[]) {
+    if (taken.has(name)) continue;
+    const instead = INSTEAD[command]?.[name];
+    const own = COMMAND_FLAGS[command]!.map((f) => `--${f}`).join(', ');
+    throw new UsageError(
+      `'${command}' does not take --${name}${instead ? `: ${instead}` : ''} (it takes ${own || 'no flag'}; see stickler ${command} --help)`,
+    );
+  }
+  const seen = new Map<string, string | undefined>();
+  for (const token of tokens ?? []) {
+    if (token.kind !== 'option') continue;
+    const option = OPTIONS[token.name as Flag] as { type: string; multiple?: boolean };
+    if (option.type !== 'string' || option.multiple) continue;
+    if (seen.has(token.name) && seen.get(token.name) !== token.value)
+      throw new UsageError(`--${token.name} is given twice with different values: give it once`);
+    seen.set(token.name, token.value);
+  }
+  if (flags.service) flags.service = [...new Set(flags.service)];
+};
+
 const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<number> => {
-  const { values: flags, positionals } = parseArgv(argv);
-  const [command, ...args] = positionals;
+  const { values: flags, positionals: words, tokens } = parseArgv(argv);
+  const [command, ...given] = words;
   if (command === 'help' || (flags.help && !command)) {
-    const topic = command === 'help' ? args[0] : undefined;
+    const topic = command === 'help' ? given[0] : undefined;
     io.stdout.write(`${topic ? commandUsage(topic) : USAGE}\n`);
     return EXIT.ok;
   }
@@ -53,6 +101,24 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     io.stdout.write(`${commandUsage(command)}\n`);
     return EXIT.ok;
   }
+  if (!Object.hasOwn(COMMAND_FLAGS, command))
+    throw new UsageError(
+      `unknown command '${command.slice(0, 40)}' (try: ${Object.keys(COMMAND_FLAGS).join(', ')})`,
+    );
+  checkFlags(command, flags, tokens);
+  // The functions these commands run read numbers from the environment: checked here, in range,
+  // before anything starts (`Number(x) || default` took -5 connections or a 35-day timeout).
+  const runsFunctions =
+    command === 'compliance' || command === 'demo' || (command === 'simulate' && flags.pipeline);
+  if (runsFunctions)
+    checkEnvNumbers(
+      io.env,
+      command === 'compliance'
+        ? ['OVH_CONCURRENCY', 'OVH_TIMEOUT_MS']
+        : (Object.keys(ENV_NUMBERS) as EnvNumber[]),
+    );
+  // The same load balancer named twice is one (it would be read, planned and listed twice).
+  const args = command === 'show' ? [...new Set(given)] : given;
   // A word a command does not take is an error, never silently ignored (`apply SERVICE --policy P`
   // would otherwise apply the whole fleet).
   if (NO_ARGUMENTS.has(command) && args.length > 0) {
@@ -95,22 +161,9 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     case 'send':
       return sendCommand(io, flags, args);
     default:
-      throw new UsageError(
-        `unknown command '${command}' (try: show, plan, apply, set, refresh, simulate, compliance, send, demo)`,
-      );
+      throw new UsageError(`unknown command '${command.slice(0, 40)}'`);
   }
 };
-
-/**
- * Text for a terminal: control characters (ANSI escapes in a `--ticket`, in a server's error
- * text) are shown as `?`, so nothing a user or a server supplies can move the cursor or recolour
- * the screen. Newlines and tabs stay.
- */
-export const terminalSafe = (text: string): string =>
-  Array.from(text, (c) => {
-    const code = c.charCodeAt(0);
-    return (code < 0x20 && c !== '\n' && c !== '\t') || (code >= 0x7f && code <= 0x9f) ? '?' : c;
-  }).join('');
 
 /** Runs one CLI invocation and returns its exit code; errors are printed, never thrown. */
 export const runCli = async (argv: string[], rawIo: CliIo): Promise<number> => {
@@ -132,7 +185,9 @@ export const runCli = async (argv: string[], rawIo: CliIo): Promise<number> => {
     // A script that asked for JSON always gets a document, even when the run could not start.
     if (argv.includes('--json'))
       io.stdout.write(
-        `${JSON.stringify({ error: { code: error instanceof SticklerError ? error.code : 'unexpected', message } }, null, 2)}\n`,
+        jsonDocument({
+          error: { code: error instanceof SticklerError ? error.code : 'unexpected', message },
+        }),
       );
     return EXIT.error;
   }

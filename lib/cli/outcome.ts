@@ -3,7 +3,7 @@ import type { ApplyReport } from '../app/apply-plan';
 import type { Unreadable } from '../app/plan-policy';
 import type { Plan } from '../domain/plan';
 import type { Flags } from './args';
-import { type CliIo, EXIT } from './io';
+import { type CliIo, EXIT, jsonDocument } from './io';
 import { renderApplyReport } from './render';
 import { applyJson } from './report-json';
 
@@ -17,11 +17,7 @@ export const printApplyReport = (
   report: ApplyReport,
   unreadable: readonly Unreadable[] = [],
 ): number => {
-  io.stdout.write(
-    flags.json
-      ? `${JSON.stringify(applyJson(plan, report, unreadable), null, 2)}\n`
-      : renderApplyReport(report),
-  );
+  io.stdout.write(flags.json ? jsonDocument(applyJson(plan, report, unreadable)) : renderApplyReport(report));
   if (unreadable.length > 0 && !flags.json)
     io.stdout.write(
       `Not read, so not applied: ${unreadable.map((u) => u.service).join(', ')} (see the errors above).\n`,

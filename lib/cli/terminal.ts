@@ -5,16 +5,17 @@ import type { Flags } from './args';
 import { type CliIo, EXIT, UsageError } from './io';
 
 /**
- * Runs `work` with an AbortSignal tied to Ctrl-C: the first interrupt lets the zones already
- * being written finish (nothing is left stored but not applied) and starts no others.
+ * Runs `work` with an AbortSignal tied to interrupts (Ctrl-C, SIGTERM, SIGHUP, a closed standard
+ * output): the first lets the zones already being written finish (nothing is left stored but not
+ * applied) and starts no others.
  */
 export const interruptible = async <T>(io: CliIo, work: (signal: AbortSignal) => Promise<T>): Promise<T> => {
   const controller = new AbortController();
-  const stop = io.onInterrupt?.(() => {
+  const stop = io.onInterrupt?.((why) => {
     controller.abort();
     io.stderr.write(
-      '\nInterrupted: finishing the zones already being written, starting no others. Ctrl-C again stops at once\n' +
-        '(and may leave changes stored but not applied).\n',
+      `\nInterrupted${why && why !== 'SIGINT' ? ` (${why})` : ''}: finishing the zones already being written, starting no others. ` +
+        'Ctrl-C (or another signal) again stops at once\n(and may leave changes stored but not applied).\n',
     );
   });
   try {

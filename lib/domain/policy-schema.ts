@@ -6,10 +6,34 @@ import * as z from 'zod/mini';
 import { globProblem } from './glob';
 import { checkTarget, FarmTypeSchema, StickinessWordSchema, toWire } from './stickiness';
 
+/**
+ * Bounds on a policy's text: far above any real name, far below trouble (a rule's name is
+ * repeated in every change it plans, and a 300 KB one made a plan of 2,000 farms take gigabytes).
+ */
+export const POLICY_TEXT_LIMITS = {
+  /** A rule's name. */
+  name: 200,
+  /** A service or display-name pattern. */
+  pattern: 200,
+  /** A zone (OVH's are a few letters). */
+  zone: 64,
+} as const;
+
 const NonEmpty = z.string().check(z.minLength(1, 'must not be empty'));
+const text = (max: number) =>
+  NonEmpty.check(
+    z.superRefine((value, ctx) => {
+      if (value.length > max)
+        ctx.addIssue({
+          code: 'custom',
+          message: `must be at most ${max} characters, got ${value.length}`,
+          input: value.length,
+        });
+    }),
+  );
 
 /** A name pattern: `*`, `?` and `[abc]` / `[a-z]` / `[!abc]` classes, checked when the policy is read. */
-const Glob = NonEmpty.check(
+const Glob = text(POLICY_TEXT_LIMITS.pattern).check(
   z.superRefine((pattern, ctx) => {
     const problem = globProblem(pattern);
     if (problem) ctx.addIssue({ code: 'custom', message: `invalid pattern: ${problem}`, input: pattern });
@@ -19,7 +43,7 @@ const Glob = NonEmpty.check(
 export const PolicyMatchSchema = z.strictObject({
   service: z.optional(Glob),
   type: z.optional(FarmTypeSchema),
-  zone: z.optional(NonEmpty),
+  zone: z.optional(text(POLICY_TEXT_LIMITS.zone)),
   displayName: z.optional(Glob),
   farmId: z.optional(z.int().check(z.positive())),
 });
@@ -27,7 +51,7 @@ export type PolicyMatch = z.infer<typeof PolicyMatchSchema>;
 
 export const PolicyRuleSchema = z
   .strictObject({
-    name: z.optional(NonEmpty),
+    name: z.optional(text(POLICY_TEXT_LIMITS.name)),
     match: z._default(PolicyMatchSchema, {}),
     stickiness: StickinessWordSchema,
   })

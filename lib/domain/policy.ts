@@ -15,7 +15,7 @@
  * ```
  */
 import type { Farm } from './farm';
-import { compileGlob } from './glob';
+import { compilePolicyGlob } from './policy-glob';
 import type { Policy } from './policy-schema';
 import { type Stickiness, toWire } from './stickiness';
 
@@ -34,8 +34,8 @@ export interface RuleMatch {
 /** Builds a matcher that returns the first rule matching a farm, or undefined. UDP farms never match. */
 export const compilePolicy = (policy: Policy): ((farm: Farm) => RuleMatch | undefined) => {
   const compiled = policy.rules.map((rule, index) => {
-    const service = rule.match.service ? compileGlob(rule.match.service) : undefined;
-    const displayName = rule.match.displayName ? compileGlob(rule.match.displayName) : undefined;
+    const service = rule.match.service ? compilePolicyGlob(rule.match.service) : undefined;
+    const displayName = rule.match.displayName ? compilePolicyGlob(rule.match.displayName) : undefined;
     return { rule, index, service, displayName, label: ruleLabel(policy, index) };
   });
   return (farm) => {
@@ -45,8 +45,8 @@ export const compilePolicy = (policy: Policy): ((farm: Farm) => RuleMatch | unde
       if (m.type && m.type !== farm.type) continue;
       if (m.zone && m.zone !== farm.zone) continue;
       if (m.farmId !== undefined && m.farmId !== farm.farmId) continue;
-      if (c.service && !c.service.test(farm.service)) continue;
-      if (c.displayName && !c.displayName.test(farm.displayName ?? '')) continue;
+      if (c.service && !c.service(farm.service)) continue;
+      if (c.displayName && !c.displayName(farm.displayName ?? '')) continue;
       return { index: c.index, label: c.label, target: toWire(c.rule.stickiness) };
     }
     return undefined;

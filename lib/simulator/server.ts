@@ -57,6 +57,12 @@ export interface FaultOptions {
   resetRate: number;
   /** Share of refresh tasks that end in `error`. */
   taskErrorRate: number;
+  /**
+   * Calls answered 200 with a body that cannot be read, as a proxy on the way may answer: the
+   * JSON cut in the middle, or an HTML page. `carriedOut`: the API did the call first (default),
+   * or the answer came without it (the proxy never passed it on).
+   */
+  garbled?: { calls: readonly CallKind[]; body: 'cut-json' | 'html'; carriedOut?: boolean };
 }
 
 export const NO_FAULTS: FaultOptions = {
@@ -129,6 +135,22 @@ export interface RunningSimulator {
   resetState(): void;
   close(): Promise<void>;
 }
+
+/** The kind of a call, from its method and path alone (for faults that answer without the API). */
+export const callKindOf = (method: string, path: string): CallKind => {
+  const rest = path.split('/').filter(Boolean).slice(2);
+  if (path === '/auth/time') return 'auth-time';
+  if (!path.startsWith('/ipLoadbalancing')) return 'other';
+  if (rest.length === 0) return path === '/ipLoadbalancing' ? 'list-services' : 'get-service';
+  if (method === 'POST' && rest[0] === 'refresh') return 'refresh';
+  if (rest[0] === 'pendingChanges') return 'pending-changes';
+  if (rest[0] === 'zone') return 'list-zones';
+  if (rest[0] === 'definedFarms') return 'defined-farms';
+  if (rest[0] === 'task') return rest.length === 1 ? 'list-tasks' : 'get-task';
+  if (rest[1] === 'farm')
+    return rest.length === 2 ? 'list-farms' : method === 'PUT' ? 'put-farm' : 'get-farm';
+  return 'other';
+};
 
 /** mulberry32: tiny, fast, good enough for fault injection, and reproducible from a seed. */
 export const seededRandom = (seed: number): (() => number) => {
@@ -444,6 +466,21 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     res.end(text);
   };
 
+  /** A 200 whose body cannot be read: `payload`'s JSON cut in half, or a proxy's HTML page. */
+  const sendGarbled = (res: ServerResponse, as: 'cut-json' | 'html', payload: unknown) => {
+    if (res.destroyed) return;
+    const json = JSON.stringify(payload ?? { status: 'ok', message: 'The farm was updated' });
+    const text =
+      as === 'html'
+        ? '<!DOCTYPE html>\n<html><head><title>Gateway</title></head><body><h1>Request forwarded</h1></body></html>\n'
+        : json.slice(0, Math.max(1, Math.floor(json.length / 2)));
+    res.writeHead(200, {
+      'Content-Type': as === 'html' ? 'text/html; charset=utf-8' : 'application/json; charset=utf-8',
+      'X-Ovh-QueryID': `EU.sim.${(++queryCounter).toString(16).padStart(8, '0')}`,
+    });
+    res.end(text);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const method = (req.method ?? 'GET').toUpperCase();
@@ -496,8 +533,15 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       throw error;
     }
     try {
+      const garbled = faults.garbled;
+      if (garbled && garbled.carriedOut === false) {
+        const kind = callKindOf(method, path);
+        if (garbled.calls.includes(kind)) return sendGarbled(res, garbled.body, undefined);
+      }
       const [kind, status, payload, extra] = route(method, path, url.searchParams, body, req.headers);
       stats.calls[kind]++;
+      if (garbled && garbled.carriedOut !== false && status < 300 && garbled.calls.includes(kind))
+        return sendGarbled(res, garbled.body, payload);
       return send(res, status, payload, extra);
     } catch (error) {
       if (error instanceof HttpError) {

@@ -202,6 +202,104 @@ describe('policy reconcile against the simulator', () => {
     expect(h.sim.stats.calls.refresh).toBe(1);
   });
 
+  describe('a write answered with success that cannot be read (a cut answer, a proxy page)', () => {
+    const shop = () => h.sim.state.services.get('loadbalancer-bbb')!.farms.get('http/10')!;
+
+    it.each(['cut-json', 'html'] as const)(
+      'reads the farm again: stored, so its zone is applied (%s)',
+      async (body) => {
+        h.sim.faults.garbled = { calls: ['put-farm'], body };
+        const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
+        const report = await makeApplyPlan({ api: h.api, clock: systemClock })(
+          planFromPolicy(fleet, policy),
+          options,
+        );
+        expect(report.failed).toEqual([]);
+        expect(report.applied).toHaveLength(1);
+        expect(h.sim.stats.calls['put-farm']).toBe(1);
+        expect(h.sim.stats.calls.refresh).toBe(1);
+        expect(shop().applied.get('rbx')?.stickiness).toBeNull();
+      },
+    );
+
+    it('reads the farm again: not stored, so the write failed and nothing is refreshed', async () => {
+      h.sim.faults.garbled = { calls: ['put-farm'], body: 'html', carriedOut: false };
+      const fleet = await makeDiscoverFleet({ api: h.api })({ services: ['loadbalancer-bbb'] });
+      const report = await makeApplyPlan({ api: h.api, clock: systemClock })(
+        planFromPolicy(fleet, policy),
+        options,
+      );
+      expect(report.applied).toEqual([]);
+      expect(report.failed).toEqual([
+        expect.objectContaining({
+          code: 'write-failed',
+          reason: expect.stringMatching(
+            /could not store the new stickiness: .*an HTML page.*; the farm, read again, does not store it/,
+          ),
+        }),
+      ]);
+      expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+      expect(shop().stored.stickiness).toBe('sourceIp');
+    });
+
+    it('says the outcome is unknown when the farm cannot be read again either', async () => {
+      let putDone = false;
+      const report = await reconcileShopThrough(
+        async (input, init) => {
+          if (init?.method === 'PUT') {
+            await fetch(input, init);
+            putDone = true;
+            return new Response('<html><body>Bad gateway</body></html>', { status: 200 });
+          }
+          if (putDone && /\/farm\/10$/.test(String(input))) return boom(503);
+          return fetch(input, init);
+        },
+        { maxAttempts: 2 },
+      );
+      expect(report.applied).toEqual([]);
+      expect(report.failed).toEqual([
+        expect.objectContaining({
+          code: 'outcome-unknown',
+          retryable: false,
+          reason: expect.stringContaining("outcome unknown: the write's answer could not be read"),
+        }),
+      ]);
+      expect(report.failed[0]!.reason).toContain("'stickler show loadbalancer-bbb'");
+      // Its zone held nothing else: not refreshed, left for the operator to look at.
+      expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+    });
+  });
+
+  it('says the outcome is unknown, not "not applied", when neither the task nor the zone can be read', async () => {
+    let refreshed = false;
+    const report = await reconcileShopThrough(
+      async (input, init) => {
+        if (init?.method === 'POST') {
+          refreshed = true;
+          return fetch(input, init);
+        }
+        // After the refresh, OVH answers no read of its task or of the zone's pending changes.
+        if (refreshed && /\/(task\/\d+|pendingChanges)$/.test(new URL(String(input)).pathname))
+          return boom(503);
+        return fetch(input, init);
+      },
+      { maxAttempts: 1 },
+    );
+    expect(report.applied).toEqual([]);
+    expect(report.failed).toEqual([
+      expect.objectContaining({
+        code: 'outcome-unknown',
+        retryable: false,
+        reason: expect.stringMatching(
+          /^outcome unknown in zone rbx of loadbalancer-bbb: .*could not follow task/,
+        ),
+      }),
+    ]);
+    expect(report.failed[0]!.reason).not.toContain('not applied');
+    expect(report.refreshes.map((r) => r.status)).toEqual(['unknown']);
+    expect(h.sim.stats.calls.refresh).toBe(1); // asked once, never again blindly
+  });
+
   it('on interrupt, applies the zone whose writes had begun and starts no other', async () => {
     const webOnly = parsePolicy(
       'version: 1\nrules:\n  - match: { displayName: "web-*" }\n    stickiness: sourceIp\n',

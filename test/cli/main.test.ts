@@ -159,7 +159,7 @@ describe('stickler CLI against the simulator', () => {
   it('apply stops gracefully on Ctrl-C: says so, starts no zone, exits 1', async () => {
     const { io, out, err } = makeIo(env);
     io.onInterrupt = (listener) => {
-      listener(); // Ctrl-C as soon as the run starts listening
+      listener('SIGINT'); // Ctrl-C as soon as the run starts listening
       return () => undefined;
     };
     expect(await runCli(['apply', '--policy', policyFile, '--yes', '--json'], io)).toBe(1);
@@ -201,6 +201,30 @@ describe('stickler CLI against the simulator', () => {
     expect(await runCli(['set', 'loadbalancer-aaa', 'http/1', 'none'], eof.io)).toBe(2);
     expect(eof.err()).toContain('No answer (end of input): nothing applied.');
     expect(h.sim.stats.calls['put-farm'] ?? 0).toBe(0);
+  });
+
+  it('set asks before refreshing a zone for a farm already at its target (--allow-foreign-pending)', async () => {
+    // Someone else's stored edit in zone gra; http/1 (gra) already stores cookie.
+    await h.api.setStickiness({ service: 'loadbalancer-aaa', type: 'tcp', farmId: 3 }, null);
+    h.sim.resetStats();
+    const argv = [
+      'set',
+      'loadbalancer-aaa',
+      'http/1',
+      'cookie',
+      '--allow-foreign-pending',
+      '--poll-interval',
+      '10',
+    ];
+    const no = makeIo(env, true, 'no\n');
+    expect(await runCli(argv, no.io)).toBe(2);
+    expect(no.out()).toContain('already stores cookie, but zone gra holds 1 unapplied change(s)');
+    expect(no.out()).toContain('HTTP sessions are lost');
+    expect(no.err()).toContain('Apply zone gra of loadbalancer-aaa?');
+    expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+    const yes = makeIo(env);
+    expect(await runCli([...argv, '--yes'], yes.io)).toBe(0);
+    expect(h.sim.stats.calls.refresh).toBe(1);
   });
 
   it('set clears stickiness with none, and names the ticket', async () => {

@@ -1,5 +1,8 @@
+import fc from 'fast-check';
+import { compileGlob, globProblem } from '../../lib/domain/glob';
 import { compilePolicy } from '../../lib/domain/policy';
 import { parsePolicy } from '../../lib/domain/policy-file';
+import { compilePolicyGlob } from '../../lib/domain/policy-glob';
 import { YamlInputError } from '../../lib/domain/yaml-document';
 import { aFarm } from '../helpers/factories';
 
@@ -79,6 +82,33 @@ describe('parsePolicy', () => {
     ]);
   });
 
+  it('bounds every text of a rule, naming its line and field, and never quoting the text', () => {
+    const long = (n: number) => 'x'.repeat(n);
+    const error = parseError(
+      [
+        'version: 1',
+        'rules:',
+        `  - name: ${long(300_000)}`,
+        '    stickiness: none',
+        '  - match:',
+        `      service: "lb-${long(200)}*"`,
+        `      displayName: "${long(201)}"`,
+        `      zone: ${long(65)}`,
+        '    stickiness: none',
+        `  - name: ${long(200)}`,
+        `    match: { zone: ${long(64)}, displayName: "${long(200)}" }`,
+        '    stickiness: none',
+      ].join('\n'),
+    );
+    expect(error.issues.map((i) => `${i.line} ${i.path}: ${i.message}`)).toEqual([
+      '3 rules[0].name: must be at most 200 characters, got 300000',
+      '6 rules[1].match.service: must be at most 200 characters, got 204',
+      '8 rules[1].match.zone: must be at most 64 characters, got 65',
+      '7 rules[1].match.displayName: must be at most 200 characters, got 201',
+    ]);
+    expect(error.message.length).toBeLessThan(1_000);
+  });
+
   it('refuses an alias bomb and a file of several documents as policy errors, in its own words', () => {
     const levels = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
     for (const [i, name] of ['b', 'c', 'd', 'e', 'f', 'g'].entries())
@@ -150,5 +180,48 @@ describe('compilePolicy', () => {
       parsePolicy('version: 1\nrules:\n  - match: { zone: rbx }\n    stickiness: none\n'),
     );
     expect(narrow(farm({ zone: 'gra' }))).toBeUndefined();
+  });
+});
+
+describe('compilePolicyGlob', () => {
+  it('matches as the glob syntax says: *, ?, classes, whole-string', () => {
+    const cases: [string, string, boolean][] = [
+      ['loadbalancer-*', 'loadbalancer-7f3a', true],
+      ['loadbalancer-*', 'xloadbalancer-7f3a', false],
+      ['web-??', 'web-eu', true],
+      ['web-??', 'web-e', false],
+      ['web-[a-c]*', 'web-b1', true],
+      ['web-[!a-c]*', 'web-b1', false],
+      ['a.b', 'axb', false],
+      ['*', '', true],
+      ['**x', 'x', true],
+    ];
+    for (const [pattern, name, expected] of cases)
+      expect([pattern, name, compilePolicyGlob(pattern)(name)]).toEqual([pattern, name, expected]);
+  });
+
+  it('agrees with the glob compiled to a regular expression, for any pattern and name', () => {
+    const alphabet = fc.constantFrom('a', 'b', '-', '.', '*', '?', '[', ']', '!', 'c');
+    fc.assert(
+      fc.property(
+        fc.array(alphabet, { maxLength: 10 }).map((a) => a.join('')),
+        fc
+          .array(fc.constantFrom('a', 'b', '-', '.', 'c', '[', ']', '!'), { maxLength: 12 })
+          .map((a) => a.join('')),
+        (pattern, name) => {
+          if (globProblem(pattern)) return;
+          expect(compilePolicyGlob(pattern)(name)).toBe(compileGlob(pattern).test(name));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('answers at once for a pattern that makes a regular expression backtrack for minutes', () => {
+    const started = Date.now();
+    const match = compilePolicyGlob(`${'*a'.repeat(12)}*b`);
+    expect(match('a'.repeat(200))).toBe(false);
+    expect(match(`${'a'.repeat(199)}b`)).toBe(true);
+    expect(Date.now() - started).toBeLessThan(200);
   });
 });

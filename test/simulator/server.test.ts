@@ -177,6 +177,21 @@ describe('simulator behaviour', () => {
     expect(await stale.json()).toMatchObject({ errorCode: 'QUERY_TIME_OUT' });
   });
 
+  it('answers the calls it is told to with a body that cannot be read, carried out or not', async () => {
+    const ref = { service: 'loadbalancer-aaa', type: 'http' as const, farmId: 2 };
+    const stored = () => h.sim.state.services.get('loadbalancer-aaa')!.farms.get('http/2')!.stored.stickiness;
+    h.sim.faults.garbled = { calls: ['put-farm', 'get-farm'], body: 'cut-json' };
+    await expect(h.api.getFarm(ref)).rejects.toThrow(/cut or broken JSON/);
+    await expect(h.api.setStickiness(ref, 'cookie')).rejects.toMatchObject({ outcomeUnknown: true });
+    expect(stored()).toBe('cookie');
+    h.sim.faults.garbled = { calls: ['put-farm'], body: 'html', carriedOut: false };
+    await expect(h.api.setStickiness(ref, 'sourceIp')).rejects.toThrow(/an HTML page/);
+    expect(stored()).toBe('cookie');
+    expect(h.sim.stats.calls['put-farm']).toBe(1);
+    // Other calls are answered as usual.
+    await expect(h.api.pendingChanges('loadbalancer-aaa')).resolves.toEqual([{ zone: 'sbg', number: 1 }]);
+  });
+
   it('ends a refresh task in error at the configured rate, applying nothing', async () => {
     await h.close();
     h = await startHarness({ faults: { taskErrorRate: 1 } });

@@ -28,6 +28,13 @@ export const resolveEndpoint = (value: string | undefined): string => {
       'OVH_ENDPOINT must not carry a user name or password (OVH signs each request instead)',
     );
   }
+  if (url.search || url.hash || /[?#]/.test(name)) {
+    // Not quoted either: a query string is where a token would be pasted. A base URL has none:
+    // each call appends its path, and OVH signs the whole URL.
+    throw new ConfigError(
+      'OVH_ENDPOINT must not carry a query string or a fragment (a ? or a #): give the base URL only, ending with /1.0',
+    );
+  }
   if (!/\/1\.0\/?$/.test(url.pathname)) {
     throw new ConfigError(
       `OVH_ENDPOINT must end with the API version, /1.0 (for example https://eu.api.ovh.com/1.0), got '${url.origin}${url.pathname}'`,

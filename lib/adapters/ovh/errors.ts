@@ -9,6 +9,11 @@ export interface OvhErrorDetails {
   errorClass?: string;
   queryId?: string;
   retryable: boolean;
+  /**
+   * The call may have been carried out although it failed (default: no answer, or a 5xx). A
+   * success status whose answer cannot be read is one too: OVH did it, stickler cannot tell.
+   */
+  outcomeUnknown?: boolean;
 }
 
 export class OvhApiError extends SticklerError {
@@ -32,7 +37,9 @@ export class OvhApiError extends SticklerError {
         ...options,
         retryable: details.retryable,
         // No answer, or a server error: the call may have been carried out all the same.
-        outcomeUnknown: code === 'timeout' || code === 'network' || (details.status ?? 0) >= 500,
+        outcomeUnknown:
+          details.outcomeUnknown ??
+          (code === 'timeout' || code === 'network' || (details.status ?? 0) >= 500),
         ...(details.queryId ? { reference: details.queryId } : {}),
       },
     );

@@ -6,6 +6,8 @@
  * call with a timeout, retries what is safe to retry, and shares one concurrency limit across
  * every call of a run.
  */
+import { ConfigError } from '../../domain/errors';
+import { plainText } from '../../domain/text';
 import { type Clock, systemClock } from '../../ports/clock';
 import { type AdaptiveConcurrency, makeAdaptiveConcurrency } from '../../shared/adaptive-concurrency';
 import { fullJitterDelay } from '../../shared/backoff';
@@ -18,6 +20,34 @@ export interface OvhCredentials {
   applicationSecret: string;
   consumerKey: string;
 }
+
+/**
+ * What is wrong with a credential's characters, or undefined. OVH's keys are printable ASCII; a
+ * line break or a control character (a bad paste, a file read with its newline) would go into a
+ * request header, where fetch refuses it with the value in its message.
+ */
+export const credentialProblem = (value: string): string | undefined =>
+  /^[\x20-\x7e]+$/.test(value)
+    ? undefined
+    : value === ''
+      ? 'is empty'
+      : 'holds a character that is not printable ASCII (a line break, a control character or a non-ASCII letter)';
+
+const CREDENTIAL_NAMES: Record<keyof OvhCredentials, string> = {
+  applicationKey: 'application key',
+  applicationSecret: 'application secret',
+  consumerKey: 'consumer key',
+};
+
+/** Refuses credentials that cannot go into a request as they are (loaded from SSM, say), never quoting them. */
+const checkCredentials = (credentials: OvhCredentials): OvhCredentials => {
+  for (const field of Object.keys(CREDENTIAL_NAMES) as (keyof OvhCredentials)[]) {
+    const problem = credentialProblem(credentials[field] ?? '');
+    if (problem)
+      throw new ConfigError(`the OVH ${CREDENTIAL_NAMES[field]} ${problem}; its value is not shown`);
+  }
+  return credentials;
+};
 
 export interface RetryOptions {
   /** Total attempts including the first. */
@@ -75,6 +105,38 @@ export const DEFAULT_RETRY: RetryOptions = {
   maxThrottledAttempts: 20,
 };
 
+/** The longest timeout a timer takes (setTimeout waits 1 ms instead of anything longer). */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
+ * The largest answer read. OVH's largest (a page of 1,000 farm objects) is a few hundred KiB;
+ * anything past this is not an OVH answer (a proxy's endless stream, a misdirected download).
+ */
+export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+
+/** The answer's text, or undefined past `limit` bytes (declared or read), reading no further. */
+const readBounded = async (response: Response, limit: number): Promise<string | undefined> => {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit || !response.body) {
+    await response.body?.cancel().catch(() => undefined);
+    return declared > limit ? undefined : '';
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+};
+
 /** A sign that OVH is overloaded: throttled, a server error, no answer, a dropped connection. */
 const isOverload = (error: OvhApiError) =>
   error.status === 429 || (error.status ?? 0) >= 500 || error.code === 'timeout' || error.code === 'network';
@@ -117,6 +179,11 @@ export class OvhHttpClient {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.credentials = options.credentials;
     this.timeoutMs = options.timeoutMs ?? 15_000;
+    // Past a timer's range Node waits 1 ms instead; below 1, AbortSignal.timeout throws on each call.
+    if (!Number.isInteger(this.timeoutMs) || this.timeoutMs < 1 || this.timeoutMs > MAX_TIMEOUT_MS)
+      throw new ConfigError(
+        `the OVH client's timeout per call must be a whole number of ms from 1 to ${MAX_TIMEOUT_MS}, got ${this.timeoutMs}`,
+      );
     this.limiter =
       typeof options.concurrency === 'object' ? options.concurrency : createLimiter(options.concurrency ?? 8);
     this.adaptive =
@@ -236,9 +303,9 @@ export class OvhHttpClient {
       const offset = options.unauthenticated ? 0 : await this.serverTimeOffset();
       const credentials = options.unauthenticated
         ? undefined
-        : typeof this.credentials === 'function'
-          ? await this.credentials()
-          : this.credentials;
+        : checkCredentials(
+            typeof this.credentials === 'function' ? await this.credentials() : this.credentials,
+          );
       // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
       // A zone's apply path (its pending changes, the refresh, its task) waits ahead of bulk farm
       // reads and writes: those calls are few, and each zone waits on them one after another.
@@ -342,7 +409,7 @@ export class OvhHttpClient {
     safeToRepeat: boolean,
   ): Promise<Attempt<T>> {
     let response: Response;
-    let text: string;
+    let text: string | undefined;
     const left = this.timeLeft();
     const cutByDeadline = left !== undefined && left < this.timeoutMs;
     const timeoutMs = Math.max(1, Math.min(this.timeoutMs, left ?? this.timeoutMs));
@@ -353,17 +420,30 @@ export class OvhHttpClient {
         body: body || undefined,
         signal: AbortSignal.timeout(timeoutMs),
       });
-      text = await response.text();
+      text = await readBounded(response, MAX_RESPONSE_BYTES);
     } catch (cause) {
       // Duck-typed: the DOMException fetch throws may come from another realm.
       const name = (cause as { name?: unknown } | null)?.name;
       const timedOut = name === 'TimeoutError' || name === 'AbortError';
       const neverSent = networkCode(cause) === 'ECONNREFUSED';
+      // fetch refused to build the request (a header value it will not send): its message quotes
+      // the value, which may be a credential, so it is not repeated. Nothing was sent; a retry
+      // would build the same request.
+      const inner = (cause as { cause?: unknown } | null)?.cause;
+      if (!timedOut && name === 'TypeError' && inner === undefined)
+        return {
+          ok: false,
+          error: new OvhApiError(
+            'bad-request',
+            'the request could not be built (fetch refused a header or the URL; not sent)',
+            { method, path, retryable: false },
+          ),
+        };
       const message = timedOut
         ? cutByDeadline
           ? `no answer within ${timeoutMs} ms, when the invocation's time ran out`
           : `no answer within ${timeoutMs} ms`
-        : `network error: ${networkCode(cause) ?? (cause as { message?: unknown } | null)?.message ?? String(cause)}`;
+        : `network error: ${networkCode(cause) ?? plainText(String((cause as { message?: unknown } | null)?.message ?? cause), MAX_SERVER_TEXT)}`;
       return {
         ok: false,
         error: new OvhApiError(
@@ -376,22 +456,38 @@ export class OvhHttpClient {
     }
     const queryId = response.headers.get('x-ovh-queryid') ?? undefined;
     if (response.ok) {
+      if (text === undefined) {
+        // Not retried: the same call would stream the same flood again.
+        return {
+          ok: false,
+          error: new OvhApiError(
+            'too-large',
+            `the answer is larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB, far more than any OVH answer: not read`,
+            { method, path, status: response.status, queryId, retryable: false, outcomeUnknown: true },
+          ),
+        };
+      }
       if (text.trim() === '') return { ok: true, value: undefined as T, headers: response.headers };
       try {
         return { ok: true, value: JSON.parse(text) as T, headers: response.headers };
       } catch (cause) {
         return {
           ok: false,
+          // A success status: the call was carried out, but what it answered cannot be read (a
+          // cut answer, a proxy's HTML page). Whoever wrote must find out, not assume a failure.
           error: new OvhApiError(
             'bad-response',
-            'response is not JSON',
-            { method, path, status: response.status, queryId, retryable: false },
+            `the answer to a success status is not JSON (${describeBody(text, response.headers.get('content-type'))}): the call was carried out, but what it answered cannot be read`,
+            { method, path, status: response.status, queryId, retryable: false, outcomeUnknown: true },
             { cause },
           ),
         };
       }
     }
-    const parsed = parseErrorBody(text);
+    const parsed =
+      text === undefined
+        ? { message: `an error answer larger than ${MAX_RESPONSE_BYTES / 1024 / 1024} MiB, not read` }
+        : parseErrorBody(text);
     const retryable = (safeToRepeat ? RETRYABLE_STATUS : RETRYABLE_STATUS_UNSAFE).has(response.status);
     return {
       ok: false,
@@ -409,22 +505,47 @@ export class OvhHttpClient {
   }
 }
 
+/** What an unreadable answer looks like, in a few words (never its text, which may be anything). */
+const describeBody = (text: string, contentType: string | null): string => {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const kind = /^\s*<(!doctype|html)/i.test(text)
+    ? 'an HTML page'
+    : /^\s*[[{"]/.test(text)
+      ? 'cut or broken JSON'
+      : 'not JSON';
+  return `${kind}, ${text.length} characters${type && /^[\w.+-]+\/[\w.+-]+$/.test(type) ? `, ${type}` : ''}`;
+};
+
 const networkCode = (cause: unknown): string | undefined => {
   const inner = (cause as { cause?: { code?: unknown } } | null)?.cause;
   return typeof inner?.code === 'string' ? inner.code : undefined;
 };
 
+/** How much of a server's error text is kept: its first characters, never a whole page. */
+export const MAX_SERVER_TEXT = 200;
+
+/**
+ * An error answer's message, errorCode and class as stickler shows them: bounded (the first 200
+ * characters of the message, 64 of a code) and plain (control and bidirectional characters
+ * replaced), since they come from whatever answered and reach terminals, logs and audit events.
+ */
 const parseErrorBody = (text: string): { message: string; errorCode?: string; errorClass?: string } => {
+  let body: unknown;
   try {
-    const body = JSON.parse(text) as Record<string, unknown>;
-    return {
-      message: typeof body.message === 'string' ? body.message : 'request failed',
-      errorCode: typeof body.errorCode === 'string' ? body.errorCode : undefined,
-      errorClass: typeof body.class === 'string' ? body.class : undefined,
-    };
+    body = JSON.parse(text);
   } catch {
-    return { message: text.trim().slice(0, 200) || 'request failed' };
+    return { message: plainText(text, MAX_SERVER_TEXT) || 'request failed' };
   }
+  const field = (name: string, max: number) => {
+    const value =
+      body !== null && typeof body === 'object' ? (body as Record<string, unknown>)[name] : undefined;
+    return typeof value === 'string' ? plainText(value, max) || undefined : undefined;
+  };
+  return {
+    message: field('message', MAX_SERVER_TEXT) ?? 'request failed',
+    errorCode: field('errorCode', 64),
+    errorClass: field('class', 64),
+  };
 };
 
 /** Retry-After as delta-seconds or an HTTP date, in ms from now; undefined when absent or unreadable. */

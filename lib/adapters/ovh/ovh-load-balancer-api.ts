@@ -275,10 +275,11 @@ export class OvhLoadBalancerApi implements LoadBalancerApi {
     const result = schema.safeParse(value);
     if (result.success) return result.data as z.infer<S>;
     const first = result.error.issues[0];
+    // Answered with success, so a write or a refresh was carried out all the same.
     throw new OvhApiError(
       'bad-response',
       `unexpected response shape${first ? ` at ${first.path.join('.') || 'root'}: ${first.message}` : ''}`,
-      { method, path, retryable: false },
+      { method, path, retryable: false, outcomeUnknown: method !== 'GET' },
     );
   }
 }

@@ -2,7 +2,7 @@
 import { makePlanPolicy, type PolicyPlan, type Unreadable } from '../../app/plan-policy';
 import { parsePolicy } from '../../domain/policy-file';
 import { type Flags, readInput } from '../args';
-import { type CliIo, EXIT, UsageError } from '../io';
+import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { renderPlan } from '../render';
 import { planJson } from '../report-json';
 import type { Session } from '../session';
@@ -30,7 +30,7 @@ export const reportUnreadable = (io: CliIo, unreadable: readonly Unreadable[]) =
 
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
   const { plan, overLimit, unreadable } = await planFromFlags(session, io, flags);
-  io.stdout.write(flags.json ? `${JSON.stringify(planJson(plan, unreadable), null, 2)}\n` : renderPlan(plan));
+  io.stdout.write(flags.json ? jsonDocument(planJson(plan, unreadable)) : renderPlan(plan));
   reportUnreadable(io, unreadable);
   // The same check apply makes, said before anyone tries.
   if (overLimit) io.stderr.write(`WARNING: apply would refuse this plan: ${overLimit}\n`);

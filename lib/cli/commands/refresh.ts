@@ -7,7 +7,7 @@ import { makeApplyZone } from '../../app/apply-zone';
 import { ALL_ZONES } from '../../domain/farm';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
-import { type CliIo, EXIT, UsageError } from '../io';
+import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { SESSION_LOSS_WARNING } from '../render';
 import { refreshJson } from '../report-json';
 import type { Session } from '../session';
@@ -31,8 +31,7 @@ export async function refreshCommand(
   const zones = makeApplyZone({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const pending = await zones.pendingIn(service, zone);
   const report = (body: Record<string, unknown>) => {
-    if (flags.json)
-      io.stdout.write(`${JSON.stringify({ service, zone, pendingChanges: pending, ...body }, null, 2)}\n`);
+    if (flags.json) io.stdout.write(jsonDocument({ service, zone, pendingChanges: pending, ...body }));
   };
   if (pending === 0) {
     report({ applied: false, refreshes: [] });
@@ -52,14 +51,19 @@ export async function refreshCommand(
   report({
     applied: outcome.applied,
     refreshes: outcome.attempts.map(refreshJson),
+    ...(outcome.outcomeUnknown ? { outcomeUnknown: true } : {}),
     ...(outcome.error ? { error: outcome.error } : {}),
     ...(outcome.queryId ? { queryId: outcome.queryId } : {}),
   });
   if (!flags.json) {
+    const query = outcome.queryId ? ` (query id ${outcome.queryId})` : '';
     io.stdout.write(
       outcome.applied
         ? `Zone ${zone} of ${service} applied.\n`
-        : `Zone ${zone} of ${service} NOT applied: ${outcome.error}${outcome.queryId ? ` (query id ${outcome.queryId})` : ''}\n`,
+        : outcome.outcomeUnknown
+          ? `Zone ${zone} of ${service}: outcome unknown: the refresh was asked, but whether it applied the zone could not be told: ${outcome.error}${query}\n` +
+            `'stickler show ${service}' tells: a zone with no unapplied changes left was applied.\n`
+          : `Zone ${zone} of ${service} NOT applied: ${outcome.error}${query}\n`,
     );
   }
   return outcome.applied ? EXIT.ok : EXIT.error;

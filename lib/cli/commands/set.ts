@@ -9,6 +9,7 @@ import { type ChangeRequest, farmRefOf } from '../../domain/change-request';
 import { NotFoundError } from '../../domain/errors';
 import { type Farm, formatFarmRef } from '../../domain/farm';
 import { checkTarget, toWire, toWord } from '../../domain/stickiness';
+import { dirtyZones } from '../../domain/zones';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
 import { type CliIo, UsageError } from '../io';
@@ -61,6 +62,21 @@ export async function setCommand(
         `Apply this change in zone ${farm.zone} of ${ref.service}?`,
       );
       if (stop !== undefined) return stop;
+    } else if (farm && applyOptions.allowForeignPending) {
+      // Already stored, but maybe not live: with --allow-foreign-pending the apply refreshes the
+      // zone, pushing whatever else it holds. A refresh loses sessions like a write: asked first.
+      const pending = dirtyZones(await api.pendingChanges(ref.service))(farm.zone);
+      if (pending > 0) {
+        if (!flags.json) {
+          io.stdout.write(
+            `${formatFarmRef(ref)}${farm.displayName ? ` (${farm.displayName})` : ''} already stores ${request.stickiness}, ` +
+              `but zone ${farm.zone} holds ${pending} unapplied change(s), made by stickler or anyone else: ` +
+              `--allow-foreign-pending applies them all with it.\n\nWARNING: ${SESSION_LOSS_WARNING}\n\n`,
+          );
+        }
+        const stop = await confirmOrStop(io, flags, `Apply zone ${farm.zone} of ${ref.service}?`);
+        if (stop !== undefined) return stop;
+      }
     }
   }
   const apply = makeApplyRequests({ api, clock: systemClock, onProgress: progressPrinter(io) });

@@ -3,7 +3,7 @@ import { makeDiscoverFleet } from '../../app/discover-fleet';
 import { type Unreadable, unreadableOf } from '../../app/plan-policy';
 import type { PendingChange } from '../../domain/zones';
 import type { Flags } from '../args';
-import { type CliIo, EXIT } from '../io';
+import { type CliIo, EXIT, jsonDocument } from '../io';
 import { renderFleet } from '../render';
 import { showJson } from '../report-json';
 import type { Session } from '../session';
@@ -49,19 +49,15 @@ export async function showCommand(
   unreadable.sort((a, b) => a.service.localeCompare(b.service));
   if (flags.json) {
     io.stdout.write(
-      `${JSON.stringify(
-        {
-          ...showJson(shown, pending),
-          unreadable: unreadable.map((u) => ({
-            service: u.service,
-            code: u.code,
-            reason: u.message,
-            retryable: u.retryable,
-          })),
-        },
-        null,
-        2,
-      )}\n`,
+      jsonDocument({
+        ...showJson(shown, pending),
+        unreadable: unreadable.map((u) => ({
+          service: u.service,
+          code: u.code,
+          reason: u.message,
+          retryable: u.retryable,
+        })),
+      }),
     );
   } else {
     io.stdout.write(renderFleet(shown, pending));

@@ -64,6 +64,9 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
         : '') +
       `From another shell (these credentials and secrets only open the simulator and the local pipeline):\n\n` +
       Object.entries(env)
+        // POWERTOOLS_* set how the functions running here log; exported, they would make the
+        // other shell's `stickler compliance` print its handler's logs.
+        .filter(([k]) => !k.startsWith('POWERTOOLS_'))
         .map(([k, v]) => `  export ${k}=${v}\n`)
         .join('') +
       `\nCtrl-C stops it.\n`,

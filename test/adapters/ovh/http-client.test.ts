@@ -174,6 +174,97 @@ describe('OvhHttpClient against the simulator', () => {
   });
 });
 
+describe('OvhHttpClient answers', () => {
+  const MiB = 1024 * 1024;
+  /** A client whose every answer is `answer()`, sent without a clock-offset call. */
+  const clientAnswering = (answer: () => Response) =>
+    new OvhHttpClient({
+      baseUrl: 'https://eu.api.ovh.com/1.0',
+      credentials: SIMULATOR_CREDENTIALS,
+      retry: { maxAttempts: 3, baseDelayMs: 1 },
+      fetch: async () => answer(),
+    });
+  /** A body that never ends, counting what was pulled from it. */
+  const endless = () => {
+    const chunk = new Uint8Array(64 * 1024).fill(0x61);
+    const stream = {
+      pulled: 0,
+      body: new ReadableStream<Uint8Array>({
+        pull(controller) {
+          stream.pulled += chunk.byteLength;
+          controller.enqueue(chunk);
+        },
+      }),
+    };
+    return stream;
+  };
+
+  it('stops reading an endless answer past 10 MiB and fails the call, not retried', async () => {
+    const streams: ReturnType<typeof endless>[] = [];
+    const client = clientAnswering(() => {
+      const s = endless();
+      streams.push(s);
+      return new Response(s.body, { status: 200 });
+    });
+    const error = await client.request('GET', '/auth/time', { unauthenticated: true }).catch((e) => e);
+    expect(error).toMatchObject({ code: 'too-large', retryable: false });
+    expect((error as Error).message).toContain('the answer is larger than 10 MiB');
+    expect(streams).toHaveLength(1);
+    expect(streams[0]!.pulled).toBeLessThan(11 * MiB);
+  });
+
+  it('does not read an answer whose Content-Length is over the limit', async () => {
+    const s = endless();
+    const client = clientAnswering(
+      () => new Response(s.body, { status: 200, headers: { 'Content-Length': String(11 * MiB) } }),
+    );
+    await expect(client.request('GET', '/auth/time', { unauthenticated: true })).rejects.toMatchObject({
+      code: 'too-large',
+    });
+    expect(s.pulled).toBeLessThan(MiB);
+  });
+
+  it('reads a large answer under the limit', async () => {
+    const big = JSON.stringify('x'.repeat(9 * MiB));
+    const client = clientAnswering(() => new Response(big, { status: 200 }));
+    await expect(client.request('GET', '/auth/time', { unauthenticated: true })).resolves.toHaveLength(
+      9 * MiB,
+    );
+  });
+
+  it("keeps a server's error text bounded and plain: its first 200 characters, no control character", async () => {
+    const client = clientAnswering(
+      () =>
+        new Response(
+          JSON.stringify({
+            message: `bad\u001b[31m\u202e${'m'.repeat(50_000)}`,
+            class: `C${'c'.repeat(500)}`,
+          }),
+          { status: 400 },
+        ),
+    );
+    const error = (await client
+      .request('GET', '/auth/time', { unauthenticated: true })
+      .catch((e) => e)) as Error;
+    expect(error).toMatchObject({ status: 400, errorClass: expect.stringMatching(/^Cc{62}…$/) });
+    const [, text] =
+      /^OVH GET \/auth\/time: (bad \[31m m+…) \(HTTP 400, Cc{62}…\)$/.exec(error.message) ?? [];
+    expect(Array.from(text ?? '')).toHaveLength(200);
+  });
+
+  it('keeps the retry rules of an error status whose body is over the limit', async () => {
+    let calls = 0;
+    const client = clientAnswering(() => {
+      calls++;
+      return new Response(endless().body, { status: 503 });
+    });
+    const error = await client.request('GET', '/auth/time', { unauthenticated: true }).catch((e) => e);
+    expect(error).toMatchObject({ status: 503, retryable: true });
+    expect((error as Error).message).toContain('an error answer larger than 10 MiB, not read');
+    expect(calls).toBe(3);
+  });
+});
+
 describe('parseRetryAfter', () => {
   const now = new Date('2026-11-25T10:00:00Z');
   it('reads seconds and HTTP dates, and ignores garbage', () => {
