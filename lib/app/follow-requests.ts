@@ -21,6 +21,8 @@ export interface FollowOptions {
   pollMs: number;
   /** Told after each look: how many have ended (or wait for their window) of how many. */
   onProgress?: (done: number, total: number) => void;
+  /** Stops waiting (the requests go on in the pipeline): what is not ended is said running. */
+  signal?: AbortSignal;
 }
 
 export const makeFollowRequests = (deps: { idempotency: Pick<IdempotencyStore, 'status'>; clock: Clock }) =>
@@ -49,7 +51,8 @@ export const makeFollowRequests = (deps: { idempotency: Pick<IdempotencyStore, '
       }
       open = still;
       options.onProgress?.(requestIds.length - open.length, requestIds.length);
-      if (open.length === 0 || deps.clock.now().getTime() + options.pollMs > end) return out;
+      if (open.length === 0 || options.signal?.aborted || deps.clock.now().getTime() + options.pollMs > end)
+        return out;
       await deps.clock.sleep(options.pollMs);
     }
   };

@@ -80,6 +80,9 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
   };
 
   return {
+    /** Where each request stands now (one look): ended, deferred, or not yet (with its state, if seen). */
+    status: (requestIds: readonly string[]) => follow(requestIds, { timeoutMs: 0, pollMs: 1 }),
+
     /**
      * Builds one request per target (all pass the intake, or an error lists every problem and
      * nothing is published), publishes them and follows them until each has an outcome or
@@ -158,6 +161,15 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
           parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
         );
       const detail = parsed.data;
+      // A request that has already ended is not cancelled, and nothing is published for it.
+      const now = (await deps.records.status([requestId])).get(requestId);
+      if (now?.terminal && (now.state === 'completed' || now.state === 'dead-lettered'))
+        return {
+          cancelId,
+          outcome: 'not-cancelled',
+          detail: `it had already ended: ${now.terminal.outcome}`,
+          request: { kind: 'ended', terminal: now.terminal },
+        };
       const failed = await publish([
         { detailType: DETAIL_TYPES.cancelRequested, detail, dedupeKey: cancelId, source: CLI_SOURCE },
       ]);
@@ -192,7 +204,8 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
           };
         }
         followOptions.onProgress?.(0, 1);
-        if (deps.clock.now().getTime() + followOptions.pollMs > end) return { cancelId, outcome: 'running' };
+        if (followOptions.signal?.aborted || deps.clock.now().getTime() + followOptions.pollMs > end)
+          return { cancelId, outcome: 'running' };
         await deps.clock.sleep(followOptions.pollMs);
       }
     },

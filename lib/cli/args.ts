@@ -13,6 +13,16 @@ Usage:
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]
   stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
+  stickler apply|set ... --pipeline [--stage STAGE] [--wait SECONDS]
+                    the same changes as requests through the pipeline: the worker serialises them with
+                    every other writer, and each gets its audit event (see "Through the pipeline")
+  stickler status REQUEST_ID... --pipeline [--stage STAGE] [--json]
+                    where requests stand in the pipeline, and their outcomes
+  stickler cancel REQUEST_ID --pipeline [--stage STAGE] [--reason TEXT] [--json]
+                    cancel a request still waiting for its change window
+  stickler undo REQUEST_ID... --pipeline [--stage STAGE] [--force] [--yes] [--reason TEXT] [--json]
+                    put the farms of applied requests back to what they were, through the pipeline
+  stickler --version
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
   stickler compliance --policy FILE [--mode report|enforce] [--json]
@@ -29,8 +39,11 @@ OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY; OVH_LISTING=per-farm: documented calls
 Tuning (show, plan, apply, set, refresh): --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call
 (15000), --poll-interval MS (2000), --task-timeout MS (600000). A flag a command does not take is refused.
 
-Exit codes: 0 done (plan: compliant); 2 plan: drift found, apply/set: something refused;
-1 error or a change failed.`;
+Pipeline: --pipeline (or STICKLER_PIPELINE=1) uses the bus of the environment ('simulate --pipeline' prints it);
+--stage STAGE the deployed stack stickler-STAGE, with your AWS credentials (policy stickler-STAGE-operator).
+
+Exit codes: 0 done (plan: compliant); 2 plan: drift found, apply/set/undo: something refused;
+1 error, a change failed, or (through the pipeline) its outcome is not known yet.`;
 
 export const OPTIONS = {
   json: { type: 'boolean' },
@@ -57,6 +70,10 @@ export const OPTIONS = {
   'task-error-rate': { type: 'string' },
   'task-ms': { type: 'string' },
   url: { type: 'string' },
+  stage: { type: 'string' },
+  wait: { type: 'string' },
+  force: { type: 'boolean' },
+  version: { type: 'boolean', short: 'v' },
 } as const;
 
 export type Flag = keyof typeof OPTIONS;
@@ -66,6 +83,8 @@ export const parseArgv = (argv: string[]) =>
 
 /** Read by every command that talks to OVH (the session): one set of tuning flags serves a whole script. */
 const TUNING: readonly Flag[] = ['concurrency', 'timeout', 'poll-interval', 'task-timeout'];
+/** Through a pipeline: which one (the environment's, or a deployed stage's) and how long to wait for outcomes. */
+const PIPELINE: readonly Flag[] = ['pipeline', 'stage', 'wait'];
 /** The simulator's settings and faults. */
 const SIMULATOR: readonly Flag[] = [
   'port',
@@ -86,8 +105,21 @@ const SIMULATOR: readonly Flag[] = [
 export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   show: ['json', ...TUNING],
   plan: ['policy', 'service', 'json', ...TUNING],
-  apply: ['policy', 'service', 'yes', 'allow-foreign-pending', 'json', ...TUNING],
-  set: ['ticket', 'reason', 'yes', 'allow-foreign-pending', 'json', ...TUNING],
+  apply: [
+    'policy',
+    'service',
+    'yes',
+    'allow-foreign-pending',
+    'json',
+    ...PIPELINE,
+    'ticket',
+    'reason',
+    ...TUNING,
+  ],
+  set: ['ticket', 'reason', 'yes', 'allow-foreign-pending', 'json', ...PIPELINE, ...TUNING],
+  cancel: ['reason', 'json', ...PIPELINE],
+  undo: ['yes', 'force', 'reason', 'ticket', 'json', ...PIPELINE],
+  status: ['json', ...PIPELINE],
   refresh: ['yes', 'json', ...TUNING],
   simulate: ['fleet', 'pipeline', ...SIMULATOR],
   compliance: ['policy', 'mode', 'json'],

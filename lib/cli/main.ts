@@ -2,6 +2,9 @@
  * The `stickler` command line: dispatch to one command per file (lib/cli/commands/), and the one
  * place where errors become messages and exit codes.
  */
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SticklerError } from '../domain/errors';
 import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '../domain/farm';
 import {
@@ -12,10 +15,12 @@ import {
   type Flag,
   type Flags,
   OPTIONS,
+  packageRoot,
   parseArgv,
   USAGE,
 } from './args';
 import { applyCommand } from './commands/apply';
+import { cancelCommand } from './commands/cancel';
 import { complianceCommand } from './commands/compliance';
 import { demoCommand } from './commands/demo';
 import { planCommand } from './commands/plan';
@@ -24,7 +29,10 @@ import { sendCommand } from './commands/send';
 import { setCommand } from './commands/set';
 import { showCommand } from './commands/show';
 import { simulateCommand } from './commands/simulate';
+import { statusCommand } from './commands/status';
+import { undoCommand } from './commands/undo';
 import { type CliIo, EXIT, jsonDocument, terminalSafe, UsageError } from './io';
+import { pipelineAsked } from './pipeline';
 import { connect, type Session } from './session';
 
 export type { CliIo } from './io';
@@ -50,7 +58,13 @@ const commandUsage = (command: string): string => {
 /** Where a flag a command does not take points to instead, when there is a better way. */
 const INSTEAD: Partial<Record<string, Partial<Record<Flag, string>>>> = {
   show: { service: 'name load balancers as arguments: stickler show NAME...' },
-  refresh: { service: 'name the load balancer as an argument: stickler refresh SERVICE ZONE' },
+  refresh: {
+    service: 'name the load balancer as an argument: stickler refresh SERVICE ZONE',
+    pipeline:
+      "refresh is direct only: through the pipeline, a zone holding stickler's own unapplied writes is applied by the next request for one of its farms or by a compliance enforce run",
+    stage:
+      "refresh is direct only: through the pipeline, a zone holding stickler's own unapplied writes is applied by the next request for one of its farms or by a compliance enforce run",
+  },
   set: { service: 'name the load balancer as an argument: stickler set SERVICE TYPE/FARM_ID STICKINESS' },
   compliance: {
     concurrency: 'it reads OVH_CONCURRENCY from the environment, as the deployed function does',
@@ -91,6 +105,13 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
   if (command === 'help' || (flags.help && !command)) {
     const topic = command === 'help' ? given[0] : undefined;
     io.stdout.write(`${topic ? commandUsage(topic) : USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (flags.version && !command) {
+    const { version } = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    io.stdout.write(`stickler ${version}\n`);
     return EXIT.ok;
   }
   if (!command) {
@@ -151,7 +172,15 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     case 'set':
       return setCommand(live, io, flags, args);
     case 'refresh':
+      if (pipelineAsked(io.env, flags))
+        throw new UsageError(`STICKLER_PIPELINE is set, and ${INSTEAD.refresh!.pipeline!}`);
       return refreshCommand(live, io, flags, args);
+    case 'status':
+      return statusCommand(io, flags, args);
+    case 'cancel':
+      return cancelCommand(io, flags, args);
+    case 'undo':
+      return undoCommand(io, flags, args);
     case 'simulate':
       return simulateCommand(io, flags);
     case 'compliance':

@@ -7,9 +7,7 @@ import type { FollowedOutcome } from '../app/follow-requests';
 import type { DoorResult, Requested } from '../app/pipeline-door';
 import { formatFarmRef } from '../domain/farm';
 import { plainText } from '../domain/text';
-import { type CliIo, EXIT } from './io';
-
-const jsonDocument = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
+import { type CliIo, EXIT, jsonDocument } from './io';
 
 import type { PipelineConnection } from './pipeline';
 import { table } from './render';

@@ -252,6 +252,14 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       expect((await h.door.cancel('req-3', asker, follow)).outcome).toBe('not-published');
     });
 
+    it('publishes no cancel for a request that has already ended, saying how it ended', async () => {
+      const h = setup();
+      await h.decide('req-5', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      const out = await h.door.cancel('req-5', asker, follow);
+      expect(out).toMatchObject({ outcome: 'not-cancelled', detail: 'it had already ended: applied' });
+      expect(h.publisher.published).toEqual([]);
+    });
+
     it('says still running when the worker has not carried the cancel out in time', async () => {
       const h = setup();
       await deferred(h, 'req-4');

@@ -14,9 +14,12 @@ import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
 import { type CliIo, UsageError } from '../io';
 import { printApplyReport } from '../outcome';
+import { connectPipeline, type PipelineConnection, pipelineAsked } from '../pipeline';
+import { requestThroughPipeline } from '../pipeline-run';
 import { SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
+import { DIRECT_MODE_NOTE } from './apply';
 
 export async function setCommand(
   session: () => Session,
@@ -25,6 +28,11 @@ export async function setCommand(
   args: string[],
 ): Promise<number> {
   if (args.length !== 3) throw new UsageError(`usage: stickler set ${CHANGE_GRAMMAR}`);
+  const throughPipeline = pipelineAsked(io.env, flags);
+  if (throughPipeline && flags['allow-foreign-pending'])
+    throw new UsageError(
+      "--allow-foreign-pending is for direct mode: through the pipeline the worker decides zones holding others' unapplied changes (it waits for them, then refuses)",
+    );
   let request: ChangeRequest;
   try {
     request = changeRequestFromWords(args, {
@@ -38,6 +46,9 @@ export async function setCommand(
     if (error instanceof InvalidChangeError) throw new UsageError(error.message);
     throw error;
   }
+  const pipeline: PipelineConnection | undefined = throughPipeline
+    ? await connectPipeline(io.env, flags)
+    : undefined;
   const { api, applyOptions } = session();
   // Before anything is written: what would change, the session-loss warning, and a question.
   const ref = farmRefOf(request);
@@ -79,6 +90,13 @@ export async function setCommand(
       }
     }
   }
+  if (pipeline)
+    return requestThroughPipeline(io, flags, pipeline, [{ farm: ref, stickiness: request.stickiness }], {
+      actor: pipeline.actor,
+      reason: flags.reason ?? `stickler set ${args.join(' ')}`,
+      ...(flags.ticket ? { ticket: flags.ticket } : {}),
+    });
+  if (!flags.json) io.stderr.write(DIRECT_MODE_NOTE);
   const apply = makeApplyRequests({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const { plan, report } = await interruptible(io, (signal) => apply([request], { ...applyOptions, signal }));
   return printApplyReport(io, flags, plan, report);

@@ -1,0 +1,223 @@
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { type CliIo, runCli } from '../../lib/cli/main';
+import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import { toWord } from '../../lib/domain/stickiness';
+import type { LocalPipeline } from '../../lib/local/pipeline';
+import type { RunningSimulator } from '../../lib/simulator/server';
+import { type PipelineHarness, startPipelineHarness } from '../helpers/pipeline';
+
+const examples = join(__dirname, '../../examples');
+const TERMINAL = /^Stickiness Change (Applied|Unchanged|Refused|Failed|Cancelled)$/;
+
+/**
+ * The CLI through the local pipeline, as an operator runs it after pasting the exports of
+ * `stickler simulate --pipeline`: apply, set, status, undo and cancel go through the bus, the
+ * queue and the worker; nothing is written to OVH by the CLI itself.
+ */
+describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline', () => {
+  let sim: RunningSimulator;
+  let pipeline: LocalPipeline;
+  let harness: PipelineHarness;
+  beforeEach(async () => {
+    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    harness = await startPipelineHarness();
+    ({ sim, pipeline } = harness);
+  });
+  afterEach(() => harness.close());
+
+  const run = async (args: string[], env: Record<string, string> = {}) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const stdin = new PassThrough();
+    stdin.end();
+    const io: CliIo = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => err.push(t) },
+      stdin,
+      env: { ...process.env, ...pipeline.env, ...env },
+      interactive: false,
+      cwd: examples,
+    };
+    const code = await runCli(args, io);
+    return { code, out: out.join(''), err: err.join('') };
+  };
+  const events = (type: RegExp | string) =>
+    pipeline.bus.events.filter((e) =>
+      typeof type === 'string' ? e['detail-type'] === type : type.test(e['detail-type']),
+    );
+  const stored = (service: string, farm: string) =>
+    toWord((sim.state.services.get(service)!.farms.get(farm)!.stored.stickiness ?? null) as never);
+  /** The CLI's own writes to OVH: none, through the pipeline (the worker writes). */
+  const writes = () => (sim.stats.calls['put-farm'] ?? 0) + (sim.stats.calls.refresh ?? 0);
+
+  it('apply --pipeline plans, publishes one request per change as the operator, and prints each outcome with its request id', async () => {
+    const { code, out } = await run(['apply', '--policy', 'policy.yaml', '--pipeline', '--yes', '--json']);
+    const doc = JSON.parse(out);
+    // The example policy holds one change it can never make (cookie on a TCP farm): refused, exit 2.
+    expect(code).toBe(2);
+    expect(doc).toMatchObject({
+      mode: 'pipeline',
+      where: 'the local pipeline',
+      actor: { id: 'local' },
+      invalid: 1,
+    });
+    expect(doc.changes.length).toBeGreaterThan(0);
+    expect(doc.changes.every((c: { outcome: string }) => c.outcome === 'applied')).toBe(true);
+    const requested = events('Stickiness Change Requested');
+    expect(requested.map((e) => (e.detail as ChangeRequestedDetail).requestId).sort()).toEqual(
+      doc.changes.map((c: { requestId: string }) => c.requestId).sort(),
+    );
+    expect(requested.every((e) => e.source === 'stickler.cli')).toBe(true);
+    expect(requested[0]!.detail).toMatchObject({
+      actor: { kind: 'cli', id: 'local' },
+      reason: 'stickler apply --policy policy.yaml',
+    });
+    expect(events('Stickiness Change Applied')).toHaveLength(doc.changes.length);
+    // A second apply finds nothing to do.
+    const again = await run(['apply', '--policy', 'policy.yaml', '--pipeline', '--yes', '--json']);
+    expect(JSON.parse(again.out).changes).toEqual([]);
+  });
+
+  it('two operators applying the same policy at once: at most one refresh per zone, one audit event per change', async () => {
+    const plan = JSON.parse((await run(['plan', '--policy', 'policy.yaml', '--json'])).out);
+    const zones = new Set(
+      (plan.changes as { service: string; zone: string }[]).map((c) => `${c.service}/${c.zone}`),
+    );
+    expect(zones.size).toBeGreaterThan(1);
+    const [a, b] = await Promise.all([
+      run(['apply', '--policy', 'policy.yaml', '--pipeline', '--yes', '--json']),
+      run(['apply', '--policy', 'policy.yaml', '--pipeline', '--yes', '--json']),
+    ]);
+    const changes = [...JSON.parse(a.out).changes, ...JSON.parse(b.out).changes];
+    expect(sim.stats.calls.refresh).toBeLessThanOrEqual(zones.size);
+    expect(events(TERMINAL)).toHaveLength(changes.length);
+    expect(new Set(changes.map((c: { requestId: string }) => c.requestId)).size).toBe(changes.length);
+    expect(
+      changes.every((c: { outcome: string }) => ['applied', 'unchanged', 'refused'].includes(c.outcome)),
+    ).toBe(true);
+  });
+
+  it('set --pipeline, then status and undo: the farm goes back to its before, audited, and a second undo names the newer request', async () => {
+    const service = 'loadbalancer-7f3a9c21';
+    const before = stored(service, 'http/101');
+    const target = before === 'cookie' ? 'sourceIp' : 'cookie';
+    const set = await run(['set', service, 'http/101', target, '--pipeline', '--yes', '--json']);
+    expect(set.code).toBe(0);
+    const [change] = JSON.parse(set.out).changes;
+    expect(change).toMatchObject({ outcome: 'applied', before, after: target });
+    expect(stored(service, 'http/101')).toBe(target);
+
+    const status = await run(['status', change.requestId, '--pipeline', '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.out).requests[0]).toMatchObject({
+      state: 'ended',
+      outcome: 'applied',
+      after: target,
+    });
+
+    const undo = await run(['undo', change.requestId, '--pipeline', '--yes', '--json']);
+    expect(undo.code).toBe(0);
+    const undoDoc = JSON.parse(undo.out);
+    expect(undoDoc.undoOf).toEqual([change.requestId]);
+    expect(undoDoc.changes[0]).toMatchObject({ outcome: 'applied', before: target, after: before });
+    expect(stored(service, 'http/101')).toBe(before);
+    const undoRequest = events('Stickiness Change Requested').at(-1)!.detail as ChangeRequestedDetail;
+    expect(undoRequest.reason).toBe(`undo of ${change.requestId}`);
+
+    const again = await run(['undo', change.requestId, '--pipeline', '--yes']);
+    expect(again.code).toBe(2);
+    expect(again.out).toContain(`has been changed since by request ${undoDoc.changes[0].requestId}`);
+  });
+
+  it('set --pipeline of cookie on a TCP farm publishes nothing and exits 2, naming the problem', async () => {
+    const { code, err } = await run([
+      'set',
+      'loadbalancer-7f3a9c21',
+      'tcp/201',
+      'cookie',
+      '--pipeline',
+      '--yes',
+    ]);
+    expect(code).toBe(2);
+    expect(err).toMatch(/Nothing requested: .*stickiness: .*cookie/s);
+    expect(events('Stickiness Change Requested')).toEqual([]);
+  });
+
+  it('asks before publishing: off a terminal without --yes nothing is requested', async () => {
+    const { code, err } = await run(['apply', '--policy', 'policy.yaml', '--pipeline']);
+    expect(code).toBe(1);
+    expect(err).toMatch(/refusing to apply without confirmation/);
+    expect(events('Stickiness Change Requested')).toEqual([]);
+    expect(writes()).toBe(0);
+  });
+
+  it('cancel --pipeline ends a request waiting for its window; a second cancel is refused with why', async () => {
+    const requestId = 'ops-window-1';
+    const notBefore = new Date(Date.now() + 3_600_000).toISOString();
+    await pipeline.publish(
+      [
+        {
+          requestId,
+          service: 'loadbalancer-7f3a9c21',
+          farmType: 'http',
+          farmId: 101,
+          stickiness: 'none',
+          actor: { kind: 'system', id: 'change-system' },
+          requestedAt: new Date().toISOString(),
+          window: { notBefore },
+        },
+      ],
+      'acme.changes',
+    );
+    // Wait for the worker to defer it.
+    for (let i = 0; i < 100; i++) {
+      if (events('Stickiness Change Deferred').length > 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const status = await run(['status', requestId, '--pipeline']);
+    expect(status.out).toMatch(/deferred\s+ops-window-1\s+waits for its change window/);
+    const cancel = await run(['cancel', requestId, '--pipeline', '--reason', 'not tonight', '--json']);
+    expect(cancel.code).toBe(0);
+    expect(JSON.parse(cancel.out)).toMatchObject({ requestId, outcome: 'cancelled' });
+    expect(events('Stickiness Change Cancelled')).toHaveLength(1);
+    const second = await run(['cancel', requestId, '--pipeline']);
+    expect(second.code).toBe(2);
+    expect(second.out).toMatch(/Not cancelled: ops-window-1: it had already ended: cancelled/);
+    expect(writes()).toBe(0);
+  });
+
+  it('refuses what does not go through the pipeline: refresh with STICKLER_PIPELINE=1, --allow-foreign-pending, status without a pipeline', async () => {
+    const refresh = await run(['refresh', 'loadbalancer-7f3a9c21', 'gra', '--yes'], {
+      STICKLER_PIPELINE: '1',
+    });
+    expect(refresh.code).toBe(1);
+    expect(refresh.err).toMatch(/refresh is direct only/);
+    const foreign = await run([
+      'apply',
+      '--policy',
+      'policy.yaml',
+      '--pipeline',
+      '--allow-foreign-pending',
+      '--yes',
+    ]);
+    expect(foreign.err).toMatch(/--allow-foreign-pending is for direct mode/);
+    const status = await run(['status', 'x-1']);
+    expect(status.err).toMatch(/'status' works on the pipeline's records: add --pipeline/);
+    const badId = await run(['status', 'not an id', '--pipeline']);
+    expect(badId.err).toMatch(/is not a request id/);
+    expect(writes()).toBe(0);
+  });
+
+  it('direct mode says once that it does not serialise with other writers', async () => {
+    const { err } = await run(['set', 'loadbalancer-7f3a9c21', 'http/101', 'sourceIp', '--yes']);
+    expect(err.match(/direct mode/g)).toHaveLength(1);
+    expect(events('Stickiness Change Requested')).toEqual([]);
+  });
+
+  it('--version prints the package version', async () => {
+    const { code, out } = await run(['--version']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^stickler \d+\.\d+\.\d+\n$/);
+  });
+});
