@@ -4,10 +4,11 @@
  * limits checked. Used by the CLI's `plan` and `apply`, and by the compliance run.
  */
 import { SticklerError } from '../domain/errors';
-import type { Farm } from '../domain/farm';
-import { limitProblem, type Plan, planFromPolicy } from '../domain/plan';
+import { type Farm, farmKey } from '../domain/farm';
+import { limitProblem, type Plan, planFromPolicy, type Unchanged } from '../domain/plan';
 import type { Policy } from '../domain/policy';
 import { parsePolicy } from '../domain/policy-file';
+import { dirtyZones } from '../domain/zones';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { makeDiscoverFleet } from './discover-fleet';
 
@@ -24,6 +25,19 @@ export interface PlanPolicyInput {
    * in `unreadable` (the CLI); without it, such a failure fails the planning (the compliance run).
    */
   partial?: boolean;
+  /**
+   * Look at each planned load balancer's unapplied changes (one call each): a farm that stores
+   * its target in a zone holding unapplied changes is listed as stored, not applied (the CLI).
+   */
+  lookAtPending?: boolean;
+}
+
+/** A farm that stores its target, in a zone holding unapplied changes: it may not run it yet. */
+export interface StoredNotApplied {
+  farm: Farm;
+  origin: Unchanged['origin'];
+  /** The zone's unapplied changes (whoever made them). */
+  pending: number;
 }
 
 export interface Unreadable {
@@ -41,6 +55,10 @@ export interface PolicyPlan {
   overLimit?: string;
   /** Load balancers left out because they could not be read (`partial` only). */
   unreadable: Unreadable[];
+  /** With `lookAtPending`: compliant farms whose zone holds unapplied changes. */
+  storedNotApplied: StoredNotApplied[];
+  /** With `lookAtPending`: load balancers whose unapplied changes could not be read. */
+  pendingUnread: Unreadable[];
 }
 
 export const unreadableOf = (service: string, error: unknown): Unreadable => ({
@@ -65,6 +83,34 @@ export const makePlanPolicy = (deps: { api: LoadBalancerApi }) => {
     const plan = planFromPolicy(fleet, policy);
     const overLimit = limitProblem(plan, policy);
     unreadable.sort((a, b) => a.service.localeCompare(b.service));
-    return { policy, fleet, plan, unreadable, ...(overLimit ? { overLimit } : {}) };
+    const storedNotApplied: StoredNotApplied[] = [];
+    const pendingUnread: Unreadable[] = [];
+    if (input.lookAtPending) {
+      const services = [...new Set(plan.unchanged.map((u) => u.farm.service))].sort();
+      await Promise.all(
+        services.map(async (service) => {
+          try {
+            const dirty = dirtyZones(await deps.api.pendingChanges(service));
+            for (const u of plan.unchanged) {
+              const pending = u.farm.service === service ? dirty(u.farm.zone) : 0;
+              if (pending > 0) storedNotApplied.push({ farm: u.farm, origin: u.origin, pending });
+            }
+          } catch (error) {
+            pendingUnread.push(unreadableOf(service, error));
+          }
+        }),
+      );
+      storedNotApplied.sort((a, b) => farmKey(a.farm).localeCompare(farmKey(b.farm)));
+      pendingUnread.sort((a, b) => a.service.localeCompare(b.service));
+    }
+    return {
+      policy,
+      fleet,
+      plan,
+      unreadable,
+      storedNotApplied,
+      pendingUnread,
+      ...(overLimit ? { overLimit } : {}),
+    };
   };
 };

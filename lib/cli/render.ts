@@ -1,5 +1,6 @@
 /** Human output: plans read like an infrastructure plan, grouped by service and zone. */
 import type { ApplyReport } from '../app/apply-plan';
+import type { StoredNotApplied } from '../app/plan-policy';
 import { type Farm, formatFarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
@@ -54,13 +55,33 @@ export const renderRejections = (title: string, list: readonly Rejection[]): str
         '',
       ].join('\n');
 
-export const renderPlan = (plan: Plan): string => {
+/**
+ * Farms that store their target in a zone holding unapplied changes: not compliant yet, since
+ * traffic may still see the old value (a refresh that failed or was cut, a control-panel edit).
+ */
+export const renderStoredNotApplied = (list: readonly StoredNotApplied[]): string => {
+  if (list.length === 0) return '';
+  const zones = new Map<string, number>();
+  for (const s of list) zones.set(`${s.farm.service} ${s.farm.zone}`, s.pending);
+  return [
+    'Stored, not applied (the zone holds unapplied changes: the farm may not run its value yet):',
+    ...list.map(
+      (s) =>
+        `  ${formatFarmRef(s.farm)}${s.farm.displayName ? ` ${s.farm.displayName}` : ''} stores ${w(s.farm.stickiness)}; zone ${s.farm.zone} holds ${plural(s.pending, 'unapplied change')} [${origin(s.origin)}]`,
+    ),
+    `  'stickler refresh SERVICE ZONE' shows and applies them, after asking: ${[...zones.keys()].join(', ')}`,
+    '',
+  ].join('\n');
+};
+
+export const renderPlan = (plan: Plan, storedNotApplied: readonly StoredNotApplied[] = []): string => {
   const zones = batchByZone(plan.changes);
-  const head = `Plan: ${plural(plan.changes.length, 'change')} in ${plural(zones.length, 'zone')}, ${plan.unchanged.length} compliant, ${plan.invalid.length} invalid.`;
+  const head = `Plan: ${plural(plan.changes.length, 'change')} in ${plural(zones.length, 'zone')}, ${plan.unchanged.length - storedNotApplied.length} compliant${storedNotApplied.length > 0 ? `, ${storedNotApplied.length} stored but not applied` : ''}, ${plan.invalid.length} invalid.`;
   const parts = [head, ''];
   if (plan.changes.length > 0) parts.push(renderChanges(plan.changes));
   parts.push(renderRejections('Invalid (never written)', plan.invalid));
-  if (plan.changes.length === 0 && plan.invalid.length === 0)
+  parts.push(renderStoredNotApplied(storedNotApplied));
+  if (plan.changes.length === 0 && plan.invalid.length === 0 && storedNotApplied.length === 0)
     parts.push('Every matched farm complies with the policy.', '');
   return parts.filter((p, i) => p !== '' || parts[i - 1] !== '').join('\n');
 };

@@ -1,6 +1,6 @@
 /** The CLI's `--json` shapes: stable, words for stickiness (`none`, never null). */
 import type { ApplyReport, Failure, RefreshResult } from '../app/apply-plan';
-import type { Unreadable } from '../app/plan-policy';
+import type { StoredNotApplied, Unreadable } from '../app/plan-policy';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, type StickinessWord, toWord } from '../domain/stickiness';
@@ -79,11 +79,20 @@ export const refreshJson = (r: RefreshResult) => ({
 const unreadableJson = (unreadable: readonly Unreadable[]) =>
   unreadable.map((u) => ({ service: u.service, code: u.code, reason: u.message, retryable: u.retryable }));
 
-export const planJson = (plan: Plan, unreadable: readonly Unreadable[] = []) => ({
+export const planJson = (
+  plan: Plan,
+  unreadable: readonly Unreadable[] = [],
+  storedNotApplied: readonly StoredNotApplied[] = [],
+) => ({
   changes: plan.changes.map(changeJson),
   unchanged: plan.unchanged.length,
   invalid: plan.invalid.map(rejectionJson),
   unreadable: unreadableJson(unreadable),
+  storedNotApplied: storedNotApplied.map((s) => ({
+    ...base(s.farm, s.farm, undefined, s.farm.stickiness),
+    ...originFields(s.origin),
+    pendingInZone: s.pending,
+  })),
 });
 
 export const applyJson = (plan: Plan, report: ApplyReport, unreadable: readonly Unreadable[] = []) => ({

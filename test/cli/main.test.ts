@@ -77,6 +77,7 @@ describe('stickler CLI against the simulator', () => {
       unchanged: 2,
       invalid: [],
       unreadable: [],
+      storedNotApplied: [],
     });
     expect(h.sim.stats.calls['put-farm']).toBe(0);
   });
@@ -276,6 +277,39 @@ describe('stickler CLI against the simulator', () => {
     });
     const udp = json.services[0].farms.find((f: { type: string }) => f.type === 'udp');
     expect(udp.stickiness).toBeNull();
+  });
+
+  it('plan never calls a farm compliant while its zone holds unapplied changes: stored, not applied, exit 2', async () => {
+    // web-sbg stores the policy's cookie, but the zone was never applied (a refresh cut short).
+    await h.api.setStickiness({ service: 'loadbalancer-aaa', type: 'http', farmId: 2 }, 'cookie');
+    const text = makeIo(env);
+    expect(await runCli(['plan', '--policy', policyFile], text.io)).toBe(2);
+    expect(text.out()).toContain('1 stored but not applied');
+    expect(text.out()).toContain(
+      'loadbalancer-aaa http/2 web-sbg stores cookie; zone sbg holds 1 unapplied change [web keeps sessions]',
+    );
+    expect(text.out()).toContain(
+      "'stickler refresh SERVICE ZONE' shows and applies them, after asking: loadbalancer-aaa sbg",
+    );
+    expect(text.out()).not.toContain('Every matched farm complies');
+    const json = makeIo(env);
+    expect(await runCli(['plan', '--policy', policyFile, '--json'], json.io)).toBe(2);
+    expect(JSON.parse(json.out()).storedNotApplied).toEqual([
+      expect.objectContaining({
+        service: 'loadbalancer-aaa',
+        type: 'http',
+        farmId: 2,
+        zone: 'sbg',
+        pendingInZone: 1,
+      }),
+    ]);
+    const refresh = makeIo(env);
+    expect(
+      await runCli(['refresh', 'loadbalancer-aaa', 'sbg', '--yes', '--poll-interval', '10'], refresh.io),
+    ).toBe(0);
+    const after = makeIo(env);
+    await runCli(['plan', '--policy', policyFile, '--json'], after.io);
+    expect(JSON.parse(after.out()).storedNotApplied).toEqual([]);
   });
 
   it('plan --service limits discovery to the named load balancers', async () => {

@@ -16,7 +16,7 @@ import { requestThroughPipeline } from '../pipeline-run';
 import { renderPlan, SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
-import { planFromFlags, reportUnreadable } from './plan';
+import { planFromFlags, reportPendingUnread, reportUnreadable } from './plan';
 
 /** Said once per direct run: what --pipeline would add. */
 export const DIRECT_MODE_NOTE =
@@ -36,11 +36,16 @@ export async function applyCommand(session: () => Session, io: CliIo, flags: Fla
   const pipeline: PipelineConnection | undefined = throughPipeline
     ? await connectPipeline(io.env, flags)
     : undefined;
-  const { plan, overLimit, unreadable } = await planFromFlags(session, io, flags);
+  const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = await planFromFlags(
+    session,
+    io,
+    flags,
+  );
   if (overLimit) throw new RunRefusedError('over-limit', overLimit);
-  if (!flags.json) io.stdout.write(renderPlan(plan));
+  if (!flags.json) io.stdout.write(renderPlan(plan, storedNotApplied));
   // What could not be read is said before the question: the apply covers the rest only.
   reportUnreadable(io, unreadable);
+  reportPendingUnread(io, pendingUnread);
   if (plan.changes.length > 0) {
     const zones = batchByZone(plan.changes);
     if (!flags.json) {

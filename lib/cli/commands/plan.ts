@@ -19,6 +19,7 @@ export const planFromFlags = async (session: () => Session, io: CliIo, flags: Fl
     ...(flags.service ? { services: flags.service } : {}),
     onSkipped: (service, reason) => io.stderr.write(`WARNING: skipped ${service}: ${reason}\n`),
     partial: true,
+    lookAtPending: true,
   });
 };
 
@@ -28,12 +29,32 @@ export const reportUnreadable = (io: CliIo, unreadable: readonly Unreadable[]) =
     io.stderr.write(`ERROR: could not read ${u.service}, left out of this run: ${u.message}\n`);
 };
 
+/** Says, on stderr, which load balancers' unapplied changes could not be read (compliant farms there are unverified). */
+export const reportPendingUnread = (io: CliIo, pendingUnread: readonly Unreadable[]) => {
+  for (const u of pendingUnread)
+    io.stderr.write(
+      `WARNING: could not read the unapplied changes of ${u.service}: its compliant farms may be stored but not applied (${u.message})\n`,
+    );
+};
+
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
-  const { plan, overLimit, unreadable } = await planFromFlags(session, io, flags);
-  io.stdout.write(flags.json ? jsonDocument(planJson(plan, unreadable)) : renderPlan(plan));
+  const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = await planFromFlags(
+    session,
+    io,
+    flags,
+  );
+  io.stdout.write(
+    flags.json
+      ? jsonDocument(planJson(plan, unreadable, storedNotApplied))
+      : renderPlan(plan, storedNotApplied),
+  );
   reportUnreadable(io, unreadable);
+  reportPendingUnread(io, pendingUnread);
   // The same check apply makes, said before anyone tries.
   if (overLimit) io.stderr.write(`WARNING: apply would refuse this plan: ${overLimit}\n`);
   if (unreadable.length > 0) return EXIT.error;
-  return plan.changes.length > 0 || plan.invalid.length > 0 ? EXIT.drift : EXIT.ok;
+  // A farm stored but not applied is not compliant yet: traffic may still see the old value.
+  return plan.changes.length > 0 || plan.invalid.length > 0 || storedNotApplied.length > 0
+    ? EXIT.drift
+    : EXIT.ok;
 }
