@@ -49,6 +49,14 @@ describe('the import reader of the layering test', () => {
 });
 
 describe('layering', () => {
+  it('uses zod/mini only: classic zod installs its English messages for every schema, replacing the ones the intake writes', () => {
+    for (const f of [...files('lib'), ...files('functions')])
+      expect([
+        f,
+        importsOf(f).filter((s) => s === 'zod' || (s.startsWith('zod/') && s !== 'zod/mini')),
+      ]).toEqual([f, []]);
+  });
+
   it('keeps functions/ out of lib/', () => {
     for (const f of files('lib'))
       expect([f, importsOf(f).filter((s) => resolved(f, s).startsWith('functions'))]).toEqual([f, []]);

@@ -8,7 +8,7 @@ import { type Farm, farmKey } from '../domain/farm';
 import { limitProblem, type Plan, planFromPolicy, type Unchanged } from '../domain/plan';
 import type { Policy } from '../domain/policy';
 import { parsePolicy } from '../domain/policy-file';
-import { dirtyZones } from '../domain/zones';
+import { dirtyZones, type PendingChange } from '../domain/zones';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { makeDiscoverFleet } from './discover-fleet';
 
@@ -59,6 +59,8 @@ export interface PolicyPlan {
   storedNotApplied: StoredNotApplied[];
   /** With `lookAtPending`: load balancers whose unapplied changes could not be read. */
   pendingUnread: Unreadable[];
+  /** With `lookAtPending`: each load balancer's unapplied changes as read. */
+  pending: Map<string, PendingChange[]>;
 }
 
 export const unreadableOf = (service: string, error: unknown): Unreadable => ({
@@ -85,12 +87,15 @@ export const makePlanPolicy = (deps: { api: LoadBalancerApi }) => {
     unreadable.sort((a, b) => a.service.localeCompare(b.service));
     const storedNotApplied: StoredNotApplied[] = [];
     const pendingUnread: Unreadable[] = [];
+    const pending = new Map<string, PendingChange[]>();
     if (input.lookAtPending) {
-      const services = [...new Set(plan.unchanged.map((u) => u.farm.service))].sort();
+      const services = [...new Set(fleet.map((f) => f.service))].sort();
       await Promise.all(
         services.map(async (service) => {
           try {
-            const dirty = dirtyZones(await deps.api.pendingChanges(service));
+            const list = await deps.api.pendingChanges(service);
+            pending.set(service, list);
+            const dirty = dirtyZones(list);
             for (const u of plan.unchanged) {
               const pending = u.farm.service === service ? dirty(u.farm.zone) : 0;
               if (pending > 0) storedNotApplied.push({ farm: u.farm, origin: u.origin, pending });
@@ -110,6 +115,7 @@ export const makePlanPolicy = (deps: { api: LoadBalancerApi }) => {
       unreadable,
       storedNotApplied,
       pendingUnread,
+      pending,
       ...(overLimit ? { overLimit } : {}),
     };
   };

@@ -9,8 +9,9 @@ export const USAGE = `stickler — change-controlled session stickiness for OVHc
 
 Usage:
   stickler show [SERVICE...] [--json]
-  stickler plan --policy FILE [--service NAME]... [--json]
+  stickler plan --policy FILE [--service NAME]... [--out PLAN_FILE] [--json]
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
+  stickler apply PLAN_FILE [--yes] [--json]    exactly a saved plan's changes, if nothing it read has changed
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]
   stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
   stickler apply|set ... --pipeline [--stage STAGE] [--wait SECONDS]
@@ -74,6 +75,7 @@ export const OPTIONS = {
   wait: { type: 'string' },
   force: { type: 'boolean' },
   version: { type: 'boolean', short: 'v' },
+  out: { type: 'string', short: 'o' },
 } as const;
 
 export type Flag = keyof typeof OPTIONS;
@@ -104,7 +106,7 @@ const SIMULATOR: readonly Flag[] = [
  */
 export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   show: ['json', ...TUNING],
-  plan: ['policy', 'service', 'json', ...TUNING],
+  plan: ['policy', 'service', 'json', 'out', ...TUNING],
   apply: [
     'policy',
     'service',
@@ -204,9 +206,11 @@ export const packageRoot = (): string => {
 
 /** The largest policy or fleet file read: far above any real one, far below trouble. */
 export const MAX_INPUT_BYTES = 1024 * 1024;
+/** The largest saved plan read: every farm of a large fleet, with what was read of it. */
+export const MAX_PLAN_BYTES = 64 * 1024 * 1024;
 
 /** Reads an input file: a regular file of at most MAX_INPUT_BYTES (not /dev/zero, not a folder). */
-export const readInput = (cwd: string, file: string, what: string): string => {
+export const readInput = (cwd: string, file: string, what: string, max = MAX_INPUT_BYTES): string => {
   const path = resolve(cwd, file);
   let size: number;
   try {
@@ -219,10 +223,8 @@ export const readInput = (cwd: string, file: string, what: string): string => {
       `cannot read ${what} ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
     );
   }
-  if (size > MAX_INPUT_BYTES)
-    throw new UsageError(
-      `cannot read ${what} ${file}: ${size} bytes, over the ${MAX_INPUT_BYTES}-byte limit`,
-    );
+  if (size > max)
+    throw new UsageError(`cannot read ${what} ${file}: ${size} bytes, over the ${max}-byte limit`);
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {

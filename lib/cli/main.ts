@@ -142,7 +142,9 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
   const args = command === 'show' ? [...new Set(given)] : given;
   // A word a command does not take is an error, never silently ignored (`apply SERVICE --policy P`
   // would otherwise apply the whole fleet).
-  if (NO_ARGUMENTS.has(command) && args.length > 0) {
+  // `apply PLAN_FILE` applies a saved plan: its one argument, instead of --policy.
+  const savedPlan = command === 'apply' && args.length === 1 && flags.policy === undefined;
+  if (NO_ARGUMENTS.has(command) && args.length > 0 && !savedPlan) {
     throw new UsageError(
       `'${command}' takes no argument '${args[0]!.slice(0, 40)}'${command === 'plan' || command === 'apply' ? ': to limit it to a load balancer, use --service NAME' : ''}`,
     );
@@ -168,7 +170,7 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     case 'plan':
       return planCommand(live, io, flags);
     case 'apply':
-      return applyCommand(live, io, flags);
+      return applyCommand(live, io, flags, savedPlan ? args[0] : undefined);
     case 'set':
       return setCommand(live, io, flags, args);
     case 'refresh':

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -310,6 +310,69 @@ describe('stickler CLI against the simulator', () => {
     const after = makeIo(env);
     await runCli(['plan', '--policy', policyFile, '--json'], after.io);
     expect(JSON.parse(after.out()).storedNotApplied).toEqual([]);
+  });
+
+  it('plan --out saves a plan that apply FILE applies exactly, and refuses once anything read has changed', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'stickler-plan-')), 'plan.json');
+    const plan = makeIo(env);
+    expect(await runCli(['plan', '--policy', policyFile, '--out', file], plan.io)).toBe(2);
+    expect(plan.err()).toMatch(
+      /Plan saved to .*plan\.json \(digest [0-9a-f]{64}\): 'stickler apply .*' applies exactly these 1 change\(s\)/,
+    );
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    expect(saved.changes).toEqual([
+      expect.objectContaining({ service: 'loadbalancer-aaa', type: 'http', farmId: 2, to: 'cookie' }),
+    ]);
+
+    // Someone changes a farm the plan read: the saved plan is stale, and nothing is written.
+    await h.api.setStickiness({ service: 'loadbalancer-bbb', type: 'http', farmId: 10 }, 'cookie');
+    h.sim.resetStats();
+    const stale = makeIo(env);
+    expect(await runCli(['apply', file, '--yes'], stale.io)).toBe(2);
+    expect(stale.err()).toContain('is stale: 2 thing(s) it read have changed');
+    expect(stale.err()).toContain('loadbalancer-bbb http/10 now stores cookie (the plan read sourceIp)');
+    expect(stale.err()).toContain('loadbalancer-bbb zone rbx holds 1 unapplied change(s) (the plan read 0)');
+    expect(h.sim.stats.calls['put-farm']).toBe(0);
+
+    // Put back and applied: the plan stands again, and apply FILE applies exactly its change.
+    await h.api.setStickiness({ service: 'loadbalancer-bbb', type: 'http', farmId: 10 }, 'sourceIp');
+    await runCli(['refresh', 'loadbalancer-bbb', 'rbx', '--yes', '--poll-interval', '10'], makeIo(env).io);
+    const apply = makeIo(env);
+    expect(await runCli(['apply', file, '--yes', '--json', '--poll-interval', '10'], apply.io)).toBe(0);
+    expect(JSON.parse(apply.out()).applied).toEqual([
+      expect.objectContaining({
+        service: 'loadbalancer-aaa',
+        type: 'http',
+        farmId: 2,
+        from: 'none',
+        to: 'cookie',
+      }),
+    ]);
+    // Applied, it is stale: the farm it changed stores something else now.
+    const again = makeIo(env);
+    expect(await runCli(['apply', file, '--yes'], again.io)).toBe(2);
+    expect(again.err()).toContain('loadbalancer-aaa http/2 now stores cookie (the plan read none)');
+  });
+
+  it('apply FILE refuses an edited plan and a file that is not one, before any call', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stickler-plan-'));
+    const file = join(dir, 'plan.json');
+    await runCli(['plan', '--policy', policyFile, '--out', file], makeIo(env).io);
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    saved.changes[0].to = 'sourceIp';
+    writeFileSync(file, JSON.stringify(saved));
+    h.sim.resetStats();
+    const edited = makeIo(env);
+    expect(await runCli(['apply', file, '--yes'], edited.io)).toBe(1);
+    expect(edited.err()).toContain('has been edited since it was saved');
+    writeFileSync(join(dir, 'policy.json'), 'version: 1\n');
+    const notPlan = makeIo(env);
+    expect(await runCli(['apply', join(dir, 'policy.json'), '--yes'], notPlan.io)).toBe(1);
+    expect(notPlan.err()).toContain('is not a saved plan: not JSON');
+    const both = makeIo(env);
+    expect(await runCli(['apply', file, '--service', 'loadbalancer-aaa', '--yes'], both.io)).toBe(1);
+    expect(both.err()).toContain('a saved plan names its load balancers itself');
+    expect(Object.values(h.sim.stats.calls).reduce((a, b) => a + b, 0)).toBe(0);
   });
 
   it('plan --service limits discovery to the named load balancers', async () => {

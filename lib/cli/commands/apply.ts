@@ -4,12 +4,22 @@
  * carries out, serialised with every other writer and audited.
  */
 import { makeApplyPlan } from '../../app/apply-plan';
+import { makeDiscoverFleet } from '../../app/discover-fleet';
+import type { StoredNotApplied, Unreadable } from '../../app/plan-policy';
 import { RunRefusedError } from '../../domain/errors';
+import type { Plan } from '../../domain/plan';
+import {
+  changesOf,
+  planStaleness,
+  readSavedPlan,
+  type SavedPlan,
+  SavedPlanError,
+} from '../../domain/saved-plan';
 import { toWord } from '../../domain/stickiness';
 import { batchByZone } from '../../domain/zones';
 import { systemClock } from '../../ports/clock';
-import type { Flags } from '../args';
-import { type CliIo, EXIT, UsageError } from '../io';
+import { type Flags, MAX_PLAN_BYTES, readInput } from '../args';
+import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { printApplyReport } from '../outcome';
 import { connectPipeline, type PipelineConnection, pipelineAsked } from '../pipeline';
 import { requestThroughPipeline } from '../pipeline-run';
@@ -22,7 +32,54 @@ import { planFromFlags, reportPendingUnread, reportUnreadable } from './plan';
 export const DIRECT_MODE_NOTE =
   "Note: direct mode: this shell writes to OVH itself, without the worker's lease or ordering (another operator or the pipeline may write the same zones at once) and with no audit event; --pipeline goes through the pipeline.\n";
 
-export async function applyCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
+/**
+ * The changes of a saved plan, if nothing it read has changed: its load balancers read again
+ * (farms and unapplied changes), compared with what the plan read. Undefined: refused (said).
+ */
+const savedPlanChanges = async (
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+  file: string,
+): Promise<{ plan: Plan; saved: SavedPlan } | undefined> => {
+  let saved: SavedPlan;
+  try {
+    saved = readSavedPlan(readInput(io.cwd, file, 'saved plan', MAX_PLAN_BYTES), file);
+  } catch (error) {
+    if (error instanceof SavedPlanError) throw new UsageError(error.message);
+    throw error;
+  }
+  const { api } = session();
+  const fleet = await makeDiscoverFleet({ api })({ services: saved.services });
+  const pending = new Map(
+    await Promise.all(saved.services.map(async (s) => [s, await api.pendingChanges(s)] as const)),
+  );
+  const changed = planStaleness(saved, fleet, pending);
+  if (changed.length > 0) {
+    const message = `the plan in ${file} is stale: ${changed.length} thing(s) it read have changed since ${saved.createdAt}; make a new plan`;
+    if (flags.json)
+      io.stdout.write(
+        jsonDocument({ error: { code: 'stale-plan', message, changed: changed.slice(0, 1000) } }),
+      );
+    io.stderr.write(
+      `stickler: ${message}:\n${changed
+        .slice(0, 20)
+        .map((c) => `  ${c}\n`)
+        .join('')}${changed.length > 20 ? `  … and ${changed.length - 20} more\n` : ''}`,
+    );
+    return undefined;
+  }
+  return { plan: { changes: changesOf(saved, fleet), unchanged: [], invalid: [] }, saved };
+};
+
+export async function applyCommand(
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+  planFile?: string,
+): Promise<number> {
+  if (planFile !== undefined && flags.service)
+    throw new UsageError('a saved plan names its load balancers itself: --service goes with --policy');
   const throughPipeline = pipelineAsked(io.env, flags);
   if (throughPipeline && flags['allow-foreign-pending'])
     throw new UsageError(
@@ -36,12 +93,22 @@ export async function applyCommand(session: () => Session, io: CliIo, flags: Fla
   const pipeline: PipelineConnection | undefined = throughPipeline
     ? await connectPipeline(io.env, flags)
     : undefined;
-  const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = await planFromFlags(
-    session,
-    io,
-    flags,
-  );
-  if (overLimit) throw new RunRefusedError('over-limit', overLimit);
+  let plan: Plan;
+  let unreadable: Unreadable[] = [];
+  let storedNotApplied: StoredNotApplied[] = [];
+  let pendingUnread: Unreadable[] = [];
+  let what: string;
+  if (planFile !== undefined) {
+    const fromFile = await savedPlanChanges(session, io, flags, planFile);
+    if (!fromFile) return EXIT.refused;
+    plan = fromFile.plan;
+    what = `stickler apply ${planFile} (plan ${fromFile.saved.digest.slice(0, 16)})`;
+  } else {
+    const planned = await planFromFlags(session, io, flags);
+    if (planned.overLimit) throw new RunRefusedError('over-limit', planned.overLimit);
+    ({ plan, unreadable, storedNotApplied, pendingUnread } = planned);
+    what = `stickler apply --policy ${flags.policy}`;
+  }
   if (!flags.json) io.stdout.write(renderPlan(plan, storedNotApplied));
   // What could not be read is said before the question: the apply covers the rest only.
   reportUnreadable(io, unreadable);
@@ -71,10 +138,14 @@ export async function applyCommand(session: () => Session, io: CliIo, flags: Fla
       })),
       {
         actor: pipeline.actor,
-        reason: flags.reason ?? `stickler apply --policy ${flags.policy}`,
+        reason: flags.reason ?? what,
         ...(flags.ticket ? { ticket: flags.ticket } : {}),
       },
-      { policy: flags.policy, invalid: plan.invalid.length, unreadable: unreadable.map((u) => u.service) },
+      {
+        ...(planFile !== undefined ? { planFile } : { policy: flags.policy }),
+        invalid: plan.invalid.length,
+        unreadable: unreadable.map((u) => u.service),
+      },
     );
     if (unreadable.length > 0) return EXIT.error;
     return exit === EXIT.ok && plan.invalid.length > 0 ? EXIT.refused : exit;

@@ -1,6 +1,9 @@
 /** `stickler plan --policy FILE`: what an apply would change, and what the policy cannot apply. */
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { makePlanPolicy, type PolicyPlan, type Unreadable } from '../../app/plan-policy';
 import { parsePolicy } from '../../domain/policy-file';
+import { savePlan } from '../../domain/saved-plan';
 import { type Flags, readInput } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { renderPlan } from '../render';
@@ -8,12 +11,16 @@ import { planJson } from '../report-json';
 import type { Session } from '../session';
 
 /** Reads the policy file (before any connection is made), then plans it against the fleet. */
-export const planFromFlags = async (session: () => Session, io: CliIo, flags: Flags): Promise<PolicyPlan> => {
+export const planFromFlags = async (
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+): Promise<PolicyPlan & { policyText: string }> => {
   if (!flags.policy) throw new UsageError('--policy FILE is required');
   const policyText = readInput(io.cwd, flags.policy, 'policy');
   // A policy that does not read is said before any connection is attempted.
   parsePolicy(policyText, flags.policy);
-  return makePlanPolicy({ api: session().api })({
+  const planned = await makePlanPolicy({ api: session().api })({
     policyText,
     policySource: flags.policy,
     ...(flags.service ? { services: flags.service } : {}),
@@ -21,6 +28,19 @@ export const planFromFlags = async (session: () => Session, io: CliIo, flags: Fl
     partial: true,
     lookAtPending: true,
   });
+  return { ...planned, policyText };
+};
+
+/** Writes a file whole or not at all (a temporary file beside it, then a rename). */
+export const writeFileAtomic = (path: string, text: string) => {
+  const tmp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (error) {
+    rmSync(tmp, { force: true });
+    throw new UsageError(`cannot write ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
 };
 
 /** Says, on stderr, which load balancers could not be read and were left out. */
@@ -38,11 +58,8 @@ export const reportPendingUnread = (io: CliIo, pendingUnread: readonly Unreadabl
 };
 
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
-  const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = await planFromFlags(
-    session,
-    io,
-    flags,
-  );
+  const planned = await planFromFlags(session, io, flags);
+  const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = planned;
   io.stdout.write(
     flags.json
       ? jsonDocument(planJson(plan, unreadable, storedNotApplied))
@@ -53,6 +70,26 @@ export async function planCommand(session: () => Session, io: CliIo, flags: Flag
   // The same check apply makes, said before anyone tries.
   if (overLimit) io.stderr.write(`WARNING: apply would refuse this plan: ${overLimit}\n`);
   if (unreadable.length > 0) return EXIT.error;
+  if (flags.out !== undefined) {
+    // A saved plan records everything it read: one that could not read everything is not saved.
+    if (unreadable.length > 0 || pendingUnread.length > 0)
+      throw new UsageError(
+        `plan not saved to ${flags.out}: ${[...unreadable, ...pendingUnread].map((u) => u.service).join(', ')} could not be read (see above)`,
+      );
+    const saved = savePlan({
+      createdAt: new Date(),
+      policySource: flags.policy!,
+      policyText: planned.policyText,
+      services: flags.service ?? [...new Set(planned.fleet.map((f) => f.service))],
+      fleet: planned.fleet,
+      pending: planned.pending,
+      changes: plan.changes,
+    });
+    writeFileAtomic(resolve(io.cwd, flags.out), `${JSON.stringify(saved, null, 2)}\n`);
+    io.stderr.write(
+      `Plan saved to ${flags.out} (digest ${saved.digest}): 'stickler apply ${flags.out}' applies exactly these ${saved.changes.length} change(s), if nothing read has changed.\n`,
+    );
+  }
   // A farm stored but not applied is not compliant yet: traffic may still see the old value.
   return plan.changes.length > 0 || plan.invalid.length > 0 || storedNotApplied.length > 0
     ? EXIT.drift
