@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ovhConfPaths, withOvhConf } from '../adapters/ovh/ovh-conf';
 import { SticklerError } from '../domain/errors';
 import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from '../domain/farm';
 import {
@@ -161,7 +162,12 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
   // Connected only when a command needs OVH, after it has read and checked its own input.
   let connected = session;
   const live = () => {
-    connected ??= connect(io.env, flags, (line) => io.stderr.write(line));
+    if (!connected) {
+      // OVH's configuration files complete what the environment leaves unset, as in OVH's clients.
+      const conf = withOvhConf(io.env, ovhConfPaths(io.cwd, io.env.HOME));
+      for (const warning of conf.warnings) io.stderr.write(`WARNING: ${warning}\n`);
+      connected = connect(conf.env, flags, (line) => io.stderr.write(line));
+    }
     return connected;
   };
   switch (command) {

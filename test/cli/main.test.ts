@@ -375,6 +375,25 @@ describe('stickler CLI against the simulator', () => {
     expect(Object.values(h.sim.stats.calls).reduce((a, b) => a + b, 0)).toBe(0);
   });
 
+  it("reads the OVH endpoint and keys from ./ovh.conf when the environment has none, as OVH's clients do", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stickler-conf-'));
+    const sim = simulatorEnv(h.sim.baseUrl);
+    writeFileSync(
+      join(dir, 'ovh.conf'),
+      `[default]\nendpoint=${sim.OVH_ENDPOINT}\n\n[${sim.OVH_ENDPOINT}]\napplication_key=${sim.OVH_APPLICATION_KEY}\n` +
+        `application_secret=${sim.OVH_APPLICATION_SECRET}\nconsumer_key=${sim.OVH_CONSUMER_KEY}\n`,
+      { mode: 0o644 },
+    );
+    const { io, out, err } = makeIo({});
+    io.cwd = dir;
+    expect(await runCli(['plan', '--policy', policyFile, '--json'], io)).toBe(2);
+    expect(JSON.parse(out()).changes).toHaveLength(1);
+    expect(err()).toContain(
+      `WARNING: ${join(dir, 'ovh.conf')} holds OVH secrets and may be read by other users`,
+    );
+    expect(err()).not.toContain(sim.OVH_APPLICATION_SECRET);
+  });
+
   it('plan --service limits discovery to the named load balancers', async () => {
     const { io, out } = makeIo(env);
     await runCli(['plan', '--policy', policyFile, '--service', 'loadbalancer-bbb', '--json'], io);

@@ -18,7 +18,7 @@ export const ovhConfigFromEnv = (env: NodeJS.ProcessEnv): OvhConfig => {
   const missing = Object.values(VARIABLES).filter((name) => !env[name]?.trim());
   if (missing.length > 0) {
     throw new ConfigError(
-      `missing OVH credentials: set ${missing.join(', ')} (or run against the local simulator, see 'stickler simulate')`,
+      `missing OVH credentials: set ${missing.join(', ')}, or write them in ovh.conf (./ovh.conf, ~/.ovh.conf or /etc/ovh.conf, as OVH's own clients read them), or run against the local simulator (see 'stickler simulate')`,
     );
   }
   const credentials: OvhCredentials = {
