@@ -10,12 +10,18 @@
  * request, the proposal is opened again and the person is told to click again.
  */
 import * as z from 'zod/mini';
+import { REQUEST_ID_PATTERN } from '../domain/change-request';
 import { authorizeChat } from '../domain/chat-authorization';
 import { errorFields, InvalidInputError, SticklerError } from '../domain/errors';
 import type { RequestDraft } from '../domain/intake';
+import { toWire } from '../domain/stickiness';
 import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
+import type { FarmLedger } from '../ports/farm-ledger';
+import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { SlackMessage } from '../ports/slack-responder';
+import { makePlanUndo } from './pipeline-door';
 import { makeRequestChanges } from './request-changes';
+import { PROPOSAL_TTL_MS } from './run-slack-work';
 import {
   auditDenied,
   chatActor,
@@ -33,7 +39,10 @@ import {
   CANCEL_ACTION,
   cancelledMessage,
   deniedMessage,
+  esc,
   plainMessage,
+  proposalMessage,
+  UNDO_ACTION,
 } from './slack-messages';
 
 /** How long the reply address is kept for the outcome (Slack honours it for 30 minutes). */
@@ -51,6 +60,15 @@ const BlockActionsSchema = z.object({
 
 export interface SlackInteractionDeps extends SlackEntryDeps {
   proposals: ChatProposals;
+  /**
+   * For Undo under an applied outcome: the worker's records (what the request changed) and the
+   * farms' order (has another request changed the farm since?), and the id of a new proposal.
+   */
+  undo?: {
+    records: Pick<IdempotencyStore, 'status'>;
+    ledger: Pick<FarmLedger, 'read'>;
+    newId: () => string;
+  };
 }
 
 export type SlackInteractionResult =
@@ -61,7 +79,9 @@ export type SlackInteractionResult =
   | 'expired'
   | 'cancelled'
   | 'applied'
-  | 'publish-failed';
+  | 'publish-failed'
+  | 'undo-proposed'
+  | 'undo-refused';
 
 /** The id of the change request an Apply click publishes: one per proposal, so a retry is deduplicated. */
 export const slackRequestId = (proposalId: string) => `slack-${proposalId}`;
@@ -121,6 +141,85 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     return { requestId, published: true };
   };
 
+  /** Why `requestId` cannot be undone now, or undefined with the reverse change. */
+  const planUndo = deps.undo ? makePlanUndo(deps.undo) : undefined;
+  const undoProblem = async (requestId: string): Promise<string | undefined> => {
+    if (!planUndo) return 'undo is not available here';
+    const { refused } = await planUndo([requestId], false);
+    return refused[0]?.reason;
+  };
+
+  /**
+   * Undo under an applied outcome: whoever may `set` gets a proposal of the reverse change, with
+   * the usual Apply and Cancel (single use, the second-approver rule, the warning), checked again
+   * at Apply. Nothing is changed by this click.
+   */
+  const proposeUndo = async (
+    requestId: string,
+    caller: SlackCaller,
+    url: string | undefined,
+  ): Promise<SlackInteractionResult> => {
+    const verdict = authorizeChat(deps.authorization, 'set', caller);
+    if (!verdict.allowed) {
+      await auditDenied(deps, caller, 'set', `undo of ${requestId.slice(0, 140)}`, verdict.reason);
+      await tell(url, deniedMessage(verdict.reason));
+      return 'denied';
+    }
+    if (!REQUEST_ID_PATTERN.test(requestId) || !deps.undo || !planUndo) {
+      await tell(url, plainMessage('This outcome cannot be undone from here.', false));
+      return 'undo-refused';
+    }
+    const { reverse, refused } = await planUndo([requestId], false);
+    const change = reverse[0];
+    if (!change) {
+      await tell(
+        url,
+        plainMessage(
+          `This change cannot be undone: ${esc(refused[0]?.reason ?? 'unknown')}. Nothing was changed.`,
+          false,
+        ),
+      );
+      return 'undo-refused';
+    }
+    const status = (await deps.undo.records.status([requestId])).get(requestId);
+    const zone = status?.terminal?.zone ?? '?';
+    const now = deps.clock.now();
+    const proposal: ChatProposal = {
+      id: deps.undo.newId(),
+      requester: {
+        teamId: caller.teamId,
+        userId: caller.userId,
+        ...(caller.userName ? { userName: caller.userName } : {}),
+      },
+      channelId: caller.channelId,
+      service: change.farm.service,
+      farmType: change.farm.type,
+      farmId: change.farm.farmId,
+      stickiness: change.to,
+      reason: `undo of ${requestId}`,
+      before: change.from,
+      zone,
+      displayName: null,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
+      undoOf: requestId,
+    };
+    await deps.proposals.save(proposal);
+    await tell(
+      url,
+      proposalMessage(
+        {
+          kind: 'change',
+          farm: { ...change.farm, zone, displayName: null, stickiness: toWire(change.from) },
+          target: change.to,
+          otherPendingInZone: false,
+        },
+        proposal,
+      ),
+    );
+    return 'undo-proposed';
+  };
+
   return async function handleSlackInteraction(request: SlackRequest): Promise<SlackInteractionResult> {
     const form = await verifiedForm(deps, request, 'interaction');
     let json: unknown;
@@ -134,7 +233,9 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     const parsed = BlockActionsSchema.safeParse(json);
     if (!parsed.success) return 'ignored'; // another kind of interaction: nothing stickler offers
     const payload = parsed.data;
-    const action = payload.actions.find((a) => a.action_id === APPLY_ACTION || a.action_id === CANCEL_ACTION);
+    const action = payload.actions.find(
+      (a) => a.action_id === APPLY_ACTION || a.action_id === CANCEL_ACTION || a.action_id === UNDO_ACTION,
+    );
     if (!action) return 'ignored';
     const caller: SlackCaller = {
       teamId: payload.team.id,
@@ -145,6 +246,7 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
         : {}),
     };
     const url = usableResponseUrl(deps, payload.response_url, caller);
+    if (action.action_id === UNDO_ACTION) return proposeUndo(action.value ?? '', caller, url);
     const kind = action.action_id === APPLY_ACTION ? 'apply' : 'cancel';
     const proposalId = action.value ?? '';
     const proposal = /^[0-9a-f]{32}$/.test(proposalId) ? await deps.proposals.get(proposalId) : undefined;
@@ -158,6 +260,14 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     if (!proposal) {
       await tell(url, plainMessage('This change is unknown or has expired: run `set` again.', true));
       return 'unknown';
+    }
+    // An Undo is checked again at Apply: another request may have changed the farm meanwhile.
+    if (kind === 'apply' && proposal.undoOf) {
+      const why = await undoProblem(proposal.undoOf);
+      if (why) {
+        await tell(url, plainMessage(`This undo cannot go on: ${esc(why)}. Nothing was changed.`, false));
+        return 'undo-refused';
+      }
     }
     const claim = await deps.proposals.claim(
       proposal.id,

@@ -24,7 +24,7 @@ export const outcomeText = (d: ChangeAuditDetail): string => {
   const head = `stickler, request ${d.requestId}: ${farmOf(d)}`;
   switch (d.outcome) {
     case 'applied':
-      return `${head}: stickiness ${d.before ?? '?'} → ${d.after ?? '?'}, applied in zone ${d.refresh?.zone ?? d.zone ?? '?'} (OVH task ${d.refresh?.taskId ?? '?'}) at ${d.decidedAt}. Sessions of that zone were rebalanced.`;
+      return `${head}: stickiness ${d.before ?? '?'} → ${d.after ?? '?'}, applied in zone ${d.refresh?.zone ?? d.zone ?? '?'} (OVH task ${d.refresh?.taskId ?? '?'}) at ${d.decidedAt}. Sessions of that zone were rebalanced.${d.before && d.after && d.before !== d.after ? ` To undo it: stickler undo ${d.requestId} --pipeline (or a change request back to ${d.before}).` : ''}`;
     case 'unchanged':
       return `${head}: already ${d.after ?? d.before ?? '?'}; nothing was changed or applied (${d.decidedAt}).`;
     case 'refused':

@@ -210,78 +210,7 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       }
     },
 
-    /**
-     * The reverse of each applied request: its farm back to `before`. A request that did not
-     * apply a change, a record that is gone, or a farm another request has gone to since (unless
-     * `force`) is refused with its reason; nothing is published here.
-     */
-    async planUndo(requestIds: readonly string[], force: boolean): Promise<UndoPlan> {
-      const ids = [...new Set(requestIds)];
-      const status = await deps.records.status(ids);
-      const candidates: { requestId: string; terminal: TerminalOutcome; farm: FarmRef }[] = [];
-      const refused: UndoRefusal[] = [];
-      for (const id of ids) {
-        const s = status.get(id);
-        const t = s?.terminal;
-        if (!s)
-          refused.push({
-            requestId: id,
-            reason: 'the worker has no record of it (unknown, or older than its records are kept)',
-          });
-        else if (!t) refused.push({ requestId: id, reason: `it has no outcome yet (${s.state})` });
-        else if (
-          t.outcome !== 'applied' ||
-          !t.before ||
-          !t.after ||
-          t.before === t.after ||
-          !t.service ||
-          !t.farmType ||
-          t.farmId === null
-        )
-          refused.push({
-            requestId: id,
-            reason: `it changed nothing to undo (${t.outcome}${t.code ? ` ${t.code}` : ''})`,
-          });
-        else
-          candidates.push({
-            requestId: id,
-            terminal: t,
-            farm: { service: t.service, type: t.farmType as FarmType, farmId: t.farmId },
-          });
-      }
-      const orders = await deps.ledger.read(candidates.map((c) => farmKey(c.farm)));
-      const reverse: UndoChange[] = [];
-      const seen = new Set<string>();
-      for (const c of candidates) {
-        const key = farmKey(c.farm);
-        if (seen.has(key)) {
-          refused.push({
-            requestId: c.requestId,
-            reason: `another request of this undo names ${formatFarmRef(c.farm)} too: undo one at a time`,
-          });
-          continue;
-        }
-        seen.add(key);
-        const live = orders.get(key)?.order.live;
-        const newer = live && live.requestId !== c.requestId ? live.requestId : undefined;
-        if (newer && !force) {
-          refused.push({
-            requestId: c.requestId,
-            reason: `${formatFarmRef(c.farm)} has been changed since by request ${newer} (--force undoes it anyway)`,
-            newer,
-          });
-          continue;
-        }
-        reverse.push({
-          requestId: c.requestId,
-          farm: c.farm,
-          from: c.terminal.after!,
-          to: c.terminal.before!,
-          ...(newer ? { newer } : {}),
-        });
-      }
-      return { reverse, refused };
-    },
+    planUndo: makePlanUndo(deps),
   };
 };
 
@@ -308,3 +237,78 @@ export interface UndoPlan {
 }
 
 export type PipelineDoor = ReturnType<typeof makePipelineDoor>;
+
+/**
+ * The reverse of each applied request: its farm back to `before`. A request that did not
+ * apply a change, a record that is gone, or a farm another request has gone to since (unless
+ * `force`) is refused with its reason; nothing is published here.
+ */
+export const makePlanUndo =
+  (deps: { records: Pick<IdempotencyStore, 'status'>; ledger: Pick<FarmLedger, 'read'> }) =>
+  async (requestIds: readonly string[], force: boolean): Promise<UndoPlan> => {
+    const ids = [...new Set(requestIds)];
+    const status = await deps.records.status(ids);
+    const candidates: { requestId: string; terminal: TerminalOutcome; farm: FarmRef }[] = [];
+    const refused: UndoRefusal[] = [];
+    for (const id of ids) {
+      const s = status.get(id);
+      const t = s?.terminal;
+      if (!s)
+        refused.push({
+          requestId: id,
+          reason: 'the worker has no record of it (unknown, or older than its records are kept)',
+        });
+      else if (!t) refused.push({ requestId: id, reason: `it has no outcome yet (${s.state})` });
+      else if (
+        t.outcome !== 'applied' ||
+        !t.before ||
+        !t.after ||
+        t.before === t.after ||
+        !t.service ||
+        !t.farmType ||
+        t.farmId === null
+      )
+        refused.push({
+          requestId: id,
+          reason: `it changed nothing to undo (${t.outcome}${t.code ? ` ${t.code}` : ''})`,
+        });
+      else
+        candidates.push({
+          requestId: id,
+          terminal: t,
+          farm: { service: t.service, type: t.farmType as FarmType, farmId: t.farmId },
+        });
+    }
+    const orders = await deps.ledger.read(candidates.map((c) => farmKey(c.farm)));
+    const reverse: UndoChange[] = [];
+    const seen = new Set<string>();
+    for (const c of candidates) {
+      const key = farmKey(c.farm);
+      if (seen.has(key)) {
+        refused.push({
+          requestId: c.requestId,
+          reason: `another request of this undo names ${formatFarmRef(c.farm)} too: undo one at a time`,
+        });
+        continue;
+      }
+      seen.add(key);
+      const live = orders.get(key)?.order.live;
+      const newer = live && live.requestId !== c.requestId ? live.requestId : undefined;
+      if (newer && !force) {
+        refused.push({
+          requestId: c.requestId,
+          reason: `${formatFarmRef(c.farm)} has been changed since by request ${newer}`,
+          newer,
+        });
+        continue;
+      }
+      reverse.push({
+        requestId: c.requestId,
+        farm: c.farm,
+        from: c.terminal.after!,
+        to: c.terminal.before!,
+        ...(newer ? { newer } : {}),
+      });
+    }
+    return { reverse, refused };
+  };

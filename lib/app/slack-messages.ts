@@ -15,6 +15,8 @@ import type { SlackMessage } from '../ports/slack-responder';
 /** Button action ids: what a click on them means. */
 export const APPLY_ACTION = 'stickler_apply';
 export const CANCEL_ACTION = 'stickler_cancel';
+/** Under an applied outcome: proposes the reverse change (its own Apply, by whoever may). */
+export const UNDO_ACTION = 'stickler_undo';
 
 /** The warning every change carries: it is why changes are confirmed. */
 export const SESSION_LOSS =
@@ -223,5 +225,30 @@ export const outcomeMessage = (d: ChangeAuditDetail): SlackMessage => {
       break;
   }
   const text = `${title}\n${line}\nrequest \`${esc(d.requestId, 140)}\``;
-  return { response_type: 'in_channel', replace_original: false, text, blocks: [section(text)] };
+  const undoable = d.outcome === 'applied' && d.before !== null && d.after !== null && d.before !== d.after;
+  return {
+    response_type: 'in_channel',
+    replace_original: false,
+    text,
+    blocks: [
+      section(text),
+      ...(undoable
+        ? [
+            {
+              type: 'actions',
+              block_id: 'stickler_outcome',
+              elements: [
+                {
+                  type: 'button',
+                  action_id: UNDO_ACTION,
+                  value: d.requestId,
+                  text: { type: 'plain_text', text: 'Undo' },
+                },
+              ],
+            } satisfies ActionsBlock,
+            context(`Undo proposes ${d.after} → *${d.before}* for this farm, to be applied like any change.`),
+          ]
+        : []),
+    ],
+  };
 };

@@ -22,6 +22,8 @@ export interface ChatProposal {
   displayName: string | null;
   createdAt: string;
   expiresAt: string;
+  /** An Undo: the applied request whose farm it puts back (checked again when Apply is clicked). */
+  undoOf?: string;
 }
 
 export type ProposalClaim =

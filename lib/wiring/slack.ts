@@ -27,6 +27,8 @@ import {
   SSM,
 } from '../adapters/aws/aws-json-client';
 import { DynamoDbChatProposals } from '../adapters/dynamodb/dynamodb-chat-proposals';
+import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
+import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { jsonAnswer } from '../adapters/http/error-response';
 import { httpEdge, httpIn } from '../adapters/http/http-edge';
@@ -101,10 +103,8 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
 
   const testOrigin = local ? env.STICKLER_SLACK_RESPONSE_ORIGIN?.trim() : undefined;
   const responder = new HttpSlackResponder(testOrigin ? { allowedOrigin: testOrigin } : {});
-  const proposals = new DynamoDbChatProposals({
-    client: awsJsonClientFromEnv(DYNAMODB, env, ANSWER_PATH),
-    tableName,
-  });
+  const answerDb = awsJsonClientFromEnv(DYNAMODB, env, ANSWER_PATH);
+  const proposals = new DynamoDbChatProposals({ client: answerDb, tableName });
   const entry: SlackEntryDeps = {
     signingSecret,
     verify: verifySlackSignature,
@@ -156,7 +156,16 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
     logger,
     log,
     handleCommand: makeHandleSlackCommand({ ...entry, dispatcher }),
-    handleInteraction: makeHandleSlackInteraction({ ...entry, proposals }),
+    handleInteraction: makeHandleSlackInteraction({
+      ...entry,
+      proposals,
+      // Undo reads the worker's records and the farms' order (read only: its role allows no more).
+      undo: {
+        records: new DynamoDbIdempotencyStore({ client: answerDb, tableName }),
+        ledger: new DynamoDbFarmLedger({ client: answerDb, tableName }),
+        newId: () => randomBytes(16).toString('hex'),
+      },
+    }),
     runWork,
   };
 };

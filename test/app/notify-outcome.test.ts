@@ -8,7 +8,7 @@ const detail = anAuditDetail;
 describe('notifyOutcome', () => {
   it('says what happened in words a change manager can act on', () => {
     expect(outcomeText(detail())).toBe(
-      'stickler, request r-1: lb-a http/1 (web): stickiness none → cookie, applied in zone gra (OVH task 42) at 2026-11-25T10:01:00.000Z. Sessions of that zone were rebalanced.',
+      'stickler, request r-1: lb-a http/1 (web): stickiness none → cookie, applied in zone gra (OVH task 42) at 2026-11-25T10:01:00.000Z. Sessions of that zone were rebalanced. To undo it: stickler undo r-1 --pipeline (or a change request back to none).',
     );
     expect(
       outcomeText(

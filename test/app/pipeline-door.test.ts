@@ -301,7 +301,7 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
         {
           requestId: 'old',
           newer: 'newer',
-          reason: 'lb-a http/1 has been changed since by request newer (--force undoes it anyway)',
+          reason: 'lb-a http/1 has been changed since by request newer',
         },
       ]);
       const forced = await h.door.planUndo(['old'], true);

@@ -743,6 +743,7 @@ describe('serverless package', () => {
       resources.SlackRole!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
     ).flatMap((p) => p.PolicyDocument.Statement);
     expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
+      'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
@@ -765,6 +766,10 @@ describe('serverless package', () => {
     ]);
     expect(statements.find((st) => st.Sid === 'ProposalsAndReplyAddresses')?.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['proposal:*', 'reply:*'] },
+    });
+    expect(statements.find((st) => st.Sid === 'ReadOutcomesAndFarmOrder')).toMatchObject({
+      Action: ['dynamodb:BatchGetItem'],
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['request:*', 'farm:*'] } },
     });
     expect(JSON.stringify(statements.find((st) => st.Sid === 'DispatchWorkToItself')?.Resource)).toContain(
       'function:stickler-test-slack',

@@ -71,6 +71,8 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
   it('asks, then applies on Apply: the farm is applied on the simulator and the outcome is posted back', async () => {
     const before = farm('http/101').stored.stickiness;
     const target = before === 'cookie' ? 'sourceIp' : 'cookie';
+    // The tests share one pipeline, in any order: counts are taken from here.
+    const published = requested().length;
     const { ack, plan } = await set(
       `set loadbalancer-7f3a9c21 http/101 ${target} ticket=OPS-77 reason="sessions bounce"`,
     );
@@ -79,7 +81,7 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
     expect(plan.text).toContain(`â†’ *${target}*`);
     expect(plan.text).toContain('HTTP sessions on its farms are lost');
     expect(farm('http/101').stored.stickiness).toBe(before); // nothing written before the click
-    expect(requested()).toHaveLength(0);
+    expect(requested()).toHaveLength(published);
 
     const clickUrl = replyUrl('actions');
     const click = await post(
@@ -94,7 +96,7 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
     expect(outcome?.text).toMatch(/applied: .* â†’ \*cookie\*|applied: .* â†’ \*sourceIp\*/);
     expect(farm('http/101').stored.stickiness).toBe(target);
     expect(farm('http/101').applied.get('gra')?.stickiness).toBe(target);
-    const [request] = requested();
+    const request = requested()[published];
     expect(request).toMatchObject({
       source: 'stickler.slack',
       detail: {
@@ -115,7 +117,7 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
     );
     const said = await until(() => postedTo(again)[0], 5_000);
     expect(said?.text).toMatch(/already applied by <@U0ALICE>/);
-    expect(requested()).toHaveLength(1);
+    expect(requested()).toHaveLength(published + 1);
   }, 40_000);
 
   it('answers within Slack 3 seconds while OVH takes 2 s per call', async () => {
@@ -184,6 +186,85 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
     );
     expect((await until(() => postedTo(cancelUrl)[0], 5_000))?.text).toMatch(/cancelled by <@U0BOB>/);
     expect(requested()).toHaveLength(events);
+  });
+
+  it('Undo under an applied outcome proposes the reverse, applied on Apply like any change; once the farm has moved on, it is refused', async () => {
+    const before = farm('http/104').stored.stickiness ?? null;
+    const target = before === 'cookie' ? 'sourceIp' : 'cookie';
+    const { plan } = await set(`set loadbalancer-7f3a9c21 http/104 ${target}`);
+    const clickUrl = replyUrl('actions');
+    await post(
+      'interactions',
+      clickBody({ actionId: 'stickler_apply', value: applyValue(plan), response_url: clickUrl }),
+    );
+    const outcome = (await until(
+      () => postedTo(clickUrl).find((m) => m.response_type === 'in_channel'),
+      15_000,
+    ))!;
+    const undoButton = (
+      outcome.blocks!.find((b) => (b as { type: string }).type === 'actions') as {
+        elements: { action_id: string; value: string }[];
+      }
+    ).elements[0]!;
+    expect(undoButton.action_id).toBe('stickler_undo');
+    const requestId = undoButton.value;
+
+    // Undo: a proposal of the reverse, nothing written yet.
+    const undoUrl = replyUrl('actions');
+    const published = requested().length;
+    await post(
+      'interactions',
+      clickBody({ actionId: 'stickler_undo', value: requestId, user_id: 'U0BOB', response_url: undoUrl }),
+    );
+    const proposal = (await until(() => postedTo(undoUrl)[0], 5_000))!;
+    expect(proposal.text).toContain(`${target} â†’ *${before ?? 'none'}*`);
+    expect(requested()).toHaveLength(published);
+    expect(farm('http/104').stored.stickiness ?? null).toBe(target);
+
+    // Apply on it: the farm goes back, audited as an undo.
+    const applyUrl = replyUrl('actions');
+    await post(
+      'interactions',
+      clickBody({
+        actionId: 'stickler_apply',
+        value: applyValue(proposal),
+        user_id: 'U0BOB',
+        response_url: applyUrl,
+      }),
+    );
+    const undone = await until(
+      () => postedTo(applyUrl).find((m) => m.response_type === 'in_channel'),
+      15_000,
+    );
+    expect(undone?.text).toMatch(/applied: /);
+    expect(farm('http/104').stored.stickiness ?? null).toBe(before);
+    expect(requested().at(-1)!.detail).toMatchObject({
+      reason: `undo of ${requestId}`,
+      actor: { id: 'slack:T0001:U0BOB' },
+    });
+
+    // The first request cannot be undone again: the farm has moved on since (the undo).
+    const againUrl = replyUrl('actions');
+    await post(
+      'interactions',
+      clickBody({ actionId: 'stickler_undo', value: requestId, response_url: againUrl }),
+    );
+    const refused = await until(() => postedTo(againUrl)[0], 5_000);
+    expect(refused?.text).toMatch(
+      /cannot be undone: loadbalancer-7f3a9c21 http\/104 has been changed since by request slack-/,
+    );
+  }, 60_000);
+
+  it('refuses Undo to a user who may not set, with an audit event', async () => {
+    const url = replyUrl('actions');
+    const events = denied().length;
+    await post(
+      'interactions',
+      clickBody({ actionId: 'stickler_undo', value: 'slack-0123', user_id: 'U0EVE', response_url: url }),
+    );
+    const said = await until(() => postedTo(url)[0], 5_000);
+    expect(said?.text).toMatch(/Sorry, stickler cannot do that for you/);
+    expect(denied().length).toBe(events + 1);
   });
 
   it('refuses a bad or stale signature with 401 and publishes nothing', async () => {

@@ -24,7 +24,9 @@ export async function undoCommand(io: CliIo, flags: Flags, args: string[]): Prom
         `Undo:\n${table(reverse.map((r) => [r.requestId, formatFarmRef(r.farm), `${r.from} → ${r.to}`, r.newer ? `(forced over ${r.newer})` : '']))}\n`,
       );
     if (refused.length > 0)
-      io.stdout.write(`Not undone:\n${table(refused.map((r) => [r.requestId, r.reason]))}\n`);
+      io.stdout.write(
+        `Not undone:\n${table(refused.map((r) => [r.requestId, `${r.reason}${r.newer ? ' (--force undoes it anyway)' : ''}`]))}\n`,
+      );
   }
   if (reverse.length === 0) {
     if (flags.json) io.stdout.write(jsonDocument({ where: connection.where, refused, changes: [] }));
