@@ -20,7 +20,7 @@ import type { RequestDraft } from '../domain/intake';
 import type { FarmType, StickinessWord } from '../domain/stickiness';
 import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
-import type { EventPublisher } from '../ports/event-publisher';
+import type { EventPublisher, PublishFailure } from '../ports/event-publisher';
 import type { FarmLedger } from '../ports/farm-ledger';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import { type FollowedOutcome, type FollowOptions, makeFollowRequests } from './follow-requests';
@@ -53,6 +53,10 @@ export interface Target {
 
 export interface Requested extends Target {
   requestId: string;
+  /** The bus gave no answer (this code) to its publication: it may or may not have it. */
+  publishUncertain?: string;
+  /** Not published: the bus's answer (an error code). */
+  refusedBy?: string;
 }
 
 export interface DoorResult {
@@ -62,6 +66,8 @@ export interface DoorResult {
   /** Changes the bus did not take after its retries: nothing was asked for them. */
   notPublished: Requested[];
   outcomes: Map<string, FollowedOutcome>;
+  /** The records could not be read while following: the outcomes are not known (the requests are out). */
+  followError?: string;
 }
 
 /** `cli-<run>-<12 hex of the farm>`: stable per run and farm, so a retried publish is deduplicated. */
@@ -73,10 +79,12 @@ const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const makePipelineDoor = (deps: PipelineDoorDeps) => {
   const follow = makeFollowRequests({ idempotency: deps.records, clock: deps.clock });
 
-  /** Publishes and reports which events the bus did not take (after the publisher's retries). */
-  const publish = async (events: OutgoingEvent[]): Promise<Set<string>> => {
-    const { failed } = await deps.publisher.publish(events);
-    return new Set(failed.map((e) => e.dedupeKey));
+  /** Publishes; says, per event the bus did not take (after the publisher's retries), why. */
+  const publish = async (events: OutgoingEvent[]): Promise<Map<string, PublishFailure>> => {
+    const { failed, why } = await deps.publisher.publish(events);
+    return new Map(
+      failed.map((e) => [e.dedupeKey, why?.get(e) ?? { code: 'not-published', maybePublished: false }]),
+    );
   };
 
   return {
@@ -113,20 +121,36 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
         requestedAt: now.toISOString(),
       }));
       const built = buildAll(drafts, now, `run ${runId}`);
-      const requested: Requested[] = built.map((r, i) => ({ ...targets[i]!, requestId: r.requestId }));
+      const all: Requested[] = built.map((r, i) => ({ ...targets[i]!, requestId: r.requestId }));
       if (built.length === 0) return { runId, requested: [], notPublished: [], outcomes: new Map() };
-      const failed = await publish(built.map((r) => changeRequestedEvent(r, CLI_SOURCE)));
-      const published = requested.filter((r) => !failed.has(r.requestId));
-      const outcomes = await follow(
-        published.map((r) => r.requestId),
-        followOptions,
-      );
-      return {
-        runId,
-        requested: published,
-        notPublished: requested.filter((r) => failed.has(r.requestId)),
-        outcomes,
-      };
+      // One look at the records before anything is published: a table that cannot be read fails
+      // the run here, not after the requests are out with nobody to follow them.
+      await deps.records.status([all[0]!.requestId]);
+      const failures = await publish(built.map((r) => changeRequestedEvent(r, CLI_SOURCE)));
+      // A request the bus may have taken (no answer) is followed like the others: its outcome, if
+      // any, says whether it was; one the bus answered no to was not asked for.
+      const requested = all.flatMap((r) => {
+        const why = failures.get(r.requestId);
+        if (!why) return [r];
+        return why.maybePublished ? [{ ...r, publishUncertain: why.code }] : [];
+      });
+      const notPublished = all.flatMap((r) => {
+        const why = failures.get(r.requestId);
+        return why && !why.maybePublished ? [{ ...r, refusedBy: why.code }] : [];
+      });
+      let outcomes: Map<string, FollowedOutcome>;
+      let followError: string | undefined;
+      try {
+        outcomes = await follow(
+          requested.map((r) => r.requestId),
+          followOptions,
+        );
+      } catch (error) {
+        // The requests are out: their ids are said, with what is known (nothing yet).
+        followError = plainText((error as Error)?.message ?? String(error), 300);
+        outcomes = new Map(requested.map((r) => [r.requestId, { kind: 'running' as const }]));
+      }
+      return { runId, requested, notPublished, outcomes, ...(followError ? { followError } : {}) };
     },
 
     /**
@@ -173,7 +197,9 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       const failed = await publish([
         { detailType: DETAIL_TYPES.cancelRequested, detail, dedupeKey: cancelId, source: CLI_SOURCE },
       ]);
-      if (failed.size > 0) return { cancelId, outcome: 'not-published' };
+      const why = failed.get(cancelId);
+      // Refused by the bus: nothing was asked. No answer: it may be out, so it is followed.
+      if (why && !why.maybePublished) return { cancelId, outcome: 'not-published', detail: why.code };
       // The cancel's record ends when the worker has carried it out or refused it; the request's
       // record then says whether it was cancelled.
       const cancelKey = `cancel:${cancelId}`;
@@ -181,7 +207,12 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       for (;;) {
         const status = await deps.records.status([cancelKey, requestId]);
         const request = status.get(requestId);
-        if (request?.terminal?.outcome === 'cancelled' && request.state === 'completed')
+        // Cancelled by this cancel (its Cancelled names it), not by another one at the same time.
+        if (
+          request?.terminal?.outcome === 'cancelled' &&
+          request.state === 'completed' &&
+          request.terminal.message?.includes(`(cancel ${cancelId})`)
+        )
           return { cancelId, outcome: 'cancelled', request: { kind: 'ended', terminal: request.terminal } };
         const own = status.get(cancelKey);
         if (own && (own.state === 'completed' || own.state === 'decided' || own.state === 'dead-lettered')) {
@@ -197,7 +228,9 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
             outcome: 'not-cancelled',
             detail: request
               ? request.terminal
-                ? `it had already ended: ${request.terminal.outcome}`
+                ? request.terminal.outcome === 'cancelled'
+                  ? 'another cancel ended it first'
+                  : `it had already ended: ${request.terminal.outcome}`
                 : `it is ${request.state}, not waiting for its window`
               : 'the worker has no such request',
             ...(followed ? { request: followed } : {}),
@@ -210,7 +243,9 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       }
     },
 
-    planUndo: makePlanUndo(deps),
+    /** See makePlanUndo; `readFarm` reads each farm as stored now (OVH). */
+    planUndo: (requestIds: readonly string[], force: boolean, readFarm?: PlanUndoDeps['readFarm']) =>
+      makePlanUndo({ ...deps, ...(readFarm ? { readFarm } : {}) })(requestIds, force),
   };
 };
 
@@ -221,8 +256,10 @@ export interface UndoChange {
   /** What the request set, and what the farm goes back to. */
   from: StickinessWord;
   to: StickinessWord;
-  /** Forced over this newer request. */
+  /** Forced over this newer request (`outside`: a change made outside stickler). */
   newer?: string;
+  /** A request waiting for its window on this farm, which the undo (newer) supersedes. */
+  supersedes?: { requestId: string; until: string };
 }
 
 export interface UndoRefusal {
@@ -243,8 +280,22 @@ export type PipelineDoor = ReturnType<typeof makePipelineDoor>;
  * apply a change, a record that is gone, or a farm another request has gone to since (unless
  * `force`) is refused with its reason; nothing is published here.
  */
+export interface PlanUndoDeps {
+  records: Pick<IdempotencyStore, 'status'>;
+  ledger: Pick<FarmLedger, 'read'>;
+  /** The farm's stickiness as stored now, when it can be read (OVH): a change made since is seen. */
+  readFarm?: (ref: FarmRef) => Promise<StickinessWord | undefined>;
+}
+
+/**
+ * The reverse of each applied request: its farm back to `before`. Refused, with the reason: a
+ * request that did not apply a change, a record that is gone, and unless `force`, a farm changed
+ * since (by a newer request that applied or is still under way, or outside stickler: it no longer
+ * stores what the request set). A newer request that changed nothing (unchanged, refused) does
+ * not count. Nothing is published here.
+ */
 export const makePlanUndo =
-  (deps: { records: Pick<IdempotencyStore, 'status'>; ledger: Pick<FarmLedger, 'read'> }) =>
+  (deps: PlanUndoDeps) =>
   async (requestIds: readonly string[], force: boolean): Promise<UndoPlan> => {
     const ids = [...new Set(requestIds)];
     const status = await deps.records.status(ids);
@@ -270,7 +321,7 @@ export const makePlanUndo =
       )
         refused.push({
           requestId: id,
-          reason: `it changed nothing to undo (${t.outcome}${t.code ? ` ${t.code}` : ''})`,
+          reason: `it changed nothing to undo (${t.outcome}${t.code && t.code !== t.outcome ? ` ${t.code}` : ''})`,
         });
       else
         candidates.push({
@@ -280,6 +331,12 @@ export const makePlanUndo =
         });
     }
     const orders = await deps.ledger.read(candidates.map((c) => farmKey(c.farm)));
+    // The newer requests of these farms: did they change anything?
+    const newerIds = candidates.flatMap((c) => {
+      const live = orders.get(farmKey(c.farm))?.order.live;
+      return live && live.requestId !== c.requestId ? [live.requestId] : [];
+    });
+    const newerStatus = newerIds.length > 0 ? await deps.records.status(newerIds) : new Map();
     const reverse: UndoChange[] = [];
     const seen = new Set<string>();
     for (const c of candidates) {
@@ -292,22 +349,47 @@ export const makePlanUndo =
         continue;
       }
       seen.add(key);
-      const live = orders.get(key)?.order.live;
-      const newer = live && live.requestId !== c.requestId ? live.requestId : undefined;
-      if (newer && !force) {
+      const order = orders.get(key)?.order;
+      const live = order?.live;
+      const newerId = live && live.requestId !== c.requestId ? live.requestId : undefined;
+      const newerState = newerId ? newerStatus.get(newerId) : undefined;
+      const newerChangedNothing =
+        newerState?.terminal && newerState.state === 'completed' && newerState.terminal.outcome !== 'applied';
+      const newer = newerId && !newerChangedNothing ? newerId : undefined;
+      const now = deps.readFarm ? await deps.readFarm(c.farm) : undefined;
+      const movedOutside = now !== undefined && now !== c.terminal.after;
+      if (!force && newer) {
         refused.push({
           requestId: c.requestId,
-          reason: `${formatFarmRef(c.farm)} has been changed since by request ${newer}`,
+          reason: `${formatFarmRef(c.farm)} has been changed since by request ${newer}${newerState?.terminal ? '' : ' (still under way)'}`,
           newer,
+        });
+        continue;
+      }
+      if (!force && movedOutside) {
+        refused.push({
+          requestId: c.requestId,
+          reason: `${formatFarmRef(c.farm)} now stores ${now}, not the ${c.terminal.after} this request set: it has been changed since, outside this request`,
+          newer: 'outside',
+        });
+        continue;
+      }
+      if (now === c.terminal.before) {
+        refused.push({
+          requestId: c.requestId,
+          reason: `${formatFarmRef(c.farm)} already stores ${now}: nothing to undo`,
         });
         continue;
       }
       reverse.push({
         requestId: c.requestId,
         farm: c.farm,
-        from: c.terminal.after!,
+        from: now ?? c.terminal.after!,
         to: c.terminal.before!,
         ...(newer ? { newer } : {}),
+        ...(order?.deferred
+          ? { supersedes: { requestId: order.deferred.requestId, until: order.deferred.until } }
+          : {}),
       });
     }
     return { reverse, refused };

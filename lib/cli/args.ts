@@ -121,7 +121,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   set: ['ticket', 'reason', 'yes', 'allow-foreign-pending', 'json', ...PIPELINE, ...TUNING],
   cancel: ['reason', 'json', ...PIPELINE],
   undo: ['yes', 'force', 'reason', 'ticket', 'json', ...PIPELINE],
-  status: ['json', ...PIPELINE],
+  status: ['json', 'pipeline', 'stage'],
   refresh: ['yes', 'json', ...TUNING],
   simulate: ['fleet', 'pipeline', ...SIMULATOR],
   compliance: ['policy', 'mode', 'json'],

@@ -181,14 +181,16 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
       return setCommand(live, io, flags, args);
     case 'refresh':
       if (pipelineAsked(io.env, flags))
-        throw new UsageError(`STICKLER_PIPELINE is set, and ${INSTEAD.refresh!.pipeline!}`);
+        throw new UsageError(
+          `STICKLER_PIPELINE is set (unset it, or STICKLER_PIPELINE=0, for a direct refresh), and ${INSTEAD.refresh!.pipeline!}`,
+        );
       return refreshCommand(live, io, flags, args);
     case 'status':
       return statusCommand(io, flags, args);
     case 'cancel':
       return cancelCommand(io, flags, args);
     case 'undo':
-      return undoCommand(io, flags, args);
+      return undoCommand(live, io, flags, args);
     case 'simulate':
       return simulateCommand(io, flags);
     case 'compliance':

@@ -6,7 +6,6 @@
 import type { FollowedOutcome } from '../app/follow-requests';
 import type { DoorResult, Requested } from '../app/pipeline-door';
 import { formatFarmRef } from '../domain/farm';
-import { plainText } from '../domain/text';
 import { type CliIo, EXIT, jsonDocument } from './io';
 
 import type { PipelineConnection } from './pipeline';
@@ -78,7 +77,8 @@ export const pipelineExitCode = (lines: readonly Line[]): number =>
 
 const describe = (l: Line): string => {
   const farm = formatFarmRef(l.requested.farm);
-  const text = (s: string | null) => (s ? plainText(s, 200) : '');
+  // Bounded only: the CLI's output shows control and bidirectional characters as ?.
+  const text = (s: string | null) => (s ? Array.from(s).slice(0, 200).join('') : '');
   switch (l.kind) {
     case 'applied':
       return `${farm}: ${l.before ?? '?'} → ${l.after ?? l.requested.stickiness}${l.zone ? `, zone ${l.zone} applied` : ''}${l.taskId !== null ? ` (task ${l.taskId})` : ''}`;
@@ -87,9 +87,9 @@ const describe = (l: Line): string => {
     case 'deferred':
       return `${farm} → ${l.requested.stickiness}: waits for its change window (${l.deferredUntil})`;
     case 'running':
-      return `${farm} → ${l.requested.stickiness}: no outcome yet${l.state ? ` (${l.state})` : ' (not yet taken by the worker)'}`;
+      return `${farm} → ${l.requested.stickiness}: no outcome yet${l.state ? ` (${l.state})` : l.requested.publishUncertain ? ` (the bus gave no answer to its publication, ${l.requested.publishUncertain}: it may or may not have it)` : ' (not yet taken by the worker)'}`;
     case 'not requested':
-      return `${farm} → ${l.requested.stickiness}: the bus did not take the request; nothing was asked for this farm`;
+      return `${farm} → ${l.requested.stickiness}: the bus refused the request (${l.requested.refusedBy ?? 'no reason given'}); nothing was asked for this farm`;
     default:
       return `${farm} → ${l.requested.stickiness}: ${text(l.message) || l.kind}${l.code ? ` [${text(l.code)}]` : ''}`;
   }
@@ -126,7 +126,10 @@ export const printPipelineResult = (
           zone: l.zone,
           taskId: l.taskId,
           deferredUntil: l.deferredUntil,
+          ...(l.requested.publishUncertain ? { publishUncertain: l.requested.publishUncertain } : {}),
+          ...(l.requested.refusedBy ? { refusedBy: l.requested.refusedBy } : {}),
         })),
+        ...(result.followError ? { followError: result.followError } : {}),
       }),
     );
     return exit;
@@ -151,6 +154,9 @@ export const printPipelineResult = (
     `${summary.charAt(0).toUpperCase()}${summary.slice(1)}.\n` +
       (lines.length > 0
         ? `${table(lines.map((l) => [l.kind === 'running' ? 'no outcome yet' : l.kind, l.requested.requestId, describe(l)]))}\n`
+        : '') +
+      (result.followError
+        ? `The worker's records could not be read (${result.followError}): the requests above are out, their outcomes unknown here.\n`
         : '') +
       (lines.some((l) => l.kind === 'running')
         ? `The worker has not finished these yet: 'stickler status ID... --pipeline' says where they stand.\n`

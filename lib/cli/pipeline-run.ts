@@ -17,6 +17,10 @@ export const DEFAULT_WAIT_SECONDS = 900;
 /** A run's id: time-ordered and unique enough (base-36 milliseconds and 4 random hex). */
 export const newRunId = (now = Date.now()): string => `${now.toString(36)}${randomBytes(2).toString('hex')}`;
 
+/** `--wait SECONDS` (0 to a day; 900 by default) in milliseconds. */
+export const followTimeoutMs = (flags: Flags) =>
+  number(flags, 'wait', DEFAULT_WAIT_SECONDS, { min: 0, max: 86_400 }) * 1000;
+
 export const followOptionsOf = (
   io: CliIo,
   flags: Flags,
@@ -25,7 +29,7 @@ export const followOptionsOf = (
 ) => {
   let last = '';
   return {
-    timeoutMs: number(flags, 'wait', DEFAULT_WAIT_SECONDS, { min: 0, max: 86_400 }) * 1000,
+    timeoutMs: followTimeoutMs(flags),
     pollMs: connection.local ? 200 : 2_000,
     onProgress: (done: number, total: number) => {
       const line = `  waiting for the worker: ${done}/${total} with an outcome\n`;

@@ -166,6 +166,10 @@ export const connectPipeline = async (
     actor = { id: 'local', name: login };
     where = 'the local pipeline';
   } else {
+    if (stage === undefined && (!busName || !tableName))
+      throw new UsageError(
+        "no pipeline: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints (EVENT_BUS_NAME, IDEMPOTENCY_TABLE and the endpoints)",
+      );
     const sdk = await sdkCredentials(env);
     region = region || sdk.region;
     if (!region) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
@@ -203,6 +207,8 @@ export const connectPipeline = async (
       region: region!,
       credentials,
       timeoutMs: AWS_CALL_TIMEOUT_MS,
+      // An operator waits: two attempts per call (the publisher retries what is left once more).
+      maxAttempts: 2,
       ...(env[`AWS_ENDPOINT_URL_${service.envId}`] || env.AWS_ENDPOINT_URL
         ? { endpoint: (env[`AWS_ENDPOINT_URL_${service.envId}`] || env.AWS_ENDPOINT_URL)! }
         : {}),
@@ -214,7 +220,12 @@ export const connectPipeline = async (
   };
   const db = client(DYNAMODB);
   const door = makePipelineDoor({
-    publisher: new EventBridgePublisher({ client: client(EVENTBRIDGE), busName, clock: systemClock }),
+    publisher: new EventBridgePublisher({
+      client: client(EVENTBRIDGE),
+      busName,
+      clock: systemClock,
+      maxAttempts: 2,
+    }),
     records: new DynamoDbIdempotencyStore({ client: db, tableName }),
     ledger: new DynamoDbFarmLedger({ client: db, tableName }),
     clock: systemClock,

@@ -1,5 +1,5 @@
 import { auditDetail, auditEvent } from '../../lib/app/audit';
-import { CLI_SOURCE, cliRequestId, makePipelineDoor } from '../../lib/app/pipeline-door';
+import { CLI_SOURCE, cliRequestId, makePipelineDoor, makePlanUndo } from '../../lib/app/pipeline-door';
 import type { OutgoingEvent } from '../../lib/domain/audit-events';
 import { InvalidInputError, UnprocessableError } from '../../lib/domain/errors';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
@@ -180,6 +180,43 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
     expect([...result.outcomes.keys()]).toEqual([cliRequestId('run1', http(1))]);
   });
 
+  it("follows a request the bus gave no answer to (it may have it), and names the bus's refusal of the others", async () => {
+    const h = setup();
+    h.publisher.refuse = () => true;
+    h.publisher.maybe = true;
+    const id = cliRequestId('run1', http(1));
+    h.atFirstWait(() => h.decide(id, 'applied', { ref: http(1), before: 'none', after: 'cookie' }));
+    const uncertain = await h.door.request('run1', [{ farm: http(1), stickiness: 'cookie' }], asker, follow);
+    expect(uncertain.requested).toEqual([
+      expect.objectContaining({ requestId: id, publishUncertain: 'TimeoutError' }),
+    ]);
+    expect(uncertain.outcomes.get(id)).toMatchObject({ kind: 'ended', terminal: { outcome: 'applied' } });
+    h.publisher.maybe = false;
+    const refused = await h.door.request('run2', [{ farm: http(2), stickiness: 'cookie' }], asker, follow);
+    expect(refused.requested).toEqual([]);
+    expect(refused.notPublished).toEqual([expect.objectContaining({ refusedBy: 'AccessDenied' })]);
+  });
+
+  it('publishes nothing when the records cannot be read, and keeps the ids when they fail after publishing', async () => {
+    const h = setup();
+    h.records.failures.fail('status');
+    await expect(
+      h.door.request('run1', [{ farm: http(1), stickiness: 'cookie' }], asker, follow),
+    ).rejects.toThrow(/status is unavailable/);
+    expect(h.publisher.published).toEqual([]);
+    h.records.failures.heal('status');
+    const status = h.records.status.bind(h.records);
+    let calls = 0;
+    h.records.status = async (keys) => {
+      if (++calls > 1) throw new Error('table gone');
+      return status(keys);
+    };
+    const result = await h.door.request('run2', [{ farm: http(1), stickiness: 'cookie' }], asker, follow);
+    expect(h.publisher.published).toHaveLength(1);
+    expect(result.followError).toBe('table gone');
+    expect([...result.outcomes]).toEqual([[cliRequestId('run2', http(1)), { kind: 'running' }]]);
+  });
+
   it('says a request the worker has not finished when the wait runs out is still running, never guessing', async () => {
     const h = setup();
     const start = h.clock.t;
@@ -214,7 +251,12 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
           auditEvent(
             auditDetail(
               { requestId: 'req-1', now: h.clock.now() },
-              { outcome: 'cancelled', ref: http(1), code: 'cancelled', message: 'cancelled' },
+              {
+                outcome: 'cancelled',
+                ref: http(1),
+                code: 'cancelled',
+                message: `cancelled by x before its change window opened (cancel ${cancel.dedupeKey}); nothing was written`,
+              },
             ),
           ),
         ]);
@@ -250,6 +292,46 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       expect(h.publisher.published).toEqual([]);
       h.publisher.refuse = () => true;
       expect((await h.door.cancel('req-3', asker, follow)).outcome).toBe('not-published');
+    });
+
+    it('says not cancelled when another cancel ended the request first (two operators at once)', async () => {
+      const h = setup();
+      await deferred(h, 'req-6');
+      h.atFirstWait(async () => {
+        const cancel = h.publisher.published[0]!;
+        await h.records.closeDeferred('req-6', [
+          auditEvent(
+            auditDetail(
+              { requestId: 'req-6', now: h.clock.now() },
+              {
+                outcome: 'cancelled',
+                ref: http(1),
+                code: 'cancelled',
+                message: 'cancelled by y (cancel cancel-other); nothing was written',
+              },
+            ),
+          ),
+        ]);
+        await h.records.complete('req-6');
+        await h.records.claim(`cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, { sentAt: h.clock.now() });
+        await h.records.complete(`cancel:${cancel.dedupeKey}`);
+      });
+      expect(await h.door.cancel('req-6', asker, follow)).toMatchObject({
+        outcome: 'not-cancelled',
+        detail: 'another cancel ended it first',
+      });
+    });
+
+    it("follows a cancel the bus gave no answer to (it may have it), and says the bus's refusal otherwise", async () => {
+      const h = setup();
+      h.publisher.refuse = () => true;
+      h.publisher.maybe = true;
+      expect((await h.door.cancel('req-7', asker, follow)).outcome).toBe('running');
+      h.publisher.maybe = false;
+      expect(await h.door.cancel('req-7', asker, follow)).toMatchObject({
+        outcome: 'not-published',
+        detail: 'AccessDenied',
+      });
     });
 
     it('publishes no cancel for a request that has already ended, saying how it ended', async () => {
@@ -290,6 +372,7 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
     it('refuses a farm another request has changed since, naming it, unless forced', async () => {
       const h = setup();
       await h.decide('old', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.decide('newer', 'applied', { ref: http(1), before: 'cookie', after: 'sourceIp' });
       await h.ledger.write(
         'lb-a/http/1',
         { live: { requestId: 'newer', acceptedAt: h.clock.now().toISOString() } },
@@ -308,6 +391,70 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       expect(forced.reverse).toEqual([
         { requestId: 'old', farm: http(1), from: 'cookie', to: 'none', newer: 'newer' },
       ]);
+    });
+
+    it('does not count a newer request that changed nothing, but one still under way', async () => {
+      const h = setup();
+      await h.decide('old', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.decide('same', 'unchanged', { ref: http(1), before: 'cookie', after: 'cookie' });
+      await h.ledger.write(
+        'lb-a/http/1',
+        { live: { requestId: 'same', acceptedAt: h.clock.now().toISOString() } },
+        0,
+      );
+      expect((await h.door.planUndo(['old'], false)).reverse).toEqual([
+        { requestId: 'old', farm: http(1), from: 'cookie', to: 'none' },
+      ]);
+      await h.records.claim('busy', h.clock.now(), 60_000, { sentAt: h.clock.now() });
+      await h.ledger.write(
+        'lb-a/http/1',
+        { live: { requestId: 'busy', acceptedAt: h.clock.now().toISOString() } },
+        1,
+      );
+      expect((await h.door.planUndo(['old'], false)).refused[0]!.reason).toBe(
+        'lb-a http/1 has been changed since by request busy (still under way)',
+      );
+    });
+
+    it('reads the farm when it can: a change made outside stickler is refused unless forced, and forced, the from is what it stores', async () => {
+      const h = setup();
+      await h.decide('old', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      const planUndo = makePlanUndo({
+        records: h.records,
+        ledger: h.ledger,
+        readFarm: async () => 'sourceIp',
+      });
+      expect((await planUndo(['old'], false)).refused[0]!.reason).toBe(
+        'lb-a http/1 now stores sourceIp, not the cookie this request set: it has been changed since, outside this request',
+      );
+      expect((await planUndo(['old'], true)).reverse).toEqual([
+        { requestId: 'old', farm: http(1), from: 'sourceIp', to: 'none' },
+      ]);
+      const back = makePlanUndo({ records: h.records, ledger: h.ledger, readFarm: async () => 'none' });
+      expect((await back(['old'], true)).refused[0]!.reason).toBe(
+        'lb-a http/1 already stores none: nothing to undo',
+      );
+    });
+
+    it('says which request waiting for its window on the farm the undo supersedes', async () => {
+      const h = setup();
+      await h.decide('old', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.ledger.write(
+        'lb-a/http/1',
+        {
+          live: { requestId: 'old', acceptedAt: h.clock.now().toISOString() },
+          deferred: {
+            requestId: 'later',
+            acceptedAt: h.clock.now().toISOString(),
+            until: '2026-11-26T00:00:00.000Z',
+          },
+        },
+        0,
+      );
+      expect((await h.door.planUndo(['old'], false)).reverse[0]!.supersedes).toEqual({
+        requestId: 'later',
+        until: '2026-11-26T00:00:00.000Z',
+      });
     });
 
     it('undoes one request per farm at a time', async () => {

@@ -14,7 +14,7 @@ import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports
 import type { Clock } from '../../lib/ports/clock';
 import type { Deferral, DeferralScheduler } from '../../lib/ports/deferral-scheduler';
 import type { DeliveryAnswer, DeliveryLog } from '../../lib/ports/delivery-log';
-import type { EventPublisher } from '../../lib/ports/event-publisher';
+import type { EventPublisher, PublishFailure } from '../../lib/ports/event-publisher';
 import type { FarmLedger, VersionedOrder } from '../../lib/ports/farm-ledger';
 import type {
   ClaimFacts,
@@ -81,6 +81,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   readonly records = new Map<string, StoredRecord>();
   readonly tickets = new Map<string, Set<string>>();
   readonly failures = new Failures<
+    | 'status'
     | 'claim'
     | 'decide'
     | 'note'
@@ -139,6 +140,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     } as StoredRecord);
   }
   async status(keys: readonly string[]): Promise<Map<string, RequestStatus>> {
+    this.failures.check('status');
     return new Map(
       keys.flatMap((k) => {
         const r = this.records.get(k);
@@ -261,13 +263,27 @@ export class InMemoryUnappliedZones implements UnappliedZones {
 export class RecordingPublisher implements EventPublisher {
   readonly published: OutgoingEvent[] = [];
   refuse: (event: OutgoingEvent) => boolean = () => false;
-  async publish(events: readonly OutgoingEvent[]): Promise<{ failed: OutgoingEvent[] }> {
+  /** Refusals look like a bus that did not answer (it may have the events) rather than a no. */
+  maybe = false;
+  async publish(
+    events: readonly OutgoingEvent[],
+  ): Promise<{ failed: OutgoingEvent[]; why: Map<OutgoingEvent, PublishFailure> }> {
     const failed = events.filter((e) => this.refuse(e));
     // The bus would refuse an entry over 256 KiB: a fake that took it would hide the bug.
     const tooBig = events.filter((e) => JSON.stringify(e.detail).length + AUDIT_SOURCE.length > 256 * 1024);
     const out = [...new Set([...failed, ...tooBig])];
     this.published.push(...events.filter((e) => !out.includes(e)));
-    return { failed: out };
+    return {
+      failed: out,
+      why: new Map(
+        out.map((e) => [
+          e,
+          this.maybe
+            ? { code: 'TimeoutError', maybePublished: true }
+            : { code: 'AccessDenied', maybePublished: false },
+        ]),
+      ),
+    };
   }
 }
 

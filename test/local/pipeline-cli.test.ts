@@ -209,6 +209,43 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     expect(writes()).toBe(0);
   });
 
+  it('set --pipeline of a farm already at its target, in a zone holding unapplied changes, asks first (refused off a terminal without --yes)', async () => {
+    const service = sim.state.services.get('loadbalancer-7f3a9c21')!;
+    const web = service.farms.get('http/101')!;
+    const other = service.farms.get('http/104')!;
+    // Another farm of zone gra stored but not applied (a control-panel edit, say).
+    sim.state.updateFarm(service, other, {
+      stickiness: other.stored.stickiness === 'cookie' ? 'sourceIp' : 'cookie',
+    });
+    const target = toWord((web.stored.stickiness ?? null) as never);
+    const { code, err, out } = await run(['set', 'loadbalancer-7f3a9c21', 'http/101', target, '--pipeline']);
+    expect(code).toBe(1);
+    expect(out).toContain('holds 1 unapplied change(s)');
+    expect(err).toMatch(/refusing to apply without confirmation/);
+    expect(events('Stickiness Change Requested')).toEqual([]);
+  });
+
+  it('checks the pipeline flags before anything is read: --wait without --pipeline, a bad --ticket, a bad --wait', async () => {
+    const calls = () => Object.values(sim.stats.calls).reduce((a, b) => a + b, 0);
+    const before = calls();
+    const direct = await run(['set', 'loadbalancer-7f3a9c21', 'http/101', 'cookie', '--wait', '5', '--yes']);
+    expect(direct.err).toMatch(/--wait goes with --pipeline/);
+    const ticket = await run([
+      'apply',
+      '--policy',
+      'policy.yaml',
+      '--pipeline',
+      '--ticket',
+      '../bad',
+      '--yes',
+    ]);
+    expect(ticket.err).toMatch(/--ticket: /);
+    const wait = await run(['apply', '--policy', 'policy.yaml', '--pipeline', '--wait', 'soon', '--yes']);
+    expect(wait.err).toMatch(/--wait must be/);
+    expect(calls()).toBe(before);
+    expect(events('Stickiness Change Requested')).toEqual([]);
+  });
+
   it('direct mode says once that it does not serialise with other writers', async () => {
     const { err } = await run(['set', 'loadbalancer-7f3a9c21', 'http/101', 'sourceIp', '--yes']);
     expect(err.match(/direct mode/g)).toHaveLength(1);

@@ -5,7 +5,7 @@
 import type { OutgoingEvent } from '../../domain/audit-events';
 import { AUDIT_SOURCE } from '../../domain/events';
 import type { Clock } from '../../ports/clock';
-import type { EventPublisher } from '../../ports/event-publisher';
+import type { EventPublisher, PublishFailure } from '../../ports/event-publisher';
 import { retry } from '../../shared/retry';
 import type { AwsCall } from '../aws/aws-json-client';
 
@@ -70,7 +70,9 @@ export interface EventBridgePublisherOptions {
 export class EventBridgePublisher implements EventPublisher {
   constructor(private readonly options: EventBridgePublisherOptions) {}
 
-  async publish(events: readonly OutgoingEvent[]): Promise<{ failed: OutgoingEvent[] }> {
+  async publish(
+    events: readonly OutgoingEvent[],
+  ): Promise<{ failed: OutgoingEvent[]; why: Map<OutgoingEvent, PublishFailure> }> {
     const { client, busName, clock } = this.options;
     const maxAttempts = this.options.maxAttempts ?? 4;
     const baseDelayMs = this.options.baseDelayMs ?? 100;
@@ -94,6 +96,8 @@ export class EventBridgePublisher implements EventPublisher {
       readonly retryable = true;
     };
     let left: typeof pending = pending;
+    const why = new Map<OutgoingEvent, PublishFailure>();
+    for (const p of oversized) why.set(p.event, { code: 'entry-too-large', maybePublished: false });
     await retry(
       async () => {
         const failedNow: typeof pending = [];
@@ -103,10 +107,20 @@ export class EventBridgePublisher implements EventPublisher {
             const result = await client<PutEventsResponse>('PutEvents', { Entries: chunk });
             // Entries in the answer line up with the request; those with an ErrorCode failed.
             (result.Entries ?? []).forEach((answer, i) => {
-              if (answer.ErrorCode) failedNow.push(owners[i]!);
+              if (answer.ErrorCode && owners[i]) {
+                failedNow.push(owners[i]!);
+                why.set(owners[i]!.event, { code: answer.ErrorCode.slice(0, 100), maybePublished: false });
+              }
             });
-          } catch {
+          } catch (error) {
             failedNow.push(...owners); // the whole call failed (throttled, network, timeout)
+            const e = error as { code?: unknown; outcomeUnknown?: unknown };
+            for (const o of owners)
+              why.set(o.event, {
+                code: typeof e.code === 'string' ? e.code.slice(0, 100) : 'error',
+                // No answer at all: the bus may have taken the entries (an AWS error answer says it did not).
+                maybePublished: e.outcomeUnknown !== false,
+              });
           }
         }
         left = failedNow;
@@ -114,6 +128,7 @@ export class EventBridgePublisher implements EventPublisher {
       },
       { maxAttempts, baseDelayMs, random, sleep: clock.sleep, now: () => clock.now().getTime() },
     ).catch(() => undefined); // what is left after the attempts is reported failed, not thrown
-    return { failed: [...oversized, ...left].map((p) => p.event) };
+    const failed = [...oversized, ...left].map((p) => p.event);
+    return { failed, why: new Map(failed.map((e) => [e, why.get(e)!])) };
   }
 }

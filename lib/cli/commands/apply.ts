@@ -6,6 +6,7 @@
 import { makeApplyPlan } from '../../app/apply-plan';
 import { makeDiscoverFleet } from '../../app/discover-fleet';
 import type { StoredNotApplied, Unreadable } from '../../app/plan-policy';
+import { ticketKeyProblem } from '../../domain/change-request';
 import { RunRefusedError } from '../../domain/errors';
 import type { Plan } from '../../domain/plan';
 import {
@@ -16,17 +17,39 @@ import {
   SavedPlanError,
 } from '../../domain/saved-plan';
 import { toWord } from '../../domain/stickiness';
+import { quoted } from '../../domain/text';
 import { batchByZone } from '../../domain/zones';
 import { systemClock } from '../../ports/clock';
 import { type Flags, MAX_PLAN_BYTES, readInput } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { printApplyReport } from '../outcome';
 import { connectPipeline, type PipelineConnection, pipelineAsked } from '../pipeline';
-import { requestThroughPipeline } from '../pipeline-run';
+import { followTimeoutMs, requestThroughPipeline } from '../pipeline-run';
 import { renderPlan, SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
 import { planFromFlags, reportPendingUnread, reportUnreadable } from './plan';
+
+/** `--ticket`, checked before anything is read (the intake checks it again). */
+export const checkTicket = (ticket: string) => {
+  const problem = ticketKeyProblem(ticket);
+  if (problem) throw new UsageError(`--ticket: ${problem}, got ${quoted(ticket)}`);
+};
+
+/**
+ * The pipeline flags, checked before anything is read or asked: --ticket, --reason and --wait go
+ * with --pipeline (direct mode publishes nothing and waits for nothing).
+ */
+export const checkPipelineFlags = (flags: Flags, throughPipeline: boolean) => {
+  if (throughPipeline && flags['allow-foreign-pending'])
+    throw new UsageError(
+      "--allow-foreign-pending is for direct mode: through the pipeline the worker decides zones holding others' unapplied changes (it waits for them, then refuses)",
+    );
+  if (!throughPipeline && flags.wait !== undefined)
+    throw new UsageError('--wait goes with --pipeline (direct mode waits for each zone itself)');
+  if (throughPipeline) followTimeoutMs(flags);
+  if (flags.ticket !== undefined) checkTicket(flags.ticket);
+};
 
 /** Said once per direct run: what --pipeline would add. */
 export const DIRECT_MODE_NOTE =
@@ -81,10 +104,7 @@ export async function applyCommand(
   if (planFile !== undefined && flags.service)
     throw new UsageError('a saved plan names its load balancers itself: --service goes with --policy');
   const throughPipeline = pipelineAsked(io.env, flags);
-  if (throughPipeline && flags['allow-foreign-pending'])
-    throw new UsageError(
-      "--allow-foreign-pending is for direct mode: through the pipeline the worker decides zones holding others' unapplied changes (it waits for them, then refuses)",
-    );
+  checkPipelineFlags(flags, throughPipeline);
   if (!throughPipeline && (flags.ticket !== undefined || flags.reason !== undefined))
     throw new UsageError(
       '--ticket and --reason go with the change requests of --pipeline (direct mode publishes none)',

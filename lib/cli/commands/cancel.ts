@@ -5,13 +5,14 @@
 import type { Flags } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { connectPipeline } from '../pipeline';
-import { followOptionsOf, stopWaitingOnInterrupt } from '../pipeline-run';
+import { followOptionsOf, followTimeoutMs, stopWaitingOnInterrupt } from '../pipeline-run';
 import { requestIdsOf, requirePipeline } from './status';
 
 export async function cancelCommand(io: CliIo, flags: Flags, args: string[]): Promise<number> {
   const [id, ...more] = requestIdsOf('cancel', args);
   if (more.length > 0) throw new UsageError('cancel takes one request id at a time');
   requirePipeline(io, flags, 'cancel');
+  followTimeoutMs(flags);
   const connection = await connectPipeline(io.env, flags);
   const out = await stopWaitingOnInterrupt(io, (signal) =>
     connection.door.cancel(

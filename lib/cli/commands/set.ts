@@ -19,7 +19,7 @@ import { requestThroughPipeline } from '../pipeline-run';
 import { SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
-import { DIRECT_MODE_NOTE } from './apply';
+import { checkPipelineFlags, DIRECT_MODE_NOTE } from './apply';
 
 export async function setCommand(
   session: () => Session,
@@ -29,10 +29,7 @@ export async function setCommand(
 ): Promise<number> {
   if (args.length !== 3) throw new UsageError(`usage: stickler set ${CHANGE_GRAMMAR}`);
   const throughPipeline = pipelineAsked(io.env, flags);
-  if (throughPipeline && flags['allow-foreign-pending'])
-    throw new UsageError(
-      "--allow-foreign-pending is for direct mode: through the pipeline the worker decides zones holding others' unapplied changes (it waits for them, then refuses)",
-    );
+  checkPipelineFlags(flags, throughPipeline);
   let request: ChangeRequest;
   try {
     request = changeRequestFromWords(args, {
@@ -73,6 +70,25 @@ export async function setCommand(
         `Apply this change in zone ${farm.zone} of ${ref.service}?`,
       );
       if (stop !== undefined) return stop;
+    } else if (farm && pipeline) {
+      // Already stored: the worker applies the zone only if it holds stickler's own unapplied
+      // writes (it refuses others'). A refresh loses sessions like a write: asked first.
+      const pending = dirtyZones(await api.pendingChanges(ref.service))(farm.zone);
+      if (pending > 0) {
+        if (!flags.json) {
+          io.stdout.write(
+            `${formatFarmRef(ref)}${farm.displayName ? ` (${farm.displayName})` : ''} already stores ${request.stickiness}, ` +
+              `but zone ${farm.zone} holds ${pending} unapplied change(s): if they are stickler's own earlier writes, ` +
+              `the worker applies the zone with this request.\n\nWARNING: ${SESSION_LOSS_WARNING}\n\n`,
+          );
+        }
+        const stop = await confirmOrStop(
+          io,
+          flags,
+          `Request zone ${farm.zone} of ${ref.service} through the pipeline?`,
+        );
+        if (stop !== undefined) return stop;
+      }
     } else if (farm && applyOptions.allowForeignPending) {
       // Already stored, but maybe not live: with --allow-foreign-pending the apply refreshes the
       // zone, pushing whatever else it holds. A refresh loses sessions like a write: asked first.

@@ -10,7 +10,8 @@ import { table } from '../render';
 /** Request ids as the CLI takes them: checked before anything is asked. */
 export const requestIdsOf = (command: string, args: readonly string[], max = 100): string[] => {
   if (args.length === 0) throw new UsageError(`usage: stickler ${command} REQUEST_ID... --pipeline`);
-  if (args.length > max) throw new UsageError(`at most ${max} request ids at once, got ${args.length}`);
+  const distinct = new Set(args).size;
+  if (distinct > max) throw new UsageError(`at most ${max} request ids at once, got ${distinct}`);
   for (const id of args)
     if (!REQUEST_ID_PATTERN.test(id))
       throw new UsageError(`'${plainText(id, 60)}' is not a request id: ${REQUEST_ID_RULE}`);
@@ -40,7 +41,7 @@ const describe = (o: FollowedOutcome): { state: string; text: string } => {
   const farm = t.service ? `${t.service} ${t.farmType}/${t.farmId}` : 'no farm';
   return {
     state: t.outcome,
-    text: `${farm}${t.before || t.after ? `: ${t.before ?? '?'} → ${t.after ?? '?'}` : ''}${t.zone ? `, zone ${t.zone}` : ''}${t.code ? ` [${plainText(t.code, 64)}]` : ''}${t.message && t.outcome !== 'applied' ? ` ${plainText(t.message, 200)}` : ''} (${t.decidedAt})`,
+    text: `${farm}${t.before || t.after ? `: ${t.before ?? '?'} → ${t.after ?? '?'}` : ''}${t.zone ? `, zone ${t.zone}` : ''}${t.code && t.code !== t.outcome ? ` [${plainText(t.code, 64)}]` : ''}${t.message && t.outcome !== 'applied' ? ` ${plainText(t.message, 200)}` : ''} (${t.decidedAt})`,
   };
 };
 

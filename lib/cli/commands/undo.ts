@@ -4,24 +4,60 @@
  * any change: asked first, audited, serialised with every other writer. A farm another request
  * has changed since is refused, naming that request, unless --force.
  */
+import { NotFoundError } from '../../domain/errors';
 import { formatFarmRef } from '../../domain/farm';
+import { toWord } from '../../domain/stickiness';
 import type { Flags } from '../args';
 import { type CliIo, EXIT, jsonDocument } from '../io';
 import { connectPipeline } from '../pipeline';
-import { requestThroughPipeline } from '../pipeline-run';
+import { followTimeoutMs, requestThroughPipeline } from '../pipeline-run';
 import { SESSION_LOSS_WARNING, table } from '../render';
+import type { Session } from '../session';
 import { confirmOrStop } from '../terminal';
+import { checkTicket } from './apply';
 import { requestIdsOf, requirePipeline } from './status';
 
-export async function undoCommand(io: CliIo, flags: Flags, args: string[]): Promise<number> {
+export async function undoCommand(
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+  args: string[],
+): Promise<number> {
   const ids = requestIdsOf('undo', args);
   requirePipeline(io, flags, 'undo');
+  followTimeoutMs(flags);
+  if (flags.ticket !== undefined) checkTicket(flags.ticket);
   const connection = await connectPipeline(io.env, flags);
-  const { reverse, refused } = await connection.door.planUndo(ids, flags.force ?? false);
+  // Each farm is read as stored now: a change made since, even outside stickler, is seen.
+  const { api } = session();
+  const { reverse, refused } = await connection.door.planUndo(ids, flags.force ?? false, async (ref) => {
+    try {
+      return toWord((await api.getFarm(ref)).stickiness);
+    } catch (error) {
+      if (error instanceof NotFoundError) return undefined;
+      throw error;
+    }
+  });
   if (!flags.json) {
     if (reverse.length > 0)
       io.stdout.write(
-        `Undo:\n${table(reverse.map((r) => [r.requestId, formatFarmRef(r.farm), `${r.from} → ${r.to}`, r.newer ? `(forced over ${r.newer})` : '']))}\n`,
+        `Undo:\n${table(
+          reverse.map((r) => [
+            r.requestId,
+            formatFarmRef(r.farm),
+            `${r.from} → ${r.to}`,
+            [
+              r.newer
+                ? `(forced over ${r.newer === 'outside' ? 'a change made outside stickler' : r.newer})`
+                : '',
+              r.supersedes
+                ? `(supersedes ${r.supersedes.requestId}, waiting until ${r.supersedes.until})`
+                : '',
+            ]
+              .filter(Boolean)
+              .join(' '),
+          ]),
+        )}\n`,
       );
     if (refused.length > 0)
       io.stdout.write(

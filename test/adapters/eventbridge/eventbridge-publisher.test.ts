@@ -62,7 +62,7 @@ describe('EventBridgePublisher (PutEvents over HTTP)', () => {
         Entries: (input as unknown as Entries).Entries.map(() => ({ EventId: 'id' })),
       },
     }));
-    await expect(publisher().publish(events(23))).resolves.toEqual({ failed: [] });
+    await expect(publisher().publish(events(23))).resolves.toEqual({ failed: [], why: new Map() });
     expect(sent().map((entries) => entries.length)).toEqual([10, 10, 3]);
     expect(sent()[0]![0]).toEqual({
       EventBusName: 'bus',
@@ -101,8 +101,38 @@ describe('EventBridgePublisher (PutEvents over HTTP)', () => {
         ? { status: 500, body: { __type: 'InternalException', message: 'try again' } }
         : { body: { FailedEntryCount: 0, Entries: [{ EventId: 'a' }, { EventId: 'b' }] } },
     );
-    await expect(publisher().publish(events(2))).resolves.toEqual({ failed: [] });
+    await expect(publisher().publish(events(2))).resolves.toEqual({ failed: [], why: new Map() });
     expect(sent().map((entries) => entries.length)).toEqual([2, 2]);
+  });
+
+  it('says why each entry failed, and whether the bus may have it all the same (no answer) or not (an answer that says no)', async () => {
+    const [a, b] = events(2);
+    aws.on('AWSEvents.PutEvents', (input) => ({
+      body: {
+        FailedEntryCount: 1,
+        Entries: (input as unknown as Entries).Entries.map((e) =>
+          JSON.parse(e.Detail!).service === 'lb-1'
+            ? { ErrorCode: 'InternalFailure', ErrorMessage: 'x' }
+            : { EventId: 'a' },
+        ),
+      },
+    }));
+    const perEntry = await publisher().publish([a!, b!]);
+    expect(perEntry.failed).toEqual([b]);
+    expect(perEntry.why.get(b!)).toEqual({ code: 'InternalFailure', maybePublished: false });
+    aws.on('AWSEvents.PutEvents', () => ({
+      status: 400,
+      body: { __type: 'AccessDeniedException', message: 'no' },
+    }));
+    expect((await publisher().publish([a!])).why.get(a!)).toEqual({
+      code: 'AccessDeniedException',
+      maybePublished: false,
+    });
+    aws.on('AWSEvents.PutEvents', () => ({ status: 503, body: { __type: 'ServiceUnavailable' } }));
+    expect((await publisher().publish([a!])).why.get(a!)).toEqual({
+      code: 'ServiceUnavailable',
+      maybePublished: true,
+    });
   });
 
   it('reports an entry too large for PutEvents as failed, and still sends the others', async () => {
