@@ -10,6 +10,7 @@
  * - `cancel`: asks the worker to end a request still waiting for its window, and follows it.
  * - `planUndo`: the reverse of applied requests, from the outcomes their records keep, refusing
  *   a farm another request has changed since (named) unless forced.
+ * - `findRequests`: the requests of a ticket or of a run, for an undo of all of them.
  */
 import { createHash } from 'node:crypto';
 import type { OutgoingEvent, TerminalOutcome } from '../domain/audit-events';
@@ -22,17 +23,17 @@ import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher, PublishFailure } from '../ports/event-publisher';
 import type { FarmLedger } from '../ports/farm-ledger';
-import type { IdempotencyStore } from '../ports/idempotency-store';
+import type { IdempotencyStore, RequestStatus } from '../ports/idempotency-store';
 import { type FollowedOutcome, type FollowOptions, makeFollowRequests } from './follow-requests';
 import { buildAll, changeRequestedEvent } from './request-changes';
+import { CLI_SOURCE, cliRequestId, isOfRun, RUN_ID, runGroups, ticketGroup } from './request-groups';
 
-/** The EventBridge source of every request and cancel the CLI publishes. */
-export const CLI_SOURCE = 'stickler.cli';
+export { CLI_SOURCE, cliRequestId };
 
 export interface PipelineDoorDeps {
   publisher: EventPublisher;
-  /** The worker's records: where each request stands. */
-  records: Pick<IdempotencyStore, 'status'>;
+  /** The worker's records: where each request stands, and the requests of a ticket or a run. */
+  records: Pick<IdempotencyStore, 'status' | 'members'>;
   /** Farms' order of requests (for an undo: has another request changed the farm since?). */
   ledger: Pick<FarmLedger, 'read'>;
   clock: Clock;
@@ -69,12 +70,6 @@ export interface DoorResult {
   /** The records could not be read while following: the outcomes are not known (the requests are out). */
   followError?: string;
 }
-
-/** `cli-<run>-<12 hex of the farm>`: stable per run and farm, so a retried publish is deduplicated. */
-export const cliRequestId = (runId: string, farm: FarmRef): string =>
-  `cli-${runId}-${createHash('sha256').update(farmKey(farm)).digest('hex').slice(0, 12)}`;
-
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export const makePipelineDoor = (deps: PipelineDoorDeps) => {
   const follow = makeFollowRequests({ idempotency: deps.records, clock: deps.clock });
@@ -243,6 +238,26 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       }
     },
 
+    /**
+     * The requests of a ticket (whatever their door) or of a run (the CLI's or a compliance
+     * run's), from the worker's records: each member is checked against its record (a ticket's
+     * request carries that ticket; a run's id is of that run).
+     */
+    findRequests: async (of: { ticket: string } | { run: string }): Promise<string[]> => {
+      if ('run' in of) {
+        const groups = await Promise.all(runGroups(of.run).map((g) => deps.records.members(g)));
+        return [...new Set(groups.flat())].filter((id) => isOfRun(id, of.run)).sort();
+      }
+      const members = await deps.records.members(ticketGroup(of.ticket));
+      const status =
+        members.length > 0 ? await deps.records.status(members) : new Map<string, RequestStatus>();
+      // A request with no outcome yet is kept: the undo says it cannot be undone yet.
+      return members.filter((id) => {
+        const terminal = status.get(id)?.terminal;
+        return !terminal || terminal.ticket === of.ticket;
+      });
+    },
+
     /** See makePlanUndo; `readFarm` reads each farm as stored now (OVH). */
     planUndo: (requestIds: readonly string[], force: boolean, readFarm?: PlanUndoDeps['readFarm']) =>
       makePlanUndo({ ...deps, ...(readFarm ? { readFarm } : {}) })(requestIds, force),
@@ -250,13 +265,18 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
 };
 
 export interface UndoChange {
-  /** The request undone. */
+  /** The request undone (the last one of this undo on its farm). */
   requestId: string;
+  /** Earlier requests of this undo on the same farm, undone with it (oldest first). */
+  alsoUndoes?: string[];
   farm: FarmRef;
   /** What the request set, and what the farm goes back to. */
   from: StickinessWord;
   to: StickinessWord;
-  /** Forced over this newer request (`outside`: a change made outside stickler). */
+  /**
+   * Forced over this newer request (`outside`: a change made outside stickler; `between`: a
+   * request not in this undo, between two of it).
+   */
   newer?: string;
   /** A request waiting for its window on this farm, which the undo (newer) supersedes. */
   supersedes?: { requestId: string; until: string };
@@ -275,11 +295,6 @@ export interface UndoPlan {
 
 export type PipelineDoor = ReturnType<typeof makePipelineDoor>;
 
-/**
- * The reverse of each applied request: its farm back to `before`. A request that did not
- * apply a change, a record that is gone, or a farm another request has gone to since (unless
- * `force`) is refused with its reason; nothing is published here.
- */
 export interface PlanUndoDeps {
   records: Pick<IdempotencyStore, 'status'>;
   ledger: Pick<FarmLedger, 'read'>;
@@ -292,7 +307,9 @@ export interface PlanUndoDeps {
  * request that did not apply a change, a record that is gone, and unless `force`, a farm changed
  * since (by a newer request that applied or is still under way, or outside stickler: it no longer
  * stores what the request set). A newer request that changed nothing (unchanged, refused) does
- * not count. Nothing is published here.
+ * not count. Several requests of one farm are undone as one change, back to what the farm stored
+ * before the first, unless another request changed the farm between two of them (refused, unless
+ * `force`). Nothing is published here.
  */
 export const makePlanUndo =
   (deps: PlanUndoDeps) =>
@@ -330,62 +347,73 @@ export const makePlanUndo =
           farm: { service: t.service, type: t.farmType as FarmType, farmId: t.farmId },
         });
     }
-    const orders = await deps.ledger.read(candidates.map((c) => farmKey(c.farm)));
+    // One change per farm: several requests of this undo on one farm are undone together, back
+    // to what the farm stored before the first of them.
+    const byFarm = new Map<string, typeof candidates>();
+    for (const c of candidates) byFarm.set(farmKey(c.farm), [...(byFarm.get(farmKey(c.farm)) ?? []), c]);
+    const chains = [...byFarm.values()].map((chain) =>
+      chain.sort((a, b) => a.terminal.decidedAt.localeCompare(b.terminal.decidedAt)),
+    );
+    const orders = await deps.ledger.read(chains.map((chain) => farmKey(chain[0]!.farm)));
     // The newer requests of these farms: did they change anything?
-    const newerIds = candidates.flatMap((c) => {
-      const live = orders.get(farmKey(c.farm))?.order.live;
-      return live && live.requestId !== c.requestId ? [live.requestId] : [];
+    const newerIds = chains.flatMap((chain) => {
+      const last = chain.at(-1)!;
+      const live = orders.get(farmKey(last.farm))?.order.live;
+      return live && live.requestId !== last.requestId ? [live.requestId] : [];
     });
     const newerStatus = newerIds.length > 0 ? await deps.records.status(newerIds) : new Map();
     const reverse: UndoChange[] = [];
-    const seen = new Set<string>();
-    for (const c of candidates) {
-      const key = farmKey(c.farm);
-      if (seen.has(key)) {
-        refused.push({
-          requestId: c.requestId,
-          reason: `another request of this undo names ${formatFarmRef(c.farm)} too: undo one at a time`,
-        });
-        continue;
-      }
-      seen.add(key);
+    for (const chain of chains) {
+      const first = chain[0]!;
+      const last = chain.at(-1)!;
+      const ids = chain.map((c) => c.requestId);
+      const refuse = (reason: string, newer?: string) => {
+        for (const requestId of ids) refused.push({ requestId, reason, ...(newer ? { newer } : {}) });
+      };
+      const key = farmKey(last.farm);
       const order = orders.get(key)?.order;
       const live = order?.live;
-      const newerId = live && live.requestId !== c.requestId ? live.requestId : undefined;
+      const newerId = live && live.requestId !== last.requestId ? live.requestId : undefined;
       const newerState = newerId ? newerStatus.get(newerId) : undefined;
       const newerChangedNothing =
         newerState?.terminal && newerState.state === 'completed' && newerState.terminal.outcome !== 'applied';
       const newer = newerId && !newerChangedNothing ? newerId : undefined;
-      const now = deps.readFarm ? await deps.readFarm(c.farm) : undefined;
-      const movedOutside = now !== undefined && now !== c.terminal.after;
+      // Between two requests of this undo, another one changed the farm: going back to before the
+      // first would take that one back too.
+      const gap = chain.findIndex((c, i) => i > 0 && chain[i - 1]!.terminal.after !== c.terminal.before);
+      if (!force && gap > 0) {
+        refuse(
+          `${formatFarmRef(last.farm)} was changed between ${chain[gap - 1]!.requestId} (which set ${chain[gap - 1]!.terminal.after}) and ${chain[gap]!.requestId} (which found ${chain[gap]!.terminal.before}), by a request not in this undo`,
+          'between',
+        );
+        continue;
+      }
+      const now = deps.readFarm ? await deps.readFarm(last.farm) : undefined;
+      const movedOutside = now !== undefined && now !== last.terminal.after;
       if (!force && newer) {
-        refused.push({
-          requestId: c.requestId,
-          reason: `${formatFarmRef(c.farm)} has been changed since by request ${newer}${newerState?.terminal ? '' : ' (still under way)'}`,
+        refuse(
+          `${formatFarmRef(last.farm)} has been changed since by request ${newer}${newerState?.terminal ? '' : ' (still under way)'}`,
           newer,
-        });
+        );
         continue;
       }
       if (!force && movedOutside) {
-        refused.push({
-          requestId: c.requestId,
-          reason: `${formatFarmRef(c.farm)} now stores ${now}, not the ${c.terminal.after} this request set: it has been changed since, outside this request`,
-          newer: 'outside',
-        });
+        refuse(
+          `${formatFarmRef(last.farm)} now stores ${now}, not the ${last.terminal.after} ${chain.length > 1 ? `request ${last.requestId}` : 'this request'} set: it has been changed since, outside this request`,
+          'outside',
+        );
         continue;
       }
-      if (now === c.terminal.before) {
-        refused.push({
-          requestId: c.requestId,
-          reason: `${formatFarmRef(c.farm)} already stores ${now}: nothing to undo`,
-        });
+      if (now === first.terminal.before) {
+        refuse(`${formatFarmRef(last.farm)} already stores ${now}: nothing to undo`);
         continue;
       }
       reverse.push({
-        requestId: c.requestId,
-        farm: c.farm,
-        from: now ?? c.terminal.after!,
-        to: c.terminal.before!,
+        requestId: last.requestId,
+        ...(chain.length > 1 ? { alsoUndoes: ids.slice(0, -1) } : {}),
+        farm: last.farm,
+        from: now ?? last.terminal.after!,
+        to: first.terminal.before!,
         ...(newer ? { newer } : {}),
         ...(order?.deferred
           ? { supersedes: { requestId: order.deferred.requestId, until: order.deferred.until } }

@@ -58,6 +58,7 @@ import { auditDetail, auditEvent, type OutcomeFacts, outcomesByRequest, zoneAppl
 import { type AfterPublish, flushOutbox, type Outbound } from './audit-outbox';
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingRecord, ParsedRequest } from './incoming-record';
+import { groupsOf } from './request-groups';
 
 export type { IncomingRecord } from './incoming-record';
 
@@ -234,9 +235,12 @@ async function claimGroup(
   const now = deps.clock.now();
   const hash = contentHashOf(group.primary.parsed);
   try {
+    const parsed = group.primary.parsed;
+    const groups = parsed.ok && !reuse ? groupsOf(parsed.request, parsed.origin.source) : [];
     const claim = await deps.idempotency.claim(group.key, now, deps.claimHoldMs, {
       ...(hash ? { contentHash: hash } : {}),
       sentAt: group.primary.sentAt,
+      ...(groups.length > 0 ? { groups } : {}),
     });
     switch (claim.state) {
       case 'claimed':

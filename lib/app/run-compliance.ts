@@ -1,19 +1,3 @@
-/**
- * One compliance run: read the policy, plan it against the fleet with read-only calls (the same
- * use case as `stickler plan`), then
- * - `report`: publish the drift (`Compliance Drift Detected`) and change nothing;
- * - `enforce`: publish one `Stickiness Change Requested` per drifted farm (the worker applies them
- *   as any other request), unless the plan is over the policy's `maxChangesPerRun`: then
- *   `Compliance Run Blocked` and no request at all.
- * A farm that stores its target while its zone holds stickler's own unapplied writes (a worker
- * refresh that failed) is compliant on paper only: such zones are counted (`unappliedZones`) and,
- * when enforcing, one request per zone for a compliant farm of it makes the worker apply the zone
- * (it finds the farm unchanged, sees its own writes pending, and refreshes).
- * Every run that read its policy ends with `Compliance Run Completed`; a policy that cannot be
- * read or planned ends it with `Compliance Run Failed` (and the error), publishing no change.
- * Request ids are derived from the run and the farm, so a retried run never doubles a request.
- */
-import { createHash } from 'node:crypto';
 import type { ComplianceDriftDetail, OutgoingEvent } from '../domain/audit-events';
 import { errorFields, SticklerError } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
@@ -32,12 +16,12 @@ import type { UnappliedZones } from '../ports/unapplied-zones';
 import { errorFacts } from './error-facts';
 import type { PlanPolicyInput, PolicyPlan } from './plan-policy';
 import { buildAll, changeRequestedEvent } from './request-changes';
+import { COMPLIANCE_EVENT_SOURCE, complianceRequestId } from './request-groups';
 
 export const COMPLIANCE_MODES = ['report', 'enforce'] as const;
 export type ComplianceMode = (typeof COMPLIANCE_MODES)[number];
 
-/** `source` of the events a compliance run publishes (its change requests included). */
-export const COMPLIANCE_EVENT_SOURCE = 'stickler.compliance';
+export { COMPLIANCE_EVENT_SOURCE, complianceRequestId };
 
 /** Farms per `Compliance Drift Detected` event: each stays far under EventBridge's 256 KiB. */
 const FARMS_PER_DRIFT_EVENT = 100;
@@ -119,18 +103,12 @@ const unappliedZonesOf = async (
   return found.flat();
 };
 
-const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-
-/** `cmp-<run>-<farm>`: stable per run and farm; its first part names the run's rollout. */
 /** An event a compliance run (or its rollout) publishes: its own source, deduplicated by `key`. */
 export const complianceEvent = (
   detailType: OutgoingEvent['detailType'],
   detail: OutgoingEvent['detail'],
   key: string,
 ): OutgoingEvent => ({ detailType, detail, dedupeKey: key, source: COMPLIANCE_EVENT_SOURCE });
-
-export const complianceRequestId = (runId: string, farm: string): string =>
-  `cmp-${sha(runId).slice(0, 16)}-${sha(`${runId}\n${farm}`).slice(0, 24)}`;
 
 /** The rollout a compliance request belongs to, or undefined for any other request. */
 export const rolloutKeyOf = (requestId: string): string | undefined =>

@@ -21,7 +21,7 @@ Usage:
                     where requests stand in the pipeline, and their outcomes
   stickler cancel REQUEST_ID --pipeline [--stage STAGE] [--reason TEXT] [--json]
                     cancel a request still waiting for its change window
-  stickler undo REQUEST_ID... --pipeline [--stage STAGE] [--force] [--yes] [--reason TEXT] [--json]
+  stickler undo REQUEST_ID... | --ticket KEY | --run RUN_ID --pipeline [--stage STAGE] [--force] [--yes] [--reason TEXT] [--json]
                     put the farms of applied requests back to what they were, through the pipeline
   stickler --version
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
@@ -54,6 +54,7 @@ export const OPTIONS = {
   mode: { type: 'string' },
   service: { type: 'string', multiple: true },
   ticket: { type: 'string' },
+  run: { type: 'string' },
   reason: { type: 'string' },
   'allow-foreign-pending': { type: 'boolean' },
   concurrency: { type: 'string' },
@@ -120,7 +121,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   ],
   set: ['ticket', 'reason', 'yes', 'allow-foreign-pending', 'json', ...PIPELINE, ...TUNING],
   cancel: ['reason', 'json', ...PIPELINE],
-  undo: ['yes', 'force', 'reason', 'ticket', 'json', ...PIPELINE],
+  undo: ['yes', 'force', 'reason', 'ticket', 'run', 'json', ...PIPELINE],
   status: ['json', 'pipeline', 'stage'],
   refresh: ['yes', 'json', ...TUNING],
   simulate: ['fleet', 'pipeline', ...SIMULATOR],

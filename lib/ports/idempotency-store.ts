@@ -33,6 +33,11 @@ export interface ClaimFacts {
   contentHash?: string;
   /** This delivery's SentTimestamp: the acceptance time, if this is the first claim of the key. */
   sentAt: Date;
+  /**
+   * The groups the request belongs to (`ticket:KEY`, `run:RUN`; see app/request-groups), so that
+   * `members` finds it: written before the claim, kept as long as the record.
+   */
+  groups?: readonly string[];
 }
 
 /**
@@ -111,4 +116,9 @@ export interface IdempotencyStore {
   closeDeferred(key: string, events: OutgoingEvent[], now: Date): Promise<boolean>;
   /** The keys deferred under a ticket (`system:KEY`), deferred or not any more. */
   ticketDeferrals(ticket: string): Promise<string[]>;
+  /**
+   * The keys claimed with `group` among their groups (any state, as long as their records are
+   * kept). A member is a hint to check against its record: whoever reads it verifies.
+   */
+  members(group: string): Promise<string[]>;
 }

@@ -1,5 +1,6 @@
 import { auditDetail, auditEvent } from '../../lib/app/audit';
 import { CLI_SOURCE, cliRequestId, makePipelineDoor, makePlanUndo } from '../../lib/app/pipeline-door';
+import { complianceRequestId, groupsOf } from '../../lib/app/request-groups';
 import type { OutgoingEvent } from '../../lib/domain/audit-events';
 import { InvalidInputError, UnprocessableError } from '../../lib/domain/errors';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
@@ -37,7 +38,10 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       const request = publisher.published.find((e) => e.dedupeKey === requestId)?.detail as
         | ChangeRequestedDetail
         | undefined;
-      await records.claim(requestId, clock.now(), 60_000, { sentAt: clock.now() });
+      await records.claim(requestId, clock.now(), 60_000, {
+        sentAt: clock.now(),
+        ...(request ? { groups: groupsOf(request, CLI_SOURCE) } : {}),
+      });
       await records.decide(
         requestId,
         {
@@ -457,13 +461,101 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       });
     });
 
-    it('undoes one request per farm at a time', async () => {
+    it('undoes several requests of one farm as one change, back to before the first of them', async () => {
       const h = setup();
       await h.decide('a', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      h.clock.advance(1_000);
       await h.decide('b', 'applied', { ref: http(1), before: 'cookie', after: 'sourceIp' });
-      const plan = await h.door.planUndo(['a', 'b'], true);
-      expect(plan.reverse.map((r) => r.requestId)).toEqual(['a']);
-      expect(plan.refused[0]!.reason).toMatch(/undo one at a time/);
+      await h.ledger.write(
+        'lb-a/http/1',
+        { live: { requestId: 'b', acceptedAt: h.clock.now().toISOString() } },
+        0,
+      );
+      // Named in any order, they are taken in the order they were decided.
+      const plan = await h.door.planUndo(['b', 'a'], false, async () => 'sourceIp');
+      expect(plan.refused).toEqual([]);
+      expect(plan.reverse).toEqual([
+        { requestId: 'b', alsoUndoes: ['a'], farm: http(1), from: 'sourceIp', to: 'none' },
+      ]);
+    });
+
+    it('refuses to undo two requests of one farm that another request came between, unless forced', async () => {
+      const h = setup();
+      await h.decide('a', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      h.clock.advance(1_000);
+      await h.decide('b', 'applied', { ref: http(1), before: 'sourceIp', after: 'cookie' });
+      const plan = await h.door.planUndo(['a', 'b'], false);
+      expect(plan.reverse).toEqual([]);
+      expect(plan.refused.map((r) => r.requestId)).toEqual(['a', 'b']);
+      expect(plan.refused[0]!.reason).toMatch(
+        /changed between a \(which set cookie\) and b \(which found sourceIp\), by a request not in this undo/,
+      );
+      expect(plan.refused[0]!.newer).toBe('between');
+      const forced = await h.door.planUndo(['a', 'b'], true);
+      expect(forced.reverse).toEqual([
+        { requestId: 'b', alsoUndoes: ['a'], farm: http(1), from: 'cookie', to: 'none' },
+      ]);
+    });
+
+    it('refuses a chain of one farm as a whole when its last request has been changed since', async () => {
+      const h = setup();
+      await h.decide('a', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      h.clock.advance(1_000);
+      await h.decide('b', 'applied', { ref: http(1), before: 'cookie', after: 'sourceIp' });
+      const plan = await h.door.planUndo(['a', 'b'], false, async () => 'none');
+      expect(plan.reverse).toEqual([]);
+      expect(plan.refused.map((r) => [r.requestId, r.newer])).toEqual([
+        ['a', 'outside'],
+        ['b', 'outside'],
+      ]);
+      expect(plan.refused[0]!.reason).toMatch(/not the sourceIp request b set/);
+    });
+  });
+
+  describe('finding the requests of a ticket or a run', () => {
+    it("finds a CLI run's requests and a ticket's, whatever the order they are asked in", async () => {
+      const h = setup();
+      const result = await h.door.request(
+        'run-7',
+        [
+          { farm: http(1), stickiness: 'cookie' },
+          { farm: http(2), stickiness: 'cookie' },
+        ],
+        asker,
+        { ...follow, timeoutMs: 0 },
+      );
+      const ids = result.requested.map((r) => r.requestId).sort();
+      for (const id of ids) await h.decide(id, 'applied', { before: 'none', after: 'cookie' });
+      await expect(h.door.findRequests({ run: 'run-7' })).resolves.toEqual(ids);
+      await expect(h.door.findRequests({ run: 'run-8' })).resolves.toEqual([]);
+      await expect(h.door.findRequests({ ticket: 'OPS-7' })).resolves.toEqual(ids);
+      await expect(h.door.findRequests({ ticket: 'OPS-8' })).resolves.toEqual([]);
+    });
+
+    it("finds a compliance run's requests by the run id it printed", async () => {
+      const h = setup();
+      const id = complianceRequestId('2026-12-07T10:00:00Z-abc', 'lb-a/http/1');
+      await h.records.claim(id, h.clock.now(), 60_000, {
+        sentAt: h.clock.now(),
+        groups: groupsOf({ requestId: id }, 'stickler.compliance'),
+      });
+      await expect(h.door.findRequests({ run: '2026-12-07T10:00:00Z-abc' })).resolves.toEqual([id]);
+    });
+
+    it("keeps only the members their records bear out: a ticket's request carries that ticket, a run's id is of that run", async () => {
+      const h = setup();
+      const result = await h.door.request('run-x', [{ farm: http(1), stickiness: 'cookie' }], asker, {
+        ...follow,
+        timeoutMs: 0,
+      });
+      const ofOps7 = result.requested[0]!.requestId;
+      await h.decide(ofOps7, 'applied', { before: 'none', after: 'cookie' });
+      await h.decide('no-ticket', 'applied', { before: 'none', after: 'cookie' });
+      // Members written for content that then lost its id to other content (id reused).
+      h.records.groups.set('ticket:OPS-9', new Set([ofOps7, 'no-ticket', 'not-decided-yet']));
+      h.records.groups.set('run:run-9', new Set(['cli-run-1-0123456789ab', 'cli-run-9-0123456789ab']));
+      await expect(h.door.findRequests({ ticket: 'OPS-9' })).resolves.toEqual(['not-decided-yet']);
+      await expect(h.door.findRequests({ run: 'run-9' })).resolves.toEqual(['cli-run-9-0123456789ab']);
     });
   });
 });

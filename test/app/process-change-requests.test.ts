@@ -123,6 +123,20 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     valid(h.audits());
   });
 
+  it("records each request under its ticket and, for the CLI's and compliance runs' own sources, its run", async () => {
+    const h = setup();
+    await h.process([
+      h.record({ requestId: 'ticketed', ticket: 'OPS-42', farmId: 1 }),
+      // An id shaped like a CLI run's, from another publisher: never put in that run.
+      h.record({ requestId: 'cli-run1-0123456789ab', farmId: 2 }),
+      h.record({ requestId: 'cli-run2-0123456789ab', farmId: 3 }, { extra: { source: 'stickler.cli' } }),
+    ]);
+    expect([...h.idempotency.groups.entries()].map(([g, m]) => [g, [...m]])).toEqual([
+      ['ticket:OPS-42', ['ticketed']],
+      ['run:run2', ['cli-run2-0123456789ab']],
+    ]);
+  });
+
   describe('a publisher clock never decides order', () => {
     it('refuses a request dated in the future, and a later request for the farm still applies', async () => {
       const h = setup();

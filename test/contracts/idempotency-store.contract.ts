@@ -121,6 +121,23 @@ export const idempotencyStoreContract = (make: () => IdempotencyStore | Promise<
     await expect(store.deferred(k)).resolves.toBeUndefined();
   });
 
+  it("lists a group's members, each once whatever the deliveries and the claim's answer, and nothing of other groups", async () => {
+    const a = key('member-a');
+    const b = key('member-b');
+    const other = key('member-other');
+    const ticket = `ticket:OPS-${key('t')}`;
+    const run = `run:cli-${key('r')}`;
+    await expect(store.members(ticket)).resolves.toEqual([]);
+    await store.claim(a, t0, 60_000, { ...facts(), groups: [ticket, run] });
+    await store.claim(a, later(1), 60_000, { ...facts(), groups: [ticket, run] }); // in progress
+    await store.claim(b, t0, 60_000, { ...facts(), groups: [ticket] });
+    await store.claim(other, t0, 60_000, { ...facts(), groups: [`${ticket}0`] });
+    await store.claim(key('none'), t0, 60_000, facts());
+    await expect(store.members(ticket)).resolves.toEqual([a, b].sort());
+    await expect(store.members(run)).resolves.toEqual([a]);
+    await expect(store.members(`${ticket}0`)).resolves.toEqual([other]);
+  });
+
   it('ends a deferred key with its events only while it is still deferred', async () => {
     const k = key('close');
     const until = later(60_000).toISOString();

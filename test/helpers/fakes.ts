@@ -80,9 +80,11 @@ type StoredRecord = {
 export class InMemoryIdempotencyStore implements IdempotencyStore {
   readonly records = new Map<string, StoredRecord>();
   readonly tickets = new Map<string, Set<string>>();
+  readonly groups = new Map<string, Set<string>>();
   readonly failures = new Failures<
     | 'status'
     | 'claim'
+    | 'members'
     | 'decide'
     | 'note'
     | 'defer'
@@ -95,6 +97,11 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
 
   async claim(key: string, now: Date, holdMs: number, facts: ClaimFacts): Promise<ClaimResult> {
     this.failures.check('claim');
+    for (const group of facts.groups ?? []) {
+      const members = this.groups.get(group) ?? new Set<string>();
+      members.add(key);
+      this.groups.set(group, members);
+    }
     const r = this.records.get(key);
     const acceptedAt = r?.acceptedAt;
     if (facts.contentHash && r?.contentHash && r.contentHash !== facts.contentHash)
@@ -212,6 +219,10 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
   }
   async ticketDeferrals(ticket: string): Promise<string[]> {
     return [...(this.tickets.get(ticket) ?? [])].sort();
+  }
+  async members(group: string): Promise<string[]> {
+    this.failures.check('members');
+    return [...(this.groups.get(group) ?? [])].sort();
   }
 }
 

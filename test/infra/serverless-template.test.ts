@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import AdmZip from 'adm-zip';
+import { GROUP_INDEX } from '../../lib/adapters/dynamodb/dynamodb-idempotency-store';
 import { TICKET_SOURCES } from '../../lib/app/handle-ticket-webhook';
+import { IDEMPOTENCY_TABLE_KEYS } from '../../lib/local/dynalite';
 
 /**
  * Packages the stack exactly as a deploy would (no network, no AWS credentials) and checks the
@@ -806,6 +808,15 @@ describe('serverless package', () => {
     for (const name of functions) expect(text).toContain(name.replace('stickler-test-', '-'));
   });
 
+  it('declares the idempotency table with the keys and index the local pipeline creates', () => {
+    const table = resources.IdempotencyTable!.Properties as Record<string, unknown>;
+    expect(table.AttributeDefinitions).toEqual(IDEMPOTENCY_TABLE_KEYS.AttributeDefinitions);
+    expect(table.GlobalSecondaryIndexes).toEqual(IDEMPOTENCY_TABLE_KEYS.GlobalSecondaryIndexes);
+    // CloudFormation creates at most one index per update of a table.
+    expect(IDEMPOTENCY_TABLE_KEYS.GlobalSecondaryIndexes).toHaveLength(1);
+    expect(IDEMPOTENCY_TABLE_KEYS.GlobalSecondaryIndexes[0]!.IndexName).toBe(GROUP_INDEX);
+  });
+
   it("gives operators a policy to publish as the CLI only, read request records and farms' order only, and find their stack", () => {
     const policy = resources.OperatorPolicy!.Properties as {
       ManagedPolicyName: string;
@@ -814,10 +825,13 @@ describe('serverless package', () => {
     expect(policy.ManagedPolicyName).toBe('stickler-test-operator');
     const bySid = Object.fromEntries(policy.PolicyDocument.Statement.map((st) => [st.Sid, st]));
     expect(Object.keys(bySid).sort()).toEqual([
+      'FindRequestsOfATicketOrRun',
       'FindTheStack',
       'FollowRequestsAndFarmOrder',
       'PublishAsTheCli',
     ]);
+    expect(bySid.FindRequestsOfATicketOrRun!.Action).toBe('dynamodb:Query');
+    expect(JSON.stringify(bySid.FindRequestsOfATicketOrRun!.Resource)).toContain('/index/by-group');
     expect(bySid.PublishAsTheCli!.Condition).toEqual({
       StringEquals: {
         'events:source': 'stickler.cli',

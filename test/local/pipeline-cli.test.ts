@@ -130,6 +130,55 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     expect(again.out).toContain(`has been changed since by request ${undoDoc.changes[0].requestId}`);
   });
 
+  it('undo --run puts a whole run back from the records, and undo --ticket then names the newer undo; an unknown run is said', async () => {
+    const applied = await run([
+      'apply',
+      '--policy',
+      'policy.yaml',
+      '--pipeline',
+      '--yes',
+      '--json',
+      '--ticket',
+      'OPS-77',
+    ]);
+    const doc = JSON.parse(applied.out);
+    expect(doc.changes.length).toBeGreaterThan(1);
+    const farmOf = (c: { service: string; farmType: string; farmId: number }) =>
+      `${c.service}/${c.farmType}/${c.farmId}`;
+    const before = new Map(
+      doc.changes.map((c: { service: string; farmType: string; farmId: number; before: string }) => [
+        farmOf(c),
+        c.before,
+      ]),
+    );
+
+    const undo = await run(['undo', '--run', doc.runId, '--pipeline', '--yes', '--json']);
+    expect(undo.code).toBe(0);
+    const undoDoc = JSON.parse(undo.out);
+    expect([...undoDoc.undoOf].sort()).toEqual(
+      doc.changes.map((c: { requestId: string }) => c.requestId).sort(),
+    );
+    expect(undoDoc.changes).toHaveLength(doc.changes.length);
+    for (const c of undoDoc.changes) {
+      expect(c.outcome).toBe('applied');
+      expect(c.after).toBe(before.get(farmOf(c)));
+    }
+    const undoRequest = events('Stickiness Change Requested').at(-1)!.detail as ChangeRequestedDetail;
+    expect(undoRequest.reason).toBe(`undo of run ${doc.runId}`);
+
+    const byTicket = await run(['undo', '--ticket', 'OPS-77', '--pipeline', '--yes']);
+    expect(byTicket.code).toBe(2);
+    expect(byTicket.out).toContain(`Ticket OPS-77: ${doc.changes.length} request(s) in the records.`);
+    expect(byTicket.out).toContain('has been changed since by request cli-');
+
+    const unknown = await run(['undo', '--run', 'no-such-run', '--pipeline', '--yes']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.out).toContain("No request of run no-such-run in the local pipeline's records");
+    const both = await run(['undo', 'some-id', '--run', doc.runId, '--pipeline', '--yes']);
+    expect(both.code).toBe(1);
+    expect(both.err).toContain('give request ids or --run RUN_ID, not both');
+  });
+
   it('set --pipeline of cookie on a TCP farm publishes nothing and exits 2, naming the problem', async () => {
     const { code, err } = await run([
       'set',

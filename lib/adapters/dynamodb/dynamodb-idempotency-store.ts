@@ -40,6 +40,10 @@ export interface DynamoDbIdempotencyStoreOptions {
 
 export const requestItemId = (key: string): string => `request:${key}`;
 const ticketItemId = (ticket: string): string => `ticket-deferrals:${ticket}`;
+/** The table's one global secondary index: `group` (partition) and `id`, keys only. */
+export const GROUP_INDEX = 'by-group';
+/** One item per (group, request), found through GROUP_INDEX; the request key ends its id. */
+const memberItemId = (group: string, key: string): string => `group-member:${group} ${key}`;
 
 /** Item states; released keys are `open`. */
 const STATE = {
@@ -100,6 +104,9 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
     // than held by someone else until it expires.
     const owner = randomUUID();
     const hash = facts.contentHash;
+    // Before the claim: a claim whose memberships could not be written is not made (the queue
+    // delivers the request again). Writing them again on a later delivery changes nothing.
+    await Promise.all((facts.groups ?? []).map((group) => this.join(group, key, now)));
     const sentMs = String(facts.sentAt.getTime());
     try {
       const { Attributes: old } = await this.update(key, {
@@ -283,6 +290,38 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
       if (isConditionFailure(error)) return false;
       throw error;
     }
+  }
+
+  private async join(group: string, key: string, now: Date): Promise<void> {
+    await this.options.client('PutItem', {
+      TableName: this.options.tableName,
+      Item: { id: { S: memberItemId(group, key) }, group: { S: group }, expiresAtEpoch: this.expiry(now) },
+    });
+  }
+
+  async members(group: string): Promise<string[]> {
+    const prefix = memberItemId(group, '');
+    const keys: string[] = [];
+    let start: DynamoItem | undefined;
+    do {
+      const page: { Items?: DynamoItem[]; LastEvaluatedKey?: DynamoItem } = await this.options.client(
+        'Query',
+        {
+          TableName: this.options.tableName,
+          IndexName: GROUP_INDEX,
+          KeyConditionExpression: '#group = :group',
+          ExpressionAttributeNames: { '#group': 'group' },
+          ExpressionAttributeValues: { ':group': { S: group } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        },
+      );
+      for (const item of page.Items ?? []) {
+        const id = item.id?.S ?? '';
+        if (id.startsWith(prefix) && id.length > prefix.length) keys.push(id.slice(prefix.length));
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return keys.sort();
   }
 
   async ticketDeferrals(ticket: string): Promise<string[]> {

@@ -1,0 +1,53 @@
+/**
+ * The groups a change request belongs to, so that the requests of a ticket or of a run can be
+ * found again (`stickler undo --ticket KEY | --run RUN_ID`): the ticket it carries (whatever its
+ * door), and the CLI run or compliance run that made it. A run is known from the request's id and
+ * its publisher (the bus source, which IAM binds to each door), never from the id alone: another
+ * publisher cannot put a request into an operator's run.
+ */
+import { createHash } from 'node:crypto';
+import type { ChangeRequest } from '../domain/change-request';
+import { type FarmRef, farmKey } from '../domain/farm';
+
+/** The EventBridge source of every request and cancel the CLI publishes. */
+export const CLI_SOURCE = 'stickler.cli';
+/** `source` of the events a compliance run publishes (its change requests included). */
+export const COMPLIANCE_EVENT_SOURCE = 'stickler.compliance';
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** A CLI run's id: what `cli-<run>-` holds. */
+export const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+/** `cli-<run>-<12 hex of the farm>`: stable per run and farm, so a retried publish is deduplicated. */
+export const cliRequestId = (runId: string, farm: FarmRef): string =>
+  `cli-${runId}-${sha(farmKey(farm)).slice(0, 12)}`;
+
+/** `cmp-<16 hex of the run>`: the first part of every request id of a compliance run (its rollout's key). */
+export const complianceRunPrefix = (runId: string): string => `cmp-${sha(runId).slice(0, 16)}`;
+
+/** `cmp-<run>-<farm>`: stable per run and farm; its first part names the run's rollout. */
+export const complianceRequestId = (runId: string, farm: string): string =>
+  `${complianceRunPrefix(runId)}-${sha(`${runId}\n${farm}`).slice(0, 24)}`;
+
+const CLI_ID = /^cli-([A-Za-z0-9][A-Za-z0-9_-]{0,63})-[0-9a-f]{12}$/;
+const COMPLIANCE_ID = /^(cmp-[0-9a-f]{16})-[0-9a-f]{24}$/;
+
+export const ticketGroup = (ticket: string): string => `ticket:${ticket}`;
+
+/** The groups of one request, as the worker records them when it first claims it. */
+export const groupsOf = (request: Pick<ChangeRequest, 'requestId' | 'ticket'>, source: string): string[] => {
+  const groups = request.ticket ? [ticketGroup(request.ticket)] : [];
+  const cli = source === CLI_SOURCE ? CLI_ID.exec(request.requestId) : null;
+  if (cli) groups.push(`run:${cli[1]}`);
+  const compliance = source === COMPLIANCE_EVENT_SOURCE ? COMPLIANCE_ID.exec(request.requestId) : null;
+  if (compliance) groups.push(`run:${compliance[1]}`);
+  return groups;
+};
+
+/** The groups that may hold the requests of run `runId`: a CLI run's, and a compliance run's. */
+export const runGroups = (runId: string): string[] => [`run:${runId}`, `run:${complianceRunPrefix(runId)}`];
+
+/** Whether request `requestId` is one of run `runId` (a member is a hint; its id is the proof). */
+export const isOfRun = (requestId: string, runId: string): boolean =>
+  CLI_ID.exec(requestId)?.[1] === runId || COMPLIANCE_ID.exec(requestId)?.[1] === complianceRunPrefix(runId);
