@@ -28,6 +28,7 @@ type Statement = {
 const root = join(__dirname, '../..');
 let out: string;
 let resources: Record<string, Resource>;
+let outputs: Record<string, unknown>;
 
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 const worker = () => resources.ApplyDashworkerLambdaFunction!;
@@ -49,9 +50,9 @@ beforeAll(() => {
       timeout: 120_000,
     },
   );
-  resources = JSON.parse(
-    readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'),
-  ).Resources;
+  const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+  resources = template.Resources;
+  outputs = template.Outputs;
 }, 150_000);
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -847,5 +848,85 @@ describe('serverless package', () => {
     });
     expect(bySid.FindTheStack!.Action).toBe('cloudformation:DescribeStacks');
     expect(JSON.stringify(bySid.FindTheStack!.Resource)).toContain('stack/stickler-test/*');
+  });
+});
+
+/**
+ * The README's Deploy section against the stack: a user follows it command by command, so every
+ * parameter, param and output it names must be one the stack reads or exports, and every
+ * parameter the stack reads must be named there.
+ */
+describe("the README's Deploy section", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const section = readme.slice(
+    readme.indexOf('\n## Deploy\n'),
+    readme.indexOf('\n### What the stack grants'),
+  );
+  /** Shell commands of the section, continuation lines joined. */
+  const commands = [...section.matchAll(/```sh\n([\s\S]*?)```/g)]
+    .flatMap((m) => m[1]!.replace(/\\\n\s*/g, ' ').split('\n'))
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+
+  it('is there, with commands', () => {
+    expect(section.length).toBeGreaterThan(1000);
+    expect(commands.length).toBeGreaterThan(8);
+  });
+
+  it('names every SSM parameter the functions read, and none they do not', () => {
+    const read = new Set<string>();
+    for (const [, r] of ofType('AWS::Lambda::Function')) {
+      const env =
+        (r.Properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables ?? {};
+      for (const [name, value] of Object.entries(env)) {
+        if (typeof value !== 'string' || value === '') continue;
+        if (name.endsWith('_PARAMETER')) read.add(value);
+        if (name.endsWith('_PARAMETER_PREFIX'))
+          for (const source of TICKET_SOURCES) read.add(`${value}${source}`);
+      }
+    }
+    expect(read.size).toBeGreaterThanOrEqual(7);
+    // Named by a param (complianceSlackSummary), empty unless set.
+    read.add('/stickler/test/compliance-slack-webhook');
+    const named = new Set(
+      [...section.matchAll(/\/stickler\/\$STAGE\/[\w/-]+/g)].map((m) => m[0].replace('$STAGE', 'test')),
+    );
+    expect([...named].sort()).toEqual([...read].sort());
+  });
+
+  it('gives every aws and serverless command the stack region', () => {
+    const aws = commands.filter((c) => /(^|\$\()aws |npx serverless /.test(c));
+    expect(aws.length).toBeGreaterThan(8);
+    for (const c of aws)
+      for (const call of c.split(/\$\(/))
+        if (/^aws |npx serverless /.test(call.trim())) expect(call).toContain('--region "$AWS_REGION"');
+  });
+
+  it('names only params the stack takes, and every param a user may set', () => {
+    const yml = readFileSync(join(root, 'serverless.yml'), 'utf8');
+    const taken = new Set([...yml.matchAll(/\$\{param:(\w+)/g)].map((m) => m[1]!));
+    // Set by the stack itself, not by a user.
+    for (const internal of ['eventBusArn', 'deferralRoleArn', 'deferralDlqArn', 'policyBucket'])
+      taken.delete(internal);
+    const params = section.slice(
+      section.indexOf('Params ('),
+      section.indexOf('```sh', section.indexOf('Params (')),
+    );
+    const listed = new Set(
+      [...params.matchAll(/`(\w+)`/g)]
+        .map((m) => m[1]!)
+        .filter((n) => /^[a-z]\w+$/.test(n) && !['false'].includes(n)),
+    );
+    const given = [...section.matchAll(/--param="(\w+)=/g)].map((m) => m[1]!);
+    expect([...listed].filter((n) => !taken.has(n))).toEqual([]);
+    expect([...taken].filter((n) => !listed.has(n))).toEqual([]);
+    expect(given.filter((n) => !taken.has(n))).toEqual([]);
+  });
+
+  it('names only outputs the stack exports', () => {
+    const named = new Set([...section.matchAll(/`([A-Z]\w+(?:Url|Arn|Name))`/g)].map((m) => m[1]!));
+    for (const m of section.matchAll(/OutputKey=='(\w+)'/g)) named.add(m[1]!);
+    expect(named.size).toBeGreaterThan(4);
+    for (const name of named) expect(Object.keys(outputs)).toContain(name);
   });
 });
