@@ -3,6 +3,8 @@
  * tools, installed on the machine, not from the repository), so apart from `npm test`.
  * @type {import('jest').Config}
  */
+// moto and cfn-lint may live under the user's HOME (pip --user): these tests keep the real one.
+process.env.STICKLER_TEST_SANDBOX ??= 'off';
 const base = require('./jest.config');
 
 module.exports = {

@@ -1,6 +1,12 @@
+// Before anything else: the tests write only under a TMPDIR and HOME of their own.
+require('./test/setup/sandbox');
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
+  // In the clone (ignored by git), not in TMPDIR: kept from run to run.
+  cacheDirectory: '<rootDir>/node_modules/.cache/jest',
+  globalTeardown: '<rootDir>/test/setup/remove-sandbox.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   // test/aws runs against moto and cfn-lint, which `npm test` cannot count on: `npm run test:aws`.

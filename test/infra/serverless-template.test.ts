@@ -6,6 +6,7 @@ import AdmZip from 'adm-zip';
 import { GROUP_INDEX } from '../../lib/adapters/dynamodb/dynamodb-idempotency-store';
 import { TICKET_SOURCES } from '../../lib/app/handle-ticket-webhook';
 import { IDEMPOTENCY_TABLE_KEYS } from '../../lib/local/dynalite';
+import { costMarkdown, estimate } from '../../scripts/cost-model';
 
 /**
  * Packages the stack exactly as a deploy would (no network, no AWS credentials) and checks the
@@ -921,6 +922,17 @@ describe("the README's Deploy section", () => {
     expect([...listed].filter((n) => !taken.has(n))).toEqual([]);
     expect([...taken].filter((n) => !listed.has(n))).toEqual([]);
     expect(given.filter((n) => !taken.has(n))).toEqual([]);
+  });
+
+  it('shows the cost the model computes from this template (npm run cost)', () => {
+    const table = readme.slice(readme.indexOf('<!-- cost -->\n') + 14, readme.indexOf('<!-- /cost -->'));
+    expect(table).toBe(`${costMarkdown({ Resources: resources })}\n`);
+    // The model reads the stack, not constants: every alarm and the schedules are counted.
+    expect(estimate({ Resources: resources }).parts).toMatchObject({
+      alarms: ofType('AWS::CloudWatch::Alarm').length,
+      dashboards: 1,
+      queuesPolled: 1,
+    });
   });
 
   it('names only outputs the stack exports', () => {

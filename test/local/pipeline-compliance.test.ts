@@ -14,7 +14,7 @@ describe('stickler compliance on the local pipeline (the same handler as the sch
   let pipeline: LocalPipeline;
   let harness: PipelineHarness;
   beforeEach(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     harness = await startPipelineHarness();
     ({ sim, pipeline } = harness);
   });
