@@ -24,8 +24,8 @@ Usage:
   stickler undo REQUEST_ID... | --ticket KEY | --run RUN_ID --pipeline [--stage STAGE] [--force] [--yes] [--reason TEXT] [--json]
                     put the farms of applied requests back to what they were, through the pipeline
   stickler --version
-  stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
-                    [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
+  stickler simulate [--fleet FILE] [--port N] [--pipeline [--port-base N] [--env-file FILE]] [--latency MS]
+                    [--seed N] [--error-rate R] [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
   stickler compliance --policy FILE [--mode report|enforce] [--json]
                     one compliance run on the local pipeline of 'simulate --pipeline' (paste its exports)
   stickler send FILE [--url URL]
@@ -77,6 +77,8 @@ export const OPTIONS = {
   force: { type: 'boolean' },
   version: { type: 'boolean', short: 'v' },
   out: { type: 'string', short: 'o' },
+  'port-base': { type: 'string' },
+  'env-file': { type: 'string' },
 } as const;
 
 export type Flag = keyof typeof OPTIONS;
@@ -124,7 +126,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   undo: ['yes', 'force', 'reason', 'ticket', 'run', 'json', ...PIPELINE],
   status: ['json', 'pipeline', 'stage'],
   refresh: ['yes', 'json', ...TUNING],
-  simulate: ['fleet', 'pipeline', ...SIMULATOR],
+  simulate: ['fleet', 'pipeline', 'port-base', 'env-file', ...SIMULATOR],
   compliance: ['policy', 'mode', 'json'],
   send: ['url'],
   demo: [...SIMULATOR, ...TUNING],

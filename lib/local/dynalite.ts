@@ -1,7 +1,7 @@
 /** An in-process DynamoDB (dynalite) on a loopback port, with stickler's idempotency table created. */
-import type { AddressInfo } from 'node:net';
 import dynalite from 'dynalite';
 import { DYNAMODB, makeAwsJsonClient } from '../adapters/aws/aws-json-client';
+import { listenOn } from './listen';
 
 /** The table's keys and index, as serverless.yml declares them (test/infra checks they agree). */
 export const IDEMPOTENCY_TABLE_KEYS = {
@@ -21,10 +21,9 @@ export const IDEMPOTENCY_TABLE_KEYS = {
   ],
 };
 
-export const startDynalite = async (tableName: string) => {
+export const startDynalite = async (tableName: string, port = 0) => {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const endpoint = `http://127.0.0.1:${await listenOn(server, port, 'DynamoDB (dynalite)')}`;
   const client = makeAwsJsonClient({
     service: DYNAMODB,
     endpoint,

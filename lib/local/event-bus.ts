@@ -4,10 +4,11 @@
  * keeps every event (like the bus archive), and delivers events matching a rule's detail-type
  * to targets, wrapped in the EventBridge envelope. Request signatures are not checked.
  */
+
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { EventBridgeEnvelope } from '../adapters/eventbridge/envelope';
+import { listenOn } from './listen';
 
 export interface LocalRule {
   detailTypes: readonly string[];
@@ -34,7 +35,12 @@ export interface PutEntry {
   Resources?: string[];
 }
 
-export const startLocalEventBus = async (options: { busName: string; region: string; account?: string }) => {
+export const startLocalEventBus = async (options: {
+  busName: string;
+  region: string;
+  account?: string;
+  port?: number;
+}) => {
   const rules: LocalRule[] = [];
   const listeners: ((e: EventBridgeEnvelope) => void)[] = [];
   const events: EventBridgeEnvelope[] = [];
@@ -112,9 +118,9 @@ export const startLocalEventBus = async (options: { busName: string; region: str
       reply(200, { FailedEntryCount: answers.filter((a) => 'ErrorCode' in a).length, Entries: answers });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = await listenOn(server, options.port ?? 0, 'event bus');
   const bus: LocalEventBus = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${port}`,
     events,
     addRule: (rule) => rules.push(rule),
     put,

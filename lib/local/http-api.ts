@@ -4,10 +4,11 @@
  * when it is not valid UTF-8, as API Gateway does for binary bodies) and the handler's result
  * back into an HTTP answer.
  */
+
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { listenOn } from './listen';
 
 export type HttpHandler = (
   event: APIGatewayProxyEventV2,
@@ -28,7 +29,7 @@ export interface LocalHttpApi {
 
 const BODY_LIMIT = 10 * 1024 * 1024; // API Gateway's payload limit
 
-export const startLocalHttpApi = async (routes: readonly LocalRoute[]): Promise<LocalHttpApi> => {
+export const startLocalHttpApi = async (routes: readonly LocalRoute[], port = 0): Promise<LocalHttpApi> => {
   const compiled = routes.map((r) => ({
     ...r,
     names: [...r.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!),
@@ -98,9 +99,9 @@ export const startLocalHttpApi = async (routes: readonly LocalRoute[]): Promise<
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenOn(server, port, 'HTTP API');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${listening}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -21,6 +21,7 @@ import { simulatorEnv } from '../simulator/server';
 import { startDynalite } from './dynalite';
 import { type LocalEventBus, startLocalEventBus } from './event-bus';
 import { type HttpHandler, type LocalHttpApi, startLocalHttpApi } from './http-api';
+import { type LocalPart, portOf } from './listen';
 import { LocalQueue } from './queue';
 import { type LocalScheduler, startLocalScheduler } from './scheduler';
 import { startTicketingStandIns, type TicketingStandIns, type TicketNote } from './ticketing-standins';
@@ -47,6 +48,8 @@ export interface LocalPipelineOptions {
    * stand-ins (started unless JIRA_BASE_URL or SERVICENOW_BASE_URL name a site of your own).
    */
   onNote?: (note: TicketNote) => void;
+  /** Fixed ports from this base (see listen.ts); any free ports when undefined. */
+  portBase?: number;
 }
 
 export interface LocalPipeline {
@@ -72,13 +75,28 @@ const TABLE = 'stickler-local-idempotency';
 
 export const startLocalPipeline = async (options: LocalPipelineOptions): Promise<LocalPipeline> => {
   // The notifier writes back to a ticketing site: the stand-ins, unless the user named real ones.
+  // What has started, closed again if a later part cannot start (a port in use, a configuration
+  // error): the process is never left holding half a pipeline.
+  const started: { close: () => unknown }[] = [];
+  const closeStarted = async () => {
+    for (const part of started.reverse()) await part.close();
+  };
+  const start = async <T extends { close: () => unknown }>(part: Promise<T>): Promise<T> => {
+    const running = await part.catch(async (error: unknown) => {
+      await closeStarted();
+      throw error;
+    });
+    started.push(running);
+    return running;
+  };
+  const port = (part: LocalPart) => portOf(options.portBase, part);
   const ticketing =
     process.env.JIRA_BASE_URL || process.env.SERVICENOW_BASE_URL
       ? undefined
-      : await startTicketingStandIns(options.onNote);
-  const db = await startDynalite(TABLE);
-  const bus = await startLocalEventBus({ busName: BUS, region: REGION });
-  const scheduler = await startLocalScheduler(bus);
+      : await start(startTicketingStandIns(options.onNote, port('ticketing')));
+  const db = await start(startDynalite(TABLE, port('dynamodb')));
+  const bus = await start(startLocalEventBus({ busName: BUS, region: REGION, port: port('bus') }));
+  const scheduler = await start(startLocalScheduler(bus, port('scheduler')));
   const context = {
     functionName: 'stickler-local-apply-worker',
     functionVersion: '$LATEST',
@@ -104,7 +122,9 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
     onBatch: options.onBatch,
   });
-  const sqsEndpoint = await queue.listen();
+  const sqsEndpoint = await start(
+    queue.listen(port('queue')).then((url) => ({ url, close: () => queue.close() })),
+  ).then((q) => q.url);
   const env: Record<string, string> = {
     STAGE: 'local',
     AWS_REGION: REGION,
@@ -170,18 +190,17 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     compliance = (await import('../wiring/compliance-run')).makeComplianceRunHandler(
       process.env,
     ) as unknown as typeof notifier;
-    api = await startLocalHttpApi([
-      { method: 'POST', path: '/webhooks/{source}', handler: webhook as unknown as HttpHandler },
-      { method: 'POST', path: '/slack/commands', handler: slack as unknown as HttpHandler },
-      { method: 'POST', path: '/slack/interactions', handler: slack as unknown as HttpHandler },
-    ]);
+    api = await startLocalHttpApi(
+      [
+        { method: 'POST', path: '/webhooks/{source}', handler: webhook as unknown as HttpHandler },
+        { method: 'POST', path: '/slack/commands', handler: slack as unknown as HttpHandler },
+        { method: 'POST', path: '/slack/interactions', handler: slack as unknown as HttpHandler },
+      ],
+      port('api'),
+    );
     env.STICKLER_API_URL = api.url;
   } catch (error) {
-    queue.close();
-    await scheduler.close();
-    await bus.close();
-    await db.close();
-    await ticketing?.close();
+    await closeStarted();
     throw error;
   }
   const delivered = new Map<string, { id: string; sentAt: number }>();

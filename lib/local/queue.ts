@@ -7,10 +7,11 @@
  * with ChangeMessageVisibilityBatch, served over HTTP at `url`), and moves a message to the
  * dead-letter list once it has been received maxReceiveCount times.
  */
+
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { listenOn } from './listen';
 
 interface Message {
   id: string;
@@ -54,7 +55,7 @@ export class LocalQueue {
   constructor(private readonly options: LocalQueueOptions) {}
 
   /** Serves ChangeMessageVisibilityBatch over HTTP (the AWS JSON protocol) for the handler's delays. */
-  async listen(): Promise<string> {
+  async listen(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
@@ -93,8 +94,7 @@ export class LocalQueue {
         reply(200, { Successful, Failed });
       });
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${await listenOn(this.server, port, 'queue')}`;
     return this.url;
   }
 

@@ -6,10 +6,11 @@
  * (`DELETE /schedules/{Name}`) removes one that has not fired (ResourceNotFoundException
  * otherwise). Request signatures are not checked.
  */
+
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { LocalEventBus } from './event-bus';
+import { listenOn } from './listen';
 
 interface CreateSchedule {
   ScheduleExpression?: string;
@@ -31,7 +32,7 @@ export interface LocalScheduler {
   close(): Promise<void>;
 }
 
-export const startLocalScheduler = async (bus: LocalEventBus): Promise<LocalScheduler> => {
+export const startLocalScheduler = async (bus: LocalEventBus, port = 0): Promise<LocalScheduler> => {
   const schedules = new Map<string, ScheduleEntry>();
   const timers = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
@@ -102,9 +103,9 @@ export const startLocalScheduler = async (bus: LocalEventBus): Promise<LocalSche
       reply(200, { ScheduleArn: `arn:aws:scheduler:local:000000000000:schedule/local/${name}` });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listening = await listenOn(server, port, 'scheduler');
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${listening}`,
     schedules,
     close: () => {
       for (const t of timers) clearTimeout(t);

@@ -5,9 +5,10 @@
  * what they received, and tell it (the pipeline prints it with the bus), so that the README's
  * walk-throughs end with the comment a user would see on the ticket.
  */
+
 import { createHash, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from './listen';
 
 export interface TicketNote {
   system: 'jira' | 'servicenow';
@@ -40,6 +41,7 @@ const adfText = (node: unknown): string => {
 
 export const startTicketingStandIns = async (
   onNote?: (note: TicketNote) => void,
+  port = 0,
 ): Promise<TicketingStandIns> => {
   const notes: TicketNote[] = [];
   const sysIds = new Map<string, string>();
@@ -95,8 +97,7 @@ export const startTicketingStandIns = async (
       reply(404, { errorMessages: [`${req.method} ${url.pathname} is not served by the local stand-in`] });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = `http://127.0.0.1:${await listenOn(server, port, 'Jira and ServiceNow stand-ins')}`;
   return {
     jira: { url: `${base}/jira`, ...JIRA },
     servicenow: { url: `${base}/servicenow`, ...SERVICENOW },

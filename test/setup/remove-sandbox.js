@@ -3,5 +3,5 @@ const { rmSync } = require('node:fs');
 
 module.exports = async () => {
   const sandbox = process.env.STICKLER_TEST_SANDBOX;
-  if (sandbox && sandbox.includes('stickler-tests-')) rmSync(sandbox, { recursive: true, force: true });
+  if (sandbox?.includes('stickler-tests-')) rmSync(sandbox, { recursive: true, force: true });
 };

@@ -1,16 +1,23 @@
 /** `stickler simulate [--pipeline]`: the OVH IPLB simulator (and the local pipeline) until Ctrl-C. */
-import { join } from 'node:path';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { PORT_OFFSETS } from '../../local/listen';
 import { startLocalPipeline } from '../../local/pipeline';
 import { parseFleet } from '../../simulator/fleet';
 import { SIMULATOR_CREDENTIALS, simulatorEnv, startSimulator } from '../../simulator/server';
 import { type Flags, number, packageRoot, readInput } from '../args';
 import { describeEvent } from '../demo-pipeline';
-import { type CliIo, EXIT } from '../io';
+import { type CliIo, EXIT, UsageError } from '../io';
 
-export const startSimulatorFromFlags = (flags: Flags, fleetText: string, fleetSource: string) =>
+export const startSimulatorFromFlags = (
+  flags: Flags,
+  fleetText: string,
+  fleetSource: string,
+  port?: number,
+) =>
   startSimulator({
     fleet: parseFleet(fleetText, fleetSource),
-    port: number(flags, 'port', 0, { max: 65_535 }),
+    port: port ?? number(flags, 'port', 0, { max: 65_535 }),
     task: {
       todoMs: number(flags, 'task-ms', 1_000) / 4,
       doingMs: (number(flags, 'task-ms', 1_000) * 3) / 4,
@@ -25,9 +32,30 @@ export const startSimulatorFromFlags = (flags: Flags, fleetText: string, fleetSo
     },
   });
 
+/** `--port-base N`: the simulator on N, the pipeline's parts on N+1 to N+6 (lib/local/listen.ts). */
+const portBaseOf = (flags: Flags): number | undefined => {
+  if (flags['port-base'] === undefined) return undefined;
+  if (!flags.pipeline)
+    throw new UsageError('--port-base goes with --pipeline (the simulator alone takes --port)');
+  if (flags.port !== undefined) throw new UsageError('give --port or --port-base, not both');
+  const last = Math.max(...Object.values(PORT_OFFSETS));
+  return number(flags, 'port-base', 0, { min: 1024, max: 65_535 - last });
+};
+
+/** The exports, as lines a shell can `source` (a value with anything but plain characters quoted: nothing in it runs). */
+const exportLines = (env: Record<string, string>) =>
+  Object.entries(env).map(
+    ([k, v]) => `export ${k}=${/^[\w@%+=:,./-]*$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`}\n`,
+  );
+
 export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> {
+  const portBase = portBaseOf(flags);
+  const envFile = flags['env-file'];
+  if (envFile !== undefined && !flags.pipeline) throw new UsageError('--env-file goes with --pipeline');
+  if (envFile !== undefined && !envFile.trim())
+    throw new UsageError('--env-file: give the file to write the exports to');
   const file = flags.fleet ?? join(packageRoot(), 'examples', 'fleet.yaml');
-  const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file);
+  const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file, portBase);
   const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
   let env = simulatorEnv(sim.baseUrl);
   // A pipeline that cannot start (a configuration error) stops the simulator too: the process ends
@@ -45,12 +73,36 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
           io.stdout.write(
             `apply-worker: batch of ${records.length} record(s), ${result?.batchItemFailures.length ?? 0} handed back\n`,
           ),
+        ...(portBase !== undefined ? { portBase } : {}),
       }).catch(async (error: unknown) => {
         await sim.close();
         throw error;
       })
     : undefined;
   if (pipeline) env = { ...pipeline.env, AWS_ENDPOINT_URL_EVENTBRIDGE: pipeline.bus.url };
+  // POWERTOOLS_* set how the functions running here log; exported, they would make the other
+  // shell's `stickler compliance` print its handler's logs.
+  const exported = exportLines(
+    Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('POWERTOOLS_'))),
+  );
+  const written = envFile !== undefined ? resolve(io.cwd, envFile) : undefined;
+  if (written) {
+    try {
+      // Only the user may read it: it holds the local pipeline's (development) secrets.
+      writeFileSync(
+        written,
+        `# stickler simulate --pipeline, ${new Date().toISOString()}\n${exported.join('')}`,
+        { mode: 0o600 },
+      );
+      chmodSync(written, 0o600);
+    } catch (error) {
+      await pipeline?.close();
+      await sim.close();
+      throw new UsageError(
+        `--env-file: cannot write ${written}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+      );
+    }
+  }
   io.stdout.write(
     `OVH IPLB simulator: ${sim.state.services.size} load balancers, ${farms} farms, listening on ${sim.baseUrl}\n` +
       (pipeline
@@ -63,12 +115,7 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
             : `Outcomes go back to the Jira site and ServiceNow instance of JIRA_BASE_URL and SERVICENOW_BASE_URL\n`)
         : '') +
       `From another shell (these credentials and secrets only open the simulator and the local pipeline):\n\n` +
-      Object.entries(env)
-        // POWERTOOLS_* set how the functions running here log; exported, they would make the
-        // other shell's `stickler compliance` print its handler's logs.
-        .filter(([k]) => !k.startsWith('POWERTOOLS_'))
-        .map(([k, v]) => `  export ${k}=${v}\n`)
-        .join('') +
+      (written ? `  source ${written}\n` : exported.map((line) => `  ${line}`).join('')) +
       `\nCtrl-C stops it.\n`,
   );
   await (io.untilStopped?.() ?? new Promise<void>(() => undefined));
