@@ -2,7 +2,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError } from '../domain/errors';
+import { MAX_TIMER_MS } from '../wiring/config';
 import { UsageError } from './io';
 
 export const USAGE = `stickler — change-controlled session stickiness for OVHcloud Load Balancers
@@ -132,8 +132,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   demo: [...SIMULATOR, ...TUNING],
 };
 
-/** The largest delay a timer takes (setTimeout clamps anything above to 1 ms). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export { MAX_TIMER_MS };
 
 interface Range {
   min?: number;
@@ -171,30 +170,8 @@ export const number = (flags: Flags, name: keyof Flags, fallback: number, range:
   return value;
 };
 
-/**
- * Every number a CLI command reads from the environment, with its range: the functions that
- * `compliance`, `simulate --pipeline` and `demo` run read them (the OVH client's settings, the
- * worker's timings), and their own readers take what a Lambda's configuration can hold.
- */
-export const ENV_NUMBERS = {
-  OVH_CONCURRENCY: { min: 1, max: 64 },
-  OVH_TIMEOUT_MS: { min: 100 },
-  TASK_TIMEOUT_MS: { min: 100 },
-  CLAIM_HOLD_MS: { min: 1 },
-  FINISH_RESERVE_MS: { min: 1 },
-  LEASE_WAIT_MS: { min: 0 },
-} as const satisfies Record<string, Range>;
-export type EnvNumber = keyof typeof ENV_NUMBERS;
-
-/** Refuses a variable of `names` that is set but not a number in its range (empty counts as unset). */
-export const checkEnvNumbers = (env: NodeJS.ProcessEnv, names: readonly EnvNumber[]) => {
-  for (const name of names) {
-    const raw = env[name];
-    if (raw === undefined || raw === '') continue;
-    if (inRange(raw, ENV_NUMBERS[name]) === undefined)
-      throw new ConfigError(`${name} must be ${rangeText(ENV_NUMBERS[name])}, got '${raw.slice(0, 40)}'`);
-  }
-};
+/** The numbers the functions read from the environment: one table and one rule (lib/wiring/config.ts). */
+export { checkEnvNumbers, ENV_NUMBERS, type EnvNumber } from '../wiring/config';
 
 /** The folder holding package.json, found from this file whether bundled (dist/) or not (lib/cli/). */
 export const packageRoot = (): string => {

@@ -16,7 +16,6 @@ import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publis
 import { FilePolicySource } from '../adapters/file/file-policy-source';
 import { makeJsonCall } from '../adapters/http/json-call';
 import { SlackIncomingWebhook } from '../adapters/http/slack-incoming-webhook';
-import { resolveEndpoint } from '../adapters/ovh/endpoint';
 import { s3GetObjectFromEnv } from '../adapters/s3/s3-object';
 import { S3PolicySource } from '../adapters/s3/s3-policy-source';
 import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
@@ -28,21 +27,18 @@ import {
   type ComplianceResult,
   makeRunCompliance,
 } from '../app/run-compliance';
-import { ConfigError, InvalidInputError } from '../domain/errors';
+import { InvalidInputError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { PolicySource } from '../ports/policy-source';
+import { ovhCallSettings, requiredVar, stageOf } from './config';
 import { functionLogger, powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 
-const required = (env: NodeJS.ProcessEnv, name: string) => {
-  const value = env[name]?.trim();
-  if (!value) throw new ConfigError(`${name} is not set`);
-  return value;
-};
+const required = requiredVar;
 
 export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
-  const stage = env.STAGE ?? 'dev';
+  const stage = stageOf(env);
   const local = stage === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
   const credentialsParameter = local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER');
@@ -60,12 +56,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
   };
   const logger = functionLogger(env);
   const log: Log = powertoolsLog(logger);
-  const api = ovhApiFromEnv(env, {
-    baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
-    credentialsParameter,
-    concurrency: Number(env.OVH_CONCURRENCY) || 8,
-    timeoutMs: Number(env.OVH_TIMEOUT_MS) || 15_000,
-  });
+  const api = ovhApiFromEnv(env, { ...ovhCallSettings(env), credentialsParameter });
   const publisher = new EventBridgePublisher({
     client: awsJsonClientFromEnv(EVENTBRIDGE, env, { timeoutMs: 10_000 }),
     busName,

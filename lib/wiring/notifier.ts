@@ -3,6 +3,7 @@
  * be told (a rule on the bus) in, a comment on the ticket or a Slack reply out. Base URLs come from configuration
  * only; credentials from SSM SecureStrings (`local` stage: environment variables).
  */
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { EventBridgeEvent } from 'aws-lambda';
@@ -20,6 +21,7 @@ import { DETAIL_TYPES } from '../domain/events';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { TicketCommenter } from '../ports/ticket-commenter';
+import { stageOf } from './config';
 import { functionLogger, powertoolsLog } from './log';
 
 const JiraCredentials = z.object({
@@ -32,7 +34,7 @@ const ServiceNowCredentials = z.object({
 });
 
 export const wireNotifier = (env: NodeJS.ProcessEnv) => {
-  const local = (env.STAGE ?? 'dev') === 'local';
+  const local = stageOf(env) === 'local';
   const logger = functionLogger(env);
   const log: Log = powertoolsLog(logger);
   const call = makeJsonCall({ timeoutMs: 10_000 });

@@ -14,6 +14,7 @@
  * (SLACK_SIGNING_SECRET_PARAMETER; local stage: SLACK_SIGNING_SECRET), the authorisation from
  * STICKLER_SLACK_* lists of ids, OVH credentials as for the worker.
  */
+
 import { randomBytes } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
@@ -34,7 +35,6 @@ import { jsonAnswer } from '../adapters/http/error-response';
 import { httpEdge, httpIn } from '../adapters/http/http-edge';
 import { verifySlackSignature } from '../adapters/http/slack-signature';
 import { LambdaSelfInvoker } from '../adapters/lambda/lambda-self-invoker';
-import { resolveEndpoint } from '../adapters/ovh/endpoint';
 import { HttpSlackResponder } from '../adapters/slack/slack-responder';
 import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { makeHandleSlackCommand, type SlackWork } from '../app/handle-slack-command';
@@ -46,6 +46,7 @@ import { ConfigError, errorFields } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
+import { ovhCallSettings, requiredVar, stageOf } from './config';
 import { functionLogger, powertoolsLog } from './log';
 import { ovhApiFromEnv } from './ovh-api';
 
@@ -55,11 +56,7 @@ export const LOCAL_SLACK_SIGNING_SECRET = 'stickler-local-slack-secret';
 /** Every AWS call on the answer path is short: Slack waits 3 seconds in all. */
 const ANSWER_PATH = { timeoutMs: 1_200, maxAttempts: 2, maxDelayMs: 200 };
 
-const required = (env: NodeJS.ProcessEnv, name: string): string => {
-  const value = env[name]?.trim();
-  if (!value) throw new ConfigError(`${name} is not set`);
-  return value;
-};
+const required = requiredVar;
 
 /** The authorisation from configuration; the local stage allows any workspace unless told. */
 export const chatAuthorizationFromEnv = (env: NodeJS.ProcessEnv, local: boolean): ChatAuthorization => {
@@ -78,7 +75,7 @@ export const chatAuthorizationFromEnv = (env: NodeJS.ProcessEnv, local: boolean)
 };
 
 export const wireSlack = (env: NodeJS.ProcessEnv) => {
-  const local = (env.STAGE ?? 'dev') === 'local';
+  const local = stageOf(env) === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
   const tableName = required(env, 'IDEMPOTENCY_TABLE');
   const logger = functionLogger(env);
@@ -123,10 +120,9 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
   const runWork = makeRunSlackWork({
     // Read-only calls, with the same credentials rule as the worker.
     api: ovhApiFromEnv(env, {
-      baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
+      // Shorter calls than the worker's: the work invocation has 30 s in all.
+      ...ovhCallSettings(env, { timeoutMs: 10_000 }),
       credentialsParameter: local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER'),
-      concurrency: Number(env.OVH_CONCURRENCY) || 8,
-      timeoutMs: Number(env.OVH_TIMEOUT_MS) || 10_000,
     }),
     proposals: new DynamoDbChatProposals({
       client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),

@@ -4,6 +4,7 @@
  * STICKLER_WEBHOOK_SECRET_<SOURCE>), the readers configured, the publisher on the bus; then API
  * Gateway HTTP API (payload 2.0) events in, HTTP answers out through the one error map.
  */
+
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
@@ -33,6 +34,7 @@ import { describeIssues } from '../domain/describe-issue';
 import { ConfigError } from '../domain/errors';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
+import { stageOf } from './config';
 import { functionLogger, powertoolsLog } from './log';
 
 const AWS_TIMEOUTS = { timeoutMs: 5_000 };
@@ -72,7 +74,7 @@ const jsonSetting = <T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodMiniT
 };
 
 export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
-  const stage = env.STAGE ?? 'dev';
+  const stage = stageOf(env);
   const busName = env.EVENT_BUS_NAME?.trim();
   if (!busName) throw new ConfigError('EVENT_BUS_NAME is not set');
   const prefix = env.WEBHOOK_SECRET_PARAMETER_PREFIX?.trim();

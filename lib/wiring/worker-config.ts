@@ -1,7 +1,7 @@
 /** The apply worker's settings, read from the environment once and checked. */
 
-import { resolveEndpoint } from '../adapters/ovh/endpoint';
 import { ConfigError } from '../domain/errors';
+import { type EnvNumber, intVar, ovhCallSettings, requiredVar, stageOf } from './config';
 
 export interface WorkerConfig {
   stage: string;
@@ -32,23 +32,12 @@ export interface WorkerConfig {
   deferral: { groupName: string; busArn: string; roleArn: string; deadLetterArn?: string };
 }
 
-const int = (env: NodeJS.ProcessEnv, name: string, fallback: number, min = 1): number => {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min)
-    throw new ConfigError(`${name} must be an integer >= ${min}, got '${raw}'`);
-  return value;
-};
-
-const required = (env: NodeJS.ProcessEnv, name: string): string => {
-  const value = env[name]?.trim();
-  if (!value) throw new ConfigError(`${name} is not set`);
-  return value;
-};
+const int = (env: NodeJS.ProcessEnv, name: EnvNumber, fallback: number): number =>
+  intVar(env, name, fallback);
+const required = requiredVar;
 
 export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
-  const stage = env.STAGE ?? 'dev';
+  const stage = stageOf(env);
   // The `local` stage never reads SSM: it takes OVH_* variables (the simulator's, usually).
   const ovhCredentialsParameter =
     stage === 'local' ? undefined : env.OVH_CREDENTIALS_PARAMETER?.trim() || undefined;
@@ -57,23 +46,24 @@ export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
       'OVH_CREDENTIALS_PARAMETER is not set: deployed stages read OVH credentials from SSM only',
     );
   }
+  const ovh = ovhCallSettings(env);
   return {
     stage,
     eventBusName: required(env, 'EVENT_BUS_NAME'),
     idempotencyTable: required(env, 'IDEMPOTENCY_TABLE'),
-    ovhBaseUrl: resolveEndpoint(env.OVH_ENDPOINT),
+    ovhBaseUrl: ovh.baseUrl,
     ovhCredentialsParameter,
     maxReceiveCount: int(env, 'MAX_RECEIVE_COUNT', 5),
     claimHoldMs: int(env, 'CLAIM_HOLD_MS', 900_000),
-    ovhConcurrency: int(env, 'OVH_CONCURRENCY', 8),
-    ovhTimeoutMs: int(env, 'OVH_TIMEOUT_MS', 15_000),
+    ovhConcurrency: ovh.concurrency,
+    ovhTimeoutMs: ovh.timeoutMs,
     pollIntervalMs: int(env, 'POLL_INTERVAL_MS', 2_000),
     taskTimeoutMs: int(env, 'TASK_TIMEOUT_MS', 240_000),
     // A started zone needs its writes and a refresh task (up to TASK_TIMEOUT_MS); one more minute
     // covers the writes, the audit and a slow OVH answer.
     finishReserveMs: int(env, 'FINISH_RESERVE_MS', int(env, 'TASK_TIMEOUT_MS', 240_000) + 60_000),
-    leaseWaitMs: int(env, 'LEASE_WAIT_MS', 60_000, 0),
-    batchWindowMs: int(env, 'BATCH_WINDOW_SECONDS', 20, 0) * 1000,
+    leaseWaitMs: int(env, 'LEASE_WAIT_MS', 60_000),
+    batchWindowMs: int(env, 'BATCH_WINDOW_SECONDS', 20) * 1000,
     queueVisibilitySeconds: int(env, 'QUEUE_VISIBILITY_SECONDS', 5_400),
     deferral: {
       groupName: required(env, 'DEFERRAL_SCHEDULE_GROUP'),

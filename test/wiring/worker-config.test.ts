@@ -38,7 +38,7 @@ describe('loadWorkerConfig', () => {
     expect(loadWorkerConfig({ ...base, STAGE: 'prod', LEASE_WAIT_MS: '15000' }).leaseWaitMs).toBe(15_000);
     for (const bad of ['-1', '1.5', 'soon'])
       expect(() => loadWorkerConfig({ ...base, STAGE: 'prod', LEASE_WAIT_MS: bad })).toThrow(
-        `LEASE_WAIT_MS must be an integer >= 0, got '${bad}'`,
+        `LEASE_WAIT_MS must be a whole number from 0 to 2147483647, got '${bad}'`,
       );
   });
 
@@ -62,7 +62,7 @@ describe('loadWorkerConfig', () => {
   });
 
   it.each([
-    [{ MAX_RECEIVE_COUNT: 'five' }, "MAX_RECEIVE_COUNT must be an integer >= 1, got 'five'"],
+    [{ MAX_RECEIVE_COUNT: 'five' }, "MAX_RECEIVE_COUNT must be a whole number from 1 to 1000, got 'five'"],
     [{ EVENT_BUS_NAME: '' }, 'EVENT_BUS_NAME is not set'],
     [{ OVH_ENDPOINT: 'ftp://x' }, "OVH_ENDPOINT must use http or https, got 'ftp:'"],
   ])('says what is wrong with %j', (extra, message) => {
