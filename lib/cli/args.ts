@@ -26,6 +26,7 @@ Usage:
   stickler --version
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
                     [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
+                    [--metrics on|off|empty|refused|hang]   what its metrics endpoint answers (default on)
   stickler compliance --policy FILE [--mode report|enforce] [--json]
                     one compliance run on the local pipeline of 'simulate --pipeline' (paste its exports)
   stickler send FILE [--url URL]
@@ -70,6 +71,7 @@ export const OPTIONS = {
   'hang-rate': { type: 'string' },
   'task-error-rate': { type: 'string' },
   'task-ms': { type: 'string' },
+  metrics: { type: 'string' },
   url: { type: 'string' },
   stage: { type: 'string' },
   wait: { type: 'string' },
@@ -97,6 +99,7 @@ const SIMULATOR: readonly Flag[] = [
   'hang-rate',
   'task-error-rate',
   'task-ms',
+  'metrics',
 ];
 
 /**
