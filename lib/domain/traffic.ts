@@ -145,3 +145,42 @@ export const summarizeTraffic = (reading: TrafficReading, window: TimeWindow): S
         }),
   };
 };
+
+/** An ISO 8601 instant with its date, time and offset (a time without one would be read as local). */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
+/** An ISO 8601 duration in days, hours and minutes (P1D, PT4H, P1DT2H30M). */
+const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i;
+
+/**
+ * A window as `--window` takes it: `START/END` or `START/DURATION` (ISO 8601, each instant with its
+ * offset, e.g. `2026-12-08T00:00Z/2026-12-08T06:00Z` or `2026-12-08T00:00Z/PT6H`); without one,
+ * the next 24 hours. It must end after `now`, and last at most 7 days.
+ */
+export const parseTimeWindow = (
+  text: string | undefined,
+  now: number,
+): { ok: true; window: TimeWindow } | { ok: false; message: string } => {
+  if (text === undefined) return { ok: true, window: { start: now, end: now + DAY_MS } };
+  const fail = (why: string) => ({
+    ok: false as const,
+    message: `--window must be START/END or START/DURATION in ISO 8601 with an offset (2026-12-08T00:00Z/PT6H): ${why}`,
+  });
+  const parts = text.trim().split('/');
+  if (parts.length !== 2) return fail('one / between start and end');
+  const [first, second] = parts as [string, string];
+  if (!INSTANT.test(first) || Number.isNaN(Date.parse(first)))
+    return fail('the start is not a date and time with its offset');
+  const start = Date.parse(first);
+  let end: number;
+  const duration = DURATION.exec(second);
+  if (duration && second.length > 1 && !/T$/i.test(second)) {
+    const [, days, hours, minutes] = duration;
+    end = start + Number(days ?? 0) * DAY_MS + Number(hours ?? 0) * 3_600_000 + Number(minutes ?? 0) * 60_000;
+  } else if (INSTANT.test(second) && !Number.isNaN(Date.parse(second))) {
+    end = Date.parse(second);
+  } else return fail('the end is neither a date and time with its offset nor a duration');
+  if (end <= start) return fail('it ends before it starts');
+  if (end - start > MAX_WINDOW_MS) return fail('it lasts more than 7 days');
+  if (end <= now) return fail('it has already ended');
+  return { ok: true, window: { start, end } };
+};

@@ -3,6 +3,7 @@ import {
   DAY_MS,
   dailyProfile,
   MAX_WINDOW_MS,
+  parseTimeWindow,
   quietestSlot,
   SLOT_MS,
   SLOTS_PER_DAY,
@@ -155,5 +156,40 @@ describe('summarizeTraffic', () => {
       window,
     );
     expect(known).toMatchObject({ known: true, quietest: { at: DAY, typicalRate: 4 } });
+  });
+});
+
+describe('parseTimeWindow', () => {
+  const now = Date.parse('2026-12-07T15:00:00Z');
+
+  it('is the next 24 hours without a window', () => {
+    expect(parseTimeWindow(undefined, now)).toEqual({ ok: true, window: { start: now, end: now + DAY_MS } });
+  });
+
+  it('reads START/END and START/DURATION with offsets', () => {
+    expect(parseTimeWindow('2026-12-08T00:00Z/2026-12-08T06:30+01:00', now)).toEqual({
+      ok: true,
+      window: { start: at('2026-12-08T00:00:00Z'), end: at('2026-12-08T05:30:00Z') },
+    });
+    expect(parseTimeWindow('2026-12-08T00:00:00.000Z/P1DT2H30M', now)).toEqual({
+      ok: true,
+      window: { start: at('2026-12-08T00:00:00Z'), end: at('2026-12-09T02:30:00Z') },
+    });
+  });
+
+  it('refuses what it cannot read, windows that end first or last over 7 days, and ended windows', () => {
+    for (const [text, why] of [
+      ['2026-12-08T00:00Z', 'one /'],
+      ['2026-12-08T00:00/PT1H', 'the start'],
+      ['2026-12-08T00:00Z/PT', 'the end'],
+      ['2026-12-08T00:00Z/P', 'the end'],
+      ['2026-12-08T00:00Z/soon', 'the end'],
+      ['2026-12-08T00:00Z/2026-12-07T00:00Z', 'ends before it starts'],
+      ['2026-12-08T00:00Z/P8D', 'more than 7 days'],
+      ['2026-12-01T00:00Z/PT1H', 'already ended'],
+    ] as const) {
+      const parsed = parseTimeWindow(text, now);
+      expect([text, parsed.ok ? '' : parsed.message]).toEqual([text, expect.stringContaining(why)]);
+    }
   });
 });
