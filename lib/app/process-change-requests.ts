@@ -23,7 +23,7 @@
  *    an audit event (unless the bus itself refuses it, which is logged).
  */
 
-import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
+import type { OutgoingEvent, RequestOrigin, TrafficAtApply } from '../domain/audit-events';
 import { farmRefOf } from '../domain/change-request';
 import { errorFields } from '../domain/errors';
 import type { ChangeRequestedDetail, Outcome } from '../domain/events';
@@ -50,11 +50,20 @@ import type { EventPublisher } from '../ports/event-publisher';
 import type { FarmLedger, VersionedOrder } from '../ports/farm-ledger';
 import type { IdempotencyStore, ZoneInFlight } from '../ports/idempotency-store';
 import { type LoadBalancerApi, REFRESH_TASK_ACTION, type Task } from '../ports/load-balancer-api';
+import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
 import type { AppliedChange, ApplyOptions, Failure } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
-import { auditDetail, auditEvent, type OutcomeFacts, outcomesByRequest, zoneAppliedEvents } from './audit';
+import {
+  auditDetail,
+  auditEvent,
+  type OutcomeFacts,
+  outcomesByRequest,
+  trafficAtApply,
+  zoneAppliedEvents,
+  zoneKey,
+} from './audit';
 import { type AfterPublish, flushOutbox, type Outbound } from './audit-outbox';
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingRecord, ParsedRequest } from './incoming-record';
@@ -76,6 +85,11 @@ export interface ProcessDeps {
    * the request then gets that refresh's real outcome. Without it, such a request is planned again.
    */
   refreshTasks?: Pick<LoadBalancerApi, 'listTasks' | 'getTask' | 'bounded'>;
+  /**
+   * The load balancers' traffic, read as each zone's refresh is asked and carried by its audit
+   * events (applied outcomes, Zone Configuration Applied). Without it, they carry none.
+   */
+  traffic?: LoadBalancerTraffic;
   /** Per-service leases: no two invocations apply one service at once. */
   leases: ServiceLeases;
   clock: Clock;
@@ -787,6 +801,51 @@ function outcomeDecision(
   return { kind: 'outcome', fate: facts.outcome as Outcome, events };
 }
 
+type TrafficOf = (service: string, zone: string) => TrafficAtApply | undefined;
+
+/**
+ * Traffic read once per (service, zone) as its refresh is asked, never awaited there (a refresh
+ * never waits for metrics), and awaited when the zone's outcomes are written: by then the read has
+ * usually ended (a refresh task takes seconds); the adapter's timeouts bound it otherwise.
+ */
+function zoneTraffic(deps: Pick<ProcessDeps, 'traffic' | 'clock'>) {
+  const reads = new Map<string, Promise<TrafficAtApply>>();
+  return {
+    start(service: string, zone: string): void {
+      const key = zoneKey(service, zone);
+      if (!deps.traffic || reads.has(key)) return;
+      reads.set(
+        key,
+        deps.traffic.read(service, deps.clock.now(), { history: false }).then(trafficAtApply, () => ({
+          known: false as const,
+          reason: 'the traffic could not be read',
+        })),
+      );
+    },
+    async of(applied: readonly AppliedChange[]): Promise<TrafficOf> {
+      const keys = [...new Set(applied.map((a) => zoneKey(a.refresh.service, a.refresh.zone)))];
+      const known = new Map<string, TrafficAtApply>();
+      await Promise.all(
+        keys.map(async (key) => {
+          const read = reads.get(key);
+          if (read) known.set(key, await read);
+        }),
+      );
+      return (service, zone) => known.get(zoneKey(service, zone));
+    },
+  };
+}
+
+/** Applied outcomes with the traffic their zone carried as it was applied. */
+const withTraffic = (facts: Map<string, OutcomeFacts>, trafficOf: TrafficOf): Map<string, OutcomeFacts> => {
+  for (const f of facts.values()) {
+    const traffic =
+      f.outcome === 'applied' && f.refresh ? trafficOf(f.refresh.service, f.refresh.zone) : undefined;
+    if (traffic) f.traffic = traffic;
+  }
+  return facts;
+};
+
 export interface ProcessOptions {
   /** Epoch ms by which every wait ends (the invocation's end less a margin for the outbox). */
   deadline?: number;
@@ -805,17 +864,22 @@ async function applyPhase(
 ): Promise<void> {
   if (current.length === 0) return;
   const byId = new Map(current.map((q) => [q.request.requestId, q]));
+  const traffic = zoneTraffic(deps);
   const onZoneDone = async (zone: { applied: AppliedChange[]; failed: Failure[] }) => {
+    const trafficOf = await traffic.of(zone.applied);
     const now = deps.clock.now();
-    const facts = outcomesByRequest({
-      applied: zone.applied,
-      unchanged: [],
-      refused: [],
-      // A retryable failure is not an outcome: the request is handed back with the batch.
-      failed: zone.failed.filter((f) => !f.retryable),
-      refreshes: [],
-    });
-    const zoneEvents = zoneAppliedEvents(zone, now);
+    const facts = withTraffic(
+      outcomesByRequest({
+        applied: zone.applied,
+        unchanged: [],
+        refused: [],
+        // A retryable failure is not an outcome: the request is handed back with the batch.
+        failed: zone.failed.filter((f) => !f.retryable),
+        refreshes: [],
+      }),
+      trafficOf,
+    );
+    const zoneEvents = zoneAppliedEvents(zone, now, trafficOf);
     await Promise.all(
       [...facts].map(async ([requestId, f]) => {
         const q = byId.get(requestId);
@@ -852,6 +916,7 @@ async function applyPhase(
     changes: Change[];
     askedAt: string;
   }) => {
+    traffic.start(zone.service, zone.zone);
     await Promise.all(
       zone.changes.map(async (change) => {
         const q = change.origin.kind === 'request' ? byId.get(change.origin.requestId) : undefined;
@@ -895,9 +960,12 @@ async function applyPhase(
   } catch (error) {
     deps.log.error('applying the batch failed; its requests will be retried', { error: errorFields(error) });
   }
+  const trafficOf = await traffic.of(result?.report.applied ?? []);
   const now = deps.clock.now();
-  const outcomes = result ? outcomesByRequest(result.report) : new Map<string, OutcomeFacts>();
-  const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
+  const outcomes = result
+    ? withTraffic(outcomesByRequest(result.report), trafficOf)
+    : new Map<string, OutcomeFacts>();
+  const zoneEvents = result ? zoneAppliedEvents(result.report, now, trafficOf) : [];
   for (const q of current) {
     if (decisions.get(q.group.key)?.kind === 'outcome') continue; // recorded when its zone ended
     const facts = outcomes.get(q.request.requestId);

@@ -2,11 +2,17 @@ import { parseChangeRequestBody } from '../../lib/adapters/sqs/change-request-re
 import type { ApplyOptions } from '../../lib/app/apply-plan';
 import { makeApplyRequests } from '../../lib/app/apply-requests';
 import { type IncomingRecord, makeProcessChangeRequests } from '../../lib/app/process-change-requests';
-import { type ChangeAuditDetail, ChangeAuditDetailSchema } from '../../lib/domain/audit-events';
+import {
+  type ChangeAuditDetail,
+  ChangeAuditDetailSchema,
+  ZoneAppliedDetailSchema,
+} from '../../lib/domain/audit-events';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import type { LoadBalancerTraffic } from '../../lib/ports/load-balancer-traffic';
 import { aChangeRequest } from '../helpers/factories';
 import {
   FakeClock,
+  FakeTraffic,
   InMemoryFarmLedger,
   InMemoryIdempotencyStore,
   InMemoryLoadBalancerApi,
@@ -18,7 +24,10 @@ import {
 
 const MINUTE = 60_000;
 
-const setup = (applyOptions: Partial<ApplyOptions> = {}, extra: { leaseWaitMs?: number } = {}) => {
+const setup = (
+  applyOptions: Partial<ApplyOptions> = {},
+  extra: { leaseWaitMs?: number; traffic?: LoadBalancerTraffic } = {},
+) => {
   const clock = new FakeClock();
   const api = new InMemoryLoadBalancerApi(clock)
     .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
@@ -1028,5 +1037,85 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     await h.process([h.record({ requestId: 't-1', farmType: 'tcp', farmId: 3, stickiness: 'cookie' })]);
     expect(h.audits()[0]).toMatchObject({ outcome: 'refused', code: 'invalid-target' });
     expect(h.api.calls.setStickiness ?? 0).toBe(0);
+  });
+});
+
+describe('processChangeRequests and the traffic a zone carried as it was applied', () => {
+  const zoneEvents = (published: { detailType: string; detail: unknown }[]) =>
+    published
+      .filter((e) => e.detailType === 'Zone Configuration Applied')
+      .map((e) => e.detail as Record<string, unknown>);
+
+  it('reads it as each refresh is asked (rates now only), and puts it in Applied and Zone Configuration Applied', async () => {
+    const traffic = new FakeTraffic({ 'lb-a': { requestsPerSecond: 120.5, connectionsPerSecond: 30 } });
+    const h = setup({}, { traffic });
+    await h.process([h.record({ requestId: 'r-1', farmId: 1 }), h.record({ requestId: 'r-2', farmId: 2 })]);
+    const applied = h.audits().filter((a) => a.outcome === 'applied');
+    expect(applied).toHaveLength(2);
+    for (const a of applied) {
+      expect(ChangeAuditDetailSchema.safeParse(a).error?.issues).toBeUndefined();
+      expect(a.traffic).toEqual({
+        known: true,
+        measuredAt: expect.any(String),
+        requestsPerSecond: 120.5,
+        connectionsPerSecond: 30,
+      });
+    }
+    const zones = zoneEvents(h.publisher.published);
+    expect(zones.map((z) => [z.zone, (z.traffic as { known: boolean }).known])).toEqual(
+      expect.arrayContaining([
+        ['gra', true],
+        ['sbg', true],
+      ]),
+    );
+    for (const z of zones) expect(ZoneAppliedDetailSchema.safeParse(z).error?.issues).toBeUndefined();
+    // One read per zone refreshed, never the week of history.
+    expect(traffic.reads.map((r) => [r.service, r.history])).toEqual([
+      ['lb-a', false],
+      ['lb-a', false],
+    ]);
+  });
+
+  it('says the traffic was unknown, and why, and applies all the same', async () => {
+    const h = setup(
+      {},
+      { traffic: new FakeTraffic({ 'lb-a': 'OVH offers no metrics for this load balancer' }) },
+    );
+    await h.process([h.record({ requestId: 'r-1', farmId: 1 })]);
+    const [a] = h.audits();
+    expect(a).toMatchObject({
+      outcome: 'applied',
+      traffic: { known: false, reason: 'OVH offers no metrics for this load balancer' },
+    });
+    expect(zoneEvents(h.publisher.published)[0]?.traffic).toEqual({
+      known: false,
+      reason: 'OVH offers no metrics for this load balancer',
+    });
+  });
+
+  it('says unknown when the traffic port fails outright, and carries nothing without one', async () => {
+    const failing: LoadBalancerTraffic = {
+      read: async () => {
+        throw new Error('boom');
+      },
+    };
+    const h = setup({}, { traffic: failing });
+    await h.process([h.record({ requestId: 'r-1', farmId: 1 })]);
+    expect(h.audits()[0]?.traffic).toEqual({ known: false, reason: 'the traffic could not be read' });
+    const without = setup();
+    await without.process([without.record({ requestId: 'r-1', farmId: 1 })]);
+    expect(without.audits()[0]).not.toHaveProperty('traffic');
+    expect(zoneEvents(without.publisher.published)[0]).not.toHaveProperty('traffic');
+  });
+
+  it('puts no traffic on outcomes other than applied', async () => {
+    const h = setup(
+      {},
+      { traffic: new FakeTraffic({ 'lb-a': { requestsPerSecond: 1, connectionsPerSecond: 1 } }) },
+    );
+    await h.process([h.record({ requestId: 'r-1', farmId: 3, farmType: 'tcp', stickiness: 'cookie' })]);
+    const [a] = h.audits();
+    expect(a?.outcome).toBe('refused');
+    expect(a).not.toHaveProperty('traffic');
   });
 });

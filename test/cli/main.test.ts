@@ -605,6 +605,9 @@ describe('stickler demo', () => {
       /loadbalancer-7f3a9c21 {2}now [\d,.]+ req\/s, [\d,.]+ conn\/s; quietest in the window: \S+ 0[34]:\d\d UTC/,
     );
     expect(text).toContain('ip-203.0.113.7         traffic unknown: OVH offers no metrics');
+    expect(text).toMatch(
+      /Zone Configuration Applied {3}loadbalancer-b81e0d44 zone gra: .*; traffic as applied: [\d,.]+ req\/s/,
+    );
   });
 });
 

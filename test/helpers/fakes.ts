@@ -9,6 +9,7 @@ import { AUDIT_SOURCE } from '../../lib/domain/events';
 import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
 import type { FarmOrder } from '../../lib/domain/request-rules';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
+import type { TrafficReading } from '../../lib/domain/traffic';
 import type { PendingChange } from '../../lib/domain/zones';
 import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports/chat-proposals';
 import type { Clock } from '../../lib/ports/clock';
@@ -26,6 +27,7 @@ import type {
   ZoneInFlight,
 } from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
+import type { LoadBalancerTraffic, TrafficReadOptions } from '../../lib/ports/load-balancer-traffic';
 import type { Log } from '../../lib/ports/log';
 import type { RolloutOutcome, RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
 import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
@@ -619,5 +621,26 @@ export class RecordingDispatcher<W> implements WorkDispatcher<W> {
   async dispatch(work: W) {
     this.failures.check('dispatch');
     this.dispatched.push(work);
+  }
+}
+
+/**
+ * Load-balancer traffic from a table: each service's rates, or a reason it is unknown; records
+ * every read (service, time, whether the history was asked).
+ */
+export class FakeTraffic implements LoadBalancerTraffic {
+  readonly reads: { service: string; at: string; history: boolean }[] = [];
+  constructor(
+    private readonly rates: Record<
+      string,
+      { requestsPerSecond: number; connectionsPerSecond: number } | string
+    >,
+  ) {}
+  async read(service: string, at: Date, options: TrafficReadOptions = {}): Promise<TrafficReading> {
+    this.reads.push({ service, at: at.toISOString(), history: options.history !== false });
+    const rate = this.rates[service] ?? 'no metrics for this load balancer';
+    return typeof rate === 'string'
+      ? { known: false, service, reason: rate }
+      : { known: true, service, measuredAt: at.toISOString(), now: rate, history: [] };
   }
 }
