@@ -40,6 +40,8 @@ export interface OutcomeFacts {
   refresh?: RefreshResult;
   /** The load balancer's traffic as the zone was applied (applied outcomes, when read). */
   traffic?: TrafficAtApply;
+  /** Deferred to the quietest slot of its window: that slot and its typical rate. */
+  quietest?: { at: string; typicalRequestsPerSecond: number };
 }
 
 /** A traffic reading as an audit event carries it: the rates now, or unknown and why (bounded). */
@@ -115,6 +117,7 @@ export const auditDetail = (ctx: AuditContext, facts: OutcomeFacts): ChangeAudit
         }
       : null,
     ...(facts.traffic ? { traffic: facts.traffic } : {}),
+    ...(facts.quietest ? { quietest: facts.quietest } : {}),
   };
 };
 

@@ -8,7 +8,8 @@
  *    new; one decided earlier resumes publishing; one held elsewhere is unfinished; another
  *    content under an id already used is refused (`id-reused`), the first kept;
  * 2. admit: malformed, replayed, implausibly timed or closed-window requests are refused; one
- *    whose window has not opened is to be deferred;
+ *    whose window has not opened is to be deferred; one whose window prefers its quietest slot
+ *    is to be deferred to that slot, the first time it is seen (quietestPhase);
  * 3. lease: one invocation at a time per service; requests of a service another invocation
  *    holds are handed back with a short delay (after a bounded wait for a release);
  * 4. order: the request accepted last wins, in the batch and against the farm ledger, which is
@@ -44,6 +45,7 @@ import {
   unfinishedDisposition,
 } from '../domain/request-rules';
 import { toWire, toWord } from '../domain/stickiness';
+import { type QuietSlot, summarizeTraffic, type TrafficReading } from '../domain/traffic';
 import type { Clock } from '../ports/clock';
 import type { DeferralScheduler } from '../ports/deferral-scheduler';
 import type { EventPublisher } from '../ports/event-publisher';
@@ -131,6 +133,8 @@ interface Group {
   deadLettered?: boolean;
   /** Set by its claim when an earlier delivery was cut while refreshing the request's zone. */
   inFlight?: ZoneInFlight;
+  /** Set by its claim when the request was deferred before: the time it was deferred to. */
+  deferredUntil?: string;
 }
 
 /** What becomes of one request in this invocation. */
@@ -270,6 +274,7 @@ async function claimGroup(
         group.acceptedAt = claim.acceptedAt;
         group.deadLettered = claim.deadLettered;
         if (claim.inFlight) group.inFlight = claim.inFlight;
+        if (claim.deferredUntil) group.deferredUntil = claim.deferredUntil;
         claimed.push(group);
         return;
       case 'reused':
@@ -483,9 +488,72 @@ function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Dec
   return { admitted, early };
 }
 
-/** A request to be deferred until its window opens. */
+/** A request to be deferred until its window opens (or its quietest slot, when it prefers it). */
 interface Early extends Admitted {
   until: string;
+  quietest?: QuietSlot;
+}
+
+/**
+ * Phase 2b: a request whose window says `prefer: quietest`, and that was never deferred, is
+ * deferred to the start of the quietest 5 minutes of its window (from now, or from notBefore) by
+ * its load balancer's last 7 days of traffic. One deferred before has reached its slot (a
+ * schedule fires at the slot's start) and goes on. Without metrics, or without a traffic port,
+ * it goes on as any request does: at once, or when its window opens. Requests of one load
+ * balancer with one window choose the same slot, so they come back, and are applied, together.
+ */
+async function quietestPhase(
+  deps: ProcessDeps,
+  admitted: readonly Admitted[],
+  early: readonly Early[],
+): Promise<{ admitted: Admitted[]; early: Early[] }> {
+  const traffic = deps.traffic;
+  const prefers = (q: Admitted) =>
+    q.request.window?.prefer === 'quietest' &&
+    q.request.window.notAfter !== undefined &&
+    q.group.deferredUntil === undefined;
+  const candidates = [...admitted, ...early].filter(prefers);
+  if (!traffic || candidates.length === 0) return { admitted: [...admitted], early: [...early] };
+  const now = deps.clock.now();
+  const reads = new Map<string, Promise<TrafficReading>>();
+  const readOf = (service: string) => {
+    let read = reads.get(service);
+    if (!read) {
+      read = traffic
+        .read(service, now)
+        .catch((): TrafficReading => ({ known: false, service, reason: 'the traffic could not be read' }));
+      reads.set(service, read);
+    }
+    return read;
+  };
+  const slots = new Map<Admitted, QuietSlot | undefined>();
+  await Promise.all(
+    candidates.map(async (q) => {
+      const { notBefore, notAfter } = q.request.window!;
+      const window = {
+        start: Math.max(now.getTime(), notBefore ? Date.parse(notBefore) : now.getTime()),
+        end: Date.parse(notAfter!),
+      };
+      const summary = summarizeTraffic(await readOf(q.request.service), window);
+      slots.set(q, summary.known ? summary.quietest : undefined);
+    }),
+  );
+  const out = { admitted: [] as Admitted[], early: [] as Early[] };
+  for (const q of admitted) {
+    const slot = slots.get(q);
+    if (slot && slot.at > now.getTime() + NEAR_WINDOW_MS)
+      out.early.push({ ...q, until: new Date(slot.at).toISOString(), quietest: slot });
+    else out.admitted.push(q);
+  }
+  for (const e of early) {
+    const slot = slots.get(e);
+    out.early.push(
+      slot && slot.at > Date.parse(e.until)
+        ? { ...e, until: new Date(slot.at).toISOString(), quietest: slot }
+        : e,
+    );
+  }
+  return out;
 }
 
 /**
@@ -741,7 +809,7 @@ const ticketIndexOf = (
 /** Phase 5: schedules early requests back onto the bus for when their window opens. */
 async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions: Decisions): Promise<void> {
   await Promise.all(
-    early.map(async ({ group, request, until }) => {
+    early.map(async ({ group, request, until, quietest }) => {
       const wait = Date.parse(until) - deps.clock.now().getTime();
       if (wait <= NEAR_WINDOW_MS) {
         // Too close for a schedule to be worth it (or to be accepted): the queue holds it back instead.
@@ -772,8 +840,11 @@ async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions:
         outcome: 'deferred',
         ref: refFacts(group.primary.parsed),
         after: toWire(request.stickiness),
-        code: 'window-not-open',
-        message: `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`,
+        code: quietest ? 'quietest-slot' : 'window-not-open',
+        message: quietest
+          ? `deferred to the quietest 5 minutes of its change window by the load balancer's last 7 days of traffic: ${until} (typically ${Math.round(quietest.typicalRate * 10) / 10} requests/s); it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`
+          : `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`,
+        ...(quietest ? { quietest: { at: until, typicalRequestsPerSecond: quietest.typicalRate } } : {}),
       };
       const ticket = ticketIndexOf(request, group.primary.parsed.origin);
       decisions.set(group.key, {
@@ -1140,7 +1211,8 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const groups = groupRecords(records);
     const decisions: Decisions = new Map();
     const claimed = await settlePhase(deps, await claimPhase(deps, groups, decisions), options, decisions);
-    const { admitted, early } = admitPhase(deps, claimed, decisions);
+    const admission = admitPhase(deps, claimed, decisions);
+    const { admitted, early } = await quietestPhase(deps, admission.admitted, admission.early);
     let leaseWaitMs = 0;
 
     /**

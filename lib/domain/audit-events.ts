@@ -87,6 +87,11 @@ export const ChangeAuditDetailSchema = z.object({
   notify: z.nullable(z.object({ kind: z.string(), system: z.optional(z.string()) })),
   /** `applied` only, when the worker reads traffic: the load balancer's traffic as its zone was applied. */
   traffic: z.optional(TrafficAtApplySchema),
+  /**
+   * `deferred` to the quietest slot of a `prefer: quietest` window only: the slot chosen (its
+   * start, the same as deferredUntil) and the requests rate it typically has (7-day median).
+   */
+  quietest: z.optional(z.object({ at: IsoTime, typicalRequestsPerSecond: z.number() })),
 });
 export type ChangeAuditDetail = z.infer<typeof ChangeAuditDetailSchema>;
 

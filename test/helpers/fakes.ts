@@ -9,7 +9,7 @@ import { AUDIT_SOURCE } from '../../lib/domain/events';
 import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
 import type { FarmOrder } from '../../lib/domain/request-rules';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
-import type { TrafficReading } from '../../lib/domain/traffic';
+import type { RateSample, TrafficReading } from '../../lib/domain/traffic';
 import type { PendingChange } from '../../lib/domain/zones';
 import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports/chat-proposals';
 import type { Clock } from '../../lib/ports/clock';
@@ -67,6 +67,8 @@ class Failures<M extends string> {
 type StoredRecord = {
   acceptedAt?: number;
   contentHash?: string;
+  /** The last time the key was deferred to (kept across states, as the DynamoDB item keeps it). */
+  deferredUntil?: string;
   inFlight?: ZoneInFlight;
   terminal?: TerminalOutcome;
 } & (
@@ -119,12 +121,14 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
         heldUntil: now.getTime() + holdMs,
         acceptedAt: first,
         ...(contentHash ? { contentHash } : {}),
+        ...(r?.deferredUntil ? { deferredUntil: r.deferredUntil } : {}),
       });
       return {
         state: 'claimed',
         acceptedAt: new Date(first),
         deadLettered: r?.state === 'dead-lettered',
         ...(r?.inFlight ? { inFlight: r.inFlight } : {}),
+        ...(r?.deferredUntil ? { deferredUntil: r.deferredUntil } : {}),
       };
     }
     if (r.state === 'decided') return { state: 'decided', events: r.events };
@@ -138,6 +142,9 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       ...next,
       ...(r?.acceptedAt !== undefined ? { acceptedAt: r.acceptedAt } : {}),
       ...(r?.contentHash ? { contentHash: r.contentHash } : {}),
+      ...((next.deferredUntil ?? r?.deferredUntil)
+        ? { deferredUntil: next.deferredUntil ?? r?.deferredUntil }
+        : {}),
       ...((r?.terminal ?? next.terminal) ? { terminal: r?.terminal ?? next.terminal } : {}),
     } as StoredRecord);
   }
@@ -182,6 +189,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     this.keep(key, {
       state: 'deferred',
       until,
+      deferredUntil: until,
       request: structuredClone(waiting.request),
       origin: waiting.origin,
     });
@@ -633,14 +641,15 @@ export class FakeTraffic implements LoadBalancerTraffic {
   constructor(
     private readonly rates: Record<
       string,
-      { requestsPerSecond: number; connectionsPerSecond: number } | string
+      { requestsPerSecond: number; connectionsPerSecond: number; history?: RateSample[] } | string
     >,
   ) {}
   async read(service: string, at: Date, options: TrafficReadOptions = {}): Promise<TrafficReading> {
-    this.reads.push({ service, at: at.toISOString(), history: options.history !== false });
+    const history = options.history !== false;
+    this.reads.push({ service, at: at.toISOString(), history });
     const rate = this.rates[service] ?? 'no metrics for this load balancer';
-    return typeof rate === 'string'
-      ? { known: false, service, reason: rate }
-      : { known: true, service, measuredAt: at.toISOString(), now: rate, history: [] };
+    if (typeof rate === 'string') return { known: false, service, reason: rate };
+    const { history: samples = [], ...now } = rate;
+    return { known: true, service, measuredAt: at.toISOString(), now, history: history ? samples : [] };
   }
 }
