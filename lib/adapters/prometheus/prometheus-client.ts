@@ -83,6 +83,29 @@ export interface PrometheusClient {
   range(query: string, start: Date, end: Date, stepSeconds: number): Promise<RateSample[]>;
 }
 
+/** The answer's text, or undefined past `limit` bytes (declared or read), reading no further. */
+const readBounded = async (response: Response, limit: number): Promise<string | undefined> => {
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+  if (declared > limit || !response.body) {
+    await response.body?.cancel().catch(() => undefined);
+    return declared > limit ? undefined : '';
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+};
+
 const seconds = (date: Date) => (date.getTime() / 1000).toFixed(3);
 
 const toNumber = (text: string): number => {
@@ -108,12 +131,10 @@ export const makePrometheusClient = (options: PrometheusClientOptions): Promethe
         signal: AbortSignal.timeout(options.timeoutMs),
         redirect: 'error',
       });
-      const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-      if (declared > MAX_ANSWER_BYTES) {
-        await response.body?.cancel().catch(() => undefined);
-        throw new PrometheusError('too-large', `${what}: an answer of ${declared} bytes, not read`);
-      }
-      text = await response.text();
+      const read = await readBounded(response, MAX_ANSWER_BYTES);
+      if (read === undefined)
+        throw new PrometheusError('too-large', `${what}: an answer over ${MAX_ANSWER_BYTES} bytes, not read`);
+      text = read;
     } catch (cause) {
       if (cause instanceof PrometheusError) throw cause;
       const name = (cause as { name?: unknown } | null)?.name;
@@ -126,8 +147,6 @@ export const makePrometheusClient = (options: PrometheusClientOptions): Promethe
         { retryable: true },
       );
     }
-    if (text.length > MAX_ANSWER_BYTES)
-      throw new PrometheusError('too-large', `${what}: an answer of ${text.length} characters, not read`);
     let body: unknown;
     try {
       body = JSON.parse(text);

@@ -237,5 +237,25 @@ describe('the Prometheus client', () => {
         new Response('{}', { headers: { 'content-length': String(64 * 1024 * 1024) } })) as typeof fetch,
     });
     await expect(huge.range('up', AT, AT, 60)).rejects.toMatchObject({ code: 'too-large' });
+    // No length said, and more than the bound streamed: reading stops at the bound.
+    const streamed = makePrometheusClient({
+      baseUrl: new URL('https://m.example.net'),
+      token: TOKEN,
+      timeoutMs: 100,
+      fetch: (async () => {
+        let sent = 0;
+        const chunk = new Uint8Array(1024 * 1024);
+        return new Response(
+          new ReadableStream({
+            pull(controller) {
+              sent++;
+              controller.enqueue(chunk);
+              if (sent > 64) controller.close();
+            },
+          }),
+        );
+      }) as typeof fetch,
+    });
+    await expect(streamed.instant('up', AT)).rejects.toMatchObject({ code: 'too-large' });
   });
 });
