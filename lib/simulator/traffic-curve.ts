@@ -3,9 +3,10 @@
  * what its Prometheus-compatible metrics endpoint answers about it.
  *
  * Requests per second at hour h of the day (UTC, fractional):
- *   peak × (0.55 − 0.45 × cos(2π (h − quietestHourUtc) / 24))
- * so the rate is lowest (a tenth of the peak) at `quietestHourUtc`:00 and highest twelve hours
- * later; connections per second are a quarter of the requests. A `rate(x[W])` query at time t
+ *   peak × (0.55 − 0.45 × cos(2π (h − quietestHourUtc − 1/24) / 24))
+ * so the rate is lowest (a tenth of the peak) at `quietestHourUtc`:02:30, the middle of the
+ * 5 minutes from `quietestHourUtc`:00 (the quietest slot), and highest twelve hours later;
+ * connections per second are a quarter of the requests. A `rate(x[W])` query at time t
  * answers the curve at t − W/2, the middle of the interval it measures.
  */
 import type { FleetTraffic } from './fleet';
@@ -23,7 +24,8 @@ export const requestsRateAt = (traffic: Exclude<FleetTraffic, 'none'>, at: numbe
   const quiet = traffic.quietestHourUtc ?? DEFAULT_TRAFFIC.quietestHourUtc;
   const peak = traffic.peakRequestsPerSecond ?? DEFAULT_TRAFFIC.peakRequestsPerSecond;
   const hour = (((at % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS;
-  const rate = peak * (0.55 - 0.45 * Math.cos((2 * Math.PI * (hour - quiet)) / 24));
+  // 1/24 of an hour (2.5 minutes): the minimum falls in the middle of the slot from quiet:00.
+  const rate = peak * (0.55 - 0.45 * Math.cos((2 * Math.PI * (hour - quiet - 1 / 24)) / 24));
   return Math.round(rate * 1000) / 1000;
 };
 

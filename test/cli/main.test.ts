@@ -602,7 +602,7 @@ describe('stickler demo', () => {
     expect(text).toContain('Zone applies for the batch: 2 (one per touched zone).');
     expect(text).toContain('nothing written to OVH and no audit event emitted');
     expect(text).toMatch(
-      /loadbalancer-7f3a9c21 {2}now [\d,.]+ req\/s, [\d,.]+ conn\/s; quietest in the window: \S+ 0[34]:\d\d UTC/,
+      /loadbalancer-7f3a9c21 {2}now [\d,.]+ req\/s, [\d,.]+ conn\/s; quietest in the window: \S+ 04:00 UTC/,
     );
     expect(text).toContain('ip-203.0.113.7         traffic unknown: OVH offers no metrics');
     expect(text).toMatch(

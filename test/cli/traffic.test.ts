@@ -57,7 +57,7 @@ describe('traffic in plan and show', () => {
     const { code, out, err } = await captureCli(['show'], env, __dirname);
     expect(code).toBe(0);
     expect(out).toMatch(
-      /loadbalancer-aaa {2}now [\d,.]+ req\/s, [\d,.]+ conn\/s; quietest in the window: \d{4}-\d{2}-\d{2} 0[34]:\d{2} UTC \(≈ 100 req\/s typical\)/,
+      /loadbalancer-aaa {2}now [\d,.]+ req\/s, [\d,.]+ conn\/s; quietest in the window: \d{4}-\d{2}-\d{2} 04:00 UTC \(≈ 100 req\/s typical\)/,
     );
     expect(out).toContain(
       'loadbalancer-bbb  traffic unknown: OVH offers no metrics for this load balancer (metricsToken: HTTP 404)',

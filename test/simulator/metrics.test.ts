@@ -63,9 +63,9 @@ describe('the simulator’s metrics, read by the OVH metrics adapter over HTTP',
     expect(reading.known && reading.history.length).toBe(7 * 288 + 1);
     const day = summarizeTraffic(reading, { start: AT.getTime(), end: AT.getTime() + DAY_MS });
     const quietest = day.known ? day.quietest : undefined;
-    const minimum = Date.parse('2026-12-08T04:00:00Z');
-    expect(Math.abs(quietest!.at - minimum)).toBeLessThanOrEqual(SLOT_MS);
-    expect(quietest!.typicalRate).toBeLessThan(101);
+    // The documented quietest slot: the 5 minutes from 04:00 UTC.
+    expect(quietest!.at).toBe(Date.parse('2026-12-08T04:00:00Z'));
+    expect(quietest!.typicalRate).toBe(100);
     // A window that misses 04:00 gets its own quietest moment: its edge nearest to 04:00.
     const evening = summarizeTraffic(reading, {
       start: Date.parse('2026-12-07T18:00:00Z'),
@@ -157,11 +157,11 @@ describe('the simulator’s metrics, read by the OVH metrics adapter over HTTP',
 });
 
 describe('the simulator’s traffic curve', () => {
-  it('is lowest at the quietest hour (a tenth of the peak) and highest twelve hours later', () => {
+  it('is lowest in the middle of the 5 minutes from the quietest hour (a tenth of the peak), highest twelve hours later', () => {
     const traffic = { quietestHourUtc: 2, peakRequestsPerSecond: 350 };
-    expect(requestsRateAt(traffic, Date.parse('2026-12-07T02:00:00Z'))).toBe(35);
-    expect(requestsRateAt(traffic, Date.parse('2026-12-07T14:00:00Z'))).toBe(350);
-    expect(requestsRateAt({}, Date.parse('2026-12-07T03:00:00Z'))).toBe(20);
+    expect(requestsRateAt(traffic, Date.parse('2026-12-07T02:02:30Z'))).toBe(35);
+    expect(requestsRateAt(traffic, Date.parse('2026-12-07T14:02:30Z'))).toBe(350);
+    expect(requestsRateAt({}, Date.parse('2026-12-07T03:02:30Z'))).toBe(20);
   });
 
   it('reads the query, time and step shapes Prometheus takes', () => {
