@@ -7,24 +7,30 @@
  *     critical-path bound for the concurrency it reached and (a) the same work one call at a time;
  *   8,000 farms: the same, with (a) estimated from its calls (a measured run would take 10 minutes);
  *   plan only (discovery), with and without OVH's aggregated farm listing;
- *   under 429 bursts: the run slows down (its concurrency halves) instead of failing.
+ *   under 429 bursts: the run slows down (its concurrency halves) instead of failing;
+ *   plan with and without the traffic lookup (`plan`'s metrics token and Prometheus queries for
+ *     each load balancer it would refresh), at 2,000 farms.
  *
  * Targets: calls at the lower bound, zero writes when compliant, the 2,000-farm run at least 15×
  * faster than one call at a time and within 1.2× of its bound, the 8,000-farm plan in seconds with
  * the aggregated listing, and call counts exactly as before without it.
  *
  * Run: npm run bench:reconcile [-- --quick]   (--quick: 1,000 farms, no 8,000-farm run)
+ *      npm run bench:reconcile -- --traffic-only   (the traffic lookup at 2,000 farms alone, ~30 s)
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { OvhHttpClient } from '../lib/adapters/ovh/http-client';
 import { OvhLoadBalancerApi } from '../lib/adapters/ovh/ovh-load-balancer-api';
+import { OvhMetricsTraffic } from '../lib/adapters/ovh/ovh-metrics-traffic';
 import { type ApplyOptions, DEFAULT_APPLY_OPTIONS, makeApplyPlan } from '../lib/app/apply-plan';
 import { makeDiscoverFleet } from '../lib/app/discover-fleet';
+import { makeReadTraffic } from '../lib/app/read-traffic';
 import { DEFAULT_CONCURRENCY_CEILING } from '../lib/cli/session';
 import { planFromPolicy } from '../lib/domain/plan';
 import { parsePolicy } from '../lib/domain/policy-file';
+import { DAY_MS } from '../lib/domain/traffic';
 import { batchByZone } from '../lib/domain/zones';
 import { systemClock } from '../lib/ports/clock';
 import { GENERATED_FLEET_POLICY } from '../lib/simulator/fleet';
@@ -40,6 +46,7 @@ const { values } = parseArgs({
     latency: { type: 'string', default: '50' },
     'task-ms': { type: 'string', default: '300' },
     quick: { type: 'boolean', default: false },
+    'traffic-only': { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
@@ -118,7 +125,7 @@ const clientFor = (baseUrl: string, serial = false) => {
       ? { concurrency: 1 }
       : { concurrency: DEFAULT_CONCURRENCY_CEILING, adaptive: { initial: INITIAL } }),
   });
-  return { http, api: new OvhLoadBalancerApi(http) };
+  return { http, api: new OvhLoadBalancerApi(http), traffic: new OvhMetricsTraffic(http) };
 };
 
 /**
@@ -172,15 +179,27 @@ const reconcile = async (size: Size, opts: { serial?: boolean; faults?: Partial<
   }
 };
 
-const planOnly = async (size: Size, aggregatedListing: boolean) => {
+const planOnly = async (size: Size, aggregatedListing: boolean, withTraffic = false) => {
   const sim = await simulator(size, { aggregatedListing });
   try {
-    const { api } = clientFor(sim.baseUrl);
+    const { api, traffic } = clientFor(sim.baseUrl);
     const started = performance.now();
     const farms = await makeDiscoverFleet({ api })();
-    planFromPolicy(farms, policy);
+    const plan = planFromPolicy(farms, policy);
+    // As `stickler plan` does: the traffic of each load balancer the plan would refresh.
+    const report = withTraffic
+      ? await makeReadTraffic({ traffic, clock: systemClock })({
+          services: plan.changes.map((c) => c.farm.service),
+          window: { start: Date.now(), end: Date.now() + DAY_MS },
+        })
+      : undefined;
     const ms = performance.now() - started;
-    return { ms, calls: (await sim.stats()).calls, farms: farms.length };
+    return {
+      ms,
+      calls: (await sim.stats()).calls,
+      farms: farms.length,
+      known: report?.services.filter((t) => t.known && t.quietest).length ?? 0,
+    };
   } finally {
     await sim.close();
   }
@@ -229,7 +248,29 @@ const criticalPath = (size: Size, b: ReturnType<typeof lowerBound>, P: number, L
   return discover + Math.max(chain, Math.ceil(applyCalls / P) * L);
 };
 
+/** Plan time with and without the traffic lookup, at the first size (documented listing, as by default). */
+const trafficCost = async (size: Size) => {
+  const off = await planOnly(size, false);
+  const on = await planOnly(size, false, true);
+  const metrics = on.calls['metrics-token'] + on.calls['metrics-query'];
+  console.log(
+    `  plan with the traffic lookup: ${fmt(on.ms)} (${metrics} metrics calls: ${on.calls['metrics-token']} tokens, ${on.calls['metrics-query']} queries; ` +
+      `${on.known} of ${size.services} load balancers with a quietest slot), without: ${fmt(off.ms)} (+${fmt(on.ms - off.ms)})\n`,
+  );
+  return { on, off };
+};
+
 const main = async () => {
+  if (values['traffic-only']) {
+    console.log(
+      `stickler plan and the traffic lookup, CLI defaults, ${L} ms per call; Node ${process.version}\n`,
+    );
+    const size = quick ? { services: 10, perService: 100 } : { services: 20, perService: 100 };
+    console.log(`${size.services * size.perService} farms (${size.services} services × ${ZONES} zones)`);
+    const { on } = await trafficCost(size);
+    if (on.known !== size.services) process.exitCode = 1;
+    return;
+  }
   const sizes: Size[] = quick
     ? [{ services: 10, perService: 100 }]
     : [
@@ -315,6 +356,13 @@ const main = async () => {
     console.log(
       `  plan only: ${fmt(on.ms)} with OVH's aggregated listing (${total(on.calls)} calls), ${fmt(off.ms)} without (${total(off.calls)} calls)\n`,
     );
+    if (i === 0) {
+      const cost = await trafficCost(size);
+      checks.push([
+        `${N} farms: plan with the traffic lookup finds a quietest slot for every load balancer it would refresh`,
+        cost.on.known === size.services,
+      ]);
+    }
     if (i === sizes.length - 1)
       checks.push([
         `${N} farms: a plan with the aggregated listing takes seconds (under 10 s)`,

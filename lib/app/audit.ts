@@ -8,6 +8,7 @@ import type {
   ChangeAuditDetail,
   OutgoingEvent,
   RequestOrigin,
+  TrafficAtApply,
   ZoneAppliedDetail,
 } from '../domain/audit-events';
 import type { ChangeRequest } from '../domain/change-request';
@@ -22,6 +23,7 @@ import type { Farm, FarmRef } from '../domain/farm';
 import type { ChangeOrigin } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
 import { plainText } from '../domain/text';
+import type { TrafficReading } from '../domain/traffic';
 import type { ApplyReport, RefreshResult } from './apply-plan';
 
 export interface OutcomeFacts {
@@ -36,7 +38,25 @@ export interface OutcomeFacts {
   retryable?: boolean;
   ovhQueryId?: string;
   refresh?: RefreshResult;
+  /** The load balancer's traffic as the zone was applied (applied outcomes, when read). */
+  traffic?: TrafficAtApply;
+  /** Deferred to the quietest slot of its window: that slot and its typical rate. */
+  quietest?: { at: string; typicalRequestsPerSecond: number };
 }
+
+/** A traffic reading as an audit event carries it: the rates now, or unknown and why (bounded). */
+export const trafficAtApply = (reading: TrafficReading): TrafficAtApply =>
+  reading.known
+    ? {
+        known: true,
+        measuredAt: reading.measuredAt,
+        requestsPerSecond: reading.now.requestsPerSecond,
+        connectionsPerSecond: reading.now.connectionsPerSecond,
+      }
+    : { known: false, reason: plainText(reading.reason, 500) };
+
+/** The key of a (service, zone) pair, for traffic read as its refresh was asked. */
+export const zoneKey = (service: string, zone: string) => `${service}\u0000${zone}`;
 
 /** Cuts server- or publisher-supplied text to a size that keeps every audit event far under EventBridge's 256 KiB. */
 export const clip = (text: string | null | undefined, max: number): string | null =>
@@ -96,6 +116,8 @@ export const auditDetail = (ctx: AuditContext, facts: OutcomeFacts): ChangeAudit
           ...('system' in request.notify ? { system: request.notify.system } : {}),
         }
       : null,
+    ...(facts.traffic ? { traffic: facts.traffic } : {}),
+    ...(facts.quietest ? { quietest: facts.quietest } : {}),
   };
 };
 
@@ -162,7 +184,11 @@ export const auditEvent = (detail: ChangeAuditDetail): OutgoingEvent => ({
 });
 
 /** `Zone Configuration Applied` for every refresh that reached `done`, naming the requests it carried. */
-export const zoneAppliedEvents = (report: Pick<ApplyReport, 'applied'>, now: Date): OutgoingEvent[] => {
+export const zoneAppliedEvents = (
+  report: Pick<ApplyReport, 'applied'>,
+  now: Date,
+  trafficOf: (service: string, zone: string) => TrafficAtApply | undefined = () => undefined,
+): OutgoingEvent[] => {
   const byRefresh = new Map<RefreshResult, { requestIds: string[]; farms: ZoneAppliedDetail['farms'] }>();
   for (const a of report.applied) {
     const entry = byRefresh.get(a.refresh) ?? { requestIds: [], farms: [] };
@@ -171,19 +197,23 @@ export const zoneAppliedEvents = (report: Pick<ApplyReport, 'applied'>, now: Dat
     entry.farms.push({ farmType: a.change.farm.type, farmId: a.change.farm.farmId });
     byRefresh.set(a.refresh, entry);
   }
-  return [...byRefresh].map(([refresh, carried]) => ({
-    detailType: DETAIL_TYPES.zoneApplied,
-    detail: {
-      schemaVersion: AUDIT_SCHEMA_VERSION,
-      auditId: `zone:${refresh.service}:${refresh.zone}:${refresh.taskId}`,
-      service: refresh.service,
-      zone: refresh.zone,
-      taskId: refresh.taskId,
-      status: refresh.status,
-      requestIds: carried.requestIds,
-      farms: carried.farms,
-      appliedAt: refresh.finishedAt ?? now.toISOString(),
-    },
-    dedupeKey: `zone:${refresh.service}:${refresh.zone}:${refresh.taskId}`,
-  }));
+  return [...byRefresh].map(([refresh, carried]) => {
+    const traffic = trafficOf(refresh.service, refresh.zone);
+    return {
+      detailType: DETAIL_TYPES.zoneApplied,
+      detail: {
+        schemaVersion: AUDIT_SCHEMA_VERSION,
+        auditId: `zone:${refresh.service}:${refresh.zone}:${refresh.taskId}`,
+        service: refresh.service,
+        zone: refresh.zone,
+        taskId: refresh.taskId,
+        status: refresh.status,
+        requestIds: carried.requestIds,
+        farms: carried.farms,
+        appliedAt: refresh.finishedAt ?? now.toISOString(),
+        ...(traffic ? { traffic } : {}),
+      },
+      dedupeKey: `zone:${refresh.service}:${refresh.zone}:${refresh.taskId}`,
+    };
+  });
 };

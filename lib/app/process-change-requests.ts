@@ -8,7 +8,8 @@
  *    new; one decided earlier resumes publishing; one held elsewhere is unfinished; another
  *    content under an id already used is refused (`id-reused`), the first kept;
  * 2. admit: malformed, replayed, implausibly timed or closed-window requests are refused; one
- *    whose window has not opened is to be deferred;
+ *    whose window has not opened is to be deferred; one whose window prefers its quietest slot
+ *    is to be deferred to that slot, the first time it is seen (quietestPhase);
  * 3. lease: one invocation at a time per service; requests of a service another invocation
  *    holds are handed back with a short delay (after a bounded wait for a release);
  * 4. order: the request accepted last wins, in the batch and against the farm ledger, which is
@@ -23,7 +24,7 @@
  *    an audit event (unless the bus itself refuses it, which is logged).
  */
 
-import type { OutgoingEvent, RequestOrigin } from '../domain/audit-events';
+import type { OutgoingEvent, RequestOrigin, TrafficAtApply } from '../domain/audit-events';
 import { farmRefOf } from '../domain/change-request';
 import { errorFields } from '../domain/errors';
 import type { ChangeRequestedDetail, Outcome } from '../domain/events';
@@ -44,17 +45,27 @@ import {
   unfinishedDisposition,
 } from '../domain/request-rules';
 import { toWire, toWord } from '../domain/stickiness';
+import { type QuietSlot, summarizeTraffic, type TrafficReading } from '../domain/traffic';
 import type { Clock } from '../ports/clock';
 import type { DeferralScheduler } from '../ports/deferral-scheduler';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { FarmLedger, VersionedOrder } from '../ports/farm-ledger';
 import type { IdempotencyStore, ZoneInFlight } from '../ports/idempotency-store';
 import { type LoadBalancerApi, REFRESH_TASK_ACTION, type Task } from '../ports/load-balancer-api';
+import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
 import type { AppliedChange, ApplyOptions, Failure } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
-import { auditDetail, auditEvent, type OutcomeFacts, outcomesByRequest, zoneAppliedEvents } from './audit';
+import {
+  auditDetail,
+  auditEvent,
+  type OutcomeFacts,
+  outcomesByRequest,
+  trafficAtApply,
+  zoneAppliedEvents,
+  zoneKey,
+} from './audit';
 import { type AfterPublish, flushOutbox, type Outbound } from './audit-outbox';
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingRecord, ParsedRequest } from './incoming-record';
@@ -77,6 +88,11 @@ export interface ProcessDeps {
    * the request then gets that refresh's real outcome. Without it, such a request is planned again.
    */
   refreshTasks?: Pick<LoadBalancerApi, 'listTasks' | 'getTask' | 'bounded'>;
+  /**
+   * The load balancers' traffic, read as each zone's refresh is asked and carried by its audit
+   * events (applied outcomes, Zone Configuration Applied). Without it, they carry none.
+   */
+  traffic?: LoadBalancerTraffic;
   /** Per-service leases: no two invocations apply one service at once. */
   leases: ServiceLeases;
   clock: Clock;
@@ -118,6 +134,8 @@ interface Group {
   deadLettered?: boolean;
   /** Set by its claim when an earlier delivery was cut while refreshing the request's zone. */
   inFlight?: ZoneInFlight;
+  /** Set by its claim when the request was deferred before: the time it was deferred to. */
+  deferredUntil?: string;
 }
 
 /** What becomes of one request in this invocation. */
@@ -260,6 +278,7 @@ async function claimGroup(
         group.acceptedAt = claim.acceptedAt;
         group.deadLettered = claim.deadLettered;
         if (claim.inFlight) group.inFlight = claim.inFlight;
+        if (claim.deferredUntil) group.deferredUntil = claim.deferredUntil;
         claimed.push(group);
         return;
       case 'reused':
@@ -473,9 +492,72 @@ function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Dec
   return { admitted, early };
 }
 
-/** A request to be deferred until its window opens. */
+/** A request to be deferred until its window opens (or its quietest slot, when it prefers it). */
 interface Early extends Admitted {
   until: string;
+  quietest?: QuietSlot;
+}
+
+/**
+ * Phase 2b: a request whose window says `prefer: quietest`, and that was never deferred, is
+ * deferred to the start of the quietest 5 minutes of its window (from now, or from notBefore) by
+ * its load balancer's last 7 days of traffic. One deferred before has reached its slot (a
+ * schedule fires at the slot's start) and goes on. Without metrics, or without a traffic port,
+ * it goes on as any request does: at once, or when its window opens. Requests of one load
+ * balancer with one window choose the same slot, so they come back, and are applied, together.
+ */
+async function quietestPhase(
+  deps: ProcessDeps,
+  admitted: readonly Admitted[],
+  early: readonly Early[],
+): Promise<{ admitted: Admitted[]; early: Early[] }> {
+  const traffic = deps.traffic;
+  const prefers = (q: Admitted) =>
+    q.request.window?.prefer === 'quietest' &&
+    q.request.window.notAfter !== undefined &&
+    q.group.deferredUntil === undefined;
+  const candidates = [...admitted, ...early].filter(prefers);
+  if (!traffic || candidates.length === 0) return { admitted: [...admitted], early: [...early] };
+  const now = deps.clock.now();
+  const reads = new Map<string, Promise<TrafficReading>>();
+  const readOf = (service: string) => {
+    let read = reads.get(service);
+    if (!read) {
+      read = traffic
+        .read(service, now)
+        .catch((): TrafficReading => ({ known: false, service, reason: 'the traffic could not be read' }));
+      reads.set(service, read);
+    }
+    return read;
+  };
+  const slots = new Map<Admitted, QuietSlot | undefined>();
+  await Promise.all(
+    candidates.map(async (q) => {
+      const { notBefore, notAfter } = q.request.window!;
+      const window = {
+        start: Math.max(now.getTime(), notBefore ? Date.parse(notBefore) : now.getTime()),
+        end: Date.parse(notAfter!),
+      };
+      const summary = summarizeTraffic(await readOf(q.request.service), window);
+      slots.set(q, summary.known ? summary.quietest : undefined);
+    }),
+  );
+  const out = { admitted: [] as Admitted[], early: [] as Early[] };
+  for (const q of admitted) {
+    const slot = slots.get(q);
+    if (slot && slot.at > now.getTime() + NEAR_WINDOW_MS)
+      out.early.push({ ...q, until: new Date(slot.at).toISOString(), quietest: slot });
+    else out.admitted.push(q);
+  }
+  for (const e of early) {
+    const slot = slots.get(e);
+    out.early.push(
+      slot && slot.at > Date.parse(e.until)
+        ? { ...e, until: new Date(slot.at).toISOString(), quietest: slot }
+        : e,
+    );
+  }
+  return out;
 }
 
 /**
@@ -731,7 +813,7 @@ const ticketIndexOf = (
 /** Phase 5: schedules early requests back onto the bus for when their window opens. */
 async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions: Decisions): Promise<void> {
   await Promise.all(
-    early.map(async ({ group, request, until }) => {
+    early.map(async ({ group, request, until, quietest }) => {
       const wait = Date.parse(until) - deps.clock.now().getTime();
       if (wait <= NEAR_WINDOW_MS) {
         // Too close for a schedule to be worth it (or to be accepted): the queue holds it back instead.
@@ -762,8 +844,11 @@ async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions:
         outcome: 'deferred',
         ref: refFacts(group.primary.parsed),
         after: toWire(request.stickiness),
-        code: 'window-not-open',
-        message: `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`,
+        code: quietest ? 'quietest-slot' : 'window-not-open',
+        message: quietest
+          ? `deferred to the quietest 5 minutes of its change window by the load balancer's last 7 days of traffic: ${until} (typically ${Math.round(quietest.typicalRate * 10) / 10} requests/s); it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`
+          : `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`,
+        ...(quietest ? { quietest: { at: until, typicalRequestsPerSecond: quietest.typicalRate } } : {}),
       };
       const ticket = ticketIndexOf(request, group.primary.parsed.origin);
       decisions.set(group.key, {
@@ -791,6 +876,51 @@ function outcomeDecision(
   return { kind: 'outcome', fate: facts.outcome as Outcome, events };
 }
 
+type TrafficOf = (service: string, zone: string) => TrafficAtApply | undefined;
+
+/**
+ * Traffic read once per (service, zone) as its refresh is asked, never awaited there (a refresh
+ * never waits for metrics), and awaited when the zone's outcomes are written: by then the read has
+ * usually ended (a refresh task takes seconds); the adapter's timeouts bound it otherwise.
+ */
+function zoneTraffic(deps: Pick<ProcessDeps, 'traffic' | 'clock'>) {
+  const reads = new Map<string, Promise<TrafficAtApply>>();
+  return {
+    start(service: string, zone: string): void {
+      const key = zoneKey(service, zone);
+      if (!deps.traffic || reads.has(key)) return;
+      reads.set(
+        key,
+        deps.traffic.read(service, deps.clock.now(), { history: false }).then(trafficAtApply, () => ({
+          known: false as const,
+          reason: 'the traffic could not be read',
+        })),
+      );
+    },
+    async of(applied: readonly AppliedChange[]): Promise<TrafficOf> {
+      const keys = [...new Set(applied.map((a) => zoneKey(a.refresh.service, a.refresh.zone)))];
+      const known = new Map<string, TrafficAtApply>();
+      await Promise.all(
+        keys.map(async (key) => {
+          const read = reads.get(key);
+          if (read) known.set(key, await read);
+        }),
+      );
+      return (service, zone) => known.get(zoneKey(service, zone));
+    },
+  };
+}
+
+/** Applied outcomes with the traffic their zone carried as it was applied. */
+const withTraffic = (facts: Map<string, OutcomeFacts>, trafficOf: TrafficOf): Map<string, OutcomeFacts> => {
+  for (const f of facts.values()) {
+    const traffic =
+      f.outcome === 'applied' && f.refresh ? trafficOf(f.refresh.service, f.refresh.zone) : undefined;
+    if (traffic) f.traffic = traffic;
+  }
+  return facts;
+};
+
 export interface ProcessOptions {
   /** Epoch ms by which every wait ends (the invocation's end less a margin for the outbox). */
   deadline?: number;
@@ -809,17 +939,22 @@ async function applyPhase(
 ): Promise<void> {
   if (current.length === 0) return;
   const byId = new Map(current.map((q) => [q.request.requestId, q]));
+  const traffic = zoneTraffic(deps);
   const onZoneDone = async (zone: { applied: AppliedChange[]; failed: Failure[] }) => {
+    const trafficOf = await traffic.of(zone.applied);
     const now = deps.clock.now();
-    const facts = outcomesByRequest({
-      applied: zone.applied,
-      unchanged: [],
-      refused: [],
-      // A retryable failure is not an outcome: the request is handed back with the batch.
-      failed: zone.failed.filter((f) => !f.retryable),
-      refreshes: [],
-    });
-    const zoneEvents = zoneAppliedEvents(zone, now);
+    const facts = withTraffic(
+      outcomesByRequest({
+        applied: zone.applied,
+        unchanged: [],
+        refused: [],
+        // A retryable failure is not an outcome: the request is handed back with the batch.
+        failed: zone.failed.filter((f) => !f.retryable),
+        refreshes: [],
+      }),
+      trafficOf,
+    );
+    const zoneEvents = zoneAppliedEvents(zone, now, trafficOf);
     await Promise.all(
       [...facts].map(async ([requestId, f]) => {
         const q = byId.get(requestId);
@@ -856,6 +991,7 @@ async function applyPhase(
     changes: Change[];
     askedAt: string;
   }) => {
+    traffic.start(zone.service, zone.zone);
     await Promise.all(
       zone.changes.map(async (change) => {
         const q = change.origin.kind === 'request' ? byId.get(change.origin.requestId) : undefined;
@@ -899,9 +1035,12 @@ async function applyPhase(
   } catch (error) {
     deps.log.error('applying the batch failed; its requests will be retried', { error: errorFields(error) });
   }
+  const trafficOf = await traffic.of(result?.report.applied ?? []);
   const now = deps.clock.now();
-  const outcomes = result ? outcomesByRequest(result.report) : new Map<string, OutcomeFacts>();
-  const zoneEvents = result ? zoneAppliedEvents(result.report, now) : [];
+  const outcomes = result
+    ? withTraffic(outcomesByRequest(result.report), trafficOf)
+    : new Map<string, OutcomeFacts>();
+  const zoneEvents = result ? zoneAppliedEvents(result.report, now, trafficOf) : [];
   for (const q of current) {
     if (decisions.get(q.group.key)?.kind === 'outcome') continue; // recorded when its zone ended
     const facts = outcomes.get(q.request.requestId);
@@ -1076,7 +1215,8 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
     const groups = groupRecords(records);
     const decisions: Decisions = new Map();
     const claimed = await settlePhase(deps, await claimPhase(deps, groups, decisions), options, decisions);
-    const { admitted, early } = admitPhase(deps, claimed, decisions);
+    const admission = admitPhase(deps, claimed, decisions);
+    const { admitted, early } = await quietestPhase(deps, admission.admitted, admission.early);
     let leaseWaitMs = 0;
 
     /**

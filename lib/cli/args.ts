@@ -8,8 +8,10 @@ import { UsageError } from './io';
 export const USAGE = `stickler — change-controlled session stickiness for OVHcloud Load Balancers
 
 Usage:
-  stickler show [SERVICE...] [--json]
-  stickler plan --policy FILE [--service NAME]... [--out PLAN_FILE] [--json]
+  stickler show [SERVICE...] [--window START/END] [--json]
+  stickler plan --policy FILE [--service NAME]... [--out PLAN_FILE] [--window START/END] [--json]
+                    both say each load balancer's traffic now and its quietest 5 minutes in the window
+                    (ISO 8601 with offsets, END may be a duration: 2026-12-08T00:00Z/PT6H; default the next 24 h)
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
   stickler apply PLAN_FILE [--yes] [--json]    exactly a saved plan's changes, if nothing it read has changed
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]
@@ -26,6 +28,7 @@ Usage:
   stickler --version
   stickler simulate [--fleet FILE] [--port N] [--pipeline [--port-base N] [--env-file FILE]] [--latency MS]
                     [--seed N] [--error-rate R] [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
+                    [--metrics on|off|empty|refused|hang]   what its metrics endpoint answers (default on)
   stickler compliance --policy FILE [--mode report|enforce] [--json]
                     one compliance run on the local pipeline of 'simulate --pipeline' (paste its exports)
   stickler send FILE [--url URL]
@@ -71,6 +74,8 @@ export const OPTIONS = {
   'hang-rate': { type: 'string' },
   'task-error-rate': { type: 'string' },
   'task-ms': { type: 'string' },
+  window: { type: 'string' },
+  metrics: { type: 'string' },
   url: { type: 'string' },
   stage: { type: 'string' },
   wait: { type: 'string' },
@@ -100,6 +105,7 @@ const SIMULATOR: readonly Flag[] = [
   'hang-rate',
   'task-error-rate',
   'task-ms',
+  'metrics',
 ];
 
 /**
@@ -108,8 +114,8 @@ const SIMULATOR: readonly Flag[] = [
  * widen what it acts on.
  */
 export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
-  show: ['json', ...TUNING],
-  plan: ['policy', 'service', 'json', 'out', ...TUNING],
+  show: ['json', 'window', ...TUNING],
+  plan: ['policy', 'service', 'json', 'out', 'window', ...TUNING],
   apply: [
     'policy',
     'service',

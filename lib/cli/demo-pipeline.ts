@@ -6,13 +6,19 @@ import type { ChangeAuditDetail, ZoneAppliedDetail } from '../domain/audit-event
 import type { ChangeRequestedDetail } from '../domain/events';
 import { startLocalPipeline } from '../local/pipeline';
 import type { RunningSimulator } from '../simulator/server';
+import { formatRate } from './render';
 
 /** One line per bus event, for people. */
 export const describeEvent = (e: EventBridgeEnvelope): string => {
   const type = e['detail-type'].padEnd(28);
   if (e['detail-type'] === 'Zone Configuration Applied') {
     const d = e.detail as ZoneAppliedDetail;
-    return `${type} ${d.service} zone ${d.zone}: task ${d.taskId} ${d.status}, carried ${d.requestIds.join(', ')}`;
+    const traffic = d.traffic
+      ? d.traffic.known
+        ? `; traffic as applied: ${formatRate(d.traffic.requestsPerSecond)} req/s, ${formatRate(d.traffic.connectionsPerSecond)} conn/s`
+        : '; traffic as applied: unknown'
+      : '';
+    return `${type} ${d.service} zone ${d.zone}: task ${d.taskId} ${d.status}, carried ${d.requestIds.join(', ')}${traffic}`;
   }
   if (e['detail-type'].startsWith('Compliance ')) {
     const d = e.detail as {

@@ -1,6 +1,7 @@
 /** Human output: plans read like an infrastructure plan, grouped by service and zone. */
 import type { ApplyReport } from '../app/apply-plan';
 import type { StoredNotApplied } from '../app/plan-policy';
+import type { TrafficReport } from '../app/read-traffic';
 import { type Farm, formatFarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
@@ -144,4 +145,35 @@ export const renderFleet = (
     out.push(table(rows), '');
   }
   return out.join('\n');
+};
+
+/** A rate as people read it: whole numbers from 100 on, one decimal below (none when it is whole). */
+export const formatRate = (perSecond: number): string =>
+  perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : String(Number(perSecond.toFixed(1)));
+
+/** An instant to the minute, in UTC: `2026-12-08 04:00 UTC`. */
+export const formatUtcMinute = (at: number): string =>
+  `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * The traffic of each load balancer and the quietest slot of the window, one line per service;
+ * a service without metrics says so and why.
+ */
+export const renderTraffic = (report: TrafficReport, what: string): string => {
+  if (report.services.length === 0) return '';
+  const rows = report.services.map((t) => [
+    t.service,
+    t.known
+      ? `now ${formatRate(t.now.requestsPerSecond)} req/s, ${formatRate(t.now.connectionsPerSecond)} conn/s; ` +
+        (t.quietest
+          ? `quietest in the window: ${formatUtcMinute(t.quietest.at)} (≈ ${formatRate(t.quietest.typicalRate)} req/s typical)`
+          : `quietest in the window: unknown (${t.quietestUnknown ?? 'no history'})`)
+      : `traffic unknown: ${t.reason}`,
+  ]);
+  return [
+    `Traffic of ${what}, window ${formatUtcMinute(report.window.start)} → ${formatUtcMinute(report.window.end)}`,
+    '(each load balancer as a whole, every zone and farm together; typical = median of the same 5 minutes over 7 days):',
+    table(rows),
+    '',
+  ].join('\n');
 };

@@ -1,6 +1,7 @@
 /** The CLI's `--json` shapes: stable, words for stickiness (`none`, never null). */
 import type { ApplyReport, Failure, RefreshResult } from '../app/apply-plan';
 import type { StoredNotApplied, Unreadable } from '../app/plan-policy';
+import type { TrafficReport } from '../app/read-traffic';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, type StickinessWord, toWord } from '../domain/stickiness';
@@ -119,4 +120,30 @@ export const showJson = (fleet: readonly Farm[], pending: ReadonlyMap<string, re
         stickiness: f.type === 'udp' ? null : (f.stickiness ?? 'none'),
       })),
   })),
+});
+
+const iso = (at: number) => new Date(at).toISOString();
+
+/** `traffic` of `plan --json` and `show --json`: times in ISO 8601 UTC, rates per second. */
+export const trafficJson = (report: TrafficReport) => ({
+  window: { start: iso(report.window.start), end: iso(report.window.end) },
+  services: report.services.map((t) =>
+    t.known
+      ? {
+          service: t.service,
+          known: true,
+          measuredAt: t.measuredAt,
+          requestsPerSecond: t.now.requestsPerSecond,
+          connectionsPerSecond: t.now.connectionsPerSecond,
+          quietest: t.quietest
+            ? {
+                at: iso(t.quietest.at),
+                until: iso(t.quietest.until),
+                typicalRequestsPerSecond: t.quietest.typicalRate,
+              }
+            : null,
+          ...(t.quietest ? {} : { quietestUnknown: t.quietestUnknown ?? 'no history' }),
+        }
+      : { service: t.service, known: false, reason: t.reason },
+  ),
 });

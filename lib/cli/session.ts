@@ -2,9 +2,11 @@
 import { ovhConfigFromEnv } from '../adapters/ovh/config';
 import { OvhHttpClient } from '../adapters/ovh/http-client';
 import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
+import { OvhMetricsTraffic } from '../adapters/ovh/ovh-metrics-traffic';
 import { type ApplyOptions, DEFAULT_APPLY_OPTIONS } from '../app/apply-plan';
 import { ConfigError } from '../domain/errors';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import { type Flags, number } from './args';
 
 /** `--concurrency`'s default: the most calls in flight adaptive concurrency may reach. */
@@ -12,6 +14,8 @@ export const DEFAULT_CONCURRENCY_CEILING = 32;
 
 export interface Session {
   api: LoadBalancerApi;
+  /** The load balancers' traffic (OVH's metrics), through the same signed client. */
+  traffic: LoadBalancerTraffic;
   applyOptions: ApplyOptions;
 }
 
@@ -40,6 +44,7 @@ export const connect = (env: NodeJS.ProcessEnv, flags: Flags, say?: (line: strin
     throw new ConfigError(`OVH_LISTING must be auto or per-farm, got '${listing.slice(0, 20)}'`);
   return {
     api: new OvhLoadBalancerApi(client, { listing }),
+    traffic: new OvhMetricsTraffic(client),
     applyOptions: {
       allowForeignPending: flags['allow-foreign-pending'] ?? false,
       pollIntervalMs: number(flags, 'poll-interval', DEFAULT_APPLY_OPTIONS.pollIntervalMs, { min: 10 }),

@@ -23,6 +23,22 @@ const RefreshRefSchema = z.object({
   status: z.string(),
 });
 
+/**
+ * The load balancer's traffic when its zone was applied (what the refresh cut): requests and
+ * connections per second over the 5 minutes before, for the whole load balancer (every zone and
+ * farm together), or `known: false` and why (no metrics, a refused token, a timeout).
+ */
+export const TrafficAtApplySchema = z.union([
+  z.object({
+    known: z.literal(true),
+    measuredAt: IsoTime,
+    requestsPerSecond: z.number(),
+    connectionsPerSecond: z.number(),
+  }),
+  z.object({ known: z.literal(false), reason: z.string() }),
+]);
+export type TrafficAtApply = z.infer<typeof TrafficAtApplySchema>;
+
 /** Where a request came from: its EventBridge envelope, so every outcome traces back to its publisher. */
 export const RequestOriginSchema = z.object({
   source: z.string(),
@@ -69,6 +85,13 @@ export const ChangeAuditDetailSchema = z.object({
   deferredUntil: z.nullable(IsoTime),
   /** How the requester asked to be told (never a URL): the notifier's rule matches on it. */
   notify: z.nullable(z.object({ kind: z.string(), system: z.optional(z.string()) })),
+  /** `applied` only, when the worker reads traffic: the load balancer's traffic as its zone was applied. */
+  traffic: z.optional(TrafficAtApplySchema),
+  /**
+   * `deferred` to the quietest slot of a `prefer: quietest` window only: the slot chosen (its
+   * start, the same as deferredUntil) and the requests rate it typically has (7-day median).
+   */
+  quietest: z.optional(z.object({ at: IsoTime, typicalRequestsPerSecond: z.number() })),
 });
 export type ChangeAuditDetail = z.infer<typeof ChangeAuditDetailSchema>;
 
@@ -84,6 +107,8 @@ export const ZoneAppliedDetailSchema = z.object({
   farms: z.array(z.object({ farmType: FarmTypeSchema, farmId: z.number() })),
   /** When the refresh task was seen finished. */
   appliedAt: IsoTime,
+  /** When the worker reads traffic: the load balancer's traffic as the zone was applied. */
+  traffic: z.optional(TrafficAtApplySchema),
 });
 export type ZoneAppliedDetail = z.infer<typeof ZoneAppliedDetailSchema>;
 

@@ -33,13 +33,25 @@ export const DETAIL_TYPES = {
 export const IsoTime = z.iso.datetime({ offset: true });
 
 export const ChangeWindowSchema = z
-  .strictObject({ notBefore: z.optional(IsoTime), notAfter: z.optional(IsoTime) })
+  .strictObject({
+    notBefore: z.optional(IsoTime),
+    notAfter: z.optional(IsoTime),
+    /**
+     * `quietest`: apply at the start of the quietest 5 minutes of the window by the load balancer's
+     * last 7 days of traffic (the worker defers it there); without metrics, as soon as the window is open.
+     */
+    prefer: z.optional(z.literal('quietest')),
+  })
   .check(
     z.refine((w) => w.notBefore !== undefined || w.notAfter !== undefined, {
       message: 'a window names notBefore, notAfter or both (an empty window is refused, not read as "now")',
     }),
     z.refine((w) => !w.notBefore || !w.notAfter || Date.parse(w.notBefore) < Date.parse(w.notAfter), {
       message: 'notBefore must be earlier than notAfter',
+      path: ['notAfter'],
+    }),
+    z.refine((w) => w.prefer === undefined || w.notAfter !== undefined, {
+      message: 'prefer: quietest needs notAfter (the quietest slot is chosen inside the window)',
       path: ['notAfter'],
     }),
   );

@@ -61,7 +61,14 @@ export type ClaimResult =
    * `deadLettered`: an earlier delivery was audited `Failed dead-lettered` (this one is a redrive).
    * `inFlight`: an earlier delivery was cut while refreshing the request's zone.
    */
-  | { state: 'claimed'; acceptedAt: Date; deadLettered: boolean; inFlight?: ZoneInFlight }
+  | {
+      state: 'claimed';
+      acceptedAt: Date;
+      deadLettered: boolean;
+      inFlight?: ZoneInFlight;
+      /** The time the key was last deferred to, when it was ever deferred (ISO 8601). */
+      deferredUntil?: string;
+    }
   | { state: 'in-progress' }
   | ({ state: 'decided' } & Decided)
   | { state: 'deferred'; until: string }

@@ -29,6 +29,19 @@ export const FleetFarmSchema = z
   );
 export type FleetFarm = z.infer<typeof FleetFarmSchema>;
 
+/**
+ * A service's traffic in the simulator (traffic-curve.ts): its quietest hour of the day (UTC) and
+ * its peak requests per second; `none`: OVH offers it no metrics (metricsToken answers 404).
+ */
+export const FleetTrafficSchema = z.union([
+  z.literal('none'),
+  z.strictObject({
+    quietestHourUtc: z.optional(z.int().check(z.minimum(0), z.maximum(23))),
+    peakRequestsPerSecond: z.optional(z.number().check(z.positive(), z.maximum(1_000_000))),
+  }),
+]);
+export type FleetTraffic = z.infer<typeof FleetTrafficSchema>;
+
 export const FleetServiceSchema = z
   .strictObject({
     name: z.string().check(z.minLength(1)),
@@ -37,6 +50,8 @@ export const FleetServiceSchema = z
     state: z._default(z.enum(['ok', 'expired']), 'ok'),
     zones: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
     farms: z._default(z.array(FleetFarmSchema), []),
+    /** Default: quietest at 03:00 UTC, 200 requests per second at the peak. */
+    traffic: z.optional(FleetTrafficSchema),
   })
   .check(
     z.superRefine((service, ctx) => {

@@ -12,6 +12,7 @@ import { TASK_STATUSES } from '../ports/load-balancer-api';
 import type { Fleet } from './fleet';
 import { ovhSignatureMatches } from './signature-check';
 import { farmKeyOf, type SimService, SimulatorState, type TaskTiming, writableFields } from './state';
+import { parsePromStep, parsePromTime, parseRateQuery, queryValueAt } from './traffic-curve';
 
 export interface SimulatorCredentials {
   applicationKey: string;
@@ -78,8 +79,26 @@ export const NO_FAULTS: FaultOptions = {
   taskErrorRate: 0,
 };
 
+/**
+ * What the metrics side answers: `on` (each service's curve, but for `traffic: none`), `off`
+ * (metricsToken answers 404 for every service), `empty` (queries answer no series), `refused`
+ * (the endpoint refuses every token), `hang` (the endpoint never answers).
+ */
+export const METRICS_MODES = ['on', 'off', 'empty', 'refused', 'hang'] as const;
+export type MetricsMode = (typeof METRICS_MODES)[number];
+
+/** The path of the simulator's Prometheus-compatible endpoint (metricsToken's `endpoint` ends with it). */
+export const METRICS_PATH = '/metrics';
+const METRICS_TOKEN_PREFIX = 'simulator-metrics-token-';
+/** The token the simulator gives a service; like the credentials, it guards nothing real. */
+export const simulatorMetricsToken = (service: string) => `${METRICS_TOKEN_PREFIX}${service}`;
+/** Prometheus refuses a range query of more points than this per series. */
+const MAX_POINTS = 11_000;
+
 export interface SimulatorOptions {
   fleet: Fleet;
+  /** The metrics side (default `on`); change `metrics.mode` at run time to take it away mid-test. */
+  metrics?: MetricsMode;
   host?: string;
   port?: number;
   credentials?: SimulatorCredentials;
@@ -113,6 +132,8 @@ export type CallKind =
   | 'refresh'
   | 'list-tasks'
   | 'get-task'
+  | 'metrics-token'
+  | 'metrics-query'
   | 'other';
 
 export interface SimulatorStats {
@@ -130,6 +151,8 @@ export interface RunningSimulator {
   stats: SimulatorStats;
   /** The fault settings in force; change them at run time to inject faults mid-test. */
   faults: FaultOptions;
+  /** What the metrics side answers now (see MetricsMode); may be changed at run time. */
+  metrics: { mode: MetricsMode };
   resetStats(): void;
   /** Every load balancer back to the fleet it started with (tests that share one simulator). */
   resetState(): void;
@@ -144,6 +167,7 @@ export const callKindOf = (method: string, path: string): CallKind => {
   if (rest.length === 0) return path === '/ipLoadbalancing' ? 'list-services' : 'get-service';
   if (method === 'POST' && rest[0] === 'refresh') return 'refresh';
   if (rest[0] === 'pendingChanges') return 'pending-changes';
+  if (rest[0] === 'metricsToken') return 'metrics-token';
   if (rest[0] === 'zone') return 'list-zones';
   if (rest[0] === 'definedFarms') return 'defined-farms';
   if (rest[0] === 'task') return rest.length === 1 ? 'list-tasks' : 'get-task';
@@ -179,6 +203,8 @@ const emptyStats = (): SimulatorStats => ({
     refresh: 0,
     'list-tasks': 0,
     'get-task': 0,
+    'metrics-token': 0,
+    'metrics-query': 0,
     other: 0,
   },
   faults: { serverErrors: 0, throttled: 0, hangs: 0, resets: 0 },
@@ -262,6 +288,7 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
   }));
   const now = options.now ?? Date.now;
   const faults: FaultOptions = { ...NO_FAULTS, ...options.faults };
+  const metrics = { mode: options.metrics ?? ('on' as MetricsMode) };
   const random = seededRandom(faults.seed);
   const taskRandom = seededRandom(faults.seed ^ 0x5bd1e995);
   const tolerance = options.timestampToleranceSeconds ?? 180;
@@ -376,6 +403,18 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       return ['defined-farms', 200, [...service.farms.values()].map((f) => ({ id: f.farmId, type: f.type }))];
     }
     if (is('GET', 'pendingChanges')) return ['pending-changes', 200, state.pendingChanges(service)];
+    if (is('GET', 'metricsToken')) {
+      if (metrics.mode === 'off' || service.traffic === 'none')
+        throw notFound(`No metrics token for this service (serviceName = ${service.name})`);
+      return [
+        'metrics-token',
+        200,
+        {
+          endpoint: `http://${headers.host ?? '127.0.0.1'}${METRICS_PATH}`,
+          token: simulatorMetricsToken(service.name),
+        },
+      ];
+    }
     if (is('POST', 'refresh')) {
       const payload = parseJson(body) as { zone?: unknown } | undefined;
       const zone = payload?.zone;
@@ -481,11 +520,83 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     res.end(text);
   };
 
+  /** Prometheus' error shape: `{status: "error", errorType, error}`. */
+  const promError = (res: ServerResponse, status: number, errorType: string, error: string) =>
+    send(res, status, { status: 'error', errorType, error });
+
+  /** The Prometheus HTTP API's instant and range queries, over each service's curve. */
+  const handleMetrics = (req: IncomingMessage, res: ServerResponse, url: URL) => {
+    stats.calls['metrics-query']++;
+    if (metrics.mode === 'hang') return; // never answered; the socket is destroyed on close()
+    const kind = url.pathname.slice(`${METRICS_PATH}/prometheus/api/v1/`.length);
+    const bearer = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const service = bearer.startsWith(METRICS_TOKEN_PREFIX)
+      ? state.services.get(bearer.slice(METRICS_TOKEN_PREFIX.length))
+      : undefined;
+    if (!service || service.traffic === 'none' || metrics.mode === 'refused' || metrics.mode === 'off')
+      return promError(res, 401, 'unauthorized', 'invalid or missing token');
+    if (kind !== 'query' && kind !== 'query_range') return promError(res, 404, 'not_found', 'not found');
+    const params = url.searchParams;
+    const query = parseRateQuery(params.get('query') ?? '');
+    if (!query)
+      return promError(
+        res,
+        400,
+        'bad_data',
+        'the simulator answers sum(rate(haproxy_process_requests_total{servicename="…"}[W])) and the same of connections only',
+      );
+    // A token sees its own service only, as a tenant sees its own series.
+    const traffic = query.service === service.name && metrics.mode === 'on' ? service.traffic : undefined;
+    if (kind === 'query') {
+      const time = params.has('time') ? parsePromTime(params.get('time')) : now();
+      if (time === undefined) return promError(res, 400, 'bad_data', 'invalid parameter "time"');
+      return send(res, 200, {
+        status: 'success',
+        data: {
+          resultType: 'vector',
+          result: traffic
+            ? [{ metric: {}, value: [time / 1000, String(queryValueAt(traffic, query, time))] }]
+            : [],
+        },
+      });
+    }
+    const start = parsePromTime(params.get('start'));
+    const end = parsePromTime(params.get('end'));
+    const step = parsePromStep(params.get('step'));
+    if (start === undefined) return promError(res, 400, 'bad_data', 'invalid parameter "start"');
+    if (end === undefined) return promError(res, 400, 'bad_data', 'invalid parameter "end"');
+    if (step === undefined) return promError(res, 400, 'bad_data', 'invalid parameter "step"');
+    if (end < start) return promError(res, 400, 'bad_data', 'end timestamp must not be before start time');
+    if (step <= 0)
+      return promError(
+        res,
+        400,
+        'bad_data',
+        'zero or negative query resolution step widths are not accepted. Try a positive integer',
+      );
+    if (Math.floor((end - start) / step) + 1 > MAX_POINTS)
+      return promError(
+        res,
+        400,
+        'bad_data',
+        'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)',
+      );
+    const values: [number, string][] = [];
+    if (traffic)
+      for (let t = start; t <= end; t += step)
+        values.push([t / 1000, String(queryValueAt(traffic, query, t))]);
+    return send(res, 200, {
+      status: 'success',
+      data: { resultType: 'matrix', result: traffic ? [{ metric: {}, values }] : [] },
+    });
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const method = (req.method ?? 'GET').toUpperCase();
     const latency = faults.latencyMs + random() * faults.latencyJitterMs;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    if (url.pathname.startsWith(`${METRICS_PATH}/`) && method === 'GET') return handleMetrics(req, res, url);
     if (!url.pathname.startsWith('/1.0/'))
       return send(res, 404, { class: 'Client::NotFound', message: 'Not found' });
     const path = url.pathname.slice('/1.0'.length);
@@ -576,6 +687,7 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     port,
     state,
     faults,
+    metrics,
     get stats() {
       return stats;
     },

@@ -5,7 +5,7 @@
  */
 import type { FarmType } from '../domain/stickiness';
 import type { TaskStatus } from '../ports/load-balancer-api';
-import type { Fleet } from './fleet';
+import type { Fleet, FleetTraffic } from './fleet';
 
 export type FarmConfig = Record<string, unknown>;
 
@@ -39,6 +39,8 @@ export interface SimService {
   farms: Map<string, SimFarm>;
   pending: Map<string, number>;
   tasks: SimTask[];
+  /** Its daily traffic curve, or `none` (no metrics). */
+  traffic: FleetTraffic;
 }
 
 export interface TaskTiming {
@@ -89,6 +91,7 @@ export class SimulatorState {
         farms: new Map(),
         pending: new Map(),
         tasks: [],
+        traffic: s.traffic ?? {},
       };
       for (const f of s.farms ?? []) {
         const stored: FarmConfig = {

@@ -22,6 +22,8 @@ import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempote
 import { DynamoDbServiceLeases } from '../adapters/dynamodb/dynamodb-service-leases';
 import { DynamoDbUnappliedZones } from '../adapters/dynamodb/dynamodb-unapplied-zones';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
+import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
+import { OvhMetricsTraffic } from '../adapters/ovh/ovh-metrics-traffic';
 import { SchedulerDeferrals } from '../adapters/scheduler/scheduler-deferrals';
 import { incomingCancel, incomingRecord, isCancelMessage } from '../adapters/sqs/change-request-record';
 import { makeSqsVisibility } from '../adapters/sqs/sqs-visibility';
@@ -34,7 +36,7 @@ import { DEFAULT_TIME_LIMITS } from '../domain/request-rules';
 import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import { functionLogger, powertoolsLog } from './log';
-import { ovhApiFromEnv } from './ovh-api';
+import { ovhClientFromEnv } from './ovh-api';
 import { loadWorkerConfig } from './worker-config';
 
 /** Every AWS call's attempt times out after this (the client retries, with backoff). */
@@ -46,12 +48,16 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker' });
   const log: Log = powertoolsLog(logger);
 
-  const api = ovhApiFromEnv(env, {
+  const ovh = ovhClientFromEnv(env, {
     baseUrl: config.ovhBaseUrl,
     credentialsParameter: config.ovhCredentialsParameter,
     concurrency: config.ovhConcurrency,
     timeoutMs: config.ovhTimeoutMs,
   });
+  const api = new OvhLoadBalancerApi(ovh);
+  // Read as each zone's refresh is asked, for its audit events; short timeouts, since a zone's
+  // outcome waits for the read (which has usually ended by the time the refresh task has).
+  const traffic = new OvhMetricsTraffic(ovh, { timeoutMs: 3_000, tokenBudgetMs: 3_000 });
   const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, AWS_TIMEOUTS);
 
   const idempotency = new DynamoDbIdempotencyStore({ client: dynamodb, tableName: config.idempotencyTable });
@@ -75,6 +81,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     idempotency,
     ledger,
     refreshTasks: api,
+    traffic,
     // One holder per Lambda instance: an instance runs one invocation at a time.
     leases: new DynamoDbServiceLeases({ client: dynamodb, tableName: config.idempotencyTable }),
     deferrals,

@@ -19,7 +19,11 @@ export interface OvhApiSettings {
   timeoutMs: number;
 }
 
-export const ovhApiFromEnv = (env: NodeJS.ProcessEnv, settings: OvhApiSettings): LoadBalancerApi => {
+export const ovhApiFromEnv = (env: NodeJS.ProcessEnv, settings: OvhApiSettings): LoadBalancerApi =>
+  new OvhLoadBalancerApi(ovhClientFromEnv(env, settings));
+
+/** The signed OVH client itself, for a function that reads more than farms through it (traffic). */
+export const ovhClientFromEnv = (env: NodeJS.ProcessEnv, settings: OvhApiSettings): OvhHttpClient => {
   const credentials = settings.credentialsParameter
     ? makeSsmCredentialsLoader({
         ssm: awsJsonClientFromEnv(SSM, env, { timeoutMs: 10_000 }),
@@ -27,14 +31,12 @@ export const ovhApiFromEnv = (env: NodeJS.ProcessEnv, settings: OvhApiSettings):
         clock: systemClock,
       })
     : ovhConfigFromEnv(env).credentials;
-  return new OvhLoadBalancerApi(
-    new OvhHttpClient({
-      baseUrl: settings.baseUrl,
-      credentials,
-      concurrency: settings.concurrency,
-      // Fewer calls in flight when OVH throttles or fails, back up to the setting when it recovers.
-      adaptive: { initial: settings.concurrency },
-      timeoutMs: settings.timeoutMs,
-    }),
-  );
+  return new OvhHttpClient({
+    baseUrl: settings.baseUrl,
+    credentials,
+    concurrency: settings.concurrency,
+    // Fewer calls in flight when OVH throttles or fails, back up to the setting when it recovers.
+    adaptive: { initial: settings.concurrency },
+    timeoutMs: settings.timeoutMs,
+  });
 };

@@ -2,11 +2,17 @@ import { parseChangeRequestBody } from '../../lib/adapters/sqs/change-request-re
 import type { ApplyOptions } from '../../lib/app/apply-plan';
 import { makeApplyRequests } from '../../lib/app/apply-requests';
 import { type IncomingRecord, makeProcessChangeRequests } from '../../lib/app/process-change-requests';
-import { type ChangeAuditDetail, ChangeAuditDetailSchema } from '../../lib/domain/audit-events';
+import {
+  type ChangeAuditDetail,
+  ChangeAuditDetailSchema,
+  ZoneAppliedDetailSchema,
+} from '../../lib/domain/audit-events';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import type { LoadBalancerTraffic } from '../../lib/ports/load-balancer-traffic';
 import { aChangeRequest } from '../helpers/factories';
 import {
   FakeClock,
+  FakeTraffic,
   InMemoryFarmLedger,
   InMemoryIdempotencyStore,
   InMemoryLoadBalancerApi,
@@ -18,7 +24,10 @@ import {
 
 const MINUTE = 60_000;
 
-const setup = (applyOptions: Partial<ApplyOptions> = {}, extra: { leaseWaitMs?: number } = {}) => {
+const setup = (
+  applyOptions: Partial<ApplyOptions> = {},
+  extra: { leaseWaitMs?: number; traffic?: LoadBalancerTraffic } = {},
+) => {
   const clock = new FakeClock();
   const api = new InMemoryLoadBalancerApi(clock)
     .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
@@ -1042,5 +1051,183 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     await h.process([h.record({ requestId: 't-1', farmType: 'tcp', farmId: 3, stickiness: 'cookie' })]);
     expect(h.audits()[0]).toMatchObject({ outcome: 'refused', code: 'invalid-target' });
     expect(h.api.calls.setStickiness ?? 0).toBe(0);
+  });
+});
+
+describe('processChangeRequests and the traffic a zone carried as it was applied', () => {
+  const zoneEvents = (published: { detailType: string; detail: unknown }[]) =>
+    published
+      .filter((e) => e.detailType === 'Zone Configuration Applied')
+      .map((e) => e.detail as Record<string, unknown>);
+
+  it('reads it as each refresh is asked (rates now only), and puts it in Applied and Zone Configuration Applied', async () => {
+    const traffic = new FakeTraffic({ 'lb-a': { requestsPerSecond: 120.5, connectionsPerSecond: 30 } });
+    const h = setup({}, { traffic });
+    await h.process([h.record({ requestId: 'r-1', farmId: 1 }), h.record({ requestId: 'r-2', farmId: 2 })]);
+    const applied = h.audits().filter((a) => a.outcome === 'applied');
+    expect(applied).toHaveLength(2);
+    for (const a of applied) {
+      expect(ChangeAuditDetailSchema.safeParse(a).error?.issues).toBeUndefined();
+      expect(a.traffic).toEqual({
+        known: true,
+        measuredAt: expect.any(String),
+        requestsPerSecond: 120.5,
+        connectionsPerSecond: 30,
+      });
+    }
+    const zones = zoneEvents(h.publisher.published);
+    expect(zones.map((z) => [z.zone, (z.traffic as { known: boolean }).known])).toEqual(
+      expect.arrayContaining([
+        ['gra', true],
+        ['sbg', true],
+      ]),
+    );
+    for (const z of zones) expect(ZoneAppliedDetailSchema.safeParse(z).error?.issues).toBeUndefined();
+    // One read per zone refreshed, never the week of history.
+    expect(traffic.reads.map((r) => [r.service, r.history])).toEqual([
+      ['lb-a', false],
+      ['lb-a', false],
+    ]);
+  });
+
+  it('says the traffic was unknown, and why, and applies all the same', async () => {
+    const h = setup(
+      {},
+      { traffic: new FakeTraffic({ 'lb-a': 'OVH offers no metrics for this load balancer' }) },
+    );
+    await h.process([h.record({ requestId: 'r-1', farmId: 1 })]);
+    const [a] = h.audits();
+    expect(a).toMatchObject({
+      outcome: 'applied',
+      traffic: { known: false, reason: 'OVH offers no metrics for this load balancer' },
+    });
+    expect(zoneEvents(h.publisher.published)[0]?.traffic).toEqual({
+      known: false,
+      reason: 'OVH offers no metrics for this load balancer',
+    });
+  });
+
+  it('says unknown when the traffic port fails outright, and carries nothing without one', async () => {
+    const failing: LoadBalancerTraffic = {
+      read: async () => {
+        throw new Error('boom');
+      },
+    };
+    const h = setup({}, { traffic: failing });
+    await h.process([h.record({ requestId: 'r-1', farmId: 1 })]);
+    expect(h.audits()[0]?.traffic).toEqual({ known: false, reason: 'the traffic could not be read' });
+    const without = setup();
+    await without.process([without.record({ requestId: 'r-1', farmId: 1 })]);
+    expect(without.audits()[0]).not.toHaveProperty('traffic');
+    expect(zoneEvents(without.publisher.published)[0]).not.toHaveProperty('traffic');
+  });
+
+  it('puts no traffic on outcomes other than applied', async () => {
+    const h = setup(
+      {},
+      { traffic: new FakeTraffic({ 'lb-a': { requestsPerSecond: 1, connectionsPerSecond: 1 } }) },
+    );
+    await h.process([h.record({ requestId: 'r-1', farmId: 3, farmType: 'tcp', stickiness: 'cookie' })]);
+    const [a] = h.audits();
+    expect(a?.outcome).toBe('refused');
+    expect(a).not.toHaveProperty('traffic');
+  });
+});
+
+describe('processChangeRequests with a window that prefers its quietest slot', () => {
+  const SLOT = 5 * MINUTE;
+  const DAY = 24 * 60 * MINUTE;
+  /** Seven days of 5-minute samples before `now`: 100 req/s, but 5 in the slot starting at `quietUtc` (HH:MM). */
+  const history = (now: number, quietUtc: string) => {
+    const [h, m] = quietUtc.split(':').map(Number) as [number, number];
+    const quiet = (h * 60 + m) * MINUTE;
+    const start = Math.floor(now / SLOT) * SLOT - 7 * DAY;
+    return Array.from({ length: 7 * 288 }, (_, i) => {
+      const slotStart = start + i * SLOT;
+      return { at: slotStart + SLOT, value: slotStart % DAY === quiet ? 5 : 100 };
+    });
+  };
+  const at = (iso: string) => new Date(iso).toISOString();
+
+  it('defers the request to the quietest slot of its window, says when and the rate expected, and applies it there, not again deferred', async () => {
+    const clock = new FakeClock();
+    const traffic = new FakeTraffic({
+      'lb-a': { requestsPerSecond: 90, connectionsPerSecond: 20, history: history(clock.t, '14:00') },
+    });
+    const h = setup({}, { traffic });
+    h.clock.t = clock.t;
+    const window = { notAfter: at('2026-11-25T22:00:00Z'), prefer: 'quietest' as const };
+    await h.process([h.record({ requestId: 'q-1', farmId: 1, window })]);
+    const [deferred] = h.audits();
+    expect(deferred).toMatchObject({
+      outcome: 'deferred',
+      code: 'quietest-slot',
+      deferredUntil: at('2026-11-25T14:00:00Z'),
+      quietest: { at: at('2026-11-25T14:00:00Z'), typicalRequestsPerSecond: 5 },
+      message: expect.stringContaining('(typically 5 requests/s)'),
+    });
+    expect(ChangeAuditDetailSchema.safeParse(deferred).error?.issues).toBeUndefined();
+    expect(h.deferrals.scheduled.map((d) => d.until)).toEqual([at('2026-11-25T14:00:00Z')]);
+    // Nothing written before the slot.
+    expect((await h.api.getFarm({ service: 'lb-a', type: 'http', farmId: 1 })).stickiness).toBeNull();
+
+    // The schedule fires at the slot: the same request comes back, and is applied then.
+    h.clock.t = Date.parse('2026-11-25T14:00:00Z');
+    const back = h.deferrals.scheduled[0]!.request;
+    await h.process([h.record(back)]);
+    const applied = h.audits().filter((a) => a.outcome === 'applied');
+    expect(applied).toHaveLength(1);
+    expect(applied[0]?.traffic).toMatchObject({ known: true, requestsPerSecond: 90 });
+    // The profile was read once, at the first delivery; the apply read the rates now only.
+    expect(traffic.reads.map((r) => r.history)).toEqual([true, false]);
+  });
+
+  it('defers straight to the slot when the window opens later, the slot inside it', async () => {
+    const clock = new FakeClock();
+    const h = setup(
+      {},
+      {
+        traffic: new FakeTraffic({
+          'lb-a': { requestsPerSecond: 1, connectionsPerSecond: 1, history: history(clock.t, '03:00') },
+        }),
+      },
+    );
+    const window = {
+      notBefore: at('2026-11-25T12:00:00Z'),
+      notAfter: at('2026-11-26T06:00:00Z'),
+      prefer: 'quietest' as const,
+    };
+    await h.process([h.record({ requestId: 'q-2', farmId: 1, window })]);
+    expect(h.audits()[0]).toMatchObject({ outcome: 'deferred', deferredUntil: at('2026-11-26T03:00:00Z') });
+  });
+
+  it('applies at once, saying the traffic was unknown, when there are no metrics or the quietest slot is now', async () => {
+    const window = { notAfter: at('2026-11-25T22:00:00Z'), prefer: 'quietest' as const };
+    const none = setup({}, { traffic: new FakeTraffic({}) });
+    await none.process([none.record({ requestId: 'q-3', farmId: 1, window })]);
+    expect(none.audits()[0]).toMatchObject({
+      outcome: 'applied',
+      traffic: { known: false, reason: 'no metrics for this load balancer' },
+    });
+    const clock = new FakeClock();
+    const quietNow = setup(
+      {},
+      {
+        traffic: new FakeTraffic({
+          'lb-a': { requestsPerSecond: 1, connectionsPerSecond: 1, history: history(clock.t, '10:00') },
+        }),
+      },
+    );
+    await quietNow.process([quietNow.record({ requestId: 'q-4', farmId: 1, window })]);
+    expect(quietNow.audits()[0]?.outcome).toBe('applied');
+  });
+
+  it('refuses prefer: quietest without notAfter, as the schema says', async () => {
+    const h = setup({}, { traffic: new FakeTraffic({}) });
+    await h.process([h.record({ requestId: 'q-5', farmId: 1, window: { prefer: 'quietest' } })]);
+    expect(h.audits()[0]).toMatchObject({
+      outcome: 'refused',
+      message: expect.stringMatching(/prefer: quietest needs notAfter/),
+    });
   });
 });

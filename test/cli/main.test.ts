@@ -78,6 +78,10 @@ describe('stickler CLI against the simulator', () => {
       invalid: [],
       unreadable: [],
       storedNotApplied: [],
+      traffic: {
+        window: { start: expect.any(String), end: expect.any(String) },
+        services: [expect.objectContaining({ service: 'loadbalancer-aaa', known: true })],
+      },
     });
     expect(h.sim.stats.calls['put-farm']).toBe(0);
   });
@@ -597,6 +601,13 @@ describe('stickler demo', () => {
     expect(text).toContain('(PUT calls made by that set: 0)');
     expect(text).toContain('Zone applies for the batch: 2 (one per touched zone).');
     expect(text).toContain('nothing written to OVH and no audit event emitted');
+    expect(text).toMatch(
+      /loadbalancer-7f3a9c21 {2}now [\d,.]+ req\/s, [\d,.]+ conn\/s; quietest in the window: \S+ 04:00 UTC/,
+    );
+    expect(text).toContain('ip-203.0.113.7         traffic unknown: OVH offers no metrics');
+    expect(text).toMatch(
+      /Zone Configuration Applied {3}loadbalancer-b81e0d44 zone gra: .*; traffic as applied: [\d,.]+ req\/s/,
+    );
   });
 });
 

@@ -75,6 +75,23 @@ export const idempotencyStoreContract = (make: () => IdempotencyStore | Promise<
       state: 'claimed',
       acceptedAt: t0,
       deadLettered: true,
+      deferredUntil: until,
+    });
+  });
+
+  it('tells each claim after a deferral the time the key was deferred to, hand-backs or not', async () => {
+    const k = key('deferred-to');
+    await expect(store.claim(k, t0, 60_000, facts())).resolves.not.toHaveProperty('deferredUntil');
+    const until = later(7_200_000).toISOString();
+    await store.defer(k, until, later(1_000), { request: aChangeRequest({ requestId: k }), origin: null });
+    await expect(store.claim(k, later(7_200_000), 60_000, facts())).resolves.toMatchObject({
+      state: 'claimed',
+      deferredUntil: until,
+    });
+    await store.release(k);
+    await expect(store.claim(k, later(7_300_000), 60_000, facts())).resolves.toMatchObject({
+      state: 'claimed',
+      deferredUntil: until,
     });
   });
 

@@ -9,6 +9,7 @@ import { AUDIT_SOURCE } from '../../lib/domain/events';
 import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
 import type { FarmOrder } from '../../lib/domain/request-rules';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
+import type { RateSample, TrafficReading } from '../../lib/domain/traffic';
 import type { PendingChange } from '../../lib/domain/zones';
 import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports/chat-proposals';
 import type { Clock } from '../../lib/ports/clock';
@@ -26,6 +27,7 @@ import type {
   ZoneInFlight,
 } from '../../lib/ports/idempotency-store';
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
+import type { LoadBalancerTraffic, TrafficReadOptions } from '../../lib/ports/load-balancer-traffic';
 import type { Log } from '../../lib/ports/log';
 import type { RolloutOutcome, RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
 import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
@@ -65,6 +67,8 @@ class Failures<M extends string> {
 type StoredRecord = {
   acceptedAt?: number;
   contentHash?: string;
+  /** The last time the key was deferred to (kept across states, as the DynamoDB item keeps it). */
+  deferredUntil?: string;
   inFlight?: ZoneInFlight;
   terminal?: TerminalOutcome;
 } & (
@@ -124,12 +128,14 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
         heldUntil: now.getTime() + holdMs,
         acceptedAt: first,
         ...(contentHash ? { contentHash } : {}),
+        ...(r?.deferredUntil ? { deferredUntil: r.deferredUntil } : {}),
       });
       return {
         state: 'claimed',
         acceptedAt: new Date(first),
         deadLettered: r?.state === 'dead-lettered',
         ...(r?.inFlight ? { inFlight: r.inFlight } : {}),
+        ...(r?.deferredUntil ? { deferredUntil: r.deferredUntil } : {}),
       };
     }
     if (r.state === 'decided') return { state: 'decided', events: r.events };
@@ -143,6 +149,9 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
       ...next,
       ...(r?.acceptedAt !== undefined ? { acceptedAt: r.acceptedAt } : {}),
       ...(r?.contentHash ? { contentHash: r.contentHash } : {}),
+      ...((next.deferredUntil ?? r?.deferredUntil)
+        ? { deferredUntil: next.deferredUntil ?? r?.deferredUntil }
+        : {}),
       ...((r?.terminal ?? next.terminal) ? { terminal: r?.terminal ?? next.terminal } : {}),
     } as StoredRecord);
   }
@@ -187,6 +196,7 @@ export class InMemoryIdempotencyStore implements IdempotencyStore {
     this.keep(key, {
       state: 'deferred',
       until,
+      deferredUntil: until,
       request: structuredClone(waiting.request),
       origin: waiting.origin,
     });
@@ -630,5 +640,27 @@ export class RecordingDispatcher<W> implements WorkDispatcher<W> {
   async dispatch(work: W) {
     this.failures.check('dispatch');
     this.dispatched.push(work);
+  }
+}
+
+/**
+ * Load-balancer traffic from a table: each service's rates, or a reason it is unknown; records
+ * every read (service, time, whether the history was asked).
+ */
+export class FakeTraffic implements LoadBalancerTraffic {
+  readonly reads: { service: string; at: string; history: boolean }[] = [];
+  constructor(
+    private readonly rates: Record<
+      string,
+      { requestsPerSecond: number; connectionsPerSecond: number; history?: RateSample[] } | string
+    >,
+  ) {}
+  async read(service: string, at: Date, options: TrafficReadOptions = {}): Promise<TrafficReading> {
+    const history = options.history !== false;
+    this.reads.push({ service, at: at.toISOString(), history });
+    const rate = this.rates[service] ?? 'no metrics for this load balancer';
+    if (typeof rate === 'string') return { known: false, service, reason: rate };
+    const { history: samples = [], ...now } = rate;
+    return { known: true, service, measuredAt: at.toISOString(), now, history: history ? samples : [] };
   }
 }

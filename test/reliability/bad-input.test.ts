@@ -34,6 +34,8 @@ const SECRET_VALUES = [
   SECRETS.consumerKey,
   'PASSWORD-x7',
   'stickler-local-generic-secret',
+  // The simulator's metrics tokens (show and plan read traffic with them).
+  'simulator-metrics-token-',
 ];
 
 const tally = { tried: 0, handled: 0, byEntry: new Map<string, [number, number]>() };

@@ -133,6 +133,8 @@ export class DynamoDbIdempotencyStore implements IdempotencyStore {
         acceptedAt: new Date(Number(old?.acceptedAtMs?.N ?? sentMs)),
         deadLettered: old?.state?.S === STATE.deadLettered,
         ...(inFlight ? { inFlight } : {}),
+        // Kept across claims and releases: the last time the key was deferred to.
+        ...(old?.deferredUntil?.S ? { deferredUntil: old.deferredUntil.S } : {}),
       };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;

@@ -66,6 +66,10 @@ export async function demoCommand(io: CliIo, flags: Flags, dispatch: Dispatch): 
     io.stdout.write(
       `plan exit ${planned} (drift), apply exit ${applied}, plan after exit ${after}: the one farm still reported\n` +
         `is a TCP farm the policy asks cookie of, which no apply can fix; the policy needs a rule for it.\n` +
+        `The traffic lines read the simulator's metrics (metricsToken, then Prometheus queries): its curves in\n` +
+        `examples/fleet.yaml are lowest in the 5 minutes from 04:00 UTC for loadbalancer-7f3a9c21 and from 02:00 UTC\n` +
+        `for loadbalancer-b81e0d44, the quietest slots found above; ip-203.0.113.7 has no metrics:\n` +
+        `its traffic is said to be unknown, and plan and apply go on as they would without metrics.\n` +
         `OVH API calls served by the simulator: ${calls}.\n`,
     );
     return applied === EXIT.error || !pipelineOk ? EXIT.error : EXIT.ok;

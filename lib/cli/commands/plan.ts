@@ -2,12 +2,15 @@
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { makePlanPolicy, type PolicyPlan, type Unreadable } from '../../app/plan-policy';
+import { makeReadTraffic } from '../../app/read-traffic';
 import { parsePolicy } from '../../domain/policy-file';
 import { savePlan } from '../../domain/saved-plan';
+import { parseTimeWindow, type TimeWindow } from '../../domain/traffic';
+import { systemClock } from '../../ports/clock';
 import { type Flags, readInput } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
-import { renderPlan } from '../render';
-import { planJson } from '../report-json';
+import { renderPlan, renderTraffic } from '../render';
+import { planJson, trafficJson } from '../report-json';
 import type { Session } from '../session';
 
 /** Reads the policy file (before any connection is made), then plans it against the fleet. */
@@ -29,6 +32,13 @@ export const planFromFlags = async (
     lookAtPending: true,
   });
   return { ...planned, policyText };
+};
+
+/** `--window`, checked before any connection; the next 24 hours without it. */
+export const windowFromFlags = (flags: Flags): TimeWindow => {
+  const parsed = parseTimeWindow(flags.window, systemClock.now().getTime());
+  if (!parsed.ok) throw new UsageError(parsed.message);
+  return parsed.window;
 };
 
 /** Writes a file whole or not at all (a temporary file beside it, then a rename). */
@@ -58,12 +68,19 @@ export const reportPendingUnread = (io: CliIo, pendingUnread: readonly Unreadabl
 };
 
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
+  const window = windowFromFlags(flags);
   const planned = await planFromFlags(session, io, flags);
   const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = planned;
+  // The load balancers an apply would refresh: what their traffic is, and when it is lowest.
+  const traffic = await makeReadTraffic({ traffic: session().traffic, clock: systemClock })({
+    services: plan.changes.map((c) => c.farm.service),
+    window,
+  });
   io.stdout.write(
     flags.json
-      ? jsonDocument(planJson(plan, unreadable, storedNotApplied))
-      : renderPlan(plan, storedNotApplied),
+      ? jsonDocument({ ...planJson(plan, unreadable, storedNotApplied), traffic: trafficJson(traffic) })
+      : renderPlan(plan, storedNotApplied) +
+          renderTraffic(traffic, 'the load balancers an apply would refresh'),
   );
   reportUnreadable(io, unreadable);
   reportPendingUnread(io, pendingUnread);

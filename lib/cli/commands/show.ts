@@ -1,13 +1,15 @@
 /** `stickler show [SERVICE...]`: the fleet as stored, and the zones holding unapplied changes. */
 import { makeDiscoverFleet } from '../../app/discover-fleet';
 import { type Unreadable, unreadableOf } from '../../app/plan-policy';
+import { makeReadTraffic } from '../../app/read-traffic';
 import type { PendingChange } from '../../domain/zones';
+import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
 import { type CliIo, EXIT, jsonDocument } from '../io';
-import { renderFleet } from '../render';
-import { showJson } from '../report-json';
+import { renderFleet, renderTraffic } from '../render';
+import { showJson, trafficJson } from '../report-json';
 import type { Session } from '../session';
-import { reportUnreadable } from './plan';
+import { reportUnreadable, windowFromFlags } from './plan';
 
 /** Reads the fleet; a listed load balancer stickler cannot use is skipped with a warning on stderr. */
 export const discoverWithWarnings = (
@@ -28,6 +30,7 @@ export async function showCommand(
   flags: Flags,
   services: string[],
 ): Promise<number> {
+  const window = windowFromFlags(flags);
   // A load balancer that cannot be read is reported, and the others are shown.
   const unreadable: Unreadable[] = [];
   const fleet = await discoverWithWarnings(session, io, services, (service, error) =>
@@ -47,10 +50,15 @@ export async function showCommand(
   const failed = new Set(unreadable.map((u) => u.service));
   const shown = fleet.filter((f) => !failed.has(f.service));
   unreadable.sort((a, b) => a.service.localeCompare(b.service));
+  const traffic = await makeReadTraffic({ traffic: session.traffic, clock: systemClock })({
+    services: [...new Set(shown.map((f) => f.service))],
+    window,
+  });
   if (flags.json) {
     io.stdout.write(
       jsonDocument({
         ...showJson(shown, pending),
+        traffic: trafficJson(traffic),
         unreadable: unreadable.map((u) => ({
           service: u.service,
           code: u.code,
@@ -65,6 +73,8 @@ export async function showCommand(
       'STICKINESS is the stored value. OVH does not expose the applied configuration: a farm is live as shown\n' +
         "unless its zone has unapplied changes ('stickler refresh SERVICE ZONE' applies them).\n",
     );
+    const lines = renderTraffic(traffic, 'these load balancers');
+    if (lines) io.stdout.write(`\n${lines}`);
   }
   reportUnreadable(io, unreadable);
   return unreadable.length > 0 ? EXIT.error : EXIT.ok;

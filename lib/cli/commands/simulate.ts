@@ -4,10 +4,24 @@ import { join, resolve } from 'node:path';
 import { PORT_OFFSETS } from '../../local/listen';
 import { startLocalPipeline } from '../../local/pipeline';
 import { parseFleet } from '../../simulator/fleet';
-import { SIMULATOR_CREDENTIALS, simulatorEnv, startSimulator } from '../../simulator/server';
+import {
+  METRICS_MODES,
+  type MetricsMode,
+  SIMULATOR_CREDENTIALS,
+  simulatorEnv,
+  startSimulator,
+} from '../../simulator/server';
 import { type Flags, number, packageRoot, readInput } from '../args';
 import { describeEvent } from '../demo-pipeline';
 import { type CliIo, EXIT, UsageError } from '../io';
+
+/** `--metrics`: what the simulator's metrics endpoint answers. */
+const metricsMode = (flags: Flags): MetricsMode => {
+  const value = flags.metrics ?? 'on';
+  if (!(METRICS_MODES as readonly string[]).includes(value))
+    throw new UsageError(`--metrics must be one of ${METRICS_MODES.join(', ')}, got '${value.slice(0, 20)}'`);
+  return value as MetricsMode;
+};
 
 export const startSimulatorFromFlags = (
   flags: Flags,
@@ -17,6 +31,7 @@ export const startSimulatorFromFlags = (
 ) =>
   startSimulator({
     fleet: parseFleet(fleetText, fleetSource),
+    metrics: metricsMode(flags),
     port: port ?? number(flags, 'port', 0, { max: 65_535 }),
     task: {
       todoMs: number(flags, 'task-ms', 1_000) / 4,
