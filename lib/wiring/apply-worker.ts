@@ -48,7 +48,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
 
   const api = ovhApiFromEnv(env, {
     baseUrl: config.ovhBaseUrl,
-    credentialsParameter: config.ovhCredentialsParameter,
+    credentialsParameters: config.ovhCredentialsParameters,
     concurrency: config.ovhConcurrency,
     timeoutMs: config.ovhTimeoutMs,
   });

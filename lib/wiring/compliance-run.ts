@@ -33,7 +33,7 @@ import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { PolicySource } from '../ports/policy-source';
 import { functionLogger, powertoolsLog } from './log';
-import { ovhApiFromEnv } from './ovh-api';
+import { ovhApiFromEnv, ovhCredentialParametersFromEnv } from './ovh-api';
 
 const required = (env: NodeJS.ProcessEnv, name: string) => {
   const value = env[name]?.trim();
@@ -45,7 +45,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
   const stage = env.STAGE ?? 'dev';
   const local = stage === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
-  const credentialsParameter = local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER');
+  const credentialsParameters = local ? undefined : ovhCredentialParametersFromEnv(env);
   // Read only when a run starts: the same function also advances rollouts, which need no policy.
   const policySource: PolicySource = {
     load: () =>
@@ -62,7 +62,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
   const log: Log = powertoolsLog(logger);
   const api = ovhApiFromEnv(env, {
     baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
-    credentialsParameter,
+    credentialsParameters,
     concurrency: Number(env.OVH_CONCURRENCY) || 8,
     timeoutMs: Number(env.OVH_TIMEOUT_MS) || 15_000,
   });

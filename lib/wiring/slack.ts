@@ -47,7 +47,7 @@ import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
 import { functionLogger, powertoolsLog } from './log';
-import { ovhApiFromEnv } from './ovh-api';
+import { ovhApiFromEnv, ovhCredentialParametersFromEnv } from './ovh-api';
 
 /** The `local` stage's signing secret when none is set (printed by `simulate --pipeline`). */
 export const LOCAL_SLACK_SIGNING_SECRET = 'stickler-local-slack-secret';
@@ -124,7 +124,7 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
     // Read-only calls, with the same credentials rule as the worker.
     api: ovhApiFromEnv(env, {
       baseUrl: resolveEndpoint(env.OVH_ENDPOINT),
-      credentialsParameter: local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER'),
+      credentialsParameters: local ? undefined : ovhCredentialParametersFromEnv(env),
       concurrency: Number(env.OVH_CONCURRENCY) || 8,
       timeoutMs: Number(env.OVH_TIMEOUT_MS) || 10_000,
     }),
