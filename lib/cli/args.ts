@@ -24,8 +24,9 @@ Usage:
   stickler undo REQUEST_ID... --pipeline [--stage STAGE] [--force] [--yes] [--reason TEXT] [--json]
                     put the farms of applied requests back to what they were, through the pipeline
   stickler --version
-  stickler simulate [--fleet FILE] [--port N] [--pipeline] [--latency MS] [--seed N] [--error-rate R]
-                    [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
+  stickler simulate [--fleet FILE] [--port N] [--pipeline] [--service-account] [--latency MS] [--seed N]
+                    [--error-rate R] [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
+                    (--service-account: exports a service account's OVH_CLIENT_ID and OVH_CLIENT_SECRET)
   stickler compliance --policy FILE [--mode report|enforce] [--json]
                     one compliance run on the local pipeline of 'simulate --pipeline' (paste its exports)
   stickler send FILE [--url URL]
@@ -35,8 +36,9 @@ Usage:
                     (takes simulate's --port, --latency, --seed, --*-rate and --task-ms, and the tuning flags)
 
 Stickiness words: cookie (HTTP farms only), sourceIp, none.
-Connection: OVH_ENDPOINT (ovh-eu, ovh-ca, ovh-us or a base URL), OVH_APPLICATION_KEY,
-OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY; OVH_LISTING=per-farm: documented calls only (default auto).
+Connection: OVH_ENDPOINT (ovh-eu, ovh-ca, ovh-us or a base URL), and a service account (OVH_CLIENT_ID,
+OVH_CLIENT_SECRET; OVH_OAUTH2_TOKEN_URL for a base URL) or an application key (OVH_APPLICATION_KEY,
+OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY), or ovh.conf; OVH_LISTING=per-farm: documented calls only (default auto).
 Tuning (show, plan, apply, set, refresh): --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call
 (15000), --poll-interval MS (2000), --task-timeout MS (600000). A flag a command does not take is refused.
 
@@ -62,6 +64,7 @@ export const OPTIONS = {
   'task-timeout': { type: 'string' },
   fleet: { type: 'string' },
   pipeline: { type: 'boolean' },
+  'service-account': { type: 'boolean' },
   port: { type: 'string' },
   latency: { type: 'string' },
   seed: { type: 'string' },
@@ -123,7 +126,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   undo: ['yes', 'force', 'reason', 'ticket', 'json', ...PIPELINE],
   status: ['json', 'pipeline', 'stage'],
   refresh: ['yes', 'json', ...TUNING],
-  simulate: ['fleet', 'pipeline', ...SIMULATOR],
+  simulate: ['fleet', 'pipeline', 'service-account', ...SIMULATOR],
   compliance: ['policy', 'mode', 'json'],
   send: ['url'],
   demo: [...SIMULATOR, ...TUNING],

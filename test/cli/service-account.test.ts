@@ -1,4 +1,6 @@
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { type CliIo, runCli } from '../../lib/cli/main';
 import { SIMULATOR_SERVICE_ACCOUNT, simulatorEnv } from '../../lib/simulator/server';
 import { captureCli } from '../helpers/cli';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
@@ -57,5 +59,33 @@ describe('stickler CLI with an OVH service account (OVH_CLIENT_ID, OVH_CLIENT_SE
     expect(run.code).toBe(1);
     expect(run.err).toContain('both kinds of OVH credentials are set');
     expect(h.sim.stats.calls['oauth2-token']).toBe(0);
+  });
+});
+
+describe('stickler simulate --service-account', () => {
+  it("prints a service account's exports, with which the CLI talks to it", async () => {
+    const out: string[] = [];
+    let shown: Awaited<ReturnType<typeof captureCli>> | undefined;
+    const stdin = new PassThrough();
+    stdin.end('');
+    const io: CliIo = {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: () => undefined },
+      stdin,
+      env: {},
+      interactive: false,
+      cwd: examples,
+      // While it serves: another shell pastes the exports and runs show.
+      untilStopped: async () => {
+        const exports = Object.fromEntries(
+          [...out.join('').matchAll(/^ {2}export (\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]),
+        );
+        expect(Object.keys(exports).sort()).toEqual(['OVH_CLIENT_ID', 'OVH_CLIENT_SECRET', 'OVH_ENDPOINT']);
+        shown = await captureCli(['show', '--json'], exports, examples);
+      },
+    };
+    expect(await runCli(['simulate', '--service-account'], io)).toBe(0);
+    expect(shown?.code).toBe(0);
+    expect(JSON.parse(shown!.out)).toBeTruthy();
   });
 });
