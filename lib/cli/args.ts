@@ -23,6 +23,9 @@ Usage:
                     cancel a request still waiting for its change window
   stickler undo REQUEST_ID... --pipeline [--stage STAGE] [--force] [--yes] [--reason TEXT] [--json]
                     put the farms of applied requests back to what they were, through the pipeline
+  stickler doctor [--stage STAGE] [--json]
+                    check what a deployment needs (SSM parameters, OVH credentials and rights, the bus,
+                    queue, table and schedule group, the triggers' secrets), and how to fix each ✗
   stickler --version
   stickler simulate [--fleet FILE] [--port N] [--pipeline] [--service-account] [--latency MS] [--seed N]
                     [--error-rate R] [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
@@ -130,6 +133,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   compliance: ['policy', 'mode', 'json'],
   send: ['url'],
   demo: [...SIMULATOR, ...TUNING],
+  doctor: ['stage', 'json'],
 };
 
 /** The largest delay a timer takes (setTimeout clamps anything above to 1 ms). */

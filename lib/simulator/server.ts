@@ -6,6 +6,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { STICKLER_ACCESS_RULES } from '../domain/access-rules';
 import { ConfigError } from '../domain/errors';
 import { compileGlob } from '../domain/glob';
 import { FARM_TYPES, type FarmType } from '../domain/stickiness';
@@ -47,14 +48,8 @@ export interface AccessRule {
   path: string;
 }
 
-/** The least-privilege consumer key the README asks operators to create. */
-export const LEAST_PRIVILEGE_RULES: AccessRule[] = [
-  { method: 'GET', path: '/ipLoadbalancing' },
-  { method: 'GET', path: '/ipLoadbalancing/*' },
-  { method: 'PUT', path: '/ipLoadbalancing/*/http/farm/*' },
-  { method: 'PUT', path: '/ipLoadbalancing/*/tcp/farm/*' },
-  { method: 'POST', path: '/ipLoadbalancing/*/refresh' },
-];
+/** The least-privilege consumer key the README asks operators to create (the domain's list). */
+export const LEAST_PRIVILEGE_RULES: AccessRule[] = STICKLER_ACCESS_RULES.map((r) => ({ ...r }) as AccessRule);
 
 export interface FaultOptions {
   /** Seed for every random choice, so a failing run can be replayed. */
@@ -307,6 +302,7 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
   let queryCounter = 0;
   let throttleLeft = 0;
   const serverSeconds = () => Math.floor(now() / 1000) + skew;
+  const startedAt = now();
   const serviceAccounts = options.serviceAccounts ?? [SIMULATOR_SERVICE_ACCOUNT];
   /** Access tokens issued: who holds each, and until when (epoch ms). */
   const issued = new Map<string, { clientId: string; until: number }>();
@@ -643,6 +639,21 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       if (garbled && garbled.carriedOut === false) {
         const kind = callKindOf(method, path);
         if (garbled.calls.includes(kind)) return sendGarbled(res, garbled.body, undefined);
+      }
+      if (path === '/auth/currentCredential' && method === 'GET') {
+        // The consumer key's own description (auth.ApiCredential), its access rules included.
+        stats.calls['current-credential']++;
+        return send(res, 200, {
+          credentialId: 7_000_001,
+          applicationId: 150_001,
+          creation: new Date(startedAt).toISOString(),
+          expiration: null,
+          lastUse: new Date(now()).toISOString(),
+          ovhSupport: false,
+          rules: options.accessRules ?? LEAST_PRIVILEGE_RULES,
+          status: 'validated',
+          allowedIPs: null,
+        });
       }
       const [kind, status, payload, extra] = route(method, path, url.searchParams, body, req.headers);
       stats.calls[kind]++;
