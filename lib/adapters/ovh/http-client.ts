@@ -417,7 +417,8 @@ export class OvhHttpClient {
     try {
       return { ok: true, auth: { bearer: await this.tokens.token(credentials, timeoutMs) } };
     } catch (error) {
-      if (error instanceof OvhApiError) return { ok: false, error };
+      // Its own copy: the calls that waited on the same fetch share the error it ended with.
+      if (error instanceof OvhApiError) return { ok: false, error: error.copy() };
       throw error;
     }
   }

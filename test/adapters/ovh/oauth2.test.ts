@@ -280,6 +280,21 @@ describe('OvhHttpClient with a service account', () => {
     expect(ovh.tokenCalls).toBe(2);
   });
 
+  it('gives each call that waited on one failing token fetch its own error', async () => {
+    const ovh = fakeOvh({ token: () => new Response('down', { status: 503 }) });
+    const client = clientWith(ovh);
+    const errors = await Promise.all(
+      [1, 2, 3].map(() => client.get('/ipLoadbalancing').catch((e: unknown) => e as OvhApiError)),
+    );
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(OvhApiError);
+      expect(error).toMatchObject({ code: 'server-error', status: 503, retryable: true });
+      expect((error as Error).message.match(/gave up after/g)).toHaveLength(1);
+    }
+    expect(new Set(errors).size).toBe(3);
+    expect(ovh.apiCalls).toBe(0);
+  });
+
   it('fails at once, without calling the API, when the credentials are refused', async () => {
     const ovh = fakeOvh({
       token: () =>
