@@ -126,7 +126,7 @@ export const checkOvhSecrets = async (
         : code === 'credentials-missing'
           ? put
           : code === 'credentials-invalid'
-            ? `put it again as the JSON the error names: ${put}`
+            ? `put it again, as the JSON the error names, with --overwrite: ${put}`
             : `your AWS identity must be allowed ssm:GetParameter and kms:Decrypt (through SSM) on ${names.serviceAccount} and ${names.applicationKey} in ${target.region}`;
     return { result: fail('ssm-ovh', title, said(error), fix) };
   }
