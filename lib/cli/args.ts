@@ -25,10 +25,15 @@ Usage:
                     cancel a request still waiting for its change window
   stickler undo REQUEST_ID... | --ticket KEY | --run RUN_ID --pipeline [--stage STAGE] [--force] [--yes] [--reason TEXT] [--json]
                     put the farms of applied requests back to what they were, through the pipeline
+  stickler doctor [--stage STAGE] [--json]
+                    check what a deployment needs (SSM parameters, OVH credentials and rights, the bus,
+                    queue, table and schedule group, the triggers' secrets), and how to fix each ✗
   stickler --version
-  stickler simulate [--fleet FILE] [--port N] [--pipeline [--port-base N] [--env-file FILE]] [--latency MS]
-                    [--seed N] [--error-rate R] [--throttle-rate R] [--hang-rate R] [--task-error-rate R] [--task-ms MS]
-                    [--metrics on|off|empty|refused|hang]   what its metrics endpoint answers (default on)
+  stickler simulate [--fleet FILE] [--port N] [--pipeline [--port-base N] [--env-file FILE]] [--service-account]
+                    [--latency MS] [--seed N] [--error-rate R] [--throttle-rate R] [--hang-rate R]
+                    [--task-error-rate R] [--task-ms MS] [--metrics on|off|empty|refused|hang]
+                    (--service-account: exports a service account's OVH_CLIENT_ID and OVH_CLIENT_SECRET;
+                    --metrics: what its metrics endpoint answers, default on)
   stickler compliance --policy FILE [--mode report|enforce] [--json]
                     one compliance run on the local pipeline of 'simulate --pipeline' (paste its exports)
   stickler send FILE [--url URL]
@@ -38,8 +43,9 @@ Usage:
                     (takes simulate's --port, --latency, --seed, --*-rate and --task-ms, and the tuning flags)
 
 Stickiness words: cookie (HTTP farms only), sourceIp, none.
-Connection: OVH_ENDPOINT (ovh-eu, ovh-ca, ovh-us or a base URL), OVH_APPLICATION_KEY,
-OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY; OVH_LISTING=per-farm: documented calls only (default auto).
+Connection: OVH_ENDPOINT (ovh-eu, ovh-ca, ovh-us or a base URL), and a service account (OVH_CLIENT_ID,
+OVH_CLIENT_SECRET; OVH_OAUTH2_TOKEN_URL for a base URL) or an application key (OVH_APPLICATION_KEY,
+OVH_APPLICATION_SECRET, OVH_CONSUMER_KEY), or ovh.conf; OVH_LISTING=per-farm: documented calls only (default auto).
 Tuning (show, plan, apply, set, refresh): --concurrency N (ceiling, 32: starts at 8, adapts), --timeout MS per call
 (15000), --poll-interval MS (2000), --task-timeout MS (600000). A flag a command does not take is refused.
 
@@ -66,6 +72,7 @@ export const OPTIONS = {
   'task-timeout': { type: 'string' },
   fleet: { type: 'string' },
   pipeline: { type: 'boolean' },
+  'service-account': { type: 'boolean' },
   port: { type: 'string' },
   latency: { type: 'string' },
   seed: { type: 'string' },
@@ -132,10 +139,11 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   undo: ['yes', 'force', 'reason', 'ticket', 'run', 'json', ...PIPELINE],
   status: ['json', 'pipeline', 'stage'],
   refresh: ['yes', 'json', ...TUNING],
-  simulate: ['fleet', 'pipeline', 'port-base', 'env-file', ...SIMULATOR],
+  simulate: ['fleet', 'pipeline', 'port-base', 'env-file', 'service-account', ...SIMULATOR],
   compliance: ['policy', 'mode', 'json'],
   send: ['url'],
   demo: [...SIMULATOR, ...TUNING],
+  doctor: ['stage', 'json'],
 };
 
 export { MAX_TIMER_MS };

@@ -24,6 +24,7 @@ import { applyCommand } from './commands/apply';
 import { cancelCommand } from './commands/cancel';
 import { complianceCommand } from './commands/compliance';
 import { demoCommand } from './commands/demo';
+import { doctorCommand } from './commands/doctor';
 import { planCommand } from './commands/plan';
 import { refreshCommand } from './commands/refresh';
 import { sendCommand } from './commands/send';
@@ -39,7 +40,7 @@ import { connect, type Session } from './session';
 export type { CliIo } from './io';
 export { EXIT, terminalSafe, UsageError } from './io';
 
-const NO_ARGUMENTS = new Set(['plan', 'apply', 'simulate', 'compliance', 'demo']);
+const NO_ARGUMENTS = new Set(['plan', 'apply', 'simulate', 'compliance', 'demo', 'doctor']);
 
 /** The usage lines of one command (all of them when it is unknown). */
 const commandUsage = (command: string): string => {
@@ -199,6 +200,8 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
       return demoCommand(io, flags, dispatch);
     case 'send':
       return sendCommand(io, flags, args);
+    case 'doctor':
+      return doctorCommand(io, flags);
     default:
       throw new UsageError(`unknown command '${command.slice(0, 40)}'`);
   }

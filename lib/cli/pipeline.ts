@@ -42,10 +42,10 @@ export interface PipelineConnection {
   local: boolean;
 }
 
-const STAGE = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
+export const STAGE = /^[A-Za-z0-9][A-Za-z0-9-]{0,31}$/;
 const AWS_CALL_TIMEOUT_MS = 10_000;
 
-const isLoopback = (url: string | undefined): boolean => {
+export const isLoopback = (url: string | undefined): boolean => {
   if (!url) return false;
   try {
     const host = new URL(url).hostname;
@@ -65,7 +65,7 @@ export const pipelineAsked = (env: NodeJS.ProcessEnv, flags: PipelineFlags): boo
 };
 
 /** Credentials that stay fresh: re-resolved (SDK default chain) when within 2 minutes of expiring. */
-const sdkCredentials = async (env: NodeJS.ProcessEnv) => {
+export const sdkCredentials = async (env: NodeJS.ProcessEnv) => {
   const { STSClient } = await import('@aws-sdk/client-sts');
   const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
   const endpoint = env.AWS_ENDPOINT_URL_STS || env.AWS_ENDPOINT_URL;
@@ -103,7 +103,7 @@ const sdkCredentials = async (env: NodeJS.ProcessEnv) => {
 };
 
 /** Looks up the stack's outputs (CloudFormation DescribeStacks). */
-const stackOutputs = async (
+export const stackOutputs = async (
   env: NodeJS.ProcessEnv,
   stage: string,
   region: string,

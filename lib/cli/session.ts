@@ -28,6 +28,7 @@ export const connect = (env: NodeJS.ProcessEnv, flags: Flags, say?: (line: strin
   const client = new OvhHttpClient({
     baseUrl: config.baseUrl,
     credentials: config.credentials,
+    ...(config.oauth2TokenUrl ? { oauth2TokenUrl: config.oauth2TokenUrl } : {}),
     // A ceiling: the run starts with 8 calls in flight (or fewer, under a lower ceiling) and adapts.
     concurrency: number(flags, 'concurrency', DEFAULT_CONCURRENCY_CEILING, { min: 1, max: 64 }),
     adaptive: { initial: 8 },

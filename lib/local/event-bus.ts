@@ -98,6 +98,22 @@ export const startLocalEventBus = async (options: {
         });
         res.end(JSON.stringify(body));
       };
+      if (target === 'AWSEvents.DescribeEventBus') {
+        // For `stickler doctor`: this bus, by name or ARN; any other does not exist here.
+        let name: unknown;
+        try {
+          name = (JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { Name?: unknown }).Name;
+        } catch {
+          return reply(400, { __type: 'SerializationException', message: 'body is not JSON' });
+        }
+        const arn = `arn:aws:events:${options.region}:${options.account ?? '000000000000'}:event-bus/${options.busName}`;
+        return name === options.busName || name === arn
+          ? reply(200, { Name: options.busName, Arn: arn })
+          : reply(400, {
+              __type: 'ResourceNotFoundException',
+              message: `Event bus ${typeof name === 'string' ? name.slice(0, 256) : '?'} does not exist.`,
+            });
+      }
       if (target !== 'AWSEvents.PutEvents') {
         return reply(400, {
           __type: 'UnknownOperationException',

@@ -96,7 +96,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
       : await start(startTicketingStandIns(options.onNote, port('ticketing')));
   const db = await start(startDynalite(TABLE, port('dynamodb')));
   const bus = await start(startLocalEventBus({ busName: BUS, region: REGION, port: port('bus') }));
-  const scheduler = await start(startLocalScheduler(bus, port('scheduler')));
+  const scheduler = await start(startLocalScheduler(bus, { port: port('scheduler') }));
   const context = {
     functionName: 'stickler-local-apply-worker',
     functionVersion: '$LATEST',

@@ -67,6 +67,22 @@ export class LocalQueue {
           });
           res.end(JSON.stringify(body));
         };
+        if (req.headers['x-amz-target'] === 'AmazonSQS.GetQueueUrl') {
+          // For `stickler doctor`: this queue by name; any other does not exist here.
+          let name: unknown;
+          try {
+            name = (JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as { QueueName?: unknown })
+              .QueueName;
+          } catch {
+            return reply(400, { __type: 'InvalidParameterValue', message: 'body is not JSON' });
+          }
+          return name === this.options.name
+            ? reply(200, { QueueUrl: `${this.url}/000000000000/${this.options.name}` })
+            : reply(400, {
+                __type: 'com.amazonaws.sqs#QueueDoesNotExist',
+                message: 'The specified queue does not exist.',
+              });
+        }
         if (req.headers['x-amz-target'] !== 'AmazonSQS.ChangeMessageVisibilityBatch') {
           return reply(400, {
             __type: 'UnsupportedOperation',

@@ -32,7 +32,11 @@ export interface LocalScheduler {
   close(): Promise<void>;
 }
 
-export const startLocalScheduler = async (bus: LocalEventBus, port = 0): Promise<LocalScheduler> => {
+export const startLocalScheduler = async (
+  bus: LocalEventBus,
+  options: { groupName?: string; port?: number } = {},
+): Promise<LocalScheduler> => {
+  const groupName = options.groupName ?? 'stickler-local';
   const schedules = new Map<string, ScheduleEntry>();
   const timers = new Set<NodeJS.Timeout>();
   const server: Server = createServer((req, res) => {
@@ -47,6 +51,16 @@ export const startLocalScheduler = async (bus: LocalEventBus, port = 0): Promise
         });
         res.end(JSON.stringify(body));
       };
+      // GetScheduleGroup, for `stickler doctor`: the one group the worker schedules in.
+      const group = /^\/schedule-groups\/([0-9a-zA-Z_.-]{1,64})(?:\?.*)?$/.exec(req.url ?? '')?.[1];
+      if (req.method === 'GET' && group)
+        return group === groupName
+          ? reply(200, {
+              Name: group,
+              Arn: `arn:aws:scheduler:local:000000000000:schedule-group/${group}`,
+              State: 'ACTIVE',
+            })
+          : reply(404, { Message: `Schedule group ${group} does not exist.` }, 'ResourceNotFoundException');
       const name = /^\/schedules\/([0-9a-zA-Z_.-]{1,64})(?:\?.*)?$/.exec(req.url ?? '')?.[1];
       if (req.method === 'DELETE' && name) {
         const entry = schedules.get(name);
@@ -103,7 +117,7 @@ export const startLocalScheduler = async (bus: LocalEventBus, port = 0): Promise
       reply(200, { ScheduleArn: `arn:aws:scheduler:local:000000000000:schedule/local/${name}` });
     });
   });
-  const listening = await listenOn(server, port, 'scheduler');
+  const listening = await listenOn(server, options.port ?? 0, 'scheduler');
   return {
     url: `http://127.0.0.1:${listening}`,
     schedules,

@@ -3,8 +3,10 @@
  * makes: signed requests checked the way OVH checks them, strict PUT bodies, stored vs applied
  * configuration, refresh tasks that take time, and seeded fault injection.
  */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { STICKLER_ACCESS_RULES } from '../domain/access-rules';
 import { ConfigError } from '../domain/errors';
 import { compileGlob } from '../domain/glob';
 import { FARM_TYPES, type FarmType } from '../domain/stickiness';
@@ -27,19 +29,28 @@ export const SIMULATOR_CREDENTIALS: SimulatorCredentials = {
   consumerKey: 'simulator-consumer-key',
 };
 
+/** A service account (OAuth2 client credentials) the simulator knows. */
+export interface SimulatorServiceAccount {
+  clientId: string;
+  clientSecret: string;
+}
+
+/** The service account the simulator accepts unless told otherwise. It guards nothing real. */
+export const SIMULATOR_SERVICE_ACCOUNT: SimulatorServiceAccount = {
+  clientId: 'simulator-client-id',
+  clientSecret: 'simulator-client-secret',
+};
+
+/** Where a service account asks for tokens: the API's origin, outside /1.0 (OVH_OAUTH2_TOKEN_URL's default). */
+export const SIMULATOR_TOKEN_PATH = '/auth/oauth2/token';
+
 export interface AccessRule {
   method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   path: string;
 }
 
-/** The least-privilege consumer key the README asks operators to create. */
-export const LEAST_PRIVILEGE_RULES: AccessRule[] = [
-  { method: 'GET', path: '/ipLoadbalancing' },
-  { method: 'GET', path: '/ipLoadbalancing/*' },
-  { method: 'PUT', path: '/ipLoadbalancing/*/http/farm/*' },
-  { method: 'PUT', path: '/ipLoadbalancing/*/tcp/farm/*' },
-  { method: 'POST', path: '/ipLoadbalancing/*/refresh' },
-];
+/** The least-privilege consumer key the README asks operators to create (the domain's list). */
+export const LEAST_PRIVILEGE_RULES: AccessRule[] = STICKLER_ACCESS_RULES.map((r) => ({ ...r }) as AccessRule);
 
 export interface FaultOptions {
   /** Seed for every random choice, so a failing run can be replayed. */
@@ -102,6 +113,14 @@ export interface SimulatorOptions {
   host?: string;
   port?: number;
   credentials?: SimulatorCredentials;
+  /**
+   * Service accounts that may get tokens at POST /auth/oauth2/token (default: the simulator's
+   * own). Their calls are held to the same access rules as the application key's (an IAM policy
+   * granting exactly stickler's actions allows the same calls).
+   */
+  serviceAccounts?: SimulatorServiceAccount[];
+  /** Lifetime of the access tokens issued, in seconds (default 3600, OVH's). */
+  tokenLifetimeSeconds?: number;
   accessRules?: AccessRule[];
   /** OVH's clock minus the local one, in seconds: clients must correct with /auth/time. */
   clockSkewSeconds?: number;
@@ -120,6 +139,8 @@ export interface SimulatorOptions {
 
 export type CallKind =
   | 'auth-time'
+  | 'oauth2-token'
+  | 'current-credential'
   | 'list-services'
   | 'get-service'
   | 'list-zones'
@@ -154,6 +175,8 @@ export interface RunningSimulator {
   /** What the metrics side answers now (see MetricsMode); may be changed at run time. */
   metrics: { mode: MetricsMode };
   resetStats(): void;
+  /** Access tokens: their lifetime for the next ones issued (seconds), and expiring all issued so far. */
+  tokens: { lifetimeSeconds: number; expireAll(): void; readonly issued: number };
   /** Every load balancer back to the fleet it started with (tests that share one simulator). */
   resetState(): void;
   close(): Promise<void>;
@@ -163,6 +186,8 @@ export interface RunningSimulator {
 export const callKindOf = (method: string, path: string): CallKind => {
   const rest = path.split('/').filter(Boolean).slice(2);
   if (path === '/auth/time') return 'auth-time';
+  if (path === SIMULATOR_TOKEN_PATH) return 'oauth2-token';
+  if (path === '/auth/currentCredential') return 'current-credential';
   if (!path.startsWith('/ipLoadbalancing')) return 'other';
   if (rest.length === 0) return path === '/ipLoadbalancing' ? 'list-services' : 'get-service';
   if (method === 'POST' && rest[0] === 'refresh') return 'refresh';
@@ -191,6 +216,8 @@ export const seededRandom = (seed: number): (() => number) => {
 const emptyStats = (): SimulatorStats => ({
   calls: {
     'auth-time': 0,
+    'oauth2-token': 0,
+    'current-credential': 0,
     'list-services': 0,
     'get-service': 0,
     'list-zones': 0,
@@ -223,7 +250,7 @@ class HttpError extends Error {
 const authError = (status: number, errorCode: string, message: string) =>
   new HttpError(status, {
     errorCode,
-    httpCode: `${status} ${status === 400 ? 'Bad Request' : 'Forbidden'}`,
+    httpCode: `${status} ${status === 400 ? 'Bad Request' : status === 401 ? 'Unauthorized' : 'Forbidden'}`,
     message,
   });
 const clientError = (status: number, cls: string, message: string) =>
@@ -302,12 +329,78 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
   let queryCounter = 0;
   let throttleLeft = 0;
   const serverSeconds = () => Math.floor(now() / 1000) + skew;
+  const startedAt = now();
+  const serviceAccounts = options.serviceAccounts ?? [SIMULATOR_SERVICE_ACCOUNT];
+  /** Access tokens issued: who holds each, and until when (epoch ms). */
+  const issued = new Map<string, { clientId: string; until: number }>();
+  const tokens = { lifetimeSeconds: options.tokenLifetimeSeconds ?? 3600, issuedCount: 0 };
+
+  const sameText = (a: string, b: string) => {
+    const x = Buffer.from(a);
+    const y = Buffer.from(b);
+    return x.length === y.length && timingSafeEqual(x, y);
+  };
+
+  /**
+   * POST /auth/oauth2/token, client credentials: the client id and secret in HTTP Basic (as OVH's
+   * clients send them) or in the form body (RFC 6749 allows both). OAuth2's error bodies.
+   */
+  const issueToken = (req: IncomingMessage, body: string): [number, unknown] => {
+    const form = new URLSearchParams(body);
+    let clientId = form.get('client_id') ?? undefined;
+    let clientSecret = form.get('client_secret') ?? undefined;
+    const basic = /^Basic\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+    if (basic) {
+      const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
+      const colon = decoded.indexOf(':');
+      const decode = (v: string) => new URLSearchParams(`v=${v}`).get('v') ?? '';
+      if (colon > 0) {
+        clientId = decode(decoded.slice(0, colon));
+        clientSecret = decode(decoded.slice(colon + 1));
+      }
+    }
+    if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? ''))
+      return [400, { error: 'invalid_request', error_description: 'expected a form body' }];
+    if (form.get('grant_type') !== 'client_credentials')
+      return [
+        400,
+        { error: 'unsupported_grant_type', error_description: 'only client_credentials is supported' },
+      ];
+    const account = serviceAccounts.find(
+      (a) =>
+        clientId !== undefined &&
+        clientSecret !== undefined &&
+        sameText(a.clientId, clientId) &&
+        sameText(a.clientSecret, clientSecret),
+    );
+    if (!account)
+      return [401, { error: 'invalid_client', error_description: 'ovhcloud oauth2 client does not exists' }];
+    const token = `sim-${randomBytes(24).toString('hex')}`;
+    issued.set(token, { clientId: account.clientId, until: now() + tokens.lifetimeSeconds * 1000 });
+    tokens.issuedCount++;
+    return [
+      200,
+      { access_token: token, token_type: 'Bearer', expires_in: tokens.lifetimeSeconds, scope: 'all' },
+    ];
+  };
 
   const authenticate = (req: IncomingMessage, method: string, path: string, body: string) => {
     const header = (name: string) => {
       const v = req.headers[name];
       return Array.isArray(v) ? v[0] : v;
     };
+    const bearer = /^Bearer\s+(\S+)$/i.exec(header('authorization') ?? '');
+    if (bearer) {
+      const held = issued.get(bearer[1]!);
+      // OVH documents no error body for a bearer token; its auth errors' shape (NOTES.md), status 401.
+      if (!held || held.until <= now()) {
+        if (held) issued.delete(bearer[1]!);
+        throw authError(401, 'INVALID_CREDENTIAL', 'This credential is not valid');
+      }
+      if (path !== '/auth/currentCredential' && !rules.some((r) => r.method === method && r.path.test(path)))
+        throw authError(403, 'NOT_GRANTED_CALL', 'This call has not been granted');
+      return;
+    }
     const ak = header('x-ovh-application');
     if (!ak || ak !== credentials.applicationKey) {
       throw authError(403, 'INVALID_KEY', 'This application key is invalid');
@@ -332,7 +425,7 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       credentials,
     );
     if (!signed) throw authError(400, 'INVALID_SIGNATURE', 'Invalid signature');
-    if (!rules.some((r) => r.method === method && r.path.test(path))) {
+    if (path !== '/auth/currentCredential' && !rules.some((r) => r.method === method && r.path.test(path))) {
       throw authError(403, 'NOT_GRANTED_CALL', 'This call has not been granted');
     }
   };
@@ -597,9 +690,10 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     const latency = faults.latencyMs + random() * faults.latencyJitterMs;
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     if (url.pathname.startsWith(`${METRICS_PATH}/`) && method === 'GET') return handleMetrics(req, res, url);
-    if (!url.pathname.startsWith('/1.0/'))
+    const tokenCall = url.pathname === SIMULATOR_TOKEN_PATH;
+    if (!tokenCall && !url.pathname.startsWith('/1.0/'))
       return send(res, 404, { class: 'Client::NotFound', message: 'Not found' });
-    const path = url.pathname.slice('/1.0'.length);
+    const path = tokenCall ? url.pathname : url.pathname.slice('/1.0'.length);
 
     if (faults.hangRate > 0 && random() < faults.hangRate) {
       stats.faults.hangs++;
@@ -632,6 +726,14 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       });
     }
 
+    if (tokenCall) {
+      if (method !== 'POST')
+        return send(res, 405, { error: 'invalid_request', error_description: 'POST only' });
+      stats.calls['oauth2-token']++;
+      const [status, answer] = issueToken(req, body);
+      if (status !== 200) stats.rejected.auth++;
+      return send(res, status, answer, { 'Cache-Control': 'no-store' });
+    }
     if (path === '/auth/time' && method === 'GET') {
       stats.calls['auth-time']++;
       return send(res, 200, serverSeconds());
@@ -648,6 +750,21 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       if (garbled && garbled.carriedOut === false) {
         const kind = callKindOf(method, path);
         if (garbled.calls.includes(kind)) return sendGarbled(res, garbled.body, undefined);
+      }
+      if (path === '/auth/currentCredential' && method === 'GET') {
+        // The consumer key's own description (auth.ApiCredential), its access rules included.
+        stats.calls['current-credential']++;
+        return send(res, 200, {
+          credentialId: 7_000_001,
+          applicationId: 150_001,
+          creation: new Date(startedAt).toISOString(),
+          expiration: null,
+          lastUse: new Date(now()).toISOString(),
+          ovhSupport: false,
+          rules: options.accessRules ?? LEAST_PRIVILEGE_RULES,
+          status: 'validated',
+          allowedIPs: null,
+        });
       }
       const [kind, status, payload, extra] = route(method, path, url.searchParams, body, req.headers);
       stats.calls[kind]++;
@@ -694,6 +811,20 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     resetStats() {
       stats = emptyStats();
     },
+    tokens: {
+      get lifetimeSeconds() {
+        return tokens.lifetimeSeconds;
+      },
+      set lifetimeSeconds(value: number) {
+        tokens.lifetimeSeconds = value;
+      },
+      expireAll() {
+        issued.clear();
+      },
+      get issued() {
+        return tokens.issuedCount;
+      },
+    },
     resetState() {
       state.reset();
     },
@@ -705,13 +836,23 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
   };
 };
 
-/** The OVH_* variables that point stickler (or anything OVH-compatible) at a running simulator. */
+/**
+ * The OVH_* variables that point stickler (or anything OVH-compatible) at a running simulator,
+ * with an application key or a service account (whose token URL is the default for a base URL).
+ */
 export const simulatorEnv = (
   baseUrl: string,
-  credentials: SimulatorCredentials = SIMULATOR_CREDENTIALS,
-): Record<string, string> => ({
-  OVH_ENDPOINT: baseUrl,
-  OVH_APPLICATION_KEY: credentials.applicationKey,
-  OVH_APPLICATION_SECRET: credentials.applicationSecret,
-  OVH_CONSUMER_KEY: credentials.consumerKey,
-});
+  credentials: SimulatorCredentials | SimulatorServiceAccount = SIMULATOR_CREDENTIALS,
+): Record<string, string> =>
+  'clientId' in credentials
+    ? {
+        OVH_ENDPOINT: baseUrl,
+        OVH_CLIENT_ID: credentials.clientId,
+        OVH_CLIENT_SECRET: credentials.clientSecret,
+      }
+    : {
+        OVH_ENDPOINT: baseUrl,
+        OVH_APPLICATION_KEY: credentials.applicationKey,
+        OVH_APPLICATION_SECRET: credentials.applicationSecret,
+        OVH_CONSUMER_KEY: credentials.consumerKey,
+      };

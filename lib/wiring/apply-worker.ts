@@ -50,7 +50,7 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
 
   const ovh = ovhClientFromEnv(env, {
     baseUrl: config.ovhBaseUrl,
-    credentialsParameter: config.ovhCredentialsParameter,
+    credentialsParameters: config.ovhCredentialsParameters,
     concurrency: config.ovhConcurrency,
     timeoutMs: config.ovhTimeoutMs,
   });

@@ -33,7 +33,7 @@ import type { Log } from '../ports/log';
 import type { PolicySource } from '../ports/policy-source';
 import { ovhCallSettings, requiredVar, stageOf } from './config';
 import { functionLogger, powertoolsLog } from './log';
-import { ovhApiFromEnv } from './ovh-api';
+import { ovhApiFromEnv, ovhCredentialParametersFromEnv } from './ovh-api';
 
 const required = requiredVar;
 
@@ -41,7 +41,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
   const stage = stageOf(env);
   const local = stage === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
-  const credentialsParameter = local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER');
+  const credentialsParameters = local ? undefined : ovhCredentialParametersFromEnv(env);
   // Read only when a run starts: the same function also advances rollouts, which need no policy.
   const policySource: PolicySource = {
     load: () =>
@@ -56,7 +56,7 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
   };
   const logger = functionLogger(env);
   const log: Log = powertoolsLog(logger);
-  const api = ovhApiFromEnv(env, { ...ovhCallSettings(env), credentialsParameter });
+  const api = ovhApiFromEnv(env, { ...ovhCallSettings(env), credentialsParameters });
   const publisher = new EventBridgePublisher({
     client: awsJsonClientFromEnv(EVENTBRIDGE, env, { timeoutMs: 10_000 }),
     busName,

@@ -48,7 +48,7 @@ import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
 import { ovhCallSettings, requiredVar, stageOf } from './config';
 import { functionLogger, powertoolsLog } from './log';
-import { ovhApiFromEnv } from './ovh-api';
+import { ovhApiFromEnv, ovhCredentialParametersFromEnv } from './ovh-api';
 
 /** The `local` stage's signing secret when none is set (printed by `simulate --pipeline`). */
 export const LOCAL_SLACK_SIGNING_SECRET = 'stickler-local-slack-secret';
@@ -122,7 +122,7 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
     api: ovhApiFromEnv(env, {
       // Shorter calls than the worker's: the work invocation has 30 s in all.
       ...ovhCallSettings(env, { timeoutMs: 10_000 }),
-      credentialsParameter: local ? undefined : required(env, 'OVH_CREDENTIALS_PARAMETER'),
+      credentialsParameters: local ? undefined : ovhCredentialParametersFromEnv(env),
     }),
     proposals: new DynamoDbChatProposals({
       client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),

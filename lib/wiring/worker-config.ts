@@ -1,15 +1,16 @@
 /** The apply worker's settings, read from the environment once and checked. */
 
-import { ConfigError } from '../domain/errors';
+import type { OvhCredentialParameters } from '../adapters/ssm/ovh-credentials';
 import { type EnvNumber, intVar, ovhCallSettings, requiredVar, stageOf } from './config';
+import { ovhCredentialParametersFromEnv } from './ovh-api';
 
 export interface WorkerConfig {
   stage: string;
   eventBusName: string;
   idempotencyTable: string;
   ovhBaseUrl: string;
-  /** SSM SecureString holding the OVH credentials (required outside the `local` stage). */
-  ovhCredentialsParameter: string | undefined;
+  /** SSM SecureStrings holding the OVH credentials (required outside the `local` stage). */
+  ovhCredentialsParameters: OvhCredentialParameters | undefined;
   maxReceiveCount: number;
   claimHoldMs: number;
   ovhConcurrency: number;
@@ -39,20 +40,14 @@ const required = requiredVar;
 export const loadWorkerConfig = (env: NodeJS.ProcessEnv): WorkerConfig => {
   const stage = stageOf(env);
   // The `local` stage never reads SSM: it takes OVH_* variables (the simulator's, usually).
-  const ovhCredentialsParameter =
-    stage === 'local' ? undefined : env.OVH_CREDENTIALS_PARAMETER?.trim() || undefined;
-  if (!ovhCredentialsParameter && stage !== 'local') {
-    throw new ConfigError(
-      'OVH_CREDENTIALS_PARAMETER is not set: deployed stages read OVH credentials from SSM only',
-    );
-  }
+  const ovhCredentialsParameters = stage === 'local' ? undefined : ovhCredentialParametersFromEnv(env);
   const ovh = ovhCallSettings(env);
   return {
     stage,
     eventBusName: required(env, 'EVENT_BUS_NAME'),
     idempotencyTable: required(env, 'IDEMPOTENCY_TABLE'),
     ovhBaseUrl: ovh.baseUrl,
-    ovhCredentialsParameter,
+    ovhCredentialsParameters,
     maxReceiveCount: int(env, 'MAX_RECEIVE_COUNT', 5),
     claimHoldMs: int(env, 'CLAIM_HOLD_MS', 900_000),
     ovhConcurrency: ovh.concurrency,

@@ -347,6 +347,28 @@ describe('serverless package', () => {
     }
   });
 
+  it('lets every function that calls OVH read either OVH credential parameter: a service account or an application key', () => {
+    const functions = {
+      ApplyDashworkerLambdaFunction: 'ApplyWorkerRole',
+      SlackLambdaFunction: 'SlackRole',
+      ComplianceDashrunLambdaFunction: 'ComplianceRunRole',
+    };
+    for (const [fn, role] of Object.entries(functions)) {
+      const env = (resources[fn]!.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      expect([fn, env.OVH_CREDENTIALS_PARAMETER, env.OVH_SERVICE_ACCOUNT_PARAMETER]).toEqual([
+        fn,
+        '/stickler/test/ovh-credentials',
+        '/stickler/test/ovh-service-account',
+      ]);
+      const statements = (
+        resources[role]!.Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+      ).flatMap((p) => p.PolicyDocument.Statement);
+      const read = JSON.stringify(statements.find((st) => st.Action === 'ssm:GetParameter')!.Resource);
+      expect(read).toContain('parameter/stickler/test/ovh-service-account');
+      expect(read).toContain('parameter/stickler/test/ovh-credentials');
+    }
+  });
+
   it('lets each role decrypt through SSM only the very parameters it may read', () => {
     const roles = ofType('AWS::IAM::Role').map(
       ([id, r]) =>

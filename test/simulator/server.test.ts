@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OvhApiError } from '../../lib/adapters/ovh/errors';
 import { parseFleet } from '../../lib/simulator/fleet';
-import { startSimulator, validateFarmBody } from '../../lib/simulator/server';
+import { LEAST_PRIVILEGE_RULES, startSimulator, validateFarmBody } from '../../lib/simulator/server';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
 
 /** The official OVH schema, shipped beside the project; every simulator answer must fit it. */
@@ -84,6 +84,29 @@ describe('simulator responses fit the official OVH schema', () => {
     expect(conforms(task, 'ipLoadbalancing.Task.Task')).toEqual([]);
     const read = await h.client.get(`/ipLoadbalancing/loadbalancer-aaa/task/${task.id}`);
     expect(conforms(read, 'ipLoadbalancing.Task.Task')).toEqual([]);
+  });
+});
+
+describe("the simulator's /auth/currentCredential fits OVH's /auth schema", () => {
+  it('answers an auth.ApiCredential holding its access rules', async () => {
+    const auth = JSON.parse(
+      readFileSync(join(__dirname, '../fixtures/ovh-api/auth.swagger-2023.json'), 'utf8'),
+    ) as typeof swagger;
+    const h = await startHarness();
+    try {
+      const body = await h.client.get<{ rules: unknown }>('/auth/currentCredential');
+      const saved = swagger.models;
+      swagger.models = auth.models;
+      try {
+        expect(conforms(body, 'auth.ApiCredential')).toEqual([]);
+      } finally {
+        swagger.models = saved;
+      }
+      expect(body.rules).toEqual(LEAST_PRIVILEGE_RULES);
+      expect(h.sim.stats.calls['current-credential']).toBe(1);
+    } finally {
+      await h.close();
+    }
   });
 });
 

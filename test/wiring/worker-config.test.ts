@@ -14,7 +14,7 @@ describe('loadWorkerConfig', () => {
     expect(loadWorkerConfig({ ...base, STAGE: 'prod' })).toMatchObject({
       stage: 'prod',
       ovhBaseUrl: 'https://eu.api.ovh.com/1.0',
-      ovhCredentialsParameter: '/stickler/prod/ovh',
+      ovhCredentialsParameters: { applicationKey: '/stickler/prod/ovh' },
       maxReceiveCount: 5,
       pollIntervalMs: 2000,
       taskTimeoutMs: 240_000,
@@ -58,7 +58,7 @@ describe('loadWorkerConfig', () => {
   });
 
   it('never reads SSM in the local stage', () => {
-    expect(loadWorkerConfig({ ...base, STAGE: 'local' }).ovhCredentialsParameter).toBeUndefined();
+    expect(loadWorkerConfig({ ...base, STAGE: 'local' }).ovhCredentialsParameters).toBeUndefined();
   });
 
   it.each([

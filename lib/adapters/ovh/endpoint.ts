@@ -42,3 +42,47 @@ export const resolveEndpoint = (value: string | undefined): string => {
   }
   return url.toString().replace(/\/+$/, '');
 };
+
+/**
+ * The OAuth2 token URL of each named endpoint, as OVH's official clients define them (go-ovh's
+ * `tokensURLs`, python-ovh's `OAUTH2_TOKEN_URLS`), keyed by base URL.
+ */
+export const OVH_OAUTH2_TOKEN_URLS: Readonly<Record<string, string>> = {
+  [OVH_ENDPOINTS['ovh-eu']]: 'https://www.ovh.com/auth/oauth2/token',
+  [OVH_ENDPOINTS['ovh-ca']]: 'https://ca.ovh.com/auth/oauth2/token',
+  [OVH_ENDPOINTS['ovh-us']]: 'https://us.ovhcloud.com/auth/oauth2/token',
+};
+
+/** OVH APIs that offer no service accounts (OVH's clients refuse OAuth2 there too). */
+const WITHOUT_OAUTH2 = /(^|\.)(kimsufi|soyoustart)\.com$/i;
+
+/**
+ * Where a service account gets its access tokens for the API at `baseUrl`: the named endpoints'
+ * own token URL; for any other base URL `OVH_OAUTH2_TOKEN_URL`, or `<origin>/auth/oauth2/token`.
+ * `OVH_OAUTH2_TOKEN_URL` replaces a named endpoint's URL too (OVH may move it).
+ */
+export const resolveOAuth2TokenUrl = (baseUrl: string, override: string | undefined): string => {
+  const api = new URL(baseUrl);
+  if (WITHOUT_OAUTH2.test(api.hostname))
+    throw new ConfigError(
+      `${api.hostname} offers no OVH service accounts (OAuth2): use an application key and a consumer key there`,
+    );
+  const given = override?.trim();
+  if (!given) return OVH_OAUTH2_TOKEN_URLS[baseUrl] ?? `${api.origin}/auth/oauth2/token`;
+  let url: URL;
+  try {
+    url = new URL(given);
+  } catch {
+    throw new ConfigError(
+      'OVH_OAUTH2_TOKEN_URL must be an http(s) URL, such as https://www.ovh.com/auth/oauth2/token',
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new ConfigError(`OVH_OAUTH2_TOKEN_URL must use http or https, got '${url.protocol}'`);
+  // Not quoted: user info, a query string or a fragment is where a secret would be pasted.
+  if (url.username || url.password || url.search || url.hash || /[?#]/.test(given))
+    throw new ConfigError(
+      'OVH_OAUTH2_TOKEN_URL must not carry a user name, a password, a query string or a fragment: the client id and secret are sent apart',
+    );
+  return url.toString();
+};

@@ -50,4 +50,14 @@ export class OvhApiError extends SticklerError {
     this.errorClass = details.errorClass;
     this.queryId = details.queryId;
   }
+
+  /**
+   * The same error as a new object: one failure shared by several calls (a token fetch they all
+   * waited on) is told apart, so that what each call adds to its message stays its own.
+   */
+  copy(): OvhApiError {
+    const twin = Object.create(Object.getPrototypeOf(this)) as OvhApiError;
+    Object.defineProperties(twin, Object.getOwnPropertyDescriptors(this));
+    return twin;
+  }
 }

@@ -13,13 +13,22 @@ import { type AdaptiveConcurrency, makeAdaptiveConcurrency } from '../../shared/
 import { fullJitterDelay } from '../../shared/backoff';
 import { createLimiter, type Limiter } from '../../shared/limiter';
 import { OvhApiError } from './errors';
+import { OAuth2TokenSource, type ServiceAccountCredentials } from './oauth2';
+import { readBounded } from './read-bounded';
 import { signRequest } from './signature';
 
-export interface OvhCredentials {
+/** An application key with its secret and a consumer key: each request is signed. */
+export interface ApplicationKeyCredentials {
   applicationKey: string;
   applicationSecret: string;
   consumerKey: string;
 }
+
+/** Either kind of OVH credentials: an application key (signed requests) or a service account (OAuth2). */
+export type OvhCredentials = ApplicationKeyCredentials | ServiceAccountCredentials;
+
+export const isServiceAccount = (credentials: OvhCredentials): credentials is ServiceAccountCredentials =>
+  'clientId' in credentials;
 
 /**
  * What is wrong with a credential's characters, or undefined. OVH's keys are printable ASCII; a
@@ -33,16 +42,21 @@ export const credentialProblem = (value: string): string | undefined =>
       ? 'is empty'
       : 'holds a character that is not printable ASCII (a line break, a control character or a non-ASCII letter)';
 
-const CREDENTIAL_NAMES: Record<keyof OvhCredentials, string> = {
+const CREDENTIAL_NAMES = {
   applicationKey: 'application key',
   applicationSecret: 'application secret',
   consumerKey: 'consumer key',
-};
+  clientId: 'service account client id',
+  clientSecret: 'service account client secret',
+} as const;
 
 /** Refuses credentials that cannot go into a request as they are (loaded from SSM, say), never quoting them. */
 const checkCredentials = (credentials: OvhCredentials): OvhCredentials => {
-  for (const field of Object.keys(CREDENTIAL_NAMES) as (keyof OvhCredentials)[]) {
-    const problem = credentialProblem(credentials[field] ?? '');
+  const fields = isServiceAccount(credentials)
+    ? (['clientId', 'clientSecret'] as const)
+    : (['applicationKey', 'applicationSecret', 'consumerKey'] as const);
+  for (const field of fields) {
+    const problem = credentialProblem((credentials as unknown as Record<string, string>)[field] ?? '');
     if (problem)
       throw new ConfigError(`the OVH ${CREDENTIAL_NAMES[field]} ${problem}; its value is not shown`);
   }
@@ -66,6 +80,11 @@ export interface OvhHttpClientOptions {
   baseUrl: string;
   /** Credentials, or a function that loads them (for example from SSM, cached). */
   credentials: OvhCredentials | (() => Promise<OvhCredentials>);
+  /**
+   * Where a service account gets its access tokens (resolveOAuth2TokenUrl). Needed only with a
+   * service account's credentials; without it they are refused.
+   */
+  oauth2TokenUrl?: string;
   /** Per-attempt timeout, connection to last byte. */
   timeoutMs?: number;
   /** A number, or a Limiter shared with other clients. */
@@ -114,29 +133,6 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  */
 export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
-/** The answer's text, or undefined past `limit` bytes (declared or read), reading no further. */
-const readBounded = async (response: Response, limit: number): Promise<string | undefined> => {
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > limit || !response.body) {
-    await response.body?.cancel().catch(() => undefined);
-    return declared > limit ? undefined : '';
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-};
-
 /** A sign that OVH is overloaded: throttled, a server error, no answer, a dropped connection. */
 const isOverload = (error: OvhApiError) =>
   error.status === 429 || (error.status ?? 0) >= 500 || error.code === 'timeout' || error.code === 'network';
@@ -156,6 +152,9 @@ interface RequestOptions {
   onHeaders?: (headers: Headers) => void;
 }
 
+/** A signed call's credentials and clock offset, or a service account's access token. */
+type Authorization = { credentials: ApplicationKeyCredentials; offset: number } | { bearer: string };
+
 type Attempt<T> =
   | { ok: true; value: T; headers: Headers }
   | { ok: false; error: OvhApiError; retryAfterMs?: number };
@@ -172,6 +171,8 @@ export class OvhHttpClient {
   private readonly onRetry: ((retry: RetryNotice) => void) | undefined;
   private readonly adaptive: AdaptiveConcurrency | undefined;
   private timeOffset: Promise<number> | undefined;
+  /** A service account's access tokens, shared by every view of this client. */
+  readonly tokens: OAuth2TokenSource | undefined;
   /** Epoch ms by which every call of this view ends (see bounded). */
   private deadline: number | undefined;
 
@@ -198,6 +199,9 @@ export class OvhHttpClient {
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.onRetry = options.onRetry;
+    this.tokens = options.oauth2TokenUrl
+      ? new OAuth2TokenSource({ tokenUrl: options.oauth2TokenUrl, fetch: this.fetchImpl, clock: this.clock })
+      : undefined;
   }
 
   /**
@@ -297,40 +301,59 @@ export class OvhHttpClient {
     // or backoff) for up to maxThrottledMs in all, apart from the attempts other failures count.
     let throttledMs = 0;
     let throttled = 0;
+    // A service account's token refused with a 401 is dropped and fetched again, once per call.
+    let renewed = false;
     for (let attempt = 1; ; attempt++) {
       const before = this.timeLeft();
       if (before !== undefined && before <= 0) throw this.deadlineError(method, path, false);
-      const offset = options.unauthenticated ? 0 : await this.serverTimeOffset();
       const credentials = options.unauthenticated
         ? undefined
         : checkCredentials(
             typeof this.credentials === 'function' ? await this.credentials() : this.credentials,
           );
-      // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
+      const prepared: { ok: true; auth?: Authorization } | { ok: false; error: OvhApiError } = credentials
+        ? await this.authorization(credentials)
+        : { ok: true };
       // A zone's apply path (its pending changes, the refresh, its task) waits ahead of bulk farm
       // reads and writes: those calls are few, and each zone waits on them one after another.
       const urgent = /\/(pendingChanges|refresh|task)(\/|$)/.test(path);
-      const result = await this.limiter.run(
-        async () => {
-          // A slot found after the deadline: nothing is sent.
-          const left = this.timeLeft();
-          if (left !== undefined && left <= 0)
-            return { ok: false as const, error: this.deadlineError(method, path, false) };
-          const ticket = this.adaptive?.started() ?? 0;
-          const outcome = await this.attempt<T>(
-            method,
-            path,
-            url,
-            { ...this.headers(method, url, body, offset, credentials), ...options.headers },
-            body,
-            safeToRepeat,
+      const result: Attempt<T> = !prepared.ok
+        ? { ok: false, error: prepared.error }
+        : await this.limiter.run(
+            async () => {
+              // A slot found after the deadline: nothing is sent.
+              const left = this.timeLeft();
+              if (left !== undefined && left <= 0)
+                return { ok: false as const, error: this.deadlineError(method, path, false) };
+              const ticket = this.adaptive?.started() ?? 0;
+              // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
+              const outcome = await this.attempt<T>(
+                method,
+                path,
+                url,
+                { ...this.headers(method, url, body, prepared.auth), ...options.headers },
+                body,
+                safeToRepeat,
+              );
+              if (outcome.ok) this.adaptive?.succeeded(ticket);
+              else if (isOverload(outcome.error)) this.adaptive?.overloaded(ticket);
+              return outcome;
+            },
+            { urgent },
           );
-          if (outcome.ok) this.adaptive?.succeeded(ticket);
-          else if (isOverload(outcome.error)) this.adaptive?.overloaded(ticket);
-          return outcome;
-        },
-        { urgent },
-      );
+      const bearer =
+        prepared.ok && prepared.auth && 'bearer' in prepared.auth ? prepared.auth.bearer : undefined;
+      if (!result.ok && bearer !== undefined && result.error.status === 401) {
+        // A 401 proves the call was not carried out: repeating it (even a POST) is safe.
+        if (!renewed) {
+          renewed = true;
+          this.tokens?.invalidate(bearer);
+          attempt--;
+          continue;
+        }
+        result.error.message +=
+          ' (a new access token was refused too: check that the service account still exists and that its IAM policy grants this call)';
+      }
       if (result.ok) {
         options.onHeaders?.(result.headers);
         return result.value;
@@ -375,16 +398,45 @@ export class OvhHttpClient {
     }
   }
 
+  /**
+   * How a call proves who it is: a service account's bearer token (fetched or held), or the
+   * application key's signature with the clock offset. A token that cannot be had is the call's
+   * failure, retried as one (a timeout, a 5xx) or not (refused credentials).
+   */
+  private async authorization(
+    credentials: OvhCredentials,
+  ): Promise<{ ok: true; auth: Authorization } | { ok: false; error: OvhApiError }> {
+    if (!isServiceAccount(credentials))
+      return { ok: true, auth: { credentials, offset: await this.serverTimeOffset() } };
+    if (!this.tokens)
+      throw new ConfigError(
+        `OVH service account credentials cannot be used with ${this.baseUrl}: it has no OAuth2 token URL (kimsufi and soyoustart endpoints offer no service accounts); use an application key and a consumer key`,
+      );
+    const left = this.timeLeft();
+    const timeoutMs = Math.max(1, Math.min(this.timeoutMs, left ?? this.timeoutMs));
+    try {
+      return { ok: true, auth: { bearer: await this.tokens.token(credentials, timeoutMs) } };
+    } catch (error) {
+      // Its own copy: the calls that waited on the same fetch share the error it ended with.
+      if (error instanceof OvhApiError) return { ok: false, error: error.copy() };
+      throw error;
+    }
+  }
+
   private headers(
     method: string,
     url: string,
     body: string,
-    offset: number,
-    credentials: OvhCredentials | undefined,
+    auth: Authorization | undefined,
   ): Record<string, string> {
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (body) headers['Content-Type'] = 'application/json';
-    if (!credentials) return headers;
+    if (!auth) return headers;
+    if ('bearer' in auth) {
+      headers.Authorization = `Bearer ${auth.bearer}`;
+      return headers;
+    }
+    const { credentials, offset } = auth;
     const timestamp = Math.floor(this.clock.now().getTime() / 1000) + offset;
     headers['X-Ovh-Application'] = credentials.applicationKey;
     headers['X-Ovh-Consumer'] = credentials.consumerKey;

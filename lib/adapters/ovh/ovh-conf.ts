@@ -11,6 +11,9 @@
  *     application_secret=...
  *     consumer_key=...
  *
+ * or, for a service account, `client_id=...` and `client_secret=...` in that section (never both
+ * kinds: OVH's clients refuse it, and so does ovhConfigFromEnv).
+ *
  * `[default] endpoint` names the section holding the keys (and the API to call). The result is
  * the environment the rest of the CLI reads (OVH_ENDPOINT, OVH_APPLICATION_KEY, …), with where
  * each value came from; a file holding a secret that others may read is warned about.
@@ -56,7 +59,12 @@ const KEYS = {
   OVH_APPLICATION_KEY: 'application_key',
   OVH_APPLICATION_SECRET: 'application_secret',
   OVH_CONSUMER_KEY: 'consumer_key',
+  OVH_CLIENT_ID: 'client_id',
+  OVH_CLIENT_SECRET: 'client_secret',
 } as const;
+
+/** The keys whose value is a secret (a file holding one must not be readable by others). */
+const SECRET_KEYS = new Set(['application_secret', 'consumer_key', 'client_secret']);
 
 export interface OvhConfResult {
   /** The environment with the files' values where the environment had none. */
@@ -84,7 +92,7 @@ export const withOvhConf = (
       const into = merged.get(name) ?? new Map<string, string>();
       for (const [k, v] of section) {
         into.set(k, v);
-        if (k === 'application_secret' || k === 'consumer_key') holding.set(`${name}.${k}`, path);
+        if (SECRET_KEYS.has(k)) holding.set(`${name}.${k}`, path);
       }
       merged.set(name, into);
     }

@@ -8,6 +8,7 @@ import {
   METRICS_MODES,
   type MetricsMode,
   SIMULATOR_CREDENTIALS,
+  SIMULATOR_SERVICE_ACCOUNT,
   simulatorEnv,
   startSimulator,
 } from '../../simulator/server';
@@ -72,13 +73,15 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
   const file = flags.fleet ?? join(packageRoot(), 'examples', 'fleet.yaml');
   const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file, portBase);
   const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
-  let env = simulatorEnv(sim.baseUrl);
+  // The simulator takes both kinds of credentials at once; the exports name one, as stickler takes one.
+  const credentials = flags['service-account'] ? SIMULATOR_SERVICE_ACCOUNT : SIMULATOR_CREDENTIALS;
+  let env = simulatorEnv(sim.baseUrl, credentials);
   // A pipeline that cannot start (a configuration error) stops the simulator too: the process ends
   // with the error, never left running half started.
   const pipeline = flags.pipeline
     ? await startLocalPipeline({
         ovhBaseUrl: sim.baseUrl,
-        ovhCredentials: SIMULATOR_CREDENTIALS,
+        ovhCredentials: credentials,
         onEvent: (e) => io.stdout.write(`bus: ${describeEvent(e)}\n`),
         onNote: (n) =>
           io.stdout.write(

@@ -76,7 +76,7 @@ describe('OvhHttpClient credentials', () => {
       'the OVH consumer key holds a character that is not printable ASCII',
     );
     expect((error as Error).message).not.toContain('CK-SECRET');
-    expect(sent).toBe(1); // the clock offset only
+    expect(sent).toBe(0); // checked before anything, the clock offset included
   });
 
   it('never repeats the message of a request fetch refuses to build (it quotes the header value)', async () => {
@@ -103,5 +103,57 @@ describe('OvhHttpClient settings', () => {
           timeoutMs,
         }),
     ).toThrow(/timeout per call must be a whole number of ms from 1 to 2147483647/);
+  });
+});
+
+describe('ovhConfigFromEnv with a service account', () => {
+  const account = { OVH_ENDPOINT: 'ovh-ca', OVH_CLIENT_ID: 'CA.client-1', OVH_CLIENT_SECRET: 'SA-SECRET-42' };
+
+  it("reads OVH_CLIENT_ID and OVH_CLIENT_SECRET, with the endpoint's token URL", () => {
+    expect(ovhConfigFromEnv(account)).toEqual({
+      baseUrl: 'https://ca.api.ovh.com/1.0',
+      credentials: {
+        clientId: 'CA.client-1',
+        clientSecret: 'SA-SECRET-42',
+        source: 'OVH_CLIENT_ID and OVH_CLIENT_SECRET, or client_id and client_secret in ovh.conf',
+      },
+      oauth2TokenUrl: 'https://ca.ovh.com/auth/oauth2/token',
+    });
+  });
+
+  it('takes OVH_OAUTH2_TOKEN_URL for a base-URL endpoint, and the origin by default', () => {
+    const base = { ...account, OVH_ENDPOINT: 'http://127.0.0.1:8080/1.0' };
+    expect(ovhConfigFromEnv(base).oauth2TokenUrl).toBe('http://127.0.0.1:8080/auth/oauth2/token');
+    expect(
+      ovhConfigFromEnv({ ...base, OVH_OAUTH2_TOKEN_URL: 'https://auth.example/oauth2/token' }).oauth2TokenUrl,
+    ).toBe('https://auth.example/oauth2/token');
+  });
+
+  it('refuses both kinds of credentials at once, naming the variables, never a value', () => {
+    const error = refusal(() => ovhConfigFromEnv({ ...env, ...account }));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toContain('both kinds of OVH credentials are set');
+    expect(error.message).toContain('OVH_CLIENT_ID');
+    expect(error.message).toContain('OVH_APPLICATION_KEY');
+    expect(error.message).not.toContain('SA-SECRET-42');
+    expect(error.message).not.toContain('AS-5678');
+  });
+
+  it('refuses half a service account', () => {
+    expect(() => ovhConfigFromEnv({ OVH_CLIENT_ID: 'id' })).toThrow(
+      /incomplete OVH service account: set OVH_CLIENT_SECRET too/,
+    );
+  });
+
+  it('names both kinds when no credentials are set', () => {
+    expect(() => ovhConfigFromEnv({})).toThrow(
+      /set OVH_CLIENT_ID and OVH_CLIENT_SECRET \(a service account\)/,
+    );
+  });
+
+  it('refuses a service account on an endpoint without OAuth2', () => {
+    expect(() => ovhConfigFromEnv({ ...account, OVH_ENDPOINT: 'https://eu.api.kimsufi.com/1.0' })).toThrow(
+      /eu\.api\.kimsufi\.com offers no OVH service accounts/,
+    );
   });
 });

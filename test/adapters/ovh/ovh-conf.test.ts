@@ -69,6 +69,18 @@ describe('ovh.conf', () => {
     expect(warnings.join('')).not.toContain('s3cret');
   });
 
+  it("reads a service account's client_id and client_secret, and warns of a readable client_secret", () => {
+    const { env, warnings } = withOvhConf(
+      {},
+      ['/c'],
+      files({ '/c': conf('ovh-us', { client_id: 'US.sa-1', client_secret: 'sa-s3cret' }) }),
+      () => 0o100640,
+    );
+    expect(env).toEqual({ OVH_ENDPOINT: 'ovh-us', OVH_CLIENT_ID: 'US.sa-1', OVH_CLIENT_SECRET: 'sa-s3cret' });
+    expect(warnings).toEqual(['/c holds OVH secrets and may be read by other users: chmod 600 /c']);
+    expect(warnings.join('')).not.toContain('sa-s3cret');
+  });
+
   it('changes nothing without a file, and refuses a line that is not ini, naming file and line only', () => {
     expect(withOvhConf({ A: '1' }, ['/none'], files({}))).toEqual({
       env: { A: '1' },

@@ -1,0 +1,142 @@
+/**
+ * `stickler doctor [--stage STAGE] [--json]`: checks what a deployment needs and says how to fix
+ * each ✗. With --stage, the deployed stack stickler-STAGE (its outputs, its SSM parameters, in
+ * its region, with the shell's AWS credentials); otherwise the environment's pipeline, as
+ * `stickler simulate --pipeline` exports it. Exit 0 when nothing failed, 1 otherwise.
+ */
+import {
+  type AwsCall,
+  type AwsRestCall,
+  type AwsService,
+  DYNAMODB,
+  EVENTBRIDGE,
+  makeAwsJsonClient,
+  makeAwsRestJsonClient,
+  SCHEDULER,
+  SQS,
+  SSM,
+} from '../../adapters/aws/aws-json-client';
+import type { AwsCredentials } from '../../adapters/aws/sigv4';
+import { ovhConfPaths, withOvhConf } from '../../adapters/ovh/ovh-conf';
+import { ConfigError } from '../../domain/errors';
+import { plainText } from '../../domain/text';
+import type { Flags } from '../args';
+import { type CheckResult, type DoctorTarget, runDoctor } from '../doctor';
+import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
+import { isLoopback, STAGE, sdkCredentials, stackOutputs } from '../pipeline';
+
+/** Every AWS call's attempt gives up after this; two attempts. */
+const AWS_CALL_TIMEOUT_MS = 10_000;
+
+const SYMBOL: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', skip: '-' };
+
+/** Where to look, and the clients to look with. */
+const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
+  const stage = flags.stage;
+  if (stage !== undefined && !STAGE.test(stage))
+    throw new UsageError(
+      `--stage must be a stack's stage name (letters, digits, -), got '${plainText(stage, 40)}'`,
+    );
+  // OVH's configuration files complete the environment, as for every command that talks to OVH.
+  const conf = withOvhConf(io.env, ovhConfPaths(io.cwd, io.env.HOME));
+  for (const warning of conf.warnings) io.stderr.write(`WARNING: ${warning}\n`);
+  const env = conf.env;
+  const local = stage === undefined && isLoopback(env.AWS_ENDPOINT_URL_EVENTBRIDGE);
+  let region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  let credentials: () => AwsCredentials;
+  let busName = env.EVENT_BUS_NAME?.trim();
+  let tableName = env.IDEMPOTENCY_TABLE?.trim();
+  if (stage === undefined && (!busName || !tableName))
+    throw new UsageError(
+      "no pipeline to check: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints",
+    );
+  if (local || (stage === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY)) {
+    if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY || !region)
+      throw new UsageError(
+        "the local pipeline's exports are incomplete: paste all of what 'stickler simulate --pipeline' printed",
+      );
+    const creds = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID,
+      secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+    };
+    credentials = () => creds;
+  } else {
+    const sdk = await sdkCredentials(env);
+    sdk.sts.destroy();
+    region = region || sdk.region;
+    if (!region) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
+    credentials = sdk.get;
+    if (stage !== undefined) {
+      const outputs = await stackOutputs(env, stage, region, sdk.get);
+      busName = outputs.EventBusName;
+      tableName = outputs.IdempotencyTableName;
+      if (!busName || !tableName)
+        throw new ConfigError(
+          `the stack stickler-${stage} has no EventBusName or IdempotencyTableName output: deploy this version of stickler to it`,
+        );
+    }
+  }
+  const endpointOf = (service: AwsService) =>
+    env[`AWS_ENDPOINT_URL_${service.envId}`] || env.AWS_ENDPOINT_URL;
+  const json = (service: AwsService): AwsCall => {
+    const endpoint = endpointOf(service);
+    return makeAwsJsonClient({
+      service,
+      region: region!,
+      credentials,
+      timeoutMs: AWS_CALL_TIMEOUT_MS,
+      maxAttempts: 2,
+      ...(endpoint ? { endpoint } : {}),
+    });
+  };
+  const schedulerEndpoint = endpointOf(SCHEDULER);
+  const scheduler: AwsRestCall = makeAwsRestJsonClient({
+    service: SCHEDULER,
+    region,
+    credentials,
+    timeoutMs: AWS_CALL_TIMEOUT_MS,
+    maxAttempts: 2,
+    ...(schedulerEndpoint ? { endpoint: schedulerEndpoint } : {}),
+  });
+  return {
+    where:
+      stage !== undefined
+        ? `stage ${stage} (${region})`
+        : local
+          ? `the local pipeline (${region})`
+          : `bus ${busName} (${region})`,
+    region,
+    ...(stage !== undefined ? { stage, ssm: json(SSM) } : {}),
+    local,
+    busName: busName!,
+    tableName: tableName!,
+    // The stack's names (serverless.yml); the local pipeline's follow them.
+    queueName: stage !== undefined ? `stickler-${stage}-change-requests` : `${busName}-change-requests`,
+    scheduleGroup:
+      stage !== undefined ? `stickler-${stage}` : env.DEFERRAL_SCHEDULE_GROUP?.trim() || busName!,
+    env,
+    events: json(EVENTBRIDGE),
+    sqs: json(SQS),
+    dynamodb: json(DYNAMODB),
+    scheduler,
+  };
+};
+
+export async function doctorCommand(io: CliIo, flags: Flags): Promise<number> {
+  const target = await targetOf(io, flags);
+  const checks = await runDoctor(target);
+  const failed = checks.filter((c) => c.status === 'fail').length;
+  if (flags.json) {
+    io.stdout.write(jsonDocument({ where: target.where, ok: failed === 0, checks }));
+    return failed === 0 ? EXIT.ok : EXIT.error;
+  }
+  io.stdout.write(`stickler doctor: ${target.where}\n`);
+  for (const check of checks) {
+    io.stdout.write(`${SYMBOL[check.status]} ${check.title}: ${check.detail}\n`);
+    if (check.fix) io.stdout.write(`    fix: ${check.fix}\n`);
+  }
+  const count = (status: CheckResult['status']) => checks.filter((c) => c.status === status).length;
+  io.stdout.write(`${count('pass')} passed, ${failed} failed, ${count('skip')} skipped\n`);
+  return failed === 0 ? EXIT.ok : EXIT.error;
+}
