@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { OutgoingEvent, TerminalOutcome } from '../domain/audit-events';
+import { RECORD_KEYS } from '../domain/change-request';
 import { InvalidInputError } from '../domain/errors';
 import { CancelRequestedDetailSchema, DETAIL_TYPES } from '../domain/events';
 import { type FarmRef, farmKey, formatFarmRef } from '../domain/farm';
@@ -197,7 +198,7 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       if (why && !why.maybePublished) return { cancelId, outcome: 'not-published', detail: why.code };
       // The cancel's record ends when the worker has carried it out or refused it; the request's
       // record then says whether it was cancelled.
-      const cancelKey = `cancel:${cancelId}`;
+      const cancelKey = RECORD_KEYS.cancel(cancelId);
       const end = deps.clock.now().getTime() + followOptions.timeoutMs;
       for (;;) {
         const status = await deps.records.status([cancelKey, requestId]);

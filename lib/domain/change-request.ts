@@ -106,3 +106,17 @@ export const selectLatestPerFarm = (
     }));
   return { kept, superseded };
 };
+
+/**
+ * Keys of the worker's records that are not a change request's own id (a cancel, or a message
+ * that named no usable id): they start with `~`, which no request id may hold, so a change
+ * request can never be given the key of a cancel or of another message (`cancel:X` is an
+ * ordinary request id).
+ */
+export const RECORD_KEYS = {
+  cancel: (cancelId: string) => `~cancel:${cancelId}`,
+  cancelEvent: (eventId: string) => `~cancel-event:${eventId}`,
+  cancelRecord: (recordId: string) => `~cancel-record:${recordId}`,
+  event: (eventId: string) => `~event:${eventId}`,
+  record: (recordId: string) => `~record:${recordId}`,
+} as const;

@@ -265,8 +265,10 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
           ),
         ]);
         await h.records.complete('req-1');
-        await h.records.claim(`cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, { sentAt: h.clock.now() });
-        await h.records.complete(`cancel:${cancel.dedupeKey}`);
+        await h.records.claim(`~cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, {
+          sentAt: h.clock.now(),
+        });
+        await h.records.complete(`~cancel:${cancel.dedupeKey}`);
       });
       const out = await h.door.cancel('req-1', asker, follow);
       expect(out.outcome).toBe('cancelled');
@@ -283,8 +285,10 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       h.atFirstWait(async () => {
         await h.decide('req-2', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
         const cancel = h.publisher.published[0]!;
-        await h.records.claim(`cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, { sentAt: h.clock.now() });
-        await h.records.complete(`cancel:${cancel.dedupeKey}`);
+        await h.records.claim(`~cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, {
+          sentAt: h.clock.now(),
+        });
+        await h.records.complete(`~cancel:${cancel.dedupeKey}`);
       });
       const out = await h.door.cancel('req-2', asker, follow);
       expect(out).toMatchObject({ outcome: 'not-cancelled', detail: 'it had already ended: applied' });
@@ -317,8 +321,10 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
           ),
         ]);
         await h.records.complete('req-6');
-        await h.records.claim(`cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, { sentAt: h.clock.now() });
-        await h.records.complete(`cancel:${cancel.dedupeKey}`);
+        await h.records.claim(`~cancel:${cancel.dedupeKey}`, h.clock.now(), 60_000, {
+          sentAt: h.clock.now(),
+        });
+        await h.records.complete(`~cancel:${cancel.dedupeKey}`);
       });
       expect(await h.door.cancel('req-6', asker, follow)).toMatchObject({
         outcome: 'not-cancelled',

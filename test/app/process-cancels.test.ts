@@ -263,7 +263,7 @@ describe('processCancels (use case, through in-memory ports)', () => {
     h.idempotency.failures.fail('deferred');
     const first = await h.cancels([h.cancel({ cancelId: 'c-7', requestId: 'w-3' })]);
     expect(first.retry).toEqual([{ recordId: expect.any(String), delaySeconds: 5 }]);
-    expect(h.idempotency.records.get('cancel:c-7')?.state).toBe('open');
+    expect(h.idempotency.records.get('~cancel:c-7')?.state).toBe('open');
     const last = await h.cancels([h.cancel({ cancelId: 'c-7', requestId: 'w-3' }, 'acme.deploys', 3)]);
     expect(last.retry).toEqual([]);
     expect(h.events().at(-1)).toMatchObject({

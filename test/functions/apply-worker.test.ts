@@ -220,7 +220,7 @@ describe('apply-worker handler (simulator, dynalite, EventBridge and SSM endpoin
     const outcomes = audits().map((a) => [a.requestId, a.outcome, a.code]);
     expect(outcomes).toEqual(
       expect.arrayContaining([
-        ['record:0a3b6c2e-2222-4e0f-8f6e-000000000001', 'refused', 'invalid-request'],
+        ['~record:0a3b6c2e-2222-4e0f-8f6e-000000000001', 'refused', 'invalid-request'],
         ['req-bad-1', 'refused', 'invalid-request'],
         ['req-0101', 'refused', 'invalid-target'],
         ['req-0102', 'applied', null],

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import type { IncomingCancel, IncomingRecord, ParsedCancel, ParsedRequest } from '../../app/incoming-record';
 import type { RequestOrigin } from '../../domain/audit-events';
-import { REQUEST_ID_PATTERN } from '../../domain/change-request';
+import { RECORD_KEYS, REQUEST_ID_PATTERN } from '../../domain/change-request';
 import { describeIssues } from '../../domain/describe-issue';
 import {
   CancelRequestedDetailSchema,
@@ -46,7 +46,7 @@ const asKey = (value: unknown): string | undefined =>
 
 /** Reads a message body as an EventBridge `Stickiness Change Requested` event. */
 export const parseChangeRequestBody = (recordId: string, body: string): ParsedRequest => {
-  const recordKey = `record:${clip(recordId, 100)}`;
+  const recordKey = RECORD_KEYS.record(clip(recordId, 100));
   const refuse = (key: string, message: string, extra: Partial<Extract<ParsedRequest, { ok: false }>> = {}) =>
     ({ ok: false, key, code: 'invalid-request', message, known: {}, ...extra }) as const;
   let json: unknown;
@@ -67,7 +67,7 @@ export const parseChangeRequestBody = (recordId: string, body: string): ParsedRe
   };
   const raw = e.detail;
   const detail = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
-  const key = asKey(detail.requestId) ?? (asKey(e.id) ? `event:${e.id}` : recordKey);
+  const key = asKey(detail.requestId) ?? (asKey(e.id) ? RECORD_KEYS.event(e.id) : recordKey);
   const known = {
     ...(typeof detail.service === 'string' ? { service: clip(detail.service, 256) } : {}),
     ...(Number.isSafeInteger(detail.farmId) ? { farmId: detail.farmId as number } : {}),
@@ -116,7 +116,7 @@ export const isCancelMessage = (body: string): boolean => {
 
 /** Reads a message body as a `Stickiness Change Cancel Requested` event. Never throws. */
 export const parseCancelBody = (recordId: string, body: string): ParsedCancel => {
-  const recordKey = `cancel-record:${clip(recordId, 100)}`;
+  const recordKey = RECORD_KEYS.cancelRecord(clip(recordId, 100));
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -140,7 +140,9 @@ export const parseCancelBody = (recordId: string, body: string): ParsedCancel =>
     string,
     unknown
   >;
-  const key = asKey(detail.cancelId) ? `cancel:${detail.cancelId}` : `cancel-event:${clip(e.id, 100)}`;
+  const key = asKey(detail.cancelId)
+    ? RECORD_KEYS.cancel(detail.cancelId as string)
+    : RECORD_KEYS.cancelEvent(clip(e.id, 100));
   if (e['replay-name'] !== undefined)
     return {
       ok: false,

@@ -1,4 +1,9 @@
-import { incomingRecord, parseChangeRequestBody } from '../../../lib/adapters/sqs/change-request-record';
+import {
+  incomingRecord,
+  parseCancelBody,
+  parseChangeRequestBody,
+} from '../../../lib/adapters/sqs/change-request-record';
+import { REQUEST_ID_PATTERN } from '../../../lib/domain/change-request';
 import { aChangeRequest } from '../../helpers/factories';
 
 const envelope = (detail: unknown, extra: Record<string, unknown> = {}) =>
@@ -103,7 +108,7 @@ describe('parseChangeRequestBody (SQS body → EventBridge envelope → change r
     ['starting with punctuation', ':farm'],
   ])('refuses a request id %s, and keys the refusal by the event id instead', (_, requestId) => {
     const parsed = parseChangeRequestBody('m', envelope({ ...aChangeRequest(), requestId }));
-    expect(parsed).toMatchObject({ ok: false, key: 'event:e-1', code: 'invalid-request' });
+    expect(parsed).toMatchObject({ ok: false, key: '~event:e-1', code: 'invalid-request' });
     expect((parsed as { message: string }).message).toContain('requestId: must be 1 to 128 characters');
     expect(JSON.stringify(parsed).length).toBeLessThan(4_000);
   });
@@ -128,7 +133,7 @@ describe('parseChangeRequestBody (SQS body → EventBridge envelope → change r
   it('keys a record that is not JSON by its queue message id', () => {
     expect(parseChangeRequestBody('msg-9', '{')).toMatchObject({
       ok: false,
-      key: 'record:msg-9',
+      key: '~record:msg-9',
       message: 'message body is not JSON',
     });
   });
@@ -153,5 +158,45 @@ describe('parseChangeRequestBody (SQS body → EventBridge envelope → change r
       awsRegion: 'eu-west-3',
     });
     expect(record).toMatchObject({ recordId: 'm-1', receiveCount: 3, sentAt: new Date(1764064800000) });
+  });
+});
+
+describe('record keys', () => {
+  const envelope = (detailType: string, detail: unknown, id = 'e-1') =>
+    JSON.stringify({
+      version: '0',
+      id,
+      'detail-type': detailType,
+      source: 'acme.ticketing',
+      account: '123456789012',
+      time: '2026-11-25T10:00:00Z',
+      region: 'eu-west-3',
+      resources: [],
+      detail,
+    });
+
+  it('never gives a change request the key of a cancel or of a message without a usable id: those keys are outside the request-id alphabet', () => {
+    const cancel = parseCancelBody(
+      'm-1',
+      envelope('Stickiness Change Cancel Requested', {
+        cancelId: 'c-9',
+        requestId: 'r-1',
+        actor: { kind: 'cli', id: 'x' },
+      }),
+    );
+    const request = parseChangeRequestBody(
+      'm-2',
+      envelope('Stickiness Change Requested', aChangeRequest({ requestId: 'cancel:c-9' })),
+    );
+    expect(request.key).toBe('cancel:c-9');
+    expect(cancel.key).toBe('~cancel:c-9');
+    const keys = [
+      cancel.key,
+      parseCancelBody('m-3', envelope('Stickiness Change Cancel Requested', {})).key,
+      parseCancelBody('m-4', 'not json').key,
+      parseChangeRequestBody('m-5', envelope('Stickiness Change Requested', { requestId: 'bad id' })).key,
+      parseChangeRequestBody('m-6', 'not json').key,
+    ];
+    for (const key of keys) expect(REQUEST_ID_PATTERN.test(key)).toBe(false);
   });
 });
