@@ -41,6 +41,7 @@ export interface LocalPipelineOptions {
   /** STICKLER_SLACK_* settings of the Slack function (else taken from the environment). */
   slack?: Record<string, string>;
   onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
+  onBatchStart?: (records: SQSRecord[]) => void;
   /** The worker's LEASE_WAIT_MS (default: the worker's, 60 s). */
   leaseWaitMs?: number;
   /**
@@ -121,6 +122,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     // The handler is imported below, once its environment is set; the queue needs no message before.
     handler: (event: SQSEvent) => handler(event, context) as Promise<SQSBatchResponse>,
     onBatch: options.onBatch,
+    onBatchStart: options.onBatchStart,
   });
   const sqsEndpoint = await start(
     queue.listen(port('queue')).then((url) => ({ url, close: () => queue.close() })),

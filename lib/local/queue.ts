@@ -39,6 +39,8 @@ export interface LocalQueueOptions {
   pollers?: number;
   handler: (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
   onBatch?: (records: SQSRecord[], result: SQSBatchResponse | undefined) => void;
+  /** Told when a batch is handed to the handler (the latency benchmark times the queue's wait). */
+  onBatchStart?: (records: SQSRecord[]) => void;
 }
 
 export class LocalQueue {
@@ -170,6 +172,7 @@ export class LocalQueue {
     const records = batch.map((m) => this.record(m));
     let result: SQSBatchResponse | undefined;
     let failedIds: Set<string>;
+    this.options.onBatchStart?.(records);
     try {
       result = await this.options.handler({ Records: records });
       failedIds = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));

@@ -170,7 +170,11 @@ export class OvhHttpClient {
   private readonly random: () => number;
   private readonly onRetry: ((retry: RetryNotice) => void) | undefined;
   private readonly adaptive: AdaptiveConcurrency | undefined;
-  private timeOffset: Promise<number> | undefined;
+  /**
+   * Shared with every `bounded` view of this client (an object, not a field: a view is created
+   * with Object.create, and a field set on it would stay the view's): OVH's time is asked once.
+   */
+  private readonly timeSync: { offset?: Promise<number> } = {};
   /** A service account's access tokens, shared by every view of this client. */
   readonly tokens: OAuth2TokenSource | undefined;
   /** Epoch ms by which every call of this view ends (see bounded). */
@@ -265,9 +269,10 @@ export class OvhHttpClient {
 
   /** Seconds to add to the local clock to get OVH's, fetched once from /auth/time. */
   serverTimeOffset(): Promise<number> {
-    if (!this.timeOffset) {
+    const sync = this.timeSync;
+    if (!sync.offset) {
       const localBefore = this.clock.now().getTime();
-      this.timeOffset = this.request<unknown>('GET', '/auth/time', { unauthenticated: true }).then(
+      sync.offset = this.request<unknown>('GET', '/auth/time', { unauthenticated: true }).then(
         (serverTime) => {
           if (typeof serverTime !== 'number' || !Number.isFinite(serverTime)) {
             throw new OvhApiError('bad-response', 'expected a number of seconds', {
@@ -280,12 +285,12 @@ export class OvhHttpClient {
           return Math.round(serverTime - localMid);
         },
         (error: unknown) => {
-          this.timeOffset = undefined; // let the next call try again
+          sync.offset = undefined; // let the next call try again
           throw error;
         },
       );
     }
-    return this.timeOffset;
+    return sync.offset;
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {

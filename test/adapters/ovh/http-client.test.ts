@@ -31,6 +31,15 @@ describe('OvhHttpClient against the simulator', () => {
     expect(h.sim.stats.faults.hangs).toBe(sent);
   });
 
+  it("asks OVH's time once for a client and all its bounded views, whichever calls first", async () => {
+    h = await startHarness();
+    // A view first (a batch's deadline), then another view and the client itself.
+    await h.client.bounded(Date.now() + 60_000).get('/ipLoadbalancing');
+    await h.client.bounded(Date.now() + 60_000).get('/ipLoadbalancing');
+    await h.client.get('/ipLoadbalancing');
+    expect(h.sim.stats.calls['auth-time']).toBe(1);
+  });
+
   it('corrects its timestamps with /auth/time when the server clock is far off', async () => {
     h = await startHarness({ clockSkewSeconds: 3_600 });
     await expect(h.api.listServices()).resolves.toEqual(['loadbalancer-aaa', 'loadbalancer-bbb']);
