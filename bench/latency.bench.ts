@@ -228,13 +228,23 @@ const main = async () => {
           }),
         }).toString();
         const sentAt = Date.now();
-        await fetch(`${api}/slack/interactions`, { method: 'POST', body, headers: sign(body) });
+        const answer = await fetch(`${api}/slack/interactions`, {
+          method: 'POST',
+          body,
+          headers: sign(body),
+        });
+        if (answer.status !== 200) throw new Error(`click: HTTP ${answer.status} ${await answer.text()}`);
         return sentAt;
       }),
     );
     // Each click's request: the new requests on the bus, matched to the clicks in order of arrival.
     for (const end = Date.now() + 60_000; [...onBus.keys()].filter((k) => !before.has(k)).length < n; ) {
-      if (Date.now() > end) throw new Error('not every click reached the bus');
+      if (Date.now() > end) {
+        const actions = replies
+          .filter((r) => r.path.startsWith('/actions/'))
+          .map((r) => JSON.stringify(r.body).slice(0, 300));
+        throw new Error(`not every click reached the bus:\n${[...new Set(actions)].slice(0, 5).join('\n')}`);
+      }
       await new Promise((r) => setTimeout(r, 20));
     }
     const ids = [...onBus.keys()].filter((k) => !before.has(k));
