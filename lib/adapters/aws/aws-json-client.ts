@@ -1,9 +1,12 @@
 /**
- * The few AWS calls the deployed worker makes (DynamoDB, EventBridge PutEvents, SSM
- * GetParameter) all speak AWS's JSON protocol: a signed POST with an `X-Amz-Target` header. This
- * client makes them with fetch and SigV4, and nothing else: loading it costs almost nothing,
- * where the AWS SDK clients for the same three services take longer to load than the rest of
- * the worker (see bench/cold-start.bench.ts and the README).
+ * The AWS calls of every function (DynamoDB, EventBridge PutEvents, SQS visibility, Scheduler,
+ * Lambda's asynchronous invoke, SSM GetParameter) and of `stickler doctor`, made with fetch and
+ * SigV4 and nothing else: AWS's JSON protocol (a signed POST with an `X-Amz-Target` header) and
+ * its REST-JSON one (Scheduler, Lambda); S3's GetObject has its own (adapters/s3) on the same
+ * signer. Loading it costs almost
+ * nothing, where the AWS SDK clients for the same services take longer to load than the rest of
+ * a function (see bench/cold-start.bench.ts and the README). The CLI's EventBridge, STS and
+ * CloudFormation calls use the AWS SDK (its credential chain: profiles, SSO).
  *
  * As the SDK does: credentials and region from the environment (what Lambda provides), endpoint
  * overrides from AWS_ENDPOINT_URL_<SERVICE> or AWS_ENDPOINT_URL, a timeout on every attempt,
