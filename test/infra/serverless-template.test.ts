@@ -7,6 +7,7 @@ import { GROUP_INDEX } from '../../lib/adapters/dynamodb/dynamodb-idempotency-st
 import { TICKET_SOURCES } from '../../lib/app/handle-ticket-webhook';
 import { IDEMPOTENCY_TABLE_KEYS } from '../../lib/local/dynalite';
 import { costMarkdown, estimate } from '../../scripts/cost-model';
+import { dashboardOf, dashboardSvg } from '../../scripts/dashboard-svg';
 
 /**
  * Packages the stack exactly as a deploy would (no network, no AWS credentials) and checks the
@@ -944,6 +945,15 @@ describe("the README's Deploy section", () => {
     expect([...listed].filter((n) => !taken.has(n))).toEqual([]);
     expect([...taken].filter((n) => !listed.has(n))).toEqual([]);
     expect(given.filter((n) => !taken.has(n))).toEqual([]);
+  });
+
+  it('pictures the dashboard this template deploys (docs/dashboard.svg, npm run dashboard-svg)', () => {
+    const drawn = dashboardSvg(dashboardOf({ Resources: resources })).replaceAll(
+      'stickler-test',
+      'stickler-STAGE',
+    );
+    expect(readFileSync(join(root, 'docs/dashboard.svg'), 'utf8')).toBe(drawn);
+    expect(readme).toContain('![The stickler-<stage> CloudWatch dashboard](docs/dashboard.svg)');
   });
 
   it('shows the cost the model computes from this template (npm run cost)', () => {
