@@ -114,6 +114,7 @@ export const dashboardSvg = (dashboard: { name: string; widgets: Widget[] }): st
   });
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif">`,
+    `<title>The CloudWatch dashboard ${xmlText(dashboard.name)}: ${dashboard.widgets.map((w) => xmlText(w.properties.title ?? w.type)).join('; ')}</title>`,
     `<rect width="${width}" height="${height}" fill="#f2f3f3"/>`,
     `<text x="${PAD}" y="26" font-size="16" font-weight="bold" fill="#16191f">CloudWatch dashboard ${xmlText(dashboard.name)} (layout and contents; generated from the template)</text>`,
     ...parts,
