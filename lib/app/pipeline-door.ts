@@ -23,7 +23,7 @@ import type { FarmType, StickinessWord } from '../domain/stickiness';
 import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher, PublishFailure } from '../ports/event-publisher';
-import type { FarmLedger } from '../ports/farm-ledger';
+import type { FarmLedger, FarmOrder } from '../ports/farm-ledger';
 import type { IdempotencyStore, RequestStatus } from '../ports/idempotency-store';
 import { type FollowedOutcome, type FollowOptions, makeFollowRequests } from './follow-requests';
 import { buildAll, changeRequestedEvent } from './request-changes';
@@ -153,34 +153,9 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
      * Asks the worker to cancel `requestId` (it must be waiting for its change window) and follows
      * the cancel: `cancelled`, or why it was not (the cancel's own outcome), or still running.
      */
-    async cancel(
-      requestId: string,
-      asker: Asker,
-      followOptions: FollowOptions,
-    ): Promise<{
-      cancelId: string;
-      outcome: 'cancelled' | 'not-cancelled' | 'not-published' | 'running';
-      detail?: string;
-      request?: FollowedOutcome;
-    }> {
+    async cancel(requestId: string, asker: Asker, followOptions: FollowOptions): Promise<CancelResult> {
       const cancelId = `cancel-${createHash('sha256').update(`${requestId}\n${deps.clock.now().toISOString()}`).digest('hex').slice(0, 24)}`;
-      const parsed = CancelRequestedDetailSchema.safeParse({
-        cancelId,
-        requestId,
-        actor: {
-          kind: 'cli',
-          id: plainText(asker.actor.id, 256),
-          ...(asker.actor.name ? { name: plainText(asker.actor.name, 256) } : {}),
-        },
-        ...(asker.reason ? { reason: plainText(asker.reason, 2000) } : {}),
-        requestedAt: deps.clock.now().toISOString(),
-      });
-      if (!parsed.success)
-        throw new InvalidInputError(
-          'the cancel is not valid',
-          parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
-        );
-      const detail = parsed.data;
+      const detail = cancelDetail(cancelId, requestId, asker, deps.clock.now());
       // A request that has already ended is not cancelled, and nothing is published for it.
       const now = (await deps.records.status([requestId])).get(requestId);
       if (now?.terminal && (now.state === 'completed' || now.state === 'dead-lettered'))
@@ -196,47 +171,7 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
       const why = failed.get(cancelId);
       // Refused by the bus: nothing was asked. No answer: it may be out, so it is followed.
       if (why && !why.maybePublished) return { cancelId, outcome: 'not-published', detail: why.code };
-      // The cancel's record ends when the worker has carried it out or refused it; the request's
-      // record then says whether it was cancelled.
-      const cancelKey = RECORD_KEYS.cancel(cancelId);
-      const end = deps.clock.now().getTime() + followOptions.timeoutMs;
-      for (;;) {
-        const status = await deps.records.status([cancelKey, requestId]);
-        const request = status.get(requestId);
-        // Cancelled by this cancel (its Cancelled names it), not by another one at the same time.
-        if (
-          request?.terminal?.outcome === 'cancelled' &&
-          request.state === 'completed' &&
-          request.terminal.message?.includes(`(cancel ${cancelId})`)
-        )
-          return { cancelId, outcome: 'cancelled', request: { kind: 'ended', terminal: request.terminal } };
-        const own = status.get(cancelKey);
-        if (own && (own.state === 'completed' || own.state === 'decided' || own.state === 'dead-lettered')) {
-          const followed: FollowedOutcome | undefined = request?.terminal
-            ? { kind: 'ended', terminal: request.terminal }
-            : request?.state === 'deferred' && request.deferredUntil
-              ? { kind: 'deferred', until: request.deferredUntil }
-              : request
-                ? { kind: 'running', state: request.state }
-                : undefined;
-          return {
-            cancelId,
-            outcome: 'not-cancelled',
-            detail: request
-              ? request.terminal
-                ? request.terminal.outcome === 'cancelled'
-                  ? 'another cancel ended it first'
-                  : `it had already ended: ${request.terminal.outcome}`
-                : `it is ${request.state}, not waiting for its window`
-              : 'the worker has no such request',
-            ...(followed ? { request: followed } : {}),
-          };
-        }
-        followOptions.onProgress?.(0, 1);
-        if (followOptions.signal?.aborted || deps.clock.now().getTime() + followOptions.pollMs > end)
-          return { cancelId, outcome: 'running' };
-        await deps.clock.sleep(followOptions.pollMs);
-      }
+      return followCancel(deps, cancelId, requestId, followOptions);
     },
 
     /**
@@ -263,6 +198,89 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
     planUndo: (requestIds: readonly string[], force: boolean, readFarm?: PlanUndoDeps['readFarm']) =>
       makePlanUndo({ ...deps, ...(readFarm ? { readFarm } : {}) })(requestIds, force),
   };
+};
+
+export interface CancelResult {
+  cancelId: string;
+  outcome: 'cancelled' | 'not-cancelled' | 'not-published' | 'running';
+  detail?: string;
+  request?: FollowedOutcome;
+}
+
+/** The cancel as the intake's schema takes it (free text bounded and stripped), or why not. */
+const cancelDetail = (cancelId: string, requestId: string, asker: Asker, now: Date) => {
+  const parsed = CancelRequestedDetailSchema.safeParse({
+    cancelId,
+    requestId,
+    actor: {
+      kind: 'cli',
+      id: plainText(asker.actor.id, 256),
+      ...(asker.actor.name ? { name: plainText(asker.actor.name, 256) } : {}),
+    },
+    ...(asker.reason ? { reason: plainText(asker.reason, 2000) } : {}),
+    requestedAt: now.toISOString(),
+  });
+  if (!parsed.success)
+    throw new InvalidInputError(
+      'the cancel is not valid',
+      parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    );
+  return parsed.data;
+};
+
+/** Why a cancel the worker has carried out did not end the request, as its records say. */
+const notCancelled = (cancelId: string, request: RequestStatus | undefined): CancelResult => {
+  const followed: FollowedOutcome | undefined = request?.terminal
+    ? { kind: 'ended', terminal: request.terminal }
+    : request?.state === 'deferred' && request.deferredUntil
+      ? { kind: 'deferred', until: request.deferredUntil }
+      : request
+        ? { kind: 'running', state: request.state }
+        : undefined;
+  return {
+    cancelId,
+    outcome: 'not-cancelled',
+    detail: request
+      ? request.terminal
+        ? request.terminal.outcome === 'cancelled'
+          ? 'another cancel ended it first'
+          : `it had already ended: ${request.terminal.outcome}`
+        : `it is ${request.state}, not waiting for its window`
+      : 'the worker has no such request',
+    ...(followed ? { request: followed } : {}),
+  };
+};
+
+/**
+ * Follows a published cancel: its record ends when the worker has carried it out or refused it,
+ * and the request's record then says whether this cancel ended it (its Cancelled names the
+ * cancel: another cancel at the same time may have ended it first).
+ */
+const followCancel = async (
+  deps: PipelineDoorDeps,
+  cancelId: string,
+  requestId: string,
+  followOptions: FollowOptions,
+): Promise<CancelResult> => {
+  const cancelKey = RECORD_KEYS.cancel(cancelId);
+  const end = deps.clock.now().getTime() + followOptions.timeoutMs;
+  for (;;) {
+    const status = await deps.records.status([cancelKey, requestId]);
+    const request = status.get(requestId);
+    if (
+      request?.terminal?.outcome === 'cancelled' &&
+      request.state === 'completed' &&
+      request.terminal.message?.includes(`(cancel ${cancelId})`)
+    )
+      return { cancelId, outcome: 'cancelled', request: { kind: 'ended', terminal: request.terminal } };
+    const own = status.get(cancelKey);
+    if (own && (own.state === 'completed' || own.state === 'decided' || own.state === 'dead-lettered'))
+      return notCancelled(cancelId, request);
+    followOptions.onProgress?.(0, 1);
+    if (followOptions.signal?.aborted || deps.clock.now().getTime() + followOptions.pollMs > end)
+      return { cancelId, outcome: 'running' };
+    await deps.clock.sleep(followOptions.pollMs);
+  }
 };
 
 export interface UndoChange {
@@ -312,49 +330,132 @@ export interface PlanUndoDeps {
  * before the first, unless another request changed the farm between two of them (refused, unless
  * `force`). Nothing is published here.
  */
+/** An applied request an undo may reverse: what it set, on which farm. */
+interface Candidate {
+  requestId: string;
+  terminal: TerminalOutcome;
+  farm: FarmRef;
+}
+
+/** The requests that applied a change (candidates), and why each other one cannot be undone. */
+const candidatesOf = (ids: readonly string[], status: Map<string, RequestStatus>) => {
+  const candidates: Candidate[] = [];
+  const refused: UndoRefusal[] = [];
+  for (const id of ids) {
+    const s = status.get(id);
+    const t = s?.terminal;
+    if (!s)
+      refused.push({
+        requestId: id,
+        reason: 'the worker has no record of it (unknown, or older than its records are kept)',
+      });
+    else if (!t) refused.push({ requestId: id, reason: `it has no outcome yet (${s.state})` });
+    else if (
+      t.outcome !== 'applied' ||
+      !t.before ||
+      !t.after ||
+      t.before === t.after ||
+      !t.service ||
+      !t.farmType ||
+      t.farmId === null
+    )
+      refused.push({
+        requestId: id,
+        reason: `it changed nothing to undo (${t.outcome}${t.code && t.code !== t.outcome ? ` ${t.code}` : ''})`,
+      });
+    else
+      candidates.push({
+        requestId: id,
+        terminal: t,
+        farm: { service: t.service, type: t.farmType as FarmType, farmId: t.farmId },
+      });
+  }
+  return { candidates, refused };
+};
+
+/** One chain per farm: its requests of this undo, in the order they were decided. */
+const chainsByFarm = (candidates: readonly Candidate[]): Candidate[][] => {
+  const byFarm = new Map<string, Candidate[]>();
+  for (const c of candidates) byFarm.set(farmKey(c.farm), [...(byFarm.get(farmKey(c.farm)) ?? []), c]);
+  return [...byFarm.values()].map((chain) =>
+    chain.sort((a, b) => a.terminal.decidedAt.localeCompare(b.terminal.decidedAt)),
+  );
+};
+
+/** What is known of a farm besides the chain: its order of requests, and the newer one's record. */
+interface FarmNow {
+  order: FarmOrder | undefined;
+  newerStatus: Map<string, RequestStatus>;
+  /** The farm as stored now (OVH), when it could be read. */
+  stored: StickinessWord | undefined;
+}
+
+/** The reverse of one farm's chain, or why it is refused (every request of the chain). */
+const reverseOfChain = (
+  chain: Candidate[],
+  farm: FarmNow,
+  force: boolean,
+): { change: UndoChange } | { refusal: { reason: string; newer?: string } } => {
+  const first = chain[0]!;
+  const last = chain.at(-1)!;
+  const live = farm.order?.live;
+  const newerId = live && live.requestId !== last.requestId ? live.requestId : undefined;
+  const newerState = newerId ? farm.newerStatus.get(newerId) : undefined;
+  // A newer request that changed nothing (unchanged, refused) does not count.
+  const newerChangedNothing =
+    newerState?.terminal && newerState.state === 'completed' && newerState.terminal.outcome !== 'applied';
+  const newer = newerId && !newerChangedNothing ? newerId : undefined;
+  // Between two requests of this undo, another one changed the farm: going back to before the
+  // first would take that one back too.
+  const gap = chain.findIndex((c, i) => i > 0 && chain[i - 1]!.terminal.after !== c.terminal.before);
+  const where = formatFarmRef(last.farm);
+  if (!force && gap > 0)
+    return {
+      refusal: {
+        reason: `${where} was changed between ${chain[gap - 1]!.requestId} (which set ${chain[gap - 1]!.terminal.after}) and ${chain[gap]!.requestId} (which found ${chain[gap]!.terminal.before}), by a request not in this undo`,
+        newer: 'between',
+      },
+    };
+  if (!force && newer)
+    return {
+      refusal: {
+        reason: `${where} has been changed since by request ${newer}${newerState?.terminal ? '' : ' (still under way)'}`,
+        newer,
+      },
+    };
+  const stored = farm.stored;
+  if (!force && stored !== undefined && stored !== last.terminal.after)
+    return {
+      refusal: {
+        reason: `${where} now stores ${stored}, not the ${last.terminal.after} ${chain.length > 1 ? `request ${last.requestId}` : 'this request'} set: it has been changed since, outside this request`,
+        newer: 'outside',
+      },
+    };
+  if (stored === first.terminal.before)
+    return { refusal: { reason: `${where} already stores ${stored}: nothing to undo` } };
+  return {
+    change: {
+      requestId: last.requestId,
+      ...(chain.length > 1 ? { alsoUndoes: chain.slice(0, -1).map((c) => c.requestId) } : {}),
+      farm: last.farm,
+      from: stored ?? last.terminal.after!,
+      to: first.terminal.before!,
+      ...(newer ? { newer } : {}),
+      ...(farm.order?.deferred
+        ? { supersedes: { requestId: farm.order.deferred.requestId, until: farm.order.deferred.until } }
+        : {}),
+    },
+  };
+};
+
 export const makePlanUndo =
   (deps: PlanUndoDeps) =>
   async (requestIds: readonly string[], force: boolean): Promise<UndoPlan> => {
     const ids = [...new Set(requestIds)];
-    const status = await deps.records.status(ids);
-    const candidates: { requestId: string; terminal: TerminalOutcome; farm: FarmRef }[] = [];
-    const refused: UndoRefusal[] = [];
-    for (const id of ids) {
-      const s = status.get(id);
-      const t = s?.terminal;
-      if (!s)
-        refused.push({
-          requestId: id,
-          reason: 'the worker has no record of it (unknown, or older than its records are kept)',
-        });
-      else if (!t) refused.push({ requestId: id, reason: `it has no outcome yet (${s.state})` });
-      else if (
-        t.outcome !== 'applied' ||
-        !t.before ||
-        !t.after ||
-        t.before === t.after ||
-        !t.service ||
-        !t.farmType ||
-        t.farmId === null
-      )
-        refused.push({
-          requestId: id,
-          reason: `it changed nothing to undo (${t.outcome}${t.code && t.code !== t.outcome ? ` ${t.code}` : ''})`,
-        });
-      else
-        candidates.push({
-          requestId: id,
-          terminal: t,
-          farm: { service: t.service, type: t.farmType as FarmType, farmId: t.farmId },
-        });
-    }
+    const { candidates, refused } = candidatesOf(ids, await deps.records.status(ids));
     // One change per farm: several requests of this undo on one farm are undone together, back
     // to what the farm stored before the first of them.
-    const byFarm = new Map<string, typeof candidates>();
-    for (const c of candidates) byFarm.set(farmKey(c.farm), [...(byFarm.get(farmKey(c.farm)) ?? []), c]);
-    const chains = [...byFarm.values()].map((chain) =>
-      chain.sort((a, b) => a.terminal.decidedAt.localeCompare(b.terminal.decidedAt)),
-    );
+    const chains = chainsByFarm(candidates);
     const orders = await deps.ledger.read(chains.map((chain) => farmKey(chain[0]!.farm)));
     // The newer requests of these farms: did they change anything?
     const newerIds = chains.flatMap((chain) => {
@@ -365,61 +466,15 @@ export const makePlanUndo =
     const newerStatus = newerIds.length > 0 ? await deps.records.status(newerIds) : new Map();
     const reverse: UndoChange[] = [];
     for (const chain of chains) {
-      const first = chain[0]!;
       const last = chain.at(-1)!;
-      const ids = chain.map((c) => c.requestId);
-      const refuse = (reason: string, newer?: string) => {
-        for (const requestId of ids) refused.push({ requestId, reason, ...(newer ? { newer } : {}) });
-      };
-      const key = farmKey(last.farm);
-      const order = orders.get(key)?.order;
-      const live = order?.live;
-      const newerId = live && live.requestId !== last.requestId ? live.requestId : undefined;
-      const newerState = newerId ? newerStatus.get(newerId) : undefined;
-      const newerChangedNothing =
-        newerState?.terminal && newerState.state === 'completed' && newerState.terminal.outcome !== 'applied';
-      const newer = newerId && !newerChangedNothing ? newerId : undefined;
-      // Between two requests of this undo, another one changed the farm: going back to before the
-      // first would take that one back too.
-      const gap = chain.findIndex((c, i) => i > 0 && chain[i - 1]!.terminal.after !== c.terminal.before);
-      if (!force && gap > 0) {
-        refuse(
-          `${formatFarmRef(last.farm)} was changed between ${chain[gap - 1]!.requestId} (which set ${chain[gap - 1]!.terminal.after}) and ${chain[gap]!.requestId} (which found ${chain[gap]!.terminal.before}), by a request not in this undo`,
-          'between',
-        );
-        continue;
-      }
-      const now = deps.readFarm ? await deps.readFarm(last.farm) : undefined;
-      const movedOutside = now !== undefined && now !== last.terminal.after;
-      if (!force && newer) {
-        refuse(
-          `${formatFarmRef(last.farm)} has been changed since by request ${newer}${newerState?.terminal ? '' : ' (still under way)'}`,
-          newer,
-        );
-        continue;
-      }
-      if (!force && movedOutside) {
-        refuse(
-          `${formatFarmRef(last.farm)} now stores ${now}, not the ${last.terminal.after} ${chain.length > 1 ? `request ${last.requestId}` : 'this request'} set: it has been changed since, outside this request`,
-          'outside',
-        );
-        continue;
-      }
-      if (now === first.terminal.before) {
-        refuse(`${formatFarmRef(last.farm)} already stores ${now}: nothing to undo`);
-        continue;
-      }
-      reverse.push({
-        requestId: last.requestId,
-        ...(chain.length > 1 ? { alsoUndoes: ids.slice(0, -1) } : {}),
-        farm: last.farm,
-        from: now ?? last.terminal.after!,
-        to: first.terminal.before!,
-        ...(newer ? { newer } : {}),
-        ...(order?.deferred
-          ? { supersedes: { requestId: order.deferred.requestId, until: order.deferred.until } }
-          : {}),
-      });
+      const stored = deps.readFarm ? await deps.readFarm(last.farm) : undefined;
+      const planned = reverseOfChain(
+        chain,
+        { order: orders.get(farmKey(last.farm))?.order, newerStatus, stored },
+        force,
+      );
+      if ('change' in planned) reverse.push(planned.change);
+      else for (const c of chain) refused.push({ requestId: c.requestId, ...planned.refusal });
     }
     return { reverse, refused };
   };
