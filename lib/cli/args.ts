@@ -29,7 +29,7 @@ Usage:
                     check what a deployment needs (SSM parameters, OVH credentials and rights, the bus,
                     queue, table and schedule group, the triggers' secrets), and how to fix each ✗
   stickler --version
-  stickler simulate [--fleet FILE] [--port N] [--pipeline [--port-base N] [--env-file FILE]] [--service-account]
+  stickler simulate [--fleet FILE] [--port N] [--pipeline [--port-base N] [--exports-file FILE]] [--service-account]
                     [--latency MS] [--seed N] [--error-rate R] [--throttle-rate R] [--hang-rate R]
                     [--task-error-rate R] [--task-ms MS] [--metrics on|off|empty|refused|hang]
                     (--service-account: exports a service account's OVH_CLIENT_ID and OVH_CLIENT_SECRET;
@@ -90,7 +90,7 @@ export const OPTIONS = {
   version: { type: 'boolean', short: 'v' },
   out: { type: 'string', short: 'o' },
   'port-base': { type: 'string' },
-  'env-file': { type: 'string' },
+  'exports-file': { type: 'string' },
 } as const;
 
 export type Flag = keyof typeof OPTIONS;
@@ -139,7 +139,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   undo: ['yes', 'force', 'reason', 'ticket', 'run', 'json', ...PIPELINE],
   status: ['json', 'pipeline', 'stage'],
   refresh: ['yes', 'json', ...TUNING],
-  simulate: ['fleet', 'pipeline', 'port-base', 'env-file', 'service-account', ...SIMULATOR],
+  simulate: ['fleet', 'pipeline', 'port-base', 'exports-file', 'service-account', ...SIMULATOR],
   compliance: ['policy', 'mode', 'json'],
   send: ['url'],
   demo: [...SIMULATOR, ...TUNING],

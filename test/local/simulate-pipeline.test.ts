@@ -1,9 +1,9 @@
 /**
- * `stickler simulate --pipeline --port-base N --env-file FILE`: fixed ports, and the exports in a
+ * `stickler simulate --pipeline --port-base N --exports-file FILE`: fixed ports, and the exports in a
  * file a shell sources; a port in use is named, and nothing is left listening.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import { PassThrough } from 'node:stream';
 import type { CliIo } from '../../lib/cli/io';
 import { runCli } from '../../lib/cli/main';
 import { PORT_OFFSETS } from '../../lib/local/listen';
+import { bundleCli } from '../helpers/bundled-cli';
 
 const examples = join(__dirname, '../../examples');
 const last = Math.max(...Object.values(PORT_OFFSETS));
@@ -62,7 +63,7 @@ const makeIo = () => {
   return { io, out: () => out.join(''), err: () => err.join(''), stop: () => stop() };
 };
 
-describe('stickler simulate --pipeline --port-base --env-file', () => {
+describe('stickler simulate --pipeline --port-base --exports-file', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'stickler-simulate-'));
@@ -73,7 +74,10 @@ describe('stickler simulate --pipeline --port-base --env-file', () => {
     const base = await freeBase();
     const file = join(dir, 'stickler.env');
     const h = makeIo();
-    const running = runCli(['simulate', '--pipeline', '--port-base', String(base), '--env-file', file], h.io);
+    const running = runCli(
+      ['simulate', '--pipeline', '--port-base', String(base), '--exports-file', file],
+      h.io,
+    );
     for (let waited = 0; !h.out().includes('Ctrl-C') && waited < 10_000; waited += 50)
       await new Promise((r) => setTimeout(r, 50));
     expect(h.out()).toContain(`source ${file}`);
@@ -118,18 +122,45 @@ describe('stickler simulate --pipeline --port-base --env-file', () => {
     } finally {
       await close(taken);
     }
+    const simulatorPort = await listen(base);
+    try {
+      const h = makeIo();
+      expect(await runCli(['simulate', '--pipeline', '--port-base', String(base)], h.io)).toBe(1);
+      expect(h.err()).toContain(`port ${base} (the simulator) is in use: choose another --port-base`);
+    } finally {
+      await close(simulatorPort);
+    }
   });
 
-  it('refuses --port-base without --pipeline, with --port, or out of range, and --env-file without --pipeline', async () => {
+  it('refuses --port-base without --pipeline, with --port, or out of range, and --exports-file without --pipeline', async () => {
     for (const [args, message] of [
       [['--port-base', '9000'], '--port-base goes with --pipeline'],
       [['--pipeline', '--port-base', '9000', '--port', '9000'], 'give --port or --port-base, not both'],
       [['--pipeline', '--port-base', '80'], '--port-base'],
-      [['--env-file', 'x.env'], '--env-file goes with --pipeline'],
+      [['--exports-file', 'x.env'], '--exports-file goes with --pipeline'],
     ] as const) {
       const h = makeIo();
       expect(await runCli(['simulate', ...args], h.io)).toBe(1);
       expect(h.err()).toContain(message);
     }
   });
+
+  it('works as a process: Node itself takes no flag of the command (it reads --env-file anywhere in argv)', async () => {
+    const cli = await bundleCli();
+    const file = join(dir, 'exports.sh');
+    const child = spawn(process.execPath, [cli.file, 'simulate', '--pipeline', '--exports-file', file], {
+      env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'SILENT' },
+      stdio: 'pipe',
+    });
+    try {
+      for (let waited = 0; !existsSync(file) && child.exitCode === null && waited < 20_000; waited += 100)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(child.exitCode).toBeNull();
+      expect(readFileSync(file, 'utf8')).toContain('export OVH_ENDPOINT=');
+    } finally {
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+      cli.remove();
+    }
+  }, 30_000);
 });

@@ -68,7 +68,7 @@ export const resolveOAuth2TokenUrl = (baseUrl: string, override: string | undefi
       `${api.hostname} offers no OVH service accounts (OAuth2): use an application key and a consumer key there`,
     );
   const given = override?.trim();
-  if (!given) return OVH_OAUTH2_TOKEN_URLS[baseUrl] ?? `${api.origin}/auth/oauth2/token`;
+  if (!given) return cleartextRefused(OVH_OAUTH2_TOKEN_URLS[baseUrl] ?? `${api.origin}/auth/oauth2/token`);
   let url: URL;
   try {
     url = new URL(given);
@@ -84,5 +84,19 @@ export const resolveOAuth2TokenUrl = (baseUrl: string, override: string | undefi
     throw new ConfigError(
       'OVH_OAUTH2_TOKEN_URL must not carry a user name, a password, a query string or a fragment: the client id and secret are sent apart',
     );
-  return url.toString();
+  return cleartextRefused(url.toString());
+};
+
+/**
+ * The client secret goes to the token URL: over https, or over http to this machine only (the
+ * simulator). Anything else would send it in clear text.
+ */
+const cleartextRefused = (tokenUrl: string): string => {
+  const url = new URL(tokenUrl);
+  const loopback = ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+  if (url.protocol === 'http:' && !loopback)
+    throw new ConfigError(
+      `a service account's token URL must use https (http only to this machine): ${url.origin} would receive the client secret in clear text; set OVH_OAUTH2_TOKEN_URL to an https URL`,
+    );
+  return tokenUrl;
 };

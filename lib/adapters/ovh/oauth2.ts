@@ -104,8 +104,19 @@ export class OAuth2TokenSource {
     const url = this.options.tokenUrl;
     const method = 'POST';
     // The secret never reaches an error: the server's words are shown with it (and the id) blanked.
+    // Every form they travel in is blanked: as given, form-encoded, and the Basic credentials
+    // (base64, with and without the form encoding) a server or proxy may echo back.
+    const basic = (id: string, secret: string) => Buffer.from(`${id}:${secret}`).toString('base64');
+    const hidden: [string, string][] = [
+      [basic(formEncode(credentials.clientId), formEncode(credentials.clientSecret)), '[credentials]'],
+      [basic(credentials.clientId, credentials.clientSecret), '[credentials]'],
+      [credentials.clientSecret, '[secret]'],
+      [formEncode(credentials.clientSecret), '[secret]'],
+      [credentials.clientId, '[client id]'],
+      [formEncode(credentials.clientId), '[client id]'],
+    ];
     const redact = (text: string) =>
-      text.split(credentials.clientSecret).join('[secret]').split(credentials.clientId).join('[client id]');
+      hidden.reduce((out, [value, label]) => (value ? out.split(value).join(label) : out), text);
     const where = `the client id and secret (${credentials.source ?? 'OVH_CLIENT_ID and OVH_CLIENT_SECRET'})`;
     let response: Response;
     let text: string | undefined;

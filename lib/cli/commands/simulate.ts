@@ -1,6 +1,7 @@
 /** `stickler simulate [--pipeline]`: the OVH IPLB simulator (and the local pipeline) until Ctrl-C. */
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ConfigError } from '../../domain/errors';
 import { PORT_OFFSETS } from '../../local/listen';
 import { startLocalPipeline } from '../../local/pipeline';
 import { parseFleet } from '../../simulator/fleet';
@@ -64,14 +65,30 @@ const exportLines = (env: Record<string, string>) =>
     ([k, v]) => `export ${k}=${/^[\w@%+=:,./-]*$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`}\n`,
   );
 
+/** The simulator, on the base port when --port-base gives one (a port in use said in its words). */
+const startSimulatorOn = (
+  flags: Flags,
+  fleetText: string,
+  fleetSource: string,
+  portBase: number | undefined,
+) =>
+  startSimulatorFromFlags(flags, fleetText, fleetSource, portBase).catch((error: unknown) => {
+    // With --port-base, the simulator's port is the base: say so, not --port (refused with it).
+    if (portBase !== undefined && error instanceof ConfigError && /is in use/.test(error.message))
+      throw new ConfigError(
+        `port ${portBase} (the simulator) is in use: choose another --port-base, or leave it out for free ports`,
+      );
+    throw error;
+  });
+
 export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> {
   const portBase = portBaseOf(flags);
-  const envFile = flags['env-file'];
-  if (envFile !== undefined && !flags.pipeline) throw new UsageError('--env-file goes with --pipeline');
+  const envFile = flags['exports-file'];
+  if (envFile !== undefined && !flags.pipeline) throw new UsageError('--exports-file goes with --pipeline');
   if (envFile !== undefined && !envFile.trim())
-    throw new UsageError('--env-file: give the file to write the exports to');
+    throw new UsageError('--exports-file: give the file to write the exports to');
   const file = flags.fleet ?? join(packageRoot(), 'examples', 'fleet.yaml');
-  const sim = await startSimulatorFromFlags(flags, readInput(io.cwd, file, 'fleet'), file, portBase);
+  const sim = await startSimulatorOn(flags, readInput(io.cwd, file, 'fleet'), file, portBase);
   const farms = [...sim.state.services.values()].reduce((n, s) => n + s.farms.size, 0);
   // The simulator takes both kinds of credentials at once; the exports name one, as stickler takes one.
   const credentials = flags['service-account'] ? SIMULATOR_SERVICE_ACCOUNT : SIMULATOR_CREDENTIALS;
@@ -117,7 +134,7 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
       await pipeline?.close();
       await sim.close();
       throw new UsageError(
-        `--env-file: cannot write ${written}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+        `--exports-file: cannot write ${written}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
       );
     }
   }

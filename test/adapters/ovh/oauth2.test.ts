@@ -118,6 +118,18 @@ describe('OAuth2 token URLs', () => {
     },
   );
 
+  it('refuses a token URL that would carry the client secret in clear text (http to another machine)', () => {
+    expect(() =>
+      resolveOAuth2TokenUrl('https://eu.api.ovh.com/1.0', 'http://192.0.2.2:8080/auth/oauth2/token'),
+    ).toThrow(
+      /must use https \(http only to this machine\): http:\/\/192\.0\.2\.2:8080 would receive the client secret in clear text/,
+    );
+    expect(() => resolveOAuth2TokenUrl('http://ovh-proxy.example/1.0', undefined)).toThrow(/must use https/);
+    expect(resolveOAuth2TokenUrl('https://eu.api.ovh.com/1.0', 'http://localhost:9/t')).toBe(
+      'http://localhost:9/t',
+    );
+  });
+
   it('refuses a token URL carrying a query string, without quoting it', () => {
     const run = () =>
       resolveOAuth2TokenUrl('https://eu.api.ovh.com/1.0', 'https://auth.example/t?secret=S3CR3T');
@@ -175,6 +187,24 @@ describe('OAuth2TokenSource', () => {
     const tokens = new OAuth2TokenSource({ tokenUrl: TOKEN_URL, fetch: ovh.fetch, clock: manualClock() });
     await tokens.token(account, 1_000);
     await expect(tokens.token({ ...account, clientSecret: 'rotated' }, 1_000)).resolves.toBe('tok-2');
+  });
+
+  it('never shows the Basic credentials a server echoes back, in either encoding', async () => {
+    const basic = (id: string, secret: string) => Buffer.from(`${id}:${secret}`).toString('base64');
+    const ovh = fakeOvh({
+      token: () =>
+        Response.json(
+          {
+            error: 'invalid_client',
+            error_description: `got ${ovh.seen.at(-1)!.headers.authorization} and ${basic(account.clientId, SECRET)}`,
+          },
+          { status: 401 },
+        ),
+    });
+    const tokens = new OAuth2TokenSource({ tokenUrl: TOKEN_URL, fetch: ovh.fetch, clock: manualClock() });
+    const error = await tokens.token(account, 1_000).catch((e: unknown) => e);
+    expect((error as Error).message).toContain('got Basic [credentials] and [credentials]');
+    expect(everything(error)).not.toContain(basic(account.clientId, SECRET));
   });
 
   it('says what to check when OVH refuses the credentials, never the secret, even echoed back', async () => {
