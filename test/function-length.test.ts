@@ -27,7 +27,6 @@ const STILL_TOO_LONG: Record<string, number> = {
   'lib/cli/doctor.ts#checkOvh': 105,
   'lib/cli/main.ts#dispatch': 96,
   'lib/cli/pipeline.ts#connectPipeline': 78,
-  'lib/domain/intake.ts#buildChangeRequest': 76,
   'lib/wiring/apply-worker.ts#makeApplyWorkerHandler>lambdaHandler': 65,
   'lib/wiring/apply-worker.ts#wireApplyWorker': 80,
   'lib/wiring/slack.ts#wireSlack': 82,

@@ -51,6 +51,8 @@ export interface Asker {
 export interface Target {
   farm: FarmRef;
   stickiness: StickinessWord;
+  /** Only if the farm still stores this when the worker comes to it (an undo's from). */
+  ifStores?: StickinessWord;
 }
 
 export interface Requested extends Target {
@@ -115,6 +117,7 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
         ...(asker.ticket ? { ticket: { key: asker.ticket } } : {}),
         ...(asker.reason ? { reason: asker.reason } : {}),
         requestedAt: now.toISOString(),
+        ...(t.ifStores ? { ifStores: t.ifStores } : {}),
       }));
       const built = buildAll(drafts, now, `run ${runId}`);
       const all: Requested[] = built.map((r, i) => ({ ...targets[i]!, requestId: r.requestId }));
@@ -175,13 +178,13 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
     },
 
     /**
-     * The requests of a ticket (whatever their door) or of a run (the CLI's or a compliance
-     * run's), from the worker's records: each member is checked against its record (a ticket's
-     * request carries that ticket; a run's id is of that run).
+     * The requests of a ticket (whatever their door) or of a run (a CLI run of `actorId`'s, or a
+     * compliance run), from the worker's records: each member is checked against its record (a
+     * ticket's request carries that ticket; a run's id is of that run).
      */
-    findRequests: async (of: { ticket: string } | { run: string }): Promise<string[]> => {
+    findRequests: async (of: { ticket: string } | { run: string; actorId: string }): Promise<string[]> => {
       if ('run' in of) {
-        const groups = await Promise.all(runGroups(of.run).map((g) => deps.records.members(g)));
+        const groups = await Promise.all(runGroups(of.run, of.actorId).map((g) => deps.records.members(g)));
         return [...new Set(groups.flat())].filter((id) => isOfRun(id, of.run)).sort();
       }
       const members = await deps.records.members(ticketGroup(of.ticket));
@@ -349,7 +352,14 @@ const candidatesOf = (ids: readonly string[], status: Map<string, RequestStatus>
         requestId: id,
         reason: 'the worker has no record of it (unknown, or older than its records are kept)',
       });
-    else if (!t) refused.push({ requestId: id, reason: `it has no outcome yet (${s.state})` });
+    else if (!t)
+      refused.push({
+        requestId: id,
+        reason:
+          s.state === 'deferred'
+            ? `it has not been carried out yet: it waits for its change window${s.deferredUntil ? ` until ${s.deferredUntil}` : ''} and will be carried out then, unless cancelled (stickler cancel ${id} --pipeline)`
+            : `it has no outcome yet (${s.state})`,
+      });
     else if (
       t.outcome !== 'applied' ||
       !t.before ||

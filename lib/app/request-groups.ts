@@ -35,18 +35,41 @@ const COMPLIANCE_ID = /^(cmp-[0-9a-f]{16})-[0-9a-f]{24}$/;
 
 export const ticketGroup = (ticket: string): string => `ticket:${ticket}`;
 
+/**
+ * A CLI run's group: the run of one operator (their identity, as the request's actor says it).
+ * Every operator may publish as the CLI: another one's requests never join my run.
+ */
+export const cliRunGroup = (actorId: string, runId: string): string => `run:${actorId}\n${runId}`;
+
 /** The groups of one request, as the worker records them when it first claims it. */
-export const groupsOf = (request: Pick<ChangeRequest, 'requestId' | 'ticket'>, source: string): string[] => {
+export const groupsOf = (
+  request: Pick<ChangeRequest, 'requestId' | 'ticket'> &
+    Partial<Pick<ChangeRequest, 'actor' | 'service' | 'farmType' | 'farmId'>>,
+  source: string,
+): string[] => {
   const groups = request.ticket ? [ticketGroup(request.ticket)] : [];
   const cli = source === CLI_SOURCE ? CLI_ID.exec(request.requestId) : null;
-  if (cli) groups.push(`run:${cli[1]}`);
+  // A CLI run's request names its farm in its id: one whose id and farm disagree is in no run.
+  if (
+    cli &&
+    request.actor &&
+    request.service !== undefined &&
+    request.farmType !== undefined &&
+    request.farmId !== undefined &&
+    cliRequestId(cli[1]!, { service: request.service, type: request.farmType, farmId: request.farmId }) ===
+      request.requestId
+  )
+    groups.push(cliRunGroup(request.actor.id, cli[1]!));
   const compliance = source === COMPLIANCE_EVENT_SOURCE ? COMPLIANCE_ID.exec(request.requestId) : null;
   if (compliance) groups.push(`run:${compliance[1]}`);
   return groups;
 };
 
-/** The groups that may hold the requests of run `runId`: a CLI run's, and a compliance run's. */
-export const runGroups = (runId: string): string[] => [`run:${runId}`, `run:${complianceRunPrefix(runId)}`];
+/** The groups that may hold the requests of run `runId`: `actorId`'s CLI run, and a compliance run. */
+export const runGroups = (runId: string, actorId: string): string[] => [
+  cliRunGroup(actorId, runId),
+  `run:${complianceRunPrefix(runId)}`,
+];
 
 /** Whether request `requestId` is one of run `runId` (a member is a hint; its id is the proof). */
 export const isOfRun = (requestId: string, runId: string): boolean =>

@@ -67,6 +67,11 @@ export const ChangeRequestSchema = z.strictObject({
   ticket: z.optional(z.string().check(z.regex(TICKET_KEY_PATTERN, { message: TICKET_KEY_RULE }))),
   reason: z.optional(z.string().check(z.maxLength(2000))),
   requestedAt: z.iso.datetime({ offset: true }),
+  /**
+   * Carried out only if the farm stores this when the worker comes to it (what the requester
+   * saw: an undo's "from"); otherwise refused `changed-since`, nothing written.
+   */
+  ifStores: z.optional(StickinessWordSchema),
 });
 export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
 

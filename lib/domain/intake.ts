@@ -16,7 +16,7 @@ import type { InputIssue } from './errors';
 import { type ChangeRequestedDetail, ChangeRequestedDetailSchema, type Notify } from './events';
 import { formatFarmRef } from './farm';
 import { DEFAULT_TIME_LIMITS, type TimeLimits } from './request-rules';
-import { checkTarget, toWire } from './stickiness';
+import { checkTarget, type StickinessWord, toWire } from './stickiness';
 import { plainText, quoted } from './text';
 
 /** The farm and target as a door read them: checked here, field by field. */
@@ -38,6 +38,8 @@ export interface RequestDraft {
   requestedAt: string;
   window?: { notBefore?: string | undefined; notAfter?: string | undefined } | undefined;
   notify?: Notify | undefined;
+  /** Carried out only if the farm stores this then (what the requester saw: an undo's from). */
+  ifStores?: StickinessWord | undefined;
 }
 
 export type IntakeResult =
@@ -52,6 +54,24 @@ const defined = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 /** Builds one change request from a door's draft, or says every field that is wrong. */
+/** Why a request's window makes it impossible (closed, or opening past what the worker accepts). */
+const windowProblem = (
+  request: ChangeRequestedDetail,
+  now: Date,
+  limits: TimeLimits,
+): InputIssue | undefined => {
+  const window = request.window;
+  if (window?.notAfter && Date.parse(window.notAfter) <= now.getTime())
+    return { path: 'window.notAfter', message: `the change window closed at ${window.notAfter}` };
+  const horizon = Date.parse(request.requestedAt) + limits.maxAgeMs;
+  if (window?.notBefore && Date.parse(window.notBefore) > horizon)
+    return {
+      path: 'window.notBefore',
+      message: `the change window opens at ${window.notBefore}, more than ${Math.round(limits.maxAgeMs / 86_400_000)} days after the request (${request.requestedAt}): stickler refuses requests that old, so it could never be carried out; ask again nearer the time`,
+    };
+  return undefined;
+};
+
 export const buildChangeRequest = (
   draft: RequestDraft,
   now: Date,
@@ -85,6 +105,7 @@ export const buildChangeRequest = (
     requestedAt: draft.requestedAt,
     window: draft.window ? defined({ ...draft.window }) : undefined,
     notify: draft.notify,
+    ifStores: draft.ifStores,
   });
   const parsed = ChangeRequestedDetailSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -108,24 +129,7 @@ export const buildChangeRequest = (
         },
       ],
     };
-  const window = request.window;
-  if (window?.notAfter && Date.parse(window.notAfter) <= now.getTime())
-    return {
-      ok: false,
-      kind: 'impossible',
-      issues: [{ path: 'window.notAfter', message: `the change window closed at ${window.notAfter}` }],
-    };
-  const horizon = Date.parse(request.requestedAt) + limits.maxAgeMs;
-  if (window?.notBefore && Date.parse(window.notBefore) > horizon)
-    return {
-      ok: false,
-      kind: 'impossible',
-      issues: [
-        {
-          path: 'window.notBefore',
-          message: `the change window opens at ${window.notBefore}, more than ${Math.round(limits.maxAgeMs / 86_400_000)} days after the request (${request.requestedAt}): stickler refuses requests that old, so it could never be carried out; ask again nearer the time`,
-        },
-      ],
-    };
+  const late = windowProblem(request, now, limits);
+  if (late) return { ok: false, kind: 'impossible', issues: [late] };
   return { ok: true, request };
 };

@@ -6,7 +6,7 @@ import { type ChangeRequest, farmRefOf } from './change-request';
 import { RunRefusedError } from './errors';
 import { type Farm, type FarmRef, farmKey } from './farm';
 import { compilePolicy, type Policy } from './policy';
-import { checkTarget, type Stickiness, toWire } from './stickiness';
+import { checkTarget, type Stickiness, toWire, toWord } from './stickiness';
 
 export type ChangeOrigin =
   | { kind: 'rule'; rule: string; ruleIndex: number }
@@ -33,6 +33,7 @@ export const REFUSAL_CODES = [
   'over-limit',
   'invalid-request',
   'window-closed',
+  'changed-since',
 ] as const;
 export type RefusalCode = (typeof REFUSAL_CODES)[number];
 
@@ -120,6 +121,19 @@ export const planFromRequests = (
         origin,
         code: 'farm-not-found',
         reason: read?.reason ?? 'farm was not read',
+      });
+      continue;
+    }
+    // A request made against what the farm stored (an undo): if it stores something else now,
+    // another change came first, and this one is not carried out over it.
+    if (request.ifStores !== undefined && toWord(read.farm.stickiness) !== request.ifStores) {
+      plan.invalid.push({
+        ref,
+        farm: read.farm,
+        to,
+        origin,
+        code: 'changed-since',
+        reason: `the farm stores ${toWord(read.farm.stickiness)}, not the ${request.ifStores} this request was made against: it has been changed since, and this request is not carried out over that change`,
       });
       continue;
     }

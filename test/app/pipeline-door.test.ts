@@ -1,11 +1,12 @@
 import { auditDetail, auditEvent } from '../../lib/app/audit';
 import { CLI_SOURCE, cliRequestId, makePipelineDoor, makePlanUndo } from '../../lib/app/pipeline-door';
-import { complianceRequestId, groupsOf } from '../../lib/app/request-groups';
+import { cliRunGroup, complianceRequestId, groupsOf } from '../../lib/app/request-groups';
 import type { OutgoingEvent } from '../../lib/domain/audit-events';
 import { InvalidInputError, UnprocessableError } from '../../lib/domain/errors';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
 import type { FarmRef } from '../../lib/domain/farm';
 import { type StickinessWord, toWire } from '../../lib/domain/stickiness';
+import { aChangeRequest } from '../helpers/factories';
 import {
   FakeClock,
   InMemoryFarmLedger,
@@ -467,6 +468,20 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       });
     });
 
+    it('says a request still waiting for its window will be carried out then unless cancelled, and how', async () => {
+      const h = setup();
+      const until = '2026-11-26T04:00:00.000Z';
+      await h.records.claim('waits', h.clock.now(), 60_000, { sentAt: h.clock.now() });
+      await h.records.defer('waits', until, h.clock.now(), {
+        request: aChangeRequest({ requestId: 'waits' }),
+        origin: null,
+      });
+      const plan = await h.door.planUndo(['waits'], false);
+      expect(plan.refused[0]!.reason).toBe(
+        `it has not been carried out yet: it waits for its change window until ${until} and will be carried out then, unless cancelled (stickler cancel waits --pipeline)`,
+      );
+    });
+
     it('undoes several requests of one farm as one change, back to before the first of them', async () => {
       const h = setup();
       await h.decide('a', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
@@ -532,8 +547,12 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       );
       const ids = result.requested.map((r) => r.requestId).sort();
       for (const id of ids) await h.decide(id, 'applied', { before: 'none', after: 'cookie' });
-      await expect(h.door.findRequests({ run: 'run-7' })).resolves.toEqual(ids);
-      await expect(h.door.findRequests({ run: 'run-8' })).resolves.toEqual([]);
+      await expect(h.door.findRequests({ run: 'run-7', actorId: asker.actor.id })).resolves.toEqual(ids);
+      await expect(h.door.findRequests({ run: 'run-8', actorId: asker.actor.id })).resolves.toEqual([]);
+      // Another operator's run of the same name is theirs, not this one.
+      await expect(
+        h.door.findRequests({ run: 'run-7', actorId: 'arn:aws:iam::123456789012:user/bob' }),
+      ).resolves.toEqual([]);
       await expect(h.door.findRequests({ ticket: 'OPS-7' })).resolves.toEqual(ids);
       await expect(h.door.findRequests({ ticket: 'OPS-8' })).resolves.toEqual([]);
     });
@@ -545,7 +564,9 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
         sentAt: h.clock.now(),
         groups: groupsOf({ requestId: id }, 'stickler.compliance'),
       });
-      await expect(h.door.findRequests({ run: '2026-12-07T10:00:00Z-abc' })).resolves.toEqual([id]);
+      await expect(
+        h.door.findRequests({ run: '2026-12-07T10:00:00Z-abc', actorId: 'anyone' }),
+      ).resolves.toEqual([id]);
     });
 
     it("keeps only the members their records bear out: a ticket's request carries that ticket, a run's id is of that run", async () => {
@@ -559,9 +580,14 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       await h.decide('no-ticket', 'applied', { before: 'none', after: 'cookie' });
       // Members written for content that then lost its id to other content (id reused).
       h.records.groups.set('ticket:OPS-9', new Set([ofOps7, 'no-ticket', 'not-decided-yet']));
-      h.records.groups.set('run:run-9', new Set(['cli-run-1-0123456789ab', 'cli-run-9-0123456789ab']));
+      h.records.groups.set(
+        cliRunGroup('ops', 'run-9'),
+        new Set(['cli-run-1-0123456789ab', 'cli-run-9-0123456789ab']),
+      );
       await expect(h.door.findRequests({ ticket: 'OPS-9' })).resolves.toEqual(['not-decided-yet']);
-      await expect(h.door.findRequests({ run: 'run-9' })).resolves.toEqual(['cli-run-9-0123456789ab']);
+      await expect(h.door.findRequests({ run: 'run-9', actorId: 'ops' })).resolves.toEqual([
+        'cli-run-9-0123456789ab',
+      ]);
     });
   });
 });

@@ -2,6 +2,7 @@ import { parseChangeRequestBody } from '../../lib/adapters/sqs/change-request-re
 import type { ApplyOptions } from '../../lib/app/apply-plan';
 import { makeApplyRequests } from '../../lib/app/apply-requests';
 import { type IncomingRecord, makeProcessChangeRequests } from '../../lib/app/process-change-requests';
+import { cliRequestId, cliRunGroup } from '../../lib/app/request-groups';
 import {
   type ChangeAuditDetail,
   ChangeAuditDetailSchema,
@@ -132,17 +133,21 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     valid(h.audits());
   });
 
-  it("records each request under its ticket and, for the CLI's and compliance runs' own sources, its run", async () => {
+  it("records each request under its ticket and, for the CLI's own source, its operator's run (an id naming its farm)", async () => {
     const h = setup();
+    const farm2 = { service: 'lb-a', type: 'http' as const, farmId: 2 };
+    const farm3 = { service: 'lb-a', type: 'http' as const, farmId: 3 };
     await h.process([
       h.record({ requestId: 'ticketed', ticket: 'OPS-42', farmId: 1 }),
       // An id shaped like a CLI run's, from another publisher: never put in that run.
-      h.record({ requestId: 'cli-run1-0123456789ab', farmId: 2 }),
-      h.record({ requestId: 'cli-run2-0123456789ab', farmId: 3 }, { extra: { source: 'stickler.cli' } }),
+      h.record({ requestId: cliRequestId('run1', farm2), farmId: 2 }),
+      h.record({ requestId: cliRequestId('run2', farm3), farmId: 3 }, { extra: { source: 'stickler.cli' } }),
+      // From the CLI's source, but its id names another farm than its own: in no run.
+      h.record({ requestId: cliRequestId('run3', farm2), farmId: 4 }, { extra: { source: 'stickler.cli' } }),
     ]);
     expect([...h.idempotency.groups.entries()].map(([g, m]) => [g, [...m]])).toEqual([
       ['ticket:OPS-42', ['ticketed']],
-      ['run:run2', ['cli-run2-0123456789ab']],
+      [cliRunGroup('ops', 'run2'), [cliRequestId('run2', farm3)]],
     ]);
   });
 

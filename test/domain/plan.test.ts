@@ -67,6 +67,31 @@ describe('selectLatestPerFarm', () => {
 });
 
 describe('planFromRequests', () => {
+  it('carries out a request made against what the farm stored only while it still stores that', () => {
+    const ref = { service: 'lb-a', type: 'http' as const, farmId: 1 };
+    const reads = new Map<string, FarmRead>([
+      [
+        'lb-a/http/1',
+        { found: true, farm: { ...ref, zone: 'gra', displayName: null, stickiness: 'sourceIp' } },
+      ],
+    ]);
+    const asSeen = planFromRequests(
+      [request({ farmId: 1, stickiness: 'cookie', ifStores: 'sourceIp' })],
+      reads,
+    );
+    expect(asSeen.changes).toHaveLength(1);
+    const stale = planFromRequests([request({ farmId: 1, stickiness: 'cookie', ifStores: 'none' })], reads);
+    expect(stale.changes).toEqual([]);
+    expect(stale.invalid).toEqual([
+      expect.objectContaining({
+        code: 'changed-since',
+        reason: expect.stringContaining(
+          'the farm stores sourceIp, not the none this request was made against',
+        ),
+      }),
+    ]);
+  });
+
   it('refuses cookie on a TCP farm without needing the farm read', () => {
     const plan = planFromRequests([request({ farmType: 'tcp', stickiness: 'cookie' })], new Map());
     expect(plan.invalid).toEqual([expect.objectContaining({ code: 'invalid-target' })]);

@@ -201,6 +201,40 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     expect(writes()).toBe(0);
   });
 
+  it('an undo is carried out only over what it showed: a change made after its question is not overwritten', async () => {
+    const service = 'loadbalancer-7f3a9c21';
+    const before = stored(service, 'http/102');
+    const target = before === 'cookie' ? 'sourceIp' : 'cookie';
+    const set = JSON.parse(
+      (await run(['set', service, 'http/102', target, '--pipeline', '--yes', '--json'])).out,
+    );
+    const undo = await run(['undo', set.changes[0].requestId, '--pipeline', '--yes', '--json']);
+    expect(undo.code).toBe(0);
+    // The undo's request names what it was made against: the value it showed as "from".
+    const undoRequest = events('Stickiness Change Requested').at(-1)!.detail as ChangeRequestedDetail;
+    expect(undoRequest).toMatchObject({ stickiness: before, ifStores: target });
+    // Another operator changes the farm after an undo was asked (published here as it would be).
+    const third = before === 'none' ? 'sourceIp' : 'none';
+    await run(['set', service, 'http/102', third, '--pipeline', '--yes']);
+    const late = { ...undoRequest, requestId: 'undo-late-1', requestedAt: new Date().toISOString() };
+    await pipeline.publish([late], 'stickler.cli');
+    for (
+      let i = 0;
+      i < 100 &&
+      !events(TERMINAL).some((e) => (e.detail as { requestId: string }).requestId === 'undo-late-1');
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 50));
+    const outcome = events(TERMINAL).find(
+      (e) => (e.detail as { requestId: string }).requestId === 'undo-late-1',
+    )!;
+    expect(outcome.detail).toMatchObject({ outcome: 'refused', code: 'changed-since' });
+    expect((outcome.detail as { message: string }).message).toContain(
+      `the farm stores ${third}, not the ${target}`,
+    );
+    expect(stored(service, 'http/102')).toBe(third);
+  });
+
   it('cancel --pipeline ends a request waiting for its window; a second cancel is refused with why', async () => {
     const requestId = 'ops-window-1';
     const notBefore = new Date(Date.now() + 3_600_000).toISOString();

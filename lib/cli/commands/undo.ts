@@ -8,6 +8,7 @@
  * is recorded under.
  */
 
+import type { UndoChange, UndoRefusal } from '../../app/pipeline-door';
 import { RUN_ID } from '../../app/request-groups';
 import { NotFoundError } from '../../domain/errors';
 import { formatFarmRef } from '../../domain/farm';
@@ -50,6 +51,32 @@ const reasonOf = (selection: Selection, undone: string[]): string => {
   return undone.length <= 5 ? `undo of ${undone.join(', ')}` : `undo of ${undone.length} requests`;
 };
 
+/** The reverse changes (what each undoes, over what) and what cannot be undone, with why. */
+const printUndoPlan = (io: CliIo, reverse: UndoChange[], refused: UndoRefusal[]) => {
+  if (reverse.length > 0)
+    io.stdout.write(
+      `Undo:\n${table(
+        reverse.map((r) => [
+          r.alsoUndoes ? `${r.requestId} (and ${r.alsoUndoes.join(', ')})` : r.requestId,
+          formatFarmRef(r.farm),
+          `${r.from} → ${r.to}`,
+          [
+            r.newer
+              ? `(forced over ${r.newer === 'outside' ? 'a change made outside stickler' : r.newer === 'between' ? 'a request between two of this undo' : r.newer})`
+              : '',
+            r.supersedes ? `(supersedes ${r.supersedes.requestId}, waiting until ${r.supersedes.until})` : '',
+          ]
+            .filter(Boolean)
+            .join(' '),
+        ]),
+      )}\n`,
+    );
+  if (refused.length > 0)
+    io.stdout.write(
+      `Not undone:\n${table(refused.map((r) => [r.requestId, `${r.reason}${r.newer ? ' (--force undoes it anyway)' : ''}`]))}\n`,
+    );
+};
+
 export async function undoCommand(
   session: () => Session,
   io: CliIo,
@@ -61,7 +88,13 @@ export async function undoCommand(
   followTimeoutMs(flags);
   if (flags.ticket !== undefined) checkTicket(flags.ticket);
   const connection = await connectPipeline(io.env, flags);
-  const ids = 'ids' in selection ? selection.ids : await connection.door.findRequests(selection);
+  // A run is one of the caller's own (their identity): another operator's requests never join it.
+  const ids =
+    'ids' in selection
+      ? selection.ids
+      : await connection.door.findRequests(
+          'run' in selection ? { run: selection.run, actorId: connection.actor.id } : selection,
+        );
   if (ids.length === 0) {
     const what =
       'ticket' in selection ? `ticket ${selection.ticket}` : `run ${(selection as { run: string }).run}`;
@@ -85,32 +118,7 @@ export async function undoCommand(
       throw error;
     }
   });
-  if (!flags.json) {
-    if (reverse.length > 0)
-      io.stdout.write(
-        `Undo:\n${table(
-          reverse.map((r) => [
-            r.alsoUndoes ? `${r.requestId} (and ${r.alsoUndoes.join(', ')})` : r.requestId,
-            formatFarmRef(r.farm),
-            `${r.from} → ${r.to}`,
-            [
-              r.newer
-                ? `(forced over ${r.newer === 'outside' ? 'a change made outside stickler' : r.newer === 'between' ? 'a request between two of this undo' : r.newer})`
-                : '',
-              r.supersedes
-                ? `(supersedes ${r.supersedes.requestId}, waiting until ${r.supersedes.until})`
-                : '',
-            ]
-              .filter(Boolean)
-              .join(' '),
-          ]),
-        )}\n`,
-      );
-    if (refused.length > 0)
-      io.stdout.write(
-        `Not undone:\n${table(refused.map((r) => [r.requestId, `${r.reason}${r.newer ? ' (--force undoes it anyway)' : ''}`]))}\n`,
-      );
-  }
+  if (!flags.json) printUndoPlan(io, reverse, refused);
   if (reverse.length === 0) {
     if (flags.json) io.stdout.write(jsonDocument({ where: connection.where, refused, changes: [] }));
     return EXIT.refused;
@@ -127,7 +135,10 @@ export async function undoCommand(
     io,
     flags,
     connection,
-    reverse.map((r) => ({ farm: r.farm, stickiness: r.to })),
+    // Each undo is carried out only over what it showed: a change made after the question (by
+    // another operator, say) is not overwritten; the worker refuses it `changed-since`. --force
+    // asked for the farm's real value as "from", so it holds the same.
+    reverse.map((r) => ({ farm: r.farm, stickiness: r.to, ifStores: r.from })),
     {
       actor: connection.actor,
       reason: `${reasonOf(selection, undone)}${flags.reason ? `: ${flags.reason}` : ''}`,
