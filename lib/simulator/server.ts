@@ -47,6 +47,8 @@ export interface FaultOptions {
   latencyJitterMs: number;
   /** Share of requests answered 500/502/503. */
   serverErrorRate: number;
+  /** The statuses those answers are drawn from (500, 502 and 503 when absent). */
+  serverErrorStatuses?: readonly number[];
   /** Share of requests that start a burst of 429 answers. */
   throttleRate: number;
   throttleBurst: number;
@@ -514,7 +516,8 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     }
     if (faults.serverErrorRate > 0 && random() < faults.serverErrorRate) {
       stats.faults.serverErrors++;
-      const status = [500, 502, 503][Math.floor(random() * 3)]!;
+      const statuses = faults.serverErrorStatuses ?? [500, 502, 503];
+      const status = statuses[Math.floor(random() * statuses.length)]!;
       return send(res, status, {
         class: 'Server::InternalServerError::Maintenance',
         message: 'Internal server error',
