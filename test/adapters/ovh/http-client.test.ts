@@ -276,9 +276,10 @@ describe('OvhHttpClient adaptive concurrency: overload, not noise', () => {
       concurrency: 32,
       adaptive: { initial: 8 },
       retry: { baseDelayMs: 1, maxDelayMs: 1 },
-      clock: { now: () => new Date(), sleep: async (ms) => void sleeps.push(ms) },
+      // A clock that stands still: answer times are 0, so a slow moment of the machine is not taken for a slow API.
+      clock: { now: () => new Date(1_800_000_000_000), sleep: async (ms) => void sleeps.push(ms) },
       fetch: async (input) =>
-        String(input).endsWith('/auth/time') ? Response.json(Math.floor(Date.now() / 1000)) : answer(++n),
+        String(input).endsWith('/auth/time') ? Response.json(1_800_000_000) : answer(++n),
     });
     return { client, sleeps };
   };
