@@ -3,7 +3,8 @@
  *
  * Services are read in bounded groups (readInGroups): a service is started while fewer than
  * FARMS_IN_FLIGHT farms are being read (counting each service still being listed as large as the
- * largest listed so far) and fewer than SERVICES_LISTING services are being listed. The calls
+ * largest listed so far, FIRST_ESTIMATE before any) and fewer than SERVICES_LISTING services are
+ * being listed. A service read with OVH's aggregated listing holds no farm reads. The calls
  * waiting for the OVH client's limiter, and what they hold, then follow the largest service (at
  * most the budget and SERVICES_LISTING services' farms), not the fleet, while enough calls wait
  * to keep every slot of the limiter busy.
@@ -35,7 +36,9 @@ export interface DiscoverOptions {
 /** The most farms read at once (services already listed), before another service is started. */
 export const FARMS_IN_FLIGHT = 2_000;
 /** The most services listed at once (their farm lists not answered yet). */
-export const SERVICES_LISTING = 8;
+export const SERVICES_LISTING = 32;
+/** How many farms a service still being listed counts for, before any service was listed. */
+export const FIRST_ESTIMATE = FARMS_IN_FLIGHT / 8;
 
 /** How a service's read tells the group how many farms it is reading, once it knows. */
 type ReadService = (service: string, listed: (farms: number) => void) => Promise<Farm[]>;
@@ -51,7 +54,7 @@ export const readInGroups = (services: readonly string[], read: ReadService): Pr
     let running = 0;
     let listing = 0;
     let held = 0;
-    let largest = 0;
+    let largest: number | undefined;
     let failed = false;
     const start = (index: number) => {
       running++;
@@ -64,7 +67,7 @@ export const readInGroups = (services: readonly string[], read: ReadService): Pr
         listing--;
         farms = n;
         held += n;
-        largest = Math.max(largest, n);
+        largest = Math.max(largest ?? 0, n);
       };
       read(services[index]!, (n) => {
         onListed(n);
@@ -88,7 +91,7 @@ export const readInGroups = (services: readonly string[], read: ReadService): Pr
       while (
         next < services.length &&
         listing < SERVICES_LISTING &&
-        held + listing * largest < FARMS_IN_FLIGHT
+        held + listing * (largest ?? FIRST_ESTIMATE) < FARMS_IN_FLIGHT
       )
         start(next++);
       if (next >= services.length && running === 0) resolve(results);
@@ -107,7 +110,10 @@ export const makeDiscoverFleet =
         try {
           // A few calls per service when the API lists farms with their configuration.
           const withConfig = await api.listFarmsWithConfig?.(service);
-          if (withConfig) return withConfig;
+          if (withConfig) {
+            listed(0); // read whole with the listing: no farm reads to hold
+            return withConfig;
+          }
           defined = await api.listFarms(service);
         } catch (error) {
           if (named || !(error instanceof ServiceUnavailableError)) throw error;

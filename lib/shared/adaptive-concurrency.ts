@@ -11,9 +11,10 @@
  *   round's median, which follows a lasting change slowly, BASELINE_DRIFT a round).
  * Overloaded, the limit halves and the next round starts; answers to calls sent before the
  * halving say nothing about the new limit and are ignored, so one storm halves once per round.
- * Otherwise the limit grows: by one per success until the first halving (slow start: it doubles
- * each round), then by one per round (additive increase, as TCP's congestion control). The
- * configured concurrency stays the ceiling.
+ * The limit grows by one per success until the first halving (slow start: it doubles each
+ * round of calls), then by one per limit's worth of successes (additive increase, as TCP's
+ * congestion control), so that a low limit climbs back quickly. The configured concurrency stays
+ * the ceiling.
  */
 
 /** What it moves: a limiter's limit (shared/limiter.ts). */
@@ -96,6 +97,7 @@ export const makeAdaptiveConcurrency = (
   let decreases = 0;
   let slowStart = true;
   let baselineMs: number | undefined;
+  let successes = 0;
   limiter.setLimit(Math.max(min, Math.min(options.initial, options.max)));
   let peak = limiter.limit;
   const newRound = (): Round => ({
@@ -108,6 +110,7 @@ export const makeAdaptiveConcurrency = (
   let round = newRound();
 
   const grow = () => {
+    successes = 0;
     if (limiter.limit >= options.max) return;
     limiter.setLimit(limiter.limit + 1);
     peak = Math.max(peak, limiter.limit);
@@ -123,7 +126,8 @@ export const makeAdaptiveConcurrency = (
       const halved = Math.max(min, Math.floor(limiter.limit / 2));
       if (halved < limiter.limit) decreases++;
       limiter.setLimit(halved);
-    } else if (!slowStart) grow();
+      successes = 0;
+    }
     round = newRound();
   };
 
@@ -134,7 +138,8 @@ export const makeAdaptiveConcurrency = (
       round.answers++;
       if (outcome.kind === 'success') {
         round.latencies.push(outcome.latencyMs);
-        if (slowStart) grow();
+        // Slow start: one per success; after it, one per limit's worth of successes.
+        if (slowStart || ++successes >= limiter.limit) grow();
       } else round.troubles++;
       if (outcome.kind === 'timeout') round.timeouts++;
       if (round.answers >= round.size) closeRound();
