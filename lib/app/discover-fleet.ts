@@ -1,6 +1,13 @@
 /**
  * Reads the fleet: every farm of every (or the named) service, with its stored stickiness.
- * All reads are issued at once; the OVH client's shared limiter sets the real concurrency.
+ *
+ * Services are read in bounded groups (readInGroups): a service is started while fewer than
+ * FARMS_IN_FLIGHT farms are being read (counting each service still being listed as large as the
+ * largest listed so far, FIRST_ESTIMATE before any) and fewer than SERVICES_LISTING services are
+ * being listed. A service read with OVH's aggregated listing holds no farm reads. The calls
+ * waiting for the OVH client's limiter, and what they hold, then follow the largest service (at
+ * most the budget and SERVICES_LISTING services' farms), not the fleet, while enough calls wait
+ * to keep every slot of the limiter busy.
  */
 import { ServiceUnavailableError } from '../domain/errors';
 import type { Farm } from '../domain/farm';
@@ -26,35 +33,104 @@ export interface DiscoverOptions {
   onFailed?: (service: string, error: unknown) => void;
 }
 
+/** The most farms read at once (services already listed), before another service is started. */
+export const FARMS_IN_FLIGHT = 2_000;
+/** The most services listed at once (their farm lists not answered yet). */
+export const SERVICES_LISTING = 32;
+/** How many farms a service still being listed counts for, before any service was listed. */
+export const FIRST_ESTIMATE = FARMS_IN_FLIGHT / 8;
+
+/** How a service's read tells the group how many farms it is reading, once it knows. */
+type ReadService = (service: string, listed: (farms: number) => void) => Promise<Farm[]>;
+
+/**
+ * Runs `read` over the services in bounded groups (see the header), each result at its
+ * service's index. The first failure rejects at once, and no further service is started.
+ */
+export const readInGroups = (services: readonly string[], read: ReadService): Promise<Farm[][]> =>
+  new Promise((resolve, reject) => {
+    const results: Farm[][] = new Array(services.length);
+    let next = 0;
+    let running = 0;
+    let listing = 0;
+    let held = 0;
+    let largest: number | undefined;
+    let failed = false;
+    const start = (index: number) => {
+      running++;
+      listing++;
+      let farms = 0;
+      let listed = false;
+      const onListed = (n: number) => {
+        if (listed) return;
+        listed = true;
+        listing--;
+        farms = n;
+        held += n;
+        largest = Math.max(largest ?? 0, n);
+      };
+      read(services[index]!, (n) => {
+        onListed(n);
+        fill();
+      }).then(
+        (result) => {
+          results[index] = result;
+          onListed(0);
+          held -= farms;
+          running--;
+          fill();
+        },
+        (error: unknown) => {
+          failed = true;
+          reject(error);
+        },
+      );
+    };
+    const fill = () => {
+      if (failed) return;
+      while (
+        next < services.length &&
+        listing < SERVICES_LISTING &&
+        held + listing * (largest ?? FIRST_ESTIMATE) < FARMS_IN_FLIGHT
+      )
+        start(next++);
+      if (next >= services.length && running === 0) resolve(results);
+    };
+    fill();
+  });
+
 export const makeDiscoverFleet =
   ({ api }: DiscoverFleetDeps) =>
   async (options: DiscoverOptions = {}): Promise<Farm[]> => {
     const named = Boolean(options.services?.length);
     const services = named ? [...options.services!] : await api.listServices();
-    const perService = await Promise.all(
-      services.map(async (service) => {
+    const readService: ReadService = async (service, listed) => {
+      try {
+        let defined: Awaited<ReturnType<typeof api.listFarms>>;
         try {
-          let defined: Awaited<ReturnType<typeof api.listFarms>>;
-          try {
-            // A few calls per service when the API lists farms with their configuration.
-            const listed = await api.listFarmsWithConfig?.(service);
-            if (listed) return listed;
-            defined = await api.listFarms(service);
-          } catch (error) {
-            if (named || !(error instanceof ServiceUnavailableError)) throw error;
-            options.onSkipped?.(service, error.message);
-            return [];
+          // A few calls per service when the API lists farms with their configuration.
+          const withConfig = await api.listFarmsWithConfig?.(service);
+          if (withConfig) {
+            listed(0); // read whole with the listing: no farm reads to hold
+            return withConfig;
           }
-          return await Promise.all(
-            defined.map((d) => api.getFarm({ service, type: d.type, farmId: d.farmId })),
-          );
+          defined = await api.listFarms(service);
         } catch (error) {
-          if (!options.onFailed) throw error;
-          options.onFailed(service, error);
+          if (named || !(error instanceof ServiceUnavailableError)) throw error;
+          options.onSkipped?.(service, error.message);
           return [];
         }
-      }),
-    );
+        listed(defined.length);
+        return await Promise.all(
+          defined.map((d) => api.getFarm({ service, type: d.type, farmId: d.farmId })),
+        );
+      } catch (error) {
+        if (!options.onFailed) throw error;
+        options.onFailed(service, error);
+        return [];
+      }
+    };
+    const perService = await readInGroups(services, readService);
     return perService
       .flat()
       .sort(

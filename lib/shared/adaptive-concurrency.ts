@@ -1,11 +1,20 @@
 /**
- * Additive increase, multiplicative decrease of the number of calls in flight, as TCP's
- * congestion control and the AWS SDK's adaptive retry mode do: start where it is known to be
- * safe; until the first sign of overload, add one call in flight per success (slow start: the
- * limit doubles every round of calls); after it, add one each time a whole limit's worth of calls
- * succeeds; halve at a sign of overload (429, a 5xx, a timeout, a reset). A sign from a call
- * sent before the last halving says nothing new and is ignored, so one burst of 429s halves once.
- * The configured concurrency stays the ceiling.
+ * The number of calls in flight, adapted to what the API answers: it tells overload from noise.
+ *
+ * Outcomes are judged a round at a time (a round: as many answers as the limit was when it began,
+ * and at least MIN_ROUND, so that a low limit is not judged on two answers). A round says
+ * "overloaded" when
+ * - more than a quarter of its answers are signs of trouble (429, 5xx, a timeout, a reset): one
+ *   failure among many is noise, and its retry is just another call, but a storm is not;
+ * - timeouts cluster: TIMEOUT_CLUSTER or more in one round;
+ * - its calls got slower: the median answer time is at least twice the baseline (the fastest
+ *   round's median, which follows a lasting change slowly, BASELINE_DRIFT a round).
+ * Overloaded, the limit halves and the next round starts; answers to calls sent before the
+ * halving say nothing about the new limit and are ignored, so one storm halves once per round.
+ * The limit grows by one per success until the first halving (slow start: it doubles each
+ * round of calls), then by one per limit's worth of successes (additive increase, as TCP's
+ * congestion control), so that a low limit climbs back quickly. The configured concurrency stays
+ * the ceiling.
  */
 
 /** What it moves: a limiter's limit (shared/limiter.ts). */
@@ -14,16 +23,70 @@ interface Adjustable {
   setLimit(limit: number): void;
 }
 
+/** How one call ended, as the limit sees it. */
+export type CallOutcome =
+  | { kind: 'success'; latencyMs: number }
+  /** A 429: the API asks to slow down (the call itself waits its Retry-After, see http-client). */
+  | { kind: 'throttled' }
+  /** A 5xx or a dropped connection. */
+  | { kind: 'failed' }
+  | { kind: 'timeout' }
+  /** Anything else (a 4xx, an answer that cannot be read): says nothing about load. */
+  | { kind: 'neutral' };
+
 export interface AdaptiveConcurrency {
-  /** A ticket to give back with the call's result. */
+  /** A ticket to give back with the call's outcome. */
   started(): number;
-  succeeded(ticket: number): void;
-  overloaded(ticket: number): void;
+  finished(ticket: number, outcome: CallOutcome): void;
   readonly current: number;
   /** The highest limit reached. */
   readonly peak: number;
   readonly decreases: number;
 }
+
+/** The fewest answers a round is judged on. */
+export const MIN_ROUND = 16;
+/** A round with more than this share of throttled or failed answers is overload. */
+export const OVERLOAD_SHARE = 0.25;
+/** Timeouts in one round that say the API is overloaded, whatever their share. */
+export const TIMEOUT_CLUSTER = 3;
+/** A round whose median answer time is this many times the baseline's is overload… */
+export const LATENCY_RATIO = 2;
+/** …and at least this much slower (ms): a few ms more on a fast call is the machine, not the API. */
+export const LATENCY_MIN_RISE_MS = 25;
+/** How fast the latency baseline follows a lasting rise: this factor per round at most. */
+export const BASELINE_DRIFT = 1.05;
+
+interface Round {
+  size: number;
+  answers: number;
+  troubles: number;
+  timeouts: number;
+  latencies: number[];
+}
+
+const median = (xs: number[]): number | undefined => {
+  if (xs.length === 0) return undefined;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+};
+
+/** Why a round says the API is overloaded, or undefined when it does not (pure, for tests). */
+export const overloadIn = (
+  round: { answers: number; troubles: number; timeouts: number; medianMs?: number },
+  baselineMs: number | undefined,
+): 'share' | 'timeouts' | 'latency' | undefined => {
+  if (round.answers > 0 && round.troubles / round.answers > OVERLOAD_SHARE) return 'share';
+  if (round.timeouts >= TIMEOUT_CLUSTER) return 'timeouts';
+  if (
+    baselineMs !== undefined &&
+    round.medianMs !== undefined &&
+    round.medianMs >= LATENCY_RATIO * baselineMs &&
+    round.medianMs - baselineMs >= LATENCY_MIN_RISE_MS
+  )
+    return 'latency';
+  return undefined;
+};
 
 export const makeAdaptiveConcurrency = (
   limiter: Adjustable,
@@ -31,31 +94,55 @@ export const makeAdaptiveConcurrency = (
 ): AdaptiveConcurrency => {
   const min = options.min ?? 1;
   let epoch = 0;
-  let successes = 0;
-  let peak = limiter.limit;
   let decreases = 0;
   let slowStart = true;
+  let baselineMs: number | undefined;
+  let successes = 0;
   limiter.setLimit(Math.max(min, Math.min(options.initial, options.max)));
-  peak = limiter.limit;
+  let peak = limiter.limit;
+  const newRound = (): Round => ({
+    size: Math.max(MIN_ROUND, limiter.limit),
+    answers: 0,
+    troubles: 0,
+    timeouts: 0,
+    latencies: [],
+  });
+  let round = newRound();
+
+  const grow = () => {
+    successes = 0;
+    if (limiter.limit >= options.max) return;
+    limiter.setLimit(limiter.limit + 1);
+    peak = Math.max(peak, limiter.limit);
+  };
+  const closeRound = () => {
+    const medianMs = median(round.latencies);
+    const overloaded = overloadIn({ ...round, ...(medianMs !== undefined ? { medianMs } : {}) }, baselineMs);
+    if (medianMs !== undefined)
+      baselineMs = baselineMs === undefined ? medianMs : Math.min(medianMs, baselineMs * BASELINE_DRIFT);
+    if (overloaded) {
+      epoch++;
+      slowStart = false;
+      const halved = Math.max(min, Math.floor(limiter.limit / 2));
+      if (halved < limiter.limit) decreases++;
+      limiter.setLimit(halved);
+      successes = 0;
+    }
+    round = newRound();
+  };
+
   return {
     started: () => epoch,
-    succeeded(ticket) {
-      if (ticket !== epoch) return;
-      successes++;
-      if (slowStart || successes >= limiter.limit) {
-        if (limiter.limit >= options.max) return;
-        successes = 0;
-        limiter.setLimit(limiter.limit + 1);
-        peak = Math.max(peak, limiter.limit);
-      }
-    },
-    overloaded(ticket) {
-      if (ticket !== epoch) return; // sent before the last halving
-      epoch++;
-      successes = 0;
-      decreases++;
-      slowStart = false;
-      limiter.setLimit(Math.max(min, Math.floor(limiter.limit / 2)));
+    finished(ticket, outcome) {
+      if (ticket !== epoch || outcome.kind === 'neutral') return; // sent before the last halving
+      round.answers++;
+      if (outcome.kind === 'success') {
+        round.latencies.push(outcome.latencyMs);
+        // Slow start: one per success; after it, one per limit's worth of successes.
+        if (slowStart || ++successes >= limiter.limit) grow();
+      } else round.troubles++;
+      if (outcome.kind === 'timeout') round.timeouts++;
+      if (round.answers >= round.size) closeRound();
     },
     get current() {
       return limiter.limit;

@@ -59,6 +59,13 @@ export interface FaultOptions {
   latencyJitterMs: number;
   /** Share of requests answered 500/502/503. */
   serverErrorRate: number;
+  /** The statuses those answers are drawn from (500, 502 and 503 when absent). */
+  serverErrorStatuses?: readonly number[];
+  /**
+   * At most this many faults in a row for one call (its method and path), then it is answered:
+   * every call then succeeds within a client's retries (none when absent).
+   */
+  maxFaultsPerCall?: number;
   /** Share of requests that start a burst of 429 answers. */
   throttleRate: number;
   throttleBurst: number;
@@ -684,6 +691,46 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
     });
   };
 
+  /** Calls faulted in a row, per method and path (with `maxFaultsPerCall`). */
+  const faulted = new Map<string, number>();
+  /** Answers with a random fault (or none: false), drawing as the fault settings say. */
+  const injectFault = (req: IncomingMessage, res: ServerResponse): boolean => {
+    if (faults.hangRate > 0 && random() < faults.hangRate) {
+      stats.faults.hangs++;
+      return true; // never answered; the socket is destroyed on close()
+    }
+    if (faults.resetRate > 0 && random() < faults.resetRate) {
+      stats.faults.resets++;
+      req.socket.destroy(); // ECONNRESET on the client, nothing answered
+      return true;
+    }
+    if (throttleLeft === 0 && faults.throttleRate > 0 && random() < faults.throttleRate) {
+      throttleLeft = faults.throttleBurst;
+    }
+    if (throttleLeft > 0) {
+      throttleLeft--;
+      stats.faults.throttled++;
+      send(
+        res,
+        429,
+        { class: 'Client::TooManyRequests', message: 'Too many requests' },
+        { 'Retry-After': String(faults.retryAfterSeconds) },
+      );
+      return true;
+    }
+    if (faults.serverErrorRate > 0 && random() < faults.serverErrorRate) {
+      stats.faults.serverErrors++;
+      const statuses = faults.serverErrorStatuses ?? [500, 502, 503];
+      const status = statuses[Math.floor(random() * statuses.length)]!;
+      send(res, status, {
+        class: 'Server::InternalServerError::Maintenance',
+        message: 'Internal server error',
+      });
+      return true;
+    }
+    return false;
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://simulator');
     const method = (req.method ?? 'GET').toUpperCase();
@@ -695,36 +742,16 @@ export const startSimulator = async (options: SimulatorOptions): Promise<Running
       return send(res, 404, { class: 'Client::NotFound', message: 'Not found' });
     const path = tokenCall ? url.pathname : url.pathname.slice('/1.0'.length);
 
-    if (faults.hangRate > 0 && random() < faults.hangRate) {
-      stats.faults.hangs++;
-      return; // never answered; the socket is destroyed on close()
-    }
-    if (faults.resetRate > 0 && random() < faults.resetRate) {
-      stats.faults.resets++;
-      req.socket.destroy(); // ECONNRESET on the client, nothing answered
+    // A call that met its most faults in a row is spared them this time.
+    const callKey = `${method} ${url.pathname}`;
+    const faultsInARow = faulted.get(callKey) ?? 0;
+    const spared = faults.maxFaultsPerCall !== undefined && faultsInARow >= faults.maxFaultsPerCall;
+    const answered = spared ? undefined : injectFault(req, res);
+    if (answered) {
+      if (faults.maxFaultsPerCall !== undefined) faulted.set(callKey, faultsInARow + 1);
       return;
     }
-    if (throttleLeft === 0 && faults.throttleRate > 0 && random() < faults.throttleRate) {
-      throttleLeft = faults.throttleBurst;
-    }
-    if (throttleLeft > 0) {
-      throttleLeft--;
-      stats.faults.throttled++;
-      return send(
-        res,
-        429,
-        { class: 'Client::TooManyRequests', message: 'Too many requests' },
-        { 'Retry-After': String(faults.retryAfterSeconds) },
-      );
-    }
-    if (faults.serverErrorRate > 0 && random() < faults.serverErrorRate) {
-      stats.faults.serverErrors++;
-      const status = [500, 502, 503][Math.floor(random() * 3)]!;
-      return send(res, status, {
-        class: 'Server::InternalServerError::Maintenance',
-        message: 'Internal server error',
-      });
-    }
+    faulted.delete(callKey);
 
     if (tokenCall) {
       if (method !== 'POST')

@@ -660,12 +660,14 @@ describe('serverless package', () => {
     ).toEqual(['ComplianceDashrunLambdaEvConf', 'NotifierLambdaEvConf', 'SlackLambdaEvConf']);
   });
 
-  it('ships compliance-run under 250 KB with no AWS SDK (it parses YAML policies, so it carries the parser)', () => {
+  it('ships compliance-run under 280 KB with no AWS SDK (it parses YAML policies, so it carries the parser)', () => {
     const code = new AdmZip(join(out, 'compliance-run.zip'))
       .getEntry('functions/compliance-run.js')!
       .getData()
       .toString('utf8');
-    expect(Buffer.byteLength(code)).toBeLessThan(250 * 1024);
+    // 256 KB on 2026-12-07 (the YAML parser, the policy's quietest-time limits, a service
+    // account's OAuth2 client): the bound leaves room for a little, not for an SDK.
+    expect(Buffer.byteLength(code)).toBeLessThan(280 * 1024);
     expect(code).not.toMatch(/require\("@aws-sdk\/|@smithy\//);
   });
 

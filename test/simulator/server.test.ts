@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OvhApiError } from '../../lib/adapters/ovh/errors';
+import { OvhLoadBalancerApi } from '../../lib/adapters/ovh/ovh-load-balancer-api';
 import { parseFleet } from '../../lib/simulator/fleet';
 import { LEAST_PRIVILEGE_RULES, startSimulator, validateFarmBody } from '../../lib/simulator/server';
 import { type SimulatorHarness, startHarness } from '../helpers/simulator';
@@ -225,6 +226,30 @@ describe('simulator behaviour', () => {
     expect(
       h.sim.state.services.get('loadbalancer-bbb')!.farms.get('http/10')!.applied.get('rbx')?.stickiness,
     ).toBe('sourceIp');
+  });
+});
+
+describe('simulator faults capped per call', () => {
+  it('faults one call at most maxFaultsPerCall times in a row, then answers it', async () => {
+    // Prepare: every request answered 503, but no call more than twice in a row.
+    const h = await startHarness(
+      { faults: { serverErrorRate: 1, serverErrorStatuses: [503], maxFaultsPerCall: 2 } },
+      { retry: { maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 } },
+    );
+    try {
+      // Act: the clock offset and the list each fail twice, then succeed on their third attempt.
+      const services = await h.api.listServices();
+      // Assess
+      expect(services).toEqual(['loadbalancer-aaa', 'loadbalancer-bbb']);
+      expect(h.sim.stats.faults.serverErrors).toBe(4);
+      // Answered, the call starts again from none in a row: its next two attempts fail again.
+      await expect(
+        new OvhLoadBalancerApi(h.client.bounded(Date.now() + 60_000)).listServices(),
+      ).resolves.toHaveLength(2);
+      expect(h.sim.stats.faults.serverErrors).toBe(6);
+    } finally {
+      await h.close();
+    }
   });
 });
 

@@ -9,7 +9,11 @@
 import { ConfigError } from '../../domain/errors';
 import { plainText } from '../../domain/text';
 import { type Clock, systemClock } from '../../ports/clock';
-import { type AdaptiveConcurrency, makeAdaptiveConcurrency } from '../../shared/adaptive-concurrency';
+import {
+  type AdaptiveConcurrency,
+  type CallOutcome,
+  makeAdaptiveConcurrency,
+} from '../../shared/adaptive-concurrency';
 import { fullJitterDelay } from '../../shared/backoff';
 import { createLimiter, type Limiter } from '../../shared/limiter';
 import { OvhApiError } from './errors';
@@ -97,8 +101,9 @@ export interface OvhHttpClientOptions {
   onRetry?: (retry: RetryNotice) => void;
   /**
    * Adaptive concurrency (with a numeric `concurrency`, which becomes the ceiling): start with
-   * `initial` calls in flight, add one each time a limit's worth of calls succeeds, halve on a
-   * 429, a 5xx, a timeout or a reset (shared/adaptive-concurrency.ts).
+   * `initial` calls in flight, grow while the API keeps up, halve on signs of overload (a round
+   * of calls more than a quarter throttled or failed, timeouts clustering, calls twice as slow),
+   * never for an isolated failure (shared/adaptive-concurrency.ts).
    */
   adaptive?: { initial: number };
 }
@@ -133,9 +138,15 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  */
 export const MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
-/** A sign that OVH is overloaded: throttled, a server error, no answer, a dropped connection. */
-const isOverload = (error: OvhApiError) =>
-  error.status === 429 || (error.status ?? 0) >= 500 || error.code === 'timeout' || error.code === 'network';
+/** What an attempt says about OVH's load: throttled, a server error, no answer, a dropped connection, or nothing. */
+const outcomeOf = <T>(attempt: Attempt<T>, latencyMs: number): CallOutcome => {
+  if (attempt.ok) return { kind: 'success', latencyMs };
+  const { error } = attempt;
+  if (error.status === 429) return { kind: 'throttled' };
+  if (error.code === 'timeout') return { kind: 'timeout' };
+  if ((error.status ?? 0) >= 500 || error.code === 'network') return { kind: 'failed' };
+  return { kind: 'neutral' };
+};
 
 const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 /** A POST is not idempotent: retry it only when the answer proves it was not processed. */
@@ -233,7 +244,7 @@ export class OvhHttpClient {
     );
   }
 
-  /** Calls in flight now, the most reached, and how often it was halved (adaptive concurrency). */
+  /** The limit of calls in flight now, the most reached, and how often it was halved (adaptive concurrency). */
   concurrency(): { current: number; peak: number; decreases: number } {
     return this.adaptive
       ? { current: this.adaptive.current, peak: this.adaptive.peak, decreases: this.adaptive.decreases }
@@ -331,6 +342,7 @@ export class OvhHttpClient {
               if (left !== undefined && left <= 0)
                 return { ok: false as const, error: this.deadlineError(method, path, false) };
               const ticket = this.adaptive?.started() ?? 0;
+              const sentAt = this.clock.now().getTime();
               // Signed inside the limiter slot, so a long wait in the queue never sends a stale timestamp.
               const outcome = await this.attempt<T>(
                 method,
@@ -340,8 +352,7 @@ export class OvhHttpClient {
                 body,
                 safeToRepeat,
               );
-              if (outcome.ok) this.adaptive?.succeeded(ticket);
-              else if (isOverload(outcome.error)) this.adaptive?.overloaded(ticket);
+              this.adaptive?.finished(ticket, outcomeOf(outcome, this.clock.now().getTime() - sentAt));
               return outcome;
             },
             { urgent },

@@ -274,6 +274,58 @@ describe('OvhHttpClient answers', () => {
   });
 });
 
+describe('OvhHttpClient adaptive concurrency: overload, not noise', () => {
+  /** An adaptive client (8 up to 32) whose n-th answer is `answer(n)`, with a recording clock. */
+  const adaptiveClient = (answer: (n: number) => Response) => {
+    let n = 0;
+    const sleeps: number[] = [];
+    const client = new OvhHttpClient({
+      baseUrl: 'https://eu.api.ovh.com/1.0',
+      credentials: SIMULATOR_CREDENTIALS,
+      concurrency: 32,
+      adaptive: { initial: 8 },
+      retry: { baseDelayMs: 1, maxDelayMs: 1 },
+      // A clock that stands still: answer times are 0, so a slow moment of the machine is not taken for a slow API.
+      clock: { now: () => new Date(1_800_000_000_000), sleep: async (ms) => void sleeps.push(ms) },
+      fetch: async (input) =>
+        String(input).endsWith('/auth/time') ? Response.json(1_800_000_000) : answer(++n),
+    });
+    return { client, sleeps };
+  };
+  const throttled = (retryAfter?: string) =>
+    new Response('{"message":"Too many requests"}', {
+      status: 429,
+      headers: retryAfter ? { 'Retry-After': retryAfter } : {},
+    });
+
+  it('waits out an isolated 429 for its Retry-After, and neither it nor its retry shrinks the window', async () => {
+    // One call in ten throttled, one at a time, with Retry-After: 2 s.
+    const { client, sleeps } = adaptiveClient((n) => (n % 10 === 0 ? throttled('2') : Response.json([])));
+    await Promise.all(Array.from({ length: 300 }, () => client.get('/ipLoadbalancing')));
+    expect(sleeps.length).toBeGreaterThan(0);
+    expect(sleeps.every((ms) => ms === 2_000)).toBe(true);
+    expect(client.concurrency()).toMatchObject({ decreases: 0, current: 32 });
+  });
+
+  it('does not shrink for isolated 503s either', async () => {
+    const { client } = adaptiveClient((n) =>
+      n % 10 === 0 ? new Response('{"message":"busy"}', { status: 503 }) : Response.json([]),
+    );
+    await Promise.all(Array.from({ length: 300 }, () => client.get('/ipLoadbalancing')));
+    expect(client.concurrency()).toMatchObject({ decreases: 0, current: 32 });
+  });
+
+  it('backs off under a sustained 429 storm, Retry-After or not, and still completes every call', async () => {
+    // Three answers in four throttled, half of them without Retry-After.
+    const { client } = adaptiveClient((n) =>
+      n % 4 === 0 ? Response.json([]) : throttled(n % 2 === 0 ? '0' : undefined),
+    );
+    await Promise.all(Array.from({ length: 40 }, () => client.get('/ipLoadbalancing')));
+    expect(client.concurrency().decreases).toBeGreaterThan(0);
+    expect(client.concurrency().current).toBeLessThan(8);
+  });
+});
+
 describe('parseRetryAfter', () => {
   const now = new Date('2026-11-25T10:00:00Z');
   it('reads seconds and HTTP dates, and ignores garbage', () => {
