@@ -8,6 +8,7 @@
 import { authorizeChat } from '../domain/chat-authorization';
 import { type ChatCommand, ChatUsageError, parseChatCommand } from '../domain/chat-command';
 import { errorFields, InvalidInputError } from '../domain/errors';
+import { parseTimeWindow } from '../domain/traffic';
 import type { SlackMessage } from '../ports/slack-responder';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
 import {
@@ -56,6 +57,10 @@ export const makeHandleSlackCommand = (deps: SlackCommandDeps) =>
     let command: ChatCommand;
     try {
       command = parseChatCommand(text);
+      if (command.kind === 'set' && command.window !== undefined) {
+        const window = parseTimeWindow(command.window, deps.clock.now().getTime());
+        if (!window.ok) throw new ChatUsageError(window.message.replace('--window', 'window'));
+      }
     } catch (error) {
       if (!(error instanceof ChatUsageError)) throw error;
       // A stranger to the workspace learns nothing, not even the usage.

@@ -146,6 +146,14 @@ export const summarizeTraffic = (reading: TrafficReading, window: TimeWindow): S
   };
 };
 
+/** A rate as people read it: whole numbers from 100 on, one decimal below (none when it is whole). */
+export const formatRate = (perSecond: number): string =>
+  perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : String(Number(perSecond.toFixed(1)));
+
+/** An instant to the minute, in UTC: `2026-12-08 04:00 UTC`. */
+export const formatUtcMinute = (at: number): string =>
+  `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
 /** An ISO 8601 instant with its date, time and offset (a time without one would be read as local). */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 /** An ISO 8601 duration in days, hours and minutes (P1D, PT4H, P1DT2H30M). */
