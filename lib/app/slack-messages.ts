@@ -9,7 +9,13 @@ import type { ChangeAuditDetail } from '../domain/audit-events';
 import { CHAT_USAGE } from '../domain/chat-command';
 import type { Farm } from '../domain/farm';
 import type { StickinessWord } from '../domain/stickiness';
-import { DAY_MS, formatRate, type ServiceTraffic } from '../domain/traffic';
+import {
+  DAY_MS,
+  formatRate,
+  quietestSlotText,
+  type ServiceTraffic,
+  trafficAtApplyText,
+} from '../domain/traffic';
 import type { ChatProposal } from '../ports/chat-proposals';
 import type { SlackMessage } from '../ports/slack-responder';
 
@@ -273,7 +279,7 @@ export const outcomeMessage = (d: ChangeAuditDetail): SlackMessage => {
   let line: string;
   switch (d.outcome) {
     case 'applied':
-      line = `:white_check_mark: applied: ${d.before ?? '?'} → *${d.after ?? '?'}* in zone *${esc(d.refresh?.zone ?? d.zone ?? '?', 40)}* (OVH task ${d.refresh?.taskId ?? '?'}).`;
+      line = `:white_check_mark: applied: ${d.before ?? '?'} → *${d.after ?? '?'}* in zone *${esc(d.refresh?.zone ?? d.zone ?? '?', 40)}* (OVH task ${d.refresh?.taskId ?? '?'}).${d.traffic ? `\n${esc(trafficAtApplyText(d.traffic), 600)}` : ''}`;
       break;
     case 'unchanged':
       line = `already *${d.after ?? d.before ?? '?'}*: nothing was changed or applied.`;
@@ -288,7 +294,9 @@ export const outcomeMessage = (d: ChangeAuditDetail): SlackMessage => {
       line = `cancelled before its change window opened, nothing was written: ${esc(d.message ?? '')}`;
       break;
     case 'deferred':
-      line = `waiting for its change window (${esc(d.deferredUntil ?? '?', 40)}).`;
+      line = d.quietest
+        ? `:hourglass_flowing_sand: ${esc(quietestSlotText(d.quietest), 600)}.`
+        : `waiting for its change window (${esc(d.deferredUntil ?? '?', 40)}).`;
       break;
   }
   const text = `${title}\n${line}\nrequest \`${esc(d.requestId, 140)}\``;

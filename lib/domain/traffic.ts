@@ -154,6 +154,29 @@ export const formatRate = (perSecond: number): string =>
 export const formatUtcMinute = (at: number): string =>
   `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
+/**
+ * The traffic an applied zone's refresh cut, in a sentence for a ticket or a chat (the audit
+ * event's `traffic`): the whole load balancer over the 5 minutes before, or unknown and why.
+ *
+ * @example trafficAtApplyText({ known: true, measuredAt: '…', requestsPerSecond: 1780, connectionsPerSecond: 445 })
+ *   // 'Traffic as the zone was applied: 1,780 req/s, 445 conn/s (the whole load balancer, over the 5 minutes before …).'
+ */
+export const trafficAtApplyText = (
+  traffic:
+    | { known: true; measuredAt: string; requestsPerSecond: number; connectionsPerSecond: number }
+    | { known: false; reason: string },
+): string =>
+  traffic.known
+    ? `Traffic as the zone was applied: ${formatRate(traffic.requestsPerSecond)} req/s, ${formatRate(traffic.connectionsPerSecond)} conn/s (the whole load balancer, over the 5 minutes before ${traffic.measuredAt}).`
+    : `Traffic as the zone was applied: unknown (${traffic.reason}).`;
+
+/**
+ * A request deferred to the quietest slot of its window (the `Deferred` event's `quietest`), in a
+ * sentence: when, and the rate that slot typically has.
+ */
+export const quietestSlotText = (quietest: { at: string; typicalRequestsPerSecond: number }): string =>
+  `deferred to the quietest 5 minutes of its window by the last 7 days of traffic: ${formatUtcMinute(Date.parse(quietest.at))} (≈ ${formatRate(quietest.typicalRequestsPerSecond)} req/s typical for the whole load balancer); it is applied then`;
+
 /** An ISO 8601 instant with its date, time and offset (a time without one would be read as local). */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 /** An ISO 8601 duration in days, hours and minutes (P1D, PT4H, P1DT2H30M). */

@@ -613,6 +613,39 @@ describe('the outcome back in Slack (notifier)', () => {
     );
   });
 
+  it('says the traffic the refresh cut, and the slot and rate of a deferral to the quietest time', async () => {
+    const n = notifier();
+    await n.proposals.saveReplyTarget('slack-1', 'https://hooks.slack.com/actions/x', new Date());
+    await n.notify(
+      outcome({
+        traffic: {
+          known: true,
+          measuredAt: '2026-11-25T10:01:00.000Z',
+          requestsPerSecond: 1780,
+          connectionsPerSecond: 445,
+        },
+      }),
+    );
+    expect(n.responder.posted[0]?.message.text).toContain(
+      'Traffic as the zone was applied: 1,780 req/s, 445 conn/s (the whole load balancer',
+    );
+    await n.notify(outcome({ traffic: { known: false, reason: 'no metrics <here>' } }));
+    expect(n.responder.posted[1]?.message.text).toContain(
+      'Traffic as the zone was applied: unknown (no metrics &lt;here&gt;).',
+    );
+    await n.notify(
+      outcome({
+        outcome: 'deferred',
+        code: 'quietest-slot',
+        deferredUntil: '2026-11-26T04:00:00.000Z',
+        quietest: { at: '2026-11-26T04:00:00.000Z', typicalRequestsPerSecond: 180 },
+      }),
+    );
+    expect(n.responder.posted[2]?.message.text).toContain(
+      'deferred to the quietest 5 minutes of its window by the last 7 days of traffic: 2026-11-26 04:00 UTC (≈ 180 req/s typical',
+    );
+  });
+
   it('does not answer for requests another publisher sent, or without a kept address', async () => {
     const n = notifier();
     await n.proposals.saveReplyTarget('slack-1', 'https://hooks.slack.com/actions/x', new Date());

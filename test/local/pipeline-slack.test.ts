@@ -163,6 +163,11 @@ describe('Slack chat-ops through the local pipeline: /slack/commands → work �
     const slot = Date.parse((deferred!.detail as { deferredUntil: string }).deferredUntil);
     expect(Math.abs(slot - (midnight.getTime() + 4 * 3_600_000))).toBeLessThanOrEqual(5 * 60_000);
     expect(farm('http/105').stored.stickiness).toBe(before); // nothing written before the slot
+    // The notifier tells the conversation when, and the rate expected.
+    const told = await until(() => postedTo(clickUrl).find((m) => m.response_type === 'in_channel'), 10_000);
+    expect(told?.text).toMatch(
+      /deferred to the quietest 5 minutes of its window by the last 7 days of traffic: \d{4}-\d\d-\d\d 0[34]:[0-5]\d UTC \(≈ 1\d\d req\/s typical/,
+    );
   }, 40_000);
 
   it('answers within Slack 3 seconds while OVH takes 2 s per call', async () => {
