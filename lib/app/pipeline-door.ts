@@ -45,6 +45,8 @@ export interface Asker {
   actor: { id: string; name?: string };
   reason?: string;
   ticket?: string;
+  /** A window for every request (`prefer: 'quietest'`: the worker defers each to its load balancer's quietest slot). */
+  window?: { notBefore?: string; notAfter: string; prefer?: 'quietest' };
 }
 
 export interface Target {
@@ -114,6 +116,7 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
         ...(asker.ticket ? { ticket: { key: asker.ticket } } : {}),
         ...(asker.reason ? { reason: asker.reason } : {}),
         requestedAt: now.toISOString(),
+        ...(asker.window ? { window: asker.window } : {}),
       }));
       const built = buildAll(drafts, now, `run ${runId}`);
       const all: Requested[] = built.map((r, i) => ({ ...targets[i]!, requestId: r.requestId }));

@@ -19,7 +19,7 @@ import { requestThroughPipeline } from '../pipeline-run';
 import { SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
-import { checkPipelineFlags, DIRECT_MODE_NOTE } from './apply';
+import { checkPipelineFlags, DIRECT_MODE_NOTE, withWindow } from './apply';
 
 export async function setCommand(
   session: () => Session,
@@ -111,6 +111,7 @@ export async function setCommand(
       actor: pipeline.actor,
       reason: flags.reason ?? `stickler set ${args.join(' ')}`,
       ...(flags.ticket ? { ticket: flags.ticket } : {}),
+      ...withWindow(flags),
     });
   if (!flags.json) io.stderr.write(DIRECT_MODE_NOTE);
   const apply = makeApplyRequests({ api, clock: systemClock, onProgress: progressPrinter(io) });
