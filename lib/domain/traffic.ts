@@ -183,6 +183,19 @@ const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}
 const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i;
 
 /**
+ * An ISO 8601 duration in days, hours and minutes, in milliseconds; undefined when the text is not
+ * one (`P`, `PT`, weeks, seconds and fractions are not).
+ *
+ * @example parseDurationMs('PT6H') === 21_600_000
+ */
+export const parseDurationMs = (text: string): number | undefined => {
+  const duration = DURATION.exec(text);
+  if (!duration || text.length <= 1 || /T$/i.test(text)) return undefined;
+  const [, days, hours, minutes] = duration;
+  return Number(days ?? 0) * DAY_MS + Number(hours ?? 0) * 3_600_000 + Number(minutes ?? 0) * 60_000;
+};
+
+/**
  * A window as `--window` takes it: `START/END` or `START/DURATION` (ISO 8601, each instant with its
  * offset, e.g. `2026-12-08T00:00Z/2026-12-08T06:00Z` or `2026-12-08T00:00Z/PT6H`); without one,
  * the next 24 hours. It must end after `now`, and last at most 7 days.
@@ -203,10 +216,9 @@ export const parseTimeWindow = (
     return fail('the start is not a date and time with its offset');
   const start = Date.parse(first);
   let end: number;
-  const duration = DURATION.exec(second);
-  if (duration && second.length > 1 && !/T$/i.test(second)) {
-    const [, days, hours, minutes] = duration;
-    end = start + Number(days ?? 0) * DAY_MS + Number(hours ?? 0) * 3_600_000 + Number(minutes ?? 0) * 60_000;
+  const duration = parseDurationMs(second);
+  if (duration !== undefined) {
+    end = start + duration;
   } else if (INSTANT.test(second) && !Number.isNaN(Date.parse(second))) {
     end = Date.parse(second);
   } else return fail('the end is neither a date and time with its offset nor a duration');
