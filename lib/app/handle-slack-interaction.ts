@@ -97,6 +97,14 @@ const quietestWindow = (proposal: ChatProposal, now: Date): RequestDraft['window
   return { notBefore: new Date(start).toISOString(), notAfter: proposal.window.end, prefer: 'quietest' };
 };
 
+/** The buttons stickler puts under its messages. */
+const OUR_ACTIONS: ReadonlySet<string> = new Set([
+  APPLY_ACTION,
+  APPLY_QUIETEST_ACTION,
+  CANCEL_ACTION,
+  UNDO_ACTION,
+]);
+
 /** The id of the change request an Apply click publishes: one per proposal, so a retry is deduplicated. */
 export const slackRequestId = (proposalId: string) => `slack-${proposalId}`;
 
@@ -159,6 +167,19 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       throw error;
     }
     return { requestId, published: true };
+  };
+
+  /** Apply at the quietest time after the proposal's window ended: nothing published, Apply now still open. */
+  const refuseEndedWindow = async (proposalId: string, url: string | undefined) => {
+    await deps.proposals.release(proposalId).catch(() => undefined);
+    await tell(
+      url,
+      plainMessage(
+        'The window of this change has ended (or it has none): nothing was changed. Apply now, or run `set` again.',
+        false,
+      ),
+    );
+    return 'window-ended' as const;
   };
 
   /** Why `requestId` cannot be undone now, or undefined with the reverse change. */
@@ -253,13 +274,7 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     const parsed = BlockActionsSchema.safeParse(json);
     if (!parsed.success) return 'ignored'; // another kind of interaction: nothing stickler offers
     const payload = parsed.data;
-    const action = payload.actions.find(
-      (a) =>
-        a.action_id === APPLY_ACTION ||
-        a.action_id === APPLY_QUIETEST_ACTION ||
-        a.action_id === CANCEL_ACTION ||
-        a.action_id === UNDO_ACTION,
-    );
+    const action = payload.actions.find((a) => OUR_ACTIONS.has(a.action_id));
     if (!action) return 'ignored';
     const caller: SlackCaller = {
       teamId: payload.team.id,
@@ -320,25 +335,13 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       return 'cancelled';
     }
     const window = atQuietest ? quietestWindow(claim.proposal, deps.clock.now()) : undefined;
-    if (atQuietest && !window) {
-      await deps.proposals.release(proposal.id).catch(() => undefined);
-      await tell(
-        url,
-        plainMessage(
-          'The window of this change has ended (or it has none): nothing was changed. Apply now, or run `set` again.',
-          false,
-        ),
-      );
-      return 'window-ended';
-    }
+    if (atQuietest && !window) return refuseEndedWindow(proposal.id, url);
     let outcome: { requestId: string; published: boolean };
     try {
       outcome = await publishChange(claim.proposal, caller, url, window);
     } catch (error) {
       outcome = { requestId: slackRequestId(proposal.id), published: false };
-      deps.log.error('slack change could not be requested', {
-        error: errorFields(error),
-      });
+      deps.log.error('slack change could not be requested', { error: errorFields(error) });
     }
     if (!outcome.published) {
       await deps.proposals.release(proposal.id).catch(() => undefined);
@@ -352,10 +355,8 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       return 'publish-failed';
     }
     deps.log.info('slack change requested', { requestId: outcome.requestId, by: chatActor(caller).id });
-    await tell(
-      url,
-      applyRequestedMessage(claim.proposal, caller.userId, outcome.requestId, window?.notAfter),
-    );
+    const said = applyRequestedMessage(claim.proposal, caller.userId, outcome.requestId, window?.notAfter);
+    await tell(url, said);
     return 'applied';
   };
 };

@@ -59,6 +59,47 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
     return { kind: 'change', farm, target: c.stickiness, otherPendingInZone };
   };
 
+  /**
+   * `set`: the plan, the load balancer's traffic now and the quietest slot of the window, and a
+   * proposal kept for the buttons (nothing to propose when nothing would change).
+   */
+  const propose = async (work: SlackWork, c: Extract<SlackWork['command'], { kind: 'set' }>) => {
+    const now = deps.clock.now();
+    // Checked when the command came; checked again, since time has passed.
+    const window = parseTimeWindow(c.window, now.getTime());
+    if (!window.ok) return plainMessage(esc(window.message.replace('--window', 'window')));
+    const view = await plan(work);
+    if (view.kind !== 'change') return planMessage(view);
+    const report = await readTraffic({ services: [c.service], window: window.window });
+    const proposal: ChatProposal = {
+      id: deps.newId(),
+      requester: {
+        teamId: work.caller.teamId,
+        userId: work.caller.userId,
+        ...(work.caller.userName ? { userName: work.caller.userName } : {}),
+      },
+      channelId: work.caller.channelId,
+      service: c.service,
+      farmType: c.farmType,
+      farmId: c.farmId,
+      stickiness: c.stickiness,
+      ...(c.ticket ? { ticket: c.ticket } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
+      before: toWord(view.farm.stickiness),
+      zone: view.farm.zone,
+      displayName: view.farm.displayName,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
+      window: {
+        start: new Date(report.window.start).toISOString(),
+        end: new Date(report.window.end).toISOString(),
+      },
+    };
+    await deps.proposals.save(proposal);
+    const traffic = report.services[0];
+    return proposalMessage(view, proposal, traffic ? { traffic, now: now.getTime() } : undefined);
+  };
+
   const answer = async (work: SlackWork): Promise<SlackMessage> => {
     const c = work.command;
     switch (c.kind) {
@@ -94,42 +135,8 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
       }
       case 'plan':
         return planMessage(await plan(work));
-      case 'set': {
-        const now = deps.clock.now();
-        // Checked when the command came; checked again, since time has passed.
-        const window = parseTimeWindow(c.window, now.getTime());
-        if (!window.ok) return plainMessage(esc(window.message.replace('--window', 'window')));
-        const view = await plan(work);
-        if (view.kind !== 'change') return planMessage(view);
-        const report = await readTraffic({ services: [c.service], window: window.window });
-        const proposal: ChatProposal = {
-          id: deps.newId(),
-          requester: {
-            teamId: work.caller.teamId,
-            userId: work.caller.userId,
-            ...(work.caller.userName ? { userName: work.caller.userName } : {}),
-          },
-          channelId: work.caller.channelId,
-          service: c.service,
-          farmType: c.farmType,
-          farmId: c.farmId,
-          stickiness: c.stickiness,
-          ...(c.ticket ? { ticket: c.ticket } : {}),
-          ...(c.reason ? { reason: c.reason } : {}),
-          before: toWord(view.farm.stickiness),
-          zone: view.farm.zone,
-          displayName: view.farm.displayName,
-          createdAt: now.toISOString(),
-          expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
-          window: {
-            start: new Date(report.window.start).toISOString(),
-            end: new Date(report.window.end).toISOString(),
-          },
-        };
-        await deps.proposals.save(proposal);
-        const traffic = report.services[0];
-        return proposalMessage(view, proposal, traffic ? { traffic, now: now.getTime() } : undefined);
-      }
+      case 'set':
+        return propose(work, c);
     }
   };
 

@@ -175,6 +175,26 @@ const confirmDialog = (proposal: ChatProposal, title: string, when: string, butt
   style: 'danger' as const,
 });
 
+/** **Apply at the quietest time**, when the proposal has a window and its quietest slot is known. */
+const quietestButton = (proposal: ChatProposal, traffic: ProposalTraffic | undefined) => {
+  const slot = traffic?.traffic.known ? traffic.traffic.quietest : undefined;
+  if (!proposal.window || !slot || !traffic) return [];
+  return [
+    {
+      type: 'button' as const,
+      action_id: APPLY_QUIETEST_ACTION,
+      value: proposal.id,
+      text: { type: 'plain_text' as const, text: 'Apply at the quietest time' },
+      confirm: confirmDialog(
+        proposal,
+        'Apply at the quietest time?',
+        `at the quietest 5 minutes before ${chatTime(Date.parse(proposal.window.end), traffic.now)} by the last 7 days (now ${chatTime(slot.at, traffic.now)})`,
+        'Apply then',
+      ),
+    },
+  ];
+};
+
 /**
  * The plan of a `set` with its buttons: **Apply now**, **Apply at the quietest time** (when the
  * proposal has a window and its load balancer's quietest slot in it is known) and **Cancel**;
@@ -187,24 +207,7 @@ export const proposalMessage = (
   traffic?: ProposalTraffic,
 ): SlackMessage => {
   const plan = planMessage(view);
-  const slot = traffic?.traffic.known ? traffic.traffic.quietest : undefined;
-  const quietest =
-    proposal.window && slot && traffic
-      ? [
-          {
-            type: 'button' as const,
-            action_id: APPLY_QUIETEST_ACTION,
-            value: proposal.id,
-            text: { type: 'plain_text' as const, text: 'Apply at the quietest time' },
-            confirm: confirmDialog(
-              proposal,
-              'Apply at the quietest time?',
-              `at the quietest 5 minutes before ${chatTime(Date.parse(proposal.window.end), traffic.now)} by the last 7 days (now ${chatTime(slot.at, traffic.now)})`,
-              'Apply then',
-            ),
-          },
-        ]
-      : [];
+  const quietest = quietestButton(proposal, traffic);
   const actions: ActionsBlock = {
     type: 'actions',
     block_id: 'stickler_proposal',

@@ -76,6 +76,22 @@ export const chatAuthorizationFromEnv = (env: NodeJS.ProcessEnv, local: boolean)
   };
 };
 
+/**
+ * What the work reads of OVH: farms (read-only calls, with the same credentials rule as the
+ * worker) and the proposal's traffic line (short reads: a slow metrics endpoint leaves time to answer).
+ */
+const ovhReads = (env: NodeJS.ProcessEnv, local: boolean) => {
+  const ovh = ovhClientFromEnv(env, {
+    // Shorter calls than the worker's: the work invocation has 30 s in all.
+    ...ovhCallSettings(env, { timeoutMs: 10_000 }),
+    credentialsParameters: local ? undefined : ovhCredentialParametersFromEnv(env),
+  });
+  return {
+    api: new OvhLoadBalancerApi(ovh),
+    traffic: new OvhMetricsTraffic(ovh, { timeoutMs: 5_000, tokenBudgetMs: 5_000 }),
+  };
+};
+
 export const wireSlack = (env: NodeJS.ProcessEnv) => {
   const local = stageOf(env) === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
@@ -119,16 +135,8 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
     log,
   };
 
-  // Read-only calls, with the same credentials rule as the worker.
-  const ovh = ovhClientFromEnv(env, {
-    // Shorter calls than the worker's: the work invocation has 30 s in all.
-    ...ovhCallSettings(env, { timeoutMs: 10_000 }),
-    credentialsParameters: local ? undefined : ovhCredentialParametersFromEnv(env),
-  });
   const runWork = makeRunSlackWork({
-    api: new OvhLoadBalancerApi(ovh),
-    // The proposal's traffic line: short reads, so that a slow metrics endpoint leaves time to answer.
-    traffic: new OvhMetricsTraffic(ovh, { timeoutMs: 5_000, tokenBudgetMs: 5_000 }),
+    ...ovhReads(env, local),
     proposals: new DynamoDbChatProposals({
       client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),
       tableName,

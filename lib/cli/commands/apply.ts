@@ -79,10 +79,18 @@ export const quietestWindow = (flags: Flags, throughPipeline: boolean): Asker['w
   };
 };
 
-/** The requests' window, read as they are published (from now on). */
-export const withWindow = (flags: Flags): { window?: NonNullable<Asker['window']> } => {
+/**
+ * Who asks through the pipeline, and why: the operator, `--reason` (or what they ran), `--ticket`,
+ * and the window of `--prefer quietest`, read as the requests are published (from now on).
+ */
+export const askerOf = (flags: Flags, pipeline: PipelineConnection, ran: string): Asker => {
   const window = quietestWindow(flags, true);
-  return window ? { window } : {};
+  return {
+    actor: pipeline.actor,
+    reason: flags.reason ?? ran,
+    ...(flags.ticket ? { ticket: flags.ticket } : {}),
+    ...(window ? { window } : {}),
+  };
 };
 
 /** Said once per direct run: what --pipeline would add. */
@@ -190,12 +198,7 @@ export async function applyCommand(
         farm: { service: c.farm.service, type: c.farm.type, farmId: c.farm.farmId },
         stickiness: toWord(c.to),
       })),
-      {
-        actor: pipeline.actor,
-        reason: flags.reason ?? what,
-        ...(flags.ticket ? { ticket: flags.ticket } : {}),
-        ...withWindow(flags),
-      },
+      askerOf(flags, pipeline, what),
       {
         ...(planFile !== undefined ? { planFile } : { policy: flags.policy }),
         invalid: plan.invalid.length,
