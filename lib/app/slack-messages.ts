@@ -188,7 +188,7 @@ const quietestButton = (proposal: ChatProposal, traffic: ProposalTraffic | undef
       confirm: confirmDialog(
         proposal,
         'Apply at the quietest time?',
-        `at the quietest 5 minutes before ${chatTime(Date.parse(proposal.window.end), traffic.now)} by the last 7 days (now ${chatTime(slot.at, traffic.now)})`,
+        `at the quietest 5 minutes before ${chatTime(Date.parse(proposal.window.end), traffic.now)} by the last 7 days (${chatTime(slot.at, traffic.now)} as read now)`,
         'Apply then',
       ),
     },

@@ -322,6 +322,12 @@ describe('the dispatched work', () => {
       end: '2026-11-26T10:00:00.000Z',
     });
     expect(s.traffic.reads.map((r) => r.service)).toEqual(['lb-a']);
+    const actions = posted?.blocks?.find((b) => b.type === 'actions') as unknown as {
+      elements: { confirm?: { text: { text: string } } }[];
+    };
+    expect(actions.elements[1]!.confirm!.text.text).toContain(
+      'at the quietest 5 minutes before 2026-11-26 10:00 UTC by the last 7 days (04:00 UTC as read now)',
+    );
   });
 
   it('searches the window the command names, and says a slot beyond the next 24 hours with its date', async () => {
