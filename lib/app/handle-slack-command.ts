@@ -8,6 +8,7 @@
 import { authorizeChat } from '../domain/chat-authorization';
 import { type ChatCommand, ChatUsageError, parseChatCommand } from '../domain/chat-command';
 import { errorFields, InvalidInputError } from '../domain/errors';
+import { parseTimeWindow } from '../domain/traffic';
 import type { SlackMessage } from '../ports/slack-responder';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
 import {
@@ -37,6 +38,16 @@ export interface SlackCommandDeps extends SlackEntryDeps {
 /** The HTTP answer: 200 with a message, or 200 with nothing (Slack's SSL check). */
 export type SlackCommandAnswer = { message?: SlackMessage };
 
+/** The command's words, with a `set`'s window checked against the time (one already over is a usage problem). */
+const readCommand = (text: string, now: Date): ChatCommand => {
+  const command = parseChatCommand(text);
+  if (command.kind === 'set' && command.window !== undefined) {
+    const window = parseTimeWindow(command.window, now.getTime());
+    if (!window.ok) throw new ChatUsageError(window.message.replace('--window', 'window'));
+  }
+  return command;
+};
+
 export const makeHandleSlackCommand = (deps: SlackCommandDeps) =>
   async function handleSlackCommand(request: SlackRequest): Promise<SlackCommandAnswer> {
     const form = await verifiedForm(deps, request, 'command');
@@ -55,7 +66,7 @@ export const makeHandleSlackCommand = (deps: SlackCommandDeps) =>
     const text = (form.get('text') ?? '').trim();
     let command: ChatCommand;
     try {
-      command = parseChatCommand(text);
+      command = readCommand(text, deps.clock.now());
     } catch (error) {
       if (!(error instanceof ChatUsageError)) throw error;
       // A stranger to the workspace learns nothing, not even the usage.

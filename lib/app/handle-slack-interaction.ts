@@ -1,10 +1,13 @@
 /**
- * A click on Apply or Cancel under a `set` plan. Verified like a command, checked against the
+ * A click on Apply now, Apply at the quietest time or Cancel under a `set` plan. Verified like a command, checked against the
  * same authorisation (and, when configured, the second-approver rule), and single use: the
  * proposal is claimed with a conditional write, so a second click, a click on a copy of the
  * message or a click after 15 minutes does nothing but say so.
  *
- * Apply publishes one `Stickiness Change Requested` (actor kind `chat`, source `stickler.slack`)
+ * Apply publishes one `Stickiness Change Requested` (actor kind `chat`, source `stickler.slack`);
+ * Apply at the quietest time the same with the window `{notBefore: now (or the window's start),
+ * notAfter: the window's end, prefer: 'quietest'}`, which the worker defers to its quietest slot.
+ * Either
  * and keeps the click's `response_url` in the table, keyed by the request id, for the notifier
  * to post the outcome; the address is never put in an event or a log. If the bus refuses the
  * request, the proposal is opened again and the person is told to click again.
@@ -35,6 +38,7 @@ import {
 } from './slack-entry';
 import {
   APPLY_ACTION,
+  APPLY_QUIETEST_ACTION,
   applyRequestedMessage,
   CANCEL_ACTION,
   cancelledMessage,
@@ -81,7 +85,25 @@ export type SlackInteractionResult =
   | 'applied'
   | 'publish-failed'
   | 'undo-proposed'
-  | 'undo-refused';
+  | 'undo-refused'
+  | 'window-ended';
+
+/** The window Apply at the quietest time asks for: from now (or its later start) to its end. */
+const quietestWindow = (proposal: ChatProposal, now: Date): RequestDraft['window'] => {
+  if (!proposal.window) return undefined;
+  const end = Date.parse(proposal.window.end);
+  if (!(end > now.getTime())) return undefined;
+  const start = Math.max(Date.parse(proposal.window.start), now.getTime());
+  return { notBefore: new Date(start).toISOString(), notAfter: proposal.window.end, prefer: 'quietest' };
+};
+
+/** The buttons stickler puts under its messages. */
+const OUR_ACTIONS: ReadonlySet<string> = new Set([
+  APPLY_ACTION,
+  APPLY_QUIETEST_ACTION,
+  CANCEL_ACTION,
+  UNDO_ACTION,
+]);
 
 /** The id of the change request an Apply click publishes: one per proposal, so a retry is deduplicated. */
 export const slackRequestId = (proposalId: string) => `slack-${proposalId}`;
@@ -101,7 +123,12 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
   const requestChanges = makeRequestChanges({ publisher: deps.publisher, clock: deps.clock });
 
   /** The proposal as a change request, through the intake like every other door. */
-  const publishChange = async (proposal: ChatProposal, caller: SlackCaller, url: string | undefined) => {
+  const publishChange = async (
+    proposal: ChatProposal,
+    caller: SlackCaller,
+    url: string | undefined,
+    window: RequestDraft['window'],
+  ) => {
     const requestId = slackRequestId(proposal.id);
     const requester = proposal.requester;
     const sameAsRequester = requester.teamId === caller.teamId && requester.userId === caller.userId;
@@ -123,6 +150,7 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
           .filter(Boolean)
           .join('; ') || 'requested in Slack',
       requestedAt: deps.clock.now().toISOString(),
+      ...(window ? { window } : {}),
       ...(url ? { notify: { kind: 'slack' as const } } : {}),
     };
     if (url)
@@ -139,6 +167,19 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       throw error;
     }
     return { requestId, published: true };
+  };
+
+  /** Apply at the quietest time after the proposal's window ended: nothing published, Apply now still open. */
+  const refuseEndedWindow = async (proposalId: string, url: string | undefined) => {
+    await deps.proposals.release(proposalId).catch(() => undefined);
+    await tell(
+      url,
+      plainMessage(
+        'The window of this change has ended (or it has none): nothing was changed. Apply now, or run `set` again.',
+        false,
+      ),
+    );
+    return 'window-ended' as const;
   };
 
   /** Why `requestId` cannot be undone now, or undefined with the reverse change. */
@@ -233,9 +274,7 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     const parsed = BlockActionsSchema.safeParse(json);
     if (!parsed.success) return 'ignored'; // another kind of interaction: nothing stickler offers
     const payload = parsed.data;
-    const action = payload.actions.find(
-      (a) => a.action_id === APPLY_ACTION || a.action_id === CANCEL_ACTION || a.action_id === UNDO_ACTION,
-    );
+    const action = payload.actions.find((a) => OUR_ACTIONS.has(a.action_id));
     if (!action) return 'ignored';
     const caller: SlackCaller = {
       teamId: payload.team.id,
@@ -247,7 +286,8 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     };
     const url = usableResponseUrl(deps, payload.response_url, caller);
     if (action.action_id === UNDO_ACTION) return proposeUndo(action.value ?? '', caller, url);
-    const kind = action.action_id === APPLY_ACTION ? 'apply' : 'cancel';
+    const kind = action.action_id === CANCEL_ACTION ? 'cancel' : 'apply';
+    const atQuietest = action.action_id === APPLY_QUIETEST_ACTION;
     const proposalId = action.value ?? '';
     const proposal = /^[0-9a-f]{32}$/.test(proposalId) ? await deps.proposals.get(proposalId) : undefined;
 
@@ -294,14 +334,14 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       await tell(url, cancelledMessage(proposal, caller.userId));
       return 'cancelled';
     }
+    const window = atQuietest ? quietestWindow(claim.proposal, deps.clock.now()) : undefined;
+    if (atQuietest && !window) return refuseEndedWindow(proposal.id, url);
     let outcome: { requestId: string; published: boolean };
     try {
-      outcome = await publishChange(claim.proposal, caller, url);
+      outcome = await publishChange(claim.proposal, caller, url, window);
     } catch (error) {
       outcome = { requestId: slackRequestId(proposal.id), published: false };
-      deps.log.error('slack change could not be requested', {
-        error: errorFields(error),
-      });
+      deps.log.error('slack change could not be requested', { error: errorFields(error) });
     }
     if (!outcome.published) {
       await deps.proposals.release(proposal.id).catch(() => undefined);
@@ -315,7 +355,8 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       return 'publish-failed';
     }
     deps.log.info('slack change requested', { requestId: outcome.requestId, by: chatActor(caller).id });
-    await tell(url, applyRequestedMessage(claim.proposal, caller.userId, outcome.requestId));
+    const said = applyRequestedMessage(claim.proposal, caller.userId, outcome.requestId, window?.notAfter);
+    await tell(url, said);
     return 'applied';
   };
 };

@@ -1,5 +1,7 @@
 /**
- * Tells a requester how their request ended, where they asked to be told: for a ticket, a
+ * Tells a requester how their request ended, where they asked to be told (and, for a request
+ * deferred to its window's quietest slot, when that is and the rate expected; an applied one says
+ * the traffic its zone's refresh cut, when the worker read it): for a ticket, a
  * comment on it (Jira) or a work note (ServiceNow); for a Slack Apply click, a reply in that
  * conversation (its address read from stickler's table, only for requests stickler's Slack
  * function published). Never touches the change itself; a failure here is the notifier's own
@@ -9,6 +11,7 @@ import type { ChangeAuditDetail, TicketEditIgnoredDetail } from '../domain/audit
 import { ticketKeyProblem } from '../domain/change-request';
 import { SticklerError } from '../domain/errors';
 import { plainText } from '../domain/text';
+import { quietestSlotText, trafficAtApplyText } from '../domain/traffic';
 import type { Log } from '../ports/log';
 import type { SlackResponder } from '../ports/slack-responder';
 import type { TicketCommenter } from '../ports/ticket-commenter';
@@ -24,7 +27,7 @@ export const outcomeText = (d: ChangeAuditDetail): string => {
   const head = `stickler, request ${d.requestId}: ${farmOf(d)}`;
   switch (d.outcome) {
     case 'applied':
-      return `${head}: stickiness ${d.before ?? '?'} → ${d.after ?? '?'}, applied in zone ${d.refresh?.zone ?? d.zone ?? '?'} (OVH task ${d.refresh?.taskId ?? '?'}) at ${d.decidedAt}. Sessions of that zone were rebalanced.${d.before && d.after && d.before !== d.after ? ` To undo it: stickler undo ${d.requestId} --pipeline (or a change request back to ${d.before}).` : ''}`;
+      return `${head}: stickiness ${d.before ?? '?'} → ${d.after ?? '?'}, applied in zone ${d.refresh?.zone ?? d.zone ?? '?'} (OVH task ${d.refresh?.taskId ?? '?'}) at ${d.decidedAt}. Sessions of that zone were rebalanced.${d.traffic ? ` ${plainText(trafficAtApplyText(d.traffic), 600)}` : ''}${d.before && d.after && d.before !== d.after ? ` To undo it: stickler undo ${d.requestId} --pipeline (or a change request back to ${d.before}).` : ''}`;
     case 'unchanged':
       return `${head}: already ${d.after ?? d.before ?? '?'}; nothing was changed or applied (${d.decidedAt}).`;
     case 'refused':
@@ -34,7 +37,9 @@ export const outcomeText = (d: ChangeAuditDetail): string => {
     case 'cancelled':
       return `${head}: cancelled before its change window opened; nothing was written (${plainText(d.message ?? '', 2000)})`;
     case 'deferred':
-      return `${head}: waiting for its change window, which opens at ${d.deferredUntil ?? '?'}.`;
+      return d.quietest
+        ? `${head}: ${quietestSlotText(d.quietest)} (${d.deferredUntil ?? d.quietest.at}).`
+        : `${head}: waiting for its change window, which opens at ${d.deferredUntil ?? '?'}.`;
   }
 };
 

@@ -46,6 +46,8 @@ export interface Asker {
   actor: { id: string; name?: string };
   reason?: string;
   ticket?: string;
+  /** A window for every request (`prefer: 'quietest'`: the worker defers each to its load balancer's quietest slot). */
+  window?: { notBefore?: string; notAfter: string; prefer?: 'quietest' };
 }
 
 export interface Target {
@@ -118,6 +120,7 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
         ...(asker.reason ? { reason: asker.reason } : {}),
         requestedAt: now.toISOString(),
         ...(t.ifStores ? { ifStores: t.ifStores } : {}),
+        ...(asker.window ? { window: asker.window } : {}),
       }));
       const built = buildAll(drafts, now, `run ${runId}`);
       const all: Requested[] = built.map((r, i) => ({ ...targets[i]!, requestId: r.requestId }));

@@ -4,6 +4,7 @@ import { AUDIT_SCHEMA_VERSION, type ChangeRequestedDetail, DETAIL_TYPES } from '
 import { ALL_ZONES, farmKey } from '../domain/farm';
 import type { RequestDraft } from '../domain/intake';
 import type { Change, Rejection, Unchanged } from '../domain/plan';
+import { quietestWindowOf } from '../domain/policy';
 import { toWord } from '../domain/stickiness';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
@@ -234,7 +235,14 @@ const blockedEvent = (
 };
 
 /** The run's change requests, through the intake like every door's (a planner bug fails the run). */
-function requestsOf(run: RunContext, ref: PolicyRef, changes: readonly Change[]): ChangeRequestedDetail[] {
+function requestsOf(
+  run: RunContext,
+  ref: PolicyRef,
+  changes: readonly Change[],
+  limits: PolicyPlan['policy']['limits'],
+): ChangeRequestedDetail[] {
+  // limits.prefer: quietest — every request may wait up to maxDelay for its load balancer's quietest slot.
+  const window = quietestWindowOf(limits, run.deps.clock.now());
   const drafts: RequestDraft[] = changes.map((change) => ({
     requestId: complianceRequestId(run.runId, farmKey(change.farm)),
     target: {
@@ -249,6 +257,7 @@ function requestsOf(run: RunContext, ref: PolicyRef, changes: readonly Change[])
         ? `compliance run ${run.runId}: policy rule '${ruleOf(change)}'; the farm stores it, but its zone holds stickler's own unapplied writes`
         : `compliance run ${run.runId}: policy rule '${ruleOf(change)}'`,
     requestedAt: run.now(),
+    ...(window ? { window } : {}),
   }));
   return buildAll(drafts, run.deps.clock.now(), `compliance run ${run.runId}`);
 }
@@ -270,7 +279,7 @@ async function enforce(
   rolloutKey?: string;
 }> {
   const { deps } = run;
-  const requests = requestsOf(run, ref, changes);
+  const requests = requestsOf(run, ref, changes, policy.limits);
   if (policy.limits.rollout !== 'zone-by-zone') return { first: requests, rolloutZones: null };
   const byZone = new Map<string, RolloutZone>();
   changes.forEach((change, i) => {

@@ -7,12 +7,15 @@
 import { errorFields, NotFoundError, SticklerError } from '../domain/errors';
 import type { Farm } from '../domain/farm';
 import { checkTarget, toWire, toWord } from '../domain/stickiness';
+import { parseTimeWindow } from '../domain/traffic';
 import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
 import type { Clock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import type { Log } from '../ports/log';
 import type { SlackMessage, SlackResponder } from '../ports/slack-responder';
 import type { SlackWork } from './handle-slack-command';
+import { makeReadTraffic } from './read-traffic';
 import {
   esc,
   type PlanView,
@@ -29,6 +32,8 @@ export const SHOW_MAX_FARMS = 45;
 
 export interface SlackWorkDeps {
   api: LoadBalancerApi;
+  /** The proposal's traffic line (never fails: a load balancer without metrics is unknown). */
+  traffic: LoadBalancerTraffic;
   proposals: ChatProposals;
   responder: SlackResponder;
   clock: Clock;
@@ -41,6 +46,7 @@ const byRef = (a: Farm, b: Farm) => a.type.localeCompare(b.type) || a.farmId - b
 
 export const makeRunSlackWork = (deps: SlackWorkDeps) => {
   const { api } = deps;
+  const readTraffic = makeReadTraffic({ traffic: deps.traffic, clock: deps.clock });
 
   const plan = async (work: SlackWork): Promise<PlanView> => {
     const c = work.command as Extract<SlackWork['command'], { kind: 'plan' | 'set' }>;
@@ -51,6 +57,47 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
     const pending = await api.pendingChanges(c.service);
     const otherPendingInZone = pending.some((p) => p.zone === farm.zone || p.zone === 'all');
     return { kind: 'change', farm, target: c.stickiness, otherPendingInZone };
+  };
+
+  /**
+   * `set`: the plan, the load balancer's traffic now and the quietest slot of the window, and a
+   * proposal kept for the buttons (nothing to propose when nothing would change).
+   */
+  const propose = async (work: SlackWork, c: Extract<SlackWork['command'], { kind: 'set' }>) => {
+    const now = deps.clock.now();
+    // Checked when the command came; checked again, since time has passed.
+    const window = parseTimeWindow(c.window, now.getTime());
+    if (!window.ok) return plainMessage(esc(window.message.replace('--window', 'window')));
+    const view = await plan(work);
+    if (view.kind !== 'change') return planMessage(view);
+    const report = await readTraffic({ services: [c.service], window: window.window });
+    const proposal: ChatProposal = {
+      id: deps.newId(),
+      requester: {
+        teamId: work.caller.teamId,
+        userId: work.caller.userId,
+        ...(work.caller.userName ? { userName: work.caller.userName } : {}),
+      },
+      channelId: work.caller.channelId,
+      service: c.service,
+      farmType: c.farmType,
+      farmId: c.farmId,
+      stickiness: c.stickiness,
+      ...(c.ticket ? { ticket: c.ticket } : {}),
+      ...(c.reason ? { reason: c.reason } : {}),
+      before: toWord(view.farm.stickiness),
+      zone: view.farm.zone,
+      displayName: view.farm.displayName,
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
+      window: {
+        start: new Date(report.window.start).toISOString(),
+        end: new Date(report.window.end).toISOString(),
+      },
+    };
+    await deps.proposals.save(proposal);
+    const traffic = report.services[0];
+    return proposalMessage(view, proposal, traffic ? { traffic, now: now.getTime() } : undefined);
   };
 
   const answer = async (work: SlackWork): Promise<SlackMessage> => {
@@ -88,33 +135,8 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
       }
       case 'plan':
         return planMessage(await plan(work));
-      case 'set': {
-        const view = await plan(work);
-        if (view.kind !== 'change') return planMessage(view);
-        const now = deps.clock.now();
-        const proposal: ChatProposal = {
-          id: deps.newId(),
-          requester: {
-            teamId: work.caller.teamId,
-            userId: work.caller.userId,
-            ...(work.caller.userName ? { userName: work.caller.userName } : {}),
-          },
-          channelId: work.caller.channelId,
-          service: c.service,
-          farmType: c.farmType,
-          farmId: c.farmId,
-          stickiness: c.stickiness,
-          ...(c.ticket ? { ticket: c.ticket } : {}),
-          ...(c.reason ? { reason: c.reason } : {}),
-          before: toWord(view.farm.stickiness),
-          zone: view.farm.zone,
-          displayName: view.farm.displayName,
-          createdAt: now.toISOString(),
-          expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
-        };
-        await deps.proposals.save(proposal);
-        return proposalMessage(view, proposal);
-      }
+      case 'set':
+        return propose(work, c);
     }
   };
 

@@ -9,11 +9,20 @@ import type { ChangeAuditDetail } from '../domain/audit-events';
 import { CHAT_USAGE } from '../domain/chat-command';
 import type { Farm } from '../domain/farm';
 import type { StickinessWord } from '../domain/stickiness';
+import {
+  DAY_MS,
+  formatRate,
+  quietestSlotText,
+  type ServiceTraffic,
+  trafficAtApplyText,
+} from '../domain/traffic';
 import type { ChatProposal } from '../ports/chat-proposals';
 import type { SlackMessage } from '../ports/slack-responder';
 
 /** Button action ids: what a click on them means. */
 export const APPLY_ACTION = 'stickler_apply';
+/** Publishes the change with a `prefer: quietest` window: the worker defers it to the quietest slot. */
+export const APPLY_QUIETEST_ACTION = 'stickler_apply_quietest';
 export const CANCEL_ACTION = 'stickler_cancel';
 /** Under an applied outcome: proposes the reverse change (its own Apply, by whoever may). */
 export const UNDO_ACTION = 'stickler_undo';
@@ -127,12 +136,78 @@ export const planMessage = (view: PlanView): SlackMessage => {
   };
 };
 
-/** The plan of a `set` with its two buttons; Apply asks again, repeating the warning. */
+/**
+ * An instant as a chat line says it: `04:00 UTC` within the 24 hours after `now` (the time names
+ * one moment there), with its date further on (`2026-12-09 04:00 UTC`).
+ */
+export const chatTime = (at: number, now: number): string => {
+  const iso = new Date(at).toISOString();
+  return `${at - now < DAY_MS ? '' : `${iso.slice(0, 10)} `}${iso.slice(11, 16)} UTC`;
+};
+
+/**
+ * The traffic line of a proposal: "traffic now: N req/s; quietest in your window: HH:MM UTC (≈ n
+ * req/s)", or, plainly, that it is unknown and why. The numbers are the whole load balancer's.
+ */
+export const trafficLine = (traffic: ServiceTraffic, now: number): string => {
+  if (!traffic.known) return `traffic unknown: ${esc(traffic.reason, 200)}`;
+  const head = `traffic now: ${formatRate(traffic.now.requestsPerSecond)} req/s`;
+  return traffic.quietest
+    ? `${head}; quietest in your window: ${chatTime(traffic.quietest.at, now)} (≈ ${formatRate(traffic.quietest.typicalRate)} req/s)`
+    : `${head}; quietest in your window: unknown (${esc(traffic.quietestUnknown ?? 'no history', 200)})`;
+};
+
+/** What a proposal knows of its load balancer's traffic, read when the plan was made. */
+export interface ProposalTraffic {
+  traffic: ServiceTraffic;
+  /** When it was read (epoch ms). */
+  now: number;
+}
+
+const confirmDialog = (proposal: ChatProposal, title: string, when: string, button: string) => ({
+  title: { type: 'plain_text' as const, text: title },
+  text: {
+    type: 'mrkdwn' as const,
+    text: `${esc(proposal.service)} ${proposal.farmType}/${proposal.farmId} → *${proposal.stickiness}* in zone *${esc(proposal.zone, 40)}*, ${when}.\n${SESSION_LOSS}`,
+  },
+  confirm: { type: 'plain_text' as const, text: button },
+  deny: { type: 'plain_text' as const, text: 'Back' },
+  style: 'danger' as const,
+});
+
+/** **Apply at the quietest time**, when the proposal has a window and its quietest slot is known. */
+const quietestButton = (proposal: ChatProposal, traffic: ProposalTraffic | undefined) => {
+  const slot = traffic?.traffic.known ? traffic.traffic.quietest : undefined;
+  if (!proposal.window || !slot || !traffic) return [];
+  return [
+    {
+      type: 'button' as const,
+      action_id: APPLY_QUIETEST_ACTION,
+      value: proposal.id,
+      text: { type: 'plain_text' as const, text: 'Apply at the quietest time' },
+      confirm: confirmDialog(
+        proposal,
+        'Apply at the quietest time?',
+        `at the quietest 5 minutes before ${chatTime(Date.parse(proposal.window.end), traffic.now)} by the last 7 days (${chatTime(slot.at, traffic.now)} as read now)`,
+        'Apply then',
+      ),
+    },
+  ];
+};
+
+/**
+ * The plan of a `set` with its buttons: **Apply now**, **Apply at the quietest time** (when the
+ * proposal has a window and its load balancer's quietest slot in it is known) and **Cancel**;
+ * both Apply buttons ask again, repeating the warning. The traffic line says what the refresh
+ * would cut now and when the window is usually quietest.
+ */
 export const proposalMessage = (
   view: PlanView & { kind: 'change' },
   proposal: ChatProposal,
+  traffic?: ProposalTraffic,
 ): SlackMessage => {
   const plan = planMessage(view);
+  const quietest = quietestButton(proposal, traffic);
   const actions: ActionsBlock = {
     type: 'actions',
     block_id: 'stickler_proposal',
@@ -142,18 +217,10 @@ export const proposalMessage = (
         action_id: APPLY_ACTION,
         value: proposal.id,
         style: 'danger',
-        text: { type: 'plain_text', text: 'Apply' },
-        confirm: {
-          title: { type: 'plain_text', text: 'Apply this change?' },
-          text: {
-            type: 'mrkdwn',
-            text: `${esc(proposal.service)} ${proposal.farmType}/${proposal.farmId} → *${proposal.stickiness}* in zone *${esc(proposal.zone, 40)}*.\n${SESSION_LOSS}`,
-          },
-          confirm: { type: 'plain_text', text: 'Apply' },
-          deny: { type: 'plain_text', text: 'Back' },
-          style: 'danger',
-        },
+        text: { type: 'plain_text', text: 'Apply now' },
+        confirm: confirmDialog(proposal, 'Apply this change now?', 'now', 'Apply'),
       },
+      ...quietest,
       {
         type: 'button',
         action_id: CANCEL_ACTION,
@@ -172,6 +239,7 @@ export const proposalMessage = (
     ...plan,
     blocks: [
       ...(plan.blocks ?? []),
+      ...(traffic ? [context(trafficLine(traffic.traffic, traffic.now))] : []),
       ...(extra ? [context(extra)] : []),
       actions,
       context(
@@ -185,10 +253,18 @@ export const applyRequestedMessage = (
   proposal: ChatProposal,
   by: string,
   requestId: string,
+  quietestBefore?: string,
 ): SlackMessage => {
+  const when = quietestBefore
+    ? ` at the quietest time before ${quietestBefore.slice(0, 16).replace('T', ' ')} UTC`
+    : '';
+  // Slack honours a reply address for 30 minutes: an outcome later than that cannot come here.
+  const after = quietestBefore
+    ? ` The outcome is posted here if it comes within 30 minutes (Slack's limit); later, \`stickler status ${requestId} --pipeline\` says it.`
+    : ' The outcome will be posted here.';
   const text =
     `${farmTitle({ ...proposal })}\nzone *${esc(proposal.zone, 40)}*: ${proposal.before} → *${proposal.stickiness}*\n` +
-    `:hourglass_flowing_sand: Apply requested by <@${by}> (request \`${requestId}\`). The outcome will be posted here.`;
+    `:hourglass_flowing_sand: Apply${when} requested by <@${by}> (request \`${requestId}\`).${after}`;
   return { response_type: 'ephemeral', replace_original: true, text, blocks: [section(text)] };
 };
 
@@ -206,7 +282,7 @@ export const outcomeMessage = (d: ChangeAuditDetail): SlackMessage => {
   let line: string;
   switch (d.outcome) {
     case 'applied':
-      line = `:white_check_mark: applied: ${d.before ?? '?'} → *${d.after ?? '?'}* in zone *${esc(d.refresh?.zone ?? d.zone ?? '?', 40)}* (OVH task ${d.refresh?.taskId ?? '?'}).`;
+      line = `:white_check_mark: applied: ${d.before ?? '?'} → *${d.after ?? '?'}* in zone *${esc(d.refresh?.zone ?? d.zone ?? '?', 40)}* (OVH task ${d.refresh?.taskId ?? '?'}).${d.traffic ? `\n${esc(trafficAtApplyText(d.traffic), 600)}` : ''}`;
       break;
     case 'unchanged':
       line = `already *${d.after ?? d.before ?? '?'}*: nothing was changed or applied.`;
@@ -221,7 +297,9 @@ export const outcomeMessage = (d: ChangeAuditDetail): SlackMessage => {
       line = `cancelled before its change window opened, nothing was written: ${esc(d.message ?? '')}`;
       break;
     case 'deferred':
-      line = `waiting for its change window (${esc(d.deferredUntil ?? '?', 40)}).`;
+      line = d.quietest
+        ? `:hourglass_flowing_sand: ${esc(quietestSlotText(d.quietest), 600)}.`
+        : `waiting for its change window (${esc(d.deferredUntil ?? '?', 40)}).`;
       break;
   }
   const text = `${title}\n${line}\nrequest \`${esc(d.requestId, 140)}\``;

@@ -32,7 +32,8 @@ export interface TicketChangeSet {
   /** Who asked, as the ticket says (an account id, a sys_id), and their display name. */
   requester: { id: string; name?: string };
   changes: TicketFarmChange[];
-  window?: { notBefore?: string; notAfter?: string };
+  /** `prefer: 'quietest'`: at the quietest slot of the window (the worker chooses it). */
+  window?: { notBefore?: string; notAfter?: string; prefer?: 'quietest' };
   reason?: string;
   /**
    * When the ticketing system sent this, from the signed body (Jira's `timestamp`, ServiceNow's

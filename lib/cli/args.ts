@@ -16,9 +16,11 @@ Usage:
   stickler apply PLAN_FILE [--yes] [--json]    exactly a saved plan's changes, if nothing it read has changed
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]
   stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
-  stickler apply|set ... --pipeline [--stage STAGE] [--wait SECONDS]
+  stickler apply|set ... --pipeline [--stage STAGE] [--wait SECONDS] [--prefer quietest [--window START/END]]
                     the same changes as requests through the pipeline: the worker serialises them with
-                    every other writer, and each gets its audit event (see "Through the pipeline")
+                    every other writer, and each gets its audit event (see "Through the pipeline");
+                    --prefer quietest: the worker applies them at the quietest 5 minutes of the window
+                    by each load balancer's last 7 days (default window: the next 24 h)
   stickler status REQUEST_ID... --pipeline [--stage STAGE] [--json]
                     where requests stand in the pipeline, and their outcomes
   stickler cancel REQUEST_ID --pipeline [--stage STAGE] [--reason TEXT] [--json]
@@ -82,6 +84,7 @@ export const OPTIONS = {
   'task-error-rate': { type: 'string' },
   'task-ms': { type: 'string' },
   window: { type: 'string' },
+  prefer: { type: 'string' },
   metrics: { type: 'string' },
   url: { type: 'string' },
   stage: { type: 'string' },
@@ -130,11 +133,23 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
     'allow-foreign-pending',
     'json',
     ...PIPELINE,
+    'prefer',
+    'window',
     'ticket',
     'reason',
     ...TUNING,
   ],
-  set: ['ticket', 'reason', 'yes', 'allow-foreign-pending', 'json', ...PIPELINE, ...TUNING],
+  set: [
+    'ticket',
+    'reason',
+    'yes',
+    'allow-foreign-pending',
+    'json',
+    ...PIPELINE,
+    'prefer',
+    'window',
+    ...TUNING,
+  ],
   cancel: ['reason', 'json', ...PIPELINE],
   undo: ['yes', 'force', 'reason', 'ticket', 'run', 'json', ...PIPELINE],
   status: ['json', 'pipeline', 'stage'],

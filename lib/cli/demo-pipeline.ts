@@ -4,9 +4,9 @@ import type { EventBridgeEnvelope } from '../adapters/eventbridge/envelope';
 import type { OvhCredentials } from '../adapters/ovh/http-client';
 import type { ChangeAuditDetail, ZoneAppliedDetail } from '../domain/audit-events';
 import type { ChangeRequestedDetail } from '../domain/events';
+import { formatRate } from '../domain/traffic';
 import { startLocalPipeline } from '../local/pipeline';
 import type { RunningSimulator } from '../simulator/server';
-import { formatRate } from './render';
 
 /** One line per bus event, for people. */
 export const describeEvent = (e: EventBridgeEnvelope): string => {

@@ -5,6 +5,7 @@ import type { TrafficReport } from '../app/read-traffic';
 import { type Farm, formatFarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
+import { formatRate, formatUtcMinute } from '../domain/traffic';
 import { batchByZone, type PendingChange } from '../domain/zones';
 
 export const SESSION_LOSS_WARNING =
@@ -146,14 +147,6 @@ export const renderFleet = (
   }
   return out.join('\n');
 };
-
-/** A rate as people read it: whole numbers from 100 on, one decimal below (none when it is whole). */
-export const formatRate = (perSecond: number): string =>
-  perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : String(Number(perSecond.toFixed(1)));
-
-/** An instant to the minute, in UTC: `2026-12-08 04:00 UTC`. */
-export const formatUtcMinute = (at: number): string =>
-  `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 /**
  * The traffic of each load balancer and the quietest slot of the window, one line per service;

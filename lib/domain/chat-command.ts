@@ -6,7 +6,10 @@
  *   help
  *   show SERVICE [TYPE/FARM_ID]
  *   plan SERVICE TYPE/FARM_ID STICKINESS
- *   set  SERVICE TYPE/FARM_ID STICKINESS [ticket=KEY] [reason="…"]
+ *   set  SERVICE TYPE/FARM_ID STICKINESS [ticket=KEY] [reason="…"] [window=START/END]
+ *
+ * `window` is kept as typed (ISO 8601, `parseTimeWindow`): whether it is still ahead depends on the
+ * time, which this reader is not given.
  */
 import { parseFarmReference } from './change-command';
 import { InvalidInputError } from './errors';
@@ -28,7 +31,7 @@ export type ChatCommand =
   | { kind: 'help' }
   | { kind: 'show'; service: string; farm?: { farmType: FarmType; farmId: number } }
   | ({ kind: 'plan' } & FarmTarget)
-  | ({ kind: 'set'; ticket?: string; reason?: string } & FarmTarget);
+  | ({ kind: 'set'; ticket?: string; reason?: string; window?: string } & FarmTarget);
 
 export type ChatCommandKind = ChatCommand['kind'];
 
@@ -36,7 +39,7 @@ export const CHAT_USAGE = [
   'help',
   'show SERVICE [TYPE/FARM_ID]',
   'plan SERVICE TYPE/FARM_ID STICKINESS',
-  'set SERVICE TYPE/FARM_ID STICKINESS [ticket=KEY] [reason="why"]',
+  'set SERVICE TYPE/FARM_ID STICKINESS [ticket=KEY] [reason="why"] [window=START/END]',
 ] as const;
 
 /** A command that does not read: what was wrong, in a sentence for the person who typed it. */
@@ -109,6 +112,9 @@ const shorten = (word: string) => (word.length > 40 ? `${word.slice(0, 40)}…` 
 
 const TICKET_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:#/-]{0,63}$/;
 
+/** The characters of an ISO 8601 window (the full reading is `parseTimeWindow`'s). */
+const WINDOW_PATTERN = /^[0-9A-Za-z:.+/-]{1,80}$/;
+
 const noMore = (words: string[], from: number, grammar: string) => {
   if (words.length > from)
     throw new ChatUsageError(`unexpected '${shorten(words[from]!)}': the command is ${grammar}`);
@@ -143,7 +149,7 @@ export const parseChatCommand = (text: string): ChatCommand => {
         ...farmWord(words[2]),
         stickiness: stickinessWord(words[3]),
       };
-      const options: { ticket?: string; reason?: string } = {};
+      const options: { ticket?: string; reason?: string; window?: string } = {};
       for (const word of words.slice(4)) {
         const eq = word.indexOf('=');
         const key = eq > 0 ? word.slice(0, eq).toLowerCase() : '';
@@ -160,6 +166,12 @@ export const parseChatCommand = (text: string): ChatCommand => {
           options.reason = Array.from(value.slice(0, 500), (c) =>
             c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f) ? ' ' : c,
           ).join('');
+        } else if (key === 'window' && !('window' in options)) {
+          if (!WINDOW_PATTERN.test(value))
+            throw new ChatUsageError(
+              `window '${shorten(value)}' is not START/END in ISO 8601 with offsets (2026-12-08T00:00Z/PT6H)`,
+            );
+          options.window = value;
         } else {
           throw new ChatUsageError(`unexpected '${shorten(word)}': the command is ${CHAT_USAGE[3]}`);
         }

@@ -36,7 +36,9 @@ export interface RequestDraft {
   ticket?: { key: string; system?: TicketSystem | undefined } | undefined;
   reason?: string | undefined;
   requestedAt: string;
-  window?: { notBefore?: string | undefined; notAfter?: string | undefined } | undefined;
+  window?:
+    | { notBefore?: string | undefined; notAfter?: string | undefined; prefer?: 'quietest' | undefined }
+    | undefined;
   notify?: Notify | undefined;
   /** Carried out only if the farm stores this then (what the requester saw: an undo's from). */
   ifStores?: StickinessWord | undefined;

@@ -4,6 +4,7 @@
  */
 import * as z from 'zod/mini';
 import { globProblem } from './glob';
+import { maxDelayMs } from './policy';
 import { checkTarget, FarmTypeSchema, StickinessWordSchema, toWire } from './stickiness';
 
 /**
@@ -73,14 +74,59 @@ export type PolicyRule = z.infer<typeof PolicyRuleSchema>;
 export const PolicySchema = z.strictObject({
   version: z.literal(1),
   limits: z._default(
-    z.strictObject({
-      maxChangesPerRun: z.optional(z.int().check(z.positive())),
-      /**
-       * How a compliance run in enforce mode publishes its requests: all at once (default), or one
-       * (service, zone) at a time, the next only after the previous one's requests were all applied.
-       */
-      rollout: z.optional(z.enum(['all-at-once', 'zone-by-zone'])),
-    }),
+    z
+      .strictObject({
+        maxChangesPerRun: z.optional(z.int().check(z.positive())),
+        /**
+         * How a compliance run in enforce mode publishes its requests: all at once (default), or one
+         * (service, zone) at a time, the next only after the previous one's requests were all applied.
+         */
+        rollout: z.optional(z.enum(['all-at-once', 'zone-by-zone'])),
+        /**
+         * `quietest`: an enforce run's requests are carried out at the quietest 5 minutes of
+         * [now, now + maxDelay] by each load balancer's last 7 days of traffic (the worker chooses).
+         */
+        prefer: z.optional(z.literal('quietest')),
+        /** With `prefer`: how long a request may wait, as an ISO 8601 duration (PT6H, P1D) or minutes. */
+        maxDelay: z.optional(z.union([z.int(), z.string()])),
+      })
+      .check(
+        z.superRefine((limits, ctx) => {
+          if (limits.prefer === undefined) {
+            if (limits.maxDelay !== undefined)
+              ctx.addIssue({
+                code: 'custom',
+                path: ['maxDelay'],
+                message:
+                  'maxDelay goes with prefer: quietest (how long a request may wait for its quietest time)',
+                input: limits.maxDelay,
+              });
+            return;
+          }
+          if (limits.maxDelay === undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['maxDelay'],
+              message: 'prefer: quietest needs maxDelay, how long a request may wait (PT6H, P1D, or minutes)',
+              input: limits,
+            });
+          else if (maxDelayMs(limits.maxDelay) === undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['maxDelay'],
+              message: `maxDelay must be an ISO 8601 duration in days, hours and minutes (PT6H, P1DT12H) or whole minutes, from 5 minutes to 7 days`,
+              input: limits.maxDelay,
+            });
+          if (limits.rollout === 'zone-by-zone')
+            ctx.addIssue({
+              code: 'custom',
+              path: ['prefer'],
+              message:
+                'prefer: quietest does not go with rollout: zone-by-zone (the next zone would be published with a window chosen when the run began)',
+              input: limits.prefer,
+            });
+        }),
+      ),
     {},
   ),
   rules: z.array(PolicyRuleSchema).check(z.minLength(1, 'a policy needs at least one rule')),

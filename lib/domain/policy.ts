@@ -18,6 +18,7 @@ import type { Farm } from './farm';
 import { compilePolicyGlob } from './policy-glob';
 import type { Policy } from './policy-schema';
 import { type Stickiness, toWire } from './stickiness';
+import { MAX_WINDOW_MS, parseDurationMs, SLOT_MS } from './traffic';
 
 export type { Policy, PolicyMatch, PolicyRule } from './policy-schema';
 
@@ -50,5 +51,37 @@ export const compilePolicy = (policy: Policy): ((farm: Farm) => RuleMatch | unde
       return { index: c.index, label: c.label, target: toWire(c.rule.stickiness) };
     }
     return undefined;
+  };
+};
+
+/**
+ * `limits.maxDelay` in milliseconds: an ISO 8601 duration (`PT6H`, `P1DT12H`, `PT30M`) or whole
+ * minutes (`90`), from one 5-minute slot to 7 days; undefined when it is neither or out of range.
+ */
+export const maxDelayMs = (value: number | string): number | undefined => {
+  const ms =
+    typeof value === 'number'
+      ? Number.isInteger(value)
+        ? value * 60_000
+        : undefined
+      : parseDurationMs(value);
+  return ms !== undefined && ms >= SLOT_MS && ms <= MAX_WINDOW_MS ? ms : undefined;
+};
+
+/**
+ * The window an enforce run's requests carry under `limits.prefer: quietest`: from `now` to
+ * `now + maxDelay`, the quietest slot of it chosen by the worker; undefined without a preference.
+ */
+export const quietestWindowOf = (
+  limits: Policy['limits'],
+  now: Date,
+): { notBefore: string; notAfter: string; prefer: 'quietest' } | undefined => {
+  if (limits.prefer !== 'quietest' || limits.maxDelay === undefined) return undefined;
+  const delay = maxDelayMs(limits.maxDelay);
+  if (delay === undefined) return undefined;
+  return {
+    notBefore: now.toISOString(),
+    notAfter: new Date(now.getTime() + delay).toISOString(),
+    prefer: 'quietest',
   };
 };

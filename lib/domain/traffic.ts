@@ -146,10 +146,54 @@ export const summarizeTraffic = (reading: TrafficReading, window: TimeWindow): S
   };
 };
 
+/** A rate as people read it: whole numbers from 100 on, one decimal below (none when it is whole). */
+export const formatRate = (perSecond: number): string =>
+  perSecond >= 100 ? Math.round(perSecond).toLocaleString('en-US') : String(Number(perSecond.toFixed(1)));
+
+/** An instant to the minute, in UTC: `2026-12-08 04:00 UTC`. */
+export const formatUtcMinute = (at: number): string =>
+  `${new Date(at).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/**
+ * The traffic an applied zone's refresh cut, in a sentence for a ticket or a chat (the audit
+ * event's `traffic`): the whole load balancer over the 5 minutes before, or unknown and why.
+ *
+ * @example trafficAtApplyText({ known: true, measuredAt: '…', requestsPerSecond: 1780, connectionsPerSecond: 445 })
+ *   // 'Traffic as the zone was applied: 1,780 req/s, 445 conn/s (the whole load balancer, over the 5 minutes before …).'
+ */
+export const trafficAtApplyText = (
+  traffic:
+    | { known: true; measuredAt: string; requestsPerSecond: number; connectionsPerSecond: number }
+    | { known: false; reason: string },
+): string =>
+  traffic.known
+    ? `Traffic as the zone was applied: ${formatRate(traffic.requestsPerSecond)} req/s, ${formatRate(traffic.connectionsPerSecond)} conn/s (the whole load balancer, over the 5 minutes before ${traffic.measuredAt}).`
+    : `Traffic as the zone was applied: unknown (${traffic.reason}).`;
+
+/**
+ * A request deferred to the quietest slot of its window (the `Deferred` event's `quietest`), in a
+ * sentence: when, and the rate that slot typically has.
+ */
+export const quietestSlotText = (quietest: { at: string; typicalRequestsPerSecond: number }): string =>
+  `deferred to the quietest 5 minutes of its window by the last 7 days of traffic: ${formatUtcMinute(Date.parse(quietest.at))} (≈ ${formatRate(quietest.typicalRequestsPerSecond)} req/s typical for the whole load balancer); it is applied then`;
+
 /** An ISO 8601 instant with its date, time and offset (a time without one would be read as local). */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;
 /** An ISO 8601 duration in days, hours and minutes (P1D, PT4H, P1DT2H30M). */
 const DURATION = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?$/i;
+
+/**
+ * An ISO 8601 duration in days, hours and minutes, in milliseconds; undefined when the text is not
+ * one (`P`, `PT`, weeks, seconds and fractions are not).
+ *
+ * @example parseDurationMs('PT6H') === 21_600_000
+ */
+export const parseDurationMs = (text: string): number | undefined => {
+  const duration = DURATION.exec(text);
+  if (!duration || text.length <= 1 || /T$/i.test(text)) return undefined;
+  const [, days, hours, minutes] = duration;
+  return Number(days ?? 0) * DAY_MS + Number(hours ?? 0) * 3_600_000 + Number(minutes ?? 0) * 60_000;
+};
 
 /**
  * A window as `--window` takes it: `START/END` or `START/DURATION` (ISO 8601, each instant with its
@@ -172,10 +216,9 @@ export const parseTimeWindow = (
     return fail('the start is not a date and time with its offset');
   const start = Date.parse(first);
   let end: number;
-  const duration = DURATION.exec(second);
-  if (duration && second.length > 1 && !/T$/i.test(second)) {
-    const [, days, hours, minutes] = duration;
-    end = start + Number(days ?? 0) * DAY_MS + Number(hours ?? 0) * 3_600_000 + Number(minutes ?? 0) * 60_000;
+  const duration = parseDurationMs(second);
+  if (duration !== undefined) {
+    end = start + duration;
   } else if (INSTANT.test(second) && !Number.isNaN(Date.parse(second))) {
     end = Date.parse(second);
   } else return fail('the end is neither a date and time with its offset nor a duration');

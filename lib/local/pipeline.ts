@@ -247,6 +247,16 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
     (d) => d.actor?.kind === 'compliance',
     () => compliance,
   );
+  // The notifier's third rule: a request deferred to its window's quietest slot, told when.
+  bus.addRule({
+    detailTypes: [DETAIL_TYPES.deferred],
+    target: (envelope) => {
+      const detail = (envelope.detail ?? {}) as { code?: string; notify?: { kind?: string } };
+      if (envelope.source !== 'stickler' || detail.code !== 'quietest-slot') return;
+      if (detail.notify?.kind !== 'ticket' && detail.notify?.kind !== 'slack') return;
+      notifier(envelope, context).catch(() => undefined);
+    },
+  });
   // The notifier's second rule: stickler's ticket webhook telling a ticket an edit is not carried out.
   bus.addRule({
     detailTypes: [DETAIL_TYPES.ticketEditIgnored],

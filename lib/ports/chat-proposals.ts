@@ -22,6 +22,11 @@ export interface ChatProposal {
   displayName: string | null;
   createdAt: string;
   expiresAt: string;
+  /**
+   * The window the proposal's traffic line searched (ISO 8601 UTC): **Apply at the quietest time**
+   * asks the worker for the quietest slot of it, from the click on. Absent on an Undo.
+   */
+  window?: { start: string; end: string };
   /** An Undo: the applied request whose farm it puts back (checked again when Apply is clicked). */
   undoOf?: string;
 }

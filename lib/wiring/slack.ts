@@ -35,6 +35,8 @@ import { jsonAnswer } from '../adapters/http/error-response';
 import { httpEdge, httpIn } from '../adapters/http/http-edge';
 import { verifySlackSignature } from '../adapters/http/slack-signature';
 import { LambdaSelfInvoker } from '../adapters/lambda/lambda-self-invoker';
+import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
+import { OvhMetricsTraffic } from '../adapters/ovh/ovh-metrics-traffic';
 import { HttpSlackResponder } from '../adapters/slack/slack-responder';
 import { makeSsmSecret } from '../adapters/ssm/ssm-secret';
 import { makeHandleSlackCommand, type SlackWork } from '../app/handle-slack-command';
@@ -48,7 +50,7 @@ import type { Log } from '../ports/log';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
 import { ovhCallSettings, requiredVar, stageOf } from './config';
 import { functionLogger, powertoolsLog } from './log';
-import { ovhApiFromEnv, ovhCredentialParametersFromEnv } from './ovh-api';
+import { ovhClientFromEnv, ovhCredentialParametersFromEnv } from './ovh-api';
 
 /** The `local` stage's signing secret when none is set (printed by `simulate --pipeline`). */
 export const LOCAL_SLACK_SIGNING_SECRET = 'stickler-local-slack-secret';
@@ -71,6 +73,22 @@ export const chatAuthorizationFromEnv = (env: NodeJS.ProcessEnv, local: boolean)
       ? idList(env.STICKLER_SLACK_READ_CHANNELS)
       : new Set(['*']),
     requireSecondApprover: /^(1|true|yes)$/i.test(env.STICKLER_SLACK_SECOND_APPROVER?.trim() ?? ''),
+  };
+};
+
+/**
+ * What the work reads of OVH: farms (read-only calls, with the same credentials rule as the
+ * worker) and the proposal's traffic line (short reads: a slow metrics endpoint leaves time to answer).
+ */
+const ovhReads = (env: NodeJS.ProcessEnv, local: boolean) => {
+  const ovh = ovhClientFromEnv(env, {
+    // Shorter calls than the worker's: the work invocation has 30 s in all.
+    ...ovhCallSettings(env, { timeoutMs: 10_000 }),
+    credentialsParameters: local ? undefined : ovhCredentialParametersFromEnv(env),
+  });
+  return {
+    api: new OvhLoadBalancerApi(ovh),
+    traffic: new OvhMetricsTraffic(ovh, { timeoutMs: 5_000, tokenBudgetMs: 5_000 }),
   };
 };
 
@@ -118,12 +136,7 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
   };
 
   const runWork = makeRunSlackWork({
-    // Read-only calls, with the same credentials rule as the worker.
-    api: ovhApiFromEnv(env, {
-      // Shorter calls than the worker's: the work invocation has 30 s in all.
-      ...ovhCallSettings(env, { timeoutMs: 10_000 }),
-      credentialsParameters: local ? undefined : ovhCredentialParametersFromEnv(env),
-    }),
+    ...ovhReads(env, local),
     proposals: new DynamoDbChatProposals({
       client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),
       tableName,

@@ -49,6 +49,7 @@ const JiraFieldsSchema = z.strictObject({
   stickiness: FieldId,
   notBefore: z.optional(FieldId),
   notAfter: z.optional(FieldId),
+  prefer: z.optional(FieldId),
   approvedStatuses: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
   approveOnCreate: z.optional(z.boolean()),
 });
@@ -56,6 +57,7 @@ const ServiceNowFieldsSchema = z.strictObject({
   service: FieldId,
   farms: FieldId,
   stickiness: FieldId,
+  prefer: z.optional(FieldId),
 });
 
 const jsonSetting = <T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodMiniType<T>): T | undefined => {

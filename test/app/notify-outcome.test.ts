@@ -31,6 +31,44 @@ describe('notifyOutcome', () => {
     ).toContain('FAILED (refresh-failed, OVH query id q-9): stored but not applied');
   });
 
+  it('says the traffic the refresh cut, known or not, and where a deferral to the quietest slot goes', () => {
+    expect(
+      outcomeText(
+        detail({
+          traffic: {
+            known: true,
+            measuredAt: '2026-11-25T10:01:00.000Z',
+            requestsPerSecond: 1780.4,
+            connectionsPerSecond: 44.55,
+          },
+        }),
+      ),
+    ).toContain(
+      'Sessions of that zone were rebalanced. Traffic as the zone was applied: 1,780 req/s, 44.5 conn/s (the whole load balancer, over the 5 minutes before 2026-11-25T10:01:00.000Z). To undo it',
+    );
+    expect(
+      outcomeText(
+        detail({ traffic: { known: false, reason: 'OVH offers no metrics (metricsToken: HTTP 404)' } }),
+      ),
+    ).toContain('Traffic as the zone was applied: unknown (OVH offers no metrics (metricsToken: HTTP 404)).');
+    expect(outcomeText(detail())).not.toContain('Traffic');
+    expect(
+      outcomeText(
+        detail({
+          outcome: 'deferred',
+          code: 'quietest-slot',
+          deferredUntil: '2026-11-26T04:00:00.000Z',
+          quietest: { at: '2026-11-26T04:00:00.000Z', typicalRequestsPerSecond: 180 },
+        }),
+      ),
+    ).toBe(
+      'stickler, request r-1: lb-a http/1 (web): deferred to the quietest 5 minutes of its window by the last 7 days of traffic: 2026-11-26 04:00 UTC (≈ 180 req/s typical for the whole load balancer); it is applied then (2026-11-26T04:00:00.000Z).',
+    );
+    expect(outcomeText(detail({ outcome: 'deferred', deferredUntil: '2026-11-26T04:00:00.000Z' }))).toContain(
+      'waiting for its change window, which opens at 2026-11-26T04:00:00.000Z.',
+    );
+  });
+
   it('comments on the ticket through the commenter of its system, and skips what did not ask or has no commenter', async () => {
     const posted: [string, string][] = [];
     const notify = makeNotifyOutcome({

@@ -122,6 +122,23 @@ describe('runCompliance', () => {
     expect(h.api.calls.setStickiness ?? 0).toBe(0); // the run itself never writes
   });
 
+  it('enforce with limits.prefer: quietest: every request carries the window [now, now + maxDelay] that prefers its quietest slot', async () => {
+    const h = setup(POLICY.replace('version: 1', 'version: 1\nlimits: { prefer: quietest, maxDelay: PT6H }'));
+    await h.run({ mode: 'enforce', runId: 'run-q' });
+    const requests = h.of('Stickiness Change Requested');
+    expect(requests).toHaveLength(2);
+    for (const r of requests)
+      expect(r.window).toEqual({
+        notBefore: '2026-11-25T10:00:00.000Z',
+        notAfter: '2026-11-25T16:00:00.000Z',
+        prefer: 'quietest',
+      });
+    // Without the preference, no window at all: applied as soon as the worker takes them.
+    const plain = setup();
+    await plain.run({ mode: 'enforce', runId: 'run-p' });
+    expect(plain.of('Stickiness Change Requested').every((r) => r.window === undefined)).toBe(true);
+  });
+
   describe("a zone holding stickler's own unapplied writes (a worker refresh that failed)", () => {
     it('enforce: asks once for a compliant farm of that zone, so that the worker applies the zone', async () => {
       const h = setup();

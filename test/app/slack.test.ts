@@ -12,9 +12,11 @@ import {
   UnauthenticatedError,
 } from '../../lib/domain/errors';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import { DAY_MS, type RateSample, SLOT_MS } from '../../lib/domain/traffic';
 import { anAuditDetail } from '../helpers/factories';
 import {
   FakeClock,
+  FakeTraffic,
   InMemoryChatProposals,
   InMemoryLoadBalancerApi,
   RecordingDispatcher,
@@ -40,8 +42,19 @@ const request = (body: string, verdict: 'ok' | 'bad' | 'stale' = 'ok') => ({
   body: Buffer.from(body),
 });
 
+/** 7 days of 5-minute samples before `now`: 300 req/s, but 12 req/s in the slot 04:00 to 04:05 UTC. */
+const weekQuietAtFour = (now: number): RateSample[] =>
+  Array.from({ length: (7 * DAY_MS) / SLOT_MS }, (_, i) => {
+    const at = now - i * SLOT_MS;
+    const start = new Date(at - SLOT_MS);
+    return { at, value: start.getUTCHours() === 4 && start.getUTCMinutes() === 0 ? 12 : 300 };
+  });
+
 const setup = (authorization = auth()) => {
   const clock = new FakeClock();
+  const traffic = new FakeTraffic({
+    'lb-a': { requestsPerSecond: 1780, connectionsPerSecond: 445, history: weekQuietAtFour(clock.t) },
+  });
   const publisher = new RecordingPublisher();
   const responder = new RecordingSlackResponder();
   const log = silentLog();
@@ -64,6 +77,7 @@ const setup = (authorization = auth()) => {
   const command = makeHandleSlackCommand({ ...entry, dispatcher });
   const work = makeRunSlackWork({
     api,
+    traffic,
     proposals,
     responder,
     clock,
@@ -96,6 +110,7 @@ const setup = (authorization = auth()) => {
     dispatcher,
     proposals,
     api,
+    traffic,
     command,
     work,
     click,
@@ -283,12 +298,68 @@ describe('the dispatched work', () => {
     const actions = posted?.blocks?.find((b) => b.type === 'actions') as unknown as {
       elements: { action_id: string; confirm?: { text: { text: string } } }[];
     };
-    expect(actions.elements.map((e) => e.action_id)).toEqual(['stickler_apply', 'stickler_cancel']);
+    expect(actions.elements.map((e) => e.action_id)).toEqual([
+      'stickler_apply',
+      'stickler_apply_quietest',
+      'stickler_cancel',
+    ]);
     expect(actions.elements[0]!.confirm!.text.text).toContain('HTTP sessions on its farms are lost');
+    expect(actions.elements[1]!.confirm!.text.text).toContain('HTTP sessions on its farms are lost');
     expect(requested(s.publisher)).toEqual([]);
     // Nothing to ask when there is nothing to change.
     const same = (await s.run('set lb-a http/102 cookie')).posted;
     expect(s.buttonValue(same)).toBeUndefined();
+  });
+
+  it("says the load balancer's traffic now and the quietest slot of the next 24 hours, kept as the proposal's window", async () => {
+    const s = setup();
+    const { posted } = await s.run('set lb-a http/101 cookie');
+    expect(JSON.stringify(posted)).toContain(
+      'traffic now: 1,780 req/s; quietest in your window: 04:00 UTC (≈ 12 req/s)',
+    );
+    expect(s.proposals.items.get(s.buttonValue(posted)!)?.proposal.window).toEqual({
+      start: '2026-11-25T10:00:00.000Z',
+      end: '2026-11-26T10:00:00.000Z',
+    });
+    expect(s.traffic.reads.map((r) => r.service)).toEqual(['lb-a']);
+    const actions = posted?.blocks?.find((b) => b.type === 'actions') as unknown as {
+      elements: { confirm?: { text: { text: string } } }[];
+    };
+    expect(actions.elements[1]!.confirm!.text.text).toContain(
+      'at the quietest 5 minutes before 2026-11-26 10:00 UTC by the last 7 days (04:00 UTC as read now)',
+    );
+  });
+
+  it('searches the window the command names, and says a slot beyond the next 24 hours with its date', async () => {
+    const s = setup();
+    const { posted } = await s.run('set lb-a http/101 cookie window=2026-11-26T05:00Z/2026-11-27T05:00Z');
+    expect(JSON.stringify(posted)).toContain('quietest in your window: 2026-11-27 04:00 UTC (≈ 12 req/s)');
+    expect(s.proposals.items.get(s.buttonValue(posted)!)?.proposal.window).toEqual({
+      start: '2026-11-26T05:00:00.000Z',
+      end: '2026-11-27T05:00:00.000Z',
+    });
+  });
+
+  it('answers a window it cannot read, or one already over, with the usage, and reads nothing', async () => {
+    const s = setup();
+    for (const window of ['tomorrow', '2026-11-20T00:00Z/PT1H', '2026-11-26T00:00Z/P8D']) {
+      const { answer } = await s.run(`set lb-a http/101 cookie window=${window}`);
+      expect(answer.message?.text).toMatch(/^window/);
+      expect(answer.message?.text).toContain('Usage');
+    }
+    expect(s.dispatcher.dispatched).toEqual([]);
+    expect(s.traffic.reads).toEqual([]);
+  });
+
+  it('says plainly when the traffic is unknown, and offers no quietest time', async () => {
+    const s = setup();
+    s.api.addFarm('lb-b', { type: 'http', farmId: 7, zone: 'gra', stored: null });
+    const { posted } = await s.run('set lb-b http/7 cookie');
+    expect(JSON.stringify(posted)).toContain('traffic unknown: no metrics for this load balancer');
+    const actions = posted?.blocks?.find((b) => b.type === 'actions') as unknown as {
+      elements: { action_id: string }[];
+    };
+    expect(actions.elements.map((e) => e.action_id)).toEqual(['stickler_apply', 'stickler_cancel']);
   });
 
   it('escapes what comes from OVH, so a farm name cannot ping a channel', async () => {
@@ -364,6 +435,59 @@ describe('a click on Apply or Cancel', () => {
       replace_original: true,
       text: expect.stringMatching(/Apply requested by <@U0BOB>/),
     });
+  });
+
+  it('at the quietest time: publishes the request with a prefer-quietest window from the click to its end', async () => {
+    const s = setup();
+    const id = await proposed(s);
+    s.clock.advance(60_000);
+    expect(
+      await s.click(request(clickBody({ actionId: 'stickler_apply_quietest', value: id, user_id: 'U0BOB' }))),
+    ).toBe('applied');
+    const [detail] = requested(s.publisher);
+    expect(detail).toMatchObject({
+      requestId: `slack-${id}`,
+      actor: { kind: 'chat', id: 'slack:T0001:U0BOB' },
+      window: {
+        notBefore: '2026-11-25T10:01:00.000Z',
+        notAfter: '2026-11-26T10:00:00.000Z',
+        prefer: 'quietest',
+      },
+    });
+    expect(s.responder.to(clickUrl)[0]?.text).toMatch(
+      /Apply at the quietest time before 2026-11-26 10:00 UTC requested by <@U0BOB>/,
+    );
+    // Single use, whichever button: Apply now after it does nothing.
+    expect(await s.click(request(clickBody({ actionId: 'stickler_apply', value: id })))).toBe('spent');
+    expect(requested(s.publisher)).toHaveLength(1);
+  });
+
+  it("at the quietest time: keeps a window that opens later, and the second approver's rule", async () => {
+    const s = setup(auth({ requireSecondApprover: true }));
+    const id = await proposed(s, 'set lb-a http/101 cookie window=2026-11-26T00:00Z/PT6H');
+    expect(await s.click(request(clickBody({ actionId: 'stickler_apply_quietest', value: id })))).toBe(
+      'denied',
+    );
+    expect(
+      await s.click(request(clickBody({ actionId: 'stickler_apply_quietest', value: id, user_id: 'U0BOB' }))),
+    ).toBe('applied');
+    expect(requested(s.publisher)[0]?.window).toEqual({
+      notBefore: '2026-11-26T00:00:00.000Z',
+      notAfter: '2026-11-26T06:00:00.000Z',
+      prefer: 'quietest',
+    });
+  });
+
+  it('at the quietest time: a window already over publishes nothing, and Apply now still works', async () => {
+    const s = setup();
+    const id = await proposed(s, 'set lb-a http/101 cookie window=2026-11-25T10:00Z/PT5M');
+    s.clock.advance(6 * 60_000);
+    expect(await s.click(request(clickBody({ actionId: 'stickler_apply_quietest', value: id })))).toBe(
+      'window-ended',
+    );
+    expect(requested(s.publisher)).toEqual([]);
+    expect(await s.click(request(clickBody({ actionId: 'stickler_apply', value: id })))).toBe('applied');
+    expect(requested(s.publisher)[0]?.window).toBeUndefined();
   });
 
   it('works once: a second click, or a click after 15 minutes, does nothing but say so', async () => {
@@ -492,6 +616,39 @@ describe('the outcome back in Slack (notifier)', () => {
     );
     expect(n.responder.posted[1]?.message.text).toMatch(
       /FAILED \(ovh-unavailable\): OVH answered 503 It may succeed/,
+    );
+  });
+
+  it('says the traffic the refresh cut, and the slot and rate of a deferral to the quietest time', async () => {
+    const n = notifier();
+    await n.proposals.saveReplyTarget('slack-1', 'https://hooks.slack.com/actions/x', new Date());
+    await n.notify(
+      outcome({
+        traffic: {
+          known: true,
+          measuredAt: '2026-11-25T10:01:00.000Z',
+          requestsPerSecond: 1780,
+          connectionsPerSecond: 445,
+        },
+      }),
+    );
+    expect(n.responder.posted[0]?.message.text).toContain(
+      'Traffic as the zone was applied: 1,780 req/s, 445 conn/s (the whole load balancer',
+    );
+    await n.notify(outcome({ traffic: { known: false, reason: 'no metrics <here>' } }));
+    expect(n.responder.posted[1]?.message.text).toContain(
+      'Traffic as the zone was applied: unknown (no metrics &lt;here&gt;).',
+    );
+    await n.notify(
+      outcome({
+        outcome: 'deferred',
+        code: 'quietest-slot',
+        deferredUntil: '2026-11-26T04:00:00.000Z',
+        quietest: { at: '2026-11-26T04:00:00.000Z', typicalRequestsPerSecond: 180 },
+      }),
+    );
+    expect(n.responder.posted[2]?.message.text).toContain(
+      'deferred to the quietest 5 minutes of its window by the last 7 days of traffic: 2026-11-26 04:00 UTC (≈ 180 req/s typical',
     );
   });
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
-import { formatRate, renderTraffic } from '../../lib/cli/render';
+import { renderTraffic } from '../../lib/cli/render';
 import { trafficJson } from '../../lib/cli/report-json';
+import { formatRate } from '../../lib/domain/traffic';
 import { simulatorEnv, simulatorMetricsToken } from '../../lib/simulator/server';
 import { captureCli } from '../helpers/cli';
 import { type SimulatorHarness, smallFleet, startHarness } from '../helpers/simulator';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { compileGlob, globProblem } from '../../lib/domain/glob';
-import { compilePolicy } from '../../lib/domain/policy';
+import { compilePolicy, maxDelayMs, quietestWindowOf } from '../../lib/domain/policy';
 import { parsePolicy } from '../../lib/domain/policy-file';
 import { compilePolicyGlob } from '../../lib/domain/policy-glob';
 import { YamlInputError } from '../../lib/domain/yaml-document';
@@ -32,6 +32,60 @@ describe('parsePolicy', () => {
     );
     expect(policy.limits.maxChangesPerRun).toBe(5);
     expect(policy.rules).toEqual([{ match: { type: 'tcp' }, stickiness: 'none' }]);
+  });
+
+  it('reads prefer: quietest with its maxDelay, as an ISO 8601 duration or minutes', () => {
+    const limits = (lines: string[]) =>
+      parsePolicy(['version: 1', 'limits:', ...lines, 'rules:', '  - stickiness: none'].join('\n')).limits;
+    const now = new Date('2026-12-07T15:00:00Z');
+    expect(quietestWindowOf(limits(['  prefer: quietest', '  maxDelay: PT6H']), now)).toEqual({
+      notBefore: '2026-12-07T15:00:00.000Z',
+      notAfter: '2026-12-07T21:00:00.000Z',
+      prefer: 'quietest',
+    });
+    expect(quietestWindowOf(limits(['  prefer: quietest', '  maxDelay: 90']), now)?.notAfter).toBe(
+      '2026-12-07T16:30:00.000Z',
+    );
+    expect(quietestWindowOf(limits(['  prefer: quietest', '  maxDelay: P1DT12H']), now)?.notAfter).toBe(
+      '2026-12-09T03:00:00.000Z',
+    );
+    expect(quietestWindowOf(limits(['  maxChangesPerRun: 5']), now)).toBeUndefined();
+    expect([maxDelayMs('PT5M'), maxDelayMs('P7D'), maxDelayMs(5)]).toEqual([300_000, 604_800_000, 300_000]);
+    expect([
+      maxDelayMs('PT4M'),
+      maxDelayMs('P8D'),
+      maxDelayMs('6h'),
+      maxDelayMs('PT'),
+      maxDelayMs(0),
+      maxDelayMs(1.5),
+    ]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
+  });
+
+  it('refuses a preference without its maxDelay, a maxDelay it cannot read or alone, and prefer with a zone-by-zone rollout, naming the line', () => {
+    const refused = (lines: string[]) =>
+      parseError(['version: 1', 'limits:', ...lines, 'rules:', '  - stickiness: none'].join('\n')).issues;
+    expect(refused(['  prefer: quietest'])).toEqual([
+      expect.objectContaining({
+        path: 'limits.maxDelay',
+        message: expect.stringContaining('needs maxDelay'),
+      }),
+    ]);
+    for (const value of ['6 hours', 'PT2M', 'P30D', '-5'])
+      expect(refused(['  prefer: quietest', `  maxDelay: ${value}`])).toEqual([
+        expect.objectContaining({ path: 'limits.maxDelay', line: 4 }),
+      ]);
+    expect(refused(['  maxDelay: PT6H'])).toEqual([
+      expect.objectContaining({
+        path: 'limits.maxDelay',
+        message: expect.stringContaining('goes with prefer'),
+      }),
+    ]);
+    expect(refused(['  prefer: soonest', '  maxDelay: PT6H'])).toEqual([
+      expect.objectContaining({ path: 'limits.prefer' }),
+    ]);
+    expect(refused(['  prefer: quietest', '  maxDelay: PT6H', '  rollout: zone-by-zone'])).toEqual([
+      expect.objectContaining({ path: 'limits.prefer', message: expect.stringContaining('zone-by-zone') }),
+    ]);
   });
 
   it('names the line and field of a rule that can never be valid', () => {

@@ -262,6 +262,110 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     expect(published.map((e) => e.DetailType)).toEqual(['Stickiness Change Cancel Requested']);
   });
 
+  describe('a ticket that asks for the quietest time of its window', () => {
+    const inAnHour = () => new Date(Date.now() + 3_600_000);
+    /** Jira as `yyyy-MM-ddTHH:mm:ss.SSS+0000`, ServiceNow as `YYYY-MM-DD HH:MM:SS` (UTC). */
+    const jiraTime = (d: Date) => d.toISOString().replace('Z', '+0000');
+    const snTime = (d: Date) => d.toISOString().slice(0, 19).replace('T', ' ');
+    const quietJira = () =>
+      makeTicketingWebhookHandler({
+        ...baseEnv(),
+        STAGE: 'local',
+        TICKETING_JIRA_FIELDS: JSON.stringify({
+          service: 'customfield_10100',
+          farms: 'customfield_10101',
+          stickiness: 'customfield_10102',
+          notAfter: 'customfield_10104',
+          prefer: 'customfield_10105',
+        }),
+      }) as unknown as Handler;
+
+    it('carries Jira’s configured field (text or select, any case) into the window', async () => {
+      const end = inAnHour();
+      const handler = quietJira();
+      for (const value of ['quietest', { value: 'Quietest', id: '10050' }]) {
+        published.length = 0;
+        const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+        const body = JSON.parse(jira.body!);
+        body.issue.fields.customfield_10104 = jiraTime(end);
+        body.issue.fields.customfield_10105 = value;
+        const answer = await handler(
+          resigned(jira, JSON.stringify(body), localWebhookSecret('jira'), 'x-hub-signature'),
+          context,
+        );
+        expect(answer.statusCode).toBe(202);
+        expect(details().map((d) => d.window)).toEqual([
+          { notAfter: end.toISOString(), prefer: 'quietest' },
+          { notAfter: end.toISOString(), prefer: 'quietest' },
+        ]);
+      }
+    });
+
+    it('carries ServiceNow’s column (u_stickler_prefer by default), and the generic window.prefer', async () => {
+      const end = inAnHour();
+      const sn = loadFreshWebhookEvent<APIGatewayProxyEventV2>('servicenow-approved');
+      const record = JSON.parse(sn.body!);
+      record.result.end_date = snTime(end);
+      record.result.u_stickler_prefer = 'quietest';
+      expect(
+        (await local(resigned(sn, JSON.stringify(record), localWebhookSecret('servicenow')), context))
+          .statusCode,
+      ).toBe(202);
+      expect(details()[0].window).toEqual({
+        notAfter: new Date(Math.floor(end.getTime() / 1000) * 1000).toISOString(),
+        prefer: 'quietest',
+      });
+      published.length = 0;
+      const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
+      const ticket = JSON.parse(bodyOf(sample));
+      ticket.window = { notAfter: end.toISOString(), prefer: 'quietest' };
+      const answer = await local(
+        resigned(sample, JSON.stringify(ticket), localWebhookSecret('generic')),
+        context,
+      );
+      expect(answer.statusCode).toBe(202);
+      expect(details()[0].window).toEqual({ notAfter: end.toISOString(), prefer: 'quietest' });
+    });
+
+    it('refuses 400 a preference it does not know, naming the field, and one without an end to its window', async () => {
+      const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+      const body = JSON.parse(jira.body!);
+      body.issue.fields.customfield_10104 = jiraTime(inAnHour());
+      body.issue.fields.customfield_10105 = 'quiet';
+      const jiraAnswer = await quietJira()(
+        resigned(jira, JSON.stringify(body), localWebhookSecret('jira'), 'x-hub-signature'),
+        context,
+      );
+      expect(jiraAnswer.statusCode).toBe(400);
+      expect(json(jiraAnswer).errors).toEqual([
+        { path: 'issue.fields.customfield_10105', message: expect.stringContaining('expected quietest') },
+      ]);
+      const sn = loadFreshWebhookEvent<APIGatewayProxyEventV2>('servicenow-approved');
+      const record = JSON.parse(sn.body!);
+      record.result.end_date = snTime(inAnHour());
+      record.result.u_stickler_prefer = 'asap';
+      const snAnswer = await local(
+        resigned(sn, JSON.stringify(record), localWebhookSecret('servicenow')),
+        context,
+      );
+      expect(snAnswer.statusCode).toBe(400);
+      expect(json(snAnswer).errors).toEqual([
+        { path: 'u_stickler_prefer', message: expect.stringContaining('expected quietest') },
+      ]);
+      const sample = loadFreshWebhookEvent<APIGatewayProxyEventV2>('generic-signed');
+      for (const window of [{ notAfter: inAnHour().toISOString(), prefer: 'soon' }, { prefer: 'quietest' }]) {
+        const ticket = { ...JSON.parse(bodyOf(sample)), window };
+        const answer = await local(
+          resigned(sample, JSON.stringify(ticket), localWebhookSecret('generic')),
+          context,
+        );
+        expect(answer.statusCode).toBe(400);
+        expect(JSON.stringify(json(answer).errors)).toContain('window');
+      }
+      expect(published).toEqual([]);
+    });
+  });
+
   it('refuses 400 a ticket window it cannot read, naming the field, rather than applying at once', async () => {
     const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
     for (const value of ['next tuesday', 1797000000000, '2026-12-24']) {

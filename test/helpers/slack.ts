@@ -47,7 +47,7 @@ export const slashBody = (f: SlashFields): string =>
 
 /** A block_actions payload for a click on one of stickler's buttons. */
 export const clickBody = (o: {
-  actionId: 'stickler_apply' | 'stickler_cancel' | 'stickler_undo';
+  actionId: 'stickler_apply' | 'stickler_apply_quietest' | 'stickler_cancel' | 'stickler_undo';
   value: string;
   team_id?: string;
   user_id?: string;

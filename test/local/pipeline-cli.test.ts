@@ -308,6 +308,108 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     expect(events('Stickiness Change Requested')).toEqual([]);
   });
 
+  it('set and apply --pipeline --prefer quietest: the worker defers each request to the quietest slot of the window, writing nothing yet', async () => {
+    // A window from the next midnight UTC: its quietest slot (the curve's 04:00 UTC) is never now.
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    const window = `${midnight.toISOString()}/PT12H`;
+    const service = 'loadbalancer-7f3a9c21';
+    const target = stored(service, 'http/101') === 'cookie' ? 'sourceIp' : 'cookie';
+    const set = await run([
+      'set',
+      service,
+      'http/101',
+      target,
+      '--pipeline',
+      '--prefer',
+      'quietest',
+      '--window',
+      window,
+      '--yes',
+      '--json',
+    ]);
+    expect(set.code).toBe(0);
+    const [change] = JSON.parse(set.out).changes;
+    expect(change.outcome).toBe('deferred');
+    expect(
+      Math.abs(Date.parse(change.deferredUntil) - (midnight.getTime() + 4 * 3_600_000)),
+    ).toBeLessThanOrEqual(5 * 60_000);
+    expect(events('Stickiness Change Requested')[0]!.detail).toMatchObject({
+      window: {
+        notBefore: midnight.toISOString(),
+        notAfter: new Date(midnight.getTime() + 12 * 3_600_000).toISOString(),
+        prefer: 'quietest',
+      },
+    });
+    expect(writes()).toBe(0);
+    // apply: the default window is the next 24 hours, from now.
+    const apply = await run([
+      'apply',
+      '--policy',
+      'policy.yaml',
+      '--pipeline',
+      '--prefer',
+      'quietest',
+      '--yes',
+      '--json',
+    ]);
+    const requested = events('Stickiness Change Requested')
+      .slice(1)
+      .map((e) => e.detail as ChangeRequestedDetail);
+    expect(requested.length).toBeGreaterThan(0);
+    for (const r of requested) {
+      expect(r.window?.prefer).toBe('quietest');
+      expect(Date.parse(r.window!.notAfter!) - Date.parse(r.window!.notBefore!)).toBeLessThanOrEqual(
+        24 * 3_600_000,
+      );
+    }
+    expect(JSON.parse(apply.out).changes.length).toBe(requested.length);
+  });
+
+  it('refuses --prefer without --pipeline (direct mode applies now), another preference, and --window without --prefer', async () => {
+    const calls = () => Object.values(sim.stats.calls).reduce((a, b) => a + b, 0);
+    const before = calls();
+    const direct = await run([
+      'set',
+      'loadbalancer-7f3a9c21',
+      'http/101',
+      'cookie',
+      '--prefer',
+      'quietest',
+      '--yes',
+    ]);
+    expect(direct.err).toMatch(/--prefer quietest goes with --pipeline: direct mode applies now/);
+    const other = await run(['apply', '--policy', 'policy.yaml', '--pipeline', '--prefer', 'soon', '--yes']);
+    expect(other.err).toMatch(/--prefer takes quietest/);
+    const alone = await run([
+      'set',
+      'loadbalancer-7f3a9c21',
+      'http/101',
+      'cookie',
+      '--pipeline',
+      '--window',
+      '2030-01-01T00:00Z/PT1H',
+      '--yes',
+    ]);
+    expect(alone.err).toMatch(/--window goes with --prefer quietest/);
+    const bad = await run([
+      'set',
+      'loadbalancer-7f3a9c21',
+      'http/101',
+      'cookie',
+      '--pipeline',
+      '--prefer',
+      'quietest',
+      '--window',
+      'tonight',
+      '--yes',
+    ]);
+    expect(bad.err).toMatch(/--window must be START\/END/);
+    for (const r of [direct, other, alone, bad]) expect(r.code).not.toBe(0);
+    expect(calls()).toBe(before);
+    expect(events('Stickiness Change Requested')).toEqual([]);
+  });
+
   it('checks the pipeline flags before anything is read: --wait without --pipeline, a bad --ticket, a bad --wait', async () => {
     const calls = () => Object.values(sim.stats.calls).reduce((a, b) => a + b, 0);
     const before = calls();

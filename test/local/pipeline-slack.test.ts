@@ -120,6 +120,56 @@ describe('Slack chat-ops through the local pipeline: /slack/commands → work �
     expect(requested()).toHaveLength(published + 1);
   }, 40_000);
 
+  it("says the simulator's traffic and its quietest slot, and Apply at the quietest time defers the change there", async () => {
+    const published = requested().length;
+    // http/105, which no other test here changes (zone all: every zone's refresh would cut it).
+    // A window from the next midnight UTC, so that its quietest slot is never now, whatever the hour.
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    const { plan } = await set(
+      `set loadbalancer-7f3a9c21 http/105 cookie reason="quiet please" window=${midnight.toISOString()}/PT12H`,
+    );
+    // The example fleet's curve: quietest at 04:00 UTC, about 180 req/s then.
+    expect(JSON.stringify(plan)).toMatch(
+      /traffic now: [\d,.]+ req\/s; quietest in your window: (\d{4}-\d\d-\d\d )?0[34]:[0-5]\d UTC \(≈ 1\d\d req\/s\)/,
+    );
+    const actions = plan.blocks!.find((b) => (b as { type: string }).type === 'actions') as {
+      elements: { action_id: string; value: string }[];
+    };
+    expect(actions.elements.map((e) => e.action_id)).toEqual([
+      'stickler_apply',
+      'stickler_apply_quietest',
+      'stickler_cancel',
+    ]);
+    const before = farm('http/105').stored.stickiness;
+    const clickUrl = replyUrl('actions');
+    const click = await post(
+      'interactions',
+      clickBody({ actionId: 'stickler_apply_quietest', value: applyValue(plan), response_url: clickUrl }),
+    );
+    expect(click.status).toBe(200);
+    const request = requested()[published] as { detail: { requestId: string; window: object } };
+    expect(request.detail.window).toMatchObject({ prefer: 'quietest' });
+    const deferred = await until(
+      () =>
+        pipeline.bus.events.find(
+          (e) =>
+            e['detail-type'] === 'Stickiness Change Deferred' &&
+            (e.detail as { requestId: string }).requestId === request.detail.requestId,
+        ),
+      15_000,
+    );
+    expect(deferred?.detail).toMatchObject({ code: 'quietest-slot' });
+    const slot = Date.parse((deferred!.detail as { deferredUntil: string }).deferredUntil);
+    expect(Math.abs(slot - (midnight.getTime() + 4 * 3_600_000))).toBeLessThanOrEqual(5 * 60_000);
+    expect(farm('http/105').stored.stickiness).toBe(before); // nothing written before the slot
+    // The notifier tells the conversation when, and the rate expected.
+    const told = await until(() => postedTo(clickUrl).find((m) => m.response_type === 'in_channel'), 10_000);
+    expect(told?.text).toMatch(
+      /deferred to the quietest 5 minutes of its window by the last 7 days of traffic: \d{4}-\d\d-\d\d 0[34]:[0-5]\d UTC \(≈ 1\d\d req\/s typical/,
+    );
+  }, 40_000);
+
   it('answers within Slack 3 seconds while OVH takes 2 s per call', async () => {
     sim.faults.latencyMs = 2_000;
     try {

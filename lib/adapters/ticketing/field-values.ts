@@ -1,4 +1,5 @@
 /** Reading ticket field values as ticketing systems send them: text, a select option, a reference. */
+import { InvalidInputError } from '../../domain/errors';
 
 /** `"x"`, `{ value: "x" }` (Jira select, ServiceNow display/value pair) or `{ name: "x" }` → "x". */
 export const textOf = (value: unknown): string | undefined => {
@@ -35,8 +36,40 @@ export const farmChangesOf = (refs: readonly string[], service: unknown, stickin
     ? refs.map((r) => farmChangeOf(r, service, stickiness))
     : [{ service, farmType: undefined, farmId: undefined, stickiness }];
 
-/** `{ window }` when the ticket gives either end of its change window, else nothing. */
-export const windowOf = (notBefore: string | undefined, notAfter: string | undefined) =>
-  notBefore || notAfter
-    ? { window: { ...(notBefore ? { notBefore } : {}), ...(notAfter ? { notAfter } : {}) } }
+/**
+ * `{ window }` when the ticket gives either end of its change window or asks for its quietest
+ * time, else nothing. (A preference without an end is refused by the intake, naming
+ * `window.notAfter`: the quietest slot is chosen inside the window.)
+ */
+export const windowOf = (
+  notBefore: string | undefined,
+  notAfter: string | undefined,
+  prefer?: 'quietest' | undefined,
+) =>
+  notBefore || notAfter || prefer
+    ? {
+        window: {
+          ...(notBefore ? { notBefore } : {}),
+          ...(notAfter ? { notAfter } : {}),
+          ...(prefer ? { prefer } : {}),
+        },
+      }
     : {};
+
+/**
+ * A ticket's "when" preference, read strictly: empty is none; `quietest` (any case, text or a
+ * select option) asks for the quietest slot of the window; anything else is refused 400 naming
+ * the field (`path`), since a misread preference would apply the change at once.
+ */
+export const preferOf = (value: unknown, path: string): 'quietest' | undefined => {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && value.trim() === '') return undefined;
+  const text = textOf(value);
+  if (text?.toLowerCase() === 'quietest') return 'quietest';
+  throw new InvalidInputError(`${path} is not a preference stickler knows`, [
+    {
+      path,
+      message: `expected quietest (or empty: as soon as the window allows), got ${JSON.stringify(value).slice(0, 60)}`,
+    },
+  ]);
+};

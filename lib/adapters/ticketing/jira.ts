@@ -1,6 +1,7 @@
 /**
  * Jira admin webhooks (signed `X-Hub-Signature`). Which fields hold the service, the farms, the
- * target stickiness and the window is configuration (custom field ids differ per site).
+ * target stickiness, the window and the preference for its quietest time is configuration
+ * (custom field ids differ per site).
  *
  * A change is asked for only by the approval itself: a `jira:issue_updated` whose changelog moves
  * the status *into* an approved status from one that is not. The approval's identity is that
@@ -13,7 +14,7 @@
  */
 import type { TicketChangeSet, TicketVerdict } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
-import { farmChangesOf, farmRefsOf, textOf, windowOf } from './field-values';
+import { farmChangesOf, farmRefsOf, preferOf, textOf, windowOf } from './field-values';
 
 export interface JiraFieldMap {
   service: string;
@@ -22,6 +23,8 @@ export interface JiraFieldMap {
   stickiness: string;
   notBefore?: string;
   notAfter?: string;
+  /** `quietest` (text or select) applies at the quietest slot of the window; empty, as soon as it opens. No default. */
+  prefer?: string;
   /** Status names in which an issue's change is approved. */
   approvedStatuses: string[];
   /** An issue created directly in an approved status counts as approved (default false). */
@@ -148,7 +151,9 @@ const verdictOf = (
       reason: `issue ${key} moved from '${from ?? 'unknown'}' to '${to ?? 'unknown'}': not an approval`,
     };
   }
-  const ours = new Set([map.service, map.farms, map.stickiness, map.notBefore, map.notAfter].filter(Boolean));
+  const ours = new Set(
+    [map.service, map.farms, map.stickiness, map.notBefore, map.notAfter, map.prefer].filter(Boolean),
+  );
   const edited = items.filter((i) => ours.has(textOf(i.fieldId) ?? ''));
   if (edited.length > 0 && approved(status))
     return {
@@ -196,6 +201,9 @@ export const readJiraWebhook = (json: unknown, fieldsMap: JiraFieldMap): TicketC
   const refs = farmRefsOf(f[fieldsMap.farms]);
   const notBefore = windowField(f, fieldsMap.notBefore);
   const notAfter = windowField(f, fieldsMap.notAfter);
+  const prefer = fieldsMap.prefer
+    ? preferOf(f[fieldsMap.prefer], `issue.fields.${fieldsMap.prefer}`)
+    : undefined;
   return {
     ticket: key,
     verdict: verdictOf(body, key, textOf(issue.id), status, fieldsMap),
@@ -204,7 +212,7 @@ export const readJiraWebhook = (json: unknown, fieldsMap: JiraFieldMap): TicketC
       ...(textOf(reporter.displayName) ? { name: textOf(reporter.displayName)! } : {}),
     },
     changes: farmChangesOf(refs, service, stickiness),
-    ...windowOf(notBefore, notAfter),
+    ...windowOf(notBefore, notAfter, prefer),
     ...(textOf(f.summary) ? { reason: textOf(f.summary)! } : {}),
     sentAt: new Date(body.timestamp).toISOString(),
   };

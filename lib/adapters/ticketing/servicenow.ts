@@ -12,18 +12,21 @@
  */
 import type { TicketChangeSet, TicketVerdict } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
-import { farmChangesOf, farmRefsOf, textOf, windowOf } from './field-values';
+import { farmChangesOf, farmRefsOf, preferOf, textOf, windowOf } from './field-values';
 
 export interface ServiceNowFieldMap {
   service: string;
   farms: string;
   stickiness: string;
+  /** `quietest` applies at the quietest slot of the window (start_date to end_date); empty, as soon as it opens. */
+  prefer?: string;
 }
 
 export const DEFAULT_SERVICENOW_FIELDS: ServiceNowFieldMap = {
   service: 'u_stickler_service',
   farms: 'u_stickler_farms',
   stickiness: 'u_stickler_stickiness',
+  prefer: 'u_stickler_prefer',
 };
 
 /** The change model's states, by value (ServiceNow's documentation), for the messages. */
@@ -129,7 +132,10 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
       },
     ]);
   };
-  const window = windowOf(windowEnd('start_date'), windowEnd('end_date'));
+  const prefer = fieldsMap.prefer
+    ? preferOf(plainValue(record[fieldsMap.prefer]), fieldsMap.prefer)
+    : undefined;
+  const window = windowOf(windowEnd('start_date'), windowEnd('end_date'), prefer);
   const service = plainValue(record[fieldsMap.service]);
   const stickiness = plainValue(record[fieldsMap.stickiness]);
   const refs = farmRefsOf(plainValue(record[fieldsMap.farms]));

@@ -5,6 +5,7 @@
  */
 import { makeApplyPlan } from '../../app/apply-plan';
 import { makeDiscoverFleet } from '../../app/discover-fleet';
+import type { Asker } from '../../app/pipeline-door';
 import type { StoredNotApplied, Unreadable } from '../../app/plan-policy';
 import { ticketKeyProblem } from '../../domain/change-request';
 import { RunRefusedError } from '../../domain/errors';
@@ -28,7 +29,7 @@ import { followTimeoutMs, requestThroughPipeline } from '../pipeline-run';
 import { renderPlan, SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
-import { planFromFlags, reportPendingUnread, reportUnreadable } from './plan';
+import { planFromFlags, reportPendingUnread, reportUnreadable, windowFromFlags } from './plan';
 
 /** `--ticket`, checked before anything is read (the intake checks it again). */
 export const checkTicket = (ticket: string) => {
@@ -49,6 +50,47 @@ export const checkPipelineFlags = (flags: Flags, throughPipeline: boolean) => {
     throw new UsageError('--wait goes with --pipeline (direct mode waits for each zone itself)');
   if (throughPipeline) followTimeoutMs(flags);
   if (flags.ticket !== undefined) checkTicket(flags.ticket);
+  quietestWindow(flags, throughPipeline);
+};
+
+/**
+ * `--prefer quietest [--window START/END]`: the window the requests carry, `{notBefore: now (or
+ * the window's later start), notAfter: its end (the next 24 hours by default), prefer: quietest}`,
+ * or undefined without `--prefer`. Through the pipeline only: direct mode applies now.
+ */
+export const quietestWindow = (flags: Flags, throughPipeline: boolean): Asker['window'] => {
+  if (flags.prefer === undefined) {
+    if (flags.window !== undefined)
+      throw new UsageError('--window goes with --prefer quietest (the window whose quietest time is chosen)');
+    return undefined;
+  }
+  if (flags.prefer !== 'quietest')
+    throw new UsageError(`--prefer takes quietest, got ${quoted(flags.prefer)}`);
+  if (!throughPipeline)
+    throw new UsageError(
+      '--prefer quietest goes with --pipeline: direct mode applies now (the worker defers the requests to the quietest slot)',
+    );
+  const window = windowFromFlags(flags);
+  const start = Math.max(window.start, systemClock.now().getTime());
+  return {
+    notBefore: new Date(start).toISOString(),
+    notAfter: new Date(window.end).toISOString(),
+    prefer: 'quietest',
+  };
+};
+
+/**
+ * Who asks through the pipeline, and why: the operator, `--reason` (or what they ran), `--ticket`,
+ * and the window of `--prefer quietest`, read as the requests are published (from now on).
+ */
+export const askerOf = (flags: Flags, pipeline: PipelineConnection, ran: string): Asker => {
+  const window = quietestWindow(flags, true);
+  return {
+    actor: pipeline.actor,
+    reason: flags.reason ?? ran,
+    ...(flags.ticket ? { ticket: flags.ticket } : {}),
+    ...(window ? { window } : {}),
+  };
 };
 
 /** Said once per direct run: what --pipeline would add. */
@@ -156,11 +198,7 @@ export async function applyCommand(
         farm: { service: c.farm.service, type: c.farm.type, farmId: c.farm.farmId },
         stickiness: toWord(c.to),
       })),
-      {
-        actor: pipeline.actor,
-        reason: flags.reason ?? what,
-        ...(flags.ticket ? { ticket: flags.ticket } : {}),
-      },
+      askerOf(flags, pipeline, what),
       {
         ...(planFile !== undefined ? { planFile } : { policy: flags.policy }),
         invalid: plan.invalid.length,

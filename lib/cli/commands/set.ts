@@ -19,7 +19,7 @@ import { requestThroughPipeline } from '../pipeline-run';
 import { SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
-import { checkPipelineFlags, DIRECT_MODE_NOTE } from './apply';
+import { askerOf, checkPipelineFlags, DIRECT_MODE_NOTE } from './apply';
 
 export async function setCommand(
   session: () => Session,
@@ -106,12 +106,11 @@ export async function setCommand(
       }
     }
   }
-  if (pipeline)
-    return requestThroughPipeline(io, flags, pipeline, [{ farm: ref, stickiness: request.stickiness }], {
-      actor: pipeline.actor,
-      reason: flags.reason ?? `stickler set ${args.join(' ')}`,
-      ...(flags.ticket ? { ticket: flags.ticket } : {}),
-    });
+  if (pipeline) {
+    const targets = [{ farm: ref, stickiness: request.stickiness }];
+    const asker = askerOf(flags, pipeline, `stickler set ${args.join(' ')}`);
+    return requestThroughPipeline(io, flags, pipeline, targets, asker);
+  }
   if (!flags.json) io.stderr.write(DIRECT_MODE_NOTE);
   const apply = makeApplyRequests({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const { plan, report } = await interruptible(io, (signal) => apply([request], { ...applyOptions, signal }));
