@@ -4,10 +4,9 @@
  * builds. `npm run dashboard-svg` writes docs/dashboard.svg; a test holds the file to the
  * template (test/infra/serverless-template.test.ts).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { packageTemplate } from './package-template';
 
 type Metric = (string | Record<string, unknown>)[];
 interface Widget {
@@ -125,28 +124,6 @@ export const dashboardSvg = (dashboard: { name: string; widgets: Widget[] }): st
 
 if (require.main === module) {
   const root = join(__dirname, '..');
-  const out = mkdtempSync(join(tmpdir(), 'stickler-dashboard-'));
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'node_modules/serverless/bin/serverless.js'),
-        'package',
-        '--stage',
-        'STAGE',
-        '--package',
-        out,
-      ],
-      {
-        cwd: root,
-        env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
-        stdio: 'pipe',
-      },
-    );
-    const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
-    writeFileSync(join(root, 'docs/dashboard.svg'), dashboardSvg(dashboardOf(template)));
-    process.stdout.write('wrote docs/dashboard.svg\n');
-  } finally {
-    rmSync(out, { recursive: true, force: true });
-  }
+  writeFileSync(join(root, 'docs/dashboard.svg'), dashboardSvg(dashboardOf(packageTemplate(root, 'STAGE'))));
+  process.stdout.write('wrote docs/dashboard.svg\n');
 }

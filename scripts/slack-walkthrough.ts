@@ -107,9 +107,16 @@ export const runSlackWalkthrough = async (o: WalkthroughOptions): Promise<string
     say(`/stickiness ${o.text}`);
     const ack = JSON.parse(await post('commands', command)) as Reply;
     say(`Slack shows at once: ${ack.text}`);
-    const value = await waitFor('plan with an Apply button', () =>
-      replies.map((r) => applyValueOf(r.reply)).find((v) => v !== undefined),
+    // Work was started only when Slack is told so; any other answer (a refusal, the usage) ends it.
+    if (!ack.text?.startsWith('Working on'))
+      throw new Error(`no plan to apply: ${ack.text ?? 'an empty answer'}`);
+    // The plan with its buttons, or an answer without them (a refusal, an error): said at once.
+    const answered = await waitFor('plan with an Apply button', () =>
+      replies.find((r) => r.path.startsWith('/commands/')),
     );
+    const value = applyValueOf(answered.reply);
+    if (value === undefined)
+      throw new Error(`no plan to apply: ${answered.reply.text ?? 'an answer without text'}`);
     say('Clicking Apply (and confirming, as the dialog asks)');
     const click = new URLSearchParams({
       payload: JSON.stringify({

@@ -534,9 +534,13 @@ async function quietestPhase(
   await Promise.all(
     candidates.map(async (q) => {
       const { notBefore, notAfter } = q.request.window!;
+      // A slot must start early enough for the request, put back on the bus then, to wait out the
+      // queue's batching window and still be written before notAfter (the margin admission asks
+      // of every window): a slot in the window's last seconds would be refused outside-window.
+      const margin = (deps.timeLimits ?? DEFAULT_TIME_LIMITS).minWindowMs ?? 0;
       const window = {
         start: Math.max(now.getTime(), notBefore ? Date.parse(notBefore) : now.getTime()),
-        end: Date.parse(notAfter!),
+        end: Date.parse(notAfter!) - margin,
       };
       const summary = summarizeTraffic(await readOf(q.request.service), window);
       slots.set(q, summary.known ? summary.quietest : undefined);

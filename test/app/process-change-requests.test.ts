@@ -9,6 +9,7 @@ import {
   ZoneAppliedDetailSchema,
 } from '../../lib/domain/audit-events';
 import type { ChangeRequestedDetail } from '../../lib/domain/events';
+import { DEFAULT_TIME_LIMITS, type TimeLimits } from '../../lib/domain/request-rules';
 import type { LoadBalancerTraffic } from '../../lib/ports/load-balancer-traffic';
 import { aChangeRequest } from '../helpers/factories';
 import {
@@ -27,7 +28,7 @@ const MINUTE = 60_000;
 
 const setup = (
   applyOptions: Partial<ApplyOptions> = {},
-  extra: { leaseWaitMs?: number; traffic?: LoadBalancerTraffic } = {},
+  extra: { leaseWaitMs?: number; traffic?: LoadBalancerTraffic; timeLimits?: TimeLimits } = {},
 ) => {
   const clock = new FakeClock();
   const api = new InMemoryLoadBalancerApi(clock)
@@ -1185,6 +1186,26 @@ describe('processChangeRequests with a window that prefers its quietest slot', (
     expect(applied[0]?.traffic).toMatchObject({ known: true, requestsPerSecond: 90 });
     // The profile was read once, at the first delivery; the apply read the rates now only.
     expect(traffic.reads.map((r) => r.history)).toEqual([true, false]);
+  });
+
+  it("never chooses a slot so near the window's end that the request would miss it in the queue", async () => {
+    const clock = new FakeClock();
+    const now = clock.t;
+    // The quietest slot starts 10 minutes from now; the window ends 40 s after it starts.
+    const quietStart = Math.ceil((now + 10 * MINUTE) / SLOT) * SLOT;
+    const quietUtc = new Date(quietStart).toISOString().slice(11, 16);
+    const traffic = new FakeTraffic({
+      'lb-a': { requestsPerSecond: 90, connectionsPerSecond: 20, history: history(now, quietUtc) },
+    });
+    // Admission asks every window for 30 s (a batching window of 20 s and 10 s more).
+    const h = setup({}, { traffic, timeLimits: { ...DEFAULT_TIME_LIMITS, minWindowMs: 30_000 } });
+    h.clock.t = now;
+    const window = { notAfter: new Date(quietStart + 20_000).toISOString(), prefer: 'quietest' as const };
+    await h.process([h.record({ requestId: 'q-edge', farmId: 1, window })]);
+    // The slot 20 s before the end is out of reach: a slot earlier in the window is chosen.
+    const scheduled = h.deferrals.scheduled.map((d) => Date.parse(d.until));
+    for (const until of scheduled) expect(until).toBeLessThanOrEqual(quietStart + 20_000 - 30_000);
+    expect(h.audits().filter((a) => a.code === 'outside-window')).toEqual([]);
   });
 
   it('defers straight to the slot when the window opens later, the slot inside it', async () => {

@@ -20,7 +20,7 @@ describe('stickler doctor against the local pipeline (simulate --pipeline)', () 
   let harness: PipelineHarness;
   let env: Record<string, string>;
   beforeAll(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     harness = await startPipelineHarness();
     // What `stickler simulate --pipeline` prints for another shell.
     env = { ...harness.pipeline.env };

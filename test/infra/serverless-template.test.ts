@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { TICKET_SOURCES } from '../../lib/app/handle-ticket-webhook';
 import { IDEMPOTENCY_TABLE_KEYS } from '../../lib/local/dynalite';
 import { costMarkdown, estimate } from '../../scripts/cost-model';
 import { dashboardOf, dashboardSvg } from '../../scripts/dashboard-svg';
+import { packageInto } from '../../scripts/package-template';
 
 /**
  * Packages the stack exactly as a deploy would (no network, no AWS credentials) and checks the
@@ -42,16 +42,7 @@ const one = (type: string): Resource => {
 
 beforeAll(() => {
   out = mkdtempSync(join(tmpdir(), 'stickler-package-'));
-  execFileSync(
-    process.execPath,
-    [join(root, 'node_modules/serverless/bin/serverless.js'), 'package', '--stage', 'test', '--package', out],
-    {
-      cwd: root,
-      env: { ...process.env, CI: 'true', SLS_TELEMETRY_DISABLED: '1' },
-      stdio: 'pipe',
-      timeout: 120_000,
-    },
-  );
+  packageInto(root, 'test', out);
   const template = JSON.parse(readFileSync(join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
   resources = template.Resources;
   outputs = template.Outputs;

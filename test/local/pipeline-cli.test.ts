@@ -20,7 +20,7 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
   let pipeline: LocalPipeline;
   let harness: PipelineHarness;
   beforeEach(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     harness = await startPipelineHarness();
     ({ sim, pipeline } = harness);
   });

@@ -13,7 +13,7 @@ describe('the pipeline door on the local pipeline', () => {
   let harness: PipelineHarness;
   let sim: RunningSimulator;
   beforeEach(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     harness = await startPipelineHarness();
     sim = harness.sim;
   });

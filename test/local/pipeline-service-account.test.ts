@@ -13,7 +13,7 @@ const examples = join(__dirname, '../../examples');
 describe('the local pipeline with an OVH service account', () => {
   let harness: PipelineHarness;
   beforeAll(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     harness = await startPipelineHarness({ pipeline: { ovhCredentials: SIMULATOR_SERVICE_ACCOUNT } });
   });
   afterAll(() => harness.close());

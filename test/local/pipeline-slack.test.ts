@@ -13,7 +13,7 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
   let harness: PipelineHarness;
   const saved = { ...process.env };
   beforeAll(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     // Stands in for hooks.slack.com: the local stage allows this origin by configuration.
     slack = await startFakeHttp(() => ({ status: 200 }));
     harness = await startPipelineHarness({

@@ -17,7 +17,7 @@ describe('the ticketing walk-throughs on the local pipeline (stickler send, Jira
   beforeAll(async () => {
     delete process.env.JIRA_BASE_URL;
     delete process.env.SERVICENOW_BASE_URL;
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     harness = await startPipelineHarness();
   });
   afterAll(async () => {

@@ -13,7 +13,7 @@ describe('a signed ticket through the local pipeline: HTTP API → webhook → b
   let harness: PipelineHarness;
   const saved = { ...process.env };
   beforeAll(async () => {
-    process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+    process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
     // A test Jira site for the notifier (the local stage allows http).
     jira = await startFakeHttp(() => ({ status: 201, body: { id: '1' } }));
     Object.assign(process.env, {

@@ -67,4 +67,31 @@ describe('the Slack walk-through script', () => {
     expect(stdout).toMatch(new RegExp(`Outcome: [\\s\\S]*applied: .* → \\*${target}\\*`));
     expect(farm().stored.stickiness).toBe(target);
   }, 60_000);
+
+  it('says at once when the command is refused, without waiting for a plan', async () => {
+    const error = await promisify(execFile)(
+      join(root, 'node_modules/.bin/tsx'),
+      [
+        'scripts/slack-walkthrough.ts',
+        '--port',
+        String(port),
+        '--user',
+        'U0NOBODY',
+        '--text',
+        'set loadbalancer-7f3a9c21 http/102 cookie',
+      ],
+      {
+        cwd: root,
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          STICKLER_API_URL: harness.pipeline.env.STICKLER_API_URL,
+          SLACK_SIGNING_SECRET: harness.pipeline.env.SLACK_SIGNING_SECRET,
+        },
+        timeout: 30_000,
+      },
+    ).catch((e: { code: number; stderr: string }) => e);
+    // Killed by the timeout below (a wait for a plan that never comes), it would have no exit code 1.
+    expect(error).toMatchObject({ code: 1, stderr: expect.stringContaining('no plan to apply: ') });
+  }, 60_000);
 });

@@ -12,6 +12,8 @@ if (!process.env.STICKLER_TEST_SANDBOX) {
   const sandbox = mkdtempSync(join(tmpdir(), 'stickler-tests-'));
   for (const dir of ['tmp', 'home']) mkdirSync(join(sandbox, dir));
   Object.assign(process.env, {
+    // The functions the tests run log nothing between results unless a test asks for it.
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
     STICKLER_TEST_SANDBOX: sandbox,
     TMPDIR: join(sandbox, 'tmp'),
     HOME: join(sandbox, 'home'),
