@@ -152,6 +152,8 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       requestedAt: deps.clock.now().toISOString(),
       ...(window ? { window } : {}),
       ...(url ? { notify: { kind: 'slack' as const } } : {}),
+      // An Undo is carried out only over what it showed: a change made since is not overwritten.
+      ...(proposal.undoOf ? { ifStores: proposal.before } : {}),
     };
     if (url)
       await deps.proposals.saveReplyTarget(

@@ -291,6 +291,8 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
     expect(requested().at(-1)!.detail).toMatchObject({
       reason: `undo of ${requestId}`,
       actor: { id: 'slack:T0001:U0BOB' },
+      // Carried out only over what the Undo showed.
+      ifStores: expect.any(String),
     });
 
     // The first request cannot be undone again: the farm has moved on since (the undo).
