@@ -204,6 +204,24 @@ describe('stickler doctor against the local pipeline (simulate --pipeline)', () 
     expect(run.code).toBe(1);
     expect(run.err).toContain('no pipeline to check: give --stage STAGE');
   });
+
+  it("names the variable missing from a pipeline's exports", async () => {
+    const partial = await captureCli(['doctor'], { EVENT_BUS_NAME: 'stickler-local' }, examples);
+    expect(partial.code).toBe(1);
+    expect(partial.err).toContain("the pipeline's exports are incomplete: IDEMPOTENCY_TABLE is not set");
+    const noRegion = await captureCli(
+      ['doctor'],
+      {
+        EVENT_BUS_NAME: 'stickler-local',
+        IDEMPOTENCY_TABLE: 't',
+        AWS_ENDPOINT_URL_EVENTBRIDGE: 'http://127.0.0.1:9',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+      },
+      examples,
+    );
+    expect(noRegion.err).toContain("the local pipeline's exports are incomplete: AWS_REGION not set");
+  });
 });
 
 describe("stickler doctor's checks of a stage's SSM parameters (SSM over HTTP)", () => {

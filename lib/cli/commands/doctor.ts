@@ -46,14 +46,18 @@ const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
   let credentials: () => AwsCredentials;
   let busName = env.EVENT_BUS_NAME?.trim();
   let tableName = env.IDEMPOTENCY_TABLE?.trim();
-  if (stage === undefined && (!busName || !tableName))
+  if (stage === undefined && (!busName || !tableName)) {
+    const missing = [!busName ? 'EVENT_BUS_NAME' : '', !tableName ? 'IDEMPOTENCY_TABLE' : ''].filter(Boolean);
     throw new UsageError(
-      "no pipeline to check: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints",
+      local || busName || tableName
+        ? `the pipeline's exports are incomplete: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set; paste all of what 'stickler simulate --pipeline' printed`
+        : "no pipeline to check: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints",
     );
+  }
   if (local || (stage === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY)) {
     if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY || !region)
       throw new UsageError(
-        "the local pipeline's exports are incomplete: paste all of what 'stickler simulate --pipeline' printed",
+        `the local pipeline's exports are incomplete: ${[!env.AWS_ACCESS_KEY_ID ? 'AWS_ACCESS_KEY_ID' : '', !env.AWS_SECRET_ACCESS_KEY ? 'AWS_SECRET_ACCESS_KEY' : '', !region ? 'AWS_REGION' : ''].filter(Boolean).join(', ')} not set; paste all of what 'stickler simulate --pipeline' printed`,
       );
     const creds = {
       accessKeyId: env.AWS_ACCESS_KEY_ID,
