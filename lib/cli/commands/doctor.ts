@@ -30,6 +30,17 @@ const AWS_CALL_TIMEOUT_MS = 10_000;
 
 const SYMBOL: Record<CheckResult['status'], string> = { pass: '✓', fail: '✗', skip: '-' };
 
+/** In the environment: the pipeline's names, or which of them is missing (or no pipeline at all). */
+const checkPipelineExports = (busName: string | undefined, tableName: string | undefined, local: boolean) => {
+  if (busName && tableName) return;
+  const missing = [!busName ? 'EVENT_BUS_NAME' : '', !tableName ? 'IDEMPOTENCY_TABLE' : ''].filter(Boolean);
+  throw new UsageError(
+    local || busName || tableName
+      ? `the pipeline's exports are incomplete: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set; paste all of what 'stickler simulate --pipeline' printed`
+      : "no pipeline to check: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints",
+  );
+};
+
 /** Where to look, and the clients to look with. */
 const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
   const stage = flags.stage;
@@ -46,14 +57,7 @@ const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
   let credentials: () => AwsCredentials;
   let busName = env.EVENT_BUS_NAME?.trim();
   let tableName = env.IDEMPOTENCY_TABLE?.trim();
-  if (stage === undefined && (!busName || !tableName)) {
-    const missing = [!busName ? 'EVENT_BUS_NAME' : '', !tableName ? 'IDEMPOTENCY_TABLE' : ''].filter(Boolean);
-    throw new UsageError(
-      local || busName || tableName
-        ? `the pipeline's exports are incomplete: ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} not set; paste all of what 'stickler simulate --pipeline' printed`
-        : "no pipeline to check: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints",
-    );
-  }
+  if (stage === undefined) checkPipelineExports(busName, tableName, local);
   if (local || (stage === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY)) {
     if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY || !region)
       throw new UsageError(
