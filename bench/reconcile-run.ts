@@ -49,6 +49,11 @@ export interface RunResult {
   /** Plan with the traffic lookup: load balancers whose quietest slot was found. */
   known?: number;
   compliance?: { farmsChecked: number; drifted: number; requested: number };
+  /**
+   * A reconcile's course: OVH calls in flight sampled every 20 ms ([ms since start, calls]), and
+   * each zone refresh asked and done ([ms since start, service/zone]).
+   */
+  timeline?: { inFlight: [number, number][]; refreshes: { zone: string; asked: number; done?: number }[] };
 }
 
 const INITIAL = 8;
@@ -56,8 +61,20 @@ const policy = parsePolicy(GENERATED_FLEET_POLICY, 'generated');
 // The CLI's defaults, as `stickler apply` runs them.
 const applyOptions: ApplyOptions = { ...DEFAULT_APPLY_OPTIONS, taskTimeoutMs: 60_000 };
 
+/** Calls in flight now (every fetch of this process is an OVH call). */
+let inFlight = 0;
+const countingFetch: typeof fetch = async (input, init) => {
+  inFlight++;
+  try {
+    return await fetch(input, init);
+  } finally {
+    inFlight--;
+  }
+};
+
 const clientFor = (baseUrl: string, client: ClientKind) =>
   new OvhHttpClient({
+    fetch: countingFetch,
     baseUrl,
     credentials: SIMULATOR_CREDENTIALS,
     timeoutMs: 30_000,
@@ -82,6 +99,10 @@ const run = async (job: RunJob): Promise<Omit<RunResult, 'peakRssMiB'>> => {
   const http = clientFor(job.baseUrl, job.job === 'reconcile' ? job.client : { kind: 'cli-default' });
   const api = new OvhLoadBalancerApi(http);
   const started = performance.now();
+  // The course of the run: calls in flight every 20 ms (discovery included), and each zone's refresh.
+  const at = () => Math.round(performance.now() - started);
+  const samples: [number, number][] = [];
+  const sampler = job.job === 'reconcile' ? setInterval(() => samples.push([at(), inFlight]), 20) : undefined;
   const farms = await makeDiscoverFleet({ api })();
   const plan = planFromPolicy(farms, policy);
   if (job.job === 'plan') {
@@ -98,7 +119,23 @@ const run = async (job: RunJob): Promise<Omit<RunResult, 'peakRssMiB'>> => {
       ...(report ? { known: report.services.filter((t) => t.known && t.quietest).length } : {}),
     };
   }
-  const report = await makeApplyPlan({ api, clock: systemClock })(plan, applyOptions);
+  const refreshes = new Map<string, { zone: string; asked: number; done?: number }>();
+  const report = await makeApplyPlan({
+    api,
+    clock: systemClock,
+    onProgress: (event) => {
+      if (event.kind === 'refresh-started')
+        refreshes.set(`${event.service}/${event.zone}`, {
+          zone: `${event.service}/${event.zone}`,
+          asked: at(),
+        });
+      if (event.kind === 'refresh-finished') {
+        const r = refreshes.get(`${event.result.service}/${event.result.zone}`);
+        if (r) r.done = at();
+      }
+    },
+  })(plan, applyOptions);
+  clearInterval(sampler);
   const ms = performance.now() - started;
   return {
     ms,
@@ -111,6 +148,7 @@ const run = async (job: RunJob): Promise<Omit<RunResult, 'peakRssMiB'>> => {
     failedCodes: [...new Set(report.failed.map((f) => f.code))],
     refused: report.refused.length,
     concurrency: http.concurrency(),
+    timeline: { inFlight: samples, refreshes: [...refreshes.values()] },
   };
 };
 

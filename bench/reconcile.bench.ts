@@ -50,6 +50,7 @@ import {
 import { TEST_AWS_CREDENTIALS } from '../test/helpers/aws-signature';
 import { startFakeAws } from '../test/helpers/fake-aws';
 import type { ClientKind, RunJob, RunResult } from './reconcile-run';
+import { reconcileSvg } from './reconcile-svg';
 
 const { values } = parseArgs({
   options: {
@@ -290,6 +291,19 @@ const mainCase = async (checks: [string, boolean][]) => {
       `  stickler: ${fmt(run.ms)}; critical-path bound at concurrency ${P}: ${fmt(nominal)} with calls of the nominal ${L} ms (${(run.ms / nominal).toFixed(2)}x), ` +
         `${fmt(bound)} with calls as long as they take here, ${callMs.toFixed(1)} ms with ${P} in flight, measured in this run (${(run.ms / bound).toFixed(2)}x)`,
     );
+    if (i === 0 && run.timeline) {
+      const file = join(__dirname, '..', 'docs', `reconcile-${N}.svg`);
+      writeFileSync(
+        file,
+        reconcileSvg({
+          title: `Reconcile of ${N.toLocaleString('en')} farms at the CLI's defaults, ${L} ms per call (${new Date().toISOString().slice(0, 10)})`,
+          ms: run.ms,
+          boundMs: bound,
+          ...run.timeline,
+        }),
+      );
+      console.log(`  its course: ${file}`);
+    }
     let serialMs: number;
     if (i === 0) {
       const serial = await reconcile(size, { client: { kind: 'fixed', concurrency: 1 } });
