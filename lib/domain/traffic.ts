@@ -221,7 +221,11 @@ export const parseTimeWindow = (
     end = start + duration;
   } else if (INSTANT.test(second) && !Number.isNaN(Date.parse(second))) {
     end = Date.parse(second);
-  } else return fail('the end is neither a date and time with its offset nor a duration');
+  } else if (/^P/i.test(second))
+    return fail(
+      `the end ${JSON.stringify(second.slice(0, 20))} is not a duration read here: days, hours and minutes (P1D, PT6H, P1DT30M), not weeks or seconds`,
+    );
+  else return fail('the end is neither a date and time with its offset nor a duration');
   if (end <= start) return fail('it ends before it starts');
   if (end - start > MAX_WINDOW_MS) return fail('it lasts more than 7 days');
   if (end <= now) return fail('it has already ended');

@@ -160,6 +160,16 @@ describe('summarizeTraffic', () => {
 });
 
 describe('parseTimeWindow', () => {
+  it('says which durations it reads when the end looks like one it does not', () => {
+    for (const end of ['P1W', 'PT8D', 'PT30S'])
+      expect(parseTimeWindow(`2026-12-08T00:00Z/${end}`, Date.parse('2026-12-07T00:00Z'))).toMatchObject({
+        ok: false,
+        message: expect.stringContaining(
+          `the end "${end}" is not a duration read here: days, hours and minutes`,
+        ),
+      });
+  });
+
   const now = Date.parse('2026-12-07T15:00:00Z');
 
   it('is the next 24 hours without a window', () => {
