@@ -87,10 +87,14 @@ describe('stickler simulate --pipeline --port-base --exports-file', () => {
       'bash',
       [
         '-c',
-        `source "$0" && echo "$OVH_ENDPOINT|$AWS_ENDPOINT_URL_EVENTBRIDGE|$AWS_ENDPOINT_URL_DYNAMODB|$STICKLER_API_URL"`,
+        `source "$0" && echo "$OVH_ENDPOINT|$AWS_ENDPOINT_URL_EVENTBRIDGE|$AWS_ENDPOINT_URL_DYNAMODB|$STICKLER_API_URL|\${OVH_CLIENT_ID-unset}"`,
         file,
       ],
-      { encoding: 'utf8', env: { PATH: process.env.PATH } },
+      // A shell still holding a service account's variables from another start: cleared.
+      {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH, OVH_CLIENT_ID: 'stale', OVH_CLIENT_SECRET: 'stale' },
+      },
     ).trim();
     expect(sourced).toBe(
       [
@@ -98,6 +102,7 @@ describe('stickler simulate --pipeline --port-base --exports-file', () => {
         `http://127.0.0.1:${base + PORT_OFFSETS.bus}`,
         `http://127.0.0.1:${base + PORT_OFFSETS.dynamodb}`,
         `http://127.0.0.1:${base + PORT_OFFSETS.api}`,
+        'unset',
       ].join('|'),
     );
     expect(readFileSync(file, 'utf8')).not.toContain('POWERTOOLS_');

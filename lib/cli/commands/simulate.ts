@@ -117,9 +117,13 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
   if (pipeline) env = { ...pipeline.env, AWS_ENDPOINT_URL_EVENTBRIDGE: pipeline.bus.url };
   // POWERTOOLS_* set how the functions running here log; exported, they would make the other
   // shell's `stickler compliance` print its handler's logs.
-  const exported = exportLines(
-    Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('POWERTOOLS_'))),
-  );
+  const exported = [
+    // The other kind of OVH credentials a shell may hold from an earlier start: both set is refused.
+    env.OVH_CLIENT_ID
+      ? 'unset OVH_APPLICATION_KEY OVH_APPLICATION_SECRET OVH_CONSUMER_KEY\n'
+      : 'unset OVH_CLIENT_ID OVH_CLIENT_SECRET\n',
+    ...exportLines(Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('POWERTOOLS_')))),
+  ];
   const written = envFile !== undefined ? resolve(io.cwd, envFile) : undefined;
   if (written) {
     try {
