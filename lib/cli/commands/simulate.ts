@@ -81,6 +81,18 @@ const startSimulatorOn = (
     throw error;
   });
 
+/**
+ * What another shell needs: the exports, after clearing the other kind of OVH credentials it may
+ * hold from an earlier start (both set is refused). POWERTOOLS_* set how the functions running
+ * here log; exported, they would make the other shell's `stickler compliance` print its logs.
+ */
+const exportsOf = (env: Record<string, string>): string[] => [
+  env.OVH_CLIENT_ID
+    ? 'unset OVH_APPLICATION_KEY OVH_APPLICATION_SECRET OVH_CONSUMER_KEY\n'
+    : 'unset OVH_CLIENT_ID OVH_CLIENT_SECRET\n',
+  ...exportLines(Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('POWERTOOLS_')))),
+];
+
 export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> {
   const portBase = portBaseOf(flags);
   const envFile = flags['exports-file'];
@@ -115,15 +127,7 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
       })
     : undefined;
   if (pipeline) env = { ...pipeline.env, AWS_ENDPOINT_URL_EVENTBRIDGE: pipeline.bus.url };
-  // POWERTOOLS_* set how the functions running here log; exported, they would make the other
-  // shell's `stickler compliance` print its handler's logs.
-  const exported = [
-    // The other kind of OVH credentials a shell may hold from an earlier start: both set is refused.
-    env.OVH_CLIENT_ID
-      ? 'unset OVH_APPLICATION_KEY OVH_APPLICATION_SECRET OVH_CONSUMER_KEY\n'
-      : 'unset OVH_CLIENT_ID OVH_CLIENT_SECRET\n',
-    ...exportLines(Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('POWERTOOLS_')))),
-  ];
+  const exported = exportsOf(env);
   const written = envFile !== undefined ? resolve(io.cwd, envFile) : undefined;
   if (written) {
     try {
