@@ -108,6 +108,10 @@ const OUR_ACTIONS: ReadonlySet<string> = new Set([
 /** The id of the change request an Apply click publishes: one per proposal, so a retry is deduplicated. */
 export const slackRequestId = (proposalId: string) => `slack-${proposalId}`;
 
+/** A click on a proposal another click has spent: what it was spent on (Apply asks; it may be deferred). */
+const spentText = (how: 'applied' | 'cancelled', by: string) =>
+  `This change was already ${how === 'applied' ? 'requested (Apply now or Apply at the quietest time: its outcome is posted here)' : how} by <@${by}>: nothing more was done.`;
+
 export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
   const tell = async (url: string | undefined, message: SlackMessage) => {
     if (!url) return;
@@ -318,10 +322,7 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       deps.clock.now(),
     );
     if (claim.kind === 'spent') {
-      await tell(
-        url,
-        plainMessage(`This change was already ${claim.how} by <@${claim.by}>: nothing more was done.`, false),
-      );
+      await tell(url, plainMessage(spentText(claim.how, claim.by), false));
       return 'spent';
     }
     if (claim.kind !== 'claimed') {

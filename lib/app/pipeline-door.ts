@@ -489,5 +489,14 @@ export const makePlanUndo =
       if ('change' in planned) reverse.push(planned.change);
       else for (const c of chain) refused.push({ requestId: c.requestId, ...planned.refusal });
     }
+    // A waiting request of this undo that one of its changes supersedes is not carried out: said so.
+    const superseded = new Map(
+      reverse.flatMap((r) => (r.supersedes ? [[r.supersedes.requestId, r] as const] : [])),
+    );
+    for (const r of refused) {
+      const by = superseded.get(r.requestId);
+      if (by)
+        r.reason = `it waits for its change window, and this undo (its change of ${formatFarmRef(by.farm)}, newer) supersedes it: it will not be carried out`;
+    }
     return { reverse, refused };
   };

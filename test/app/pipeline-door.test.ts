@@ -482,6 +482,33 @@ describe('the pipeline door (the CLI through the pipeline)', () => {
       );
     });
 
+    it('says a waiting request of the undo that the undo itself supersedes will not be carried out', async () => {
+      const h = setup();
+      await h.decide('a', 'applied', { ref: http(1), before: 'none', after: 'cookie' });
+      await h.records.claim('w', h.clock.now(), 60_000, { sentAt: h.clock.now() });
+      await h.records.defer('w', '2026-11-26T04:00:00.000Z', h.clock.now(), {
+        request: aChangeRequest({ requestId: 'w' }),
+        origin: null,
+      });
+      await h.ledger.write(
+        'lb-a/http/1',
+        {
+          live: { requestId: 'a', acceptedAt: h.clock.now().toISOString() },
+          deferred: {
+            requestId: 'w',
+            acceptedAt: h.clock.now().toISOString(),
+            until: '2026-11-26T04:00:00.000Z',
+          },
+        },
+        0,
+      );
+      const plan = await h.door.planUndo(['a', 'w'], false);
+      expect(plan.reverse[0]!.supersedes?.requestId).toBe('w');
+      expect(plan.refused.find((r) => r.requestId === 'w')!.reason).toMatch(
+        /this undo \(its change of lb-a http\/1, newer\) supersedes it: it will not be carried out/,
+      );
+    });
+
     it('undoes several requests of one farm as one change, back to before the first of them', async () => {
       const h = setup();
       await h.decide('a', 'applied', { ref: http(1), before: 'none', after: 'cookie' });

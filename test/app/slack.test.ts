@@ -497,7 +497,7 @@ describe('a click on Apply or Cancel', () => {
     expect(await s.click(request(clickBody({ actionId: 'stickler_apply', value: id })))).toBe('spent');
     expect(await s.click(request(clickBody({ actionId: 'stickler_cancel', value: id })))).toBe('spent');
     expect(s.responder.to(clickUrl).at(-1)?.text).toMatch(
-      /already applied by <@U0ALICE>: nothing more was done/,
+      /already requested \(Apply now or Apply at the quietest time: its outcome is posted here\) by <@U0ALICE>: nothing more was done/,
     );
     const late = await proposed(s, 'set lb-a http/101 sourceIp');
     s.clock.advance(PROPOSAL_TTL_MS);

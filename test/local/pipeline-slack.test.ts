@@ -116,7 +116,7 @@ describe('Slack chat-ops through the local pipeline: /slack/commands â†’ work â†
       clickBody({ actionId: 'stickler_apply', value: applyValue(plan), response_url: again }),
     );
     const said = await until(() => postedTo(again)[0], 5_000);
-    expect(said?.text).toMatch(/already applied by <@U0ALICE>/);
+    expect(said?.text).toMatch(/already requested .* by <@U0ALICE>/);
     expect(requested()).toHaveLength(published + 1);
   }, 40_000);
 

@@ -3,7 +3,7 @@
  * file a shell sources; a port in use is named, and nothing is left listening.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -135,6 +135,16 @@ describe('stickler simulate --pipeline --port-base --exports-file', () => {
     } finally {
       await close(simulatorPort);
     }
+  });
+
+  it('does not write the exports through a symbolic link', async () => {
+    const target = join(dir, 'someone-elses');
+    writeFileSync(target, 'keep me\n');
+    symlinkSync(target, join(dir, 'link'));
+    const h = makeIo();
+    expect(await runCli(['simulate', '--pipeline', '--exports-file', join(dir, 'link')], h.io)).toBe(1);
+    expect(h.err()).toContain('is a symbolic link; give the file itself');
+    expect(readFileSync(target, 'utf8')).toBe('keep me\n');
   });
 
   it('refuses --port-base without --pipeline, with --port, or out of range, and --exports-file without --pipeline', async () => {

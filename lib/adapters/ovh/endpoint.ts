@@ -59,7 +59,8 @@ const WITHOUT_OAUTH2 = /(^|\.)(kimsufi|soyoustart)\.com$/i;
 /**
  * Where a service account gets its access tokens for the API at `baseUrl`: the named endpoints'
  * own token URL; for any other base URL `OVH_OAUTH2_TOKEN_URL`, or `<origin>/auth/oauth2/token`.
- * `OVH_OAUTH2_TOKEN_URL` replaces a named endpoint's URL too (OVH may move it).
+ * `OVH_OAUTH2_TOKEN_URL` replaces a named endpoint's URL too (OVH may move it), but only with
+ * another of OVH's own hosts: the client secret never goes elsewhere for OVH's API.
  */
 export const resolveOAuth2TokenUrl = (baseUrl: string, override: string | undefined): string => {
   const api = new URL(baseUrl);
@@ -84,8 +85,16 @@ export const resolveOAuth2TokenUrl = (baseUrl: string, override: string | undefi
     throw new ConfigError(
       'OVH_OAUTH2_TOKEN_URL must not carry a user name, a password, a query string or a fragment: the client id and secret are sent apart',
     );
+  const named = OVH_OAUTH2_TOKEN_URLS[baseUrl];
+  if (named && !OVH_HOSTS.test(url.hostname))
+    throw new ConfigError(
+      `OVH_OAUTH2_TOKEN_URL must be one of OVH's hosts (ovh.com, ovhcloud.com, ovh.ca, ovh.us) for ${api.hostname}, whose token URL is ${named}: ${url.hostname} would receive the client secret; set it only for a base-URL endpoint`,
+    );
   return cleartextRefused(url.toString());
 };
+
+/** OVH's own hosts, where a named endpoint's token URL may move. */
+const OVH_HOSTS = /(^|\.)(ovh\.com|ovhcloud\.com|ovh\.ca|ovh\.us)$/i;
 
 /**
  * The client secret goes to the token URL: over https, or over http to this machine only (the

@@ -1,5 +1,5 @@
 /** `stickler simulate [--pipeline]`: the OVH IPLB simulator (and the local pipeline) until Ctrl-C. */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from '../../domain/errors';
 import { PORT_OFFSETS } from '../../local/listen';
@@ -93,6 +93,28 @@ const exportsOf = (env: Record<string, string>): string[] => [
   ...exportLines(Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('POWERTOOLS_')))),
 ];
 
+/** Writes the exports where --exports-file says: not through a link, readable by the user only. */
+const writeExportsFile = (written: string, exported: string[]) => {
+  // A link is not followed: in a shared folder it could point at someone else's file.
+  if (lstatSync(written, { throwIfNoEntry: false })?.isSymbolicLink())
+    throw new UsageError(`--exports-file: ${written} is a symbolic link; give the file itself`);
+  try {
+    // Only the user may read it: it holds the local pipeline's (development) secrets.
+    writeFileSync(
+      written,
+      `# stickler simulate --pipeline, ${new Date().toISOString()}\n${exported.join('')}`,
+      {
+        mode: 0o600,
+      },
+    );
+    chmodSync(written, 0o600);
+  } catch (error) {
+    throw new UsageError(
+      `--exports-file: cannot write ${written}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+};
+
 export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> {
   const portBase = portBaseOf(flags);
   const envFile = flags['exports-file'];
@@ -129,23 +151,14 @@ export async function simulateCommand(io: CliIo, flags: Flags): Promise<number> 
   if (pipeline) env = { ...pipeline.env, AWS_ENDPOINT_URL_EVENTBRIDGE: pipeline.bus.url };
   const exported = exportsOf(env);
   const written = envFile !== undefined ? resolve(io.cwd, envFile) : undefined;
-  if (written) {
+  if (written)
     try {
-      // Only the user may read it: it holds the local pipeline's (development) secrets.
-      writeFileSync(
-        written,
-        `# stickler simulate --pipeline, ${new Date().toISOString()}\n${exported.join('')}`,
-        { mode: 0o600 },
-      );
-      chmodSync(written, 0o600);
+      writeExportsFile(written, exported);
     } catch (error) {
       await pipeline?.close();
       await sim.close();
-      throw new UsageError(
-        `--exports-file: cannot write ${written}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
-      );
+      throw error;
     }
-  }
   io.stdout.write(
     `OVH IPLB simulator: ${sim.state.services.size} load balancers, ${farms} farms, listening on ${sim.baseUrl}\n` +
       (pipeline

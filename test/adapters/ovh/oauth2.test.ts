@@ -120,12 +120,12 @@ describe('OAuth2 token URLs', () => {
 
   it('refuses a token URL that would carry the client secret in clear text (http to another machine)', () => {
     expect(() =>
-      resolveOAuth2TokenUrl('https://eu.api.ovh.com/1.0', 'http://192.0.2.2:8080/auth/oauth2/token'),
+      resolveOAuth2TokenUrl('https://proxy.example/1.0', 'http://192.0.2.2:8080/auth/oauth2/token'),
     ).toThrow(
       /must use https \(http only to this machine\): http:\/\/192\.0\.2\.2:8080 would receive the client secret in clear text/,
     );
     expect(() => resolveOAuth2TokenUrl('http://ovh-proxy.example/1.0', undefined)).toThrow(/must use https/);
-    expect(resolveOAuth2TokenUrl('https://eu.api.ovh.com/1.0', 'http://localhost:9/t')).toBe(
+    expect(resolveOAuth2TokenUrl('https://proxy.example/1.0', 'http://localhost:9/t')).toBe(
       'http://localhost:9/t',
     );
   });
