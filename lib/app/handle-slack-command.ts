@@ -5,9 +5,11 @@
  * reads OVH is dispatched to a later invocation, which posts its result to the command's
  * `response_url`.
  */
+
 import { authorizeChat } from '../domain/chat-authorization';
 import { type ChatCommand, ChatUsageError, parseChatCommand } from '../domain/chat-command';
 import { errorFields, InvalidInputError } from '../domain/errors';
+import { DEFAULT_TIME_LIMITS } from '../domain/request-rules';
 import { parseTimeWindow } from '../domain/traffic';
 import type { SlackMessage } from '../ports/slack-responder';
 import type { WorkDispatcher } from '../ports/work-dispatcher';
@@ -44,6 +46,13 @@ const readCommand = (text: string, now: Date): ChatCommand => {
   if (command.kind === 'set' && command.window !== undefined) {
     const window = parseTimeWindow(command.window, now.getTime());
     if (!window.ok) throw new ChatUsageError(window.message.replace('--window', 'window'));
+    // The worker refuses a request whose window opens later than it accepts requests (the CLI
+    // says so before publishing): said here, before a proposal offers it.
+    const maxAgeMs = DEFAULT_TIME_LIMITS.maxAgeMs;
+    if (window.window.start > now.getTime() + maxAgeMs)
+      throw new ChatUsageError(
+        `window: it opens more than ${Math.round(maxAgeMs / 86_400_000)} days from now: stickler refuses requests that old, so it could never be carried out; ask again nearer the time`,
+      );
   }
   return command;
 };

@@ -342,7 +342,13 @@ describe('the dispatched work', () => {
 
   it('answers a window it cannot read, or one already over, with the usage, and reads nothing', async () => {
     const s = setup();
-    for (const window of ['tomorrow', '2026-11-20T00:00Z/PT1H', '2026-11-26T00:00Z/P8D']) {
+    // Unreadable, over, too long, and opening later than the worker accepts requests (20 days).
+    for (const window of [
+      'tomorrow',
+      '2026-11-20T00:00Z/PT1H',
+      '2026-11-26T00:00Z/P8D',
+      '2027-06-01T00:00Z/PT6H',
+    ]) {
       const { answer } = await s.run(`set lb-a http/101 cookie window=${window}`);
       expect(answer.message?.text).toMatch(/^window/);
       expect(answer.message?.text).toContain('Usage');
