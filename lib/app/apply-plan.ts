@@ -26,9 +26,9 @@ import {
 import { type Stickiness, toWord } from '../domain/stickiness';
 import {
   batchByZone,
-  dirtyZones,
   guardPendingChanges,
   type PendingChange,
+  unappliedCountIn,
   type ZoneBatch,
 } from '../domain/zones';
 import type { Clock } from '../ports/clock';
@@ -337,7 +337,7 @@ function sortChanges(
     options.allowForeignPending,
   );
   for (const r of refused) foreign(run, r);
-  const count = dirtyZones(others);
+  const count = unappliedCountIn(others);
   const refreshOnly = new Set<Change>();
   for (const u of work.stillUnchanged) {
     const n = count(u.farm.zone);
@@ -527,7 +527,7 @@ async function recheckZone(run: ApplyRun, svc: ServiceRun, batch: ZoneBatch): Pr
       run.refresher.runningRefreshes(batch.service),
       run.api.pendingChanges(batch.service),
     ]);
-    let now = dirtyZones(pendingNow)(batch.zone);
+    let now = unappliedCountIn(pendingNow)(batch.zone);
     if (running.length > 0) {
       run.onProgress?.({ kind: 'waiting-for-running-tasks', service: batch.service, taskIds: running });
       const ends = await Promise.all(
@@ -540,13 +540,13 @@ async function recheckZone(run: ApplyRun, svc: ServiceRun, batch: ZoneBatch): Pr
           kind: 'foreign',
           reason: `not asked: refresh task(s) ${running.join(', ')} of this load balancer, started by someone else, did not finish in time`,
         };
-      now = dirtyZones(await run.api.pendingChanges(batch.service))(batch.zone);
+      now = unappliedCountIn(await run.api.pendingChanges(batch.service))(batch.zone);
     }
     if (now === 0) return { kind: 'applied' };
     const counts = (farmZone: string) =>
       batch.zone === ALL_ZONES || farmZone === batch.zone || farmZone === ALL_ZONES;
     const ours = svc.written.filter((c) => counts(c.farm.zone)).length;
-    const before = dirtyZones(svc.pending)(batch.zone);
+    const before = unappliedCountIn(svc.pending)(batch.zone);
     // How OVH counts a change to an `all` farm is not documented (once, or once per zone), so
     // for zone `all` only "already applied" can be told, not "someone else wrote".
     if (batch.zone !== ALL_ZONES && now > before + ours)
@@ -641,7 +641,7 @@ function noteWrite(svc: ServiceRun, change: Change, value: Stickiness) {
 async function rememberOwn(run: ApplyRun, svc: ServiceRun, zone: string): Promise<boolean> {
   if (!run.ownUnapplied) return false;
   const { service } = svc;
-  const before = dirtyZones(svc.pending)(zone);
+  const before = unappliedCountIn(svc.pending)(zone);
   const ours = svc.written.filter((c) => c.farm.zone === zone).length;
   const farms = new Map<string, UnappliedFarm>();
   for (const f of svc.own.get(zone)?.farms ?? [])

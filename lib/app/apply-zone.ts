@@ -3,7 +3,7 @@
  * applied", or a deliberate push of a control-panel edit. Waits for a refresh already running
  * (never races one), then refreshes the zone carefully (refresh-zone.ts).
  */
-import { dirtyZones } from '../domain/zones';
+import { unappliedCountIn } from '../domain/zones';
 import type { Clock } from '../ports/clock';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import type { ApplyProgress } from './apply-plan';
@@ -18,7 +18,7 @@ export const makeApplyZone = (deps: {
   return {
     /** How many unapplied changes the zone holds (a change to an `all` farm counts in every zone). */
     async pendingIn(service: string, zone: string): Promise<number> {
-      return dirtyZones(await deps.api.pendingChanges(service))(zone);
+      return unappliedCountIn(await deps.api.pendingChanges(service))(zone);
     },
     async applyZone(
       service: string,

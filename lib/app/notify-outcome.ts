@@ -19,12 +19,12 @@ import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import { SLACK_EVENT_SOURCE } from './slack-entry';
 import { outcomeMessage } from './slack-messages';
 
-const farmOf = (d: ChangeAuditDetail) =>
+const farmLabel = (d: ChangeAuditDetail) =>
   `${d.service ?? '?'} ${d.farmType ?? '?'}/${d.farmId ?? '?'}${d.displayName ? ` (${plainText(d.displayName, 256)})` : ''}`;
 
 /** The outcome in a few lines a change manager can act on. */
 export const outcomeText = (d: ChangeAuditDetail): string => {
-  const head = `stickler, request ${d.requestId}: ${farmOf(d)}`;
+  const head = `stickler, request ${d.requestId}: ${farmLabel(d)}`;
   switch (d.outcome) {
     case 'applied':
       return `${head}: stickiness ${d.before ?? '?'} → ${d.after ?? '?'}, applied in zone ${d.refresh?.zone ?? d.zone ?? '?'} (OVH task ${d.refresh?.taskId ?? '?'}) at ${d.decidedAt}. Sessions of that zone were rebalanced.${d.traffic ? ` ${plainText(trafficAtApplyText(d.traffic), 600)}` : ''}${d.before && d.after && d.before !== d.after ? ` To undo it: stickler undo ${d.requestId} --pipeline (or a change request back to ${d.before}).` : ''}`;

@@ -8,7 +8,7 @@ import { type Farm, farmKey } from '../domain/farm';
 import { limitProblem, type Plan, planFromPolicy, type Unchanged } from '../domain/plan';
 import type { Policy } from '../domain/policy';
 import { parsePolicy } from '../domain/policy-file';
-import { dirtyZones, type PendingChange } from '../domain/zones';
+import { type PendingChange, unappliedCountIn } from '../domain/zones';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import { makeDiscoverFleet } from './discover-fleet';
 
@@ -95,7 +95,7 @@ export const makePlanPolicy = (deps: { api: LoadBalancerApi }) => {
           try {
             const list = await deps.api.pendingChanges(service);
             pending.set(service, list);
-            const dirty = dirtyZones(list);
+            const dirty = unappliedCountIn(list);
             for (const u of plan.unchanged) {
               const pending = u.farm.service === service ? dirty(u.farm.zone) : 0;
               if (pending > 0) storedNotApplied.push({ farm: u.farm, origin: u.origin, pending });

@@ -20,7 +20,7 @@ import type { CancelRefusedDetail, OutgoingEvent, RequestOrigin } from '../domai
 import { farmRefOf } from '../domain/change-request';
 import { errorFields } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, type CancelRequestedDetail, DETAIL_TYPES } from '../domain/events';
-import { farmOf, retryDelaySeconds, unfinishedDisposition } from '../domain/request-rules';
+import { farmKeyOfRequest, retryDelaySeconds, unfinishedDisposition } from '../domain/request-rules';
 import { toWire } from '../domain/stickiness';
 import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
@@ -232,7 +232,7 @@ async function decide(deps: CancelDeps, record: IncomingCancel): Promise<Verdict
     const event = cancelledEvent(target, stored, cancel, deps.clock.now());
     if (await deps.idempotency.closeDeferred(target, [event], deps.clock.now())) {
       events.push(event);
-      ended.push({ requestId: target, until: stored.until, farm: farmOf(stored.request) });
+      ended.push({ requestId: target, until: stored.until, farm: farmKeyOfRequest(stored.request) });
     } else if (!byTicket)
       events.push(
         refusedEvent(

@@ -34,7 +34,7 @@ import {
   admit,
   DEFAULT_TIME_LIMITS,
   type FarmOrder,
-  farmOf,
+  farmKeyOfRequest,
   type LedgerEntry,
   latestPerFarm,
   ledgerEntryOf,
@@ -667,7 +667,7 @@ async function orderPhase(
   };
   const byFarm = new Map<string, Admitted[]>();
   for (const q of [...inBatch(now), ...inBatch(later)])
-    byFarm.set(farmOf(q.request), [...(byFarm.get(farmOf(q.request)) ?? []), q]);
+    byFarm.set(farmKeyOfRequest(q.request), [...(byFarm.get(farmKeyOfRequest(q.request)) ?? []), q]);
 
   const unfinished = (list: readonly Admitted[], reason: string) => {
     for (const q of list) decisions.set(q.group.key, { kind: 'unfinished', reason, claimHeld: true });

@@ -7,7 +7,7 @@
  * - a task ending error, cancelled or blocked is tried again, a bounded number of times;
  * - a task still running at the timeout is not raced.
  */
-import { dirtyZones } from '../domain/zones';
+import { unappliedCountIn } from '../domain/zones';
 import type { Clock } from '../ports/clock';
 import {
   type LoadBalancerApi,
@@ -126,7 +126,7 @@ export const makeZoneRefresher = (deps: {
     const running = await runningRefreshes(service);
     const ends = await Promise.all(running.map((id) => waitForTask(service, id, timing)));
     if (ends.includes('timeout')) return 'unknown' as const;
-    return dirtyZones(await api.pendingChanges(service))(zone) === 0
+    return unappliedCountIn(await api.pendingChanges(service))(zone) === 0
       ? ('applied' as const)
       : ('not-applied' as const);
   };

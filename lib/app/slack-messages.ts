@@ -4,6 +4,7 @@
  * outside (display names, reasons, tickets, OVH messages) is escaped, so that a farm named
  * `<!channel>` cannot notify a channel or forge a link.
  */
+
 import type { ActionsBlock, ContextBlock, KnownBlock, SectionBlock } from '@slack/types';
 import type { ChangeAuditDetail } from '../domain/audit-events';
 import { CHAT_USAGE } from '../domain/chat-command';
@@ -16,6 +17,7 @@ import {
   type ServiceTraffic,
   trafficAtApplyText,
 } from '../domain/traffic';
+import { SESSION_LOSS_WARNING } from '../domain/zones';
 import type { ChatProposal } from '../ports/chat-proposals';
 import type { SlackMessage } from '../ports/slack-responder';
 
@@ -27,9 +29,8 @@ export const CANCEL_ACTION = 'stickler_cancel';
 /** Under an applied outcome: proposes the reverse change (its own Apply, by whoever may). */
 export const UNDO_ACTION = 'stickler_undo';
 
-/** The warning every change carries: it is why changes are confirmed. */
-export const SESSION_LOSS =
-  'Applying rebalances the connections of the whole zone: HTTP sessions on its farms are lost.';
+/** The warning every change carries (said once, in domain/zones). */
+export const SESSION_LOSS = SESSION_LOSS_WARNING;
 
 /** Slack's mrkdwn control characters escaped, control characters dropped, length bounded. */
 export const esc = (text: string, max = 300): string =>

@@ -6,10 +6,9 @@ import { type Farm, formatFarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
 import { formatRate, formatUtcMinute } from '../domain/traffic';
-import { batchByZone, type PendingChange } from '../domain/zones';
+import { batchByZone, type PendingChange, SESSION_LOSS_WARNING } from '../domain/zones';
 
-export const SESSION_LOSS_WARNING =
-  'Applying a zone rebalances its existing connections: their HTTP sessions are lost.';
+export { SESSION_LOSS_WARNING };
 
 const w = (s: Stickiness) => toWord(s);
 const origin = (o: ChangeOrigin) =>

@@ -120,7 +120,7 @@ export const acceptedBefore = (a: LedgerEntry, b: LedgerEntry): boolean => {
   return ta < tb || (ta === tb && a.requestId < b.requestId);
 };
 
-export const farmOf = (request: ChangeRequestedDetail): string => farmKey(farmRefOf(request));
+export const farmKeyOfRequest = (request: ChangeRequestedDetail): string => farmKey(farmRefOf(request));
 
 export const ledgerEntryOf = (queued: QueuedRequest): LedgerEntry => ({
   requestId: queued.request.requestId,
@@ -185,16 +185,16 @@ export const latestPerFarm = <Q extends QueuedRequest>(
 ): { kept: Q[]; superseded: { queued: Q; by: Q }[] } => {
   const latest = new Map<string, Q>();
   for (const q of requests) {
-    const current = latest.get(farmOf(q.request));
+    const current = latest.get(farmKeyOfRequest(q.request));
     if (!current || acceptedBefore(ledgerEntryOf(current), ledgerEntryOf(q)))
-      latest.set(farmOf(q.request), q);
+      latest.set(farmKeyOfRequest(q.request), q);
   }
   const winners = new Set(latest.values());
   return {
     kept: requests.filter((q) => winners.has(q)),
     superseded: requests
       .filter((q) => !winners.has(q))
-      .map((queued) => ({ queued, by: latest.get(farmOf(queued.request))! })),
+      .map((queued) => ({ queued, by: latest.get(farmKeyOfRequest(queued.request))! })),
   };
 };
 

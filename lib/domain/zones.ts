@@ -12,6 +12,13 @@
 import { ALL_ZONES } from './farm';
 import type { Change, Rejection } from './plan';
 
+/**
+ * The warning every change carries, said once for every door (the CLI, Slack): it is why
+ * changes are confirmed.
+ */
+export const SESSION_LOSS_WARNING =
+  'Applying a zone rebalances the connections of all its farms: their HTTP sessions are lost.';
+
 export interface PendingChange {
   zone: string;
   number: number;
@@ -46,8 +53,8 @@ export const batchByZone = (changes: readonly Change[]): ZoneBatch[] => {
   return batches;
 };
 
-/** The zones of one service that hold unapplied changes, as a predicate over a farm's zone. */
-export const dirtyZones = (pending: readonly PendingChange[]): ((zone: string) => number) => {
+/** How many unapplied changes a zone of one service holds (its own, and those of zone `all`), from its pending changes. */
+export const unappliedCountIn = (pending: readonly PendingChange[]): ((zone: string) => number) => {
   const counts = new Map(pending.filter((p) => p.number > 0).map((p) => [p.zone, p.number] as const));
   const all = counts.get(ALL_ZONES) ?? 0;
   const total = [...counts.values()].reduce((a, b) => a + b, 0);
@@ -71,7 +78,7 @@ export const guardPendingChanges = (
     const service = change.farm.service;
     let count = counters.get(service);
     if (!count) {
-      count = dirtyZones(pendingByService.get(service) ?? []);
+      count = unappliedCountIn(pendingByService.get(service) ?? []);
       counters.set(service, count);
     }
     const n = count(change.farm.zone);

@@ -267,7 +267,7 @@ describe('the dispatched work', () => {
     const s = setup();
     const change = (await s.run('plan lb-a http/101 cookie')).posted;
     expect(change?.text).toContain('zone *gra*: none → *cookie*');
-    expect(change?.text).toContain('HTTP sessions on its farms are lost');
+    expect(change?.text).toContain('their HTTP sessions are lost');
     expect((await s.run('plan lb-a http/102 cookie')).posted?.text).toMatch(
       /Already cookie: nothing to change/,
     );
@@ -303,8 +303,8 @@ describe('the dispatched work', () => {
       'stickler_apply_quietest',
       'stickler_cancel',
     ]);
-    expect(actions.elements[0]!.confirm!.text.text).toContain('HTTP sessions on its farms are lost');
-    expect(actions.elements[1]!.confirm!.text.text).toContain('HTTP sessions on its farms are lost');
+    expect(actions.elements[0]!.confirm!.text.text).toContain('their HTTP sessions are lost');
+    expect(actions.elements[1]!.confirm!.text.text).toContain('their HTTP sessions are lost');
     expect(requested(s.publisher)).toEqual([]);
     // Nothing to ask when there is nothing to change.
     const same = (await s.run('set lb-a http/102 cookie')).posted;

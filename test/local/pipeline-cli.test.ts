@@ -143,11 +143,11 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     ]);
     const doc = JSON.parse(applied.out);
     expect(doc.changes.length).toBeGreaterThan(1);
-    const farmOf = (c: { service: string; farmType: string; farmId: number }) =>
+    const farmKeyOfRequest = (c: { service: string; farmType: string; farmId: number }) =>
       `${c.service}/${c.farmType}/${c.farmId}`;
     const before = new Map(
       doc.changes.map((c: { service: string; farmType: string; farmId: number; before: string }) => [
-        farmOf(c),
+        farmKeyOfRequest(c),
         c.before,
       ]),
     );
@@ -161,7 +161,7 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     expect(undoDoc.changes).toHaveLength(doc.changes.length);
     for (const c of undoDoc.changes) {
       expect(c.outcome).toBe('applied');
-      expect(c.after).toBe(before.get(farmOf(c)));
+      expect(c.after).toBe(before.get(farmKeyOfRequest(c)));
     }
     const undoRequest = events('Stickiness Change Requested').at(-1)!.detail as ChangeRequestedDetail;
     expect(undoRequest.reason).toBe(`undo of run ${doc.runId}`);

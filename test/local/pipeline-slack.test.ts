@@ -79,7 +79,7 @@ describe('Slack chat-ops through the local pipeline: /slack/commands → work �
     expect(ack.text).toMatch(/^Working on/);
     expect(plan.text).toContain('web-checkout-gra');
     expect(plan.text).toContain(`→ *${target}*`);
-    expect(plan.text).toContain('HTTP sessions on its farms are lost');
+    expect(plan.text).toContain('their HTTP sessions are lost');
     expect(farm('http/101').stored.stickiness).toBe(before); // nothing written before the click
     expect(requested()).toHaveLength(published);
 

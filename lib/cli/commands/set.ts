@@ -9,7 +9,7 @@ import { type ChangeRequest, farmRefOf } from '../../domain/change-request';
 import { NotFoundError } from '../../domain/errors';
 import { type Farm, formatFarmRef } from '../../domain/farm';
 import { checkTarget, toWire, toWord } from '../../domain/stickiness';
-import { dirtyZones } from '../../domain/zones';
+import { unappliedCountIn } from '../../domain/zones';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
 import { type CliIo, UsageError } from '../io';
@@ -73,7 +73,7 @@ export async function setCommand(
     } else if (farm && pipeline) {
       // Already stored: the worker applies the zone only if it holds stickler's own unapplied
       // writes (it refuses others'). A refresh loses sessions like a write: asked first.
-      const pending = dirtyZones(await api.pendingChanges(ref.service))(farm.zone);
+      const pending = unappliedCountIn(await api.pendingChanges(ref.service))(farm.zone);
       if (pending > 0) {
         if (!flags.json) {
           io.stdout.write(
@@ -92,7 +92,7 @@ export async function setCommand(
     } else if (farm && applyOptions.allowForeignPending) {
       // Already stored, but maybe not live: with --allow-foreign-pending the apply refreshes the
       // zone, pushing whatever else it holds. A refresh loses sessions like a write: asked first.
-      const pending = dirtyZones(await api.pendingChanges(ref.service))(farm.zone);
+      const pending = unappliedCountIn(await api.pendingChanges(ref.service))(farm.zone);
       if (pending > 0) {
         if (!flags.json) {
           io.stdout.write(
