@@ -777,7 +777,7 @@ async function supersededDeferrals(
               ref: farmRefOf(stored.request),
               after: toWire(stored.request.stickiness),
               code: 'superseded',
-              message: `superseded by ${describeNewer(by, byWaiting)} while it waited for its change window (${stored.until}); it will not be carried out`,
+              message: `superseded by ${describeNewer(by, byWaiting)}, while this one waited for its own change window (${stored.until}): it will not be carried out`,
               retryable: false,
             },
           ),
