@@ -102,6 +102,23 @@ export const sdkCredentials = async (env: NodeJS.ProcessEnv) => {
   };
 };
 
+/** A deployed stage's bus and table names, from its stack's outputs (refused when either is missing). */
+export const stagePipeline = async (
+  env: NodeJS.ProcessEnv,
+  stage: string,
+  region: string,
+  credentials: Parameters<typeof stackOutputs>[3],
+): Promise<{ busName: string; tableName: string }> => {
+  const outputs = await stackOutputs(env, stage, region, credentials);
+  const busName = outputs.EventBusName;
+  const tableName = outputs.IdempotencyTableName;
+  if (!busName || !tableName)
+    throw new ConfigError(
+      `the stack stickler-${stage} has no EventBusName or IdempotencyTableName output: deploy this version of stickler to it`,
+    );
+  return { busName, tableName };
+};
+
 /** Looks up the stack's outputs (CloudFormation DescribeStacks). */
 export const stackOutputs = async (
   env: NodeJS.ProcessEnv,
@@ -175,15 +192,7 @@ export const connectPipeline = async (
     if (!region) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
     credentials = sdk.get;
     fresh = sdk.fresh;
-    if (stage !== undefined) {
-      const outputs = await stackOutputs(env, stage, region, sdk.get);
-      busName = outputs.EventBusName;
-      tableName = outputs.IdempotencyTableName;
-      if (!busName || !tableName)
-        throw new ConfigError(
-          `the stack stickler-${stage} has no EventBusName or IdempotencyTableName output: deploy this version of stickler to it`,
-        );
-    }
+    if (stage !== undefined) ({ busName, tableName } = await stagePipeline(env, stage, region, sdk.get));
     const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
     try {
       const me = await sdk.sts.send(new GetCallerIdentityCommand({}));

@@ -16,9 +16,9 @@ import {
 } from '../../shared/adaptive-concurrency';
 import { fullJitterDelay } from '../../shared/backoff';
 import { createLimiter, type Limiter } from '../../shared/limiter';
+import { readBounded } from '../http/read-bounded';
 import { OvhApiError } from './errors';
 import { OAuth2TokenSource, type ServiceAccountCredentials } from './oauth2';
-import { readBounded } from './read-bounded';
 import { signRequest } from './signature';
 
 /** An application key with its secret and a consumer key: each request is signed. */

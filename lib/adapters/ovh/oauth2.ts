@@ -10,8 +10,8 @@
  */
 import { plainText } from '../../domain/text';
 import type { Clock } from '../../ports/clock';
+import { readBounded } from '../http/read-bounded';
 import { OvhApiError } from './errors';
-import { readBounded } from './read-bounded';
 
 export interface ServiceAccountCredentials {
   clientId: string;

@@ -8,6 +8,7 @@ import * as z from 'zod/mini';
 import { ConfigError, SticklerError } from '../../domain/errors';
 import { plainText } from '../../domain/text';
 import type { RateSample } from '../../domain/traffic';
+import { readBounded } from '../http/read-bounded';
 
 export class PrometheusError extends SticklerError {}
 
@@ -82,29 +83,6 @@ export interface PrometheusClient {
   /** The points of a one-series range query (empty when no series answered). */
   range(query: string, start: Date, end: Date, stepSeconds: number): Promise<RateSample[]>;
 }
-
-/** The answer's text, or undefined past `limit` bytes (declared or read), reading no further. */
-const readBounded = async (response: Response, limit: number): Promise<string | undefined> => {
-  const declared = Number(response.headers.get('content-length') ?? Number.NaN);
-  if (declared > limit || !response.body) {
-    await response.body?.cancel().catch(() => undefined);
-    return declared > limit ? undefined : '';
-  }
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      return undefined;
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-};
 
 const seconds = (date: Date) => (date.getTime() / 1000).toFixed(3);
 

@@ -23,7 +23,7 @@ import { plainText } from '../../domain/text';
 import type { Flags } from '../args';
 import { type CheckResult, type DoctorTarget, runDoctor } from '../doctor';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
-import { isLoopback, STAGE, sdkCredentials, stackOutputs } from '../pipeline';
+import { isLoopback, STAGE, sdkCredentials, stagePipeline } from '../pipeline';
 
 /** Every AWS call's attempt gives up after this; two attempts. */
 const AWS_CALL_TIMEOUT_MS = 10_000;
@@ -75,15 +75,7 @@ const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
     region = region || sdk.region;
     if (!region) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
     credentials = sdk.get;
-    if (stage !== undefined) {
-      const outputs = await stackOutputs(env, stage, region, sdk.get);
-      busName = outputs.EventBusName;
-      tableName = outputs.IdempotencyTableName;
-      if (!busName || !tableName)
-        throw new ConfigError(
-          `the stack stickler-${stage} has no EventBusName or IdempotencyTableName output: deploy this version of stickler to it`,
-        );
-    }
+    if (stage !== undefined) ({ busName, tableName } = await stagePipeline(env, stage, region, sdk.get));
   }
   const endpointOf = (service: AwsService) =>
     env[`AWS_ENDPOINT_URL_${service.envId}`] || env.AWS_ENDPOINT_URL;

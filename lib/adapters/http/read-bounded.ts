@@ -1,4 +1,4 @@
-/** Reading an HTTP answer without reading past a size: OVH's answers and its token endpoint's. */
+/** Reading an HTTP answer without reading past a size: OVH's answers, its token endpoint's, Prometheus'. */
 
 /** The answer's text, or undefined past `limit` bytes (declared or read), reading no further. */
 export const readBounded = async (response: Response, limit: number): Promise<string | undefined> => {
