@@ -23,7 +23,6 @@ const STILL_TOO_LONG: Record<string, number> = {
   'lib/cli/commands/doctor.ts#targetOf': 76,
   'lib/cli/commands/set.ts#setCommand': 95,
   'lib/cli/doctor.ts#checkOvh': 105,
-  'lib/cli/main.ts#dispatch': 96,
   'lib/cli/pipeline.ts#connectPipeline': 78,
   'lib/wiring/apply-worker.ts#makeApplyWorkerHandler>lambdaHandler': 65,
   'lib/wiring/apply-worker.ts#wireApplyWorker': 80,

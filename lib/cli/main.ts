@@ -101,9 +101,13 @@ const checkFlags = (command: string, flags: Flags, tokens: ReturnType<typeof par
   if (flags.service) flags.service = [...new Set(flags.service)];
 };
 
-const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<number> => {
-  const { values: flags, positionals: words, tokens } = parseArgv(argv);
-  const [command, ...given] = words;
+/** What the CLI answers without running a command (help, version); undefined otherwise. */
+const answerWithoutRunning = (
+  command: string | undefined,
+  given: string[],
+  flags: Flags,
+  io: CliIo,
+): number | undefined => {
   if (command === 'help' || (flags.help && !command)) {
     const topic = command === 'help' ? given[0] : undefined;
     io.stdout.write(`${topic ? commandUsage(topic) : USAGE}\n`);
@@ -116,14 +120,20 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     io.stdout.write(`stickler ${version}\n`);
     return EXIT.ok;
   }
-  if (!command) {
-    io.stdout.write(`${USAGE}\n`);
-    return EXIT.error;
-  }
-  if (flags.help) {
+  if (flags.help && command) {
     io.stdout.write(`${commandUsage(command)}\n`);
     return EXIT.ok;
   }
+  return undefined;
+};
+
+/** Refuses a command stickler does not know, a flag it does not take, and a number out of range it would read. */
+const checkCommand = (
+  command: string,
+  flags: Flags,
+  tokens: ReturnType<typeof parseArgv>['tokens'],
+  env: CliIo['env'],
+): void => {
   if (!Object.hasOwn(COMMAND_FLAGS, command))
     throw new UsageError(
       `unknown command '${command.slice(0, 40)}' (try: ${Object.keys(COMMAND_FLAGS).join(', ')})`,
@@ -135,11 +145,22 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     command === 'compliance' || command === 'demo' || (command === 'simulate' && flags.pipeline);
   if (runsFunctions)
     checkEnvNumbers(
-      io.env,
+      env,
       command === 'compliance'
         ? ['OVH_CONCURRENCY', 'OVH_TIMEOUT_MS']
         : (Object.keys(ENV_NUMBERS) as EnvNumber[]),
     );
+};
+
+/**
+ * A command's arguments, checked before anything is read; `savedPlan` says that `apply` was
+ * given a saved plan's file.
+ */
+const commandArguments = (
+  command: string,
+  given: string[],
+  flags: Flags,
+): { args: string[]; savedPlan: boolean } => {
   // The same load balancer named twice is one (it would be read, planned and listed twice).
   const args = command === 'show' ? [...new Set(given)] : given;
   // A word a command does not take is an error, never silently ignored (`apply SERVICE --policy P`
@@ -160,9 +181,13 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
   for (const name of services)
     if (!SERVICE_NAME_PATTERN.test(name))
       throw new UsageError(`'${name.slice(0, 60)}': ${SERVICE_NAME_RULE}`);
-  // Connected only when a command needs OVH, after it has read and checked its own input.
+  return { args, savedPlan };
+};
+
+/** The session, connected only when a command needs OVH, after it has read and checked its own input. */
+const connectWhenNeeded = (io: CliIo, flags: Flags, session?: Session): (() => Session) => {
   let connected = session;
-  const live = () => {
+  return () => {
     if (!connected) {
       // OVH's configuration files complete what the environment leaves unset, as in OVH's clients.
       const conf = withOvhConf(io.env, ovhConfPaths(io.cwd, io.env.HOME));
@@ -171,41 +196,56 @@ const dispatch = async (argv: string[], io: CliIo, session?: Session): Promise<n
     }
     return connected;
   };
-  switch (command) {
-    case 'show':
-      return showCommand(live(), io, flags, args);
-    case 'plan':
-      return planCommand(live, io, flags);
-    case 'apply':
-      return applyCommand(live, io, flags, savedPlan ? args[0] : undefined);
-    case 'set':
-      return setCommand(live, io, flags, args);
-    case 'refresh':
-      if (pipelineAsked(io.env, flags))
-        throw new UsageError(
-          `STICKLER_PIPELINE is set (unset it, or STICKLER_PIPELINE=0, for a direct refresh), and ${INSTEAD.refresh!.pipeline!}`,
-        );
-      return refreshCommand(live, io, flags, args);
-    case 'status':
-      return statusCommand(io, flags, args);
-    case 'cancel':
-      return cancelCommand(io, flags, args);
-    case 'undo':
-      return undoCommand(live, io, flags, args);
-    case 'simulate':
-      return simulateCommand(io, flags);
-    case 'compliance':
-      return complianceCommand(io, flags);
-    case 'demo':
-      return demoCommand(io, flags, dispatch);
-    case 'send':
-      return sendCommand(io, flags, args);
-    case 'doctor':
-      return doctorCommand(io, flags);
-    default:
-      throw new UsageError(`unknown command '${command.slice(0, 40)}'`);
-  }
 };
+
+/** What one command is given: its checked arguments, and the session it connects on first use. */
+interface CommandRun {
+  live: () => Session;
+  io: CliIo;
+  flags: Flags;
+  args: string[];
+  savedPlan: boolean;
+}
+
+/** Each command, by the name it is called by. */
+const COMMANDS: Record<string, (run: CommandRun) => Promise<number>> = {
+  show: ({ live, io, flags, args }) => showCommand(live(), io, flags, args),
+  plan: ({ live, io, flags }) => planCommand(live, io, flags),
+  apply: ({ live, io, flags, args, savedPlan }) =>
+    applyCommand(live, io, flags, savedPlan ? args[0] : undefined),
+  set: ({ live, io, flags, args }) => setCommand(live, io, flags, args),
+  refresh: ({ live, io, flags, args }) => {
+    if (pipelineAsked(io.env, flags))
+      throw new UsageError(
+        `STICKLER_PIPELINE is set (unset it, or STICKLER_PIPELINE=0, for a direct refresh), and ${INSTEAD.refresh!.pipeline!}`,
+      );
+    return refreshCommand(live, io, flags, args);
+  },
+  status: ({ io, flags, args }) => statusCommand(io, flags, args),
+  cancel: ({ io, flags, args }) => cancelCommand(io, flags, args),
+  undo: ({ live, io, flags, args }) => undoCommand(live, io, flags, args),
+  simulate: ({ io, flags }) => simulateCommand(io, flags),
+  compliance: ({ io, flags }) => complianceCommand(io, flags),
+  demo: ({ io, flags }) => demoCommand(io, flags, dispatch),
+  send: ({ io, flags, args }) => sendCommand(io, flags, args),
+  doctor: ({ io, flags }) => doctorCommand(io, flags),
+};
+
+async function dispatch(argv: string[], io: CliIo, session?: Session): Promise<number> {
+  const { values: flags, positionals: words, tokens } = parseArgv(argv);
+  const [command, ...given] = words;
+  const answered = answerWithoutRunning(command, given, flags, io);
+  if (answered !== undefined) return answered;
+  if (!command) {
+    io.stdout.write(`${USAGE}\n`);
+    return EXIT.error;
+  }
+  checkCommand(command, flags, tokens, io.env);
+  const { args, savedPlan } = commandArguments(command, given, flags);
+  const run = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (!run) throw new UsageError(`unknown command '${command.slice(0, 40)}'`);
+  return run({ live: connectWhenNeeded(io, flags, session), io, flags, args, savedPlan });
+}
 
 /** Runs one CLI invocation and returns its exit code; errors are printed, never thrown. */
 export const runCli = async (argv: string[], rawIo: CliIo): Promise<number> => {
