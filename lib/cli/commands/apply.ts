@@ -137,12 +137,11 @@ const savedPlanChanges = async (
   return { plan: { changes: changesOf(saved, fleet), unchanged: [], invalid: [] }, saved };
 };
 
-export async function applyCommand(
-  session: () => Session,
-  io: CliIo,
-  flags: Flags,
-  planFile?: string,
-): Promise<number> {
+/**
+ * Refuses flags that do not go together before anything is read; says whether the apply goes
+ * through the pipeline.
+ */
+const checkApplyFlags = (io: CliIo, flags: Flags, planFile: string | undefined): boolean => {
   if (planFile !== undefined && flags.service)
     throw new UsageError('a saved plan names its load balancers itself: --service goes with --policy');
   const throughPipeline = pipelineAsked(io.env, flags);
@@ -151,66 +150,128 @@ export async function applyCommand(
     throw new UsageError(
       '--ticket and --reason go with the change requests of --pipeline (direct mode publishes none)',
     );
-  // Where the requests go is found before anything is read: no plan for a pipeline that is not there.
-  const pipeline: PipelineConnection | undefined = throughPipeline
-    ? await connectPipeline(io.env, flags)
-    : undefined;
-  let plan: Plan;
-  let unreadable: Unreadable[] = [];
-  let storedNotApplied: StoredNotApplied[] = [];
-  let pendingUnread: Unreadable[] = [];
-  let what: string;
+  return throughPipeline;
+};
+
+/** The plan an apply carries out, what could not be read for it, and what was run to make it. */
+interface PlanToApply {
+  plan: Plan;
+  unreadable: Unreadable[];
+  storedNotApplied: StoredNotApplied[];
+  pendingUnread: Unreadable[];
+  what: string;
+}
+
+/** The plan from a saved plan's file, or made from --policy. Undefined: refused (said). */
+const planToApply = async (
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+  planFile: string | undefined,
+): Promise<PlanToApply | undefined> => {
   if (planFile !== undefined) {
     const fromFile = await savedPlanChanges(session, io, flags, planFile);
-    if (!fromFile) return EXIT.refused;
-    plan = fromFile.plan;
-    what = `stickler apply ${planFile} (plan ${fromFile.saved.digest.slice(0, 16)})`;
-  } else {
-    const planned = await planFromFlags(session, io, flags);
-    if (planned.overLimit) throw new RunRefusedError('over-limit', planned.overLimit);
-    ({ plan, unreadable, storedNotApplied, pendingUnread } = planned);
-    what = `stickler apply --policy ${flags.policy}`;
+    if (!fromFile) return undefined;
+    return {
+      plan: fromFile.plan,
+      unreadable: [],
+      storedNotApplied: [],
+      pendingUnread: [],
+      what: `stickler apply ${planFile} (plan ${fromFile.saved.digest.slice(0, 16)})`,
+    };
   }
+  const planned = await planFromFlags(session, io, flags);
+  if (planned.overLimit) throw new RunRefusedError('over-limit', planned.overLimit);
+  const { plan, unreadable, storedNotApplied, pendingUnread } = planned;
+  return {
+    plan,
+    unreadable,
+    storedNotApplied,
+    pendingUnread,
+    what: `stickler apply --policy ${flags.policy}`,
+  };
+};
+
+/**
+ * The plan shown, with what could not be read and the session-loss warning, then the question.
+ * Returns the exit code when the operator stops, undefined to go on.
+ */
+const showAndConfirm = async (
+  io: CliIo,
+  flags: Flags,
+  { plan, unreadable, storedNotApplied, pendingUnread }: PlanToApply,
+): Promise<number | undefined> => {
   if (!flags.json) io.stdout.write(renderPlan(plan, storedNotApplied));
   // What could not be read is said before the question: the apply covers the rest only.
   reportUnreadable(io, unreadable);
   reportPendingUnread(io, pendingUnread);
-  if (plan.changes.length > 0) {
-    const zones = batchByZone(plan.changes);
-    if (!flags.json) {
-      io.stdout.write(
-        `\nWARNING: ${SESSION_LOSS_WARNING}\nZones to apply: ${zones.map((z) => `${z.service} ${z.zone}`).join(', ')}\n\n`,
-      );
-    }
-    const stop = await confirmOrStop(
-      io,
-      flags,
-      `Apply ${plan.changes.length} change(s) in ${zones.length} zone(s)?`,
+  if (plan.changes.length === 0) return undefined;
+  const zones = batchByZone(plan.changes);
+  if (!flags.json) {
+    io.stdout.write(
+      `\nWARNING: ${SESSION_LOSS_WARNING}\nZones to apply: ${zones.map((z) => `${z.service} ${z.zone}`).join(', ')}\n\n`,
     );
-    if (stop !== undefined) return stop;
   }
-  if (pipeline) {
-    const exit = await requestThroughPipeline(
-      io,
-      flags,
-      pipeline,
-      plan.changes.map((c) => ({
-        farm: { service: c.farm.service, type: c.farm.type, farmId: c.farm.farmId },
-        stickiness: toWord(c.to),
-      })),
-      askerOf(flags, pipeline, what),
-      {
-        ...(planFile !== undefined ? { planFile } : { policy: flags.policy }),
-        invalid: plan.invalid.length,
-        unreadable: unreadable.map((u) => u.service),
-      },
-    );
-    if (unreadable.length > 0) return EXIT.error;
-    return exit === EXIT.ok && plan.invalid.length > 0 ? EXIT.refused : exit;
-  }
+  return confirmOrStop(io, flags, `Apply ${plan.changes.length} change(s) in ${zones.length} zone(s)?`);
+};
+
+/** The plan's changes published as change requests, followed as --wait says; returns the exit code. */
+const applyThroughPipeline = async (
+  io: CliIo,
+  flags: Flags,
+  pipeline: PipelineConnection,
+  { plan, unreadable, what }: PlanToApply,
+  planFile: string | undefined,
+): Promise<number> => {
+  const exit = await requestThroughPipeline(
+    io,
+    flags,
+    pipeline,
+    plan.changes.map((c) => ({
+      farm: { service: c.farm.service, type: c.farm.type, farmId: c.farm.farmId },
+      stickiness: toWord(c.to),
+    })),
+    askerOf(flags, pipeline, what),
+    {
+      ...(planFile !== undefined ? { planFile } : { policy: flags.policy }),
+      invalid: plan.invalid.length,
+      unreadable: unreadable.map((u) => u.service),
+    },
+  );
+  if (unreadable.length > 0) return EXIT.error;
+  return exit === EXIT.ok && plan.invalid.length > 0 ? EXIT.refused : exit;
+};
+
+/** The plan applied by this shell, zone by zone; returns the exit code of its report. */
+const applyDirectly = async (
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+  { plan, unreadable }: PlanToApply,
+): Promise<number> => {
   if (!flags.json) io.stderr.write(DIRECT_MODE_NOTE);
   const { api, applyOptions } = session();
   const apply = makeApplyPlan({ api, clock: systemClock, onProgress: progressPrinter(io) });
   const report = await interruptible(io, (signal) => apply(plan, { ...applyOptions, signal }));
   return printApplyReport(io, flags, plan, report, unreadable);
+};
+
+export async function applyCommand(
+  session: () => Session,
+  io: CliIo,
+  flags: Flags,
+  planFile?: string,
+): Promise<number> {
+  const throughPipeline = checkApplyFlags(io, flags, planFile);
+  // Where the requests go is found before anything is read: no plan for a pipeline that is not there.
+  const pipeline: PipelineConnection | undefined = throughPipeline
+    ? await connectPipeline(io.env, flags)
+    : undefined;
+  const planned = await planToApply(session, io, flags, planFile);
+  if (!planned) return EXIT.refused;
+  const stop = await showAndConfirm(io, flags, planned);
+  if (stop !== undefined) return stop;
+  return pipeline
+    ? applyThroughPipeline(io, flags, pipeline, planned, planFile)
+    : applyDirectly(session, io, flags, planned);
 }
