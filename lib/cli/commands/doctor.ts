@@ -41,22 +41,26 @@ const checkPipelineExports = (busName: string | undefined, tableName: string | u
   );
 };
 
-/** Where to look, and the clients to look with. */
-const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
-  const stage = flags.stage;
-  if (stage !== undefined && !STAGE.test(stage))
-    throw new UsageError(
-      `--stage must be a stack's stage name (letters, digits, -), got '${plainText(stage, 40)}'`,
-    );
-  // OVH's configuration files complete the environment, as for every command that talks to OVH.
-  const conf = withOvhConf(io.env, ovhConfPaths(io.cwd, io.env.HOME));
-  for (const warning of conf.warnings) io.stderr.write(`WARNING: ${warning}\n`);
-  const env = conf.env;
-  const local = stage === undefined && isLoopback(env.AWS_ENDPOINT_URL_EVENTBRIDGE);
-  let region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
-  let credentials: () => AwsCredentials;
-  let busName = env.EVENT_BUS_NAME?.trim();
-  let tableName = env.IDEMPOTENCY_TABLE?.trim();
+/** The pipeline's names, and the region and credentials to read it with. */
+interface PipelineAccess {
+  region: string;
+  credentials: () => AwsCredentials;
+  busName: string | undefined;
+  tableName: string | undefined;
+}
+
+/**
+ * The local pipeline's exports (or keys in the environment), else the shell's AWS credentials
+ * and, with --stage, the names in the stack's outputs.
+ */
+const pipelineAccess = async (
+  env: NodeJS.ProcessEnv,
+  stage: string | undefined,
+  local: boolean,
+): Promise<PipelineAccess> => {
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  const busName = env.EVENT_BUS_NAME?.trim();
+  const tableName = env.IDEMPOTENCY_TABLE?.trim();
   if (stage === undefined) checkPipelineExports(busName, tableName, local);
   if (local || (stage === undefined && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY)) {
     if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY || !region)
@@ -68,22 +72,26 @@ const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
       secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
       ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
     };
-    credentials = () => creds;
-  } else {
-    const sdk = await sdkCredentials(env);
-    sdk.sts.destroy();
-    region = region || sdk.region;
-    if (!region) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
-    credentials = sdk.get;
-    if (stage !== undefined) ({ busName, tableName } = await stagePipeline(env, stage, region, sdk.get));
+    return { region, credentials: () => creds, busName, tableName };
   }
+  const sdk = await sdkCredentials(env);
+  sdk.sts.destroy();
+  const sdkRegion = region || sdk.region;
+  if (!sdkRegion) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
+  const names =
+    stage !== undefined ? await stagePipeline(env, stage, sdkRegion, sdk.get) : { busName, tableName };
+  return { region: sdkRegion, credentials: sdk.get, busName: names.busName, tableName: names.tableName };
+};
+
+/** The AWS clients doctor reads with: two attempts each, at the environment's endpoints when set. */
+const awsClients = (env: NodeJS.ProcessEnv, region: string, credentials: () => AwsCredentials) => {
   const endpointOf = (service: AwsService) =>
     env[`AWS_ENDPOINT_URL_${service.envId}`] || env.AWS_ENDPOINT_URL;
   const json = (service: AwsService): AwsCall => {
     const endpoint = endpointOf(service);
     return makeAwsJsonClient({
       service,
-      region: region!,
+      region,
       credentials,
       timeoutMs: AWS_CALL_TIMEOUT_MS,
       maxAttempts: 2,
@@ -99,6 +107,23 @@ const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
     maxAttempts: 2,
     ...(schedulerEndpoint ? { endpoint: schedulerEndpoint } : {}),
   });
+  return { json, scheduler };
+};
+
+/** Where to look, and the clients to look with. */
+const targetOf = async (io: CliIo, flags: Flags): Promise<DoctorTarget> => {
+  const stage = flags.stage;
+  if (stage !== undefined && !STAGE.test(stage))
+    throw new UsageError(
+      `--stage must be a stack's stage name (letters, digits, -), got '${plainText(stage, 40)}'`,
+    );
+  // OVH's configuration files complete the environment, as for every command that talks to OVH.
+  const conf = withOvhConf(io.env, ovhConfPaths(io.cwd, io.env.HOME));
+  for (const warning of conf.warnings) io.stderr.write(`WARNING: ${warning}\n`);
+  const env = conf.env;
+  const local = stage === undefined && isLoopback(env.AWS_ENDPOINT_URL_EVENTBRIDGE);
+  const { region, credentials, busName, tableName } = await pipelineAccess(env, stage, local);
+  const { json, scheduler } = awsClients(env, region, credentials);
   return {
     where:
       stage !== undefined
