@@ -132,89 +132,60 @@ export const checkOvhSecrets = async (
   }
 };
 
-/** Does the OVH API answer these credentials, and with the rights stickler needs and no more? */
-export const checkOvh = async (
+const OVH_WORKS = 'OVH credentials work';
+const OVH_RIGHTS = 'OVH rights';
+
+/** The OVH endpoint and credentials to check with. */
+interface OvhAccess {
+  baseUrl: string;
+  tokenUrl: string | undefined;
+  credentials: OvhCredentials;
+}
+
+/** The endpoint and credentials (the environment's when none were read from SSM), or the ✗ saying why not. */
+const ovhAccess = (
   target: DoctorTarget,
   credentials: OvhCredentials | undefined,
-): Promise<CheckResult[]> => {
-  const works = 'OVH credentials work';
-  const rights = 'OVH rights';
-  let baseUrl: string;
-  let tokenUrl: string | undefined;
+): OvhAccess | CheckResult[] => {
   try {
-    baseUrl = resolveEndpoint(target.env.OVH_ENDPOINT);
-    if (!credentials) credentials = ovhConfigFromEnv(target.env).credentials;
-    if (isServiceAccount(credentials))
-      tokenUrl = resolveOAuth2TokenUrl(baseUrl, target.env.OVH_OAUTH2_TOKEN_URL);
+    const baseUrl = resolveEndpoint(target.env.OVH_ENDPOINT);
+    const resolved = credentials ?? ovhConfigFromEnv(target.env).credentials;
+    const tokenUrl = isServiceAccount(resolved)
+      ? resolveOAuth2TokenUrl(baseUrl, target.env.OVH_OAUTH2_TOKEN_URL)
+      : undefined;
+    return { baseUrl, tokenUrl, credentials: resolved };
   } catch (error) {
     return [
       fail(
         'ovh-credentials',
-        works,
+        OVH_WORKS,
         said(error),
         target.stage
           ? 'set OVH_ENDPOINT as the stack’s ovhEndpoint param (and OVH_OAUTH2_TOKEN_URL as its ovhOAuth2TokenUrl, if any)'
           : 'set OVH_CLIENT_ID and OVH_CLIENT_SECRET (a service account) or OVH_APPLICATION_KEY, OVH_APPLICATION_SECRET and OVH_CONSUMER_KEY, or paste the exports of stickler simulate --pipeline',
       ),
-      skip('ovh-rights', rights, 'skipped: no OVH credentials to check'),
+      skip('ovh-rights', OVH_RIGHTS, 'skipped: no OVH credentials to check'),
     ];
   }
-  const client = new OvhHttpClient({
-    baseUrl,
-    credentials,
-    ...(tokenUrl ? { oauth2TokenUrl: tokenUrl } : {}),
-    timeoutMs: target.ovhTimeoutMs ?? 10_000,
-    retry: { maxAttempts: 2, baseDelayMs: 200, maxDelayMs: 1_000, maxThrottledAttempts: 2 },
-  });
-  const fixFor = (error: unknown) =>
-    error instanceof OvhApiError && error.code === 'credentials-refused'
-      ? 'check the client id and secret, and that the service account exists (README: With a service account)'
-      : error instanceof OvhApiError && (error.status === 403 || error.status === 400 || error.status === 401)
-        ? 'create credentials again as the README says (With a service account, or With an application key), and store them where stickler reads them'
-        : `check that ${baseUrl} is the OVH endpoint of your load balancers and that it can be reached from here`;
-  let listed: string[];
-  try {
-    listed = await client.get<string[]>('/ipLoadbalancing');
-  } catch (error) {
-    return [
-      fail('ovh-credentials', works, said(error), fixFor(error)),
-      skip('ovh-rights', rights, 'skipped: the credentials do not work'),
-    ];
-  }
-  const count = Array.isArray(listed) ? listed.length : 0;
-  if (isServiceAccount(credentials))
-    return [
-      pass(
-        'ovh-credentials',
-        works,
-        `service account: a token from ${tokenUrl}, then GET /ipLoadbalancing answered ${count} load balancer(s) at ${baseUrl}`,
-      ),
-      skip(
-        'ovh-rights',
-        rights,
-        "skipped: a service account's rights are its IAM policy, which OVH does not show to the account itself; give it exactly the actions the README lists (With a service account)",
-      ),
-    ];
-  const worked = pass(
-    'ovh-credentials',
-    works,
-    `application key: GET /ipLoadbalancing answered ${count} load balancer(s) at ${baseUrl}`,
-  );
-  let credential: { status?: unknown; rules?: unknown; expiration?: unknown };
-  try {
-    credential = await client.get('/auth/currentCredential');
-  } catch (error) {
-    if (error instanceof OvhApiError && error.errorCode === 'NOT_GRANTED_CALL')
-      return [
-        worked,
-        skip(
-          'ovh-rights',
-          rights,
-          'skipped: this consumer key may not read its own rules (GET /auth/currentCredential is not granted to it)',
-        ),
-      ];
-    return [worked, fail('ovh-rights', rights, said(error), fixFor(error))];
-  }
+};
+
+/** How to fix what OVH answered at `baseUrl`. */
+const ovhFix = (error: unknown, baseUrl: string): string =>
+  error instanceof OvhApiError && error.code === 'credentials-refused'
+    ? 'check the client id and secret, and that the service account exists (README: With a service account)'
+    : error instanceof OvhApiError && (error.status === 403 || error.status === 400 || error.status === 401)
+      ? 'create credentials again as the README says (With a service account, or With an application key), and store them where stickler reads them'
+      : `check that ${baseUrl} is the OVH endpoint of your load balancers and that it can be reached from here`;
+
+/** What GET /auth/currentCredential answers, as far as the doctor reads it. */
+interface CurrentCredential {
+  status?: unknown;
+  rules?: unknown;
+  expiration?: unknown;
+}
+
+/** A consumer key's rules compared with what stickler calls: exactly those, validated. */
+const rightsOf = (credential: CurrentCredential): CheckResult => {
   const granted = (Array.isArray(credential.rules) ? credential.rules : []).filter(
     (r): r is AccessRule => typeof r?.method === 'string' && typeof r?.path === 'string',
   );
@@ -231,22 +202,83 @@ export const checkOvh = async (
   const expires =
     typeof credential.expiration === 'string' ? ` (it expires ${plainText(credential.expiration, 40)})` : '';
   if (problems.length > 0)
-    return [
-      worked,
-      fail(
-        'ovh-rights',
-        rights,
-        `${problems.join('; ')}${expires}`,
-        `create a consumer key with exactly these rules: ${STICKLER_ACCESS_RULES.map(ruleText).join(', ')} (README: With an application key), or a service account`,
-      ),
-    ];
+    return fail(
+      'ovh-rights',
+      OVH_RIGHTS,
+      `${problems.join('; ')}${expires}`,
+      `create a consumer key with exactly these rules: ${STICKLER_ACCESS_RULES.map(ruleText).join(', ')} (README: With an application key), or a service account`,
+    );
   const pinned = report.pinned.length
     ? `, pinned to ${[...new Set(report.pinned.flatMap((p) => p.services))].join(', ')}`
     : '';
-  return [
-    worked,
-    pass('ovh-rights', rights, `the consumer key's rules are exactly what stickler calls${pinned}${expires}`),
-  ];
+  return pass(
+    'ovh-rights',
+    OVH_RIGHTS,
+    `the consumer key's rules are exactly what stickler calls${pinned}${expires}`,
+  );
+};
+
+/** An application key's rights, as its consumer key reads them, when it may. */
+const checkApplicationKeyRights = async (client: OvhHttpClient, baseUrl: string): Promise<CheckResult> => {
+  let credential: CurrentCredential;
+  try {
+    credential = await client.get('/auth/currentCredential');
+  } catch (error) {
+    if (error instanceof OvhApiError && error.errorCode === 'NOT_GRANTED_CALL')
+      return skip(
+        'ovh-rights',
+        OVH_RIGHTS,
+        'skipped: this consumer key may not read its own rules (GET /auth/currentCredential is not granted to it)',
+      );
+    return fail('ovh-rights', OVH_RIGHTS, said(error), ovhFix(error, baseUrl));
+  }
+  return rightsOf(credential);
+};
+
+/** Does the OVH API answer these credentials, and with the rights stickler needs and no more? */
+export const checkOvh = async (
+  target: DoctorTarget,
+  credentials: OvhCredentials | undefined,
+): Promise<CheckResult[]> => {
+  const access = ovhAccess(target, credentials);
+  if (Array.isArray(access)) return access;
+  const { baseUrl, tokenUrl } = access;
+  const client = new OvhHttpClient({
+    baseUrl,
+    credentials: access.credentials,
+    ...(tokenUrl ? { oauth2TokenUrl: tokenUrl } : {}),
+    timeoutMs: target.ovhTimeoutMs ?? 10_000,
+    retry: { maxAttempts: 2, baseDelayMs: 200, maxDelayMs: 1_000, maxThrottledAttempts: 2 },
+  });
+  let listed: string[];
+  try {
+    listed = await client.get<string[]>('/ipLoadbalancing');
+  } catch (error) {
+    return [
+      fail('ovh-credentials', OVH_WORKS, said(error), ovhFix(error, baseUrl)),
+      skip('ovh-rights', OVH_RIGHTS, 'skipped: the credentials do not work'),
+    ];
+  }
+  const count = Array.isArray(listed) ? listed.length : 0;
+  if (isServiceAccount(access.credentials))
+    return [
+      pass(
+        'ovh-credentials',
+        OVH_WORKS,
+        `service account: a token from ${tokenUrl}, then GET /ipLoadbalancing answered ${count} load balancer(s) at ${baseUrl}`,
+      ),
+      skip(
+        'ovh-rights',
+        OVH_RIGHTS,
+        "skipped: a service account's rights are its IAM policy, which OVH does not show to the account itself; give it exactly the actions the README lists (With a service account)",
+      ),
+    ];
+  const worked = pass(
+    'ovh-credentials',
+    OVH_WORKS,
+    `application key: GET /ipLoadbalancing answered ${count} load balancer(s) at ${baseUrl}`,
+  );
+  return [worked, await checkApplicationKeyRights(client, baseUrl)];
 };
 
 /** One AWS resource: found, or what to do about it. */
