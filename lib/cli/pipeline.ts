@@ -152,68 +152,93 @@ export const stackOutputs = async (
   }
 };
 
-export const connectPipeline = async (
-  env: NodeJS.ProcessEnv,
-  flags: PipelineFlags,
-): Promise<PipelineConnection> => {
-  const stage = flags.stage;
-  if (stage !== undefined && !STAGE.test(stage))
+const NO_PIPELINE =
+  "no pipeline: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints (EVENT_BUS_NAME, IDEMPOTENCY_TABLE and the endpoints)";
+
+/** How a pipeline is reached: its names (when known), region and credentials, and who the operator is there. */
+interface PipelineAccess {
+  busName: string | undefined;
+  tableName: string | undefined;
+  region: string;
+  credentials: () => AwsCredentials;
+  /** Called before each call: credentials that expire are resolved again. */
+  fresh: () => Promise<void>;
+  actor: PipelineConnection['actor'];
+  where: string;
+}
+
+/** The local pipeline of `stickler simulate --pipeline`: its exports, and the login name. */
+const localAccess = (env: NodeJS.ProcessEnv): PipelineAccess => {
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY || !region)
     throw new UsageError(
-      `--stage must be a stack's stage name (letters, digits, -), got '${plainText(stage, 40)}'`,
+      "the local pipeline's exports are incomplete: paste all of what 'stickler simulate --pipeline' printed",
     );
-  const local = stage === undefined && isLoopback(env.AWS_ENDPOINT_URL_EVENTBRIDGE);
+  const creds = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY };
+  let login = 'unknown';
+  try {
+    login = userInfo().username;
+  } catch {}
+  return {
+    busName: env.EVENT_BUS_NAME,
+    tableName: env.IDEMPOTENCY_TABLE,
+    region,
+    credentials: () => creds,
+    fresh: async () => {},
+    actor: { id: 'local', name: login },
+    where: 'the local pipeline',
+  };
+};
+
+/** The operator's AWS identity (STS GetCallerIdentity, which needs no permission); the STS client is done with after it. */
+const callerIdentity = async (
+  sts: Awaited<ReturnType<typeof sdkCredentials>>['sts'],
+): Promise<PipelineConnection['actor']> => {
+  const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
+  try {
+    const me = await sts.send(new GetCallerIdentityCommand({}));
+    return { id: me.Arn ?? `account ${me.Account ?? '?'}` };
+  } catch (error) {
+    throw new ConfigError(
+      `cannot tell who you are (STS GetCallerIdentity): ${plainText((error as Error).message, 200)}`,
+    );
+  } finally {
+    sts.destroy();
+  }
+};
+
+/** A deployed stage, or the environment's names in a real account, with the shell's AWS credentials. */
+const awsAccess = async (env: NodeJS.ProcessEnv, stage: string | undefined): Promise<PipelineAccess> => {
   let busName = env.EVENT_BUS_NAME;
   let tableName = env.IDEMPOTENCY_TABLE;
-  let region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
-  let credentials: () => AwsCredentials;
-  let fresh: () => Promise<void> = async () => {};
-  let actor: PipelineConnection['actor'];
-  let where: string;
-  if (local) {
-    if (!env.AWS_ACCESS_KEY_ID || !env.AWS_SECRET_ACCESS_KEY || !region)
-      throw new UsageError(
-        "the local pipeline's exports are incomplete: paste all of what 'stickler simulate --pipeline' printed",
-      );
-    const creds = { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY };
-    credentials = () => creds;
-    let login = 'unknown';
-    try {
-      login = userInfo().username;
-    } catch {}
-    actor = { id: 'local', name: login };
-    where = 'the local pipeline';
-  } else {
-    if (stage === undefined && (!busName || !tableName))
-      throw new UsageError(
-        "no pipeline: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints (EVENT_BUS_NAME, IDEMPOTENCY_TABLE and the endpoints)",
-      );
-    const sdk = await sdkCredentials(env);
-    region = region || sdk.region;
-    if (!region) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
-    credentials = sdk.get;
-    fresh = sdk.fresh;
-    if (stage !== undefined) ({ busName, tableName } = await stagePipeline(env, stage, region, sdk.get));
-    const { GetCallerIdentityCommand } = await import('@aws-sdk/client-sts');
-    try {
-      const me = await sdk.sts.send(new GetCallerIdentityCommand({}));
-      actor = { id: me.Arn ?? `account ${me.Account ?? '?'}` };
-    } catch (error) {
-      throw new ConfigError(
-        `cannot tell who you are (STS GetCallerIdentity): ${plainText((error as Error).message, 200)}`,
-      );
-    } finally {
-      sdk.sts.destroy();
-    }
-    where = stage !== undefined ? `stage ${stage} (${region})` : `bus ${busName} (${region})`;
-  }
-  if (!busName || !tableName)
-    throw new UsageError(
-      "no pipeline: give --stage STAGE for a deployed stack, or paste the exports 'stickler simulate --pipeline' prints (EVENT_BUS_NAME, IDEMPOTENCY_TABLE and the endpoints)",
-    );
+  if (stage === undefined && (!busName || !tableName)) throw new UsageError(NO_PIPELINE);
+  const sdk = await sdkCredentials(env);
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION || sdk.region;
+  if (!region) throw new ConfigError('no AWS region: set AWS_REGION or a region in your profile');
+  if (stage !== undefined) ({ busName, tableName } = await stagePipeline(env, stage, region, sdk.get));
+  const actor = await callerIdentity(sdk.sts);
+  return {
+    busName,
+    tableName,
+    region,
+    credentials: sdk.get,
+    fresh: sdk.fresh,
+    actor,
+    where: stage !== undefined ? `stage ${stage} (${region})` : `bus ${busName} (${region})`,
+  };
+};
+
+/** The door to the pipeline's bus and table, through clients that keep the credentials fresh. */
+const pipelineDoorOf = (
+  env: NodeJS.ProcessEnv,
+  { region, credentials, fresh }: PipelineAccess,
+  busName: string,
+  tableName: string,
+): PipelineDoor => {
   const client = (service: AwsService): AwsCall => {
     const inner = makeAwsJsonClient({
       service,
-      region: region!,
+      region,
       credentials,
       timeoutMs: AWS_CALL_TIMEOUT_MS,
       // An operator waits: two attempts per call (the publisher retries what is left once more).
@@ -228,7 +253,7 @@ export const connectPipeline = async (
     };
   };
   const db = client(DYNAMODB);
-  const door = makePipelineDoor({
+  return makePipelineDoor({
     publisher: new EventBridgePublisher({
       client: client(EVENTBRIDGE),
       busName,
@@ -239,5 +264,20 @@ export const connectPipeline = async (
     ledger: new DynamoDbFarmLedger({ client: db, tableName }),
     clock: systemClock,
   });
-  return { door, where, actor, local };
+};
+
+export const connectPipeline = async (
+  env: NodeJS.ProcessEnv,
+  flags: PipelineFlags,
+): Promise<PipelineConnection> => {
+  const stage = flags.stage;
+  if (stage !== undefined && !STAGE.test(stage))
+    throw new UsageError(
+      `--stage must be a stack's stage name (letters, digits, -), got '${plainText(stage, 40)}'`,
+    );
+  const local = stage === undefined && isLoopback(env.AWS_ENDPOINT_URL_EVENTBRIDGE);
+  const access = local ? localAccess(env) : await awsAccess(env, stage);
+  const { busName, tableName, where, actor } = access;
+  if (!busName || !tableName) throw new UsageError(NO_PIPELINE);
+  return { door: pipelineDoorOf(env, access, busName, tableName), where, actor, local };
 };
