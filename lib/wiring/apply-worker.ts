@@ -4,6 +4,7 @@
  * into the use case, and the Lambda handler: SQS records in, ReportBatchItemFailures out (with
  * short delays for the records handed back), under the Powertools middlewares.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -37,17 +38,13 @@ import { systemClock } from '../ports/clock';
 import type { Log } from '../ports/log';
 import { functionLogger, powertoolsLog } from './log';
 import { ovhClientFromEnv } from './ovh-api';
-import { loadWorkerConfig } from './worker-config';
+import { loadWorkerConfig, type WorkerConfig } from './worker-config';
 
 /** Every AWS call's attempt times out after this (the client retries, with backoff). */
 const AWS_TIMEOUTS = { timeoutMs: 10_000 };
 
-export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
-  const config = loadWorkerConfig(env);
-  const logger = functionLogger(env);
-  const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker' });
-  const log: Log = powertoolsLog(logger);
-
+/** OVH's API and the load balancers' traffic, through one client (SSM credentials outside the `local` stage). */
+const ovhPorts = (env: NodeJS.ProcessEnv, config: WorkerConfig) => {
   const ovh = ovhClientFromEnv(env, {
     baseUrl: config.ovhBaseUrl,
     credentialsParameters: config.ovhCredentialsParameters,
@@ -58,10 +55,15 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   // Read as each zone's refresh is asked, for its audit events; short timeouts, since a zone's
   // outcome waits for the read (which has usually ended by the time the refresh task has).
   const traffic = new OvhMetricsTraffic(ovh, { timeoutMs: 3_000, tokenBudgetMs: 3_000 });
-  const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, AWS_TIMEOUTS);
+  return { api, traffic };
+};
 
-  const idempotency = new DynamoDbIdempotencyStore({ client: dynamodb, tableName: config.idempotencyTable });
-  const ledger = new DynamoDbFarmLedger({ client: dynamodb, tableName: config.idempotencyTable });
+/** The worker's AWS adapters: the table's stores, the bus's publisher, the scheduler's deferrals. */
+const awsPorts = (env: NodeJS.ProcessEnv, config: WorkerConfig) => {
+  const dynamodb = awsJsonClientFromEnv(DYNAMODB, env, AWS_TIMEOUTS);
+  const tableName = config.idempotencyTable;
+  const idempotency = new DynamoDbIdempotencyStore({ client: dynamodb, tableName });
+  const ledger = new DynamoDbFarmLedger({ client: dynamodb, tableName });
   const publisher = new EventBridgePublisher({
     client: awsJsonClientFromEnv(EVENTBRIDGE, env, AWS_TIMEOUTS),
     busName: config.eventBusName,
@@ -71,20 +73,28 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     client: awsRestJsonClientFromEnv(SCHEDULER, env, AWS_TIMEOUTS),
     ...config.deferral,
   });
-  const processChangeRequests = makeProcessChangeRequests({
-    applyRequests: makeApplyRequests({
-      api,
-      clock: systemClock,
-      unapplied: new DynamoDbUnappliedZones({ client: dynamodb, tableName: config.idempotencyTable }),
-    }),
-    publisher,
-    idempotency,
-    ledger,
+  const unapplied = new DynamoDbUnappliedZones({ client: dynamodb, tableName });
+  // One holder per Lambda instance: an instance runs one invocation at a time.
+  const leases = new DynamoDbServiceLeases({ client: dynamodb, tableName });
+  return { idempotency, ledger, publisher, deferrals, unapplied, leases };
+};
+
+/** The change requests' use case, as the worker runs it. */
+const workerProcessChangeRequests = (
+  config: WorkerConfig,
+  { api, traffic }: ReturnType<typeof ovhPorts>,
+  { unapplied, ...aws }: ReturnType<typeof awsPorts>,
+  log: Log,
+) =>
+  makeProcessChangeRequests({
+    applyRequests: makeApplyRequests({ api, clock: systemClock, unapplied }),
+    publisher: aws.publisher,
+    idempotency: aws.idempotency,
+    ledger: aws.ledger,
     refreshTasks: api,
     traffic,
-    // One holder per Lambda instance: an instance runs one invocation at a time.
-    leases: new DynamoDbServiceLeases({ client: dynamodb, tableName: config.idempotencyTable }),
-    deferrals,
+    leases: aws.leases,
+    deferrals: aws.deferrals,
     clock: systemClock,
     log,
     applyOptions: {
@@ -102,18 +112,11 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     timeLimits: { ...DEFAULT_TIME_LIMITS, minWindowMs: config.batchWindowMs + 10_000 },
   });
 
-  const processCancels = makeProcessCancels({
-    idempotency,
-    ledger,
-    deferrals,
-    publisher,
-    clock: systemClock,
-    log,
-    maxReceiveCount: config.maxReceiveCount,
-    claimHoldMs: config.claimHoldMs,
-  });
-
-  /** Change requests first, then cancels: a request deferred in this batch can be cancelled by it. */
+/** A batch's records, change requests first, then cancels: a request deferred in this batch can be cancelled by it. */
+const batchProcessor = (
+  processChangeRequests: ReturnType<typeof makeProcessChangeRequests>,
+  processCancels: ReturnType<typeof makeProcessCancels>,
+) => {
   const processBatch = async (
     records: SQSEvent['Records'],
     options: { deadline: number },
@@ -131,7 +134,28 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
       ...(a.leaseWaitMs !== undefined ? { leaseWaitMs: a.leaseWaitMs } : {}),
     };
   };
+  return processBatch;
+};
 
+export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
+  const config = loadWorkerConfig(env);
+  const logger = functionLogger(env);
+  const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker' });
+  const log: Log = powertoolsLog(logger);
+  const ovh = ovhPorts(env, config);
+  const aws = awsPorts(env, config);
+  const processChangeRequests = workerProcessChangeRequests(config, ovh, aws, log);
+  const processCancels = makeProcessCancels({
+    idempotency: aws.idempotency,
+    ledger: aws.ledger,
+    deferrals: aws.deferrals,
+    publisher: aws.publisher,
+    clock: systemClock,
+    log,
+    maxReceiveCount: config.maxReceiveCount,
+    claimHoldMs: config.claimHoldMs,
+  });
+  const processBatch = batchProcessor(processChangeRequests, processCancels);
   const delayRecords = makeSqsVisibility({
     client: awsJsonClientFromEnv(SQS, env, AWS_TIMEOUTS),
     endpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,
@@ -145,6 +169,69 @@ const KILLED_BATCH_MARGIN_SECONDS = 60;
 
 /** Kept at the end of an invocation for the outbox (DynamoDB and PutEvents, with their retries). */
 const OUTBOX_RESERVE_MS = 30_000;
+
+type DelayRecords = ReturnType<typeof makeSqsVisibility>;
+
+/**
+ * If this invocation is killed, its records come back when it would have ended (and a minute),
+ * not after the queue's visibility timeout (six function timeouts, 90 minutes as deployed).
+ */
+const boundVisibilityToInvocation = async (
+  records: SQSEvent['Records'],
+  remainingMs: number,
+  config: WorkerConfig,
+  delayRecords: DelayRecords,
+  logger: Logger,
+): Promise<void> => {
+  const untilEnd = Math.ceil(remainingMs / 1000) + KILLED_BATCH_MARGIN_SECONDS;
+  if (untilEnd >= config.queueVisibilitySeconds) return;
+  const { failed } = await delayRecords(records, new Map(records.map((r) => [r.messageId, untilEnd]))).catch(
+    () => ({ failed: records.map((r) => r.messageId) }),
+  );
+  if (failed.length > 0)
+    logger.warn(
+      'could not bound the visibility of some records to this invocation; a kill returns them later',
+      {
+        records: failed.length,
+      },
+    );
+};
+
+/**
+ * Records handed back come again after a short, growing delay rather than the queue's
+ * visibility timeout (six times the function timeout).
+ */
+const delayRetries = async (
+  records: SQSEvent['Records'],
+  result: ProcessResult,
+  delayRecords: DelayRecords,
+  logger: Logger,
+): Promise<void> => {
+  const delays = new Map(
+    result.retry.filter((r) => r.delaySeconds !== undefined).map((r) => [r.recordId, r.delaySeconds!]),
+  );
+  if (delays.size === 0) return;
+  const { failed } = await delayRecords(records, delays);
+  if (failed.length > 0)
+    logger.warn(
+      'could not shorten the visibility of some records; they come back after the visibility timeout',
+      {
+        records: failed,
+      },
+    );
+};
+
+/** What the stack's dashboard draws: outcomes, refusals by reason, zone applies, lease waits. */
+const addBatchMetrics = (metrics: Metrics, result: ProcessResult): void => {
+  for (const fate of result.fates.values()) metrics.addMetric(`requests_${fate}`, MetricUnit.Count, 1);
+  for (const e of result.published) {
+    const code = (e.detail as { code?: unknown }).code;
+    if (e.detailType === DETAIL_TYPES.refused && typeof code === 'string')
+      metrics.addMetric(`refused_${code.replace(/[^\w-]/g, '_').slice(0, 40)}`, MetricUnit.Count, 1);
+    if (e.detailType === DETAIL_TYPES.zoneApplied) metrics.addMetric('zone_applies', MetricUnit.Count, 1);
+  }
+  if (result.leaseWaitMs) metrics.addMetric('lease_wait', MetricUnit.Milliseconds, result.leaseWaitMs);
+};
 
 /** The apply-worker's Lambda handler, wired from `env` (functions/apply-worker.ts; the local pipeline). */
 export const makeApplyWorkerHandler = (env: NodeJS.ProcessEnv) => {
@@ -170,49 +257,12 @@ export const makeApplyWorkerHandler = (env: NodeJS.ProcessEnv) => {
         'the apply-worker takes an SQS event: this one has no Records list; nothing was done',
       );
     }
-    // If this invocation is killed, its records come back when it would have ended (and a minute),
-    // not after the queue's visibility timeout (six function timeouts, 90 minutes as deployed).
-    const untilEnd = Math.ceil(remainingMs / 1000) + KILLED_BATCH_MARGIN_SECONDS;
-    if (untilEnd < config.queueVisibilitySeconds) {
-      const { failed } = await delayRecords(
-        event.Records,
-        new Map(event.Records.map((r) => [r.messageId, untilEnd])),
-      ).catch(() => ({ failed: event.Records.map((r) => r.messageId) }));
-      if (failed.length > 0)
-        logger.warn(
-          'could not bound the visibility of some records to this invocation; a kill returns them later',
-          {
-            records: failed.length,
-          },
-        );
-    }
+    await boundVisibilityToInvocation(event.Records, remainingMs, config, delayRecords, logger);
     const result = await processBatch(event.Records, {
       deadline: Date.now() + remainingMs - OUTBOX_RESERVE_MS,
     });
-    // Records handed back come again after a short, growing delay rather than the queue's
-    // visibility timeout (six times the function timeout).
-    const delays = new Map(
-      result.retry.filter((r) => r.delaySeconds !== undefined).map((r) => [r.recordId, r.delaySeconds!]),
-    );
-    if (delays.size > 0) {
-      const { failed } = await delayRecords(event.Records, delays);
-      if (failed.length > 0)
-        logger.warn(
-          'could not shorten the visibility of some records; they come back after the visibility timeout',
-          {
-            records: failed,
-          },
-        );
-    }
-    // What the stack's dashboard draws: outcomes, refusals by reason, zone applies, lease waits.
-    for (const fate of result.fates.values()) metrics.addMetric(`requests_${fate}`, MetricUnit.Count, 1);
-    for (const e of result.published) {
-      const code = (e.detail as { code?: unknown }).code;
-      if (e.detailType === DETAIL_TYPES.refused && typeof code === 'string')
-        metrics.addMetric(`refused_${code.replace(/[^\w-]/g, '_').slice(0, 40)}`, MetricUnit.Count, 1);
-      if (e.detailType === DETAIL_TYPES.zoneApplied) metrics.addMetric('zone_applies', MetricUnit.Count, 1);
-    }
-    if (result.leaseWaitMs) metrics.addMetric('lease_wait', MetricUnit.Milliseconds, result.leaseWaitMs);
+    await delayRetries(event.Records, result, delayRecords, logger);
+    addBatchMetrics(metrics, result);
     logger.info('batch processed', {
       records: event.Records.length,
       fates: Object.fromEntries(result.fates),
