@@ -92,6 +92,66 @@ const ovhReads = (env: NodeJS.ProcessEnv, local: boolean) => {
   };
 };
 
+/**
+ * Slack's signing secret: from SSM in a deployed stage (refused without its parameter), from
+ * SLACK_SIGNING_SECRET (or the local default) in the local stage.
+ */
+const signingSecretOf = (env: NodeJS.ProcessEnv, local: boolean): (() => Promise<string>) => {
+  const secretParameter = env.SLACK_SIGNING_SECRET_PARAMETER?.trim();
+  if (!local && !secretParameter)
+    throw new ConfigError(
+      'SLACK_SIGNING_SECRET_PARAMETER is not set: deployed stages read the signing secret from SSM only',
+    );
+  return !local && secretParameter
+    ? makeSsmSecret({
+        ssm: awsJsonClientFromEnv(SSM, env, ANSWER_PATH),
+        parameterName: secretParameter,
+        clock: systemClock,
+      })
+    : async () => env.SLACK_SIGNING_SECRET || LOCAL_SLACK_SIGNING_SECRET;
+};
+
+/** The dispatched work: OVH reads, the proposals it writes (with the work's longer timeouts), posted to Slack. */
+const slackWorkRunner = (
+  env: NodeJS.ProcessEnv,
+  local: boolean,
+  tableName: string,
+  responder: HttpSlackResponder,
+  log: Log,
+) =>
+  makeRunSlackWork({
+    ...ovhReads(env, local),
+    proposals: new DynamoDbChatProposals({
+      client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),
+      tableName,
+    }),
+    responder,
+    clock: systemClock,
+    log,
+    newId: () => randomBytes(16).toString('hex'),
+  });
+
+/** How a command's work leaves the answer: this function invoked again, or (local stage) this process, later. */
+const workDispatcherOf = (
+  env: NodeJS.ProcessEnv,
+  local: boolean,
+  runWork: (work: SlackWork) => Promise<unknown>,
+  log: Log,
+): WorkDispatcher<SlackWork> =>
+  local
+    ? {
+        // Lambda's asynchronous invocation, in this process: after the answer, never awaited by it.
+        dispatch: async (work) => {
+          setImmediate(() => {
+            runWork(work).catch((error) => log.error('slack work failed', { error: errorFields(error) }));
+          });
+        },
+      }
+    : new LambdaSelfInvoker<SlackWork>({
+        client: awsRestJsonClientFromEnv(LAMBDA, env, ANSWER_PATH),
+        functionName: required(env, 'AWS_LAMBDA_FUNCTION_NAME'),
+      });
+
 export const wireSlack = (env: NodeJS.ProcessEnv) => {
   const local = stageOf(env) === 'local';
   const busName = required(env, 'EVENT_BUS_NAME');
@@ -101,20 +161,7 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
   const authorization = chatAuthorizationFromEnv(env, local);
   if (authorization.teams.size === 0)
     log.warn('STICKLER_SLACK_TEAMS is empty: every Slack request will be refused');
-
-  const secretParameter = env.SLACK_SIGNING_SECRET_PARAMETER?.trim();
-  if (!local && !secretParameter)
-    throw new ConfigError(
-      'SLACK_SIGNING_SECRET_PARAMETER is not set: deployed stages read the signing secret from SSM only',
-    );
-  const signingSecret =
-    !local && secretParameter
-      ? makeSsmSecret({
-          ssm: awsJsonClientFromEnv(SSM, env, ANSWER_PATH),
-          parameterName: secretParameter,
-          clock: systemClock,
-        })
-      : async () => env.SLACK_SIGNING_SECRET || LOCAL_SLACK_SIGNING_SECRET;
+  const signingSecret = signingSecretOf(env, local);
 
   const testOrigin = local ? env.STICKLER_SLACK_RESPONSE_ORIGIN?.trim() : undefined;
   const responder = new HttpSlackResponder(testOrigin ? { allowedOrigin: testOrigin } : {});
@@ -135,31 +182,9 @@ export const wireSlack = (env: NodeJS.ProcessEnv) => {
     log,
   };
 
-  const runWork = makeRunSlackWork({
-    ...ovhReads(env, local),
-    proposals: new DynamoDbChatProposals({
-      client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),
-      tableName,
-    }),
-    responder,
-    clock: systemClock,
-    log,
-    newId: () => randomBytes(16).toString('hex'),
-  });
+  const runWork = slackWorkRunner(env, local, tableName, responder, log);
 
-  const dispatcher: WorkDispatcher<SlackWork> = local
-    ? {
-        // Lambda's asynchronous invocation, in this process: after the answer, never awaited by it.
-        dispatch: async (work) => {
-          setImmediate(() => {
-            runWork(work).catch((error) => log.error('slack work failed', { error: errorFields(error) }));
-          });
-        },
-      }
-    : new LambdaSelfInvoker<SlackWork>({
-        client: awsRestJsonClientFromEnv(LAMBDA, env, ANSWER_PATH),
-        functionName: required(env, 'AWS_LAMBDA_FUNCTION_NAME'),
-      });
+  const dispatcher = workDispatcherOf(env, local, runWork, log);
 
   return {
     logger,
