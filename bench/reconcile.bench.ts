@@ -14,6 +14,10 @@
  *     eventually answered within its retries), with and without the aggregated listing, at the
  *     CLI's defaults and, in the same run, at the fixed concurrency of 8 stickler used before
  *     adaptive concurrency;
+ *   memory: the CLI's apply (discovery + plan + apply) at 2,000, 8,000 and 16,000 farms of 100
+ *     farms per service, with and without OVH's aggregated listing: its peak RSS with Node's
+ *     default heap (which lets garbage pile up on a large machine), and again in a heap of
+ *     STICKLER_BENCH_APPLY_HEAP MiB (128 by default), which it must finish in, every farm applied;
  *   compliance: the compliance-run function's bundled handler (report, then enforce) at 8,000,
  *     16,000 and 32,000 farms, run by Node with the heap Lambda gives the function, its peak RSS
  *     against the function's memory in serverless.yml.
@@ -22,12 +26,14 @@
  * faster than one call at a time and within 1.2× of its bound, the 8,000-farm plan in seconds with
  * the aggregated listing, and call counts exactly as before without it; under random faults at
  * least as fast as the fixed 8 with every farm applied in one run; the compliance run at 32,000
- * farms within its memory with a margin (at most 80% of it).
+ * farms within its memory with a margin (at most 80% of it); the apply at 16,000 farms finished in
+ * a 128 MiB heap with every farm applied.
  *
  * Run: npm run bench:reconcile [-- --quick]   (--quick: 1,000 farms, no 8,000-farm run)
- * STICKLER_BENCH_CASES=main,faults,compliance chooses the parts (all by default; traffic-only: the
+ * STICKLER_BENCH_CASES=main,faults,memory,compliance chooses the parts (all by default; traffic-only: the
  *   plan with and without the traffic lookup at 2,000 farms alone, about 30 s, as in main);
  * STICKLER_BENCH_COMPLIANCE_FARMS=8000,16000,32000 the compliance run's sizes;
+ * STICKLER_BENCH_APPLY_FARMS=2000,8000,16000 the memory case's sizes (multiples of 100);
  * STICKLER_BENCH_LAMBDA_HEAP=0 runs the handler with Node's default heap for this machine.
  */
 import { fork } from 'node:child_process';
@@ -65,7 +71,11 @@ const TASK = Number(values['task-ms']);
 const ZONES = 3;
 const INITIAL = 8;
 const POLL_MS = DEFAULT_APPLY_OPTIONS.pollIntervalMs;
-const CASES = new Set((process.env.STICKLER_BENCH_CASES ?? 'main,faults,compliance').split(','));
+const CASES = new Set((process.env.STICKLER_BENCH_CASES ?? 'main,faults,memory,compliance').split(','));
+const APPLY_HEAP = Number(process.env.STICKLER_BENCH_APPLY_HEAP ?? '128');
+const APPLY_FARMS = (process.env.STICKLER_BENCH_APPLY_FARMS ?? (quick ? '2000' : '2000,8000,16000'))
+  .split(',')
+  .map(Number);
 const COMPLIANCE_FARMS = (
   process.env.STICKLER_BENCH_COMPLIANCE_FARMS ?? (quick ? '8000' : '8000,16000,32000')
 )
@@ -552,6 +562,60 @@ handler({ mode: job.mode }, { awsRequestId: 'bench-' + job.mode, functionName: '
 `;
 
 /** Plan time with and without the traffic lookup (documented listing, as by default). */
+/**
+ * The memory case: the apply's peak RSS as the fleet grows (100 farms per service, a third
+ * drifted), each run in a process of its own, with and without the aggregated listing, with
+ * Node's default heap and in a heap of APPLY_HEAP MiB.
+ */
+const memoryCase = async (checks: [string, boolean][]) => {
+  console.log(
+    `\nMemory: the apply (discovery + plan + apply) at the CLI defaults, 100 farms per service; Node's default heap, then a ${APPLY_HEAP} MiB heap`,
+  );
+  console.log(
+    '  farms     listing        default heap: time  peak RSS    bounded heap: time  applied/failed  peak RSS',
+  );
+  for (const farms of APPLY_FARMS) {
+    for (const aggregatedListing of [false, true]) {
+      const size = { services: Math.max(1, Math.round(farms / 100)), perService: 100 };
+      const job = (baseUrl: string) => ({
+        job: 'reconcile' as const,
+        baseUrl,
+        client: { kind: 'cli-default' as const },
+      });
+      // A simulator for each run: the first leaves the fleet compliant.
+      const fresh = async <T>(run: (baseUrl: string) => Promise<T>) => {
+        const sim = await simulator(size, { aggregatedListing });
+        try {
+          return await run(sim.baseUrl);
+        } finally {
+          await sim.close();
+        }
+      };
+      {
+        const free = await fresh((baseUrl) => inChild(job(baseUrl)));
+        const bounded = await fresh((baseUrl) =>
+          inChild(job(baseUrl), {
+            script: join(__dirname, 'reconcile-run.ts'),
+            flags: ['--import', 'tsx', `--max-old-space-size=${APPLY_HEAP}`],
+          }),
+        ).catch((error: Error) => ({ failedToFinish: error.message }));
+        const ok = !('failedToFinish' in bounded) && bounded.failed === 0 && bounded.applied === free.applied;
+        console.log(
+          `  ${String(farms).padEnd(9)} ${(aggregatedListing ? 'aggregated' : 'per farm').padEnd(14)} ${fmt(free.ms).padStart(18)}  ${mib(free.peakRssMiB).padStart(8)}    ` +
+            ('failedToFinish' in bounded
+              ? `did not finish: ${bounded.failedToFinish}`
+              : `${fmt(bounded.ms).padStart(18)}  ${`${bounded.applied}/${bounded.failed}`.padStart(14)}  ${mib(bounded.peakRssMiB).padStart(8)}`),
+        );
+        if (farms === Math.max(...APPLY_FARMS))
+          checks.push([
+            `the apply at ${farms} farms finished in a ${APPLY_HEAP} MiB heap with every farm applied (${aggregatedListing ? 'aggregated' : 'per-farm'} listing)`,
+            ok,
+          ]);
+      }
+    }
+  }
+};
+
 const trafficCost = async (size: Size) => {
   const off = await planOnly(size, false);
   const on = await planOnly(size, false, true);
@@ -581,6 +645,7 @@ const main = async () => {
   const checks: [string, boolean][] = [];
   if (CASES.has('main')) await mainCase(checks);
   if (CASES.has('faults')) await faultCase(checks);
+  if (CASES.has('memory')) await memoryCase(checks);
   if (CASES.has('compliance')) await complianceCase(checks);
   console.log('\nTargets');
   for (const [name, ok] of checks) console.log(`  ${verdict(ok)}  ${name}`);

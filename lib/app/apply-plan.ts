@@ -48,6 +48,13 @@ export interface ApplyOptions extends RefreshTiming {
   /** Apply zones even when they hold unapplied changes stickler did not make. */
   allowForeignPending: boolean;
   /**
+   * Zones (`service zone`) to refresh for the plan's compliant farms too, not only for requests,
+   * if they still hold only stickler's own unapplied writes (by `unapplied`'s records) when the
+   * service is applied: the CLI's direct apply, which showed them and asked. A compliant farm in
+   * any other zone is reported unchanged, as without it.
+   */
+  refreshOwnZones?: ReadonlySet<string>;
+  /**
    * What a zone holding someone else's unapplied changes does to the changes in it (without
    * `allowForeignPending`): `refuse` them (an operator at a terminal decides, the default), or fail
    * them as retryable (`retry`: the worker hands them back and tries again later, since another
@@ -197,7 +204,7 @@ interface ServiceWork {
 export const makeApplyPlan = ({ api, clock, onProgress, unapplied }: ApplyPlanDeps) =>
   async function applyPlan(plan: Plan, options: ApplyOptions = DEFAULT_APPLY_OPTIONS): Promise<ApplyReport> {
     const run = startRun({ api, clock, onProgress, unapplied }, plan, options);
-    await inServiceGroups(workByService(plan, run.report), (work) => applyService(run, work));
+    await inServiceGroups(workByService(plan, run.report, options), (work) => applyService(run, work));
     return run.report;
   };
 
@@ -222,7 +229,7 @@ function startRun(deps: ApplyPlanDeps, plan: Plan, options: ApplyOptions): Apply
  * need a look at pendingChanges (the value may be stored but never applied, say after a refresh
  * that failed); other unchanged farms go to the report as they are.
  */
-function workByService(plan: Plan, report: ApplyReport): ServiceWork[] {
+function workByService(plan: Plan, report: ApplyReport, options: ApplyOptions): ServiceWork[] {
   const byService = new Map<string, ServiceWork>();
   const workOf = (service: string) => {
     const work = byService.get(service) ?? { service, changes: [], stillUnchanged: [] };
@@ -231,7 +238,8 @@ function workByService(plan: Plan, report: ApplyReport): ServiceWork[] {
   };
   for (const change of plan.changes) workOf(change.farm.service).changes.push(change);
   for (const u of plan.unchanged) {
-    if (u.origin.kind === 'request') workOf(u.farm.service).stillUnchanged.push(u);
+    if (u.origin.kind === 'request' || options.refreshOwnZones?.has(`${u.farm.service} ${u.farm.zone}`))
+      workOf(u.farm.service).stillUnchanged.push(u);
     else report.unchanged.push(u);
   }
   return [...byService.values()].sort((a, b) => (a.service < b.service ? -1 : a.service > b.service ? 1 : 0));
@@ -343,6 +351,12 @@ function sortChanges(
     const n = count(u.farm.zone);
     // Stored by stickler but not applied yet (or, for an `all` farm, maybe not): refresh it.
     const ownUnappliedHere = svc.own.has(u.farm.zone) || (u.farm.zone === ALL_ZONES && svc.own.size > 0);
+    // A compliant farm of a plan (refreshOwnZones): its own zone's refresh only, never `all`'s.
+    if (u.origin.kind !== 'request') {
+      if (n === 0 && svc.own.has(u.farm.zone)) refreshOnly.add(refreshOnlyChange(u));
+      else run.report.unchanged.push(u);
+      continue;
+    }
     if (n === 0 && ownUnappliedHere) refreshOnly.add(refreshOnlyChange(u));
     else if (n === 0) run.report.unchanged.push(u);
     else if (options.allowForeignPending) refreshOnly.add(refreshOnlyChange(u));

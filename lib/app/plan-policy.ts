@@ -38,6 +38,11 @@ export interface StoredNotApplied {
   origin: Unchanged['origin'];
   /** The zone's unapplied changes (whoever made them). */
   pending: number;
+  /**
+   * They are all stickler's own earlier writes, left by a refresh that failed (the CLI's direct
+   * mode, from its own records): an apply refreshes the zone, after asking.
+   */
+  own?: true;
 }
 
 export interface Unreadable {

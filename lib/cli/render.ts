@@ -62,15 +62,22 @@ export const renderRejections = (title: string, list: readonly Rejection[]): str
  */
 export const renderStoredNotApplied = (list: readonly StoredNotApplied[]): string => {
   if (list.length === 0) return '';
-  const zones = new Map<string, number>();
-  for (const s of list) zones.set(`${s.farm.service} ${s.farm.zone}`, s.pending);
+  const zones = new Set(list.filter((s) => !s.own).map((s) => `${s.farm.service} ${s.farm.zone}`));
+  const own = new Set(list.filter((s) => s.own).map((s) => `${s.farm.service} ${s.farm.zone}`));
   return [
     'Stored, not applied (the zone holds unapplied changes: the farm may not run its value yet):',
     ...list.map(
       (s) =>
-        `  ${formatFarmRef(s.farm)}${s.farm.displayName ? ` ${s.farm.displayName}` : ''} stores ${w(s.farm.stickiness)}; zone ${s.farm.zone} holds ${plural(s.pending, 'unapplied change')} [${origin(s.origin)}]`,
+        `  ${formatFarmRef(s.farm)}${s.farm.displayName ? ` ${s.farm.displayName}` : ''} stores ${w(s.farm.stickiness)}; zone ${s.farm.zone} holds ${plural(s.pending, 'unapplied change')}${s.own ? ", all this machine's own earlier writes" : ''} [${origin(s.origin)}]`,
     ),
-    `  'stickler refresh SERVICE ZONE' shows and applies them, after asking: ${[...zones.keys()].join(', ')}`,
+    ...(own.size > 0
+      ? [
+          `  A direct 'stickler apply' refreshes the zones holding only this machine's earlier writes (a refresh of an earlier apply failed), after asking: ${[...own].join(', ')}`,
+        ]
+      : []),
+    ...(zones.size > 0
+      ? [`  'stickler refresh SERVICE ZONE' shows and applies them, after asking: ${[...zones].join(', ')}`]
+      : []),
     '',
   ].join('\n');
 };

@@ -93,6 +93,7 @@ export const planJson = (
     ...base(s.farm, s.farm, undefined, s.farm.stickiness),
     ...originFields(s.origin),
     pendingInZone: s.pending,
+    ...(s.own ? { ownEarlierWrites: true } : {}),
   })),
 });
 

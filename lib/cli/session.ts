@@ -1,4 +1,6 @@
 /** A CLI session: the OVH client built from the environment and the apply settings from the flags. */
+
+import { FileUnappliedZones, stateDirFor } from '../adapters/file/file-unapplied-zones';
 import { ovhConfigFromEnv } from '../adapters/ovh/config';
 import { OvhHttpClient } from '../adapters/ovh/http-client';
 import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
@@ -7,6 +9,7 @@ import { type ApplyOptions, DEFAULT_APPLY_OPTIONS } from '../app/apply-plan';
 import { ConfigError } from '../domain/errors';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
+import type { UnappliedZones } from '../ports/unapplied-zones';
 import { type Flags, number } from './args';
 
 /** `--concurrency`'s default: the most calls in flight adaptive concurrency may reach. */
@@ -17,6 +20,12 @@ export interface Session {
   /** The load balancers' traffic (OVH's metrics), through the same signed client. */
   traffic: LoadBalancerTraffic;
   applyOptions: ApplyOptions;
+  /**
+   * Direct mode's records of zones this machine left holding its own unapplied writes (a refresh
+   * that failed after the writes), one directory per endpoint: the next direct apply refreshes
+   * such a zone instead of refusing it as someone else's (app/own-unapplied.ts checks each record).
+   */
+  unapplied?: UnappliedZones;
 }
 
 /**
@@ -46,6 +55,7 @@ export const connect = (env: NodeJS.ProcessEnv, flags: Flags, say?: (line: strin
   return {
     api: new OvhLoadBalancerApi(client, { listing }),
     traffic: new OvhMetricsTraffic(client),
+    unapplied: new FileUnappliedZones({ dir: stateDirFor(env, config.baseUrl) }),
     applyOptions: {
       allowForeignPending: flags['allow-foreign-pending'] ?? false,
       pollIntervalMs: number(flags, 'poll-interval', DEFAULT_APPLY_OPTIONS.pollIntervalMs, { min: 10 }),

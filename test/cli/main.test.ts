@@ -406,6 +406,89 @@ describe('stickler CLI against the simulator', () => {
     expect(h.sim.stats.calls['defined-farms']).toBe(1);
   });
 
+  it('a direct apply whose refresh failed records its own writes: the next plan says so, and the next apply refreshes that zone after asking', async () => {
+    // Every refresh task ends in error: web-sbg's write is stored, zone sbg is left unapplied.
+    h.sim.faults.taskErrorRate = 1;
+    const first = makeIo(env);
+    expect(await runCli(['apply', '--policy', policyFile, '--yes', '--poll-interval', '10'], first.io)).toBe(
+      1,
+    );
+    h.sim.faults.taskErrorRate = 0;
+
+    const plan = makeIo(env);
+    expect(await runCli(['plan', '--policy', policyFile], plan.io)).toBe(2);
+    expect(plan.out()).toContain(
+      "loadbalancer-aaa http/2 web-sbg stores cookie; zone sbg holds 1 unapplied change, all this machine's own earlier writes [web keeps sessions]",
+    );
+    expect(plan.out()).toContain(
+      "A direct 'stickler apply' refreshes the zones holding only this machine's earlier writes (a refresh of an earlier apply failed), after asking: loadbalancer-aaa sbg",
+    );
+    expect(plan.out()).not.toContain("'stickler refresh SERVICE ZONE'");
+
+    // A refresh loses sessions like a write: without a terminal and without --yes, nothing is applied.
+    h.sim.resetStats();
+    const unasked = makeIo(env);
+    expect(await runCli(['apply', '--policy', policyFile], unasked.io)).toBe(1);
+    expect(unasked.err()).toContain('pass --yes');
+    expect(unasked.out()).toContain('Zones to apply: loadbalancer-aaa sbg');
+    expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+
+    const apply = makeIo(env);
+    expect(
+      await runCli(['apply', '--policy', policyFile, '--yes', '--json', '--poll-interval', '10'], apply.io),
+    ).toBe(0);
+    expect(JSON.parse(apply.out()).refreshes).toEqual([
+      expect.objectContaining({ service: 'loadbalancer-aaa', zone: 'sbg', status: 'done' }),
+    ]);
+    expect(await runCli(['plan', '--policy', policyFile], makeIo(env).io)).toBe(0);
+  });
+
+  it('a direct set of a farm already stored in a zone holding its own earlier write asks, then applies the zone', async () => {
+    h.sim.faults.taskErrorRate = 1;
+    expect(
+      await runCli(
+        ['set', 'loadbalancer-aaa', 'http/2', 'cookie', '--yes', '--poll-interval', '10'],
+        makeIo(env).io,
+      ),
+    ).toBe(1);
+    h.sim.faults.taskErrorRate = 0;
+    h.sim.resetStats();
+    const unasked = makeIo(env);
+    expect(await runCli(['set', 'loadbalancer-aaa', 'http/2', 'cookie'], unasked.io)).toBe(1);
+    expect(unasked.out()).toContain(
+      "already stores cookie, but zone sbg holds 1 unapplied change(s), all this machine's own earlier writes (a refresh that failed): this applies the zone.",
+    );
+    expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+    const set = makeIo(env);
+    expect(
+      await runCli(['set', 'loadbalancer-aaa', 'http/2', 'cookie', '--yes', '--poll-interval', '10'], set.io),
+    ).toBe(0);
+    expect(h.sim.stats.calls.refresh).toBe(1);
+    expect(await h.api.pendingChanges('loadbalancer-aaa')).not.toContainEqual(
+      expect.objectContaining({ zone: 'sbg' }),
+    );
+  });
+
+  it("a direct apply never takes someone else's change for its own: an edit beside its unapplied write keeps the zone refused", async () => {
+    h.sim.faults.taskErrorRate = 1;
+    expect(
+      await runCli(['apply', '--policy', policyFile, '--yes', '--poll-interval', '10'], makeIo(env).io),
+    ).toBe(1);
+    h.sim.faults.taskErrorRate = 0;
+    // Someone edits the same farm's balancing in the control panel: one more unapplied change.
+    await h.client.put('/ipLoadbalancing/loadbalancer-aaa/http/farm/2', { balance: 'leastconn' });
+    const plan = makeIo(env);
+    expect(await runCli(['plan', '--policy', policyFile], plan.io)).toBe(2);
+    expect(plan.out()).toContain('zone sbg holds 2 unapplied changes [web keeps sessions]');
+    expect(plan.out()).not.toContain("this machine's own earlier writes");
+    h.sim.resetStats();
+    const apply = makeIo(env);
+    await runCli(['apply', '--policy', policyFile, '--yes', '--poll-interval', '10'], apply.io);
+    expect(apply.out()).toContain('zone sbg holds 2 unapplied changes [web keeps sessions]');
+    expect(h.sim.stats.calls.refresh ?? 0).toBe(0);
+    expect(h.sim.stats.calls['put-farm'] ?? 0).toBe(0);
+  });
+
   it('refresh applies a zone left with unapplied changes, and says when there is nothing to apply', async () => {
     await h.api.setStickiness({ service: 'loadbalancer-aaa', type: 'http', farmId: 2 }, 'cookie');
     const refused = makeIo(env);

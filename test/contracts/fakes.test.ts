@@ -1,7 +1,8 @@
 /** The in-memory fakes pass the same contracts as the adapters they stand for. */
-import { InMemoryFarmLedger, InMemoryIdempotencyStore } from '../helpers/fakes';
+import { InMemoryFarmLedger, InMemoryIdempotencyStore, InMemoryUnappliedZones } from '../helpers/fakes';
 import { farmLedgerContract } from './farm-ledger.contract';
 import { idempotencyStoreContract } from './idempotency-store.contract';
+import { unappliedZonesContract } from './unapplied-zones.contract';
 
 describe('InMemoryIdempotencyStore, the IdempotencyStore contract', () => {
   idempotencyStoreContract(() => new InMemoryIdempotencyStore());
@@ -9,4 +10,8 @@ describe('InMemoryIdempotencyStore, the IdempotencyStore contract', () => {
 
 describe('InMemoryFarmLedger, the FarmLedger contract', () => {
   farmLedgerContract(() => new InMemoryFarmLedger());
+});
+
+describe('InMemoryUnappliedZones, the UnappliedZones contract', () => {
+  unappliedZonesContract(() => new InMemoryUnappliedZones());
 });

@@ -265,7 +265,7 @@ export class InMemoryUnappliedZones implements UnappliedZones {
 
   async read(service: string, zones: readonly string[]): Promise<UnappliedZone[]> {
     this.failures.check('read');
-    return zones.flatMap((zone) => {
+    return [...new Set(zones)].flatMap((zone) => {
       const r = this.records.get(`${service}/${zone}`);
       return r ? [structuredClone(r)] : [];
     });

@@ -168,6 +168,7 @@ const planToApply = async (
   io: CliIo,
   flags: Flags,
   planFile: string | undefined,
+  direct: boolean,
 ): Promise<PlanToApply | undefined> => {
   if (planFile !== undefined) {
     const fromFile = await savedPlanChanges(session, io, flags, planFile);
@@ -180,7 +181,7 @@ const planToApply = async (
       what: `stickler apply ${planFile} (plan ${fromFile.saved.digest.slice(0, 16)})`,
     };
   }
-  const planned = await planFromFlags(session, io, flags);
+  const planned = await planFromFlags(session, io, flags, { direct });
   if (planned.overLimit) throw new RunRefusedError('over-limit', planned.overLimit);
   const { plan, unreadable, storedNotApplied, pendingUnread } = planned;
   return {
@@ -205,15 +206,27 @@ const showAndConfirm = async (
   // What could not be read is said before the question: the apply covers the rest only.
   reportUnreadable(io, unreadable);
   reportPendingUnread(io, pendingUnread);
-  if (plan.changes.length === 0) return undefined;
-  const zones = batchByZone(plan.changes);
+  const own = ownZonesToRefresh(storedNotApplied);
+  if (plan.changes.length === 0 && own.size === 0) return undefined;
+  const zones = [...new Set([...batchByZone(plan.changes).map((z) => `${z.service} ${z.zone}`), ...own])];
   if (!flags.json) {
-    io.stdout.write(
-      `\nWARNING: ${SESSION_LOSS_WARNING}\nZones to apply: ${zones.map((z) => `${z.service} ${z.zone}`).join(', ')}\n\n`,
-    );
+    io.stdout.write(`\nWARNING: ${SESSION_LOSS_WARNING}\nZones to apply: ${zones.join(', ')}\n\n`);
   }
-  return confirmOrStop(io, flags, `Apply ${plan.changes.length} change(s) in ${zones.length} zone(s)?`);
+  return confirmOrStop(
+    io,
+    flags,
+    own.size > 0
+      ? `Apply ${plan.changes.length} change(s) and this machine's earlier writes, in ${zones.length} zone(s)?`
+      : `Apply ${plan.changes.length} change(s) in ${zones.length} zone(s)?`,
+  );
 };
+
+/**
+ * The zones (`service zone`) holding only this machine's own earlier writes (marked by the plan,
+ * direct mode): a direct apply refreshes them with its changes.
+ */
+const ownZonesToRefresh = (storedNotApplied: readonly StoredNotApplied[]): Set<string> =>
+  new Set(storedNotApplied.filter((s) => s.own).map((s) => `${s.farm.service} ${s.farm.zone}`));
 
 /** The plan's changes published as change requests, followed as --wait says; returns the exit code. */
 const applyThroughPipeline = async (
@@ -247,12 +260,20 @@ const applyDirectly = async (
   session: () => Session,
   io: CliIo,
   flags: Flags,
-  { plan, unreadable }: PlanToApply,
+  { plan, unreadable, storedNotApplied }: PlanToApply,
 ): Promise<number> => {
   if (!flags.json) io.stderr.write(DIRECT_MODE_NOTE);
-  const { api, applyOptions } = session();
-  const apply = makeApplyPlan({ api, clock: systemClock, onProgress: progressPrinter(io) });
-  const report = await interruptible(io, (signal) => apply(plan, { ...applyOptions, signal }));
+  const { api, applyOptions, unapplied } = session();
+  const apply = makeApplyPlan({
+    api,
+    clock: systemClock,
+    onProgress: progressPrinter(io),
+    ...(unapplied ? { unapplied } : {}),
+  });
+  const refreshOwnZones = ownZonesToRefresh(storedNotApplied);
+  const report = await interruptible(io, (signal) =>
+    apply(plan, { ...applyOptions, signal, ...(refreshOwnZones.size > 0 ? { refreshOwnZones } : {}) }),
+  );
   return printApplyReport(io, flags, plan, report, unreadable);
 };
 
@@ -267,7 +288,7 @@ export async function applyCommand(
   const pipeline: PipelineConnection | undefined = throughPipeline
     ? await connectPipeline(io.env, flags)
     : undefined;
-  const planned = await planToApply(session, io, flags, planFile);
+  const planned = await planToApply(session, io, flags, planFile, !throughPipeline);
   if (!planned) return EXIT.refused;
   const stop = await showAndConfirm(io, flags, planned);
   if (stop !== undefined) return stop;

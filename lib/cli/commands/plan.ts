@@ -1,7 +1,13 @@
 /** `stickler plan --policy FILE`: what an apply would change, and what the policy cannot apply. */
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { makePlanPolicy, type PolicyPlan, type Unreadable } from '../../app/plan-policy';
+import { makeOwnUnapplied } from '../../app/own-unapplied';
+import {
+  makePlanPolicy,
+  type PolicyPlan,
+  type StoredNotApplied,
+  type Unreadable,
+} from '../../app/plan-policy';
 import { makeReadTraffic } from '../../app/read-traffic';
 import { parsePolicy } from '../../domain/policy-file';
 import { savePlan } from '../../domain/saved-plan';
@@ -9,15 +15,21 @@ import { parseTimeWindow, type TimeWindow } from '../../domain/traffic';
 import { systemClock } from '../../ports/clock';
 import { type Flags, readInput } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
+import { pipelineAsked } from '../pipeline';
 import { renderPlan, renderTraffic } from '../render';
 import { planJson, trafficJson } from '../report-json';
 import type { Session } from '../session';
 
-/** Reads the policy file (before any connection is made), then plans it against the fleet. */
+/**
+ * Reads the policy file (before any connection is made), then plans it against the fleet. With
+ * `direct`, farms stored but not applied in a zone holding only this machine's own earlier writes
+ * are marked `own` (a direct apply refreshes that zone).
+ */
 export const planFromFlags = async (
   session: () => Session,
   io: CliIo,
   flags: Flags,
+  options: { direct?: boolean } = {},
 ): Promise<PolicyPlan & { policyText: string }> => {
   if (!flags.policy) throw new UsageError('--policy FILE is required');
   const policyText = readInput(io.cwd, flags.policy, 'policy');
@@ -31,7 +43,27 @@ export const planFromFlags = async (
     partial: true,
     lookAtPending: true,
   });
-  return { ...planned, policyText };
+  const storedNotApplied = options.direct ? await markOwn(session(), planned) : planned.storedNotApplied;
+  return { ...planned, storedNotApplied, policyText };
+};
+
+/**
+ * Marks the farms stored but not applied whose zone holds only this machine's own earlier writes,
+ * by its records, each checked against OVH (app/own-unapplied.ts): anything unsure stays unmarked.
+ */
+export const markOwn = async (session: Session, planned: PolicyPlan): Promise<StoredNotApplied[]> => {
+  const { storedNotApplied } = planned;
+  if (!session.unapplied || storedNotApplied.length === 0) return storedNotApplied;
+  const own = makeOwnUnapplied({ api: session.api, store: session.unapplied, clock: systemClock });
+  const services = [...new Set(storedNotApplied.map((s) => s.farm.service))];
+  const ownZones = new Map(
+    await Promise.all(
+      services.map(async (s) => [s, (await own.trusted(s, planned.pending.get(s) ?? [])).own] as const),
+    ),
+  );
+  return storedNotApplied.map((s) =>
+    ownZones.get(s.farm.service)?.has(s.farm.zone) ? { ...s, own: true as const } : s,
+  );
 };
 
 /** `--window`, checked before any connection; the next 24 hours without it. */
@@ -69,7 +101,7 @@ export const reportPendingUnread = (io: CliIo, pendingUnread: readonly Unreadabl
 
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
   const window = windowFromFlags(flags);
-  const planned = await planFromFlags(session, io, flags);
+  const planned = await planFromFlags(session, io, flags, { direct: !pipelineAsked(io.env, flags) });
   const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = planned;
   // The load balancers an apply would refresh: what their traffic is, and when it is lowest.
   const traffic = await makeReadTraffic({ traffic: session().traffic, clock: systemClock })({

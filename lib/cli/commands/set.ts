@@ -2,8 +2,10 @@
  * `stickler set SERVICE TYPE/FARM_ID STICKINESS`: one change request: what it would change, the
  * session-loss warning and a confirmation first (`--yes` skips it), then the apply.
  */
+
 import { randomUUID } from 'node:crypto';
 import { makeApplyRequests } from '../../app/apply-requests';
+import { makeOwnUnapplied } from '../../app/own-unapplied';
 import { CHANGE_GRAMMAR, changeRequestFromWords, InvalidChangeError } from '../../domain/change-command';
 import { type ChangeRequest, farmRefOf } from '../../domain/change-request';
 import { NotFoundError } from '../../domain/errors';
@@ -71,6 +73,14 @@ const confirmZoneApply = async (
   return confirmOrStop(io, flags, question);
 };
 
+/** Does the farm's zone hold only this machine's own earlier writes (direct mode's records, checked)? */
+const holdsOwnWrites = async (session: Session, farm: Farm, service: string): Promise<boolean> => {
+  if (!session.unapplied) return false;
+  const own = makeOwnUnapplied({ api: session.api, store: session.unapplied, clock: systemClock });
+  const { own: zones } = await own.trusted(service, await session.api.pendingChanges(service));
+  return zones.has(farm.zone);
+};
+
 /**
  * Before anything is written: what would change, the session-loss warning, and a question.
  * Returns the exit code when the operator stops, undefined to go on.
@@ -78,10 +88,11 @@ const confirmZoneApply = async (
 const confirmSet = async (
   io: CliIo,
   flags: Flags,
-  { api, applyOptions }: Session,
+  session: Session,
   request: ChangeRequest,
   throughPipeline: boolean,
 ): Promise<number | undefined> => {
+  const { api, applyOptions } = session;
   const ref = farmRefOf(request);
   const target = toWire(request.stickiness);
   if (!checkTarget(ref.type, target).ok) return undefined;
@@ -110,6 +121,19 @@ const confirmSet = async (
         `but zone ${farm.zone} holds ${pending} unapplied change(s): if they are stickler's own earlier writes, ` +
         `the worker applies the zone with this request.`,
       `Request zone ${farm.zone} of ${ref.service} through the pipeline?`,
+    );
+  // Already stored, in a zone holding only this machine's earlier writes: the apply refreshes it.
+  if (await holdsOwnWrites(session, farm, ref.service))
+    return confirmZoneApply(
+      io,
+      flags,
+      api,
+      farm,
+      ref.service,
+      (pending) =>
+        `${farmTitle(ref, farm)} already stores ${request.stickiness}, but zone ${farm.zone} holds ` +
+        `${pending} unapplied change(s), all this machine's own earlier writes (a refresh that failed): this applies the zone.`,
+      `Apply zone ${farm.zone} of ${ref.service}?`,
     );
   // Already stored, but maybe not live: with --allow-foreign-pending the apply refreshes the
   // zone, pushing whatever else it holds.
@@ -151,8 +175,13 @@ export async function setCommand(
     return requestThroughPipeline(io, flags, pipeline, targets, asker);
   }
   if (!flags.json) io.stderr.write(DIRECT_MODE_NOTE);
-  const { api, applyOptions } = live;
-  const apply = makeApplyRequests({ api, clock: systemClock, onProgress: progressPrinter(io) });
+  const { api, applyOptions, unapplied } = live;
+  const apply = makeApplyRequests({
+    api,
+    clock: systemClock,
+    onProgress: progressPrinter(io),
+    ...(unapplied ? { unapplied } : {}),
+  });
   const { plan, report } = await interruptible(io, (signal) => apply([request], { ...applyOptions, signal }));
   return printApplyReport(io, flags, plan, report);
 }

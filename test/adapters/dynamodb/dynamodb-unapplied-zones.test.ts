@@ -4,6 +4,7 @@ import {
 } from '../../../lib/adapters/dynamodb/dynamodb-unapplied-zones';
 import { startDynalite } from '../../../lib/local/dynalite';
 import type { UnappliedZone } from '../../../lib/ports/unapplied-zones';
+import { unappliedZonesContract } from '../../contracts/unapplied-zones.contract';
 
 describe('DynamoDbUnappliedZones on dynalite', () => {
   let db: Awaited<ReturnType<typeof startDynalite>>;
@@ -26,6 +27,10 @@ describe('DynamoDbUnappliedZones on dynalite', () => {
     store = new DynamoDbUnappliedZones({ client: db.client, tableName: 'unapplied' });
   });
   afterAll(() => db.close());
+
+  describe('the UnappliedZones contract', () => {
+    unappliedZonesContract(() => store);
+  });
 
   it('keeps one record per zone, replaced by the next, and reads only the zones asked for', async () => {
     await store.remember(record(), now);
