@@ -16,7 +16,6 @@ const STILL_TOO_LONG: Record<string, number> = {
   'lib/app/process-cancels.ts#makeProcessCancels>(callback)': 79,
   'lib/app/process-change-requests.ts#claimGroup': 94,
   'lib/app/process-change-requests.ts#finishPhase': 128,
-  'lib/app/run-compliance.ts#makeRunCompliance>(callback)': 83,
   'lib/cli/commands/apply.ts#applyCommand': 74,
   'lib/cli/commands/doctor.ts#targetOf': 76,
   'lib/cli/commands/set.ts#setCommand': 95,
