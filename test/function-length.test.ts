@@ -11,8 +11,6 @@ import { functionLengths, SCREEN_LINES } from './helpers/function-lengths';
 const STILL_TOO_LONG: Record<string, number> = {
   'lib/app/handle-slack-interaction.ts#makeHandleSlackInteraction>(callback)': 96,
   'lib/app/handle-slack-interaction.ts#makeHandleSlackInteraction>proposeUndo': 65,
-  'lib/app/process-cancels.ts#decide': 123,
-  'lib/app/process-cancels.ts#makeProcessCancels>(callback)': 79,
   'lib/app/process-change-requests.ts#claimGroup': 94,
   'lib/app/process-change-requests.ts#finishPhase': 128,
   'lib/cli/commands/apply.ts#applyCommand': 74,
