@@ -242,14 +242,49 @@ function groupRecords(records: readonly IncomingRecord[]): Group[] {
 /** A short form of a content hash, for messages and keys. */
 const short = (hash: string) => hash.slice(0, 16);
 
-/** Claims one group's key; `reuse` when the group is the refusal of a reused id (a key of its own). */
+/** The refusal of another content under a request id already used, the first content kept. */
+function reusedIdRefusal(
+  group: Group,
+  hash: string | undefined,
+  reuse: { firstHash: string; firstAcceptedAt?: Date },
+  now: Date,
+): Decision {
+  return refusal(
+    group,
+    'id-reused',
+    `refused: request id ${group.requestId} was first used for other content (content ${short(reuse.firstHash)}${reuse.firstAcceptedAt ? `, accepted ${reuse.firstAcceptedAt.toISOString()}` : ''}); this content (${short(hash ?? '')}) is not carried out, and the first request stays as it was. A new intent needs a new requestId`,
+    now,
+    `id-reused:${short(hash ?? '')}`,
+  );
+}
+
+/**
+ * A copy published again before the window opens is a duplicate: the scheduled re-publication
+ * carries the request out. One arriving just before `until` (a schedule firing a little early)
+ * waits for it.
+ */
+function deferredCopy(until: string, now: Date): Decision {
+  const wait = Date.parse(until) - now.getTime();
+  return wait > 0 && wait <= 120_000
+    ? {
+        kind: 'unfinished',
+        reason: `its change window opens at ${until}`,
+        claimHeld: false,
+        delaySeconds: Math.ceil(wait / 1000),
+      }
+    : { kind: 'duplicate' };
+}
+
+/**
+ * Claims one group's key: undefined when this invocation now holds it (the claim's facts are set
+ * on the group), else the group's decision. `reuse` when the group is the refusal of a reused id
+ * (a key of its own).
+ */
 async function claimGroup(
   deps: ProcessDeps,
   group: Group,
-  decisions: Decisions,
-  claimed: Group[],
   reuse?: { firstHash: string; firstAcceptedAt?: Date },
-): Promise<void> {
+): Promise<Decision | undefined> {
   const now = deps.clock.now();
   const hash = contentHashOf(group.primary.parsed);
   try {
@@ -262,79 +297,39 @@ async function claimGroup(
     });
     switch (claim.state) {
       case 'claimed':
-        if (reuse) {
-          decisions.set(
-            group.key,
-            refusal(
-              group,
-              'id-reused',
-              `refused: request id ${group.requestId} was first used for other content (content ${short(reuse.firstHash)}${reuse.firstAcceptedAt ? `, accepted ${reuse.firstAcceptedAt.toISOString()}` : ''}); this content (${short(hash ?? '')}) is not carried out, and the first request stays as it was. A new intent needs a new requestId`,
-              now,
-              `id-reused:${short(hash ?? '')}`,
-            ),
-          );
-          return;
-        }
+        if (reuse) return reusedIdRefusal(group, hash, reuse, now);
         group.acceptedAt = claim.acceptedAt;
         group.deadLettered = claim.deadLettered;
         if (claim.inFlight) group.inFlight = claim.inFlight;
         if (claim.deferredUntil) group.deferredUntil = claim.deferredUntil;
-        claimed.push(group);
-        return;
+        return undefined;
       case 'reused':
-        if (reuse || !hash) {
-          decisions.set(group.key, { kind: 'duplicate' });
-          return;
-        }
+        if (reuse || !hash) return { kind: 'duplicate' };
         // The refusal has a record of its own, so that a redelivery of this copy is not audited twice.
         group.key = `reused:${short(hash)}:${group.requestId}`;
-        await claimGroup(deps, group, decisions, claimed, {
+        return await claimGroup(deps, group, {
           firstHash: claim.contentHash,
           ...(claim.acceptedAt ? { firstAcceptedAt: claim.acceptedAt } : {}),
         });
-        return;
       case 'completed':
-        decisions.set(group.key, { kind: 'duplicate' });
-        return;
+        return { kind: 'duplicate' };
       case 'decided':
-        decisions.set(group.key, { kind: 'resume', events: claim.events });
-        return;
-      case 'deferred': {
-        // A copy published again before the window opens is a duplicate: the scheduled
-        // re-publication carries the request out. One arriving just before `until` (a
-        // schedule firing a little early) waits for it.
-        const wait = Date.parse(claim.until) - now.getTime();
-        decisions.set(
-          group.key,
-          wait > 0 && wait <= 120_000
-            ? {
-                kind: 'unfinished',
-                reason: `its change window opens at ${claim.until}`,
-                claimHeld: false,
-                delaySeconds: Math.ceil(wait / 1000),
-              }
-            : { kind: 'duplicate' },
-        );
-        return;
-      }
+        return { kind: 'resume', events: claim.events };
+      case 'deferred':
+        return deferredCopy(claim.until, now);
       case 'in-progress':
-        decisions.set(group.key, {
-          kind: 'unfinished',
-          reason: 'another invocation was working on it',
-          claimHeld: false,
-        });
-        return;
+        return { kind: 'unfinished', reason: 'another invocation was working on it', claimHeld: false };
     }
   } catch (error) {
     deps.log.error('idempotency claim failed; the record will be retried', {
       key: group.key,
       error: errorFields(error),
     });
-    decisions.set(group.key, {
+    return {
       kind: 'unfinished',
       reason: `its idempotency record could not be claimed: ${String(error)}`,
       claimHeld: false,
-    });
+    };
   }
 }
 
@@ -353,7 +348,11 @@ async function claimPhase(
   await Promise.all(
     [...byId.values()].map(async (same) => {
       const ordered = [...same].sort((a, b) => a.primary.sentAt.getTime() - b.primary.sentAt.getTime());
-      for (const group of ordered) await claimGroup(deps, group, decisions, claimed);
+      for (const group of ordered) {
+        const decision = await claimGroup(deps, group);
+        if (decision) decisions.set(group.key, decision);
+        else claimed.push(group);
+      }
     }),
   );
   return claimed;
