@@ -9,7 +9,6 @@ import { functionLengths, SCREEN_LINES } from './helpers/function-lengths';
 
 /** Known long functions and their own lines when last measured: to be split, never to grow. */
 const STILL_TOO_LONG: Record<string, number> = {
-  'lib/app/process-change-requests.ts#finishPhase': 128,
   'lib/cli/commands/apply.ts#applyCommand': 74,
   'lib/cli/commands/doctor.ts#targetOf': 76,
   'lib/cli/commands/set.ts#setCommand': 95,
