@@ -7,10 +7,12 @@
  * Apply publishes one `Stickiness Change Requested` (actor kind `chat`, source `stickler.slack`);
  * Apply at the quietest time the same with the window `{notBefore: now (or the window's start),
  * notAfter: the window's end, prefer: 'quietest'}`, which the worker defers to its quietest slot.
- * Either
- * and keeps the click's `response_url` in the table, keyed by the request id, for the notifier
+ * Either keeps the click's `response_url` in the table, keyed by the request id, for the notifier
  * to post the outcome; the address is never put in an event or a log. If the bus refuses the
  * request, the proposal is opened again and the person is told to click again.
+ *
+ * In order: the click read (clickOf); an Undo proposes the reverse change (proposeUndo); Apply or
+ * Cancel claims its proposal (claimFor), then Cancel says so and Apply publishes (applyClaimed).
  */
 import * as z from 'zod/mini';
 import { REQUEST_ID_PATTERN } from '../domain/change-request';
@@ -22,7 +24,7 @@ import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
 import type { FarmLedger } from '../ports/farm-ledger';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { SlackMessage } from '../ports/slack-responder';
-import { makePlanUndo } from './pipeline-door';
+import { makePlanUndo, type UndoChange } from './pipeline-door';
 import { makeRequestChanges } from './request-changes';
 import { PROPOSAL_TTL_MS } from './run-slack-work';
 import {
@@ -111,6 +113,61 @@ export const slackRequestId = (proposalId: string) => `slack-${proposalId}`;
 /** A click on a proposal another click has spent: what it was spent on (Apply asks; it may be deferred). */
 const spentText = (how: 'applied' | 'cancelled', by: string) =>
   `This change was already ${how === 'applied' ? 'requested (Apply now or Apply at the quietest time: its outcome is posted here)' : how} by <@${by}>: nothing more was done.`;
+
+/** The button clicked (one of stickler's) and who clicked it, or undefined for anything else. */
+const clickOf = (form: URLSearchParams) => {
+  let json: unknown;
+  try {
+    json = JSON.parse(form.get('payload') ?? '');
+  } catch {
+    throw new InvalidInputError('not a Slack interaction: the payload field is not JSON', [
+      { path: 'payload', message: 'not JSON' },
+    ]);
+  }
+  const parsed = BlockActionsSchema.safeParse(json);
+  if (!parsed.success) return undefined; // another kind of interaction: nothing stickler offers
+  const payload = parsed.data;
+  const action = payload.actions.find((a) => OUR_ACTIONS.has(a.action_id));
+  if (!action) return undefined;
+  const caller: SlackCaller = {
+    teamId: payload.team.id,
+    userId: payload.user.id,
+    channelId: payload.channel?.id ?? '',
+    ...((payload.user.username ?? payload.user.name)
+      ? { userName: (payload.user.username ?? payload.user.name)! }
+      : {}),
+  };
+  return { action, caller, responseUrl: payload.response_url };
+};
+
+/** The proposal of the reverse of `requestId`'s change, made by the caller who clicked Undo. */
+const undoProposal = (
+  id: string,
+  requestId: string,
+  change: UndoChange,
+  caller: SlackCaller,
+  zone: string,
+  now: Date,
+): ChatProposal => ({
+  id,
+  requester: {
+    teamId: caller.teamId,
+    userId: caller.userId,
+    ...(caller.userName ? { userName: caller.userName } : {}),
+  },
+  channelId: caller.channelId,
+  service: change.farm.service,
+  farmType: change.farm.type,
+  farmId: change.farm.farmId,
+  stickiness: change.to,
+  reason: `undo of ${requestId}`,
+  before: change.from,
+  zone,
+  displayName: null,
+  createdAt: now.toISOString(),
+  expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
+  undoOf: requestId,
+});
 
 export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
   const tell = async (url: string | undefined, message: SlackMessage) => {
@@ -230,27 +287,7 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     }
     const status = (await deps.undo.records.status([requestId])).get(requestId);
     const zone = status?.terminal?.zone ?? '?';
-    const now = deps.clock.now();
-    const proposal: ChatProposal = {
-      id: deps.undo.newId(),
-      requester: {
-        teamId: caller.teamId,
-        userId: caller.userId,
-        ...(caller.userName ? { userName: caller.userName } : {}),
-      },
-      channelId: caller.channelId,
-      service: change.farm.service,
-      farmType: change.farm.type,
-      farmId: change.farm.farmId,
-      stickiness: change.to,
-      reason: `undo of ${requestId}`,
-      before: change.from,
-      zone,
-      displayName: null,
-      createdAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + PROPOSAL_TTL_MS).toISOString(),
-      undoOf: requestId,
-    };
+    const proposal = undoProposal(deps.undo.newId(), requestId, change, caller, zone, deps.clock.now());
     await deps.proposals.save(proposal);
     await tell(
       url,
@@ -267,36 +304,51 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
     return 'undo-proposed';
   };
 
-  return async function handleSlackInteraction(request: SlackRequest): Promise<SlackInteractionResult> {
-    const form = await verifiedForm(deps, request, 'interaction');
-    let json: unknown;
+  /** Apply (now or at the quietest time) on a claimed proposal: its change request published. */
+  const applyClaimed = async (
+    proposal: ChatProposal,
+    proposalId: string,
+    caller: SlackCaller,
+    url: string | undefined,
+    atQuietest: boolean,
+  ): Promise<SlackInteractionResult> => {
+    const window = atQuietest ? quietestWindow(proposal, deps.clock.now()) : undefined;
+    if (atQuietest && !window) return refuseEndedWindow(proposalId, url);
+    let outcome: { requestId: string; published: boolean };
     try {
-      json = JSON.parse(form.get('payload') ?? '');
-    } catch {
-      throw new InvalidInputError('not a Slack interaction: the payload field is not JSON', [
-        { path: 'payload', message: 'not JSON' },
-      ]);
+      outcome = await publishChange(proposal, caller, url, window);
+    } catch (error) {
+      outcome = { requestId: slackRequestId(proposalId), published: false };
+      deps.log.error('slack change could not be requested', { error: errorFields(error) });
     }
-    const parsed = BlockActionsSchema.safeParse(json);
-    if (!parsed.success) return 'ignored'; // another kind of interaction: nothing stickler offers
-    const payload = parsed.data;
-    const action = payload.actions.find((a) => OUR_ACTIONS.has(a.action_id));
-    if (!action) return 'ignored';
-    const caller: SlackCaller = {
-      teamId: payload.team.id,
-      userId: payload.user.id,
-      channelId: payload.channel?.id ?? '',
-      ...((payload.user.username ?? payload.user.name)
-        ? { userName: (payload.user.username ?? payload.user.name)! }
-        : {}),
-    };
-    const url = usableResponseUrl(deps, payload.response_url, caller);
-    if (action.action_id === UNDO_ACTION) return proposeUndo(action.value ?? '', caller, url);
-    const kind = action.action_id === CANCEL_ACTION ? 'cancel' : 'apply';
-    const atQuietest = action.action_id === APPLY_QUIETEST_ACTION;
-    const proposalId = action.value ?? '';
-    const proposal = /^[0-9a-f]{32}$/.test(proposalId) ? await deps.proposals.get(proposalId) : undefined;
+    if (!outcome.published) {
+      await deps.proposals.release(proposalId).catch(() => undefined);
+      await tell(
+        url,
+        plainMessage(
+          'stickler could not hand the change over just now: nothing was changed. Click Apply again.',
+          false,
+        ),
+      );
+      return 'publish-failed';
+    }
+    deps.log.info('slack change requested', { requestId: outcome.requestId, by: chatActor(caller).id });
+    const said = applyRequestedMessage(proposal, caller.userId, outcome.requestId, window?.notAfter);
+    await tell(url, said);
+    return 'applied';
+  };
 
+  /**
+   * The proposal as stored and as claimed for this click (single use), or what the click gets
+   * instead: denied, unknown, an Undo that cannot go on any more, spent or expired.
+   */
+  const claimFor = async (
+    kind: 'apply' | 'cancel',
+    proposalId: string,
+    caller: SlackCaller,
+    url: string | undefined,
+  ): Promise<{ proposal: ChatProposal; claimed: ChatProposal } | SlackInteractionResult> => {
+    const proposal = /^[0-9a-f]{32}$/.test(proposalId) ? await deps.proposals.get(proposalId) : undefined;
     const verdict = authorizeChat(deps.authorization, kind, caller, proposal?.requester);
     if (!verdict.allowed) {
       await auditDenied(deps, caller, kind, `${kind} proposal ${proposalId.slice(0, 64)}`, verdict.reason);
@@ -315,12 +367,8 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
         return 'undo-refused';
       }
     }
-    const claim = await deps.proposals.claim(
-      proposal.id,
-      kind === 'apply' ? 'applied' : 'cancelled',
-      caller.userId,
-      deps.clock.now(),
-    );
+    const how = kind === 'apply' ? 'applied' : 'cancelled';
+    const claim = await deps.proposals.claim(proposal.id, how, caller.userId, deps.clock.now());
     if (claim.kind === 'spent') {
       await tell(url, plainMessage(spentText(claim.how, claim.by), false));
       return 'spent';
@@ -332,34 +380,34 @@ export const makeHandleSlackInteraction = (deps: SlackInteractionDeps) => {
       );
       return claim.kind === 'expired' ? 'expired' : 'unknown';
     }
+    return { proposal, claimed: claim.proposal };
+  };
+
+  /** Apply now, Apply at the quietest time or Cancel on a proposal. */
+  const answerProposal = async (
+    actionId: string,
+    proposalId: string,
+    caller: SlackCaller,
+    url: string | undefined,
+  ): Promise<SlackInteractionResult> => {
+    const kind = actionId === CANCEL_ACTION ? 'cancel' : 'apply';
+    const claimed = await claimFor(kind, proposalId, caller, url);
+    if (typeof claimed === 'string') return claimed;
+    const { proposal } = claimed;
     if (kind === 'cancel') {
       deps.log.info('slack change cancelled', { proposal: proposal.id, by: chatActor(caller).id });
       await tell(url, cancelledMessage(proposal, caller.userId));
       return 'cancelled';
     }
-    const window = atQuietest ? quietestWindow(claim.proposal, deps.clock.now()) : undefined;
-    if (atQuietest && !window) return refuseEndedWindow(proposal.id, url);
-    let outcome: { requestId: string; published: boolean };
-    try {
-      outcome = await publishChange(claim.proposal, caller, url, window);
-    } catch (error) {
-      outcome = { requestId: slackRequestId(proposal.id), published: false };
-      deps.log.error('slack change could not be requested', { error: errorFields(error) });
-    }
-    if (!outcome.published) {
-      await deps.proposals.release(proposal.id).catch(() => undefined);
-      await tell(
-        url,
-        plainMessage(
-          'stickler could not hand the change over just now: nothing was changed. Click Apply again.',
-          false,
-        ),
-      );
-      return 'publish-failed';
-    }
-    deps.log.info('slack change requested', { requestId: outcome.requestId, by: chatActor(caller).id });
-    const said = applyRequestedMessage(claim.proposal, caller.userId, outcome.requestId, window?.notAfter);
-    await tell(url, said);
-    return 'applied';
+    return applyClaimed(claimed.claimed, proposal.id, caller, url, actionId === APPLY_QUIETEST_ACTION);
+  };
+
+  return async function handleSlackInteraction(request: SlackRequest): Promise<SlackInteractionResult> {
+    const click = clickOf(await verifiedForm(deps, request, 'interaction'));
+    if (!click) return 'ignored';
+    const { action, caller } = click;
+    const url = usableResponseUrl(deps, click.responseUrl, caller);
+    if (action.action_id === UNDO_ACTION) return proposeUndo(action.value ?? '', caller, url);
+    return answerProposal(action.action_id, action.value ?? '', caller, url);
   };
 };

@@ -38,7 +38,7 @@ import type { DeliveryAnswer, DeliveryLog } from '../ports/delivery-log';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
 import type { RequestChanges } from './request-changes';
-import type { TicketChangeSet } from './ticket-change';
+import type { TicketChangeSet, TicketVerdict } from './ticket-change';
 
 export const TICKET_SOURCES = ['jira', 'servicenow', 'generic'] as const;
 export type TicketSource = (typeof TICKET_SOURCES)[number];
@@ -135,164 +135,255 @@ function draftsOf(source: TicketSource, set: TicketChangeSet, approval: string):
   }));
 }
 
+type TicketSystem = Exclude<TicketSource, 'generic'>;
+type Withdrawal = Extract<TicketVerdict, { kind: 'withdrawn' }>;
+
+/** Steps 1-2: the source, its secret, the body's size and its signature, before anything is read. */
+async function authenticate(deps: TicketWebhookDeps, request: WebhookRequest): Promise<TicketSource> {
+  const { source } = request;
+  if (!isSource(source)) throw new NotFoundError(`no webhook source '${source.slice(0, 32)}'`);
+  const secret = await deps.secretFor(source);
+  if (!secret) throw new NotFoundError(`no webhook is configured for source '${source}'`);
+  if (request.body.length > MAX_WEBHOOK_BYTES) throw new PayloadTooLargeError(MAX_WEBHOOK_BYTES);
+  if (!deps.verify(source, request.headers, request.body, secret)) {
+    deps.log.warn('webhook refused: signature missing or wrong', { source });
+    throw new UnauthenticatedError();
+  }
+  return source;
+}
+
+/** The answer given to the same signed bytes before, if the delivery log has it (and can be read). */
+async function earlierAnswer(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  digest: string,
+): Promise<WebhookResult | undefined> {
+  const earlier = await deps.deliveries?.answered(source, digest).catch((error: unknown) => {
+    deps.log.warn('could not read the delivery log; the delivery is handled as new', {
+      error: errorFields(error),
+    });
+    return undefined;
+  });
+  return earlier as WebhookResult | undefined;
+}
+
+/** Keeps the answer to a delivery acted on (a failure to keep it is only logged), and gives it. */
+async function remembered(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  digest: string,
+  result: WebhookResult,
+): Promise<WebhookResult> {
+  await deps.deliveries
+    ?.remember(source, digest, result as unknown as DeliveryAnswer, deps.clock.now())
+    .catch((error: unknown) =>
+      deps.log.warn('could not keep the answer to a delivery', { error: errorFields(error) }),
+    );
+  return result;
+}
+
+/** Step 3: the body as JSON. */
+function jsonOf(request: WebhookRequest): unknown {
+  const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new UnsupportedMediaTypeError('application/json');
+  try {
+    return JSON.parse(request.body.toString('utf8'));
+  } catch {
+    throw new InvalidInputError('the body is not JSON', [{ path: '', message: 'not JSON' }]);
+  }
+}
+
+/** Step 4's replay check: the answer for a delivery whose signed time is out of range, else undefined. */
+function replayed(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  set: TicketChangeSet,
+): WebhookResult | undefined {
+  const now = deps.clock.now().getTime();
+  const sentAt = Date.parse(set.sentAt);
+  if (sentAt < now - MAX_DELIVERY_AGE_MS || sentAt > now + MAX_DELIVERY_SKEW_MS) {
+    deps.log.warn('webhook ignored: its signed time is out of range (a replay?)', {
+      source,
+      ticket: set.ticket,
+      sentAt: set.sentAt,
+    });
+    return {
+      kind: 'ignored',
+      requestIds: [],
+      ignored: `the delivery's own time (${set.sentAt}) is more than a day from now: not acted on, as a replay would not be; send the ticket again`,
+    };
+  }
+  return undefined;
+}
+
+/**
+ * An approval or a withdrawal older than one already acted on (deliveries come in any order) is
+ * not acted on: the ticket's newest transition decides. The answer for a stale one, else undefined.
+ */
+async function staleTransition(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  set: TicketChangeSet,
+): Promise<WebhookResult | undefined> {
+  const { verdict } = set;
+  if (verdict.kind === 'ignored' || verdict.sequence === undefined || !deps.deliveries) return undefined;
+  const place = await deps.deliveries
+    .transition(`${source}:${set.ticket}`, verdict.sequence, verdict.kind, deps.clock.now())
+    .catch((error: unknown) => {
+      throw new SticklerError(
+        'transition-unknown',
+        "the ticket's newest transition could not be checked: send it again",
+        { retryable: true, cause: error },
+      );
+    });
+  if (place !== 'stale') return undefined;
+  deps.log.info('webhook ignored a transition older than one acted on', { source, ticket: set.ticket });
+  return {
+    kind: 'ignored',
+    requestIds: [],
+    ignored: `this ${verdict.kind === 'approved' ? 'approval' : 'withdrawal'} of ${set.ticket} is older than a later transition already acted on: not acted on`,
+  };
+}
+
+/** The ticket left its approved state: a cancel of its requests still waiting for their window. */
+async function publishCancel(
+  deps: TicketWebhookDeps,
+  source: TicketSystem,
+  set: TicketChangeSet,
+  verdict: Withdrawal,
+): Promise<WebhookResult> {
+  const cancelId = `tkt-cancel-${createHash('sha256').update(`${source}\n${set.ticket}\n${verdict.withdrawal}`).digest('hex').slice(0, 40)}`;
+  const cancel: CancelRequestedDetail = {
+    cancelId,
+    ticket: { system: source, key: set.ticket.slice(0, 64) },
+    actor: {
+      kind: 'ticket',
+      id: plainText(`${source}:${set.requester.id}`, 256),
+      ...(set.requester.name ? { name: plainText(set.requester.name, 256) } : {}),
+    },
+    reason: plainText(verdict.reason, 2000),
+    requestedAt: set.sentAt,
+  };
+  const { failed } = await deps.publisher.publish([
+    {
+      detailType: DETAIL_TYPES.cancelRequested,
+      detail: cancel,
+      dedupeKey: cancelId,
+      source: TICKETING_EVENT_SOURCE,
+    },
+  ]);
+  if (failed.length > 0)
+    throw new SticklerError('publish-failed', 'the cancel could not be published', { retryable: true });
+  deps.log.info('webhook: approval withdrawn, cancel published', {
+    source,
+    ticket: set.ticket,
+    cancelId,
+  });
+  return { kind: 'withdrawn', requestIds: [], cancelId, withdrawn: verdict.reason };
+}
+
+/**
+ * An edit of an approved ticket's change: said once on the ticket (the notifier), and the answer
+ * kept (by the caller), so that a redelivery of this edit says nothing more. Its own comment
+ * coming back is a comment: ignored, with no notice.
+ */
+async function publishEditNotice(
+  deps: TicketWebhookDeps,
+  source: TicketSystem,
+  set: TicketChangeSet,
+  edit: { notice: string; reason: string },
+  digest: string,
+): Promise<WebhookResult> {
+  const auditId = `ticket-edit:${source}:${set.ticket.slice(0, 64)}:${digest.slice(0, 24)}`;
+  const detail: TicketEditIgnoredDetail = {
+    schemaVersion: AUDIT_SCHEMA_VERSION,
+    auditId,
+    system: source,
+    ticket: set.ticket.slice(0, 64),
+    message: edit.notice,
+    ignoredAt: deps.clock.now().toISOString(),
+  };
+  const { failed } = await deps.publisher.publish([
+    {
+      detailType: DETAIL_TYPES.ticketEditIgnored,
+      detail,
+      dedupeKey: auditId,
+      source: TICKETING_EVENT_SOURCE,
+    },
+  ]);
+  if (failed.length > 0)
+    throw new SticklerError('publish-failed', 'the notice could not be published', { retryable: true });
+  deps.log.info('webhook ignored an edit after approval, and says so on the ticket', {
+    source,
+    ticket: set.ticket,
+  });
+  return { kind: 'ignored', requestIds: [], ignored: edit.reason };
+}
+
+/** Steps 6-7: an approval's requests, through the intake, published together. */
+async function acceptApproval(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  set: TicketChangeSet,
+  approval: string,
+): Promise<WebhookResult> {
+  const requests = await deps.requestChanges(
+    TICKETING_EVENT_SOURCE,
+    draftsOf(source, set, approval),
+    `ticket ${set.ticket.slice(0, 64)}`,
+  );
+  deps.log.info('webhook accepted', {
+    source,
+    ticket: set.ticket,
+    requestIds: requests.map((r) => r.requestId),
+  });
+  return { kind: 'accepted', requestIds: requests.map((r) => r.requestId) };
+}
+
+/** Step 5: what the delivery's verdict asks for, and the answer (kept when it was acted on). */
+async function actOn(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  set: TicketChangeSet,
+  digest: string,
+): Promise<WebhookResult> {
+  const { verdict } = set;
+  if (verdict.kind === 'withdrawn' && source !== 'generic')
+    return remembered(deps, source, digest, await publishCancel(deps, source, set, verdict));
+  if (verdict.kind === 'ignored' && verdict.notice && source !== 'generic')
+    return remembered(
+      deps,
+      source,
+      digest,
+      await publishEditNotice(deps, source, set, { notice: verdict.notice, reason: verdict.reason }, digest),
+    );
+  if (verdict.kind !== 'approved') {
+    deps.log.info('webhook ignored', {
+      source,
+      ticket: set.ticket,
+      verdict: verdict.kind,
+      reason: verdict.reason,
+    });
+    return { kind: 'ignored', requestIds: [], ignored: verdict.reason };
+  }
+  return remembered(deps, source, digest, await acceptApproval(deps, source, set, verdict.approval));
+}
+
 export const makeHandleTicketWebhook = (deps: TicketWebhookDeps) =>
   async function handleTicketWebhook(request: WebhookRequest): Promise<WebhookResult> {
-    const { source } = request;
-    if (!isSource(source)) throw new NotFoundError(`no webhook source '${source.slice(0, 32)}'`);
-    const secret = await deps.secretFor(source);
-    if (!secret) throw new NotFoundError(`no webhook is configured for source '${source}'`);
-    if (request.body.length > MAX_WEBHOOK_BYTES) throw new PayloadTooLargeError(MAX_WEBHOOK_BYTES);
-    if (!deps.verify(source, request.headers, request.body, secret)) {
-      deps.log.warn('webhook refused: signature missing or wrong', { source });
-      throw new UnauthenticatedError();
-    }
+    const source = await authenticate(deps, request);
     // The same signed bytes as a delivery already acted on (a redelivery, or a captured one resent
     // with other headers): the same answer, and nothing published again.
     const digest = createHash('sha256').update(request.body).digest('hex');
-    const earlier = await deps.deliveries?.answered(source, digest).catch((error: unknown) => {
-      deps.log.warn('could not read the delivery log; the delivery is handled as new', {
-        error: errorFields(error),
-      });
-      return undefined;
-    });
+    const earlier = await earlierAnswer(deps, source, digest);
     if (earlier) {
       deps.log.info('webhook: a delivery already acted on, answered again, nothing published', { source });
-      return earlier as WebhookResult;
+      return earlier;
     }
-    const remember = async (result: WebhookResult): Promise<WebhookResult> => {
-      await deps.deliveries
-        ?.remember(source, digest, result as unknown as DeliveryAnswer, deps.clock.now())
-        .catch((error: unknown) =>
-          deps.log.warn('could not keep the answer to a delivery', { error: errorFields(error) }),
-        );
-      return result;
-    };
-    const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    if (type !== 'application/json') throw new UnsupportedMediaTypeError('application/json');
-    let json: unknown;
-    try {
-      json = JSON.parse(request.body.toString('utf8'));
-    } catch {
-      throw new InvalidInputError('the body is not JSON', [{ path: '', message: 'not JSON' }]);
-    }
-    const set = deps.read(source, json, request.body);
-    const now = deps.clock.now().getTime();
-    const sentAt = Date.parse(set.sentAt);
-    if (sentAt < now - MAX_DELIVERY_AGE_MS || sentAt > now + MAX_DELIVERY_SKEW_MS) {
-      deps.log.warn('webhook ignored: its signed time is out of range (a replay?)', {
-        source,
-        ticket: set.ticket,
-        sentAt: set.sentAt,
-      });
-      return {
-        kind: 'ignored',
-        requestIds: [],
-        ignored: `the delivery's own time (${set.sentAt}) is more than a day from now: not acted on, as a replay would not be; send the ticket again`,
-      };
-    }
-    const { verdict } = set;
-    // An approval or a withdrawal older than one already acted on (deliveries come in any order)
-    // is not acted on: the ticket's newest transition decides.
-    if (
-      (verdict.kind === 'approved' || verdict.kind === 'withdrawn') &&
-      verdict.sequence !== undefined &&
-      deps.deliveries
-    ) {
-      const place = await deps.deliveries
-        .transition(`${source}:${set.ticket}`, verdict.sequence, verdict.kind, deps.clock.now())
-        .catch((error: unknown) => {
-          throw new SticklerError(
-            'transition-unknown',
-            "the ticket's newest transition could not be checked: send it again",
-            { retryable: true, cause: error },
-          );
-        });
-      if (place === 'stale') {
-        deps.log.info('webhook ignored a transition older than one acted on', { source, ticket: set.ticket });
-        return {
-          kind: 'ignored',
-          requestIds: [],
-          ignored: `this ${verdict.kind === 'approved' ? 'approval' : 'withdrawal'} of ${set.ticket} is older than a later transition already acted on: not acted on`,
-        };
-      }
-    }
-    if (verdict.kind === 'withdrawn' && source !== 'generic') {
-      const cancelId = `tkt-cancel-${createHash('sha256').update(`${source}\n${set.ticket}\n${verdict.withdrawal}`).digest('hex').slice(0, 40)}`;
-      const cancel: CancelRequestedDetail = {
-        cancelId,
-        ticket: { system: source, key: set.ticket.slice(0, 64) },
-        actor: {
-          kind: 'ticket',
-          id: plainText(`${source}:${set.requester.id}`, 256),
-          ...(set.requester.name ? { name: plainText(set.requester.name, 256) } : {}),
-        },
-        reason: plainText(verdict.reason, 2000),
-        requestedAt: set.sentAt,
-      };
-      const { failed } = await deps.publisher.publish([
-        {
-          detailType: DETAIL_TYPES.cancelRequested,
-          detail: cancel,
-          dedupeKey: cancelId,
-          source: TICKETING_EVENT_SOURCE,
-        },
-      ]);
-      if (failed.length > 0)
-        throw new SticklerError('publish-failed', 'the cancel could not be published', { retryable: true });
-      deps.log.info('webhook: approval withdrawn, cancel published', {
-        source,
-        ticket: set.ticket,
-        cancelId,
-      });
-      return remember({ kind: 'withdrawn', requestIds: [], cancelId, withdrawn: verdict.reason });
-    }
-    if (verdict.kind === 'ignored' && verdict.notice && source !== 'generic') {
-      // An edit of an approved ticket's change: said once on the ticket (the notifier), and the
-      // answer kept, so that a redelivery of this edit says nothing more. Its own comment coming
-      // back is a comment: ignored, with no notice.
-      const auditId = `ticket-edit:${source}:${set.ticket.slice(0, 64)}:${digest.slice(0, 24)}`;
-      const detail: TicketEditIgnoredDetail = {
-        schemaVersion: AUDIT_SCHEMA_VERSION,
-        auditId,
-        system: source,
-        ticket: set.ticket.slice(0, 64),
-        message: verdict.notice,
-        ignoredAt: deps.clock.now().toISOString(),
-      };
-      const { failed } = await deps.publisher.publish([
-        {
-          detailType: DETAIL_TYPES.ticketEditIgnored,
-          detail,
-          dedupeKey: auditId,
-          source: TICKETING_EVENT_SOURCE,
-        },
-      ]);
-      if (failed.length > 0)
-        throw new SticklerError('publish-failed', 'the notice could not be published', { retryable: true });
-      deps.log.info('webhook ignored an edit after approval, and says so on the ticket', {
-        source,
-        ticket: set.ticket,
-      });
-      return remember({ kind: 'ignored', requestIds: [], ignored: verdict.reason });
-    }
-    if (verdict.kind !== 'approved') {
-      deps.log.info('webhook ignored', {
-        source,
-        ticket: set.ticket,
-        verdict: verdict.kind,
-        reason: verdict.reason,
-      });
-      return { kind: 'ignored', requestIds: [], ignored: verdict.reason };
-    }
-    const requests = await deps.requestChanges(
-      TICKETING_EVENT_SOURCE,
-      draftsOf(source, set, verdict.approval),
-      `ticket ${set.ticket.slice(0, 64)}`,
+    const set = deps.read(source, jsonOf(request), request.body);
+    return (
+      replayed(deps, source, set) ??
+      (await staleTransition(deps, source, set)) ??
+      actOn(deps, source, set, digest)
     );
-    deps.log.info('webhook accepted', {
-      source,
-      ticket: set.ticket,
-      requestIds: requests.map((r) => r.requestId),
-    });
-    return remember({ kind: 'accepted', requestIds: requests.map((r) => r.requestId) });
   };

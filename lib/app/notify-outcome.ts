@@ -48,74 +48,90 @@ export interface SlackReplies {
   responder: SlackResponder;
 }
 
-export const makeNotifyOutcome = (deps: {
+type NotifyOutcomeDeps = {
   commenters: Partial<Record<'jira' | 'servicenow', TicketCommenter>>;
   slack?: SlackReplies;
   log: Log;
-}) =>
-  async function notifyOutcome(detail: ChangeAuditDetail): Promise<'posted' | 'skipped' | 'refused'> {
-    const notify = detail.notify;
-    if (notify?.kind === 'slack') {
-      // Only stickler's own Slack function may publish with its source (the publisher policy).
-      if (!deps.slack || detail.origin?.source !== SLACK_EVENT_SOURCE) {
-        deps.log.warn(
-          "slack outcome not posted: not a request of stickler's Slack function, or Slack not configured",
-          {
-            requestId: detail.requestId,
-            source: detail.origin?.source ?? null,
-          },
-        );
-        return 'refused';
-      }
-      const url = await deps.slack.replyTarget(detail.requestId);
-      if (!url || !deps.slack.responder.allows(url)) {
-        deps.log.warn('slack outcome not posted: no reply address kept for this request (expired?)', {
-          requestId: detail.requestId,
-        });
-        return 'skipped';
-      }
-      try {
-        await deps.slack.responder.respond(url, outcomeMessage(detail));
-      } catch (error) {
-        // Slack refuses an address used 5 times or older than 30 minutes: retrying cannot help.
-        if (error instanceof SticklerError && !error.retryable) {
-          deps.log.warn('slack refused the outcome reply; not retried', {
-            requestId: detail.requestId,
-            code: error.code,
-          });
-          return 'skipped';
-        }
-        throw error;
-      }
-      return 'posted';
-    }
-    if (notify?.kind !== 'ticket' || !detail.ticket) return 'skipped';
-    const system = notify.system === 'jira' || notify.system === 'servicenow' ? notify.system : undefined;
-    // Only requests stickler's own ticket webhook published (a source no other publisher may use)
-    // are written back, and only to a key of the system they came from: a request published on
-    // the bus by anyone else never makes stickler comment on a ticket with its credentials.
-    if (
-      detail.origin?.source !== TICKETING_EVENT_SOURCE ||
-      !system ||
-      ticketKeyProblem(detail.ticket, system) !== undefined
-    ) {
-      deps.log.warn("ticket outcome not posted: not a request of stickler's ticket webhook for that system", {
+};
+type Posting = 'posted' | 'skipped' | 'refused';
+
+/** A Slack Apply click's outcome, replied in its conversation. */
+async function postSlackOutcome(deps: NotifyOutcomeDeps, detail: ChangeAuditDetail): Promise<Posting> {
+  // Only stickler's own Slack function may publish with its source (the publisher policy).
+  if (!deps.slack || detail.origin?.source !== SLACK_EVENT_SOURCE) {
+    deps.log.warn(
+      "slack outcome not posted: not a request of stickler's Slack function, or Slack not configured",
+      {
         requestId: detail.requestId,
         source: detail.origin?.source ?? null,
-        system: notify.system ?? null,
-      });
-      return 'refused';
-    }
-    const commenter = deps.commenters[system];
-    if (!commenter) {
-      deps.log.warn('no commenter configured for this ticketing system; outcome not posted', {
-        system: notify.system,
+      },
+    );
+    return 'refused';
+  }
+  const url = await deps.slack.replyTarget(detail.requestId);
+  if (!url || !deps.slack.responder.allows(url)) {
+    deps.log.warn('slack outcome not posted: no reply address kept for this request (expired?)', {
+      requestId: detail.requestId,
+    });
+    return 'skipped';
+  }
+  try {
+    await deps.slack.responder.respond(url, outcomeMessage(detail));
+  } catch (error) {
+    // Slack refuses an address used 5 times or older than 30 minutes: retrying cannot help.
+    if (error instanceof SticklerError && !error.retryable) {
+      deps.log.warn('slack refused the outcome reply; not retried', {
         requestId: detail.requestId,
+        code: error.code,
       });
       return 'skipped';
     }
-    await commenter.comment(detail.ticket, outcomeText(detail));
-    return 'posted';
+    throw error;
+  }
+  return 'posted';
+}
+
+/** A ticket's outcome, as a comment or work note on it. */
+async function postTicketOutcome(
+  deps: NotifyOutcomeDeps,
+  detail: ChangeAuditDetail,
+  notify: { system?: string },
+  ticket: string,
+): Promise<Posting> {
+  const system = notify.system === 'jira' || notify.system === 'servicenow' ? notify.system : undefined;
+  // Only requests stickler's own ticket webhook published (a source no other publisher may use)
+  // are written back, and only to a key of the system they came from: a request published on
+  // the bus by anyone else never makes stickler comment on a ticket with its credentials.
+  if (
+    detail.origin?.source !== TICKETING_EVENT_SOURCE ||
+    !system ||
+    ticketKeyProblem(ticket, system) !== undefined
+  ) {
+    deps.log.warn("ticket outcome not posted: not a request of stickler's ticket webhook for that system", {
+      requestId: detail.requestId,
+      source: detail.origin?.source ?? null,
+      system: notify.system ?? null,
+    });
+    return 'refused';
+  }
+  const commenter = deps.commenters[system];
+  if (!commenter) {
+    deps.log.warn('no commenter configured for this ticketing system; outcome not posted', {
+      system: notify.system,
+      requestId: detail.requestId,
+    });
+    return 'skipped';
+  }
+  await commenter.comment(ticket, outcomeText(detail));
+  return 'posted';
+}
+
+export const makeNotifyOutcome = (deps: NotifyOutcomeDeps) =>
+  async function notifyOutcome(detail: ChangeAuditDetail): Promise<Posting> {
+    const notify = detail.notify;
+    if (notify?.kind === 'slack') return postSlackOutcome(deps, detail);
+    if (notify?.kind !== 'ticket' || !detail.ticket) return 'skipped';
+    return postTicketOutcome(deps, detail, notify, detail.ticket);
   };
 
 /**

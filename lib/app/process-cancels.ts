@@ -30,7 +30,7 @@ import type { FarmLedger } from '../ports/farm-ledger';
 import type { DeferredRequest, IdempotencyStore } from '../ports/idempotency-store';
 import type { Log } from '../ports/log';
 import { auditDetail, auditEvent } from './audit';
-import { flushOutbox, type Outbound } from './audit-outbox';
+import { flushOutbox, type Outbound, type OutboxResult } from './audit-outbox';
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingCancel } from './incoming-record';
 import type { ProcessResult, RecordFate } from './process-change-requests';
@@ -135,34 +135,47 @@ async function forgetWaiting(deps: CancelDeps, farm: string, requestId: string):
   }
 }
 
-async function decide(deps: CancelDeps, record: IncomingCancel): Promise<Verdict> {
-  const now = deps.clock.now();
+type Ended = { requestId: string; until: string; farm: string };
+type ParsedCancel = Extract<IncomingCancel['parsed'], { ok: true }>;
+
+/**
+ * Another cancel under a cancelId already used: refused, once (a key of its own), the first kept.
+ */
+async function reusedId(deps: CancelDeps, record: IncomingCancel, now: Date): Promise<Verdict> {
+  const { parsed } = record;
+  if (!parsed.ok) return { kind: 'duplicate' };
+  const ownKey = `${parsed.key}#reused:${parsed.contentHash.slice(0, 16)}`;
+  const second = await deps.idempotency.claim(ownKey, now, deps.claimHoldMs, {
+    contentHash: parsed.contentHash,
+    sentAt: record.sentAt,
+  });
+  if (second.state === 'decided') return { kind: 'resume', events: second.events, ownKey };
+  if (second.state !== 'claimed') return { kind: 'duplicate' };
+  const event = refusedEvent(
+    record,
+    parsed.cancel,
+    `id-reused:${parsed.contentHash.slice(0, 16)}`,
+    'id-reused',
+    `refused: cancelId ${parsed.cancel.cancelId} was first used for another cancel; this one (naming ${parsed.cancel.requestId ?? `ticket ${parsed.cancel.ticket?.key}`}) is not carried out. A new cancel needs a new cancelId`,
+    now,
+  );
+  return { kind: 'done', events: [event], ended: [], ownKey };
+}
+
+/** The cancel's claim: undefined when it is this invocation's to carry out, else what to do instead. */
+async function claimCancel(
+  deps: CancelDeps,
+  record: IncomingCancel,
+  now: Date,
+): Promise<Verdict | undefined> {
   const { parsed } = record;
   const claim = await deps.idempotency.claim(parsed.key, now, deps.claimHoldMs, {
     ...(parsed.ok ? { contentHash: parsed.contentHash } : {}),
     sentAt: record.sentAt,
   });
   switch (claim.state) {
-    case 'reused': {
-      // Another cancel under a cancelId already used: refused, once (a key of its own), the first kept.
-      if (!parsed.ok) return { kind: 'duplicate' };
-      const ownKey = `${parsed.key}#reused:${parsed.contentHash.slice(0, 16)}`;
-      const second = await deps.idempotency.claim(ownKey, now, deps.claimHoldMs, {
-        contentHash: parsed.contentHash,
-        sentAt: record.sentAt,
-      });
-      if (second.state === 'decided') return { kind: 'resume', events: second.events, ownKey };
-      if (second.state !== 'claimed') return { kind: 'duplicate' };
-      const event = refusedEvent(
-        record,
-        parsed.cancel,
-        `id-reused:${parsed.contentHash.slice(0, 16)}`,
-        'id-reused',
-        `refused: cancelId ${parsed.cancel.cancelId} was first used for another cancel; this one (naming ${parsed.cancel.requestId ?? `ticket ${parsed.cancel.ticket?.key}`}) is not carried out. A new cancel needs a new cancelId`,
-        now,
-      );
-      return { kind: 'done', events: [event], ended: [], ownKey };
-    }
+    case 'reused':
+      return reusedId(deps, record, now);
     case 'completed':
     case 'deferred':
       return { kind: 'duplicate' };
@@ -171,8 +184,49 @@ async function decide(deps: CancelDeps, record: IncomingCancel): Promise<Verdict
     case 'in-progress':
       return { kind: 'unfinished', reason: 'another invocation was working on it', claimHeld: false };
     case 'claimed':
-      break;
+      return undefined;
   }
+}
+
+/** One request the cancel names: ended (its Cancelled event), or refused, or (a ticket's) skipped. */
+async function endOne(
+  deps: CancelDeps,
+  record: IncomingCancel,
+  parsed: ParsedCancel,
+  target: string,
+  now: Date,
+): Promise<{ event?: OutgoingEvent; ended?: Ended }> {
+  const { cancel } = parsed;
+  const byTicket = cancel.ticket !== undefined;
+  const stored = await deps.idempotency.deferred(target);
+  if (!stored) {
+    // A ticket's list keeps requests carried out or ended since: only the ones still waiting matter.
+    if (byTicket) return {};
+    const message = `request ${target} is not waiting for its change window (it was carried out, is being carried out, has ended, or is unknown): nothing to cancel`;
+    return { event: refusedEvent(record, cancel, target, 'not-waiting', message, now) };
+  }
+  const why = byTicket
+    ? stored.origin?.source === TICKETING_EVENT_SOURCE
+      ? undefined
+      : 'not a request of the ticket webhook'
+    : cancelNotAllowed(parsed.origin, stored.origin);
+  if (why) return { event: refusedEvent(record, cancel, target, 'not-allowed', `refused: ${why}`, now) };
+  const event = cancelledEvent(target, stored, cancel, deps.clock.now());
+  if (await deps.idempotency.closeDeferred(target, [event], deps.clock.now()))
+    return {
+      event,
+      ended: { requestId: target, until: stored.until, farm: farmKeyOfRequest(stored.request) },
+    };
+  if (byTicket) return {};
+  const message = `request ${target}'s window opened meanwhile: it is being carried out`;
+  return { event: refusedEvent(record, cancel, target, 'not-waiting', message, now) };
+}
+
+async function decide(deps: CancelDeps, record: IncomingCancel): Promise<Verdict> {
+  const now = deps.clock.now();
+  const { parsed } = record;
+  const claimed = await claimCancel(deps, record, now);
+  if (claimed) return claimed;
   if (!parsed.ok)
     return {
       kind: 'done',
@@ -183,80 +237,124 @@ async function decide(deps: CancelDeps, record: IncomingCancel): Promise<Verdict
   const byTicket = cancel.ticket !== undefined;
   // A ticket's requests are ended by ticket only by stickler's own doors (the ticket webhook when
   // the ticket leaves its approved state): no other publisher may cancel, nor speak on, a ticket.
-  if (byTicket && !(STICKLER_DOORS as readonly string[]).includes(parsed.origin.source))
+  if (byTicket && !(STICKLER_DOORS as readonly string[]).includes(parsed.origin.source)) {
+    const message = `refused: only stickler's own doors cancel by ticket; '${parsed.origin.source.slice(0, 64)}' may cancel its own requests by requestId`;
     return {
       kind: 'done',
-      events: [
-        refusedEvent(
-          record,
-          cancel,
-          null,
-          'not-allowed',
-          `refused: only stickler's own doors cancel by ticket; '${parsed.origin.source.slice(0, 64)}' may cancel its own requests by requestId`,
-          now,
-        ),
-      ],
+      events: [refusedEvent(record, cancel, null, 'not-allowed', message, now)],
       ended: [],
     };
+  }
   const targets = byTicket
     ? await deps.idempotency.ticketDeferrals(`${cancel.ticket!.system}:${cancel.ticket!.key}`)
     : [cancel.requestId!];
-  const events: OutgoingEvent[] = [];
-  const ended: { requestId: string; until: string; farm: string }[] = [];
-  for (const target of targets) {
-    const stored = await deps.idempotency.deferred(target);
-    if (!stored) {
-      // A ticket's list keeps requests carried out or ended since: only the ones still waiting matter.
-      if (!byTicket)
-        events.push(
-          refusedEvent(
-            record,
-            cancel,
-            target,
-            'not-waiting',
-            `request ${target} is not waiting for its change window (it was carried out, is being carried out, has ended, or is unknown): nothing to cancel`,
-            now,
-          ),
-        );
-      continue;
-    }
-    const why = byTicket
-      ? stored.origin?.source === TICKETING_EVENT_SOURCE
-        ? undefined
-        : 'not a request of the ticket webhook'
-      : cancelNotAllowed(parsed.origin, stored.origin);
-    if (why) {
-      events.push(refusedEvent(record, cancel, target, 'not-allowed', `refused: ${why}`, now));
-      continue;
-    }
-    const event = cancelledEvent(target, stored, cancel, deps.clock.now());
-    if (await deps.idempotency.closeDeferred(target, [event], deps.clock.now())) {
-      events.push(event);
-      ended.push({ requestId: target, until: stored.until, farm: farmKeyOfRequest(stored.request) });
-    } else if (!byTicket)
-      events.push(
-        refusedEvent(
-          record,
-          cancel,
-          target,
-          'not-waiting',
-          `request ${target}'s window opened meanwhile: it is being carried out`,
-          now,
-        ),
-      );
+  const outcomes: { event?: OutgoingEvent; ended?: Ended }[] = [];
+  for (const target of targets) outcomes.push(await endOne(deps, record, parsed, target, now));
+  const events = outcomes.flatMap((o) => (o.event ? [o.event] : []));
+  const ended = outcomes.flatMap((o) => (o.ended ? [o.ended] : []));
+  if (byTicket && ended.length === 0) {
+    const message = `no request of ticket ${cancel.ticket!.key} is waiting for its change window: nothing to cancel`;
+    events.push(refusedEvent(record, cancel, null, 'nothing-waiting', message, now));
   }
-  if (byTicket && ended.length === 0)
-    events.push(
-      refusedEvent(
-        record,
-        cancel,
-        null,
-        'nothing-waiting',
-        `no request of ticket ${cancel.ticket!.key} is waiting for its change window: nothing to cancel`,
-        now,
-      ),
-    );
   return { kind: 'done', events, ended };
+}
+
+/** The cancel decided, or unfinished when deciding failed (its claim held, to be released on a retry). */
+async function verdictOf(deps: CancelDeps, record: IncomingCancel): Promise<Verdict> {
+  try {
+    return await decide(deps, record);
+  } catch (error) {
+    deps.log.error('a cancel could not be carried out now; it will be retried', {
+      key: record.parsed.key,
+      error: errorFields(error),
+    });
+    return { kind: 'unfinished', reason: `it could not be carried out: ${String(error)}`, claimHeld: true };
+  }
+}
+
+/** What became of one cancel record: its fate, whether the queue delivers it again, what went out. */
+interface CancelFate {
+  fate: RecordFate;
+  retry: boolean;
+  published: OutgoingEvent[];
+}
+
+/**
+ * The cancel's own record keeps the refusals (a resumed one, all it had), each ended request's
+ * record its Cancelled (stored by closeDeferred), so a retry publishes only what did not go out.
+ */
+function outboxItems(
+  verdict: Extract<Verdict, { kind: 'done' | 'resume' }>,
+  ownKey: string,
+  ended: readonly Ended[],
+): Outbound[] {
+  const { events } = verdict;
+  const own = events.filter((e) => e.detailType === DETAIL_TYPES.cancelRefused || verdict.kind === 'resume');
+  return [
+    { key: ownKey, events: own, after: { kind: 'complete' }, persist: verdict.kind === 'done' },
+    ...ended.map((e) => ({
+      key: e.requestId,
+      events: events.filter(
+        (ev) =>
+          (ev.detail as { requestId?: string }).requestId === e.requestId &&
+          ev.detailType === DETAIL_TYPES.cancelled,
+      ),
+      after: { kind: 'complete' as const },
+      persist: false,
+    })),
+  ];
+}
+
+/** An ended request leaves its farm's order, and its schedule is deleted once its Cancelled is out. */
+async function clearEnded(deps: CancelDeps, e: Ended, finished: OutboxResult['finished']): Promise<void> {
+  await forgetWaiting(deps, e.farm, e.requestId).catch((error: unknown) =>
+    deps.log.warn('could not clear a cancelled request from its farm order', {
+      requestId: e.requestId,
+      error: errorFields(error),
+    }),
+  );
+  if (finished.get(e.requestId) === 'done')
+    await deps.deferrals.cancel({ requestId: e.requestId, until: e.until }).catch((error: unknown) =>
+      deps.log.warn('could not delete the schedule of a cancelled request; it fires and changes nothing', {
+        requestId: e.requestId,
+        error: errorFields(error),
+      }),
+    );
+}
+
+/** A decided (or resumed) cancel's events published, its ended requests cleared, and its fate. */
+async function carryOut(
+  deps: CancelDeps,
+  record: IncomingCancel,
+  verdict: Extract<Verdict, { kind: 'done' | 'resume' }>,
+): Promise<CancelFate> {
+  const ended = verdict.kind === 'done' ? verdict.ended : [];
+  const ownKey = verdict.ownKey ?? record.parsed.key;
+  const { finished, published } = await flushOutbox(deps, outboxItems(verdict, ownKey, ended));
+  for (const e of ended) await clearEnded(deps, e, finished);
+  if (finished.get(ownKey) === 'pending') return { fate: 'audit-pending', retry: true, published };
+  const cancelled = verdict.events.some((e) => e.detailType === DETAIL_TYPES.cancelled);
+  return { fate: cancelled ? 'cancelled' : 'refused', retry: false, published };
+}
+
+/** One cancel record, from its claim to its fate. */
+async function processCancel(deps: CancelDeps, record: IncomingCancel): Promise<CancelFate> {
+  const verdict = await verdictOf(deps, record);
+  if (verdict.kind === 'duplicate') return { fate: 'duplicate', retry: false, published: [] };
+  if (verdict.kind !== 'unfinished') return carryOut(deps, record, verdict);
+  if (unfinishedDisposition(record.receiveCount, deps.maxReceiveCount) === 'retry') {
+    if (verdict.claimHeld) await deps.idempotency.release(record.parsed.key).catch(() => undefined);
+    return { fate: 'retry', retry: true, published: [] };
+  }
+  const deadLettered = refusedEvent(
+    record,
+    record.parsed.ok ? record.parsed.cancel : undefined,
+    null,
+    'dead-lettered',
+    `gave up after ${record.receiveCount} attempts: ${verdict.reason}`,
+    deps.clock.now(),
+  );
+  return carryOut(deps, record, { kind: 'done', events: [deadLettered], ended: [] });
 }
 
 /** Builds the use case: `processCancels(records)`. */
@@ -272,97 +370,11 @@ export function makeProcessCancels(deps: CancelDeps) {
         continue;
       }
       seen.add(record.parsed.key);
-      let verdict: Verdict;
-      try {
-        verdict = await decide(deps, record);
-      } catch (error) {
-        deps.log.error('a cancel could not be carried out now; it will be retried', {
-          key: record.parsed.key,
-          error: errorFields(error),
-        });
-        verdict = {
-          kind: 'unfinished',
-          reason: `it could not be carried out: ${String(error)}`,
-          claimHeld: true,
-        };
-      }
-      if (verdict.kind === 'duplicate') {
-        fates.set(record.recordId, 'duplicate');
-        continue;
-      }
-      if (verdict.kind === 'unfinished') {
-        if (unfinishedDisposition(record.receiveCount, deps.maxReceiveCount) === 'retry') {
-          if (verdict.claimHeld) await deps.idempotency.release(record.parsed.key).catch(() => undefined);
-          fates.set(record.recordId, 'retry');
-          retry.push({ recordId: record.recordId, delaySeconds: retryDelaySeconds(record.receiveCount) });
-          continue;
-        }
-        verdict = {
-          kind: 'done',
-          events: [
-            refusedEvent(
-              record,
-              record.parsed.ok ? record.parsed.cancel : undefined,
-              null,
-              'dead-lettered',
-              `gave up after ${record.receiveCount} attempts: ${verdict.reason}`,
-              deps.clock.now(),
-            ),
-          ],
-          ended: [],
-        };
-      }
-      const events = verdict.kind === 'resume' ? verdict.events : verdict.events;
-      const ended = verdict.kind === 'done' ? verdict.ended : [];
-      // Each ended request's Cancelled is its own record's outcome (stored by closeDeferred); the
-      // cancel's record keeps the refusals, so a retry publishes only what did not go out.
-      const own = events.filter(
-        (e) => e.detailType === DETAIL_TYPES.cancelRefused || verdict.kind === 'resume',
-      );
-      const ownKey = verdict.ownKey ?? record.parsed.key;
-      const items: Outbound[] = [
-        {
-          key: ownKey,
-          events: own,
-          after: { kind: 'complete' },
-          persist: verdict.kind === 'done',
-        },
-        ...ended.map((e) => ({
-          key: e.requestId,
-          events: events.filter(
-            (ev) =>
-              (ev.detail as { requestId?: string }).requestId === e.requestId &&
-              ev.detailType === DETAIL_TYPES.cancelled,
-          ),
-          after: { kind: 'complete' as const },
-          persist: false,
-        })),
-      ];
-      const { finished, published: out } = await flushOutbox(deps, items);
-      published.push(...out);
-      for (const e of ended) {
-        await forgetWaiting(deps, e.farm, e.requestId).catch((error: unknown) =>
-          deps.log.warn('could not clear a cancelled request from its farm order', {
-            requestId: e.requestId,
-            error: errorFields(error),
-          }),
-        );
-        if (finished.get(e.requestId) === 'done')
-          await deps.deferrals.cancel({ requestId: e.requestId, until: e.until }).catch((error: unknown) =>
-            deps.log.warn(
-              'could not delete the schedule of a cancelled request; it fires and changes nothing',
-              {
-                requestId: e.requestId,
-                error: errorFields(error),
-              },
-            ),
-          );
-      }
-      const cancelled = events.some((e) => e.detailType === DETAIL_TYPES.cancelled);
-      if (finished.get(ownKey) === 'pending') {
-        fates.set(record.recordId, 'audit-pending');
+      const done = await processCancel(deps, record);
+      fates.set(record.recordId, done.fate);
+      if (done.retry)
         retry.push({ recordId: record.recordId, delaySeconds: retryDelaySeconds(record.receiveCount) });
-      } else fates.set(record.recordId, cancelled ? 'cancelled' : 'refused');
+      published.push(...done.published);
     }
     return { retry, fates, published };
   };

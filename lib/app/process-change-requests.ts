@@ -66,7 +66,7 @@ import {
   zoneAppliedEvents,
   zoneKey,
 } from './audit';
-import { type AfterPublish, flushOutbox, type Outbound } from './audit-outbox';
+import { type AfterPublish, flushOutbox, type Outbound, type OutboxResult } from './audit-outbox';
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingRecord, ParsedRequest } from './incoming-record';
 import { groupsOf } from './request-groups';
@@ -242,14 +242,49 @@ function groupRecords(records: readonly IncomingRecord[]): Group[] {
 /** A short form of a content hash, for messages and keys. */
 const short = (hash: string) => hash.slice(0, 16);
 
-/** Claims one group's key; `reuse` when the group is the refusal of a reused id (a key of its own). */
+/** The refusal of another content under a request id already used, the first content kept. */
+function reusedIdRefusal(
+  group: Group,
+  hash: string | undefined,
+  reuse: { firstHash: string; firstAcceptedAt?: Date },
+  now: Date,
+): Decision {
+  return refusal(
+    group,
+    'id-reused',
+    `refused: request id ${group.requestId} was first used for other content (content ${short(reuse.firstHash)}${reuse.firstAcceptedAt ? `, accepted ${reuse.firstAcceptedAt.toISOString()}` : ''}); this content (${short(hash ?? '')}) is not carried out, and the first request stays as it was. A new intent needs a new requestId`,
+    now,
+    `id-reused:${short(hash ?? '')}`,
+  );
+}
+
+/**
+ * A copy published again before the window opens is a duplicate: the scheduled re-publication
+ * carries the request out. One arriving just before `until` (a schedule firing a little early)
+ * waits for it.
+ */
+function deferredCopy(until: string, now: Date): Decision {
+  const wait = Date.parse(until) - now.getTime();
+  return wait > 0 && wait <= 120_000
+    ? {
+        kind: 'unfinished',
+        reason: `its change window opens at ${until}`,
+        claimHeld: false,
+        delaySeconds: Math.ceil(wait / 1000),
+      }
+    : { kind: 'duplicate' };
+}
+
+/**
+ * Claims one group's key: undefined when this invocation now holds it (the claim's facts are set
+ * on the group), else the group's decision. `reuse` when the group is the refusal of a reused id
+ * (a key of its own).
+ */
 async function claimGroup(
   deps: ProcessDeps,
   group: Group,
-  decisions: Decisions,
-  claimed: Group[],
   reuse?: { firstHash: string; firstAcceptedAt?: Date },
-): Promise<void> {
+): Promise<Decision | undefined> {
   const now = deps.clock.now();
   const hash = contentHashOf(group.primary.parsed);
   try {
@@ -262,79 +297,39 @@ async function claimGroup(
     });
     switch (claim.state) {
       case 'claimed':
-        if (reuse) {
-          decisions.set(
-            group.key,
-            refusal(
-              group,
-              'id-reused',
-              `refused: request id ${group.requestId} was first used for other content (content ${short(reuse.firstHash)}${reuse.firstAcceptedAt ? `, accepted ${reuse.firstAcceptedAt.toISOString()}` : ''}); this content (${short(hash ?? '')}) is not carried out, and the first request stays as it was. A new intent needs a new requestId`,
-              now,
-              `id-reused:${short(hash ?? '')}`,
-            ),
-          );
-          return;
-        }
+        if (reuse) return reusedIdRefusal(group, hash, reuse, now);
         group.acceptedAt = claim.acceptedAt;
         group.deadLettered = claim.deadLettered;
         if (claim.inFlight) group.inFlight = claim.inFlight;
         if (claim.deferredUntil) group.deferredUntil = claim.deferredUntil;
-        claimed.push(group);
-        return;
+        return undefined;
       case 'reused':
-        if (reuse || !hash) {
-          decisions.set(group.key, { kind: 'duplicate' });
-          return;
-        }
+        if (reuse || !hash) return { kind: 'duplicate' };
         // The refusal has a record of its own, so that a redelivery of this copy is not audited twice.
         group.key = `reused:${short(hash)}:${group.requestId}`;
-        await claimGroup(deps, group, decisions, claimed, {
+        return await claimGroup(deps, group, {
           firstHash: claim.contentHash,
           ...(claim.acceptedAt ? { firstAcceptedAt: claim.acceptedAt } : {}),
         });
-        return;
       case 'completed':
-        decisions.set(group.key, { kind: 'duplicate' });
-        return;
+        return { kind: 'duplicate' };
       case 'decided':
-        decisions.set(group.key, { kind: 'resume', events: claim.events });
-        return;
-      case 'deferred': {
-        // A copy published again before the window opens is a duplicate: the scheduled
-        // re-publication carries the request out. One arriving just before `until` (a
-        // schedule firing a little early) waits for it.
-        const wait = Date.parse(claim.until) - now.getTime();
-        decisions.set(
-          group.key,
-          wait > 0 && wait <= 120_000
-            ? {
-                kind: 'unfinished',
-                reason: `its change window opens at ${claim.until}`,
-                claimHeld: false,
-                delaySeconds: Math.ceil(wait / 1000),
-              }
-            : { kind: 'duplicate' },
-        );
-        return;
-      }
+        return { kind: 'resume', events: claim.events };
+      case 'deferred':
+        return deferredCopy(claim.until, now);
       case 'in-progress':
-        decisions.set(group.key, {
-          kind: 'unfinished',
-          reason: 'another invocation was working on it',
-          claimHeld: false,
-        });
-        return;
+        return { kind: 'unfinished', reason: 'another invocation was working on it', claimHeld: false };
     }
   } catch (error) {
     deps.log.error('idempotency claim failed; the record will be retried', {
       key: group.key,
       error: errorFields(error),
     });
-    decisions.set(group.key, {
+    return {
       kind: 'unfinished',
       reason: `its idempotency record could not be claimed: ${String(error)}`,
       claimHeld: false,
-    });
+    };
   }
 }
 
@@ -353,7 +348,11 @@ async function claimPhase(
   await Promise.all(
     [...byId.values()].map(async (same) => {
       const ordered = [...same].sort((a, b) => a.primary.sentAt.getTime() - b.primary.sentAt.getTime());
-      for (const group of ordered) await claimGroup(deps, group, decisions, claimed);
+      for (const group of ordered) {
+        const decision = await claimGroup(deps, group);
+        if (decision) decisions.set(group.key, decision);
+        else claimed.push(group);
+      }
     }),
   );
   return claimed;
@@ -1062,6 +1061,151 @@ async function applyPhase(
 }
 
 /**
+ * What finishing one group's decision means: its fate, its outbox item, and, when its records go
+ * back to the queue, after how long (`delaySeconds` undefined: the queue's own timeout).
+ */
+interface Finish {
+  fate: RecordFate;
+  item?: Outbound;
+  retry?: { delaySeconds: number | undefined };
+  /** Its claim is to be released before it is handed back. */
+  release?: boolean;
+}
+
+/**
+ * An unfinished request: handed back to the queue, or, on its last receive, audited as failed and
+ * left to go to the dead-letter queue.
+ */
+function unfinishedFinish(
+  deps: ProcessDeps,
+  group: Group,
+  decision: Extract<Decision, { kind: 'unfinished' }>,
+): Finish {
+  const { receiveCount } = group.primary;
+  if (unfinishedDisposition(receiveCount, deps.maxReceiveCount) === 'retry') {
+    deps.log.warn('change request not finished; handing it back to the queue', {
+      key: group.key,
+      receiveCount,
+      reason: decision.reason,
+    });
+    return {
+      fate: 'retry',
+      retry: { delaySeconds: decision.delaySeconds ?? retryDelaySeconds(receiveCount) },
+      ...(decision.claimHeld ? { release: true } : {}),
+    };
+  }
+  // The last receive: audit it as failed, then let the queue move it to the dead-letter queue.
+  const facts: OutcomeFacts = {
+    ...(decision.facts ?? { ref: refFacts(group.primary.parsed) }),
+    outcome: 'failed',
+    code: 'dead-lettered',
+    message: `gave up after ${receiveCount} attempts (the queue's last receive), the message goes to the dead-letter queue; redrive it to try again: ${decision.reason}`,
+    retryable: true,
+  };
+  const request = requestOf(group.primary.parsed);
+  if (request && facts.after === undefined) facts.after = toWire(request.stickiness);
+  const after: AfterPublish = decision.claimHeld ? { kind: 'dead-letter' } : { kind: 'leave' };
+  return {
+    fate: 'dead-letter',
+    item: { key: group.key, events: [audit(group, facts, deps.clock.now())], after, persist: false },
+    retry: { delaySeconds: 0 },
+  };
+}
+
+/** One group's decision as its fate and outbox item. */
+function finishOf(deps: ProcessDeps, group: Group, decision: Decision): Finish {
+  const complete = { kind: 'complete' } as const;
+  switch (decision.kind) {
+    case 'duplicate':
+      return { fate: 'duplicate' };
+    case 'closed':
+      return { fate: 'duplicate', item: { key: group.key, events: [], after: complete, persist: false } };
+    case 'outcome':
+      return {
+        fate: decision.fate,
+        item: {
+          key: group.key,
+          events: decision.events,
+          after: complete,
+          persist: decision.persisted !== true,
+        },
+      };
+    case 'resume': {
+      const first = decision.events.find((e) => 'outcome' in e.detail)?.detail as { outcome?: Outcome };
+      return {
+        fate: first?.outcome ?? 'duplicate',
+        item: { key: group.key, events: decision.events, after: complete, persist: false },
+      };
+    }
+    case 'deferred': {
+      const request = requestOf(group.primary.parsed)!;
+      const waiting = {
+        request,
+        origin: originOf(group.primary.parsed) ?? null,
+        ...(decision.ticket ? { ticket: decision.ticket } : {}),
+      };
+      return {
+        fate: 'deferred',
+        item: {
+          key: group.key,
+          events: decision.events,
+          after: { kind: 'defer', until: decision.until, waiting },
+          persist: false,
+        },
+      };
+    }
+    case 'unfinished':
+      return unfinishedFinish(deps, group, decision);
+  }
+}
+
+/**
+ * A superseded deferral whose event went out: its schedule is not needed any more (if deleting it
+ * fails, it fires and finds its request ended). One whose event did not go out keeps its
+ * schedule, which publishes the event when it fires.
+ */
+async function deleteEndedSchedules(
+  deps: ProcessDeps,
+  ended: readonly EndedDeferral[],
+  finished: OutboxResult['finished'],
+): Promise<void> {
+  await Promise.all(
+    ended
+      .filter(({ item }) => finished.get(item.key) === 'done')
+      .map(({ item, until }) =>
+        deps.deferrals.cancel({ requestId: item.key, until }).catch((error: unknown) =>
+          deps.log.warn('could not delete the schedule of an ended deferral; it fires and changes nothing', {
+            requestId: item.key,
+            error: errorFields(error),
+          }),
+        ),
+      ),
+  );
+}
+
+/** Each record's fate (a copy's: duplicate), and the records to hand back, group by group. */
+function recordFates(
+  groups: readonly Group[],
+  fateOf: ReadonlyMap<string, RecordFate>,
+  retryOf: ReadonlyMap<string, number | undefined>,
+): Pick<ProcessResult, 'retry' | 'fates'> {
+  const fates = new Map<string, RecordFate>();
+  const retry: ProcessResult['retry'] = [];
+  for (const group of groups) {
+    const fate = fateOf.get(group.key)!;
+    const again = retryOf.has(group.key);
+    for (const record of [group.primary, ...group.copies]) {
+      fates.set(record.recordId, record === group.primary ? fate : 'duplicate');
+      if (again) {
+        const delaySeconds = retryOf.get(group.key);
+        retry.push({ recordId: record.recordId, ...(delaySeconds !== undefined ? { delaySeconds } : {}) });
+      }
+    }
+  }
+  return { retry, fates };
+}
+
+/**
  * Phase 7: the outbox for every decision (and for the deferrals a newer request superseded); the
  * records to hand back. Superseded deferrals' schedules are deleted once their event is out.
  */
@@ -1071,96 +1215,24 @@ async function finishPhase(
   decisions: Decisions,
   ended: readonly EndedDeferral[] = [],
 ): Promise<ProcessResult> {
-  const outbound: Outbound[] = ended.map((e) => e.item);
-  const fateOf = new Map<string, RecordFate>();
-  const retryOf = new Map<string, number | undefined>();
-  const releases: Promise<unknown>[] = [];
-  for (const group of groups) {
-    const decision = decisions.get(group.key) ?? { kind: 'duplicate' };
-    const { receiveCount } = group.primary;
-    switch (decision.kind) {
-      case 'duplicate':
-        fateOf.set(group.key, 'duplicate');
-        break;
-      case 'closed':
-        fateOf.set(group.key, 'duplicate');
-        outbound.push({ key: group.key, events: [], after: { kind: 'complete' }, persist: false });
-        break;
-      case 'outcome':
-        fateOf.set(group.key, decision.fate);
-        outbound.push({
-          key: group.key,
-          events: decision.events,
-          after: { kind: 'complete' },
-          persist: decision.persisted !== true,
-        });
-        break;
-      case 'resume': {
-        const first = decision.events.find((e) => 'outcome' in e.detail)?.detail as { outcome?: Outcome };
-        fateOf.set(group.key, first?.outcome ?? 'duplicate');
-        outbound.push({
-          key: group.key,
-          events: decision.events,
-          after: { kind: 'complete' },
-          persist: false,
-        });
-        break;
-      }
-      case 'deferred': {
-        fateOf.set(group.key, 'deferred');
-        const request = requestOf(group.primary.parsed)!;
-        outbound.push({
-          key: group.key,
-          events: decision.events,
-          after: {
-            kind: 'defer',
-            until: decision.until,
-            waiting: {
-              request,
-              origin: originOf(group.primary.parsed) ?? null,
-              ...(decision.ticket ? { ticket: decision.ticket } : {}),
-            },
-          },
-          persist: false,
-        });
-        break;
-      }
-      case 'unfinished': {
-        if (unfinishedDisposition(receiveCount, deps.maxReceiveCount) === 'retry') {
-          deps.log.warn('change request not finished; handing it back to the queue', {
-            key: group.key,
-            receiveCount,
-            reason: decision.reason,
-          });
-          if (decision.claimHeld) releases.push(deps.idempotency.release(group.key).catch(() => undefined));
-          fateOf.set(group.key, 'retry');
-          retryOf.set(group.key, decision.delaySeconds ?? retryDelaySeconds(receiveCount));
-          break;
-        }
-        // The last receive: audit it as failed, then let the queue move it to the dead-letter queue.
-        const facts: OutcomeFacts = {
-          ...(decision.facts ?? { ref: refFacts(group.primary.parsed) }),
-          outcome: 'failed',
-          code: 'dead-lettered',
-          message: `gave up after ${receiveCount} attempts (the queue's last receive), the message goes to the dead-letter queue; redrive it to try again: ${decision.reason}`,
-          retryable: true,
-        };
-        const request = requestOf(group.primary.parsed);
-        if (request && facts.after === undefined) facts.after = toWire(request.stickiness);
-        const after: AfterPublish = decision.claimHeld ? { kind: 'dead-letter' } : { kind: 'leave' };
-        outbound.push({
-          key: group.key,
-          events: [audit(group, facts, deps.clock.now())],
-          after,
-          persist: false,
-        });
-        fateOf.set(group.key, 'dead-letter');
-        retryOf.set(group.key, 0);
-        break;
-      }
-    }
-  }
-  await Promise.all(releases);
+  const finishes = groups.map((g) => finishOf(deps, g, decisions.get(g.key) ?? { kind: 'duplicate' }));
+  // Keyed like the decisions: of groups sharing a key, the last one's says.
+  const fateOf = new Map(groups.map((g, i) => [g.key, finishes[i]!.fate]));
+  const retryOf = new Map(
+    groups.flatMap((g, i) => {
+      const again = finishes[i]!.retry;
+      return again ? [[g.key, again.delaySeconds] as const] : [];
+    }),
+  );
+  await Promise.all(
+    groups.flatMap((g, i) =>
+      finishes[i]!.release ? [deps.idempotency.release(g.key).catch(() => undefined)] : [],
+    ),
+  );
+  const outbound: Outbound[] = [
+    ...ended.map((e) => e.item),
+    ...finishes.flatMap((f) => (f.item ? [f.item] : [])),
+  ];
   const flushed =
     outbound.length > 0 ? await flushOutbox(deps, outbound) : { finished: new Map(), published: [] };
   const { finished } = flushed;
@@ -1178,36 +1250,8 @@ async function finishPhase(
       retryOf.set(key, retryDelaySeconds(group.primary.receiveCount));
     }
   }
-  // A superseded deferral whose event went out: its schedule is not needed any more (if deleting it
-  // fails, it fires and finds its request ended). One whose event did not go out keeps its
-  // schedule, which publishes the event when it fires.
-  await Promise.all(
-    ended
-      .filter(({ item }) => finished.get(item.key) === 'done')
-      .map(({ item, until }) =>
-        deps.deferrals.cancel({ requestId: item.key, until }).catch((error: unknown) =>
-          deps.log.warn('could not delete the schedule of an ended deferral; it fires and changes nothing', {
-            requestId: item.key,
-            error: errorFields(error),
-          }),
-        ),
-      ),
-  );
-
-  const fates = new Map<string, RecordFate>();
-  const retry: ProcessResult['retry'] = [];
-  for (const group of groups) {
-    const fate = fateOf.get(group.key)!;
-    const again = retryOf.has(group.key);
-    for (const record of [group.primary, ...group.copies]) {
-      fates.set(record.recordId, record === group.primary ? fate : 'duplicate');
-      if (again) {
-        const delaySeconds = retryOf.get(group.key);
-        retry.push({ recordId: record.recordId, ...(delaySeconds !== undefined ? { delaySeconds } : {}) });
-      }
-    }
-  }
-  return { retry, fates, published };
+  await deleteEndedSchedules(deps, ended, finished);
+  return { ...recordFates(groups, fateOf, retryOf), published };
 }
 
 /** Builds the use case: `processChangeRequests(records, { deadline })`. */

@@ -69,6 +69,31 @@ export interface ZoneRefreshOutcome {
 
 export const TERMINAL_TASK_STATUSES: readonly TaskStatus[] = ['done', 'error', 'cancelled', 'blocked'];
 
+/** How one refresh attempt ended, and whether asking again is safe and useful. */
+interface RefreshAttempt {
+  result: RefreshResult;
+  tryAgain: boolean;
+  /** Neither its task nor the zone could be read to tell how it ended. */
+  unknown: boolean;
+  queryId?: string;
+}
+
+type Settled = 'applied' | 'not-applied' | 'unknown';
+
+/** An attempt whose end was not seen, as settling the zone told it. */
+const settledAttempt = (
+  result: RefreshResult,
+  queryId: string | undefined,
+  settled: Settled,
+): RefreshAttempt => {
+  if (settled === 'applied') {
+    const { error: _, ...applied } = result;
+    return { result: { ...applied, status: 'done' }, tryAgain: false, unknown: false, queryId };
+  }
+  if (settled === 'not-applied') return { result, tryAgain: true, unknown: false, queryId };
+  return { result: { ...result, status: 'unknown' }, tryAgain: false, unknown: true, queryId };
+};
+
 export const makeZoneRefresher = (deps: {
   api: LoadBalancerApi;
   clock: Clock;
@@ -131,6 +156,68 @@ export const makeZoneRefresher = (deps: {
       : ('not-applied' as const);
   };
 
+  const settledOrUnknown = (service: string, zone: string, timing: RefreshTiming): Promise<Settled> =>
+    settle(service, zone, timing).catch(() => 'unknown' as const);
+
+  /** Follows an asked refresh's task to its end; settles the zone when the task cannot be followed. */
+  const followTask = async (
+    result: RefreshResult,
+    task: Task,
+    timing: RefreshTiming,
+  ): Promise<RefreshAttempt> => {
+    try {
+      result.status = TERMINAL_TASK_STATUSES.includes(task.status)
+        ? task.status
+        : await waitForTask(result.service, task.id, timing, true);
+      if (result.status === 'timeout') {
+        // The task may still be running: another refresh now would race it.
+        result.error =
+          timing.deadline !== undefined && clock.now().getTime() >= timing.deadline
+            ? `task ${result.taskId} had not finished when the time left for this run ran out`
+            : `task ${result.taskId} did not finish within ${timing.taskTimeoutMs} ms`;
+      } else if (result.status !== 'done') {
+        result.error = `task ${result.taskId} ended ${result.status}`;
+        return { result, tryAgain: true, unknown: false };
+      }
+      return { result, tryAgain: false, unknown: false };
+    } catch (error) {
+      // The task exists but could not be followed: never ask for another refresh blindly.
+      const facts = errorFacts(error);
+      result.error = `could not follow task ${task.id}: ${facts.reason}`;
+      return settledAttempt(
+        result,
+        facts.queryId,
+        await settledOrUnknown(result.service, result.zone, timing),
+      );
+    }
+  };
+
+  /** One refresh asked and followed to its end (or its outcome settled when it could not be seen). */
+  const attemptRefresh = async (
+    service: string,
+    zone: string,
+    changes: number,
+    timing: RefreshTiming,
+  ): Promise<RefreshAttempt> => {
+    const result: RefreshResult = { service, zone, taskId: null, status: 'not-started', changes };
+    let task: Task;
+    try {
+      task = await api.refresh(service, zone);
+    } catch (error) {
+      const facts = errorFacts(error);
+      result.error = facts.reason;
+      // A retryable answer proves the POST was not processed.
+      if (facts.retryable) return { result, tryAgain: true, unknown: false, queryId: facts.queryId };
+      // An ambiguous one may have created a task.
+      if (isAmbiguous(error))
+        return settledAttempt(result, facts.queryId, await settledOrUnknown(service, zone, timing));
+      return { result, tryAgain: false, unknown: false, queryId: facts.queryId };
+    }
+    result.taskId = task.id;
+    onProgress?.({ kind: 'refresh-started', service, zone, taskId: task.id, changes });
+    return followTask(result, task, timing);
+  };
+
   const refreshZone = async (
     service: string,
     zone: string,
@@ -140,57 +227,7 @@ export const makeZoneRefresher = (deps: {
     const maxAttempts = timing.refreshAttempts ?? 3;
     const attempts: RefreshResult[] = [];
     for (let attempt = 1; ; attempt++) {
-      const result: RefreshResult = { service, zone, taskId: null, status: 'not-started', changes };
-      let tryAgain = false;
-      let unknown = false;
-      let queryId: string | undefined;
-      const settleThis = async () => {
-        const settled = await settle(service, zone, timing).catch(() => 'unknown' as const);
-        if (settled === 'applied') {
-          result.status = 'done';
-          delete result.error;
-        } else if (settled === 'not-applied') tryAgain = true;
-        else {
-          unknown = true;
-          result.status = 'unknown';
-        }
-      };
-      let task: Task | undefined;
-      try {
-        task = await api.refresh(service, zone);
-      } catch (error) {
-        const facts = errorFacts(error);
-        result.error = facts.reason;
-        queryId = facts.queryId;
-        if (facts.retryable)
-          tryAgain = true; // the answer proves the POST was not processed
-        else if (isAmbiguous(error)) await settleThis(); // it may have created a task
-      }
-      if (task) {
-        result.taskId = task.id;
-        onProgress?.({ kind: 'refresh-started', service, zone, taskId: task.id, changes });
-        try {
-          result.status = TERMINAL_TASK_STATUSES.includes(task.status)
-            ? task.status
-            : await waitForTask(service, task.id, timing, true);
-          if (result.status === 'timeout') {
-            // The task may still be running: another refresh now would race it.
-            result.error =
-              timing.deadline !== undefined && clock.now().getTime() >= timing.deadline
-                ? `task ${result.taskId} had not finished when the time left for this run ran out`
-                : `task ${result.taskId} did not finish within ${timing.taskTimeoutMs} ms`;
-          } else if (result.status !== 'done') {
-            result.error = `task ${result.taskId} ended ${result.status}`;
-            tryAgain = true;
-          }
-        } catch (error) {
-          // The task exists but could not be followed: never ask for another refresh blindly.
-          const facts = errorFacts(error);
-          result.error = `could not follow task ${task.id}: ${facts.reason}`;
-          queryId = facts.queryId;
-          await settleThis();
-        }
-      }
+      const { result, tryAgain, unknown, queryId } = await attemptRefresh(service, zone, changes, timing);
       result.finishedAt = clock.now().toISOString();
       attempts.push(result);
       onProgress?.({ kind: 'refresh-finished', result });

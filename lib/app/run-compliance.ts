@@ -361,6 +361,98 @@ async function postSummary(run: RunContext, ref: PolicyRef, result: ComplianceRe
   );
 }
 
+/** What phase 3 decided: the events it adds (blocked, or the requests), and what the result says of it. */
+interface Requesting {
+  events: OutgoingEvent[];
+  requested: number;
+  blocked: boolean;
+  rolloutZones: number | null;
+  rolloutKey?: string;
+}
+
+/**
+ * Phase 3: an enforce run over the policy's limit is blocked; any other enforce run requests the
+ * drifted farms' changes and the zones holding stickler's own unapplied writes. A report run
+ * requests nothing.
+ */
+async function decideRequests(
+  run: RunContext,
+  ref: PolicyRef,
+  planned: PolicyPlan,
+  reapply: readonly Unchanged[],
+  drifted: number,
+): Promise<Requesting> {
+  const { plan, overLimit, policy } = planned;
+  if (run.mode === 'enforce' && overLimit !== undefined) {
+    const blocked = blockedEvent(run, ref, drifted, policy.limits.maxChangesPerRun ?? null, overLimit);
+    return { events: [blocked], requested: 0, blocked: true, rolloutZones: null };
+  }
+  if (run.mode !== 'enforce' || plan.changes.length + reapply.length === 0)
+    return { events: [], requested: 0, blocked: false, rolloutZones: null };
+  // A re-apply asks for what the farm stores: the worker finds it unchanged and applies its zone.
+  const changes: Change[] = [
+    ...plan.changes,
+    ...reapply.map((u) => ({
+      farm: u.farm,
+      from: u.farm.stickiness,
+      to: u.farm.stickiness,
+      origin: u.origin,
+    })),
+  ];
+  const enforced = await enforce(run, ref, policy, changes, drifted);
+  return {
+    events: [
+      ...(enforced.blocked ? [enforced.blocked] : []),
+      ...enforced.first.map((request) => changeRequestedEvent(request, COMPLIANCE_EVENT_SOURCE)),
+    ],
+    requested: enforced.first.length,
+    blocked: enforced.blocked !== undefined,
+    rolloutZones: enforced.rolloutZones,
+    rolloutKey: enforced.rolloutKey,
+  };
+}
+
+/**
+ * Phase 4: every event of the run, `Compliance Run Completed` last, published at once (a failure
+ * throws, for the run to be retried); then the rollout's zone in flight is marked announced.
+ */
+async function publishRun(
+  run: RunContext,
+  started: Date,
+  result: ComplianceResult,
+  events: readonly OutgoingEvent[],
+  rolloutKey: string | undefined,
+): Promise<void> {
+  const { deps, runId } = run;
+  const key = `compliance:${runId}:completed`;
+  const completed = complianceEvent(
+    DETAIL_TYPES.complianceCompleted,
+    {
+      ...run.base,
+      auditId: key,
+      ...result,
+      durationMs: Math.max(0, deps.clock.now().getTime() - started.getTime()),
+      completedAt: run.now(),
+    },
+    key,
+  );
+  const { failed } = await deps.publisher.publish([...events, completed]);
+  if (failed.length > 0)
+    throw new SticklerError(
+      'publish-failed',
+      `${failed.length} event(s) of compliance run ${runId} could not be published`,
+      {
+        retryable: true,
+      },
+    );
+  if (rolloutKey) {
+    // The zone in flight is out: the rollout's state says so (else the next outcome publishes it again).
+    const state = await deps.rollouts.get(rolloutKey);
+    if (state?.announced === false && state.status === 'running')
+      await deps.rollouts.update({ ...state, announced: true, version: state.version + 1 });
+  }
+}
+
 export const makeRunCompliance = (deps: ComplianceDeps) =>
   async function runCompliance(input: { mode: ComplianceMode; runId: string }): Promise<ComplianceResult> {
     const { mode, runId } = input;
@@ -373,40 +465,11 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       now: () => deps.clock.now().toISOString(),
     };
     const { document, planned } = await loadAndPlan(run);
-    const { plan, fleet, overLimit, policy } = planned;
+    const { plan, fleet } = planned;
     const ref = { source: document.source, version: document.version };
     const reapply = deps.unapplied ? await unappliedZonesOf(deps.unapplied, plan.unchanged, deps.log) : [];
     const { drifted, cannotApply, events } = driftOf(run, ref, plan);
-
-    let requested = 0;
-    let rolloutZones: number | null = null;
-    let rolloutKey: string | undefined;
-    let blocked = mode === 'enforce' && overLimit !== undefined;
-    if (blocked) {
-      events.push(blockedEvent(run, ref, drifted.length, policy.limits.maxChangesPerRun ?? null, overLimit!));
-    } else if (mode === 'enforce' && plan.changes.length + reapply.length > 0) {
-      // A re-apply asks for what the farm stores: the worker finds it unchanged and applies its zone.
-      const changes: Change[] = [
-        ...plan.changes,
-        ...reapply.map((u) => ({
-          farm: u.farm,
-          from: u.farm.stickiness,
-          to: u.farm.stickiness,
-          origin: u.origin,
-        })),
-      ];
-      const enforced = await enforce(run, ref, policy, changes, drifted.length);
-      rolloutZones = enforced.rolloutZones;
-      rolloutKey = enforced.rolloutKey;
-      if (enforced.blocked) {
-        blocked = true;
-        events.push(enforced.blocked);
-      }
-      for (const request of enforced.first)
-        events.push(changeRequestedEvent(request, COMPLIANCE_EVENT_SOURCE));
-      requested = enforced.first.length;
-    }
-
+    const requesting = await decideRequests(run, ref, planned, reapply, drifted.length);
     const result: ComplianceResult = {
       runId,
       mode,
@@ -414,40 +477,12 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       farmsChecked: fleet.length,
       drifted: drifted.length,
       cannotApply: cannotApply.length,
-      requested,
-      blocked,
-      rolloutZones,
+      requested: requesting.requested,
+      blocked: requesting.blocked,
+      rolloutZones: requesting.rolloutZones,
       unappliedZones: reapply.length,
     };
-    const key = `compliance:${runId}:completed`;
-    events.push(
-      complianceEvent(
-        DETAIL_TYPES.complianceCompleted,
-        {
-          ...run.base,
-          auditId: key,
-          ...result,
-          durationMs: Math.max(0, deps.clock.now().getTime() - started.getTime()),
-          completedAt: run.now(),
-        },
-        key,
-      ),
-    );
-    const { failed } = await deps.publisher.publish(events);
-    if (failed.length > 0)
-      throw new SticklerError(
-        'publish-failed',
-        `${failed.length} event(s) of compliance run ${runId} could not be published`,
-        {
-          retryable: true,
-        },
-      );
-    if (rolloutKey) {
-      // The zone in flight is out: the rollout's state says so (else the next outcome publishes it again).
-      const state = await deps.rollouts.get(rolloutKey);
-      if (state?.announced === false && state.status === 'running')
-        await deps.rollouts.update({ ...state, announced: true, version: state.version + 1 });
-    }
+    await publishRun(run, started, result, [...events, ...requesting.events], requesting.rolloutKey);
     deps.log.info('compliance run completed', { ...result });
     await postSummary(run, ref, result, drifted);
     return result;
