@@ -87,17 +87,14 @@ describe('processZoneRefreshes (use case, through in-memory ports)', () => {
   it("applies a zone holding the approved count: one Zone Refresh Applied with its task, and forgets the zone's own-unapplied record", async () => {
     const h = setup();
     h.edit(1);
-    await h.unapplied.remember(
-      {
-        service: 'lb-a',
-        zone: 'gra',
-        pending: 1,
-        farms: [],
-        doneRefreshes: [],
-        at: h.clock.now().toISOString(),
-      },
-      h.clock.now(),
-    );
+    await h.unapplied.remember({
+      service: 'lb-a',
+      zone: 'gra',
+      pending: 1,
+      farms: [],
+      doneRefreshes: [],
+      at: h.clock.now().toISOString(),
+    });
     const result = await h.run([h.refresh({ reason: 'finish OPS-7' })]);
     expect([...result.fates.values()]).toEqual(['applied']);
     expect(result.retry).toEqual([]);
