@@ -45,7 +45,7 @@ const pendingOf = async (session: () => Session, service: string, zone: string):
 };
 
 /** One sentence per outcome, for a person. */
-const describeOutcome = (service: string, zone: string, out: ZoneRefreshResult): string => {
+export const describeOutcome = (service: string, zone: string, out: ZoneRefreshResult): string => {
   const where = `Zone ${zone} of ${service}`;
   const t = out.terminal;
   const said = t?.message ? plainText(t.message, 600) : '';
