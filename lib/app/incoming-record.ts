@@ -1,6 +1,10 @@
 /** What the queue worker's use case takes in: one queued record, already read by an adapter. */
 import type { RequestOrigin } from '../domain/audit-events';
-import type { CancelRequestedDetail, ChangeRequestedDetail } from '../domain/events';
+import type {
+  CancelRequestedDetail,
+  ChangeRequestedDetail,
+  ZoneRefreshRequestedDetail,
+} from '../domain/events';
 
 export type ParsedRequest =
   | {
@@ -45,4 +49,29 @@ export interface IncomingCancel {
   receiveCount: number;
   sentAt: Date;
   parsed: ParsedCancel;
+}
+
+/** A queued `Zone Refresh Requested`, or why it cannot be one (with what can be said of it, bounded). */
+export type ParsedZoneRefresh =
+  | {
+      ok: true;
+      key: string;
+      refresh: ZoneRefreshRequestedDetail;
+      origin: RequestOrigin;
+      /** The SHA-256 of its content (every field but `requestedAt`): one refresh id, one content. */
+      contentHash: string;
+    }
+  | {
+      ok: false;
+      key: string;
+      message: string;
+      origin?: RequestOrigin;
+      known: { refreshId?: string; service?: string; zone?: string };
+    };
+
+export interface IncomingZoneRefresh {
+  recordId: string;
+  receiveCount: number;
+  sentAt: Date;
+  parsed: ParsedZoneRefresh;
 }

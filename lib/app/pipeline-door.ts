@@ -11,6 +11,7 @@
  * - `planUndo`: the reverse of applied requests, from the outcomes their records keep, refusing
  *   a farm another request has changed since (named) unless forced.
  * - `findRequests`: the requests of a ticket or of a run, for an undo of all of them.
+ * - `refresh`: one zone refresh, as the operator approved it (refresh-door.ts).
  */
 import { createHash } from 'node:crypto';
 import type { OutgoingEvent, TerminalOutcome } from '../domain/audit-events';
@@ -26,6 +27,7 @@ import type { EventPublisher, PublishFailure } from '../ports/event-publisher';
 import type { FarmLedger, FarmOrder } from '../ports/farm-ledger';
 import type { IdempotencyStore, RequestStatus } from '../ports/idempotency-store';
 import { type FollowedOutcome, type FollowOptions, makeFollowRequests } from './follow-requests';
+import { makeRefreshDoor } from './refresh-door';
 import { buildAll, changeRequestedEvent } from './request-changes';
 import { CLI_SOURCE, cliRequestId, isOfRun, RUN_ID, runGroups, ticketGroup } from './request-groups';
 
@@ -199,6 +201,9 @@ export const makePipelineDoor = (deps: PipelineDoorDeps) => {
         return !terminal || terminal.ticket === of.ticket;
       });
     },
+
+    /** Publishes one zone refresh, as approved (`ifPending`), and follows it: see refresh-door.ts. */
+    refresh: makeRefreshDoor(deps),
 
     /** See makePlanUndo; `readFarm` reads each farm as stored now (OVH). */
     planUndo: (requestIds: readonly string[], force: boolean, readFarm?: PlanUndoDeps['readFarm']) =>

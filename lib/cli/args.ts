@@ -16,6 +16,9 @@ Usage:
   stickler apply PLAN_FILE [--yes] [--json]    exactly a saved plan's changes, if nothing it read has changed
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]
   stickler refresh SERVICE ZONE [--yes] [--json]    apply a zone's unapplied changes, whoever made them
+  stickler refresh SERVICE ZONE --pipeline [--stage STAGE] [--yes] [--reason TEXT] [--wait SECONDS] [--json]
+                    the same through the pipeline: the worker applies the zone under its load balancer's lease,
+                    only if it still holds the count you approved (else refused changed-since), audited
   stickler apply|set ... --pipeline [--stage STAGE] [--wait SECONDS] [--prefer quietest [--window START/END]]
                     the same changes as requests through the pipeline: the worker serialises them with
                     every other writer, and each gets its audit event (see "Through the pipeline");
@@ -153,7 +156,7 @@ export const COMMAND_FLAGS: Readonly<Record<string, readonly Flag[]>> = {
   cancel: ['reason', 'json', ...PIPELINE],
   undo: ['yes', 'force', 'reason', 'ticket', 'run', 'json', ...PIPELINE],
   status: ['json', 'pipeline', 'stage'],
-  refresh: ['yes', 'json', ...TUNING],
+  refresh: ['yes', 'json', 'reason', ...PIPELINE, ...TUNING],
   simulate: ['fleet', 'pipeline', 'port-base', 'exports-file', 'service-account', ...SIMULATOR],
   compliance: ['policy', 'mode', 'json'],
   send: ['url'],

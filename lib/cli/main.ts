@@ -34,7 +34,6 @@ import { simulateCommand } from './commands/simulate';
 import { statusCommand } from './commands/status';
 import { undoCommand } from './commands/undo';
 import { type CliIo, EXIT, jsonDocument, terminalSafe, UsageError } from './io';
-import { pipelineAsked } from './pipeline';
 import { connect, type Session } from './session';
 
 export type { CliIo } from './io';
@@ -62,10 +61,6 @@ const INSTEAD: Partial<Record<string, Partial<Record<Flag, string>>>> = {
   show: { service: 'name load balancers as arguments: stickler show NAME...' },
   refresh: {
     service: 'name the load balancer as an argument: stickler refresh SERVICE ZONE',
-    pipeline:
-      "refresh is direct only: through the pipeline, a zone holding stickler's own unapplied writes is applied by the next request for one of its farms or by a compliance enforce run",
-    stage:
-      "refresh is direct only: through the pipeline, a zone holding stickler's own unapplied writes is applied by the next request for one of its farms or by a compliance enforce run",
   },
   set: { service: 'name the load balancer as an argument: stickler set SERVICE TYPE/FARM_ID STICKINESS' },
   compliance: {
@@ -214,13 +209,7 @@ const COMMANDS: Record<string, (run: CommandRun) => Promise<number>> = {
   apply: ({ live, io, flags, args, savedPlan }) =>
     applyCommand(live, io, flags, savedPlan ? args[0] : undefined),
   set: ({ live, io, flags, args }) => setCommand(live, io, flags, args),
-  refresh: ({ live, io, flags, args }) => {
-    if (pipelineAsked(io.env, flags))
-      throw new UsageError(
-        `STICKLER_PIPELINE is set (unset it, or STICKLER_PIPELINE=0, for a direct refresh), and ${INSTEAD.refresh!.pipeline!}`,
-      );
-    return refreshCommand(live, io, flags, args);
-  },
+  refresh: ({ live, io, flags, args }) => refreshCommand(live, io, flags, args),
   status: ({ io, flags, args }) => statusCommand(io, flags, args),
   cancel: ({ io, flags, args }) => cancelCommand(io, flags, args),
   undo: ({ live, io, flags, args }) => undoCommand(live, io, flags, args),

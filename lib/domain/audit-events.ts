@@ -14,6 +14,8 @@ import {
   ChangeRequestedDetailSchema,
   type DETAIL_TYPES,
   IsoTime,
+  type ZoneRefreshRequestedDetail,
+  ZoneRefreshRequestedDetailSchema,
 } from './events';
 import { FarmTypeSchema, StickinessWordSchema } from './stickiness';
 
@@ -270,6 +272,40 @@ export const TicketEditIgnoredDetailSchema = z.object({
 });
 export type TicketEditIgnoredDetail = z.infer<typeof TicketEditIgnoredDetailSchema>;
 
+/** How a zone refresh request ends: exactly one of these per refresh. */
+export const ZONE_REFRESH_OUTCOMES = ['applied', 'unchanged', 'refused', 'failed'] as const;
+export type ZoneRefreshOutcome = (typeof ZONE_REFRESH_OUTCOMES)[number];
+
+/**
+ * detail of `Zone Refresh Applied` / `Unchanged` / `Refused` / `Failed`: the terminal outcome of
+ * one `Zone Refresh Requested` (applied: the zone's refresh task ended done; unchanged: nothing
+ * was pending any more; refused: with a code, nothing applied; failed: with a code and whether a
+ * retry may help). The envelope conventions of the per-request audit events; open.
+ */
+export const ZoneRefreshAuditDetailSchema = z.object({
+  schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),
+  auditId: z.string(),
+  refreshId: z.nullable(z.string()),
+  outcome: z.enum(ZONE_REFRESH_OUTCOMES),
+  origin: z.nullable(RequestOriginSchema),
+  actor: z.nullable(ActorSchema),
+  requestReason: z.nullable(z.string()),
+  service: z.nullable(z.string()),
+  zone: z.nullable(z.string()),
+  /** The zone's count of unapplied changes the operator saw and approved. */
+  ifPending: z.nullable(z.number()),
+  /** The zone's count when the worker came to it (null when it was not read). */
+  pending: z.nullable(z.number()),
+  code: z.nullable(z.string()),
+  message: z.nullable(z.string()),
+  retryable: z.nullable(z.boolean()),
+  ovhQueryId: z.nullable(z.string()),
+  refresh: z.nullable(RefreshRefSchema),
+  requestedAt: z.nullable(IsoTime),
+  decidedAt: IsoTime,
+});
+export type ZoneRefreshAuditDetail = z.infer<typeof ZoneRefreshAuditDetailSchema>;
+
 /** Schemas published for consumers, by file name under schemas/. */
 export const PUBLISHED_SCHEMAS = {
   'stickiness-change-requested': ChangeRequestedDetailSchema,
@@ -284,6 +320,8 @@ export const PUBLISHED_SCHEMAS = {
   'stickiness-change-cancel-requested': CancelRequestedDetailSchema,
   'stickiness-change-cancel-refused': CancelRefusedDetailSchema,
   'ticket-edit-ignored': TicketEditIgnoredDetailSchema,
+  'zone-refresh-requested': ZoneRefreshRequestedDetailSchema,
+  'zone-refresh-audit': ZoneRefreshAuditDetailSchema,
 } as const;
 
 /** One event to publish: what PutEvents needs, before the bus name is added. */
@@ -301,7 +339,9 @@ export interface OutgoingEvent {
     | ChangeDeniedDetail
     | CancelRequestedDetail
     | CancelRefusedDetail
-    | TicketEditIgnoredDetail;
+    | TicketEditIgnoredDetail
+    | ZoneRefreshRequestedDetail
+    | ZoneRefreshAuditDetail;
   /** Stable id used to keep a resent event from being counted twice by consumers. */
   dedupeKey: string;
   /** `source` on the bus: `stickler` (audit events) unless said here (a trigger's change requests). */

@@ -124,4 +124,6 @@ export const RECORD_KEYS = {
   cancelRecord: (recordId: string) => `~cancel-record:${recordId}`,
   event: (eventId: string) => `~event:${eventId}`,
   record: (recordId: string) => `~record:${recordId}`,
+  refresh: (refreshId: string) => `~refresh:${refreshId}`,
+  refreshEvent: (eventId: string) => `~refresh-event:${eventId}`,
 } as const;

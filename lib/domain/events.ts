@@ -5,6 +5,7 @@
  */
 import * as z from 'zod/mini';
 import { ActorSchema, ChangeRequestSchema, RequestIdSchema, TICKET_SYSTEMS } from './change-request';
+import { SERVICE_NAME_PATTERN, SERVICE_NAME_RULE } from './farm';
 
 /** `source` of every event stickler emits. */
 export const AUDIT_SOURCE = 'stickler';
@@ -28,7 +29,19 @@ export const DETAIL_TYPES = {
   complianceFailed: 'Compliance Run Failed',
   rolloutFinished: 'Compliance Rollout Finished',
   rolloutStopped: 'Compliance Rollout Stopped',
+  zoneRefreshRequested: 'Zone Refresh Requested',
+  zoneRefreshApplied: 'Zone Refresh Applied',
+  zoneRefreshUnchanged: 'Zone Refresh Unchanged',
+  zoneRefreshRefused: 'Zone Refresh Refused',
+  zoneRefreshFailed: 'Zone Refresh Failed',
 } as const;
+
+/** What the bus's rule sends to the worker's queue (serverless.yml ChangeRequestRule; the local bus). */
+export const QUEUED_DETAIL_TYPES = [
+  DETAIL_TYPES.changeRequested,
+  DETAIL_TYPES.cancelRequested,
+  DETAIL_TYPES.zoneRefreshRequested,
+] as const;
 
 export const IsoTime = z.iso.datetime({ offset: true });
 
@@ -108,6 +121,29 @@ export const CancelRequestedDetailSchema = z
     }),
   );
 export type CancelRequestedDetail = z.infer<typeof CancelRequestedDetailSchema>;
+
+/** A zone's name as OVH gives it (`gra`, `sbg`, `bhs`…), or `all`: short and printable. */
+export const ZONE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$/;
+
+/**
+ * detail of `Zone Refresh Requested`: apply one zone's unapplied changes, whoever made them, as
+ * an operator approved it: `ifPending` is the zone's count of unapplied changes they saw, and the
+ * worker refuses (`changed-since`) when the zone holds another count by the time it comes to it.
+ * `refreshId` identifies the refresh (the same one published twice is carried out once). Only
+ * stickler's own doors may publish it (the worker refuses others). Strict, like a change request.
+ */
+export const ZoneRefreshRequestedDetailSchema = z.strictObject({
+  refreshId: RequestIdSchema,
+  service: z.string().check(z.regex(SERVICE_NAME_PATTERN, { message: SERVICE_NAME_RULE })),
+  zone: z
+    .string()
+    .check(z.regex(ZONE_NAME_PATTERN, { message: 'a zone is 1 to 40 letters, digits, _ or -' })),
+  actor: ActorSchema,
+  reason: z.optional(z.string().check(z.maxLength(2000))),
+  requestedAt: IsoTime,
+  ifPending: z.int().check(z.minimum(0), z.maximum(100_000)),
+});
+export type ZoneRefreshRequestedDetail = z.infer<typeof ZoneRefreshRequestedDetailSchema>;
 
 /** How a request ends: exactly one of these per request. */
 export const OUTCOMES = ['applied', 'unchanged', 'refused', 'failed', 'cancelled'] as const;

@@ -21,6 +21,8 @@ const TITLES: Record<keyof typeof SCHEMAS, string> = {
   'stickiness-change-cancel-requested': `detail of "${DETAIL_TYPES.cancelRequested}" (in)`,
   'stickiness-change-cancel-refused': `detail of "${DETAIL_TYPES.cancelRefused}"`,
   'ticket-edit-ignored': `detail of "${DETAIL_TYPES.ticketEditIgnored}" (source stickler.ticketing)`,
+  'zone-refresh-requested': `detail of "${DETAIL_TYPES.zoneRefreshRequested}" (in; source stickler.cli)`,
+  'zone-refresh-audit': `detail of "${DETAIL_TYPES.zoneRefreshApplied}", "${DETAIL_TYPES.zoneRefreshUnchanged}", "${DETAIL_TYPES.zoneRefreshRefused}" and "${DETAIL_TYPES.zoneRefreshFailed}"`,
 };
 
 export const renderJsonSchemas = (): Record<string, string> =>

@@ -16,7 +16,7 @@ import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { EventBridgeEnvelope } from '../adapters/eventbridge/envelope';
 import type { OvhCredentials } from '../adapters/ovh/http-client';
-import { type ChangeRequestedDetail, DETAIL_TYPES } from '../domain/events';
+import { type ChangeRequestedDetail, DETAIL_TYPES, QUEUED_DETAIL_TYPES } from '../domain/events';
 import { simulatorEnv } from '../simulator/server';
 import { startDynalite } from './dynalite';
 import { type LocalEventBus, startLocalEventBus } from './event-bus';
@@ -207,7 +207,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   }
   const delivered = new Map<string, { id: string; sentAt: number }>();
   bus.addRule({
-    detailTypes: [DETAIL_TYPES.changeRequested, DETAIL_TYPES.cancelRequested],
+    detailTypes: [...QUEUED_DETAIL_TYPES],
     target: (envelope) => {
       const id = randomUUID();
       const sentAt = Date.now();

@@ -28,6 +28,7 @@ import { OvhMetricsTraffic } from '../adapters/ovh/ovh-metrics-traffic';
 import { SchedulerDeferrals } from '../adapters/scheduler/scheduler-deferrals';
 import { incomingCancel, incomingRecord, isCancelMessage } from '../adapters/sqs/change-request-record';
 import { makeSqsVisibility } from '../adapters/sqs/sqs-visibility';
+import { incomingZoneRefresh, isZoneRefreshMessage } from '../adapters/sqs/zone-refresh-record';
 import { makeApplyRequests } from '../app/apply-requests';
 import { makeProcessCancels } from '../app/process-cancels';
 import { makeProcessChangeRequests, type ProcessResult } from '../app/process-change-requests';
@@ -39,6 +40,7 @@ import type { Log } from '../ports/log';
 import { functionLogger, powertoolsLog } from './log';
 import { ovhClientFromEnv } from './ovh-api';
 import { loadWorkerConfig, type WorkerConfig } from './worker-config';
+import { mergeResults, wireZoneRefreshes } from './zone-refresh-worker';
 
 /** Every AWS call's attempt times out after this (the client retries, with backoff). */
 const AWS_TIMEOUTS = { timeoutMs: 10_000 };
@@ -112,27 +114,29 @@ const workerProcessChangeRequests = (
     timeLimits: { ...DEFAULT_TIME_LIMITS, minWindowMs: config.batchWindowMs + 10_000 },
   });
 
-/** A batch's records, change requests first, then cancels: a request deferred in this batch can be cancelled by it. */
+/**
+ * A batch's records: change requests, then cancels (a request deferred in this batch can be
+ * cancelled by it), then zone refreshes.
+ */
 const batchProcessor = (
   processChangeRequests: ReturnType<typeof makeProcessChangeRequests>,
   processCancels: ReturnType<typeof makeProcessCancels>,
+  processZoneRefreshes: ReturnType<typeof wireZoneRefreshes>,
 ) => {
   const processBatch = async (
     records: SQSEvent['Records'],
     options: { deadline: number },
   ): Promise<ProcessResult> => {
+    const refreshes = records.filter((r) => isZoneRefreshMessage(r.body));
     const cancels = records.filter((r) => isCancelMessage(r.body));
-    const changes = records.filter((r) => !cancels.includes(r));
+    const changes = records.filter((r) => !cancels.includes(r) && !refreshes.includes(r));
     const a = await processChangeRequests(changes.map(incomingRecord), options);
     const b = cancels.length > 0 ? await processCancels(cancels.map(incomingCancel)) : undefined;
-    if (!b) return a;
-    const order = new Map(records.map((r, i) => [r.messageId, i]));
-    return {
-      retry: [...a.retry, ...b.retry].sort((x, y) => order.get(x.recordId)! - order.get(y.recordId)!),
-      fates: new Map([...a.fates, ...b.fates]),
-      published: [...a.published, ...b.published],
-      ...(a.leaseWaitMs !== undefined ? { leaseWaitMs: a.leaseWaitMs } : {}),
-    };
+    const c =
+      refreshes.length > 0
+        ? await processZoneRefreshes(refreshes.map(incomingZoneRefresh), options)
+        : undefined;
+    return mergeResults(records, [a, b, c]);
   };
   return processBatch;
 };
@@ -155,7 +159,8 @@ export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
     maxReceiveCount: config.maxReceiveCount,
     claimHoldMs: config.claimHoldMs,
   });
-  const processBatch = batchProcessor(processChangeRequests, processCancels);
+  const processZoneRefreshes = wireZoneRefreshes({ config, api: ovh.api, log, ...aws });
+  const processBatch = batchProcessor(processChangeRequests, processCancels, processZoneRefreshes);
   const delayRecords = makeSqsVisibility({
     client: awsJsonClientFromEnv(SQS, env, AWS_TIMEOUTS),
     endpoint: env.AWS_ENDPOINT_URL_SQS || env.AWS_ENDPOINT_URL || undefined,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import AdmZip from 'adm-zip';
 import { GROUP_INDEX } from '../../lib/adapters/dynamodb/dynamodb-idempotency-store';
 import { TICKET_SOURCES } from '../../lib/app/handle-ticket-webhook';
+import { DETAIL_TYPES, QUEUED_DETAIL_TYPES } from '../../lib/domain/events';
 import { IDEMPOTENCY_TABLE_KEYS } from '../../lib/local/dynalite';
 import { costMarkdown, estimate } from '../../scripts/cost-model';
 import { dashboardOf, dashboardSvg } from '../../scripts/dashboard-svg';
@@ -181,6 +182,29 @@ describe('serverless package', () => {
     ]);
   });
 
+  it('queues exactly what the local bus queues, and lets only operators, as the CLI, ask for a zone refresh', () => {
+    const pattern = resources.ChangeRequestRule!.Properties.EventPattern as { 'detail-type': string[] };
+    expect(pattern['detail-type']).toEqual([...QUEUED_DETAIL_TYPES]);
+    // Every statement anywhere in the template that may put a Zone Refresh Requested: the operator's, as the CLI.
+    const statements: Statement[] = [];
+    const walk = (node: unknown): void => {
+      if (Array.isArray(node)) node.forEach(walk);
+      else if (node && typeof node === 'object') {
+        if ('Effect' in node && 'Action' in node) statements.push(node as Statement);
+        else Object.values(node).forEach(walk);
+      }
+    };
+    walk(resources);
+    const allowing = statements.filter(
+      (st) =>
+        [st.Action].flat().includes('events:PutEvents') &&
+        JSON.stringify(st.Condition ?? {}).includes(DETAIL_TYPES.zoneRefreshRequested),
+    );
+    expect(allowing.map((st) => [st.Sid, (st.Condition as { StringEquals: object }).StringEquals])).toEqual([
+      ['PublishAsTheCli', expect.objectContaining({ 'events:source': 'stickler.cli' })],
+    ]);
+  });
+
   it("alarms on the change request rule's failed deliveries under the dimensions EventBridge publishes them with", () => {
     const rule = resources.ChangeRequestRule!.Properties;
     expect(rule.Name).toBe('stickler-test-change-requests');
@@ -291,7 +315,13 @@ describe('serverless package', () => {
     });
     expect(resources.ChangeRequestRule!.Properties).toMatchObject({
       EventBusName: { Ref: 'StickinessBus' },
-      EventPattern: { 'detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'] },
+      EventPattern: {
+        'detail-type': [
+          'Stickiness Change Requested',
+          'Stickiness Change Cancel Requested',
+          'Zone Refresh Requested',
+        ],
+      },
       Targets: [
         {
           Arn: { 'Fn::GetAtt': ['ChangeRequestQueue', 'Arn'] },
@@ -863,7 +893,11 @@ describe('serverless package', () => {
     expect(bySid.PublishAsTheCli!.Condition).toEqual({
       StringEquals: {
         'events:source': 'stickler.cli',
-        'events:detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'],
+        'events:detail-type': [
+          'Stickiness Change Requested',
+          'Stickiness Change Cancel Requested',
+          'Zone Refresh Requested',
+        ],
       },
     });
     expect([bySid.FollowRequestsAndFarmOrder!.Action].flat().sort()).toEqual([

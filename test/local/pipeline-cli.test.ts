@@ -270,12 +270,7 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     expect(writes()).toBe(0);
   });
 
-  it('refuses what does not go through the pipeline: refresh with STICKLER_PIPELINE=1, --allow-foreign-pending, status without a pipeline', async () => {
-    const refresh = await run(['refresh', 'loadbalancer-7f3a9c21', 'gra', '--yes'], {
-      STICKLER_PIPELINE: '1',
-    });
-    expect(refresh.code).toBe(1);
-    expect(refresh.err).toMatch(/refresh is direct only/);
+  it('refuses what does not go through the pipeline: --allow-foreign-pending, status without a pipeline', async () => {
     const foreign = await run([
       'apply',
       '--policy',

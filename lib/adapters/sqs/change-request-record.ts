@@ -20,7 +20,7 @@ import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
 
 /** JSON with its object keys sorted, at every depth: the same content always gives the same text. */
-const canonical = (value: unknown): string =>
+export const canonical = (value: unknown): string =>
   Array.isArray(value)
     ? `[${value.map(canonical).join(',')}]`
     : value !== null && typeof value === 'object'

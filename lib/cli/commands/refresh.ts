@@ -1,17 +1,19 @@
 /**
  * `stickler refresh SERVICE ZONE`: applies one zone's unapplied changes, whoever made them: the
  * way to finish a zone left "stored but not applied", or to push a control-panel edit,
- * deliberately and visibly.
+ * deliberately and visibly. With --pipeline, the worker does it (refresh-pipeline.ts).
  */
 import { makeApplyZone } from '../../app/apply-zone';
 import { ALL_ZONES } from '../../domain/farm';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
+import { pipelineAsked } from '../pipeline';
 import { SESSION_LOSS_WARNING } from '../render';
 import { refreshJson } from '../report-json';
 import type { Session } from '../session';
 import { confirmOrStop, progressPrinter } from '../terminal';
+import { refreshThroughPipeline } from './refresh-pipeline';
 
 export async function refreshCommand(
   session: () => Session,
@@ -21,6 +23,11 @@ export async function refreshCommand(
 ): Promise<number> {
   if (args.length !== 2) throw new UsageError('usage: stickler refresh SERVICE ZONE');
   const [service, zone] = args as [string, string];
+  if (pipelineAsked(io.env, flags)) return refreshThroughPipeline(session, io, flags, service, zone);
+  if (flags.wait !== undefined || flags.reason !== undefined)
+    throw new UsageError(
+      '--wait and --reason go with --pipeline (a direct refresh publishes and waits for nothing)',
+    );
   const { api, applyOptions } = session();
   // A zone the load balancer does not have is an error, not "nothing to apply".
   const known = await api.listZones(service);

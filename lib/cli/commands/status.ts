@@ -1,4 +1,7 @@
-/** `stickler status REQUEST_ID... --pipeline`: where requests stand in the worker's records, and their outcomes. */
+/**
+ * `stickler status REQUEST_ID... --pipeline`: where requests stand in the worker's records, and their
+ * outcomes; a zone refresh's id (`stickler refresh --pipeline`) too.
+ */
 import type { FollowedOutcome } from '../../app/follow-requests';
 import { REQUEST_ID_PATTERN, REQUEST_ID_RULE } from '../../domain/change-request';
 import { plainText } from '../../domain/text';
@@ -6,6 +9,7 @@ import type { Flags } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { connectPipeline, pipelineAsked } from '../pipeline';
 import { table } from '../render';
+import { refreshStatuses } from './refresh-pipeline';
 
 /** Request ids as the CLI takes them: checked before anything is asked. */
 export const requestIdsOf = (command: string, args: readonly string[], max = 100): string[] => {
@@ -38,7 +42,7 @@ const describe = (o: FollowedOutcome): { state: string; text: string } => {
           text: "not in the worker's records (not yet taken, unknown, or older than records are kept)",
         };
   const t = o.terminal;
-  const farm = t.service ? `${t.service} ${t.farmType}/${t.farmId}` : 'no farm';
+  const farm = t.service ? `${t.service}${t.farmType ? ` ${t.farmType}/${t.farmId}` : ''}` : 'no farm';
   return {
     state: t.outcome,
     text: `${farm}${t.before || t.after ? `: ${t.before ?? '?'} → ${t.after ?? '?'}` : ''}${t.zone ? `, zone ${t.zone}` : ''}${t.code && t.code !== t.outcome ? ` [${plainText(t.code, 64)}]` : ''}${t.message && t.outcome !== 'applied' ? ` ${plainText(t.message, 200)}` : ''} (${t.decidedAt})`,
@@ -50,6 +54,11 @@ export async function statusCommand(io: CliIo, flags: Flags, args: string[]): Pr
   requirePipeline(io, flags, 'status');
   const connection = await connectPipeline(io.env, flags);
   const found = await connection.door.status(ids);
+  // An id the change requests do not know may be a zone refresh's (`stickler refresh --pipeline`).
+  const unknown = ids.filter(
+    (id) => found.get(id)?.kind === 'running' && !(found.get(id) as { state?: string }).state,
+  );
+  for (const [id, o] of await refreshStatuses(connection, unknown)) found.set(id, o);
   if (flags.json) {
     io.stdout.write(
       jsonDocument({

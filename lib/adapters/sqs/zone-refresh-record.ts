@@ -1,0 +1,105 @@
+/**
+ * Reads one SQS record of the change-request queue carrying a `Zone Refresh Requested`: SQS
+ * record → EventBridge envelope → detail. Never throws: whatever the body holds, the result names
+ * a bounded idempotency key (`~refresh:<refreshId>`, or the event's or the record's id) and either
+ * the refresh or why it is refused.
+ */
+import { createHash } from 'node:crypto';
+import type { SQSRecord } from 'aws-lambda';
+import type { IncomingZoneRefresh, ParsedZoneRefresh } from '../../app/incoming-record';
+import type { RequestOrigin } from '../../domain/audit-events';
+import { RECORD_KEYS, REQUEST_ID_PATTERN } from '../../domain/change-request';
+import { describeIssues } from '../../domain/describe-issue';
+import { DETAIL_TYPES, ZoneRefreshRequestedDetailSchema } from '../../domain/events';
+import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
+import { canonical } from './change-request-record';
+
+const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
+
+/** True when the message is a `Zone Refresh Requested` event. */
+export const isZoneRefreshMessage = (body: string): boolean => {
+  try {
+    const json = JSON.parse(body) as { 'detail-type'?: unknown };
+    return json?.['detail-type'] === DETAIL_TYPES.zoneRefreshRequested;
+  } catch {
+    return false;
+  }
+};
+
+/** What can be said of a detail that is not a valid refresh (bounded, for its audit event). */
+const knownOf = (detail: Record<string, unknown>) => ({
+  ...(typeof detail.refreshId === 'string' && REQUEST_ID_PATTERN.test(detail.refreshId)
+    ? { refreshId: detail.refreshId }
+    : {}),
+  ...(typeof detail.service === 'string' ? { service: clip(detail.service, 128) } : {}),
+  ...(typeof detail.zone === 'string' ? { zone: clip(detail.zone, 40) } : {}),
+});
+
+/** Reads a message body as a `Zone Refresh Requested` event. Never throws. */
+export const parseZoneRefreshBody = (recordId: string, body: string): ParsedZoneRefresh => {
+  const recordKey = RECORD_KEYS.refreshEvent(`record-${clip(recordId, 100)}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, key: recordKey, message: 'message body is not JSON', known: {} };
+  }
+  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
+  if (!envelope.success)
+    return {
+      ok: false,
+      key: recordKey,
+      message: `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`,
+      known: {},
+    };
+  const e = envelope.data;
+  const origin: RequestOrigin = {
+    source: clip(e.source, 256),
+    account: clip(e.account, 64),
+    eventId: clip(e.id, 128),
+  };
+  const detail = (typeof e.detail === 'object' && e.detail !== null ? e.detail : {}) as Record<
+    string,
+    unknown
+  >;
+  const known = knownOf(detail);
+  const key = known.refreshId
+    ? RECORD_KEYS.refresh(known.refreshId)
+    : RECORD_KEYS.refreshEvent(clip(e.id, 100));
+  if (e['replay-name'] !== undefined)
+    return {
+      ok: false,
+      key,
+      origin,
+      known,
+      message: 'replayed from the archive: a replayed refresh is never carried out',
+    };
+  const parsed = ZoneRefreshRequestedDetailSchema.safeParse(e.detail);
+  if (!parsed.success)
+    return {
+      ok: false,
+      key,
+      origin,
+      known,
+      message: clip(`invalid zone refresh: ${describeIssues(parsed.error.issues, e.detail)}`, 2000),
+    };
+  const { requestedAt: _ignored, ...content } = parsed.data;
+  return {
+    ok: true,
+    key,
+    refresh: parsed.data,
+    origin,
+    contentHash: createHash('sha256').update(canonical(content)).digest('hex'),
+  };
+};
+
+/** The worker's view of an SQS record carrying a zone refresh. */
+export const incomingZoneRefresh = (record: SQSRecord): IncomingZoneRefresh => {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return {
+    recordId: record.messageId,
+    receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
+    sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
+    parsed: parseZoneRefreshBody(record.messageId, record.body),
+  };
+};
