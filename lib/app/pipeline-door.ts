@@ -29,7 +29,15 @@ import type { IdempotencyStore, RequestStatus } from '../ports/idempotency-store
 import { type FollowedOutcome, type FollowOptions, makeFollowRequests } from './follow-requests';
 import { makeRefreshDoor } from './refresh-door';
 import { buildAll, changeRequestedEvent } from './request-changes';
-import { CLI_SOURCE, cliRequestId, isOfRun, RUN_ID, runGroups, ticketGroup } from './request-groups';
+import {
+  CLI_SOURCE,
+  cliActor,
+  cliRequestId,
+  isOfRun,
+  RUN_ID,
+  runGroups,
+  ticketGroup,
+} from './request-groups';
 
 export { CLI_SOURCE, cliRequestId };
 
@@ -223,11 +231,7 @@ const cancelDetail = (cancelId: string, requestId: string, asker: Asker, now: Da
   const parsed = CancelRequestedDetailSchema.safeParse({
     cancelId,
     requestId,
-    actor: {
-      kind: 'cli',
-      id: plainText(asker.actor.id, 256),
-      ...(asker.actor.name ? { name: plainText(asker.actor.name, 256) } : {}),
-    },
+    actor: cliActor(asker),
     ...(asker.reason ? { reason: plainText(asker.reason, 2000) } : {}),
     requestedAt: now.toISOString(),
   });

@@ -383,6 +383,21 @@ async function findRefresh(
 }
 
 /**
+ * The traffic a refresh asked by a cut invocation cut: the load balancer's rates over the 5
+ * minutes before it was asked, read now (as for any applied zone, never blocking the outcome
+ * longer than the adapter's timeouts). Undefined without a traffic port.
+ */
+const trafficWhenAsked = (
+  deps: Pick<ProcessDeps, 'traffic'>,
+  inFlight: ZoneInFlight,
+): Promise<TrafficAtApply | undefined> =>
+  deps.traffic
+    ? deps.traffic
+        .read(inFlight.service, new Date(inFlight.askedAt), { history: false })
+        .then(trafficAtApply, () => ({ known: false as const, reason: 'the traffic could not be read' }))
+    : Promise.resolve(undefined);
+
+/**
  * Phase 1b: a request whose earlier delivery was cut while refreshing its zone gets that
  * refresh's real outcome (applied, or failed with what to run), instead of being planned again
  * and found "unchanged"; one still refreshing is handed back for a moment. When the refresh cannot
@@ -436,7 +451,9 @@ async function settlePhase(
         },
       };
       if (task.status === 'done') {
-        decisions.set(group.key, { kind: 'outcome', fate: 'applied', events: [audit(group, base, now)] });
+        const traffic = await trafficWhenAsked(deps, inFlight);
+        const facts = traffic ? { ...base, traffic } : base;
+        decisions.set(group.key, { kind: 'outcome', fate: 'applied', events: [audit(group, facts, now)] });
         return;
       }
       if (task.status === 'todo' || task.status === 'doing') {

@@ -17,7 +17,7 @@ import type { EventPublisher } from '../ports/event-publisher';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import { type FollowOptions, makeFollowRequests } from './follow-requests';
 import type { Asker } from './pipeline-door';
-import { CLI_SOURCE } from './request-groups';
+import { CLI_SOURCE, cliActor } from './request-groups';
 
 /** What the operator approved: this zone, holding this many unapplied changes. */
 export interface ZoneRefreshAsk {
@@ -45,11 +45,7 @@ const refreshDetail = (refreshId: string, ask: ZoneRefreshAsk, asker: Asker, now
     refreshId,
     service: ask.service,
     zone: ask.zone,
-    actor: {
-      kind: 'cli',
-      id: plainText(asker.actor.id, 256),
-      ...(asker.actor.name ? { name: plainText(asker.actor.name, 256) } : {}),
-    },
+    actor: cliActor(asker),
     ...(asker.reason ? { reason: plainText(asker.reason, 2000) } : {}),
     requestedAt: now.toISOString(),
     ifPending: ask.ifPending,

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import type { ChangeRequest } from '../domain/change-request';
 import { type FarmRef, farmKey } from '../domain/farm';
+import { plainText } from '../domain/text';
 
 /** The EventBridge source of every request and cancel the CLI publishes. */
 export const CLI_SOURCE = 'stickler.cli';
@@ -74,3 +75,10 @@ export const runGroups = (runId: string, actorId: string): string[] => [
 /** Whether request `requestId` is one of run `runId` (a member is a hint; its id is the proof). */
 export const isOfRun = (requestId: string, runId: string): boolean =>
   CLI_ID.exec(requestId)?.[1] === runId || COMPLIANCE_ID.exec(requestId)?.[1] === complianceRunPrefix(runId);
+
+/** The operator as the actor of an event the CLI publishes (free text bounded and stripped). */
+export const cliActor = (asker: { actor: { id: string; name?: string | undefined } }) => ({
+  kind: 'cli' as const,
+  id: plainText(asker.actor.id, 256),
+  ...(asker.actor.name ? { name: plainText(asker.actor.name, 256) } : {}),
+});

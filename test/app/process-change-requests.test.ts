@@ -1020,6 +1020,31 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
       expect(h.api.refreshes).toHaveLength(1);
     });
 
+    it('carries the traffic the refresh cut: the 5 minutes before the cut invocation asked it', async () => {
+      const traffic = new FakeTraffic({ 'lb-a': { requestsPerSecond: 42, connectionsPerSecond: 7 } });
+      const h = setup({}, { traffic });
+      const process = makeProcessChangeRequests({ ...h.deps, refreshTasks: h.api });
+      const askedAt = h.clock.now().toISOString();
+      await h.idempotency.claim('cut-3', h.clock.now(), 1_000, { sentAt: h.clock.now() });
+      await h.idempotency.note(
+        'cut-3',
+        { service: 'lb-a', zone: 'gra', before: 'none', after: 'cookie', displayName: null, askedAt },
+        h.clock.now(),
+      );
+      await h.api.setStickiness({ service: 'lb-a', type: 'http', farmId: 1 }, 'cookie');
+      await h.api.refresh('lb-a', 'gra');
+      h.clock.advance(MINUTE);
+      await process([h.record({ requestId: 'cut-3', farmId: 1, stickiness: 'cookie' }, { receiveCount: 2 })]);
+      expect(h.audits()).toEqual([
+        expect.objectContaining({
+          requestId: 'cut-3',
+          outcome: 'applied',
+          traffic: { known: true, measuredAt: askedAt, requestsPerSecond: 42, connectionsPerSecond: 7 },
+        }),
+      ]);
+      expect(traffic.reads).toEqual([{ service: 'lb-a', at: askedAt, history: false }]);
+    });
+
     it('reports a refresh that ended in error as failed, with the command to run', async () => {
       const h = setup();
       const process = makeProcessChangeRequests({ ...h.deps, refreshTasks: h.api });

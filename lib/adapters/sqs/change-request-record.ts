@@ -9,12 +9,7 @@ import type { IncomingCancel, IncomingRecord, ParsedCancel, ParsedRequest } from
 import type { RequestOrigin } from '../../domain/audit-events';
 import { RECORD_KEYS, REQUEST_ID_PATTERN } from '../../domain/change-request';
 import { describeIssues } from '../../domain/describe-issue';
-import {
-  CancelRequestedDetailSchema,
-  type ChangeRequestedDetail,
-  ChangeRequestedDetailSchema,
-  DETAIL_TYPES,
-} from '../../domain/events';
+import { CancelRequestedDetailSchema, ChangeRequestedDetailSchema, DETAIL_TYPES } from '../../domain/events';
 import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
@@ -35,9 +30,23 @@ export const canonical = (value: unknown): string =>
  * publishing the same request again may stamp it anew). A later request with the same id and
  * another hash is refused (`id-reused`), never taken for the first.
  */
-export const contentHashOf = (request: ChangeRequestedDetail): string => {
+export const contentHashOf = (request: { requestedAt: string }): string => {
   const { requestedAt: _ignored, ...content } = request;
   return createHash('sha256').update(canonical(content)).digest('hex');
+};
+
+/**
+ * What the worker reads of any SQS record besides its body: its id, how often it was received,
+ * and when the queue took it (SQS always sets it; a record without one, hand-made, orders as
+ * received now).
+ */
+export const recordMeta = (record: SQSRecord) => {
+  const sent = Number(record.attributes?.SentTimestamp);
+  return {
+    recordId: record.messageId,
+    receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
+    sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
+  };
 };
 
 /** A usable key: the text itself when it fits the request-id alphabet, else undefined. */
@@ -93,16 +102,10 @@ export const parseChangeRequestBody = (recordId: string, body: string): ParsedRe
 };
 
 /** The worker's view of an SQS record. */
-export const incomingRecord = (record: SQSRecord): IncomingRecord => {
-  const sent = Number(record.attributes?.SentTimestamp);
-  return {
-    recordId: record.messageId,
-    receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
-    // SQS always sets it; a record without one (hand-made) orders as received now.
-    sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
-    parsed: parseChangeRequestBody(record.messageId, record.body),
-  };
-};
+export const incomingRecord = (record: SQSRecord): IncomingRecord => ({
+  ...recordMeta(record),
+  parsed: parseChangeRequestBody(record.messageId, record.body),
+});
 
 /** True when the message is a `Stickiness Change Cancel Requested` event (the rest are change requests). */
 export const isCancelMessage = (body: string): boolean => {
@@ -158,23 +161,11 @@ export const parseCancelBody = (recordId: string, body: string): ParsedCancel =>
       origin,
       message: clip(`invalid cancel: ${describeIssues(parsed.error.issues, e.detail)}`, 2000),
     };
-  const { requestedAt: _ignored, ...content } = parsed.data;
-  return {
-    ok: true,
-    key,
-    cancel: parsed.data,
-    origin,
-    contentHash: createHash('sha256').update(canonical(content)).digest('hex'),
-  };
+  return { ok: true, key, cancel: parsed.data, origin, contentHash: contentHashOf(parsed.data) };
 };
 
 /** The worker's view of an SQS record carrying a cancel. */
-export const incomingCancel = (record: SQSRecord): IncomingCancel => {
-  const sent = Number(record.attributes?.SentTimestamp);
-  return {
-    recordId: record.messageId,
-    receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
-    sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
-    parsed: parseCancelBody(record.messageId, record.body),
-  };
-};
+export const incomingCancel = (record: SQSRecord): IncomingCancel => ({
+  ...recordMeta(record),
+  parsed: parseCancelBody(record.messageId, record.body),
+});

@@ -4,7 +4,6 @@
  * a bounded idempotency key (`~refresh:<refreshId>`, or the event's or the record's id) and either
  * the refresh or why it is refused.
  */
-import { createHash } from 'node:crypto';
 import type { SQSRecord } from 'aws-lambda';
 import type { IncomingZoneRefresh, ParsedZoneRefresh } from '../../app/incoming-record';
 import type { RequestOrigin } from '../../domain/audit-events';
@@ -12,7 +11,7 @@ import { RECORD_KEYS, REQUEST_ID_PATTERN } from '../../domain/change-request';
 import { describeIssues } from '../../domain/describe-issue';
 import { DETAIL_TYPES, ZoneRefreshRequestedDetailSchema } from '../../domain/events';
 import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
-import { canonical } from './change-request-record';
+import { contentHashOf, recordMeta } from './change-request-record';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
 
@@ -83,23 +82,11 @@ export const parseZoneRefreshBody = (recordId: string, body: string): ParsedZone
       known,
       message: clip(`invalid zone refresh: ${describeIssues(parsed.error.issues, e.detail)}`, 2000),
     };
-  const { requestedAt: _ignored, ...content } = parsed.data;
-  return {
-    ok: true,
-    key,
-    refresh: parsed.data,
-    origin,
-    contentHash: createHash('sha256').update(canonical(content)).digest('hex'),
-  };
+  return { ok: true, key, refresh: parsed.data, origin, contentHash: contentHashOf(parsed.data) };
 };
 
 /** The worker's view of an SQS record carrying a zone refresh. */
-export const incomingZoneRefresh = (record: SQSRecord): IncomingZoneRefresh => {
-  const sent = Number(record.attributes?.SentTimestamp);
-  return {
-    recordId: record.messageId,
-    receiveCount: Number(record.attributes?.ApproximateReceiveCount) || 1,
-    sentAt: Number.isFinite(sent) && sent > 0 ? new Date(sent) : new Date(),
-    parsed: parseZoneRefreshBody(record.messageId, record.body),
-  };
-};
+export const incomingZoneRefresh = (record: SQSRecord): IncomingZoneRefresh => ({
+  ...recordMeta(record),
+  parsed: parseZoneRefreshBody(record.messageId, record.body),
+});
