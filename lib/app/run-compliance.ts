@@ -120,6 +120,8 @@ interface RunContext {
   deps: ComplianceDeps;
   runId: string;
   mode: ComplianceMode;
+  /** Where its requests' change windows start: when it was scheduled for, the same in its retries. */
+  windowStart: Date;
   base: { schemaVersion: typeof AUDIT_SCHEMA_VERSION; runId: string; mode: ComplianceMode };
   now: () => string;
 }
@@ -242,7 +244,9 @@ function requestsOf(
   limits: PolicyPlan['policy']['limits'],
 ): ChangeRequestedDetail[] {
   // limits.prefer: quietest — every request may wait up to maxDelay for its load balancer's quietest slot.
-  const window = quietestWindowOf(limits, run.deps.clock.now());
+  // From the time the run was scheduled for, not now: a retried run asks exactly what the first
+  // asked (a later window would be another request under the same id, refused id-reused).
+  const window = quietestWindowOf(limits, run.windowStart);
   const drafts: RequestDraft[] = changes.map((change) => ({
     requestId: complianceRequestId(run.runId, farmKey(change.farm)),
     target: {
@@ -454,13 +458,19 @@ async function publishRun(
 }
 
 export const makeRunCompliance = (deps: ComplianceDeps) =>
-  async function runCompliance(input: { mode: ComplianceMode; runId: string }): Promise<ComplianceResult> {
+  async function runCompliance(input: {
+    mode: ComplianceMode;
+    runId: string;
+    /** When the run was scheduled for: its change windows start then (now, without it). */
+    scheduledAt?: Date;
+  }): Promise<ComplianceResult> {
     const { mode, runId } = input;
     const started = deps.clock.now();
     const run: RunContext = {
       deps,
       runId,
       mode,
+      windowStart: input.scheduledAt ?? started,
       base: { schemaVersion: AUDIT_SCHEMA_VERSION, runId, mode },
       now: () => deps.clock.now().toISOString(),
     };

@@ -104,6 +104,8 @@ export const wireComplianceRun = (env: NodeJS.ProcessEnv) => {
 export interface ComplianceInvocation {
   mode?: string;
   runId?: string;
+  /** The time the schedule fired for (the schedule's event `time`), the same in Lambda's retries. */
+  scheduledAt?: string;
 }
 
 /** A terminal audit event of one of the run's own requests (the rule that advances rollouts). */
@@ -111,6 +113,17 @@ interface OutcomeEvent {
   'detail-type': string;
   detail: { requestId?: unknown; outcome?: unknown; code?: unknown };
 }
+
+/** A schedule's `scheduledAt`, checked: a run's change windows start then (now, without one). */
+const scheduledAtOf = (event: ComplianceInvocation): { scheduledAt?: Date } => {
+  if (event?.scheduledAt === undefined) return {};
+  const at = typeof event.scheduledAt === 'string' ? Date.parse(event.scheduledAt) : Number.NaN;
+  if (!Number.isFinite(at) || !/^\d{4}-\d\d-\d\dT/.test(String(event.scheduledAt)))
+    throw new InvalidInputError(
+      `scheduledAt must be an ISO 8601 time, got '${String(event.scheduledAt).slice(0, 40)}'`,
+    );
+  return { scheduledAt: new Date(at) };
+};
 
 export const makeComplianceRunHandler = (env: NodeJS.ProcessEnv) => {
   const { logger, runCompliance, advanceRollout } = wireComplianceRun(env);
@@ -139,7 +152,7 @@ export const makeComplianceRunHandler = (env: NodeJS.ProcessEnv) => {
       typeof event?.runId === 'string' && /^[\w.:-]{1,64}$/.test(event.runId)
         ? event.runId
         : context.awsRequestId;
-    const result = await runCompliance({ mode, runId });
+    const result = await runCompliance({ mode, runId, ...scheduledAtOf(event) });
     // What the stack's dashboard draws: the drift over time, and zones left holding own writes.
     metrics.addMetric('drifted_farms', MetricUnit.Count, result.drifted);
     metrics.addMetric('unapplied_zones', MetricUnit.Count, result.unappliedZones);

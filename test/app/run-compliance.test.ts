@@ -67,7 +67,7 @@ const setup = (policy: string | Error = POLICY) => {
         at: clock.now().toISOString(),
       });
   };
-  return { api, publisher, run, types, of, zones, log, leaveFarm2Unapplied };
+  return { api, publisher, run, types, of, zones, log, leaveFarm2Unapplied, clock };
 };
 
 describe('runCompliance', () => {
@@ -133,6 +133,26 @@ describe('runCompliance', () => {
         notAfter: '2026-11-25T16:00:00.000Z',
         prefer: 'quietest',
       });
+    // A retried run (Lambda's retry of the scheduled invocation, minutes later) starts its windows
+    // at the time the run was scheduled for, as the first did: the same requests, not id-reused ones.
+    const scheduledAt = new Date('2026-11-25T09:58:00.000Z');
+    const first = setup(
+      POLICY.replace('version: 1', 'version: 1\nlimits: { prefer: quietest, maxDelay: PT6H }'),
+    );
+    await first.run({ mode: 'enforce', runId: 'run-r', scheduledAt });
+    const retried = setup(
+      POLICY.replace('version: 1', 'version: 1\nlimits: { prefer: quietest, maxDelay: PT6H }'),
+    );
+    retried.clock.advance(3 * 60_000);
+    await retried.run({ mode: 'enforce', runId: 'run-r', scheduledAt });
+    const windows = (x: typeof first) =>
+      x.of('Stickiness Change Requested').map((r) => [r.requestId, r.window]);
+    expect(windows(retried)).toEqual(windows(first));
+    expect(windows(first)[0]![1]).toEqual({
+      notBefore: '2026-11-25T09:58:00.000Z',
+      notAfter: '2026-11-25T15:58:00.000Z',
+      prefer: 'quietest',
+    });
     // Without the preference, no window at all: applied as soon as the worker takes them.
     const plain = setup();
     await plain.run({ mode: 'enforce', runId: 'run-p' });

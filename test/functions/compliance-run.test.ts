@@ -94,6 +94,18 @@ describe('compliance-run handler (S3, SSM, EventBridge and OVH over HTTP)', () =
     expect(ids()).toEqual(first);
   });
 
+  it('takes the time the schedule fired for, and refuses one that is not a time before anything is read', async () => {
+    await expect(handler({ mode: 'enforce', scheduledAt: 'yesterday' }, context('req-6'))).rejects.toThrow(
+      "scheduledAt must be an ISO 8601 time, got 'yesterday'",
+    );
+    expect(published).toEqual([]);
+    const result = await handler(
+      { mode: 'enforce', scheduledAt: new Date().toISOString() },
+      context('req-7'),
+    );
+    expect(result.requested).toBeGreaterThan(0);
+  });
+
   it('fails loudly when the policy object is missing, publishing Compliance Run Failed only', async () => {
     s3.on('GET /stickler-test-policies/*', () => ({
       status: 404,

@@ -563,17 +563,25 @@ describe('serverless package', () => {
           r.Properties as {
             ScheduleExpression?: string;
             State: string;
-            Targets: { Arn: unknown; Input: string }[];
+            Targets: {
+              Arn: unknown;
+              InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string };
+            }[];
           },
       )
       .filter((r) => r.ScheduleExpression !== undefined);
     for (const r of schedules)
       expect(r.Targets[0]!.Arn).toEqual({ 'Fn::GetAtt': ['ComplianceDashrunLambdaFunction', 'Arn'] });
-    expect(
-      schedules.map((r) => [r.ScheduleExpression, r.State, JSON.parse(r.Targets[0]!.Input)]).sort(),
-    ).toEqual([
-      ['rate(1 day)', 'DISABLED', { mode: 'enforce' }],
-      ['rate(1 hour)', 'ENABLED', { mode: 'report' }],
+    // Each run gets the time it was scheduled for, as EventBridge fills the template in (a string, quoted).
+    const inputOf = (t: {
+      InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string };
+    }) => {
+      expect(t.InputTransformer.InputPathsMap).toEqual({ time: '$.time' });
+      return JSON.parse(t.InputTransformer.InputTemplate.replace('<time>', '"2026-12-07T10:00:00Z"'));
+    };
+    expect(schedules.map((r) => [r.ScheduleExpression, r.State, inputOf(r.Targets[0]!)]).sort()).toEqual([
+      ['rate(1 day)', 'DISABLED', { mode: 'enforce', scheduledAt: '2026-12-07T10:00:00Z' }],
+      ['rate(1 hour)', 'ENABLED', { mode: 'report', scheduledAt: '2026-12-07T10:00:00Z' }],
     ]);
     expect(resources.PolicyBucket).toMatchObject({
       DeletionPolicy: 'Retain',
