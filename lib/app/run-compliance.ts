@@ -267,6 +267,28 @@ function requestsOf(
 }
 
 /**
+ * A rollout's zones in order, each with its requests. With `prefer: quietest`, only the first
+ * zone's requests carry the window: the rollout starts at the quietest time of it, and each later
+ * zone is applied as soon as the one before has ended (a window chosen when the run began could
+ * have closed by the time a later zone is published).
+ */
+function rolloutZones(changes: readonly Change[], requests: readonly ChangeRequestedDetail[]): RolloutZone[] {
+  const byZone = new Map<string, RolloutZone>();
+  changes.forEach((change, i) => {
+    const id = `${change.farm.service}\n${change.farm.zone}`;
+    const zone = byZone.get(id) ?? { service: change.farm.service, zone: change.farm.zone, requests: [] };
+    zone.requests.push(requests[i]!);
+    byZone.set(id, zone);
+  });
+  const zones = [...byZone.values()].sort(
+    (a, b) => a.service.localeCompare(b.service) || a.zone.localeCompare(b.zone),
+  );
+  return zones.map((zone, i) =>
+    i === 0 ? zone : { ...zone, requests: zone.requests.map(({ window: _later, ...request }) => request) },
+  );
+}
+
+/**
  * Phase 3 (enforce): the requests to publish now: all of them, or, zone by zone, the first zone's
  * (or, for a retried run, the zone in flight's), unless another rollout of the policy is running.
  */
@@ -285,16 +307,7 @@ async function enforce(
   const { deps } = run;
   const requests = requestsOf(run, ref, changes, policy.limits);
   if (policy.limits.rollout !== 'zone-by-zone') return { first: requests, rolloutZones: null };
-  const byZone = new Map<string, RolloutZone>();
-  changes.forEach((change, i) => {
-    const id = `${change.farm.service}\n${change.farm.zone}`;
-    const zone = byZone.get(id) ?? { service: change.farm.service, zone: change.farm.zone, requests: [] };
-    zone.requests.push(requests[i]!);
-    byZone.set(id, zone);
-  });
-  const zones = [...byZone.values()].sort(
-    (a, b) => a.service.localeCompare(b.service) || a.zone.localeCompare(b.zone),
-  );
+  const zones = rolloutZones(changes, requests);
   const key = rolloutKeyOf(zones[0]!.requests[0]!.requestId)!;
   // One rollout per policy at a time: another one still running blocks this run.
   const lock = await deps.rollouts.lock(ref.source, key);

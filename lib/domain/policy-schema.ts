@@ -117,14 +117,6 @@ export const PolicySchema = z.strictObject({
               message: `maxDelay must be an ISO 8601 duration in days, hours and minutes (PT6H, P1DT12H) or whole minutes, from 5 minutes to 7 days`,
               input: limits.maxDelay,
             });
-          if (limits.rollout === 'zone-by-zone')
-            ctx.addIssue({
-              code: 'custom',
-              path: ['prefer'],
-              message:
-                'prefer: quietest does not go with rollout: zone-by-zone (the next zone would be published with a window chosen when the run began)',
-              input: limits.prefer,
-            });
         }),
       ),
     {},

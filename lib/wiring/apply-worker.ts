@@ -144,7 +144,8 @@ const batchProcessor = (
 export const wireApplyWorker = (env: NodeJS.ProcessEnv) => {
   const config = loadWorkerConfig(env);
   const logger = functionLogger(env);
-  const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker' });
+  // Its warnings (an empty flush, a bad dimension) go through the function's logger, as JSON.
+  const metrics = new Metrics({ namespace: 'stickler', serviceName: 'apply-worker', logger });
   const log: Log = powertoolsLog(logger);
   const ovh = ovhPorts(env, config);
   const aws = awsPorts(env, config);

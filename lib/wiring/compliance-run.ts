@@ -127,21 +127,25 @@ const scheduledAtOf = (event: ComplianceInvocation): { scheduledAt?: Date } => {
 
 export const makeComplianceRunHandler = (env: NodeJS.ProcessEnv) => {
   const { logger, runCompliance, advanceRollout } = wireComplianceRun(env);
-  const metrics = new Metrics({ namespace: 'stickler', serviceName: 'compliance-run' });
+  // Its warnings (an empty flush, a bad dimension) go through the function's logger, as JSON.
+  const metrics = new Metrics({ namespace: 'stickler', serviceName: 'compliance-run', logger });
   const lambdaHandler = async (
     event: ComplianceInvocation | OutcomeEvent,
     context: Context,
   ): Promise<ComplianceResult | { rollout: string }> => {
     if (event && 'detail-type' in event) {
       const d = event.detail ?? {};
-      if (typeof d.requestId !== 'string' || typeof d.outcome !== 'string') return { rollout: 'ignored' };
-      return {
-        rollout: await advanceRollout({
-          requestId: d.requestId,
-          outcome: d.outcome,
-          code: typeof d.code === 'string' ? d.code : null,
-        }),
-      };
+      const rollout =
+        typeof d.requestId === 'string' && typeof d.outcome === 'string'
+          ? await advanceRollout({
+              requestId: d.requestId,
+              outcome: d.outcome,
+              code: typeof d.code === 'string' ? d.code : null,
+            })
+          : 'ignored';
+      // The outcomes a rollout took (never an empty flush: Powertools warns on one).
+      metrics.addMetric('rollout_outcomes', MetricUnit.Count, rollout === 'ignored' ? 0 : 1);
+      return { rollout };
     }
     const mode = (event?.mode ?? 'report') as ComplianceMode;
     if (!COMPLIANCE_MODES.includes(mode))

@@ -19,7 +19,7 @@ const POLICY = [
 ].join('\n');
 
 /** Three zones over two load balancers, each with a farm to change. */
-const setup = () => {
+const setup = (policy = POLICY) => {
   const clock = new FakeClock();
   const api = new InMemoryLoadBalancerApi(clock)
     .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
@@ -30,7 +30,7 @@ const setup = () => {
   const rollouts = new InMemoryRolloutStore();
   const log = silentLog();
   const run = makeRunCompliance({
-    policySource: { load: async () => ({ text: POLICY, source: 'policy.yaml', version: 'v1' }) },
+    policySource: { load: async () => ({ text: policy, source: 'policy.yaml', version: 'v1' }) },
     planPolicy: makePlanPolicy({ api }),
     publisher,
     rollouts,
@@ -68,6 +68,31 @@ describe('zone-by-zone rollout', () => {
       done: [{ zone: 'gra' }, { zone: 'sbg' }, { zone: 'rbx' }],
       remaining: [],
     });
+  });
+
+  it('with prefer: quietest, starts at the quietest time of its window: the first zone carries it, later zones follow at once', async () => {
+    const h = setup(
+      POLICY.replace(
+        '{ rollout: zone-by-zone }',
+        '{ rollout: zone-by-zone, prefer: quietest, maxDelay: PT6H }',
+      ),
+    );
+    const scheduledAt = new Date('2026-11-25T09:00:00.000Z');
+    await h.run({ mode: 'enforce', runId: 'rq', scheduledAt });
+    const first = h.requested();
+    expect(first.map((r) => [r.farmId, r.window])).toEqual([
+      [
+        1,
+        { notBefore: '2026-11-25T09:00:00.000Z', notAfter: '2026-11-25T15:00:00.000Z', prefer: 'quietest' },
+      ],
+      [
+        2,
+        { notBefore: '2026-11-25T09:00:00.000Z', notAfter: '2026-11-25T15:00:00.000Z', prefer: 'quietest' },
+      ],
+    ]);
+    for (const r of first) await h.advance({ requestId: r.requestId, outcome: 'applied', code: null });
+    expect(h.requested()[2]).toMatchObject({ farmId: 3 });
+    expect(h.requested()[2]).not.toHaveProperty('window');
   });
 
   it('stops at a zone whose requests did not all apply, and reports the zones not reached', async () => {

@@ -3,6 +3,7 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { DescribeTimeToLiveCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, ListRulesCommand, ListTargetsByRuleCommand } from '@aws-sdk/client-eventbridge';
 import { GetQueueAttributesCommand, GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { QUEUED_DETAIL_TYPES } from '../../lib/domain/events';
 import { queueArn, STACK, sdk } from './moto';
 
 /**
@@ -64,9 +65,7 @@ describe('the packaged template', () => {
     const events = new EventBridgeClient(sdk());
     const { Rules = [] } = await events.send(new ListRulesCommand({ EventBusName: STACK.bus }));
     const rule = Rules.find((r) => r.Name === STACK.changeRequestRule);
-    expect(JSON.parse(rule!.EventPattern!)).toEqual({
-      'detail-type': ['Stickiness Change Requested', 'Stickiness Change Cancel Requested'],
-    });
+    expect(JSON.parse(rule!.EventPattern!)).toEqual({ 'detail-type': [...QUEUED_DETAIL_TYPES] });
     const { Targets = [] } = await events.send(
       new ListTargetsByRuleCommand({ Rule: STACK.changeRequestRule, EventBusName: STACK.bus }),
     );

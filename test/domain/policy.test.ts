@@ -61,7 +61,7 @@ describe('parsePolicy', () => {
     ]).toEqual([undefined, undefined, undefined, undefined, undefined, undefined]);
   });
 
-  it('refuses a preference without its maxDelay, a maxDelay it cannot read or alone, and prefer with a zone-by-zone rollout, naming the line', () => {
+  it('refuses a preference without its maxDelay, and a maxDelay it cannot read or alone, naming the line', () => {
     const refused = (lines: string[]) =>
       parseError(['version: 1', 'limits:', ...lines, 'rules:', '  - stickiness: none'].join('\n')).issues;
     expect(refused(['  prefer: quietest'])).toEqual([
@@ -83,9 +83,21 @@ describe('parsePolicy', () => {
     expect(refused(['  prefer: soonest', '  maxDelay: PT6H'])).toEqual([
       expect.objectContaining({ path: 'limits.prefer' }),
     ]);
-    expect(refused(['  prefer: quietest', '  maxDelay: PT6H', '  rollout: zone-by-zone'])).toEqual([
-      expect.objectContaining({ path: 'limits.prefer', message: expect.stringContaining('zone-by-zone') }),
-    ]);
+    // With a zone-by-zone rollout, the rollout starts at the quietest time (its first zone's window).
+    expect(
+      parsePolicy(
+        [
+          'version: 1',
+          'limits:',
+          '  prefer: quietest',
+          '  maxDelay: PT6H',
+          '  rollout: zone-by-zone',
+          'rules:',
+          '  - stickiness: none',
+        ].join('\n'),
+        'policy.yaml',
+      ).limits,
+    ).toMatchObject({ prefer: 'quietest', rollout: 'zone-by-zone' });
   });
 
   it('names the line and field of a rule that can never be valid', () => {

@@ -19,6 +19,7 @@ describe('compliance-run handler (S3, SSM, EventBridge and OVH over HTTP)', () =
   let ssm: FakeAws;
   let eventBridge: FakeAws;
   let handler: Handler;
+  let handlerEnv: NodeJS.ProcessEnv;
   let published: PutEventsRequestEntry[];
   const policy = readFileSync(join(__dirname, '../../examples/policy.yaml'), 'utf8');
   beforeAll(async () => {
@@ -30,7 +31,7 @@ describe('compliance-run handler (S3, SSM, EventBridge and OVH over HTTP)', () =
       startFakeAws({ service: 'ssm' }),
       startFakeAws({ service: 'events' }),
     ]);
-    handler = makeComplianceRunHandler({
+    handlerEnv = {
       STAGE: 'test',
       AWS_REGION: 'eu-west-3',
       AWS_ACCESS_KEY_ID: TEST_AWS_CREDENTIALS.accessKeyId,
@@ -45,7 +46,8 @@ describe('compliance-run handler (S3, SSM, EventBridge and OVH over HTTP)', () =
       OVH_ENDPOINT: sim.baseUrl,
       OVH_CREDENTIALS_PARAMETER: '/stickler/test/ovh-credentials',
       POWERTOOLS_LOG_LEVEL: 'SILENT',
-    }) as unknown as Handler;
+    };
+    handler = makeComplianceRunHandler(handlerEnv) as unknown as Handler;
   });
   afterAll(async () => {
     await Promise.all([sim.close(), s3.close(), ssm.close(), eventBridge.close()]);
@@ -122,8 +124,13 @@ describe('compliance-run handler (S3, SSM, EventBridge and OVH over HTTP)', () =
       return true;
     });
     let result: { drifted: number; unappliedZones: number; farmsChecked: number };
+    // Metric lines are off in the tests (test/setup/sandbox.js): on for this handler only.
+    const off = process.env.POWERTOOLS_METRICS_DISABLED;
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    const measured = makeComplianceRunHandler(handlerEnv) as unknown as Handler;
+    process.env.POWERTOOLS_METRICS_DISABLED = off;
     try {
-      result = (await handler({ mode: 'report' }, context('req-5'))) as unknown as typeof result;
+      result = (await measured({ mode: 'report' }, context('req-5'))) as unknown as typeof result;
     } finally {
       write.mockRestore();
     }

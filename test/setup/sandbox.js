@@ -14,6 +14,8 @@ if (!process.env.STICKLER_TEST_SANDBOX) {
   Object.assign(process.env, {
     // The functions the tests run log nothing between results unless a test asks for it.
     POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
+    // Nor metric lines (a test that reads them turns them on for its own handler).
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
     STICKLER_TEST_SANDBOX: sandbox,
     TMPDIR: join(sandbox, 'tmp'),
     HOME: join(sandbox, 'home'),
