@@ -91,6 +91,7 @@ export const auditDetail = (ctx: AuditContext, facts: OutcomeFacts): ChangeAudit
         }
       : null,
     ticket: clip(request?.ticket, 256),
+    ...(request?.plan ? { plan: request.plan } : {}),
     requestReason: request?.reason === undefined ? null : plainText(request.reason, 2000),
     service: clip(facts.ref.service, 256),
     farmType: facts.ref.type ?? null,

@@ -18,6 +18,13 @@
  * 7. one request per farm, its id derived from the source, the ticket, the approval, the farm and
  *    the target, all signed, so a redelivery or a replay with other headers yields the same ids
  *    (the worker makes it a no-op); published together (202), or the caller is told to retry (503).
+ *
+ * A ticket approving a saved plan (its digest) has that plan's changes requested instead of
+ * farms it lists: the plan is read from the registry and checked (registered, not expired, its
+ * body hashing to the digest, a saved plan of this version: 422 naming the ticket's field
+ * otherwise), and each change goes with `ifStores` (what the plan read: the worker refuses it
+ * `changed-since`, writing nothing, when the farm stores something else by then) and the plan's
+ * digest, which every audit event of the request names.
  */
 import { createHash } from 'node:crypto';
 import type { TicketEditIgnoredDetail } from '../domain/audit-events';
@@ -28,15 +35,19 @@ import {
   PayloadTooLargeError,
   SticklerError,
   UnauthenticatedError,
+  UnprocessableError,
   UnsupportedMediaTypeError,
 } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, type CancelRequestedDetail, DETAIL_TYPES } from '../domain/events';
 import type { RequestDraft } from '../domain/intake';
+import { readRegisteredPlan, type SavedPlan, SavedPlanError } from '../domain/saved-plan';
+import type { StickinessWord } from '../domain/stickiness';
 import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
 import type { DeliveryAnswer, DeliveryLog } from '../ports/delivery-log';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
+import type { PlanRegistry } from '../ports/plan-registry';
 import type { RequestChanges } from './request-changes';
 import type { TicketChangeSet, TicketVerdict } from './ticket-change';
 
@@ -89,9 +100,14 @@ export interface TicketWebhookDeps {
    * again, which the worker acknowledges without doing or saying anything.
    */
   deliveries?: DeliveryLog;
+  /** Saved plans registered for tickets to approve by digest; without it, a ticket naming a plan is refused. */
+  plans?: Pick<PlanRegistry, 'read'>;
   clock: Clock;
   log: Log;
 }
+
+/** The most changes one ticket may ask for (the generic payload's `changes`), a saved plan's included. */
+export const MAX_TICKET_CHANGES = 50;
 
 /**
  * Stable per (source, ticket, approval, farm, target), all of them from the signed body, and
@@ -109,17 +125,31 @@ export const ticketRequestId = (
 
 const isSource = (s: string): s is TicketSource => (TICKET_SOURCES as readonly string[]).includes(s);
 
-/** One draft per farm the ticket names, for the intake to check. */
-function draftsOf(source: TicketSource, set: TicketChangeSet, approval: string): RequestDraft[] {
-  return set.changes.map((change) => ({
+/** One change a ticket asks for: as it lists it, or one of the saved plan it approves. */
+interface AskedChange {
+  target: TicketChangeSet['changes'][number];
+  /** A plan's change: only if the farm still stores what the plan read. */
+  ifStores?: StickinessWord;
+  /** A plan's change: the plan's digest. */
+  plan?: string;
+}
+
+/** One draft per farm change, for the intake to check. */
+function draftsOf(
+  source: TicketSource,
+  set: TicketChangeSet,
+  approval: string,
+  changes: readonly AskedChange[],
+): RequestDraft[] {
+  return changes.map(({ target, ifStores, plan }) => ({
     requestId: ticketRequestId(
       source,
       set.ticket,
       approval,
-      `${String(change.service)}/${String(change.farmType)}/${String(change.farmId)}`,
-      String(change.stickiness),
+      `${String(target.service)}/${String(target.farmType)}/${String(target.farmId)}`,
+      String(target.stickiness),
     ),
-    target: change,
+    target,
     actor: {
       kind: 'ticket' as const,
       id: `${source}:${set.requester.id}`,
@@ -132,6 +162,73 @@ function draftsOf(source: TicketSource, set: TicketChangeSet, approval: string):
     ...(set.window ? { window: set.window } : {}),
     // The outcome goes back to the ticket (the notifier), for the systems it can write to.
     ...(source === 'generic' ? {} : { notify: { kind: 'ticket' as const, system: source } }),
+    ...(ifStores ? { ifStores } : {}),
+    ...(plan ? { plan } : {}),
+  }));
+}
+
+/** A ticket's saved plan refused: 422, naming the ticket's field, and logged with why. */
+function planRefused(deps: TicketWebhookDeps, set: TicketChangeSet, why: string): UnprocessableError {
+  const { digest, field } = set.plan!;
+  deps.log.warn('webhook refused the saved plan a ticket approved', {
+    ticket: set.ticket,
+    plan: digest,
+    why,
+  });
+  return new UnprocessableError(`the saved plan ${digest} cannot be applied: ${why}`, [
+    { path: field, message: why },
+  ]);
+}
+
+/**
+ * The saved plan a ticket approves, from the registry, checked: registered, not expired, its
+ * body hashing to its digest and reading as a saved plan, and no more changes than a ticket's.
+ */
+async function approvedPlan(deps: TicketWebhookDeps, set: TicketChangeSet): Promise<SavedPlan> {
+  const { digest } = set.plan!;
+  if (!deps.plans) throw planRefused(deps, set, 'this webhook keeps no saved plans (no table configured)');
+  const kept = await deps.plans.read(digest).catch((error: unknown) => {
+    throw new SticklerError('plan-unreadable', 'the saved plan could not be read: send it again', {
+      retryable: true,
+      cause: error,
+    });
+  });
+  if (!kept)
+    throw planRefused(
+      deps,
+      set,
+      "no saved plan with this digest is registered: register it with 'stickler plan --policy FILE --out PLAN_FILE --pipeline' (the digest it prints)",
+    );
+  if (kept.expiresAt.getTime() <= deps.clock.now().getTime())
+    throw planRefused(
+      deps,
+      set,
+      `its registration expired at ${kept.expiresAt.toISOString()}: make a new plan, register it, and approve that`,
+    );
+  let plan: SavedPlan;
+  try {
+    plan = readRegisteredPlan(kept.body, digest);
+  } catch (error) {
+    if (!(error instanceof SavedPlanError)) throw error;
+    throw planRefused(deps, set, error.message);
+  }
+  if (plan.changes.length > MAX_TICKET_CHANGES)
+    throw planRefused(
+      deps,
+      set,
+      `it holds ${plan.changes.length} changes, over the ${MAX_TICKET_CHANGES} a ticket may carry`,
+    );
+  return plan;
+}
+
+/** What the approval asks for: the farms the ticket lists, or its saved plan's changes (perhaps none). */
+async function askedChanges(deps: TicketWebhookDeps, set: TicketChangeSet): Promise<AskedChange[]> {
+  if (!set.plan) return set.changes.map((target) => ({ target }));
+  const plan = await approvedPlan(deps, set);
+  return plan.changes.map((c) => ({
+    target: { service: c.service, farmType: c.type, farmId: c.farmId, stickiness: c.to },
+    ifStores: c.from,
+    plan: plan.digest,
   }));
 }
 
@@ -327,15 +424,25 @@ async function acceptApproval(
   set: TicketChangeSet,
   approval: string,
 ): Promise<WebhookResult> {
+  const changes = await askedChanges(deps, set);
+  if (set.plan && changes.length === 0) {
+    deps.log.info('webhook: the approved saved plan holds no change', { source, ticket: set.ticket });
+    return {
+      kind: 'ignored',
+      requestIds: [],
+      ignored: `the saved plan ${set.plan.digest} holds no change: nothing to apply`,
+    };
+  }
   const requests = await deps.requestChanges(
     TICKETING_EVENT_SOURCE,
-    draftsOf(source, set, approval),
+    draftsOf(source, set, approval, changes),
     `ticket ${set.ticket.slice(0, 64)}`,
   );
   deps.log.info('webhook accepted', {
     source,
     ticket: set.ticket,
     requestIds: requests.map((r) => r.requestId),
+    ...(set.plan ? { plan: set.plan.digest } : {}),
   });
   return { kind: 'accepted', requestIds: requests.map((r) => r.requestId) };
 }

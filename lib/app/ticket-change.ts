@@ -32,6 +32,12 @@ export interface TicketChangeSet {
   /** Who asked, as the ticket says (an account id, a sys_id), and their display name. */
   requester: { id: string; name?: string };
   changes: TicketFarmChange[];
+  /**
+   * A saved plan the ticket approves as a whole, by its digest (instead of `changes`, which is then
+   * empty): its changes are read from the pipeline's registry on approval. `field` names where the
+   * ticket gave it, for a refusal.
+   */
+  plan?: { digest: string; field: string };
   /** `prefer: 'quietest'`: at the quietest slot of the window (the worker chooses it). */
   window?: { notBefore?: string; notAfter?: string; prefer?: 'quietest' };
   reason?: string;

@@ -44,15 +44,15 @@ const NO_ARGUMENTS = new Set(['plan', 'apply', 'simulate', 'compliance', 'demo',
 /** The usage lines of one command (all of them when it is unknown). */
 const commandUsage = (command: string): string => {
   const lines = USAGE.split('\n');
-  const start = lines.findIndex(
-    (l) => l.startsWith(`  stickler ${command} `) || l === `  stickler ${command}`,
-  );
-  if (start === -1) return USAGE;
-  const own = [lines[start]!];
-  for (const l of lines.slice(start + 1)) {
-    if (!l.startsWith('    ')) break;
-    own.push(l);
+  const own: string[] = [];
+  let inside = false;
+  for (const l of lines) {
+    // Every usage line of the command (`apply --policy`, `apply PLAN_FILE`, …), with its continuation.
+    if (l.startsWith(`  stickler ${command} `) || l === `  stickler ${command}`) inside = true;
+    else if (!l.startsWith('    ')) inside = false;
+    if (inside) own.push(l);
   }
+  if (own.length === 0) return USAGE;
   return `Usage:\n${own.join('\n')}\n\n${lines.slice(lines.findIndex((l) => l.startsWith('Stickiness words'))).join('\n')}`;
 };
 

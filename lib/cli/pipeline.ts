@@ -21,11 +21,13 @@ import {
 import type { AwsCredentials } from '../adapters/aws/sigv4';
 import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
+import { DynamoDbPlanRegistry } from '../adapters/dynamodb/dynamodb-plan-registry';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { makePipelineDoor, type PipelineDoor } from '../app/pipeline-door';
 import { ConfigError } from '../domain/errors';
 import { plainText } from '../domain/text';
 import { systemClock } from '../ports/clock';
+import type { PlanRegistry } from '../ports/plan-registry';
 import { UsageError } from './io';
 
 /** The flags that choose and tune pipeline mode. */
@@ -36,6 +38,8 @@ export interface PipelineFlags {
 
 export interface PipelineConnection {
   door: PipelineDoor;
+  /** Saved plans registered for tickets to approve (`plan --out FILE --pipeline`). */
+  plans: PlanRegistry;
   /** Where it is, for the operator: `stage prod (eu-west-3)` or `local pipeline`. */
   where: string;
   actor: { id: string; name?: string };
@@ -228,13 +232,13 @@ const awsAccess = async (env: NodeJS.ProcessEnv, stage: string | undefined): Pro
   };
 };
 
-/** The door to the pipeline's bus and table, through clients that keep the credentials fresh. */
+/** The door to the pipeline's bus and table, and its plan registry, through clients that keep the credentials fresh. */
 const pipelineDoorOf = (
   env: NodeJS.ProcessEnv,
   { region, credentials, fresh }: PipelineAccess,
   busName: string,
   tableName: string,
-): PipelineDoor => {
+): Pick<PipelineConnection, 'door' | 'plans'> => {
   const client = (service: AwsService): AwsCall => {
     const inner = makeAwsJsonClient({
       service,
@@ -253,7 +257,7 @@ const pipelineDoorOf = (
     };
   };
   const db = client(DYNAMODB);
-  return makePipelineDoor({
+  const door = makePipelineDoor({
     publisher: new EventBridgePublisher({
       client: client(EVENTBRIDGE),
       busName,
@@ -264,6 +268,7 @@ const pipelineDoorOf = (
     ledger: new DynamoDbFarmLedger({ client: db, tableName }),
     clock: systemClock,
   });
+  return { door, plans: new DynamoDbPlanRegistry({ client: db, tableName }) };
 };
 
 export const connectPipeline = async (
@@ -279,5 +284,5 @@ export const connectPipeline = async (
   const access = local ? localAccess(env) : await awsAccess(env, stage);
   const { busName, tableName, where, actor } = access;
   if (!busName || !tableName) throw new UsageError(NO_PIPELINE);
-  return { door: pipelineDoorOf(env, access, busName, tableName), where, actor, local };
+  return { ...pipelineDoorOf(env, access, busName, tableName), where, actor, local };
 };

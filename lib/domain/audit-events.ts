@@ -64,6 +64,8 @@ export const ChangeAuditDetailSchema = z.object({
   origin: z.nullable(RequestOriginSchema),
   actor: z.nullable(ActorSchema),
   ticket: z.nullable(z.string()),
+  /** The saved plan (its digest) a ticket approved, of which the request is one change; absent otherwise. */
+  plan: z.optional(z.string()),
   requestReason: z.nullable(z.string()),
   service: z.nullable(z.string()),
   farmType: z.nullable(FarmTypeSchema),

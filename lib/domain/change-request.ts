@@ -28,6 +28,11 @@ export const REQUEST_ID_RULE =
 
 export const RequestIdSchema = z.string().check(z.regex(REQUEST_ID_PATTERN, { message: REQUEST_ID_RULE }));
 
+/** A saved plan's digest (lib/domain/saved-plan.ts): SHA-256, 64 lower-case hex digits. */
+export const PLAN_DIGEST_PATTERN = /^[0-9a-f]{64}$/;
+export const PLAN_DIGEST_RULE = "a saved plan's digest is 64 lower-case hex digits (stickler plan prints it)";
+export const PlanDigestSchema = z.string().check(z.regex(PLAN_DIGEST_PATTERN, { message: PLAN_DIGEST_RULE }));
+
 /**
  * A ticket key as any request may carry it: printable, short, starting with a letter or a digit
  * and never holding `..` (it is shown everywhere and, for a ticketing system, goes in a URL path).
@@ -72,6 +77,11 @@ export const ChangeRequestSchema = z.strictObject({
    * saw: an undo's "from"); otherwise refused `changed-since`, nothing written.
    */
   ifStores: z.optional(StickinessWordSchema),
+  /**
+   * The saved plan (its digest) this change is one of, when a ticket approved the plan as a whole
+   * (README, "Approving a saved plan through a ticket"): carried into every audit event.
+   */
+  plan: z.optional(PlanDigestSchema),
 });
 export type ChangeRequest = z.infer<typeof ChangeRequestSchema>;
 

@@ -42,6 +42,8 @@ export interface RequestDraft {
   notify?: Notify | undefined;
   /** Carried out only if the farm stores this then (what the requester saw: an undo's from). */
   ifStores?: StickinessWord | undefined;
+  /** The saved plan (its digest) the change is one of, as a ticket approved it. */
+  plan?: string | undefined;
 }
 
 export type IntakeResult =
@@ -55,7 +57,6 @@ export const MAX_REASON = 2000;
 const defined = <T extends object>(o: T): T =>
   Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
-/** Builds one change request from a door's draft, or says every field that is wrong. */
 /** Why a request's window makes it impossible (closed, or opening past what the worker accepts). */
 const windowProblem = (
   request: ChangeRequestedDetail,
@@ -74,24 +75,12 @@ const windowProblem = (
   return undefined;
 };
 
-export const buildChangeRequest = (
-  draft: RequestDraft,
-  now: Date,
-  limits: TimeLimits = DEFAULT_TIME_LIMITS,
-): IntakeResult => {
-  const issues: InputIssue[] = [];
-  if (draft.ticket) {
-    const problem = ticketKeyProblem(draft.ticket.key, draft.ticket.system);
-    if (problem)
-      issues.push({
-        path: 'ticket',
-        message: `${problem}, got ${quoted(draft.ticket.key)}`,
-      });
-  }
+/** The draft as a request's fields, free text made plain and bounded, for the schema to check. */
+const candidateOf = (draft: RequestDraft) => {
   const reason = draft.reason === undefined ? undefined : plainText(draft.reason, MAX_REASON) || undefined;
   const actorName =
     draft.actor.name === undefined ? undefined : plainText(draft.actor.name, MAX_ACTOR_TEXT) || undefined;
-  const candidate = defined({
+  return defined({
     requestId: draft.requestId,
     service: draft.target.service,
     farmType: draft.target.farmType,
@@ -108,7 +97,26 @@ export const buildChangeRequest = (
     window: draft.window ? defined({ ...draft.window }) : undefined,
     notify: draft.notify,
     ifStores: draft.ifStores,
+    plan: draft.plan,
   });
+};
+
+/** Builds one change request from a door's draft, or says every field that is wrong. */
+export const buildChangeRequest = (
+  draft: RequestDraft,
+  now: Date,
+  limits: TimeLimits = DEFAULT_TIME_LIMITS,
+): IntakeResult => {
+  const issues: InputIssue[] = [];
+  if (draft.ticket) {
+    const problem = ticketKeyProblem(draft.ticket.key, draft.ticket.system);
+    if (problem)
+      issues.push({
+        path: 'ticket',
+        message: `${problem}, got ${quoted(draft.ticket.key)}`,
+      });
+  }
+  const candidate = candidateOf(draft);
   const parsed = ChangeRequestedDetailSchema.safeParse(candidate);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

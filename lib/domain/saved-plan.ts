@@ -123,6 +123,11 @@ export const readSavedPlan = (text: string, source: string): SavedPlan => {
   } catch {
     throw new SavedPlanError(`${source} is not a saved plan: not JSON`);
   }
+  return savedPlanOf(raw, source);
+};
+
+/** A saved plan from its JSON value: its shape, then its digest recomputed, or says what is wrong. */
+const savedPlanOf = (raw: unknown, source: string): SavedPlan => {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     throw new SavedPlanError(`${source} is not a saved plan: not a JSON object`);
   const { digest, ...body } = raw as Record<string, unknown>;
@@ -138,6 +143,24 @@ export const readSavedPlan = (text: string, source: string): SavedPlan => {
       `${source} has been edited since it was saved (its digest does not match its content): make a new plan`,
     );
   return { ...parsed.data, digest };
+};
+
+/**
+ * A plan registered with the pipeline under `digest` (its body as kept, JSON), read as a saved
+ * plan's file is: its shape, then its digest recomputed from the body, so a body edited where it
+ * is kept (or kept under another plan's digest) is refused, saying so.
+ */
+export const readRegisteredPlan = (text: string, digest: string): SavedPlan => {
+  const source = `the plan registered as ${digest}`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new SavedPlanError(`${source} is not a saved plan: not JSON`);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || 'digest' in raw)
+    throw new SavedPlanError(`${source} is not a saved plan: not a plan's body`);
+  return savedPlanOf({ ...raw, digest }, source);
 };
 
 /**

@@ -1,9 +1,11 @@
 /**
- * stickler's own ticket payload (the generic webhook source): one farm, or `changes` for several
- * (at most 50). Published as JSON Schema in schemas/ticketing-generic.schema.json.
+ * stickler's own ticket payload (the generic webhook source): one farm, `changes` for several
+ * (at most 50), or `plan`, a saved plan's digest (registered with `stickler plan --out FILE
+ * --pipeline`), whose changes are applied. Published as JSON Schema in
+ * schemas/ticketing-generic.schema.json.
  */
 import * as z from 'zod/mini';
-import { TICKET_KEY_PATTERN, TICKET_KEY_RULE } from './change-request';
+import { PlanDigestSchema, TICKET_KEY_PATTERN, TICKET_KEY_RULE } from './change-request';
 import { ChangeWindowSchema, IsoTime } from './events';
 
 const Text = (max: number) => z.string().check(z.minLength(1), z.maxLength(max));
@@ -28,11 +30,23 @@ export const GenericTicketSchema = z
     farmId: z.optional(z.int().check(z.positive())),
     stickiness: z.optional(z.enum(['cookie', 'sourceIp', 'none'])),
     changes: z.optional(z.array(FarmChangeSchema).check(z.minLength(1), z.maxLength(50))),
+    /** A registered saved plan's digest: its changes, each only if its farm still stores what the plan read. */
+    plan: z.optional(PlanDigestSchema),
   })
   .check(
     z.superRefine((t, ctx) => {
       const single = [t.service, t.farmType, t.farmId, t.stickiness].filter((v) => v !== undefined).length;
-      if (t.changes && single > 0)
+      if (t.plan !== undefined && (t.changes || single > 0)) {
+        // Both named: which one was meant is not stickler's to guess.
+        for (const path of ['plan', t.changes ? 'changes' : 'service'])
+          ctx.addIssue({
+            code: 'custom',
+            path: [path],
+            message: 'give either a saved plan (plan) or farm changes (changes, or one farm), not both',
+            input: t,
+          });
+      } else if (t.plan !== undefined) return;
+      else if (t.changes && single > 0)
         ctx.addIssue({
           code: 'custom',
           path: ['changes'],
@@ -43,7 +57,7 @@ export const GenericTicketSchema = z
         ctx.addIssue({
           code: 'custom',
           path: [],
-          message: 'give service, farmType, farmId and stickiness, or changes',
+          message: 'give service, farmType, farmId and stickiness, or changes, or plan',
           input: t,
         });
     }),

@@ -11,6 +11,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import * as z from 'zod/mini';
 import { awsJsonClientFromEnv, DYNAMODB, EVENTBRIDGE, SSM } from '../adapters/aws/aws-json-client';
 import { DynamoDbDeliveryLog } from '../adapters/dynamodb/dynamodb-delivery-log';
+import { DynamoDbPlanRegistry } from '../adapters/dynamodb/dynamodb-plan-registry';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { jsonAnswer } from '../adapters/http/error-response';
 import { httpEdge, httpIn } from '../adapters/http/http-edge';
@@ -50,6 +51,7 @@ const JiraFieldsSchema = z.strictObject({
   notBefore: z.optional(FieldId),
   notAfter: z.optional(FieldId),
   prefer: z.optional(FieldId),
+  plan: z.optional(FieldId),
   approvedStatuses: z.optional(z.array(z.string().check(z.minLength(1))).check(z.minLength(1))),
   approveOnCreate: z.optional(z.boolean()),
 });
@@ -58,6 +60,7 @@ const ServiceNowFieldsSchema = z.strictObject({
   farms: FieldId,
   stickiness: FieldId,
   prefer: z.optional(FieldId),
+  plan: z.optional(FieldId),
 });
 
 const jsonSetting = <T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodMiniType<T>): T | undefined => {
@@ -73,6 +76,26 @@ const jsonSetting = <T>(env: NodeJS.ProcessEnv, name: string, schema: z.ZodMiniT
   if (!parsed.success)
     throw new ConfigError(`${name} is not valid: ${describeIssues(parsed.error.issues, json)}`);
   return parsed.data;
+};
+
+/** The webhook's items of the table, when it is configured: the answers given to deliveries, and the registered plans. */
+const tableStores = (env: NodeJS.ProcessEnv) => {
+  const table = env.IDEMPOTENCY_TABLE?.trim();
+  if (!table) return {};
+  return {
+    deliveries: new DynamoDbDeliveryLog({
+      // Short: the function answers within 10 s, and a log that cannot be read only costs a
+      // duplicate the worker ignores.
+      client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 1_500, maxAttempts: 2 }),
+      tableName: table,
+    }),
+    // Saved plans registered for tickets to approve (items ~plan:…): read once per approval naming
+    // one, up to 350 KB; a plan that cannot be read is a 503 (the sender retries).
+    plans: new DynamoDbPlanRegistry({
+      client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 3_000, maxAttempts: 2 }),
+      tableName: table,
+    }),
+  };
 };
 
 export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
@@ -121,18 +144,10 @@ export const wireTicketingWebhook = (env: NodeJS.ProcessEnv) => {
     clock: systemClock,
     maxAttempts: 2,
   });
-  // The answers given to deliveries acted on (the table, when configured).
-  const table = env.IDEMPOTENCY_TABLE?.trim();
-  const deliveries = table
-    ? new DynamoDbDeliveryLog({
-        // Short: the function answers within 10 s, and a log that cannot be read only costs a
-        // duplicate the worker ignores.
-        client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 1_500, maxAttempts: 2 }),
-        tableName: table,
-      })
-    : undefined;
+  const { deliveries, plans } = tableStores(env);
   const handle = makeHandleTicketWebhook({
     ...(deliveries ? { deliveries } : {}),
+    ...(plans ? { plans } : {}),
     secretFor,
     verify: (source, headers, body, secret) =>
       hubSignatureMatches(

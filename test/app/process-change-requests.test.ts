@@ -152,6 +152,33 @@ describe('processChangeRequests (use case, through in-memory ports)', () => {
     ]);
   });
 
+  it("names the approved saved plan (its digest) in every audit event of a plan's request, and no other's", async () => {
+    const h = setup();
+    const plan = 'ab'.repeat(32);
+    const notBefore = new Date(h.clock.t + 60 * MINUTE).toISOString();
+    await h.process([
+      h.record({ requestId: 'p-1', farmId: 1, plan, ifStores: 'none', window: { notBefore } }),
+      // The farm stores none, not the sourceIp the plan read: refused changed-since, nothing written.
+      h.record({ requestId: 'p-2', farmId: 2, plan, ifStores: 'sourceIp' }),
+      h.record({ requestId: 'plain', farmType: 'tcp', farmId: 3, stickiness: 'sourceIp' }),
+    ]);
+    h.clock.advance(61 * MINUTE);
+    await h.process([
+      h.record({ requestId: 'p-1', farmId: 1, plan, ifStores: 'none', window: { notBefore } }),
+    ]);
+    expect(h.audits().map((a) => [a.requestId, a.outcome, a.code, a.plan])).toEqual(
+      expect.arrayContaining([
+        ['p-1', 'deferred', expect.anything(), plan],
+        ['p-2', 'refused', 'changed-since', plan],
+        ['plain', 'applied', null, undefined],
+        ['p-1', 'applied', null, plan],
+      ]),
+    );
+    expect(h.audits()).toHaveLength(4);
+    expect(h.api.calls.setStickiness ?? 0).toBe(2);
+    valid(h.audits());
+  });
+
   describe('a publisher clock never decides order', () => {
     it('refuses a request dated in the future, and a later request for the farm still applies', async () => {
       const h = setup();

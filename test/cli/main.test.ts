@@ -641,6 +641,22 @@ describe('stickler CLI against the simulator', () => {
     expect(await runCli(['refresh', '--help'], one.io)).toBe(0);
     expect(one.out()).toContain('stickler refresh SERVICE ZONE');
     expect(one.out()).not.toContain('stickler plan --policy');
+    // Every usage line of the command, with its own continuation lines.
+    const apply = makeIo(env);
+    expect(await runCli(['apply', '--help'], apply.io)).toBe(0);
+    expect(apply.out()).toContain('stickler apply --policy FILE');
+    expect(apply.out()).toContain('stickler apply PLAN_FILE');
+    const plan = makeIo(env);
+    expect(await runCli(['plan', '--help'], plan.io)).toBe(0);
+    expect(plan.out()).toContain('--out PLAN_FILE --pipeline [--stage STAGE]');
+    expect(plan.out()).toContain('registers the saved plan');
+    expect(plan.out()).not.toContain('stickler apply');
+  });
+
+  it('refuses plan --pipeline without --out before anything is read (registering needs the saved plan)', async () => {
+    const { io, err } = makeIo(env);
+    expect(await runCli(['plan', '--policy', 'nowhere.yaml', '--pipeline'], io)).toBe(1);
+    expect(err()).toContain('give --out PLAN_FILE too');
   });
 
   it('says which credentials are missing, and never prints a secret', async () => {

@@ -1,7 +1,13 @@
 /** The in-memory fakes pass the same contracts as the adapters they stand for. */
-import { InMemoryFarmLedger, InMemoryIdempotencyStore, InMemoryUnappliedZones } from '../helpers/fakes';
+import {
+  InMemoryFarmLedger,
+  InMemoryIdempotencyStore,
+  InMemoryPlanRegistry,
+  InMemoryUnappliedZones,
+} from '../helpers/fakes';
 import { farmLedgerContract } from './farm-ledger.contract';
 import { idempotencyStoreContract } from './idempotency-store.contract';
+import { planRegistryContract } from './plan-registry.contract';
 import { unappliedZonesContract } from './unapplied-zones.contract';
 
 describe('InMemoryIdempotencyStore, the IdempotencyStore contract', () => {
@@ -14,4 +20,8 @@ describe('InMemoryFarmLedger, the FarmLedger contract', () => {
 
 describe('InMemoryUnappliedZones, the UnappliedZones contract', () => {
   unappliedZonesContract(() => new InMemoryUnappliedZones());
+});
+
+describe('InMemoryPlanRegistry, the PlanRegistry contract', () => {
+  planRegistryContract(() => new InMemoryPlanRegistry());
 });

@@ -50,6 +50,20 @@ describe('buildChangeRequest (the one constructor of a change request)', () => {
     });
   });
 
+  it("carries a saved plan's digest, and refuses anything else there naming the field", () => {
+    const digest = '0f'.repeat(32);
+    expect(buildChangeRequest(draft({ plan: digest, ifStores: 'none' }), NOW)).toMatchObject({
+      ok: true,
+      request: { plan: digest, ifStores: 'none' },
+    });
+    for (const plan of ['0F'.repeat(32), 'ab', `${digest}0`])
+      expect(buildChangeRequest(draft({ plan }), NOW)).toEqual({
+        ok: false,
+        kind: 'invalid',
+        issues: [{ path: 'plan', message: expect.stringContaining('64 lower-case hex digits') }],
+      });
+  });
+
   it("refuses a ticket key that is not one of its system's, whatever else is right", () => {
     for (const [key, system] of [
       ['../../rest/api/3/myself', 'jira'],

@@ -3,6 +3,7 @@ import type { Change } from '../../lib/domain/plan';
 import {
   changesOf,
   planStaleness,
+  readRegisteredPlan,
   readSavedPlan,
   SAVED_PLAN_FORMAT,
   savePlan,
@@ -75,6 +76,22 @@ describe('saved plans', () => {
     );
     expect(() => readSavedPlan('{', 'p.json')).toThrow(/not JSON/);
     expect(() => readSavedPlan('[]', 'p.json')).toThrow(/not a JSON object/);
+  });
+
+  it('reads a registered body under its digest, and refuses one edited where it was kept, or not a plan', () => {
+    const plan = saved();
+    const { digest, ...body } = plan;
+    expect(readRegisteredPlan(JSON.stringify(body), digest)).toEqual(plan);
+    const edited = { ...body, changes: [{ ...body.changes[0]!, to: 'sourceIp' }] };
+    expect(() => readRegisteredPlan(JSON.stringify(edited), digest)).toThrow(
+      `the plan registered as ${digest} has been edited since it was saved`,
+    );
+    expect(() => readRegisteredPlan(JSON.stringify({ ...body, format: 'other/1' }), digest)).toThrow(
+      /is not a saved plan of this version \(stickler-plan\/1\): format/,
+    );
+    expect(() => readRegisteredPlan(JSON.stringify(plan), digest)).toThrow(/not a plan's body/);
+    expect(() => readRegisteredPlan('null', digest)).toThrow(/not a plan's body/);
+    expect(() => readRegisteredPlan('{', digest)).toThrow(/not JSON/);
   });
 
   it('finds nothing stale when nothing read has changed, and says each change of what was read', () => {

@@ -262,6 +262,47 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
     expect(published.map((e) => e.DetailType)).toEqual(['Stickiness Change Cancel Requested']);
   });
 
+  it('reads the plan field TICKETING_JIRA_FIELDS names: 400 naming it when it is no digest, 422 when no plan can be read', async () => {
+    const handler = makeTicketingWebhookHandler({
+      ...baseEnv(),
+      STAGE: 'local',
+      TICKETING_JIRA_FIELDS: JSON.stringify({
+        service: 'customfield_10100',
+        farms: 'customfield_10101',
+        stickiness: 'customfield_10102',
+        plan: 'customfield_10106',
+      }),
+    }) as unknown as Handler;
+    const send = async (value: string) => {
+      const jira = loadFreshWebhookEvent<APIGatewayProxyEventV2>('jira-approved');
+      const body = JSON.parse(jira.body!);
+      for (const id of ['customfield_10100', 'customfield_10101', 'customfield_10102'])
+        delete body.issue.fields[id];
+      body.issue.fields.customfield_10106 = value;
+      return handler(
+        resigned(jira, JSON.stringify(body), localWebhookSecret('jira'), 'x-hub-signature'),
+        context,
+      );
+    };
+    const bad = await send('plan-7');
+    expect([bad.statusCode, json(bad).errors]).toEqual([
+      400,
+      [
+        {
+          path: 'issue.fields.customfield_10106',
+          message: expect.stringContaining('64 lower-case hex digits'),
+        },
+      ],
+    ]);
+    // No table configured here: the webhook keeps no plans.
+    const none = await send('ab'.repeat(32));
+    expect([none.statusCode, json(none).errors]).toEqual([
+      422,
+      [{ path: 'issue.fields.customfield_10106', message: expect.stringContaining('keeps no saved plans') }],
+    ]);
+    expect(published).toEqual([]);
+  });
+
   describe('a ticket that asks for the quietest time of its window', () => {
     const inAnHour = () => new Date(Date.now() + 3_600_000);
     /** Jira as `yyyy-MM-ddTHH:mm:ss.SSS+0000`, ServiceNow as `YYYY-MM-DD HH:MM:SS` (UTC). */

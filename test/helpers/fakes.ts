@@ -8,6 +8,7 @@ import { type OutgoingEvent, type TerminalOutcome, terminalOf } from '../../lib/
 import { AUDIT_SOURCE } from '../../lib/domain/events';
 import { type Farm, type FarmRef, farmKey } from '../../lib/domain/farm';
 import type { FarmOrder } from '../../lib/domain/request-rules';
+import type { SavedPlanBody } from '../../lib/domain/saved-plan';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
 import type { RateSample, TrafficReading } from '../../lib/domain/traffic';
 import type { PendingChange } from '../../lib/domain/zones';
@@ -29,6 +30,7 @@ import type {
 import type { DefinedFarm, LoadBalancerApi, Task, TaskStatus } from '../../lib/ports/load-balancer-api';
 import type { LoadBalancerTraffic, TrafficReadOptions } from '../../lib/ports/load-balancer-traffic';
 import type { Log } from '../../lib/ports/log';
+import type { PlanRegistry, RegisteredPlan } from '../../lib/ports/plan-registry';
 import type { RolloutOutcome, RolloutState, RolloutStore } from '../../lib/ports/rollout-store';
 import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 import type { SlackMessage, SlackResponder } from '../../lib/ports/slack-responder';
@@ -277,6 +279,26 @@ export class InMemoryUnappliedZones implements UnappliedZones {
   async forget(service: string, zone: string): Promise<void> {
     this.failures.check('forget');
     this.records.delete(`${service}/${zone}`);
+  }
+}
+
+/** Plans by digest, as the DynamoDB registry keeps them (expiry to the second); `plans` may be edited by a test. */
+export class InMemoryPlanRegistry implements PlanRegistry {
+  readonly plans = new Map<string, RegisteredPlan>();
+  readonly failures = new Failures<'register' | 'read'>();
+
+  async register(body: SavedPlanBody, digest: string, expiresAt: Date): Promise<'registered' | 'already'> {
+    this.failures.check('register');
+    const kept = this.plans.get(digest);
+    if (kept && kept.expiresAt.getTime() > Date.now()) return 'already';
+    const seconds = Math.floor(expiresAt.getTime() / 1000) * 1000;
+    this.plans.set(digest, { body: JSON.stringify(body), expiresAt: new Date(seconds) });
+    return 'registered';
+  }
+  async read(digest: string): Promise<RegisteredPlan | undefined> {
+    this.failures.check('read');
+    const kept = this.plans.get(digest);
+    return kept ? { ...kept } : undefined;
   }
 }
 

@@ -741,6 +741,7 @@ describe('serverless package', () => {
     ).flatMap((p) => p.PolicyDocument.Statement);
     expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
       'dynamodb:GetItem',
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
       'events:PutEvents',
       'kms:Decrypt',
@@ -751,6 +752,11 @@ describe('serverless package', () => {
     // The table only for its own items: the answers given to deliveries acted on.
     expect(statements.find((st) => st.Sid === 'DeliveryLog')?.Condition).toEqual({
       'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['delivery:*', 'ticket-transition:*'] },
+    });
+    // The saved plans tickets approve: read only.
+    expect(statements.find((st) => st.Sid === 'ReadRegisteredPlans')).toMatchObject({
+      Action: 'dynamodb:GetItem',
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['~plan:*'] } },
     });
     expect(fn.Environment.Variables.IDEMPOTENCY_TABLE).toBe('stickler-test-idempotency');
     expect(statements.find((st) => st.Sid === 'PublishChangeRequests')?.Condition).toEqual({
@@ -883,7 +889,7 @@ describe('serverless package', () => {
     expect(IDEMPOTENCY_TABLE_KEYS.GlobalSecondaryIndexes[0]!.IndexName).toBe(GROUP_INDEX);
   });
 
-  it("gives operators a policy to publish as the CLI only, read request records and farms' order only, and find their stack", () => {
+  it("gives operators a policy to publish as the CLI only, read request records and farms' order only, register saved plans only, and find their stack", () => {
     const policy = resources.OperatorPolicy!.Properties as {
       ManagedPolicyName: string;
       PolicyDocument: { Statement: Statement[] };
@@ -895,7 +901,13 @@ describe('serverless package', () => {
       'FindTheStack',
       'FollowRequestsAndFarmOrder',
       'PublishAsTheCli',
+      'RegisterPlans',
     ]);
+    // Saved plans for tickets to approve: written only as ~plan:* items, never read back or deleted.
+    expect(bySid.RegisterPlans!.Action).toBe('dynamodb:PutItem');
+    expect(bySid.RegisterPlans!.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['~plan:*'] },
+    });
     expect(bySid.FindRequestsOfATicketOrRun!.Action).toBe('dynamodb:Query');
     expect(JSON.stringify(bySid.FindRequestsOfATicketOrRun!.Resource)).toContain('/index/by-group');
     expect(bySid.PublishAsTheCli!.Condition).toEqual({

@@ -1,4 +1,5 @@
 /** Reading ticket field values as ticketing systems send them: text, a select option, a reference. */
+import { PLAN_DIGEST_PATTERN, PLAN_DIGEST_RULE } from '../../domain/change-request';
 import { InvalidInputError } from '../../domain/errors';
 
 /** `"x"`, `{ value: "x" }` (Jira select, ServiceNow display/value pair) or `{ name: "x" }` → "x". */
@@ -72,4 +73,46 @@ export const preferOf = (value: unknown, path: string): 'quietest' | undefined =
       message: `expected quietest (or empty: as soon as the window allows), got ${JSON.stringify(value).slice(0, 60)}`,
     },
   ]);
+};
+
+/**
+ * A ticket's saved-plan field, read strictly: empty is none; anything else must be exactly a
+ * plan's digest (64 lower-case hex digits, as `stickler plan --out FILE --pipeline` prints it), or
+ * it is refused 400 naming the field (`path`).
+ */
+export const planDigestOf = (value: unknown, path: string): string | undefined => {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string' && value.trim() === '') return undefined;
+  const text = textOf(value);
+  if (text !== undefined && PLAN_DIGEST_PATTERN.test(text)) return text;
+  throw new InvalidInputError(`${path} is not a saved plan's digest`, [
+    { path, message: `expected ${PLAN_DIGEST_RULE}, got ${JSON.stringify(value).slice(0, 80)}` },
+  ]);
+};
+
+/**
+ * On approval: the ticket's plan (its field read strictly), refused when the ticket also gives
+ * farm changes (each field given is named with the plan's). Other deliveries do not read it: a
+ * withdrawal is acted on whatever the field holds.
+ */
+export const approvedPlanOf = (
+  approved: boolean,
+  plan: { path: string; value: unknown },
+  changeFields: readonly { path: string; given: boolean }[],
+): { plan: { digest: string; field: string } } | Record<string, never> => {
+  const digest = approved ? planDigestOf(plan.value, plan.path) : undefined;
+  if (digest === undefined) return {};
+  const given = changeFields.filter((f) => f.given);
+  if (given.length > 0)
+    throw new InvalidInputError(
+      'the ticket gives both a saved plan and farm changes: give one or the other',
+      [
+        { path: plan.path, message: 'a saved plan, given with farm changes: give one or the other' },
+        ...given.map((f) => ({
+          path: f.path,
+          message: 'a farm change, given with a saved plan: give one or the other',
+        })),
+      ],
+    );
+  return { plan: { digest, field: plan.path } };
 };

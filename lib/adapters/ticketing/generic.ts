@@ -1,6 +1,6 @@
 /**
  * stickler's own ticket payload, for any system that can sign like GitHub
- * (`X-Hub-Signature-256`): one farm, or `changes` for several (at most 50). The schema is
+ * (`X-Hub-Signature-256`): one farm, `changes` for several (at most 50), or a saved plan's digest. The schema is
  * lib/domain/ticket-payload.ts, published as schemas/ticketing-generic.schema.json.
  */
 import { createHash } from 'node:crypto';
@@ -31,9 +31,12 @@ export const readGenericTicket = (json: unknown, rawBody: Buffer): TicketChangeS
     ticket: t.ticket,
     verdict: { kind: 'approved', approval: `body:${createHash('sha256').update(rawBody).digest('hex')}` },
     requester,
-    changes: t.changes ?? [
-      { service: t.service, farmType: t.farmType, farmId: t.farmId, stickiness: t.stickiness },
-    ],
+    changes: t.plan
+      ? []
+      : (t.changes ?? [
+          { service: t.service, farmType: t.farmType, farmId: t.farmId, stickiness: t.stickiness },
+        ]),
+    ...(t.plan ? { plan: { digest: t.plan, field: 'plan' } } : {}),
     ...(t.window ? { window: t.window } : {}),
     ...(t.reason ? { reason: t.reason } : {}),
     sentAt: new Date(Date.parse(t.sentAt)).toISOString(),

@@ -14,7 +14,7 @@
  */
 import type { TicketChangeSet, TicketVerdict } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
-import { farmChangesOf, farmRefsOf, preferOf, textOf, windowOf } from './field-values';
+import { approvedPlanOf, farmChangesOf, farmRefsOf, preferOf, textOf, windowOf } from './field-values';
 
 export interface JiraFieldMap {
   service: string;
@@ -25,6 +25,11 @@ export interface JiraFieldMap {
   notAfter?: string;
   /** `quietest` (text or select) applies at the quietest slot of the window; empty, as soon as it opens. No default. */
   prefer?: string;
+  /**
+   * A text field holding a saved plan's digest (registered with `stickler plan --out FILE
+   * --pipeline`): the issue approves that plan's changes instead of the farms field's. No default.
+   */
+  plan?: string;
   /** Status names in which an issue's change is approved. */
   approvedStatuses: string[];
   /** An issue created directly in an approved status counts as approved (default false). */
@@ -152,7 +157,9 @@ const verdictOf = (
     };
   }
   const ours = new Set(
-    [map.service, map.farms, map.stickiness, map.notBefore, map.notAfter, map.prefer].filter(Boolean),
+    [map.service, map.farms, map.stickiness, map.notBefore, map.notAfter, map.prefer, map.plan].filter(
+      Boolean,
+    ),
   );
   const edited = items.filter((i) => ours.has(textOf(i.fieldId) ?? ''));
   if (edited.length > 0 && approved(status))
@@ -204,14 +211,24 @@ export const readJiraWebhook = (json: unknown, fieldsMap: JiraFieldMap): TicketC
   const prefer = fieldsMap.prefer
     ? preferOf(f[fieldsMap.prefer], `issue.fields.${fieldsMap.prefer}`)
     : undefined;
+  const verdict = verdictOf(body, key, textOf(issue.id), status, fieldsMap);
+  const field = (id: string) => `issue.fields.${id}`;
+  const planned = fieldsMap.plan
+    ? approvedPlanOf(verdict.kind === 'approved', { path: field(fieldsMap.plan), value: f[fieldsMap.plan] }, [
+        { path: field(fieldsMap.service), given: service !== undefined },
+        { path: field(fieldsMap.farms), given: refs.length > 0 },
+        { path: field(fieldsMap.stickiness), given: stickiness !== undefined },
+      ])
+    : {};
   return {
     ticket: key,
-    verdict: verdictOf(body, key, textOf(issue.id), status, fieldsMap),
+    verdict,
     requester: {
       id: textOf(reporter.accountId) ?? textOf(reporter.name) ?? 'unknown',
       ...(textOf(reporter.displayName) ? { name: textOf(reporter.displayName)! } : {}),
     },
-    changes: farmChangesOf(refs, service, stickiness),
+    changes: planned.plan ? [] : farmChangesOf(refs, service, stickiness),
+    ...planned,
     ...windowOf(notBefore, notAfter, prefer),
     ...(textOf(f.summary) ? { reason: textOf(f.summary)! } : {}),
     sentAt: new Date(body.timestamp).toISOString(),

@@ -12,7 +12,7 @@
  */
 import type { TicketChangeSet, TicketVerdict } from '../../app/ticket-change';
 import { InvalidInputError } from '../../domain/errors';
-import { farmChangesOf, farmRefsOf, preferOf, textOf, windowOf } from './field-values';
+import { approvedPlanOf, farmChangesOf, farmRefsOf, preferOf, textOf, windowOf } from './field-values';
 
 export interface ServiceNowFieldMap {
   service: string;
@@ -20,6 +20,8 @@ export interface ServiceNowFieldMap {
   stickiness: string;
   /** `quietest` applies at the quietest slot of the window (start_date to end_date); empty, as soon as it opens. */
   prefer?: string;
+  /** A saved plan's digest (`stickler plan --out FILE --pipeline`): the change approves that plan's changes. */
+  plan?: string;
 }
 
 export const DEFAULT_SERVICENOW_FIELDS: ServiceNowFieldMap = {
@@ -27,6 +29,7 @@ export const DEFAULT_SERVICENOW_FIELDS: ServiceNowFieldMap = {
   farms: 'u_stickler_farms',
   stickiness: 'u_stickler_stickiness',
   prefer: 'u_stickler_prefer',
+  plan: 'u_stickler_plan',
 };
 
 /** The change model's states, by value (ServiceNow's documentation), for the messages. */
@@ -140,6 +143,17 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
   const stickiness = plainValue(record[fieldsMap.stickiness]);
   const refs = farmRefsOf(plainValue(record[fieldsMap.farms]));
   const requester = record.requested_by;
+  const planned = fieldsMap.plan
+    ? approvedPlanOf(
+        verdict.kind === 'approved',
+        { path: fieldsMap.plan, value: plainValue(record[fieldsMap.plan]) },
+        [
+          { path: fieldsMap.service, given: service !== undefined },
+          { path: fieldsMap.farms, given: refs.length > 0 },
+          { path: fieldsMap.stickiness, given: stickiness !== undefined },
+        ],
+      )
+    : {};
   return {
     ticket: number,
     verdict,
@@ -147,7 +161,8 @@ export const readServiceNowChange = (json: unknown, fieldsMap: ServiceNowFieldMa
       id: plainValue(requester) ?? 'unknown',
       ...(displayOf(requester) ? { name: displayOf(requester)! } : {}),
     },
-    changes: farmChangesOf(refs, service, stickiness),
+    changes: planned.plan ? [] : farmChangesOf(refs, service, stickiness),
+    ...planned,
     ...window,
     ...(plainValue(record.short_description) ? { reason: plainValue(record.short_description)! } : {}),
     sentAt: updatedAt,

@@ -10,12 +10,13 @@ import {
 } from '../../app/plan-policy';
 import { makeReadTraffic } from '../../app/read-traffic';
 import { parsePolicy } from '../../domain/policy-file';
-import { savePlan } from '../../domain/saved-plan';
+import { type SavedPlan, savePlan } from '../../domain/saved-plan';
 import { parseTimeWindow, type TimeWindow } from '../../domain/traffic';
 import { systemClock } from '../../ports/clock';
 import { type Flags, readInput } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
-import { pipelineAsked } from '../pipeline';
+import { connectPipeline, pipelineAsked } from '../pipeline';
+import { registerPlan, registrationAsked } from '../register-plan';
 import { renderPlan, renderTraffic } from '../render';
 import { planJson, trafficJson } from '../report-json';
 import type { Session } from '../session';
@@ -99,8 +100,35 @@ export const reportPendingUnread = (io: CliIo, pendingUnread: readonly Unreadabl
     );
 };
 
+/** `--out`: the plan saved, with everything it read (refused when something could not be read). */
+const savePlanTo = (io: CliIo, flags: Flags, planned: PolicyPlan & { policyText: string }): SavedPlan => {
+  const out = flags.out!;
+  const { unreadable, pendingUnread } = planned;
+  // A saved plan records everything it read: one that could not read everything is not saved.
+  if (unreadable.length > 0 || pendingUnread.length > 0)
+    throw new UsageError(
+      `plan not saved to ${out}: ${[...unreadable, ...pendingUnread].map((u) => u.service).join(', ')} could not be read (see above)`,
+    );
+  const saved = savePlan({
+    createdAt: new Date(),
+    policySource: flags.policy!,
+    policyText: planned.policyText,
+    services: flags.service ?? [...new Set(planned.fleet.map((f) => f.service))],
+    fleet: planned.fleet,
+    pending: planned.pending,
+    changes: planned.plan.changes,
+  });
+  writeFileAtomic(resolve(io.cwd, out), `${JSON.stringify(saved, null, 2)}\n`);
+  io.stderr.write(
+    `Plan saved to ${out} (digest ${saved.digest}): 'stickler apply ${out}' applies exactly these ${saved.changes.length} change(s), if nothing read has changed.\n`,
+  );
+  return saved;
+};
+
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
   const window = windowFromFlags(flags);
+  // Registering with the pipeline: where it is, found before OVH is read.
+  const registry = registrationAsked(io.env, flags) ? await connectPipeline(io.env, flags) : undefined;
   const planned = await planFromFlags(session, io, flags, { direct: !pipelineAsked(io.env, flags) });
   const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = planned;
   // The load balancers an apply would refresh: what their traffic is, and when it is lowest.
@@ -120,24 +148,8 @@ export async function planCommand(session: () => Session, io: CliIo, flags: Flag
   if (overLimit) io.stderr.write(`WARNING: apply would refuse this plan: ${overLimit}\n`);
   if (unreadable.length > 0) return EXIT.error;
   if (flags.out !== undefined) {
-    // A saved plan records everything it read: one that could not read everything is not saved.
-    if (unreadable.length > 0 || pendingUnread.length > 0)
-      throw new UsageError(
-        `plan not saved to ${flags.out}: ${[...unreadable, ...pendingUnread].map((u) => u.service).join(', ')} could not be read (see above)`,
-      );
-    const saved = savePlan({
-      createdAt: new Date(),
-      policySource: flags.policy!,
-      policyText: planned.policyText,
-      services: flags.service ?? [...new Set(planned.fleet.map((f) => f.service))],
-      fleet: planned.fleet,
-      pending: planned.pending,
-      changes: plan.changes,
-    });
-    writeFileAtomic(resolve(io.cwd, flags.out), `${JSON.stringify(saved, null, 2)}\n`);
-    io.stderr.write(
-      `Plan saved to ${flags.out} (digest ${saved.digest}): 'stickler apply ${flags.out}' applies exactly these ${saved.changes.length} change(s), if nothing read has changed.\n`,
-    );
+    const saved = savePlanTo(io, flags, planned);
+    if (registry) await registerPlan(io, registry, saved, flags.out);
   }
   // A farm stored but not applied is not compliant yet: traffic may still see the old value.
   return plan.changes.length > 0 || plan.invalid.length > 0 || storedNotApplied.length > 0
