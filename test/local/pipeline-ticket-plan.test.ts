@@ -44,6 +44,21 @@ describe('a saved plan approved through a ticket, on the local pipeline', () => 
     );
     return { run, plan: JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as SavedPlan };
   };
+  /** The checkout farm of each zone brought to a stickiness, stored and applied (a direct apply). */
+  const settle = async (to: Record<'gra' | 'sbg' | 'rbx', string>) => {
+    const rules = Object.entries(to)
+      .map(
+        ([zone, value]) => `  - match: { displayName: "web-checkout-${zone}" }\n    stickiness: ${value}\n`,
+      )
+      .join('');
+    writeFileSync(join(dir, 'settle.yaml'), `version: 1\nrules:\n${rules}`);
+    const run = await captureCli(
+      ['apply', '--policy', 'settle.yaml', '--service', SERVICE, '--yes', '--poll-interval', '10'],
+      env(),
+      dir,
+    );
+    expect(run.code).toBe(0);
+  };
   const approve = async (ticket: string, plan: string) => {
     const body = JSON.stringify({ ticket, sentAt: new Date().toISOString(), requestedBy: 'alice', plan });
     const answer = await fetch(`${harness.pipeline.env.STICKLER_API_URL}/webhooks/generic`, {
@@ -77,6 +92,8 @@ describe('a saved plan approved through a ticket, on the local pipeline', () => 
   const farm = (key: string) => harness.sim.state.services.get(SERVICE)!.farms.get(key)!;
 
   it('registers the plan, and a ticket naming its digest applies exactly its changes, each audited once with the digest', async () => {
+    // The checkout farms as the example fleet has them (whichever test ran before).
+    await settle({ gra: 'none', sbg: 'sourceIp', rbx: 'cookie' });
     const { run, plan } = await registerPlan('cookie', 'first');
     expect(run.code).toBe(2); // drift found: the plan holds changes
     expect(run.err).toContain('Plan registered with the local pipeline, for 7 days');
@@ -103,6 +120,8 @@ describe('a saved plan approved through a ticket, on the local pipeline', () => 
   }, 40_000);
 
   it('refuses changed-since a farm changed between the plan and the approval, and applies the others', async () => {
+    // The checkout farms all at cookie first (whichever test ran before).
+    await settle({ gra: 'cookie', sbg: 'cookie', rbx: 'cookie' });
     const { plan } = await registerPlan('sourceIp', 'second');
     expect(plan.changes.map((c) => c.farmId)).toEqual([101, 102, 103]);
     // Someone changes (and applies) 103 outside stickler after the plan was made.
