@@ -656,6 +656,12 @@ async function rememberOwn(run: ApplyRun, svc: ServiceRun, zone: string): Promis
   if (!run.ownUnapplied) return false;
   const { service } = svc;
   const before = unappliedCountIn(svc.pending)(zone);
+  // The zone held someone else's changes before this run wrote (--allow-foreign-pending): its
+  // unapplied changes are not all stickler's own, whatever OVH counts after.
+  if (before > 0 && !svc.own.has(zone)) {
+    await run.ownUnapplied.forget(service, zone);
+    return false;
+  }
   const ours = svc.written.filter((c) => c.farm.zone === zone).length;
   const farms = new Map<string, UnappliedFarm>();
   for (const f of svc.own.get(zone)?.farms ?? [])
@@ -762,7 +768,9 @@ async function recordZone(
     await Promise.all(covered.map((z) => run.ownUnapplied?.forget(batch.service, z)));
   }
   run.report.refreshes.push(...outcome.attempts);
-  const zone = zoneOutcome(batch, outcome, { waiting, remembered });
+  // The worker waits out others' changes; the CLI's direct mode refuses them (and is told so).
+  const byWorker = options.foreignPending === 'retry';
+  const zone = zoneOutcome(batch, outcome, { waiting, remembered, byWorker });
   run.report.applied.push(...zone.applied);
   run.report.failed.push(...zone.failed);
   // The caller's bookkeeping must never stop the next zone from being applied.
@@ -773,7 +781,7 @@ async function recordZone(
 function zoneOutcome(
   batch: ZoneBatch,
   outcome: ZoneRefreshOutcome,
-  { waiting, remembered }: { waiting: boolean; remembered: boolean },
+  { waiting, remembered, byWorker }: { waiting: boolean; remembered: boolean; byWorker: boolean },
 ): { applied: AppliedChange[]; failed: Failure[] } {
   if (outcome.applied) {
     const refresh = outcome.attempts[outcome.attempts.length - 1]!;
@@ -800,8 +808,11 @@ function zoneOutcome(
     (waiting
       ? 'the zone now holds these unapplied changes; trying again later'
       : remembered
-        ? "the zone now holds these unapplied changes, recorded as stickler's own: the next change request in this zone applies them along " +
-          `(or, once the cause is fixed, 'stickler refresh ${batch.service} ${batch.zone}')`
+        ? byWorker
+          ? "the zone now holds these unapplied changes, recorded as stickler's own: the next change request in this zone applies them along " +
+            `(or, once the cause is fixed, 'stickler refresh ${batch.service} ${batch.zone}')`
+          : "the zone now holds these unapplied changes, recorded as this machine's own: the next direct 'stickler apply' or 'set' " +
+            `here applies them along, after asking (or, once the cause is fixed, 'stickler refresh ${batch.service} ${batch.zone}')`
         : `the zone now holds these unapplied changes: once the cause is fixed, apply it with ` +
           `'stickler refresh ${batch.service} ${batch.zone}'`);
   return {

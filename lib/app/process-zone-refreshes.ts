@@ -23,12 +23,12 @@ import type { OutgoingEvent, ZoneRefreshAuditDetail, ZoneRefreshOutcome } from '
 import { errorFields, NotFoundError } from '../domain/errors';
 import { AUDIT_SCHEMA_VERSION, DETAIL_TYPES, type ZoneRefreshRequestedDetail } from '../domain/events';
 import { ALL_ZONES } from '../domain/farm';
-import { retryDelaySeconds, unfinishedDisposition } from '../domain/request-rules';
+import { DEFAULT_TIME_LIMITS, retryDelaySeconds, unfinishedDisposition } from '../domain/request-rules';
 import { plainText } from '../domain/text';
 import type { Clock } from '../ports/clock';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { IdempotencyStore } from '../ports/idempotency-store';
-import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import { type LoadBalancerApi, REFRESH_TASK_ACTION } from '../ports/load-balancer-api';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
 import type { UnappliedZones } from '../ports/unapplied-zones';
@@ -227,6 +227,59 @@ async function zonesOrRefusal(
   return { zones };
 }
 
+/**
+ * How long an operator's look at a zone stays good for: a refresh carried out later is refused
+ * `stale` (what the zone holds by then was never looked at).
+ */
+export const REFRESH_LOOK_MAX_AGE_MS = 60 * 60_000;
+/** The operator's clock against OVH's, when telling whether a refresh ended after the look. */
+const LOOK_SLACK_MS = 30_000;
+/** The newest done refreshes looked at: when all of them ended after the look, it is refused. */
+const NEWEST_REFRESHES = 20;
+
+/** A refresh whose look or request is in the future, or whose look is over an hour old: refused. */
+function timeRefusal(refresh: ZoneRefreshRequestedDetail, now: Date): Facts | undefined {
+  const t = now.getTime();
+  const skew = DEFAULT_TIME_LIMITS.maxClockSkewMs;
+  const looked = Date.parse(refresh.lookedAt);
+  if (looked > t + skew || Date.parse(refresh.requestedAt) > t + skew)
+    return {
+      outcome: 'refused',
+      code: 'implausible-time',
+      message: `refused: the count was read at ${refresh.lookedAt} and the refresh asked at ${refresh.requestedAt}, more than ${skew / 60_000} minutes ahead of the worker's clock (${now.toISOString()}): check the publisher's clock; nothing applied`,
+    };
+  if (looked < t - REFRESH_LOOK_MAX_AGE_MS)
+    return {
+      outcome: 'refused',
+      code: 'stale',
+      message: `refused: the count was read at ${refresh.lookedAt}, more than ${REFRESH_LOOK_MAX_AGE_MS / 60_000} minutes before the worker came to it (${now.toISOString()}): what the zone holds now was never looked at; nothing applied. Look again ('stickler refresh ${refresh.service} ${refresh.zone}')`,
+    };
+  return undefined;
+}
+
+/**
+ * Whether the zone was applied since the operator looked (a refresh covering it ended after
+ * `lookedAt`): what it holds now, even as many changes, is then not what they approved. True
+ * too when it cannot be told (the newest refreshes all ended since).
+ */
+async function appliedSinceLook(deps: ZoneRefreshDeps, refresh: ZoneRefreshRequestedDetail) {
+  const { service, zone } = refresh;
+  const ids = (await deps.api.listTasks(service, { action: REFRESH_TASK_ACTION, status: 'done' }))
+    .sort((a, b) => b - a)
+    .slice(0, NEWEST_REFRESHES);
+  const tasks = await Promise.all(ids.map((id) => deps.api.getTask(service, id)));
+  const since = Date.parse(refresh.lookedAt) - LOOK_SLACK_MS;
+  const ended = tasks.filter((t) => t.doneDate !== null && Date.parse(t.doneDate) >= since);
+  const covering = ended.find(
+    (t) =>
+      zone === ALL_ZONES || t.zones.length === 0 || t.zones.includes(zone) || t.zones.includes(ALL_ZONES),
+  );
+  if (covering) return `refresh task ${covering.id} applied it at ${covering.doneDate}`;
+  if (ids.length === NEWEST_REFRESHES && ended.length === ids.length)
+    return `its ${NEWEST_REFRESHES} newest refreshes all ended since, and whether one applied it cannot be told`;
+  return undefined;
+}
+
 /** Under the lease: compares the zone's count with the approved one, and refreshes it when they agree. */
 async function refreshUnderLease(
   deps: ZoneRefreshDeps,
@@ -249,7 +302,15 @@ async function refreshUnderLease(
     return {
       outcome: 'refused',
       code: 'changed-since',
-      message: `refused: zone ${zone} of ${service} holds ${pending} unapplied change(s), not the ${ifPending} approved: someone wrote there since; nothing applied. Look again ('stickler refresh ${service} ${zone}') and approve what it holds now`,
+      message: `refused: zone ${zone} of ${service} holds ${pending} unapplied change(s), not the ${ifPending} approved: ${pending > ifPending ? 'someone wrote there since' : 'some were applied since'}; nothing applied. Look again ('stickler refresh ${service} ${zone}') and approve what it holds now`,
+      pending,
+    };
+  const applied = await appliedSinceLook(deps, refresh);
+  if (applied)
+    return {
+      outcome: 'refused',
+      code: 'changed-since',
+      message: `refused: zone ${zone} of ${service} was applied since the count was read (${refresh.lookedAt}): ${applied}; the ${pending} change(s) it holds now were never approved; nothing applied. Look again ('stickler refresh ${service} ${zone}')`,
       pending,
     };
   if (deps.clock.now().getTime() + deps.timing.zoneBudgetMs > deadline)
@@ -311,6 +372,8 @@ async function decide(
       code: 'not-allowed',
       message: `refused: only stickler's own doors (${STICKLER_DOORS.join(', ')}) may ask for a zone refresh; '${parsed.origin.source.slice(0, 64)}' may not`,
     });
+  const untimely = timeRefusal(parsed.refresh, deps.clock.now());
+  if (untimely) return done(deps, record, untimely);
   const lease = await takeLease(deps, parsed.refresh.service, deadline);
   if (!lease)
     return {

@@ -24,6 +24,8 @@ export interface ZoneRefreshAsk {
   service: string;
   zone: string;
   ifPending: number;
+  /** When `ifPending` was read (ISO 8601). */
+  lookedAt: string;
 }
 
 export interface ZoneRefreshResult {
@@ -49,6 +51,7 @@ const refreshDetail = (refreshId: string, ask: ZoneRefreshAsk, asker: Asker, now
     ...(asker.reason ? { reason: plainText(asker.reason, 2000) } : {}),
     requestedAt: now.toISOString(),
     ifPending: ask.ifPending,
+    lookedAt: ask.lookedAt,
   });
   if (!parsed.success)
     throw new InvalidInputError(

@@ -94,6 +94,40 @@ export const renderPlan = (plan: Plan, storedNotApplied: readonly StoredNotAppli
   return parts.filter((p, i) => p !== '' || parts[i - 1] !== '').join('\n');
 };
 
+/**
+ * A saved plan as `apply FILE` shows it: its changes, and the zones of its load balancers that
+ * held unapplied changes when it was made (they hold the same now, or the plan would be stale):
+ * a saved plan says nothing of compliance, and applies none of those zones but where it writes.
+ */
+export const renderSavedPlan = (
+  plan: Plan,
+  saved: {
+    file: string;
+    digest: string;
+    createdAt: string;
+    pending: readonly (PendingChange & { service: string })[];
+  },
+): string => {
+  const zones = batchByZone(plan.changes);
+  const parts = [
+    `Saved plan ${saved.file} (digest ${saved.digest.slice(0, 16)}…, made ${saved.createdAt}): ${plural(plan.changes.length, 'change')} in ${plural(zones.length, 'zone')}.`,
+    '',
+  ];
+  if (plan.changes.length > 0) parts.push(renderChanges(plan.changes));
+  const dirty = saved.pending.filter((p) => p.number > 0);
+  if (dirty.length > 0)
+    parts.push(
+      [
+        'Zones holding unapplied changes (stored, not applied: their farms may not run what they store yet):',
+        ...dirty.map((p) => `  ${p.service} ${p.zone}: ${plural(p.number, 'unapplied change')}`),
+        "  'stickler refresh SERVICE ZONE' shows and applies them, after asking",
+        '',
+      ].join('\n'),
+    );
+  else if (plan.changes.length === 0) parts.push('Nothing to apply: the plan holds no change.', '');
+  return parts.filter((p, i) => p !== '' || parts[i - 1] !== '').join('\n');
+};
+
 export const renderApplyReport = (report: ApplyReport): string => {
   const out = [
     `Applied ${report.applied.length}, unchanged ${report.unchanged.length}, refused ${report.refused.length}, failed ${report.failed.length}.`,

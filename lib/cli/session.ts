@@ -55,7 +55,7 @@ export const connect = (env: NodeJS.ProcessEnv, flags: Flags, say?: (line: strin
   return {
     api: new OvhLoadBalancerApi(client, { listing }),
     traffic: new OvhMetricsTraffic(client),
-    unapplied: new FileUnappliedZones({ dir: stateDirFor(env, config.baseUrl) }),
+    unapplied: new FileUnappliedZones({ dir: stateDirFor(env, config.baseUrl), endpoint: config.baseUrl }),
     applyOptions: {
       allowForeignPending: flags['allow-foreign-pending'] ?? false,
       pollIntervalMs: number(flags, 'poll-interval', DEFAULT_APPLY_OPTIONS.pollIntervalMs, { min: 10 }),

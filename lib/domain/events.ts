@@ -142,6 +142,11 @@ export const ZoneRefreshRequestedDetailSchema = z.strictObject({
   reason: z.optional(z.string().check(z.maxLength(2000))),
   requestedAt: IsoTime,
   ifPending: z.int().check(z.minimum(0), z.maximum(100_000)),
+  /**
+   * When the operator's count was read: a refresh of the zone that ended since applied what they
+   * saw, and whatever the zone holds now (even as many) is someone else's, never approved.
+   */
+  lookedAt: IsoTime,
 });
 export type ZoneRefreshRequestedDetail = z.infer<typeof ZoneRefreshRequestedDetailSchema>;
 

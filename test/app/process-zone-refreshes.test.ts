@@ -63,6 +63,7 @@ const setup = (options: { leaseWaitMs?: number } = {}) => {
         actor: { kind: 'cli', id: 'arn:aws:iam::123456789012:user/ops' },
         requestedAt: clock.now().toISOString(),
         ifPending: 1,
+        lookedAt: clock.now().toISOString(),
         ...detail,
       },
     });
@@ -211,12 +212,48 @@ describe('processZoneRefreshes (use case, through in-memory ports)', () => {
     ]);
   });
 
+  it("refuses changed-since a zone applied after the look, even holding as many changes again (someone else's)", async () => {
+    const h = setup();
+    h.edit(1);
+    const lookedAt = h.clock.now().toISOString(); // the operator sees 1 change (edit A)
+    h.clock.advance(MINUTE);
+    await h.api.refresh('lb-a', 'gra'); // someone applies edit A
+    h.clock.advance(MINUTE);
+    h.edit(2); // and stores edit B: the zone holds 1 again
+    await h.run([h.refresh({ lookedAt })]);
+    expect(h.events()).toEqual([
+      expect.objectContaining({
+        outcome: 'refused',
+        code: 'changed-since',
+        message: expect.stringMatching(/was applied since the count was read .*refresh task 1 applied it/),
+      }),
+    ]);
+    expect(h.api.refreshes).toHaveLength(1); // only the other one
+  });
+
+  it('refuses a look over an hour old (stale) or ahead of the clock (implausible-time), before any OVH call', async () => {
+    const h = setup();
+    h.edit(1);
+    const old = new Date(h.clock.t - 61 * MINUTE).toISOString();
+    const ahead = new Date(h.clock.t + 10 * MINUTE).toISOString();
+    await h.run([h.refresh({ refreshId: 'refresh-old', lookedAt: old, requestedAt: old })]);
+    await h.run([h.refresh({ refreshId: 'refresh-ahead', lookedAt: ahead })]);
+    await h.run([h.refresh({ refreshId: 'refresh-asked-ahead', requestedAt: ahead })]);
+    expect(h.events().map((e) => [e.refreshId, e.outcome, e.code])).toEqual([
+      ['refresh-old', 'refused', 'stale'],
+      ['refresh-ahead', 'refused', 'implausible-time'],
+      ['refresh-asked-ahead', 'refused', 'implausible-time'],
+    ]);
+    expect(h.api.refreshes).toEqual([]);
+  });
+
   it('hands a refresh back while another batch holds its load balancer, after waiting for the lease a little', async () => {
     const h = setup({ leaseWaitMs: 2_000 });
     h.edit(1);
     h.leases.held.set('lb-a', { owner: 'another batch', until: h.clock.t + MINUTE });
     const start = h.clock.t;
-    const result = await h.run([h.refresh()]);
+    const lookedAt = h.clock.now().toISOString(); // the redelivery is the same message
+    const result = await h.run([h.refresh({ lookedAt })]);
     expect(result.retry).toEqual([{ recordId: 'msg-1', delaySeconds: 5 }]);
     expect([...result.fates.values()]).toEqual(['retry']);
     expect(h.clock.t - start).toBeGreaterThan(0);
@@ -225,7 +262,7 @@ describe('processZoneRefreshes (use case, through in-memory ports)', () => {
     expect(h.api.refreshes).toEqual([]);
     // Once the lease is free, the redelivery carries it out.
     h.leases.held.delete('lb-a');
-    await h.run([h.refresh({}, { receiveCount: 2 })]);
+    await h.run([h.refresh({ lookedAt }, { receiveCount: 2 })]);
     expect(h.events().map((e) => e.outcome)).toEqual(['applied']);
   });
 

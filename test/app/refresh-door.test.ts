@@ -10,7 +10,7 @@ const setup = () => {
   const publisher = new RecordingPublisher();
   const refresh = makeRefreshDoor({ publisher, records, clock });
   const asker = { actor: { id: 'arn:aws:iam::1:user/ops', name: 'ops' }, reason: 'finish the zone' };
-  const ask = { service: 'lb-a', zone: 'gra', ifPending: 2 };
+  const ask = { service: 'lb-a', zone: 'gra', ifPending: 2, lookedAt: clock.now().toISOString() };
   const follow = { timeoutMs: 1_000, pollMs: 100 };
   return { clock, records, publisher, refresh, asker, ask, follow };
 };

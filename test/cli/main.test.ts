@@ -316,6 +316,20 @@ describe('stickler CLI against the simulator', () => {
     expect(JSON.parse(after.out()).storedNotApplied).toEqual([]);
   });
 
+  it('apply FILE never calls a farm compliant: it names the zones that held unapplied changes when the plan was made', async () => {
+    await h.api.setStickiness({ service: 'loadbalancer-aaa', type: 'http', farmId: 2 }, 'cookie');
+    const file = join(mkdtempSync(join(tmpdir(), 'stickler-plan-')), 'plan.json');
+    expect(await runCli(['plan', '--policy', policyFile, '--out', file], makeIo(env).io)).toBe(2);
+    const apply = makeIo(env);
+    expect(await runCli(['apply', file, '--yes'], apply.io)).toBe(0);
+    expect(apply.out()).toMatch(
+      /^Saved plan .*plan\.json \(digest [0-9a-f]{16}…, made .*\): 0 changes in 0 zones\./,
+    );
+    expect(apply.out()).toContain('Zones holding unapplied changes (stored, not applied');
+    expect(apply.out()).toContain('  loadbalancer-aaa sbg: 1 unapplied change\n');
+    expect(apply.out()).not.toContain('complies');
+  });
+
   it('plan --out saves a plan that apply FILE applies exactly, and refuses once anything read has changed', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'stickler-plan-')), 'plan.json');
     const plan = makeIo(env);
@@ -467,6 +481,33 @@ describe('stickler CLI against the simulator', () => {
     expect(await h.api.pendingChanges('loadbalancer-aaa')).not.toContainEqual(
       expect.objectContaining({ zone: 'sbg' }),
     );
+  });
+
+  it("a failed --allow-foreign-pending write never records the zone's other changes as its own", async () => {
+    // Someone's edit waits in zone sbg; a set with --allow-foreign-pending writes beside it, and its refresh fails.
+    await h.client.put('/ipLoadbalancing/loadbalancer-aaa/http/farm/2', { balance: 'leastconn' });
+    h.sim.faults.taskErrorRate = 1;
+    const set = makeIo(env);
+    expect(
+      await runCli(
+        [
+          'set',
+          'loadbalancer-aaa',
+          'http/2',
+          'cookie',
+          '--yes',
+          '--allow-foreign-pending',
+          '--poll-interval',
+          '10',
+        ],
+        set.io,
+      ),
+    ).toBe(1);
+    h.sim.faults.taskErrorRate = 0;
+    const plan = makeIo(env);
+    expect(await runCli(['plan', '--policy', policyFile], plan.io)).toBe(2);
+    expect(plan.out()).toContain('zone sbg holds 2 unapplied changes [web keeps sessions]');
+    expect(plan.out()).not.toContain("this machine's own earlier writes");
   });
 
   it("a direct apply never takes someone else's change for its own: an edit beside its unapplied write keeps the zone refused", async () => {

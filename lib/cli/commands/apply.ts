@@ -26,7 +26,7 @@ import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
 import { printApplyReport } from '../outcome';
 import { connectPipeline, type PipelineConnection, pipelineAsked } from '../pipeline';
 import { followTimeoutMs, requestThroughPipeline } from '../pipeline-run';
-import { renderPlan, SESSION_LOSS_WARNING } from '../render';
+import { renderPlan, renderSavedPlan, SESSION_LOSS_WARNING } from '../render';
 import type { Session } from '../session';
 import { confirmOrStop, interruptible, progressPrinter } from '../terminal';
 import { planFromFlags, reportPendingUnread, reportUnreadable, windowFromFlags } from './plan';
@@ -160,6 +160,8 @@ interface PlanToApply {
   storedNotApplied: StoredNotApplied[];
   pendingUnread: Unreadable[];
   what: string;
+  /** A saved plan's file and what it read (`apply FILE`). */
+  saved?: { file: string; plan: SavedPlan };
 }
 
 /** The plan from a saved plan's file, or made from --policy. Undefined: refused (said). */
@@ -179,6 +181,7 @@ const planToApply = async (
       storedNotApplied: [],
       pendingUnread: [],
       what: `stickler apply ${planFile} (plan ${fromFile.saved.digest.slice(0, 16)})`,
+      saved: { file: planFile, plan: fromFile.saved },
     };
   }
   const planned = await planFromFlags(session, io, flags, { direct });
@@ -200,9 +203,12 @@ const planToApply = async (
 const showAndConfirm = async (
   io: CliIo,
   flags: Flags,
-  { plan, unreadable, storedNotApplied, pendingUnread }: PlanToApply,
+  { plan, unreadable, storedNotApplied, pendingUnread, saved }: PlanToApply,
 ): Promise<number | undefined> => {
-  if (!flags.json) io.stdout.write(renderPlan(plan, storedNotApplied));
+  if (!flags.json)
+    io.stdout.write(
+      saved ? renderSavedPlan(plan, { file: saved.file, ...saved.plan }) : renderPlan(plan, storedNotApplied),
+    );
   // What could not be read is said before the question: the apply covers the rest only.
   reportUnreadable(io, unreadable);
   reportPendingUnread(io, pendingUnread);

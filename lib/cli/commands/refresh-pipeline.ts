@@ -93,6 +93,7 @@ export async function refreshThroughPipeline(
 ): Promise<number> {
   followTimeoutMs(flags); // --wait checked before anything is read
   const connection = await connectPipeline(io.env, flags);
+  const lookedAt = systemClock.now().toISOString();
   const pending = await pendingOf(session, service, zone);
   if (pending === 0) {
     if (flags.json) io.stdout.write(jsonDocument(jsonOf(connection, { service, zone, pending })));
@@ -115,7 +116,7 @@ export async function refreshThroughPipeline(
   const out = await stopWaitingOnInterrupt(io, (signal) =>
     connection.door.refresh(
       refreshId,
-      { service, zone, ifPending: pending },
+      { service, zone, ifPending: pending, lookedAt },
       asker,
       followOptionsOf(io, flags, connection, signal),
     ),

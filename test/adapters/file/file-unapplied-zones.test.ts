@@ -1,4 +1,14 @@
-import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  chmodSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileUnappliedZones, stateDirFor } from '../../../lib/adapters/file/file-unapplied-zones';
@@ -66,6 +76,47 @@ describe('FileUnappliedZones', () => {
     );
     writeFileSync(join(folder, sbg!), JSON.stringify({ ...record({ zone: 'gra' }), expiresAt: 9e15 }));
     expect(await store.read('lb-a', ['gra', 'rbx', 'sbg'])).toEqual([]);
+  });
+
+  it('trusts only a regular file of its own, nobody else may write, of its endpoint and lifetime', async () => {
+    const at = (name: string) => join(dir, name, 'unapplied-zones');
+    const store = new FileUnappliedZones({
+      dir: join(dir, 'hostile'),
+      endpoint: 'https://a/1.0',
+      now: () => now,
+    });
+    await store.remember(record(), now);
+    const [file] = readdirSync(at('hostile'));
+    const path = join(at('hostile'), file!);
+    const good = readFileSync(path, 'utf8');
+    expect(await store.read('lb-a', ['gra'])).toHaveLength(1);
+    // Writable by others.
+    chmodSync(path, 0o666);
+    expect(await store.read('lb-a', ['gra'])).toEqual([]);
+    chmodSync(path, 0o600);
+    // Of another endpoint (copied over from its directory).
+    const other = new FileUnappliedZones({
+      dir: join(dir, 'hostile'),
+      endpoint: 'https://b/1.0',
+      now: () => now,
+    });
+    expect(await other.read('lb-a', ['gra'])).toEqual([]);
+    // Claiming to live longer than a record does.
+    writeFileSync(path, JSON.stringify({ ...JSON.parse(good), expiresAt: 99_999_999_999_999 }), {
+      mode: 0o600,
+    });
+    expect(await store.read('lb-a', ['gra'])).toEqual([]);
+    // A link to a record, and a FIFO (which a plain read would wait on forever).
+    rmSync(path);
+    writeFileSync(`${path}.real`, good, { mode: 0o600 });
+    symlinkSync(`${path}.real`, path);
+    expect(await store.read('lb-a', ['gra'])).toEqual([]);
+    rmSync(path);
+    execFileSync('mkfifo', [path]);
+    expect(await store.read('lb-a', ['gra'])).toEqual([]);
+    rmSync(path);
+    writeFileSync(path, good, { mode: 0o600 });
+    expect(await store.read('lb-a', ['gra'])).toHaveLength(1);
   });
 
   it('says where state lives: STICKLER_STATE_DIR, XDG_STATE_HOME, then HOME, one directory per endpoint', () => {
