@@ -43,6 +43,18 @@ export const describeEvent = (e: EventBridgeEnvelope): string => {
     const d = e.detail as { cancelId?: string | null; code?: string; message?: string };
     return `${type} ${d.cancelId ?? '?'}: ${d.code} — ${d.message}`;
   }
+  if (e['detail-type'].startsWith('Zone Refresh ')) {
+    const d = e.detail as {
+      refreshId?: string;
+      service?: string;
+      zone?: string;
+      ifPending?: number;
+      code?: string;
+      message?: string;
+    };
+    const what = `${d.refreshId ?? '?'}: ${d.service ?? '?'} zone ${d.zone ?? '?'}, ${d.ifPending ?? '?'} change(s) approved`;
+    return `${type} ${what}${d.code ? ` [${d.code}]` : ''}${d.message && e['detail-type'] !== 'Zone Refresh Requested' ? ` — ${d.message}` : ` (from ${e.source})`}`;
+  }
   if (e['detail-type'] === 'Ticket Edit Ignored') {
     const d = e.detail as { system?: string; ticket?: string };
     return `${type} ${d.system} ${d.ticket}: told that an edit after its approval is not carried out`;

@@ -54,9 +54,13 @@ export async function statusCommand(io: CliIo, flags: Flags, args: string[]): Pr
   requirePipeline(io, flags, 'status');
   const connection = await connectPipeline(io.env, flags);
   const found = await connection.door.status(ids);
-  // An id the change requests do not know may be a zone refresh's (`stickler refresh --pipeline`).
+  // An id the change requests do not know may be a zone refresh's (`stickler refresh --pipeline`);
+  // a refresh's id (`refresh-…`) is looked up as a refresh first: a change request published
+  // under the same id by anyone else never hides the refresh.
   const unknown = ids.filter(
-    (id) => found.get(id)?.kind === 'running' && !(found.get(id) as { state?: string }).state,
+    (id) =>
+      id.startsWith('refresh-') ||
+      (found.get(id)?.kind === 'running' && !(found.get(id) as { state?: string }).state),
   );
   for (const [id, o] of await refreshStatuses(connection, unknown)) found.set(id, o);
   if (flags.json) {
