@@ -47,7 +47,7 @@ import type { Clock } from '../ports/clock';
 import type { DeliveryAnswer, DeliveryLog } from '../ports/delivery-log';
 import type { EventPublisher } from '../ports/event-publisher';
 import type { Log } from '../ports/log';
-import type { PlanRegistry } from '../ports/plan-registry';
+import { PLAN_RETENTION_MS, type PlanRegistry } from '../ports/plan-registry';
 import type { RequestChanges } from './request-changes';
 import type { TicketChangeSet, TicketVerdict } from './ticket-change';
 
@@ -128,8 +128,9 @@ const isSource = (s: string): s is TicketSource => (TICKET_SOURCES as readonly s
 /** One change a ticket asks for: as it lists it, or one of the saved plan it approves. */
 interface AskedChange {
   target: TicketChangeSet['changes'][number];
-  /** A plan's change: only if the farm still stores what the plan read. */
+  /** A plan's change: only if the farm still stores what the plan read, when it read it. */
   ifStores?: StickinessWord;
+  ifStoresAt?: string;
   /** A plan's change: the plan's digest. */
   plan?: string;
 }
@@ -141,7 +142,7 @@ function draftsOf(
   approval: string,
   changes: readonly AskedChange[],
 ): RequestDraft[] {
-  return changes.map(({ target, ifStores, plan }) => ({
+  return changes.map(({ target, ifStores, ifStoresAt, plan }) => ({
     requestId: ticketRequestId(
       source,
       set.ticket,
@@ -163,6 +164,7 @@ function draftsOf(
     // The outcome goes back to the ticket (the notifier), for the systems it can write to.
     ...(source === 'generic' ? {} : { notify: { kind: 'ticket' as const, system: source } }),
     ...(ifStores ? { ifStores } : {}),
+    ...(ifStoresAt ? { ifStoresAt } : {}),
     ...(plan ? { plan } : {}),
   }));
 }
@@ -203,7 +205,9 @@ async function approvedPlan(deps: TicketWebhookDeps, set: TicketChangeSet): Prom
     throw planRefused(
       deps,
       set,
-      `its registration expired at ${kept.expiresAt.toISOString()}: make a new plan, register it, and approve that`,
+      kept.expiresAt.getTime() === 0
+        ? 'its registration has no expiry stickler can read (not written by stickler): make a new plan, register it, and approve that'
+        : `its registration expired at ${kept.expiresAt.toISOString()}: make a new plan, register it, and approve that`,
     );
   let plan: SavedPlan;
   try {
@@ -212,6 +216,13 @@ async function approvedPlan(deps: TicketWebhookDeps, set: TicketChangeSet): Prom
     if (!(error instanceof SavedPlanError)) throw error;
     throw planRefused(deps, set, error.message);
   }
+  // A registration kept longer than stickler keeps one (its expiry written by hand) changes nothing.
+  if (Date.parse(plan.createdAt) < deps.clock.now().getTime() - PLAN_RETENTION_MS)
+    throw planRefused(
+      deps,
+      set,
+      `it was made at ${plan.createdAt}, more than 7 days ago: make a new plan, register it, and approve that`,
+    );
   if (plan.changes.length > MAX_TICKET_CHANGES)
     throw planRefused(
       deps,
@@ -228,6 +239,7 @@ async function askedChanges(deps: TicketWebhookDeps, set: TicketChangeSet): Prom
   return plan.changes.map((c) => ({
     target: { service: c.service, farmType: c.type, farmId: c.farmId, stickiness: c.to },
     ifStores: c.from,
+    ifStoresAt: plan.createdAt,
     plan: plan.digest,
   }));
 }

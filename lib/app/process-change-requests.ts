@@ -711,7 +711,7 @@ async function orderPhase(
         const cancels: SupersededDeferral[] = [];
         for (const q of sorted) {
           const entry = ledgerEntryOf(q);
-          const verdict = orderRequest(order, entry, (q as Partial<Early>).until);
+          const verdict = orderRequest(order, entry, (q as Partial<Early>).until, q.request.ifStoresAt);
           if (verdict.kind === 'superseded') {
             gone.set(q, { by: verdict.by, waiting: verdict.waiting });
             continue;

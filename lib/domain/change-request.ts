@@ -78,6 +78,11 @@ export const ChangeRequestSchema = z.strictObject({
    */
   ifStores: z.optional(StickinessWordSchema),
   /**
+   * When `ifStores` was read (a saved plan's `createdAt`): a request for the farm accepted after
+   * that was decided on a later state of the farm, and this one is superseded by it.
+   */
+  ifStoresAt: z.optional(z.iso.datetime({ offset: true })),
+  /**
    * The saved plan (its digest) this change is one of, when a ticket approved the plan as a whole
    * (README, "Approving a saved plan through a ticket"): carried into every audit event.
    */

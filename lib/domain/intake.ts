@@ -42,6 +42,8 @@ export interface RequestDraft {
   notify?: Notify | undefined;
   /** Carried out only if the farm stores this then (what the requester saw: an undo's from). */
   ifStores?: StickinessWord | undefined;
+  /** When `ifStores` was read (a saved plan's `createdAt`). */
+  ifStoresAt?: string | undefined;
   /** The saved plan (its digest) the change is one of, as a ticket approved it. */
   plan?: string | undefined;
 }
@@ -97,6 +99,7 @@ const candidateOf = (draft: RequestDraft) => {
     window: draft.window ? defined({ ...draft.window }) : undefined,
     notify: draft.notify,
     ifStores: draft.ifStores,
+    ifStoresAt: draft.ifStoresAt,
     plan: draft.plan,
   });
 };

@@ -124,9 +124,14 @@ export const planFromRequests = (
       });
       continue;
     }
-    // A request made against what the farm stored (an undo): if it stores something else now,
-    // another change came first, and this one is not carried out over it.
-    if (request.ifStores !== undefined && toWord(read.farm.stickiness) !== request.ifStores) {
+    // A request made against what the farm stored (an undo, a saved plan's change): if it stores
+    // something else now, another change came first, and this one is not carried out over it;
+    // if it stores the target already, there is nothing to carry out (unchanged, not refused).
+    if (
+      request.ifStores !== undefined &&
+      toWord(read.farm.stickiness) !== request.ifStores &&
+      read.farm.stickiness !== to
+    ) {
       plan.invalid.push({
         ref,
         farm: read.farm,

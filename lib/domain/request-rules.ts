@@ -155,12 +155,22 @@ export const orderRequest = (
   order: FarmOrder | undefined,
   entry: LedgerEntry,
   until?: string,
+  /** When the request's expectation of the farm was read (`ifStoresAt`: a saved plan's time). */
+  readAt?: string,
 ): OrderVerdict => {
   const newer = (other: LedgerEntry | undefined): boolean =>
     other !== undefined && other.requestId !== entry.requestId && acceptedBefore(entry, other);
+  // A request made against the farm as read at `readAt`: one accepted after that read was
+  // decided on a later state of the farm (live or still waiting for its window), and wins.
+  const madeSince = (other: LedgerEntry | undefined): boolean =>
+    other !== undefined &&
+    other.requestId !== entry.requestId &&
+    readAt !== undefined &&
+    Date.parse(other.acceptedAt) > Date.parse(readAt);
   const live = order?.live;
-  if (live && newer(live)) return { kind: 'superseded', by: live, waiting: false };
+  if (live && (newer(live) || madeSince(live))) return { kind: 'superseded', by: live, waiting: false };
   const waiting = order?.deferred;
+  if (waiting && madeSince(waiting)) return { kind: 'superseded', by: waiting, waiting: true };
   if (until !== undefined) {
     if (waiting && newer(waiting)) return { kind: 'superseded', by: waiting, waiting: true };
     const cancels = waiting && waiting.requestId !== entry.requestId ? waiting : undefined;

@@ -142,7 +142,28 @@ const savedPlanOf = (raw: unknown, source: string): SavedPlan => {
     throw new SavedPlanError(
       `${source} has been edited since it was saved (its digest does not match its content): make a new plan`,
     );
+  const contradiction = contradictionIn(parsed.data);
+  if (contradiction)
+    throw new SavedPlanError(`${source} is not a plan stickler made: ${contradiction}; make a new plan`);
   return { ...parsed.data, digest };
+};
+
+/**
+ * What a body says against itself, which no plan stickler saves does: a change of a farm it did
+ * not read, of a load balancer it did not plan, from a value the farm did not store, or to the
+ * value it stores already. Undefined: none.
+ */
+const contradictionIn = (body: SavedPlanBody): string | undefined => {
+  const read = new Map(body.farms.map((f) => [farmKey(f), f] as const));
+  const services = new Set(body.services);
+  for (const [i, c] of body.changes.entries()) {
+    const farm = read.get(farmKey(c));
+    const at = `changes[${i}] (${formatFarmRef(c)})`;
+    if (!services.has(c.service) || !farm) return `${at} is of a farm the plan did not read`;
+    if (farm.stickiness !== c.from) return `${at} is from ${c.from}, but the plan read ${farm.stickiness}`;
+    if (c.from === c.to) return `${at} changes nothing (from and to are both ${c.to})`;
+  }
+  return undefined;
 };
 
 /**

@@ -56,6 +56,7 @@ const setup = (options: { registry?: boolean } = {}) => {
     const { body } = aPlanBody(2);
     const plan = edit({
       ...body,
+      farms: [body.farms[0]!, { ...body.farms[1]!, stickiness: 'cookie' }],
       changes: [body.changes[0]!, { ...body.changes[1]!, from: 'cookie', to: 'sourceIp' }],
     });
     const digest = planDigest(plan);
@@ -88,6 +89,7 @@ describe('a ticket approving a saved plan by its digest', () => {
         farmId: 1,
         stickiness: 'cookie',
         ifStores: 'none',
+        ifStoresAt: '2026-12-07T10:00:00.000Z',
         plan: digest,
         ticket: 'OPS-7',
         reason: 'the reviewed plan',
@@ -120,6 +122,18 @@ describe('a ticket approving a saved plan by its digest', () => {
         return digest;
       },
       /its registration expired at 2026-12-02T10:00:00.000Z: make a new plan/,
+    ],
+    [
+      'made over 7 days ago, though its expiry was written later by hand',
+      async (h: ReturnType<typeof setup>) => {
+        const { digest } = await h.registered();
+        const kept = h.plans.plans.get(digest)!;
+        h.plans.plans.set(digest, { ...kept, expiresAt: new Date('2100-01-01T00:00:00Z') });
+        // The plan was made on 2026-12-07; now is over a week after.
+        h.clock.t = Date.parse('2026-12-14T11:00:00Z');
+        return digest;
+      },
+      /it was made at 2026-12-07T10:00:00.000Z, more than 7 days ago: make a new plan/,
     ],
     [
       'edited where it is kept (tampered)',

@@ -10,7 +10,14 @@ export const aPlanBody = (changes = 1): { body: SavedPlanBody; digest: string } 
     createdAt: '2026-12-07T10:00:00.000Z',
     policy: { source: `policy-${Date.now()}-${++n}.yaml`, sha256: 'c'.repeat(64) },
     services: ['lb-a'],
-    farms: [{ service: 'lb-a', type: 'http', farmId: 1, zone: 'gra', displayName: null, stickiness: 'none' }],
+    farms: Array.from({ length: Math.max(changes, 1) }, (_, i) => ({
+      service: 'lb-a',
+      type: 'http' as const,
+      farmId: i + 1,
+      zone: 'gra',
+      displayName: null,
+      stickiness: 'none' as const,
+    })),
     pending: [],
     changes: Array.from({ length: changes }, (_, i) => ({
       service: 'lb-a',

@@ -90,6 +90,12 @@ describe('planFromRequests', () => {
         ),
       }),
     ]);
+    // Already at the target (the same plan approved twice, an undo done by hand): unchanged, not refused.
+    const done = planFromRequests([request({ farmId: 1, stickiness: 'sourceIp', ifStores: 'none' })], reads);
+    expect(done.invalid).toEqual([]);
+    expect(done.unchanged).toEqual([
+      expect.objectContaining({ farm: expect.objectContaining({ farmId: 1 }) }),
+    ]);
   });
 
   it('refuses cookie on a TCP farm without needing the farm read', () => {

@@ -83,6 +83,26 @@ describe('request rules', () => {
   });
 
   describe('orderRequest: the request accepted last wins, now or when its window opens', () => {
+    it('lets a request made on a later state of the farm win over one made against an earlier read (a saved plan)', () => {
+      // The plan read the farm at 4; an operator's request accepted at 6 waits for its window.
+      const waiting = { deferred: { ...entry('operator', 6), until: at(600) } };
+      expect(orderRequest(waiting, entry('plan-change', 10), undefined, at(4))).toEqual({
+        kind: 'superseded',
+        by: { ...entry('operator', 6), until: at(600) },
+        waiting: true,
+      });
+      // Live since the read, too; but a request accepted before the read does not win.
+      expect(
+        orderRequest({ live: entry('operator', 6) }, entry('plan-change', 10), undefined, at(4)),
+      ).toMatchObject({
+        kind: 'superseded',
+      });
+      expect(orderRequest({ live: entry('older', 3) }, entry('plan-change', 10), undefined, at(4))).toEqual({
+        kind: 'go',
+        next: { live: entry('plan-change', 10) },
+      });
+    });
+
     it('refuses a request accepted before the live one, never the live one itself', () => {
       const order = { live: entry('newer', 10) };
       expect(orderRequest(order, entry('older', 5))).toEqual({

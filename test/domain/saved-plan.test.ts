@@ -2,6 +2,7 @@ import type { Farm } from '../../lib/domain/farm';
 import type { Change } from '../../lib/domain/plan';
 import {
   changesOf,
+  planDigest,
   planStaleness,
   readRegisteredPlan,
   readSavedPlan,
@@ -76,6 +77,24 @@ describe('saved plans', () => {
     );
     expect(() => readSavedPlan('{', 'p.json')).toThrow(/not JSON/);
     expect(() => readSavedPlan('[]', 'p.json')).toThrow(/not a JSON object/);
+  });
+
+  it('refuses a body that contradicts itself, though its digest matches (made by hand, not by stickler)', () => {
+    /** A body with its first change edited, and the digest of the edited body. */
+    const forge = (over: Partial<ReturnType<typeof saved>['changes'][number]>) => {
+      const { digest: _, ...body } = saved();
+      body.changes = [{ ...body.changes[0]!, ...over }];
+      return JSON.stringify({ ...body, digest: planDigest(body) });
+    };
+    expect(() => readSavedPlan(forge({ from: 'cookie' }), 'p.json')).toThrow(
+      'p.json is not a plan stickler made: changes[0] (lb-a http/1) is from cookie, but the plan read none; make a new plan',
+    );
+    expect(() => readSavedPlan(forge({ farmId: 99 }), 'p.json')).toThrow(
+      /changes\[0\] \(lb-a http\/99\) is of a farm the plan did not read/,
+    );
+    expect(() => readSavedPlan(forge({ to: 'none' }), 'p.json')).toThrow(
+      /changes nothing \(from and to are both none\)/,
+    );
   });
 
   it('reads a registered body under its digest, and refuses one edited where it was kept, or not a plan', () => {
