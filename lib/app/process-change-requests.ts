@@ -660,6 +660,8 @@ async function chooseSlots(
   now: Date,
 ): Promise<Map<Admitted, ChosenSlot | undefined>> {
   const profileOf = profileReader(traffic, now);
+  // The profiles are read while the zones are (a read never rejects).
+  for (const q of candidates) void profileOf(q.request.service);
   const zones = await zonesOf(deps, candidates);
   const remembered = await rememberedSlots(deps, zones);
   const margin = (deps.timeLimits ?? DEFAULT_TIME_LIMITS).minWindowMs ?? 0;
