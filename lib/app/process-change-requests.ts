@@ -45,7 +45,8 @@ import {
   unfinishedDisposition,
 } from '../domain/request-rules';
 import { toWire, toWord } from '../domain/stickiness';
-import { type QuietSlot, summarizeTraffic, type TrafficReading } from '../domain/traffic';
+import { dailyProfile } from '../domain/traffic';
+import { chooseZoneSlots, type SlotChoice, type ZoneSlot } from '../domain/zone-slots';
 import type { Clock } from '../ports/clock';
 import type { DeferralScheduler } from '../ports/deferral-scheduler';
 import type { EventPublisher } from '../ports/event-publisher';
@@ -55,6 +56,7 @@ import { type LoadBalancerApi, REFRESH_TASK_ACTION, type Task } from '../ports/l
 import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
+import type { ZoneSlots } from '../ports/zone-slots';
 import type { AppliedChange, ApplyOptions, Failure } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
 import {
@@ -93,6 +95,12 @@ export interface ProcessDeps {
    * events (applied outcomes, Zone Configuration Applied). Without it, they carry none.
    */
   traffic?: LoadBalancerTraffic;
+  /**
+   * Each zone's remembered quietest slot, and the farm reads that name a request's zone: a request
+   * preferring the quietest time whose window holds its zone's slot joins it (one refresh for the
+   * zone). Without it, each request chooses its own slot.
+   */
+  zoneSlots?: { store: ZoneSlots; farms: Pick<LoadBalancerApi, 'getFarm'> };
   /** Per-service leases: no two invocations apply one service at once. */
   leases: ServiceLeases;
   clock: Clock;
@@ -508,60 +516,38 @@ function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Dec
   return { admitted, early };
 }
 
+/** The slot a request is deferred to, and the zone it was chosen for (when its farm's zone was read). */
+type ChosenSlot = SlotChoice & { zone?: string; chosenAt?: string };
+
 /** A request to be deferred until its window opens (or its quietest slot, when it prefers it). */
 interface Early extends Admitted {
   until: string;
-  quietest?: QuietSlot;
+  quietest?: ChosenSlot;
 }
+
+const prefersQuietest = (q: Admitted) =>
+  q.request.window?.prefer === 'quietest' &&
+  q.request.window.notAfter !== undefined &&
+  q.group.deferredUntil === undefined;
 
 /**
  * Phase 2b: a request whose window says `prefer: quietest`, and that was never deferred, is
  * deferred to the start of the quietest 5 minutes of its window (from now, or from notBefore) by
- * its load balancer's last 7 days of traffic. One deferred before has reached its slot (a
- * schedule fires at the slot's start) and goes on. Without metrics, or without a traffic port,
- * it goes on as any request does: at once, or when its window opens. Requests of one load
- * balancer with one window choose the same slot, so they come back, and are applied, together.
+ * its load balancer's last 7 days of traffic, or to the slot already chosen for its zone when its
+ * window holds it (chooseSlots). One deferred before has reached its slot (a schedule fires at
+ * the slot's start) and goes on. Without metrics, or without a traffic port, it goes on as any
+ * request does: at once, or when its window opens. Requests of one zone in one slot come back,
+ * and are applied, together.
  */
 async function quietestPhase(
   deps: ProcessDeps,
   admitted: readonly Admitted[],
   early: readonly Early[],
 ): Promise<{ admitted: Admitted[]; early: Early[] }> {
-  const traffic = deps.traffic;
-  const prefers = (q: Admitted) =>
-    q.request.window?.prefer === 'quietest' &&
-    q.request.window.notAfter !== undefined &&
-    q.group.deferredUntil === undefined;
-  const candidates = [...admitted, ...early].filter(prefers);
-  if (!traffic || candidates.length === 0) return { admitted: [...admitted], early: [...early] };
+  const candidates = [...admitted, ...early].filter(prefersQuietest);
+  if (!deps.traffic || candidates.length === 0) return { admitted: [...admitted], early: [...early] };
   const now = deps.clock.now();
-  const reads = new Map<string, Promise<TrafficReading>>();
-  const readOf = (service: string) => {
-    let read = reads.get(service);
-    if (!read) {
-      read = traffic
-        .read(service, now)
-        .catch((): TrafficReading => ({ known: false, service, reason: 'the traffic could not be read' }));
-      reads.set(service, read);
-    }
-    return read;
-  };
-  const slots = new Map<Admitted, QuietSlot | undefined>();
-  await Promise.all(
-    candidates.map(async (q) => {
-      const { notBefore, notAfter } = q.request.window!;
-      // A slot must start early enough for the request, put back on the bus then, to wait out the
-      // queue's batching window and still be written before notAfter (the margin admission asks
-      // of every window): a slot in the window's last seconds would be refused outside-window.
-      const margin = (deps.timeLimits ?? DEFAULT_TIME_LIMITS).minWindowMs ?? 0;
-      const window = {
-        start: Math.max(now.getTime(), notBefore ? Date.parse(notBefore) : now.getTime()),
-        end: Date.parse(notAfter!) - margin,
-      };
-      const summary = summarizeTraffic(await readOf(q.request.service), window);
-      slots.set(q, summary.known ? summary.quietest : undefined);
-    }),
-  );
+  const slots = await chooseSlots(deps, deps.traffic, candidates, now);
   const out = { admitted: [] as Admitted[], early: [] as Early[] };
   for (const q of admitted) {
     const slot = slots.get(q);
@@ -578,6 +564,173 @@ async function quietestPhase(
     );
   }
   return out;
+}
+
+/** Each service's traffic, read once (with its history) for the whole batch. */
+const profileReader = (traffic: LoadBalancerTraffic, now: Date) => {
+  const reads = new Map<string, Promise<(number | undefined)[] | undefined>>();
+  return (service: string) => {
+    let read = reads.get(service);
+    if (!read) {
+      read = traffic.read(service, now).then(
+        (reading) => (reading.known ? dailyProfile(reading.history) : undefined),
+        () => undefined,
+      );
+      reads.set(service, read);
+    }
+    return read;
+  };
+};
+
+/**
+ * The zone of each candidate's farm, read from OVH (once per farm), when zone slots are wired.
+ * A farm that cannot be read has no zone here: its request chooses its own slot.
+ */
+async function zonesOf(deps: ProcessDeps, candidates: readonly Admitted[]): Promise<Map<Admitted, string>> {
+  const out = new Map<Admitted, string>();
+  const farms = deps.zoneSlots?.farms;
+  if (!farms) return out;
+  const reads = new Map<string, Promise<string | undefined>>();
+  await Promise.all(
+    candidates.map(async (q) => {
+      const ref = farmRefOf(q.request);
+      const key = farmKeyOfRequest(q.request);
+      let read = reads.get(key);
+      if (!read) {
+        read = farms.getFarm(ref).then(
+          (farm) => farm.zone,
+          (error: unknown) => {
+            deps.log.warn("could not read a farm's zone; its request chooses its own quietest slot", {
+              farm: key,
+              error: errorFields(error),
+            });
+            return undefined;
+          },
+        );
+        reads.set(key, read);
+      }
+      const zone = await read;
+      if (zone !== undefined) out.set(q, zone);
+    }),
+  );
+  return out;
+}
+
+/** The slots remembered for the candidates' zones, by `service/zone`; none when they cannot be read. */
+async function rememberedSlots(
+  deps: ProcessDeps,
+  zones: ReadonlyMap<Admitted, string>,
+): Promise<Map<string, ZoneSlot>> {
+  const out = new Map<string, ZoneSlot>();
+  const store = deps.zoneSlots?.store;
+  if (!store || zones.size === 0) return out;
+  const byService = new Map<string, Set<string>>();
+  for (const [q, zone] of zones) {
+    const set = byService.get(q.request.service) ?? new Set<string>();
+    byService.set(q.request.service, set.add(zone));
+  }
+  await Promise.all(
+    [...byService].map(async ([service, wanted]) => {
+      try {
+        for (const [zone, slot] of await store.read(service, [...wanted]))
+          out.set(`${service}/${zone}`, slot);
+      } catch (error) {
+        deps.log.warn("could not read the zones' chosen slots; their requests choose their own", {
+          service,
+          error: errorFields(error),
+        });
+      }
+    }),
+  );
+  return out;
+}
+
+/**
+ * The slot of each candidate (none: it goes on as without `prefer`). Candidates of one (service,
+ * zone) are chosen together (chooseZoneSlots): a window holding the zone's remembered slot, still
+ * ahead, joins it; overlapping windows share the quietest slot of what they share; the rest choose
+ * their own. A slot must start early enough for the request, put back on the bus then, to wait out
+ * the queue's batching window and still be written before notAfter (the margin admission asks of
+ * every window): a slot in the window's last seconds would be refused outside-window.
+ */
+async function chooseSlots(
+  deps: ProcessDeps,
+  traffic: LoadBalancerTraffic,
+  candidates: readonly Admitted[],
+  now: Date,
+): Promise<Map<Admitted, ChosenSlot | undefined>> {
+  const profileOf = profileReader(traffic, now);
+  // The profiles are read while the zones are (a read never rejects).
+  for (const q of candidates) void profileOf(q.request.service);
+  const zones = await zonesOf(deps, candidates);
+  const remembered = await rememberedSlots(deps, zones);
+  const margin = (deps.timeLimits ?? DEFAULT_TIME_LIMITS).minWindowMs ?? 0;
+  const windowOf = (q: Admitted) => {
+    const { notBefore, notAfter } = q.request.window!;
+    return {
+      start: Math.max(now.getTime(), notBefore ? Date.parse(notBefore) : now.getTime()),
+      end: Date.parse(notAfter!) - margin,
+    };
+  };
+  const groups = new Map<string, Admitted[]>();
+  candidates.forEach((q, i) => {
+    const zone = zones.get(q);
+    const key = zone === undefined ? `#${i}` : `${q.request.service}/${zone}`;
+    groups.set(key, [...(groups.get(key) ?? []), q]);
+  });
+  const out = new Map<Admitted, ChosenSlot | undefined>();
+  await Promise.all(
+    [...groups].map(async ([key, qs]) => {
+      const profile = await profileOf(qs[0]!.request.service);
+      const kept = remembered.get(key);
+      const choices = chooseZoneSlots(profile, qs.map(windowOf), kept, now.getTime() + NEAR_WINDOW_MS);
+      const zone = zones.get(qs[0]!);
+      qs.forEach((q, i) => {
+        const choice = choices[i];
+        out.set(
+          q,
+          choice && {
+            ...choice,
+            ...(zone === undefined ? {} : { zone }),
+            ...(choice.joined === 'zone' ? { chosenAt: kept!.chosenAt } : {}),
+          },
+        );
+      });
+    }),
+  );
+  return out;
+}
+
+/**
+ * After the deferrals: a zone whose requests were deferred to a slot of their own choosing
+ * remembers it (the earliest, when several), unless a slot still ahead is remembered for it. A
+ * write that fails is logged: the zone's later requests then choose their own.
+ */
+async function rememberSlots(deps: ProcessDeps, deferring: readonly Early[], decisions: Decisions) {
+  const store = deps.zoneSlots?.store;
+  if (!store) return;
+  const firsts = new Map<string, { service: string; zone: string; slot: ChosenSlot }>();
+  for (const e of deferring) {
+    const slot = e.quietest;
+    if (!slot || slot.zone === undefined || slot.joined === 'zone') continue;
+    if (decisions.get(e.group.key)?.kind !== 'deferred') continue;
+    const key = `${e.request.service}/${slot.zone}`;
+    const first = firsts.get(key);
+    if (!first || slot.at < first.slot.at)
+      firsts.set(key, { service: e.request.service, zone: slot.zone, slot });
+  }
+  const now = deps.clock.now();
+  await Promise.all(
+    [...firsts.values()].map(({ service, zone, slot }) =>
+      store.remember(service, zone, slot, now).catch((error: unknown) =>
+        deps.log.warn("could not remember a zone's chosen slot; its later requests choose their own", {
+          service,
+          zone,
+          error: errorFields(error),
+        }),
+      ),
+    ),
+  );
 }
 
 /**
@@ -830,6 +983,23 @@ const ticketIndexOf = (
     ? `${request.notify.system}:${request.ticket}`
     : undefined;
 
+/** What a `Deferred` event says: when, and, for a slot, how it was chosen and the rate expected. */
+const deferralMessage = (until: string, quietest: ChosenSlot | undefined): string => {
+  const then =
+    'it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first';
+  if (!quietest) return `deferred: its change window opens at ${until}; ${then}`;
+  const rate = `(typically ${Math.round(quietest.typicalRate * 10) / 10} requests/s)`;
+  const traffic = "by the load balancer's last 7 days of traffic";
+  switch (quietest.joined) {
+    case 'zone':
+      return `deferred to the slot already chosen for its zone ${quietest.zone} (the quietest 5 minutes of an earlier request's window ${traffic}, chosen at ${quietest.chosenAt}), which its own change window holds, so that the zone is refreshed once: ${until} ${rate}; ${then}`;
+    case 'batch':
+      return `deferred to the quietest 5 minutes its change window shares with other requests for its zone ${quietest.zone}, ${traffic}, so that the zone is refreshed once: ${until} ${rate}; ${then}`;
+    default:
+      return `deferred to the quietest 5 minutes of its change window ${traffic}: ${until} ${rate}; ${then}`;
+  }
+};
+
 /** Phase 5: schedules early requests back onto the bus for when their window opens. */
 async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions: Decisions): Promise<void> {
   await Promise.all(
@@ -865,9 +1035,7 @@ async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions:
         ref: refFacts(group.primary.parsed),
         after: toWire(request.stickiness),
         code: quietest ? 'quietest-slot' : 'window-not-open',
-        message: quietest
-          ? `deferred to the quietest 5 minutes of its change window by the load balancer's last 7 days of traffic: ${until} (typically ${Math.round(quietest.typicalRate * 10) / 10} requests/s); it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`
-          : `deferred: its change window opens at ${until}; it will be carried out then (same requestId), and its outcome reported then, unless a newer request for the farm or a cancel comes first`,
+        message: deferralMessage(until, quietest),
         ...(quietest ? { quietest: { at: until, typicalRequestsPerSecond: quietest.typicalRate } } : {}),
       };
       const ticket = ticketIndexOf(request, group.primary.parsed.origin);
@@ -1307,7 +1475,7 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
         const { current, deferring, cancels } = await orderPhase(deps, leased, roundEarly, decisions);
         const [ended] = await Promise.all([
           supersededDeferrals(deps, cancels),
-          deferPhase(deps, deferring, decisions),
+          deferPhase(deps, deferring, decisions).then(() => rememberSlots(deps, deferring, decisions)),
           applyPhase(deps, current, options, decisions),
         ]);
         // The outbox stores the outcomes before the leases go, so that the batch that takes a load

@@ -22,6 +22,7 @@ import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
 import { DynamoDbServiceLeases } from '../adapters/dynamodb/dynamodb-service-leases';
 import { DynamoDbUnappliedZones } from '../adapters/dynamodb/dynamodb-unapplied-zones';
+import { DynamoDbZoneSlots } from '../adapters/dynamodb/dynamodb-zone-slots';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { OvhLoadBalancerApi } from '../adapters/ovh/ovh-load-balancer-api';
 import { OvhMetricsTraffic } from '../adapters/ovh/ovh-metrics-traffic';
@@ -78,14 +79,16 @@ const awsPorts = (env: NodeJS.ProcessEnv, config: WorkerConfig) => {
   const unapplied = new DynamoDbUnappliedZones({ client: dynamodb, tableName });
   // One holder per Lambda instance: an instance runs one invocation at a time.
   const leases = new DynamoDbServiceLeases({ client: dynamodb, tableName });
-  return { idempotency, ledger, publisher, deferrals, unapplied, leases };
+  // Each zone's quietest slot, joined by the zone's later requests whose windows hold it.
+  const zoneSlots = new DynamoDbZoneSlots({ client: dynamodb, tableName });
+  return { idempotency, ledger, publisher, deferrals, unapplied, leases, zoneSlots };
 };
 
 /** The change requests' use case, as the worker runs it. */
 const workerProcessChangeRequests = (
   config: WorkerConfig,
   { api, traffic }: ReturnType<typeof ovhPorts>,
-  { unapplied, ...aws }: ReturnType<typeof awsPorts>,
+  { unapplied, zoneSlots, ...aws }: ReturnType<typeof awsPorts>,
   log: Log,
 ) =>
   makeProcessChangeRequests({
@@ -95,6 +98,8 @@ const workerProcessChangeRequests = (
     ledger: aws.ledger,
     refreshTasks: api,
     traffic,
+    // A request's zone is its farm's, read from OVH when it prefers the quietest time.
+    zoneSlots: { store: zoneSlots, farms: api },
     leases: aws.leases,
     deferrals: aws.deferrals,
     clock: systemClock,

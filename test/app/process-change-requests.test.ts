@@ -19,6 +19,7 @@ import {
   InMemoryIdempotencyStore,
   InMemoryLoadBalancerApi,
   InMemoryServiceLeases,
+  InMemoryZoneSlots,
   RecordingDeferrals,
   RecordingPublisher,
   silentLog,
@@ -28,7 +29,15 @@ const MINUTE = 60_000;
 
 const setup = (
   applyOptions: Partial<ApplyOptions> = {},
-  extra: { leaseWaitMs?: number; traffic?: LoadBalancerTraffic; timeLimits?: TimeLimits } = {},
+  {
+    slots,
+    ...extra
+  }: {
+    leaseWaitMs?: number;
+    traffic?: LoadBalancerTraffic;
+    timeLimits?: TimeLimits;
+    slots?: InMemoryZoneSlots;
+  } = {},
 ) => {
   const clock = new FakeClock();
   const api = new InMemoryLoadBalancerApi(clock)
@@ -53,6 +62,7 @@ const setup = (
     applyOptions: { allowForeignPending: false, pollIntervalMs: 10, taskTimeoutMs: 1_000, ...applyOptions },
     maxReceiveCount: 3,
     claimHoldMs: 15 * MINUTE,
+    ...(slots ? { zoneSlots: { store: slots, farms: api } } : {}),
     ...extra,
   };
   const process = makeProcessChangeRequests(deps);
@@ -1307,5 +1317,199 @@ describe('processChangeRequests with a window that prefers its quietest slot', (
       outcome: 'refused',
       message: expect.stringMatching(/prefer: quietest needs notAfter/),
     });
+  });
+});
+
+describe('processChangeRequests: requests of one zone that prefer the quietest time share its slot', () => {
+  const SLOT = 5 * MINUTE;
+  const DAY = 24 * 60 * MINUTE;
+  /** Seven days of 5-minute samples before `now`: 100 req/s, but the rates given in the slots given (HH:MM UTC). */
+  const history = (now: number, quiet: Record<string, number>) => {
+    const start = Math.floor(now / SLOT) * SLOT - 7 * DAY;
+    return Array.from({ length: 7 * 288 }, (_, i) => {
+      const slotStart = start + i * SLOT;
+      const hhmm = new Date(slotStart).toISOString().slice(11, 16);
+      return { at: slotStart + SLOT, value: quiet[hhmm] ?? 100 };
+    });
+  };
+  const at = (iso: string) => new Date(iso).toISOString();
+  /** Quiet at 14:00 (5 req/s), quieter at 16:00 (1 req/s); the clock starts at 10:00. */
+  const zoned = () => {
+    const slots = new InMemoryZoneSlots();
+    const clock = new FakeClock();
+    const traffic = new FakeTraffic({
+      'lb-a': {
+        requestsPerSecond: 90,
+        connectionsPerSecond: 20,
+        history: history(clock.t, { '14:00': 5, '16:00': 1 }),
+      },
+    });
+    return { ...setup({}, { traffic, slots }), slots, traffic };
+  };
+  const untilFifteen = { notAfter: at('2026-11-25T15:00:00Z'), prefer: 'quietest' as const };
+  const fromElevenToTen = {
+    notBefore: at('2026-11-25T11:00:00Z'),
+    notAfter: at('2026-11-25T22:00:00Z'),
+    prefer: 'quietest' as const,
+  };
+
+  it('joins the slot chosen for the zone by an earlier request with another window, and the zone is refreshed once when it comes', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'z-1', farmId: 1, window: untilFifteen })]);
+    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+      at: Date.parse('2026-11-25T14:00:00Z'),
+      typicalRate: 5,
+    });
+    // An hour later, another request for the zone (farm 3 is in gra too), with a window of its own:
+    // its own quietest would be 16:00, but its window holds 14:00, the zone's slot.
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([
+      h.record({
+        requestId: 'z-2',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    const deferred = h.audits().filter((a) => a.outcome === 'deferred');
+    expect(deferred.map((a) => [a.requestId, a.deferredUntil])).toEqual([
+      ['z-1', at('2026-11-25T14:00:00Z')],
+      ['z-2', at('2026-11-25T14:00:00Z')],
+    ]);
+    expect(deferred[1]).toMatchObject({
+      code: 'quietest-slot',
+      quietest: { at: at('2026-11-25T14:00:00Z'), typicalRequestsPerSecond: 5 },
+      message: expect.stringMatching(/slot already chosen for its zone gra .*typically 5 requests\/s/),
+    });
+    expect(ChangeAuditDetailSchema.safeParse(deferred[1]).error?.issues).toBeUndefined();
+
+    // The slot comes: both schedules fire, and the zone is refreshed once for both.
+    h.clock.t = Date.parse('2026-11-25T14:00:00Z');
+    await h.process(h.deferrals.scheduled.map((d) => h.record(d.request)));
+    expect(
+      h
+        .audits()
+        .filter((a) => a.outcome === 'applied')
+        .map((a) => a.requestId)
+        .sort(),
+    ).toEqual(['z-1', 'z-2']);
+    expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'gra' }]);
+  });
+
+  it('chooses its own slot when its window does not hold the zone’s, and leaves the zone’s slot as it was', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'z-3', farmId: 1, window: untilFifteen })]);
+    const late = {
+      notBefore: at('2026-11-25T15:30:00Z'),
+      notAfter: at('2026-11-25T22:00:00Z'),
+      prefer: 'quietest' as const,
+    };
+    await h.process([
+      h.record({ requestId: 'z-4', farmId: 3, farmType: 'tcp', stickiness: 'sourceIp', window: late }),
+    ]);
+    expect(h.audits().map((a) => a.deferredUntil)).toEqual([
+      at('2026-11-25T14:00:00Z'),
+      at('2026-11-25T16:00:00Z'),
+    ]);
+    expect(h.audits()[1]?.message).toMatch(/^deferred to the quietest 5 minutes of its change window/);
+    expect(h.slots.slots.get('lb-a/gra')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+    // Another zone of the load balancer keeps its own choice (farm 2 is in sbg).
+    await h.process([h.record({ requestId: 'z-5', farmId: 2, window: fromElevenToTen })]);
+    expect(h.audits()[2]?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
+    expect(h.slots.slots.get('lb-a/sbg')?.at).toBe(Date.parse('2026-11-25T16:00:00Z'));
+  });
+
+  it('replaces a remembered slot that has passed', async () => {
+    const h = zoned();
+    h.slots.slots.set('lb-a/gra', {
+      at: Date.parse('2026-11-25T09:00:00Z'),
+      typicalRate: 2,
+      chosenAt: 'before',
+    });
+    await h.process([h.record({ requestId: 'z-6', farmId: 1, window: fromElevenToTen })]);
+    expect(h.audits()[0]?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
+    expect(h.slots.slots.get('lb-a/gra')).toEqual({
+      at: Date.parse('2026-11-25T16:00:00Z'),
+      typicalRate: 1,
+      chosenAt: at('2026-11-25T10:00:00Z'),
+    });
+  });
+
+  it('never joins a slot that is due now, nor waits past its own window for one', async () => {
+    const h = zoned();
+    // The zone's slot is 3 s away (the worker's near margin is 5 s): the request chooses its own.
+    h.slots.slots.set('lb-a/gra', { at: h.clock.t + 3_000, typicalRate: 0, chosenAt: 'before' });
+    await h.process([h.record({ requestId: 'z-7', farmId: 1, window: untilFifteen })]);
+    expect(h.audits()[0]?.deferredUntil).toBe(at('2026-11-25T14:00:00Z'));
+    expect(h.slots.slots.get('lb-a/gra')?.at).toBe(h.clock.t + 3_000);
+  });
+
+  it('chooses as before when the zone slots cannot be read or written, or the farm cannot be read', async () => {
+    const h = zoned();
+    h.slots.slots.set('lb-a/gra', {
+      at: Date.parse('2026-11-25T14:00:00Z'),
+      typicalRate: 5,
+      chosenAt: 'before',
+    });
+    h.slots.failures.fail('read');
+    await h.process([h.record({ requestId: 'z-8', farmId: 1, window: fromElevenToTen })]);
+    expect(h.audits()[0]).toMatchObject({ outcome: 'deferred', deferredUntil: at('2026-11-25T16:00:00Z') });
+    h.slots.failures.heal('read').fail('remember');
+    h.slots.slots.clear();
+    await h.process([h.record({ requestId: 'z-9', farmId: 2, window: untilFifteen })]);
+    expect(h.audits()[1]).toMatchObject({ outcome: 'deferred', deferredUntil: at('2026-11-25T14:00:00Z') });
+    expect(h.slots.slots.size).toBe(0);
+    h.slots.failures.heal('remember');
+    h.slots.slots.set('lb-a/gra', {
+      at: Date.parse('2026-11-25T14:00:00Z'),
+      typicalRate: 5,
+      chosenAt: 'before',
+    });
+    h.api.failures.fail('getFarm');
+    await h.process([
+      h.record({
+        requestId: 'z-10',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    expect(h.audits()[2]).toMatchObject({ outcome: 'deferred', deferredUntil: at('2026-11-25T16:00:00Z') });
+    expect(h.log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+      "could not read the zones' chosen slots; their requests choose their own",
+      "could not remember a zone's chosen slot; its later requests choose their own",
+      "could not read a farm's zone; its request chooses its own quietest slot",
+    ]);
+  });
+
+  it('gives requests of one zone in one batch with overlapping windows one slot, the quietest of what they share', async () => {
+    const h = zoned();
+    await h.process([
+      h.record({ requestId: 'z-11', farmId: 1, window: untilFifteen }),
+      h.record({
+        requestId: 'z-12',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    const deferred = h.audits();
+    expect(deferred.map((a) => a.deferredUntil)).toEqual([
+      at('2026-11-25T14:00:00Z'),
+      at('2026-11-25T14:00:00Z'),
+    ]);
+    expect(deferred[1]?.message).toMatch(/shares with other requests for its zone gra/);
+    expect(h.slots.slots.get('lb-a/gra')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+  });
+
+  it('without metrics goes on at once, as without zone slots', async () => {
+    const slots = new InMemoryZoneSlots();
+    const h = setup({}, { traffic: new FakeTraffic({}), slots });
+    await h.process([h.record({ requestId: 'z-13', farmId: 1, window: untilFifteen })]);
+    expect(h.audits()[0]?.outcome).toBe('applied');
+    expect(slots.slots.size).toBe(0);
   });
 });

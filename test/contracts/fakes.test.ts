@@ -4,11 +4,13 @@ import {
   InMemoryIdempotencyStore,
   InMemoryPlanRegistry,
   InMemoryUnappliedZones,
+  InMemoryZoneSlots,
 } from '../helpers/fakes';
 import { farmLedgerContract } from './farm-ledger.contract';
 import { idempotencyStoreContract } from './idempotency-store.contract';
 import { planRegistryContract } from './plan-registry.contract';
 import { unappliedZonesContract } from './unapplied-zones.contract';
+import { zoneSlotsContract } from './zone-slots.contract';
 
 describe('InMemoryIdempotencyStore, the IdempotencyStore contract', () => {
   idempotencyStoreContract(() => new InMemoryIdempotencyStore());
@@ -24,4 +26,8 @@ describe('InMemoryUnappliedZones, the UnappliedZones contract', () => {
 
 describe('InMemoryPlanRegistry, the PlanRegistry contract', () => {
   planRegistryContract(() => new InMemoryPlanRegistry());
+});
+
+describe('InMemoryZoneSlots, the ZoneSlots contract', () => {
+  zoneSlotsContract(() => new InMemoryZoneSlots());
 });

@@ -36,6 +36,7 @@ import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 import type { SlackMessage, SlackResponder } from '../../lib/ports/slack-responder';
 import type { UnappliedZone, UnappliedZones } from '../../lib/ports/unapplied-zones';
 import type { WorkDispatcher } from '../../lib/ports/work-dispatcher';
+import type { ZoneSlot, ZoneSlots } from '../../lib/ports/zone-slots';
 
 /** A clock that stands still unless a test (or a sleep) moves it. */
 export class FakeClock implements Clock {
@@ -279,6 +280,38 @@ export class InMemoryUnappliedZones implements UnappliedZones {
   async forget(service: string, zone: string): Promise<void> {
     this.failures.check('forget');
     this.records.delete(`${service}/${zone}`);
+  }
+}
+
+/** Each zone's remembered quietest slot, as the DynamoDB adapter keeps them (expiry is left to the adapter's TTL). */
+export class InMemoryZoneSlots implements ZoneSlots {
+  readonly slots = new Map<string, ZoneSlot>();
+  readonly failures = new Failures<'read' | 'remember'>();
+
+  async read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>> {
+    this.failures.check('read');
+    const out = new Map<string, ZoneSlot>();
+    for (const zone of zones) {
+      const slot = this.slots.get(`${service}/${zone}`);
+      if (slot) out.set(zone, { ...slot });
+    }
+    return out;
+  }
+  async remember(
+    service: string,
+    zone: string,
+    slot: { at: number; typicalRate: number },
+    now: Date,
+  ): Promise<boolean> {
+    this.failures.check('remember');
+    const kept = this.slots.get(`${service}/${zone}`);
+    if (kept && kept.at > now.getTime()) return false;
+    this.slots.set(`${service}/${zone}`, {
+      at: slot.at,
+      typicalRate: slot.typicalRate,
+      chosenAt: now.toISOString(),
+    });
+    return true;
   }
 }
 

@@ -1,0 +1,63 @@
+/**
+ * ZoneSlots on the idempotency table: one item per zone, `slot:<service>/<zone>`, replaced only
+ * when none is kept or the kept one has passed (a conditional write, so two batches choosing at
+ * once keep the first), and expiring (TTL) ZONE_SLOT_RETENTION_MS after its slot.
+ */
+import { ZONE_SLOT_RETENTION_MS, type ZoneSlot, type ZoneSlots } from '../../ports/zone-slots';
+import type { AwsCall } from '../aws/aws-json-client';
+import { batchGetLiveItems, type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
+
+export const zoneSlotItemId = (service: string, zone: string): string => `slot:${service}/${zone}`;
+
+export class DynamoDbZoneSlots implements ZoneSlots {
+  constructor(private readonly options: { client: AwsCall; tableName: string; retainMs?: number }) {}
+
+  async read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>> {
+    const ids = zones.map((zone) => zoneSlotItemId(service, zone));
+    const items = await batchGetLiveItems(this.options.client, this.options.tableName, ids, 'zone-slot');
+    const out = new Map<string, ZoneSlot>();
+    for (const item of items) {
+      const parsed = this.parse(service, item);
+      if (parsed) out.set(parsed.zone, parsed.slot);
+    }
+    return out;
+  }
+
+  /** An item that does not read as a whole slot is no slot: the zone's requests choose their own. */
+  private parse(service: string, item: DynamoItem): { zone: string; slot: ZoneSlot } | undefined {
+    const id = item.id?.S ?? '';
+    const prefix = zoneSlotItemId(service, '');
+    const at = Number(item.slotAt?.N);
+    const typicalRate = Number(item.typicalRate?.N);
+    const chosenAt = item.chosenAt?.S;
+    if (!id.startsWith(prefix) || !Number.isSafeInteger(at) || !Number.isFinite(typicalRate) || !chosenAt)
+      return undefined;
+    return { zone: id.slice(prefix.length), slot: { at, typicalRate, chosenAt } };
+  }
+
+  async remember(
+    service: string,
+    zone: string,
+    slot: { at: number; typicalRate: number },
+    now: Date,
+  ): Promise<boolean> {
+    try {
+      await this.options.client('PutItem', {
+        TableName: this.options.tableName,
+        Item: {
+          id: { S: zoneSlotItemId(service, zone) },
+          slotAt: { N: String(slot.at) },
+          typicalRate: { N: String(slot.typicalRate) },
+          chosenAt: { S: now.toISOString() },
+          expiresAtEpoch: { N: epochSeconds(slot.at + (this.options.retainMs ?? ZONE_SLOT_RETENTION_MS)) },
+        },
+        ConditionExpression: 'attribute_not_exists(id) OR slotAt <= :now',
+        ExpressionAttributeValues: { ':now': { N: String(now.getTime()) } },
+      });
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return false;
+    }
+  }
+}

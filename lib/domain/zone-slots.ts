@@ -1,0 +1,95 @@
+/**
+ * One slot per zone: requests of one (service, zone) that prefer the quietest time are put in the
+ * same slot where their windows allow it, so that the zone is refreshed once, not once per window.
+ * Pure: windows, the profile and the zone's remembered slot come in, the choices go out.
+ */
+import { type QuietSlot, quietestSlot, SLOT_MS, type TimeWindow } from './traffic';
+
+/** The slot a zone's deferred requests were sent to, remembered for the zone's later requests. */
+export interface ZoneSlot {
+  /** Epoch ms: when the requests deferred to it come back. */
+  at: number;
+  /** The slot's typical requests per second, as it was chosen. */
+  typicalRate: number;
+  /** When it was chosen (ISO 8601). */
+  chosenAt: string;
+}
+
+/**
+ * A request's slot: its own quietest (no `joined`), the zone's remembered slot (`zone`), or the
+ * quietest of the windows it shares with other requests of the zone in its batch (`batch`).
+ */
+export interface SlotChoice extends QuietSlot {
+  joined?: 'zone' | 'batch';
+}
+
+const slotEnd = (at: number) => (Math.floor(at / SLOT_MS) + 1) * SLOT_MS;
+
+/** Whether the remembered slot is still to come (after `earliest`) and inside the window. */
+export const canJoin = (slot: ZoneSlot | undefined, window: TimeWindow, earliest: number): boolean =>
+  slot !== undefined && slot.at > earliest && window.start <= slot.at && slot.at < window.end;
+
+/**
+ * Windows whose intersection is not empty, greedily: by end, the earliest first, each group taking
+ * every later window that still meets what the group shares. Indexes into `windows`.
+ */
+const overlappingGroups = (windows: readonly TimeWindow[], indexes: readonly number[]): number[][] => {
+  const rest = [...indexes].sort((a, b) => windows[a]!.end - windows[b]!.end || a - b);
+  const groups: number[][] = [];
+  while (rest.length > 0) {
+    const group = [rest.shift()!];
+    let shared = { ...windows[group[0]!]! };
+    for (let j = 0; j < rest.length; ) {
+      const w = windows[rest[j]!]!;
+      const start = Math.max(shared.start, w.start);
+      const end = Math.min(shared.end, w.end);
+      if (start < end) {
+        shared = { start, end };
+        group.push(...rest.splice(j, 1));
+      } else j++;
+    }
+    groups.push(group);
+  }
+  return groups;
+};
+
+/** The window every one of `indexes` holds. */
+const intersection = (windows: readonly TimeWindow[], indexes: readonly number[]): TimeWindow => ({
+  start: Math.max(...indexes.map((i) => windows[i]!.start)),
+  end: Math.min(...indexes.map((i) => windows[i]!.end)),
+});
+
+/**
+ * The slots of one zone's requests, each searched in its window (already cut to what the worker
+ * can reach: from now or notBefore, to notAfter less the margin). A request whose window holds the
+ * zone's remembered slot, still after `earliest`, joins it; the others are grouped by overlapping
+ * windows, and a group of several shares the quietest slot of what their windows share (each its
+ * own when the profile knows none of it). Without a profile, only joins are made. Every slot
+ * chosen lies inside the window it was chosen for.
+ */
+export const chooseZoneSlots = (
+  profile: readonly (number | undefined)[] | undefined,
+  windows: readonly TimeWindow[],
+  remembered: ZoneSlot | undefined,
+  earliest: number,
+): (SlotChoice | undefined)[] => {
+  const out: (SlotChoice | undefined)[] = windows.map(() => undefined);
+  const rest: number[] = [];
+  windows.forEach((w, i) => {
+    if (remembered && canJoin(remembered, w, earliest))
+      out[i] = {
+        at: remembered.at,
+        until: Math.min(w.end, slotEnd(remembered.at)),
+        typicalRate: remembered.typicalRate,
+        joined: 'zone',
+      };
+    else rest.push(i);
+  });
+  if (!profile) return out;
+  for (const group of overlappingGroups(windows, rest)) {
+    const shared = group.length > 1 ? quietestSlot(profile, intersection(windows, group)) : undefined;
+    for (const i of group)
+      out[i] = shared ? { ...shared, joined: 'batch' } : quietestSlot(profile, windows[i]!);
+  }
+  return out;
+};

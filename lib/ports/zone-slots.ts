@@ -1,0 +1,26 @@
+/**
+ * The quietest slot each zone's deferred requests were sent to, remembered so that a later request
+ * of the zone with another window can join it (one refresh, one cut of sessions) instead of
+ * choosing a slot of its own. A remembered slot lasts until a little after it has passed.
+ */
+import type { ZoneSlot } from '../domain/zone-slots';
+
+export type { ZoneSlot } from '../domain/zone-slots';
+
+/** How long a remembered slot is kept after it has passed (then it expires). */
+export const ZONE_SLOT_RETENTION_MS = 60 * 60_000;
+
+export interface ZoneSlots {
+  /** The slots remembered for these zones of the service, by zone (zones without one are left out). */
+  read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>>;
+  /**
+   * Remembers `slot` for the zone, chosen `now`, unless the zone's remembered slot is still ahead
+   * of `now` (that one is kept). True when it was remembered.
+   */
+  remember(
+    service: string,
+    zone: string,
+    slot: { at: number; typicalRate: number },
+    now: Date,
+  ): Promise<boolean>;
+}

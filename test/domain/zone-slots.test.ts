@@ -1,0 +1,94 @@
+import fc from 'fast-check';
+import { DAY_MS, SLOT_MS, SLOTS_PER_DAY, slotOfDay } from '../../lib/domain/traffic';
+import { chooseZoneSlots } from '../../lib/domain/zone-slots';
+
+const DAY = Date.parse('2026-12-01T00:00:00Z');
+const HOUR = 3_600_000;
+/** 100 everywhere, but `quiet` at the given hours (UTC) of the day. */
+const profileQuietAt = (quiet: Record<number, number>) =>
+  Array.from({ length: SLOTS_PER_DAY }, (_, i) => quiet[(i * SLOT_MS) / HOUR] ?? 100);
+
+describe('chooseZoneSlots', () => {
+  const profile = profileQuietAt({ 2: 10, 4: 5, 6: 1 });
+  const w = (fromHour: number, toHour: number) => ({
+    start: DAY + fromHour * HOUR,
+    end: DAY + toHour * HOUR,
+  });
+
+  it('lets a window holding the zone’s remembered slot join it, at the rate remembered', () => {
+    const remembered = { at: DAY + 4 * HOUR, typicalRate: 5, chosenAt: 'then' };
+    const [joined, own] = chooseZoneSlots(profile, [w(3, 7), w(5, 8)], remembered, DAY);
+    expect(joined).toMatchObject({ at: DAY + 4 * HOUR, typicalRate: 5, joined: 'zone' });
+    // Its window does not hold the remembered slot: its own quietest.
+    expect(own).toEqual({ at: DAY + 6 * HOUR, until: DAY + 6 * HOUR + SLOT_MS, typicalRate: 1 });
+  });
+
+  it('does not join a remembered slot that is not after the earliest moment', () => {
+    const remembered = { at: DAY + 4 * HOUR, typicalRate: 5, chosenAt: 'then' };
+    expect(chooseZoneSlots(profile, [w(3, 7)], remembered, DAY + 4 * HOUR)[0]?.at).toBe(DAY + 6 * HOUR);
+  });
+
+  it('gives overlapping windows of one batch the quietest slot of what they share, and the others their own', () => {
+    const choices = chooseZoneSlots(profile, [w(1, 5), w(3, 8), w(0, 3)], undefined, DAY);
+    // w(1,5) and w(3,8) share 3–5: its quietest is 04:00; w(0,3) meets w(1,5) too, but not what the
+    // first two share: by end first, w(0,3) and w(1,5) share 1–3 (02:00), and w(3,8) is alone (06:00).
+    expect(choices.map((c) => [(c!.at - DAY) / HOUR, c!.joined])).toEqual([
+      [2, 'batch'],
+      [6, undefined],
+      [2, 'batch'],
+    ]);
+  });
+
+  it('without a profile joins only the remembered slot', () => {
+    const remembered = { at: DAY + 4 * HOUR, typicalRate: 5, chosenAt: 'then' };
+    expect(chooseZoneSlots(undefined, [w(3, 7), w(5, 8)], remembered, DAY)).toEqual([
+      expect.objectContaining({ joined: 'zone' }),
+      undefined,
+    ]);
+  });
+
+  it('puts every request in a slot inside its own window, and a joined one after the earliest moment', () => {
+    const windows = fc
+      .tuple(fc.integer({ min: 0, max: DAY_MS }), fc.integer({ min: 1, max: DAY_MS }))
+      .map(([offset, length]) => ({ start: DAY + offset, end: DAY + offset + length }));
+    const profiles = fc.array(fc.option(fc.integer({ min: 0, max: 50 }), { nil: undefined }), {
+      minLength: SLOTS_PER_DAY,
+      maxLength: SLOTS_PER_DAY,
+    });
+    fc.assert(
+      fc.property(
+        fc.option(profiles, { nil: undefined }),
+        fc.array(windows, { minLength: 1, maxLength: 6 }),
+        fc.option(fc.integer({ min: 0, max: 2 * DAY_MS }), { nil: undefined }),
+        fc.integer({ min: 0, max: DAY_MS }),
+        (profile, ws, rememberedAt, earliestOffset) => {
+          const remembered =
+            rememberedAt === undefined
+              ? undefined
+              : { at: DAY + rememberedAt, typicalRate: 3, chosenAt: 'x' };
+          const earliest = DAY + earliestOffset;
+          const choices = chooseZoneSlots(profile, ws, remembered, earliest);
+          expect(choices).toHaveLength(ws.length);
+          choices.forEach((c, i) => {
+            if (!c) return;
+            expect(c.at).toBeGreaterThanOrEqual(ws[i]!.start);
+            expect(c.at).toBeLessThan(ws[i]!.end);
+            if (c.joined === 'zone') {
+              expect(c.at).toBe(remembered!.at);
+              expect(c.at).toBeGreaterThan(earliest);
+            } else {
+              expect(profile?.[slotOfDay(c.at)]).toBe(c.typicalRate);
+            }
+          });
+          // Windows that all share a moment share one slot (when the profile knows one of what they share).
+          const shared = {
+            start: Math.max(...ws.map((x) => x.start)),
+            end: Math.min(...ws.map((x) => x.end)),
+          };
+          if (remembered === undefined && ws.length > 1 && shared.start < shared.end && choices[0]?.joined)
+            expect(new Set(choices.map((c) => c?.at)).size).toBe(1);
+        },
+      ),
+    );
+  });
+});
