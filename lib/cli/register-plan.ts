@@ -51,7 +51,11 @@ export const registerPlan = async (
   const problem = registrationProblem(saved);
   if (problem)
     throw new UsageError(
-      `plan saved to ${file} but not registered with ${connection.where}: ${problem}; narrow it with --service NAME (one plan per load balancer or group), or apply the file directly: 'stickler apply ${file}'`,
+      `plan saved to ${file} but not registered with ${connection.where}: ${problem}; ${
+        saved.services.length > 1
+          ? 'narrow it with --service NAME (one plan per load balancer or group)'
+          : 'it is one load balancer already: narrow the policy (fewer farms or rules per plan)'
+      }, or apply the file directly: 'stickler apply ${file}'`,
     );
   const { digest, ...body } = saved;
   const expiresAt = new Date(systemClock.now().getTime() + PLAN_RETENTION_MS);

@@ -48,14 +48,18 @@ describe('registering a saved plan with the pipeline (plan --out FILE --pipeline
     expect(h.err.at(-1)).toContain('Plan already registered (the same digest is the same plan)');
   });
 
-  it('refuses, before writing, a plan over 50 changes or 350 KB, saying to narrow it with --service', async () => {
+  it('refuses, before writing, a plan over 50 changes or 350 KB, saying how to narrow it', async () => {
     const h = setup();
     expect(registrationProblem(savedPlan(50))).toBeUndefined();
     const big = savedPlan(51);
     expect(registrationProblem(big)).toBe('it holds 51 changes, over the 50 a ticket may carry');
     await expect(registerPlan(h.io, h.connection, big, 'p.json')).rejects.toThrow(
-      /plan saved to p.json but not registered with stage prod \(eu-west-3\): it holds 51 changes.*narrow it with --service NAME/,
+      /plan saved to p.json but not registered with stage prod \(eu-west-3\): it holds 51 changes.*it is one load balancer already: narrow the policy/,
     );
+    // A plan of several load balancers is told to narrow them.
+    await expect(
+      registerPlan(h.io, h.connection, { ...big, services: ['lb-a', 'lb-b'] }, 'p.json'),
+    ).rejects.toThrow(/narrow it with --service NAME/);
     const heavy = savedPlan(1);
     heavy.farms = Array.from({ length: 3000 }, (_, i) => ({
       ...heavy.farms[0]!,
