@@ -170,25 +170,66 @@ function draftsOf(
 }
 
 /** A ticket's saved plan refused: 422, naming the ticket's field, and logged with why. */
-function planRefused(deps: TicketWebhookDeps, set: TicketChangeSet, why: string): UnprocessableError {
+async function planRefused(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  set: TicketChangeSet,
+  why: string,
+): Promise<UnprocessableError> {
   const { digest, field } = set.plan!;
   deps.log.warn('webhook refused the saved plan a ticket approved', {
     ticket: set.ticket,
     plan: digest,
     why,
   });
+  if (source !== 'generic')
+    await tellRefusal(deps, source, set, `the saved plan ${digest} cannot be applied: ${why}`);
   return new UnprocessableError(`the saved plan ${digest} cannot be applied: ${why}`, [
     { path: field, message: why },
   ]);
 }
 
 /**
+ * Says on a Jira or ServiceNow ticket why its approval was refused (`Ticket Approval Refused`, for
+ * the notifier): the webhook's answer reaches the ticketing system, never its people. Best effort:
+ * a notice that cannot be published is logged, and the refusal stands.
+ */
+async function tellRefusal(deps: TicketWebhookDeps, source: TicketSystem, set: TicketChangeSet, why: string) {
+  const auditId = `ticket-refused:${source}:${set.ticket.slice(0, 64)}:${createHash('sha256').update(why).digest('hex').slice(0, 24)}`;
+  const detail: TicketEditIgnoredDetail = {
+    schemaVersion: AUDIT_SCHEMA_VERSION,
+    auditId,
+    system: source,
+    ticket: set.ticket.slice(0, 64),
+    message: `stickler did not act on this approval: ${why}. Nothing was changed.`,
+    ignoredAt: deps.clock.now().toISOString(),
+  };
+  const { failed } = await deps.publisher
+    .publish([
+      {
+        detailType: DETAIL_TYPES.ticketApprovalRefused,
+        detail,
+        dedupeKey: auditId,
+        source: TICKETING_EVENT_SOURCE,
+      },
+    ])
+    .catch(() => ({ failed: [detail] }));
+  if (failed.length > 0)
+    deps.log.warn('could not tell the ticket why its approval was refused', { ticket: set.ticket });
+}
+
+/**
  * The saved plan a ticket approves, from the registry, checked: registered, not expired, its
  * body hashing to its digest and reading as a saved plan, and no more changes than a ticket's.
  */
-async function approvedPlan(deps: TicketWebhookDeps, set: TicketChangeSet): Promise<SavedPlan> {
+async function approvedPlan(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  set: TicketChangeSet,
+): Promise<SavedPlan> {
   const { digest } = set.plan!;
-  if (!deps.plans) throw planRefused(deps, set, 'this webhook keeps no saved plans (no table configured)');
+  if (!deps.plans)
+    throw await planRefused(deps, source, set, 'this webhook keeps no saved plans (no table configured)');
   const kept = await deps.plans.read(digest).catch((error: unknown) => {
     throw new SticklerError('plan-unreadable', 'the saved plan could not be read: send it again', {
       retryable: true,
@@ -196,14 +237,16 @@ async function approvedPlan(deps: TicketWebhookDeps, set: TicketChangeSet): Prom
     });
   });
   if (!kept)
-    throw planRefused(
+    throw await planRefused(
       deps,
+      source,
       set,
       "no saved plan with this digest is registered: register it with 'stickler plan --policy FILE --out PLAN_FILE --pipeline' (the digest it prints)",
     );
   if (kept.expiresAt.getTime() <= deps.clock.now().getTime())
-    throw planRefused(
+    throw await planRefused(
       deps,
+      source,
       set,
       kept.expiresAt.getTime() === 0
         ? 'its registration has no expiry stickler can read (not written by stickler): make a new plan, register it, and approve that'
@@ -214,18 +257,20 @@ async function approvedPlan(deps: TicketWebhookDeps, set: TicketChangeSet): Prom
     plan = readRegisteredPlan(kept.body, digest);
   } catch (error) {
     if (!(error instanceof SavedPlanError)) throw error;
-    throw planRefused(deps, set, error.message);
+    throw await planRefused(deps, source, set, error.message);
   }
   // A registration kept longer than stickler keeps one (its expiry written by hand) changes nothing.
   if (Date.parse(plan.createdAt) < deps.clock.now().getTime() - PLAN_RETENTION_MS)
-    throw planRefused(
+    throw await planRefused(
       deps,
+      source,
       set,
       `it was made at ${plan.createdAt}, more than 7 days ago: make a new plan, register it, and approve that`,
     );
   if (plan.changes.length > MAX_TICKET_CHANGES)
-    throw planRefused(
+    throw await planRefused(
       deps,
+      source,
       set,
       `it holds ${plan.changes.length} changes, over the ${MAX_TICKET_CHANGES} a ticket may carry`,
     );
@@ -233,9 +278,13 @@ async function approvedPlan(deps: TicketWebhookDeps, set: TicketChangeSet): Prom
 }
 
 /** What the approval asks for: the farms the ticket lists, or its saved plan's changes (perhaps none). */
-async function askedChanges(deps: TicketWebhookDeps, set: TicketChangeSet): Promise<AskedChange[]> {
+async function askedChanges(
+  deps: TicketWebhookDeps,
+  source: TicketSource,
+  set: TicketChangeSet,
+): Promise<AskedChange[]> {
   if (!set.plan) return set.changes.map((target) => ({ target }));
-  const plan = await approvedPlan(deps, set);
+  const plan = await approvedPlan(deps, source, set);
   return plan.changes.map((c) => ({
     target: { service: c.service, farmType: c.type, farmId: c.farmId, stickiness: c.to },
     ifStores: c.from,
@@ -436,7 +485,7 @@ async function acceptApproval(
   set: TicketChangeSet,
   approval: string,
 ): Promise<WebhookResult> {
-  const changes = await askedChanges(deps, set);
+  const changes = await askedChanges(deps, source, set);
   if (set.plan && changes.length === 0) {
     deps.log.info('webhook: the approved saved plan holds no change', { source, ticket: set.ticket });
     return {

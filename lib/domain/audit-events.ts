@@ -261,7 +261,9 @@ export type CancelRefusedDetail = z.infer<typeof CancelRefusedDetailSchema>;
 
 /**
  * detail of `Ticket Edit Ignored` (source `stickler.ticketing`): a ticket's change was edited after
- * its approval, so the edit is not carried out; the notifier tells the ticket once.
+ * its approval, so the edit is not carried out; the notifier tells the ticket once. The same detail
+ * for `Ticket Approval Refused`: an approval the webhook refused (the saved plan it names cannot be
+ * applied), told on the ticket, since the webhook's answer goes to the ticketing system only.
  */
 export const TicketEditIgnoredDetailSchema = z.object({
   schemaVersion: z.literal(AUDIT_SCHEMA_VERSION),

@@ -21,6 +21,7 @@ export const DETAIL_TYPES = {
   cancelled: 'Stickiness Change Cancelled',
   cancelRefused: 'Stickiness Change Cancel Refused',
   ticketEditIgnored: 'Ticket Edit Ignored',
+  ticketApprovalRefused: 'Ticket Approval Refused',
   denied: 'Stickiness Change Denied',
   zoneApplied: 'Zone Configuration Applied',
   complianceDrift: 'Compliance Drift Detected',

@@ -259,7 +259,7 @@ export const startLocalPipeline = async (options: LocalPipelineOptions): Promise
   });
   // The notifier's second rule: stickler's ticket webhook telling a ticket an edit is not carried out.
   bus.addRule({
-    detailTypes: [DETAIL_TYPES.ticketEditIgnored],
+    detailTypes: [DETAIL_TYPES.ticketEditIgnored, DETAIL_TYPES.ticketApprovalRefused],
     target: (envelope) => {
       if (envelope.source !== 'stickler.ticketing') return;
       notifier(envelope, context).catch(() => undefined);

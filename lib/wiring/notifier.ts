@@ -118,7 +118,11 @@ export const wireNotifier = (env: NodeJS.ProcessEnv) => {
 export const makeNotifierHandler = (env: NodeJS.ProcessEnv) => {
   const { logger, log, notifyOutcome, notifyTicketEdit } = wireNotifier(env);
   const lambdaHandler = async (event: EventBridgeEvent<string, unknown>): Promise<{ result: string }> => {
-    if (event['detail-type'] === DETAIL_TYPES.ticketEditIgnored) {
+    // Notices for a ticket: an edit after its approval, or an approval refused (the same detail).
+    if (
+      event['detail-type'] === DETAIL_TYPES.ticketEditIgnored ||
+      event['detail-type'] === DETAIL_TYPES.ticketApprovalRefused
+    ) {
       const notice = TicketEditIgnoredDetailSchema.safeParse(event.detail);
       if (!notice.success) {
         log.error('not a readable ticket notice; nothing posted', { id: event.id });

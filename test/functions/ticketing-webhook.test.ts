@@ -300,7 +300,15 @@ describe('ticketing-webhook handler (real envelopes, EventBridge and SSM over HT
       422,
       [{ path: 'issue.fields.customfield_10106', message: expect.stringContaining('keeps no saved plans') }],
     ]);
-    expect(published).toEqual([]);
+    // No change request: only the notice telling the issue why (the 422 reaches Jira, not its people).
+    expect(published.map((e) => [e.DetailType, e.Source])).toEqual([
+      ['Ticket Approval Refused', 'stickler.ticketing'],
+    ]);
+    expect(JSON.parse(published[0]!.Detail!)).toMatchObject({
+      system: 'jira',
+      ticket: 'KAN-3',
+      message: expect.stringContaining('stickler did not act on this approval: the saved plan abab'),
+    });
   });
 
   describe('a ticket that asks for the quietest time of its window', () => {

@@ -766,6 +766,7 @@ describe('serverless package', () => {
           'Stickiness Change Requested',
           'Stickiness Change Cancel Requested',
           'Ticket Edit Ignored',
+          'Ticket Approval Refused',
         ],
       },
     });

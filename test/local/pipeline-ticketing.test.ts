@@ -3,6 +3,8 @@
  * with the sample events, and the comment or work note the ticket receives, on the local Jira and
  * ServiceNow stand-ins.
  */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { standInSysId, startTicketingStandIns } from '../../lib/local/ticketing-standins';
 import { captureCli } from '../helpers/cli';
@@ -85,6 +87,38 @@ describe('the ticketing walk-throughs on the local pipeline (stickler send, Jira
     expect((await send('jira-commented')).out).toContain('HTTP 200');
     await new Promise((r) => setTimeout(r, 300));
     expect(notes().filter((n) => n.text.includes('edited after it was approved'))).toHaveLength(1);
+  });
+
+  it('tells a change why its approval was refused: a saved plan that is not registered gets a work note, and nothing is requested', async () => {
+    const sample = JSON.parse(
+      readFileSync(join(root, 'events/ticketing-webhook/servicenow-approved.json'), 'utf8'),
+    );
+    const body = JSON.parse(sample.body);
+    for (const field of ['u_stickler_service', 'u_stickler_farms', 'u_stickler_stickiness'])
+      delete body.result[field];
+    body.result.u_stickler_plan = 'ab'.repeat(32);
+    // A change of its own: the other tests' change keeps its approvals.
+    body.result.number = 'CHG0000099';
+    body.result.sys_id = 'c'.repeat(32);
+    const dir = mkdtempSync(join(tmpdir(), 'stickler-refused-'));
+    writeFileSync(join(dir, 'refused.json'), JSON.stringify({ ...sample, body: JSON.stringify(body) }));
+    const requested = () =>
+      harness.pipeline.bus.events.filter((e) => e['detail-type'] === 'Stickiness Change Requested').length;
+    const before = requested();
+    const sent = await captureCli(['send', 'refused.json'], harness.pipeline.env, dir);
+    expect(sent.out).toContain('POST /webhooks/servicenow → HTTP 422');
+    const told = () => notes().filter((n) => n.text.startsWith('stickler did not act on this approval'));
+    await until(() => told().length > 0, 10_000);
+    expect(told()).toEqual([
+      {
+        system: 'servicenow',
+        ticket: 'CHG0000099',
+        text: expect.stringContaining(
+          `the saved plan ${'ab'.repeat(32)} cannot be applied: no saved plan with this digest is registered`,
+        ),
+      },
+    ]);
+    expect(requested()).toBe(before);
   });
 
   it('sends the approved ServiceNow sample, and the change gets a work note; a work note coming back asks nothing', async () => {
