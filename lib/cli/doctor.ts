@@ -14,6 +14,7 @@ import { type AccessRule, compareAccessRules, ruleText, STICKLER_ACCESS_RULES } 
 import { SticklerError } from '../domain/errors';
 import { plainText } from '../domain/text';
 import { systemClock } from '../ports/clock';
+import { checkLocalApi } from './doctor-local-api';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip';
 
@@ -442,10 +443,11 @@ export const checkTriggers = async (target: DoctorTarget): Promise<CheckResult[]
 
 /** Every check, in the order they are shown. */
 export const runDoctor = async (target: DoctorTarget): Promise<CheckResult[]> => {
-  const [secrets, resources, triggers] = await Promise.all([
+  const [secrets, resources, triggers, api] = await Promise.all([
     checkOvhSecrets(target),
     checkResources(target),
     checkTriggers(target),
+    target.local ? checkLocalApi(target.env).then((c) => [c]) : Promise.resolve([]),
   ]);
   const ovh =
     secrets.result.status === 'fail'
@@ -458,5 +460,5 @@ export const runDoctor = async (target: DoctorTarget): Promise<CheckResult[]> =>
           skip('ovh-rights', 'OVH rights', 'skipped: the OVH credentials cannot be read (above)'),
         ]
       : await checkOvh(target, secrets.credentials);
-  return [secrets.result, ...ovh, ...resources, ...triggers];
+  return [secrets.result, ...ovh, ...resources, ...triggers, ...api];
 };

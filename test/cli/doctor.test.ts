@@ -55,6 +55,9 @@ describe('stickler doctor against the local pipeline (simulate --pipeline)', () 
     expect(run.out).toMatch(/^✓ Jira secrets: /m);
     expect(run.out).toMatch(/^✓ ServiceNow secrets: /m);
     expect(run.out).toContain("the consumer key's rules are exactly what stickler calls");
+    expect(run.out).toMatch(
+      /^✓ The local pipeline's HTTP API and webhook secrets: http:\/\/.* answers; the generic, jira, servicenow webhook secrets are the pipeline's/m,
+    );
     expect(run.out).toMatch(/0 failed/);
     expect(run.out).not.toContain(env.OVH_APPLICATION_SECRET!);
   });
@@ -108,6 +111,22 @@ describe('stickler doctor against the local pipeline (simulate --pipeline)', () 
     expect(run.checks.filter((c) => c.status === 'fail').map((c) => c.id)).toEqual(
       id === 'ovh-credentials' ? ['ovh-credentials'] : [id],
     );
+  });
+
+  it("says which webhook secret is not the pipeline's, and an HTTP API that does not answer", async () => {
+    const wrong = await doctor({ STICKLER_WEBHOOK_SECRET_GENERIC: 'not-the-secret' });
+    expect(wrong.code).toBe(1);
+    expect(wrong.byId['local-http-api']).toMatchObject({
+      status: 'fail',
+      detail: "STICKLER_WEBHOOK_SECRET_GENERIC not the pipeline's (its webhook refused the signature)",
+      fix: expect.stringContaining("paste all the exports of 'stickler simulate --pipeline'"),
+    });
+    expect(wrong.out).not.toContain('not-the-secret');
+    const gone = await doctor({ STICKLER_API_URL: 'http://127.0.0.1:9' });
+    expect(gone.byId['local-http-api']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringContaining('http://127.0.0.1:9 does not answer'),
+    });
   });
 
   it('names the bus and the queue of a bus that is not this one', async () => {
