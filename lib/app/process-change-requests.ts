@@ -517,7 +517,8 @@ function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Dec
 }
 
 /** The slot a request is deferred to, and the zone it was chosen for (when its farm's zone was read). */
-type ChosenSlot = SlotChoice & { zone?: string; chosenAt?: string };
+/** `replacing`: the zone's remembered slot found orphaned (its request no longer waits), by its time. */
+type ChosenSlot = SlotChoice & { zone?: string; chosenAt?: string; replacing?: number };
 
 /** A request to be deferred until its window opens (or its quietest slot, when it prefers it). */
 interface Early extends Admitted {
@@ -616,8 +617,31 @@ async function zonesOf(deps: ProcessDeps, candidates: readonly Admitted[]): Prom
   return out;
 }
 
-/** The slots remembered for the candidates' zones, by `service/zone`; none when they cannot be read. */
+/**
+ * The slots remembered for the candidates' zones, by `service/zone` (none when they cannot be
+ * read), without those whose request no longer waits for them (cancelled, superseded): such a
+ * slot is nobody's to share, and is named in `orphans` (by its time) to be replaced.
+ */
 async function rememberedSlots(
+  deps: ProcessDeps,
+  zones: ReadonlyMap<Admitted, string>,
+): Promise<{ slots: Map<string, ZoneSlot>; orphans: Map<string, number> }> {
+  const slots = await readSlots(deps, zones);
+  const orphans = new Map<string, number>();
+  const ids = [...new Set([...slots.values()].flatMap((s) => (s.requestId ? [s.requestId] : [])))];
+  if (ids.length === 0) return { slots, orphans };
+  const waiting = await deps.idempotency.status(ids).catch(() => undefined);
+  if (!waiting) return { slots, orphans };
+  for (const [key, slot] of slots)
+    if (slot.requestId && waiting.get(slot.requestId)?.state !== 'deferred') {
+      slots.delete(key);
+      orphans.set(key, slot.at);
+    }
+  return { slots, orphans };
+}
+
+/** The slots remembered for the candidates' zones, by `service/zone`; none when they cannot be read. */
+async function readSlots(
   deps: ProcessDeps,
   zones: ReadonlyMap<Admitted, string>,
 ): Promise<Map<string, ZoneSlot>> {
@@ -663,7 +687,7 @@ async function chooseSlots(
   // The profiles are read while the zones are (a read never rejects).
   for (const q of candidates) void profileOf(q.request.service);
   const zones = await zonesOf(deps, candidates);
-  const remembered = await rememberedSlots(deps, zones);
+  const { slots: remembered, orphans } = await rememberedSlots(deps, zones);
   const margin = (deps.timeLimits ?? DEFAULT_TIME_LIMITS).minWindowMs ?? 0;
   const windowOf = (q: Admitted) => {
     const { notBefore, notAfter } = q.request.window!;
@@ -693,6 +717,7 @@ async function chooseSlots(
             ...choice,
             ...(zone === undefined ? {} : { zone }),
             ...(choice.joined === 'zone' ? { chosenAt: kept!.chosenAt } : {}),
+            ...(orphans.has(key) ? { replacing: orphans.get(key)! } : {}),
           },
         );
       });
@@ -709,7 +734,7 @@ async function chooseSlots(
 async function rememberSlots(deps: ProcessDeps, deferring: readonly Early[], decisions: Decisions) {
   const store = deps.zoneSlots?.store;
   if (!store) return;
-  const firsts = new Map<string, { service: string; zone: string; slot: ChosenSlot }>();
+  const firsts = new Map<string, { service: string; zone: string; slot: ChosenSlot; requestId: string }>();
   for (const e of deferring) {
     const slot = e.quietest;
     if (!slot || slot.zone === undefined || slot.joined === 'zone') continue;
@@ -717,18 +742,26 @@ async function rememberSlots(deps: ProcessDeps, deferring: readonly Early[], dec
     const key = `${e.request.service}/${slot.zone}`;
     const first = firsts.get(key);
     if (!first || slot.at < first.slot.at)
-      firsts.set(key, { service: e.request.service, zone: slot.zone, slot });
+      firsts.set(key, { service: e.request.service, zone: slot.zone, slot, requestId: e.request.requestId });
   }
   const now = deps.clock.now();
   await Promise.all(
-    [...firsts.values()].map(({ service, zone, slot }) =>
-      store.remember(service, zone, slot, now).catch((error: unknown) =>
-        deps.log.warn("could not remember a zone's chosen slot; its later requests choose their own", {
+    [...firsts.values()].map(({ service, zone, slot, requestId }) =>
+      store
+        .remember(
           service,
           zone,
-          error: errorFields(error),
-        }),
-      ),
+          { at: slot.at, typicalRate: slot.typicalRate, requestId },
+          now,
+          slot.replacing,
+        )
+        .catch((error: unknown) =>
+          deps.log.warn("could not remember a zone's chosen slot; its later requests choose their own", {
+            service,
+            zone,
+            error: errorFields(error),
+          }),
+        ),
     ),
   );
 }

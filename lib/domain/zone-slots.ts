@@ -13,6 +13,11 @@ export interface ZoneSlot {
   typicalRate: number;
   /** When it was chosen (ISO 8601). */
   chosenAt: string;
+  /**
+   * The request deferred to it when it was chosen: once that one no longer waits (cancelled,
+   * superseded), the slot is nobody's to share, and a later request does not join it.
+   */
+  requestId?: string;
 }
 
 /**

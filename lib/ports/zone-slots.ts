@@ -14,13 +14,15 @@ export interface ZoneSlots {
   /** The slots remembered for these zones of the service, by zone (zones without one are left out). */
   read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>>;
   /**
-   * Remembers `slot` for the zone, chosen `now`, unless the zone's remembered slot is still ahead
-   * of `now` (that one is kept). True when it was remembered.
+   * Remembers `slot` for the zone, chosen `now` by request `requestId`, unless the zone's
+   * remembered slot is still ahead of `now` (that one is kept) and is not the one `replacing` names
+   * (its `at`: a slot found orphaned, whose request no longer waits). True when it was remembered.
    */
   remember(
     service: string,
     zone: string,
-    slot: { at: number; typicalRate: number },
+    slot: { at: number; typicalRate: number; requestId?: string },
     now: Date,
+    replacing?: number,
   ): Promise<boolean>;
 }

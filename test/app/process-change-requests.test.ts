@@ -1397,6 +1397,32 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'gra' }]);
   });
 
+  it('does not join a slot whose request no longer waits (cancelled, superseded): it chooses its own, and the zone remembers that', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'z-1', farmId: 1, window: untilFifteen })]);
+    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({ requestId: 'z-1' });
+    // z-1 is cancelled: its record ends; the zone's 14:00 slot is nobody's now.
+    const kept = h.idempotency.records.get('z-1')!;
+    h.idempotency.records.set('z-1', { ...kept, state: 'completed' });
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([
+      h.record({
+        requestId: 'z-2',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    const z2 = h.audits().find((a) => a.requestId === 'z-2');
+    expect(z2?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
+    expect(z2?.message).not.toMatch(/already chosen for its zone/);
+    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+      at: Date.parse('2026-11-25T16:00:00Z'),
+      requestId: 'z-2',
+    });
+  });
+
   it('chooses its own slot when its window does not hold the zone’s, and leaves the zone’s slot as it was', async () => {
     const h = zoned();
     await h.process([h.record({ requestId: 'z-3', farmId: 1, window: untilFifteen })]);
@@ -1433,6 +1459,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
       at: Date.parse('2026-11-25T16:00:00Z'),
       typicalRate: 1,
       chosenAt: at('2026-11-25T10:00:00Z'),
+      requestId: 'z-6',
     });
   });
 

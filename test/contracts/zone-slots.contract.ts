@@ -26,6 +26,21 @@ export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) =>
     expect((await store.read(b, ['gra'])).get('gra')?.at).toBe(at + 10 * MINUTE);
   });
 
+  it('replaces a slot still ahead only when told it is the orphan to replace, keeping its request', async () => {
+    const d = service();
+    const now = new Date();
+    const first = now.getTime() + 20 * MINUTE;
+    await store.remember(d, 'gra', { at: first, typicalRate: 3, requestId: 'r-1' }, now);
+    expect((await store.read(d, ['gra'])).get('gra')).toMatchObject({ at: first, requestId: 'r-1' });
+    const next = { at: first + 60 * MINUTE, typicalRate: 1, requestId: 'r-2' };
+    expect(await store.remember(d, 'gra', next, now, first + 5 * MINUTE)).toBe(false);
+    expect(await store.remember(d, 'gra', next, now, first)).toBe(true);
+    expect((await store.read(d, ['gra'])).get('gra')).toMatchObject({
+      at: first + 60 * MINUTE,
+      requestId: 'r-2',
+    });
+  });
+
   it('keeps a slot still ahead, and replaces one that has passed', async () => {
     const c = service();
     const now = new Date();

@@ -300,16 +300,18 @@ export class InMemoryZoneSlots implements ZoneSlots {
   async remember(
     service: string,
     zone: string,
-    slot: { at: number; typicalRate: number },
+    slot: { at: number; typicalRate: number; requestId?: string },
     now: Date,
+    replacing?: number,
   ): Promise<boolean> {
     this.failures.check('remember');
     const kept = this.slots.get(`${service}/${zone}`);
-    if (kept && kept.at > now.getTime()) return false;
+    if (kept && kept.at > now.getTime() && kept.at !== replacing) return false;
     this.slots.set(`${service}/${zone}`, {
       at: slot.at,
       typicalRate: slot.typicalRate,
       chosenAt: now.toISOString(),
+      ...(slot.requestId ? { requestId: slot.requestId } : {}),
     });
     return true;
   }

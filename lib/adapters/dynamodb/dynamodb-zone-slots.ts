@@ -32,14 +32,19 @@ export class DynamoDbZoneSlots implements ZoneSlots {
     const chosenAt = item.chosenAt?.S;
     if (!id.startsWith(prefix) || !Number.isSafeInteger(at) || !Number.isFinite(typicalRate) || !chosenAt)
       return undefined;
-    return { zone: id.slice(prefix.length), slot: { at, typicalRate, chosenAt } };
+    const requestId = item.requestId?.S;
+    return {
+      zone: id.slice(prefix.length),
+      slot: { at, typicalRate, chosenAt, ...(requestId ? { requestId } : {}) },
+    };
   }
 
   async remember(
     service: string,
     zone: string,
-    slot: { at: number; typicalRate: number },
+    slot: { at: number; typicalRate: number; requestId?: string },
     now: Date,
+    replacing?: number,
   ): Promise<boolean> {
     try {
       await this.options.client('PutItem', {
@@ -49,10 +54,17 @@ export class DynamoDbZoneSlots implements ZoneSlots {
           slotAt: { N: String(slot.at) },
           typicalRate: { N: String(slot.typicalRate) },
           chosenAt: { S: now.toISOString() },
+          ...(slot.requestId ? { requestId: { S: slot.requestId } } : {}),
           expiresAtEpoch: { N: epochSeconds(slot.at + (this.options.retainMs ?? ZONE_SLOT_RETENTION_MS)) },
         },
-        ConditionExpression: 'attribute_not_exists(id) OR slotAt <= :now',
-        ExpressionAttributeValues: { ':now': { N: String(now.getTime()) } },
+        ConditionExpression:
+          replacing === undefined
+            ? 'attribute_not_exists(id) OR slotAt <= :now'
+            : 'attribute_not_exists(id) OR slotAt <= :now OR slotAt = :orphan',
+        ExpressionAttributeValues: {
+          ':now': { N: String(now.getTime()) },
+          ...(replacing === undefined ? {} : { ':orphan': { N: String(replacing) } }),
+        },
       });
       return true;
     } catch (error) {
