@@ -41,7 +41,7 @@ export interface OutcomeFacts {
   /** The load balancer's traffic as the zone was applied (applied outcomes, when read). */
   traffic?: TrafficAtApply;
   /** Deferred to the quietest slot of its window: that slot and its typical rate. */
-  quietest?: { at: string; typicalRequestsPerSecond: number };
+  quietest?: { at: string; typicalRequestsPerSecond: number; joined?: 'zone' | 'batch' };
 }
 
 /** A traffic reading as an audit event carries it: the rates now, or unknown and why (bounded). */

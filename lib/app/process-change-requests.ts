@@ -1069,7 +1069,15 @@ async function deferPhase(deps: ProcessDeps, early: readonly Early[], decisions:
         after: toWire(request.stickiness),
         code: quietest ? 'quietest-slot' : 'window-not-open',
         message: deferralMessage(until, quietest),
-        ...(quietest ? { quietest: { at: until, typicalRequestsPerSecond: quietest.typicalRate } } : {}),
+        ...(quietest
+          ? {
+              quietest: {
+                at: until,
+                typicalRequestsPerSecond: quietest.typicalRate,
+                ...(quietest.joined ? { joined: quietest.joined } : {}),
+              },
+            }
+          : {}),
       };
       const ticket = ticketIndexOf(request, group.primary.parsed.origin);
       decisions.set(group.key, {

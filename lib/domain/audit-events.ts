@@ -95,7 +95,17 @@ export const ChangeAuditDetailSchema = z.object({
    * `deferred` to the quietest slot of a `prefer: quietest` window only: the slot chosen (its
    * start, the same as deferredUntil) and the requests rate it typically has (7-day median).
    */
-  quietest: z.optional(z.object({ at: IsoTime, typicalRequestsPerSecond: z.number() })),
+  quietest: z.optional(
+    z.object({
+      at: IsoTime,
+      typicalRequestsPerSecond: z.number(),
+      /**
+       * The slot was not this request's own choice: `zone`, the slot already chosen for its zone;
+       * `batch`, the quietest of what its window shares with others of the zone (one refresh).
+       */
+      joined: z.optional(z.enum(['zone', 'batch'])),
+    }),
+  ),
 });
 export type ChangeAuditDetail = z.infer<typeof ChangeAuditDetailSchema>;
 

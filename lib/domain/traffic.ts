@@ -174,8 +174,18 @@ export const trafficAtApplyText = (
  * A request deferred to the quietest slot of its window (the `Deferred` event's `quietest`), in a
  * sentence: when, and the rate that slot typically has.
  */
-export const quietestSlotText = (quietest: { at: string; typicalRequestsPerSecond: number }): string =>
-  `deferred to the quietest 5 minutes of its window by the last 7 days of traffic: ${formatUtcMinute(Date.parse(quietest.at))} (≈ ${formatRate(quietest.typicalRequestsPerSecond)} req/s typical for the whole load balancer); it is applied then`;
+export const quietestSlotText = (quietest: {
+  at: string;
+  typicalRequestsPerSecond: number;
+  joined?: 'zone' | 'batch' | undefined;
+}): string =>
+  `${
+    quietest.joined === 'zone'
+      ? "deferred to the slot already chosen for its zone by another request (so that the zone's sessions are cut once), inside its window"
+      : quietest.joined === 'batch'
+        ? 'deferred, with the other requests of its zone, to the quietest 5 minutes their windows share (one refresh for them all)'
+        : 'deferred to the quietest 5 minutes of its window by the last 7 days of traffic'
+  }: ${formatUtcMinute(Date.parse(quietest.at))} (≈ ${formatRate(quietest.typicalRequestsPerSecond)} req/s typical for the whole load balancer); it is applied then`;
 
 /** An ISO 8601 instant with its date, time and offset (a time without one would be read as local). */
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i;

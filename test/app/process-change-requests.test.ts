@@ -1379,7 +1379,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     ]);
     expect(deferred[1]).toMatchObject({
       code: 'quietest-slot',
-      quietest: { at: at('2026-11-25T14:00:00Z'), typicalRequestsPerSecond: 5 },
+      quietest: { at: at('2026-11-25T14:00:00Z'), typicalRequestsPerSecond: 5, joined: 'zone' },
       message: expect.stringMatching(/slot already chosen for its zone gra .*typically 5 requests\/s/),
     });
     expect(ChangeAuditDetailSchema.safeParse(deferred[1]).error?.issues).toBeUndefined();

@@ -5,6 +5,7 @@ import {
   MAX_WINDOW_MS,
   parseTimeWindow,
   quietestSlot,
+  quietestSlotText,
   SLOT_MS,
   SLOTS_PER_DAY,
   slotOfDay,
@@ -134,6 +135,19 @@ describe('quietestSlot', () => {
         expect(chosen?.typicalRate).toBe(10);
       }),
     );
+  });
+});
+
+describe('quietestSlotText', () => {
+  it('says whose slot it is: its own window’s quietest, its zone’s already chosen, or its batch’s shared one', () => {
+    const slot = { at: '2026-12-08T04:00:00.000Z', typicalRequestsPerSecond: 180 };
+    expect(quietestSlotText(slot)).toMatch(
+      /^deferred to the quietest 5 minutes of its window .*04:00 UTC \(≈ 180 req\/s/,
+    );
+    expect(quietestSlotText({ ...slot, joined: 'zone' })).toMatch(
+      /^deferred to the slot already chosen for its zone by another request .*04:00 UTC/,
+    );
+    expect(quietestSlotText({ ...slot, joined: 'batch' })).toMatch(/with the other requests of its zone/);
   });
 });
 
