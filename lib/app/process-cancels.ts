@@ -34,6 +34,7 @@ import { flushOutbox, type Outbound, type OutboxResult } from './audit-outbox';
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingCancel } from './incoming-record';
 import type { ProcessResult, RecordFate } from './process-change-requests';
+import { eachRecordOnce } from './record-batch';
 
 /** stickler's own doors: each authenticates its users, and the publisher policy forbids their sources to anyone else. */
 export const STICKLER_DOORS = ['stickler.cli', 'stickler.slack', TICKETING_EVENT_SOURCE] as const;
@@ -360,22 +361,13 @@ async function processCancel(deps: CancelDeps, record: IncomingCancel): Promise<
 /** Builds the use case: `processCancels(records)`. */
 export function makeProcessCancels(deps: CancelDeps) {
   return async function processCancels(records: readonly IncomingCancel[]): Promise<ProcessResult> {
-    const fates = new Map<string, RecordFate>();
-    const retry: ProcessResult['retry'] = [];
-    const published: OutgoingEvent[] = [];
-    const seen = new Set<string>();
-    for (const record of records) {
-      if (seen.has(record.parsed.key)) {
-        fates.set(record.recordId, 'duplicate');
-        continue;
-      }
-      seen.add(record.parsed.key);
+    return eachRecordOnce(records, async (record) => {
       const done = await processCancel(deps, record);
-      fates.set(record.recordId, done.fate);
-      if (done.retry)
-        retry.push({ recordId: record.recordId, delaySeconds: retryDelaySeconds(record.receiveCount) });
-      published.push(...done.published);
-    }
-    return { retry, fates, published };
+      return {
+        fate: done.fate,
+        published: done.published,
+        ...(done.retry ? { retryDelaySeconds: retryDelaySeconds(record.receiveCount) } : {}),
+      };
+    });
   };
 }

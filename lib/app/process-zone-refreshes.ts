@@ -37,7 +37,8 @@ import { flushOutbox } from './audit-outbox';
 import { errorFacts } from './error-facts';
 import type { IncomingZoneRefresh } from './incoming-record';
 import { STICKLER_DOORS } from './process-cancels';
-import type { ProcessResult, RecordFate } from './process-change-requests';
+import type { ProcessResult } from './process-change-requests';
+import { eachRecordOnce, type RecordDone } from './record-batch';
 
 export interface ZoneRefreshDeps {
   api: LoadBalancerApi;
@@ -434,51 +435,42 @@ async function unfinished(
   });
 }
 
+/** Carries out one refresh record: its verdict, then its audit event out (or the record handed back). */
+async function carryOutRefresh(
+  deps: ZoneRefreshDeps,
+  record: IncomingZoneRefresh,
+  deadline: number,
+): Promise<RecordDone> {
+  let verdict: Verdict | { retry: number } = await decide(deps, record, deadline).catch((error: unknown) =>
+    verdictOfError(deps, record, error),
+  );
+  if ('kind' in verdict && verdict.kind === 'unfinished') verdict = await unfinished(deps, record, verdict);
+  if ('retry' in verdict) return { fate: 'retry', retryDelaySeconds: verdict.retry, published: [] };
+  if (verdict.kind === 'duplicate' || verdict.kind === 'unfinished')
+    return { fate: 'duplicate', published: [] };
+  const events = verdict.kind === 'done' ? [verdict.event] : verdict.events;
+  const key = verdict.ownKey ?? record.parsed.key;
+  const out = await flushOutbox(deps, [
+    { key, events, after: { kind: 'complete' }, persist: verdict.kind === 'done' },
+  ]);
+  if (out.finished.get(key) === 'pending')
+    return {
+      fate: 'audit-pending',
+      retryDelaySeconds: retryDelaySeconds(record.receiveCount),
+      published: out.published,
+    };
+  return {
+    fate: (events[0]?.detail as { outcome?: ZoneRefreshOutcome } | undefined)?.outcome ?? 'duplicate',
+    published: out.published,
+  };
+}
+
 /** Builds the use case: `processZoneRefreshes(records, { deadline })`. */
 export function makeProcessZoneRefreshes(deps: ZoneRefreshDeps) {
   return async function processZoneRefreshes(
     records: readonly IncomingZoneRefresh[],
     options: { deadline: number },
   ): Promise<ProcessResult> {
-    const fates = new Map<string, RecordFate>();
-    const retry: ProcessResult['retry'] = [];
-    const published: OutgoingEvent[] = [];
-    const seen = new Set<string>();
-    for (const record of records) {
-      if (seen.has(record.parsed.key)) {
-        fates.set(record.recordId, 'duplicate');
-        continue;
-      }
-      seen.add(record.parsed.key);
-      let verdict: Verdict | { retry: number } = await decide(deps, record, options.deadline).catch(
-        (error: unknown) => verdictOfError(deps, record, error),
-      );
-      if ('kind' in verdict && verdict.kind === 'unfinished')
-        verdict = await unfinished(deps, record, verdict);
-      if ('retry' in verdict) {
-        fates.set(record.recordId, 'retry');
-        retry.push({ recordId: record.recordId, delaySeconds: verdict.retry });
-        continue;
-      }
-      if (verdict.kind === 'duplicate' || verdict.kind === 'unfinished') {
-        fates.set(record.recordId, 'duplicate');
-        continue;
-      }
-      const events = verdict.kind === 'done' ? [verdict.event] : verdict.events;
-      const key = verdict.ownKey ?? record.parsed.key;
-      const out = await flushOutbox(deps, [
-        { key, events, after: { kind: 'complete' }, persist: verdict.kind === 'done' },
-      ]);
-      published.push(...out.published);
-      if (out.finished.get(key) === 'pending') {
-        fates.set(record.recordId, 'audit-pending');
-        retry.push({ recordId: record.recordId, delaySeconds: retryDelaySeconds(record.receiveCount) });
-      } else
-        fates.set(
-          record.recordId,
-          (events[0]?.detail as { outcome?: ZoneRefreshOutcome } | undefined)?.outcome ?? 'duplicate',
-        );
-    }
-    return { retry, fates, published };
+    return eachRecordOnce(records, (record) => carryOutRefresh(deps, record, options.deadline));
   };
 }

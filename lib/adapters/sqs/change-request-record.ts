@@ -10,7 +10,7 @@ import type { RequestOrigin } from '../../domain/audit-events';
 import { RECORD_KEYS, REQUEST_ID_PATTERN } from '../../domain/change-request';
 import { describeIssues } from '../../domain/describe-issue';
 import { CancelRequestedDetailSchema, ChangeRequestedDetailSchema, DETAIL_TYPES } from '../../domain/events';
-import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
+import { type EventBridgeEnvelope, EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
 
@@ -49,6 +49,39 @@ export const recordMeta = (record: SQSRecord) => {
   };
 };
 
+/**
+ * What every queued message is read as first: JSON, an EventBridge envelope, its origin (bounded)
+ * and its detail as an object (empty when it is not one); or why it is none of these.
+ */
+export const readEnvelope = (
+  body: string,
+):
+  | { ok: false; message: string }
+  | {
+      ok: true;
+      envelope: EventBridgeEnvelope;
+      origin: RequestOrigin;
+      detail: Record<string, unknown>;
+    } => {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, message: 'message body is not JSON' };
+  }
+  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
+  if (!envelope.success)
+    return { ok: false, message: `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}` };
+  const e = envelope.data;
+  const raw = e.detail;
+  return {
+    ok: true,
+    envelope: e,
+    origin: { source: clip(e.source, 256), account: clip(e.account, 64), eventId: clip(e.id, 128) },
+    detail: typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {},
+  };
+};
+
 /** A usable key: the text itself when it fits the request-id alphabet, else undefined. */
 const asKey = (value: unknown): string | undefined =>
   typeof value === 'string' && REQUEST_ID_PATTERN.test(value) ? value : undefined;
@@ -58,24 +91,9 @@ export const parseChangeRequestBody = (recordId: string, body: string): ParsedRe
   const recordKey = RECORD_KEYS.record(clip(recordId, 100));
   const refuse = (key: string, message: string, extra: Partial<Extract<ParsedRequest, { ok: false }>> = {}) =>
     ({ ok: false, key, code: 'invalid-request', message, known: {}, ...extra }) as const;
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return refuse(recordKey, 'message body is not JSON');
-  }
-  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
-  if (!envelope.success) {
-    return refuse(recordKey, `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`);
-  }
-  const e = envelope.data;
-  const origin: RequestOrigin = {
-    source: clip(e.source, 256),
-    account: clip(e.account, 64),
-    eventId: clip(e.id, 128),
-  };
-  const raw = e.detail;
-  const detail = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
+  const read = readEnvelope(body);
+  if (!read.ok) return refuse(recordKey, read.message);
+  const { envelope: e, origin, detail } = read;
   const key = asKey(detail.requestId) ?? (asKey(e.id) ? RECORD_KEYS.event(e.id) : recordKey);
   const known = {
     ...(typeof detail.service === 'string' ? { service: clip(detail.service, 256) } : {}),
@@ -93,9 +111,9 @@ export const parseChangeRequestBody = (recordId: string, body: string): ParsedRe
   if (e['detail-type'] !== DETAIL_TYPES.changeRequested) {
     return refuse(key, `unexpected detail-type '${clip(e['detail-type'], 128)}'`, { known, origin });
   }
-  const parsed = ChangeRequestedDetailSchema.safeParse(raw);
+  const parsed = ChangeRequestedDetailSchema.safeParse(e.detail);
   if (!parsed.success) {
-    const why = describeIssues(parsed.error.issues, raw, (path) => path[0] === 'notify');
+    const why = describeIssues(parsed.error.issues, e.detail, (path) => path[0] === 'notify');
     return refuse(key, clip(`invalid change request: ${why}`, 2000), { known, origin });
   }
   return { ok: true, key, request: parsed.data, origin, contentHash: contentHashOf(parsed.data) };
@@ -119,30 +137,10 @@ export const isCancelMessage = (body: string): boolean => {
 
 /** Reads a message body as a `Stickiness Change Cancel Requested` event. Never throws. */
 export const parseCancelBody = (recordId: string, body: string): ParsedCancel => {
-  const recordKey = RECORD_KEYS.cancelRecord(clip(recordId, 100));
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, key: recordKey, message: 'message body is not JSON' };
-  }
-  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
-  if (!envelope.success)
-    return {
-      ok: false,
-      key: recordKey,
-      message: `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`,
-    };
-  const e = envelope.data;
-  const origin: RequestOrigin = {
-    source: clip(e.source, 256),
-    account: clip(e.account, 64),
-    eventId: clip(e.id, 128),
-  };
-  const detail = (typeof e.detail === 'object' && e.detail !== null ? e.detail : {}) as Record<
-    string,
-    unknown
-  >;
+  const read = readEnvelope(body);
+  if (!read.ok)
+    return { ok: false, key: RECORD_KEYS.cancelRecord(clip(recordId, 100)), message: read.message };
+  const { envelope: e, origin, detail } = read;
   const key = asKey(detail.cancelId)
     ? RECORD_KEYS.cancel(detail.cancelId as string)
     : RECORD_KEYS.cancelEvent(clip(e.id, 100));

@@ -6,12 +6,10 @@
  */
 import type { SQSRecord } from 'aws-lambda';
 import type { IncomingZoneRefresh, ParsedZoneRefresh } from '../../app/incoming-record';
-import type { RequestOrigin } from '../../domain/audit-events';
 import { RECORD_KEYS, REQUEST_ID_PATTERN } from '../../domain/change-request';
 import { describeIssues } from '../../domain/describe-issue';
 import { DETAIL_TYPES, ZoneRefreshRequestedDetailSchema } from '../../domain/events';
-import { EventBridgeEnvelopeSchema } from '../eventbridge/envelope';
-import { contentHashOf, recordMeta } from './change-request-record';
+import { contentHashOf, readEnvelope, recordMeta } from './change-request-record';
 
 const clip = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 3)}...` : text);
 
@@ -37,30 +35,9 @@ const knownOf = (detail: Record<string, unknown>) => ({
 /** Reads a message body as a `Zone Refresh Requested` event. Never throws. */
 export const parseZoneRefreshBody = (recordId: string, body: string): ParsedZoneRefresh => {
   const recordKey = RECORD_KEYS.refreshEvent(`record-${clip(recordId, 100)}`);
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, key: recordKey, message: 'message body is not JSON', known: {} };
-  }
-  const envelope = EventBridgeEnvelopeSchema.safeParse(json);
-  if (!envelope.success)
-    return {
-      ok: false,
-      key: recordKey,
-      message: `not an EventBridge event: ${describeIssues(envelope.error.issues, json)}`,
-      known: {},
-    };
-  const e = envelope.data;
-  const origin: RequestOrigin = {
-    source: clip(e.source, 256),
-    account: clip(e.account, 64),
-    eventId: clip(e.id, 128),
-  };
-  const detail = (typeof e.detail === 'object' && e.detail !== null ? e.detail : {}) as Record<
-    string,
-    unknown
-  >;
+  const read = readEnvelope(body);
+  if (!read.ok) return { ok: false, key: recordKey, message: read.message, known: {} };
+  const { envelope: e, origin, detail } = read;
   const known = knownOf(detail);
   const key = known.refreshId
     ? RECORD_KEYS.refresh(known.refreshId)
