@@ -28,6 +28,7 @@ import type { OutgoingEvent, RequestOrigin, TrafficAtApply } from '../domain/aud
 import { farmRefOf } from '../domain/change-request';
 import { errorFields } from '../domain/errors';
 import type { ChangeRequestedDetail, Outcome } from '../domain/events';
+import { ALL_ZONES } from '../domain/farm';
 import type { Change } from '../domain/plan';
 import {
   acceptedBefore,
@@ -45,8 +46,6 @@ import {
   unfinishedDisposition,
 } from '../domain/request-rules';
 import { toWire, toWord } from '../domain/stickiness';
-import { dailyProfile } from '../domain/traffic';
-import { chooseZoneSlots, type SlotChoice, type ZoneSlot } from '../domain/zone-slots';
 import type { Clock } from '../ports/clock';
 import type { DeferralScheduler } from '../ports/deferral-scheduler';
 import type { EventPublisher } from '../ports/event-publisher';
@@ -56,7 +55,6 @@ import { type LoadBalancerApi, REFRESH_TASK_ACTION, type Task } from '../ports/l
 import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import type { Log } from '../ports/log';
 import type { Lease, ServiceLeases } from '../ports/service-leases';
-import type { ZoneSlots } from '../ports/zone-slots';
 import type { AppliedChange, ApplyOptions, Failure } from './apply-plan';
 import type { RequestsResult } from './apply-requests';
 import {
@@ -72,6 +70,7 @@ import { type AfterPublish, flushOutbox, type Outbound, type OutboxResult } from
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingRecord, ParsedRequest } from './incoming-record';
 import { groupsOf } from './request-groups';
+import { type ChosenSlot, chooseSlots, rememberSlots, type SlotDeps } from './zone-slot-choice';
 
 export type { IncomingRecord } from './incoming-record';
 
@@ -100,7 +99,7 @@ export interface ProcessDeps {
    * preferring the quietest time whose window holds its zone's slot joins it (one refresh for the
    * zone). Without it, each request chooses its own slot.
    */
-  zoneSlots?: { store: ZoneSlots; farms: Pick<LoadBalancerApi, 'getFarm'> };
+  zoneSlots?: SlotDeps['zoneSlots'];
   /** Per-service leases: no two invocations apply one service at once. */
   leases: ServiceLeases;
   clock: Clock;
@@ -516,10 +515,6 @@ function admitPhase(deps: ProcessDeps, claimed: readonly Group[], decisions: Dec
   return { admitted, early };
 }
 
-/** The slot a request is deferred to, and the zone it was chosen for (when its farm's zone was read). */
-/** `replacing`: the zone's remembered slot found orphaned (its request no longer waits), by its time. */
-type ChosenSlot = SlotChoice & { zone?: string; chosenAt?: string; replacing?: number };
-
 /** A request to be deferred until its window opens (or its quietest slot, when it prefers it). */
 interface Early extends Admitted {
   until: string;
@@ -548,7 +543,7 @@ async function quietestPhase(
   const candidates = [...admitted, ...early].filter(prefersQuietest);
   if (!deps.traffic || candidates.length === 0) return { admitted: [...admitted], early: [...early] };
   const now = deps.clock.now();
-  const slots = await chooseSlots(deps, deps.traffic, candidates, now);
+  const slots = await slotsOf(deps, deps.traffic, candidates, now);
   const out = { admitted: [] as Admitted[], early: [] as Early[] };
   for (const q of admitted) {
     const slot = slots.get(q);
@@ -567,127 +562,18 @@ async function quietestPhase(
   return out;
 }
 
-/** Each service's traffic, read once (with its history) for the whole batch. */
-const profileReader = (traffic: LoadBalancerTraffic, now: Date) => {
-  const reads = new Map<string, Promise<(number | undefined)[] | undefined>>();
-  return (service: string) => {
-    let read = reads.get(service);
-    if (!read) {
-      read = traffic.read(service, now).then(
-        (reading) => (reading.known ? dailyProfile(reading.history) : undefined),
-        () => undefined,
-      );
-      reads.set(service, read);
-    }
-    return read;
-  };
-};
-
 /**
- * The zone of each candidate's farm, read from OVH (once per farm), when zone slots are wired.
- * A farm that cannot be read has no zone here: its request chooses its own slot.
+ * The slots of the candidates, each searched in its window cut to what the worker can reach: a
+ * slot must start early enough for the request, put back on the bus then, to wait out the queue's
+ * batching window and still be written before notAfter (the margin admission asks of every
+ * window): a slot in the window's last seconds would be refused outside-window.
  */
-async function zonesOf(deps: ProcessDeps, candidates: readonly Admitted[]): Promise<Map<Admitted, string>> {
-  const out = new Map<Admitted, string>();
-  const farms = deps.zoneSlots?.farms;
-  if (!farms) return out;
-  const reads = new Map<string, Promise<string | undefined>>();
-  await Promise.all(
-    candidates.map(async (q) => {
-      const ref = farmRefOf(q.request);
-      const key = farmKeyOfRequest(q.request);
-      let read = reads.get(key);
-      if (!read) {
-        read = farms.getFarm(ref).then(
-          (farm) => farm.zone,
-          (error: unknown) => {
-            deps.log.warn("could not read a farm's zone; its request chooses its own quietest slot", {
-              farm: key,
-              error: errorFields(error),
-            });
-            return undefined;
-          },
-        );
-        reads.set(key, read);
-      }
-      const zone = await read;
-      if (zone !== undefined) out.set(q, zone);
-    }),
-  );
-  return out;
-}
-
-/**
- * The slots remembered for the candidates' zones, by `service/zone` (none when they cannot be
- * read), without those whose request no longer waits for them (cancelled, superseded): such a
- * slot is nobody's to share, and is named in `orphans` (by its time) to be replaced.
- */
-async function rememberedSlots(
-  deps: ProcessDeps,
-  zones: ReadonlyMap<Admitted, string>,
-): Promise<{ slots: Map<string, ZoneSlot>; orphans: Map<string, number> }> {
-  const slots = await readSlots(deps, zones);
-  const orphans = new Map<string, number>();
-  const ids = [...new Set([...slots.values()].flatMap((s) => (s.requestId ? [s.requestId] : [])))];
-  if (ids.length === 0) return { slots, orphans };
-  const waiting = await deps.idempotency.status(ids).catch(() => undefined);
-  if (!waiting) return { slots, orphans };
-  for (const [key, slot] of slots)
-    if (slot.requestId && waiting.get(slot.requestId)?.state !== 'deferred') {
-      slots.delete(key);
-      orphans.set(key, slot.at);
-    }
-  return { slots, orphans };
-}
-
-/** The slots remembered for the candidates' zones, by `service/zone`; none when they cannot be read. */
-async function readSlots(
-  deps: ProcessDeps,
-  zones: ReadonlyMap<Admitted, string>,
-): Promise<Map<string, ZoneSlot>> {
-  const out = new Map<string, ZoneSlot>();
-  const store = deps.zoneSlots?.store;
-  if (!store || zones.size === 0) return out;
-  const byService = new Map<string, Set<string>>();
-  for (const [q, zone] of zones) {
-    const set = byService.get(q.request.service) ?? new Set<string>();
-    byService.set(q.request.service, set.add(zone));
-  }
-  await Promise.all(
-    [...byService].map(async ([service, wanted]) => {
-      try {
-        for (const [zone, slot] of await store.read(service, [...wanted]))
-          out.set(`${service}/${zone}`, slot);
-      } catch (error) {
-        deps.log.warn("could not read the zones' chosen slots; their requests choose their own", {
-          service,
-          error: errorFields(error),
-        });
-      }
-    }),
-  );
-  return out;
-}
-
-/**
- * The slot of each candidate (none: it goes on as without `prefer`). Candidates of one (service,
- * zone) are chosen together (chooseZoneSlots): a window holding the zone's remembered slot, still
- * ahead, joins it; overlapping windows share the quietest slot of what they share; the rest choose
- * their own. A slot must start early enough for the request, put back on the bus then, to wait out
- * the queue's batching window and still be written before notAfter (the margin admission asks of
- * every window): a slot in the window's last seconds would be refused outside-window.
- */
-async function chooseSlots(
+const slotsOf = (
   deps: ProcessDeps,
   traffic: LoadBalancerTraffic,
   candidates: readonly Admitted[],
   now: Date,
-): Promise<Map<Admitted, ChosenSlot | undefined>> {
-  const profileOf = profileReader(traffic, now);
-  // The profiles are read while the zones are (a read never rejects).
-  for (const q of candidates) void profileOf(q.request.service);
-  const zones = await zonesOf(deps, candidates);
-  const { slots: remembered, orphans } = await rememberedSlots(deps, zones);
+) => {
   const margin = (deps.timeLimits ?? DEFAULT_TIME_LIMITS).minWindowMs ?? 0;
   const windowOf = (q: Admitted) => {
     const { notBefore, notAfter } = q.request.window!;
@@ -696,75 +582,8 @@ async function chooseSlots(
       end: Date.parse(notAfter!) - margin,
     };
   };
-  const groups = new Map<string, Admitted[]>();
-  candidates.forEach((q, i) => {
-    const zone = zones.get(q);
-    const key = zone === undefined ? `#${i}` : `${q.request.service}/${zone}`;
-    groups.set(key, [...(groups.get(key) ?? []), q]);
-  });
-  const out = new Map<Admitted, ChosenSlot | undefined>();
-  await Promise.all(
-    [...groups].map(async ([key, qs]) => {
-      const profile = await profileOf(qs[0]!.request.service);
-      const kept = remembered.get(key);
-      const choices = chooseZoneSlots(profile, qs.map(windowOf), kept, now.getTime() + NEAR_WINDOW_MS);
-      const zone = zones.get(qs[0]!);
-      qs.forEach((q, i) => {
-        const choice = choices[i];
-        out.set(
-          q,
-          choice && {
-            ...choice,
-            ...(zone === undefined ? {} : { zone }),
-            ...(choice.joined === 'zone' ? { chosenAt: kept!.chosenAt } : {}),
-            ...(orphans.has(key) ? { replacing: orphans.get(key)! } : {}),
-          },
-        );
-      });
-    }),
-  );
-  return out;
-}
-
-/**
- * After the deferrals: a zone whose requests were deferred to a slot of their own choosing
- * remembers it (the earliest, when several), unless a slot still ahead is remembered for it. A
- * write that fails is logged: the zone's later requests then choose their own.
- */
-async function rememberSlots(deps: ProcessDeps, deferring: readonly Early[], decisions: Decisions) {
-  const store = deps.zoneSlots?.store;
-  if (!store) return;
-  const firsts = new Map<string, { service: string; zone: string; slot: ChosenSlot; requestId: string }>();
-  for (const e of deferring) {
-    const slot = e.quietest;
-    if (!slot || slot.zone === undefined || slot.joined === 'zone') continue;
-    if (decisions.get(e.group.key)?.kind !== 'deferred') continue;
-    const key = `${e.request.service}/${slot.zone}`;
-    const first = firsts.get(key);
-    if (!first || slot.at < first.slot.at)
-      firsts.set(key, { service: e.request.service, zone: slot.zone, slot, requestId: e.request.requestId });
-  }
-  const now = deps.clock.now();
-  await Promise.all(
-    [...firsts.values()].map(({ service, zone, slot, requestId }) =>
-      store
-        .remember(
-          service,
-          zone,
-          { at: slot.at, typicalRate: slot.typicalRate, requestId },
-          now,
-          slot.replacing,
-        )
-        .catch((error: unknown) =>
-          deps.log.warn("could not remember a zone's chosen slot; its later requests choose their own", {
-            service,
-            zone,
-            error: errorFields(error),
-          }),
-        ),
-    ),
-  );
-}
+  return chooseSlots(deps, traffic, candidates, windowOf, now.getTime() + NEAR_WINDOW_MS, now);
+};
 
 /**
  * Phase 3: takes the lease of every service the admitted requests touch; requests of a service
@@ -1016,6 +835,15 @@ const ticketIndexOf = (
     ? `${request.notify.system}:${request.ticket}`
     : undefined;
 
+/** Whose slot a request joined: its zone's, zone `all`'s (whose refresh covers its zone), or a zone's its `all` farm covers. */
+const joinedWhere = (quietest: ChosenSlot): string => {
+  const { joinedZone, farmZone } = quietest;
+  if (joinedZone === undefined || joinedZone === farmZone) return `its zone ${joinedZone ?? quietest.zone}`;
+  if (joinedZone === ALL_ZONES)
+    return `zone all of its load balancer (whose refresh covers every zone, its zone ${farmZone} too)`;
+  return `zone ${joinedZone} of its load balancer (its farm is in zone all, whose refresh covers that zone too)`;
+};
+
 /** What a `Deferred` event says: when, and, for a slot, how it was chosen and the rate expected. */
 const deferralMessage = (until: string, quietest: ChosenSlot | undefined): string => {
   const then =
@@ -1025,9 +853,13 @@ const deferralMessage = (until: string, quietest: ChosenSlot | undefined): strin
   const traffic = "by the load balancer's last 7 days of traffic";
   switch (quietest.joined) {
     case 'zone':
-      return `deferred to the slot already chosen for its zone ${quietest.zone} (the quietest 5 minutes of an earlier request's window ${traffic}, chosen at ${quietest.chosenAt}), which its own change window holds, so that the zone is refreshed once: ${until} ${rate}; ${then}`;
+      return `deferred to the slot already chosen for ${joinedWhere(quietest)} (the quietest 5 minutes of an earlier request's window ${traffic}, chosen at ${quietest.chosenAt}), which its own change window holds, so that the zone is refreshed once: ${until} ${rate}; ${then}`;
     case 'batch':
-      return `deferred to the quietest 5 minutes its change window shares with other requests for its zone ${quietest.zone}, ${traffic}, so that the zone is refreshed once: ${until} ${rate}; ${then}`;
+      return `deferred to the quietest 5 minutes its change window shares with other requests for ${
+        quietest.zone === ALL_ZONES && quietest.farmZone !== ALL_ZONES
+          ? `its load balancer (with a farm of zone all, whose refresh covers every zone, its zone ${quietest.farmZone} too)`
+          : `its zone ${quietest.zone}`
+      }, ${traffic}, so that the zone is refreshed once: ${until} ${rate}; ${then}`;
     default:
       return `deferred to the quietest 5 minutes of its change window ${traffic}: ${until} ${rate}; ${then}`;
   }
@@ -1516,7 +1348,13 @@ export function makeProcessChangeRequests(deps: ProcessDeps) {
         const { current, deferring, cancels } = await orderPhase(deps, leased, roundEarly, decisions);
         const [ended] = await Promise.all([
           supersededDeferrals(deps, cancels),
-          deferPhase(deps, deferring, decisions).then(() => rememberSlots(deps, deferring, decisions)),
+          deferPhase(deps, deferring, decisions).then(() =>
+            rememberSlots(
+              deps,
+              deferring.map((e) => ({ ...e, deferred: decisions.get(e.group.key)?.kind === 'deferred' })),
+              deps.clock.now(),
+            ),
+          ),
           applyPhase(deps, current, options, decisions),
         ]);
         // The outbox stores the outcomes before the leases go, so that the batch that takes a load

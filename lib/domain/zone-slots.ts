@@ -18,7 +18,15 @@ export interface ZoneSlot {
    * superseded), the slot is nobody's to share, and a later request does not join it.
    */
   requestId?: string;
+  /**
+   * The later requests deferred to it (joined): while any of them, or the one that chose it,
+   * still waits, the slot is still someone's, and later requests join it.
+   */
+  joiners?: string[];
 }
+
+/** The most requests a remembered slot lists as its joiners (past it, later joiners are not listed). */
+export const MAX_SLOT_JOINERS = 100;
 
 /**
  * A request's slot: its own quietest (no `joined`), the zone's remembered slot (`zone`), or the
@@ -26,6 +34,8 @@ export interface ZoneSlot {
  */
 export interface SlotChoice extends QuietSlot {
   joined?: 'zone' | 'batch';
+  /** For `joined: 'zone'`: which of the remembered slots offered was joined (its index). */
+  slot?: number;
 }
 
 const slotEnd = (at: number) => (Math.floor(at / SLOT_MS) + 1) * SLOT_MS;
@@ -65,9 +75,29 @@ const intersection = (windows: readonly TimeWindow[], indexes: readonly number[]
 });
 
 /**
+ * Of the remembered slots a window could join (still after `earliest`, inside the window), the
+ * quietest, and of those the earliest; undefined when it holds none.
+ */
+const joinable = (
+  remembered: readonly ZoneSlot[],
+  window: TimeWindow,
+  earliest: number,
+): number | undefined => {
+  let best: number | undefined;
+  remembered.forEach((slot, i) => {
+    if (!canJoin(slot, window, earliest)) return;
+    const b = best === undefined ? undefined : remembered[best]!;
+    if (!b || slot.typicalRate < b.typicalRate || (slot.typicalRate === b.typicalRate && slot.at < b.at))
+      best = i;
+  });
+  return best;
+};
+
+/**
  * The slots of one zone's requests, each searched in its window (already cut to what the worker
- * can reach: from now or notBefore, to notAfter less the margin). A request whose window holds the
- * zone's remembered slot, still after `earliest`, joins it; the others are grouped by overlapping
+ * can reach: from now or notBefore, to notAfter less the margin). A request whose window holds a
+ * slot remembered for the zone (or for what its refresh shares: zone `all` and the zones under it),
+ * still after `earliest`, joins it (the quietest such, then the earliest); the others are grouped by overlapping
  * windows, and a group of several shares the quietest slot of what their windows share (each its
  * own when the profile knows none of it). Without a profile, only joins are made. Every slot
  * chosen lies inside the window it was chosen for.
@@ -75,20 +105,25 @@ const intersection = (windows: readonly TimeWindow[], indexes: readonly number[]
 export const chooseZoneSlots = (
   profile: readonly (number | undefined)[] | undefined,
   windows: readonly TimeWindow[],
-  remembered: ZoneSlot | undefined,
+  remembered: readonly ZoneSlot[],
   earliest: number,
 ): (SlotChoice | undefined)[] => {
   const out: (SlotChoice | undefined)[] = windows.map(() => undefined);
   const rest: number[] = [];
   windows.forEach((w, i) => {
-    if (remembered && canJoin(remembered, w, earliest))
-      out[i] = {
-        at: remembered.at,
-        until: Math.min(w.end, slotEnd(remembered.at)),
-        typicalRate: remembered.typicalRate,
-        joined: 'zone',
-      };
-    else rest.push(i);
+    const j = joinable(remembered, w, earliest);
+    if (j === undefined) {
+      rest.push(i);
+      return;
+    }
+    const slot = remembered[j]!;
+    out[i] = {
+      at: slot.at,
+      until: Math.min(w.end, slotEnd(slot.at)),
+      typicalRate: slot.typicalRate,
+      joined: 'zone',
+      slot: j,
+    };
   });
   if (!profile) return out;
   for (const group of overlappingGroups(windows, rest)) {

@@ -5,7 +5,7 @@
  */
 import type { ZoneSlot } from '../domain/zone-slots';
 
-export type { ZoneSlot } from '../domain/zone-slots';
+export { MAX_SLOT_JOINERS, type ZoneSlot } from '../domain/zone-slots';
 
 /** How long a remembered slot is kept after it has passed (then it expires). */
 export const ZONE_SLOT_RETENTION_MS = 60 * 60_000;
@@ -25,4 +25,9 @@ export interface ZoneSlots {
     now: Date,
     replacing?: number,
   ): Promise<boolean>;
+  /**
+   * Lists `requestId` among the joiners of the zone's remembered slot, if the zone still remembers
+   * the slot at `at` and lists fewer than MAX_SLOT_JOINERS. True when it was listed (or already was).
+   */
+  join(service: string, zone: string, at: number, requestId: string): Promise<boolean>;
 }

@@ -1423,6 +1423,141 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     });
   });
 
+  it('joins a slot whose chooser was cancelled while a request that joined it still waits, and lists each joiner', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'z-1', farmId: 1, window: untilFifteen })]);
+    h.clock.t = Date.parse('2026-11-25T10:30:00Z');
+    await h.process([
+      h.record({
+        requestId: 'z-2',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({ requestId: 'z-1', joiners: ['z-2'] });
+    // z-1 is cancelled; z-2 still waits for 14:00: the slot is still someone's, and a third joins it.
+    const kept = h.idempotency.records.get('z-1')!;
+    h.idempotency.records.set('z-1', { ...kept, state: 'completed' });
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([
+      h.record({ requestId: 'z-3', farmId: 1, stickiness: 'sourceIp', window: fromElevenToTen }),
+    ]);
+    const z3 = h.audits().find((a) => a.requestId === 'z-3');
+    expect(z3).toMatchObject({ deferredUntil: at('2026-11-25T14:00:00Z'), quietest: { joined: 'zone' } });
+    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+      at: Date.parse('2026-11-25T14:00:00Z'),
+      requestId: 'z-1',
+      joiners: ['z-2', 'z-3'],
+    });
+    // Once every one of them no longer waits, the slot is nobody's: the next request chooses its own.
+    for (const id of ['z-2', 'z-3'])
+      h.idempotency.records.set(id, { ...h.idempotency.records.get(id)!, state: 'completed' });
+    await h.process([
+      h.record({
+        requestId: 'z-4',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'cookie',
+        window: fromElevenToTen,
+      }),
+    ]);
+    expect(h.audits().find((a) => a.requestId === 'z-4')?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
+    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+      at: Date.parse('2026-11-25T16:00:00Z'),
+      requestId: 'z-4',
+    });
+  });
+
+  it('a request of an `all` farm and a request of a zone join each other’s slots: one refresh of `all` cuts every zone', async () => {
+    const h = zoned();
+    h.api.addFarm('lb-a', { type: 'http', farmId: 9, zone: 'all', stored: null });
+    await h.process([h.record({ requestId: 'a-1', farmId: 9, window: untilFifteen })]);
+    expect(h.slots.slots.get('lb-a/all')).toMatchObject({
+      at: Date.parse('2026-11-25T14:00:00Z'),
+      requestId: 'a-1',
+    });
+    // A request of zone gra whose own quietest is 16:00 joins `all`'s 14:00 (the refresh of all cuts gra anyway).
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([h.record({ requestId: 'g-1', farmId: 1, window: fromElevenToTen })]);
+    const g1 = h.audits().find((a) => a.requestId === 'g-1');
+    expect(g1).toMatchObject({ deferredUntil: at('2026-11-25T14:00:00Z'), quietest: { joined: 'zone' } });
+    expect(g1?.message).toMatch(
+      /slot already chosen for zone all of its load balancer \(whose refresh covers every zone, its zone gra too\)/,
+    );
+    expect(h.slots.slots.get('lb-a/all')?.joiners).toEqual(['g-1']);
+    // The slot comes: one refresh, of `all`.
+    h.clock.t = Date.parse('2026-11-25T14:00:00Z');
+    await h.process(h.deferrals.scheduled.map((d) => h.record(d.request)));
+    expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'all' }]);
+  });
+
+  it('a request of an `all` farm joins a zone’s slot, found among the load balancer’s zones', async () => {
+    const h = zoned();
+    h.api.addFarm('lb-a', { type: 'http', farmId: 9, zone: 'all', stored: null });
+    await h.process([h.record({ requestId: 's-1', farmId: 2, window: untilFifteen })]);
+    expect(h.slots.slots.get('lb-a/sbg')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+    await h.process([h.record({ requestId: 'a-2', farmId: 9, window: fromElevenToTen })]);
+    const a2 = h.audits().find((a) => a.requestId === 'a-2');
+    expect(a2).toMatchObject({ deferredUntil: at('2026-11-25T14:00:00Z'), quietest: { joined: 'zone' } });
+    expect(a2?.message).toMatch(
+      /slot already chosen for zone sbg of its load balancer \(its farm is in zone all/,
+    );
+    expect(h.slots.slots.get('lb-a/sbg')?.joiners).toEqual(['a-2']);
+    // Without the zones' list, it joins only what the batch names: here nothing, so its own.
+    h.api.failures.fail('listZones');
+    await h.process([
+      h.record({ requestId: 'a-3', farmId: 9, stickiness: 'sourceIp', window: fromElevenToTen }),
+    ]);
+    expect(h.audits().find((a) => a.requestId === 'a-3')?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
+    expect(h.log.lines.map((l) => l.message)).toContain(
+      "could not list a load balancer's zones; an `all` request joins only the slots of the batch's zones",
+    );
+  });
+
+  it('in one batch, requests of a load balancer with an `all` farm share one slot, remembered for `all`', async () => {
+    const h = zoned();
+    h.api.addFarm('lb-a', { type: 'http', farmId: 9, zone: 'all', stored: null });
+    await h.process([
+      h.record({ requestId: 'b-1', farmId: 9, window: untilFifteen }),
+      h.record({ requestId: 'b-2', farmId: 2, window: fromElevenToTen }),
+    ]);
+    const deferred = h.audits();
+    expect(deferred.map((a) => a.deferredUntil)).toEqual([
+      at('2026-11-25T14:00:00Z'),
+      at('2026-11-25T14:00:00Z'),
+    ]);
+    expect(deferred.find((a) => a.requestId === 'b-2')?.message).toMatch(
+      /shares with other requests for its load balancer \(with a farm of zone all, whose refresh covers every zone, its zone sbg too\)/,
+    );
+    expect(h.slots.slots.get('lb-a/all')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+    expect(h.slots.slots.has('lb-a/sbg')).toBe(false);
+  });
+
+  it('a joiner that cannot be listed is still deferred to the slot it joined (logged)', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'j-1', farmId: 1, window: untilFifteen })]);
+    h.slots.failures.fail('join');
+    await h.process([
+      h.record({
+        requestId: 'j-2',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    expect(h.audits().find((a) => a.requestId === 'j-2')).toMatchObject({
+      outcome: 'deferred',
+      deferredUntil: at('2026-11-25T14:00:00Z'),
+    });
+    expect(h.slots.slots.get('lb-a/gra')?.joiners).toBeUndefined();
+    expect(h.log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+      "could not list a request among the joiners of its zone's slot; the slot is kept for the request that chose it",
+    ]);
+  });
+
   it('chooses its own slot when its window does not hold the zone’s, and leaves the zone’s slot as it was', async () => {
     const h = zoned();
     await h.process([h.record({ requestId: 'z-3', farmId: 1, window: untilFifteen })]);

@@ -1,5 +1,5 @@
 /** What every ZoneSlots must do: run against the DynamoDB adapter and the in-memory fake. */
-import type { ZoneSlots } from '../../lib/ports/zone-slots';
+import { MAX_SLOT_JOINERS, type ZoneSlots } from '../../lib/ports/zone-slots';
 
 export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) => {
   let store: ZoneSlots;
@@ -56,5 +56,34 @@ export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) =>
       typicalRate: 1,
       chosenAt: later.toISOString(),
     });
+  });
+
+  it('lists the requests that join a remembered slot, once each, only while the zone still remembers that slot', async () => {
+    const e = service();
+    const now = new Date();
+    const at = now.getTime() + 20 * MINUTE;
+    expect(await store.join(e, 'gra', at, 'j-0')).toBe(false); // nothing remembered
+    await store.remember(e, 'gra', { at, typicalRate: 2, requestId: 'r-1' }, now);
+    expect(await store.join(e, 'gra', at + MINUTE, 'j-1')).toBe(false); // another slot
+    expect(await store.join(e, 'gra', at, 'j-1')).toBe(true);
+    expect(await store.join(e, 'gra', at, 'j-2')).toBe(true);
+    expect(await store.join(e, 'gra', at, 'j-1')).toBe(true);
+    const slot = (await store.read(e, ['gra'])).get('gra')!;
+    expect(slot).toMatchObject({ at, requestId: 'r-1' });
+    expect([...(slot.joiners ?? [])].sort()).toEqual(['j-1', 'j-2']);
+    // A new slot for the zone starts with no joiners.
+    await store.remember(e, 'gra', { at: at + 60 * MINUTE, typicalRate: 1, requestId: 'r-2' }, now, at);
+    expect((await store.read(e, ['gra'])).get('gra')?.joiners).toBeUndefined();
+  });
+
+  it(`lists at most ${MAX_SLOT_JOINERS} joiners`, async () => {
+    const f = service();
+    const now = new Date();
+    const at = now.getTime() + 20 * MINUTE;
+    await store.remember(f, 'gra', { at, typicalRate: 2, requestId: 'r-1' }, now);
+    for (let i = 0; i < MAX_SLOT_JOINERS; i++) expect(await store.join(f, 'gra', at, `j-${i}`)).toBe(true);
+    expect(await store.join(f, 'gra', at, 'one-too-many')).toBe(false);
+    expect(await store.join(f, 'gra', at, 'j-0')).toBe(true);
+    expect((await store.read(f, ['gra'])).get('gra')?.joiners).toHaveLength(MAX_SLOT_JOINERS);
   });
 };

@@ -17,19 +17,31 @@ describe('chooseZoneSlots', () => {
 
   it('lets a window holding the zone’s remembered slot join it, at the rate remembered', () => {
     const remembered = { at: DAY + 4 * HOUR, typicalRate: 5, chosenAt: 'then' };
-    const [joined, own] = chooseZoneSlots(profile, [w(3, 7), w(5, 8)], remembered, DAY);
-    expect(joined).toMatchObject({ at: DAY + 4 * HOUR, typicalRate: 5, joined: 'zone' });
+    const [joined, own] = chooseZoneSlots(profile, [w(3, 7), w(5, 8)], [remembered], DAY);
+    expect(joined).toMatchObject({ at: DAY + 4 * HOUR, typicalRate: 5, joined: 'zone', slot: 0 });
     // Its window does not hold the remembered slot: its own quietest.
     expect(own).toEqual({ at: DAY + 6 * HOUR, until: DAY + 6 * HOUR + SLOT_MS, typicalRate: 1 });
   });
 
+  it('of several remembered slots a window holds, joins the quietest, then the earliest', () => {
+    const slots = [
+      { at: DAY + 5 * HOUR, typicalRate: 4, chosenAt: 'a' },
+      { at: DAY + 3 * HOUR, typicalRate: 2, chosenAt: 'b' },
+      { at: DAY + 4 * HOUR, typicalRate: 2, chosenAt: 'c' },
+      { at: DAY + 9 * HOUR, typicalRate: 0, chosenAt: 'd' },
+    ];
+    const [both, late] = chooseZoneSlots(profile, [w(2, 8), w(3.5, 8)], slots, DAY);
+    expect(both).toMatchObject({ at: DAY + 3 * HOUR, typicalRate: 2, joined: 'zone', slot: 1 });
+    expect(late).toMatchObject({ at: DAY + 4 * HOUR, typicalRate: 2, joined: 'zone', slot: 2 });
+  });
+
   it('does not join a remembered slot that is not after the earliest moment', () => {
     const remembered = { at: DAY + 4 * HOUR, typicalRate: 5, chosenAt: 'then' };
-    expect(chooseZoneSlots(profile, [w(3, 7)], remembered, DAY + 4 * HOUR)[0]?.at).toBe(DAY + 6 * HOUR);
+    expect(chooseZoneSlots(profile, [w(3, 7)], [remembered], DAY + 4 * HOUR)[0]?.at).toBe(DAY + 6 * HOUR);
   });
 
   it('gives overlapping windows of one batch the quietest slot of what they share, and the others their own', () => {
-    const choices = chooseZoneSlots(profile, [w(1, 5), w(3, 8), w(0, 3)], undefined, DAY);
+    const choices = chooseZoneSlots(profile, [w(1, 5), w(3, 8), w(0, 3)], [], DAY);
     // w(1,5) and w(3,8) share 3–5: its quietest is 04:00; w(0,3) meets w(1,5) too, but not what the
     // first two share: by end first, w(0,3) and w(1,5) share 1–3 (02:00), and w(3,8) is alone (06:00).
     expect(choices.map((c) => [(c!.at - DAY) / HOUR, c!.joined])).toEqual([
@@ -41,7 +53,7 @@ describe('chooseZoneSlots', () => {
 
   it('without a profile joins only the remembered slot', () => {
     const remembered = { at: DAY + 4 * HOUR, typicalRate: 5, chosenAt: 'then' };
-    expect(chooseZoneSlots(undefined, [w(3, 7), w(5, 8)], remembered, DAY)).toEqual([
+    expect(chooseZoneSlots(undefined, [w(3, 7), w(5, 8)], [remembered], DAY)).toEqual([
       expect.objectContaining({ joined: 'zone' }),
       undefined,
     ]);
@@ -59,13 +71,16 @@ describe('chooseZoneSlots', () => {
       fc.property(
         fc.option(profiles, { nil: undefined }),
         fc.array(windows, { minLength: 1, maxLength: 6 }),
-        fc.option(fc.integer({ min: 0, max: 2 * DAY_MS }), { nil: undefined }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 2 * DAY_MS }), fc.integer({ min: 0, max: 50 })), {
+          maxLength: 3,
+        }),
         fc.integer({ min: 0, max: DAY_MS }),
-        (profile, ws, rememberedAt, earliestOffset) => {
-          const remembered =
-            rememberedAt === undefined
-              ? undefined
-              : { at: DAY + rememberedAt, typicalRate: 3, chosenAt: 'x' };
+        (profile, ws, rememberedSlots, earliestOffset) => {
+          const remembered = rememberedSlots.map(([at, typicalRate]) => ({
+            at: DAY + at,
+            typicalRate,
+            chosenAt: 'x',
+          }));
           const earliest = DAY + earliestOffset;
           const choices = chooseZoneSlots(profile, ws, remembered, earliest);
           expect(choices).toHaveLength(ws.length);
@@ -74,8 +89,14 @@ describe('chooseZoneSlots', () => {
             expect(c.at).toBeGreaterThanOrEqual(ws[i]!.start);
             expect(c.at).toBeLessThan(ws[i]!.end);
             if (c.joined === 'zone') {
-              expect(c.at).toBe(remembered!.at);
+              const slot = remembered[c.slot!]!;
+              expect(c.at).toBe(slot.at);
+              expect(c.typicalRate).toBe(slot.typicalRate);
               expect(c.at).toBeGreaterThan(earliest);
+              // No other remembered slot the window holds is quieter.
+              for (const other of remembered)
+                if (other.at > earliest && ws[i]!.start <= other.at && other.at < ws[i]!.end)
+                  expect(other.typicalRate).toBeGreaterThanOrEqual(slot.typicalRate);
             } else {
               expect(profile?.[slotOfDay(c.at)]).toBe(c.typicalRate);
             }
@@ -85,7 +106,7 @@ describe('chooseZoneSlots', () => {
             start: Math.max(...ws.map((x) => x.start)),
             end: Math.min(...ws.map((x) => x.end)),
           };
-          if (remembered === undefined && ws.length > 1 && shared.start < shared.end && choices[0]?.joined)
+          if (remembered.length === 0 && ws.length > 1 && shared.start < shared.end && choices[0]?.joined)
             expect(new Set(choices.map((c) => c?.at)).size).toBe(1);
         },
       ),

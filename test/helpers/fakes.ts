@@ -36,7 +36,7 @@ import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 import type { SlackMessage, SlackResponder } from '../../lib/ports/slack-responder';
 import type { UnappliedZone, UnappliedZones } from '../../lib/ports/unapplied-zones';
 import type { WorkDispatcher } from '../../lib/ports/work-dispatcher';
-import type { ZoneSlot, ZoneSlots } from '../../lib/ports/zone-slots';
+import { MAX_SLOT_JOINERS, type ZoneSlot, type ZoneSlots } from '../../lib/ports/zone-slots';
 
 /** A clock that stands still unless a test (or a sleep) moves it. */
 export class FakeClock implements Clock {
@@ -286,16 +286,26 @@ export class InMemoryUnappliedZones implements UnappliedZones {
 /** Each zone's remembered quietest slot, as the DynamoDB adapter keeps them (expiry is left to the adapter's TTL). */
 export class InMemoryZoneSlots implements ZoneSlots {
   readonly slots = new Map<string, ZoneSlot>();
-  readonly failures = new Failures<'read' | 'remember'>();
+  readonly failures = new Failures<'read' | 'remember' | 'join'>();
 
   async read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>> {
     this.failures.check('read');
     const out = new Map<string, ZoneSlot>();
     for (const zone of zones) {
       const slot = this.slots.get(`${service}/${zone}`);
-      if (slot) out.set(zone, { ...slot });
+      if (slot) out.set(zone, { ...slot, ...(slot.joiners ? { joiners: [...slot.joiners] } : {}) });
     }
     return out;
+  }
+  async join(service: string, zone: string, at: number, requestId: string): Promise<boolean> {
+    this.failures.check('join');
+    const slot = this.slots.get(`${service}/${zone}`);
+    if (!slot || slot.at !== at) return false;
+    const joiners = slot.joiners ?? [];
+    if (joiners.includes(requestId)) return true;
+    if (joiners.length >= MAX_SLOT_JOINERS) return false;
+    slot.joiners = [...joiners, requestId];
+    return true;
   }
   async remember(
     service: string,

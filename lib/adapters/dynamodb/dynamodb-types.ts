@@ -1,7 +1,10 @@
 /** The slice of DynamoDB's JSON wire format the stores use. */
 import { type AwsCall, AwsError } from '../aws/aws-json-client';
 
-export type DynamoItem = Record<string, { S?: string; N?: string; BOOL?: boolean; NULL?: boolean }>;
+export type DynamoItem = Record<
+  string,
+  { S?: string; N?: string; BOOL?: boolean; NULL?: boolean; SS?: string[] }
+>;
 
 /** A conditional write that was refused because its condition did not hold. */
 export const isConditionFailure = (error: unknown): boolean =>

@@ -3,7 +3,12 @@
  * when none is kept or the kept one has passed (a conditional write, so two batches choosing at
  * once keep the first), and expiring (TTL) ZONE_SLOT_RETENTION_MS after its slot.
  */
-import { ZONE_SLOT_RETENTION_MS, type ZoneSlot, type ZoneSlots } from '../../ports/zone-slots';
+import {
+  MAX_SLOT_JOINERS,
+  ZONE_SLOT_RETENTION_MS,
+  type ZoneSlot,
+  type ZoneSlots,
+} from '../../ports/zone-slots';
 import type { AwsCall } from '../aws/aws-json-client';
 import { batchGetLiveItems, type DynamoItem, epochSeconds, isConditionFailure } from './dynamodb-types';
 
@@ -33,9 +38,16 @@ export class DynamoDbZoneSlots implements ZoneSlots {
     if (!id.startsWith(prefix) || !Number.isSafeInteger(at) || !Number.isFinite(typicalRate) || !chosenAt)
       return undefined;
     const requestId = item.requestId?.S;
+    const joiners = item.joiners?.SS?.filter((j) => typeof j === 'string');
     return {
       zone: id.slice(prefix.length),
-      slot: { at, typicalRate, chosenAt, ...(requestId ? { requestId } : {}) },
+      slot: {
+        at,
+        typicalRate,
+        chosenAt,
+        ...(requestId ? { requestId } : {}),
+        ...(joiners?.length ? { joiners } : {}),
+      },
     };
   }
 
@@ -64,6 +76,29 @@ export class DynamoDbZoneSlots implements ZoneSlots {
         ExpressionAttributeValues: {
           ':now': { N: String(now.getTime()) },
           ...(replacing === undefined ? {} : { ':orphan': { N: String(replacing) } }),
+        },
+      });
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      return false;
+    }
+  }
+
+  /** A string set: listing the same request twice lists it once. */
+  async join(service: string, zone: string, at: number, requestId: string): Promise<boolean> {
+    try {
+      await this.options.client('UpdateItem', {
+        TableName: this.options.tableName,
+        Key: { id: { S: zoneSlotItemId(service, zone) } },
+        UpdateExpression: 'ADD joiners :joiner',
+        ConditionExpression:
+          'slotAt = :at AND (attribute_not_exists(joiners) OR contains(joiners, :id) OR size(joiners) < :max)',
+        ExpressionAttributeValues: {
+          ':joiner': { SS: [requestId] },
+          ':id': { S: requestId },
+          ':at': { N: String(at) },
+          ':max': { N: String(MAX_SLOT_JOINERS) },
         },
       });
       return true;

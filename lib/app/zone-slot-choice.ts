@@ -1,0 +1,326 @@
+/**
+ * The worker's choice of a quietest slot for requests that prefer it, shared per zone: each
+ * request's farm is read for its zone, the slots remembered for what its zone's refresh shares are
+ * read, and chooseZoneSlots (domain/zone-slots) picks; after the deferrals, the zone remembers its
+ * new slot and a joining request is listed on the slot it joined.
+ *
+ * What one refresh cuts: a zone, or, for zone `all`, every zone of the load balancer (its refresh
+ * covers them all, and the apply folds a load balancer with a change in `all` into one refresh of
+ * `all`). So a request of a zone may join its zone's slot or zone `all`'s; a request of an `all`
+ * farm may join `all`'s or any zone's; and in one batch, a load balancer with an `all` request has
+ * its requests chosen together.
+ */
+
+import { farmRefOf } from '../domain/change-request';
+import { errorFields } from '../domain/errors';
+import type { ChangeRequestedDetail } from '../domain/events';
+import { ALL_ZONES } from '../domain/farm';
+import { farmKeyOfRequest } from '../domain/request-rules';
+import { dailyProfile, type TimeWindow } from '../domain/traffic';
+import { chooseZoneSlots, type SlotChoice, type ZoneSlot } from '../domain/zone-slots';
+import type { IdempotencyStore } from '../ports/idempotency-store';
+import type { LoadBalancerApi } from '../ports/load-balancer-api';
+import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
+import type { Log } from '../ports/log';
+import type { ZoneSlots } from '../ports/zone-slots';
+
+export interface SlotDeps {
+  /** Without it, each request chooses its own slot. */
+  zoneSlots?: { store: ZoneSlots; farms: Pick<LoadBalancerApi, 'getFarm' | 'listZones'> };
+  idempotency: Pick<IdempotencyStore, 'status'>;
+  log: Log;
+}
+
+/**
+ * A request's slot. `zone`: the zone the slot is chosen for, where it is remembered (`all` when its
+ * load balancer's requests were chosen together with an `all` farm's); `farmZone`: the request's
+ * farm's zone; `joinedZone`, `chosenAt`: for a joined slot, the zone it was remembered for and when
+ * it was chosen; `replacing`: the zone's remembered slot found orphaned (by its time).
+ */
+export type ChosenSlot = SlotChoice & {
+  zone?: string;
+  farmZone?: string;
+  joinedZone?: string;
+  chosenAt?: string;
+  replacing?: number;
+};
+
+interface Candidate {
+  request: ChangeRequestedDetail;
+}
+
+/** Each service's 7-day profile, read once (with its history) for the whole batch. */
+export const profileReader = (traffic: LoadBalancerTraffic, now: Date) => {
+  const reads = new Map<string, Promise<(number | undefined)[] | undefined>>();
+  return (service: string) => {
+    let read = reads.get(service);
+    if (!read) {
+      read = traffic.read(service, now).then(
+        (reading) => (reading.known ? dailyProfile(reading.history) : undefined),
+        () => undefined,
+      );
+      reads.set(service, read);
+    }
+    return read;
+  };
+};
+
+/**
+ * The zone of each candidate's farm, read from OVH (once per farm), when zone slots are wired.
+ * A farm that cannot be read has no zone here: its request chooses its own slot.
+ */
+async function zonesOf<C extends Candidate>(
+  deps: SlotDeps,
+  candidates: readonly C[],
+): Promise<Map<C, string>> {
+  const out = new Map<C, string>();
+  const farms = deps.zoneSlots?.farms;
+  if (!farms) return out;
+  const reads = new Map<string, Promise<string | undefined>>();
+  await Promise.all(
+    candidates.map(async (q) => {
+      const key = farmKeyOfRequest(q.request);
+      let read = reads.get(key);
+      if (!read) {
+        read = farms.getFarm(farmRefOf(q.request)).then(
+          (farm) => farm.zone,
+          (error: unknown) => {
+            deps.log.warn("could not read a farm's zone; its request chooses its own quietest slot", {
+              farm: key,
+              error: errorFields(error),
+            });
+            return undefined;
+          },
+        );
+        reads.set(key, read);
+      }
+      const zone = await read;
+      if (zone !== undefined) out.set(q, zone);
+    }),
+  );
+  return out;
+}
+
+/**
+ * The zone each candidate's slot is chosen for: its farm's, or `all` for every request of a load
+ * balancer with a request of an `all` farm in the batch (one refresh of `all` will carry them).
+ */
+const slotZonesOf = <C extends Candidate>(farmZones: ReadonlyMap<C, string>): Map<C, string> => {
+  const withAll = new Set([...farmZones].filter(([, z]) => z === ALL_ZONES).map(([q]) => q.request.service));
+  return new Map([...farmZones].map(([q, z]) => [q, withAll.has(q.request.service) ? ALL_ZONES : z]));
+};
+
+/**
+ * The zones whose remembered slots each load balancer's groups may join, by service: a zone's own
+ * and `all`'s; for `all`, every zone of the load balancer (listed from OVH; when that fails, the
+ * zones of the batch's requests).
+ */
+async function zonesToRead(
+  deps: SlotDeps,
+  slotZones: ReadonlyMap<Candidate, string>,
+  farmZones: ReadonlyMap<Candidate, string>,
+): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  for (const [q, zone] of slotZones) {
+    const set = out.get(q.request.service) ?? new Set<string>([ALL_ZONES]);
+    out.set(q.request.service, set.add(zone).add(farmZones.get(q)!));
+  }
+  await Promise.all(
+    [...out].map(async ([service, zones]) => {
+      if (
+        !zones.has(ALL_ZONES) ||
+        ![...slotZones].some(([q, z]) => z === ALL_ZONES && q.request.service === service)
+      )
+        return;
+      try {
+        for (const zone of await deps.zoneSlots!.farms.listZones(service)) zones.add(zone);
+      } catch (error) {
+        deps.log.warn(
+          "could not list a load balancer's zones; an `all` request joins only the slots of the batch's zones",
+          {
+            service,
+            error: errorFields(error),
+          },
+        );
+      }
+    }),
+  );
+  return out;
+}
+
+/** A remembered slot, and the zone it is remembered for. */
+interface Remembered {
+  zone: string;
+  slot: ZoneSlot;
+}
+
+/**
+ * The slots remembered for these zones, by service (none for a service whose read fails), without
+ * those no request waits for any more (the one that chose it and every joiner cancelled,
+ * superseded or done): such a slot is nobody's to share, and is named in `orphans` (by
+ * `service/zone`, its time) to be replaced.
+ */
+async function rememberedSlots(
+  deps: SlotDeps,
+  wanted: ReadonlyMap<string, ReadonlySet<string>>,
+): Promise<{ slots: Map<string, Remembered[]>; orphans: Map<string, number> }> {
+  const slots = new Map<string, Remembered[]>();
+  await Promise.all(
+    [...wanted].map(async ([service, zones]) => {
+      try {
+        const read = await deps.zoneSlots!.store.read(service, [...zones]);
+        slots.set(
+          service,
+          [...read].map(([zone, slot]) => ({ zone, slot })),
+        );
+      } catch (error) {
+        deps.log.warn("could not read the zones' chosen slots; their requests choose their own", {
+          service,
+          error: errorFields(error),
+        });
+      }
+    }),
+  );
+  const orphans = new Map<string, number>();
+  const waitersOf = (s: ZoneSlot) => [...(s.requestId ? [s.requestId] : []), ...(s.joiners ?? [])];
+  const ids = [...new Set([...slots.values()].flat().flatMap((r) => waitersOf(r.slot)))];
+  if (ids.length === 0) return { slots, orphans };
+  const waiting = await deps.idempotency.status(ids).catch(() => undefined);
+  if (!waiting) return { slots, orphans };
+  for (const [service, list] of slots)
+    slots.set(
+      service,
+      list.filter(({ zone, slot }) => {
+        const ids = waitersOf(slot);
+        if (ids.length === 0 || ids.some((id) => waiting.get(id)?.state === 'deferred')) return true;
+        orphans.set(`${service}/${zone}`, slot.at);
+        return false;
+      }),
+    );
+  return { slots, orphans };
+}
+
+/** What a group of one zone may join: its zone's slot and `all`'s; for `all`, every one read. */
+const joinableFor = (service: string, zone: string, slots: ReadonlyMap<string, Remembered[]>): Remembered[] =>
+  (slots.get(service) ?? []).filter((r) => zone === ALL_ZONES || r.zone === zone || r.zone === ALL_ZONES);
+
+/**
+ * The slot of each candidate (none: it goes on as without `prefer`), each searched in
+ * `windowOf(candidate)`. Candidates of one (service, zone) are chosen together (chooseZoneSlots):
+ * a window holding a remembered slot its zone's refresh shares, still after `earliest`, joins it;
+ * overlapping windows share the quietest slot of what they share; the rest choose their own.
+ */
+export async function chooseSlots<C extends Candidate>(
+  deps: SlotDeps,
+  traffic: LoadBalancerTraffic,
+  candidates: readonly C[],
+  windowOf: (candidate: C) => TimeWindow,
+  earliest: number,
+  now: Date,
+): Promise<Map<C, ChosenSlot | undefined>> {
+  const profileOf = profileReader(traffic, now);
+  // The profiles are read while the zones are (a read never rejects).
+  for (const q of candidates) void profileOf(q.request.service);
+  const farmZones = await zonesOf(deps, candidates);
+  const slotZones = slotZonesOf(farmZones);
+  const { slots, orphans } = deps.zoneSlots
+    ? await rememberedSlots(deps, await zonesToRead(deps, slotZones, farmZones))
+    : { slots: new Map<string, Remembered[]>(), orphans: new Map<string, number>() };
+  const groups = new Map<string, C[]>();
+  candidates.forEach((q, i) => {
+    const zone = slotZones.get(q);
+    const key = zone === undefined ? `#${i}` : `${q.request.service}/${zone}`;
+    groups.set(key, [...(groups.get(key) ?? []), q]);
+  });
+  const out = new Map<C, ChosenSlot | undefined>();
+  await Promise.all(
+    [...groups].map(async ([key, qs]) => {
+      const service = qs[0]!.request.service;
+      const zone = slotZones.get(qs[0]!);
+      const joinable = zone === undefined ? [] : joinableFor(service, zone, slots);
+      const choices = chooseZoneSlots(
+        await profileOf(service),
+        qs.map(windowOf),
+        joinable.map((r) => r.slot),
+        earliest,
+      );
+      qs.forEach((q, i) => {
+        const choice = choices[i];
+        const joined = choice?.slot === undefined ? undefined : joinable[choice.slot];
+        out.set(
+          q,
+          choice && {
+            ...choice,
+            ...(zone === undefined ? {} : { zone, farmZone: farmZones.get(q)! }),
+            ...(joined ? { joinedZone: joined.zone, chosenAt: joined.slot.chosenAt } : {}),
+            ...(orphans.has(key) ? { replacing: orphans.get(key)! } : {}),
+          },
+        );
+      });
+    }),
+  );
+  return out;
+}
+
+/** A request deferred (or not) to its slot. */
+export interface SlotDeferral {
+  request: ChangeRequestedDetail;
+  quietest?: ChosenSlot;
+  /** Whether it was deferred (a request decided otherwise neither remembers nor joins). */
+  deferred: boolean;
+}
+
+/**
+ * After the deferrals: a zone whose requests were deferred to a slot of their own choosing
+ * remembers it (the earliest, when several), unless a slot still ahead is remembered for it; a
+ * request deferred to a remembered slot is listed among its joiners (the slot is then still
+ * someone's while it waits, even if the request that chose it is cancelled). A write that fails is
+ * logged: the zone's later requests then choose their own.
+ */
+export async function rememberSlots(deps: SlotDeps, deferring: readonly SlotDeferral[], now: Date) {
+  const store = deps.zoneSlots?.store;
+  if (!store) return;
+  const firsts = new Map<string, { service: string; zone: string; slot: ChosenSlot; requestId: string }>();
+  const joins: { service: string; zone: string; at: number; requestId: string }[] = [];
+  for (const { request, quietest: slot, deferred } of deferring) {
+    if (!slot || slot.zone === undefined || !deferred) continue;
+    const { service, requestId } = request;
+    if (slot.joined === 'zone') {
+      if (slot.joinedZone !== undefined)
+        joins.push({ service, zone: slot.joinedZone, at: slot.at, requestId });
+      continue;
+    }
+    const key = `${service}/${slot.zone}`;
+    const first = firsts.get(key);
+    if (!first || slot.at < first.slot.at) firsts.set(key, { service, zone: slot.zone, slot, requestId });
+  }
+  const failed = (service: string, zone: string) => (error: unknown) =>
+    deps.log.warn("could not remember a zone's chosen slot; its later requests choose their own", {
+      service,
+      zone,
+      error: errorFields(error),
+    });
+  await Promise.all([
+    ...[...firsts.values()].map(({ service, zone, slot, requestId }) =>
+      store
+        .remember(
+          service,
+          zone,
+          { at: slot.at, typicalRate: slot.typicalRate, requestId },
+          now,
+          slot.replacing,
+        )
+        .catch(failed(service, zone)),
+    ),
+    ...joins.map(({ service, zone, at, requestId }) =>
+      store
+        .join(service, zone, at, requestId)
+        .catch((error: unknown) =>
+          deps.log.warn(
+            "could not list a request among the joiners of its zone's slot; the slot is kept for the request that chose it",
+            { service, zone, requestId, error: errorFields(error) },
+          ),
+        ),
+    ),
+  ]);
+}
