@@ -17,7 +17,13 @@ import type { ChangeRequestedDetail } from '../domain/events';
 import { ALL_ZONES } from '../domain/farm';
 import { farmKeyOfRequest } from '../domain/request-rules';
 import { dailyProfile, type TimeWindow } from '../domain/traffic';
-import { chooseZoneSlots, type SlotChoice, type ZoneSlot } from '../domain/zone-slots';
+import {
+  chooseZoneSlots,
+  type SlotChange,
+  type SlotChoice,
+  waitersOf,
+  type ZoneSlot,
+} from '../domain/zone-slots';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
@@ -42,8 +48,15 @@ export type ChosenSlot = SlotChoice & {
   farmZone?: string;
   joinedZone?: string;
   chosenAt?: string;
-  replacing?: number;
+  /** The slots of `zone` found orphaned, with the requests they were kept for: forgotten with this choice. */
+  orphans?: Orphan[];
 };
+
+/** A remembered slot no request waits for any more, and the requests it was kept for. */
+interface Orphan {
+  at: number;
+  waiters: string[];
+}
 
 interface Candidate {
   request: ChangeRequestedDetail;
@@ -157,13 +170,13 @@ interface Remembered {
 /**
  * The slots remembered for these zones, by service (none for a service whose read fails), without
  * those no request waits for any more (the one that chose it and every joiner cancelled,
- * superseded or done): such a slot is nobody's to share, and is named in `orphans` (by
- * `service/zone`, its time) to be replaced.
+ * superseded or carried out): such a slot is nobody's to share, and is named in `orphans` (by
+ * `service/zone`) to be forgotten.
  */
 async function rememberedSlots(
   deps: SlotDeps,
   wanted: ReadonlyMap<string, ReadonlySet<string>>,
-): Promise<{ slots: Map<string, Remembered[]>; orphans: Map<string, number> }> {
+): Promise<{ slots: Map<string, Remembered[]>; orphans: Map<string, Orphan[]> }> {
   const slots = new Map<string, Remembered[]>();
   await Promise.all(
     [...wanted].map(async ([service, zones]) => {
@@ -171,7 +184,7 @@ async function rememberedSlots(
         const read = await deps.zoneSlots!.store.read(service, [...zones]);
         slots.set(
           service,
-          [...read].map(([zone, slot]) => ({ zone, slot })),
+          [...read].flatMap(([zone, list]) => list.map((slot) => ({ zone, slot }))),
         );
       } catch (error) {
         deps.log.warn("could not read the zones' chosen slots; their requests choose their own", {
@@ -181,8 +194,7 @@ async function rememberedSlots(
       }
     }),
   );
-  const orphans = new Map<string, number>();
-  const waitersOf = (s: ZoneSlot) => [...(s.requestId ? [s.requestId] : []), ...(s.joiners ?? [])];
+  const orphans = new Map<string, Orphan[]>();
   const ids = [...new Set([...slots.values()].flat().flatMap((r) => waitersOf(r.slot)))];
   if (ids.length === 0) return { slots, orphans };
   const waiting = await deps.idempotency.status(ids).catch(() => undefined);
@@ -191,9 +203,10 @@ async function rememberedSlots(
     slots.set(
       service,
       list.filter(({ zone, slot }) => {
-        const ids = waitersOf(slot);
-        if (ids.length === 0 || ids.some((id) => waiting.get(id)?.state === 'deferred')) return true;
-        orphans.set(`${service}/${zone}`, slot.at);
+        const waiters = waitersOf(slot);
+        if (waiters.length === 0 || waiters.some((id) => waiting.get(id)?.state === 'deferred')) return true;
+        const key = `${service}/${zone}`;
+        orphans.set(key, [...(orphans.get(key) ?? []), { at: slot.at, waiters }]);
         return false;
       }),
     );
@@ -225,7 +238,7 @@ export async function chooseSlots<C extends Candidate>(
   const slotZones = slotZonesOf(farmZones);
   const { slots, orphans } = deps.zoneSlots
     ? await rememberedSlots(deps, await zonesToRead(deps, slotZones, farmZones))
-    : { slots: new Map<string, Remembered[]>(), orphans: new Map<string, number>() };
+    : { slots: new Map<string, Remembered[]>(), orphans: new Map<string, Orphan[]>() };
   const groups = new Map<string, C[]>();
   candidates.forEach((q, i) => {
     const zone = slotZones.get(q);
@@ -253,7 +266,7 @@ export async function chooseSlots<C extends Candidate>(
             ...choice,
             ...(zone === undefined ? {} : { zone, farmZone: farmZones.get(q)! }),
             ...(joined ? { joinedZone: joined.zone, chosenAt: joined.slot.chosenAt } : {}),
-            ...(orphans.has(key) ? { replacing: orphans.get(key)! } : {}),
+            ...(orphans.has(key) ? { orphans: orphans.get(key)! } : {}),
           },
         );
       });
@@ -270,57 +283,68 @@ export interface SlotDeferral {
   deferred: boolean;
 }
 
+/** A zone's change, built up request by request. */
+const changeOf = (
+  changes: Map<string, { service: string; zone: string; change: Required<SlotChange> }>,
+  service: string,
+  zone: string,
+) => {
+  const key = `${service}/${zone}`;
+  let entry = changes.get(key);
+  if (!entry) {
+    entry = { service, zone, change: { add: [], join: [], drop: [] } };
+    changes.set(key, entry);
+  }
+  return entry.change;
+};
+
+/** Lists `requestId` under the entry of `at` in `list`, adding the entry if it is the first. */
+const listUnder = <E extends { at: number; requestIds: readonly string[] }>(
+  list: E[],
+  entry: E,
+  requestId: string,
+) => {
+  const kept = list.find((e) => e.at === entry.at);
+  if (kept) kept.requestIds = [...kept.requestIds, requestId];
+  else list.push({ ...entry, requestIds: [requestId] });
+};
+
 /**
- * After the deferrals: a zone whose requests were deferred to a slot of their own choosing
- * remembers it (the earliest, when several), unless a slot still ahead is remembered for it; a
- * request deferred to a remembered slot is listed among its joiners (the slot is then still
- * someone's while it waits, even if the request that chose it is cancelled). A write that fails is
- * logged: the zone's later requests then choose their own.
+ * After the deferrals: each zone remembers the slots its requests were deferred to by their own
+ * choice (with those requests, the first as the one that chose it), lists the requests that joined
+ * one of its remembered slots, and forgets the orphans found while choosing; one atomic change
+ * per zone. A change that fails is logged: the zone's later requests then choose their own.
  */
 export async function rememberSlots(deps: SlotDeps, deferring: readonly SlotDeferral[], now: Date) {
   const store = deps.zoneSlots?.store;
   if (!store) return;
-  const firsts = new Map<string, { service: string; zone: string; slot: ChosenSlot; requestId: string }>();
-  const joins: { service: string; zone: string; at: number; requestId: string }[] = [];
+  const changes = new Map<string, { service: string; zone: string; change: Required<SlotChange> }>();
   for (const { request, quietest: slot, deferred } of deferring) {
     if (!slot || slot.zone === undefined || !deferred) continue;
     const { service, requestId } = request;
     if (slot.joined === 'zone') {
       if (slot.joinedZone !== undefined)
-        joins.push({ service, zone: slot.joinedZone, at: slot.at, requestId });
+        listUnder(
+          changeOf(changes, service, slot.joinedZone).join,
+          { at: slot.at, requestIds: [] },
+          requestId,
+        );
       continue;
     }
-    const key = `${service}/${slot.zone}`;
-    const first = firsts.get(key);
-    if (!first || slot.at < first.slot.at) firsts.set(key, { service, zone: slot.zone, slot, requestId });
+    const change = changeOf(changes, service, slot.zone);
+    listUnder(change.add, { at: slot.at, typicalRate: slot.typicalRate, requestIds: [] }, requestId);
+    for (const orphan of slot.orphans ?? [])
+      if (!change.drop.some((d) => d.at === orphan.at)) change.drop.push(orphan);
   }
-  const failed = (service: string, zone: string) => (error: unknown) =>
-    deps.log.warn("could not remember a zone's chosen slot; its later requests choose their own", {
-      service,
-      zone,
-      error: errorFields(error),
-    });
-  await Promise.all([
-    ...[...firsts.values()].map(({ service, zone, slot, requestId }) =>
-      store
-        .remember(
+  await Promise.all(
+    [...changes.values()].map(({ service, zone, change }) =>
+      store.change(service, zone, change, now).catch((error: unknown) =>
+        deps.log.warn("could not remember a zone's slots; its later requests choose their own", {
           service,
           zone,
-          { at: slot.at, typicalRate: slot.typicalRate, requestId },
-          now,
-          slot.replacing,
-        )
-        .catch(failed(service, zone)),
+          error: errorFields(error),
+        }),
+      ),
     ),
-    ...joins.map(({ service, zone, at, requestId }) =>
-      store
-        .join(service, zone, at, requestId)
-        .catch((error: unknown) =>
-          deps.log.warn(
-            "could not list a request among the joiners of its zone's slot; the slot is kept for the request that chose it",
-            { service, zone, requestId, error: errorFields(error) },
-          ),
-        ),
-    ),
-  ]);
+  );
 }

@@ -27,6 +27,72 @@ export interface ZoneSlot {
 
 /** The most requests a remembered slot lists as its joiners (past it, later joiners are not listed). */
 export const MAX_SLOT_JOINERS = 100;
+/** The most slots a zone remembers at once (past it, a new choice is not remembered). */
+export const MAX_ZONE_SLOTS = 12;
+
+/** The requests a remembered slot is kept for: the one that chose it, and those that joined it. */
+export const waitersOf = (slot: ZoneSlot): string[] => [
+  ...(slot.requestId ? [slot.requestId] : []),
+  ...(slot.joiners ?? []),
+];
+
+/** What one batch does to a zone's remembered slots (see changeZoneSlots). */
+export interface SlotChange {
+  /** Slots chosen, each with the requests deferred to it (the first is the one that chose it). */
+  add?: { at: number; typicalRate: number; requestIds: readonly string[] }[];
+  /** Requests deferred to a remembered slot, by its time. */
+  join?: { at: number; requestIds: readonly string[] }[];
+  /** Slots found orphaned, with the requests they were kept for then. */
+  drop?: { at: number; waiters: readonly string[] }[];
+}
+
+/**
+ * A zone's remembered slots after a batch's change, by time: those passed more than `retainMs` ago
+ * are forgotten; an orphan is dropped only if it is still kept for no other request than those
+ * seen waiting for nothing (one that joined it since keeps it); joiners are listed once each, at
+ * most MAX_SLOT_JOINERS; a chosen slot at a time already remembered lists its requests as joiners,
+ * and a new one is remembered while the zone has fewer than MAX_ZONE_SLOTS still ahead of `now`.
+ */
+export const changeZoneSlots = (
+  slots: readonly ZoneSlot[],
+  change: SlotChange,
+  now: Date,
+  retainMs: number,
+): ZoneSlot[] => {
+  const t = now.getTime();
+  let out = slots
+    .filter((s) => s.at + retainMs > t)
+    .map((s) => ({ ...s, ...(s.joiners ? { joiners: [...s.joiners] } : {}) }));
+  for (const d of change.drop ?? [])
+    out = out.filter((s) => s.at !== d.at || waitersOf(s).some((id) => !d.waiters.includes(id)));
+  const list = (slot: ZoneSlot, ids: readonly string[]) => {
+    for (const id of ids) {
+      const joiners = slot.joiners ?? [];
+      if (waitersOf(slot).includes(id) || joiners.length >= MAX_SLOT_JOINERS) continue;
+      slot.joiners = [...joiners, id];
+    }
+  };
+  for (const a of change.add ?? []) {
+    const kept = out.find((s) => s.at === a.at);
+    if (kept) list(kept, a.requestIds);
+    else if (a.at > t && out.filter((s) => s.at > t).length < MAX_ZONE_SLOTS) {
+      const [first, ...rest] = a.requestIds;
+      const slot: ZoneSlot = {
+        at: a.at,
+        typicalRate: a.typicalRate,
+        chosenAt: now.toISOString(),
+        ...(first ? { requestId: first } : {}),
+      };
+      list(slot, rest);
+      out.push(slot);
+    }
+  }
+  for (const j of change.join ?? []) {
+    const slot = out.find((s) => s.at === j.at);
+    if (slot) list(slot, j.requestIds);
+  }
+  return out.sort((a, b) => a.at - b.at);
+};
 
 /**
  * A request's slot: its own quietest (no `joined`), the zone's remembered slot (`zone`), or the

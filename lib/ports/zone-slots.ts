@@ -1,33 +1,30 @@
 /**
- * The quietest slot each zone's deferred requests were sent to, remembered so that a later request
- * of the zone with another window can join it (one refresh, one cut of sessions) instead of
- * choosing a slot of its own. A remembered slot lasts until a little after it has passed.
+ * The quietest slots each zone's deferred requests were sent to, remembered so that a later request
+ * of the zone with another window can join one (one refresh, one cut of sessions) instead of
+ * choosing a slot of its own. A zone remembers several slots (up to MAX_ZONE_SLOTS ahead), each
+ * with the requests it is kept for; a slot is forgotten a little after it has passed.
  */
-import type { ZoneSlot } from '../domain/zone-slots';
+import type { SlotChange, ZoneSlot } from '../domain/zone-slots';
 
-export { MAX_SLOT_JOINERS, type ZoneSlot } from '../domain/zone-slots';
+export {
+  MAX_SLOT_JOINERS,
+  MAX_ZONE_SLOTS,
+  type SlotChange,
+  type ZoneSlot,
+} from '../domain/zone-slots';
 
-/** How long a remembered slot is kept after it has passed (then it expires). */
+/** How long a remembered slot is kept after it has passed (then it is forgotten). */
 export const ZONE_SLOT_RETENTION_MS = 60 * 60_000;
 
 export interface ZoneSlots {
-  /** The slots remembered for these zones of the service, by zone (zones without one are left out). */
-  read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>>;
   /**
-   * Remembers `slot` for the zone, chosen `now` by request `requestId`, unless the zone's
-   * remembered slot is still ahead of `now` (that one is kept) and is not the one `replacing` names
-   * (its `at`: a slot found orphaned, whose request no longer waits). True when it was remembered.
+   * The slots remembered for these zones of the service, by zone, each zone's by time (zones
+   * without one are left out). Slots that have passed may be among them until they are forgotten.
    */
-  remember(
-    service: string,
-    zone: string,
-    slot: { at: number; typicalRate: number; requestId?: string },
-    now: Date,
-    replacing?: number,
-  ): Promise<boolean>;
+  read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot[]>>;
   /**
-   * Lists `requestId` among the joiners of the zone's remembered slot, if the zone still remembers
-   * the slot at `at` and lists fewer than MAX_SLOT_JOINERS. True when it was listed (or already was).
+   * Applies a batch's change to the zone's slots as `changeZoneSlots` (domain/zone-slots) says, as
+   * one atomic step: a change made meanwhile by another batch is read again and kept.
    */
-  join(service: string, zone: string, at: number, requestId: string): Promise<boolean>;
+  change(service: string, zone: string, change: SlotChange, now: Date): Promise<void>;
 }

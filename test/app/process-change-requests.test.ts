@@ -1356,7 +1356,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
   it('joins the slot chosen for the zone by an earlier request with another window, and the zone is refreshed once when it comes', async () => {
     const h = zoned();
     await h.process([h.record({ requestId: 'z-1', farmId: 1, window: untilFifteen })]);
-    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toMatchObject({
       at: Date.parse('2026-11-25T14:00:00Z'),
       typicalRate: 5,
     });
@@ -1400,7 +1400,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
   it('does not join a slot whose request no longer waits (cancelled, superseded): it chooses its own, and the zone remembers that', async () => {
     const h = zoned();
     await h.process([h.record({ requestId: 'z-1', farmId: 1, window: untilFifteen })]);
-    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({ requestId: 'z-1' });
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toMatchObject({ requestId: 'z-1' });
     // z-1 is cancelled: its record ends; the zone's 14:00 slot is nobody's now.
     const kept = h.idempotency.records.get('z-1')!;
     h.idempotency.records.set('z-1', { ...kept, state: 'completed' });
@@ -1417,7 +1417,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     const z2 = h.audits().find((a) => a.requestId === 'z-2');
     expect(z2?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
     expect(z2?.message).not.toMatch(/already chosen for its zone/);
-    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toMatchObject({
       at: Date.parse('2026-11-25T16:00:00Z'),
       requestId: 'z-2',
     });
@@ -1436,7 +1436,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
         window: fromElevenToTen,
       }),
     ]);
-    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({ requestId: 'z-1', joiners: ['z-2'] });
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toMatchObject({ requestId: 'z-1', joiners: ['z-2'] });
     // z-1 is cancelled; z-2 still waits for 14:00: the slot is still someone's, and a third joins it.
     const kept = h.idempotency.records.get('z-1')!;
     h.idempotency.records.set('z-1', { ...kept, state: 'completed' });
@@ -1446,7 +1446,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     ]);
     const z3 = h.audits().find((a) => a.requestId === 'z-3');
     expect(z3).toMatchObject({ deferredUntil: at('2026-11-25T14:00:00Z'), quietest: { joined: 'zone' } });
-    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toMatchObject({
       at: Date.parse('2026-11-25T14:00:00Z'),
       requestId: 'z-1',
       joiners: ['z-2', 'z-3'],
@@ -1464,7 +1464,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
       }),
     ]);
     expect(h.audits().find((a) => a.requestId === 'z-4')?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
-    expect(h.slots.slots.get('lb-a/gra')).toMatchObject({
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toMatchObject({
       at: Date.parse('2026-11-25T16:00:00Z'),
       requestId: 'z-4',
     });
@@ -1474,7 +1474,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     const h = zoned();
     h.api.addFarm('lb-a', { type: 'http', farmId: 9, zone: 'all', stored: null });
     await h.process([h.record({ requestId: 'a-1', farmId: 9, window: untilFifteen })]);
-    expect(h.slots.slots.get('lb-a/all')).toMatchObject({
+    expect(h.slots.slots.get('lb-a/all')?.[0]).toMatchObject({
       at: Date.parse('2026-11-25T14:00:00Z'),
       requestId: 'a-1',
     });
@@ -1486,7 +1486,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     expect(g1?.message).toMatch(
       /slot already chosen for zone all of its load balancer \(whose refresh covers every zone, its zone gra too\)/,
     );
-    expect(h.slots.slots.get('lb-a/all')?.joiners).toEqual(['g-1']);
+    expect(h.slots.slots.get('lb-a/all')?.[0]?.joiners).toEqual(['g-1']);
     // The slot comes: one refresh, of `all`.
     h.clock.t = Date.parse('2026-11-25T14:00:00Z');
     await h.process(h.deferrals.scheduled.map((d) => h.record(d.request)));
@@ -1497,14 +1497,14 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     const h = zoned();
     h.api.addFarm('lb-a', { type: 'http', farmId: 9, zone: 'all', stored: null });
     await h.process([h.record({ requestId: 's-1', farmId: 2, window: untilFifteen })]);
-    expect(h.slots.slots.get('lb-a/sbg')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+    expect(h.slots.slots.get('lb-a/sbg')?.[0]?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
     await h.process([h.record({ requestId: 'a-2', farmId: 9, window: fromElevenToTen })]);
     const a2 = h.audits().find((a) => a.requestId === 'a-2');
     expect(a2).toMatchObject({ deferredUntil: at('2026-11-25T14:00:00Z'), quietest: { joined: 'zone' } });
     expect(a2?.message).toMatch(
       /slot already chosen for zone sbg of its load balancer \(its farm is in zone all/,
     );
-    expect(h.slots.slots.get('lb-a/sbg')?.joiners).toEqual(['a-2']);
+    expect(h.slots.slots.get('lb-a/sbg')?.[0]?.joiners).toEqual(['a-2']);
     // Without the zones' list, it joins only what the batch names: here nothing, so its own.
     h.api.failures.fail('listZones');
     await h.process([
@@ -1531,14 +1531,14 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     expect(deferred.find((a) => a.requestId === 'b-2')?.message).toMatch(
       /shares with other requests for its load balancer \(with a farm of zone all, whose refresh covers every zone, its zone sbg too\)/,
     );
-    expect(h.slots.slots.get('lb-a/all')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+    expect(h.slots.slots.get('lb-a/all')?.[0]?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
     expect(h.slots.slots.has('lb-a/sbg')).toBe(false);
   });
 
   it('a joiner that cannot be listed is still deferred to the slot it joined (logged)', async () => {
     const h = zoned();
     await h.process([h.record({ requestId: 'j-1', farmId: 1, window: untilFifteen })]);
-    h.slots.failures.fail('join');
+    h.slots.failures.fail('change');
     await h.process([
       h.record({
         requestId: 'j-2',
@@ -1552,14 +1552,15 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
       outcome: 'deferred',
       deferredUntil: at('2026-11-25T14:00:00Z'),
     });
-    expect(h.slots.slots.get('lb-a/gra')?.joiners).toBeUndefined();
+    expect(h.slots.slots.get('lb-a/gra')?.[0]?.joiners).toBeUndefined();
     expect(h.log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
-      "could not list a request among the joiners of its zone's slot; the slot is kept for the request that chose it",
+      "could not remember a zone's slots; its later requests choose their own",
     ]);
   });
 
-  it('chooses its own slot when its window does not hold the zone’s, and leaves the zone’s slot as it was', async () => {
+  it('chooses its own slot when its window holds none of the zone’s, remembered beside the first: a later request joins the one its window holds', async () => {
     const h = zoned();
+    h.api.addFarm('lb-a', { type: 'http', farmId: 4, zone: 'gra', stored: null });
     await h.process([h.record({ requestId: 'z-3', farmId: 1, window: untilFifteen })]);
     const late = {
       notBefore: at('2026-11-25T15:30:00Z'),
@@ -1574,23 +1575,35 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
       at('2026-11-25T16:00:00Z'),
     ]);
     expect(h.audits()[1]?.message).toMatch(/^deferred to the quietest 5 minutes of its change window/);
-    expect(h.slots.slots.get('lb-a/gra')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+    expect(h.slots.slots.get('lb-a/gra')?.map((s) => [s.at, s.requestId])).toEqual([
+      [Date.parse('2026-11-25T14:00:00Z'), 'z-3'],
+      [Date.parse('2026-11-25T16:00:00Z'), 'z-4'],
+    ]);
+    // A third request of the zone whose window holds only the second slot joins it.
+    await h.process([h.record({ requestId: 'z-6', farmId: 4, window: late })]);
+    expect(h.audits().find((a) => a.requestId === 'z-6')).toMatchObject({
+      deferredUntil: at('2026-11-25T16:00:00Z'),
+      quietest: { joined: 'zone' },
+    });
+    expect(h.slots.slots.get('lb-a/gra')?.[1]?.joiners).toEqual(['z-6']);
     // Another zone of the load balancer keeps its own choice (farm 2 is in sbg).
     await h.process([h.record({ requestId: 'z-5', farmId: 2, window: fromElevenToTen })]);
-    expect(h.audits()[2]?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
-    expect(h.slots.slots.get('lb-a/sbg')?.at).toBe(Date.parse('2026-11-25T16:00:00Z'));
+    expect(h.audits().find((a) => a.requestId === 'z-5')?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
+    expect(h.slots.slots.get('lb-a/sbg')?.[0]?.at).toBe(Date.parse('2026-11-25T16:00:00Z'));
   });
 
   it('replaces a remembered slot that has passed', async () => {
     const h = zoned();
-    h.slots.slots.set('lb-a/gra', {
-      at: Date.parse('2026-11-25T09:00:00Z'),
-      typicalRate: 2,
-      chosenAt: 'before',
-    });
+    h.slots.slots.set('lb-a/gra', [
+      {
+        at: Date.parse('2026-11-25T09:00:00Z'),
+        typicalRate: 2,
+        chosenAt: 'before',
+      },
+    ]);
     await h.process([h.record({ requestId: 'z-6', farmId: 1, window: fromElevenToTen })]);
     expect(h.audits()[0]?.deferredUntil).toBe(at('2026-11-25T16:00:00Z'));
-    expect(h.slots.slots.get('lb-a/gra')).toEqual({
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toEqual({
       at: Date.parse('2026-11-25T16:00:00Z'),
       typicalRate: 1,
       chosenAt: at('2026-11-25T10:00:00Z'),
@@ -1601,33 +1614,37 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
   it('never joins a slot that is due now, nor waits past its own window for one', async () => {
     const h = zoned();
     // The zone's slot is 3 s away (the worker's near margin is 5 s): the request chooses its own.
-    h.slots.slots.set('lb-a/gra', { at: h.clock.t + 3_000, typicalRate: 0, chosenAt: 'before' });
+    h.slots.slots.set('lb-a/gra', [{ at: h.clock.t + 3_000, typicalRate: 0, chosenAt: 'before' }]);
     await h.process([h.record({ requestId: 'z-7', farmId: 1, window: untilFifteen })]);
     expect(h.audits()[0]?.deferredUntil).toBe(at('2026-11-25T14:00:00Z'));
-    expect(h.slots.slots.get('lb-a/gra')?.at).toBe(h.clock.t + 3_000);
+    expect(h.slots.slots.get('lb-a/gra')?.[0]?.at).toBe(h.clock.t + 3_000);
   });
 
   it('chooses as before when the zone slots cannot be read or written, or the farm cannot be read', async () => {
     const h = zoned();
-    h.slots.slots.set('lb-a/gra', {
-      at: Date.parse('2026-11-25T14:00:00Z'),
-      typicalRate: 5,
-      chosenAt: 'before',
-    });
+    h.slots.slots.set('lb-a/gra', [
+      {
+        at: Date.parse('2026-11-25T14:00:00Z'),
+        typicalRate: 5,
+        chosenAt: 'before',
+      },
+    ]);
     h.slots.failures.fail('read');
     await h.process([h.record({ requestId: 'z-8', farmId: 1, window: fromElevenToTen })]);
     expect(h.audits()[0]).toMatchObject({ outcome: 'deferred', deferredUntil: at('2026-11-25T16:00:00Z') });
-    h.slots.failures.heal('read').fail('remember');
+    h.slots.failures.heal('read').fail('change');
     h.slots.slots.clear();
     await h.process([h.record({ requestId: 'z-9', farmId: 2, window: untilFifteen })]);
     expect(h.audits()[1]).toMatchObject({ outcome: 'deferred', deferredUntil: at('2026-11-25T14:00:00Z') });
     expect(h.slots.slots.size).toBe(0);
-    h.slots.failures.heal('remember');
-    h.slots.slots.set('lb-a/gra', {
-      at: Date.parse('2026-11-25T14:00:00Z'),
-      typicalRate: 5,
-      chosenAt: 'before',
-    });
+    h.slots.failures.heal('change');
+    h.slots.slots.set('lb-a/gra', [
+      {
+        at: Date.parse('2026-11-25T14:00:00Z'),
+        typicalRate: 5,
+        chosenAt: 'before',
+      },
+    ]);
     h.api.failures.fail('getFarm');
     await h.process([
       h.record({
@@ -1641,7 +1658,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     expect(h.audits()[2]).toMatchObject({ outcome: 'deferred', deferredUntil: at('2026-11-25T16:00:00Z') });
     expect(h.log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
       "could not read the zones' chosen slots; their requests choose their own",
-      "could not remember a zone's chosen slot; its later requests choose their own",
+      "could not remember a zone's slots; its later requests choose their own",
       "could not read a farm's zone; its request chooses its own quietest slot",
     ]);
   });
@@ -1664,7 +1681,7 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
       at('2026-11-25T14:00:00Z'),
     ]);
     expect(deferred[1]?.message).toMatch(/shares with other requests for its zone gra/);
-    expect(h.slots.slots.get('lb-a/gra')?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
+    expect(h.slots.slots.get('lb-a/gra')?.[0]?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
   });
 
   it('without metrics goes on at once, as without zone slots', async () => {

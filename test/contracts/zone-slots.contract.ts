@@ -1,5 +1,5 @@
 /** What every ZoneSlots must do: run against the DynamoDB adapter and the in-memory fake. */
-import { MAX_SLOT_JOINERS, type ZoneSlots } from '../../lib/ports/zone-slots';
+import { MAX_SLOT_JOINERS, MAX_ZONE_SLOTS, type ZoneSlots } from '../../lib/ports/zone-slots';
 
 export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) => {
   let store: ZoneSlots;
@@ -9,81 +9,104 @@ export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) =>
   beforeAll(async () => {
     store = await make();
   });
+  const add = (at: number, typicalRate: number, ...requestIds: string[]) => ({
+    add: [{ at, typicalRate, requestIds }],
+  });
 
-  it('remembers one slot per zone, read back with its rate and when it was chosen, only for the zones asked', async () => {
+  it('remembers slots per zone, read back by time with their rate, when they were chosen and by whom, only for the zones asked', async () => {
     const a = service();
     const now = new Date();
     const at = now.getTime() + 30 * MINUTE;
-    expect(await store.remember(a, 'gra', { at, typicalRate: 5.5 }, now)).toBe(true);
-    expect(await store.remember(a, 'rbx', { at: at + 5 * MINUTE, typicalRate: 0 }, now)).toBe(true);
+    await store.change(a, 'gra', add(at + 60 * MINUTE, 1, 'r-2'), now);
+    await store.change(a, 'gra', add(at, 5.5, 'r-1', 'r-1b'), now);
+    await store.change(a, 'rbx', add(at + 5 * MINUTE, 0, 'r-3'), now);
     const b = service();
-    expect(await store.remember(b, 'gra', { at: at + 10 * MINUTE, typicalRate: 1 }, now)).toBe(true);
+    await store.change(b, 'gra', add(at + 10 * MINUTE, 1, 'r-4'), now);
     expect(await store.read(a, ['gra', 'sbg', 'gra'])).toEqual(
-      new Map([['gra', { at, typicalRate: 5.5, chosenAt: now.toISOString() }]]),
+      new Map([
+        [
+          'gra',
+          [
+            { at, typicalRate: 5.5, chosenAt: now.toISOString(), requestId: 'r-1', joiners: ['r-1b'] },
+            { at: at + 60 * MINUTE, typicalRate: 1, chosenAt: now.toISOString(), requestId: 'r-2' },
+          ],
+        ],
+      ]),
     );
     expect([...(await store.read(a, ['gra', 'rbx'])).keys()].sort()).toEqual(['gra', 'rbx']);
     expect(await store.read(a, [])).toEqual(new Map());
-    expect((await store.read(b, ['gra'])).get('gra')?.at).toBe(at + 10 * MINUTE);
+    expect((await store.read(b, ['gra'])).get('gra')?.map((s) => s.at)).toEqual([at + 10 * MINUTE]);
   });
 
-  it('replaces a slot still ahead only when told it is the orphan to replace, keeping its request', async () => {
-    const d = service();
-    const now = new Date();
-    const first = now.getTime() + 20 * MINUTE;
-    await store.remember(d, 'gra', { at: first, typicalRate: 3, requestId: 'r-1' }, now);
-    expect((await store.read(d, ['gra'])).get('gra')).toMatchObject({ at: first, requestId: 'r-1' });
-    const next = { at: first + 60 * MINUTE, typicalRate: 1, requestId: 'r-2' };
-    expect(await store.remember(d, 'gra', next, now, first + 5 * MINUTE)).toBe(false);
-    expect(await store.remember(d, 'gra', next, now, first)).toBe(true);
-    expect((await store.read(d, ['gra'])).get('gra')).toMatchObject({
-      at: first + 60 * MINUTE,
-      requestId: 'r-2',
-    });
-  });
-
-  it('keeps a slot still ahead, and replaces one that has passed', async () => {
-    const c = service();
-    const now = new Date();
-    const first = now.getTime() + 20 * MINUTE;
-    await store.remember(c, 'gra', { at: first, typicalRate: 3 }, now);
-    expect(await store.remember(c, 'gra', { at: first + 60 * MINUTE, typicalRate: 1 }, now)).toBe(false);
-    expect((await store.read(c, ['gra'])).get('gra')?.at).toBe(first);
-    // Once the first slot has passed, the next choice is remembered.
-    const later = new Date(first + MINUTE);
-    expect(await store.remember(c, 'gra', { at: first + 60 * MINUTE, typicalRate: 1 }, later)).toBe(true);
-    expect((await store.read(c, ['gra'])).get('gra')).toEqual({
-      at: first + 60 * MINUTE,
-      typicalRate: 1,
-      chosenAt: later.toISOString(),
-    });
-  });
-
-  it('lists the requests that join a remembered slot, once each, only while the zone still remembers that slot', async () => {
+  it('lists the requests that join a slot once each, and a slot chosen again at the same time lists its requests as joiners', async () => {
     const e = service();
     const now = new Date();
     const at = now.getTime() + 20 * MINUTE;
-    expect(await store.join(e, 'gra', at, 'j-0')).toBe(false); // nothing remembered
-    await store.remember(e, 'gra', { at, typicalRate: 2, requestId: 'r-1' }, now);
-    expect(await store.join(e, 'gra', at + MINUTE, 'j-1')).toBe(false); // another slot
-    expect(await store.join(e, 'gra', at, 'j-1')).toBe(true);
-    expect(await store.join(e, 'gra', at, 'j-2')).toBe(true);
-    expect(await store.join(e, 'gra', at, 'j-1')).toBe(true);
-    const slot = (await store.read(e, ['gra'])).get('gra')!;
-    expect(slot).toMatchObject({ at, requestId: 'r-1' });
-    expect([...(slot.joiners ?? [])].sort()).toEqual(['j-1', 'j-2']);
-    // A new slot for the zone starts with no joiners.
-    await store.remember(e, 'gra', { at: at + 60 * MINUTE, typicalRate: 1, requestId: 'r-2' }, now, at);
-    expect((await store.read(e, ['gra'])).get('gra')?.joiners).toBeUndefined();
+    await store.change(e, 'gra', { join: [{ at, requestIds: ['j-0'] }] }, now); // nothing remembered
+    expect(await store.read(e, ['gra'])).toEqual(new Map());
+    await store.change(e, 'gra', add(at, 2, 'r-1'), now);
+    await store.change(e, 'gra', { join: [{ at: at + MINUTE, requestIds: ['j-1'] }] }, now); // no such slot
+    await store.change(e, 'gra', { join: [{ at, requestIds: ['j-1', 'j-2', 'j-1', 'r-1'] }] }, now);
+    await store.change(e, 'gra', add(at, 9, 'j-3'), now);
+    expect((await store.read(e, ['gra'])).get('gra')).toEqual([
+      { at, typicalRate: 2, chosenAt: now.toISOString(), requestId: 'r-1', joiners: ['j-1', 'j-2', 'j-3'] },
+    ]);
   });
 
-  it(`lists at most ${MAX_SLOT_JOINERS} joiners`, async () => {
+  it(`lists at most ${MAX_SLOT_JOINERS} joiners, and remembers at most ${MAX_ZONE_SLOTS} slots ahead`, async () => {
     const f = service();
     const now = new Date();
     const at = now.getTime() + 20 * MINUTE;
-    await store.remember(f, 'gra', { at, typicalRate: 2, requestId: 'r-1' }, now);
-    for (let i = 0; i < MAX_SLOT_JOINERS; i++) expect(await store.join(f, 'gra', at, `j-${i}`)).toBe(true);
-    expect(await store.join(f, 'gra', at, 'one-too-many')).toBe(false);
-    expect(await store.join(f, 'gra', at, 'j-0')).toBe(true);
-    expect((await store.read(f, ['gra'])).get('gra')?.joiners).toHaveLength(MAX_SLOT_JOINERS);
+    const many = Array.from({ length: MAX_SLOT_JOINERS + 5 }, (_, i) => `j-${i}`);
+    await store.change(f, 'gra', add(at, 2, 'r-1'), now);
+    await store.change(f, 'gra', { join: [{ at, requestIds: many }] }, now);
+    expect((await store.read(f, ['gra'])).get('gra')?.[0]?.joiners).toEqual(many.slice(0, MAX_SLOT_JOINERS));
+    for (let i = 1; i <= MAX_ZONE_SLOTS; i++)
+      await store.change(f, 'gra', add(at + i * 5 * MINUTE, 1, `r-${i}`), now);
+    const kept = (await store.read(f, ['gra'])).get('gra')!;
+    expect(kept).toHaveLength(MAX_ZONE_SLOTS);
+    expect(kept.at(-1)?.at).toBe(at + (MAX_ZONE_SLOTS - 1) * 5 * MINUTE);
+  });
+
+  it('forgets an orphan only while it is kept for no other request than those seen, and a slot an hour after it passed', async () => {
+    const d = service();
+    const now = new Date();
+    const first = now.getTime() + 20 * MINUTE;
+    await store.change(d, 'gra', add(first, 3, 'r-1'), now);
+    await store.change(d, 'gra', { join: [{ at: first, requestIds: ['j-1'] }] }, now);
+    // Seen orphaned with only r-1 waiting: j-1 joined since, so it is kept.
+    await store.change(d, 'gra', { drop: [{ at: first, waiters: ['r-1'] }] }, now);
+    expect((await store.read(d, ['gra'])).get('gra')?.map((s) => s.at)).toEqual([first]);
+    await store.change(
+      d,
+      'gra',
+      { drop: [{ at: first, waiters: ['r-1', 'j-1'] }], ...add(first + 60 * MINUTE, 1, 'r-2') },
+      now,
+    );
+    expect((await store.read(d, ['gra'])).get('gra')).toEqual([
+      { at: first + 60 * MINUTE, typicalRate: 1, chosenAt: now.toISOString(), requestId: 'r-2' },
+    ]);
+    // Two hours later, the passed slot is forgotten by the next change.
+    const later = new Date(first + 3 * 60 * MINUTE);
+    await store.change(d, 'gra', add(later.getTime() + 5 * MINUTE, 4, 'r-3'), later);
+    expect((await store.read(d, ['gra'])).get('gra')?.map((s) => s.requestId)).toEqual(['r-3']);
+    // A change that leaves nothing leaves the zone without slots.
+    await store.change(d, 'gra', { drop: [{ at: later.getTime() + 5 * MINUTE, waiters: ['r-3'] }] }, later);
+    expect(await store.read(d, ['gra'])).toEqual(new Map());
+  });
+
+  it('keeps both of two changes made at once to one zone', async () => {
+    const g = service();
+    const now = new Date();
+    const at = now.getTime() + 20 * MINUTE;
+    await Promise.all(
+      Array.from({ length: 4 }, (_, i) => store.change(g, 'gra', add(at + i * 5 * MINUTE, i, `r-${i}`), now)),
+    );
+    expect((await store.read(g, ['gra'])).get('gra')?.map((s) => s.requestId)).toEqual([
+      'r-0',
+      'r-1',
+      'r-2',
+      'r-3',
+    ]);
   });
 };

@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { DAY_MS, SLOT_MS, SLOTS_PER_DAY, slotOfDay } from '../../lib/domain/traffic';
-import { chooseZoneSlots } from '../../lib/domain/zone-slots';
+import {
+  changeZoneSlots,
+  chooseZoneSlots,
+  MAX_SLOT_JOINERS,
+  MAX_ZONE_SLOTS,
+  waitersOf,
+} from '../../lib/domain/zone-slots';
 
 const DAY = Date.parse('2026-12-01T00:00:00Z');
 const HOUR = 3_600_000;
@@ -111,5 +117,56 @@ describe('chooseZoneSlots', () => {
         },
       ),
     );
+  });
+});
+
+describe('changeZoneSlots', () => {
+  const NOW = new Date('2026-12-01T10:00:00Z');
+  const RETAIN = 3_600_000;
+  const id: fc.Arbitrary<string> = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+  const at = fc.integer({ min: -2 * 12, max: 20 }).map((k) => NOW.getTime() + k * SLOT_MS);
+  const change = fc.record({
+    add: fc.array(fc.record({ at, typicalRate: fc.nat(9), requestIds: fc.array(id, { maxLength: 3 }) }), {
+      maxLength: 4,
+    }),
+    join: fc.array(fc.record({ at, requestIds: fc.array(id, { maxLength: 3 }) }), { maxLength: 3 }),
+    drop: fc.array(fc.record({ at, waiters: fc.array(id, { maxLength: 3 }) }), { maxLength: 2 }),
+  });
+
+  it('keeps slots by time, one per time, each request listed once, within the limits, none passed beyond retention', () => {
+    fc.assert(
+      fc.property(fc.array(change, { minLength: 1, maxLength: 6 }), (changes) => {
+        let slots = changeZoneSlots([], {}, NOW, RETAIN);
+        for (const c of changes) {
+          const before = slots;
+          slots = changeZoneSlots(slots, c, NOW, RETAIN);
+          // Every request added or joined at a time kept is listed on it.
+          for (const a of [...c.add, ...c.join]) {
+            const slot = slots.find((s) => s.at === a.at);
+            if (slot && (slot.joiners?.length ?? 0) < MAX_SLOT_JOINERS)
+              for (const r of a.requestIds) expect(waitersOf(slot)).toContain(r);
+          }
+          // A slot kept before is dropped only when it waited for no one but the drop's requests.
+          for (const s of before)
+            if (!slots.some((k) => k.at === s.at) && s.at + RETAIN > NOW.getTime())
+              expect(
+                c.drop.some((d) => d.at === s.at && waitersOf(s).every((w) => d.waiters.includes(w))),
+              ).toBe(true);
+        }
+        const times = slots.map((s) => s.at);
+        expect(times).toEqual([...new Set(times)].sort((a, b) => a - b));
+        expect(slots.filter((s) => s.at > NOW.getTime()).length).toBeLessThanOrEqual(MAX_ZONE_SLOTS);
+        for (const s of slots) {
+          expect(s.at + RETAIN).toBeGreaterThan(NOW.getTime());
+          expect(new Set(waitersOf(s)).size).toBe(waitersOf(s).length);
+        }
+      }),
+    );
+  });
+
+  it('does not remember a new slot that has already begun', () => {
+    expect(
+      changeZoneSlots([], { add: [{ at: NOW.getTime(), typicalRate: 1, requestIds: ['a'] }] }, NOW, RETAIN),
+    ).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import type { FarmOrder } from '../../lib/domain/request-rules';
 import type { SavedPlanBody } from '../../lib/domain/saved-plan';
 import type { FarmType, Stickiness } from '../../lib/domain/stickiness';
 import type { RateSample, TrafficReading } from '../../lib/domain/traffic';
+import { changeZoneSlots } from '../../lib/domain/zone-slots';
 import type { PendingChange } from '../../lib/domain/zones';
 import type { ChatProposal, ChatProposals, ProposalClaim } from '../../lib/ports/chat-proposals';
 import type { Clock } from '../../lib/ports/clock';
@@ -36,7 +37,12 @@ import type { Lease, ServiceLeases } from '../../lib/ports/service-leases';
 import type { SlackMessage, SlackResponder } from '../../lib/ports/slack-responder';
 import type { UnappliedZone, UnappliedZones } from '../../lib/ports/unapplied-zones';
 import type { WorkDispatcher } from '../../lib/ports/work-dispatcher';
-import { MAX_SLOT_JOINERS, type ZoneSlot, type ZoneSlots } from '../../lib/ports/zone-slots';
+import {
+  type SlotChange,
+  ZONE_SLOT_RETENTION_MS,
+  type ZoneSlot,
+  type ZoneSlots,
+} from '../../lib/ports/zone-slots';
 
 /** A clock that stands still unless a test (or a sleep) moves it. */
 export class FakeClock implements Clock {
@@ -285,45 +291,27 @@ export class InMemoryUnappliedZones implements UnappliedZones {
 
 /** Each zone's remembered quietest slot, as the DynamoDB adapter keeps them (expiry is left to the adapter's TTL). */
 export class InMemoryZoneSlots implements ZoneSlots {
-  readonly slots = new Map<string, ZoneSlot>();
-  readonly failures = new Failures<'read' | 'remember' | 'join'>();
+  /** By `service/zone`, each zone's slots by time. */
+  readonly slots = new Map<string, ZoneSlot[]>();
+  readonly failures = new Failures<'read' | 'change'>();
 
-  async read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>> {
+  constructor(private readonly retainMs = ZONE_SLOT_RETENTION_MS) {}
+
+  async read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot[]>> {
     this.failures.check('read');
-    const out = new Map<string, ZoneSlot>();
-    for (const zone of zones) {
-      const slot = this.slots.get(`${service}/${zone}`);
-      if (slot) out.set(zone, { ...slot, ...(slot.joiners ? { joiners: [...slot.joiners] } : {}) });
+    const out = new Map<string, ZoneSlot[]>();
+    for (const zone of new Set(zones)) {
+      const kept = this.slots.get(`${service}/${zone}`);
+      if (kept?.length) out.set(zone, structuredClone(kept));
     }
     return out;
   }
-  async join(service: string, zone: string, at: number, requestId: string): Promise<boolean> {
-    this.failures.check('join');
-    const slot = this.slots.get(`${service}/${zone}`);
-    if (!slot || slot.at !== at) return false;
-    const joiners = slot.joiners ?? [];
-    if (joiners.includes(requestId)) return true;
-    if (joiners.length >= MAX_SLOT_JOINERS) return false;
-    slot.joiners = [...joiners, requestId];
-    return true;
-  }
-  async remember(
-    service: string,
-    zone: string,
-    slot: { at: number; typicalRate: number; requestId?: string },
-    now: Date,
-    replacing?: number,
-  ): Promise<boolean> {
-    this.failures.check('remember');
-    const kept = this.slots.get(`${service}/${zone}`);
-    if (kept && kept.at > now.getTime() && kept.at !== replacing) return false;
-    this.slots.set(`${service}/${zone}`, {
-      at: slot.at,
-      typicalRate: slot.typicalRate,
-      chosenAt: now.toISOString(),
-      ...(slot.requestId ? { requestId: slot.requestId } : {}),
-    });
-    return true;
+  async change(service: string, zone: string, change: SlotChange, now: Date): Promise<void> {
+    this.failures.check('change');
+    const key = `${service}/${zone}`;
+    const next = changeZoneSlots(this.slots.get(key) ?? [], change, now, this.retainMs);
+    if (next.length > 0) this.slots.set(key, next);
+    else this.slots.delete(key);
   }
 }
 
