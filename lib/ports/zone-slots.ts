@@ -14,6 +14,11 @@ export interface ZoneSlots {
   /** The slots remembered for these zones of the service, by zone (zones without one are left out). */
   read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>>;
   /**
+   * The slot remembered for one zone of the service, or undefined: one key read (GetItem), for a
+   * reader whose rights reach no further (Slack's proposal, the CLI's plan).
+   */
+  get(service: string, zone: string): Promise<ZoneSlot | undefined>;
+  /**
    * Remembers `slot` for the zone, chosen `now` by request `requestId`, unless the zone's
    * remembered slot is still ahead of `now` (that one is kept) and is not the one `replacing` names
    * (its `at`: a slot found orphaned, whose request no longer waits). True when it was remembered.

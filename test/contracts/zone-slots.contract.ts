@@ -26,6 +26,26 @@ export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) =>
     expect((await store.read(b, ['gra'])).get('gra')?.at).toBe(at + 10 * MINUTE);
   });
 
+  it("gets one zone's slot by its key, as read does, and nothing for a zone or service without one", async () => {
+    const e = service();
+    const now = new Date();
+    const at = now.getTime() + 40 * MINUTE;
+    await store.remember(e, 'gra', { at, typicalRate: 2.5, requestId: 'r-9' }, now);
+    expect(await store.get(e, 'gra')).toEqual({
+      at,
+      typicalRate: 2.5,
+      chosenAt: now.toISOString(),
+      requestId: 'r-9',
+    });
+    expect(await store.get(e, 'gra')).toEqual((await store.read(e, ['gra'])).get('gra'));
+    expect(await store.get(e, 'rbx')).toBeUndefined();
+    expect(await store.get(service(), 'gra')).toBeUndefined();
+    // A zone named like another's prefix is its own key.
+    await store.remember(e, 'all', { at: at + MINUTE, typicalRate: 1 }, now);
+    expect((await store.get(e, 'all'))?.at).toBe(at + MINUTE);
+    expect((await store.get(e, 'gra'))?.at).toBe(at);
+  });
+
   it('replaces a slot still ahead only when told it is the orphan to replace, keeping its request', async () => {
     const d = service();
     const now = new Date();

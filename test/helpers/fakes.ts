@@ -286,7 +286,7 @@ export class InMemoryUnappliedZones implements UnappliedZones {
 /** Each zone's remembered quietest slot, as the DynamoDB adapter keeps them (expiry is left to the adapter's TTL). */
 export class InMemoryZoneSlots implements ZoneSlots {
   readonly slots = new Map<string, ZoneSlot>();
-  readonly failures = new Failures<'read' | 'remember'>();
+  readonly failures = new Failures<'read' | 'get' | 'remember'>();
 
   async read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>> {
     this.failures.check('read');
@@ -296,6 +296,11 @@ export class InMemoryZoneSlots implements ZoneSlots {
       if (slot) out.set(zone, { ...slot });
     }
     return out;
+  }
+  async get(service: string, zone: string): Promise<ZoneSlot | undefined> {
+    this.failures.check('get');
+    const slot = this.slots.get(`${service}/${zone}`);
+    return slot && { ...slot };
   }
   async remember(
     service: string,

@@ -1,5 +1,6 @@
 /**
- * ZoneSlots on the idempotency table: one item per zone, `slot:<service>/<zone>`, replaced only
+ * ZoneSlots on the idempotency table: one item per zone, `slot:<service>/<zone>` (read in batches
+ * by the worker, one key at a time by `get`), replaced only
  * when none is kept or the kept one has passed (a conditional write, so two batches choosing at
  * once keep the first), and expiring (TTL) ZONE_SLOT_RETENTION_MS after its slot.
  */
@@ -21,6 +22,19 @@ export class DynamoDbZoneSlots implements ZoneSlots {
       if (parsed) out.set(parsed.zone, parsed.slot);
     }
     return out;
+  }
+
+  async get(service: string, zone: string): Promise<ZoneSlot | undefined> {
+    const { Item } = await this.options.client<{ Item?: DynamoItem }>('GetItem', {
+      TableName: this.options.tableName,
+      Key: { id: { S: zoneSlotItemId(service, zone) } },
+      ConsistentRead: true,
+    });
+    // An item past its TTL counts as gone (DynamoDB deletes expired items within days, not at once).
+    if (!Item || (Item.expiresAtEpoch?.N && Number(Item.expiresAtEpoch.N) <= Math.floor(Date.now() / 1000)))
+      return undefined;
+    const parsed = this.parse(service, Item);
+    return parsed?.zone === zone ? parsed.slot : undefined;
   }
 
   /** An item that does not read as a whole slot is no slot: the zone's requests choose their own. */
