@@ -820,6 +820,7 @@ describe('serverless package', () => {
     expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
       'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
       'events:PutEvents',
@@ -845,6 +846,12 @@ describe('serverless package', () => {
     expect(statements.find((st) => st.Sid === 'ReadOutcomesAndFarmOrder')).toMatchObject({
       Action: ['dynamodb:BatchGetItem'],
       Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['request:*', 'farm:*'] } },
+    });
+    // The slot a proposal's zone already waits for: one key at a time, read only, slot items only.
+    expect(statements.find((st) => st.Sid === 'ReadZoneSlots')).toMatchObject({
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['slot:*'] } },
     });
     expect(JSON.stringify(statements.find((st) => st.Sid === 'DispatchWorkToItself')?.Resource)).toContain(
       'function:stickler-test-slack',
