@@ -5,7 +5,8 @@
  * (process-change-requests, rememberedSlots), so it is not shown either. Read before a request is
  * made (Slack's proposal, the CLI's plan), so that what is shown is the slot the request will join.
  */
-import type { ZoneSlot } from '../domain/zone-slots';
+import type { TimeWindow } from '../domain/traffic';
+import { canJoin, type ZoneSlot } from '../domain/zone-slots';
 import type { Clock } from '../ports/clock';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { ZoneSlots } from '../ports/zone-slots';
@@ -29,3 +30,58 @@ export const makeWaitingSlot = (deps: WaitingSlotDeps) =>
   };
 
 export type WaitingSlot = ReturnType<typeof makeWaitingSlot>;
+
+/**
+ * The waiting slots of several zones of a service, by zone (zones without one are left out): one
+ * batch read of the slots, one of their requests. A read that fails is thrown.
+ */
+export const makeWaitingSlots = (deps: Omit<WaitingSlotDeps, 'slots'> & { slots: Pick<ZoneSlots, 'read'> }) =>
+  async function waitingSlots(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot>> {
+    const now = deps.clock.now().getTime();
+    const slots = [...(await deps.slots.read(service, zones))].filter(([, slot]) => slot.at > now);
+    const ids = [...new Set(slots.flatMap(([, slot]) => (slot.requestId ? [slot.requestId] : [])))];
+    const status = ids.length > 0 ? await deps.requests.status(ids) : new Map();
+    return new Map(
+      slots.filter(([, slot]) => !slot.requestId || status.get(slot.requestId)?.state === 'deferred'),
+    );
+  };
+
+export type WaitingSlots = ReturnType<typeof makeWaitingSlots>;
+
+/** A zone's waiting slot, and whether a window holds it (a request made now with that window joins it). */
+export interface ZoneWaitingSlot {
+  service: string;
+  zone: string;
+  slot: ZoneSlot;
+  inWindow: boolean;
+}
+
+/**
+ * The waiting slots of these zones, by service, sorted by service and zone; a service whose slots
+ * cannot be read is left out and told to `onFailed` (what is shown then says less, never more).
+ */
+export const zonesWaitingSlots = async (
+  waitingSlots: WaitingSlots,
+  zones: ReadonlyMap<string, ReadonlySet<string>>,
+  window: TimeWindow,
+  now: number,
+  onFailed: (service: string, error: unknown) => void,
+): Promise<ZoneWaitingSlot[]> => {
+  const read = await Promise.all(
+    [...zones].map(async ([service, names]) => {
+      try {
+        const slots = await waitingSlots(service, [...names]);
+        return [...slots].map(([zone, slot]) => ({
+          service,
+          zone,
+          slot,
+          inWindow: canJoin(slot, window, now),
+        }));
+      } catch (error) {
+        onFailed(service, error);
+        return [];
+      }
+    }),
+  );
+  return read.flat().sort((a, b) => a.service.localeCompare(b.service) || a.zone.localeCompare(b.zone));
+};
