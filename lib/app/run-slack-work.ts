@@ -6,14 +6,17 @@
  */
 import { errorFields, NotFoundError, SticklerError } from '../domain/errors';
 import type { Farm } from '../domain/farm';
+import { ALL_ZONES } from '../domain/farm';
 import { checkTarget, toWire, toWord } from '../domain/stickiness';
-import { parseTimeWindow } from '../domain/traffic';
+import { parseTimeWindow, type TimeWindow } from '../domain/traffic';
 import type { ChatProposal, ChatProposals } from '../ports/chat-proposals';
 import type { Clock } from '../ports/clock';
+import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import type { Log } from '../ports/log';
 import type { SlackMessage, SlackResponder } from '../ports/slack-responder';
+import type { ZoneSlots } from '../ports/zone-slots';
 import type { SlackWork } from './handle-slack-command';
 import { makeReadTraffic } from './read-traffic';
 import {
@@ -24,6 +27,7 @@ import {
   proposalMessage,
   showMessage,
 } from './slack-messages';
+import { makeWaitingSlot, slotJoined, type ZoneSlotOf } from './waiting-slot';
 
 /** How long Apply and Cancel work after the plan was shown. */
 export const PROPOSAL_TTL_MS = 15 * 60_000;
@@ -35,6 +39,12 @@ export interface SlackWorkDeps {
   /** The proposal's traffic line (never fails: a load balancer without metrics is unknown). */
   traffic: LoadBalancerTraffic;
   proposals: ChatProposals;
+  /**
+   * The slot the proposal's zone already waits for (another request's, still ahead, that request
+   * still waiting), which Apply at the quietest time joins when the window holds it. Without it,
+   * or when it cannot be read, the proposal says its window's own quietest slot only.
+   */
+  zoneSlots?: { store: Pick<ZoneSlots, 'get'>; requests: Pick<IdempotencyStore, 'status'> };
   responder: SlackResponder;
   clock: Clock;
   log: Log;
@@ -47,6 +57,37 @@ const byRef = (a: Farm, b: Farm) => a.type.localeCompare(b.type) || a.farmId - b
 export const makeRunSlackWork = (deps: SlackWorkDeps) => {
   const { api } = deps;
   const readTraffic = makeReadTraffic({ traffic: deps.traffic, clock: deps.clock });
+  const waitingSlot =
+    deps.zoneSlots &&
+    makeWaitingSlot({
+      slots: deps.zoneSlots.store,
+      requests: deps.zoneSlots.requests,
+      clock: deps.clock,
+    });
+
+  /**
+   * The slot a request made now with the window joins (as the worker chooses: the quietest the
+   * window holds of those the farm's zone, or zone `all`, already waits for; for a farm of zone
+   * `all`, any zone's of its load balancer). None when it cannot be read: the proposal is made all
+   * the same.
+   */
+  const joinableSlot = async (farm: Farm, window: TimeWindow, now: Date): Promise<ZoneSlotOf | undefined> => {
+    if (!waitingSlot) return undefined;
+    try {
+      const zones = farm.zone === ALL_ZONES ? await api.listZones(farm.service) : [];
+      return slotJoined(await waitingSlot(farm.service, farm.zone, zones), window, now.getTime());
+    } catch (error) {
+      deps.log.warn(
+        "could not read the slot the farm's zone waits for; the proposal says its window's quietest",
+        {
+          service: farm.service,
+          zone: farm.zone,
+          error: errorFields(error),
+        },
+      );
+      return undefined;
+    }
+  };
 
   const plan = async (work: SlackWork): Promise<PlanView> => {
     const c = work.command as Extract<SlackWork['command'], { kind: 'plan' | 'set' }>;
@@ -70,7 +111,10 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
     if (!window.ok) return plainMessage(esc(window.message.replace('--window', 'window')));
     const view = await plan(work);
     if (view.kind !== 'change') return planMessage(view);
-    const report = await readTraffic({ services: [c.service], window: window.window });
+    const [report, zoneSlot] = await Promise.all([
+      readTraffic({ services: [c.service], window: window.window }),
+      joinableSlot(view.farm, window.window, now),
+    ]);
     const proposal: ChatProposal = {
       id: deps.newId(),
       requester: {
@@ -97,7 +141,17 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
     };
     await deps.proposals.save(proposal);
     const traffic = report.services[0];
-    return proposalMessage(view, proposal, traffic ? { traffic, now: now.getTime() } : undefined);
+    return proposalMessage(
+      view,
+      proposal,
+      traffic
+        ? {
+            traffic,
+            now: now.getTime(),
+            ...(zoneSlot ? { zoneSlot: zoneSlot.slot, slotZone: zoneSlot.zone } : {}),
+          }
+        : undefined,
+    );
   };
 
   const answer = async (work: SlackWork): Promise<SlackMessage> => {

@@ -17,6 +17,7 @@ import {
   type ServiceTraffic,
   trafficAtApplyText,
 } from '../domain/traffic';
+import type { ZoneSlot } from '../domain/zone-slots';
 import { SESSION_LOSS_WARNING } from '../domain/zones';
 import type { ChatProposal } from '../ports/chat-proposals';
 import type { SlackMessage } from '../ports/slack-responder';
@@ -149,13 +150,23 @@ export const chatTime = (at: number, now: number): string => {
 /**
  * The traffic line of a proposal: "traffic now: N req/s; quietest in your window: HH:MM UTC (≈ n
  * req/s)", or, plainly, that it is unknown and why. The numbers are the whole load balancer's.
+ * When the zone already waits for another request's slot inside the window, it says so: applying
+ * at the quietest time joins that slot, not the window's own quietest.
  */
-export const trafficLine = (traffic: ServiceTraffic, now: number): string => {
-  if (!traffic.known) return `traffic unknown: ${esc(traffic.reason, 200)}`;
+export const trafficLine = (
+  traffic: ServiceTraffic,
+  now: number,
+  zoneSlot?: ZoneSlot,
+  owner = 'this zone',
+): string => {
+  const joins = zoneSlot
+    ? `; ${owner} already waits for ${chatTime(zoneSlot.at, now)} (another request's slot): applying at the quietest time joins it`
+    : '';
+  if (!traffic.known) return `traffic unknown: ${esc(traffic.reason, 200)}${joins}`;
   const head = `traffic now: ${formatRate(traffic.now.requestsPerSecond)} req/s`;
   return traffic.quietest
-    ? `${head}; quietest in your window: ${chatTime(traffic.quietest.at, now)} (≈ ${formatRate(traffic.quietest.typicalRate)} req/s)`
-    : `${head}; quietest in your window: unknown (${esc(traffic.quietestUnknown ?? 'no history', 200)})`;
+    ? `${head}; quietest in your window: ${chatTime(traffic.quietest.at, now)} (≈ ${formatRate(traffic.quietest.typicalRate)} req/s)${joins}`
+    : `${head}; quietest in your window: unknown (${esc(traffic.quietestUnknown ?? 'no history', 200)})${joins}`;
 };
 
 /** What a proposal knows of its load balancer's traffic, read when the plan was made. */
@@ -163,7 +174,23 @@ export interface ProposalTraffic {
   traffic: ServiceTraffic;
   /** When it was read (epoch ms). */
   now: number;
+  /**
+   * The slot the proposal's zone already waits for (another request's, still ahead), when the
+   * proposal's window holds it: Apply at the quietest time joins it.
+   */
+  zoneSlot?: ZoneSlot;
+  /** The zone `zoneSlot` was chosen for, when not the proposal's own (zone `all`'s, or a zone its `all` farm covers). */
+  slotZone?: string;
 }
+
+/** Whose slot a proposal joins, in words: its zone's, zone all's, or a zone its farm of zone all covers. */
+const slotOwner = (proposal: ChatProposal, traffic: ProposalTraffic): string => {
+  const zone = traffic.slotZone;
+  if (zone === undefined || zone === proposal.zone) return 'this zone';
+  return zone === 'all'
+    ? 'zone all (its refresh covers this zone)'
+    : `zone ${esc(zone, 40)} (this farm's zone all covers it)`;
+};
 
 const confirmDialog = (proposal: ChatProposal, title: string, when: string, button: string) => ({
   title: { type: 'plain_text' as const, text: title },
@@ -176,10 +203,22 @@ const confirmDialog = (proposal: ChatProposal, title: string, when: string, butt
   style: 'danger' as const,
 });
 
-/** **Apply at the quietest time**, when the proposal has a window and its quietest slot is known. */
+/** When Apply at the quietest time applies, as its confirmation says it (Slack takes 300 characters in all there). */
+const quietestWhen = (proposal: ChatProposal, traffic: ProposalTraffic): string => {
+  const end = chatTime(Date.parse(proposal.window!.end), traffic.now);
+  const slot = traffic.traffic.known ? traffic.traffic.quietest : undefined;
+  if (traffic.zoneSlot)
+    return `at ${chatTime(traffic.zoneSlot.at, traffic.now)}, joining the slot ${slotOwner(proposal, traffic)} already waits for (one refresh)`;
+  return `at the quietest 5 minutes before ${end} by the last 7 days (${chatTime(slot!.at, traffic.now)} as read now)`;
+};
+
+/**
+ * **Apply at the quietest time**, when the proposal has a window and a time in it is known: its
+ * quietest slot, or the slot its zone already waits for.
+ */
 const quietestButton = (proposal: ChatProposal, traffic: ProposalTraffic | undefined) => {
   const slot = traffic?.traffic.known ? traffic.traffic.quietest : undefined;
-  if (!proposal.window || !slot || !traffic) return [];
+  if (!proposal.window || !traffic || !(slot || traffic.zoneSlot)) return [];
   return [
     {
       type: 'button' as const,
@@ -189,7 +228,7 @@ const quietestButton = (proposal: ChatProposal, traffic: ProposalTraffic | undef
       confirm: confirmDialog(
         proposal,
         'Apply at the quietest time?',
-        `at the quietest 5 minutes before ${chatTime(Date.parse(proposal.window.end), traffic.now)} by the last 7 days (${chatTime(slot.at, traffic.now)} as read now)`,
+        quietestWhen(proposal, traffic),
         'Apply then',
       ),
     },
@@ -198,7 +237,8 @@ const quietestButton = (proposal: ChatProposal, traffic: ProposalTraffic | undef
 
 /**
  * The plan of a `set` with its buttons: **Apply now**, **Apply at the quietest time** (when the
- * proposal has a window and its load balancer's quietest slot in it is known) and **Cancel**;
+ * proposal has a window and its load balancer's quietest slot in it is known, or the slot its zone
+ * already waits for lies in it) and **Cancel**;
  * both Apply buttons ask again, repeating the warning. The traffic line says what the refresh
  * would cut now and when the window is usually quietest.
  */
@@ -240,7 +280,9 @@ export const proposalMessage = (
     ...plan,
     blocks: [
       ...(plan.blocks ?? []),
-      ...(traffic ? [context(trafficLine(traffic.traffic, traffic.now))] : []),
+      ...(traffic
+        ? [context(trafficLine(traffic.traffic, traffic.now, traffic.zoneSlot, slotOwner(proposal, traffic)))]
+        : []),
       ...(extra ? [context(extra)] : []),
       actions,
       context(

@@ -12,9 +12,11 @@ Usage:
   stickler plan --policy FILE [--service NAME]... [--out PLAN_FILE] [--window START/END] [--json]
                     both say each load balancer's traffic now and its quietest 5 minutes in the window
                     (ISO 8601 with offsets, END may be a duration: 2026-12-08T00:00Z/PT6H; default the next 24 h)
-  stickler plan --policy FILE [--service NAME]... --out PLAN_FILE --pipeline [--stage STAGE] [--json]
-                    also registers the saved plan with the pipeline for 7 days (at most 50 changes): a ticket
-                    naming its digest has exactly its changes applied, each only if the farm still stores what it read
+  stickler plan --policy FILE [--service NAME]... --pipeline [--stage STAGE] [--out PLAN_FILE] [--window START/END] [--json]
+                    also says the slot each zone an apply would refresh already waits for in the pipeline (another
+                    request's: one preferring the quietest time joins it when its window holds it); with --out, it
+                    registers the saved plan with the pipeline for 7 days (at most 50 changes): a ticket naming its
+                    digest has exactly its changes applied, each only if the farm still stores what it read
   stickler apply --policy FILE [--service NAME]... [--yes] [--allow-foreign-pending] [--json]
   stickler apply PLAN_FILE [--yes] [--json]    exactly a saved plan's changes, if nothing it read has changed
   stickler set SERVICE TYPE/FARM_ID STICKINESS [--ticket KEY] [--reason TEXT] [--yes] [--allow-foreign-pending] [--json]

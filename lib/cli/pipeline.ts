@@ -22,8 +22,10 @@ import type { AwsCredentials } from '../adapters/aws/sigv4';
 import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
 import { DynamoDbPlanRegistry } from '../adapters/dynamodb/dynamodb-plan-registry';
+import { DynamoDbZoneSlots } from '../adapters/dynamodb/dynamodb-zone-slots';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { makePipelineDoor, type PipelineDoor } from '../app/pipeline-door';
+import { makeWaitingSlots, type WaitingSlots } from '../app/waiting-slot';
 import { ConfigError } from '../domain/errors';
 import { plainText } from '../domain/text';
 import { systemClock } from '../ports/clock';
@@ -40,6 +42,8 @@ export interface PipelineConnection {
   door: PipelineDoor;
   /** Saved plans registered for tickets to approve (`plan --out FILE --pipeline`). */
   plans: PlanRegistry;
+  /** The slots the worker remembered for zones, whose requests still wait (`plan --pipeline`). */
+  waitingSlots: WaitingSlots;
   /** Where it is, for the operator: `stage prod (eu-west-3)` or `local pipeline`. */
   where: string;
   actor: { id: string; name?: string };
@@ -232,13 +236,16 @@ const awsAccess = async (env: NodeJS.ProcessEnv, stage: string | undefined): Pro
   };
 };
 
-/** The door to the pipeline's bus and table, and its plan registry, through clients that keep the credentials fresh. */
+/**
+ * The door to the pipeline's bus and table, its plan registry and the zones' waiting slots, through
+ * clients that keep the credentials fresh.
+ */
 const pipelineDoorOf = (
   env: NodeJS.ProcessEnv,
   { region, credentials, fresh }: PipelineAccess,
   busName: string,
   tableName: string,
-): Pick<PipelineConnection, 'door' | 'plans'> => {
+): Pick<PipelineConnection, 'door' | 'plans' | 'waitingSlots'> => {
   const client = (service: AwsService): AwsCall => {
     const inner = makeAwsJsonClient({
       service,
@@ -257,6 +264,7 @@ const pipelineDoorOf = (
     };
   };
   const db = client(DYNAMODB);
+  const records = new DynamoDbIdempotencyStore({ client: db, tableName });
   const door = makePipelineDoor({
     publisher: new EventBridgePublisher({
       client: client(EVENTBRIDGE),
@@ -264,11 +272,19 @@ const pipelineDoorOf = (
       clock: systemClock,
       maxAttempts: 2,
     }),
-    records: new DynamoDbIdempotencyStore({ client: db, tableName }),
+    records,
     ledger: new DynamoDbFarmLedger({ client: db, tableName }),
     clock: systemClock,
   });
-  return { door, plans: new DynamoDbPlanRegistry({ client: db, tableName }) };
+  return {
+    door,
+    plans: new DynamoDbPlanRegistry({ client: db, tableName }),
+    waitingSlots: makeWaitingSlots({
+      slots: new DynamoDbZoneSlots({ client: db, tableName }),
+      requests: records,
+      clock: systemClock,
+    }),
+  };
 };
 
 export const connectPipeline = async (

@@ -17,18 +17,12 @@ export const MAX_REGISTERED_CHANGES = 50;
 export const MAX_REGISTERED_BYTES = 350 * 1024;
 
 /**
- * Is the plan to be registered? Pipeline mode with `--out`. `--pipeline` or `--stage` without
- * `--out` is refused before anything is read; STICKLER_PIPELINE=1 alone registers only a plan saved.
+ * Is the plan to be registered? Pipeline mode (`--pipeline`, `--stage` or STICKLER_PIPELINE=1)
+ * with `--out`. Pipeline mode without `--out` registers nothing (plan then only reads the
+ * pipeline's waiting slots).
  */
-export const registrationAsked = (env: NodeJS.ProcessEnv, flags: PipelineFlags & { out?: string }) => {
-  if (!pipelineAsked(env, flags)) return false;
-  if (flags.out !== undefined) return true;
-  if (flags.pipeline || flags.stage !== undefined)
-    throw new UsageError(
-      'plan --pipeline registers the saved plan with the pipeline, for a ticket to approve: give --out PLAN_FILE too',
-    );
-  return false;
-};
+export const registrationAsked = (env: NodeJS.ProcessEnv, flags: PipelineFlags & { out?: string }) =>
+  pipelineAsked(env, flags) && flags.out !== undefined;
 
 /** Why this plan cannot be registered (a ticket could not carry it, or DynamoDB could not hold it), or undefined. */
 export const registrationProblem = (saved: SavedPlan): string | undefined => {

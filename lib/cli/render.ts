@@ -2,6 +2,7 @@
 import type { ApplyReport } from '../app/apply-plan';
 import type { StoredNotApplied } from '../app/plan-policy';
 import type { TrafficReport } from '../app/read-traffic';
+import type { ZoneWaitingSlot } from '../app/waiting-slot';
 import { type Farm, formatFarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, toWord } from '../domain/stickiness';
@@ -206,6 +207,23 @@ export const renderTraffic = (report: TrafficReport, what: string): string => {
   return [
     `Traffic of ${what}, window ${formatUtcMinute(report.window.start)} → ${formatUtcMinute(report.window.end)}`,
     '(each load balancer as a whole, every zone and farm together; typical = median of the same 5 minutes over 7 days):',
+    table(rows),
+    '',
+  ].join('\n');
+};
+
+/**
+ * The slots the zones an apply would refresh already wait for in the pipeline (another request's):
+ * a request preferring the quietest time whose window holds one joins it.
+ */
+export const renderWaitingSlots = (slots: readonly ZoneWaitingSlot[]): string => {
+  if (slots.length === 0) return 'No zone an apply would refresh waits for a slot in the pipeline.\n';
+  const rows = slots.map((s) => [
+    `${s.service} · zone ${s.zone}`,
+    `waiting slot: ${formatUtcMinute(s.slot.at)} (≈ ${formatRate(s.slot.typicalRate)} req/s typical), ${s.inWindow ? 'in the window: a request preferring the quietest time joins it' : 'outside the window'}`,
+  ]);
+  return [
+    "Zones that already wait for another request's slot in the pipeline (one refresh for them):",
     table(rows),
     '',
   ].join('\n');

@@ -2,6 +2,7 @@
 import type { ApplyReport, Failure, RefreshResult } from '../app/apply-plan';
 import type { StoredNotApplied, Unreadable } from '../app/plan-policy';
 import type { TrafficReport } from '../app/read-traffic';
+import type { ZoneWaitingSlot } from '../app/waiting-slot';
 import type { Farm, FarmRef } from '../domain/farm';
 import type { Change, ChangeOrigin, Plan, Rejection } from '../domain/plan';
 import { type Stickiness, type StickinessWord, toWord } from '../domain/stickiness';
@@ -148,3 +149,13 @@ export const trafficJson = (report: TrafficReport) => ({
       : { service: t.service, known: false, reason: t.reason },
   ),
 });
+
+/** The zones' waiting slots (`plan --pipeline`): each slot's start in ISO 8601 UTC. */
+export const waitingSlotsJson = (slots: readonly ZoneWaitingSlot[]) =>
+  slots.map((s) => ({
+    service: s.service,
+    zone: s.zone,
+    at: iso(s.slot.at),
+    typicalRequestsPerSecond: s.slot.typicalRate,
+    inWindow: s.inWindow,
+  }));

@@ -23,6 +23,11 @@ export interface ZoneSlots {
    */
   read(service: string, zones: readonly string[]): Promise<Map<string, ZoneSlot[]>>;
   /**
+   * The slots remembered for one zone of the service, by time (none: empty): one key read
+   * (GetItem), for a reader whose rights reach no further (Slack's proposal).
+   */
+  get(service: string, zone: string): Promise<ZoneSlot[]>;
+  /**
    * Applies a batch's change to the zone's slots as `changeZoneSlots` (domain/zone-slots) says, as
    * one atomic step: a change made meanwhile by another batch is read again and kept.
    */

@@ -30,6 +30,7 @@ import {
 import { DynamoDbChatProposals } from '../adapters/dynamodb/dynamodb-chat-proposals';
 import { DynamoDbFarmLedger } from '../adapters/dynamodb/dynamodb-farm-ledger';
 import { DynamoDbIdempotencyStore } from '../adapters/dynamodb/dynamodb-idempotency-store';
+import { DynamoDbZoneSlots } from '../adapters/dynamodb/dynamodb-zone-slots';
 import { EventBridgePublisher } from '../adapters/eventbridge/eventbridge-publisher';
 import { jsonAnswer } from '../adapters/http/error-response';
 import { httpEdge, httpIn } from '../adapters/http/http-edge';
@@ -57,6 +58,11 @@ export const LOCAL_SLACK_SIGNING_SECRET = 'stickler-local-slack-secret';
 
 /** Every AWS call on the answer path is short: Slack waits 3 seconds in all. */
 const ANSWER_PATH = { timeoutMs: 1_200, maxAttempts: 2, maxDelayMs: 200 };
+/**
+ * The proposal's look at the slot its zone waits for: a nicety, read while the traffic is, short
+ * enough that a slow table leaves the proposal its time (it is then made without it).
+ */
+const ZONE_SLOT_READ = { timeoutMs: 2_000, maxAttempts: 2, maxDelayMs: 200 };
 
 const required = requiredVar;
 
@@ -111,25 +117,36 @@ const signingSecretOf = (env: NodeJS.ProcessEnv, local: boolean): (() => Promise
     : async () => env.SLACK_SIGNING_SECRET || LOCAL_SLACK_SIGNING_SECRET;
 };
 
-/** The dispatched work: OVH reads, the proposals it writes (with the work's longer timeouts), posted to Slack. */
+/**
+ * The dispatched work: OVH reads, the proposals it writes (with the work's longer timeouts), the
+ * slot the proposal's zone waits for, posted to Slack.
+ */
 const slackWorkRunner = (
   env: NodeJS.ProcessEnv,
   local: boolean,
   tableName: string,
   responder: HttpSlackResponder,
   log: Log,
-) =>
-  makeRunSlackWork({
+) => {
+  const slotDb = awsJsonClientFromEnv(DYNAMODB, env, ZONE_SLOT_READ);
+  return makeRunSlackWork({
     ...ovhReads(env, local),
     proposals: new DynamoDbChatProposals({
       client: awsJsonClientFromEnv(DYNAMODB, env, { timeoutMs: 5_000 }),
       tableName,
     }),
+    // The slot the farm's zone already waits for (GetItem on slot:*), and whether its request
+    // still waits (the worker's records, read only).
+    zoneSlots: {
+      store: new DynamoDbZoneSlots({ client: slotDb, tableName }),
+      requests: new DynamoDbIdempotencyStore({ client: slotDb, tableName }),
+    },
     responder,
     clock: systemClock,
     log,
     newId: () => randomBytes(16).toString('hex'),
   });
+};
 
 /** How a command's work leaves the answer: this function invoked again, or (local stage) this process, later. */
 const workDispatcherOf = (

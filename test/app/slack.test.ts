@@ -18,7 +18,9 @@ import {
   FakeClock,
   FakeTraffic,
   InMemoryChatProposals,
+  InMemoryIdempotencyStore,
   InMemoryLoadBalancerApi,
+  InMemoryZoneSlots,
   RecordingDispatcher,
   RecordingPublisher,
   RecordingSlackResponder,
@@ -75,10 +77,14 @@ const setup = (authorization = auth()) => {
   };
   let ids = 0;
   const command = makeHandleSlackCommand({ ...entry, dispatcher });
+  // The worker's remembered slots and records, as the proposal reads them (empty unless a test fills them).
+  const zoneSlots = new InMemoryZoneSlots();
+  const records = new InMemoryIdempotencyStore();
   const work = makeRunSlackWork({
     api,
     traffic,
     proposals,
+    zoneSlots: { store: zoneSlots, requests: records },
     responder,
     clock,
     log,
@@ -111,6 +117,8 @@ const setup = (authorization = auth()) => {
     proposals,
     api,
     traffic,
+    zoneSlots,
+    records,
     command,
     work,
     click,
@@ -404,6 +412,161 @@ describe('the dispatched work', () => {
     await s.command(request(slashBody({ text: 'show lb-a' })));
     s.responder.failures.fail('respond');
     expect(await s.work(s.dispatcher.dispatched[0]!)).toBe('unanswered');
+  });
+});
+
+describe("a proposal and the slot its farm's zone already waits for", () => {
+  const HOUR = 3_600_000;
+  /** A slot remembered for the zone, chosen by request `r-first`, which still waits for it (deferred). */
+  const waiting = (s: ReturnType<typeof setup>, key: string, at: number, requestId = 'r-first') => {
+    s.zoneSlots.slots.set(key, [
+      ...(s.zoneSlots.slots.get(key) ?? []),
+      { at, typicalRate: 40, chosenAt: new Date(s.clock.t - HOUR).toISOString(), requestId },
+    ]);
+    s.records.records.set(requestId, {
+      state: 'deferred',
+      until: new Date(at).toISOString(),
+      deferredUntil: new Date(at).toISOString(),
+      request: {} as ChangeRequestedDetail,
+      origin: null,
+    });
+  };
+  const confirmTexts = (posted: { blocks?: unknown[] } | undefined) => {
+    const actions = posted?.blocks?.find((b) => (b as { type: string }).type === 'actions') as
+      | { elements: { action_id: string; confirm?: { text: { text: string } } }[] }
+      | undefined;
+    return (actions?.elements ?? []).map((e) => [e.action_id, e.confirm?.text.text] as const);
+  };
+  const TODAY = 'traffic now: 1,780 req/s; quietest in your window: 04:00 UTC (≈ 12 req/s)';
+  const TODAY_CONFIRM =
+    'at the quietest 5 minutes before 2026-11-26 10:00 UTC by the last 7 days (04:00 UTC as read now)';
+
+  it('says the slot inside the window that applying at the quietest time joins, and confirms that time', async () => {
+    const s = setup();
+    // 2026-11-26 06:00 UTC: 20 hours from now, inside the next 24 hours.
+    waiting(s, 'lb-a/gra', s.clock.t + 20 * HOUR);
+    const { posted } = await s.run('set lb-a http/101 cookie');
+    expect(JSON.stringify(posted)).toContain(
+      `${TODAY}; this zone already waits for 06:00 UTC (another request's slot): applying at the quietest time joins it`,
+    );
+    const [, quietest] = confirmTexts(posted);
+    expect(quietest![0]).toBe('stickler_apply_quietest');
+    expect(quietest![1]).toContain(
+      'http/101 → *cookie* in zone *gra*, at 06:00 UTC, joining the slot this zone already waits for (one refresh).',
+    );
+    expect(quietest![1]).not.toContain('04:00');
+    // Slack takes at most 300 characters in a confirmation.
+    for (const [, text] of confirmTexts(posted)) expect((text ?? '').length).toBeLessThanOrEqual(300);
+    expect(s.log.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('joins a slot kept without the request that chose it (an older item), and says its date when beyond 24 hours', async () => {
+    const s = setup();
+    s.zoneSlots.slots.set('lb-a/gra', [
+      { at: Date.parse('2026-11-27T03:00:00Z'), typicalRate: 40, chosenAt: '2026-11-25T09:00:00.000Z' },
+    ]);
+    const { posted } = await s.run('set lb-a http/101 cookie window=2026-11-26T05:00Z/2026-11-27T05:00Z');
+    expect(JSON.stringify(posted)).toContain(
+      "this zone already waits for 2026-11-27 03:00 UTC (another request's slot): applying at the quietest time joins it",
+    );
+    expect(confirmTexts(posted)[1]![1]).toContain('at 2026-11-27 03:00 UTC, joining the slot');
+  });
+
+  it("says what it says today when the slot lies outside the window, has passed, or is another zone's", async () => {
+    for (const [key, at, window] of [
+      ['lb-a/gra', Date.parse('2026-11-26T12:00:00Z'), ''], // after the window's end
+      ['lb-a/gra', Date.parse('2026-11-26T10:00:00Z'), ''], // at its end (the end is not in it)
+      ['lb-a/gra', Date.parse('2026-11-25T16:00:00Z'), ' window=2026-11-25T20:00Z/PT14H'], // before its start
+      ['lb-a/gra', Date.parse('2026-11-25T09:59:00Z'), ''], // passed
+      ['lb-a/gra', Date.parse('2026-11-25T10:00:00Z'), ''], // now: not ahead
+      ['lb-a/sbg', Date.parse('2026-11-26T06:00:00Z'), ''], // another zone's
+      ['lb-b/gra', Date.parse('2026-11-26T06:00:00Z'), ''], // another load balancer's
+    ] as const) {
+      const s = setup();
+      waiting(s, key, at);
+      const { posted } = await s.run(`set lb-a http/101 cookie${window}`);
+      expect([key, at, JSON.stringify(posted).includes('already waits for')]).toEqual([key, at, false]);
+      if (!window) {
+        expect(JSON.stringify(posted)).toContain(`${TODAY}"`);
+        expect(confirmTexts(posted)[1]![1]).toContain(TODAY_CONFIRM);
+      }
+    }
+  });
+
+  it("says what it says today when the slot's request no longer waits (applied, cancelled, unknown): the worker would not join it", async () => {
+    for (const state of ['decided', 'completed', 'unknown'] as const) {
+      const s = setup();
+      waiting(s, 'lb-a/gra', s.clock.t + 20 * HOUR);
+      if (state === 'unknown') s.records.records.clear();
+      else s.records.records.set('r-first', { state, events: [] } as never);
+      const { posted } = await s.run('set lb-a http/101 cookie');
+      expect([state, JSON.stringify(posted).includes('already waits for')]).toEqual([state, false]);
+      expect(confirmTexts(posted)[1]![1]).toContain(TODAY_CONFIRM);
+    }
+  });
+
+  it('says what it says today, and logs a warning, when the slot or its request cannot be read: the proposal is made all the same', async () => {
+    for (const failing of ['slot', 'request'] as const) {
+      const s = setup();
+      waiting(s, 'lb-a/gra', s.clock.t + 20 * HOUR);
+      if (failing === 'slot') s.zoneSlots.failures.fail('get');
+      else s.records.failures.fail('status');
+      const { posted } = await s.run('set lb-a http/101 cookie');
+      expect(JSON.stringify(posted)).toContain(`${TODAY}"`);
+      expect(confirmTexts(posted)[1]![1]).toContain(TODAY_CONFIRM);
+      expect(s.proposals.items.size).toBe(1);
+      expect(s.log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+        "could not read the slot the farm's zone waits for; the proposal says its window's quietest",
+      ]);
+    }
+  });
+
+  it("offers Apply at the quietest time for the zone's slot when the traffic is unknown (the worker joins it without a profile)", async () => {
+    const s = setup();
+    s.api.addFarm('lb-b', { type: 'http', farmId: 7, zone: 'gra', stored: null });
+    waiting(s, 'lb-b/gra', s.clock.t + 2 * HOUR);
+    const { posted } = await s.run('set lb-b http/7 cookie');
+    expect(JSON.stringify(posted)).toContain(
+      "traffic unknown: no metrics for this load balancer; this zone already waits for 12:00 UTC (another request's slot): applying at the quietest time joins it",
+    );
+    expect(confirmTexts(posted).map(([id]) => id)).toEqual([
+      'stickler_apply',
+      'stickler_apply_quietest',
+      'stickler_cancel',
+    ]);
+    expect(confirmTexts(posted)[1]![1]).toContain(
+      'at 12:00 UTC, joining the slot this zone already waits for',
+    );
+  });
+
+  it("joins, for a farm of zone all, any zone's slot of its load balancer, and for a zone's farm zone all's, saying whose", async () => {
+    const s = setup();
+    s.api.addFarm('lb-a', { type: 'http', farmId: 104, zone: 'all', stored: null });
+    waiting(s, 'lb-a/gra', s.clock.t + 20 * HOUR);
+    const gra = (await s.run('set lb-a http/104 cookie')).posted;
+    expect(JSON.stringify(gra)).toContain(
+      "zone gra (this farm's zone all covers it) already waits for 06:00 UTC (another request's slot)",
+    );
+    expect(confirmTexts(gra)[1]![1]).toContain(
+      "joining the slot zone gra (this farm's zone all covers it) already waits for",
+    );
+    // A quieter slot of zone all itself is preferred, as the worker prefers it.
+    s.zoneSlots.slots.set('lb-a/all', [
+      {
+        at: s.clock.t + 19 * HOUR,
+        typicalRate: 5,
+        chosenAt: new Date(s.clock.t).toISOString(),
+        requestId: 'r-all',
+      },
+    ]);
+    s.records.records.set('r-all', { ...s.records.records.get('r-first')! });
+    const all = (await s.run('set lb-a http/104 cookie')).posted;
+    expect(JSON.stringify(all)).toContain("this zone already waits for 05:00 UTC (another request's slot)");
+    // A farm of zone gra joins zone all's slot.
+    const zoned = (await s.run('set lb-a http/101 cookie')).posted;
+    expect(JSON.stringify(zoned)).toContain(
+      "zone all (its refresh covers this zone) already waits for 05:00 UTC (another request's slot)",
+    );
   });
 });
 

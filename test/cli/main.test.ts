@@ -689,15 +689,16 @@ describe('stickler CLI against the simulator', () => {
     expect(apply.out()).toContain('stickler apply PLAN_FILE');
     const plan = makeIo(env);
     expect(await runCli(['plan', '--help'], plan.io)).toBe(0);
-    expect(plan.out()).toContain('--out PLAN_FILE --pipeline [--stage STAGE]');
+    expect(plan.out()).toContain('--pipeline [--stage STAGE] [--out PLAN_FILE]');
+    expect(plan.out()).toContain('already waits for in the pipeline');
     expect(plan.out()).toContain('registers the saved plan');
     expect(plan.out()).not.toContain('stickler apply');
   });
 
-  it('refuses plan --pipeline without --out before anything is read (registering needs the saved plan)', async () => {
+  it('refuses plan --pipeline without a pipeline to reach before anything is read', async () => {
     const { io, err } = makeIo(env);
     expect(await runCli(['plan', '--policy', 'nowhere.yaml', '--pipeline'], io)).toBe(1);
-    expect(err()).toContain('give --out PLAN_FILE too');
+    expect(err()).toContain('no pipeline: give --stage STAGE');
   });
 
   it('says which credentials are missing, and never prints a secret', async () => {

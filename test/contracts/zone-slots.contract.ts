@@ -109,4 +109,21 @@ export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) =>
       'r-3',
     ]);
   });
+
+  it("gets one zone's slots by its key, as read does, and none for a zone or service without any", async () => {
+    const e = service();
+    const now = new Date();
+    const at = now.getTime() + 40 * MINUTE;
+    await store.change(e, 'gra', add(at, 2.5, 'r-9'), now);
+    await store.change(e, 'gra', add(at + 30 * MINUTE, 1, 'r-10'), now);
+    expect((await store.get(e, 'gra')).map((s) => [s.at, s.requestId])).toEqual([
+      [at, 'r-9'],
+      [at + 30 * MINUTE, 'r-10'],
+    ]);
+    expect(await store.get(e, 'gra')).toEqual((await store.read(e, ['gra'])).get('gra'));
+    expect(await store.get(e, 'rbx')).toEqual([]);
+    expect(await store.get(service(), 'gra')).toEqual([]);
+    await store.change(e, 'all', add(at + MINUTE, 1, 'r-11'), now);
+    expect((await store.get(e, 'all')).map((s) => s.at)).toEqual([at + MINUTE]);
+  });
 };

@@ -293,7 +293,7 @@ export class InMemoryUnappliedZones implements UnappliedZones {
 export class InMemoryZoneSlots implements ZoneSlots {
   /** By `service/zone`, each zone's slots by time. */
   readonly slots = new Map<string, ZoneSlot[]>();
-  readonly failures = new Failures<'read' | 'change'>();
+  readonly failures = new Failures<'read' | 'get' | 'change'>();
 
   constructor(private readonly retainMs = ZONE_SLOT_RETENTION_MS) {}
 
@@ -305,6 +305,10 @@ export class InMemoryZoneSlots implements ZoneSlots {
       if (kept?.length) out.set(zone, structuredClone(kept));
     }
     return out;
+  }
+  async get(service: string, zone: string): Promise<ZoneSlot[]> {
+    this.failures.check('get');
+    return structuredClone(this.slots.get(`${service}/${zone}`) ?? []);
   }
   async change(service: string, zone: string, change: SlotChange, now: Date): Promise<void> {
     this.failures.check('change');

@@ -820,6 +820,7 @@ describe('serverless package', () => {
     expect(statements.flatMap((st) => [st.Action].flat()).sort()).toEqual([
       'dynamodb:BatchGetItem',
       'dynamodb:GetItem',
+      'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:UpdateItem',
       'events:PutEvents',
@@ -845,6 +846,12 @@ describe('serverless package', () => {
     expect(statements.find((st) => st.Sid === 'ReadOutcomesAndFarmOrder')).toMatchObject({
       Action: ['dynamodb:BatchGetItem'],
       Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['request:*', 'farm:*'] } },
+    });
+    // The slot a proposal's zone already waits for: one key at a time, read only, slot items only.
+    expect(statements.find((st) => st.Sid === 'ReadZoneSlots')).toMatchObject({
+      Effect: 'Allow',
+      Action: 'dynamodb:GetItem',
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['slot:*'] } },
     });
     expect(JSON.stringify(statements.find((st) => st.Sid === 'DispatchWorkToItself')?.Resource)).toContain(
       'function:stickler-test-slack',
@@ -890,7 +897,7 @@ describe('serverless package', () => {
     expect(IDEMPOTENCY_TABLE_KEYS.GlobalSecondaryIndexes[0]!.IndexName).toBe(GROUP_INDEX);
   });
 
-  it("gives operators a policy to publish as the CLI only, read request records and farms' order only, register saved plans only, and find their stack", () => {
+  it("gives operators a policy to publish as the CLI only, read request records, farms' order and zones' slots only, register saved plans only, and find their stack", () => {
     const policy = resources.OperatorPolicy!.Properties as {
       ManagedPolicyName: string;
       PolicyDocument: { Statement: Statement[] };
@@ -902,8 +909,15 @@ describe('serverless package', () => {
       'FindTheStack',
       'FollowRequestsAndFarmOrder',
       'PublishAsTheCli',
+      'ReadZoneSlots',
       'RegisterPlans',
     ]);
+    // The zones' waiting slots (plan --pipeline): read only, slot items only.
+    expect(bySid.ReadZoneSlots).toMatchObject({
+      Effect: 'Allow',
+      Action: 'dynamodb:BatchGetItem',
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['slot:*'] } },
+    });
     // Saved plans for tickets to approve: written only as ~plan:* items, never read back or deleted.
     expect(bySid.RegisterPlans!.Action).toBe('dynamodb:PutItem');
     expect(bySid.RegisterPlans!.Condition).toEqual({

@@ -361,6 +361,87 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     expect(JSON.parse(apply.out).changes.length).toBe(requested.length);
   });
 
+  it('plan --pipeline says the slot each zone an apply would refresh already waits for, and whether the window holds it; direct mode says nothing of it', async () => {
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    const window = `${midnight.toISOString()}/PT12H`;
+    const service = 'loadbalancer-7f3a9c21';
+    const plan = (more: string[]) =>
+      run(['plan', '--policy', 'policy.yaml', '--service', service, '--window', window, ...more]);
+    const direct = await plan(['--json']);
+    expect(JSON.parse(direct.out)).not.toHaveProperty('zoneSlots');
+    const change = JSON.parse(direct.out).changes[0] as {
+      type: string;
+      farmId: number;
+      zone: string;
+      to: string;
+    };
+    expect(change).toBeDefined();
+    // Nothing remembered yet: the pipeline is asked, and says no zone waits.
+    expect(JSON.parse((await plan(['--pipeline', '--json'])).out).zoneSlots).toEqual([]);
+    expect((await plan(['--pipeline'])).out).toContain(
+      'No zone an apply would refresh waits for a slot in the pipeline.',
+    );
+    // A request of that farm deferred to the quietest slot of the window: its zone now waits for it.
+    const set = await run([
+      'set',
+      service,
+      `${change.type}/${change.farmId}`,
+      change.to,
+      '--pipeline',
+      '--prefer',
+      'quietest',
+      '--window',
+      window,
+      '--yes',
+      '--json',
+    ]);
+    const deferredUntil = JSON.parse(set.out).changes[0].deferredUntil as string;
+    expect(deferredUntil).toBeDefined();
+    const slots = JSON.parse((await plan(['--pipeline', '--json'])).out).zoneSlots;
+    expect(slots).toEqual([
+      {
+        service,
+        zone: change.zone,
+        at: new Date(Date.parse(deferredUntil)).toISOString(),
+        typicalRequestsPerSecond: expect.any(Number),
+        inWindow: true,
+      },
+    ]);
+    const text = (await plan(['--pipeline'])).out;
+    expect(text).toContain(`${service} · zone ${change.zone}`);
+    expect(text).toContain(`waiting slot: ${deferredUntil.slice(0, 16).replace('T', ' ')} UTC (≈ `);
+    expect(text).toContain('in the window: a request preferring the quietest time joins it');
+    // A window that does not hold it: the slot is said, outside the window.
+    const later = `${new Date(midnight.getTime() + 13 * 3_600_000).toISOString()}/PT6H`;
+    const outside = await run([
+      'plan',
+      '--policy',
+      'policy.yaml',
+      '--service',
+      service,
+      '--window',
+      later,
+      '--pipeline',
+      '--json',
+    ]);
+    expect(JSON.parse(outside.out).zoneSlots).toEqual([
+      expect.objectContaining({ zone: change.zone, inWindow: false }),
+    ]);
+    // Direct mode says nothing new.
+    expect((await plan([])).out).not.toContain('waiting slot');
+  });
+
+  it("plan --pipeline goes on when the pipeline's waiting slots cannot be read, and says so", async () => {
+    const { code, out, err } = await run(
+      ['plan', '--policy', 'policy.yaml', '--service', 'loadbalancer-7f3a9c21', '--pipeline', '--json'],
+      { IDEMPOTENCY_TABLE: 'no-such-table' },
+    );
+    expect(code).toBe(2);
+    expect(JSON.parse(out)).toMatchObject({ zoneSlots: [], traffic: expect.any(Object) });
+    expect(err).toMatch(/WARNING: could not read the pipeline's waiting slots of loadbalancer-7f3a9c21: /);
+  });
+
   it('refuses --prefer without --pipeline (direct mode applies now), another preference, and --window without --prefer', async () => {
     const calls = () => Object.values(sim.stats.calls).reduce((a, b) => a + b, 0);
     const before = calls();

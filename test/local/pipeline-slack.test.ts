@@ -168,6 +168,27 @@ describe('Slack chat-ops through the local pipeline: /slack/commands → work �
     expect(told?.text).toMatch(
       /deferred to the quietest 5 minutes of its window by the last 7 days of traffic: \d{4}-\d\d-\d\d 0[34]:[0-5]\d UTC \(≈ 1\d\d req\/s typical/,
     );
+
+    // The worker remembers that slot for the farm's zone: the next proposal in a window holding it
+    // says that applying at the quietest time joins it, and its confirmation names that time.
+    const other = before === 'sourceIp' ? 'none' : 'sourceIp';
+    const next = await set(
+      `set loadbalancer-7f3a9c21 http/105 ${other} window=${new Date(midnight.getTime() + 3_600_000).toISOString()}/PT6H`,
+    );
+    // The slot's time, with its date when it is more than 24 hours ahead.
+    const at = new Date(slot).toISOString();
+    const time = `(${at.slice(0, 10)} )?${at.slice(11, 16)} UTC`;
+    expect(JSON.stringify(next.plan)).toMatch(
+      new RegExp(
+        `this zone already waits for ${time} \\(another request's slot\\): applying at the quietest time joins it`,
+      ),
+    );
+    const nextActions = next.plan.blocks!.find((b) => (b as { type: string }).type === 'actions') as {
+      elements: { action_id: string; confirm?: { text: { text: string } } }[];
+    };
+    expect(
+      nextActions.elements.find((e) => e.action_id === 'stickler_apply_quietest')?.confirm?.text.text,
+    ).toMatch(new RegExp(`at ${time}, joining the slot this zone already waits for`));
   }, 40_000);
 
   it('answers within Slack 3 seconds while OVH takes 2 s per call', async () => {

@@ -1,5 +1,6 @@
 /**
- * ZoneSlots on the idempotency table: one item per zone, `slot:<service>/<zone>`, holding the
+ * ZoneSlots on the idempotency table: one item per zone, `slot:<service>/<zone>` (read in batches
+ * by the worker, one key at a time by `get`), holding the
  * zone's slots (`slots`, a list of maps, by time) and a `version` that every change increments: a
  * change reads the item, applies `changeZoneSlots`, and writes it only if the version is still the
  * one read (else it reads again), so that two batches changing a zone at once both keep their
@@ -76,10 +77,18 @@ export class DynamoDbZoneSlots implements ZoneSlots {
     return out;
   }
 
+  async get(service: string, zone: string): Promise<ZoneSlot[]> {
+    const item = await this.item(service, zone);
+    // An item past its TTL counts as gone (DynamoDB deletes expired items within days, not at once).
+    if (!item || (item.expiresAtEpoch?.N && Number(item.expiresAtEpoch.N) <= Math.floor(Date.now() / 1000)))
+      return [];
+    return slotsOfItem(item);
+  }
+
   async change(service: string, zone: string, change: SlotChange, now: Date): Promise<void> {
     const retainMs = this.options.retainMs ?? ZONE_SLOT_RETENTION_MS;
     for (let attempt = 1; ; attempt++) {
-      const item = await this.get(service, zone);
+      const item = await this.item(service, zone);
       const next = changeZoneSlots(item ? slotsOfItem(item) : [], change, now, retainMs);
       try {
         await this.write(service, zone, item, next, retainMs);
@@ -90,7 +99,7 @@ export class DynamoDbZoneSlots implements ZoneSlots {
     }
   }
 
-  private async get(service: string, zone: string): Promise<SlotItem | undefined> {
+  private async item(service: string, zone: string): Promise<SlotItem | undefined> {
     const { Item } = await this.options.client<{ Item?: SlotItem }>('GetItem', {
       TableName: this.options.tableName,
       Key: { id: { S: zoneSlotItemId(service, zone) } },

@@ -8,17 +8,20 @@ import {
   type StoredNotApplied,
   type Unreadable,
 } from '../../app/plan-policy';
-import { makeReadTraffic } from '../../app/read-traffic';
+import { makeReadTraffic, type TrafficReport } from '../../app/read-traffic';
+import { type ZoneWaitingSlot, zonesWaitingSlots } from '../../app/waiting-slot';
+import type { Change } from '../../domain/plan';
 import { parsePolicy } from '../../domain/policy-file';
 import { type SavedPlan, savePlan } from '../../domain/saved-plan';
+import { plainText } from '../../domain/text';
 import { parseTimeWindow, type TimeWindow } from '../../domain/traffic';
 import { systemClock } from '../../ports/clock';
 import { type Flags, readInput } from '../args';
 import { type CliIo, EXIT, jsonDocument, UsageError } from '../io';
-import { connectPipeline, pipelineAsked } from '../pipeline';
+import { connectPipeline, type PipelineConnection, pipelineAsked } from '../pipeline';
 import { registerPlan, registrationAsked } from '../register-plan';
-import { renderPlan, renderTraffic } from '../render';
-import { planJson, trafficJson } from '../report-json';
+import { renderPlan, renderTraffic, renderWaitingSlots } from '../render';
+import { planJson, trafficJson, waitingSlotsJson } from '../report-json';
 import type { Session } from '../session';
 
 /**
@@ -125,22 +128,54 @@ const savePlanTo = (io: CliIo, flags: Flags, planned: PolicyPlan & { policyText:
   return saved;
 };
 
+/**
+ * Through the pipeline: the slot each zone an apply would refresh already waits for (another
+ * request's), and whether the window holds it. A service whose slots cannot be read is said on
+ * stderr and left out.
+ */
+const waitingSlotsOf = (
+  io: CliIo,
+  pipeline: PipelineConnection,
+  changes: readonly Change[],
+  traffic: TrafficReport,
+): Promise<ZoneWaitingSlot[]> => {
+  const zones = new Map<string, Set<string>>();
+  for (const c of changes)
+    zones.set(c.farm.service, (zones.get(c.farm.service) ?? new Set()).add(c.farm.zone));
+  return zonesWaitingSlots(
+    pipeline.waitingSlots,
+    zones,
+    traffic.window,
+    systemClock.now().getTime(),
+    (service, error) =>
+      io.stderr.write(
+        `WARNING: could not read the pipeline's waiting slots of ${service}: ${plainText((error as Error)?.message ?? String(error), 200)}\n`,
+      ),
+  );
+};
+
 export async function planCommand(session: () => Session, io: CliIo, flags: Flags): Promise<number> {
   const window = windowFromFlags(flags);
-  // Registering with the pipeline: where it is, found before OVH is read.
-  const registry = registrationAsked(io.env, flags) ? await connectPipeline(io.env, flags) : undefined;
-  const planned = await planFromFlags(session, io, flags, { direct: !pipelineAsked(io.env, flags) });
+  // The pipeline (to register the plan, and for its waiting slots): where it is, found before OVH is read.
+  const pipeline = pipelineAsked(io.env, flags) ? await connectPipeline(io.env, flags) : undefined;
+  const planned = await planFromFlags(session, io, flags, { direct: !pipeline });
   const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = planned;
   // The load balancers an apply would refresh: what their traffic is, and when it is lowest.
   const traffic = await makeReadTraffic({ traffic: session().traffic, clock: systemClock })({
     services: plan.changes.map((c) => c.farm.service),
     window,
   });
+  const slots = pipeline ? await waitingSlotsOf(io, pipeline, plan.changes, traffic) : undefined;
   io.stdout.write(
     flags.json
-      ? jsonDocument({ ...planJson(plan, unreadable, storedNotApplied), traffic: trafficJson(traffic) })
+      ? jsonDocument({
+          ...planJson(plan, unreadable, storedNotApplied),
+          traffic: trafficJson(traffic),
+          ...(slots ? { zoneSlots: waitingSlotsJson(slots) } : {}),
+        })
       : renderPlan(plan, storedNotApplied) +
-          renderTraffic(traffic, 'the load balancers an apply would refresh'),
+          renderTraffic(traffic, 'the load balancers an apply would refresh') +
+          (slots ? renderWaitingSlots(slots) : ''),
   );
   reportUnreadable(io, unreadable);
   reportPendingUnread(io, pendingUnread);
@@ -149,7 +184,7 @@ export async function planCommand(session: () => Session, io: CliIo, flags: Flag
   if (unreadable.length > 0) return EXIT.error;
   if (flags.out !== undefined) {
     const saved = savePlanTo(io, flags, planned);
-    if (registry) await registerPlan(io, registry, saved, flags.out);
+    if (pipeline && registrationAsked(io.env, flags)) await registerPlan(io, pipeline, saved, flags.out);
   }
   // A farm stored but not applied is not compliant yet: traffic may still see the old value.
   return plan.changes.length > 0 || plan.invalid.length > 0 || storedNotApplied.length > 0

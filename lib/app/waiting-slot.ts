@@ -1,0 +1,130 @@
+/**
+ * The slots a zone already waits for, as a request made now would find them: the zone's remembered
+ * slots (and zone `all`'s, whose refresh cuts the zone too), still ahead, that some request still
+ * waits for (the one that chose it or one that joined it). A slot nobody waits for any more
+ * (cancelled, superseded, applied) is nobody's to share: the worker does not join it
+ * (zone-slot-choice), so it is not shown either. Read before a request is made (Slack's proposal,
+ * the CLI's plan), so that what is shown is the slot the request will join.
+ */
+import { ALL_ZONES } from '../domain/farm';
+import type { TimeWindow } from '../domain/traffic';
+import { canJoin, waitersOf, type ZoneSlot } from '../domain/zone-slots';
+import type { Clock } from '../ports/clock';
+import type { IdempotencyStore } from '../ports/idempotency-store';
+import type { ZoneSlots } from '../ports/zone-slots';
+
+/** A remembered slot, and the zone it was chosen for. */
+export interface ZoneSlotOf {
+  zone: string;
+  slot: ZoneSlot;
+}
+
+/** The slots still ahead that a request still waits for (one read of their requests). */
+const stillWaited = async (
+  requests: Pick<IdempotencyStore, 'status'>,
+  slots: readonly ZoneSlotOf[],
+  now: number,
+): Promise<ZoneSlotOf[]> => {
+  const ahead = slots.filter((s) => s.slot.at > now);
+  const ids = [...new Set(ahead.flatMap((s) => waitersOf(s.slot)))];
+  const status = ids.length > 0 ? await requests.status(ids) : new Map();
+  return ahead.filter((s) => {
+    const waiters = waitersOf(s.slot);
+    return waiters.length === 0 || waiters.some((id) => status.get(id)?.state === 'deferred');
+  });
+};
+
+/**
+ * Of `slots`, the one a request with `window` joins, as the worker chooses (the quietest the
+ * window holds, then the earliest), or undefined.
+ */
+export const slotJoined = (
+  slots: readonly ZoneSlotOf[],
+  window: TimeWindow,
+  now: number,
+): ZoneSlotOf | undefined =>
+  slots
+    .filter((s) => canJoin(s.slot, window, now))
+    .sort((a, b) => a.slot.typicalRate - b.slot.typicalRate || a.slot.at - b.slot.at)[0];
+
+export interface WaitingSlotDeps {
+  /** One key read per zone (GetItem on `slot:*`). */
+  slots: Pick<ZoneSlots, 'get'>;
+  /** Whether the slots' requests still wait (the worker's records, read only). */
+  requests: Pick<IdempotencyStore, 'status'>;
+  clock: Clock;
+}
+
+/**
+ * The slots a farm's zone already waits for: its zone's and zone `all`'s; for a farm of zone
+ * `all`, `all`'s and those of `zones` (the load balancer's zones, when the caller knows them).
+ * A read that fails is thrown, for the caller to say less.
+ */
+export const makeWaitingSlot = (deps: WaitingSlotDeps) =>
+  async function waitingSlots(
+    service: string,
+    zone: string,
+    zones: readonly string[] = [],
+  ): Promise<ZoneSlotOf[]> {
+    const keys = [...new Set(zone === ALL_ZONES ? [ALL_ZONES, ...zones] : [zone, ALL_ZONES])];
+    const read = await Promise.all(
+      keys.map(async (z) => (await deps.slots.get(service, z)).map((slot) => ({ zone: z, slot }))),
+    );
+    return stillWaited(deps.requests, read.flat(), deps.clock.now().getTime());
+  };
+
+export type WaitingSlot = ReturnType<typeof makeWaitingSlot>;
+
+/**
+ * The waiting slots of several zones of a service (one batch read of the slots, one of their
+ * requests), by time. A read that fails is thrown.
+ */
+export const makeWaitingSlots = (deps: Omit<WaitingSlotDeps, 'slots'> & { slots: Pick<ZoneSlots, 'read'> }) =>
+  async function waitingSlots(service: string, zones: readonly string[]): Promise<ZoneSlotOf[]> {
+    const read = [...(await deps.slots.read(service, zones))].flatMap(([zone, slots]) =>
+      slots.map((slot) => ({ zone, slot })),
+    );
+    return (await stillWaited(deps.requests, read, deps.clock.now().getTime())).sort(
+      (a, b) => a.slot.at - b.slot.at,
+    );
+  };
+
+export type WaitingSlots = ReturnType<typeof makeWaitingSlots>;
+
+/** A zone's waiting slot, and whether a window holds it (a request made now with that window may join it). */
+export interface ZoneWaitingSlot {
+  service: string;
+  zone: string;
+  slot: ZoneSlot;
+  inWindow: boolean;
+}
+
+/**
+ * The waiting slots of these zones and of zone `all` (whose refresh cuts them too), sorted by
+ * service, zone and time; a service whose slots cannot be read is left out and told to `onFailed`
+ * (what is shown then says less, never more).
+ */
+export const zonesWaitingSlots = async (
+  waitingSlots: WaitingSlots,
+  zones: ReadonlyMap<string, ReadonlySet<string>>,
+  window: TimeWindow,
+  now: number,
+  onFailed: (service: string, error: unknown) => void,
+): Promise<ZoneWaitingSlot[]> => {
+  const read = await Promise.all(
+    [...zones].map(async ([service, names]) => {
+      try {
+        const slots = await waitingSlots(service, [...new Set([...names, ALL_ZONES])]);
+        return slots.map(({ zone, slot }) => ({ service, zone, slot, inWindow: canJoin(slot, window, now) }));
+      } catch (error) {
+        onFailed(service, error);
+        return [];
+      }
+    }),
+  );
+  return read
+    .flat()
+    .sort(
+      (a, b) => a.service.localeCompare(b.service) || a.zone.localeCompare(b.zone) || a.slot.at - b.slot.at,
+    );
+};
