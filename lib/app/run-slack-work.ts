@@ -44,7 +44,12 @@ export interface SlackWorkDeps {
    * still waiting), which Apply at the quietest time joins when the window holds it. Without it,
    * or when it cannot be read, the proposal says its window's own quietest slot only.
    */
-  zoneSlots?: { store: Pick<ZoneSlots, 'get'>; requests: Pick<IdempotencyStore, 'status'> };
+  zoneSlots?: {
+    store: Pick<ZoneSlots, 'get'>;
+    requests: Pick<IdempotencyStore, 'status'>;
+    /** What the worker keeps free before a window's end (its batching window and 10 s); default DEFAULT_JOIN_MARGIN_MS. */
+    marginMs?: number;
+  };
   responder: SlackResponder;
   clock: Clock;
   log: Log;
@@ -75,7 +80,8 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
     if (!waitingSlot) return undefined;
     try {
       const zones = farm.zone === ALL_ZONES ? await api.listZones(farm.service) : [];
-      return slotJoined(await waitingSlot(farm.service, farm.zone, zones), window, now.getTime());
+      const slots = await waitingSlot(farm.service, farm.zone, zones);
+      return slotJoined(slots, window, now.getTime(), deps.zoneSlots?.marginMs);
     } catch (error) {
       deps.log.warn(
         "could not read the slot the farm's zone waits for; the proposal says its window's quietest",

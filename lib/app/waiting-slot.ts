@@ -35,16 +35,29 @@ const stillWaited = async (
 };
 
 /**
+ * What the worker keeps free before a window's end when it joins or chooses a slot (the queue's
+ * batching window and 10 s: a request put back on the bus at its slot must still be written before
+ * notAfter), as deployed by default (20 s): a reader that does not know the stack's setting says
+ * less rather than more.
+ */
+export const DEFAULT_JOIN_MARGIN_MS = 30_000;
+
+/** Whether a request with `window` may join `slot`, as the worker decides (canJoin, before the margin). */
+const joins = (slot: ZoneSlot, window: TimeWindow, now: number, marginMs: number) =>
+  canJoin(slot, { start: window.start, end: window.end - marginMs }, now);
+
+/**
  * Of `slots`, the one a request with `window` joins, as the worker chooses (the quietest the
- * window holds, then the earliest), or undefined.
+ * window holds before its margin, then the earliest), or undefined.
  */
 export const slotJoined = (
   slots: readonly ZoneSlotOf[],
   window: TimeWindow,
   now: number,
+  marginMs = DEFAULT_JOIN_MARGIN_MS,
 ): ZoneSlotOf | undefined =>
   slots
-    .filter((s) => canJoin(s.slot, window, now))
+    .filter((s) => joins(s.slot, window, now, marginMs))
     .sort((a, b) => a.slot.typicalRate - b.slot.typicalRate || a.slot.at - b.slot.at)[0];
 
 export interface WaitingSlotDeps {
@@ -110,12 +123,18 @@ export const zonesWaitingSlots = async (
   window: TimeWindow,
   now: number,
   onFailed: (service: string, error: unknown) => void,
+  marginMs = DEFAULT_JOIN_MARGIN_MS,
 ): Promise<ZoneWaitingSlot[]> => {
   const read = await Promise.all(
     [...zones].map(async ([service, names]) => {
       try {
         const slots = await waitingSlots(service, [...new Set([...names, ALL_ZONES])]);
-        return slots.map(({ zone, slot }) => ({ service, zone, slot, inWindow: canJoin(slot, window, now) }));
+        return slots.map(({ zone, slot }) => ({
+          service,
+          zone,
+          slot,
+          inWindow: joins(slot, window, now, marginMs),
+        }));
       } catch (error) {
         onFailed(service, error);
         return [];

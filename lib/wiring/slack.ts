@@ -140,12 +140,20 @@ const slackWorkRunner = (
     zoneSlots: {
       store: new DynamoDbZoneSlots({ client: slotDb, tableName }),
       requests: new DynamoDbIdempotencyStore({ client: slotDb, tableName }),
+      // As the worker: a slot in a window's last BATCH_WINDOW_SECONDS + 10 s is not joined.
+      marginMs: joinMarginMs(env),
     },
     responder,
     clock: systemClock,
     log,
     newId: () => randomBytes(16).toString('hex'),
   });
+};
+
+/** The worker's margin before a window's end (worker-config: BATCH_WINDOW_SECONDS, 20 by default, and 10 s). */
+const joinMarginMs = (env: NodeJS.ProcessEnv): number => {
+  const seconds = Number(env.BATCH_WINDOW_SECONDS ?? '20');
+  return (Number.isInteger(seconds) && seconds >= 0 && seconds <= 300 ? seconds : 20) * 1000 + 10_000;
 };
 
 /** How a command's work leaves the answer: this function invoked again, or (local stage) this process, later. */

@@ -476,6 +476,7 @@ describe("a proposal and the slot its farm's zone already waits for", () => {
     for (const [key, at, window] of [
       ['lb-a/gra', Date.parse('2026-11-26T12:00:00Z'), ''], // after the window's end
       ['lb-a/gra', Date.parse('2026-11-26T10:00:00Z'), ''], // at its end (the end is not in it)
+      ['lb-a/gra', Date.parse('2026-11-26T09:59:35Z'), ''], // in the worker's last 30 s before the end
       ['lb-a/gra', Date.parse('2026-11-25T16:00:00Z'), ' window=2026-11-25T20:00Z/PT14H'], // before its start
       ['lb-a/gra', Date.parse('2026-11-25T09:59:00Z'), ''], // passed
       ['lb-a/gra', Date.parse('2026-11-25T10:00:00Z'), ''], // now: not ahead

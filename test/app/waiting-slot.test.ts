@@ -85,6 +85,10 @@ describe("a zone's waiting slot, as a request made now finds it", () => {
     s.slots.slots.get('lb/gra')![0]!.typicalRate = 1;
     expect(slotJoined(await s.one('lb', 'all', ['gra', 'sbg']), window, s.clock.t)?.zone).toBe('gra');
     expect(slotJoined(fromAll, { start: s.clock.t, end: s.clock.t + HOUR }, s.clock.t)).toBeUndefined();
+    // The worker keeps its batching window and 10 s free before the end (30 s deployed by default).
+    const tight = { start: s.clock.t, end: s.clock.t + HOUR + 20_000 };
+    expect(slotJoined(fromAll, tight, s.clock.t)).toBeUndefined();
+    expect(slotJoined(fromAll, tight, s.clock.t, 11_000)?.zone).toBe('sbg');
   });
 
   it('asks for no request when no slot names one, and throws what cannot be read', async () => {
