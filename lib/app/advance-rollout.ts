@@ -94,8 +94,27 @@ export async function announce(deps: AdvanceRolloutDeps, state: RolloutState): P
   if (state.status !== 'running') await deps.rollouts.unlock(state.policy.source, state.key);
 }
 
-/** The state after the zone in flight ended with these outcomes. */
-const next = (state: RolloutState, outcomes: Map<string, RolloutOutcome>): RolloutState => {
+/**
+ * The zone whose turn has come: with `quietestDelayMs`, its requests prefer their load
+ * balancer's quietest slot from `now` to that delay later (the first zone's carry the run's own).
+ */
+const zoneTurn = (zone: RolloutZone, delayMs: number | undefined, now: Date): RolloutZone =>
+  delayMs === undefined
+    ? zone
+    : {
+        ...zone,
+        requests: zone.requests.map((r) => ({
+          ...r,
+          window: {
+            notBefore: now.toISOString(),
+            notAfter: new Date(now.getTime() + delayMs).toISOString(),
+            prefer: 'quietest' as const,
+          },
+        })),
+      };
+
+/** The state after the zone in flight ended with these outcomes (at `now`). */
+const next = (state: RolloutState, outcomes: Map<string, RolloutOutcome>, now: Date): RolloutState => {
   const failures = [...outcomes.values()]
     .filter((o) => o.outcome !== 'applied' && o.outcome !== 'unchanged')
     .map((o) => ({ requestId: o.requestId, outcome: o.outcome, code: o.code }));
@@ -104,6 +123,9 @@ const next = (state: RolloutState, outcomes: Map<string, RolloutOutcome>): Rollo
   if (state.current + 1 < state.zones.length)
     return {
       ...base,
+      zones: state.zones.map((z, i) =>
+        i === state.current + 1 ? zoneTurn(z, state.quietestDelayMs, now) : z,
+      ),
       current: state.current + 1,
       pending: state.zones[state.current + 1]!.requests.map((r) => r.requestId),
       failures: [],
@@ -139,7 +161,7 @@ export const makeAdvanceRollout = (deps: AdvanceRolloutDeps) =>
           await deps.rollouts.update({ ...state, pending, version: state.version + 1 }).catch(() => false);
         return result;
       }
-      const moved = next(state, outcomes);
+      const moved = next(state, outcomes, deps.clock.now());
       if (!(await deps.rollouts.update(moved))) continue; // someone else moved it: read again
       deps.log.info('compliance rollout advanced', {
         runId: state.runId,

@@ -268,9 +268,9 @@ function requestsOf(
 
 /**
  * A rollout's zones in order, each with its requests. With `prefer: quietest`, only the first
- * zone's requests carry the window: the rollout starts at the quietest time of it, and each later
- * zone is applied as soon as the one before has ended (a window chosen when the run began could
- * have closed by the time a later zone is published).
+ * zone's requests carry the run's window: the rollout starts at the quietest time of it; each
+ * later zone gets a window of the same length from when its turn comes (advance-rollout), since a
+ * window chosen when the run began could have closed by then.
  */
 function rolloutZones(changes: readonly Change[], requests: readonly ChangeRequestedDetail[]): RolloutZone[] {
   const byZone = new Map<string, RolloutZone>();
@@ -287,6 +287,14 @@ function rolloutZones(changes: readonly Change[], requests: readonly ChangeReque
     i === 0 ? zone : { ...zone, requests: zone.requests.map(({ window: _later, ...request }) => request) },
   );
 }
+
+/** The rollout's `quietestDelayMs`: the length of the first zone's quietest window, if it has one. */
+const quietestDelayOf = (first: ChangeRequestedDetail): { quietestDelayMs?: number } => {
+  const w = first.window;
+  return w?.prefer === 'quietest' && w.notBefore && w.notAfter
+    ? { quietestDelayMs: Date.parse(w.notAfter) - Date.parse(w.notBefore) }
+    : {};
+};
 
 /**
  * Phase 3 (enforce): the requests to publish now: all of them, or, zone by zone, the first zone's
@@ -338,6 +346,7 @@ async function enforce(
     failures: [],
     status: 'running',
     announced: false,
+    ...quietestDelayOf(zones[0]!.requests[0]!),
     version: 1,
   });
   // A retried run finds its rollout started: it publishes again the zone in flight (same ids).

@@ -32,6 +32,12 @@ export interface RolloutState {
    * Absent (older states): true.
    */
   announced?: boolean;
+  /**
+   * With `prefer: quietest` (the policy's `maxDelay`, in ms): each later zone's requests, when its
+   * turn comes, may wait this long for their load balancer's quietest slot (the window is written
+   * into the state as the zone's turn comes, so that publishing it again asks the same).
+   */
+  quietestDelayMs?: number;
   /** Bumped by every write: a writer whose version is stale reads again. */
   version: number;
 }

@@ -43,7 +43,7 @@ const setup = (policy = POLICY) => {
       .filter((e) => e.detailType === 'Stickiness Change Requested')
       .map((e) => e.detail as ChangeRequestedDetail);
   const types = () => publisher.published.map((e) => e.detailType);
-  return { run, advance, requested, types, publisher, rollouts, api };
+  return { run, advance, requested, types, publisher, rollouts, api, clock };
 };
 
 describe('zone-by-zone rollout', () => {
@@ -70,7 +70,7 @@ describe('zone-by-zone rollout', () => {
     });
   });
 
-  it('with prefer: quietest, starts at the quietest time of its window: the first zone carries it, later zones follow at once', async () => {
+  it('with prefer: quietest, starts at the quietest time of its window, and each later zone looks for its own from when its turn comes', async () => {
     const h = setup(
       POLICY.replace(
         '{ rollout: zone-by-zone }',
@@ -90,7 +90,46 @@ describe('zone-by-zone rollout', () => {
         { notBefore: '2026-11-25T09:00:00.000Z', notAfter: '2026-11-25T15:00:00.000Z', prefer: 'quietest' },
       ],
     ]);
+    // The first zone applied at its slot, 13:00: sbg's turn, with a window of the same 6 hours from then.
+    h.clock.t = Date.parse('2026-11-25T13:00:00Z');
     for (const r of first) await h.advance({ requestId: r.requestId, outcome: 'applied', code: null });
+    const sbgWindow = {
+      notBefore: '2026-11-25T13:00:00.000Z',
+      notAfter: '2026-11-25T19:00:00.000Z',
+      prefer: 'quietest',
+    };
+    expect(h.requested()[2]).toMatchObject({ farmId: 3, window: sbgWindow });
+    // Published again (a lost mark, a redelivered outcome) later: the same request, the same window.
+    const key = rolloutKeyOf(first[0]!.requestId)!;
+    const state = (await h.rollouts.get(key))!;
+    expect(state.zones[1]!.requests[0]!.window).toEqual(sbgWindow);
+    await h.rollouts.update({ ...state, announced: false, version: state.version + 1 });
+    h.clock.t = Date.parse('2026-11-25T14:00:00Z');
+    await h.advance({ requestId: first[0]!.requestId, outcome: 'applied', code: null });
+    expect(
+      h
+        .requested()
+        .filter((r) => r.farmId === 3)
+        .map((r) => r.window),
+    ).toEqual([sbgWindow, sbgWindow]);
+    // rbx's turn comes at 17:00.
+    h.clock.t = Date.parse('2026-11-25T17:00:00Z');
+    await h.advance({ requestId: h.requested()[2]!.requestId, outcome: 'applied', code: null });
+    expect(h.requested().at(-1)).toMatchObject({
+      farmId: 4,
+      window: {
+        notBefore: '2026-11-25T17:00:00.000Z',
+        notAfter: '2026-11-25T23:00:00.000Z',
+        prefer: 'quietest',
+      },
+    });
+  });
+
+  it('without prefer: quietest, later zones carry no window', async () => {
+    const h = setup();
+    await h.run({ mode: 'enforce', runId: 'rn' });
+    for (const r of h.requested())
+      await h.advance({ requestId: r.requestId, outcome: 'applied', code: null });
     expect(h.requested()[2]).toMatchObject({ farmId: 3 });
     expect(h.requested()[2]).not.toHaveProperty('window');
   });
