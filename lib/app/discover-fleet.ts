@@ -99,45 +99,62 @@ export const readInGroups = (services: readonly string[], read: ReadService): Pr
     fill();
   });
 
+/** The order of a fleet as read: by service, zone, type and farm id. */
+export const byFleetOrder = (a: Farm, b: Farm): number =>
+  a.service.localeCompare(b.service) ||
+  a.zone.localeCompare(b.zone) ||
+  a.type.localeCompare(b.type) ||
+  a.farmId - b.farmId;
+
 export const makeDiscoverFleet =
   ({ api }: DiscoverFleetDeps) =>
   async (options: DiscoverOptions = {}): Promise<Farm[]> => {
-    const named = Boolean(options.services?.length);
-    const services = named ? [...options.services!] : await api.listServices();
-    const readService: ReadService = async (service, listed) => {
+    const perService = await readInGroups(await servicesOf(api, options), readerOf(api, options));
+    return perService.flat().sort(byFleetOrder);
+  };
+
+/**
+ * Reads the fleet as `makeDiscoverFleet` does, but hands each load balancer's farms to `visit` as
+ * soon as they are read, and keeps none of them: what a caller keeps of each is its own.
+ */
+export const makeScanFleet =
+  ({ api }: DiscoverFleetDeps) =>
+  async (options: DiscoverOptions, visit: (service: string, farms: Farm[]) => void): Promise<void> => {
+    const read = readerOf(api, options);
+    await readInGroups(await servicesOf(api, options), async (service, listed) => {
+      visit(service, await read(service, listed));
+      return [];
+    });
+  };
+
+const servicesOf = async (api: LoadBalancerApi, options: DiscoverOptions): Promise<string[]> =>
+  options.services?.length ? [...options.services] : api.listServices();
+
+/** How one load balancer is read: its farms ([] when skipped or, with onFailed, failed). */
+const readerOf = (api: LoadBalancerApi, options: DiscoverOptions): ReadService => {
+  const named = Boolean(options.services?.length);
+  return async (service, listed) => {
+    try {
+      let defined: Awaited<ReturnType<typeof api.listFarms>>;
       try {
-        let defined: Awaited<ReturnType<typeof api.listFarms>>;
-        try {
-          // A few calls per service when the API lists farms with their configuration.
-          const withConfig = await api.listFarmsWithConfig?.(service);
-          if (withConfig) {
-            listed(0); // read whole with the listing: no farm reads to hold
-            return withConfig;
-          }
-          defined = await api.listFarms(service);
-        } catch (error) {
-          if (named || !(error instanceof ServiceUnavailableError)) throw error;
-          options.onSkipped?.(service, error.message);
-          return [];
+        // A few calls per service when the API lists farms with their configuration.
+        const withConfig = await api.listFarmsWithConfig?.(service);
+        if (withConfig) {
+          listed(0); // read whole with the listing: no farm reads to hold
+          return withConfig;
         }
-        listed(defined.length);
-        return await Promise.all(
-          defined.map((d) => api.getFarm({ service, type: d.type, farmId: d.farmId })),
-        );
+        defined = await api.listFarms(service);
       } catch (error) {
-        if (!options.onFailed) throw error;
-        options.onFailed(service, error);
+        if (named || !(error instanceof ServiceUnavailableError)) throw error;
+        options.onSkipped?.(service, error.message);
         return [];
       }
-    };
-    const perService = await readInGroups(services, readService);
-    return perService
-      .flat()
-      .sort(
-        (a, b) =>
-          a.service.localeCompare(b.service) ||
-          a.zone.localeCompare(b.zone) ||
-          a.type.localeCompare(b.type) ||
-          a.farmId - b.farmId,
-      );
+      listed(defined.length);
+      return await Promise.all(defined.map((d) => api.getFarm({ service, type: d.type, farmId: d.farmId })));
+    } catch (error) {
+      if (!options.onFailed) throw error;
+      options.onFailed(service, error);
+      return [];
+    }
   };
+};

@@ -10,7 +10,7 @@ import type { Policy } from '../domain/policy';
 import { parsePolicy } from '../domain/policy-file';
 import { type PendingChange, unappliedCountIn } from '../domain/zones';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
-import { makeDiscoverFleet } from './discover-fleet';
+import { byFleetOrder, type DiscoverOptions, makeDiscoverFleet, makeScanFleet } from './discover-fleet';
 
 export interface PlanPolicyInput {
   /** The policy file's text (YAML), and what to call it in errors (a path, an S3 object). */
@@ -30,6 +30,14 @@ export interface PlanPolicyInput {
    * its target in a zone holding unapplied changes is listed as stored, not applied (the CLI).
    */
   lookAtPending?: boolean;
+  /**
+   * Keep the decisions, not the fleet (the compliance run): each load balancer is planned as soon
+   * as it is read and its farms let go, so that what is held follows the largest load balancer and
+   * the drift, not the fleet. `fleet` is then empty, `farmsChecked` counts the farms, and
+   * `plan.unchanged` keeps one compliant farm per (service, zone), the first by farm key (what a
+   * run needs to find zones holding its own unapplied writes). Not with `lookAtPending`.
+   */
+  decisionsOnly?: boolean;
 }
 
 /** A farm that stores its target, in a zone holding unapplied changes: it may not run it yet. */
@@ -54,7 +62,10 @@ export interface Unreadable {
 
 export interface PolicyPlan {
   policy: Policy;
+  /** The farms read (empty with `decisionsOnly`). */
   fleet: Farm[];
+  /** How many farms were read and planned. */
+  farmsChecked: number;
   plan: Plan;
   /** Why an apply would refuse this plan whole (`limits.maxChangesPerRun`), if it would. */
   overLimit?: string;
@@ -75,19 +86,55 @@ export const unreadableOf = (service: string, error: unknown): Unreadable => ({
   retryable: error instanceof SticklerError ? error.retryable : false,
 });
 
+/**
+ * Plans each load balancer as it is read, keeping its changes and invalid targets, and of its
+ * compliant farms the first (by farm key) of each zone; the farms themselves are let go.
+ */
+const planAsRead = async (
+  scan: ReturnType<typeof makeScanFleet>,
+  options: DiscoverOptions,
+  policy: Policy,
+): Promise<{ plan: Plan; farmsChecked: number }> => {
+  const plan: Plan = { changes: [], unchanged: [], invalid: [] };
+  const firsts = new Map<string, Unchanged>();
+  let farmsChecked = 0;
+  await scan(options, (_service, farms) => {
+    farmsChecked += farms.length;
+    const part = planFromPolicy(farms, policy);
+    plan.changes.push(...part.changes);
+    plan.invalid.push(...part.invalid);
+    for (const u of part.unchanged) {
+      const key = `${u.farm.service}\n${u.farm.zone}`;
+      const kept = firsts.get(key);
+      if (!kept || farmKey(u.farm).localeCompare(farmKey(kept.farm)) < 0) firsts.set(key, u);
+    }
+  });
+  // In the order a whole fleet's plan has (the fleet's order).
+  plan.changes.sort((a, b) => byFleetOrder(a.farm, b.farm));
+  plan.invalid.sort((a, b) => byFleetOrder(a.farm!, b.farm!));
+  plan.unchanged = [...firsts.values()].sort((a, b) => byFleetOrder(a.farm, b.farm));
+  return { plan, farmsChecked };
+};
+
 export const makePlanPolicy = (deps: { api: LoadBalancerApi }) => {
   const discover = makeDiscoverFleet(deps);
+  const scan = makeScanFleet(deps);
   return async function planPolicy(input: PlanPolicyInput): Promise<PolicyPlan> {
     const policy = parsePolicy(input.policyText, input.policySource);
+    if (input.decisionsOnly && input.lookAtPending)
+      throw new Error('planPolicy: decisionsOnly keeps no compliant farm to look at pending changes for');
     const unreadable: Unreadable[] = [];
-    const fleet = await discover({
+    const options: DiscoverOptions = {
       ...(input.services ? { services: input.services } : {}),
       ...(input.onSkipped ? { onSkipped: input.onSkipped } : {}),
       ...(input.partial
         ? { onFailed: (service, error) => unreadable.push(unreadableOf(service, error)) }
         : {}),
-    });
-    const plan = planFromPolicy(fleet, policy);
+    };
+    const fleet = input.decisionsOnly ? [] : await discover(options);
+    const { plan, farmsChecked } = input.decisionsOnly
+      ? await planAsRead(scan, options, policy)
+      : { plan: planFromPolicy(fleet, policy), farmsChecked: fleet.length };
     const overLimit = limitProblem(plan, policy);
     unreadable.sort((a, b) => a.service.localeCompare(b.service));
     const storedNotApplied: StoredNotApplied[] = [];
@@ -116,6 +163,7 @@ export const makePlanPolicy = (deps: { api: LoadBalancerApi }) => {
     return {
       policy,
       fleet,
+      farmsChecked,
       plan,
       unreadable,
       storedNotApplied,

@@ -134,7 +134,11 @@ async function loadAndPlan(run: RunContext): Promise<{ document: PolicyDocument;
     document = await deps.policySource.load();
     return {
       document,
-      planned: await deps.planPolicy({ policyText: document.text, policySource: document.source }),
+      planned: await deps.planPolicy({
+        policyText: document.text,
+        policySource: document.source,
+        decisionsOnly: true,
+      }),
     };
   } catch (error) {
     const e = error as SticklerError;
@@ -497,7 +501,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       now: () => deps.clock.now().toISOString(),
     };
     const { document, planned } = await loadAndPlan(run);
-    const { plan, fleet } = planned;
+    const { plan } = planned;
     const ref = { source: document.source, version: document.version };
     const reapply = deps.unapplied ? await unappliedZonesOf(deps.unapplied, plan.unchanged, deps.log) : [];
     const { drifted, cannotApply, events } = driftOf(run, ref, plan);
@@ -506,7 +510,7 @@ export const makeRunCompliance = (deps: ComplianceDeps) =>
       runId,
       mode,
       policy: ref,
-      farmsChecked: fleet.length,
+      farmsChecked: planned.farmsChecked,
       drifted: drifted.length,
       cannotApply: cannotApply.length,
       requested: requesting.requested,

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { makePlanPolicy } from '../../lib/app/plan-policy';
+import { farmKey } from '../../lib/domain/farm';
 import { InMemoryLoadBalancerApi } from '../helpers/fakes';
 
 const policyText = `version: 1
@@ -42,5 +44,73 @@ describe('planPolicy, looking at unapplied changes', () => {
       ['lb-b', 'pendingChanges is unavailable'],
     ]);
     expect(out.storedNotApplied).toEqual([]);
+  });
+});
+
+describe('planPolicy keeping the decisions, not the fleet (the compliance run)', () => {
+  const mixedPolicy = `version: 1
+rules:
+  - match: { service: "lb-1*" }
+    stickiness: cookie
+  - match: { type: http }
+    stickiness: cookie
+  - match: { type: tcp }
+    stickiness: sourceIp
+`;
+  const stored = [null, 'cookie', 'sourceIp'] as const;
+  const arbitraryFleet = fc.array(
+    fc.record({
+      service: fc.constantFrom('lb-1', 'lb-10', 'lb-2', 'lb-3'),
+      zone: fc.constantFrom('gra', 'sbg', 'all'),
+      type: fc.constantFrom('http', 'tcp'),
+      farmId: fc.integer({ min: 1, max: 40 }),
+      stored: fc.constantFrom(...stored),
+    }),
+    { maxLength: 60 },
+  );
+
+  it('decides every farm as the whole fleet’s plan does, keeping of the compliant farms the first of each zone', async () => {
+    await fc.assert(
+      fc.asyncProperty(arbitraryFleet, async (farms) => {
+        const api = new InMemoryLoadBalancerApi();
+        const seen = new Set<string>();
+        for (const f of farms) {
+          if (seen.has(`${f.service}/${f.type}/${f.farmId}`)) continue;
+          seen.add(`${f.service}/${f.type}/${f.farmId}`);
+          api.addFarm(f.service, { type: f.type, farmId: f.farmId, zone: f.zone, stored: f.stored });
+        }
+        const plan = makePlanPolicy({ api });
+        const whole = await plan({ policyText: mixedPolicy, policySource: 'p.yaml' });
+        const kept = await plan({ policyText: mixedPolicy, policySource: 'p.yaml', decisionsOnly: true });
+        expect(kept.fleet).toEqual([]);
+        expect(kept.farmsChecked).toBe(whole.fleet.length);
+        expect(kept.plan.changes).toEqual(whole.plan.changes);
+        expect(kept.plan.invalid).toEqual(whole.plan.invalid);
+        expect(kept.overLimit).toEqual(whole.overLimit);
+        const firsts = new Map<string, string>();
+        for (const u of [...whole.plan.unchanged].sort((a, b) =>
+          farmKey(a.farm).localeCompare(farmKey(b.farm)),
+        ))
+          if (!firsts.has(`${u.farm.service}/${u.farm.zone}`))
+            firsts.set(`${u.farm.service}/${u.farm.zone}`, farmKey(u.farm));
+        expect(new Set(kept.plan.unchanged.map((u) => farmKey(u.farm)))).toEqual(new Set(firsts.values()));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it('is not asked with lookAtPending, and leaves out what it cannot read with partial', async () => {
+    const api = new InMemoryLoadBalancerApi()
+      .addFarm('lb-a', { type: 'http', farmId: 1, zone: 'gra', stored: null })
+      .addFarm('lb-b', { type: 'http', farmId: 2, zone: 'gra', stored: null });
+    const plan = makePlanPolicy({ api });
+    await expect(
+      plan({ policyText, policySource: 'p.yaml', decisionsOnly: true, lookAtPending: true }),
+    ).rejects.toThrow(/decisionsOnly/);
+    api.failures.fail('listFarms');
+    await expect(plan({ policyText, policySource: 'p.yaml', decisionsOnly: true })).rejects.toThrow();
+    const partial = await plan({ policyText, policySource: 'p.yaml', decisionsOnly: true, partial: true });
+    expect(partial.unreadable.map((u) => u.service)).toEqual(['lb-a', 'lb-b']);
+    expect(partial.farmsChecked).toBe(0);
   });
 });
