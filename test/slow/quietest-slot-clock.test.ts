@@ -16,7 +16,7 @@ const SLOT = 5 * 60_000;
 const SERVICE = 'loadbalancer-c10c5107';
 const FARM = 'http/501';
 /** The slot is at least this far ahead when the fleet is made (the pipeline takes seconds to start). */
-const LEAD_MS = 30_000;
+const LEAD_MS = 40_000;
 /** How late after its slot the request may be applied: the scheduler, the queue's batching, a refresh. */
 const LATE_MS = 30_000;
 
