@@ -9,8 +9,9 @@ module.exports = {
   globalTeardown: '<rootDir>/test/setup/remove-sandbox.js',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
-  // test/aws runs against moto and cfn-lint, which `npm test` cannot count on: `npm run test:aws`.
-  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/aws/'],
+  // test/aws runs against moto and cfn-lint, which `npm test` cannot count on: `npm run test:aws`;
+  // test/slow waits minutes on the real clock: `npm run test:slow`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/aws/', '<rootDir>/test/slow/'],
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2023' } }],
   },

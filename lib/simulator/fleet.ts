@@ -29,16 +29,40 @@ export const FleetFarmSchema = z
   );
 export type FleetFarm = z.infer<typeof FleetFarmSchema>;
 
+/** A time of day on a 5-minute boundary, HH:MM (00:00 … 23:55). */
+const SLOT_OF_DAY = /^([01]\d|2[0-3]):[0-5][05]$/;
+
 /**
- * A service's traffic in the simulator (traffic-curve.ts): its quietest hour of the day (UTC) and
- * its peak requests per second; `none`: OVH offers it no metrics (metricsToken answers 404).
+ * A service's traffic in the simulator (traffic-curve.ts): where its quietest 5 minutes of the day
+ * fall (UTC), from a whole hour (`quietestHourUtc`) or to the slot (`quietestAtUtc: "HH:MM"`, one
+ * or the other), and its peak requests per second; `none`: OVH offers it no metrics
+ * (metricsToken answers 404).
  */
 export const FleetTrafficSchema = z.union([
   z.literal('none'),
-  z.strictObject({
-    quietestHourUtc: z.optional(z.int().check(z.minimum(0), z.maximum(23))),
-    peakRequestsPerSecond: z.optional(z.number().check(z.positive(), z.maximum(1_000_000))),
-  }),
+  z
+    .strictObject({
+      quietestHourUtc: z.optional(z.int().check(z.minimum(0), z.maximum(23))),
+      quietestAtUtc: z.optional(
+        z.string().check(
+          z.regex(SLOT_OF_DAY, {
+            message:
+              'the start of a 5-minute slot of the day in UTC: "HH:MM", minutes a multiple of 5 (00:00 … 23:55), such as "03:35"',
+          }),
+        ),
+      ),
+      peakRequestsPerSecond: z.optional(z.number().check(z.positive(), z.maximum(1_000_000))),
+    })
+    .check(
+      z.superRefine((traffic, ctx) => {
+        if (traffic.quietestHourUtc !== undefined && traffic.quietestAtUtc !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['quietestAtUtc'],
+            message: `set quietestHourUtc or quietestAtUtc, not both (quietestHourUtc: ${traffic.quietestHourUtc} is quietestAtUtc: "${String(traffic.quietestHourUtc).padStart(2, '0')}:00")`,
+          });
+      }),
+    ),
 ]);
 export type FleetTraffic = z.infer<typeof FleetTrafficSchema>;
 
@@ -50,7 +74,7 @@ export const FleetServiceSchema = z
     state: z._default(z.enum(['ok', 'expired']), 'ok'),
     zones: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
     farms: z._default(z.array(FleetFarmSchema), []),
-    /** Default: quietest at 03:00 UTC, 200 requests per second at the peak. */
+    /** Default: quietest in the 5 minutes from 03:00 UTC, 200 requests per second at the peak. */
     traffic: z.optional(FleetTrafficSchema),
   })
   .check(

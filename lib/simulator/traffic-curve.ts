@@ -2,29 +2,40 @@
  * The simulator's traffic: a deterministic daily curve per load balancer, the same every day, and
  * what its Prometheus-compatible metrics endpoint answers about it.
  *
- * Requests per second at hour h of the day (UTC, fractional):
- *   peak × (0.55 − 0.45 × cos(2π (h − quietestHourUtc − 1/24) / 24))
- * so the rate is lowest (a tenth of the peak) at `quietestHourUtc`:02:30, the middle of the
- * 5 minutes from `quietestHourUtc`:00 (the quietest slot), and highest twelve hours later;
- * connections per second are a quarter of the requests. A `rate(x[W])` query at time t
+ * Requests per second at hour h of the day (UTC, fractional), q the start of the quietest slot in
+ * hours (`quietestAtUtc` "HH:MM", a 5-minute boundary, or `quietestHourUtc`, a whole hour; 03:00
+ * by default):
+ *   peak × (0.55 − 0.45 × cos(2π (h − q − 1/24) / 24))
+ * so the rate is lowest (a tenth of the peak) at q + 2 minutes 30, the middle of the 5 minutes
+ * from q (the quietest slot: a search of the profile finds it exactly), and highest twelve hours
+ * later; connections per second are a quarter of the requests. A `rate(x[W])` query at time t
  * answers the curve at t − W/2, the middle of the interval it measures.
  */
 import type { FleetTraffic } from './fleet';
 
-export const DEFAULT_TRAFFIC: Required<Exclude<FleetTraffic, 'none'>> = {
+export const DEFAULT_TRAFFIC = {
   quietestHourUtc: 3,
   peakRequestsPerSecond: 200,
-};
+} as const;
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 
+/** Where the quietest slot of the day starts, in hours after 00:00 UTC (3.5 for "03:30"). */
+export const quietestSlotHour = (traffic: Exclude<FleetTraffic, 'none'>): number => {
+  if (traffic.quietestAtUtc !== undefined) {
+    const [hours, minutes] = traffic.quietestAtUtc.split(':').map(Number);
+    return hours! + minutes! / 60;
+  }
+  return traffic.quietestHourUtc ?? DEFAULT_TRAFFIC.quietestHourUtc;
+};
+
 /** Requests per second of the curve at the instant `at` (epoch ms), three decimals. */
 export const requestsRateAt = (traffic: Exclude<FleetTraffic, 'none'>, at: number): number => {
-  const quiet = traffic.quietestHourUtc ?? DEFAULT_TRAFFIC.quietestHourUtc;
+  const quiet = quietestSlotHour(traffic);
   const peak = traffic.peakRequestsPerSecond ?? DEFAULT_TRAFFIC.peakRequestsPerSecond;
   const hour = (((at % DAY_MS) + DAY_MS) % DAY_MS) / HOUR_MS;
-  // 1/24 of an hour (2.5 minutes): the minimum falls in the middle of the slot from quiet:00.
+  // 1/24 of an hour (2.5 minutes): the minimum falls in the middle of the slot from `quiet`.
   const rate = peak * (0.55 - 0.45 * Math.cos((2 * Math.PI * (hour - quiet - 1 / 24)) / 24));
   return Math.round(rate * 1000) / 1000;
 };

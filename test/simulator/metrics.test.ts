@@ -8,6 +8,7 @@ import {
   parsePromStep,
   parsePromTime,
   parseRateQuery,
+  quietestSlotHour,
   requestsRateAt,
 } from '../../lib/simulator/traffic-curve';
 import { checkExchange } from '../helpers/ovh-openapi';
@@ -72,6 +73,31 @@ describe('the simulator’s metrics, read by the OVH metrics adapter over HTTP',
       end: Date.parse('2026-12-07T23:00:00Z'),
     });
     expect(evening.known && evening.quietest?.at).toBe(Date.parse('2026-12-07T22:55:00Z'));
+  });
+
+  it('finds a quietest slot set to the 5 minutes (quietestAtUtc) exactly, the slots either side busier', async () => {
+    const fleet = smallFleet();
+    fleet.services[0]!.traffic = { quietestAtUtc: '13:35', peakRequestsPerSecond: 1_000 };
+    h = await startHarness({ fleet });
+    const reading = await new OvhMetricsTraffic(h.client).read('loadbalancer-aaa', AT);
+    const day = summarizeTraffic(reading, { start: AT.getTime(), end: AT.getTime() + DAY_MS });
+    expect(day.known && day.quietest).toMatchObject({
+      at: Date.parse('2026-12-08T13:35:00Z'),
+      until: Date.parse('2026-12-08T13:40:00Z'),
+      typicalRate: 100,
+    });
+    // Windows that stop short of 13:35, or start after 13:40, find their edge nearest to it.
+    const before = summarizeTraffic(reading, {
+      start: Date.parse('2026-12-08T13:00:00Z'),
+      end: Date.parse('2026-12-08T13:35:00Z'),
+    });
+    expect(before.known && before.quietest?.at).toBe(Date.parse('2026-12-08T13:30:00Z'));
+    const after = summarizeTraffic(reading, {
+      start: Date.parse('2026-12-08T13:40:00Z'),
+      end: Date.parse('2026-12-08T15:00:00Z'),
+    });
+    expect(after.known && after.quietest?.at).toBe(Date.parse('2026-12-08T13:40:00Z'));
+    expect(after.known && after.quietest!.typicalRate).toBeGreaterThan(100);
   });
 
   it('has no metrics for a service told so (traffic: none): a 404, said as unknown', async () => {
@@ -162,6 +188,41 @@ describe('the simulator’s traffic curve', () => {
     expect(requestsRateAt(traffic, Date.parse('2026-12-07T02:02:30Z'))).toBe(35);
     expect(requestsRateAt(traffic, Date.parse('2026-12-07T14:02:30Z'))).toBe(350);
     expect(requestsRateAt({}, Date.parse('2026-12-07T03:02:30Z'))).toBe(20);
+  });
+
+  it('places the minimum in the middle of the slot quietestAtUtc names, to the 5 minutes', () => {
+    const traffic = { quietestAtUtc: '21:05', peakRequestsPerSecond: 350 };
+    expect(requestsRateAt(traffic, Date.parse('2026-12-07T21:07:30Z'))).toBe(35);
+    expect(requestsRateAt(traffic, Date.parse('2026-12-08T09:07:30Z'))).toBe(350);
+    // Symmetric about the minimum: the slots either side are equally busier.
+    const slotBefore = requestsRateAt(traffic, Date.parse('2026-12-07T21:02:30Z'));
+    expect(slotBefore).toBeGreaterThan(35);
+    expect(requestsRateAt(traffic, Date.parse('2026-12-07T21:12:30Z'))).toBe(slotBefore);
+    // A whole hour either way is the same curve.
+    for (const at of [0, 3_600_000 * 7.3, Date.parse('2026-12-07T04:02:30Z')])
+      expect(requestsRateAt({ quietestAtUtc: '04:00' }, at)).toBe(requestsRateAt({ quietestHourUtc: 4 }, at));
+    expect(quietestSlotHour({ quietestAtUtc: '23:55' })).toBeCloseTo(23 + 55 / 60, 10);
+    expect(quietestSlotHour({})).toBe(3);
+  });
+
+  it('takes quietestAtUtc as a 5-minute boundary in HH:MM, and not with quietestHourUtc, said on the line', () => {
+    const fleetWith = (traffic: string) =>
+      `services:\n  - name: a\n    zones: [gra]\n    traffic: ${traffic}\n`;
+    expect(parseFleet(fleetWith('{ quietestAtUtc: "00:00" }')).services[0]!.traffic).toEqual({
+      quietestAtUtc: '00:00',
+    });
+    expect(parseFleet(fleetWith('{ quietestAtUtc: 23:55 }')).services[0]!.traffic).toEqual({
+      quietestAtUtc: '23:55',
+    });
+    const slotRule =
+      /fleet:4:\d+: services\[0\]\.traffic\.quietestAtUtc: the start of a 5-minute slot of the day in UTC: "HH:MM", minutes a multiple of 5 \(00:00 … 23:55\)/;
+    for (const bad of ['"03:33"', '"3:35"', '"24:00"', '"12:60"', '"03:35:00"', '335'])
+      expect(() => parseFleet(fleetWith(`{ quietestAtUtc: ${bad} }`))).toThrow(
+        bad === '335' ? /services\[0\]\.traffic: / : slotRule,
+      );
+    expect(() => parseFleet(fleetWith('{ quietestHourUtc: 4, quietestAtUtc: "04:05" }'))).toThrow(
+      /fleet:4:\d+: services\[0\]\.traffic\.quietestAtUtc: set quietestHourUtc or quietestAtUtc, not both/,
+    );
   });
 
   it('reads the query, time and step shapes Prometheus takes', () => {
