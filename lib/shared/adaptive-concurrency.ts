@@ -11,10 +11,32 @@
  *   round's median, which follows a lasting change slowly, BASELINE_DRIFT a round).
  * Overloaded, the limit halves and the next round starts; answers to calls sent before the
  * halving say nothing about the new limit and are ignored, so one storm halves once per round.
- * The limit grows by one per success until the first halving (slow start: it doubles each
- * round of calls), then by one per limit's worth of successes (additive increase, as TCP's
- * congestion control), so that a low limit climbs back quickly. The configured concurrency stays
- * the ceiling.
+ *
+ * Growth: one per success (slow start: the limit doubles each round of calls) below a level,
+ * then one per limit's worth of successes (additive increase, as TCP's congestion control). The
+ * level is the ceiling until the first halving. After a halving it is the level at which the
+ * latest clear round began (a whole round answered without a single trouble), never above the
+ * limit that was just overloaded, and at least the halved limit: the limit climbs back quickly to
+ * what was proven to work, then probes above it slowly (as TCP's slow-start threshold, or CUBIC's
+ * quick return towards the window of its last loss). The configured concurrency stays the ceiling.
+ *
+ * Why the clear round, and not the limit before the halving: a rate limit (as an API's, counted in
+ * calls per time) answers 429 to a share of the calls at any limit above it, so no round above it
+ * is clear, and the limit returns under it, not into it. A passing burst (a few 429s in a row,
+ * whatever the rate) leaves the rounds before it clear, so the limit returns where it was instead
+ * of climbing back one at a time from half: under repeated bursts it was halved again before it
+ * got back, and averaged about 8 calls in flight. Measured on a model of both (in the tests: calls
+ * of 50 ms, a token bucket of 100 to 400 calls a second, or 2% of calls starting a burst of eight
+ * 429s): returning to the limit before the halving made the bursts' 3,000 calls 2.2 times faster
+ * than climbing back one at a time, but against the rate limit answered 21 to 48% of calls 429
+ * (8 to 23% before) for no gain in time; returning to the clear round's level made them 1.7 times
+ * faster, with 16 to 24% answered 429 against the rate limit, as fast as before.
+ *
+ * What it does not do: a 429's Retry-After is waited by the throttled call alone (http-client),
+ * not by every call. A rate limit's Retry-After would be a gate for all, but a burst counted per
+ * call (a gateway's, or the simulator's) is only worked through by calls: held back for a second
+ * after each 429, a run would wait a second per 429 of the burst, as a lone call does (the
+ * reconcile benchmark's first call, alone, takes 12 s to work through one burst of eight).
  */
 
 /** What it moves: a limiter's limit (shared/limiter.ts). */
@@ -58,6 +80,8 @@ export const LATENCY_MIN_RISE_MS = 25;
 export const BASELINE_DRIFT = 1.05;
 
 interface Round {
+  /** The limit when it began. */
+  level: number;
   size: number;
   answers: number;
   troubles: number;
@@ -95,12 +119,16 @@ export const makeAdaptiveConcurrency = (
   const min = options.min ?? 1;
   let epoch = 0;
   let decreases = 0;
-  let slowStart = true;
+  /** Slow start below this limit, additive increase from it (see the header). */
+  let recoverTo = options.max;
+  /** The limit at which the latest clear round (every answer a success) began. */
+  let clearAt: number | undefined;
   let baselineMs: number | undefined;
   let successes = 0;
   limiter.setLimit(Math.max(min, Math.min(options.initial, options.max)));
   let peak = limiter.limit;
   const newRound = (): Round => ({
+    level: limiter.limit,
     size: Math.max(MIN_ROUND, limiter.limit),
     answers: 0,
     troubles: 0,
@@ -120,10 +148,11 @@ export const makeAdaptiveConcurrency = (
     const overloaded = overloadIn({ ...round, ...(medianMs !== undefined ? { medianMs } : {}) }, baselineMs);
     if (medianMs !== undefined)
       baselineMs = baselineMs === undefined ? medianMs : Math.min(medianMs, baselineMs * BASELINE_DRIFT);
+    if (!overloaded && round.troubles === 0) clearAt = round.level;
     if (overloaded) {
       epoch++;
-      slowStart = false;
       const halved = Math.max(min, Math.floor(limiter.limit / 2));
+      recoverTo = Math.max(halved, Math.min(limiter.limit, clearAt ?? halved));
       if (halved < limiter.limit) decreases++;
       limiter.setLimit(halved);
       successes = 0;
@@ -138,8 +167,8 @@ export const makeAdaptiveConcurrency = (
       round.answers++;
       if (outcome.kind === 'success') {
         round.latencies.push(outcome.latencyMs);
-        // Slow start: one per success; after it, one per limit's worth of successes.
-        if (slowStart || ++successes >= limiter.limit) grow();
+        // Slow start: one per success; from recoverTo on, one per limit's worth of successes.
+        if (limiter.limit < recoverTo || ++successes >= limiter.limit) grow();
       } else round.troubles++;
       if (outcome.kind === 'timeout') round.timeouts++;
       if (round.answers >= round.size) closeRound();

@@ -8,15 +8,95 @@ import {
   TIMEOUT_CLUSTER,
 } from '../../lib/shared/adaptive-concurrency';
 import { createLimiter } from '../../lib/shared/limiter';
+import { seededRandom } from '../../lib/simulator/server';
 
 const ok = (latencyMs = 50): CallOutcome => ({ kind: 'success', latencyMs });
 const throttled: CallOutcome = { kind: 'throttled' };
+const throttledOutcome = throttled;
 const failed: CallOutcome = { kind: 'failed' };
 const timeout: CallOutcome = { kind: 'timeout' };
 
 /** One call at a time: started, then finished with its outcome. */
 const feed = (aimd: ReturnType<typeof makeAdaptiveConcurrency>, outcomes: readonly CallOutcome[]) => {
   for (const outcome of outcomes) aimd.finished(aimd.started(), outcome);
+};
+
+/** Whether the API answers 429 to a call sent at `t` (ms). */
+type Throttler = (t: number) => boolean;
+
+/** 429 bursts counted per call, as the simulator's: `rate` of calls start a burst of `burst`. */
+const perCallBursts = (seed: number, rate = 0.02, burst = 8): Throttler => {
+  const random = seededRandom(seed);
+  let left = 0;
+  return () => {
+    if (left === 0 && random() < rate) left = burst;
+    if (left === 0) return false;
+    left--;
+    return true;
+  };
+};
+
+/** A rate limit as an API's: a token bucket of `perSecond`, holding 50 ms of it. */
+const rateLimit = (perSecond: number): Throttler => {
+  const capacity = perSecond * 0.05;
+  let tokens = capacity;
+  let last = 0;
+  return (t) => {
+    tokens = Math.min(capacity, tokens + ((t - last) / 1000) * perSecond);
+    last = t;
+    if (tokens < 1) return true;
+    tokens--;
+    return false;
+  };
+};
+
+/**
+ * `calls` calls of 50 to 60 ms each against an API that throttles as `throttled` says, in virtual
+ * time: a throttled call waits its Retry-After (1 s) and goes again, as the OVH client does. Its
+ * time, the share of answers that were 429, and the mean limit over the run.
+ */
+const model = (throttled: Throttler, calls: number, fixed?: number) => {
+  const random = seededRandom(7);
+  const limiter = createLimiter(fixed ?? 32);
+  const aimd = fixed ? undefined : makeAdaptiveConcurrency(limiter, { initial: 8, max: 32 });
+  type Event =
+    | { at: number; retry: true }
+    | { at: number; retry: false; ticket: number; is429: boolean; sent: number };
+  const events: Event[] = [];
+  let now = 0;
+  let active = 0;
+  let waiting = calls;
+  let done = 0;
+  let answered429 = 0;
+  let limitArea = 0;
+  const send = () => {
+    for (; active < limiter.limit && waiting > 0; waiting--, active++)
+      events.push({
+        at: now + 50 + random() * 10,
+        retry: false,
+        ticket: aimd?.started() ?? 0,
+        is429: throttled(now),
+        sent: now,
+      });
+  };
+  send();
+  while (done < calls) {
+    events.sort((a, b) => a.at - b.at);
+    const event = events.shift()!;
+    limitArea += limiter.limit * (event.at - now);
+    now = event.at;
+    if (event.retry) waiting++;
+    else {
+      active--;
+      if (event.is429) {
+        answered429++;
+        events.push({ at: now + 1000, retry: true });
+      } else done++;
+      aimd?.finished(event.ticket, event.is429 ? throttledOutcome : ok(now - event.sent));
+    }
+    send();
+  }
+  return { ms: now, share429: answered429 / (answered429 + calls), meanLimit: limitArea / now };
 };
 
 describe('adaptive concurrency: overload, not noise', () => {
@@ -100,6 +180,123 @@ describe('adaptive concurrency: overload, not noise', () => {
       Array.from({ length: 20 * MIN_ROUND }, () => ok()),
     );
     expect(limiter.limit).toBeGreaterThan(1);
+  });
+
+  it('after a halving, climbs back at once to the level its last clear round began at, then one per limit of successes', () => {
+    const limiter = createLimiter(32);
+    const aimd = makeAdaptiveConcurrency(limiter, { initial: 16, max: 32 });
+    feed(
+      aimd,
+      Array.from({ length: 16 + 32 }, () => ok()),
+    ); // slow start to the ceiling, then a clear round at 32
+    expect(limiter.limit).toBe(32);
+    // A burst: a quarter and more of a round throttled.
+    feed(aimd, [...Array.from({ length: 9 }, () => throttled), ...Array.from({ length: 23 }, () => ok())]);
+    expect(limiter.limit).toBe(16);
+    feed(
+      aimd,
+      Array.from({ length: 16 }, () => ok()),
+    );
+    expect(limiter.limit).toBe(32); // back where it was clear, in a round
+    // Not past the limit it was overloaded at: a second storm before it recovers halves again,
+    // and it climbs back at once only to that limit, then slowly.
+    const again = makeAdaptiveConcurrency(limiter, { initial: 16, max: 32 });
+    feed(
+      again,
+      Array.from({ length: 16 + 32 }, () => ok()),
+    );
+    feed(
+      again,
+      Array.from({ length: 32 }, () => throttled),
+    );
+    expect(limiter.limit).toBe(16);
+    feed(
+      again,
+      Array.from({ length: 16 }, () => throttled),
+    );
+    expect(limiter.limit).toBe(8);
+    feed(
+      again,
+      Array.from({ length: 8 }, () => ok()),
+    );
+    expect(limiter.limit).toBe(16);
+    feed(
+      again,
+      Array.from({ length: 15 }, () => ok()),
+    );
+    expect(limiter.limit).toBe(16);
+    feed(again, [ok()]);
+    expect(limiter.limit).toBe(17);
+  });
+
+  it('climbs back one at a time when no round was clear (steady noise, a rate limit): it returns only to what worked', () => {
+    const limiter = createLimiter(32);
+    const aimd = makeAdaptiveConcurrency(limiter, { initial: 32, max: 32 });
+    // Every round holds a 429 or two, then a storm.
+    feed(
+      aimd,
+      Array.from({ length: 96 }, (_, i) => (i % 16 === 0 ? throttled : ok())),
+    );
+    expect(aimd.decreases).toBe(0);
+    feed(
+      aimd,
+      Array.from({ length: 32 }, () => throttled),
+    );
+    expect(limiter.limit).toBe(16);
+    feed(
+      aimd,
+      Array.from({ length: 16 }, () => ok()),
+    );
+    expect(limiter.limit).toBe(17); // additive from the halved limit
+  });
+
+  it('never climbs by slow start past the limit it was last overloaded at, whatever the answers', () => {
+    const outcome = fc.constantFrom<CallOutcome>(ok(), ok(), ok(), throttled, failed);
+    fc.assert(
+      fc.property(
+        fc.array(outcome, { minLength: 1, maxLength: 600 }),
+        fc.integer({ min: 1, max: 32 }),
+        (outcomes, initial) => {
+          const limiter = createLimiter(32);
+          const aimd = makeAdaptiveConcurrency(limiter, { initial, max: 32 });
+          let overloadedAt: number | undefined;
+          let successes = 0;
+          for (const o of outcomes) {
+            const before = limiter.limit;
+            const decreases = aimd.decreases;
+            aimd.finished(aimd.started(), o);
+            if (aimd.decreases > decreases) {
+              overloadedAt = before;
+              successes = 0;
+            } else if (o.kind === 'success') successes++;
+            expect(limiter.limit).toBeGreaterThanOrEqual(1);
+            expect(limiter.limit).toBeLessThanOrEqual(32);
+            // Past it, one per limit's worth of successes at most.
+            if (overloadedAt !== undefined)
+              expect(limiter.limit).toBeLessThanOrEqual(overloadedAt + Math.floor(successes / overloadedAt));
+          }
+        },
+      ),
+    );
+  });
+
+  it('under 429 bursts counted per call, works at a limit well above the fixed 8, and faster than it', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const adaptive = model(perCallBursts(seed), 3000);
+      const fixed = model(perCallBursts(seed), 3000, 8);
+      expect(adaptive.meanLimit).toBeGreaterThan(12);
+      expect(adaptive.ms).toBeLessThan(fixed.ms / 1.4);
+    }
+  });
+
+  it('against a rate limit, keeps the calls answered 429 under a quarter and the throughput near the rate', () => {
+    // 150 to 500 calls a second: 7 to 30 calls of 50 ms in flight (below, the smallest round
+    // of 16 answers is more than the limit allows; above, the ceiling of 32 is).
+    for (const perSecond of [150, 200, 250, 300, 350, 400, 450, 500]) {
+      const run = model(rateLimit(perSecond), 2000);
+      expect(run.share429).toBeLessThan(0.25);
+      expect(2000 / (run.ms / 1000)).toBeGreaterThan(0.8 * perSecond);
+    }
   });
 
   it('backs off when a round is more than a quarter troubled (a 503 storm), not at a quarter', () => {

@@ -103,7 +103,8 @@ export interface OvhHttpClientOptions {
    * Adaptive concurrency (with a numeric `concurrency`, which becomes the ceiling): start with
    * `initial` calls in flight, grow while the API keeps up, halve on signs of overload (a round
    * of calls more than a quarter throttled or failed, timeouts clustering, calls twice as slow),
-   * never for an isolated failure (shared/adaptive-concurrency.ts).
+   * never for an isolated failure, and climb back at once to the level of its last clear round
+   * (shared/adaptive-concurrency.ts).
    */
   adaptive?: { initial: number };
 }
