@@ -554,7 +554,8 @@ async function quietestPhase(
   for (const e of early) {
     const slot = slots.get(e);
     out.early.push(
-      slot && slot.at > Date.parse(e.until)
+      // A window whose quietest slot is its opening is deferred to it as to its slot (remembered for its zone).
+      slot && slot.at >= Date.parse(e.until)
         ? { ...e, until: new Date(slot.at).toISOString(), quietest: slot }
         : e,
     );
@@ -841,7 +842,9 @@ const joinedWhere = (quietest: ChosenSlot): string => {
   if (joinedZone === undefined || joinedZone === farmZone) return `its zone ${joinedZone ?? quietest.zone}`;
   if (joinedZone === ALL_ZONES)
     return `zone all of its load balancer (whose refresh covers every zone, its zone ${farmZone} too)`;
-  return `zone ${joinedZone} of its load balancer (its farm is in zone all, whose refresh covers that zone too)`;
+  if (farmZone === ALL_ZONES)
+    return `zone ${joinedZone} of its load balancer (its farm is in zone all, whose refresh covers that zone too)`;
+  return `zone ${joinedZone} of its load balancer (with a farm of zone all among this batch's requests, one refresh of zone all carries them, its zone ${farmZone} too)`;
 };
 
 /** What a `Deferred` event says: when, and, for a slot, how it was chosen and the rate expected. */

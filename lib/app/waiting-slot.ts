@@ -8,7 +8,7 @@
  */
 import { ALL_ZONES } from '../domain/farm';
 import type { TimeWindow } from '../domain/traffic';
-import { canJoin, waitersOf, type ZoneSlot } from '../domain/zone-slots';
+import { canJoin, stillWaitedFor, waitersOf, type ZoneSlot } from '../domain/zone-slots';
 import type { Clock } from '../ports/clock';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { ZoneSlots } from '../ports/zone-slots';
@@ -28,10 +28,7 @@ const stillWaited = async (
   const ahead = slots.filter((s) => s.slot.at > now);
   const ids = [...new Set(ahead.flatMap((s) => waitersOf(s.slot)))];
   const status = ids.length > 0 ? await requests.status(ids) : new Map();
-  return ahead.filter((s) => {
-    const waiters = waitersOf(s.slot);
-    return waiters.length === 0 || waiters.some((id) => status.get(id)?.state === 'deferred');
-  });
+  return ahead.filter((s) => stillWaitedFor(s.slot, (id) => status.get(id)?.state === 'deferred'));
 };
 
 /**

@@ -12,7 +12,7 @@
  */
 
 import { farmRefOf } from '../domain/change-request';
-import { errorFields } from '../domain/errors';
+import { errorFields, NotFoundError } from '../domain/errors';
 import type { ChangeRequestedDetail } from '../domain/events';
 import { ALL_ZONES } from '../domain/farm';
 import { farmKeyOfRequest } from '../domain/request-rules';
@@ -21,6 +21,7 @@ import {
   chooseZoneSlots,
   type SlotChange,
   type SlotChoice,
+  stillWaitedFor,
   waitersOf,
   type ZoneSlot,
 } from '../domain/zone-slots';
@@ -85,11 +86,12 @@ export const profileReader = (traffic: LoadBalancerTraffic, now: Date) => {
 async function zonesOf<C extends Candidate>(
   deps: SlotDeps,
   candidates: readonly C[],
-): Promise<Map<C, string>> {
+): Promise<{ zones: Map<C, string>; missing: Set<C> }> {
   const out = new Map<C, string>();
+  const missing = new Set<C>();
   const farms = deps.zoneSlots?.farms;
-  if (!farms) return out;
-  const reads = new Map<string, Promise<string | undefined>>();
+  if (!farms) return { zones: out, missing };
+  const reads = new Map<string, Promise<string | null | undefined>>();
   await Promise.all(
     candidates.map(async (q) => {
       const key = farmKeyOfRequest(q.request);
@@ -98,6 +100,8 @@ async function zonesOf<C extends Candidate>(
         read = farms.getFarm(farmRefOf(q.request)).then(
           (farm) => farm.zone,
           (error: unknown) => {
+            // A farm that does not exist waits for nothing: its request is refused at once.
+            if (error instanceof NotFoundError) return null;
             deps.log.warn("could not read a farm's zone; its request chooses its own quietest slot", {
               farm: key,
               error: errorFields(error),
@@ -108,10 +112,11 @@ async function zonesOf<C extends Candidate>(
         reads.set(key, read);
       }
       const zone = await read;
-      if (zone !== undefined) out.set(q, zone);
+      if (zone === null) missing.add(q);
+      else if (zone !== undefined) out.set(q, zone);
     }),
   );
-  return out;
+  return { zones: out, missing };
 }
 
 /**
@@ -203,10 +208,9 @@ async function rememberedSlots(
     slots.set(
       service,
       list.filter(({ zone, slot }) => {
-        const waiters = waitersOf(slot);
-        if (waiters.length === 0 || waiters.some((id) => waiting.get(id)?.state === 'deferred')) return true;
+        if (stillWaitedFor(slot, (id) => waiting.get(id)?.state === 'deferred')) return true;
         const key = `${service}/${zone}`;
-        orphans.set(key, [...(orphans.get(key) ?? []), { at: slot.at, waiters }]);
+        orphans.set(key, [...(orphans.get(key) ?? []), { at: slot.at, waiters: waitersOf(slot) }]);
         return false;
       }),
     );
@@ -234,18 +238,22 @@ export async function chooseSlots<C extends Candidate>(
   const profileOf = profileReader(traffic, now);
   // The profiles are read while the zones are (a read never rejects).
   for (const q of candidates) void profileOf(q.request.service);
-  const farmZones = await zonesOf(deps, candidates);
+  const { zones: farmZones, missing } = await zonesOf(deps, candidates);
   const slotZones = slotZonesOf(farmZones);
   const { slots, orphans } = deps.zoneSlots
     ? await rememberedSlots(deps, await zonesToRead(deps, slotZones, farmZones))
     : { slots: new Map<string, Remembered[]>(), orphans: new Map<string, Orphan[]>() };
+  const out = new Map<C, ChosenSlot | undefined>();
   const groups = new Map<string, C[]>();
   candidates.forEach((q, i) => {
+    if (missing.has(q)) {
+      out.set(q, undefined);
+      return;
+    }
     const zone = slotZones.get(q);
     const key = zone === undefined ? `#${i}` : `${q.request.service}/${zone}`;
     groups.set(key, [...(groups.get(key) ?? []), q]);
   });
-  const out = new Map<C, ChosenSlot | undefined>();
   await Promise.all(
     [...groups].map(async ([key, qs]) => {
       const service = qs[0]!.request.service;
@@ -327,6 +335,14 @@ export async function rememberSlots(deps: SlotDeps, deferring: readonly SlotDefe
         listUnder(
           changeOf(changes, service, slot.joinedZone).join,
           { at: slot.at, requestIds: [] },
+          requestId,
+        );
+      // A farm of zone `all` on a zone's slot: its refresh cuts every zone then, so the slot is
+      // zone `all`'s too, for the other zones' requests to join.
+      if (slot.farmZone === ALL_ZONES && slot.joinedZone !== ALL_ZONES)
+        listUnder(
+          changeOf(changes, service, ALL_ZONES).add,
+          { at: slot.at, typicalRate: slot.typicalRate, requestIds: [] },
           requestId,
         );
       continue;

@@ -23,6 +23,11 @@ export interface ZoneSlot {
    * still waits, the slot is still someone's, and later requests join it.
    */
   joiners?: string[];
+  /**
+   * More requests joined it than it lists (MAX_SLOT_JOINERS): some that wait for it are not
+   * listed, so it is never taken for nobody's; it is kept until it has passed.
+   */
+  overflow?: true;
 }
 
 /** The most requests a remembered slot lists as its joiners (past it, later joiners are not listed). */
@@ -30,11 +35,20 @@ export const MAX_SLOT_JOINERS = 100;
 /** The most slots a zone remembers at once (past it, a new choice is not remembered). */
 export const MAX_ZONE_SLOTS = 12;
 
-/** The requests a remembered slot is kept for: the one that chose it, and those that joined it. */
+/** The requests a remembered slot is kept for: the one that chose it, and those that joined it (listed). */
 export const waitersOf = (slot: ZoneSlot): string[] => [
   ...(slot.requestId ? [slot.requestId] : []),
   ...(slot.joiners ?? []),
 ];
+
+/**
+ * Whether a remembered slot is still someone's, by the states of its listed requests: one of them
+ * still waits, or it lists none (an older slot), or more joined it than it lists.
+ */
+export const stillWaitedFor = (slot: ZoneSlot, waits: (requestId: string) => boolean): boolean => {
+  const waiters = waitersOf(slot);
+  return slot.overflow === true || waiters.length === 0 || waiters.some(waits);
+};
 
 /** What one batch does to a zone's remembered slots (see changeZoneSlots). */
 export interface SlotChange {
@@ -64,12 +78,15 @@ export const changeZoneSlots = (
     .filter((s) => s.at + retainMs > t)
     .map((s) => ({ ...s, ...(s.joiners ? { joiners: [...s.joiners] } : {}) }));
   for (const d of change.drop ?? [])
-    out = out.filter((s) => s.at !== d.at || waitersOf(s).some((id) => !d.waiters.includes(id)));
+    out = out.filter(
+      (s) => s.at !== d.at || s.overflow || waitersOf(s).some((id) => !d.waiters.includes(id)),
+    );
   const list = (slot: ZoneSlot, ids: readonly string[]) => {
     for (const id of ids) {
       const joiners = slot.joiners ?? [];
-      if (waitersOf(slot).includes(id) || joiners.length >= MAX_SLOT_JOINERS) continue;
-      slot.joiners = [...joiners, id];
+      if (waitersOf(slot).includes(id)) continue;
+      if (joiners.length >= MAX_SLOT_JOINERS) slot.overflow = true;
+      else slot.joiners = [...joiners, id];
     }
   };
   for (const a of change.add ?? []) {

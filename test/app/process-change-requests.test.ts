@@ -1505,7 +1505,18 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
       /slot already chosen for zone sbg of its load balancer \(its farm is in zone all/,
     );
     expect(h.slots.slots.get('lb-a/sbg')?.[0]?.joiners).toEqual(['a-2']);
-    // Without the zones' list, it joins only what the batch names: here nothing, so its own.
+    // Its refresh (of all) cuts every zone at 14:00: the slot is zone all's too, for gra's requests to join.
+    expect(h.slots.slots.get('lb-a/all')?.map((s) => [s.at, s.requestId])).toEqual([
+      [Date.parse('2026-11-25T14:00:00Z'), 'a-2'],
+    ]);
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([h.record({ requestId: 'g-2', farmId: 1, window: fromElevenToTen })]);
+    expect(h.audits().find((a) => a.requestId === 'g-2')).toMatchObject({
+      deferredUntil: at('2026-11-25T14:00:00Z'),
+      quietest: { joined: 'zone' },
+    });
+    // Without the zones' list, an `all` request joins only what the batch names and `all`'s.
+    h.slots.slots.delete('lb-a/all');
     h.api.failures.fail('listZones');
     await h.process([
       h.record({ requestId: 'a-3', farmId: 9, stickiness: 'sourceIp', window: fromElevenToTen }),
@@ -1533,6 +1544,64 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     );
     expect(h.slots.slots.get('lb-a/all')?.[0]?.at).toBe(Date.parse('2026-11-25T14:00:00Z'));
     expect(h.slots.slots.has('lb-a/sbg')).toBe(false);
+  });
+
+  it('keeps a slot with more joiners than it lists, even when every listed request no longer waits', async () => {
+    const h = zoned();
+    h.slots.slots.set('lb-a/gra', [
+      {
+        at: Date.parse('2026-11-25T14:00:00Z'),
+        typicalRate: 5,
+        chosenAt: 'before',
+        requestId: 'gone',
+        joiners: ['gone-too'],
+        overflow: true,
+      },
+    ]);
+    await h.process([h.record({ requestId: 'o-1', farmId: 1, window: fromElevenToTen })]);
+    expect(h.audits()[0]).toMatchObject({
+      deferredUntil: at('2026-11-25T14:00:00Z'),
+      quietest: { joined: 'zone' },
+    });
+  });
+
+  it('refuses at once a request whose farm does not exist, without waiting for a slot', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'nf-1', farmId: 999, window: untilFifteen })]);
+    expect(h.audits()[0]).toMatchObject({ requestId: 'nf-1', outcome: 'refused' });
+    expect(h.deferrals.scheduled).toEqual([]);
+    expect(h.log.lines.filter((l) => l.level === 'warn')).toEqual([]);
+  });
+
+  it('remembers the slot of a window whose quietest time is its opening, for the zone’s later requests', async () => {
+    const h = zoned();
+    const atSixteen = {
+      notBefore: at('2026-11-25T16:00:00Z'),
+      notAfter: at('2026-11-25T16:20:00Z'),
+      prefer: 'quietest' as const,
+    };
+    await h.process([h.record({ requestId: 'w-1', farmId: 1, window: atSixteen })]);
+    expect(h.audits()[0]).toMatchObject({ deferredUntil: at('2026-11-25T16:00:00Z'), code: 'quietest-slot' });
+    expect(h.slots.slots.get('lb-a/gra')?.[0]).toMatchObject({
+      at: Date.parse('2026-11-25T16:00:00Z'),
+      requestId: 'w-1',
+    });
+  });
+
+  it('says, of a zone’s request on another zone’s slot through a batch with an `all` farm, how one refresh carries it', async () => {
+    const h = zoned();
+    h.api.addFarm('lb-a', { type: 'http', farmId: 9, zone: 'all', stored: null });
+    await h.process([h.record({ requestId: 'm-1', farmId: 1, window: untilFifteen })]);
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([
+      h.record({ requestId: 'm-2', farmId: 9, window: fromElevenToTen }),
+      h.record({ requestId: 'm-3', farmId: 2, window: fromElevenToTen }),
+    ]);
+    const m3 = h.audits().find((a) => a.requestId === 'm-3');
+    expect(m3).toMatchObject({ deferredUntil: at('2026-11-25T14:00:00Z'), quietest: { joined: 'zone' } });
+    expect(m3?.message).toMatch(
+      /slot already chosen for zone gra of its load balancer \(with a farm of zone all among this batch's requests, one refresh of zone all carries them, its zone sbg too\)/,
+    );
   });
 
   it('a joiner that cannot be listed is still deferred to the slot it joined (logged)', async () => {

@@ -60,7 +60,12 @@ export const zoneSlotsContract = (make: () => ZoneSlots | Promise<ZoneSlots>) =>
     const many = Array.from({ length: MAX_SLOT_JOINERS + 5 }, (_, i) => `j-${i}`);
     await store.change(f, 'gra', add(at, 2, 'r-1'), now);
     await store.change(f, 'gra', { join: [{ at, requestIds: many }] }, now);
-    expect((await store.read(f, ['gra'])).get('gra')?.[0]?.joiners).toEqual(many.slice(0, MAX_SLOT_JOINERS));
+    const full = (await store.read(f, ['gra'])).get('gra')?.[0];
+    expect(full?.joiners).toEqual(many.slice(0, MAX_SLOT_JOINERS));
+    // Some that wait for it are not listed: it is never taken for nobody's.
+    expect(full?.overflow).toBe(true);
+    await store.change(f, 'gra', { drop: [{ at, waiters: ['r-1', ...many] }] }, now);
+    expect((await store.read(f, ['gra'])).get('gra')?.map((s) => s.at)).toEqual([at]);
     for (let i = 1; i <= MAX_ZONE_SLOTS; i++)
       await store.change(f, 'gra', add(at + i * 5 * MINUTE, 1, `r-${i}`), now);
     const kept = (await store.read(f, ['gra'])).get('gra')!;

@@ -20,6 +20,7 @@ const CHANGE_ATTEMPTS = 5;
 
 type AttributeValue = {
   S?: string;
+  BOOL?: boolean;
   N?: string;
   SS?: string[];
   L?: AttributeValue[];
@@ -41,6 +42,7 @@ const parseSlot = (m: Record<string, AttributeValue> | undefined): ZoneSlot | un
     chosenAt,
     ...(requestId ? { requestId } : {}),
     ...(joiners?.length ? { joiners } : {}),
+    ...(m.overflow?.BOOL === true ? { overflow: true as const } : {}),
   };
 };
 
@@ -51,6 +53,7 @@ const slotAttribute = (slot: ZoneSlot): AttributeValue => ({
     chosenAt: { S: slot.chosenAt },
     ...(slot.requestId ? { requestId: { S: slot.requestId } } : {}),
     ...(slot.joiners?.length ? { joiners: { SS: [...slot.joiners] } } : {}),
+    ...(slot.overflow ? { overflow: { BOOL: true } } : {}),
   },
 });
 
