@@ -70,7 +70,13 @@ import { type AfterPublish, flushOutbox, type Outbound, type OutboxResult } from
 import { TICKETING_EVENT_SOURCE } from './handle-ticket-webhook';
 import type { IncomingRecord, ParsedRequest } from './incoming-record';
 import { groupsOf } from './request-groups';
-import { type ChosenSlot, chooseSlots, rememberSlots, type SlotDeps } from './zone-slot-choice';
+import {
+  type ChosenSlot,
+  chooseSlots,
+  rememberSlots,
+  type SlotDeps,
+  slotCompanions,
+} from './zone-slot-choice';
 
 export type { IncomingRecord } from './incoming-record';
 
@@ -1317,7 +1323,30 @@ async function finishPhase(
 
 /** Builds the use case: `processChangeRequests(records, { deadline })`. */
 export function makeProcessChangeRequests(deps: ProcessDeps) {
+  const processAll = makeProcessRecords(deps);
+  /**
+   * The batch, with the requests sharing a slot with those of it coming back at theirs (taken
+   * from the store: slotCompanions), so that a slot's zone is refreshed once; only the queue's own
+   * records are answered for.
+   */
   return async function processChangeRequests(
+    records: readonly IncomingRecord[],
+    options: ProcessOptions = {},
+  ): Promise<ProcessResult> {
+    const companions = await slotCompanions(deps, records, deps.clock.now());
+    const result = await processAll([...records, ...companions], options);
+    if (companions.length === 0) return result;
+    const own = new Set(records.map((r) => r.recordId));
+    return {
+      ...result,
+      retry: result.retry.filter((r) => own.has(r.recordId)),
+      fates: new Map([...result.fates].filter(([id]) => own.has(id))),
+    };
+  };
+}
+
+function makeProcessRecords(deps: ProcessDeps) {
+  return async function processRecords(
     records: readonly IncomingRecord[],
     options: ProcessOptions = {},
   ): Promise<ProcessResult> {

@@ -30,6 +30,7 @@ import type { LoadBalancerApi } from '../ports/load-balancer-api';
 import type { LoadBalancerTraffic } from '../ports/load-balancer-traffic';
 import type { Log } from '../ports/log';
 import type { ZoneSlots } from '../ports/zone-slots';
+import type { IncomingRecord } from './incoming-record';
 
 export interface SlotDeps {
   /** Without it, each request chooses its own slot. */
@@ -363,4 +364,109 @@ export async function rememberSlots(deps: SlotDeps, deferring: readonly SlotDefe
       ),
     ),
   );
+}
+
+/** The record id of a request taken from the store as its slot came, not delivered by the queue. */
+export const COMPANION_RECORD_PREFIX = 'slot-companion:';
+/** The most slot companions one batch takes from the store (the rest come as their schedules fire). */
+export const MAX_COMPANIONS = 100;
+
+/**
+ * The requests deferred to the same slot as the batch's requests coming back at theirs, that the
+ * batch does not hold: taken from the store (each as its deferred record keeps it), so that a
+ * zone's slot is refreshed once, not once per batch its requests happened to land in. A request
+ * comes back at its slot when it prefers the quietest time and its record is deferred until now or
+ * before; its companions are the requests its zone's slot (or zone `all`'s) lists, still deferred
+ * until then. Their own deliveries, when they come, find them done. Anything that cannot be read
+ * leaves the batch as it is.
+ */
+export async function slotCompanions(
+  deps: SlotDeps & { idempotency: Pick<IdempotencyStore, 'status' | 'deferred'> },
+  records: readonly IncomingRecord[],
+  now: Date,
+): Promise<IncomingRecord[]> {
+  if (!deps.zoneSlots) return [];
+  const quietest = records.flatMap((r) =>
+    r.parsed.ok && r.parsed.request.window?.prefer === 'quietest' ? [r.parsed.request] : [],
+  );
+  if (quietest.length === 0) return [];
+  try {
+    const due = await dueAtSlot(deps, quietest, now);
+    if (due.length === 0) return [];
+    const inBatch = new Set(records.map((r) => r.parsed.key));
+    const wanted = await companionIds(deps, due, inBatch);
+    return await companionRecords(deps, wanted, now);
+  } catch (error) {
+    deps.log.warn(
+      'could not look for the requests sharing a slot; they are applied as their schedules fire',
+      {
+        error: errorFields(error),
+      },
+    );
+    return [];
+  }
+}
+
+/** The requests coming back at their slot: deferred until now or before, with the time. */
+async function dueAtSlot(
+  deps: { idempotency: Pick<IdempotencyStore, 'status'> },
+  requests: readonly ChangeRequestedDetail[],
+  now: Date,
+): Promise<{ request: ChangeRequestedDetail; at: number }[]> {
+  const status = await deps.idempotency.status([...new Set(requests.map((r) => r.requestId))]);
+  return requests.flatMap((request) => {
+    const s = status.get(request.requestId);
+    const at = s?.state === 'deferred' && s.deferredUntil ? Date.parse(s.deferredUntil) : Number.NaN;
+    return at <= now.getTime() ? [{ request, at }] : [];
+  });
+}
+
+/** The ids the due requests' slots list besides them (at most MAX_COMPANIONS). */
+async function companionIds(
+  deps: SlotDeps,
+  due: readonly { request: ChangeRequestedDetail; at: number }[],
+  inBatch: ReadonlySet<string>,
+): Promise<{ id: string; at: number }[]> {
+  const { zones } = await zonesOf(deps, due);
+  const wanted = new Map<string, number>();
+  await Promise.all(
+    [...new Set(due.map((d) => d.request.service))].map(async (service) => {
+      const mine = due.filter((d) => d.request.service === service && zones.has(d));
+      const read = await deps.zoneSlots!.store.read(service, [
+        ...new Set([ALL_ZONES, ...mine.map((d) => zones.get(d)!)]),
+      ]);
+      for (const d of mine)
+        for (const slot of [...read.values()].flat())
+          if (slot.at === d.at && waitersOf(slot).includes(d.request.requestId))
+            for (const id of waitersOf(slot)) if (!inBatch.has(id)) wanted.set(id, slot.at);
+    }),
+  );
+  return [...wanted].slice(0, MAX_COMPANIONS).map(([id, at]) => ({ id, at }));
+}
+
+/** The companions still deferred until their slot, as records of the batch. */
+async function companionRecords(
+  deps: { idempotency: Pick<IdempotencyStore, 'status' | 'deferred'> },
+  wanted: readonly { id: string; at: number }[],
+  now: Date,
+): Promise<IncomingRecord[]> {
+  if (wanted.length === 0) return [];
+  const status = await deps.idempotency.status(wanted.map((w) => w.id));
+  const found = await Promise.all(
+    wanted.map(async ({ id, at }) => {
+      const s = status.get(id);
+      if (s?.state !== 'deferred' || !s.deferredUntil || Date.parse(s.deferredUntil) !== at) return [];
+      const kept = await deps.idempotency.deferred(id);
+      if (!kept?.origin) return [];
+      const record: IncomingRecord = {
+        recordId: `${COMPANION_RECORD_PREFIX}${id}`,
+        receiveCount: 1,
+        sentAt: now,
+        // The content the store kept for it: no hash to check it against.
+        parsed: { ok: true, key: id, request: kept.request, origin: kept.origin, contentHash: '' },
+      };
+      return [record];
+    }),
+  );
+  return found.flat();
 }

@@ -1397,6 +1397,69 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'gra' }]);
   });
 
+  it('when the slot comes, a batch holding some of its requests takes the others from the store: one refresh, the later deliveries duplicates', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'c-1', farmId: 1, window: untilFifteen })]);
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([
+      h.record({
+        requestId: 'c-2',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    expect(h.deferrals.scheduled.map((d) => d.request.requestId)).toEqual(['c-1', 'c-2']);
+    h.clock.t = Date.parse('2026-11-25T14:00:00Z');
+    // Only c-1's schedule lands in this batch (c-2's in another, later).
+    const [c1, c2] = h.deferrals.scheduled.map((d) => h.record(d.request));
+    const first = await h.process([c1!]);
+    expect([...first.fates.keys()]).toEqual([c1!.recordId]);
+    expect(first.retry).toEqual([]);
+    expect(
+      h
+        .audits()
+        .filter((a) => a.outcome === 'applied')
+        .map((a) => a.requestId)
+        .sort(),
+    ).toEqual(['c-1', 'c-2']);
+    expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'gra' }]);
+    const second = await h.process([c2!]);
+    expect(second.fates.get(c2!.recordId)).toBe('duplicate');
+    expect(h.api.refreshes).toHaveLength(1);
+  });
+
+  it('takes no companion that is not deferred until that slot, and goes on alone when the store cannot be read', async () => {
+    const h = zoned();
+    await h.process([h.record({ requestId: 'd-1', farmId: 1, window: untilFifteen })]);
+    h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+    await h.process([
+      h.record({
+        requestId: 'd-2',
+        farmId: 3,
+        farmType: 'tcp',
+        stickiness: 'sourceIp',
+        window: fromElevenToTen,
+      }),
+    ]);
+    // d-2 was cancelled meanwhile (its record ended): not taken.
+    h.idempotency.records.set('d-2', { ...h.idempotency.records.get('d-2')!, state: 'completed' });
+    h.clock.t = Date.parse('2026-11-25T14:00:00Z');
+    const [d1] = h.deferrals.scheduled.map((d) => h.record(d.request));
+    h.slots.failures.fail('read');
+    await h.process([d1!]);
+    expect(
+      h
+        .audits()
+        .filter((a) => a.outcome === 'applied')
+        .map((a) => a.requestId),
+    ).toEqual(['d-1']);
+    expect(h.log.lines.filter((l) => l.level === 'warn').map((l) => l.message)).toEqual([
+      'could not look for the requests sharing a slot; they are applied as their schedules fire',
+    ]);
+  });
+
   it('does not join a slot whose request no longer waits (cancelled, superseded): it chooses its own, and the zone remembers that', async () => {
     const h = zoned();
     await h.process([h.record({ requestId: 'z-1', farmId: 1, window: untilFifteen })]);
