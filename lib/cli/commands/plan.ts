@@ -9,7 +9,7 @@ import {
   type Unreadable,
 } from '../../app/plan-policy';
 import { makeReadTraffic, type TrafficReport } from '../../app/read-traffic';
-import { type ZoneWaitingSlot, zonesWaitingSlots } from '../../app/waiting-slot';
+import { DEFAULT_JOIN_MARGIN_MS, type ZoneWaitingSlot, zonesWaitingSlots } from '../../app/waiting-slot';
 import type { Change } from '../../domain/plan';
 import { parsePolicy } from '../../domain/policy-file';
 import { type SavedPlan, savePlan } from '../../domain/saved-plan';
@@ -160,10 +160,12 @@ export async function planCommand(session: () => Session, io: CliIo, flags: Flag
   const pipeline = pipelineAsked(io.env, flags) ? await connectPipeline(io.env, flags) : undefined;
   const planned = await planFromFlags(session, io, flags, { direct: !pipeline });
   const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = planned;
-  // The load balancers an apply would refresh: what their traffic is, and when it is lowest.
+  // The load balancers an apply would refresh: what their traffic is, and when it is lowest (searched
+  // as the pipeline's worker searches it: not in the margin it keeps before the window's end).
   const traffic = await makeReadTraffic({ traffic: session().traffic, clock: systemClock })({
     services: plan.changes.map((c) => c.farm.service),
     window,
+    marginMs: DEFAULT_JOIN_MARGIN_MS,
   });
   const slots = pipeline ? await waitingSlotsOf(io, pipeline, plan.changes, traffic) : undefined;
   io.stdout.write(
