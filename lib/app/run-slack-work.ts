@@ -27,7 +27,7 @@ import {
   proposalMessage,
   showMessage,
 } from './slack-messages';
-import { makeWaitingSlot, slotJoined, type ZoneSlotOf } from './waiting-slot';
+import { DEFAULT_JOIN_MARGIN_MS, makeWaitingSlot, slotJoined, type ZoneSlotOf } from './waiting-slot';
 
 /** How long Apply and Cancel work after the plan was shown. */
 export const PROPOSAL_TTL_MS = 15 * 60_000;
@@ -47,7 +47,10 @@ export interface SlackWorkDeps {
   zoneSlots?: {
     store: Pick<ZoneSlots, 'get'>;
     requests: Pick<IdempotencyStore, 'status'>;
-    /** What the worker keeps free before a window's end (its batching window and 10 s); default DEFAULT_JOIN_MARGIN_MS. */
+    /**
+     * What the worker keeps free before a window's end (its batching window and 10 s): no slot is
+     * joined, and the window's quietest is not searched, there. Default DEFAULT_JOIN_MARGIN_MS.
+     */
     marginMs?: number;
   };
   responder: SlackResponder;
@@ -118,7 +121,12 @@ export const makeRunSlackWork = (deps: SlackWorkDeps) => {
     const view = await plan(work);
     if (view.kind !== 'change') return planMessage(view);
     const [report, zoneSlot] = await Promise.all([
-      readTraffic({ services: [c.service], window: window.window }),
+      // Its quietest searched as the worker searches it: not in the margin it keeps before the end.
+      readTraffic({
+        services: [c.service],
+        window: window.window,
+        marginMs: deps.zoneSlots?.marginMs ?? DEFAULT_JOIN_MARGIN_MS,
+      }),
       joinableSlot(view.farm, window.window, now),
     ]);
     const proposal: ChatProposal = {

@@ -101,36 +101,83 @@ export const makeWaitingSlots = (deps: Omit<WaitingSlotDeps, 'slots'> & { slots:
 
 export type WaitingSlots = ReturnType<typeof makeWaitingSlots>;
 
-/** A zone's waiting slot, and whether a window holds it (a request made now with that window may join it). */
+/** A zone's waiting slot, whether a window holds it, and which zones' requests join it. */
 export interface ZoneWaitingSlot {
   service: string;
   zone: string;
   slot: ZoneSlot;
+  /** A request made now with the window may join it (it lies in the window, before the margin). */
   inWindow: boolean;
+  /**
+   * The zones an apply would refresh whose requests, preferring the quietest time, join this slot
+   * (each joins one: the quietest its window holds of those it may join, then the earliest); empty
+   * when none does.
+   */
+  joinedBy: string[];
+}
+
+/** A service's zones as an apply would refresh them. */
+export interface ChangedZones {
+  /** The zones of its changes. */
+  zones: ReadonlySet<string>;
+  /** Every zone of its load balancer (its farms' zones), read when a change is in zone `all`. */
+  loadBalancerZones: readonly string[];
 }
 
 /**
- * The waiting slots of these zones and of zone `all` (whose refresh cuts them too), sorted by
- * service, zone and time; a service whose slots cannot be read is left out and told to `onFailed`
- * (what is shown then says less, never more).
+ * The zones whose slots a service's changes may join, and the zones that join: a change in zone
+ * `all` folds the load balancer into one refresh of `all` (its requests chosen together), which
+ * may join any zone's slot; otherwise each zone of a change joins its own slot or `all`'s.
+ */
+const joiningZones = ({ zones, loadBalancerZones }: ChangedZones) =>
+  zones.has(ALL_ZONES)
+    ? { read: [ALL_ZONES, ...zones, ...loadBalancerZones], joining: [ALL_ZONES] }
+    : { read: [...zones, ALL_ZONES], joining: [...zones].sort() };
+
+/** The zones whose requests join each slot (slotJoined over each joining zone's candidates). */
+const joinersOf = (
+  slots: readonly ZoneSlotOf[],
+  joining: readonly string[],
+  window: TimeWindow,
+  now: number,
+  marginMs: number,
+): Map<ZoneSlotOf, string[]> => {
+  const out = new Map<ZoneSlotOf, string[]>();
+  for (const zone of joining) {
+    const candidates = slots.filter((s) => zone === ALL_ZONES || s.zone === zone || s.zone === ALL_ZONES);
+    const joined = slotJoined(candidates, window, now, marginMs);
+    if (joined) out.set(joined, [...(out.get(joined) ?? []), zone]);
+  }
+  return out;
+};
+
+/**
+ * The waiting slots that an apply's requests may join, by service: of the zones of its changes
+ * and of zone `all` (whose refresh cuts them too); for a change in zone `all`, of every zone of its
+ * load balancer. Each is said in or outside the window, with the zones whose requests join it;
+ * sorted by service, zone and time. A service whose slots cannot be read is left out and told to
+ * `onFailed` (what is shown then says less, never more).
  */
 export const zonesWaitingSlots = async (
   waitingSlots: WaitingSlots,
-  zones: ReadonlyMap<string, ReadonlySet<string>>,
+  changed: ReadonlyMap<string, ChangedZones>,
   window: TimeWindow,
   now: number,
   onFailed: (service: string, error: unknown) => void,
   marginMs = DEFAULT_JOIN_MARGIN_MS,
 ): Promise<ZoneWaitingSlot[]> => {
   const read = await Promise.all(
-    [...zones].map(async ([service, names]) => {
+    [...changed].map(async ([service, zones]) => {
+      const { read, joining } = joiningZones(zones);
       try {
-        const slots = await waitingSlots(service, [...new Set([...names, ALL_ZONES])]);
-        return slots.map(({ zone, slot }) => ({
+        const slots = await waitingSlots(service, [...new Set(read)]);
+        const joiners = joinersOf(slots, joining, window, now, marginMs);
+        return slots.map((s) => ({
           service,
-          zone,
-          slot,
-          inWindow: joins(slot, window, now, marginMs),
+          zone: s.zone,
+          slot: s.slot,
+          inWindow: joins(s.slot, window, now, marginMs),
+          joinedBy: joiners.get(s) ?? [],
         }));
       } catch (error) {
         onFailed(service, error);

@@ -212,15 +212,25 @@ export const renderTraffic = (report: TrafficReport, what: string): string => {
   ].join('\n');
 };
 
+/** Whether a request preferring the quietest time joins a waiting slot, in words. */
+const slotVerdict = (s: ZoneWaitingSlot): string => {
+  if (!s.inWindow) return 'outside the window';
+  if (s.joinedBy.length === 0) return 'in the window (a quieter or earlier one is joined)';
+  const whose =
+    s.joinedBy.length === 1 && s.joinedBy[0] === s.zone ? '' : ` for zone ${s.joinedBy.join(', ')}`;
+  return `in the window: a request${whose} preferring the quietest time joins it`;
+};
+
 /**
  * The slots the zones an apply would refresh already wait for in the pipeline (another request's):
- * a request preferring the quietest time whose window holds one joins it.
+ * of those a window holds, a request preferring the quietest time joins one per zone (the
+ * quietest, then the earliest), said "joins it".
  */
 export const renderWaitingSlots = (slots: readonly ZoneWaitingSlot[]): string => {
   if (slots.length === 0) return 'No zone an apply would refresh waits for a slot in the pipeline.\n';
   const rows = slots.map((s) => [
     `${s.service} · zone ${s.zone}`,
-    `waiting slot: ${formatUtcMinute(s.slot.at)} (≈ ${formatRate(s.slot.typicalRate)} req/s typical), ${s.inWindow ? 'in the window: a request preferring the quietest time joins it' : 'outside the window'}`,
+    `waiting slot: ${formatUtcMinute(s.slot.at)} (≈ ${formatRate(s.slot.typicalRate)} req/s typical), ${slotVerdict(s)}`,
   ]);
   return [
     "Zones that already wait for another request's slot in the pipeline (one refresh for them):",

@@ -150,7 +150,10 @@ export const trafficJson = (report: TrafficReport) => ({
   ),
 });
 
-/** The zones' waiting slots (`plan --pipeline`): each slot's start in ISO 8601 UTC. */
+/**
+ * The zones' waiting slots (`plan --pipeline`): each slot's start in ISO 8601 UTC, whether the
+ * window holds it, and whether (and for which zones) a request preferring the quietest time joins it.
+ */
 export const waitingSlotsJson = (slots: readonly ZoneWaitingSlot[]) =>
   slots.map((s) => ({
     service: s.service,
@@ -158,4 +161,6 @@ export const waitingSlotsJson = (slots: readonly ZoneWaitingSlot[]) =>
     at: iso(s.slot.at),
     typicalRequestsPerSecond: s.slot.typicalRate,
     inWindow: s.inWindow,
+    joined: s.joinedBy.length > 0,
+    joinedBy: s.joinedBy,
   }));

@@ -338,6 +338,44 @@ describe('the dispatched work', () => {
     );
   });
 
+  it("searches the window's quietest as the worker does: not in the margin it keeps before the window's end", async () => {
+    // 04:00 UTC is the quietest slot; the window ends 11 s into it.
+    const window = 'window=2026-11-26T03:00Z/2026-11-26T04:00:11Z';
+    const s = setup();
+    const { posted } = await s.run(`set lb-a http/101 cookie ${window}`);
+    // The worker keeps 30 s free (by default) before the end: it never defers to 04:00 in this window.
+    expect(JSON.stringify(posted)).toContain('quietest in your window: 03:00 UTC (≈ 300 req/s)');
+    expect(JSON.stringify(posted)).not.toContain('04:00 UTC (≈ 12');
+    // The window kept and confirmed is the one asked.
+    expect(s.proposals.items.get(s.buttonValue(posted)!)?.proposal.window).toEqual({
+      start: '2026-11-26T03:00:00.000Z',
+      end: '2026-11-26T04:00:11.000Z',
+    });
+    const actions = posted?.blocks?.find((b) => b.type === 'actions') as unknown as {
+      elements: { confirm?: { text: { text: string } } }[];
+    };
+    expect(actions.elements[1]!.confirm!.text.text).toContain(
+      'at the quietest 5 minutes before 04:00 UTC by the last 7 days (03:00 UTC as read now)',
+    );
+    // A stack whose margin is shorter (BATCH_WINDOW_SECONDS 0: 10 s) reaches 04:00.
+    const short = makeRunSlackWork({
+      api: s.api,
+      traffic: s.traffic,
+      proposals: s.proposals,
+      zoneSlots: { store: s.zoneSlots, requests: s.records, marginMs: 10_000 },
+      responder: s.responder,
+      clock: s.clock,
+      log: s.log,
+      newId: () => 'f'.repeat(32),
+    });
+    await s.command(request(slashBody({ text: `set lb-a http/101 cookie ${window}` })));
+    const work = s.dispatcher.dispatched.at(-1)!;
+    await short(work);
+    expect(JSON.stringify(s.responder.to(work.responseUrl).at(-1))).toContain(
+      'quietest in your window: 04:00 UTC (≈ 12 req/s)',
+    );
+  });
+
   it('searches the window the command names, and says a slot beyond the next 24 hours with its date', async () => {
     const s = setup();
     const { posted } = await s.run('set lb-a http/101 cookie window=2026-11-26T05:00Z/2026-11-27T05:00Z');

@@ -110,28 +110,103 @@ describe("a zone's waiting slot, as a request made now finds it", () => {
     s.remember('lb-a/gra', s.clock.t + HOUR, 'r-2');
     s.remember('lb-b/gra', s.clock.t + HOUR, 'r-3');
     const failed: string[] = [];
-    const read = (zones: Map<string, Set<string>>) =>
+    const read = (zones: Map<string, string[]>) =>
       zonesWaitingSlots(
         s.many,
-        zones,
+        new Map([...zones].map(([service, z]) => [service, { zones: new Set(z), loadBalancerZones: [] }])),
         { start: s.clock.t, end: s.clock.t + 2 * HOUR },
         s.clock.t,
         (service) => failed.push(service),
       );
     const found = await read(
       new Map([
-        ['lb-b', new Set(['gra'])],
-        ['lb-a', new Set(['sbg', 'gra', 'rbx'])],
+        ['lb-b', ['gra']],
+        ['lb-a', ['sbg', 'gra', 'rbx']],
       ]),
     );
-    expect(found.map((f) => [f.service, f.zone, f.inWindow])).toEqual([
-      ['lb-a', 'gra', true],
-      ['lb-a', 'sbg', false],
-      ['lb-b', 'gra', true],
+    expect(found.map((f) => [f.service, f.zone, f.inWindow, f.joinedBy])).toEqual([
+      ['lb-a', 'gra', true, ['gra']],
+      ['lb-a', 'sbg', false, []],
+      ['lb-b', 'gra', true, ['gra']],
     ]);
     expect(failed).toEqual([]);
     s.slots.failures.fail('read');
-    expect(await read(new Map([['lb-a', new Set(['gra'])]]))).toEqual([]);
+    expect(await read(new Map([['lb-a', ['gra']]]))).toEqual([]);
     expect(failed).toEqual(['lb-a']);
+  });
+
+  it("says, per zone an apply would refresh, the one slot its requests join: the quietest the window holds of its own and zone all's, then the earliest", async () => {
+    const s = setup();
+    const window = { start: s.clock.t, end: s.clock.t + 6 * HOUR };
+    for (const h of [1, 2, 3]) s.remember('lb/gra', s.clock.t + h * HOUR, `g-${h}`);
+    s.remember('lb/all', s.clock.t + 4 * HOUR, 'a-1');
+    s.remember('lb/sbg', s.clock.t + 30 * 60_000, 's-1');
+    // A slot in the worker's last 30 s before the end is in no window the worker joins.
+    s.remember('lb/sbg', window.end - 20_000, 's-2');
+    const read = (zones: string[], loadBalancerZones: string[] = []) =>
+      zonesWaitingSlots(
+        s.many,
+        new Map([['lb', { zones: new Set(zones), loadBalancerZones }]]),
+        window,
+        s.clock.t,
+        () => {},
+      );
+    const said = (found: Awaited<ReturnType<typeof read>>) =>
+      found.map((f) => [f.zone, (f.slot.at - s.clock.t) / HOUR, f.inWindow, f.joinedBy]);
+    // All at 7 req/s: gra joins its earliest, sbg its own (not gra's); zone all's is joined by nobody.
+    expect(said(await read(['gra', 'sbg']))).toEqual([
+      ['all', 4, true, []],
+      ['gra', 1, true, ['gra']],
+      ['gra', 2, true, []],
+      ['gra', 3, true, []],
+      ['sbg', 0.5, true, ['sbg']],
+      ['sbg', 6 - 20_000 / HOUR, false, []],
+    ]);
+    // Zone all's slot, quieter, is joined by both zones.
+    s.slots.slots.get('lb/all')![0]!.typicalRate = 1;
+    expect(said(await read(['gra', 'sbg'])).filter(([, , , by]) => (by as string[]).length > 0)).toEqual([
+      ['all', 4, true, ['gra', 'sbg']],
+    ]);
+    // A quieter later slot of gra's own is joined rather than the earlier ones.
+    s.slots.slots.get('lb/gra')![2]!.typicalRate = 0.5;
+    expect(said(await read(['gra'])).filter(([, , , by]) => (by as string[]).length > 0)).toEqual([
+      ['gra', 3, true, ['gra']],
+    ]);
+  });
+
+  it('for a change in zone all, reads every zone of its load balancer and joins one slot of them all, as the worker does', async () => {
+    const s = setup();
+    const window = { start: s.clock.t, end: s.clock.t + 6 * HOUR };
+    s.remember('lb/sbg', s.clock.t + HOUR, 's-1');
+    s.remember('lb/gra', s.clock.t + 2 * HOUR, 'g-1');
+    const read = (zones: string[], loadBalancerZones: string[]) =>
+      zonesWaitingSlots(
+        s.many,
+        new Map([['lb', { zones: new Set(zones), loadBalancerZones }]]),
+        window,
+        s.clock.t,
+        () => {},
+      );
+    // Without the load balancer's zones, sbg's slot would be missed.
+    expect((await read(['all'], [])).map((f) => f.zone)).toEqual([]);
+    const found = await read(['all'], ['gra', 'sbg', 'all']);
+    expect(found.map((f) => [f.zone, f.joinedBy])).toEqual([
+      ['gra', []],
+      ['sbg', ['all']],
+    ]);
+    // With a change in gra too, the load balancer is one refresh of all: one slot, joined by all.
+    expect((await read(['gra', 'all'], ['gra', 'sbg'])).map((f) => [f.zone, f.joinedBy])).toEqual([
+      ['gra', []],
+      ['sbg', ['all']],
+    ]);
+    // A window that holds none: nothing joined.
+    const none = await zonesWaitingSlots(
+      s.many,
+      new Map([['lb', { zones: new Set(['all']), loadBalancerZones: ['sbg'] }]]),
+      { start: s.clock.t, end: s.clock.t + 30 * 60_000 },
+      s.clock.t,
+      () => {},
+    );
+    expect(none.map((f) => [f.zone, f.inWindow, f.joinedBy])).toEqual([['sbg', false, []]]);
   });
 });

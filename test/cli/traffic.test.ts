@@ -54,6 +54,22 @@ describe('traffic in plan and show', () => {
     expect(out).not.toContain(simulatorMetricsToken('loadbalancer-aaa'));
   });
 
+  it("plan searches the quietest as the pipeline's worker does, not in the 30 s it keeps before the window's end, and says the window asked", async () => {
+    // loadbalancer-aaa is quietest from 04:00; this window ends 11 s into that slot.
+    const { out } = await captureCli(
+      ['plan', '--policy', policyFile, '--json', '--window', '2099-01-01T03:00Z/2099-01-01T04:00:11Z'],
+      env,
+      __dirname,
+    );
+    const { traffic } = JSON.parse(out);
+    expect(traffic.window).toEqual({ start: '2099-01-01T03:00:00.000Z', end: '2099-01-01T04:00:11.000Z' });
+    expect(traffic.services[0].quietest).toEqual({
+      at: '2099-01-01T03:55:00.000Z',
+      until: '2099-01-01T03:59:41.000Z',
+      typicalRequestsPerSecond: expect.any(Number),
+    });
+  });
+
   it('show says plainly which load balancer has no metrics, and the others’ traffic and quietest slot', async () => {
     const { code, out, err } = await captureCli(['show'], env, __dirname);
     expect(code).toBe(0);

@@ -1,3 +1,5 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { type CliIo, runCli } from '../../lib/cli/main';
@@ -406,6 +408,8 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
         at: new Date(Date.parse(deferredUntil)).toISOString(),
         typicalRequestsPerSecond: expect.any(Number),
         inWindow: true,
+        joined: true,
+        joinedBy: [change.zone],
       },
     ]);
     const text = (await plan(['--pipeline'])).out;
@@ -430,6 +434,75 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     ]);
     // Direct mode says nothing new.
     expect((await plan([])).out).not.toContain('waiting slot');
+  });
+
+  it('plan --pipeline says "joins it" of the one slot a zone\'s requests join, and reads every zone of a load balancer with a change in zone all', async () => {
+    const midnight = new Date();
+    midnight.setUTCHours(24, 0, 0, 0);
+    const day = `${midnight.toISOString()}/PT24H`;
+    const service = 'loadbalancer-7f3a9c21';
+    const defer = async (farm: string, target: string, window: string) => {
+      const set = await run([
+        'set',
+        service,
+        farm,
+        target,
+        '--pipeline',
+        '--prefer',
+        'quietest',
+        '--window',
+        window,
+        '--yes',
+        '--json',
+      ]);
+      return JSON.parse(set.out).changes[0].deferredUntil as string;
+    };
+    const hours = (h: number) => new Date(midnight.getTime() + h * 3_600_000).toISOString();
+    // Two slots of zone gra (the quietest near 04:00, and the end of a busier afternoon window), one of sbg.
+    const quiet = await defer('http/101', 'cookie', `${hours(0)}/PT12H`);
+    const busy = await defer('http/104', 'none', `${hours(14)}/PT6H`);
+    const sbg = await defer('http/102', 'cookie', `${hours(20)}/PT1H`);
+    expect(new Set([quiet, busy, sbg]).size).toBe(3);
+    const plan = (policy: string, more: string[] = []) =>
+      run(['plan', '--policy', policy, '--service', service, '--window', day, '--pipeline', ...more]);
+    const slots = JSON.parse((await plan('policy.yaml', ['--json'])).out).zoneSlots as {
+      zone: string;
+      at: string;
+      inWindow: boolean;
+      joined: boolean;
+      joinedBy: string[];
+    }[];
+    // Every one in the window; gra's requests join only the quietest of gra's, sbg's its own.
+    expect(slots.map((z) => [z.zone, z.at, z.inWindow, z.joined, z.joinedBy])).toEqual([
+      ['gra', new Date(quiet).toISOString(), true, true, ['gra']],
+      ['gra', new Date(busy).toISOString(), true, false, []],
+      ['sbg', new Date(sbg).toISOString(), true, true, ['sbg']],
+    ]);
+    const text = (await plan('policy.yaml')).out;
+    expect(text.match(/a request preferring the quietest time joins it/g)).toHaveLength(2);
+    expect(text).toContain('in the window (a quieter or earlier one is joined)');
+    // A change of the api-gateway (zone all) only: every zone of the load balancer is read, and its
+    // request joins the quietest of them all (gra's near 04:00), as the worker would.
+    const dir = mkdtempSync(join(tmpdir(), 'stickler-all-'));
+    const policy = join(dir, 'all.yaml');
+    writeFileSync(
+      policy,
+      'version: 1\nrules:\n  - name: the gateway\n    match: { displayName: api-gateway }\n    stickiness: cookie\n',
+    );
+    try {
+      const all = JSON.parse((await plan(policy, ['--json'])).out);
+      expect(all.changes.map((c: { zone: string }) => c.zone)).toEqual(['all']);
+      expect(all.zoneSlots.map((z: { zone: string; joinedBy: string[] }) => [z.zone, z.joinedBy])).toEqual([
+        ['gra', ['all']],
+        ['gra', []],
+        ['sbg', []],
+      ]);
+      expect((await plan(policy)).out).toContain(
+        'in the window: a request for zone all preferring the quietest time joins it',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("plan --pipeline goes on when the pipeline's waiting slots cannot be read, and says so", async () => {

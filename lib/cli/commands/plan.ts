@@ -9,8 +9,12 @@ import {
   type Unreadable,
 } from '../../app/plan-policy';
 import { makeReadTraffic, type TrafficReport } from '../../app/read-traffic';
-import { type ZoneWaitingSlot, zonesWaitingSlots } from '../../app/waiting-slot';
-import type { Change } from '../../domain/plan';
+import {
+  type ChangedZones,
+  DEFAULT_JOIN_MARGIN_MS,
+  type ZoneWaitingSlot,
+  zonesWaitingSlots,
+} from '../../app/waiting-slot';
 import { parsePolicy } from '../../domain/policy-file';
 import { type SavedPlan, savePlan } from '../../domain/saved-plan';
 import { plainText } from '../../domain/text';
@@ -129,22 +133,30 @@ const savePlanTo = (io: CliIo, flags: Flags, planned: PolicyPlan & { policyText:
 };
 
 /**
- * Through the pipeline: the slot each zone an apply would refresh already waits for (another
- * request's), and whether the window holds it. A service whose slots cannot be read is said on
- * stderr and left out.
+ * Through the pipeline: the slots each zone an apply would refresh already waits for (another
+ * request's), whether the window holds each, and the one its requests would join. For a change in
+ * zone `all`, every zone of its load balancer (the zones of its farms read) counts, as the worker
+ * counts them. A service whose slots cannot be read is said on stderr and left out.
  */
 const waitingSlotsOf = (
   io: CliIo,
   pipeline: PipelineConnection,
-  changes: readonly Change[],
+  planned: PolicyPlan,
   traffic: TrafficReport,
 ): Promise<ZoneWaitingSlot[]> => {
-  const zones = new Map<string, Set<string>>();
-  for (const c of changes)
-    zones.set(c.farm.service, (zones.get(c.farm.service) ?? new Set()).add(c.farm.zone));
+  const changed = new Map<string, ChangedZones>();
+  for (const { farm } of planned.plan.changes) {
+    const entry = changed.get(farm.service) ?? {
+      zones: new Set<string>(),
+      loadBalancerZones: [
+        ...new Set(planned.fleet.filter((f) => f.service === farm.service).map((f) => f.zone)),
+      ],
+    };
+    changed.set(farm.service, { ...entry, zones: new Set(entry.zones).add(farm.zone) });
+  }
   return zonesWaitingSlots(
     pipeline.waitingSlots,
-    zones,
+    changed,
     traffic.window,
     systemClock.now().getTime(),
     (service, error) =>
@@ -160,12 +172,14 @@ export async function planCommand(session: () => Session, io: CliIo, flags: Flag
   const pipeline = pipelineAsked(io.env, flags) ? await connectPipeline(io.env, flags) : undefined;
   const planned = await planFromFlags(session, io, flags, { direct: !pipeline });
   const { plan, overLimit, unreadable, storedNotApplied, pendingUnread } = planned;
-  // The load balancers an apply would refresh: what their traffic is, and when it is lowest.
+  // The load balancers an apply would refresh: what their traffic is, and when it is lowest (searched
+  // as the pipeline's worker searches it: not in the margin it keeps before the window's end).
   const traffic = await makeReadTraffic({ traffic: session().traffic, clock: systemClock })({
     services: plan.changes.map((c) => c.farm.service),
     window,
+    marginMs: DEFAULT_JOIN_MARGIN_MS,
   });
-  const slots = pipeline ? await waitingSlotsOf(io, pipeline, plan.changes, traffic) : undefined;
+  const slots = pipeline ? await waitingSlotsOf(io, pipeline, planned, traffic) : undefined;
   io.stdout.write(
     flags.json
       ? jsonDocument({

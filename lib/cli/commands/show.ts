@@ -2,6 +2,7 @@
 import { makeDiscoverFleet } from '../../app/discover-fleet';
 import { type Unreadable, unreadableOf } from '../../app/plan-policy';
 import { makeReadTraffic } from '../../app/read-traffic';
+import { DEFAULT_JOIN_MARGIN_MS } from '../../app/waiting-slot';
 import type { PendingChange } from '../../domain/zones';
 import { systemClock } from '../../ports/clock';
 import type { Flags } from '../args';
@@ -53,6 +54,8 @@ export async function showCommand(
   const traffic = await makeReadTraffic({ traffic: session.traffic, clock: systemClock })({
     services: [...new Set(shown.map((f) => f.service))],
     window,
+    // As plan's: the quietest a request with this window would be deferred to.
+    marginMs: DEFAULT_JOIN_MARGIN_MS,
   });
   if (flags.json) {
     io.stdout.write(
