@@ -421,7 +421,11 @@ async function dueAtSlot(
   });
 }
 
-/** The ids the due requests' slots list besides them (at most MAX_COMPANIONS). */
+/**
+ * The ids listed, besides the batch's own, by the slots at a due request's time that its refresh
+ * shares: its zone's and zone `all`'s; for a farm of zone `all`, every zone's of its load balancer
+ * (at most MAX_COMPANIONS).
+ */
 async function companionIds(
   deps: SlotDeps,
   due: readonly { request: ChangeRequestedDetail; at: number }[],
@@ -432,13 +436,20 @@ async function companionIds(
   await Promise.all(
     [...new Set(due.map((d) => d.request.service))].map(async (service) => {
       const mine = due.filter((d) => d.request.service === service && zones.has(d));
-      const read = await deps.zoneSlots!.store.read(service, [
-        ...new Set([ALL_ZONES, ...mine.map((d) => zones.get(d)!)]),
-      ]);
-      for (const d of mine)
-        for (const slot of [...read.values()].flat())
-          if (slot.at === d.at && waitersOf(slot).includes(d.request.requestId))
-            for (const id of waitersOf(slot)) if (!inBatch.has(id)) wanted.set(id, slot.at);
+      const farmZones = new Set(mine.map((d) => zones.get(d)!));
+      const toRead = new Set([ALL_ZONES, ...farmZones]);
+      if (farmZones.has(ALL_ZONES))
+        for (const z of await deps.zoneSlots!.farms.listZones(service)) toRead.add(z);
+      const read = await deps.zoneSlots!.store.read(service, [...toRead]);
+      for (const d of mine) {
+        const zone = zones.get(d)!;
+        for (const [slotZone, slots] of read) {
+          if (zone !== ALL_ZONES && slotZone !== zone && slotZone !== ALL_ZONES) continue;
+          for (const slot of slots)
+            if (slot.at === d.at)
+              for (const id of waitersOf(slot)) if (!inBatch.has(id)) wanted.set(id, slot.at);
+        }
+      }
     }),
   );
   return [...wanted].slice(0, MAX_COMPANIONS).map(([id, at]) => ({ id, at }));

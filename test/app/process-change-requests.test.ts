@@ -1430,6 +1430,31 @@ describe('processChangeRequests: requests of one zone that prefer the quietest t
     expect(h.api.refreshes).toHaveLength(1);
   });
 
+  it('takes the companions of every slot at that time its refresh shares: a zone’s and zone all’s, either way round', async () => {
+    for (const first of ['g', 'a'] as const) {
+      const h = zoned();
+      h.api.addFarm('lb-a', { type: 'http', farmId: 9, zone: 'all', stored: null });
+      await h.process([h.record({ requestId: 'g', farmId: 1, window: untilFifteen })]);
+      h.clock.t = Date.parse('2026-11-25T11:00:00Z');
+      // The all farm joins gra's slot (it becomes all's too); sbg's request joins all's.
+      await h.process([h.record({ requestId: 'a', farmId: 9, window: fromElevenToTen })]);
+      await h.process([h.record({ requestId: 's', farmId: 2, window: fromElevenToTen })]);
+      expect(h.audits().map((x) => x.deferredUntil)).toEqual(Array(3).fill(at('2026-11-25T14:00:00Z')));
+      h.clock.t = Date.parse('2026-11-25T14:00:00Z');
+      const records = new Map(h.deferrals.scheduled.map((d) => [d.request.requestId, h.record(d.request)]));
+      await h.process([records.get(first)!]);
+      expect([
+        first,
+        h
+          .audits()
+          .filter((x) => x.outcome === 'applied')
+          .map((x) => x.requestId)
+          .sort(),
+      ]).toEqual([first, ['a', 'g', 's']]);
+      expect(h.api.refreshes).toEqual([{ service: 'lb-a', zone: 'all' }]);
+    }
+  });
+
   it('takes no companion that is not deferred until that slot, and goes on alone when the store cannot be read', async () => {
     const h = zoned();
     await h.process([h.record({ requestId: 'd-1', farmId: 1, window: untilFifteen })]);
