@@ -55,7 +55,10 @@ export const slotJoined = (
 ): ZoneSlotOf | undefined =>
   slots
     .filter((s) => joins(s.slot, window, now, marginMs))
-    .sort((a, b) => a.slot.typicalRate - b.slot.typicalRate || a.slot.at - b.slot.at)[0];
+    .sort(
+      (a, b) =>
+        a.slot.typicalRate - b.slot.typicalRate || a.slot.at - b.slot.at || a.zone.localeCompare(b.zone),
+    )[0];
 
 export interface WaitingSlotDeps {
   /** One key read per zone (GetItem on `slot:*`). */

@@ -220,7 +220,10 @@ async function rememberedSlots(
 
 /** What a group of one zone may join: its zone's slot and `all`'s; for `all`, every one read. */
 const joinableFor = (service: string, zone: string, slots: ReadonlyMap<string, Remembered[]>): Remembered[] =>
-  (slots.get(service) ?? []).filter((r) => zone === ALL_ZONES || r.zone === zone || r.zone === ALL_ZONES);
+  (slots.get(service) ?? [])
+    .filter((r) => zone === ALL_ZONES || r.zone === zone || r.zone === ALL_ZONES)
+    // Of equals (rate and time), the first zone by name: as Slack and plan say it (slotJoined).
+    .sort((a, b) => a.zone.localeCompare(b.zone) || a.slot.at - b.slot.at);
 
 /**
  * The slot of each candidate (none: it goes on as without `prefer`), each searched in

@@ -215,7 +215,8 @@ export const renderTraffic = (report: TrafficReport, what: string): string => {
 /** Whether a request preferring the quietest time joins a waiting slot, in words. */
 const slotVerdict = (s: ZoneWaitingSlot): string => {
   if (!s.inWindow) return 'outside the window';
-  if (s.joinedBy.length === 0) return 'in the window (a quieter or earlier one is joined)';
+  if (s.joinedBy.length === 0)
+    return 'in the window (another is joined: quieter, earlier, or of a zone first by name at the same time)';
   const whose =
     s.joinedBy.length === 1 && s.joinedBy[0] === s.zone ? '' : ` for zone ${s.joinedBy.join(', ')}`;
   return `in the window: a request${whose} preferring the quietest time joins it`;

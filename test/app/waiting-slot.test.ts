@@ -85,6 +85,13 @@ describe("a zone's waiting slot, as a request made now finds it", () => {
     s.slots.slots.get('lb/gra')![0]!.typicalRate = 1;
     expect(slotJoined(await s.one('lb', 'all', ['gra', 'sbg']), window, s.clock.t)?.zone).toBe('gra');
     expect(slotJoined(fromAll, { start: s.clock.t, end: s.clock.t + HOUR }, s.clock.t)).toBeUndefined();
+    // Equals (rate and time): the first zone by name, whatever order they were read in.
+    const tie = [
+      { zone: 'gra', slot: { at: s.clock.t + HOUR, typicalRate: 2, chosenAt: 'x' } },
+      { zone: 'all', slot: { at: s.clock.t + HOUR, typicalRate: 2, chosenAt: 'y' } },
+    ];
+    expect(slotJoined(tie, window, s.clock.t)?.zone).toBe('all');
+    expect(slotJoined([...tie].reverse(), window, s.clock.t)?.zone).toBe('all');
     // The worker keeps its batching window and 10 s free before the end (30 s deployed by default).
     const tight = { start: s.clock.t, end: s.clock.t + HOUR + 20_000 };
     expect(slotJoined(fromAll, tight, s.clock.t)).toBeUndefined();

@@ -480,7 +480,9 @@ describe('stickler apply|set|status|undo|cancel --pipeline on the local pipeline
     ]);
     const text = (await plan('policy.yaml')).out;
     expect(text.match(/a request preferring the quietest time joins it/g)).toHaveLength(2);
-    expect(text).toContain('in the window (a quieter or earlier one is joined)');
+    expect(text).toContain(
+      'in the window (another is joined: quieter, earlier, or of a zone first by name at the same time)',
+    );
     // A change of the api-gateway (zone all) only: every zone of the load balancer is read, and its
     // request joins the quietest of them all (gra's near 04:00), as the worker would.
     const dir = mkdtempSync(join(tmpdir(), 'stickler-all-'));
