@@ -8,7 +8,16 @@
  */
 import { ALL_ZONES } from '../domain/farm';
 import type { TimeWindow } from '../domain/traffic';
-import { canJoin, stillWaitedFor, waitersOf, type ZoneSlot } from '../domain/zone-slots';
+import {
+  byZoneThenTime,
+  canJoin,
+  sharesRefresh,
+  slotToJoin,
+  stillWaitedFor,
+  waitersOf,
+  type ZoneSlot,
+  zonesSharingRefresh,
+} from '../domain/zone-slots';
 import type { Clock } from '../ports/clock';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { ZoneSlots } from '../ports/zone-slots';
@@ -52,13 +61,15 @@ export const slotJoined = (
   window: TimeWindow,
   now: number,
   marginMs = DEFAULT_JOIN_MARGIN_MS,
-): ZoneSlotOf | undefined =>
-  slots
-    .filter((s) => joins(s.slot, window, now, marginMs))
-    .sort(
-      (a, b) =>
-        a.slot.typicalRate - b.slot.typicalRate || a.slot.at - b.slot.at || a.zone.localeCompare(b.zone),
-    )[0];
+): ZoneSlotOf | undefined => {
+  const offered = [...slots].sort(byZoneThenTime);
+  const i = slotToJoin(
+    offered.map((s) => s.slot),
+    { start: window.start, end: window.end - marginMs },
+    now,
+  );
+  return i === undefined ? undefined : offered[i];
+};
 
 export interface WaitingSlotDeps {
   /** One key read per zone (GetItem on `slot:*`). */
@@ -79,7 +90,7 @@ export const makeWaitingSlot = (deps: WaitingSlotDeps) =>
     zone: string,
     zones: readonly string[] = [],
   ): Promise<ZoneSlotOf[]> {
-    const keys = [...new Set(zone === ALL_ZONES ? [ALL_ZONES, ...zones] : [zone, ALL_ZONES])];
+    const keys = zonesSharingRefresh(zone, zones);
     const read = await Promise.all(
       keys.map(async (z) => (await deps.slots.get(service, z)).map((slot) => ({ zone: z, slot }))),
     );
@@ -147,7 +158,7 @@ const joinersOf = (
 ): Map<ZoneSlotOf, string[]> => {
   const out = new Map<ZoneSlotOf, string[]>();
   for (const zone of joining) {
-    const candidates = slots.filter((s) => zone === ALL_ZONES || s.zone === zone || s.zone === ALL_ZONES);
+    const candidates = slots.filter((s) => sharesRefresh(zone, s.zone));
     const joined = slotJoined(candidates, window, now, marginMs);
     if (joined) out.set(joined, [...(out.get(joined) ?? []), zone]);
   }

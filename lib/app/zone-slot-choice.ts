@@ -18,12 +18,15 @@ import { ALL_ZONES } from '../domain/farm';
 import { farmKeyOfRequest } from '../domain/request-rules';
 import { dailyProfile, type TimeWindow } from '../domain/traffic';
 import {
+  byZoneThenTime,
   chooseZoneSlots,
   type SlotChange,
   type SlotChoice,
+  sharesRefresh,
   stillWaitedFor,
   waitersOf,
   type ZoneSlot,
+  zonesSharingRefresh,
 } from '../domain/zone-slots';
 import type { IdempotencyStore } from '../ports/idempotency-store';
 import type { LoadBalancerApi } from '../ports/load-balancer-api';
@@ -43,7 +46,7 @@ export interface SlotDeps {
  * A request's slot. `zone`: the zone the slot is chosen for, where it is remembered (`all` when its
  * load balancer's requests were chosen together with an `all` farm's); `farmZone`: the request's
  * farm's zone; `joinedZone`, `chosenAt`: for a joined slot, the zone it was remembered for and when
- * it was chosen; `replacing`: the zone's remembered slot found orphaned (by its time).
+ * it was chosen.
  */
 export type ChosenSlot = SlotChoice & {
   zone?: string;
@@ -65,7 +68,7 @@ interface Candidate {
 }
 
 /** Each service's 7-day profile, read once (with its history) for the whole batch. */
-export const profileReader = (traffic: LoadBalancerTraffic, now: Date) => {
+const profileReader = (traffic: LoadBalancerTraffic, now: Date) => {
   const reads = new Map<string, Promise<(number | undefined)[] | undefined>>();
   return (service: string) => {
     let read = reads.get(service);
@@ -87,6 +90,7 @@ export const profileReader = (traffic: LoadBalancerTraffic, now: Date) => {
 async function zonesOf<C extends Candidate>(
   deps: SlotDeps,
   candidates: readonly C[],
+  unreadable = "could not read a farm's zone; its request chooses its own quietest slot",
 ): Promise<{ zones: Map<C, string>; missing: Set<C> }> {
   const out = new Map<C, string>();
   const missing = new Set<C>();
@@ -103,7 +107,7 @@ async function zonesOf<C extends Candidate>(
           (error: unknown) => {
             // A farm that does not exist waits for nothing: its request is refused at once.
             if (error instanceof NotFoundError) return null;
-            deps.log.warn("could not read a farm's zone; its request chooses its own quietest slot", {
+            deps.log.warn(unreadable, {
               farm: key,
               error: errorFields(error),
             });
@@ -220,10 +224,7 @@ async function rememberedSlots(
 
 /** What a group of one zone may join: its zone's slot and `all`'s; for `all`, every one read. */
 const joinableFor = (service: string, zone: string, slots: ReadonlyMap<string, Remembered[]>): Remembered[] =>
-  (slots.get(service) ?? [])
-    .filter((r) => zone === ALL_ZONES || r.zone === zone || r.zone === ALL_ZONES)
-    // Of equals (rate and time), the first zone by name: as Slack and plan say it (slotJoined).
-    .sort((a, b) => a.zone.localeCompare(b.zone) || a.slot.at - b.slot.at);
+  (slots.get(service) ?? []).filter((r) => sharesRefresh(zone, r.zone)).sort(byZoneThenTime);
 
 /**
  * The slot of each candidate (none: it goes on as without `prefer`), each searched in
@@ -379,8 +380,8 @@ export const MAX_COMPANIONS = 100;
  * batch does not hold: taken from the store (each as its deferred record keeps it), so that a
  * zone's slot is refreshed once, not once per batch its requests happened to land in. A request
  * comes back at its slot when it prefers the quietest time and its record is deferred until now or
- * before; its companions are the requests its zone's slot (or zone `all`'s) lists, still deferred
- * until then. Their own deliveries, when they come, find them done. Anything that cannot be read
+ * before; its companions are the requests listed by the slots at that time its refresh shares
+ * (companionIds), still deferred until then. Their own deliveries, when they come, find them done. Anything that cannot be read
  * leaves the batch as it is.
  */
 export async function slotCompanions(
@@ -434,20 +435,23 @@ async function companionIds(
   due: readonly { request: ChangeRequestedDetail; at: number }[],
   inBatch: ReadonlySet<string>,
 ): Promise<{ id: string; at: number }[]> {
-  const { zones } = await zonesOf(deps, due);
+  const { zones } = await zonesOf(
+    deps,
+    due,
+    "could not read a farm's zone; the requests sharing its slot are applied as their schedules fire",
+  );
   const wanted = new Map<string, number>();
   await Promise.all(
     [...new Set(due.map((d) => d.request.service))].map(async (service) => {
       const mine = due.filter((d) => d.request.service === service && zones.has(d));
       const farmZones = new Set(mine.map((d) => zones.get(d)!));
-      const toRead = new Set([ALL_ZONES, ...farmZones]);
-      if (farmZones.has(ALL_ZONES))
-        for (const z of await deps.zoneSlots!.farms.listZones(service)) toRead.add(z);
+      const all = farmZones.has(ALL_ZONES) ? await deps.zoneSlots!.farms.listZones(service) : [];
+      const toRead = new Set([...farmZones].flatMap((z) => zonesSharingRefresh(z, all)));
       const read = await deps.zoneSlots!.store.read(service, [...toRead]);
       for (const d of mine) {
         const zone = zones.get(d)!;
         for (const [slotZone, slots] of read) {
-          if (zone !== ALL_ZONES && slotZone !== zone && slotZone !== ALL_ZONES) continue;
+          if (!sharesRefresh(zone, slotZone)) continue;
           for (const slot of slots)
             if (slot.at === d.at)
               for (const id of waitersOf(slot)) if (!inBatch.has(id)) wanted.set(id, slot.at);

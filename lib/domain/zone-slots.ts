@@ -3,6 +3,7 @@
  * same slot where their windows allow it, so that the zone is refreshed once, not once per window.
  * Pure: windows, the profile and the zone's remembered slot come in, the choices go out.
  */
+import { ALL_ZONES } from './farm';
 import { type QuietSlot, quietestSlot, SLOT_MS, type TimeWindow } from './traffic';
 
 /** The slot a zone's deferred requests were sent to, remembered for the zone's later requests. */
@@ -158,10 +159,27 @@ const intersection = (windows: readonly TimeWindow[], indexes: readonly number[]
 });
 
 /**
- * Of the remembered slots a window could join (still after `earliest`, inside the window), the
- * quietest, and of those the earliest; undefined when it holds none.
+ * Whether requests whose slot is chosen for `zone` may share a slot remembered for `slotZone`:
+ * what one refresh cuts is one zone, or, for zone `all`, every zone (a zone's requests may join its
+ * own slots and `all`'s; requests of `all`, any zone's).
  */
-const joinable = (
+export const sharesRefresh = (zone: string, slotZone: string): boolean =>
+  zone === ALL_ZONES || slotZone === zone || slotZone === ALL_ZONES;
+
+/** The zones whose slots requests of `zone` may share (sharesRefresh), of a load balancer with `zones`. */
+export const zonesSharingRefresh = (zone: string, zones: readonly string[]): string[] => [
+  ...new Set([zone, ALL_ZONES, ...(zone === ALL_ZONES ? zones : [])]),
+];
+
+/** The order remembered slots of several zones are offered in: of equal slots, the first zone by name. */
+export const byZoneThenTime = (a: { zone: string; slot: ZoneSlot }, b: { zone: string; slot: ZoneSlot }) =>
+  a.zone.localeCompare(b.zone) || a.slot.at - b.slot.at;
+
+/**
+ * Of the remembered slots a window could join (still after `earliest`, inside the window), the
+ * quietest, and of those the earliest, and of those the first offered; undefined when it holds none.
+ */
+export const slotToJoin = (
   remembered: readonly ZoneSlot[],
   window: TimeWindow,
   earliest: number,
@@ -194,7 +212,7 @@ export const chooseZoneSlots = (
   const out: (SlotChoice | undefined)[] = windows.map(() => undefined);
   const rest: number[] = [];
   windows.forEach((w, i) => {
-    const j = joinable(remembered, w, earliest);
+    const j = slotToJoin(remembered, w, earliest);
     if (j === undefined) {
       rest.push(i);
       return;

@@ -43,6 +43,21 @@ const setup = () => {
   };
 };
 
+/** What plan --pipeline finds for load balancer `lb`'s changes in `zones` (its zones: `loadBalancerZones`). */
+const planned = (
+  s: ReturnType<typeof setup>,
+  window: { start: number; end: number },
+  zones: string[],
+  loadBalancerZones: string[],
+) =>
+  zonesWaitingSlots(
+    s.many,
+    new Map([['lb', { zones: new Set(zones), loadBalancerZones }]]),
+    window,
+    s.clock.t,
+    () => {},
+  );
+
 describe("a zone's waiting slot, as a request made now finds it", () => {
   it('is the remembered slot still ahead whose request still waits, or one kept without its request', async () => {
     const s = setup();
@@ -151,13 +166,7 @@ describe("a zone's waiting slot, as a request made now finds it", () => {
     // A slot in the worker's last 30 s before the end is in no window the worker joins.
     s.remember('lb/sbg', window.end - 20_000, 's-2');
     const read = (zones: string[], loadBalancerZones: string[] = []) =>
-      zonesWaitingSlots(
-        s.many,
-        new Map([['lb', { zones: new Set(zones), loadBalancerZones }]]),
-        window,
-        s.clock.t,
-        () => {},
-      );
+      planned(s, window, zones, loadBalancerZones);
     const said = (found: Awaited<ReturnType<typeof read>>) =>
       found.map((f) => [f.zone, (f.slot.at - s.clock.t) / HOUR, f.inWindow, f.joinedBy]);
     // All at 7 req/s: gra joins its earliest, sbg its own (not gra's); zone all's is joined by nobody.
@@ -187,13 +196,7 @@ describe("a zone's waiting slot, as a request made now finds it", () => {
     s.remember('lb/sbg', s.clock.t + HOUR, 's-1');
     s.remember('lb/gra', s.clock.t + 2 * HOUR, 'g-1');
     const read = (zones: string[], loadBalancerZones: string[]) =>
-      zonesWaitingSlots(
-        s.many,
-        new Map([['lb', { zones: new Set(zones), loadBalancerZones }]]),
-        window,
-        s.clock.t,
-        () => {},
-      );
+      planned(s, window, zones, loadBalancerZones);
     // Without the load balancer's zones, sbg's slot would be missed.
     expect((await read(['all'], [])).map((f) => f.zone)).toEqual([]);
     const found = await read(['all'], ['gra', 'sbg', 'all']);

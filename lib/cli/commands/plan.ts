@@ -9,12 +9,7 @@ import {
   type Unreadable,
 } from '../../app/plan-policy';
 import { makeReadTraffic, type TrafficReport } from '../../app/read-traffic';
-import {
-  type ChangedZones,
-  DEFAULT_JOIN_MARGIN_MS,
-  type ZoneWaitingSlot,
-  zonesWaitingSlots,
-} from '../../app/waiting-slot';
+import { DEFAULT_JOIN_MARGIN_MS, type ZoneWaitingSlot, zonesWaitingSlots } from '../../app/waiting-slot';
 import { parsePolicy } from '../../domain/policy-file';
 import { type SavedPlan, savePlan } from '../../domain/saved-plan';
 import { plainText } from '../../domain/text';
@@ -144,15 +139,16 @@ const waitingSlotsOf = (
   planned: PolicyPlan,
   traffic: TrafficReport,
 ): Promise<ZoneWaitingSlot[]> => {
-  const changed = new Map<string, ChangedZones>();
+  const fleetZones = new Map<string, Set<string>>();
+  for (const f of planned.fleet)
+    fleetZones.set(f.service, (fleetZones.get(f.service) ?? new Set()).add(f.zone));
+  const changed = new Map<string, { zones: Set<string>; loadBalancerZones: string[] }>();
   for (const { farm } of planned.plan.changes) {
     const entry = changed.get(farm.service) ?? {
       zones: new Set<string>(),
-      loadBalancerZones: [
-        ...new Set(planned.fleet.filter((f) => f.service === farm.service).map((f) => f.zone)),
-      ],
+      loadBalancerZones: [...(fleetZones.get(farm.service) ?? [])],
     };
-    changed.set(farm.service, { ...entry, zones: new Set(entry.zones).add(farm.zone) });
+    changed.set(farm.service, { ...entry, zones: entry.zones.add(farm.zone) });
   }
   return zonesWaitingSlots(
     pipeline.waitingSlots,
